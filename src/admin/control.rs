@@ -1,0 +1,130 @@
+//! The local control socket: how the CLI changes state while the daemon holds the store.
+//!
+//! One JSON request per line, one JSON reply per line. The socket file is 0600 and the peer
+//! must be root or the daemon's own user (checked with SO_PEERCRED), so file permissions
+//! are not the only guard.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::ops::{Reply, Request};
+use crate::config::AuthConfig;
+use crate::store::Store;
+
+/// Longest request line accepted (a password plus an address fits many times over).
+const MAX_LINE: usize = 64 * 1024;
+
+pub fn socket_path(data: &Path) -> PathBuf {
+    data.join("control.sock")
+}
+
+/// Binds the control socket, replacing a stale one left by a crash.
+pub fn bind(data: &Path) -> std::io::Result<UnixListener> {
+    let path = socket_path(data);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves the control socket until the listener is dropped.
+pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!("control socket accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (store, auth) = (store.clone(), auth.clone());
+        tokio::task::spawn_local(async move {
+            if let Err(e) = handle(stream, &store, &auth).await {
+                tracing::warn!("control socket: {e}");
+            }
+        });
+    }
+}
+
+fn peer_allowed(stream: &UnixStream) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    stream
+        .peer_cred()
+        .is_ok_and(|c| c.uid() == 0 || c.uid() == me)
+}
+
+async fn handle(stream: UnixStream, store: &Store, auth: &AuthConfig) -> std::io::Result<()> {
+    if !peer_allowed(&stream) {
+        tracing::warn!("control socket: refused a peer that is neither root nor easd's user");
+        return Ok(());
+    }
+    let (rd, mut wr) = stream.into_split();
+    let mut lines = AsyncBufReader::new(rd.take(MAX_LINE as u64 + 1)).lines();
+    use tokio::io::AsyncReadExt;
+    while let Some(line) = lines.next_line().await? {
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => {
+                tracing::info!(op = op_name(&req), "control request");
+                req.execute(store, auth).await
+            }
+            Err(e) => Reply::Error {
+                message: format!("bad control request: {e}"),
+            },
+        };
+        let mut out = serde_json::to_vec(&reply).unwrap_or_default();
+        out.push(b'\n');
+        wr.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+/// The op's name for the log line; never the request itself, which may hold a password.
+fn op_name(req: &Request) -> &'static str {
+    match req {
+        Request::UserAdd { .. } => "user_add",
+        Request::UserList => "user_list",
+        Request::UserPasswd { .. } => "user_passwd",
+        Request::UserSetEnabled { .. } => "user_set_enabled",
+        Request::UserDel { .. } => "user_del",
+        Request::LogSet { .. } => "log_set",
+    }
+}
+
+/// Client side: sends one request to a running daemon. `Ok(None)` means no daemon listens.
+pub fn call(data: &Path, req: &Request) -> std::io::Result<Option<Reply>> {
+    let stream = match std::os::unix::net::UnixStream::connect(socket_path(data)) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut line = serde_json::to_vec(req).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    (&stream).write_all(&line)?;
+    let mut reply = String::new();
+    BufReader::new(&stream).read_line(&mut reply)?;
+    if reply.is_empty() {
+        return Err(std::io::Error::other(
+            "the daemon closed the control connection without a reply (permission denied?)",
+        ));
+    }
+    serde_json::from_str(&reply)
+        .map(Some)
+        .map_err(std::io::Error::other)
+}

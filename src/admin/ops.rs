@@ -1,0 +1,204 @@
+//! The admin operations themselves, as serialisable requests and replies.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::password;
+use crate::config::AuthConfig;
+use crate::store::model::Account;
+use crate::store::ops::{self, Reads};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    UserAdd {
+        email: String,
+        name: Option<String>,
+        admin: bool,
+        password: String,
+    },
+    UserList,
+    UserPasswd {
+        email: String,
+        password: String,
+    },
+    UserSetEnabled {
+        email: String,
+        enabled: bool,
+    },
+    UserDel {
+        email: String,
+    },
+    /// Switches the protocol log of an account (`EMAIL`), one device (`EMAIL/DEVICEID`) or
+    /// every device with that id (`DEVICEID`).
+    LogSet {
+        target: String,
+        on: bool,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserSummary {
+    pub email: String,
+    pub name: String,
+    pub admin: bool,
+    pub enabled: bool,
+    pub created: i64,
+}
+
+impl From<&Account> for UserSummary {
+    fn from(a: &Account) -> Self {
+        Self {
+            email: a.email.clone(),
+            name: a.display_name.clone(),
+            admin: a.admin,
+            enabled: a.enabled,
+            created: a.created,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Done { message: String },
+    Users { users: Vec<UserSummary> },
+    Error { message: String },
+}
+
+impl Request {
+    /// Runs the request against the store.
+    pub async fn execute(self, store: &Store, auth: &AuthConfig) -> Reply {
+        match self.run(store, auth).await {
+            Ok(r) => r,
+            Err(e) => Reply::Error {
+                message: e.to_string(),
+            },
+        }
+    }
+
+    async fn run(self, store: &Store, auth: &AuthConfig) -> Result<Reply, StoreError> {
+        match self {
+            Request::UserAdd {
+                email,
+                name,
+                admin,
+                password,
+            } => {
+                let hash = hash_blocking(password, auth).await?;
+                let name = name.unwrap_or_default();
+                let a = store
+                    .write(move |ctx| ops::create_account(ctx, &email, &name, &hash, admin))
+                    .await?;
+                Ok(done(format!("created {}", a.email)))
+            }
+            Request::UserList => {
+                let users = store
+                    .read()?
+                    .accounts()?
+                    .iter()
+                    .map(UserSummary::from)
+                    .collect();
+                Ok(Reply::Users { users })
+            }
+            Request::UserPasswd { email, password } => {
+                let hash = hash_blocking(password, auth).await?;
+                update_account(store, email, move |a| a.password_hash = hash.clone()).await?;
+                Ok(done("password changed".into()))
+            }
+            Request::UserSetEnabled { email, enabled } => {
+                let a = update_account(store, email, move |a| a.enabled = enabled).await?;
+                let state = if enabled { "enabled" } else { "disabled" };
+                Ok(done(format!("{} {state}", a.email)))
+            }
+            Request::UserDel { email } => {
+                let email = ops::normalize_email(&email)?;
+                store
+                    .write(move |ctx| {
+                        let a = find(ctx.tx, &email)?;
+                        ops::delete_account(ctx.tx, &a)
+                    })
+                    .await?;
+                Ok(done("account deleted".into()))
+            }
+            Request::LogSet { target, on } => set_log(store, target, on).await,
+        }
+    }
+}
+
+fn done(message: String) -> Reply {
+    Reply::Done { message }
+}
+
+async fn hash_blocking(password: String, auth: &AuthConfig) -> Result<String, StoreError> {
+    password::check_acceptable(&password).map_err(StoreError::Invalid)?;
+    let cfg = auth.clone();
+    tokio::task::spawn_blocking(move || password::hash(&password, &cfg))
+        .await
+        .map_err(|e| StoreError::Invalid(e.to_string()))?
+        .map_err(StoreError::Invalid)
+}
+
+fn find(tx: &impl Reads, email: &str) -> Result<Account, StoreError> {
+    tx.account_by_email(email)?
+        .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))
+}
+
+async fn update_account(
+    store: &Store,
+    email: String,
+    change: impl Fn(&mut Account) + Send + 'static,
+) -> Result<Account, StoreError> {
+    let email = ops::normalize_email(&email)?;
+    store
+        .write(move |ctx| {
+            let mut a = find(ctx.tx, &email)?;
+            change(&mut a);
+            ops::put_account(ctx.tx, &a)?;
+            Ok(a)
+        })
+        .await
+}
+
+async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, StoreError> {
+    let state = if on { "on" } else { "off" };
+    let (email, device) = match target.split_once('/') {
+        Some((e, d)) => (Some(e.to_owned()), Some(d.to_owned())),
+        None if target.contains('@') => (Some(target.clone()), None),
+        None => (None, Some(target.clone())),
+    };
+    let changed = store
+        .write(move |ctx| {
+            let mut changed = 0;
+            match (&email, &device) {
+                (Some(email), None) => {
+                    let mut a = find(ctx.tx, email)?;
+                    a.protocol_log = on;
+                    ops::put_account(ctx.tx, &a)?;
+                    changed += 1;
+                }
+                (email, Some(device_id)) => {
+                    let account = email.as_deref().map(|e| find(ctx.tx, e)).transpose()?;
+                    for mut d in ctx.tx.devices()? {
+                        if d.device_id == *device_id
+                            && account.as_ref().is_none_or(|a| a.id == d.account)
+                        {
+                            d.protocol_log = on;
+                            ops::put_device(ctx.tx, &d)?;
+                            changed += 1;
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+            if changed == 0 {
+                Err(StoreError::NotFound("no such account or device".into()))
+            } else {
+                Ok(changed)
+            }
+        })
+        .await?;
+    Ok(done(format!(
+        "protocol log {state} for {target} ({changed} matched)"
+    )))
+}

@@ -1,0 +1,349 @@
+//! The `easd` command line: `serve`, and admin commands that go through the running
+//! daemon's control socket or, when it is not running, straight to the store.
+
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::admin::control;
+use crate::admin::ops::{Reply, Request};
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+#[derive(Parser)]
+#[command(
+    name = "easd",
+    version,
+    about = "A lean Exchange ActiveSync server for mail appliances"
+)]
+struct Cli {
+    /// Data directory (store, blobs, TLS material, logs, control socket).
+    #[arg(long, global = true, env = "EASD_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTPS on 127.0.0.1:8443 by default, self-signed certificate on first start).
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Switch or read the per-device protocol log.
+    #[command(subcommand)]
+    Log(LogCmd),
+    /// Convert between WBXML and its XML view.
+    #[command(subcommand)]
+    Wbxml(WbxmlCmd),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// TOML configuration file; flags override it, built-in defaults fill the rest.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// HTTPS listen address (default 127.0.0.1:8443).
+    #[arg(long, value_name = "ADDR")]
+    https: Option<SocketAddr>,
+    /// Plain-HTTP listen address, off unless given: for a TLS-terminating reverse proxy or tests.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Host name for the self-signed certificate's SANs and autodiscover.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// PEM certificate chain to serve instead of the self-signed one (needs --key).
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create an account; without --password-stdin a random password is generated and printed.
+    Add {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// May use the web admin.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password, read from standard input.
+    Passwd {
+        email: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Refuse the account's logins (HTTP 403) while keeping its data.
+    Disable {
+        email: String,
+    },
+    Enable {
+        email: String,
+    },
+    /// Delete the account and everything it owns.
+    Del {
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCmd {
+    /// Start logging: TARGET is EMAIL (all its devices), EMAIL/DEVICEID or DEVICEID.
+    On { target: String },
+    /// Stop logging for TARGET.
+    Off { target: String },
+    /// Print a device's protocol log.
+    Show { device_id: String },
+}
+
+#[derive(Subcommand)]
+enum WbxmlCmd {
+    /// WBXML (file or stdin) to the XML view on stdout.
+    Decode { file: Option<PathBuf> },
+    /// The XML view (file or stdin) to WBXML on stdout.
+    Encode { file: Option<PathBuf> },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init();
+    let data = cli.data.clone();
+    let result = match cli.command {
+        Command::Serve(args) => serve(data, args),
+        Command::User(cmd) => user(&data_dir(data), cmd),
+        Command::Log(cmd) => log(&data_dir(data), cmd),
+        Command::Wbxml(cmd) => wbxml(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("easd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| Config::default().data)
+}
+
+fn serve(data: Option<PathBuf>, args: ServeArgs) -> Result<(), String> {
+    let mut cfg = match &args.config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(d) = data {
+        cfg.data = d;
+    }
+    if let Some(a) = args.https {
+        cfg.https = Some(a);
+    }
+    if let Some(a) = args.http {
+        cfg.http = Some(a);
+    }
+    if let Some(h) = args.hostname {
+        cfg.hostname = h;
+    }
+    if let (Some(c), Some(k)) = (args.cert, args.key) {
+        cfg.cert = Some(c);
+        cfg.key = Some(k);
+    }
+    crate::server::run(cfg).map_err(|e| e.to_string())
+}
+
+fn read_password() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password from stdin: {e}"))?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+    if pw.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(pw)
+}
+
+pub fn random_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Sends `req` to the running daemon, or runs it on the store directly when none runs.
+fn admin(data: &Path, req: Request) -> Result<Reply, String> {
+    match control::call(data, &req) {
+        Ok(Some(reply)) => return Ok(reply),
+        Ok(None) => {}
+        Err(e) => {
+            return Err(format!(
+                "control socket {}: {e}",
+                control::socket_path(data).display()
+            ));
+        }
+    }
+    let store = Store::open(data).map_err(|e| match e {
+        StoreError::Locked { .. } => format!(
+            "{e}; its control socket {} does not answer",
+            control::socket_path(data).display()
+        ),
+        other => other.to_string(),
+    })?;
+    let auth = Config::default().auth;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(rt.block_on(req.execute(&store, &auth)))
+}
+
+fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
+    match reply {
+        Reply::Done { message } => {
+            eprintln!("{message}");
+            Ok(())
+        }
+        Reply::Users { users } if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&users).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Reply::Users { users } => {
+            for u in users {
+                let flags = match (u.admin, u.enabled) {
+                    (true, true) => " admin",
+                    (true, false) => " admin disabled",
+                    (false, false) => " disabled",
+                    (false, true) => "",
+                };
+                println!("{}\t{}{flags}", u.email, u.name);
+            }
+            Ok(())
+        }
+        Reply::Error { message } => Err(message),
+    }
+}
+
+fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
+    let mut json = false;
+    let mut generated = None;
+    let req = match cmd {
+        UserCmd::Add {
+            email,
+            name,
+            admin,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                read_password()?
+            } else {
+                let pw = random_password();
+                generated = Some(pw.clone());
+                pw
+            };
+            Request::UserAdd {
+                email,
+                name,
+                admin,
+                password,
+            }
+        }
+        UserCmd::List { json: j } => {
+            json = j;
+            Request::UserList
+        }
+        UserCmd::Passwd { email, .. } => Request::UserPasswd {
+            email,
+            password: read_password()?,
+        },
+        UserCmd::Disable { email } => Request::UserSetEnabled {
+            email,
+            enabled: false,
+        },
+        UserCmd::Enable { email } => Request::UserSetEnabled {
+            email,
+            enabled: true,
+        },
+        UserCmd::Del { email } => Request::UserDel { email },
+    };
+    print_reply(admin(data, req)?, json)?;
+    if let Some(pw) = generated {
+        println!("{pw}");
+    }
+    Ok(())
+}
+
+fn log(data: &Path, cmd: LogCmd) -> Result<(), String> {
+    match cmd {
+        LogCmd::On { target } => {
+            print_reply(admin(data, Request::LogSet { target, on: true })?, false)
+        }
+        LogCmd::Off { target } => {
+            print_reply(admin(data, Request::LogSet { target, on: false })?, false)
+        }
+        LogCmd::Show { device_id } => {
+            let text = crate::protolog::ProtocolLog::read(data, &device_id)
+                .map_err(|e| format!("no protocol log for {device_id}: {e}"))?;
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn read_input(file: Option<PathBuf>) -> Result<Vec<u8>, String> {
+    match file {
+        Some(p) => std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display())),
+        None => {
+            let mut buf = Vec::new();
+            if std::io::stdin().is_terminal() {
+                eprintln!("easd: reading from standard input");
+            }
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| e.to_string())?;
+            Ok(buf)
+        }
+    }
+}
+
+fn wbxml(cmd: WbxmlCmd) -> Result<(), String> {
+    use crate::wbxml;
+    use std::io::Write;
+    match cmd {
+        WbxmlCmd::Decode { file } => {
+            let bytes = read_input(file)?;
+            let root =
+                wbxml::decode(&bytes, &wbxml::Limits::default()).map_err(|e| e.to_string())?;
+            print!("{}", wbxml::to_xml(&root));
+            Ok(())
+        }
+        WbxmlCmd::Encode { file } => {
+            let bytes = read_input(file)?;
+            let text = String::from_utf8(bytes).map_err(|_| "the XML is not UTF-8".to_string())?;
+            let root = wbxml::from_xml(&text).map_err(|e| e.to_string())?;
+            std::io::stdout()
+                .write_all(&wbxml::encode(&root))
+                .map_err(|e| e.to_string())
+        }
+    }
+}

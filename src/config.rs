@@ -1,0 +1,165 @@
+//! Configuration: embedded defaults, an optional TOML file, then command-line flags.
+//!
+//! easd must run with no file at all (the appliance's first boot), so every field has a
+//! default and the file only overrides what it names.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the store, blobs, TLS material and logs.
+    pub data: PathBuf,
+    /// HTTPS listener. `None` disables it (only sensible behind a TLS-terminating proxy).
+    pub https: Option<SocketAddr>,
+    /// Plain-HTTP listener, off by default: for reverse proxies and tests.
+    pub http: Option<SocketAddr>,
+    /// Name put into the self-signed certificate's SANs and autodiscover answers.
+    pub hostname: String,
+    /// PEM certificate chain and key; when absent a self-signed pair is made in DATA/tls.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+    pub protocol_log: ProtocolLogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes ([MS-ASHTTP] sets none; 32 MiB covers a
+    /// SendMail with a large attachment).
+    pub max_body: usize,
+    pub wbxml_max_depth: usize,
+    pub wbxml_max_elements: usize,
+    pub wbxml_max_string: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// argon2id memory cost in KiB for new hashes (19 MiB: OWASP's minimum, fits a 256 MiB box).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// How long a verified credential is trusted without another argon2 run.
+    pub cache_seconds: u64,
+    pub cache_entries: usize,
+    /// Failures (per account or per source address) before answers get slower.
+    pub slow_after: u32,
+    /// Failures before the account/address is refused outright for `lockout_seconds`.
+    pub lockout_after: u32,
+    pub lockout_seconds: u64,
+    /// Window over which failures are counted.
+    pub window_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProtocolLogConfig {
+    /// Size of one device's log before it is rotated (two generations are kept).
+    pub max_bytes_per_device: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("easd-data"),
+            https: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            http: None,
+            hostname: "localhost".into(),
+            cert: None,
+            key: None,
+            limits: Limits::default(),
+            auth: AuthConfig::default(),
+            protocol_log: ProtocolLogConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 32 * 1024 * 1024,
+            wbxml_max_depth: 32,
+            wbxml_max_elements: 200_000,
+            wbxml_max_string: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            cache_seconds: 900,
+            cache_entries: 4096,
+            slow_after: 3,
+            lockout_after: 10,
+            lockout_seconds: 300,
+            window_seconds: 900,
+        }
+    }
+}
+
+impl Default for ProtocolLogConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes_per_device: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` over the embedded defaults.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_only_what_it_names() {
+        let cfg: Config =
+            toml::from_str("hostname = \"mail.example.com\"\n[limits]\nmax_body = 1024\n").unwrap();
+        assert_eq!(cfg.hostname, "mail.example.com");
+        assert_eq!(cfg.limits.max_body, 1024);
+        assert_eq!(
+            cfg.limits.wbxml_max_depth,
+            Limits::default().wbxml_max_depth
+        );
+        assert_eq!(cfg.https, Config::default().https);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("hostnme = \"typo\"\n").is_err());
+    }
+}

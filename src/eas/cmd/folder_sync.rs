@@ -1,0 +1,82 @@
+//! FolderSync ([MS-ASCMD] 2.2.1.5): the folder hierarchy, in full for SyncKey 0, else the
+//! changes since the device's key.
+
+use super::{Ctx, Reply, body_with_root, status_reply};
+use crate::eas::ids::SyncKey;
+use crate::store::StoreError;
+use crate::store::ops::{self, Reads};
+use crate::sync::hierarchy::{self, Changes, Plan};
+use crate::wbxml::{Element, tag::folderhierarchy as fh};
+
+/// FolderSync Status values ([MS-ASCMD] 2.2.3.177.5).
+const OK: u8 = 1;
+const INVALID_KEY: u8 = 9;
+const MALFORMED: u8 = 10;
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let Some(key) = body_with_root(body, fh::FOLDER_SYNC)
+        .and_then(|b| b.text_of(fh::SYNC_KEY).map(SyncKey::parse))
+    else {
+        return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, MALFORMED));
+    };
+    let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
+    // Most FolderSyncs change nothing: answer those from a read transaction, no commit.
+    let plan = {
+        let tx = ctx.app.store.read()?;
+        hierarchy::plan(
+            tx.hierarchy(account, &device_id)?.as_ref(),
+            key,
+            &tx.folders(account)?,
+            hierarchy::fresh_key(),
+        )
+    };
+    let plan = match plan {
+        None => return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, INVALID_KEY)),
+        Some(p) if p.save.is_none() => p,
+        Some(_) => {
+            let fresh = hierarchy::fresh_key();
+            let planned = ctx
+                .app
+                .store
+                .write(move |wctx| {
+                    let state = wctx.tx.hierarchy(account, &device_id)?;
+                    let plan =
+                        hierarchy::plan(state.as_ref(), key, &wctx.tx.folders(account)?, fresh);
+                    if let Some(Plan { save: Some(s), .. }) = &plan {
+                        ops::put_hierarchy(wctx.tx, account, &device_id, s)?;
+                    }
+                    Ok(plan)
+                })
+                .await?;
+            match planned {
+                Some(p) => p,
+                None => return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, INVALID_KEY)),
+            }
+        }
+    };
+    Ok(Reply::Wbxml(
+        Element::new(fh::FOLDER_SYNC)
+            .text_child(fh::STATUS, OK.to_string())
+            .text_child(fh::SYNC_KEY, plan.key.to_string())
+            .child(changes_element(&plan.changes)),
+    ))
+}
+
+fn changes_element(c: &Changes) -> Element {
+    let mut e = Element::new(fh::CHANGES).text_child(fh::COUNT, c.len().to_string());
+    for id in &c.deletes {
+        e.push(Element::new(fh::DELETE).text_child(fh::SERVER_ID, id.to_string()));
+    }
+    for (tag, list) in [(fh::ADD, &c.adds), (fh::UPDATE, &c.updates)] {
+        for (id, v) in list {
+            e.push(
+                Element::new(tag)
+                    .text_child(fh::SERVER_ID, id.to_string())
+                    .text_child(fh::PARENT_ID, v.parent.to_string())
+                    .text_child(fh::DISPLAY_NAME, v.name.clone())
+                    .text_child(fh::TYPE, (v.kind as u8).to_string()),
+            );
+        }
+    }
+    e
+}

@@ -1,0 +1,70 @@
+//! One module per EAS command. Each takes the decoded request body and answers with a
+//! WBXML tree (or an HTTP status); store failures bubble up as errors the front door maps.
+
+pub mod folder_ops;
+pub mod folder_sync;
+pub mod provision;
+pub mod settings;
+
+use hyper::StatusCode;
+
+use super::command::Command;
+use super::query::EasRequest;
+use crate::server::App;
+use crate::store::StoreError;
+use crate::store::model::{Account, Device};
+use crate::wbxml::{Element, Tag};
+
+/// The commands this server answers; OPTIONS advertises exactly these, others get 501.
+pub const IMPLEMENTED: [Command; 6] = [
+    Command::FolderSync,
+    Command::FolderCreate,
+    Command::FolderUpdate,
+    Command::FolderDelete,
+    Command::Provision,
+    Command::Settings,
+];
+
+/// The `MS-ASProtocolCommands` header value.
+pub fn implemented_header() -> String {
+    IMPLEMENTED.map(|c| c.name()).join(",")
+}
+
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub account: &'a Account,
+    /// The device row; a command that changes it stores the new row back here.
+    pub device: Device,
+    pub req: &'a EasRequest,
+}
+
+pub enum Reply {
+    Wbxml(Element),
+    Http(StatusCode),
+}
+
+pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    match ctx.req.command {
+        Command::FolderSync => folder_sync::handle(ctx, body).await,
+        Command::FolderCreate => folder_ops::create(ctx, body).await,
+        Command::FolderUpdate => folder_ops::update(ctx, body).await,
+        Command::FolderDelete => folder_ops::delete(ctx, body).await,
+        Command::Provision => provision::handle(ctx, body).await,
+        Command::Settings => settings::handle(ctx, body).await,
+        // The front door answers 501 before dispatching anything else.
+        other => {
+            tracing::error!("dispatch reached unimplemented {other}");
+            Ok(Reply::Http(StatusCode::NOT_IMPLEMENTED))
+        }
+    }
+}
+
+/// The request body when its root is `root`; `None` for an empty or foreign body.
+pub fn body_with_root(body: Option<Element>, root: Tag) -> Option<Element> {
+    body.filter(|b| b.tag == root)
+}
+
+/// `<root><status>code</status></root>`.
+pub fn status_reply(root: Tag, status: Tag, code: u8) -> Reply {
+    Reply::Wbxml(Element::new(root).text_child(status, code.to_string()))
+}

@@ -1,0 +1,115 @@
+//! Provision ([MS-ASPROV] 3.2.5.1): the two-phase handshake that hands a device its policy.
+//!
+//! Phase 1 (no PolicyKey in the request) returns the EASProvisionDoc with a temporary key;
+//! phase 2 (the client acknowledges that key) returns the final key, which every later
+//! request carries in X-MS-PolicyKey.
+
+use super::settings::{device_information, parse_device_information};
+use super::{Ctx, Reply, body_with_root, status_reply};
+use crate::govern::{device, policy};
+use crate::store::StoreError;
+use crate::wbxml::{Element, tag::provision as pv, tag::settings as st};
+
+/// Provision Status ([MS-ASPROV] 2.2.2.54.2) and Policy Status (2.2.2.54.1) values.
+const OK: u8 = 1;
+const PROTOCOL_ERROR: u8 = 2;
+const UNKNOWN_POLICY_TYPE: u8 = 3;
+const WRONG_POLICY_KEY: u8 = 5;
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let Some(req) = body_with_root(body, pv::PROVISION) else {
+        return Ok(status_reply(pv::PROVISION, pv::STATUS, PROTOCOL_ERROR));
+    };
+    let mut out = Element::new(pv::PROVISION);
+    // 14.1+ introduces the device inside the first Provision ([MS-ASPROV] 2.2.2.52).
+    if let Some(info) = req.find(st::DEVICE_INFORMATION) {
+        if parse_device_information(info).is_some() {
+            out.push(device_information(ctx, info).await?);
+        } else {
+            out.push(
+                Element::new(st::DEVICE_INFORMATION)
+                    .text_child(st::STATUS, PROTOCOL_ERROR.to_string()),
+            );
+        }
+    }
+    let Some(policy) = req.find(pv::POLICIES).and_then(|p| p.find(pv::POLICY)) else {
+        // A wipe acknowledgement without a pending wipe, or nothing at all.
+        return Ok(status_reply(pv::PROVISION, pv::STATUS, PROTOCOL_ERROR));
+    };
+    out.push_text(pv::STATUS, OK.to_string());
+    let policy_type = policy.text_of(pv::POLICY_TYPE).unwrap_or_default();
+    let answer = if policy_type != policy::POLICY_TYPE {
+        tracing::info!(
+            "{}: unknown PolicyType {policy_type:?}",
+            ctx.device.device_id
+        );
+        policy_element(UNKNOWN_POLICY_TYPE)
+    } else {
+        match policy.text_of(pv::POLICY_KEY) {
+            None => phase_one(ctx).await?,
+            Some(key) => phase_two(ctx, key, policy.text_of(pv::STATUS)).await?,
+        }
+    };
+    out.push(Element::new(pv::POLICIES).child(answer));
+    Ok(Reply::Wbxml(out))
+}
+
+fn policy_element(status: u8) -> Element {
+    Element::new(pv::POLICY)
+        .text_child(pv::POLICY_TYPE, policy::POLICY_TYPE)
+        .text_child(pv::STATUS, status.to_string())
+}
+
+fn new_key() -> u32 {
+    // 0 means "no key" on the wire; never hand it out.
+    rand::random::<u32>().max(1)
+}
+
+async fn phase_one(ctx: &mut Ctx<'_>) -> Result<Element, StoreError> {
+    let temporary = new_key();
+    ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
+        d.pending_policy_key = Some(temporary);
+    })
+    .await?;
+    let doc = policy::effective().provision_doc(ctx.req.version);
+    Ok(policy_element(OK)
+        .text_child(pv::POLICY_KEY, temporary.to_string())
+        .child(Element::new(pv::DATA).child(doc)))
+}
+
+async fn phase_two(
+    ctx: &mut Ctx<'_>,
+    key: &str,
+    client_status: Option<&str>,
+) -> Result<Element, StoreError> {
+    let sent = key.trim().parse::<u32>().ok();
+    let d = &ctx.device;
+    // A resent acknowledgement whose answer was lost gets the same final key again.
+    if sent.is_some() && sent == d.policy_key && d.pending_policy_key.is_none() {
+        return Ok(policy_element(OK).text_child(pv::POLICY_KEY, key.trim()));
+    }
+    if sent.is_none() || sent != d.pending_policy_key {
+        tracing::info!(
+            "{}: acknowledged policy key {key:?} is not the one handed out",
+            d.device_id
+        );
+        return Ok(policy_element(WRONG_POLICY_KEY));
+    }
+    if client_status != Some("1") {
+        // The neutral default policy admits devices that could not apply everything; the
+        // governance rules decide this once policies can require something.
+        tracing::info!(
+            "{}: device reports policy status {client_status:?}",
+            d.device_id
+        );
+    }
+    let final_key = new_key();
+    let hash = policy::effective().hash(ctx.req.version);
+    ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
+        d.pending_policy_key = None;
+        d.policy_key = Some(final_key);
+        d.policy_hash = Some(hash);
+    })
+    .await?;
+    Ok(policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()))
+}

@@ -1,0 +1,376 @@
+//! The front door: one HTTP request to one EAS command, in a straight line —
+//! authenticate → parse the query → gate the device → decode → command → encode.
+//! Every refusal is answered here with its HTTP status (or EAS Status) and a log line.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
+
+use super::cmd::{self, Ctx, Reply};
+use super::query::{self, EasRequest, QueryError};
+use super::status::{GlobalStatus, status_only};
+use super::version::{self, ProtocolVersion};
+use crate::auth::AuthError;
+use crate::govern::{self, Gate};
+use crate::server::App;
+use crate::server::http::{self, Body, BodyError};
+use crate::store::model::{Account, Device};
+use crate::wbxml::{self, Element};
+
+pub const WBXML_CONTENT_TYPE: &str = "application/vnd.ms-sync.wbxml";
+
+/// Numbers requests in the protocol log, so a request and its answer can be paired.
+static REQUEST_SEQ: AtomicU32 = AtomicU32::new(0);
+
+pub async fn handle(
+    app: &App,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    _secure: bool,
+) -> Response<Body> {
+    let method = req.method().clone();
+    if method != Method::POST && method != Method::OPTIONS {
+        tracing::info!("{peer}: method {method} not allowed");
+        let mut r = http::plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
+        r.headers_mut().insert(
+            header::ALLOW,
+            header::HeaderValue::from_static("OPTIONS,POST"),
+        );
+        return r;
+    }
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let account = match app
+        .auth
+        .authenticate(&app.store, authorization, peer.ip())
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return auth_failure(e, peer).await,
+    };
+    if method == Method::OPTIONS {
+        return options();
+    }
+    let (parts, body) = req.into_parts();
+    let request = match parse_query(&parts.uri, &parts.headers) {
+        Ok(r) => r,
+        Err((status, e)) => {
+            tracing::info!("{peer} {}: bad request: {e}", account.email);
+            return http::plain(status, "bad ActiveSync request\n");
+        }
+    };
+    tracing::debug!(
+        "{} {} {} ignored parameters: {:?}",
+        account.email,
+        request.device_id,
+        request.command,
+        request.ignored_parameters
+    );
+    if let Some(user) = &request.user
+        && !same_user(user, &account)
+    {
+        tracing::warn!(
+            "{peer}: User={user} in the query does not match the authenticated {}",
+            account.email
+        );
+        return http::plain(
+            StatusCode::FORBIDDEN,
+            "User does not match the credentials\n",
+        );
+    }
+    if !cmd::IMPLEMENTED.contains(&request.command) {
+        tracing::info!("{}: {} is not implemented", account.email, request.command);
+        return http::plain(StatusCode::NOT_IMPLEMENTED, "command not implemented\n");
+    }
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let device = match govern::device::touch(&app.store, &account, &request, user_agent).await {
+        Ok(d) => d,
+        Err(e) => return server_error(&account, &request, &e),
+    };
+    let garbled_key = garbled_policy_key(&parts.headers);
+    match govern::gate(&device, &request, garbled_key) {
+        Gate::Pass => {}
+        Gate::Refuse(status) => {
+            tracing::info!(
+                "{} {}: {} refused: {:?}",
+                account.email,
+                request.device_id,
+                request.command,
+                status
+            );
+            return provisioning_required(&request, status);
+        }
+    }
+    let bytes = match http::read_body(body, app.cfg.limits.max_body).await {
+        Ok(b) => b,
+        Err(e @ BodyError::TooLarge(_)) => {
+            tracing::info!("{} {}: {e}", account.email, request.device_id);
+            return http::plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+        }
+        Err(e) => {
+            tracing::info!("{} {}: {e}", account.email, request.device_id);
+            return http::plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
+        }
+    };
+    let logging = account.protocol_log || device.protocol_log;
+    let seq = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed) % 10_000;
+    let body = match decode_body(app, &bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::info!(
+                "{} {}: {} with undecodable WBXML: {e}",
+                account.email,
+                request.device_id,
+                request.command
+            );
+            if logging {
+                log_entry(
+                    app,
+                    &account,
+                    &device,
+                    seq,
+                    &format!("<<< {} (undecodable: {e})", request.command),
+                    None,
+                );
+            }
+            return http::plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
+        }
+    };
+    if logging {
+        log_entry(
+            app,
+            &account,
+            &device,
+            seq,
+            &format!("<<< {}", request.command),
+            body.as_ref(),
+        );
+    }
+    let mut ctx = Ctx {
+        app,
+        account: &account,
+        device,
+        req: &request,
+    };
+    match cmd::dispatch(&mut ctx, body).await {
+        Ok(Reply::Wbxml(root)) => {
+            if logging {
+                log_entry(app, &account, &ctx.device, seq, ">>> 200 OK", Some(&root));
+            }
+            wbxml_response(&root)
+        }
+        Ok(Reply::Http(status)) => {
+            if logging {
+                log_entry(
+                    app,
+                    &account,
+                    &ctx.device,
+                    seq,
+                    &format!(">>> {status}"),
+                    None,
+                );
+            }
+            http::empty(status)
+        }
+        Err(e) => {
+            if logging {
+                log_entry(
+                    app,
+                    &account,
+                    &ctx.device,
+                    seq,
+                    ">>> 500 Internal Server Error",
+                    None,
+                );
+            }
+            server_error(&account, &request, &e)
+        }
+    }
+}
+
+fn parse_query(
+    uri: &hyper::Uri,
+    headers: &HeaderMap,
+) -> Result<EasRequest, (StatusCode, QueryError)> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let policy_header = header("X-MS-PolicyKey").filter(|_| !garbled_policy_key(headers));
+    let mut request = query::parse_request(
+        uri.query().unwrap_or(""),
+        header("MS-ASProtocolVersion"),
+        policy_header,
+    )
+    .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    request.accept_multipart |=
+        header("MS-ASAcceptMultiPart").is_some_and(|v| v.eq_ignore_ascii_case("T"));
+    Ok(request)
+}
+
+/// A policy key that is not a number: answered "provision again", not a 400, because a
+/// client that mangled its key can still recover by provisioning.
+fn garbled_policy_key(headers: &HeaderMap) -> bool {
+    headers.get("X-MS-PolicyKey").is_some_and(|v| {
+        v.to_str()
+            .map_or(true, |s| s.trim().parse::<u32>().is_err())
+    })
+}
+
+/// The query's User names the account the credentials authenticated: the same address,
+/// `DOMAIN\user`, or the bare local part.
+fn same_user(user: &str, account: &Account) -> bool {
+    let login = crate::auth::login_address(user);
+    login == account.email
+        || (!login.contains('@') && account.email.split('@').next() == Some(login.as_str()))
+}
+
+async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
+    match e {
+        AuthError::Missing => {
+            tracing::debug!("{peer}: no credentials");
+            challenge()
+        }
+        AuthError::Malformed => {
+            tracing::info!("{peer}: malformed Authorization header");
+            challenge()
+        }
+        AuthError::BadCredentials { user, delay } => {
+            tracing::warn!("{peer}: failed login for {user}");
+            tokio::time::sleep(delay).await;
+            challenge()
+        }
+        AuthError::Disabled(user) => {
+            tracing::warn!("{peer}: login to disabled account {user}");
+            http::plain(StatusCode::FORBIDDEN, "account disabled\n")
+        }
+        AuthError::Throttled(wait) => {
+            tracing::warn!(
+                "{peer}: throttled for {}s after failed logins",
+                wait.as_secs()
+            );
+            let mut r = http::plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins\n");
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(wait.as_secs().max(1)),
+            );
+            r
+        }
+        AuthError::Store(e) => {
+            tracing::error!("{peer}: store error during login: {e}");
+            http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
+        }
+    }
+}
+
+fn challenge() -> Response<Body> {
+    let mut r = http::plain(StatusCode::UNAUTHORIZED, "authentication required\n");
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"ActiveSync\""),
+    );
+    r
+}
+
+/// [MS-ASHTTP] 2.2.4.1.2: the versions and the commands this server implements.
+fn options() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("MS-Server-ActiveSync", env!("CARGO_PKG_VERSION"))
+        .header(
+            "MS-ASProtocolVersions",
+            version::ProtocolVersion::header_list(),
+        )
+        .header("MS-ASProtocolCommands", cmd::implemented_header())
+        .header(header::ALLOW, "OPTIONS,POST")
+        .header("Public", "OPTIONS,POST")
+        .header(header::CACHE_CONTROL, "private")
+        .body(Full::new(Bytes::new()))
+        .expect("static response")
+}
+
+/// 12.x learns of provisioning through HTTP 449; 14.0+ through the command's Status
+/// ([MS-ASPROV] 3.2.5.1.2; [MS-ASCMD] 2.2.2).
+fn provisioning_required(request: &EasRequest, status: GlobalStatus) -> Response<Body> {
+    if request.version < ProtocolVersion::V14_0 {
+        return http::plain(
+            StatusCode::from_u16(449).expect("449 is a valid status"),
+            "provisioning required\n",
+        );
+    }
+    match status_only(request.command, status as u16) {
+        Some(root) => wbxml_response(&root),
+        None => http::plain(StatusCode::FORBIDDEN, "provisioning required\n"),
+    }
+}
+
+fn decode_body(app: &App, bytes: &[u8]) -> Result<Option<Element>, wbxml::DecodeError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let limits = wbxml::Limits {
+        max_depth: app.cfg.limits.wbxml_max_depth,
+        max_elements: app.cfg.limits.wbxml_max_elements,
+        max_string_len: app.cfg.limits.wbxml_max_string,
+        max_total: app.cfg.limits.max_body,
+    };
+    wbxml::decode(bytes, &limits).map(Some)
+}
+
+pub fn wbxml_response(root: &Element) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, WBXML_CONTENT_TYPE)
+        .body(Full::new(Bytes::from(wbxml::encode(root))))
+        .expect("static response")
+}
+
+fn server_error(
+    account: &Account,
+    request: &EasRequest,
+    e: &dyn std::fmt::Display,
+) -> Response<Body> {
+    tracing::error!(
+        "{} {}: {} failed: {e}",
+        account.email,
+        request.device_id,
+        request.command
+    );
+    match (request.version >= ProtocolVersion::V14_0)
+        .then(|| status_only(request.command, GlobalStatus::ServerError as u16))
+        .flatten()
+    {
+        Some(root) => {
+            let mut r = wbxml_response(&root);
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+        None => http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n"),
+    }
+}
+
+fn log_entry(
+    app: &App,
+    account: &Account,
+    device: &Device,
+    seq: u32,
+    what: &str,
+    body: Option<&Element>,
+) {
+    let t = crate::store::now().rem_euclid(86_400);
+    let header = format!(
+        "{} [{}] [{seq:04}] {:02}:{:02}:{:02} {what}",
+        device.device_id,
+        account.email,
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    );
+    app.protolog.write(&device.device_id, &header, body);
+}

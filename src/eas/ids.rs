@@ -1,0 +1,317 @@
+//! Validated identifiers that arrive in ActiveSync requests.
+
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::str::FromStr;
+
+/// Why a value is not a valid identifier. Messages complete "the X is invalid: ...".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is {len} characters long; at most {max} are allowed")]
+    TooLong { len: usize, max: usize },
+    #[error("it contains {0:?}, which is not allowed there")]
+    BadChar(char),
+    #[error("it is not a decimal number from 0 to 4294967295")]
+    NotU32,
+}
+
+/// Checks length (in chars) and that every char passes `allowed`.
+fn check(value: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), IdError> {
+    if value.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if let Some(bad) = value.chars().find(|&c| !allowed(c)) {
+        return Err(IdError::BadChar(bad));
+    }
+    match value.chars().count() {
+        len if len > max => Err(IdError::TooLong { len, max }),
+        _ => Ok(()),
+    }
+}
+
+/// VCHAR of RFC 5234: visible ASCII, no space.
+fn is_vchar(c: char) -> bool {
+    c.is_ascii_graphic()
+}
+
+/// Implements `as_str`, `Display` and `FromStr` for a validated `String` newtype.
+macro_rules! string_id {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
+/// A device's id: 1 to 32 ASCII letters and digits ([MS-ASHTTP] 2.2.1.1.1.2,
+/// `device-id = 1*32(ALPHA / DIGIT)`; 2.2.1.1.1.2.3: no commas or special characters).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    pub const MAX_LEN: usize = 32;
+
+    pub fn new(value: &str) -> Result<Self, IdError> {
+        check(value, Self::MAX_LEN, |c| c.is_ascii_alphanumeric())?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// A device that sends its id as a binary GUID in the base64 query
+    /// ([MS-ASHTTP] 2.2.1.1.1.1: "a string or a GUID"). Its 32 upper-case hex
+    /// digits fit the plain-text rule, so both query forms name the device alike.
+    pub fn from_guid_bytes(guid: [u8; 16]) -> Self {
+        Self(guid.iter().map(|b| format!("{b:02X}")).collect())
+    }
+}
+
+string_id!(DeviceId);
+
+/// A device type such as `iPhone` or `SmartPhone`: visible ASCII
+/// ([MS-ASHTTP] 2.2.1.1.1.2, `device-type = 1*VCHAR`). The spec sets no maximum;
+/// easd caps it at 64 so it can be stored and logged safely.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DeviceType(String);
+
+impl DeviceType {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn new(value: &str) -> Result<Self, IdError> {
+        check(value, Self::MAX_LEN, is_vchar)?;
+        Ok(Self(value.to_owned()))
+    }
+}
+
+string_id!(DeviceType);
+
+/// A folder's server id ([MS-ASCMD] 2.2.3.30.x CollectionId: at most 64 characters).
+/// easd only issues visible ASCII, so anything else cannot be one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CollectionId(String);
+
+impl CollectionId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn new(value: &str) -> Result<Self, IdError> {
+        check(value, Self::MAX_LEN, is_vchar)?;
+        Ok(Self(value.to_owned()))
+    }
+}
+
+string_id!(CollectionId);
+
+/// An item's server id ([MS-ASCMD] 2.2.3.166.x ServerId: at most 64 characters).
+/// easd only issues visible ASCII, so anything else cannot be one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerId(String);
+
+impl ServerId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn new(value: &str) -> Result<Self, IdError> {
+        check(value, Self::MAX_LEN, is_vchar)?;
+        Ok(Self(value.to_owned()))
+    }
+}
+
+string_id!(ServerId);
+
+/// A policy key the server issued ([MS-ASPROV] 2.2.2.42: a 32-bit unsigned integer).
+/// Zero is the "no policy yet" key of the first Provision, so it is not a `PolicyKey`:
+/// callers see `None` instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyKey(NonZeroU32);
+
+impl PolicyKey {
+    /// `None` for 0.
+    pub fn new(value: u32) -> Option<Self> {
+        NonZeroU32::new(value).map(Self)
+    }
+
+    /// Parses a decimal key (`X-MS-PolicyKey`, [MS-ASHTTP] 2.2.1.1.2.8). An empty
+    /// value or 0 means no key.
+    pub fn parse(value: &str) -> Result<Option<Self>, IdError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(None);
+        }
+        if !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(IdError::NotU32);
+        }
+        value.parse().map(Self::new).map_err(|_| IdError::NotU32)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for PolicyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A sync key easd handed out. On the wire it is its plain decimal number, never 0
+/// and without leading zeros, well inside the opaque SyncKey string of [MS-ASCMD] 2.2.3.181.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IssuedSyncKey(NonZeroU64);
+
+impl IssuedSyncKey {
+    pub const FIRST: Self = Self(NonZeroU64::MIN);
+
+    pub fn new(value: NonZeroU64) -> Self {
+        Self(value)
+    }
+
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The key that follows this one; `None` once the counter is exhausted.
+    pub fn next(self) -> Option<Self> {
+        self.0.checked_add(1).map(Self)
+    }
+}
+
+impl fmt::Display for IssuedSyncKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A SyncKey a client sent ([MS-ASCMD] 2.2.3.181).
+///
+/// Parsing never fails: a key easd cannot have issued is `Unknown`, which the command
+/// answers with its "invalid sync key" status (Sync 3, FolderSync 9, GetItemEstimate
+/// 4) rather than
+/// failing the whole request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncKey {
+    /// "0": the client starts over.
+    Initial,
+    Issued(IssuedSyncKey),
+    Unknown,
+}
+
+impl SyncKey {
+    pub fn parse(value: &str) -> Self {
+        if value == "0" {
+            return Self::Initial;
+        }
+        // Only the canonical form we write: a leading zero or sign is not ours.
+        let canonical = value.starts_with(|c: char| matches!(c, '1'..='9'))
+            && value.bytes().all(|b| b.is_ascii_digit());
+        match value.parse::<NonZeroU64>() {
+            Ok(n) if canonical => Self::Issued(IssuedSyncKey(n)),
+            _ => Self::Unknown,
+        }
+    }
+}
+
+impl From<IssuedSyncKey> for SyncKey {
+    fn from(key: IssuedSyncKey) -> Self {
+        Self::Issued(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_rules() {
+        assert_eq!(DeviceId::new("v140Device").unwrap().as_str(), "v140Device");
+        assert!(DeviceId::new(&"A".repeat(32)).is_ok());
+        assert_eq!(
+            DeviceId::new(&"A".repeat(33)),
+            Err(IdError::TooLong { len: 33, max: 32 })
+        );
+        assert_eq!(DeviceId::new(""), Err(IdError::Empty));
+        assert_eq!(DeviceId::new("abc-def"), Err(IdError::BadChar('-')));
+        assert_eq!(DeviceId::new("abc,def"), Err(IdError::BadChar(',')));
+        assert_eq!(DeviceId::new("äbc"), Err(IdError::BadChar('ä')));
+        assert_eq!("Abc123".parse::<DeviceId>().unwrap().to_string(), "Abc123");
+    }
+
+    #[test]
+    fn guid_device_id_is_hex() {
+        let id = DeviceId::from_guid_bytes([0xAB; 16]);
+        assert_eq!(id.as_str(), "AB".repeat(16));
+        assert_eq!(DeviceId::new(id.as_str()), Ok(id));
+    }
+
+    #[test]
+    fn device_type_rules() {
+        assert!(DeviceType::new("SmartPhone").is_ok());
+        assert!(DeviceType::new("Outlook/16.0").is_ok());
+        assert_eq!(DeviceType::new("a b"), Err(IdError::BadChar(' ')));
+        assert_eq!(DeviceType::new(""), Err(IdError::Empty));
+        assert!(DeviceType::new(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn opaque_id_rules() {
+        assert!(CollectionId::new("5").is_ok());
+        assert!(ServerId::new("5:12").is_ok());
+        assert!(ServerId::new(&"x".repeat(64)).is_ok());
+        assert!(ServerId::new(&"x".repeat(65)).is_err());
+        assert_eq!(CollectionId::new("a\nb"), Err(IdError::BadChar('\n')));
+        assert_eq!(
+            CollectionId::new("a\u{7f}"),
+            Err(IdError::BadChar('\u{7f}'))
+        );
+    }
+
+    #[test]
+    fn policy_key_parsing() {
+        assert_eq!(
+            PolicyKey::parse("2034202722").unwrap().unwrap().get(),
+            2034202722
+        );
+        assert_eq!(PolicyKey::parse("0"), Ok(None));
+        assert_eq!(PolicyKey::parse(""), Ok(None));
+        assert_eq!(PolicyKey::parse("4294967296"), Err(IdError::NotU32));
+        assert_eq!(PolicyKey::parse("+5"), Err(IdError::NotU32));
+        assert_eq!(PolicyKey::parse("abc"), Err(IdError::NotU32));
+        assert_eq!(PolicyKey::new(7).unwrap().to_string(), "7");
+    }
+
+    #[test]
+    fn sync_key_parsing() {
+        assert_eq!(SyncKey::parse("0"), SyncKey::Initial);
+        let key = IssuedSyncKey::FIRST.next().unwrap();
+        assert_eq!(SyncKey::parse(&key.to_string()), SyncKey::Issued(key));
+        assert_ne!(SyncKey::parse(&u64::MAX.to_string()), SyncKey::Unknown);
+        for garbled in [
+            "",
+            "00",
+            "01",
+            "+1",
+            "-1",
+            "{1}",
+            "1a",
+            "18446744073709551616",
+        ] {
+            assert_eq!(SyncKey::parse(garbled), SyncKey::Unknown, "{garbled:?}");
+        }
+        assert_eq!(IssuedSyncKey::new(NonZeroU64::MAX).next(), None);
+    }
+}

@@ -1,0 +1,51 @@
+//! Status codes shared by all commands ([MS-ASCMD] 2.2.2) and the minimal response that
+//! carries one.
+
+use super::command::Command;
+use crate::wbxml::{Element, Tag, tag};
+
+/// Global status values ([MS-ASCMD] 2.2.2) that easd answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobalStatus {
+    ServerError = 110,
+    DeviceNotProvisioned = 142,
+    InvalidPolicyKey = 144,
+}
+
+/// The root element of `command`'s response and its top-level Status element.
+pub fn response_root(command: Command) -> Option<(Tag, Tag)> {
+    use Command::*;
+    use tag::*;
+    Some(match command {
+        Sync => (airsync::SYNC, airsync::STATUS),
+        SendMail => (composemail::SEND_MAIL, composemail::STATUS),
+        SmartForward => (composemail::SMART_FORWARD, composemail::STATUS),
+        SmartReply => (composemail::SMART_REPLY, composemail::STATUS),
+        FolderSync => (folderhierarchy::FOLDER_SYNC, folderhierarchy::STATUS),
+        FolderCreate => (folderhierarchy::FOLDER_CREATE, folderhierarchy::STATUS),
+        FolderDelete => (folderhierarchy::FOLDER_DELETE, folderhierarchy::STATUS),
+        FolderUpdate => (folderhierarchy::FOLDER_UPDATE, folderhierarchy::STATUS),
+        MoveItems => (r#move::MOVE_ITEMS, r#move::STATUS),
+        GetItemEstimate => (getitemestimate::GET_ITEM_ESTIMATE, getitemestimate::STATUS),
+        MeetingResponse => (meetingresponse::MEETING_RESPONSE, meetingresponse::STATUS),
+        Search => (search::SEARCH, search::STATUS),
+        Settings => (settings::SETTINGS, settings::STATUS),
+        Ping => (ping::PING, ping::STATUS),
+        ItemOperations => (itemoperations::ITEM_OPERATIONS, itemoperations::STATUS),
+        Provision => (provision::PROVISION, provision::STATUS),
+        ResolveRecipients => (
+            resolverecipients::RESOLVE_RECIPIENTS,
+            resolverecipients::STATUS,
+        ),
+        ValidateCert => (validatecert::VALIDATE_CERT, validatecert::STATUS),
+        Find => (find::FIND, find::STATUS),
+        // 12.x only, answered with HTTP statuses.
+        GetAttachment => return None,
+    })
+}
+
+/// `<Root><Status>code</Status></Root>` in the command's own namespace.
+pub fn status_only(command: Command, code: u16) -> Option<Element> {
+    response_root(command)
+        .map(|(root, status)| Element::new(root).text_child(status, code.to_string()))
+}

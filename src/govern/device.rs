@@ -1,0 +1,85 @@
+//! The device registry as seen from a request: find or register the device, and keep its
+//! row current without a commit on every request.
+
+use crate::eas::query::EasRequest;
+use crate::store::model::{Account, Device, DeviceInfo};
+use crate::store::ops::{self, Reads};
+use crate::store::{Store, StoreError, now};
+
+/// `last_seen` is refreshed at most this often, so a Ping storm does not become a storm
+/// of fsyncs.
+const LAST_SEEN_GRANULARITY: i64 = 300;
+
+/// Returns the device row for this request, creating or refreshing it when needed.
+pub async fn touch(
+    store: &Store,
+    account: &Account,
+    req: &EasRequest,
+    user_agent: Option<&str>,
+) -> Result<Device, StoreError> {
+    let t = now();
+    let existing = store.read()?.device(account.id, req.device_id.as_str())?;
+    let protocol = req.version.as_str();
+    let current = existing.as_ref().is_some_and(|d| {
+        d.protocol == protocol
+            && d.device_type == req.device_type.as_str()
+            && (user_agent.is_none() || d.info.user_agent.as_deref() == user_agent)
+            && t - d.last_seen < LAST_SEEN_GRANULARITY
+    });
+    if let (true, Some(d)) = (current, existing) {
+        return Ok(d);
+    }
+    let account_id = account.id;
+    let device_id = req.device_id.as_str().to_owned();
+    let device_type = req.device_type.as_str().to_owned();
+    let user_agent = user_agent.map(str::to_owned);
+    store
+        .write(move |ctx| {
+            let mut d = ctx
+                .tx
+                .device(account_id, &device_id)?
+                .unwrap_or_else(|| Device {
+                    account: account_id,
+                    device_id: device_id.clone(),
+                    device_type: device_type.clone(),
+                    info: DeviceInfo::default(),
+                    protocol: protocol.to_owned(),
+                    first_seen: t,
+                    last_seen: t,
+                    policy_key: None,
+                    pending_policy_key: None,
+                    policy_hash: None,
+                    recovery_password: None,
+                    protocol_log: false,
+                });
+            d.device_type = device_type.clone();
+            d.protocol = protocol.to_owned();
+            d.last_seen = t;
+            if user_agent.is_some() {
+                d.info.user_agent = user_agent.clone();
+            }
+            ops::put_device(ctx.tx, &d)?;
+            Ok(d)
+        })
+        .await
+}
+
+/// Applies a change to the device row in one write transaction and returns the new row.
+pub async fn update(
+    store: &Store,
+    device: &Device,
+    change: impl Fn(&mut Device) + Send + 'static,
+) -> Result<Device, StoreError> {
+    let (account, device_id) = (device.account, device.device_id.clone());
+    store
+        .write(move |ctx| {
+            let mut d = ctx
+                .tx
+                .device(account, &device_id)?
+                .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
+            change(&mut d);
+            ops::put_device(ctx.tx, &d)?;
+            Ok(d)
+        })
+        .await
+}

@@ -1,0 +1,237 @@
+//! Security policies and their EASProvisionDoc ([MS-ASPROV] 2.2.2.27).
+//!
+//! A policy is a value per EASProvisionDoc element, by element name (the same names the
+//! admin uses in `easd policy set KEY=VALUE`). Each element is sent only to protocol
+//! versions that have it, and the policy's hash — which the PolicyKey stands for — covers
+//! only what that version is sent, so a client of an older version is never told its
+//! policy changed over an element it never saw.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::eas::version::ProtocolVersion;
+use crate::wbxml::{self, Element, tag};
+
+/// The policy type every supported version uses ([MS-ASPROV] 2.2.2.42).
+pub const POLICY_TYPE: &str = "MS-EAS-Provisioning-WBXML";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    /// No value: an empty element (e.g. MaxAttachmentSize without a limit).
+    Unset,
+    /// Application lists: a container of `ApplicationName`/`Hash` children.
+    List(Vec<String>),
+}
+
+pub struct Setting {
+    /// The EASProvisionDoc element name.
+    pub name: &'static str,
+    /// The first protocol version whose EASProvisionDoc has the element.
+    pub since: ProtocolVersion,
+    /// The neutral default: nothing required of the device, everything allowed.
+    pub default: fn() -> Value,
+}
+
+const fn s(name: &'static str, since: ProtocolVersion, default: fn() -> Value) -> Setting {
+    Setting {
+        name,
+        since,
+        default,
+    }
+}
+
+fn zero() -> Value {
+    Value::Int(0)
+}
+fn one() -> Value {
+    Value::Int(1)
+}
+fn two() -> Value {
+    Value::Int(2)
+}
+fn unlimited() -> Value {
+    Value::Int(-1)
+}
+fn unset() -> Value {
+    Value::Unset
+}
+fn no_apps() -> Value {
+    Value::List(Vec::new())
+}
+
+use ProtocolVersion::{V12_0, V12_1};
+
+/// Every EASProvisionDoc element, in token order. Version 12.0 knows the first eleven;
+/// 12.1 added the rest ([MS-ASPROV] 2.2.2 element sections).
+pub const SETTINGS: &[Setting] = &[
+    s("DevicePasswordEnabled", V12_0, zero),
+    s("AlphanumericDevicePasswordRequired", V12_0, zero),
+    s("RequireStorageCardEncryption", V12_0, zero),
+    s("PasswordRecoveryEnabled", V12_0, zero),
+    s("AttachmentsEnabled", V12_0, one),
+    s("MinDevicePasswordLength", V12_0, one),
+    s("MaxInactivityTimeDeviceLock", V12_0, zero),
+    s("MaxDevicePasswordFailedAttempts", V12_0, zero),
+    s("MaxAttachmentSize", V12_0, unset),
+    s("AllowSimpleDevicePassword", V12_0, one),
+    s("DevicePasswordExpiration", V12_0, zero),
+    s("DevicePasswordHistory", V12_0, zero),
+    s("AllowStorageCard", V12_1, one),
+    s("AllowCamera", V12_1, one),
+    s("RequireDeviceEncryption", V12_1, zero),
+    s("AllowUnsignedApplications", V12_1, one),
+    s("AllowUnsignedInstallationPackages", V12_1, one),
+    s("MinDevicePasswordComplexCharacters", V12_1, one),
+    s("AllowWiFi", V12_1, one),
+    s("AllowTextMessaging", V12_1, one),
+    s("AllowPOPIMAPEmail", V12_1, one),
+    s("AllowBluetooth", V12_1, two),
+    s("AllowIrDA", V12_1, one),
+    s("RequireManualSyncWhenRoaming", V12_1, zero),
+    s("AllowDesktopSync", V12_1, one),
+    s("MaxCalendarAgeFilter", V12_1, zero),
+    s("AllowHTMLEmail", V12_1, one),
+    s("MaxEmailAgeFilter", V12_1, zero),
+    s("MaxEmailBodyTruncationSize", V12_1, unlimited),
+    s("MaxEmailHTMLBodyTruncationSize", V12_1, unlimited),
+    s("RequireSignedSMIMEMessages", V12_1, zero),
+    s("RequireEncryptedSMIMEMessages", V12_1, zero),
+    s("RequireSignedSMIMEAlgorithm", V12_1, zero),
+    s("RequireEncryptionSMIMEAlgorithm", V12_1, zero),
+    s("AllowSMIMEEncryptionAlgorithmNegotiation", V12_1, two),
+    s("AllowSMIMESoftCerts", V12_1, one),
+    s("AllowBrowser", V12_1, one),
+    s("AllowConsumerEmail", V12_1, one),
+    s("AllowRemoteDesktop", V12_1, one),
+    s("AllowInternetSharing", V12_1, one),
+    s("UnapprovedInROMApplicationList", V12_1, no_apps),
+    s("ApprovedApplicationList", V12_1, no_apps),
+];
+
+/// A policy: values that differ from the neutral default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    overrides: BTreeMap<&'static str, Value>,
+}
+
+impl Policy {
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let setting = SETTINGS.iter().find(|s| s.name == name)?;
+        Some(
+            self.overrides
+                .get(setting.name)
+                .cloned()
+                .unwrap_or_else(|| (setting.default)()),
+        )
+    }
+
+    /// Sets one element's value; `Err` names an element that does not exist.
+    pub fn set(&mut self, name: &str, value: Value) -> Result<(), String> {
+        let setting = SETTINGS
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| format!("{name} is not an EASProvisionDoc element"))?;
+        if value == (setting.default)() {
+            self.overrides.remove(setting.name);
+        } else {
+            self.overrides.insert(setting.name, value);
+        }
+        Ok(())
+    }
+
+    fn sent_to(
+        &self,
+        version: ProtocolVersion,
+    ) -> impl Iterator<Item = (&'static str, Value)> + '_ {
+        SETTINGS
+            .iter()
+            .filter(move |s| s.since <= version)
+            .map(|s| (s.name, self.get(s.name).unwrap_or(Value::Unset)))
+    }
+
+    /// The EASProvisionDoc for a device speaking `version`.
+    pub fn provision_doc(&self, version: ProtocolVersion) -> Element {
+        let mut doc = Element::new(tag::provision::EAS_PROVISION_DOC);
+        for (name, value) in self.sent_to(version) {
+            // Every SETTINGS name is a Provision tag; the table test proves it.
+            let Some(t) = wbxml::lookup("Provision", name) else {
+                continue;
+            };
+            doc.push(match value {
+                Value::Int(n) => Element::with_text(t, n.to_string()),
+                Value::Unset => Element::new(t),
+                Value::List(items) => {
+                    let item_tag = if name == "ApprovedApplicationList" {
+                        tag::provision::HASH
+                    } else {
+                        tag::provision::APPLICATION_NAME
+                    };
+                    items
+                        .into_iter()
+                        .fold(Element::new(t), |e, i| e.text_child(item_tag, i))
+                }
+            });
+        }
+        doc
+    }
+
+    /// Identifies what `version` is sent: equal hashes mean an unchanged policy.
+    pub fn hash(&self, version: ProtocolVersion) -> u64 {
+        let mut h = Sha256::new();
+        for (name, value) in self.sent_to(version) {
+            h.update(name.as_bytes());
+            h.update(format!("={value:?};").as_bytes());
+        }
+        let d = h.finalize();
+        u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+    }
+}
+
+/// The policy in force for a device. Today: the neutral default for everyone; the
+/// governance work resolves the default → server → domain → user → device chain here.
+pub fn effective() -> Policy {
+    Policy::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_a_provision_tag() {
+        for s in SETTINGS {
+            assert!(wbxml::lookup("Provision", s.name).is_some(), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn version_12_0_gets_only_its_elements() {
+        let p = Policy::default();
+        let doc = p.provision_doc(ProtocolVersion::V12_0);
+        assert_eq!(doc.elements().count(), 12);
+        assert!(doc.find(tag::provision::ALLOW_CAMERA).is_none());
+        let doc = p.provision_doc(ProtocolVersion::V16_1);
+        assert_eq!(doc.elements().count(), SETTINGS.len());
+        assert_eq!(doc.text_of(tag::provision::ALLOW_BLUETOOTH), Some("2"));
+        assert!(
+            doc.find(tag::provision::MAX_ATTACHMENT_SIZE)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn hash_covers_only_what_the_version_is_sent() {
+        let mut p = Policy::default();
+        let before = (
+            p.hash(ProtocolVersion::V12_0),
+            p.hash(ProtocolVersion::V14_1),
+        );
+        p.set("AllowCamera", Value::Int(0)).unwrap();
+        assert_eq!(p.hash(ProtocolVersion::V12_0), before.0);
+        assert_ne!(p.hash(ProtocolVersion::V14_1), before.1);
+        assert!(p.set("NoSuchThing", Value::Int(1)).is_err());
+    }
+}

@@ -1,0 +1,16 @@
+//! easd: a lean Exchange ActiveSync server for small-office mail appliances.
+//!
+//! See ARCHITECTURE.md for the map of the crate.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod eas;
+pub mod govern;
+pub mod logging;
+pub mod protolog;
+pub mod server;
+pub mod store;
+pub mod sync;
+pub mod wbxml;

@@ -1,0 +1,187 @@
+//! The durable store: redb for metadata, a blob directory for large values, and one writer.
+//!
+//! Readers open redb read transactions on the caller's thread (MVCC: they never wait for the
+//! writer). Every change goes through [`Store::write`], which hands a job to the writer
+//! thread; the writer groups queued jobs into one transaction and one fsync, and only then
+//! answers each job. A job's answer therefore means "durable".
+
+pub mod blob;
+pub mod folders;
+pub mod model;
+pub mod ops;
+pub mod tables;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadTransaction, ReadableTable};
+
+pub use blob::{BlobId, BlobStore};
+pub use writer::{Event, WriteCtx};
+
+/// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database: {0}")]
+    Db(String),
+    #[error("the store at {path} is already in use by another process (is easd running?)")]
+    Locked { path: PathBuf },
+    #[error(
+        "the store was written by a newer easd (schema {found}, this binary knows up to {known}); refusing to open it"
+    )]
+    NewerSchema { found: u32, known: u32 },
+    #[error("corrupt record in table {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    #[error("the store writer has stopped")]
+    WriterGone,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+macro_rules! db_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_error!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Cloneable handle to the open store.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    blobs: BlobStore,
+    writer: writer::Handle,
+    data_dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("easd.redb");
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
+            other => StoreError::Db(format!("{}: {other}", path.display())),
+        })?;
+        let db = Arc::new(db);
+        migrate(&db)?;
+        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        let writer = writer::Handle::spawn(db.clone())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                blobs,
+                writer,
+                data_dir: data_dir.to_owned(),
+            }),
+        })
+    }
+
+    pub fn read(&self) -> Result<ReadTransaction, StoreError> {
+        Ok(self.inner.db.begin_read()?)
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    /// Runs `job` in a write transaction on the writer thread and waits until it is durable.
+    ///
+    /// The job may run more than once (if another job grouped with it fails, the group is
+    /// rolled back and each job is retried alone), so it must not have side effects outside
+    /// the transaction.
+    pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit(job)?.await
+    }
+
+    /// The same as [`Store::write`] for callers outside the async runtime (the CLI).
+    pub fn write_blocking<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit(job)?.wait()
+    }
+
+    /// Change events published after each durable commit.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.inner.writer.subscribe()
+    }
+}
+
+fn migrate(db: &Database) -> Result<(), StoreError> {
+    let tx = db.begin_write()?;
+    {
+        let mut meta = tx.open_table(tables::META)?;
+        let found = match meta.get("schema_version")? {
+            Some(v) => {
+                let bytes: [u8; 4] = v.value().try_into().map_err(|_| StoreError::Corrupt {
+                    table: "meta",
+                    detail: "schema_version is not 4 bytes".into(),
+                })?;
+                Some(u32::from_le_bytes(bytes))
+            }
+            None => None,
+        };
+        match found {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    found: v,
+                    known: SCHEMA_VERSION,
+                });
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            // Future migrations step from `v` to SCHEMA_VERSION here.
+            _ => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+            }
+        }
+        // Create every table so readers never see "table does not exist".
+        tx.open_table(tables::ACCOUNTS)?;
+        tx.open_table(tables::ACCOUNT_BY_EMAIL)?;
+        tx.open_table(tables::DOMAINS)?;
+        tx.open_table(tables::FOLDERS)?;
+        tx.open_table(tables::DEVICES)?;
+        tx.open_table(tables::HIERARCHY)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! Typed reads and writes of the records in [`super::model`].
+//!
+//! Reads are a trait implemented for both read and write transactions, so a write job can
+//! check what it is about to change inside the same transaction.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::model::*;
+use super::tables::{self, *};
+use super::{Event, StoreError, WriteCtx, now};
+
+pub trait Reads {
+    fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
+    fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError>;
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    fn folders(&self, account: AccountId) -> Result<Vec<Folder>, StoreError>;
+    fn folder(&self, account: AccountId, id: FolderId) -> Result<Option<Folder>, StoreError>;
+    fn device(&self, account: AccountId, device_id: &str) -> Result<Option<Device>, StoreError>;
+    fn devices(&self) -> Result<Vec<Device>, StoreError>;
+    fn hierarchy(
+        &self,
+        account: AccountId,
+        device_id: &str,
+    ) -> Result<Option<HierarchyState>, StoreError>;
+}
+
+macro_rules! impl_reads {
+    ($tx:ty) => {
+        impl Reads for $tx {
+            fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+                tables::get(&self.open_table(ACCOUNTS)?, "accounts", id)
+            }
+
+            fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
+                let id = self
+                    .open_table(ACCOUNT_BY_EMAIL)?
+                    .get(email.to_ascii_lowercase().as_str())?
+                    .map(|v| v.value());
+                match id {
+                    Some(id) => self.account(id),
+                    None => Ok(None),
+                }
+            }
+
+            fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+                let table = self.open_table(ACCOUNTS)?;
+                let mut out = Vec::new();
+                for row in table.iter()? {
+                    let (_, v) = row?;
+                    out.push(tables::decode("accounts", v.value())?);
+                }
+                Ok(out)
+            }
+
+            fn folders(&self, account: AccountId) -> Result<Vec<Folder>, StoreError> {
+                let table = self.open_table(FOLDERS)?;
+                let mut out = Vec::new();
+                for row in table.range((account, 0)..=(account, u64::MAX))? {
+                    let (_, v) = row?;
+                    out.push(tables::decode("folders", v.value())?);
+                }
+                Ok(out)
+            }
+
+            fn folder(
+                &self,
+                account: AccountId,
+                id: FolderId,
+            ) -> Result<Option<Folder>, StoreError> {
+                tables::get(&self.open_table(FOLDERS)?, "folders", (account, id))
+            }
+
+            fn device(
+                &self,
+                account: AccountId,
+                device_id: &str,
+            ) -> Result<Option<Device>, StoreError> {
+                tables::get(&self.open_table(DEVICES)?, "devices", (account, device_id))
+            }
+
+            fn devices(&self) -> Result<Vec<Device>, StoreError> {
+                let table = self.open_table(DEVICES)?;
+                let mut out = Vec::new();
+                for row in table.iter()? {
+                    let (_, v) = row?;
+                    out.push(tables::decode("devices", v.value())?);
+                }
+                Ok(out)
+            }
+
+            fn hierarchy(
+                &self,
+                account: AccountId,
+                device_id: &str,
+            ) -> Result<Option<HierarchyState>, StoreError> {
+                tables::get(
+                    &self.open_table(HIERARCHY)?,
+                    "device_hierarchy",
+                    (account, device_id),
+                )
+            }
+        }
+    };
+}
+
+impl_reads!(ReadTransaction);
+impl_reads!(WriteTransaction);
+
+/// Checks `local@domain` shape; easd's accounts are always addressed this way.
+pub fn normalize_email(email: &str) -> Result<String, StoreError> {
+    let email = email.trim().to_ascii_lowercase();
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.') | (domain == "localhost")
+                && email.bytes().all(|b| {
+                    b.is_ascii_graphic() && !matches!(b, b'/' | b'\\' | b'"' | b'<' | b'>')
+                })
+        }
+        None => false,
+    };
+    if valid && email.len() <= 254 {
+        Ok(email)
+    } else {
+        Err(StoreError::Invalid(format!(
+            "not a valid address: {email:?}"
+        )))
+    }
+}
+
+pub fn put_account(tx: &WriteTransaction, account: &Account) -> Result<(), StoreError> {
+    tx.open_table(ACCOUNTS)?
+        .insert(account.id, tables::encode(account).as_slice())?;
+    Ok(())
+}
+
+/// Creates an account with its default folders.
+pub fn create_account(
+    ctx: &mut WriteCtx,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+    admin: bool,
+) -> Result<Account, StoreError> {
+    let email = normalize_email(email)?;
+    if ctx.tx.account_by_email(&email)?.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "account {email} already exists"
+        )));
+    }
+    let id = next_id(ctx.tx, "next_account_id")?;
+    let mut account = Account {
+        id,
+        email: email.clone(),
+        display_name: display_name.to_owned(),
+        admin,
+        enabled: true,
+        password_hash: password_hash.to_owned(),
+        created: now(),
+        next_folder_id: 1,
+        protocol_log: false,
+        oof: Oof::default(),
+    };
+    {
+        let mut folders = ctx.tx.open_table(FOLDERS)?;
+        for (name, kind) in DEFAULT_FOLDERS {
+            let folder = Folder {
+                id: account.next_folder_id,
+                parent: ROOT_FOLDER,
+                name: name.to_owned(),
+                kind,
+                special: true,
+                modseq: 0,
+            };
+            folders.insert((id, folder.id), tables::encode(&folder).as_slice())?;
+            account.next_folder_id += 1;
+        }
+    }
+    put_account(ctx.tx, &account)?;
+    ctx.tx
+        .open_table(ACCOUNT_BY_EMAIL)?
+        .insert(email.as_str(), id)?;
+    let domain = account.domain().to_owned();
+    let mut domains = ctx.tx.open_table(DOMAINS)?;
+    if domains.get(domain.as_str())?.is_none() {
+        let record = serde_json::json!({ "name": domain, "created": now() });
+        domains.insert(domain.as_str(), tables::encode(&record).as_slice())?;
+    }
+    ctx.publish(Event::Hierarchy { account: id });
+    Ok(account)
+}
+
+/// Removes an account and everything it owns.
+pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), StoreError> {
+    tx.open_table(ACCOUNTS)?.remove(account.id)?;
+    tx.open_table(ACCOUNT_BY_EMAIL)?
+        .remove(account.email.as_str())?;
+    tx.open_table(FOLDERS)?
+        .retain_in((account.id, 0)..=(account.id, u64::MAX), |_, _| false)?;
+    let device_ids: Vec<String> = tx
+        .devices()?
+        .into_iter()
+        .filter(|d| d.account == account.id)
+        .map(|d| d.device_id)
+        .collect();
+    for device_id in device_ids {
+        delete_device(tx, account.id, &device_id)?;
+    }
+    Ok(())
+}
+
+pub fn put_folder(
+    tx: &WriteTransaction,
+    account: AccountId,
+    folder: &Folder,
+) -> Result<(), StoreError> {
+    tx.open_table(FOLDERS)?
+        .insert((account, folder.id), tables::encode(folder).as_slice())?;
+    Ok(())
+}
+
+pub fn remove_folder(
+    tx: &WriteTransaction,
+    account: AccountId,
+    id: FolderId,
+) -> Result<(), StoreError> {
+    tx.open_table(FOLDERS)?.remove((account, id))?;
+    Ok(())
+}
+
+pub fn put_device(tx: &WriteTransaction, device: &Device) -> Result<(), StoreError> {
+    tx.open_table(DEVICES)?.insert(
+        (device.account, device.device_id.as_str()),
+        tables::encode(device).as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Removes a device and all its sync state.
+pub fn delete_device(
+    tx: &WriteTransaction,
+    account: AccountId,
+    device_id: &str,
+) -> Result<(), StoreError> {
+    tx.open_table(DEVICES)?.remove((account, device_id))?;
+    tx.open_table(HIERARCHY)?.remove((account, device_id))?;
+    Ok(())
+}
+
+pub fn put_hierarchy(
+    tx: &WriteTransaction,
+    account: AccountId,
+    device_id: &str,
+    state: &HierarchyState,
+) -> Result<(), StoreError> {
+    tx.open_table(HIERARCHY)?
+        .insert((account, device_id), tables::encode(state).as_slice())?;
+    Ok(())
+}
+
+fn next_id(tx: &WriteTransaction, counter: &str) -> Result<u64, StoreError> {
+    let mut meta = tx.open_table(META)?;
+    let current = match meta.get(counter)? {
+        Some(v) => u64::from_le_bytes(v.value().try_into().map_err(|_| StoreError::Corrupt {
+            table: "meta",
+            detail: format!("{counter} is not 8 bytes"),
+        })?),
+        None => 1,
+    };
+    meta.insert(counter, (current + 1).to_le_bytes().as_slice())?;
+    Ok(current)
+}

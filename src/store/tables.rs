@@ -1,0 +1,50 @@
+//! redb table definitions and typed access to JSON-encoded records.
+//!
+//! Records are JSON so that adding a field (with a serde default) needs no migration;
+//! keys are native redb types so that range scans per account are cheap.
+
+use redb::{ReadableTable, TableDefinition};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::StoreError;
+use super::model::{AccountId, FolderId};
+
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub const ACCOUNTS: TableDefinition<AccountId, &[u8]> = TableDefinition::new("accounts");
+pub const ACCOUNT_BY_EMAIL: TableDefinition<&str, AccountId> =
+    TableDefinition::new("account_by_email");
+pub const DOMAINS: TableDefinition<&str, &[u8]> = TableDefinition::new("domains");
+pub const FOLDERS: TableDefinition<(AccountId, FolderId), &[u8]> = TableDefinition::new("folders");
+pub const DEVICES: TableDefinition<(AccountId, &str), &[u8]> = TableDefinition::new("devices");
+pub const HIERARCHY: TableDefinition<(AccountId, &str), &[u8]> =
+    TableDefinition::new("device_hierarchy");
+
+pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        detail: e.to_string(),
+    })
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own plain structs to JSON cannot fail (no maps with non-string keys
+    // other than integer ones, which serde_json renders as strings).
+    serde_json::to_vec(value).expect("record serialises")
+}
+
+/// Reads one JSON record.
+pub fn get<'k, K, T, Tb>(
+    table: &Tb,
+    name: &'static str,
+    key: impl std::borrow::Borrow<K::SelfType<'k>>,
+) -> Result<Option<T>, StoreError>
+where
+    K: redb::Key + 'static,
+    T: DeserializeOwned,
+    Tb: ReadableTable<K, &'static [u8]>,
+{
+    match table.get(key)? {
+        Some(v) => decode(name, v.value()).map(Some),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,171 @@
+use super::folders::{self, FolderError};
+use super::model::*;
+use super::ops::{self, Reads};
+use super::*;
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn add(store: &Store, email: &'static str) -> Account {
+    store
+        .write_blocking(move |ctx| ops::create_account(ctx, email, "Test", "hash", false))
+        .unwrap()
+}
+
+#[test]
+fn new_account_has_the_default_folders() {
+    let (_dir, store) = open();
+    let a = add(&store, "Alice@Example.com");
+    assert_eq!(a.email, "alice@example.com");
+    let folders = store.read().unwrap().folders(a.id).unwrap();
+    let kinds: Vec<u8> = folders.iter().map(|f| f.kind as u8).collect();
+    assert_eq!(kinds, [2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
+    assert!(folders.iter().all(|f| f.special && f.parent == ROOT_FOLDER));
+}
+
+#[test]
+fn duplicate_account_is_a_conflict_and_leaves_no_trace() {
+    let (_dir, store) = open();
+    add(&store, "bob@example.org");
+    let err = store
+        .write_blocking(|ctx| ops::create_account(ctx, "BOB@example.org", "x", "h", false))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(store.read().unwrap().accounts().unwrap().len(), 1);
+}
+
+#[test]
+fn invalid_addresses_are_refused() {
+    for bad in [
+        "",
+        "nodomain",
+        "@x.org",
+        "a@",
+        "a@b@c.org",
+        "a b@c.org",
+        "a/b@c.org",
+    ] {
+        assert!(ops::normalize_email(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn everything_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "carol@example.com");
+        store
+            .write_blocking(move |ctx| {
+                folders::create(ctx, a.id, 1, "Projects", FolderType::UserMail)
+                    .map_err(|e| StoreError::Invalid(e.to_string()))
+            })
+            .unwrap();
+        a.id
+    };
+    let store = Store::open(dir.path()).unwrap();
+    let names: Vec<String> = store
+        .read()
+        .unwrap()
+        .folders(id)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert!(names.contains(&"Projects".to_string()));
+}
+
+#[test]
+fn a_second_process_is_refused_while_open() {
+    let (dir, _store) = open();
+    assert!(matches!(
+        Store::open(dir.path()),
+        Err(StoreError::Locked { .. })
+    ));
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.open_table(tables::META)
+            .unwrap()
+            .insert(
+                "schema_version",
+                (SCHEMA_VERSION + 1).to_le_bytes().as_slice(),
+            )
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let err = Store::open(dir.path()).err().expect("refused");
+    assert!(matches!(err, StoreError::NewerSchema { .. }));
+    assert!(err.to_string().contains("newer easd"));
+}
+
+#[test]
+fn a_failing_job_does_not_fail_the_jobs_grouped_with_it() {
+    let (_dir, store) = open();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let a = store.write(|ctx| ops::create_account(ctx, "d1@example.com", "", "h", false));
+        let b = store.write(|ctx| ops::create_account(ctx, "bad", "", "h", false));
+        let c = store.write(|ctx| ops::create_account(ctx, "d2@example.com", "", "h", false));
+        let (a, b, c) = tokio::join!(a, b, c);
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+    });
+    assert_eq!(store.read().unwrap().accounts().unwrap().len(), 2);
+}
+
+/// Runs one folder operation in its own transaction.
+fn folder_op<T: Send + 'static>(
+    store: &Store,
+    mut f: impl FnMut(&mut WriteCtx) -> Result<T, FolderError> + Send + 'static,
+) -> Result<T, FolderError> {
+    store.write_blocking(move |ctx| Ok(f(ctx))).unwrap()
+}
+
+#[test]
+fn folder_rules() {
+    let (_dir, store) = open();
+    let a = add(&store, "erin@example.com").id;
+    let s = &store;
+    let created = folder_op(s, move |c| {
+        folders::create(c, a, 1, "Work", FolderType::UserMail)
+    })
+    .unwrap()
+    .id;
+    let exists = folder_op(s, move |c| {
+        folders::create(c, a, 1, "work", FolderType::UserMail)
+    });
+    assert!(matches!(exists, Err(FolderError::Exists)));
+    let orphan = folder_op(s, move |c| {
+        folders::create(c, a, 999, "X", FolderType::UserMail)
+    });
+    assert!(matches!(orphan, Err(FolderError::ParentNotFound)));
+    let system = folder_op(s, move |c| folders::create(c, a, 0, "X", FolderType::Inbox));
+    assert!(matches!(system, Err(FolderError::Invalid(_))));
+    let del_inbox = folder_op(s, move |c| folders::delete(c, a, 1));
+    assert!(matches!(del_inbox, Err(FolderError::Special)));
+    let rename_inbox = folder_op(s, move |c| folders::update(c, a, 1, 0, "Renamed"));
+    assert!(matches!(rename_inbox, Err(FolderError::Special)));
+    let child = folder_op(s, move |c| {
+        folders::create(c, a, created, "Sub", FolderType::UserMail)
+    })
+    .unwrap()
+    .id;
+    let into_own_subtree = folder_op(s, move |c| folders::update(c, a, created, child, "Work"));
+    assert!(matches!(into_own_subtree, Err(FolderError::Invalid(_))));
+    let renamed = folder_op(s, move |c| folders::update(c, a, child, 0, "Top")).unwrap();
+    assert_eq!((renamed.parent, renamed.name.as_str()), (0, "Top"));
+    let removed = folder_op(s, move |c| folders::delete(c, a, created)).unwrap();
+    assert_eq!(removed, vec![created]);
+    let gone = folder_op(s, move |c| folders::delete(c, a, created));
+    assert!(matches!(gone, Err(FolderError::NotFound)));
+}
