@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Plain-HTTP listen address, off unless given: for a TLS-terminating reverse proxy or tests.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// LMTP listener for deliveries from the MTA: ADDR, a unix socket path, or `off`
+    /// (default 127.0.0.1:2424).
+    #[arg(long, value_name = "ADDR")]
+    lmtp: Option<String>,
     /// Host name for the self-signed certificate's SANs and autodiscover.
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
@@ -156,6 +160,9 @@ fn serve(data: Option<PathBuf>, args: ServeArgs) -> Result<(), String> {
     }
     if let Some(a) = args.http {
         cfg.http = Some(a);
+    }
+    if let Some(l) = args.lmtp {
+        cfg.lmtp = l;
     }
     if let Some(h) = args.hostname {
         cfg.hostname = h;

@@ -19,6 +19,9 @@ pub struct Config {
     pub http: Option<SocketAddr>,
     /// Name put into the self-signed certificate's SANs and autodiscover answers.
     pub hostname: String,
+    /// LMTP listener for the MTA's deliveries: `host:port`, a unix socket path
+    /// (`/run/easd/lmtp.sock` or `unix:PATH`), or `off`.
+    pub lmtp: String,
     /// PEM certificate chain and key; when absent a self-signed pair is made in DATA/tls.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
@@ -33,6 +36,8 @@ pub struct Limits {
     /// Largest request body accepted, in bytes ([MS-ASHTTP] sets none; 32 MiB covers a
     /// SendMail with a large attachment).
     pub max_body: usize,
+    /// Largest message LMTP accepts (advertised as SIZE).
+    pub max_message: usize,
     pub wbxml_max_depth: usize,
     pub wbxml_max_elements: usize,
     pub wbxml_max_string: usize,
@@ -70,6 +75,7 @@ impl Default for Config {
             https: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http: None,
             hostname: "localhost".into(),
+            lmtp: "127.0.0.1:2424".into(),
             cert: None,
             key: None,
             limits: Limits::default(),
@@ -83,6 +89,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body: 32 * 1024 * 1024,
+            max_message: 50 * 1024 * 1024,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,
             wbxml_max_string: 32 * 1024 * 1024,

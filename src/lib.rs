@@ -9,6 +9,7 @@ pub mod config;
 pub mod eas;
 pub mod govern;
 pub mod logging;
+pub mod mail;
 pub mod protolog;
 pub mod server;
 pub mod store;

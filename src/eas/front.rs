@@ -168,6 +168,13 @@ pub async fn handle(
             }
             wbxml_response(&root)
         }
+        Ok(Reply::Multipart { root, parts }) => {
+            if logging {
+                let what = format!(">>> 200 OK (multipart, {} binary parts)", parts.len());
+                log_entry(app, &account, &ctx.device, seq, &what, Some(&root));
+            }
+            multipart_response(&root, parts)
+        }
         Ok(Reply::Http(status)) => {
             if logging {
                 log_entry(
@@ -328,6 +335,38 @@ pub fn wbxml_response(root: &Element) -> Response<Body> {
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, WBXML_CONTENT_TYPE)
         .body(Full::new(Bytes::from(wbxml::encode(root))))
+        .expect("static response")
+}
+
+pub const MULTIPART_CONTENT_TYPE: &str = "application/vnd.ms-sync.multipart";
+
+/// [MS-ASCMD] 2.2.1.10.1.1: a count of parts, an (offset, length) pair per part (32-bit
+/// little-endian, offsets from the start of the body), then the parts; part 0 is WBXML.
+pub fn multipart_body(root: &Element, parts: Vec<Vec<u8>>) -> Vec<u8> {
+    let wbxml = wbxml::encode(root);
+    let count = parts.len() + 1;
+    let header = 4 + 8 * count;
+    let total = header + wbxml.len() + parts.iter().map(Vec::len).sum::<usize>();
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&(count as u32).to_le_bytes());
+    let mut offset = header;
+    for len in std::iter::once(wbxml.len()).chain(parts.iter().map(Vec::len)) {
+        out.extend_from_slice(&(offset as u32).to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        offset += len;
+    }
+    out.extend_from_slice(&wbxml);
+    for p in parts {
+        out.extend_from_slice(&p);
+    }
+    out
+}
+
+fn multipart_response(root: &Element, parts: Vec<Vec<u8>>) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, MULTIPART_CONTENT_TYPE)
+        .body(Full::new(Bytes::from(multipart_body(root, parts))))
         .expect("static response")
 }
 

@@ -23,7 +23,7 @@ pub async fn touch(
     let current = existing.as_ref().is_some_and(|d| {
         d.protocol == protocol
             && d.device_type == req.device_type.as_str()
-            && (user_agent.is_none() || d.info.user_agent.as_deref() == user_agent)
+            && (user_agent.is_none() || d.http_user_agent.as_deref() == user_agent)
             && t - d.last_seen < LAST_SEEN_GRANULARITY
     });
     if let (true, Some(d)) = (current, existing) {
@@ -48,6 +48,8 @@ pub async fn touch(
                     last_seen: t,
                     policy_key: None,
                     pending_policy_key: None,
+                    acked_policy_key: None,
+                    http_user_agent: None,
                     policy_hash: None,
                     recovery_password: None,
                     protocol_log: false,
@@ -56,7 +58,7 @@ pub async fn touch(
             d.protocol = protocol.to_owned();
             d.last_seen = t;
             if user_agent.is_some() {
-                d.info.user_agent = user_agent.clone();
+                d.http_user_agent = user_agent.clone();
             }
             ops::put_device(ctx.tx, &d)?;
             Ok(d)

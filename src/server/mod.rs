@@ -21,6 +21,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::admin::control;
 use crate::auth::{Authenticator, password};
 use crate::config::Config;
+use crate::mail::deliver::StoreMailboxes;
+use crate::mail::lmtp;
 use crate::protolog::ProtocolLog;
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
@@ -52,6 +54,8 @@ pub enum ServeError {
 pub struct Running {
     pub https: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    /// The LMTP listener's TCP address (None when off or on a unix socket).
+    pub lmtp: Option<SocketAddr>,
     pub app: Rc<App>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -108,6 +112,13 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     };
     let https = bind(cfg.https).await?;
     let http = bind(cfg.http).await?;
+    let lmtp = match cfg.lmtp.as_str() {
+        "" | "off" => None,
+        addr => Some(lmtp::bind(addr).await.map_err(|source| ServeError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })?),
+    };
     let control = control::bind(&cfg.data).map_err(|source| ServeError::Bind {
         addr: control::socket_path(&cfg.data).display().to_string(),
         source,
@@ -122,6 +133,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
     let mut running = Running {
         https: None,
         http: None,
+        lmtp: None,
         app: app.clone(),
         stop,
         tasks: Vec::new(),
@@ -153,6 +165,24 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
             listener,
             None,
             app.clone(),
+            stopped.clone(),
+        )));
+    }
+    if let Some(listener) = lmtp {
+        if let lmtp::Listener::Tcp(l) = &listener {
+            running.lmtp = l.local_addr().ok();
+        }
+        tracing::info!("LMTP on {}", app.cfg.lmtp);
+        let cfg = lmtp::LmtpConfig {
+            hostname: app.cfg.hostname.clone(),
+            max_message_size: app.cfg.limits.max_message,
+            ..lmtp::LmtpConfig::default()
+        };
+        let mailboxes = Rc::new(StoreMailboxes(store.clone()));
+        running.tasks.push(tokio::task::spawn_local(lmtp::serve(
+            listener,
+            mailboxes,
+            cfg,
             stopped.clone(),
         )));
     }
@@ -302,6 +332,8 @@ impl Running {
         }
         if let Some(c) = control {
             c.abort();
+            // The task holds a Store clone; the store is closed only once it is gone.
+            let _ = c.await;
         }
         let _ = std::fs::remove_file(control::socket_path(&app.cfg.data));
         drop(app);

@@ -161,6 +161,7 @@ pub fn delete(
     }
     for f in &doomed {
         ops::remove_folder(ctx.tx, account_id, *f)?;
+        super::items::purge_folder(ctx, account_id, *f)?;
     }
     ctx.publish(Event::Hierarchy {
         account: account_id,

@@ -7,6 +7,7 @@
 
 pub mod blob;
 pub mod folders;
+pub mod items;
 pub mod model;
 pub mod ops;
 pub mod tables;
@@ -171,6 +172,11 @@ fn migrate(db: &Database) -> Result<(), StoreError> {
         tx.open_table(tables::FOLDERS)?;
         tx.open_table(tables::DEVICES)?;
         tx.open_table(tables::HIERARCHY)?;
+        tx.open_table(tables::ITEMS)?;
+        tx.open_table(tables::FOLDER_LOG)?;
+        tx.open_table(tables::SYNC_STATE)?;
+        tx.open_table(tables::SYNC_HELD)?;
+        tx.open_table(tables::SYNC_CACHE)?;
     }
     tx.commit()?;
     Ok(())

@@ -23,10 +23,17 @@ pub struct Account {
     pub created: i64,
     /// Next folder id to hand out; ids are never reused so a stale ServerId cannot alias.
     pub next_folder_id: FolderId,
+    /// Next item id; item ids are unique per account and never reused.
+    #[serde(default = "first_id")]
+    pub next_item_id: u64,
     #[serde(default)]
     pub protocol_log: bool,
     #[serde(default)]
     pub oof: Oof,
+}
+
+fn first_id() -> u64 {
+    1
 }
 
 impl Account {
@@ -214,6 +221,14 @@ pub struct Device {
     pub policy_key: Option<u32>,
     /// The temporary key handed out in Provision's first phase, awaiting acknowledgement.
     pub pending_policy_key: Option<u32>,
+    /// The temporary key of the last completed handshake: a resent acknowledgement (its
+    /// answer was lost) gets the same final key again.
+    #[serde(default)]
+    pub acked_policy_key: Option<u32>,
+    /// The HTTP User-Agent of the device's latest request (DeviceInformation may name
+    /// another in `info`).
+    #[serde(default)]
+    pub http_user_agent: Option<String>,
     /// Hash of the policy the final key stands for; a different effective policy makes the
     /// key stale.
     pub policy_hash: Option<u64>,

@@ -3,108 +3,115 @@
 //! Reads are a trait implemented for both read and write transactions, so a write job can
 //! check what it is about to change inside the same transaction.
 
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::model::*;
 use super::tables::{self, *};
 use super::{Event, StoreError, WriteCtx, now};
 
-pub trait Reads {
-    fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError>;
-    fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError>;
-    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
-    fn folders(&self, account: AccountId) -> Result<Vec<Folder>, StoreError>;
-    fn folder(&self, account: AccountId, id: FolderId) -> Result<Option<Folder>, StoreError>;
-    fn device(&self, account: AccountId, device_id: &str) -> Result<Option<Device>, StoreError>;
-    fn devices(&self) -> Result<Vec<Device>, StoreError>;
+/// A transaction that can open tables for reading: read and write transactions alike.
+pub trait Tx {
+    type Table<'t, K: redb::Key + 'static, V: redb::Value + 'static>: ReadableTable<K, V>
+    where
+        Self: 't;
+
+    fn table<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
+        &'t self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Self::Table<'t, K, V>, StoreError>;
+}
+
+impl Tx for ReadTransaction {
+    type Table<'t, K: redb::Key + 'static, V: redb::Value + 'static> = redb::ReadOnlyTable<K, V>;
+
+    fn table<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
+        &'t self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Self::Table<'t, K, V>, StoreError> {
+        Ok(self.open_table(def)?)
+    }
+}
+
+impl Tx for WriteTransaction {
+    type Table<'t, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'t, K, V>;
+
+    fn table<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
+        &'t self,
+        def: TableDefinition<K, V>,
+    ) -> Result<Self::Table<'t, K, V>, StoreError> {
+        Ok(self.open_table(def)?)
+    }
+}
+
+/// Typed reads, for any transaction.
+pub trait Reads: Tx {
+    fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        tables::get(&self.table(ACCOUNTS)?, "accounts", id)
+    }
+
+    fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
+        let id = self
+            .table(ACCOUNT_BY_EMAIL)?
+            .get(email.to_ascii_lowercase().as_str())?
+            .map(|v| v.value());
+        match id {
+            Some(id) => self.account(id),
+            None => Ok(None),
+        }
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let table = self.table(ACCOUNTS)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            out.push(tables::decode("accounts", v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn folders(&self, account: AccountId) -> Result<Vec<Folder>, StoreError> {
+        let table = self.table(FOLDERS)?;
+        let mut out = Vec::new();
+        for row in table.range((account, 0)..=(account, u64::MAX))? {
+            let (_, v) = row?;
+            out.push(tables::decode("folders", v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn folder(&self, account: AccountId, id: FolderId) -> Result<Option<Folder>, StoreError> {
+        tables::get(&self.table(FOLDERS)?, "folders", (account, id))
+    }
+
+    fn device(&self, account: AccountId, device_id: &str) -> Result<Option<Device>, StoreError> {
+        tables::get(&self.table(DEVICES)?, "devices", (account, device_id))
+    }
+
+    fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        let table = self.table(DEVICES)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            out.push(tables::decode("devices", v.value())?);
+        }
+        Ok(out)
+    }
+
     fn hierarchy(
         &self,
         account: AccountId,
         device_id: &str,
-    ) -> Result<Option<HierarchyState>, StoreError>;
+    ) -> Result<Option<HierarchyState>, StoreError> {
+        tables::get(
+            &self.table(HIERARCHY)?,
+            "device_hierarchy",
+            (account, device_id),
+        )
+    }
 }
 
-macro_rules! impl_reads {
-    ($tx:ty) => {
-        impl Reads for $tx {
-            fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-                tables::get(&self.open_table(ACCOUNTS)?, "accounts", id)
-            }
-
-            fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
-                let id = self
-                    .open_table(ACCOUNT_BY_EMAIL)?
-                    .get(email.to_ascii_lowercase().as_str())?
-                    .map(|v| v.value());
-                match id {
-                    Some(id) => self.account(id),
-                    None => Ok(None),
-                }
-            }
-
-            fn accounts(&self) -> Result<Vec<Account>, StoreError> {
-                let table = self.open_table(ACCOUNTS)?;
-                let mut out = Vec::new();
-                for row in table.iter()? {
-                    let (_, v) = row?;
-                    out.push(tables::decode("accounts", v.value())?);
-                }
-                Ok(out)
-            }
-
-            fn folders(&self, account: AccountId) -> Result<Vec<Folder>, StoreError> {
-                let table = self.open_table(FOLDERS)?;
-                let mut out = Vec::new();
-                for row in table.range((account, 0)..=(account, u64::MAX))? {
-                    let (_, v) = row?;
-                    out.push(tables::decode("folders", v.value())?);
-                }
-                Ok(out)
-            }
-
-            fn folder(
-                &self,
-                account: AccountId,
-                id: FolderId,
-            ) -> Result<Option<Folder>, StoreError> {
-                tables::get(&self.open_table(FOLDERS)?, "folders", (account, id))
-            }
-
-            fn device(
-                &self,
-                account: AccountId,
-                device_id: &str,
-            ) -> Result<Option<Device>, StoreError> {
-                tables::get(&self.open_table(DEVICES)?, "devices", (account, device_id))
-            }
-
-            fn devices(&self) -> Result<Vec<Device>, StoreError> {
-                let table = self.open_table(DEVICES)?;
-                let mut out = Vec::new();
-                for row in table.iter()? {
-                    let (_, v) = row?;
-                    out.push(tables::decode("devices", v.value())?);
-                }
-                Ok(out)
-            }
-
-            fn hierarchy(
-                &self,
-                account: AccountId,
-                device_id: &str,
-            ) -> Result<Option<HierarchyState>, StoreError> {
-                tables::get(
-                    &self.open_table(HIERARCHY)?,
-                    "device_hierarchy",
-                    (account, device_id),
-                )
-            }
-        }
-    };
-}
-
-impl_reads!(ReadTransaction);
-impl_reads!(WriteTransaction);
+impl<T: Tx> Reads for T {}
 
 /// Checks `local@domain` shape; easd's accounts are always addressed this way.
 pub fn normalize_email(email: &str) -> Result<String, StoreError> {
@@ -160,6 +167,7 @@ pub fn create_account(
         password_hash: password_hash.to_owned(),
         created: now(),
         next_folder_id: 1,
+        next_item_id: 1,
         protocol_log: false,
         oof: Oof::default(),
     };
@@ -199,6 +207,9 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
         .remove(account.email.as_str())?;
     tx.open_table(FOLDERS)?
         .retain_in((account.id, 0)..=(account.id, u64::MAX), |_, _| false)?;
+    let all = (account.id, 0, 0)..=(account.id, u64::MAX, u64::MAX);
+    tx.open_table(ITEMS)?.retain_in(all.clone(), |_, _| false)?;
+    tx.open_table(FOLDER_LOG)?.retain_in(all, |_, _| false)?;
     let device_ids: Vec<String> = tx
         .devices()?
         .into_iter()
@@ -246,6 +257,15 @@ pub fn delete_device(
 ) -> Result<(), StoreError> {
     tx.open_table(DEVICES)?.remove((account, device_id))?;
     tx.open_table(HIERARCHY)?.remove((account, device_id))?;
+    tx.open_table(SYNC_STATE)?.retain_in(
+        (account, device_id, 0)..=(account, device_id, u64::MAX),
+        |_, _| false,
+    )?;
+    tx.open_table(SYNC_CACHE)?.remove((account, device_id))?;
+    tx.open_table(SYNC_HELD)?.retain_in(
+        (account, device_id, 0, 0)..=(account, device_id, u64::MAX, u8::MAX),
+        |_, _| false,
+    )?;
     Ok(())
 }
 

@@ -19,6 +19,24 @@ pub const DEVICES: TableDefinition<(AccountId, &str), &[u8]> = TableDefinition::
 pub const HIERARCHY: TableDefinition<(AccountId, &str), &[u8]> =
     TableDefinition::new("device_hierarchy");
 
+/// Messages (and later other items): (account, folder, item id) → `MailItem` JSON.
+pub const ITEMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> = TableDefinition::new("items");
+/// Per-folder change log: (account, folder, modseq) → (item id, kind). Each live item has
+/// exactly one entry, at the modseq of its last change; a deleted item leaves a tombstone.
+pub const FOLDER_LOG: TableDefinition<(AccountId, FolderId, u64), (u64, u8)> =
+    TableDefinition::new("folder_log");
+/// Per-device collection sync state: (account, device, folder) → `CollectionState` JSON.
+pub const SYNC_STATE: TableDefinition<(AccountId, &str, FolderId), &[u8]> =
+    TableDefinition::new("sync_state");
+/// The items a device holds in a collection, packed: (account, device, folder, generation)
+/// → 16 bytes per item (id, received). Generation 0 is current, 1 the previous state.
+pub const SYNC_HELD: TableDefinition<(AccountId, &str, FolderId, u8), &[u8]> =
+    TableDefinition::new("sync_held");
+
+/// The last Sync request's parameters per device, for empty and Partial Syncs.
+pub const SYNC_CACHE: TableDefinition<(AccountId, &str), &[u8]> =
+    TableDefinition::new("sync_cache");
+
 pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         table,

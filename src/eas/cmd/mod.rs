@@ -3,8 +3,12 @@
 
 pub mod folder_ops;
 pub mod folder_sync;
+pub mod get_item_estimate;
+pub mod item_operations;
+pub mod move_items;
 pub mod provision;
 pub mod settings;
+pub mod sync;
 
 use hyper::StatusCode;
 
@@ -16,7 +20,11 @@ use crate::store::model::{Account, Device};
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 6] = [
+pub const IMPLEMENTED: [Command; 10] = [
+    Command::Sync,
+    Command::GetItemEstimate,
+    Command::ItemOperations,
+    Command::MoveItems,
     Command::FolderSync,
     Command::FolderCreate,
     Command::FolderUpdate,
@@ -40,11 +48,20 @@ pub struct Ctx<'a> {
 
 pub enum Reply {
     Wbxml(Element),
+    /// WBXML as part 0 and binary parts after it ([MS-ASCMD] 2.2.1.10.1).
+    Multipart {
+        root: Element,
+        parts: Vec<Vec<u8>>,
+    },
     Http(StatusCode),
 }
 
 pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     match ctx.req.command {
+        Command::Sync => sync::handle(ctx, body).await,
+        Command::GetItemEstimate => get_item_estimate::handle(ctx, body).await,
+        Command::ItemOperations => item_operations::handle(ctx, body).await,
+        Command::MoveItems => move_items::handle(ctx, body).await,
         Command::FolderSync => folder_sync::handle(ctx, body).await,
         Command::FolderCreate => folder_ops::create(ctx, body).await,
         Command::FolderUpdate => folder_ops::update(ctx, body).await,

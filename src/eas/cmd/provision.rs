@@ -85,8 +85,10 @@ async fn phase_two(
     let sent = key.trim().parse::<u32>().ok();
     let d = &ctx.device;
     // A resent acknowledgement whose answer was lost gets the same final key again.
-    if sent.is_some() && sent == d.policy_key && d.pending_policy_key.is_none() {
-        return Ok(policy_element(OK).text_child(pv::POLICY_KEY, key.trim()));
+    if let (Some(s), None, Some(final_key)) = (sent, d.pending_policy_key, d.policy_key)
+        && (Some(s) == d.acked_policy_key || s == final_key)
+    {
+        return Ok(policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()));
     }
     if sent.is_none() || sent != d.pending_policy_key {
         tracing::info!(
@@ -106,7 +108,7 @@ async fn phase_two(
     let final_key = new_key();
     let hash = policy::effective().hash(ctx.req.version);
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
-        d.pending_policy_key = None;
+        d.acked_policy_key = d.pending_policy_key.take();
         d.policy_key = Some(final_key);
         d.policy_hash = Some(hash);
     })

@@ -68,12 +68,7 @@ pub async fn device_information(ctx: &mut Ctx<'_>, part: &Element) -> Result<Ele
         return Ok(with_status(st::DEVICE_INFORMATION, PROTOCOL_ERROR));
     };
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
-        // The HTTP User-Agent is kept when the device does not name one itself.
-        let ua = d.info.user_agent.take();
         d.info = info.clone();
-        if d.info.user_agent.is_none() {
-            d.info.user_agent = ua;
-        }
     })
     .await?;
     Ok(with_status(st::DEVICE_INFORMATION, OK))

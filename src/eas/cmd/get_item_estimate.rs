@@ -1,0 +1,97 @@
+//! GetItemEstimate ([MS-ASCMD] 2.2.1.9): how many changes the next Syncs of a collection
+//! will bring, computed by the same code that produces them, so the two always agree.
+
+use super::{Ctx, Reply, status_reply};
+use crate::eas::ids::SyncKey;
+use crate::eas::version::ProtocolVersion;
+use crate::store::StoreError;
+use crate::store::ops::Reads;
+use crate::sync::collection::{self as coll, KeyMatch, StateKey};
+use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
+
+/// GetItemEstimate Status values ([MS-ASCMD] 2.2.3.177.8).
+const OK: u8 = 1;
+const INVALID_COLLECTION: u8 = 2;
+const NOT_PRIMED: u8 = 3;
+const INVALID_KEY: u8 = 4;
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let Some(list) = body
+        .filter(|b| b.tag == gie::GET_ITEM_ESTIMATE)
+        .and_then(|b| b.find(gie::COLLECTIONS).cloned())
+    else {
+        return Ok(status_reply(
+            gie::GET_ITEM_ESTIMATE,
+            gie::STATUS,
+            INVALID_COLLECTION,
+        ));
+    };
+    let mut out = Element::new(gie::GET_ITEM_ESTIMATE);
+    for c in list.find_all(gie::COLLECTION) {
+        out.push(estimate_one(ctx, c)?);
+    }
+    Ok(Reply::Wbxml(out))
+}
+
+fn response(status: u8, id: Option<&str>, estimate: Option<usize>) -> Element {
+    let mut r = Element::new(gie::RESPONSE).text_child(gie::STATUS, status.to_string());
+    if let Some(id) = id {
+        let mut c = Element::new(gie::COLLECTION).text_child(gie::COLLECTION_ID, id);
+        if let Some(n) = estimate {
+            c.push_text(gie::ESTIMATE, n.to_string());
+        }
+        r.push(c);
+    }
+    r
+}
+
+fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
+    let Some(id) = c.text_of(gie::COLLECTION_ID) else {
+        return Ok(response(INVALID_COLLECTION, None, None));
+    };
+    // 14.0+ puts SyncKey and Options/FilterType here; 12.x has FilterType directly
+    // under Collection and no key (all in the AirSync namespace).
+    let key = c.text_of(airsync::SYNC_KEY).map(SyncKey::parse);
+    let filter_text = c
+        .find(airsync::OPTIONS)
+        .and_then(|o| o.text_of(airsync::FILTER_TYPE))
+        .or_else(|| c.text_of(airsync::FILTER_TYPE));
+    let filter = match filter_text.map(|f| f.parse::<u8>().ok().filter(|f| *f <= 8)) {
+        Some(None) => return Ok(response(INVALID_COLLECTION, Some(id), None)),
+        Some(Some(f)) => Some(f),
+        None => None,
+    };
+    let tx = ctx.app.store.read()?;
+    let Some(folder) = id
+        .parse()
+        .ok()
+        .map(|f| tx.folder(ctx.account.id, f))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(response(INVALID_COLLECTION, Some(id), None));
+    };
+    let sk = StateKey {
+        account: ctx.account.id,
+        device: &ctx.device.device_id,
+        folder: folder.id,
+    };
+    let Some(state) = coll::load_state(&tx, sk)? else {
+        return Ok(response(NOT_PRIMED, Some(id), None));
+    };
+    let (state, generation) = match key {
+        Some(SyncKey::Initial) => return Ok(response(NOT_PRIMED, Some(id), None)),
+        Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k.get()) {
+            KeyMatch::Current => (state, 0),
+            KeyMatch::Previous => (coll::rewind(&state).expect("previous state"), 1),
+            KeyMatch::Unknown => return Ok(response(INVALID_KEY, Some(id), None)),
+        },
+        Some(SyncKey::Unknown) => return Ok(response(INVALID_KEY, Some(id), None)),
+        // 12.x: the device's current state.
+        None if ctx.req.version < ProtocolVersion::V14_0 => (state, 0),
+        None => return Ok(response(INVALID_KEY, Some(id), None)),
+    };
+    let held = coll::load_held(&tx, sk, generation)?;
+    let n = coll::estimate(&tx, sk, state, held, filter, crate::store::now())?;
+    Ok(response(OK, Some(id), Some(n)))
+}

@@ -1,0 +1,210 @@
+//! ItemOperations ([MS-ASCMD] 2.2.1.10): Fetch of a message or an attachment, and
+//! EmptyFolderContents. Attachments go into separate parts of a multipart response when the
+//! client accepts one ([MS-ASCMD] 2.2.1.10.1), so a large file is never base64 in WBXML.
+
+use base64::Engine;
+
+use super::{Ctx, Reply, status_reply};
+use crate::eas::class::BodyOptions;
+use crate::mail::mime;
+use crate::store::folders;
+use crate::store::items::{self, ItemReads};
+use crate::store::ops::Reads;
+use crate::store::{StoreError, WriteCtx};
+use crate::sync::{parse_file_reference, parse_item_server_id};
+use crate::wbxml::{Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io};
+
+/// ItemOperations Status values ([MS-ASCMD] 2.2.3.177.8).
+const OK: u8 = 1;
+const PROTOCOL_ERROR: u8 = 2;
+const NOT_FOUND: u8 = 6;
+const BAD_RANGE: u8 = 8;
+const INVALID_ATTACHMENT: u8 = 15;
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let Some(req) = body.filter(|b| b.tag == io::ITEM_OPERATIONS) else {
+        return Ok(status_reply(
+            io::ITEM_OPERATIONS,
+            io::STATUS,
+            PROTOCOL_ERROR,
+        ));
+    };
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut response = Element::new(io::RESPONSE);
+    for op in req.elements() {
+        response.push(if op.tag == io::FETCH {
+            fetch(ctx, op, &mut parts)?
+        } else if op.tag == io::EMPTY_FOLDER_CONTENTS {
+            empty_folder(ctx, op).await?
+        } else {
+            // Move (conversations) is not offered; the operation is refused on its own.
+            Element::new(op.tag).text_child(io::STATUS, PROTOCOL_ERROR.to_string())
+        });
+    }
+    let root = Element::new(io::ITEM_OPERATIONS)
+        .text_child(io::STATUS, OK.to_string())
+        .child(response);
+    Ok(if ctx.req.accept_multipart {
+        Reply::Multipart { root, parts }
+    } else {
+        Reply::Wbxml(root)
+    })
+}
+
+fn fetch_status(status: u8) -> Element {
+    Element::new(io::FETCH).text_child(io::STATUS, status.to_string())
+}
+
+fn fetch(ctx: &Ctx<'_>, op: &Element, parts: &mut Vec<Vec<u8>>) -> Result<Element, StoreError> {
+    let options = op.find(io::OPTIONS);
+    if let Some(file_ref) = op.text_of(asb::FILE_REFERENCE) {
+        let range = options.and_then(|o| o.text_of(io::RANGE));
+        return fetch_attachment(ctx, file_ref, range, parts);
+    }
+    let (Some(collection), Some(server_id)) = (
+        op.text_of(airsync::COLLECTION_ID),
+        op.text_of(airsync::SERVER_ID),
+    ) else {
+        return Ok(fetch_status(PROTOCOL_ERROR));
+    };
+    let body_opts = match options.map(BodyOptions::parse).transpose() {
+        Ok(o) => o.unwrap_or_default(),
+        Err(_) => return Ok(fetch_status(PROTOCOL_ERROR)),
+    };
+    let item = match (
+        collection.parse::<u64>().ok(),
+        parse_item_server_id(server_id),
+    ) {
+        (Some(c), Some((f, id))) if c == f => ctx.app.store.read()?.item(ctx.account.id, f, id)?,
+        _ => None,
+    };
+    let Some(item) = item else {
+        return Ok(fetch_status(NOT_FOUND)
+            .text_child(airsync::COLLECTION_ID, collection)
+            .text_child(airsync::SERVER_ID, server_id));
+    };
+    let mut props = super::sync::full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?;
+    props.tag = io::PROPERTIES;
+    Ok(fetch_status(OK)
+        .text_child(airsync::COLLECTION_ID, collection)
+        .text_child(airsync::SERVER_ID, server_id)
+        .text_child(airsync::CLASS, "Email")
+        .child(props))
+}
+
+/// `first-last` of [MS-ASCMD] 2.2.3.145.1 (Range), inclusive, within `total` bytes.
+fn parse_range(range: &str, total: usize) -> Option<(usize, usize)> {
+    let (a, b) = range.split_once('-')?;
+    let first: usize = a.trim().parse().ok()?;
+    let last: usize = b.trim().parse().ok()?;
+    (first <= last && first < total.max(1)).then_some((first, last.min(total.saturating_sub(1))))
+}
+
+fn fetch_attachment(
+    ctx: &Ctx<'_>,
+    file_ref: &str,
+    range: Option<&str>,
+    parts: &mut Vec<Vec<u8>>,
+) -> Result<Element, StoreError> {
+    let answer = |status: u8| fetch_status(status).text_child(asb::FILE_REFERENCE, file_ref);
+    let Some((folder, id, part)) = parse_file_reference(file_ref) else {
+        return Ok(answer(INVALID_ATTACHMENT));
+    };
+    let Some(item) = ctx.app.store.read()?.item(ctx.account.id, folder, id)? else {
+        return Ok(answer(INVALID_ATTACHMENT));
+    };
+    let raw = ctx.app.store.blobs().read(&item.blob)?;
+    let Some((content_type, data)) = mime::attachment(&raw, part) else {
+        return Ok(answer(INVALID_ATTACHMENT));
+    };
+    drop(raw);
+    let total = data.len();
+    let (data, shown_range) = match range {
+        None => (data, None),
+        Some(r) => match parse_range(r, total) {
+            Some((first, last)) => (data[first..=last].to_vec(), Some(format!("{first}-{last}"))),
+            None => return Ok(answer(BAD_RANGE)),
+        },
+    };
+    let mut props = Element::new(io::PROPERTIES).text_child(asb::CONTENT_TYPE, content_type);
+    if let Some(r) = shown_range {
+        props.push_text(io::RANGE, r);
+        props.push_text(io::TOTAL, total.to_string());
+    }
+    if ctx.req.accept_multipart {
+        parts.push(data);
+        // Part 0 is the WBXML document itself.
+        props.push_text(io::PART, parts.len().to_string());
+    } else {
+        props.push_text(
+            io::DATA,
+            base64::engine::general_purpose::STANDARD.encode(&data),
+        );
+    }
+    Ok(answer(OK).child(props))
+}
+
+/// EmptyFolderContents ([MS-ASCMD] 2.2.3.58): every item of the folder, and with
+/// DeleteSubFolders its subfolders too.
+async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError> {
+    let answer = |status: u8, id: &str| {
+        Element::new(io::EMPTY_FOLDER_CONTENTS)
+            .text_child(io::STATUS, status.to_string())
+            .text_child(airsync::COLLECTION_ID, id)
+    };
+    let Some(id) = op.text_of(airsync::COLLECTION_ID) else {
+        return Ok(Element::new(io::EMPTY_FOLDER_CONTENTS)
+            .text_child(io::STATUS, PROTOCOL_ERROR.to_string()));
+    };
+    let subfolders = op
+        .find(io::OPTIONS)
+        .is_some_and(|o| o.find(io::DELETE_SUB_FOLDERS).is_some());
+    let account = ctx.account.id;
+    let Some(folder) = id
+        .parse()
+        .ok()
+        .map(|f| ctx.app.store.read()?.folder(account, f))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(answer(NOT_FOUND, id));
+    };
+    ctx.app
+        .store
+        .write(move |w: &mut WriteCtx| {
+            for item in w.tx.folder_items(account, folder.id)? {
+                items::delete(w, account, folder.id, item.id)?;
+            }
+            if subfolders {
+                let children: Vec<u64> =
+                    w.tx.folders(account)?
+                        .iter()
+                        .filter(|f| f.parent == folder.id)
+                        .map(|f| f.id)
+                        .collect();
+                for child in children {
+                    folders::delete(w, account, child).map_err(|e| match e {
+                        folders::FolderError::Store(s) => s,
+                        other => StoreError::Invalid(other.to_string()),
+                    })?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(answer(OK, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("0-9", 100), Some((0, 9)));
+        assert_eq!(parse_range("90-200", 100), Some((90, 99)));
+        assert_eq!(parse_range("100-200", 100), None);
+        assert_eq!(parse_range("9-0", 100), None);
+        assert_eq!(parse_range("x", 100), None);
+    }
+}

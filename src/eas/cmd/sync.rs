@@ -1,0 +1,753 @@
+//! Sync ([MS-ASCMD] 2.2.1.21): client changes in, server changes out, per collection.
+//!
+//! The state logic lives in [`crate::sync::collection`]; this module parses the request,
+//! runs one store transaction per collection, and renders the answer. A collection with
+//! nothing to do is answered from a read transaction without touching the writer.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, Reply, status_reply};
+use crate::eas::class::BodyOptions;
+use crate::eas::class::email;
+use crate::eas::ids::SyncKey;
+use crate::eas::version::ProtocolVersion;
+use crate::mail::meta::MailItem;
+use crate::store::items::{self, ItemReads};
+use crate::store::model::{FolderId, FolderType};
+use crate::store::ops::{Reads, Tx};
+use crate::store::tables::{self, SYNC_CACHE};
+use crate::store::{Store, StoreError, WriteCtx, now};
+use crate::sync::collection::{
+    self as coll, CollectionState, Held, KeyMatch, Previous, ServerChanges, StateKey,
+};
+use crate::sync::{file_reference, item_server_id, parse_item_server_id};
+use crate::wbxml::{self, Element, tag::airsync as a};
+
+/// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
+const OK: u8 = 1;
+const INVALID_KEY: u8 = 3;
+const PROTOCOL_ERROR: u8 = 4;
+const NOT_FOUND: u8 = 8;
+const HIERARCHY_CHANGED: u8 = 12;
+const INCOMPLETE: u8 = 13;
+
+/// WindowSize when the client names none, and the most one response carries.
+const DEFAULT_WINDOW: usize = 100;
+const MAX_WINDOW: usize = 512;
+
+/// One collection of a Sync request, with what the client cached from earlier requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct CollectionRequest {
+    id: String,
+    #[serde(skip)]
+    key: Option<String>,
+    window: Option<usize>,
+    deletes_as_moves: bool,
+    get_changes: Option<bool>,
+    /// The Options element, WBXML-encoded, so a later request without Options reuses it.
+    options: Option<Vec<u8>>,
+    #[serde(skip)]
+    commands: Vec<ClientCommand>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ClientCommand {
+    Change { server_id: String, data: Element },
+    Delete { server_id: String },
+    Fetch { server_id: String },
+    Add { client_id: String },
+}
+
+/// What the device sent last: an empty Sync or a Partial one is completed from it
+/// ([MS-ASCMD] 2.2.3.131 Partial; 3.1.5.3 empty Sync).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Cache {
+    collections: Vec<CollectionRequest>,
+}
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let cache = load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?;
+    let requests = match body {
+        // 12.1+: an empty body repeats the last request.
+        None => match &cache {
+            Some(c) if ctx.req.version >= ProtocolVersion::V12_1 && !c.collections.is_empty() => {
+                c.collections.clone()
+            }
+            _ => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
+        },
+        Some(b) if b.tag == a::SYNC => match parse(&b, cache.as_ref()) {
+            Ok(r) if !r.is_empty() => r,
+            Ok(_) => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
+            Err(why) => {
+                tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
+                return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR));
+            }
+        },
+        Some(_) => return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)),
+    };
+    remember(ctx, cache, &requests).await?;
+    let mut collections = Element::new(a::COLLECTIONS);
+    for req in requests {
+        collections.push(sync_collection(ctx, req).await?);
+    }
+    Ok(Reply::Wbxml(Element::new(a::SYNC).child(collections)))
+}
+
+fn parse(body: &Element, cache: Option<&Cache>) -> Result<Vec<CollectionRequest>, &'static str> {
+    let partial = body.find(a::PARTIAL).is_some();
+    let mut out = Vec::new();
+    if let Some(list) = body.find(a::COLLECTIONS) {
+        for c in list.find_all(a::COLLECTION) {
+            out.push(parse_collection(c, cache)?);
+        }
+    }
+    if partial {
+        // Collections not named keep their cached parameters ([MS-ASCMD] 2.2.3.131).
+        for cached in cache.map(|c| c.collections.as_slice()).unwrap_or_default() {
+            if !out.iter().any(|r| r.id == cached.id) {
+                out.push(cached.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_collection(c: &Element, cache: Option<&Cache>) -> Result<CollectionRequest, &'static str> {
+    let id = c
+        .text_of(a::COLLECTION_ID)
+        .ok_or("Collection without CollectionId")?;
+    let key = c.text_of(a::SYNC_KEY).ok_or("Collection without SyncKey")?;
+    let cached = cache.and_then(|k| k.collections.iter().find(|r| r.id == id));
+    let window = match c.text_of(a::WINDOW_SIZE) {
+        Some(w) => Some(
+            w.parse::<usize>()
+                .map_err(|_| "WindowSize is not a number")?,
+        ),
+        None => cached.and_then(|r| r.window),
+    };
+    let flag = |tag| c.find(tag).map(|e| e.text().is_none_or(|t| t != "0"));
+    let options = match c.find(a::OPTIONS) {
+        Some(o) => Some(wbxml::encode(o)),
+        None => cached.and_then(|r| r.options.clone()),
+    };
+    let mut commands = Vec::new();
+    if let Some(cmds) = c.find(a::COMMANDS) {
+        for cmd in cmds.elements() {
+            let server_id = || {
+                cmd.text_of(a::SERVER_ID)
+                    .map(str::to_owned)
+                    .ok_or("command without ServerId")
+            };
+            commands.push(if cmd.tag == a::CHANGE {
+                ClientCommand::Change {
+                    server_id: server_id()?,
+                    data: cmd
+                        .find(a::APPLICATION_DATA)
+                        .cloned()
+                        .ok_or("Change without ApplicationData")?,
+                }
+            } else if cmd.tag == a::DELETE {
+                ClientCommand::Delete {
+                    server_id: server_id()?,
+                }
+            } else if cmd.tag == a::FETCH {
+                ClientCommand::Fetch {
+                    server_id: server_id()?,
+                }
+            } else if cmd.tag == a::ADD {
+                ClientCommand::Add {
+                    client_id: cmd
+                        .text_of(a::CLIENT_ID)
+                        .ok_or("Add without ClientId")?
+                        .to_owned(),
+                }
+            } else {
+                return Err("unknown command in Commands");
+            });
+        }
+    }
+    Ok(CollectionRequest {
+        id: id.to_owned(),
+        key: Some(key.to_owned()),
+        window,
+        // [MS-ASCMD] 2.2.3.43: DeletesAsMoves defaults to true.
+        deletes_as_moves: flag(a::DELETES_AS_MOVES).unwrap_or(true),
+        get_changes: flag(a::GET_CHANGES),
+        options,
+        commands,
+    })
+}
+
+fn load_cache(store: &Store, account: u64, device: &str) -> Result<Option<Cache>, StoreError> {
+    tables::get(
+        &store.read()?.table(SYNC_CACHE)?,
+        "sync_cache",
+        (account, device),
+    )
+}
+
+/// Stores the request's parameters for later empty or Partial Syncs, only when they differ.
+async fn remember(
+    ctx: &Ctx<'_>,
+    cache: Option<Cache>,
+    requests: &[CollectionRequest],
+) -> Result<(), StoreError> {
+    let mut merged = cache.unwrap_or_default();
+    for r in requests {
+        let stored = CollectionRequest {
+            key: None,
+            commands: Vec::new(),
+            ..r.clone()
+        };
+        match merged.collections.iter_mut().find(|c| c.id == r.id) {
+            Some(c) if *c == stored => {}
+            Some(c) => *c = stored,
+            None => merged.collections.push(stored),
+        }
+    }
+    if Some(&merged) == load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?.as_ref()
+    {
+        return Ok(());
+    }
+    let (account, device) = (ctx.account.id, ctx.device.device_id.clone());
+    ctx.app
+        .store
+        .write(move |w| {
+            w.tx.open_table(SYNC_CACHE)?.insert(
+                (account, device.as_str()),
+                tables::encode(&merged).as_slice(),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// Per-request options of one collection.
+struct Options {
+    filter: u8,
+    body: BodyOptions,
+}
+
+fn options(req: &CollectionRequest) -> Result<Options, &'static str> {
+    let Some(bytes) = &req.options else {
+        return Ok(Options {
+            filter: 0,
+            body: BodyOptions::default(),
+        });
+    };
+    let el = wbxml::decode(bytes, &wbxml::Limits::default())
+        .map_err(|_| "cached Options do not decode")?;
+    let filter = match el.text_of(a::FILTER_TYPE) {
+        Some(f) => f
+            .parse::<u8>()
+            .ok()
+            .filter(|f| *f <= 8)
+            .ok_or("FilterType out of range")?,
+        None => 0,
+    };
+    let body = BodyOptions::parse(&el).map_err(|_| "invalid body options")?;
+    Ok(Options { filter, body })
+}
+
+fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
+    let mut e = Element::new(a::COLLECTION);
+    if let Some(k) = key {
+        e.push_text(a::SYNC_KEY, k);
+    }
+    e.text_child(a::COLLECTION_ID, id)
+        .text_child(a::STATUS, status.to_string())
+}
+
+/// One item's answer in Responses.
+enum ItemResponse {
+    Change {
+        server_id: String,
+        status: u8,
+    },
+    Delete {
+        server_id: String,
+        status: u8,
+    },
+    Add {
+        client_id: String,
+        status: u8,
+    },
+    Fetch {
+        server_id: String,
+        item: Option<Box<MailItem>>,
+    },
+}
+
+/// The result of one collection's transaction.
+enum Outcome {
+    InvalidKey,
+    Done {
+        key: u64,
+        changes: ServerChanges,
+        responses: Vec<ItemResponse>,
+    },
+}
+
+async fn sync_collection(ctx: &mut Ctx<'_>, req: CollectionRequest) -> Result<Element, StoreError> {
+    let account = ctx.account.id;
+    let key_text = req.key.clone();
+    let folder = match req
+        .id
+        .parse::<FolderId>()
+        .ok()
+        .map(|f| ctx.app.store.read()?.folder(account, f))
+        .transpose()?
+    {
+        Some(Some(f)) => f,
+        _ => {
+            return Ok(collection_status(
+                &req.id,
+                key_text.as_deref(),
+                HIERARCHY_CHANGED,
+            ));
+        }
+    };
+    let opts = match options(&req) {
+        Ok(o) => o,
+        Err(why) => {
+            tracing::info!(
+                "{}: Sync options for {}: {why}",
+                ctx.device.device_id,
+                req.id
+            );
+            return Ok(collection_status(
+                &req.id,
+                key_text.as_deref(),
+                PROTOCOL_ERROR,
+            ));
+        }
+    };
+    let window = req.window.unwrap_or(DEFAULT_WINDOW).clamp(1, MAX_WINDOW);
+    let key = match &key_text {
+        Some(k) => SyncKey::parse(k),
+        // A cached request continues from the device's current key.
+        None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id)?,
+    };
+    let device = ctx.device.device_id.clone();
+    let sk = StateKey {
+        account,
+        device: &device,
+        folder: folder.id,
+    };
+    let outcome = match key {
+        SyncKey::Initial => {
+            let key = initial(
+                &ctx.app.store,
+                account,
+                device.clone(),
+                folder.id,
+                opts.filter,
+            )
+            .await?;
+            Outcome::Done {
+                key,
+                changes: ServerChanges::default(),
+                responses: Vec::new(),
+            }
+        }
+        SyncKey::Unknown => Outcome::InvalidKey,
+        SyncKey::Issued(k) => {
+            let get_changes = req.get_changes.unwrap_or(true);
+            match quiet(
+                &ctx.app.store,
+                sk,
+                k.get(),
+                &req,
+                opts.filter,
+                window,
+                get_changes,
+            )? {
+                Some(o) => o,
+                None => {
+                    let job = Job {
+                        account,
+                        device: device.clone(),
+                        folder: folder.id,
+                        kind: folder.kind,
+                        key: k.get(),
+                        filter: opts.filter,
+                        window,
+                        get_changes,
+                        deletes_as_moves: req.deletes_as_moves,
+                        commands: req.commands.clone(),
+                    };
+                    ctx.app.store.write(move |w| job.run(w)).await?
+                }
+            }
+        }
+    };
+    match outcome {
+        Outcome::InvalidKey => Ok(collection_status(&req.id, key_text.as_deref(), INVALID_KEY)),
+        Outcome::Done {
+            key,
+            changes,
+            responses,
+        } => render(ctx, &req.id, key, &changes, &responses, &opts.body),
+    }
+}
+
+fn current_key(
+    store: &Store,
+    account: u64,
+    device: &str,
+    folder: FolderId,
+) -> Result<SyncKey, StoreError> {
+    let state = coll::load_state(
+        &store.read()?,
+        StateKey {
+            account,
+            device,
+            folder,
+        },
+    )?;
+    Ok(state
+        .and_then(|s| std::num::NonZeroU64::new(s.key))
+        .map_or(SyncKey::Unknown, |k| {
+            SyncKey::Issued(crate::eas::ids::IssuedSyncKey::new(k))
+        }))
+}
+
+/// SyncKey 0: a new, empty state. A second key-0 request before any data flowed gets the
+/// same key (iOS sends two concurrently; a new key for the second would invalidate the first).
+async fn initial(
+    store: &Store,
+    account: u64,
+    device: String,
+    folder: FolderId,
+    filter: u8,
+) -> Result<u64, StoreError> {
+    let fresh = coll::fresh_key();
+    store
+        .write(move |w| {
+            let k = StateKey {
+                account,
+                device: &device,
+                folder,
+            };
+            if let Some(s) = coll::load_state(w.tx, k)?
+                && s.modseq == 0
+                && s.previous.is_none()
+                && coll::load_held(w.tx, k, 0)?.0.is_empty()
+            {
+                return Ok(s.key);
+            }
+            let state = CollectionState {
+                key: fresh,
+                filter,
+                ..CollectionState::default()
+            };
+            coll::save(w, k, &state, &Held::default(), None)?;
+            Ok(fresh)
+        })
+        .await
+}
+
+/// The read-only fast path: a current key, no client commands, and nothing to send.
+fn quiet(
+    store: &Store,
+    sk: StateKey,
+    key: u64,
+    req: &CollectionRequest,
+    filter: u8,
+    window: usize,
+    get_changes: bool,
+) -> Result<Option<Outcome>, StoreError> {
+    if !req.commands.is_empty() {
+        return Ok(None);
+    }
+    let tx = store.read()?;
+    let state = coll::load_state(&tx, sk)?;
+    match coll::match_key(state.as_ref(), key) {
+        KeyMatch::Unknown => return Ok(Some(Outcome::InvalidKey)),
+        KeyMatch::Previous => return Ok(None),
+        KeyMatch::Current => {}
+    }
+    let mut state = state.expect("a current key has a state");
+    if state.filter != filter {
+        return Ok(None);
+    }
+    if get_changes {
+        let mut held = coll::load_held(&tx, sk, 0)?;
+        if !coll::collect_changes(&tx, sk, &mut state, &mut held, window, now())?.is_empty() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Outcome::Done {
+        key,
+        changes: ServerChanges::default(),
+        responses: Vec::new(),
+    }))
+}
+
+/// Everything one collection's write transaction needs; run again as a whole if the writer
+/// retries it.
+struct Job {
+    account: u64,
+    device: String,
+    folder: FolderId,
+    kind: FolderType,
+    key: u64,
+    filter: u8,
+    window: usize,
+    get_changes: bool,
+    deletes_as_moves: bool,
+    commands: Vec<ClientCommand>,
+}
+
+impl Job {
+    fn run(&self, w: &mut WriteCtx) -> Result<Outcome, StoreError> {
+        let sk = StateKey {
+            account: self.account,
+            device: &self.device,
+            folder: self.folder,
+        };
+        let Some(stored) = coll::load_state(w.tx, sk)? else {
+            return Ok(Outcome::InvalidKey);
+        };
+        // The position this request is answered from, and what becomes "previous".
+        let (mut state, mut held, previous, previous_held) =
+            match coll::match_key(Some(&stored), self.key) {
+                KeyMatch::Unknown => return Ok(Outcome::InvalidKey),
+                KeyMatch::Current => {
+                    let held = coll::load_held(w.tx, sk, 0)?;
+                    let prev = Previous {
+                        key: stored.key,
+                        modseq: stored.modseq,
+                        filter: stored.filter,
+                        rescan_until: stored.rescan_until,
+                    };
+                    (stored.clone(), held.clone(), Some(prev), held)
+                }
+                KeyMatch::Previous => {
+                    let held = coll::load_held(w.tx, sk, 1)?;
+                    let rewound =
+                        coll::rewind(&stored).expect("a previous key has a previous state");
+                    (rewound, held.clone(), stored.previous.clone(), held)
+                }
+            };
+        let filter_changed = state.filter != self.filter;
+        coll::change_filter(&mut state, self.filter);
+        let responses = self.apply_commands(w, &mut state, &mut held)?;
+        let changes = if self.get_changes {
+            coll::collect_changes(w.tx, sk, &mut state, &mut held, self.window, now())?
+        } else {
+            ServerChanges::default()
+        };
+        let resent = stored.key != self.key;
+        if !resent && self.commands.is_empty() && changes.is_empty() && !filter_changed {
+            return Ok(Outcome::Done {
+                key: stored.key,
+                changes,
+                responses,
+            });
+        }
+        state.key = stored.key + 1;
+        state.previous = previous;
+        coll::prune_own(&mut state);
+        coll::save(w, sk, &state, &held, Some(&previous_held))?;
+        Ok(Outcome::Done {
+            key: state.key,
+            changes,
+            responses,
+        })
+    }
+
+    fn apply_commands(
+        &self,
+        w: &mut WriteCtx,
+        state: &mut CollectionState,
+        held: &mut Held,
+    ) -> Result<Vec<ItemResponse>, StoreError> {
+        let mut out = Vec::new();
+        for cmd in &self.commands {
+            let target = |sid: &str| {
+                parse_item_server_id(sid)
+                    .filter(|(f, _)| *f == self.folder)
+                    .map(|(_, i)| i)
+            };
+            match cmd {
+                ClientCommand::Change { server_id, data } => {
+                    let status = match (target(server_id), email::parse_change(data)) {
+                        (None, _) => NOT_FOUND,
+                        (Some(_), Err(_)) => 6,
+                        (Some(id), Ok(change)) => {
+                            let before =
+                                w.tx.item(self.account, self.folder, id)?.map(|i| i.modseq);
+                            match items::update_flags(w, self.account, self.folder, id, |f| {
+                                change.apply(f)
+                            })? {
+                                None => NOT_FOUND,
+                                Some(item) => {
+                                    if Some(item.modseq) != before {
+                                        state.own.push((id, item.modseq));
+                                    }
+                                    OK
+                                }
+                            }
+                        }
+                    };
+                    // [MS-ASCMD] 2.2.3.24: a successful Change gets no response element.
+                    if status != OK {
+                        out.push(ItemResponse::Change {
+                            server_id: server_id.clone(),
+                            status,
+                        });
+                    }
+                }
+                ClientCommand::Delete { server_id } => {
+                    let status = match target(server_id) {
+                        None => NOT_FOUND,
+                        Some(id) => match self.delete(w, id)? {
+                            Some(tombstone) => {
+                                state.own.push((id, tombstone));
+                                held.0.remove(&id);
+                                OK
+                            }
+                            // Already gone: a resend of a delete whose answer was lost.
+                            None if held.0.remove(&id).is_some() => OK,
+                            None => NOT_FOUND,
+                        },
+                    };
+                    if status != OK {
+                        out.push(ItemResponse::Delete {
+                            server_id: server_id.clone(),
+                            status,
+                        });
+                    }
+                }
+                ClientCommand::Fetch { server_id } => {
+                    let item = match target(server_id) {
+                        Some(id) => w.tx.item(self.account, self.folder, id)?.map(Box::new),
+                        None => None,
+                    };
+                    out.push(ItemResponse::Fetch {
+                        server_id: server_id.clone(),
+                        item,
+                    });
+                }
+                // Mail items are created by delivery and SendMail, not by Sync Add.
+                ClientCommand::Add { client_id } => out.push(ItemResponse::Add {
+                    client_id: client_id.clone(),
+                    status: 6,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes (or, with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's
+    /// modseq in this folder, or `None` when the item does not exist.
+    fn delete(&self, w: &mut WriteCtx, id: u64) -> Result<Option<u64>, StoreError> {
+        let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
+            w.tx.folders(self.account)?
+                .into_iter()
+                .find(|f| f.kind == FolderType::DeletedItems)
+                .map(|f| f.id)
+        } else {
+            None
+        };
+        Ok(match trash {
+            Some(t) => items::move_to(w, self.account, self.folder, id, t)?.map(|(tomb, _)| tomb),
+            None => items::delete(w, self.account, self.folder, id)?.map(|(_, tomb)| tomb),
+        })
+    }
+}
+
+fn render(
+    ctx: &Ctx<'_>,
+    collection_id: &str,
+    key: u64,
+    changes: &ServerChanges,
+    responses: &[ItemResponse],
+    body: &BodyOptions,
+) -> Result<Element, StoreError> {
+    let version = ctx.req.version;
+    let mut e = Element::new(a::COLLECTION)
+        .text_child(a::SYNC_KEY, key.to_string())
+        .text_child(a::COLLECTION_ID, collection_id)
+        .text_child(a::STATUS, OK.to_string());
+    if changes.more_available {
+        e.push(Element::new(a::MORE_AVAILABLE));
+    }
+    if !changes.is_empty() {
+        let mut cmds = Element::new(a::COMMANDS);
+        for item in &changes.adds {
+            cmds.push(
+                Element::new(a::ADD)
+                    .text_child(a::SERVER_ID, item_server_id(item.folder, item.id))
+                    .child(full_data(&ctx.app.store, item, body, version)?),
+            );
+        }
+        for item in &changes.changes {
+            cmds.push(
+                Element::new(a::CHANGE)
+                    .text_child(a::SERVER_ID, item_server_id(item.folder, item.id))
+                    .child(email::flags_change(item, version)),
+            );
+        }
+        let folder = collection_id.parse().unwrap_or_default();
+        for (tag, ids) in [
+            (a::DELETE, &changes.deletes),
+            (a::SOFT_DELETE, &changes.soft_deletes),
+        ] {
+            for id in ids {
+                cmds.push(Element::new(tag).text_child(a::SERVER_ID, item_server_id(folder, *id)));
+            }
+        }
+        e.push(cmds);
+    }
+    if !responses.is_empty() {
+        let mut r = Element::new(a::RESPONSES);
+        for resp in responses {
+            r.push(match resp {
+                ItemResponse::Change { server_id, status } => Element::new(a::CHANGE)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, status.to_string()),
+                ItemResponse::Delete { server_id, status } => Element::new(a::DELETE)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, status.to_string()),
+                ItemResponse::Add { client_id, status } => Element::new(a::ADD)
+                    .text_child(a::CLIENT_ID, client_id.clone())
+                    .text_child(a::STATUS, status.to_string()),
+                ItemResponse::Fetch {
+                    server_id,
+                    item: None,
+                } => Element::new(a::FETCH)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, NOT_FOUND.to_string()),
+                ItemResponse::Fetch {
+                    server_id,
+                    item: Some(item),
+                } => Element::new(a::FETCH)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, OK.to_string())
+                    .child(full_data(&ctx.app.store, item, body, version)?),
+            });
+        }
+        e.push(r);
+    }
+    Ok(e)
+}
+
+/// The full ApplicationData of a message, read from its blob.
+pub fn full_data(
+    store: &Store,
+    item: &MailItem,
+    body: &BodyOptions,
+    version: ProtocolVersion,
+) -> Result<Element, StoreError> {
+    let raw = store.blobs().read(&item.blob)?;
+    let (folder, id) = (item.folder, item.id);
+    Ok(email::application_data(
+        item,
+        &raw,
+        body,
+        version,
+        &|part| file_reference(folder, id, part),
+    ))
+}

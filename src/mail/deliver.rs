@@ -1,0 +1,100 @@
+//! Local delivery: one message into the Inbox of one or more accounts, durably.
+//!
+//! The raw bytes are moved (never copied) into a blocking task that parses them and writes
+//! the blob file with fsync; only then does one store transaction add the message to every
+//! recipient's Inbox. The caller may acknowledge (LMTP 250) once this returns Ok.
+
+use crate::mail::lmtp::Mailboxes;
+use crate::mail::meta::Flags;
+use crate::mail::mime;
+use crate::store::items;
+use crate::store::model::{AccountId, FolderType};
+use crate::store::ops::{self, Reads};
+use crate::store::{Store, StoreError, now};
+
+/// Finds the account an address delivers to: plus-addressing (`alice+lists@x`) goes to
+/// `alice@x`; unknown and disabled accounts get nothing.
+pub fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, StoreError> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    let Ok(email) = ops::normalize_email(address) else {
+        return Ok(None);
+    };
+    let (local, domain) = email
+        .split_once('@')
+        .expect("normalized addresses have an @");
+    let base = match local.split_once('+') {
+        Some((base, _)) if !base.is_empty() => format!("{base}@{domain}"),
+        _ => email.clone(),
+    };
+    Ok(store
+        .read()?
+        .account_by_email(&base)?
+        .filter(|a| a.enabled)
+        .map(|a| a.id))
+}
+
+/// Stores `raw` in the Inbox of each account (once per account, however often named).
+/// Returns the new item ids.
+pub async fn deliver(
+    store: &Store,
+    accounts: &[AccountId],
+    raw: Vec<u8>,
+) -> Result<Vec<(AccountId, u64)>, StoreError> {
+    let mut accounts = accounts.to_vec();
+    accounts.sort_unstable();
+    accounts.dedup();
+    if accounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let received = now();
+    let blobs = store.blobs().clone();
+    let (blob, meta) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let meta = mime::parse(&raw, received);
+        let blob = blobs.put(&raw)?;
+        Ok((blob, meta))
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("delivery task failed: {e}")))??;
+    store
+        .write(move |ctx| {
+            let mut out = Vec::with_capacity(accounts.len());
+            for &account in &accounts {
+                let inbox = ctx
+                    .tx
+                    .folders(account)?
+                    .into_iter()
+                    .find(|f| f.kind == FolderType::Inbox)
+                    .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {account}")))?;
+                let item = items::insert(
+                    ctx,
+                    account,
+                    inbox.id,
+                    blob.clone(),
+                    meta.clone(),
+                    Flags::default(),
+                )?;
+                out.push((account, item.id));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The store as the LMTP listener's view of mailboxes.
+pub struct StoreMailboxes(pub Store);
+
+impl Mailboxes for StoreMailboxes {
+    fn resolve(&self, address: &str) -> Option<u64> {
+        resolve(&self.0, address).unwrap_or_else(|e| {
+            tracing::error!("resolving {address}: {e}");
+            None
+        })
+    }
+
+    async fn deliver(&self, accounts: &[u64], raw: Vec<u8>) -> Result<(), String> {
+        deliver(&self.0, accounts, raw)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}

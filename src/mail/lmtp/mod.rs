@@ -1,0 +1,243 @@
+//! LMTP ingress (RFC 2033): the local MTA hands easd the messages for its accounts.
+//!
+//! [`bind`] opens a TCP or unix-socket listener, [`serve`] accepts connections until told
+//! to stop, and each connection runs a [`Session`] (the protocol, free of I/O) against the
+//! socket. A recipient is answered `250` only after [`Mailboxes::deliver`] has made the
+//! message durable.
+
+mod session;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+pub use session::{Closing, Delivery, MAX_LINE, Pending, Session, Step};
+
+/// Implemented by the server for real delivery; tests use a fake.
+pub trait Mailboxes {
+    /// Resolves a recipient address, with any `+tag` already stripped (`alice+lists@x` →
+    /// `alice@x`), to an account id; None = unknown or disabled account.
+    fn resolve(&self, address: &str) -> Option<u64>;
+
+    /// Durably stores `raw` for every account in `accounts` (distinct ids); returns only
+    /// after the commit is durable. Err → `451 4.3.0` for all those recipients.
+    fn deliver(&self, accounts: &[u64], raw: Vec<u8>) -> impl Future<Output = Result<(), String>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct LmtpConfig {
+    /// Named in the greeting and the LHLO reply.
+    pub hostname: String,
+    /// Largest message accepted, in bytes (advertised as SIZE, RFC 1870).
+    pub max_message_size: usize,
+    /// Most accepted recipients per message.
+    pub max_recipients: usize,
+    /// A connection silent this long is closed with `421 4.4.2`.
+    pub idle_timeout: Duration,
+}
+
+impl Default for LmtpConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".to_owned(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 1000,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// An accepted connection, with the peer's name for the log.
+enum Connection {
+    Tcp(TcpStream, String),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> io::Result<Connection> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                Ok(Connection::Tcp(stream, peer.to_string()))
+            }
+            Listener::Unix(listener) => Ok(Connection::Unix(listener.accept().await?.0)),
+        }
+    }
+}
+
+/// Binds `addr`: a path starting with `/` or `unix:` is a unix socket (mode 0660, a stale
+/// socket file is replaced), anything else a TCP address such as `127.0.0.1:2424`.
+pub async fn bind(addr: &str) -> io::Result<Listener> {
+    let path = addr
+        .strip_prefix("unix:")
+        .or_else(|| addr.starts_with('/').then_some(addr));
+    match path {
+        Some(path) => bind_unix(Path::new(path)).await.map(Listener::Unix),
+        None => TcpListener::bind(addr).await.map(Listener::Tcp),
+    }
+}
+
+async fn bind_unix(path: &Path) -> io::Result<UnixListener> {
+    remove_stale_socket(path).await?;
+    let listener = UnixListener::bind(path)?;
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).await?;
+    Ok(listener)
+}
+
+/// Removes a socket file left by a crash; leaves other files and live sockets alone.
+async fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let metadata = match tokio::fs::symlink_metadata(path).await {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        result => result?,
+    };
+    if !metadata.file_type().is_socket() {
+        let message = format!("{} exists and is not a socket", path.display());
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, message));
+    }
+    if UnixStream::connect(path).await.is_ok() {
+        let message = format!("another process listens on {}", path.display());
+        return Err(io::Error::new(io::ErrorKind::AddrInUse, message));
+    }
+    tokio::fs::remove_file(path).await
+}
+
+/// Accepts connections until `stop` turns true (or its sender is dropped), then waits for
+/// the open sessions, which end with `421 4.3.2` once their delivery in flight is done.
+pub async fn serve(
+    listener: Listener,
+    mailboxes: Rc<impl Mailboxes + 'static>,
+    cfg: LmtpConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let cfg = Rc::new(cfg);
+    let mut sessions = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            () = stopped(&mut stop) => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(connection) => {
+                let (mailboxes, cfg, stop) = (mailboxes.clone(), cfg.clone(), stop.clone());
+                sessions.spawn_local(async move {
+                    match connection {
+                        Connection::Tcp(stream, peer) => {
+                            converse(stream, &peer, &*mailboxes, &cfg, stop).await;
+                        }
+                        Connection::Unix(stream) => {
+                            converse(stream, "unix", &*mailboxes, &cfg, stop).await;
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("lmtp accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        while sessions.try_join_next().is_some() {}
+    }
+    drop(listener);
+    sessions.join_all().await;
+}
+
+/// Resolves once a stop is requested; a dropped sender counts as one.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|&stopping| stopping).await;
+}
+
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: &str,
+    mailboxes: &impl Mailboxes,
+    cfg: &LmtpConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::debug!(peer, "lmtp: connected");
+    let mut session = Session::new(cfg);
+    match run(&mut stream, &mut session, mailboxes, cfg, &mut stop).await {
+        Ok(()) => {
+            let _ = timeout(cfg.idle_timeout, stream.shutdown()).await;
+            tracing::debug!(peer, "lmtp: closed");
+        }
+        Err(e) => tracing::info!(peer, "lmtp: connection lost: {e}"),
+    }
+}
+
+/// Reads, feeds the session and writes its replies until the conversation ends.
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut Session,
+    mailboxes: &impl Mailboxes,
+    cfg: &LmtpConfig,
+    stop: &mut watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        flush(stream, session, cfg.idle_timeout).await?;
+        let read = tokio::select! {
+            read = timeout(cfg.idle_timeout, stream.read(&mut buf)) => read,
+            () = stopped(stop) => {
+                session.close(Closing::Shutdown);
+                return flush(stream, session, cfg.idle_timeout).await;
+            }
+        };
+        let mut input = match read {
+            Ok(Ok(0)) => return Ok(()),
+            Ok(read) => &buf[..read?],
+            Err(_elapsed) => {
+                session.close(Closing::IdleTimeout);
+                return flush(stream, session, cfg.idle_timeout).await;
+            }
+        };
+        loop {
+            match session.feed(&mut input, mailboxes) {
+                Step::NeedInput => break,
+                Step::Deliver(Delivery {
+                    accounts,
+                    message,
+                    pending,
+                }) => {
+                    let result = mailboxes.deliver(&accounts, message).await;
+                    session.delivered(pending, result);
+                }
+                Step::Close => return flush(stream, session, cfg.idle_timeout).await,
+            }
+        }
+    }
+}
+
+/// Writes the pending replies; a peer that does not read them for `limit` is dropped.
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut Session,
+    limit: Duration,
+) -> io::Result<()> {
+    let out = session.take_output();
+    if out.is_empty() {
+        return Ok(());
+    }
+    match timeout(limit, stream.write_all(&out)).await {
+        Ok(result) => result,
+        Err(_elapsed) => Err(io::ErrorKind::TimedOut.into()),
+    }
+}

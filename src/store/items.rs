@@ -1,0 +1,275 @@
+//! Items in folders and the per-folder change log that sync reads.
+//!
+//! Every change to a folder's contents takes the folder's next modseq. The item records
+//! that modseq, and the log holds one entry per live item at that modseq (its previous entry
+//! is removed), plus a tombstone per deleted item. "What changed since modseq m" is then
+//! one range scan of the log.
+
+use redb::ReadableTable;
+
+use super::model::{AccountId, FolderId};
+use super::ops::{self, Reads, Tx};
+use super::tables::{self, FOLDER_LOG, ITEMS};
+use super::{Event, StoreError, WriteCtx};
+use crate::mail::meta::{Flags, MailItem, MessageMeta};
+use crate::store::BlobId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Upsert,
+    Delete,
+}
+
+impl LogKind {
+    fn code(self) -> u8 {
+        match self {
+            LogKind::Upsert => 0,
+            LogKind::Delete => 1,
+        }
+    }
+
+    fn from_code(c: u8) -> Self {
+        if c == 1 {
+            LogKind::Delete
+        } else {
+            LogKind::Upsert
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogEntry {
+    pub modseq: u64,
+    pub item: u64,
+    pub kind: LogKind,
+}
+
+/// Item reads, for any transaction.
+pub trait ItemReads: Tx {
+    fn item(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        id: u64,
+    ) -> Result<Option<MailItem>, StoreError> {
+        tables::get(&self.table(ITEMS)?, "items", (account, folder, id))
+    }
+
+    /// Log entries after `after`, oldest first, at most `limit`.
+    fn log_since(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let table = self.table(FOLDER_LOG)?;
+        let mut out = Vec::new();
+        for row in
+            table.range((account, folder, after.saturating_add(1))..=(account, folder, u64::MAX))?
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row?;
+            let (item, kind) = v.value();
+            out.push(LogEntry {
+                modseq: k.value().2,
+                item,
+                kind: LogKind::from_code(kind),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every item of a folder.
+    fn folder_items(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+    ) -> Result<Vec<MailItem>, StoreError> {
+        let table = self.table(ITEMS)?;
+        let mut out = Vec::new();
+        for row in table.range((account, folder, 0)..=(account, folder, u64::MAX))? {
+            let (_, v) = row?;
+            out.push(tables::decode("items", v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Tx> ItemReads for T {}
+
+/// Takes the folder's next modseq.
+fn next_modseq(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+) -> Result<u64, StoreError> {
+    let mut f = ctx
+        .tx
+        .folder(account, folder)?
+        .ok_or_else(|| StoreError::NotFound(format!("folder {folder}")))?;
+    f.modseq += 1;
+    ops::put_folder(ctx.tx, account, &f)?;
+    ctx.publish(Event::Folder { account, folder });
+    Ok(f.modseq)
+}
+
+fn log(
+    ctx: &WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    entry: LogEntry,
+    replaces: Option<u64>,
+) -> Result<(), StoreError> {
+    let mut table = ctx.tx.open_table(FOLDER_LOG)?;
+    if let Some(old) = replaces {
+        table.remove((account, folder, old))?;
+    }
+    table.insert(
+        (account, folder, entry.modseq),
+        (entry.item, entry.kind.code()),
+    )?;
+    Ok(())
+}
+
+fn put(ctx: &WriteCtx, account: AccountId, item: &MailItem) -> Result<(), StoreError> {
+    ctx.tx.open_table(ITEMS)?.insert(
+        (account, item.folder, item.id),
+        tables::encode(item).as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Stores a new message in `folder`.
+pub fn insert(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    blob: BlobId,
+    meta: MessageMeta,
+    flags: Flags,
+) -> Result<MailItem, StoreError> {
+    let mut acc = ctx
+        .tx
+        .account(account)?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+    let id = acc.next_item_id;
+    acc.next_item_id += 1;
+    ops::put_account(ctx.tx, &acc)?;
+    let modseq = next_modseq(ctx, account, folder)?;
+    let item = MailItem {
+        id,
+        folder,
+        blob,
+        meta,
+        flags,
+        modseq,
+    };
+    put(ctx, account, &item)?;
+    log(
+        ctx,
+        account,
+        folder,
+        LogEntry {
+            modseq,
+            item: id,
+            kind: LogKind::Upsert,
+        },
+        None,
+    )?;
+    Ok(item)
+}
+
+/// Changes an item's flags. `Ok(None)`: no such item. An unchanged result writes nothing.
+pub fn update_flags(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+    change: impl FnOnce(&mut Flags),
+) -> Result<Option<MailItem>, StoreError> {
+    let Some(mut item) = ctx.tx.item(account, folder, id)? else {
+        return Ok(None);
+    };
+    let before = item.flags.clone();
+    change(&mut item.flags);
+    if item.flags == before {
+        return Ok(Some(item));
+    }
+    let old = item.modseq;
+    item.modseq = next_modseq(ctx, account, folder)?;
+    put(ctx, account, &item)?;
+    log(
+        ctx,
+        account,
+        folder,
+        LogEntry {
+            modseq: item.modseq,
+            item: id,
+            kind: LogKind::Upsert,
+        },
+        Some(old),
+    )?;
+    Ok(Some(item))
+}
+
+/// Removes an item, leaving a tombstone. Returns the removed item and the tombstone's modseq.
+pub fn delete(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+) -> Result<Option<(MailItem, u64)>, StoreError> {
+    let Some(item) = ctx.tx.item(account, folder, id)? else {
+        return Ok(None);
+    };
+    ctx.tx.open_table(ITEMS)?.remove((account, folder, id))?;
+    let modseq = next_modseq(ctx, account, folder)?;
+    log(
+        ctx,
+        account,
+        folder,
+        LogEntry {
+            modseq,
+            item: id,
+            kind: LogKind::Delete,
+        },
+        Some(item.modseq),
+    )?;
+    Ok(Some((item, modseq)))
+}
+
+/// Moves an item to another folder, where it gets a new id (and so a new ServerId).
+/// Returns the tombstone's modseq in the source and the new item.
+pub fn move_to(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    from: FolderId,
+    id: u64,
+    to: FolderId,
+) -> Result<Option<(u64, MailItem)>, StoreError> {
+    let Some((item, tombstone)) = delete(ctx, account, from, id)? else {
+        return Ok(None);
+    };
+    let moved = insert(ctx, account, to, item.blob, item.meta, item.flags)?;
+    Ok(Some((tombstone, moved)))
+}
+
+/// Removes every item and log entry of a folder (the folder itself is being deleted).
+pub fn purge_folder(
+    ctx: &WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+) -> Result<(), StoreError> {
+    ctx.tx.open_table(ITEMS)?.retain_in(
+        (account, folder, 0)..=(account, folder, u64::MAX),
+        |_, _| false,
+    )?;
+    ctx.tx.open_table(FOLDER_LOG)?.retain_in(
+        (account, folder, 0)..=(account, folder, u64::MAX),
+        |_, _| false,
+    )?;
+    Ok(())
+}

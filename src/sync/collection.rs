@@ -1,0 +1,418 @@
+//! Content sync of one collection for one device ([MS-ASCMD] 2.2.1.21 Sync).
+//!
+//! The device's state is the key it holds, how far into the folder's change log it has been
+//! served (`modseq`), the filter window in force, and the set of items it holds. Server
+//! changes are found by scanning the log from `modseq`; the held set decides Add vs Change,
+//! and which deletions concern the device at all. The previous state is kept too: a client
+//! whose answer was lost sends the previous key again and is answered from it — the same
+//! items again, its own changes not echoed, nothing lost, nothing doubled.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mail::meta::MailItem;
+use crate::store::items::{ItemReads, LogKind};
+use crate::store::model::{AccountId, FolderId};
+use crate::store::ops::Tx;
+use crate::store::tables::{self, SYNC_HELD, SYNC_STATE};
+use crate::store::{StoreError, WriteCtx};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CollectionState {
+    pub key: u64,
+    /// Every log entry up to here has been dealt with for this device.
+    pub modseq: u64,
+    /// FilterType in force (0 = everything).
+    pub filter: u8,
+    /// After a filter change the log is scanned again from 0; entries up to here were
+    /// already served, so an item the device holds is not sent again as a Change.
+    #[serde(default)]
+    pub rescan_until: u64,
+    /// (item, modseq) of changes this device made itself: not sent back to it.
+    #[serde(default)]
+    pub own: Vec<(u64, u64)>,
+    pub previous: Option<Previous>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Previous {
+    pub key: u64,
+    pub modseq: u64,
+    pub filter: u8,
+    #[serde(default)]
+    pub rescan_until: u64,
+}
+
+/// Items the device holds: id → DateReceived (for the filter window's moving edge).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Held(pub BTreeMap<u64, i64>);
+
+impl Held {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.len() * 16);
+        for (id, received) in &self.0 {
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&received.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        if !bytes.len().is_multiple_of(16) {
+            return Err(StoreError::Corrupt {
+                table: "sync_held",
+                detail: format!("{} bytes is not a multiple of 16", bytes.len()),
+            });
+        }
+        Ok(Held(
+            bytes
+                .chunks_exact(16)
+                .map(|c| {
+                    let (id, received) = c.split_at(8);
+                    (
+                        u64::from_le_bytes(id.try_into().expect("8 bytes")),
+                        i64::from_le_bytes(received.try_into().expect("8 bytes")),
+                    )
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Where a device's state for one collection lives.
+#[derive(Debug, Clone, Copy)]
+pub struct StateKey<'a> {
+    pub account: AccountId,
+    pub device: &'a str,
+    pub folder: FolderId,
+}
+
+pub fn load_state(tx: &impl Tx, k: StateKey) -> Result<Option<CollectionState>, StoreError> {
+    tables::get(
+        &tx.table(SYNC_STATE)?,
+        "sync_state",
+        (k.account, k.device, k.folder),
+    )
+}
+
+/// Generation 0: what the device holds now; 1: what it held in the previous state.
+pub fn load_held(tx: &impl Tx, k: StateKey, generation: u8) -> Result<Held, StoreError> {
+    use redb::ReadableTable;
+    match tx
+        .table(SYNC_HELD)?
+        .get((k.account, k.device, k.folder, generation))?
+    {
+        Some(v) => Held::from_bytes(v.value()),
+        None => Ok(Held::default()),
+    }
+}
+
+pub fn save(
+    ctx: &WriteCtx,
+    k: StateKey,
+    state: &CollectionState,
+    held: &Held,
+    previous: Option<&Held>,
+) -> Result<(), StoreError> {
+    ctx.tx.open_table(SYNC_STATE)?.insert(
+        (k.account, k.device, k.folder),
+        tables::encode(state).as_slice(),
+    )?;
+    let mut t = ctx.tx.open_table(SYNC_HELD)?;
+    t.insert(
+        (k.account, k.device, k.folder, 0),
+        held.to_bytes().as_slice(),
+    )?;
+    match previous {
+        Some(p) => {
+            t.insert((k.account, k.device, k.folder, 1), p.to_bytes().as_slice())?;
+        }
+        None => {
+            t.remove((k.account, k.device, k.folder, 1))?;
+        }
+    }
+    Ok(())
+}
+
+/// The oldest DateReceived inside FilterType `filter` at time `now` ([MS-ASCMD] 2.2.3.71.2).
+pub fn filter_cutoff(filter: u8, now: i64) -> Option<i64> {
+    const DAY: i64 = 86_400;
+    let days = match filter {
+        1 => 1,
+        2 => 3,
+        3 => 7,
+        4 => 14,
+        5 => 31,
+        6 => 92,
+        7 => 183,
+        _ => return None,
+    };
+    Some(now - days * DAY)
+}
+
+/// Server changes for the device, in the order they are sent.
+#[derive(Debug, Default)]
+pub struct ServerChanges {
+    pub adds: Vec<MailItem>,
+    pub changes: Vec<MailItem>,
+    pub deletes: Vec<u64>,
+    pub soft_deletes: Vec<u64>,
+    pub more_available: bool,
+}
+
+impl ServerChanges {
+    pub fn len(&self) -> usize {
+        self.adds.len() + self.changes.len() + self.deletes.len() + self.soft_deletes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Advances `state` and `held` by up to `window` server changes. Works on a read
+/// transaction (to see whether anything is due) and on the write transaction that then
+/// records the new state.
+pub fn collect_changes(
+    tx: &impl Tx,
+    k: StateKey,
+    state: &mut CollectionState,
+    held: &mut Held,
+    window: usize,
+    now: i64,
+) -> Result<ServerChanges, StoreError> {
+    let mut out = ServerChanges::default();
+    let cutoff = filter_cutoff(state.filter, now);
+    // Items that aged out of the window since the last sync leave as SoftDelete.
+    if let Some(c) = cutoff {
+        let aged: Vec<u64> = held
+            .0
+            .iter()
+            .filter(|(_, r)| **r < c)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in aged {
+            if out.len() >= window {
+                out.more_available = true;
+                return Ok(out);
+            }
+            held.0.remove(&id);
+            out.soft_deletes.push(id);
+        }
+    }
+    'scan: loop {
+        let entries = tx.log_since(k.account, k.folder, state.modseq, 256)?;
+        if entries.is_empty() {
+            break;
+        }
+        for e in entries {
+            if out.len() >= window {
+                out.more_available = true;
+                break 'scan;
+            }
+            state.modseq = e.modseq;
+            if state.own.contains(&(e.item, e.modseq)) {
+                continue;
+            }
+            match e.kind {
+                LogKind::Delete => {
+                    if held.0.remove(&e.item).is_some() {
+                        out.deletes.push(e.item);
+                    }
+                }
+                LogKind::Upsert => {
+                    let Some(item) = tx.item(k.account, k.folder, e.item)? else {
+                        continue;
+                    };
+                    let in_window = cutoff.is_none_or(|c| item.meta.received >= c);
+                    let holds = held.0.contains_key(&item.id);
+                    match (holds, in_window) {
+                        (true, true) if e.modseq <= state.rescan_until => {}
+                        (true, true) => out.changes.push(item),
+                        (false, true) => {
+                            held.0.insert(item.id, item.meta.received);
+                            out.adds.push(item);
+                        }
+                        (true, false) => {
+                            held.0.remove(&item.id);
+                            out.soft_deletes.push(item.id);
+                        }
+                        (false, false) => {}
+                    }
+                }
+            }
+        }
+    }
+    if state.modseq >= state.rescan_until {
+        state.rescan_until = 0;
+    }
+    Ok(out)
+}
+
+/// Switches the state to a new FilterType: the log is read again from the start, so items
+/// entering the window are added and held items leaving it are soft-deleted.
+pub fn change_filter(state: &mut CollectionState, filter: u8) {
+    if state.filter != filter {
+        state.filter = filter;
+        state.rescan_until = state.rescan_until.max(state.modseq);
+        state.modseq = 0;
+    }
+}
+
+/// How a client's SyncKey relates to the stored state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMatch {
+    Current,
+    /// The previous key: the answer to it was lost.
+    Previous,
+    Unknown,
+}
+
+pub fn match_key(state: Option<&CollectionState>, key: u64) -> KeyMatch {
+    match state {
+        Some(s) if s.key == key => KeyMatch::Current,
+        Some(s) if s.previous.as_ref().is_some_and(|p| p.key == key) => KeyMatch::Previous,
+        _ => KeyMatch::Unknown,
+    }
+}
+
+/// The state a resent previous key is answered from: the previous position, the current
+/// record of own changes (those of the lost round must still not be echoed).
+pub fn rewind(state: &CollectionState) -> Option<CollectionState> {
+    let p = state.previous.as_ref()?;
+    Some(CollectionState {
+        key: p.key,
+        modseq: p.modseq,
+        filter: p.filter,
+        rescan_until: p.rescan_until,
+        own: state.own.clone(),
+        previous: state.previous.clone(),
+    })
+}
+
+/// Forgets own changes that no future scan can reach: those at or below both the current
+/// and the previous position (the previous one may be rescanned after a lost answer).
+pub fn prune_own(state: &mut CollectionState) {
+    let floor = state
+        .previous
+        .as_ref()
+        .map_or(state.modseq, |p| p.modseq.min(state.modseq));
+    state.own.retain(|(_, m)| *m > floor);
+}
+
+/// The first key of a new state: random, so keys of a forgotten state cannot match.
+pub fn fresh_key() -> u64 {
+    u64::from(rand::random::<u32>()) + 1
+}
+
+/// Records in the device's states that it moved an item itself (MoveItems): the source no
+/// longer holds it and will not be told of the deletion; the destination holds the new
+/// item and will not be sent it as an Add.
+pub fn note_own_move(
+    ctx: &WriteCtx,
+    account: AccountId,
+    device: &str,
+    from: (FolderId, u64, u64),
+    to: (FolderId, &MailItem),
+) -> Result<(), StoreError> {
+    let (src, old_id, tombstone) = from;
+    let (dst, item) = to;
+    let src_key = StateKey {
+        account,
+        device,
+        folder: src,
+    };
+    if let Some(mut s) = load_state(ctx.tx, src_key)? {
+        let mut held = load_held(ctx.tx, src_key, 0)?;
+        held.0.remove(&old_id);
+        s.own.push((old_id, tombstone));
+        save_current(ctx, src_key, &s, &held)?;
+    }
+    let dst_key = StateKey {
+        account,
+        device,
+        folder: dst,
+    };
+    if let Some(mut s) = load_state(ctx.tx, dst_key)? {
+        let mut held = load_held(ctx.tx, dst_key, 0)?;
+        held.0.insert(item.id, item.meta.received);
+        s.own.push((item.id, item.modseq));
+        save_current(ctx, dst_key, &s, &held)?;
+    }
+    Ok(())
+}
+
+/// Rewrites the current generation only (the previous one stays as it was).
+fn save_current(
+    ctx: &WriteCtx,
+    k: StateKey,
+    state: &CollectionState,
+    held: &Held,
+) -> Result<(), StoreError> {
+    ctx.tx.open_table(SYNC_STATE)?.insert(
+        (k.account, k.device, k.folder),
+        tables::encode(state).as_slice(),
+    )?;
+    ctx.tx.open_table(SYNC_HELD)?.insert(
+        (k.account, k.device, k.folder, 0),
+        held.to_bytes().as_slice(),
+    )?;
+    Ok(())
+}
+
+/// Counts what the following Syncs would deliver from `state` ([MS-ASCMD] 2.2.1.9
+/// GetItemEstimate), without changing anything.
+pub fn estimate(
+    tx: &impl Tx,
+    k: StateKey,
+    mut state: CollectionState,
+    mut held: Held,
+    filter: Option<u8>,
+    now: i64,
+) -> Result<usize, StoreError> {
+    if let Some(f) = filter {
+        change_filter(&mut state, f);
+    }
+    Ok(collect_changes(tx, k, &mut state, &mut held, usize::MAX, now)?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_round_trips_and_rejects_garbage() {
+        let h = Held([(1, 100), (u64::MAX, -5)].into_iter().collect());
+        assert_eq!(Held::from_bytes(&h.to_bytes()).unwrap(), h);
+        assert!(Held::from_bytes(&[0; 15]).is_err());
+    }
+
+    #[test]
+    fn filter_cutoffs() {
+        assert_eq!(filter_cutoff(0, 1_000_000), None);
+        assert_eq!(filter_cutoff(1, 1_000_000), Some(1_000_000 - 86_400));
+        assert_eq!(
+            filter_cutoff(7, 100_000_000),
+            Some(100_000_000 - 183 * 86_400)
+        );
+        assert_eq!(filter_cutoff(8, 1), None);
+    }
+
+    #[test]
+    fn keys_match_current_previous_or_nothing() {
+        let s = CollectionState {
+            key: 7,
+            previous: Some(Previous {
+                key: 6,
+                ..Previous::default()
+            }),
+            ..CollectionState::default()
+        };
+        assert_eq!(match_key(Some(&s), 7), KeyMatch::Current);
+        assert_eq!(match_key(Some(&s), 6), KeyMatch::Previous);
+        assert_eq!(match_key(Some(&s), 5), KeyMatch::Unknown);
+        assert_eq!(match_key(None, 7), KeyMatch::Unknown);
+        assert_eq!(rewind(&s).unwrap().key, 6);
+    }
+}
