@@ -34,7 +34,15 @@ fn main() {
     let port = free_port();
     let password = "bench-password";
     let mut server = Command::new(env!("CARGO_BIN_EXE_easd"))
-        .args(["serve", "--https", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--https",
+            &format!("127.0.0.1:{port}"),
+            "--lmtp",
+            "off",
+            "--notify",
+            "off",
+        ])
         .arg("--data")
         .arg(dir.path())
         .env("EASD_ADMIN_PASSWORD", password)

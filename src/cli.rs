@@ -40,6 +40,21 @@ enum Command {
     /// Convert between WBXML and its XML view.
     #[command(subcommand)]
     Wbxml(WbxmlCmd),
+    /// Tell the running server that an account (or one of its folders) changed, so that
+    /// waiting devices look again: sends `v1 EMAIL [FOLDER]` to the notify listener.
+    Notify {
+        email: String,
+        /// Folder: INBOX, a folder id or a display name (default: every folder).
+        folder: Option<String>,
+        /// The listener's address.
+        #[arg(long, default_value = "127.0.0.1:32002", value_name = "ADDR")]
+        to: SocketAddr,
+    },
+    /// Show the running server's state: waiting requests, notify listener counters.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -57,6 +72,9 @@ pub struct ServeArgs {
     /// (default 127.0.0.1:2424).
     #[arg(long, value_name = "ADDR")]
     lmtp: Option<String>,
+    /// UDP change-notification listener: ADDR or `off` (default 127.0.0.1:32002).
+    #[arg(long, value_name = "ADDR")]
+    notify: Option<String>,
     /// Host name for the self-signed certificate's SANs and autodiscover.
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
@@ -133,6 +151,11 @@ pub fn main() -> ExitCode {
         Command::User(cmd) => user(&data_dir(data), cmd),
         Command::Log(cmd) => log(&data_dir(data), cmd),
         Command::Wbxml(cmd) => wbxml(cmd),
+        Command::Notify { email, folder, to } => {
+            crate::push::notify::send(to, &email, folder.as_deref())
+                .map_err(|e| format!("sending to {to}: {e}"))
+        }
+        Command::Status { json } => status(&data_dir(data), json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,6 +186,9 @@ fn serve(data: Option<PathBuf>, args: ServeArgs) -> Result<(), String> {
     }
     if let Some(l) = args.lmtp {
         cfg.lmtp = l;
+    }
+    if let Some(n) = args.notify {
+        cfg.notify.listen = n;
     }
     if let Some(h) = args.hostname {
         cfg.hostname = h;
@@ -247,6 +273,10 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
             }
             Ok(())
         }
+        Reply::Status { status } => {
+            println!("{status}");
+            Ok(())
+        }
         Reply::Error { message } => Err(message),
     }
 }
@@ -298,6 +328,31 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
         println!("{pw}");
     }
     Ok(())
+}
+
+fn status(data: &Path, json: bool) -> Result<(), String> {
+    match control::call(data, &Request::Status) {
+        Ok(Some(Reply::Status { status })) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&status).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Ok(Some(Reply::Status { status })) => {
+            for (k, v) in status.as_object().into_iter().flatten() {
+                println!("{k}: {v}");
+            }
+            Ok(())
+        }
+        Ok(Some(Reply::Error { message })) => Err(message),
+        Ok(Some(_)) => Err("unexpected reply to a status request".into()),
+        Ok(None) => Err(format!(
+            "easd is not running (no control socket in {})",
+            data.display()
+        )),
+        Err(e) => Err(format!("control socket: {e}")),
+    }
 }
 
 fn log(data: &Path, cmd: LogCmd) -> Result<(), String> {

@@ -28,6 +28,94 @@ pub struct Config {
     pub limits: Limits,
     pub auth: AuthConfig,
     pub protocol_log: ProtocolLogConfig,
+    pub relay: RelayConfig,
+    pub push: PushConfig,
+    pub notify: NotifyListenerConfig,
+}
+
+/// The UDP change-notification listener (see `push::notify` for the datagram format).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyListenerConfig {
+    /// `host:port`, or `off`. Keep it on loopback: any local program may poke it.
+    pub listen: String,
+    /// Accept datagrams from other hosts too.
+    pub allow_remote: bool,
+    pub rate_per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for NotifyListenerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:32002".into(),
+            allow_remote: false,
+            rate_per_second: 200,
+            burst: 400,
+        }
+    }
+}
+
+/// Direct push: Ping and hanging Sync ([MS-ASCMD] 2.2.1.13, 2.2.3.88).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Shortest HeartbeatInterval accepted, in seconds.
+    pub min_heartbeat: u32,
+    /// Longest HeartbeatInterval accepted (at most 3540 s, the protocol's ceiling).
+    pub max_heartbeat: u32,
+    /// Most folders one Ping may watch.
+    pub max_folders: usize,
+    /// Most Pings and hanging Syncs one account may have waiting at once.
+    pub max_waiting_per_account: usize,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            min_heartbeat: 60,
+            max_heartbeat: 1800,
+            max_folders: 300,
+            max_waiting_per_account: 16,
+        }
+    }
+}
+
+/// Where mail for non-local recipients goes: the appliance's MTA or a smarthost.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    pub host: String,
+    pub port: u16,
+    /// `none`, `starttls` or `tls` (implicit TLS, e.g. port 465).
+    pub security: RelaySecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Accept any certificate (a smarthost on the LAN with a self-signed one).
+    pub allow_invalid_certs: bool,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelaySecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 25,
+            security: RelaySecurity::None,
+            username: None,
+            password: None,
+            allow_invalid_certs: false,
+            timeout_seconds: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +137,8 @@ pub struct AuthConfig {
     /// argon2id memory cost in KiB for new hashes (19 MiB: OWASP's minimum, fits a 256 MiB box).
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
+    /// Password checks running at once (each holds `argon2_memory_kib`).
+    pub max_concurrent_hashes: usize,
     /// How long a verified credential is trusted without another argon2 run.
     pub cache_seconds: u64,
     pub cache_entries: usize,
@@ -81,6 +171,9 @@ impl Default for Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             protocol_log: ProtocolLogConfig::default(),
+            relay: RelayConfig::default(),
+            push: PushConfig::default(),
+            notify: NotifyListenerConfig::default(),
         }
     }
 }
@@ -102,6 +195,7 @@ impl Default for AuthConfig {
         Self {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
+            max_concurrent_hashes: 2,
             cache_seconds: 900,
             cache_entries: 4096,
             slow_after: 3,
@@ -127,10 +221,27 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let cfg: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source,
-        })
+        })?;
+        cfg.validate().map_err(|detail| ConfigError::Invalid {
+            path: path.to_owned(),
+            detail,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense together.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.push;
+        if p.min_heartbeat == 0 || p.min_heartbeat > p.max_heartbeat || p.max_heartbeat > 3540 {
+            return Err(format!(
+                "push heartbeat bounds {}..{} s must satisfy 0 < min <= max <= 3540",
+                p.min_heartbeat, p.max_heartbeat
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -146,6 +257,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: toml::de::Error,
     },
+    #[error("invalid config file {path}: {detail}")]
+    Invalid { path: PathBuf, detail: String },
 }
 
 #[cfg(test)]

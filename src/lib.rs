@@ -11,6 +11,7 @@ pub mod govern;
 pub mod logging;
 pub mod mail;
 pub mod protolog;
+pub mod push;
 pub mod server;
 pub mod store;
 pub mod sync;

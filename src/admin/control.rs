@@ -35,8 +35,11 @@ pub fn bind(data: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// The daemon's state, as `easd status` shows it.
+pub type StatusFn = Rc<dyn Fn() -> serde_json::Value>;
+
 /// Serves the control socket until the listener is dropped.
-pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>) {
+pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>, status: StatusFn) {
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -46,9 +49,9 @@ pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>) {
                 continue;
             }
         };
-        let (store, auth) = (store.clone(), auth.clone());
+        let (store, auth, status) = (store.clone(), auth.clone(), status.clone());
         tokio::task::spawn_local(async move {
-            if let Err(e) = handle(stream, &store, &auth).await {
+            if let Err(e) = handle(stream, &store, &auth, &status).await {
                 tracing::warn!("control socket: {e}");
             }
         });
@@ -63,7 +66,12 @@ fn peer_allowed(stream: &UnixStream) -> bool {
         .is_ok_and(|c| c.uid() == 0 || c.uid() == me)
 }
 
-async fn handle(stream: UnixStream, store: &Store, auth: &AuthConfig) -> std::io::Result<()> {
+async fn handle(
+    stream: UnixStream,
+    store: &Store,
+    auth: &AuthConfig,
+    status: &StatusFn,
+) -> std::io::Result<()> {
     if !peer_allowed(&stream) {
         tracing::warn!("control socket: refused a peer that is neither root nor easd's user");
         return Ok(());
@@ -73,6 +81,7 @@ async fn handle(stream: UnixStream, store: &Store, auth: &AuthConfig) -> std::io
     use tokio::io::AsyncReadExt;
     while let Some(line) = lines.next_line().await? {
         let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Status) => Reply::Status { status: status() },
             Ok(req) => {
                 tracing::info!(op = op_name(&req), "control request");
                 req.execute(store, auth).await
@@ -97,6 +106,7 @@ fn op_name(req: &Request) -> &'static str {
         Request::UserSetEnabled { .. } => "user_set_enabled",
         Request::UserDel { .. } => "user_del",
         Request::LogSet { .. } => "log_set",
+        Request::Status => "status",
     }
 }
 

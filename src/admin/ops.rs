@@ -35,6 +35,8 @@ pub enum Request {
         target: String,
         on: bool,
     },
+    /// The running daemon's state (answered by the control socket itself).
+    Status,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +65,7 @@ impl From<&Account> for UserSummary {
 pub enum Reply {
     Done { message: String },
     Users { users: Vec<UserSummary> },
+    Status { status: serde_json::Value },
     Error { message: String },
 }
 
@@ -122,6 +125,7 @@ impl Request {
                 Ok(done("account deleted".into()))
             }
             Request::LogSet { target, on } => set_log(store, target, on).await,
+            Request::Status => Err(StoreError::Invalid("easd is not running".into())),
         }
     }
 }

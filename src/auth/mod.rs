@@ -51,6 +51,8 @@ pub struct Authenticator {
     secret: [u8; 32],
     cache: RefCell<HashMap<[u8; 32], CacheEntry>>,
     throttle: RefCell<Throttle>,
+    /// argon2 runs needing memory at once: a login storm must not multiply the work area.
+    hashing: tokio::sync::Semaphore,
 }
 
 /// Splits `Basic base64(user:password)`.
@@ -91,6 +93,7 @@ impl Authenticator {
         Self {
             default_domain,
             throttle: RefCell::new(Throttle::new(cfg.clone())),
+            hashing: tokio::sync::Semaphore::new(cfg.max_concurrent_hashes.max(1)),
             cfg,
             secret,
             cache: RefCell::new(HashMap::new()),
@@ -161,6 +164,9 @@ impl Authenticator {
             return true;
         }
         let (pw, hash) = (password.to_owned(), account.password_hash.clone());
+        let Ok(_permit) = self.hashing.acquire().await else {
+            return false;
+        };
         // argon2 takes tens of milliseconds: keep it off the event loop.
         let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
             .await

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::cmd::{self, Ctx, Reply};
+use super::command::Command;
 use super::query::{self, EasRequest, QueryError};
 use super::status::{GlobalStatus, status_only};
 use super::version::{self, ProtocolVersion};
@@ -96,6 +97,10 @@ pub async fn handle(
         Ok(d) => d,
         Err(e) => return server_error(&account, &request, &e),
     };
+    // A newer Ping or Sync from the device ends its older waiting one, answered.
+    if matches!(request.command, Command::Ping | Command::Sync) {
+        app.hub.supersede(account.id, device.device_id.as_str());
+    }
     let garbled_key = garbled_policy_key(&parts.headers);
     match govern::gate(&device, &request, garbled_key) {
         Gate::Pass => {}
@@ -123,6 +128,16 @@ pub async fn handle(
     };
     let logging = account.protocol_log || device.protocol_log;
     let seq = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed) % 10_000;
+    let is_mime = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("message/rfc822"));
+    let (bytes, mime_body) = if is_mime {
+        (Bytes::new(), Some(bytes))
+    } else {
+        (bytes, None)
+    };
     let body = match decode_body(app, &bytes) {
         Ok(b) => b,
         Err(e) => {
@@ -160,6 +175,7 @@ pub async fn handle(
         account: &account,
         device,
         req: &request,
+        mime_body,
     };
     match cmd::dispatch(&mut ctx, body).await {
         Ok(Reply::Wbxml(root)) => {

@@ -1,6 +1,9 @@
 //! Mail: parsing messages, delivering them (LMTP), and sending them.
 
+pub mod compose;
 pub mod deliver;
 pub mod lmtp;
 pub mod meta;
 pub mod mime;
+pub mod relay;
+pub mod submit;

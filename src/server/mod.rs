@@ -3,7 +3,9 @@
 //! Everything runs on one `current_thread` runtime inside a `LocalSet`, so connection tasks
 //! share state through `Rc` without locks; only argon2 and the store writer use other threads.
 
+pub mod activation;
 pub mod http;
+pub mod sdnotify;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -24,8 +26,13 @@ use crate::config::Config;
 use crate::mail::deliver::StoreMailboxes;
 use crate::mail::lmtp;
 use crate::protolog::ProtocolLog;
+use crate::push::hub::Hub;
+use crate::push::notify;
+use crate::store::Event;
+use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
+use activation::Inherited;
 
 /// Everything a request handler may need, shared by all connections.
 pub struct App {
@@ -33,6 +40,8 @@ pub struct App {
     pub store: Store,
     pub auth: Authenticator,
     pub protolog: ProtocolLog,
+    pub hub: Rc<Hub>,
+    pub notify_counters: Rc<notify::Counters>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,48 +65,153 @@ pub struct Running {
     pub http: Option<SocketAddr>,
     /// The LMTP listener's TCP address (None when off or on a unix socket).
     pub lmtp: Option<SocketAddr>,
+    /// The UDP change-notification listener's address.
+    pub notify: Option<SocketAddr>,
     pub app: Rc<App>,
     stop: watch::Sender<bool>,
+    /// Listener tasks: they end when `stop` turns true.
     tasks: Vec<JoinHandle<()>>,
+    /// Tasks that run until aborted (hub, watchdog, control socket).
+    background: Vec<JoinHandle<()>>,
+    /// The control socket file was made here (not handed over by systemd): remove it on exit.
+    owns_control_socket: bool,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<(), ServeError> {
+    tune_allocator();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| ServeError::Setup(format!("runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
+        // Handlers first, so a SIGTERM during the first start (argon2, certificate) is a
+        // clean stop too.
+        let signal = wait_for_signal();
         let running = start(cfg).await?;
-        wait_for_signal().await;
+        signal.await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGTERM/SIGINT handlers now; the returned future ends at the first signal.
+fn wait_for_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    );
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        _ => {
             // Without signal handlers there is nothing to wait for but the process's end.
-            std::future::pending::<()>().await
+            _ => std::future::pending::<()>().await,
         }
     }
 }
 
+/// glibc keeps a freed argon2 work area (tens of MiB) in a per-thread arena for reuse;
+/// on a small box that is memory the daemon never gets back. Large blocks are mmapped
+/// (returned on free) and arenas are few.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before other threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// The sockets easd serves, inherited from systemd (by name) or bound here.
+struct Listeners {
+    https: Option<TcpListener>,
+    http: Option<TcpListener>,
+    lmtp: Option<lmtp::Listener>,
+    notify: Option<UdpSocket>,
+    control: UnixListener,
+    owns_control_socket: bool,
+}
+
+fn bind_error(addr: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ServeError {
+    let addr = addr.to_string();
+    move |source| ServeError::Bind { addr, source }
+}
+
+/// Takes each socket from systemd when it passed one with that name (sd_listen_fds(3)),
+/// else binds it as configured.
+async fn listeners(cfg: &Config, inherited: &mut Inherited) -> Result<Listeners, ServeError> {
+    let tcp =
+        |l: std::net::TcpListener| TcpListener::from_std(l).map_err(bind_error("inherited socket"));
+    let https = match inherited.take_tcp("https").map_err(bind_error("https"))? {
+        Some(l) => Some(tcp(l)?),
+        None => bind(cfg.https).await?,
+    };
+    let http = match inherited.take_tcp("http").map_err(bind_error("http"))? {
+        Some(l) => Some(tcp(l)?),
+        None => bind(cfg.http).await?,
+    };
+    let lmtp = if let Some(l) = inherited.take_tcp("lmtp").map_err(bind_error("lmtp"))? {
+        Some(lmtp::Listener::Tcp(tcp(l)?))
+    } else if let Some(l) = inherited.take_unix("lmtp").map_err(bind_error("lmtp"))? {
+        Some(lmtp::Listener::Unix(
+            UnixListener::from_std(l).map_err(bind_error("lmtp"))?,
+        ))
+    } else {
+        match cfg.lmtp.as_str() {
+            "" | "off" => None,
+            addr => Some(lmtp::bind(addr).await.map_err(bind_error(addr))?),
+        }
+    };
+    let notify = match inherited.take_udp("notify").map_err(bind_error("notify"))? {
+        Some(s) => Some(UdpSocket::from_std(s).map_err(bind_error("notify"))?),
+        None => match cfg.notify.listen.as_str() {
+            "" | "off" => None,
+            addr => Some(UdpSocket::bind(addr).await.map_err(bind_error(addr))?),
+        },
+    };
+    let (control, owns_control_socket) = match inherited
+        .take_unix("control")
+        .map_err(bind_error("control"))?
+    {
+        Some(l) => (
+            UnixListener::from_std(l).map_err(bind_error("control"))?,
+            false,
+        ),
+        None => (
+            control::bind(&cfg.data)
+                .map_err(bind_error(control::socket_path(&cfg.data).display()))?,
+            true,
+        ),
+    };
+    for name in inherited.leftover() {
+        tracing::warn!("systemd passed a socket named {name:?}, which easd does not use");
+    }
+    Ok(Listeners {
+        https,
+        http,
+        lmtp,
+        notify,
+        control,
+        owns_control_socket,
+    })
+}
+
 /// Starts every listener; must be called inside a `LocalSet`.
 pub async fn start(cfg: Config) -> Result<Running, ServeError> {
+    let mut inherited = Inherited::from_env().map_err(|e| ServeError::Setup(e.to_string()))?;
+    start_with(cfg, &mut inherited).await
+}
+
+/// [`start`] with the sockets systemd (or a test) handed over.
+pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
     let store = Store::open(&cfg.data)?;
     first_start(&store, &cfg).await?;
     let tls = match &cfg.https {
@@ -110,69 +224,62 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
         }
         None => None,
     };
-    let https = bind(cfg.https).await?;
-    let http = bind(cfg.http).await?;
-    let lmtp = match cfg.lmtp.as_str() {
-        "" | "off" => None,
-        addr => Some(lmtp::bind(addr).await.map_err(|source| ServeError::Bind {
-            addr: addr.to_owned(),
-            source,
-        })?),
-    };
-    let control = control::bind(&cfg.data).map_err(|source| ServeError::Bind {
-        addr: control::socket_path(&cfg.data).display().to_string(),
-        source,
-    })?;
+    let sockets = listeners(&cfg, inherited).await?;
     let app = Rc::new(App {
         auth: Authenticator::new(cfg.auth.clone(), cfg.hostname.clone()),
         protolog: ProtocolLog::new(&cfg.data, cfg.protocol_log.max_bytes_per_device),
+        hub: Rc::new(Hub::default()),
+        notify_counters: Rc::new(notify::Counters::default()),
         store: store.clone(),
         cfg,
     });
     let (stop, stopped) = watch::channel(false);
+    let hub_task = tokio::task::spawn_local(app.hub.clone().run(store.subscribe()));
     let mut running = Running {
         https: None,
         http: None,
         lmtp: None,
+        notify: None,
         app: app.clone(),
         stop,
         tasks: Vec::new(),
+        background: vec![hub_task],
+        owns_control_socket: sockets.owns_control_socket,
     };
-    if let (Some(listener), Some(tls)) = (https, tls) {
-        running.https = listener.local_addr().ok();
-        tracing::info!(
-            "HTTPS on {}",
-            listener
-                .local_addr()
-                .map_err(|e| ServeError::Setup(e.to_string()))?
-        );
+    let mut serving = Vec::new();
+    // Plain HTTP serves without TLS; HTTPS needs its acceptor (None when HTTPS is off).
+    for (listener, acceptor, name) in [
+        (sockets.https, tls, "HTTPS"),
+        (sockets.http, None, "plain HTTP"),
+    ] {
+        let Some(listener) = listener else { continue };
+        if name == "HTTPS" && acceptor.is_none() {
+            continue;
+        }
+        let addr = listener.local_addr().ok();
+        if name == "HTTPS" {
+            running.https = addr;
+        } else {
+            running.http = addr;
+        }
+        tracing::info!("{name} on {}", addr.map_or("?".into(), |a| a.to_string()));
+        serving.push(format!(
+            "{name} {}",
+            addr.map_or("?".into(), |a| a.to_string())
+        ));
         running.tasks.push(tokio::task::spawn_local(accept_loop(
             listener,
-            Some(tls),
+            acceptor,
             app.clone(),
             stopped.clone(),
         )));
     }
-    if let Some(listener) = http {
-        running.http = listener.local_addr().ok();
-        tracing::info!(
-            "plain HTTP on {}",
-            listener
-                .local_addr()
-                .map_err(|e| ServeError::Setup(e.to_string()))?
-        );
-        running.tasks.push(tokio::task::spawn_local(accept_loop(
-            listener,
-            None,
-            app.clone(),
-            stopped.clone(),
-        )));
-    }
-    if let Some(listener) = lmtp {
+    if let Some(listener) = sockets.lmtp {
         if let lmtp::Listener::Tcp(l) = &listener {
             running.lmtp = l.local_addr().ok();
         }
         tracing::info!("LMTP on {}", app.cfg.lmtp);
+        serving.push(format!("LMTP {}", app.cfg.lmtp));
         let cfg = lmtp::LmtpConfig {
             hostname: app.cfg.hostname.clone(),
             max_message_size: app.cfg.limits.max_message,
@@ -186,12 +293,116 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
             stopped.clone(),
         )));
     }
-    running.tasks.push(tokio::task::spawn_local(control::serve(
-        control,
-        store,
-        Rc::new(app.cfg.auth.clone()),
-    )));
+    if let Some(socket) = sockets.notify {
+        running.notify = socket.local_addr().ok();
+        tracing::info!("change notifications on udp {}", app.cfg.notify.listen);
+        running.tasks.push(tokio::task::spawn_local(serve_notify(
+            socket,
+            app.clone(),
+            stopped.clone(),
+        )));
+    }
+    running
+        .background
+        .push(tokio::task::spawn_local(watchdog()));
+    let status_app = app.clone();
+    running
+        .background
+        .push(tokio::task::spawn_local(control::serve(
+            sockets.control,
+            store,
+            Rc::new(app.cfg.auth.clone()),
+            Rc::new(move || status(&status_app)),
+        )));
+    let _ = sdnotify::status(&format!("serving {}", serving.join(", ")));
+    let _ = sdnotify::ready();
     Ok(running)
+}
+
+/// The state `easd status` shows.
+fn status(app: &App) -> serde_json::Value {
+    let c = &app.notify_counters;
+    serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "waiting_requests": app.hub.waiting(),
+        "notify": {
+            "received": c.received.get(),
+            "accepted": c.accepted.get(),
+            "malformed": c.malformed.get(),
+            "oversized": c.oversized.get(),
+            "unknown_account": c.unknown_account.get(),
+            "not_loopback": c.not_loopback.get(),
+            "rate_limited": c.rate_limited.get(),
+        },
+    })
+}
+
+/// The UDP listener, resolving notices against the store and waking the hub.
+async fn serve_notify(socket: UdpSocket, app: Rc<App>, stopped: watch::Receiver<bool>) {
+    let cfg = notify::NotifyConfig {
+        allow_remote: app.cfg.notify.allow_remote,
+        rate_per_second: app.cfg.notify.rate_per_second,
+        burst: app.cfg.notify.burst,
+    };
+    let resolver = app.clone();
+    let resolve = move |n: &notify::Notice| match notice_events(&resolver.store, n) {
+        Ok(events) => events,
+        Err(e) => {
+            tracing::warn!("change notice for {}: {e}", n.account);
+            None
+        }
+    };
+    let hub = app.hub.clone();
+    notify::serve(
+        socket,
+        resolve,
+        move |e| hub.publish(e),
+        app.notify_counters.clone(),
+        cfg,
+        stopped,
+    )
+    .await;
+}
+
+/// The events a notice stands for: the named folder of the account, or all its folders.
+fn notice_events(store: &Store, n: &notify::Notice) -> Result<Option<Vec<Event>>, StoreError> {
+    let tx = store.read()?;
+    let Some(account) = tx.account_by_email(&n.account)? else {
+        return Ok(None);
+    };
+    let folders = tx.folders(account.id)?;
+    let chosen: Vec<&Folder> = match n.folder_ref() {
+        None => folders.iter().collect(),
+        Some(notify::FolderRef::Inbox) => folders
+            .iter()
+            .filter(|f| f.kind == FolderType::Inbox)
+            .collect(),
+        Some(notify::FolderRef::Id(id)) => folders.iter().filter(|f| f.id == id).collect(),
+        Some(notify::FolderRef::Name(name)) => folders
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .collect(),
+    };
+    Ok(Some(
+        chosen
+            .into_iter()
+            .map(|f| Event::Folder {
+                account: account.id,
+                folder: f.id,
+            })
+            .collect(),
+    ))
+}
+
+/// Pings systemd's watchdog at half its interval, while the event loop is alive.
+async fn watchdog() {
+    let Some(period) = sdnotify::watchdog_interval() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        let _ = sdnotify::watchdog();
+    }
 }
 
 async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, ServeError> {
@@ -253,12 +464,26 @@ async fn accept_loop(
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    // One descriptor held back, so that when the process runs out of them a client can
+    // still be accepted and told 503 instead of waiting in the backlog for nothing.
+    let mut reserve = std::fs::File::open("/dev/null").ok();
     loop {
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(pair) => pair,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    tracing::warn!("out of file descriptors: answering 503");
+                    drop(reserve.take());
+                    if let Ok(Ok((tcp, _))) =
+                        tokio::time::timeout(Duration::from_millis(10), listener.accept()).await
+                    {
+                        tokio::task::spawn_local(refuse_busy(tcp, tls.clone()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    reserve = std::fs::File::open("/dev/null").ok();
+                    continue;
+                }
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
                     tracing::warn!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -319,23 +544,52 @@ async fn accept_loop(
     }
 }
 
+/// Answers a connection accepted while out of descriptors with 503 and closes it.
+async fn refuse_busy(tcp: tokio::net::TcpStream, tls: Option<TlsAcceptor>) {
+    use tokio::io::AsyncWriteExt;
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        match tls {
+            Some(acceptor) => {
+                if let Ok(mut s) = acceptor.accept(tcp).await {
+                    let _ = s.write_all(BUSY).await;
+                    let _ = s.shutdown().await;
+                }
+            }
+            None => {
+                let mut tcp = tcp;
+                let _ = tcp.write_all(BUSY).await;
+            }
+        }
+    })
+    .await;
+}
+
 impl Running {
     /// Stops accepting, lets in-flight requests finish, and closes the store.
     pub async fn shutdown(self) {
+        let _ = sdnotify::stopping();
+        // Waiting Pings are answered (Status 1) before the listeners drain.
+        self.app.hub.shutdown();
         let _ = self.stop.send(true);
-        let Running { tasks, app, .. } = self;
-        // The control task never ends by itself; the accept loops end on the signal.
-        let mut tasks = tasks;
-        let control = tasks.pop();
+        let Running {
+            tasks,
+            background,
+            app,
+            owns_control_socket,
+            ..
+        } = self;
         for t in tasks {
             let _ = t.await;
         }
-        if let Some(c) = control {
-            c.abort();
-            // The task holds a Store clone; the store is closed only once it is gone.
-            let _ = c.await;
+        for t in background {
+            t.abort();
+            // These tasks hold Store clones; the store is closed only once they are gone.
+            let _ = t.await;
         }
-        let _ = std::fs::remove_file(control::socket_path(&app.cfg.data));
+        if owns_control_socket {
+            let _ = std::fs::remove_file(control::socket_path(&app.cfg.data));
+        }
         drop(app);
     }
 }

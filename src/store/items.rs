@@ -9,6 +9,7 @@ use redb::ReadableTable;
 
 use super::model::{AccountId, FolderId};
 use super::ops::{self, Reads, Tx};
+use super::search_index;
 use super::tables::{self, FOLDER_LOG, ITEMS};
 use super::{Event, StoreError, WriteCtx};
 use crate::mail::meta::{Flags, MailItem, MessageMeta};
@@ -142,15 +143,17 @@ fn put(ctx: &WriteCtx, account: AccountId, item: &MailItem) -> Result<(), StoreE
     Ok(())
 }
 
-/// Stores a new message in `folder`.
+/// Stores a new message in `folder`, indexing its search terms (which the item record
+/// itself does not keep: they would weigh on every sync read).
 pub fn insert(
     ctx: &mut WriteCtx,
     account: AccountId,
     folder: FolderId,
     blob: BlobId,
-    meta: MessageMeta,
+    mut meta: MessageMeta,
     flags: Flags,
 ) -> Result<MailItem, StoreError> {
+    let terms = std::mem::take(&mut meta.search_terms);
     let mut acc = ctx
         .tx
         .account(account)?
@@ -179,6 +182,7 @@ pub fn insert(
         },
         None,
     )?;
+    search_index::add(ctx, account, folder, id, &terms)?;
     Ok(item)
 }
 
@@ -215,16 +219,18 @@ pub fn update_flags(
     Ok(Some(item))
 }
 
-/// Removes an item, leaving a tombstone. Returns the removed item and the tombstone's modseq.
+/// Removes an item, leaving a tombstone. Returns the removed item (with its search terms)
+/// and the tombstone's modseq.
 pub fn delete(
     ctx: &mut WriteCtx,
     account: AccountId,
     folder: FolderId,
     id: u64,
 ) -> Result<Option<(MailItem, u64)>, StoreError> {
-    let Some(item) = ctx.tx.item(account, folder, id)? else {
+    let Some(mut item) = ctx.tx.item(account, folder, id)? else {
         return Ok(None);
     };
+    item.meta.search_terms = search_index::remove(ctx, account, folder, id)?;
     ctx.tx.open_table(ITEMS)?.remove((account, folder, id))?;
     let modseq = next_modseq(ctx, account, folder)?;
     log(

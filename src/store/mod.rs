@@ -10,6 +10,7 @@ pub mod folders;
 pub mod items;
 pub mod model;
 pub mod ops;
+pub mod search_index;
 pub mod tables;
 mod writer;
 
@@ -177,6 +178,10 @@ fn migrate(db: &Database) -> Result<(), StoreError> {
         tx.open_table(tables::SYNC_STATE)?;
         tx.open_table(tables::SYNC_HELD)?;
         tx.open_table(tables::SYNC_CACHE)?;
+        tx.open_table(tables::SENT_CLIENT_IDS)?;
+        tx.open_table(tables::PING_PARAMS)?;
+        tx.open_table(search_index::POSTINGS)?;
+        tx.open_table(search_index::ITEM_TERMS)?;
     }
     tx.commit()?;
     Ok(())

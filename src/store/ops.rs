@@ -209,7 +209,16 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
         .retain_in((account.id, 0)..=(account.id, u64::MAX), |_, _| false)?;
     let all = (account.id, 0, 0)..=(account.id, u64::MAX, u64::MAX);
     tx.open_table(ITEMS)?.retain_in(all.clone(), |_, _| false)?;
-    tx.open_table(FOLDER_LOG)?.retain_in(all, |_, _| false)?;
+    tx.open_table(FOLDER_LOG)?
+        .retain_in(all.clone(), |_, _| false)?;
+    tx.open_table(super::search_index::ITEM_TERMS)?
+        .retain_in(all, |_, _| false)?;
+    tx.open_table(super::search_index::POSTINGS)?.retain_in(
+        (account.id, "", 0, 0)..=(account.id, "\u{10FFFF}", u64::MAX, u64::MAX),
+        |_, _| false,
+    )?;
+    tx.open_table(SENT_CLIENT_IDS)?
+        .retain_in((account.id, "")..=(account.id, "\u{10FFFF}"), |_, _| false)?;
     let device_ids: Vec<String> = tx
         .devices()?
         .into_iter()
@@ -262,6 +271,7 @@ pub fn delete_device(
         |_, _| false,
     )?;
     tx.open_table(SYNC_CACHE)?.remove((account, device_id))?;
+    tx.open_table(PING_PARAMS)?.remove((account, device_id))?;
     tx.open_table(SYNC_HELD)?.retain_in(
         (account, device_id, 0, 0)..=(account, device_id, u64::MAX, u8::MAX),
         |_, _| false,

@@ -37,6 +37,15 @@ pub const SYNC_HELD: TableDefinition<(AccountId, &str, FolderId, u8), &[u8]> =
 pub const SYNC_CACHE: TableDefinition<(AccountId, &str), &[u8]> =
     TableDefinition::new("sync_cache");
 
+/// ClientIds of messages a device sent: (account, ClientId) → when. A resent SendMail
+/// with a known ClientId is not sent again.
+pub const SENT_CLIENT_IDS: TableDefinition<(AccountId, &str), i64> =
+    TableDefinition::new("sent_client_ids");
+
+/// The last Ping's parameters per device, reused by an empty Ping, also after a restart.
+pub const PING_PARAMS: TableDefinition<(AccountId, &str), &[u8]> =
+    TableDefinition::new("ping_params");
+
 pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         table,

@@ -301,6 +301,24 @@ pub fn prune_own(state: &mut CollectionState) {
     state.own.retain(|(_, m)| *m > floor);
 }
 
+/// Whether a Sync of this collection would bring the device anything (Ping's question).
+/// A folder the device never synced counts as changed ([MS-ASCMD] 2.2.1.13).
+pub fn pending(
+    tx: &impl Tx,
+    k: StateKey,
+    folder_modseq: u64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let Some(mut state) = load_state(tx, k)? else {
+        return Ok(true);
+    };
+    if folder_modseq <= state.modseq && state.filter == 0 {
+        return Ok(false);
+    }
+    let mut held = load_held(tx, k, 0)?;
+    Ok(!collect_changes(tx, k, &mut state, &mut held, 1, now)?.is_empty())
+}
+
 /// The first key of a new state: random, so keys of a forgotten state cannot match.
 pub fn fresh_key() -> u64 {
     u64::from(rand::random::<u32>()) + 1

@@ -44,6 +44,7 @@ class EasServer:
     data_dir: Path
     https_port: int
     http_port: int
+    lmtp_port: int
     admin_password: str
     alice: Account
     bob: Account
@@ -62,6 +63,11 @@ class EasServer:
     @property
     def eas_url(self) -> str:
         return f"{self.base_url}/Microsoft-Server-ActiveSync"
+
+    @property
+    def lmtp_addr(self) -> tuple[str, int]:
+        """Where ``easd serve`` takes deliveries (LMTP over TCP), for ``smtplib.LMTP``."""
+        return ("127.0.0.1", self.lmtp_port)
 
     @property
     def cert_path(self) -> Path:
@@ -96,6 +102,7 @@ MARKERS = {
     "settings": "Settings command",
     "auth": "HTTP authentication",
     "http": "raw HTTP-level behaviour (OPTIONS)",
+    "mail": "mail: LMTP delivery, Sync of mail folders, ItemOperations, MoveItems",
 }
 
 
@@ -148,7 +155,8 @@ def _add_user(bin_path: Path, data_dir: Path, account: Account, env: dict[str, s
 
 @pytest.fixture(scope="session")
 def easd_server() -> Iterator[EasServer]:
-    """Start ``easd serve`` on two free loopback ports, add alice and bob, yield, SIGTERM."""
+    """Start ``easd serve`` on free loopback ports (HTTPS, HTTP, LMTP), add alice and bob,
+    yield, SIGTERM."""
     global _SERVER
     bin_path = Path(os.environ.get("EASD_BIN") or DEFAULT_BIN)
     if not bin_path.is_file() or not os.access(bin_path, os.X_OK):
@@ -158,7 +166,7 @@ def easd_server() -> Iterator[EasServer]:
     data_dir = tmp_root / "data"
     data_dir.mkdir(mode=0o700)
     log_path = tmp_root / "server.log"
-    https_port, http_port = _free_ports(2)
+    https_port, http_port, lmtp_port = _free_ports(3)
     admin_password = secrets.token_urlsafe(18)
     env = dict(os.environ, EASD_ADMIN_PASSWORD=admin_password)
 
@@ -167,6 +175,7 @@ def easd_server() -> Iterator[EasServer]:
         "--data", str(data_dir),
         "--https", f"127.0.0.1:{https_port}",
         "--http", f"127.0.0.1:{http_port}",
+        "--lmtp", f"127.0.0.1:{lmtp_port}",
     ]
     log_file = open(log_path, "wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env)
@@ -183,15 +192,16 @@ def easd_server() -> Iterator[EasServer]:
     while True:
         if proc.poll() is not None:
             startup_failure(f"easd serve exited early with code {proc.returncode}")
-        if _port_open(https_port):
+        if _port_open(https_port) and _port_open(lmtp_port):
             break
         if time.monotonic() > deadline:
             startup_failure(f"easd serve did not accept connections on 127.0.0.1:{https_port} "
-                            f"within {STARTUP_TIMEOUT_S:.0f}s")
+                            f"(HTTPS) and 127.0.0.1:{lmtp_port} (LMTP) within {STARTUP_TIMEOUT_S:.0f}s")
         time.sleep(0.1)
 
     server = EasServer(
         bin=bin_path, data_dir=data_dir, https_port=https_port, http_port=http_port,
+        lmtp_port=lmtp_port,
         admin_password=admin_password,
         alice=Account("alice@example.com", "Alice Example", secrets.token_urlsafe(15)),
         bob=Account("bob@example.org", "Bob Example", secrets.token_urlsafe(15)),

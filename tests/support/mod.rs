@@ -50,6 +50,7 @@ struct Endpoints {
     https: Option<SocketAddr>,
     http: Option<SocketAddr>,
     lmtp: Option<SocketAddr>,
+    notify: Option<SocketAddr>,
 }
 
 struct Incarnation {
@@ -91,6 +92,7 @@ pub fn start_server(tweak: impl FnOnce(&mut Config)) -> TestServer {
         lmtp: "127.0.0.1:0".into(),
         ..Config::default()
     };
+    cfg.notify.listen = "127.0.0.1:0".into();
     cfg.auth.argon2_memory_kib = 256;
     cfg.auth.argon2_iterations = 1;
     tweak(&mut cfg);
@@ -127,6 +129,7 @@ fn spawn(cfg: Config) -> (Incarnation, Endpoints) {
                     https: running.https,
                     http: running.http,
                     lmtp: running.lmtp,
+                    notify: running.notify,
                 }));
                 // A dropped sender (the TestServer went away) stops the server too.
                 let _ = stopped.await;
@@ -156,6 +159,15 @@ impl TestServer {
 
     pub fn https_addr(&self) -> SocketAddr {
         self.endpoints().https.expect("HTTPS listener")
+    }
+
+    /// The UDP change-notification listener of the current incarnation.
+    pub fn notify_addr(&self) -> SocketAddr {
+        self.endpoints
+            .lock()
+            .expect("endpoints")
+            .notify
+            .expect("notify listener is on")
     }
 
     /// The LMTP listener of the current incarnation.
@@ -398,6 +410,7 @@ impl HttpClient {
                 https: Some(addr),
                 http: None,
                 lmtp: None,
+                notify: None,
             })),
             tls: Some(tls_config(cert_pem)),
         }
@@ -791,4 +804,833 @@ pub fn changes_of(folder_sync: &Element) -> FolderChanges {
 /// The path of the CLI binary under test, for tests that run it.
 pub fn cli_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_easd"))
+}
+
+// ---------------------------------------------------------------------------------------
+// LMTP
+// ---------------------------------------------------------------------------------------
+
+/// Longest an LMTP reply may take before the test fails instead of hanging.
+const LMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One (possibly multi-line) LMTP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LmtpReply {
+    pub code: u16,
+    /// Every line's text after `NNN-` / `NNN `.
+    pub lines: Vec<String>,
+}
+
+impl LmtpReply {
+    /// The enhanced status code of the last line (`5.1.1`), when there is one.
+    pub fn enhanced(&self) -> Option<&str> {
+        let last = self.lines.last()?;
+        let first = last.split_whitespace().next()?;
+        let shape = first.split('.').count() == 3
+            && first
+                .split('.')
+                .all(|p| p.chars().all(|c| c.is_ascii_digit()));
+        shape.then_some(first)
+    }
+
+    /// `"550 5.1.1"`-style summary, for assertions.
+    pub fn short(&self) -> String {
+        match self.enhanced() {
+            Some(e) => format!("{} {e}", self.code),
+            None => self.code.to_string(),
+        }
+    }
+}
+
+/// A small blocking LMTP client (RFC 2033) over a raw TCP connection.
+pub struct LmtpClient {
+    reader: BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+    /// The 220 greeting.
+    pub greeting: LmtpReply,
+}
+
+/// Dot-stuffs `message` for DATA (RFC 5321 4.5.2): bare LF becomes CRLF, a line starting
+/// with `.` gets another, and the message ends with CRLF. The terminator is not included.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 4);
+    let mut at_line_start = true;
+    let mut prev = 0u8;
+    for &b in message {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+        prev = b;
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl LmtpClient {
+    /// Connects and reads the greeting, which must be 220.
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = std::net::TcpStream::connect_timeout(&addr, LMTP_TIMEOUT)
+            .unwrap_or_else(|e| panic!("LMTP connect {addr}: {e}"));
+        Self::from_stream(stream)
+    }
+
+    /// Like [`LmtpClient::connect`], but an error instead of a panic (for crash tests).
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = std::net::TcpStream::connect_timeout(&addr, LMTP_TIMEOUT)?;
+        stream.set_read_timeout(Some(LMTP_TIMEOUT))?;
+        let writer = stream.try_clone()?;
+        let mut reader = BufReader::new(stream);
+        let greeting = try_read_reply(&mut reader)?;
+        if greeting.code != 220 {
+            return Err(std::io::Error::other(format!("greeting {greeting:?}")));
+        }
+        Ok(LmtpClient {
+            reader,
+            writer,
+            greeting,
+        })
+    }
+
+    fn from_stream(stream: std::net::TcpStream) -> Self {
+        stream
+            .set_read_timeout(Some(LMTP_TIMEOUT))
+            .expect("timeout");
+        let writer = stream.try_clone().expect("clone stream");
+        let mut reader = BufReader::new(stream);
+        let greeting = try_read_reply(&mut reader).expect("LMTP greeting");
+        assert_eq!(greeting.code, 220, "greeting {greeting:?}");
+        LmtpClient {
+            reader,
+            writer,
+            greeting,
+        }
+    }
+
+    pub fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        self.writer.write_all(bytes)?;
+        self.writer.flush()
+    }
+
+    pub fn try_read_reply(&mut self) -> std::io::Result<LmtpReply> {
+        try_read_reply(&mut self.reader)
+    }
+
+    #[track_caller]
+    pub fn read_reply(&mut self) -> LmtpReply {
+        self.try_read_reply().expect("LMTP reply")
+    }
+
+    /// Sends one command line (CRLF added) and reads its reply.
+    pub fn try_command(&mut self, line: &str) -> std::io::Result<LmtpReply> {
+        self.write_raw(format!("{line}\r\n").as_bytes())?;
+        self.try_read_reply()
+    }
+
+    #[track_caller]
+    pub fn command(&mut self, line: &str) -> LmtpReply {
+        self.try_command(line)
+            .unwrap_or_else(|e| panic!("LMTP {line:?}: {e}"))
+    }
+
+    /// LHLO, which must be answered 250.
+    #[track_caller]
+    pub fn lhlo(&mut self) -> LmtpReply {
+        let r = self.command("LHLO mta.test");
+        assert_eq!(r.code, 250, "LHLO: {r:?}");
+        r
+    }
+
+    /// DATA, then the dot-stuffed message and the terminator; reads one reply per accepted
+    /// recipient. DATA itself must get 354.
+    pub fn try_data(&mut self, message: &[u8], accepted: usize) -> std::io::Result<Vec<LmtpReply>> {
+        let go = self.try_command("DATA")?;
+        if go.code != 354 {
+            return Err(std::io::Error::other(format!("DATA answered {go:?}")));
+        }
+        let mut payload = dot_stuff(message);
+        payload.extend_from_slice(b".\r\n");
+        self.write_raw(&payload)?;
+        (0..accepted).map(|_| self.try_read_reply()).collect()
+    }
+
+    /// One whole transaction: MAIL FROM, one RCPT per recipient, and (when any was
+    /// accepted) DATA. Returns the RCPT replies and the per-recipient DATA replies; with no
+    /// accepted recipient the transaction is reset and there are no DATA replies.
+    pub fn try_send(
+        &mut self,
+        from: &str,
+        recipients: &[&str],
+        message: &[u8],
+    ) -> std::io::Result<(Vec<LmtpReply>, Vec<LmtpReply>)> {
+        let mail = self.try_command(&format!("MAIL FROM:<{from}>"))?;
+        if mail.code != 250 {
+            return Err(std::io::Error::other(format!("MAIL answered {mail:?}")));
+        }
+        let mut rcpt = Vec::new();
+        for r in recipients {
+            rcpt.push(self.try_command(&format!("RCPT TO:<{r}>"))?);
+        }
+        let accepted = rcpt.iter().filter(|r| r.code == 250).count();
+        if accepted == 0 {
+            let rset = self.try_command("RSET")?;
+            assert_eq!(rset.code, 250, "RSET: {rset:?}");
+            return Ok((rcpt, Vec::new()));
+        }
+        let data = self.try_data(message, accepted)?;
+        Ok((rcpt, data))
+    }
+
+    #[track_caller]
+    pub fn send(
+        &mut self,
+        from: &str,
+        recipients: &[&str],
+        message: &[u8],
+    ) -> (Vec<LmtpReply>, Vec<LmtpReply>) {
+        self.try_send(from, recipients, message)
+            .unwrap_or_else(|e| panic!("LMTP transaction: {e}"))
+    }
+
+    /// QUIT, which must get 221.
+    pub fn quit(mut self) {
+        let r = self.command("QUIT");
+        assert_eq!(r.code, 221, "QUIT: {r:?}");
+    }
+}
+
+fn try_read_reply(reader: &mut impl std::io::BufRead) -> std::io::Result<LmtpReply> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        let bad = || std::io::Error::other(format!("malformed LMTP reply line {line:?}"));
+        let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+        let sep = line.as_bytes().get(3).copied();
+        lines.push(line.get(4..).unwrap_or("").to_owned());
+        match sep {
+            Some(b'-') => continue,
+            Some(b' ') | None => return Ok(LmtpReply { code, lines }),
+            Some(_) => return Err(bad()),
+        }
+    }
+}
+
+/// A plain-text message with the usual headers.
+pub fn text_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sender <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Date: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <{}@test.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        unique_token()
+    )
+    .into_bytes()
+}
+
+/// A process-wide unique token (for Message-IDs and names).
+pub fn unique_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "t{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+impl TestServer {
+    /// An LMTP connection to this server, past LHLO.
+    pub fn lmtp(&self) -> LmtpClient {
+        let mut c = LmtpClient::connect(self.lmtp_addr());
+        c.lhlo();
+        c
+    }
+
+    /// Delivers `message` to `recipients` over LMTP; every recipient must get 250 twice
+    /// (RCPT and after DATA).
+    #[track_caller]
+    pub fn deliver(&self, recipients: &[&str], message: &[u8]) {
+        let mut c = self.lmtp();
+        let (rcpt, data) = c.send("sender@remote.test", recipients, message);
+        assert!(rcpt.iter().all(|r| r.code == 250), "RCPT: {rcpt:?}");
+        assert_eq!(data.len(), recipients.len(), "DATA: {data:?}");
+        assert!(data.iter().all(|r| r.code == 250), "DATA: {data:?}");
+        c.quit();
+    }
+
+    /// Delivers a plain-text message with `subject` to `to`.
+    #[track_caller]
+    pub fn deliver_text(&self, to: &str, subject: &str, body: &str) {
+        self.deliver(
+            &[to],
+            &text_message("sender@remote.test", to, subject, body),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sync
+// ---------------------------------------------------------------------------------------
+
+use easd::wbxml::tag::airsync as air;
+use easd::wbxml::tag::airsyncbase as asb;
+
+/// One Collection of a Sync request, built up field by field.
+#[derive(Debug, Clone, Default)]
+pub struct SyncColl {
+    pub id: String,
+    /// `None` leaves SyncKey out (a malformed request).
+    pub key: Option<String>,
+    pub window: Option<usize>,
+    pub get_changes: Option<bool>,
+    pub deletes_as_moves: Option<bool>,
+    pub filter: Option<u8>,
+    /// (Type, TruncationSize) per airsyncbase:BodyPreference.
+    pub body_prefs: Vec<(u8, Option<u32>)>,
+    pub commands: Vec<Element>,
+}
+
+impl SyncColl {
+    pub fn new(id: &str, key: &str) -> Self {
+        SyncColl {
+            id: id.into(),
+            key: Some(key.into()),
+            ..SyncColl::default()
+        }
+    }
+
+    #[must_use]
+    pub fn window(mut self, n: usize) -> Self {
+        self.window = Some(n);
+        self
+    }
+
+    #[must_use]
+    pub fn get_changes(mut self, on: bool) -> Self {
+        self.get_changes = Some(on);
+        self
+    }
+
+    #[must_use]
+    pub fn deletes_as_moves(mut self, on: bool) -> Self {
+        self.deletes_as_moves = Some(on);
+        self
+    }
+
+    #[must_use]
+    pub fn filter(mut self, f: u8) -> Self {
+        self.filter = Some(f);
+        self
+    }
+
+    #[must_use]
+    pub fn body(mut self, kind: u8, truncation: Option<u32>) -> Self {
+        self.body_prefs.push((kind, truncation));
+        self
+    }
+
+    #[must_use]
+    pub fn command(mut self, c: Element) -> Self {
+        self.commands.push(c);
+        self
+    }
+
+    /// A Change setting email:Read.
+    #[must_use]
+    pub fn mark_read(self, server_id: &str, read: bool) -> Self {
+        self.command(
+            Element::new(air::CHANGE)
+                .text_child(air::SERVER_ID, server_id)
+                .child(
+                    Element::new(air::APPLICATION_DATA)
+                        .text_child(easd::wbxml::tag::email::READ, if read { "1" } else { "0" }),
+                ),
+        )
+    }
+
+    #[must_use]
+    pub fn delete(self, server_id: &str) -> Self {
+        self.command(Element::new(air::DELETE).text_child(air::SERVER_ID, server_id))
+    }
+
+    #[must_use]
+    pub fn fetch(self, server_id: &str) -> Self {
+        self.command(Element::new(air::FETCH).text_child(air::SERVER_ID, server_id))
+    }
+
+    pub fn element(&self) -> Element {
+        let mut c = Element::new(air::COLLECTION);
+        if let Some(k) = &self.key {
+            c.push_text(air::SYNC_KEY, k.as_str());
+        }
+        c.push_text(air::COLLECTION_ID, self.id.as_str());
+        if let Some(d) = self.deletes_as_moves {
+            c.push_text(air::DELETES_AS_MOVES, if d { "1" } else { "0" });
+        }
+        if let Some(g) = self.get_changes {
+            c.push_text(air::GET_CHANGES, if g { "1" } else { "0" });
+        }
+        if let Some(w) = self.window {
+            c.push_text(air::WINDOW_SIZE, w.to_string());
+        }
+        if self.filter.is_some() || !self.body_prefs.is_empty() {
+            let mut o = Element::new(air::OPTIONS);
+            if let Some(f) = self.filter {
+                o.push_text(air::FILTER_TYPE, f.to_string());
+            }
+            for (kind, trunc) in &self.body_prefs {
+                let mut p =
+                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string());
+                if let Some(t) = trunc {
+                    p.push_text(asb::TRUNCATION_SIZE, t.to_string());
+                }
+                o.push(p);
+            }
+            c.push(o);
+        }
+        if !self.commands.is_empty() {
+            let mut cmds = Element::new(air::COMMANDS);
+            for cmd in &self.commands {
+                cmds.push(cmd.clone());
+            }
+            c.push(cmds);
+        }
+        c
+    }
+}
+
+/// One Collection of a Sync response, taken apart.
+#[derive(Debug, Clone)]
+pub struct SyncOut {
+    pub status: String,
+    pub key: Option<String>,
+    pub more: bool,
+    /// (ServerId, ApplicationData).
+    pub adds: Vec<(String, Element)>,
+    pub changes: Vec<(String, Element)>,
+    pub deletes: Vec<String>,
+    pub soft_deletes: Vec<String>,
+    pub responses: Option<Element>,
+    pub raw: Element,
+}
+
+impl SyncOut {
+    pub fn parse(collection: &Element) -> Self {
+        let cmds = collection.find(air::COMMANDS);
+        let with_data = |tag| -> Vec<(String, Element)> {
+            cmds.map(|c| {
+                c.find_all(tag)
+                    .map(|e| {
+                        (
+                            text(e, air::SERVER_ID).to_owned(),
+                            e.find(air::APPLICATION_DATA)
+                                .cloned()
+                                .unwrap_or_else(|| panic!("no ApplicationData in {e:?}")),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let ids = |tag| -> Vec<String> {
+            cmds.map(|c| {
+                c.find_all(tag)
+                    .map(|e| text(e, air::SERVER_ID).to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        SyncOut {
+            status: text(collection, air::STATUS).to_owned(),
+            key: collection.text_of(air::SYNC_KEY).map(str::to_owned),
+            more: collection.find(air::MORE_AVAILABLE).is_some(),
+            adds: with_data(air::ADD),
+            changes: with_data(air::CHANGE),
+            deletes: ids(air::DELETE),
+            soft_deletes: ids(air::SOFT_DELETE),
+            responses: collection.find(air::RESPONSES).cloned(),
+            raw: collection.clone(),
+        }
+    }
+
+    /// The new key of a Status 1 answer.
+    #[track_caller]
+    pub fn ok_key(&self) -> String {
+        assert_eq!(self.status, "1", "Sync status: {:?}", self.raw);
+        self.key.clone().expect("SyncKey in a Status 1 answer")
+    }
+
+    pub fn add_ids(&self) -> Vec<String> {
+        self.adds.iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    pub fn has_commands(&self) -> bool {
+        self.raw.find(air::COMMANDS).is_some()
+    }
+}
+
+impl EasClient {
+    /// Sync of the given collections; the whole response.
+    #[track_caller]
+    pub fn sync(&self, collections: &[SyncColl]) -> Element {
+        let mut list = Element::new(air::COLLECTIONS);
+        for c in collections {
+            list.push(c.element());
+        }
+        self.call("Sync", &Element::new(air::SYNC).child(list))
+    }
+
+    /// Sync of one collection; its answer.
+    #[track_caller]
+    pub fn sync1(&self, coll: &SyncColl) -> SyncOut {
+        let r = self.sync(std::slice::from_ref(coll));
+        let c = r
+            .find_path(&[air::COLLECTIONS, air::COLLECTION])
+            .unwrap_or_else(|| panic!("no Collections/Collection in {r:?}"));
+        SyncOut::parse(c)
+    }
+
+    /// SyncKey 0 for `id`; returns the new key (checking that nothing else came back).
+    #[track_caller]
+    pub fn sync_init(&self, id: &str) -> String {
+        let out = self.sync1(&SyncColl::new(id, "0"));
+        assert!(!out.has_commands(), "key 0 brought commands: {:?}", out.raw);
+        out.ok_key()
+    }
+
+    /// Syncs `coll` (its key updated each round) until no MoreAvailable; returns the last
+    /// key and every Add, in order.
+    #[track_caller]
+    pub fn sync_all(&self, mut coll: SyncColl) -> (String, Vec<(String, Element)>) {
+        let mut adds = Vec::new();
+        for _ in 0..10_000 {
+            let out = self.sync1(&coll);
+            let key = out.ok_key();
+            adds.extend(out.adds);
+            coll.key = Some(key.clone());
+            if !out.more {
+                return (key, adds);
+            }
+        }
+        panic!("MoreAvailable never ended");
+    }
+
+    /// The ServerId of the default folder of `kind` (2 Inbox, 4 Deleted Items, ...), from a
+    /// FolderSync 0.
+    #[track_caller]
+    pub fn folder_of_type(&self, kind: u8) -> String {
+        let (_, r) = self.folder_sync_ok("0");
+        changes_of(&r)
+            .adds
+            .into_iter()
+            .find(|f| f.kind == kind)
+            .unwrap_or_else(|| panic!("no folder of type {kind}"))
+            .server_id
+    }
+}
+
+/// A parsed `application/vnd.ms-sync.multipart` body ([MS-ASCMD] 2.2.1.10.1.1): checks
+/// that the count, offsets and lengths are consistent and cover the body exactly.
+#[track_caller]
+pub fn parse_multipart(body: &[u8]) -> Vec<&[u8]> {
+    let u32_at = |at: usize| -> usize {
+        let b: [u8; 4] = body
+            .get(at..at + 4)
+            .unwrap_or_else(|| panic!("multipart body too short at {at}"))
+            .try_into()
+            .expect("4 bytes");
+        u32::from_le_bytes(b) as usize
+    };
+    let count = u32_at(0);
+    assert!(count >= 1, "no parts");
+    let header = 4 + 8 * count;
+    let mut expected = header;
+    let mut parts = Vec::with_capacity(count);
+    for i in 0..count {
+        let (offset, len) = (u32_at(4 + 8 * i), u32_at(8 + 8 * i));
+        assert_eq!(offset, expected, "part {i} offset");
+        let part = body
+            .get(offset..offset + len)
+            .unwrap_or_else(|| panic!("part {i} ({offset}+{len}) outside {} bytes", body.len()));
+        parts.push(part);
+        expected = offset + len;
+    }
+    assert_eq!(expected, body.len(), "parts do not end the body");
+    parts
+}
+
+// ---------------------------------------------------------------------------------------
+// SMTP sink (the outgoing relay) and push helpers
+// ---------------------------------------------------------------------------------------
+
+/// How an [`SmtpSink`] treats the next sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkMode {
+    /// A normal relay: every message is accepted (250) and recorded.
+    Accept,
+    /// DATA gets `451` (try again later); nothing is recorded.
+    FailData,
+    /// Every connection gets a `421` greeting and is closed.
+    Refuse,
+}
+
+/// One message an [`SmtpSink`] accepted.
+#[derive(Debug, Clone)]
+pub struct SmtpMessage {
+    /// MAIL FROM's address (without the angle brackets).
+    pub from: String,
+    /// RCPT TO's addresses, in order.
+    pub recipients: Vec<String>,
+    /// The message, un-dot-stuffed, without the terminating `.` line.
+    pub data: Vec<u8>,
+}
+
+impl SmtpMessage {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.data).into_owned()
+    }
+}
+
+struct SinkShared {
+    mode: Mutex<SinkMode>,
+    data_delay: Mutex<Duration>,
+    messages: Mutex<Vec<SmtpMessage>>,
+    connections: std::sync::atomic::AtomicUsize,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// A tiny SMTP server on 127.0.0.1:0 speaking just enough for mail-send's plain client:
+/// greeting, EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT. Stopped when dropped.
+pub struct SmtpSink {
+    addr: SocketAddr,
+    shared: Arc<SinkShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the SMTP sink");
+        let addr = listener.local_addr().expect("sink address");
+        let shared = Arc::new(SinkShared {
+            mode: Mutex::new(SinkMode::Accept),
+            data_delay: Mutex::new(Duration::ZERO),
+            messages: Mutex::new(Vec::new()),
+            connections: std::sync::atomic::AtomicUsize::new(0),
+            stop: std::sync::atomic::AtomicBool::new(false),
+        });
+        let for_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("smtp-sink".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if for_thread.stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    for_thread
+                        .connections
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let session = for_thread.clone();
+                    std::thread::spawn(move || {
+                        let _ = smtp_session(conn, &session);
+                    });
+                }
+            })
+            .expect("sink thread");
+        SmtpSink {
+            addr,
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn set_mode(&self, mode: SinkMode) {
+        *self.shared.mode.lock().expect("sink mode") = mode;
+    }
+
+    /// How long the sink sits on a received message before answering the final 250.
+    pub fn set_data_delay(&self, delay: Duration) {
+        *self.shared.data_delay.lock().expect("sink delay") = delay;
+    }
+
+    /// Every message accepted so far.
+    pub fn messages(&self) -> Vec<SmtpMessage> {
+        self.shared.messages.lock().expect("sink messages").clone()
+    }
+
+    /// Connections accepted so far (in any mode).
+    pub fn connections(&self) -> usize {
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Points `cfg.relay` at this sink (no TLS, short timeout).
+    pub fn configure(&self, cfg: &mut Config) {
+        cfg.relay.host = self.addr.ip().to_string();
+        cfg.relay.port = self.addr.port();
+        cfg.relay.security = easd::config::RelaySecurity::None;
+        cfg.relay.username = None;
+        cfg.relay.password = None;
+        cfg.relay.timeout_seconds = 10;
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The address inside `<...>` of a MAIL FROM / RCPT TO argument.
+fn angle_address(arg: &str) -> String {
+    match (arg.find('<'), arg.find('>')) {
+        (Some(a), Some(b)) if a < b => arg[a + 1..b].to_owned(),
+        _ => arg.split_whitespace().next().unwrap_or("").to_owned(),
+    }
+}
+
+fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Result<()> {
+    use std::io::{BufRead as _, Write as _};
+    stream.set_read_timeout(Some(LMTP_TIMEOUT))?;
+    let mut w = stream.try_clone()?;
+    let mut r = BufReader::new(stream);
+    let mode = *shared.mode.lock().expect("sink mode");
+    if mode == SinkMode::Refuse {
+        w.write_all(b"421 4.3.2 sink.test refuses service\r\n")?;
+        return w.flush();
+    }
+    w.write_all(b"220 sink.test ESMTP test sink\r\n")?;
+    let mut from: Option<String> = None;
+    let mut recipients: Vec<String> = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let cmd = line.trim_end_matches(['\r', '\n']);
+        let upper = cmd.to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250-sink.test greets you\r\n250 HELP\r\n"
+        } else if upper.starts_with("MAIL FROM:") {
+            from = Some(angle_address(&cmd[10..]));
+            recipients.clear();
+            b"250 2.1.0 ok\r\n"
+        } else if upper.starts_with("RCPT TO:") {
+            recipients.push(angle_address(&cmd[8..]));
+            b"250 2.1.5 ok\r\n"
+        } else if upper == "DATA" {
+            if *shared.mode.lock().expect("sink mode") == SinkMode::FailData {
+                b"451 4.3.0 try again later\r\n"
+            } else {
+                w.write_all(b"354 go ahead\r\n")?;
+                w.flush()?;
+                let mut data = Vec::new();
+                loop {
+                    let mut l = Vec::new();
+                    if r.read_until(b'\n', &mut l)? == 0 {
+                        return Ok(());
+                    }
+                    if l == b".\r\n" || l == b".\n" {
+                        break;
+                    }
+                    let l = if l.starts_with(b".") { &l[1..] } else { &l[..] };
+                    data.extend_from_slice(l);
+                }
+                let delay = *shared.data_delay.lock().expect("sink delay");
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
+                }
+                shared
+                    .messages
+                    .lock()
+                    .expect("sink messages")
+                    .push(SmtpMessage {
+                        from: from.take().unwrap_or_default(),
+                        recipients: std::mem::take(&mut recipients),
+                        data,
+                    });
+                b"250 2.0.0 queued\r\n"
+            }
+        } else if upper == "RSET" {
+            from = None;
+            recipients.clear();
+            b"250 2.0.0 ok\r\n"
+        } else if upper == "NOOP" {
+            b"250 2.0.0 ok\r\n"
+        } else if upper == "QUIT" {
+            w.write_all(b"221 2.0.0 bye\r\n")?;
+            return w.flush();
+        } else {
+            b"500 5.5.2 unknown command\r\n"
+        };
+        w.write_all(reply)?;
+        w.flush()?;
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address").port()
+}
+
+impl TestServer {
+    /// What `easd status` shows (the control socket's Status reply).
+    pub fn status_json(&self) -> serde_json::Value {
+        match self.control(Request::Status) {
+            Reply::Status { status } => status,
+            other => panic!("status request answered {other:?}"),
+        }
+    }
+
+    /// Pings and hanging Syncs waiting right now.
+    pub fn waiting_requests(&self) -> u64 {
+        self.status_json()["waiting_requests"]
+            .as_u64()
+            .expect("numeric waiting_requests")
+    }
+
+    /// Waits (up to 20 s) until exactly `n` requests are waiting in the push hub.
+    #[track_caller]
+    pub fn wait_until_waiting(&self, n: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = self.waiting_requests();
+            if now == n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{now} waiting requests, never {n}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

@@ -12,7 +12,9 @@ use crate::store::items::{self, ItemReads};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::{parse_file_reference, parse_item_server_id};
-use crate::wbxml::{Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io};
+use crate::wbxml::{
+    Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io, tag::search,
+};
 
 /// ItemOperations Status values ([MS-ASCMD] 2.2.3.177.8).
 const OK: u8 = 1;
@@ -61,9 +63,12 @@ fn fetch(ctx: &Ctx<'_>, op: &Element, parts: &mut Vec<Vec<u8>>) -> Result<Elemen
         let range = options.and_then(|o| o.text_of(io::RANGE));
         return fetch_attachment(ctx, file_ref, range, parts);
     }
+    // A search result names its message by LongId, which is `folder:item` like a ServerId.
+    let long_id = op.text_of(search::LONG_ID);
     let (Some(collection), Some(server_id)) = (
-        op.text_of(airsync::COLLECTION_ID),
-        op.text_of(airsync::SERVER_ID),
+        op.text_of(airsync::COLLECTION_ID)
+            .or_else(|| long_id.and_then(|l| l.split_once(':')).map(|(f, _)| f)),
+        op.text_of(airsync::SERVER_ID).or(long_id),
     ) else {
         return Ok(fetch_status(PROTOCOL_ERROR));
     };

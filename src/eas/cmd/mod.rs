@@ -6,7 +6,10 @@ pub mod folder_sync;
 pub mod get_item_estimate;
 pub mod item_operations;
 pub mod move_items;
+pub mod ping;
 pub mod provision;
+pub mod search;
+pub mod send_mail;
 pub mod settings;
 pub mod sync;
 
@@ -20,8 +23,13 @@ use crate::store::model::{Account, Device};
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 10] = [
+pub const IMPLEMENTED: [Command; 15] = [
     Command::Sync,
+    Command::Search,
+    Command::Ping,
+    Command::SendMail,
+    Command::SmartReply,
+    Command::SmartForward,
     Command::GetItemEstimate,
     Command::ItemOperations,
     Command::MoveItems,
@@ -44,6 +52,8 @@ pub struct Ctx<'a> {
     /// The device row; a command that changes it stores the new row back here.
     pub device: Device,
     pub req: &'a EasRequest,
+    /// A `message/rfc822` body (12.x SendMail/SmartReply/SmartForward), not WBXML.
+    pub mime_body: Option<bytes::Bytes>,
 }
 
 pub enum Reply {
@@ -59,6 +69,11 @@ pub enum Reply {
 pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     match ctx.req.command {
         Command::Sync => sync::handle(ctx, body).await,
+        Command::Ping => ping::handle(ctx, body).await,
+        Command::Search => search::handle(ctx, body).await,
+        Command::SendMail | Command::SmartReply | Command::SmartForward => {
+            send_mail::handle(ctx, body).await
+        }
         Command::GetItemEstimate => get_item_estimate::handle(ctx, body).await,
         Command::ItemOperations => item_operations::handle(ctx, body).await,
         Command::MoveItems => move_items::handle(ctx, body).await,

@@ -12,6 +12,7 @@ use crate::eas::class::email;
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::mail::meta::MailItem;
+use crate::push::hub::Wake;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::{Reads, Tx};
@@ -30,6 +31,7 @@ const PROTOCOL_ERROR: u8 = 4;
 const NOT_FOUND: u8 = 8;
 const HIERARCHY_CHANGED: u8 = 12;
 const INCOMPLETE: u8 = 13;
+const INVALID_WAIT: u8 = 14;
 
 /// WindowSize when the client names none, and the most one response carries.
 const DEFAULT_WINDOW: usize = 100;
@@ -63,10 +65,56 @@ enum ClientCommand {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 struct Cache {
     collections: Vec<CollectionRequest>,
+    /// The last hanging-Sync wait, repeated by an empty Sync.
+    #[serde(default)]
+    hang: Option<HangRequest>,
+}
+
+/// How long a hanging Sync may wait, as the client asked.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+enum HangRequest {
+    WaitMinutes(u32),
+    HeartbeatSeconds(u32),
+}
+
+fn parse_hang(body: &Element) -> Result<Option<HangRequest>, &'static str> {
+    if let Some(w) = body.text_of(a::WAIT) {
+        return w
+            .trim()
+            .parse()
+            .map(|m| Some(HangRequest::WaitMinutes(m)))
+            .map_err(|_| "Wait is not a number");
+    }
+    if let Some(h) = body.text_of(a::HEARTBEAT_INTERVAL) {
+        return h
+            .trim()
+            .parse()
+            .map(|s| Some(HangRequest::HeartbeatSeconds(s)))
+            .map_err(|_| "HeartbeatInterval is not a number");
+    }
+    Ok(None)
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let cache = load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?;
+    let body_wait = match body
+        .as_ref()
+        .filter(|b| b.tag == a::SYNC)
+        .map(parse_hang)
+        .transpose()
+    {
+        Ok(w) => w.flatten().or_else(|| {
+            if body.is_none() {
+                cache.as_ref().and_then(|c| c.hang)
+            } else {
+                None
+            }
+        }),
+        Err(why) => {
+            tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
+            return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR));
+        }
+    };
     let requests = match body {
         // 12.1+: an empty body repeats the last request.
         None => match &cache {
@@ -85,12 +133,78 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         },
         Some(_) => return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)),
     };
-    remember(ctx, cache, &requests).await?;
-    let mut collections = Element::new(a::COLLECTIONS);
-    for req in requests {
-        collections.push(sync_collection(ctx, req).await?);
+    let hang = match hanging(ctx, body_wait) {
+        Ok(h) => h,
+        Err(limit) => {
+            return Ok(Reply::Wbxml(
+                Element::new(a::SYNC)
+                    .text_child(a::STATUS, INVALID_WAIT.to_string())
+                    .text_child(a::LIMIT, limit.to_string()),
+            ));
+        }
+    };
+    remember(ctx, cache, &requests, body_wait).await?;
+    // A hanging Sync registers before it first looks, so no change slips between the two.
+    let waiter = match hang {
+        Some(_) => {
+            let folders = requests.iter().filter_map(|r| r.id.parse().ok()).collect();
+            let limit = ctx.app.cfg.push.max_waiting_per_account;
+            match ctx
+                .app
+                .hub
+                .register(ctx.account.id, &ctx.device.device_id, folders, limit)
+            {
+                Ok(w) => Some(w),
+                Err(_) => return Ok(Reply::Http(hyper::StatusCode::SERVICE_UNAVAILABLE)),
+            }
+        }
+        None => None,
+    };
+    let deadline = hang.map(|h| std::time::Instant::now() + h);
+    loop {
+        let mut collections = Element::new(a::COLLECTIONS);
+        let mut quiet = true;
+        for req in &requests {
+            let (element, q) = sync_collection(ctx, req.clone()).await?;
+            quiet &= q;
+            collections.push(element);
+        }
+        let (Some(waiter), Some(deadline), true) = (&waiter, deadline, quiet) else {
+            return Ok(Reply::Wbxml(Element::new(a::SYNC).child(collections)));
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match waiter.wait(left).await {
+            // [MS-ASCMD] 2.2.1.21: a hanging Sync that saw no change ends with an empty body.
+            Wake::Timeout | Wake::Superseded | Wake::Shutdown => {
+                return Ok(Reply::Http(hyper::StatusCode::OK));
+            }
+            Wake::Changed(_) | Wake::Hierarchy => {}
+        }
     }
-    Ok(Reply::Wbxml(Element::new(a::SYNC).child(collections)))
+}
+
+/// The Wait (minutes, 12.1+) or HeartbeatInterval (seconds, 14.0+) of a hanging Sync;
+/// `Err(limit)` when out of the configured range ([MS-ASCMD] 2.2.3.198, 2.2.3.88.2).
+fn hanging(ctx: &Ctx<'_>, wait: Option<HangRequest>) -> Result<Option<std::time::Duration>, u32> {
+    let push = &ctx.app.cfg.push;
+    let (min, max) = (push.min_heartbeat, push.max_heartbeat);
+    let seconds = match wait {
+        None => return Ok(None),
+        Some(HangRequest::WaitMinutes(m)) => {
+            let (lo, hi) = (min.div_ceil(60), max / 60);
+            if m < lo || m > hi {
+                return Err(m.clamp(lo, hi));
+            }
+            m * 60
+        }
+        Some(HangRequest::HeartbeatSeconds(h)) => {
+            if h < min || h > max {
+                return Err(h.clamp(min, max));
+            }
+            h
+        }
+    };
+    Ok(Some(std::time::Duration::from_secs(u64::from(seconds))))
 }
 
 fn parse(body: &Element, cache: Option<&Cache>) -> Result<Vec<CollectionRequest>, &'static str> {
@@ -191,8 +305,10 @@ async fn remember(
     ctx: &Ctx<'_>,
     cache: Option<Cache>,
     requests: &[CollectionRequest],
+    hang: Option<HangRequest>,
 ) -> Result<(), StoreError> {
     let mut merged = cache.unwrap_or_default();
+    merged.hang = hang;
     for r in requests {
         let stored = CollectionRequest {
             key: None,
@@ -205,6 +321,18 @@ async fn remember(
             None => merged.collections.push(stored),
         }
     }
+    // A folder that is gone (answered Status 12) is not repeated by later empty Syncs.
+    let tx = ctx.app.store.read()?;
+    let mut live = Vec::with_capacity(merged.collections.len());
+    for c in merged.collections {
+        if let Ok(id) = c.id.parse::<FolderId>()
+            && tx.folder(ctx.account.id, id)?.is_some()
+        {
+            live.push(c);
+        }
+    }
+    merged.collections = live;
+    drop(tx);
     if Some(&merged) == load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?.as_ref()
     {
         return Ok(());
@@ -288,7 +416,11 @@ enum Outcome {
     },
 }
 
-async fn sync_collection(ctx: &mut Ctx<'_>, req: CollectionRequest) -> Result<Element, StoreError> {
+/// One collection's answer, and whether it is "quiet": same key, nothing to tell.
+async fn sync_collection(
+    ctx: &mut Ctx<'_>,
+    req: CollectionRequest,
+) -> Result<(Element, bool), StoreError> {
     let account = ctx.account.id;
     let key_text = req.key.clone();
     let folder = match req
@@ -300,11 +432,8 @@ async fn sync_collection(ctx: &mut Ctx<'_>, req: CollectionRequest) -> Result<El
     {
         Some(Some(f)) => f,
         _ => {
-            return Ok(collection_status(
-                &req.id,
-                key_text.as_deref(),
-                HIERARCHY_CHANGED,
-            ));
+            let e = collection_status(&req.id, key_text.as_deref(), HIERARCHY_CHANGED);
+            return Ok((e, false));
         }
     };
     let opts = match options(&req) {
@@ -315,11 +444,8 @@ async fn sync_collection(ctx: &mut Ctx<'_>, req: CollectionRequest) -> Result<El
                 ctx.device.device_id,
                 req.id
             );
-            return Ok(collection_status(
-                &req.id,
-                key_text.as_deref(),
-                PROTOCOL_ERROR,
-            ));
+            let e = collection_status(&req.id, key_text.as_deref(), PROTOCOL_ERROR);
+            return Ok((e, false));
         }
     };
     let window = req.window.unwrap_or(DEFAULT_WINDOW).clamp(1, MAX_WINDOW);
@@ -328,6 +454,7 @@ async fn sync_collection(ctx: &mut Ctx<'_>, req: CollectionRequest) -> Result<El
         // A cached request continues from the device's current key.
         None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id)?,
     };
+    let key_before = key;
     let device = ctx.device.device_id.clone();
     let sk = StateKey {
         account,
@@ -382,12 +509,21 @@ async fn sync_collection(ctx: &mut Ctx<'_>, req: CollectionRequest) -> Result<El
         }
     };
     match outcome {
-        Outcome::InvalidKey => Ok(collection_status(&req.id, key_text.as_deref(), INVALID_KEY)),
+        Outcome::InvalidKey => {
+            let e = collection_status(&req.id, key_text.as_deref(), INVALID_KEY);
+            Ok((e, false))
+        }
         Outcome::Done {
             key,
             changes,
             responses,
-        } => render(ctx, &req.id, key, &changes, &responses, &opts.body),
+        } => {
+            let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
+                && changes.is_empty()
+                && responses.is_empty();
+            let e = render(ctx, &req.id, key, &changes, &responses, &opts.body)?;
+            Ok((e, quiet))
+        }
     }
 }
 

@@ -63,7 +63,7 @@ pub enum Closing {
 /// The sender and the accepted recipients of the open mail transaction.
 struct Envelope {
     sender: String,
-    /// Accepted recipients in RCPT order, each with its account (which may repeat).
+    /// The account of each accepted recipient, in RCPT order (an account may repeat).
     recipients: Vec<u64>,
 }
 
@@ -91,6 +91,8 @@ struct Discarding {
     receiver: DummyDataReceiver,
 }
 
+/// The protocol state of one connection. Its log lines Debug-format client addresses,
+/// which may hold control characters.
 pub struct Session {
     hostname: String,
     max_message_size: usize,
@@ -156,11 +158,14 @@ impl Session {
         let recipients = envelope.recipients.len();
         let reply = match result {
             Ok(()) => {
-                tracing::info!(from = %envelope.sender, recipients, size, "lmtp: delivered");
+                tracing::info!(from = ?envelope.sender, recipients, size, "lmtp: delivered");
                 Response::new(250, 2, 0, 0, "delivered")
             }
             Err(error) => {
-                tracing::warn!(from = %envelope.sender, recipients, size, %error, "lmtp: delivery failed");
+                tracing::warn!(
+                    from = ?envelope.sender, recipients, size, %error,
+                    "lmtp: delivery failed"
+                );
                 Response::new(451, 4, 3, 0, "delivery failed, try again later")
             }
         };
@@ -295,7 +300,10 @@ impl Session {
             self.reply(555, [5, 5, 4], "BODY=BINARYMIME not supported");
         } else if from.size > self.max_message_size {
             // RFC 1870 section 6.
-            tracing::info!(from = %from.address, size = from.size, "lmtp: refused, declared size too big");
+            tracing::info!(
+                from = ?from.address, size = from.size,
+                "lmtp: refused, declared size too big"
+            );
             self.reply(
                 552,
                 [5, 3, 4],
@@ -316,6 +324,10 @@ impl Session {
         };
         if envelope.recipients.len() >= self.max_recipients {
             // RFC 5321 4.5.3.1.8.
+            tracing::info!(
+                from = ?envelope.sender, to = ?address,
+                "lmtp: refused, too many recipients"
+            );
             return self.reply(452, [4, 5, 3], "too many recipients");
         }
         match mailboxes.resolve(&strip_plus_tag(address)) {
@@ -324,7 +336,10 @@ impl Session {
                 self.reply(250, [2, 1, 5], "recipient OK");
             }
             None => {
-                tracing::info!(from = %envelope.sender, to = %address, "lmtp: refused, unknown recipient");
+                tracing::info!(
+                    from = ?envelope.sender, to = ?address,
+                    "lmtp: refused, unknown recipient"
+                );
                 self.reply(550, [5, 1, 1], "no such mailbox");
             }
         }
@@ -380,7 +395,10 @@ impl Session {
     /// RFC 1870 section 6 and RFC 2033 4.2: one 552 per accepted recipient.
     fn refuse_oversize(&mut self, envelope: &Envelope) {
         let recipients = envelope.recipients.len();
-        tracing::info!(from = %envelope.sender, recipients, limit = self.max_message_size, "lmtp: refused, message too big");
+        tracing::info!(
+            from = ?envelope.sender, recipients, limit = self.max_message_size,
+            "lmtp: refused, message too big"
+        );
         let reply = Response::new(552, 5, 3, 4, "message exceeds fixed maximum message size");
         for _ in 0..recipients {
             self.write(&reply);

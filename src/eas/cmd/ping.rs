@@ -1,0 +1,206 @@
+//! Ping ([MS-ASCMD] 2.2.1.13): the device names folders and a heartbeat; the answer comes
+//! when one of them changes (Status 2) or the heartbeat runs out (Status 1).
+
+use std::time::{Duration, Instant};
+
+use hyper::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::{Ctx, Reply, status_reply};
+use crate::push::hub::Wake;
+use crate::store::model::{Folder, FolderId};
+use crate::store::ops::{Reads, Tx};
+use crate::store::tables::{self, PING_PARAMS};
+use crate::store::{StoreError, now};
+use crate::sync::collection::{self as coll, StateKey};
+use crate::wbxml::{Element, tag::ping as p};
+
+/// Ping Status values ([MS-ASCMD] 2.2.3.177.11).
+const EXPIRED: u8 = 1;
+const CHANGES: u8 = 2;
+const MISSING_PARAMETERS: u8 = 3;
+const SYNTAX: u8 = 4;
+const BAD_HEARTBEAT: u8 = 5;
+const TOO_MANY_FOLDERS: u8 = 6;
+const HIERARCHY_STALE: u8 = 7;
+
+/// What an empty Ping repeats: stored per device so it survives a restart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Params {
+    heartbeat: Option<u32>,
+    folders: Vec<String>,
+}
+
+fn reply(status: u8) -> Reply {
+    status_reply(p::PING, p::STATUS, status)
+}
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let account = ctx.account.id;
+    let device = ctx.device.device_id.clone();
+    let stored: Option<Params> = tables::get(
+        &ctx.app.store.read()?.table(PING_PARAMS)?,
+        "ping_params",
+        (account, device.as_str()),
+    )?;
+    let params = match body {
+        None => stored.clone(),
+        Some(b) if b.tag == p::PING => match parse(&b, stored.as_ref()) {
+            Ok(p) => Some(p),
+            Err(status) => return Ok(reply(status)),
+        },
+        Some(_) => return Ok(reply(SYNTAX)),
+    };
+    let Some(params) = params.filter(|p| p.heartbeat.is_some() && !p.folders.is_empty()) else {
+        return Ok(reply(MISSING_PARAMETERS));
+    };
+    let heartbeat = params.heartbeat.unwrap_or_default();
+    let limits = &ctx.app.cfg.push;
+    if heartbeat < limits.min_heartbeat || heartbeat > limits.max_heartbeat {
+        let allowed = heartbeat.clamp(limits.min_heartbeat, limits.max_heartbeat);
+        return Ok(Reply::Wbxml(
+            Element::new(p::PING)
+                .text_child(p::STATUS, BAD_HEARTBEAT.to_string())
+                .text_child(p::HEARTBEAT_INTERVAL, allowed.to_string()),
+        ));
+    }
+    if params.folders.len() > limits.max_folders {
+        return Ok(Reply::Wbxml(
+            Element::new(p::PING)
+                .text_child(p::STATUS, TOO_MANY_FOLDERS.to_string())
+                .text_child(p::MAX_FOLDERS, limits.max_folders.to_string()),
+        ));
+    }
+    let Some(folders) = resolve(ctx, &params.folders)? else {
+        return Ok(reply(HIERARCHY_STALE));
+    };
+    if stored.as_ref() != Some(&params) {
+        let device = device.clone();
+        let record = tables::encode(&params);
+        ctx.app
+            .store
+            .write(move |w| {
+                w.tx.open_table(PING_PARAMS)?
+                    .insert((account, device.as_str()), record.as_slice())?;
+                Ok(())
+            })
+            .await?;
+    }
+    // Register before looking, so a change between the look and the wait is not missed.
+    let ids: Vec<FolderId> = folders.iter().map(|f| f.id).collect();
+    let Ok(waiter) = ctx.app.hub.register(
+        account,
+        &device,
+        ids.clone(),
+        limits.max_waiting_per_account,
+    ) else {
+        tracing::warn!(
+            "{}: too many waiting requests; refusing a Ping",
+            ctx.account.email
+        );
+        return Ok(Reply::Http(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    let changed = changed_folders(ctx, &folders)?;
+    if !changed.is_empty() {
+        return Ok(changes_reply(&changed));
+    }
+    let deadline = Instant::now() + Duration::from_secs(u64::from(heartbeat));
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match waiter.wait(left).await {
+            Wake::Timeout | Wake::Superseded | Wake::Shutdown => return Ok(reply(EXPIRED)),
+            Wake::Hierarchy => {
+                if resolve(ctx, &params.folders)?.is_none() {
+                    return Ok(reply(HIERARCHY_STALE));
+                }
+            }
+            Wake::Changed(which) => {
+                let candidates: Vec<Folder> = folders
+                    .iter()
+                    .filter(|f| which.contains(&f.id))
+                    .cloned()
+                    .collect();
+                let changed = changed_folders(ctx, &candidates)?;
+                if !changed.is_empty() {
+                    return Ok(changes_reply(&changed));
+                }
+            }
+        }
+    }
+}
+
+fn changes_reply(changed: &[FolderId]) -> Reply {
+    let list = changed.iter().fold(Element::new(p::FOLDERS), |e, id| {
+        e.text_child(p::FOLDER, id.to_string())
+    });
+    Reply::Wbxml(
+        Element::new(p::PING)
+            .text_child(p::STATUS, CHANGES.to_string())
+            .child(list),
+    )
+}
+
+/// Reads the request; missing parts come from the stored parameters ([MS-ASCMD] 2.2.3.73:
+/// a Ping may omit what has not changed).
+fn parse(b: &Element, stored: Option<&Params>) -> Result<Params, u8> {
+    let heartbeat = match b.text_of(p::HEARTBEAT_INTERVAL) {
+        Some(h) => Some(h.trim().parse::<u32>().map_err(|_| SYNTAX)?),
+        None => stored.and_then(|s| s.heartbeat),
+    };
+    let folders = match b.find(p::FOLDERS) {
+        Some(list) => {
+            let mut ids = Vec::new();
+            for f in list.find_all(p::FOLDER) {
+                let id = f.text_of(p::ID).ok_or(SYNTAX)?;
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_owned());
+                }
+            }
+            ids
+        }
+        None => stored.map(|s| s.folders.clone()).unwrap_or_default(),
+    };
+    Ok(Params { heartbeat, folders })
+}
+
+/// The account's folders behind the ids; `None` when one no longer exists (the device must
+/// FolderSync first: Status 7).
+fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Vec<Folder>>, StoreError> {
+    let tx = ctx.app.store.read()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        match id
+            .parse()
+            .ok()
+            .map(|f| tx.folder(ctx.account.id, f))
+            .transpose()?
+            .flatten()
+        {
+            Some(f) => out.push(f),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The folders among `folders` a Sync would bring the device something from.
+fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<FolderId>, StoreError> {
+    let tx = ctx.app.store.read()?;
+    let t = now();
+    let mut out = Vec::new();
+    for f in folders {
+        // Re-read: the folder's modseq may have moved since it was resolved.
+        let Some(current) = tx.folder(ctx.account.id, f.id)? else {
+            continue;
+        };
+        let k = StateKey {
+            account: ctx.account.id,
+            device: &ctx.device.device_id,
+            folder: f.id,
+        };
+        if coll::pending(&tx, k, current.modseq, t)? {
+            out.push(f.id);
+        }
+    }
+    Ok(out)
+}

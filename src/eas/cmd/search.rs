@@ -1,0 +1,226 @@
+//! Search ([MS-ASCMD] 2.2.1.16) of the mailbox: FreeText words (prefix matches, all of
+//! them) over subject, addresses and body text, answered from the word index that delivery
+//! keeps up to date — never a scan of the blobs.
+
+use std::collections::BTreeSet;
+
+use super::{Ctx, Reply, status_reply};
+use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, parse_datetime};
+use crate::store::StoreError;
+use crate::store::items::ItemReads;
+use crate::store::model::FolderId;
+use crate::store::ops::Reads;
+use crate::store::search_index;
+use crate::sync::item_server_id;
+use crate::wbxml::{Element, tag::airsync, tag::email, tag::search as s};
+
+/// Search Status values ([MS-ASCMD] 2.2.3.177.13).
+const OK: u8 = 1;
+const INVALID_REQUEST: u8 = 2;
+const TOO_COMPLEX: u8 = 8;
+const FOLDER_SYNC_REQUIRED: u8 = 11;
+
+/// Most words one query may hold, and most results one answer may list.
+const MAX_TERMS: usize = 16;
+const MAX_RANGE: usize = 100;
+
+/// What a Mailbox query asks.
+#[derive(Debug, Default)]
+struct Query {
+    words: Vec<String>,
+    folders: Vec<String>,
+    after: Option<i64>,
+    before: Option<i64>,
+}
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let Some(store) = body
+        .filter(|b| b.tag == s::SEARCH)
+        .and_then(|b| b.find(s::STORE).cloned())
+    else {
+        return Ok(status_reply(s::SEARCH, s::STATUS, INVALID_REQUEST));
+    };
+    let answer = match store.text_of(s::NAME) {
+        Some(n) if n.eq_ignore_ascii_case("Mailbox") => mailbox(ctx, &store)?,
+        // The global address list and document libraries are not offered (yet): an empty,
+        // successful result lets clients fall back to their own contacts.
+        Some(n) if n.eq_ignore_ascii_case("GAL") => store_answer(OK).text_child(s::TOTAL, "0"),
+        _ => store_answer(INVALID_REQUEST),
+    };
+    Ok(Reply::Wbxml(
+        Element::new(s::SEARCH)
+            .text_child(s::STATUS, OK.to_string())
+            .child(Element::new(s::RESPONSE).child(answer)),
+    ))
+}
+
+fn store_answer(status: u8) -> Element {
+    Element::new(s::STORE).text_child(s::STATUS, status.to_string())
+}
+
+fn parse_query(q: &Element, out: &mut Query) -> Result<(), u8> {
+    for e in q.elements() {
+        if e.tag == s::AND {
+            parse_query(e, out)?;
+        } else if e.tag == s::FREE_TEXT {
+            out.words
+                .extend(search_index::query_terms(e.text().unwrap_or_default()));
+        } else if e.tag == airsync::COLLECTION_ID {
+            out.folders.push(e.text().unwrap_or_default().to_owned());
+        } else if e.tag == s::GREATER_THAN || e.tag == s::LESS_THAN {
+            // Only DateReceived comparisons exist for mail ([MS-ASCMD] 2.2.3.79).
+            if e.find(email::DATE_RECEIVED).is_none() {
+                return Err(INVALID_REQUEST);
+            }
+            let when = e
+                .text_of(s::VALUE)
+                .and_then(parse_datetime)
+                .ok_or(INVALID_REQUEST)?;
+            if e.tag == s::GREATER_THAN {
+                out.after = Some(when);
+            } else {
+                out.before = Some(when);
+            }
+        } else if e.tag == airsync::CLASS {
+            // Mail is the only class a mailbox search returns.
+        } else {
+            return Err(TOO_COMPLEX);
+        }
+    }
+    Ok(())
+}
+
+/// `a-b` (inclusive, 0-based), at most [`MAX_RANGE`] long.
+fn parse_range(text: Option<&str>) -> Result<(usize, usize), u8> {
+    let Some(text) = text else {
+        return Ok((0, MAX_RANGE - 1));
+    };
+    let (a, b) = text.split_once('-').ok_or(INVALID_REQUEST)?;
+    let (a, b): (usize, usize) = (
+        a.trim().parse().map_err(|_| INVALID_REQUEST)?,
+        b.trim().parse().map_err(|_| INVALID_REQUEST)?,
+    );
+    if a > b {
+        return Err(INVALID_REQUEST);
+    }
+    Ok((a, b.min(a + MAX_RANGE - 1)))
+}
+
+fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
+    let mut query = Query::default();
+    if let Err(status) = store
+        .find(s::QUERY)
+        .ok_or(INVALID_REQUEST)
+        .and_then(|q| parse_query(q, &mut query))
+    {
+        return Ok(store_answer(status));
+    }
+    if query.words.is_empty() {
+        return Ok(store_answer(INVALID_REQUEST));
+    }
+    if query.words.len() > MAX_TERMS {
+        return Ok(store_answer(TOO_COMPLEX));
+    }
+    let options = store.find(s::OPTIONS);
+    let (first, last) = match parse_range(options.and_then(|o| o.text_of(s::RANGE))) {
+        Ok(r) => r,
+        Err(status) => return Ok(store_answer(status)),
+    };
+    let deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
+    let body = match options.map(BodyOptions::parse).transpose() {
+        Ok(Some(b)) if !b.preferences.is_empty() => b,
+        Ok(_) => BodyOptions {
+            // A result list needs a glimpse of each message, not all of it.
+            preferences: vec![BodyPreference {
+                kind: BODY_PLAIN,
+                truncation_size: Some(512),
+                all_or_none: false,
+                preview: None,
+            }],
+            ..BodyOptions::default()
+        },
+        Err(_) => return Ok(store_answer(INVALID_REQUEST)),
+    };
+    let account = ctx.account.id;
+    let tx = ctx.app.store.read()?;
+    let folders = tx.folders(account)?;
+    let mut scope: Option<BTreeSet<FolderId>> = None;
+    for id in &query.folders {
+        let Some(root) = id
+            .parse::<FolderId>()
+            .ok()
+            .filter(|f| folders.iter().any(|x| x.id == *f))
+        else {
+            return Ok(store_answer(FOLDER_SYNC_REQUIRED));
+        };
+        let set = scope.get_or_insert_with(BTreeSet::new);
+        set.insert(root);
+        if deep {
+            // Every folder below `root`, breadth first.
+            let mut frontier = vec![root];
+            while let Some(parent) = frontier.pop() {
+                for child in folders.iter().filter(|f| f.parent == parent) {
+                    if set.insert(child.id) {
+                        frontier.push(child.id);
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    for (folder, id) in search_index::matching(&tx, account, &query.words)? {
+        if scope.as_ref().is_some_and(|s| !s.contains(&folder)) {
+            continue;
+        }
+        let Some(item) = tx.item(account, folder, id)? else {
+            continue;
+        };
+        let received = item.meta.received;
+        if query.after.is_some_and(|a| received <= a) || query.before.is_some_and(|b| received >= b)
+        {
+            continue;
+        }
+        hits.push(item);
+    }
+    drop(tx);
+    // Newest first, as mail clients list results.
+    hits.sort_by(|a, b| b.meta.received.cmp(&a.meta.received).then(b.id.cmp(&a.id)));
+    let total = hits.len();
+    let mut answer = store_answer(OK);
+    let shown: Vec<_> = hits
+        .into_iter()
+        .skip(first)
+        .take(last + 1 - first)
+        .collect();
+    let shown_len = shown.len();
+    for item in shown {
+        let mut props = super::sync::full_data(&ctx.app.store, &item, &body, ctx.req.version)?;
+        props.tag = s::PROPERTIES;
+        answer.push(
+            Element::new(s::RESULT)
+                .text_child(airsync::CLASS, "Email")
+                .text_child(s::LONG_ID, item_server_id(item.folder, item.id))
+                .text_child(airsync::COLLECTION_ID, item.folder.to_string())
+                .child(props),
+        );
+    }
+    if shown_len > 0 {
+        answer.push_text(s::RANGE, format!("{first}-{}", first + shown_len - 1));
+    }
+    answer.push_text(s::TOTAL, total.to_string());
+    Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_bounded() {
+        assert_eq!(parse_range(None), Ok((0, 99)));
+        assert_eq!(parse_range(Some("0-9")), Ok((0, 9)));
+        assert_eq!(parse_range(Some("10-5000")), Ok((10, 109)));
+        assert_eq!(parse_range(Some("5-1")), Err(INVALID_REQUEST));
+        assert_eq!(parse_range(Some("x")), Err(INVALID_REQUEST));
+    }
+}

@@ -1,0 +1,192 @@
+//! Mail submission from a phone (SendMail, SmartReply, SmartForward): complete the message,
+//! relay it to remote recipients, deliver it to local ones, file the Sent Items copy.
+//!
+//! Nothing is acknowledged before it is safe: the relay must have accepted the remote copy
+//! and the local copies must be committed before the client is told Status 1; if the relay
+//! is down the client is told to keep the message and retry (111), and a resent message with
+//! the same ClientId is not sent twice.
+
+use super::compose::{self, Smart};
+use super::deliver;
+use super::meta::Flags;
+use super::mime;
+use super::relay::{self, RelayError};
+use crate::config::Config;
+use crate::store::items::{self, ItemReads};
+use crate::store::model::{Account, FolderType};
+use crate::store::ops::Reads;
+use crate::store::tables::SENT_CLIENT_IDS;
+use crate::store::{Store, StoreError, now};
+
+/// What a Smart command answers or forwards, and how.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub folder: u64,
+    pub item: u64,
+    pub kind: Smart,
+    /// The client sent the whole message itself ([MS-ASCMD] 2.2.3.151 ReplaceMime).
+    pub replace_mime: bool,
+}
+
+#[derive(Debug)]
+pub struct Submission {
+    pub raw: Vec<u8>,
+    pub save_in_sent: bool,
+    pub client_id: Option<String>,
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the message names no recipient")]
+    NoRecipients,
+    #[error("the message to reply to or forward does not exist")]
+    SourceNotFound,
+    #[error(transparent)]
+    Relay(#[from] RelayError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SubmitError {
+    /// The ComposeMail status ([MS-ASCMD] 2.2.2 common status codes).
+    pub fn status(&self) -> u16 {
+        match self {
+            SubmitError::NoRecipients => 119,
+            SubmitError::SourceNotFound => 150,
+            // ServerErrorRetryLater: the client keeps the message and sends it again.
+            SubmitError::Relay(_) => 111,
+            SubmitError::Store(_) => 110,
+        }
+    }
+}
+
+/// Whether a message with this ClientId was already sent.
+fn already_sent(store: &Store, account: u64, client_id: &str) -> Result<bool, StoreError> {
+    let tx = store.read()?;
+    let table = tx.open_table(SENT_CLIENT_IDS)?;
+    Ok(table.get((account, client_id))?.is_some())
+}
+
+pub async fn submit(
+    store: &Store,
+    cfg: &Config,
+    account: &Account,
+    sub: Submission,
+) -> Result<(), SubmitError> {
+    if let Some(id) = &sub.client_id
+        && already_sent(store, account.id, id)?
+    {
+        tracing::info!(
+            "{}: ClientId {id} was already sent; not sending again",
+            account.email
+        );
+        return Ok(());
+    }
+    let mut raw = sub.raw;
+    if let Some(src) = &sub.source {
+        let original = store
+            .read()?
+            .item(account.id, src.folder, src.item)?
+            .ok_or(SubmitError::SourceNotFound)?;
+        if !src.replace_mime {
+            let original_raw = store
+                .blobs()
+                .read(&original.blob)
+                .map_err(StoreError::from)?;
+            raw = compose::smart(&raw, &original_raw, src.kind);
+        }
+    }
+    let raw = compose::as_sender(&raw, &account.email, &account.display_name, &cfg.hostname);
+    let recipients = compose::recipients(&raw);
+    if recipients.is_empty() {
+        return Err(SubmitError::NoRecipients);
+    }
+    let public = compose::strip_bcc(&raw);
+    let mut local = Vec::new();
+    let mut remote = Vec::new();
+    for r in recipients {
+        match deliver::resolve(store, &r)? {
+            Some(id) => local.push(id),
+            None => remote.push(r),
+        }
+    }
+    if !remote.is_empty() {
+        relay::send(&cfg.relay, &cfg.hostname, &account.email, &remote, &public).await?;
+    }
+    let received = now();
+    let blobs = store.blobs().clone();
+    let save = sub.save_in_sent;
+    let prepared = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        let public_meta = mime::parse(&public, received);
+        let public_blob = blobs.put(&public)?;
+        let sent = if save {
+            let meta = mime::parse(&raw, received);
+            Some((blobs.put(&raw)?, meta))
+        } else {
+            None
+        };
+        Ok((public_blob, public_meta, sent))
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("submission task failed: {e}")))??;
+    let (public_blob, public_meta, sent) = prepared;
+    local.sort_unstable();
+    local.dedup();
+    let (account_id, client_id, source) = (account.id, sub.client_id, sub.source);
+    store
+        .write(move |w| {
+            for &to in &local {
+                let inbox =
+                    w.tx.folders(to)?
+                        .into_iter()
+                        .find(|f| f.kind == FolderType::Inbox)
+                        .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {to}")))?;
+                items::insert(
+                    w,
+                    to,
+                    inbox.id,
+                    public_blob.clone(),
+                    public_meta.clone(),
+                    Flags::default(),
+                )?;
+            }
+            if let Some((blob, meta)) = &sent {
+                let sent_folder =
+                    w.tx.folders(account_id)?
+                        .into_iter()
+                        .find(|f| f.kind == FolderType::SentItems)
+                        .ok_or_else(|| StoreError::NotFound("Sent Items".into()))?;
+                let flags = Flags {
+                    read: true,
+                    ..Flags::default()
+                };
+                items::insert(
+                    w,
+                    account_id,
+                    sent_folder.id,
+                    blob.clone(),
+                    meta.clone(),
+                    flags,
+                )?;
+            }
+            if let Some(src) = &source {
+                // [MS-ASEMAIL] LastVerbExecuted: 1 reply to sender, 2 reply to all, 3 forward.
+                let verb = match src.kind {
+                    Smart::Forward => 3,
+                    Smart::Reply if public_meta.to.contains(',') || !public_meta.cc.is_empty() => 2,
+                    Smart::Reply => 1,
+                };
+                items::update_flags(w, account_id, src.folder, src.item, |f| {
+                    f.last_verb = Some((verb, received))
+                })?;
+            }
+            if let Some(id) = &client_id {
+                w.tx.open_table(SENT_CLIENT_IDS)?
+                    .insert((account_id, id.as_str()), received)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! The push hub: requests waiting for changes (Ping, hanging Sync), woken by the store's
+//! change events.
+//!
+//! A waiter is a few dozen bytes plus its folder list: no thread, no copy of the request.
+//! Each request sleeps on its own `Notify` with one timer; the hub's single task turns
+//! store events into wake-ups. No polling anywhere.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+
+use crate::store::Event;
+use crate::store::model::{AccountId, FolderId};
+
+/// Why a waiting request was woken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// Something changed in these watched folders (it may be the device's own change: the
+    /// caller checks).
+    Changed(Vec<FolderId>),
+    /// The account's folder list changed.
+    Hierarchy,
+    /// A newer Ping or Sync from the same device took over.
+    Superseded,
+    /// The server is shutting down.
+    Shutdown,
+    /// The heartbeat ran out.
+    Timeout,
+}
+
+pub struct Waiter {
+    folders: Vec<FolderId>,
+    wake: RefCell<Option<Wake>>,
+    notify: Notify,
+}
+
+impl Waiter {
+    fn wake(&self, why: Wake) {
+        let mut w = self.wake.borrow_mut();
+        match (&mut *w, why) {
+            // Later changes add to the earlier ones until the request runs again.
+            (Some(Wake::Changed(have)), Wake::Changed(more)) => {
+                for f in more {
+                    if !have.contains(&f) {
+                        have.push(f);
+                    }
+                }
+            }
+            // An ending (supersede, shutdown) wins over a change; a change does not undo it.
+            (Some(Wake::Superseded | Wake::Shutdown), _) => {}
+            (slot, why) => *slot = Some(why),
+        }
+        self.notify.notify_one();
+    }
+
+    /// Sleeps until woken or until `timeout`.
+    pub async fn wait(&self, timeout: Duration) -> Wake {
+        if let Some(w) = self.wake.borrow_mut().take() {
+            return w;
+        }
+        match tokio::time::timeout(timeout, self.notify.notified()).await {
+            Ok(()) => self.wake.borrow_mut().take().unwrap_or(Wake::Timeout),
+            Err(_) => Wake::Timeout,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Hub {
+    by_account: RefCell<HashMap<AccountId, Vec<Weak<Waiter>>>>,
+    by_device: RefCell<HashMap<(AccountId, String), Weak<Waiter>>>,
+    shutting_down: Cell<bool>,
+}
+
+/// Too many requests of one account are waiting already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+impl Hub {
+    /// Registers a waiter for `folders` of `account` on behalf of `device`, ending the
+    /// device's older one. At most `per_account` waiters per account.
+    pub fn register(
+        &self,
+        account: AccountId,
+        device: &str,
+        folders: Vec<FolderId>,
+        per_account: usize,
+    ) -> Result<Rc<Waiter>, Busy> {
+        self.supersede(account, device);
+        let mut by_account = self.by_account.borrow_mut();
+        let list = by_account.entry(account).or_default();
+        list.retain(|w| w.strong_count() > 0);
+        if list.len() >= per_account {
+            return Err(Busy);
+        }
+        let waiter = Rc::new(Waiter {
+            folders,
+            wake: RefCell::new(self.shutting_down.get().then_some(Wake::Shutdown)),
+            notify: Notify::new(),
+        });
+        list.push(Rc::downgrade(&waiter));
+        self.by_device
+            .borrow_mut()
+            .insert((account, device.to_owned()), Rc::downgrade(&waiter));
+        Ok(waiter)
+    }
+
+    /// Ends the device's waiting request, if any: a newer Ping or Sync takes over.
+    pub fn supersede(&self, account: AccountId, device: &str) {
+        let old = self
+            .by_device
+            .borrow_mut()
+            .remove(&(account, device.to_owned()))
+            .and_then(|w| w.upgrade());
+        if let Some(w) = old {
+            w.wake(Wake::Superseded);
+        }
+    }
+
+    /// Turns one store event into wake-ups.
+    pub fn publish(&self, event: Event) {
+        let account = match event {
+            Event::Hierarchy { account } | Event::Folder { account, .. } => account,
+        };
+        let waiters: Vec<Rc<Waiter>> = match self.by_account.borrow_mut().get_mut(&account) {
+            Some(list) => {
+                list.retain(|w| w.strong_count() > 0);
+                list.iter().filter_map(Weak::upgrade).collect()
+            }
+            None => return,
+        };
+        for w in waiters {
+            match event {
+                Event::Hierarchy { .. } => w.wake(Wake::Hierarchy),
+                Event::Folder { folder, .. } if w.folders.contains(&folder) => {
+                    w.wake(Wake::Changed(vec![folder]));
+                }
+                Event::Folder { .. } => {}
+            }
+        }
+    }
+
+    /// Every live waiter.
+    fn all(&self) -> Vec<Rc<Waiter>> {
+        self.by_account
+            .borrow()
+            .values()
+            .flatten()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    /// Wakes every waiter to re-check everything it watches (events were missed).
+    fn wake_all(&self) {
+        for w in self.all() {
+            let folders = w.folders.clone();
+            w.wake(Wake::Changed(folders));
+        }
+    }
+
+    /// Answers every waiting request (Ping Status 1) and refuses new waits: the server stops.
+    pub fn shutdown(&self) {
+        self.shutting_down.set(true);
+        for w in self.all() {
+            w.wake(Wake::Shutdown);
+        }
+    }
+
+    /// Waiting requests right now (for status output and the memory benchmark).
+    pub fn waiting(&self) -> usize {
+        self.by_account
+            .borrow()
+            .values()
+            .flatten()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
+    /// Dispatches store events until the store is closed.
+    pub async fn run(self: Rc<Self>, mut events: broadcast::Receiver<Event>) {
+        loop {
+            match events.recv().await {
+                Ok(e) => self.publish(e),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        "push hub missed {n} change events; waking every waiter to re-check"
+                    );
+                    self.wake_all();
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_folder_event_wakes_only_its_watchers() {
+        let hub = Hub::default();
+        let a = hub.register(1, "DEV1", vec![10, 11], 8).unwrap();
+        let b = hub.register(1, "DEV2", vec![12], 8).unwrap();
+        let c = hub.register(2, "DEV3", vec![10], 8).unwrap();
+        hub.publish(Event::Folder {
+            account: 1,
+            folder: 11,
+        });
+        assert_eq!(
+            a.wait(Duration::from_millis(10)).await,
+            Wake::Changed(vec![11])
+        );
+        assert_eq!(b.wait(Duration::from_millis(10)).await, Wake::Timeout);
+        assert_eq!(c.wait(Duration::from_millis(10)).await, Wake::Timeout);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_newer_request_supersedes_and_limits_hold() {
+        let hub = Hub::default();
+        let old = hub.register(1, "DEV1", vec![10], 2).unwrap();
+        let new = hub.register(1, "DEV1", vec![10], 2).unwrap();
+        assert_eq!(old.wait(Duration::from_millis(10)).await, Wake::Superseded);
+        drop(old);
+        let _other = hub.register(1, "DEV2", vec![10], 2).unwrap();
+        assert_eq!(hub.register(1, "DEV3", vec![10], 2).err(), Some(Busy));
+        hub.publish(Event::Hierarchy { account: 1 });
+        assert_eq!(new.wait(Duration::from_millis(10)).await, Wake::Hierarchy);
+        assert_eq!(hub.waiting(), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn shutdown_answers_everyone_and_later_waits() {
+        let hub = Hub::default();
+        let a = hub.register(1, "DEV1", vec![10], 8).unwrap();
+        hub.shutdown();
+        hub.publish(Event::Folder {
+            account: 1,
+            folder: 10,
+        });
+        assert_eq!(a.wait(Duration::from_secs(5)).await, Wake::Shutdown);
+        let late = hub.register(1, "DEV2", vec![10], 8).unwrap();
+        assert_eq!(late.wait(Duration::from_secs(5)).await, Wake::Shutdown);
+    }
+}

@@ -1,0 +1,2 @@
+pub mod hub;
+pub mod notify;

@@ -1,0 +1,203 @@
+"""Mail end-to-end tests: messages delivered over LMTP (Python's ``smtplib.LMTP``) to the
+real ``easd`` binary, then read and changed by the independent EAS 16.1 client
+pyactivesync.
+
+Every test's docstring starts with ``ASSERTS:`` -- what a pass guarantees. Subjects carry
+a random tag: the server (and alice's mailbox) is shared by the whole session.
+
+Not covered here: SendMail and Search (not implemented by easd yet), multipart
+ItemOperations (pyactivesync never sends ``MS-ASAcceptMultiPart``; see tests/mail.rs).
+"""
+from __future__ import annotations
+
+import smtplib
+import uuid
+from collections.abc import Callable
+from email.message import EmailMessage
+
+import pytest
+from pyactivesync import BodyType, Client, EmailChange, FolderType, SyncItem
+
+pytestmark = pytest.mark.mail
+
+USER_MAIL = FolderType(12)
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def lmtp_deliver(server, to: str, subject: str, body: str, attachment: bytes | None = None) -> None:
+    """Deliver one message over LMTP; the single recipient must be accepted (250)."""
+    msg = EmailMessage()
+    msg["From"] = "Sender <sender@remote.test>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{uuid.uuid4().hex}@remote.test>"
+    msg.set_content(body)
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="application", subtype="octet-stream",
+                           filename="blob.bin")
+    host, port = server.lmtp_addr
+    with smtplib.LMTP(host, port, timeout=15) as lmtp:
+        code, _ = lmtp.ehlo()  # smtplib.LMTP sends LHLO
+        assert code == 250
+        refused = lmtp.send_message(msg, from_addr="sender@remote.test", to_addrs=[to])
+        assert refused == {}, f"LMTP refused {refused}"
+
+
+def inbox_id(client: Client) -> str:
+    inboxes = [f.id for f in client.list_folders() if f.type == FolderType.INBOX]
+    assert len(inboxes) == 1, inboxes
+    return inboxes[0]
+
+
+def full_sync(client: Client, folder_id: str) -> tuple[str, list[SyncItem]]:
+    """SyncKey 0, then Syncs until MoreAvailable ends: (last key, every Add)."""
+    first = client.sync_folder(folder_id, "0")
+    assert first.added == [], "a key-0 Sync carries no items"
+    key, added = first.sync_key, []
+    for _ in range(100):
+        r = client.sync_folder(folder_id, key, window_size=100)
+        key = r.sync_key
+        added.extend(r.added)
+        if not r.more_available:
+            return key, added
+    pytest.fail("MoreAvailable never ended")
+
+
+def by_subject(items: list[SyncItem], subject: str) -> SyncItem:
+    found = [i for i in items if i.fields.get("Email.Subject") == subject]
+    assert len(found) == 1, f"{subject!r}: {len(found)} matches in {[i.fields.get('Email.Subject') for i in items]}"
+    return found[0]
+
+
+def test_lmtp_delivery_then_initial_sync_sees_the_messages(easd_server, make_client: Callable[..., Client]):
+    """ASSERTS: three messages delivered over LMTP (one to a +tag address) all appear,
+    exactly once, unread and with their From, in the first full Sync of alice's Inbox;
+    GetItemEstimate before that Sync counts what it delivers; an unknown recipient gets
+    550 over LMTP."""
+    t = tag()
+    alice = easd_server.alice
+    local, domain = alice.email.split("@")
+    subjects = [f"e2e lmtp {t} {i}" for i in range(3)]
+    lmtp_deliver(easd_server, alice.email, subjects[0], "zero")
+    lmtp_deliver(easd_server, alice.email, subjects[1], "one")
+    lmtp_deliver(easd_server, f"{local}+lists@{domain}", subjects[2], "two")
+
+    host, port = easd_server.lmtp_addr
+    with smtplib.LMTP(host, port, timeout=15) as lmtp:
+        lmtp.ehlo_or_helo_if_needed()
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            lmtp.sendmail("sender@remote.test", [f"nobody-{t}@{domain}"], b"Subject: x\r\n\r\ny\r\n")
+        ((code, _),) = refused.value.recipients.values()
+        assert code == 550
+
+    client = make_client(alice)
+    inbox = inbox_id(client)
+    first = client.sync_folder(inbox, "0")
+    estimate = client.get_item_estimate(inbox, first.sync_key)
+    key, added = first.sync_key, []
+    while True:
+        r = client.sync_folder(inbox, key, window_size=500)
+        key = r.sync_key
+        added.extend(r.added)
+        if not r.more_available:
+            break
+    assert estimate == len(added) >= 3
+    for s in subjects:
+        item = by_subject(added, s)
+        assert item.fields.get("Email.Read") == "0"
+        assert "sender@remote.test" in item.fields.get("Email.From", "")
+        assert item.server_id.startswith(f"{inbox}:")
+    # Nothing more to come.
+    again = client.sync_folder(inbox, key)
+    assert again.added == [] and again.changed == [] and again.deleted == []
+
+
+def test_read_on_a_second_device_reaches_the_first(easd_server, make_client: Callable[..., Client]):
+    """ASSERTS: marking a message read from a second device of alice arrives at the first
+    device as a Sync Change with Email.Read 1, and is not echoed to the second device."""
+    subject = f"e2e read {tag()}"
+    lmtp_deliver(easd_server, easd_server.alice.email, subject, "read me")
+    first = make_client(easd_server.alice)
+    second = make_client(easd_server.alice)
+    inbox = inbox_id(first)
+    key1, added1 = full_sync(first, inbox)
+    key2, added2 = full_sync(second, inbox)
+    sid = by_subject(added1, subject).server_id
+    assert by_subject(added2, subject).server_id == sid
+
+    result = second.apply_email_changes(inbox, key2, [EmailChange(server_id=sid, read=True)])
+    assert result.statuses == {sid: "1"}
+
+    r = first.sync_folder(inbox, key1)
+    changed = {c.server_id: c.fields for c in r.changed}
+    assert sid in changed, r
+    assert changed[sid].get("Email.Read") == "1"
+
+    r2 = second.sync_folder(inbox, result.sync_key)
+    assert sid not in [c.server_id for c in r2.changed], "own change echoed"
+
+
+def test_fetch_a_message_body_and_its_attachment(easd_server, make_client: Callable[..., Client]):
+    """ASSERTS: ItemOperations Fetch of a synced message returns its plain-text body (and
+    HTML when asked), its Subject, and an attachment whose Fetch by FileReference gives back
+    the exact bytes that were delivered."""
+    subject = f"e2e fetch {tag()}"
+    payload = bytes(range(256)) * 8
+    lmtp_deliver(easd_server, easd_server.alice.email, subject, "The body to fetch.", payload)
+    client = make_client(easd_server.alice)
+    inbox = inbox_id(client)
+    _, added = full_sync(client, inbox)
+    sid = by_subject(added, subject).server_id
+
+    plain = client.fetch_item(inbox, sid, body_type=BodyType.PLAIN_TEXT)
+    assert plain.fields.get("Email.Subject") == subject
+    assert plain.body is not None and plain.body.type == BodyType.PLAIN_TEXT
+    assert "The body to fetch." in plain.body.data
+    html = client.fetch_item(inbox, sid, body_type=BodyType.HTML)
+    assert html.body is not None and html.body.type == BodyType.HTML
+    assert "The body to fetch." in html.body.data
+
+    assert len(plain.attachments) == 1, plain.attachments
+    att = plain.attachments[0]
+    assert att.display_name == "blob.bin"
+    assert att.estimated_data_size == len(payload)
+    assert client.fetch_attachment(att.file_reference) == payload
+
+
+def test_move_a_message_to_another_folder(easd_server, make_client: Callable[..., Client]):
+    """ASSERTS: MoveItems into a user folder answers a new ServerId in that folder; another
+    device then sees the message deleted from the Inbox and added to the folder with the same
+    Subject; the moving device is not sent the item again."""
+    t = tag()
+    subject = f"e2e move {t}"
+    lmtp_deliver(easd_server, easd_server.alice.email, subject, "move me")
+    mover = make_client(easd_server.alice)
+    watcher = make_client(easd_server.alice)
+    inbox = inbox_id(mover)
+    folder = mover.create_folder(f"Archive {t}", "0", USER_MAIL).id
+    try:
+        key_in, added = full_sync(mover, inbox)
+        key_folder, in_folder = full_sync(mover, folder)
+        assert in_folder == []
+        wkey_in, _ = full_sync(watcher, inbox)
+        sid = by_subject(added, subject).server_id
+
+        new_id = mover.move_item(sid, inbox, folder)
+        assert new_id != sid and new_id.startswith(f"{folder}:")
+
+        r = mover.sync_folder(folder, key_folder)
+        assert new_id not in [a.server_id for a in r.added], "moved item re-sent to the mover"
+        r = mover.sync_folder(inbox, key_in)
+        assert sid not in r.deleted, "mover told of its own move"
+
+        r = watcher.sync_folder(inbox, wkey_in)
+        assert sid in r.deleted
+        _, moved = full_sync(watcher, folder)
+        assert [(m.server_id, m.fields.get("Email.Subject")) for m in moved] == [(new_id, subject)]
+        fetched = watcher.fetch_item(folder, new_id, body_type=BodyType.PLAIN_TEXT)
+        assert "move me" in fetched.body.data
+    finally:
+        mover.delete_folder(folder)
