@@ -13,6 +13,8 @@ use crate::admin::ops::{Reply, Request};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
+mod govern;
+
 #[derive(Parser)]
 #[command(
     name = "easd",
@@ -50,10 +52,40 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:32002", value_name = "ADDR")]
         to: SocketAddr,
     },
+    /// The device registry: list, show, allow, block, delete, remote wipe.
+    #[command(subcommand)]
+    Device(govern::DeviceCmd),
+    /// Allow / Block / Quarantine rules for new devices.
+    #[command(subcommand)]
+    Rule(govern::RuleCmd),
+    /// Security policies with inheritance (server, domain, user, device).
+    #[command(subcommand)]
+    Policy(govern::PolicyCmd),
     /// Show the running server's state: waiting requests, notify listener counters.
     Status {
         #[arg(long)]
         json: bool,
+    },
+    /// Import an .eml file, an mbox file or a Maildir directory into a mail folder (created
+    /// under the root when missing); messages imported before are skipped.
+    Import {
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        /// Folder name (case-insensitive); INBOX is the Inbox.
+        #[arg(long, value_name = "NAME")]
+        folder: String,
+        file: PathBuf,
+    },
+    /// Write a consistent backup of the store (database and message blobs) to FILE, through
+    /// the running server or directly when none runs.
+    Backup { file: PathBuf },
+    /// Restore a backup into the data directory; the server must not be running there.
+    Restore {
+        file: PathBuf,
+        /// Restore into a non-empty directory, moving its contents aside to
+        /// DIR.before-restore-<time>.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -156,6 +188,12 @@ pub fn main() -> ExitCode {
                 .map_err(|e| format!("sending to {to}: {e}"))
         }
         Command::Status { json } => status(&data_dir(data), json),
+        Command::Device(cmd) => govern::device(&data_dir(data), cmd),
+        Command::Rule(cmd) => govern::rule(&data_dir(data), cmd),
+        Command::Policy(cmd) => govern::policy(&data_dir(data), cmd),
+        Command::Backup { file } => backup(&data_dir(data), &file),
+        Command::Import { user, folder, file } => import(&data_dir(data), user, folder, &file),
+        Command::Restore { file, force } => restore(&data_dir(data), &file, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -278,6 +316,7 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
             Ok(())
         }
         Reply::Error { message } => Err(message),
+        Reply::Govern(_) => Err("unexpected device governance reply".into()),
     }
 }
 
@@ -327,6 +366,43 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
     if let Some(pw) = generated {
         println!("{pw}");
     }
+    Ok(())
+}
+
+/// Through the running daemon (which reads the file itself) or directly on the store; the
+/// progress line only shows in the latter case.
+fn import(data: &Path, email: String, folder: String, file: &Path) -> Result<(), String> {
+    let path = std::path::absolute(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let req = Request::Import {
+        email,
+        folder,
+        path,
+        progress: true,
+    };
+    match admin(data, req)? {
+        Reply::Done { message } => {
+            println!("{message}");
+            Ok(())
+        }
+        other => print_reply(other, false),
+    }
+}
+
+fn backup(data: &Path, file: &Path) -> Result<(), String> {
+    let path = std::path::absolute(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    print_reply(admin(data, Request::Backup { path })?, false)
+}
+
+fn restore(data: &Path, file: &Path, force: bool) -> Result<(), String> {
+    // A daemon would keep serving (and writing) the files being replaced.
+    if let Ok(Some(_)) = control::call(data, &Request::Status) {
+        return Err(format!(
+            "easd is running on {} (its control socket answers); stop it before restoring",
+            data.display()
+        ));
+    }
+    let summary = crate::store::backup::restore(file, data, force).map_err(|e| e.to_string())?;
+    println!("{summary}");
     Ok(())
 }
 

@@ -107,6 +107,9 @@ fn op_name(req: &Request) -> &'static str {
         Request::UserDel { .. } => "user_del",
         Request::LogSet { .. } => "log_set",
         Request::Status => "status",
+        Request::Govern(g) => g.op_name(),
+        Request::Import { .. } => "import",
+        Request::Backup { .. } => "backup",
     }
 }
 

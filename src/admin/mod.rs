@@ -2,4 +2,5 @@
 //! when the daemon is down), the control socket (while it runs) and later the web pages.
 
 pub mod control;
+pub mod govern;
 pub mod ops;

@@ -37,6 +37,23 @@ pub enum Request {
     },
     /// The running daemon's state (answered by the control socket itself).
     Status,
+    /// Device governance: devices, ABQ rules, remote wipe.
+    Govern(super::govern::GovRequest),
+    /// Imports an .eml file, an mbox file or a Maildir into a folder of `email`; `path`
+    /// is read by whoever executes the request, so it should be absolute.
+    Import {
+        email: String,
+        folder: String,
+        path: std::path::PathBuf,
+        /// A progress line on stderr; only for a request executed by the CLI itself.
+        #[serde(skip)]
+        progress: bool,
+    },
+    /// Writes a backup archive of the store to `path` (absolute: the daemon's working
+    /// directory is not the caller's).
+    Backup {
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +84,7 @@ pub enum Reply {
     Users { users: Vec<UserSummary> },
     Status { status: serde_json::Value },
     Error { message: String },
+    Govern(super::govern::GovReply),
 }
 
 impl Request {
@@ -126,8 +144,36 @@ impl Request {
             }
             Request::LogSet { target, on } => set_log(store, target, on).await,
             Request::Status => Err(StoreError::Invalid("easd is not running".into())),
+            Request::Govern(g) => g.run(store).await,
+            Request::Import {
+                email,
+                folder,
+                path,
+                progress,
+            } => {
+                let summary =
+                    crate::mail::import::import(store, &email, &folder, &path, progress).await?;
+                Ok(done(summary.report()))
+            }
+            Request::Backup { path } => backup(store, path).await,
         }
     }
+}
+
+/// Runs the copy on a blocking thread: it reads the whole store, and the runtime thread
+/// must go on serving meanwhile.
+async fn backup(store: &Store, path: std::path::PathBuf) -> Result<Reply, StoreError> {
+    if !path.is_absolute() {
+        return Err(StoreError::Invalid(format!(
+            "the backup path {} is not absolute",
+            path.display()
+        )));
+    }
+    let store = store.clone();
+    let summary = tokio::task::spawn_blocking(move || store.snapshot_to(&path))
+        .await
+        .map_err(|e| StoreError::Invalid(format!("backup task failed: {e}")))??;
+    Ok(done(summary.to_string()))
 }
 
 fn done(message: String) -> Reply {

@@ -93,7 +93,7 @@ pub async fn handle(
         .headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let device = match govern::device::touch(&app.store, &account, &request, user_agent).await {
+    let mut device = match govern::device::touch(&app.store, &account, &request, user_agent).await {
         Ok(d) => d,
         Err(e) => return server_error(&account, &request, &e),
     };
@@ -102,18 +102,19 @@ pub async fn handle(
         app.hub.supersede(account.id, device.device_id.as_str());
     }
     let garbled_key = garbled_policy_key(&parts.headers);
-    match govern::gate(&device, &request, garbled_key) {
-        Gate::Pass => {}
-        Gate::Refuse(status) => {
+    match govern::gate(&app.store, &account, &mut device, &request, garbled_key).await {
+        Ok(Gate::Pass) => {}
+        Ok(refusal) => {
             tracing::info!(
                 "{} {}: {} refused: {:?}",
                 account.email,
                 request.device_id,
                 request.command,
-                status
+                refusal
             );
-            return provisioning_required(&request, status);
+            return refused(&request, refusal);
         }
+        Err(e) => return server_error(&account, &request, &e),
     }
     let bytes = match http::read_body(body, app.cfg.limits.max_body).await {
         Ok(b) => b,
@@ -190,6 +191,13 @@ pub async fn handle(
                 log_entry(app, &account, &ctx.device, seq, &what, Some(&root));
             }
             multipart_response(&root, parts)
+        }
+        Ok(Reply::Raw { content_type, body }) => {
+            if logging {
+                let what = format!(">>> 200 OK ({content_type}, {} bytes)", body.len());
+                log_entry(app, &account, &ctx.device, seq, &what, None);
+            }
+            raw_response(&content_type, body)
         }
         Ok(Reply::Http(status)) => {
             if logging {
@@ -318,6 +326,33 @@ fn options() -> Response<Body> {
         .expect("static response")
 }
 
+/// The answer to a request the device gate refused.
+fn refused(request: &EasRequest, gate: Gate) -> Response<Body> {
+    match gate {
+        Gate::Refuse(status) => provisioning_required(request, status),
+        Gate::WipeRequested => provisioning_required(request, GlobalStatus::RemoteWipeRequested),
+        Gate::Blocked => forbidden(request, GlobalStatus::DeviceBlocked, "device blocked\n"),
+        Gate::Wiped | Gate::Pass => {
+            forbidden(request, GlobalStatus::DeviceBlocked, "device wiped\n")
+        }
+    }
+}
+
+/// HTTP 403, with the command's Status body where the version has one ([MS-ASCMD] 2.2.2).
+fn forbidden(request: &EasRequest, status: GlobalStatus, text: &'static str) -> Response<Body> {
+    match (request.version >= ProtocolVersion::V14_0)
+        .then(|| status_only(request.command, status as u16))
+        .flatten()
+    {
+        Some(root) => {
+            let mut r = wbxml_response(&root);
+            *r.status_mut() = StatusCode::FORBIDDEN;
+            r
+        }
+        None => http::plain(StatusCode::FORBIDDEN, text),
+    }
+}
+
 /// 12.x learns of provisioning through HTTP 449; 14.0+ through the command's Status
 /// ([MS-ASPROV] 3.2.5.1.2; [MS-ASCMD] 2.2.2).
 fn provisioning_required(request: &EasRequest, status: GlobalStatus) -> Response<Body> {
@@ -384,6 +419,16 @@ fn multipart_response(root: &Element, parts: Vec<Vec<u8>>) -> Response<Body> {
         .header(header::CONTENT_TYPE, MULTIPART_CONTENT_TYPE)
         .body(Full::new(Bytes::from(multipart_body(root, parts))))
         .expect("static response")
+}
+
+/// A non-WBXML body; a content type that is no valid header value (it comes from a
+/// stored message) falls back to `application/octet-stream`.
+fn raw_response(content_type: &str, body: Vec<u8>) -> Response<Body> {
+    let value = header::HeaderValue::from_str(content_type)
+        .unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(header::CONTENT_TYPE, value);
+    r
 }
 
 fn server_error(

@@ -8,6 +8,9 @@ use crate::wbxml::{Element, Tag, tag};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GlobalStatus {
     ServerError = 110,
+    /// ABQ block ([MS-ASCMD] 2.2.2: DeviceIsBlockedForThisUser).
+    DeviceBlocked = 129,
+    RemoteWipeRequested = 140,
     DeviceNotProvisioned = 142,
     InvalidPolicyKey = 144,
 }

@@ -2,7 +2,7 @@
 //! row current without a commit on every request.
 
 use crate::eas::query::EasRequest;
-use crate::store::model::{Account, Device, DeviceInfo};
+use crate::store::model::{Account, Device, DeviceInfo, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, now};
 
@@ -53,6 +53,11 @@ pub async fn touch(
                     policy_hash: None,
                     recovery_password: None,
                     protocol_log: false,
+                    abq: None,
+                    abq_reason: None,
+                    abq_direct: None,
+                    quarantine_mailed: false,
+                    wipe: Wipe::None,
                 });
             d.device_type = device_type.clone();
             d.protocol = protocol.to_owned();

@@ -10,13 +10,18 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::levels;
 use crate::eas::version::ProtocolVersion;
+use crate::store::StoreError;
+use crate::store::model::Account;
+use crate::store::ops::Tx;
 use crate::wbxml::{self, Element, tag};
 
 /// The policy type every supported version uses ([MS-ASPROV] 2.2.2.42).
 pub const POLICY_TYPE: &str = "MS-EAS-Provisioning-WBXML";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum Value {
     Int(i64),
     /// No value: an empty element (e.g. MaxAttachmentSize without a limit).
@@ -189,10 +194,41 @@ impl Policy {
     }
 }
 
-/// The policy in force for a device. Today: the neutral default for everyone; the
-/// governance work resolves the default → server → domain → user → device chain here.
-pub fn effective() -> Policy {
-    Policy::default()
+/// The policy in force for a device: the nearest level up that holds its own settings
+/// (device → user → domain → server → the built-in default).
+pub fn effective(tx: &impl Tx, account: &Account, device_id: &str) -> Result<Policy, StoreError> {
+    Ok(levels::resolve(tx, account, device_id)?.0)
+}
+
+impl Policy {
+    /// The values that differ from the default, by element name.
+    pub fn overrides(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.overrides.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Parses `KEY=VALUE` for element `name`: a number, empty for no value, or a
+    /// comma-separated list for the application lists.
+    pub fn parse_value(name: &str, text: &str) -> Result<Value, String> {
+        let setting = SETTINGS
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| format!("{name} is not an EASProvisionDoc element"))?;
+        Ok(match (setting.default)() {
+            Value::List(_) => Value::List(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            _ if text.trim().is_empty() => Value::Unset,
+            _ => Value::Int(
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("{name}={text}: not a number"))?,
+            ),
+        })
+    }
 }
 
 #[cfg(test)]

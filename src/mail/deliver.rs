@@ -4,12 +4,16 @@
 //! the blob file with fsync; only then does one store transaction add the message to every
 //! recipient's Inbox. The caller may acknowledge (LMTP 250) once this returns Ok.
 
+use std::rc::Rc;
+
+use crate::config::Config;
 use crate::mail::lmtp::Mailboxes;
 use crate::mail::meta::Flags;
-use crate::mail::mime;
+use crate::mail::{import, mime, oof};
 use crate::store::items;
 use crate::store::model::{AccountId, FolderType};
 use crate::store::ops::{self, Reads};
+use crate::store::tables::IMPORTED;
 use crate::store::{Store, StoreError, now};
 
 /// Finds the account an address delivers to: plus-addressing (`alice+lists@x`) goes to
@@ -48,10 +52,12 @@ pub async fn deliver(
     }
     let received = now();
     let blobs = store.blobs().clone();
-    let (blob, meta) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+    let (blob, meta, key) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
         let meta = mime::parse(&raw, received);
         let blob = blobs.put(&raw)?;
-        Ok((blob, meta))
+        // Recorded so that importing the same message into the Inbox later skips it.
+        let key = import::dedup_key(meta.message_id.as_deref(), &blob);
+        Ok((blob, meta, key))
     })
     .await
     .map_err(|e| StoreError::Invalid(format!("delivery task failed: {e}")))??;
@@ -73,6 +79,9 @@ pub async fn deliver(
                     meta.clone(),
                     Flags::default(),
                 )?;
+                ctx.tx
+                    .open_table(IMPORTED)?
+                    .insert((account, inbox.id, key.as_str()), item.id)?;
                 out.push((account, item.id));
             }
             Ok(out)
@@ -80,21 +89,32 @@ pub async fn deliver(
         .await
 }
 
-/// The store as the LMTP listener's view of mailboxes.
-pub struct StoreMailboxes(pub Store);
+/// The store as the LMTP listener's view of mailboxes; a delivery may owe out-of-office
+/// replies, which are sent afterwards (see [`oof`]).
+pub struct StoreMailboxes {
+    pub store: Store,
+    pub cfg: Rc<Config>,
+}
 
 impl Mailboxes for StoreMailboxes {
     fn resolve(&self, address: &str) -> Option<u64> {
-        resolve(&self.0, address).unwrap_or_else(|e| {
+        resolve(&self.store, address).unwrap_or_else(|e| {
             tracing::error!("resolving {address}: {e}");
             None
         })
     }
 
-    async fn deliver(&self, accounts: &[u64], raw: Vec<u8>) -> Result<(), String> {
-        deliver(&self.0, accounts, raw)
+    async fn deliver(&self, sender: &str, accounts: &[u64], raw: Vec<u8>) -> Result<(), String> {
+        let delivered = deliver(&self.store, accounts, raw)
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // After the commit, in a task of its own: the 250 does not wait for the replies.
+        tokio::task::spawn_local(oof::after_delivery(
+            self.store.clone(),
+            self.cfg.clone(),
+            sender.to_owned(),
+            delivered,
+        ));
+        Ok(())
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod compose;
 pub mod deliver;
+pub mod import;
 pub mod lmtp;
 pub mod meta;
 pub mod mime;
+pub mod oof;
 pub mod relay;
 pub mod submit;

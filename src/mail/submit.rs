@@ -42,6 +42,8 @@ pub enum SubmitError {
     NoRecipients,
     #[error("the message to reply to or forward does not exist")]
     SourceNotFound,
+    #[error("a message with this ClientId is being sent right now")]
+    InProgress,
     #[error(transparent)]
     Relay(#[from] RelayError),
     #[error(transparent)]
@@ -55,7 +57,7 @@ impl SubmitError {
             SubmitError::NoRecipients => 119,
             SubmitError::SourceNotFound => 150,
             // ServerErrorRetryLater: the client keeps the message and sends it again.
-            SubmitError::Relay(_) => 111,
+            SubmitError::Relay(_) | SubmitError::InProgress => 111,
             SubmitError::Store(_) => 110,
         }
     }
@@ -68,21 +70,49 @@ fn already_sent(store: &Store, account: u64, client_id: &str) -> Result<bool, St
     Ok(table.get((account, client_id))?.is_some())
 }
 
+thread_local! {
+    /// (account, ClientId) of submissions under way: a resend while the first is still
+    /// relaying must not send the message a second time.
+    static IN_FLIGHT: std::cell::RefCell<std::collections::HashSet<(u64, String)>> =
+        Default::default();
+}
+
+/// Marks a ClientId as under way until dropped.
+struct InFlight(Option<(u64, String)>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(key) = self.0.take() {
+            IN_FLIGHT.with(|f| f.borrow_mut().remove(&key));
+        }
+    }
+}
+
 pub async fn submit(
     store: &Store,
     cfg: &Config,
     account: &Account,
     sub: Submission,
 ) -> Result<(), SubmitError> {
-    if let Some(id) = &sub.client_id
-        && already_sent(store, account.id, id)?
-    {
-        tracing::info!(
-            "{}: ClientId {id} was already sent; not sending again",
-            account.email
-        );
-        return Ok(());
-    }
+    let _in_flight = match &sub.client_id {
+        Some(id) => {
+            if already_sent(store, account.id, id)? {
+                tracing::info!(
+                    "{}: ClientId {id} was already sent; not sending again",
+                    account.email
+                );
+                return Ok(());
+            }
+            let key = (account.id, id.clone());
+            if !IN_FLIGHT.with(|f| f.borrow_mut().insert(key.clone())) {
+                // The first copy is still being sent: the client asks again later and is
+                // then told it went out.
+                return Err(SubmitError::InProgress);
+            }
+            InFlight(Some(key))
+        }
+        None => InFlight(None),
+    };
     let mut raw = sub.raw;
     if let Some(src) = &sub.source {
         let original = store

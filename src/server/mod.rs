@@ -285,7 +285,10 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
             max_message_size: app.cfg.limits.max_message,
             ..lmtp::LmtpConfig::default()
         };
-        let mailboxes = Rc::new(StoreMailboxes(store.clone()));
+        let mailboxes = Rc::new(StoreMailboxes {
+            store: store.clone(),
+            cfg: Rc::new(app.cfg.clone()),
+        });
         running.tasks.push(tokio::task::spawn_local(lmtp::serve(
             listener,
             mailboxes,

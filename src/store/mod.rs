@@ -5,6 +5,8 @@
 //! thread; the writer groups queued jobs into one transaction and one fsync, and only then
 //! answers each job. A job's answer therefore means "durable".
 
+pub mod archive;
+pub mod backup;
 pub mod blob;
 pub mod folders;
 pub mod items;
@@ -17,13 +19,13 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redb::{Database, ReadTransaction, ReadableTable};
+use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
 pub use blob::{BlobId, BlobStore};
 pub use writer::{Event, WriteCtx};
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -139,52 +141,75 @@ impl Store {
     }
 }
 
+/// One migration step: rewrites the store from one schema version to the next, inside the
+/// opening write transaction (so a failed upgrade leaves the store as it was).
+type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
+
+/// `STEPS[i]` takes a store from schema `i + 1` to `i + 2`. The length is tied to
+/// [`SCHEMA_VERSION`], so bumping the version without adding its step does not compile.
+const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [step_1_to_2];
+
+/// Schema 2 changes no table; it starts recording when the store was last upgraded.
+fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::META)?
+        .insert("upgraded_at", now().to_le_bytes().as_slice())?;
+    Ok(())
+}
+
 fn migrate(db: &Database) -> Result<(), StoreError> {
     let tx = db.begin_write()?;
-    {
-        let mut meta = tx.open_table(tables::META)?;
-        let found = match meta.get("schema_version")? {
-            Some(v) => {
-                let bytes: [u8; 4] = v.value().try_into().map_err(|_| StoreError::Corrupt {
-                    table: "meta",
-                    detail: "schema_version is not 4 bytes".into(),
-                })?;
-                Some(u32::from_le_bytes(bytes))
-            }
-            None => None,
-        };
-        match found {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::NewerSchema {
-                    found: v,
-                    known: SCHEMA_VERSION,
-                });
-            }
-            Some(v) if v == SCHEMA_VERSION => {}
-            // Future migrations step from `v` to SCHEMA_VERSION here.
-            _ => {
-                meta.insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+    match schema_version(&tx)? {
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::NewerSchema {
+                found: v,
+                known: SCHEMA_VERSION,
+            });
+        }
+        Some(0) => {
+            return Err(StoreError::Corrupt {
+                table: "meta",
+                detail: "schema_version is 0".into(),
+            });
+        }
+        Some(v) => {
+            for step in &STEPS[v as usize - 1..] {
+                step(&tx)?;
             }
         }
-        // Create every table so readers never see "table does not exist".
-        tx.open_table(tables::ACCOUNTS)?;
-        tx.open_table(tables::ACCOUNT_BY_EMAIL)?;
-        tx.open_table(tables::DOMAINS)?;
-        tx.open_table(tables::FOLDERS)?;
-        tx.open_table(tables::DEVICES)?;
-        tx.open_table(tables::HIERARCHY)?;
-        tx.open_table(tables::ITEMS)?;
-        tx.open_table(tables::FOLDER_LOG)?;
-        tx.open_table(tables::SYNC_STATE)?;
-        tx.open_table(tables::SYNC_HELD)?;
-        tx.open_table(tables::SYNC_CACHE)?;
-        tx.open_table(tables::SENT_CLIENT_IDS)?;
-        tx.open_table(tables::PING_PARAMS)?;
-        tx.open_table(search_index::POSTINGS)?;
-        tx.open_table(search_index::ITEM_TERMS)?;
+        // A new store: its tables are created in the current schema below.
+        None => {}
     }
+    tx.open_table(tables::META)?
+        .insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+    // Create every table so readers never see "table does not exist".
+    tables::for_each(&mut CreateTables(&tx))?;
     tx.commit()?;
     Ok(())
+}
+
+/// The schema version recorded in META; `None` for a new store.
+pub fn schema_version(tx: &impl ops::Tx) -> Result<Option<u32>, StoreError> {
+    let meta = tx.table(tables::META)?;
+    let Some(v) = meta.get("schema_version")? else {
+        return Ok(None);
+    };
+    let bytes: [u8; 4] = v.value().try_into().map_err(|_| StoreError::Corrupt {
+        table: "meta",
+        detail: "schema_version is not 4 bytes".into(),
+    })?;
+    Ok(Some(u32::from_le_bytes(bytes)))
+}
+
+struct CreateTables<'a>(&'a WriteTransaction);
+
+impl tables::TableVisitor for CreateTables<'_> {
+    fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        table: redb::TableDefinition<'static, K, V>,
+    ) -> Result<(), StoreError> {
+        self.0.open_table(table)?;
+        Ok(())
+    }
 }
 
 /// Seconds since the Unix epoch.

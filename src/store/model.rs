@@ -235,4 +235,41 @@ pub struct Device {
     pub recovery_password: Option<String>,
     #[serde(default)]
     pub protocol_log: bool,
+    /// The ABQ state the rules gave the device when it was first admitted; `None` until
+    /// then.
+    #[serde(default)]
+    pub abq: Option<Access>,
+    /// What decided `abq` ("rule 3", "global rule", ...), for `easd device show`.
+    #[serde(default)]
+    pub abq_reason: Option<String>,
+    /// An admin's direct allow/block of this device: overrides the rules.
+    #[serde(default)]
+    pub abq_direct: Option<Access>,
+    /// The quarantine notice went to the user's Inbox.
+    #[serde(default)]
+    pub quarantine_mailed: bool,
+    #[serde(default)]
+    pub wipe: Wipe,
+}
+
+/// Allow / Block / Quarantine: what a device may do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Allow,
+    Block,
+    Quarantine,
+}
+
+/// Remote wipe of one device ([MS-ASPROV] 3.1.5.2). A wiped device is barred until an
+/// admin clears it — a state of its own, not an ABQ block.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Wipe {
+    #[default]
+    None,
+    /// Sent at the device's next request; `soft` is AccountOnlyRemoteWipe (16.1).
+    Pending { soft: bool },
+    /// Acknowledged by the device.
+    Done,
 }

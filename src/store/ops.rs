@@ -219,6 +219,12 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
     )?;
     tx.open_table(SENT_CLIENT_IDS)?
         .retain_in((account.id, "")..=(account.id, "\u{10FFFF}"), |_, _| false)?;
+    tx.open_table(OOF_SENT)?
+        .retain_in((account.id, "")..=(account.id, "\u{10FFFF}"), |_, _| false)?;
+    tx.open_table(IMPORTED)?.retain_in(
+        (account.id, 0, "")..=(account.id, u64::MAX, "\u{10FFFF}"),
+        |_, _| false,
+    )?;
     let device_ids: Vec<String> = tx
         .devices()?
         .into_iter()

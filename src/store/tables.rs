@@ -3,7 +3,7 @@
 //! Records are JSON so that adding a field (with a serde default) needs no migration;
 //! keys are native redb types so that range scans per account are cheap.
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition, TableHandle};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::StoreError;
@@ -45,6 +45,72 @@ pub const SENT_CLIENT_IDS: TableDefinition<(AccountId, &str), i64> =
 /// The last Ping's parameters per device, reused by an empty Ping, also after a restart.
 pub const PING_PARAMS: TableDefinition<(AccountId, &str), &[u8]> =
     TableDefinition::new("ping_params");
+
+/// Device governance records by name: `abq` (the global, domain and user rules and the
+/// server rules), `policy:LEVEL` (a policy level holding its own settings).
+pub const GOVERNANCE: TableDefinition<&str, &[u8]> = TableDefinition::new("governance");
+
+/// Out-of-office replies sent: (account, lower-cased sender) → when (Unix seconds). At most
+/// one reply per sender per period (RFC 3834 section 2).
+pub const OOF_SENT: TableDefinition<(AccountId, &str), i64> = TableDefinition::new("oof_sent");
+
+/// Messages imported into (or delivered to) a folder: (account, folder, Message-ID and
+/// SHA-256 of the raw bytes) → item id, so that a re-run of an import skips them.
+pub const IMPORTED: TableDefinition<(AccountId, FolderId, &str), u64> =
+    TableDefinition::new("imported");
+
+/// Something done to every table of the store: creating it on open, copying it into a
+/// backup, naming it in a test.
+pub trait TableVisitor {
+    fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Every table of the store, each named once. A table missing here is not created on open,
+/// so its readers would fail; and a backup refuses a store holding a table not listed here
+/// rather than silently leaving it out.
+pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
+    v.visit(META)?;
+    v.visit(ACCOUNTS)?;
+    v.visit(ACCOUNT_BY_EMAIL)?;
+    v.visit(DOMAINS)?;
+    v.visit(FOLDERS)?;
+    v.visit(DEVICES)?;
+    v.visit(HIERARCHY)?;
+    v.visit(ITEMS)?;
+    v.visit(FOLDER_LOG)?;
+    v.visit(SYNC_STATE)?;
+    v.visit(SYNC_HELD)?;
+    v.visit(SYNC_CACHE)?;
+    v.visit(SENT_CLIENT_IDS)?;
+    v.visit(PING_PARAMS)?;
+    v.visit(GOVERNANCE)?;
+    v.visit(OOF_SENT)?;
+    v.visit(IMPORTED)?;
+    v.visit(super::search_index::POSTINGS)?;
+    v.visit(super::search_index::ITEM_TERMS)?;
+    Ok(())
+}
+
+/// The names of every table [`for_each`] visits.
+pub fn names() -> Vec<String> {
+    struct Names(Vec<String>);
+    impl TableVisitor for Names {
+        fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+            &mut self,
+            table: TableDefinition<'static, K, V>,
+        ) -> Result<(), StoreError> {
+            self.0.push(table.name().to_owned());
+            Ok(())
+        }
+    }
+    let mut n = Names(Vec::new());
+    // Naming cannot fail.
+    let _ = for_each(&mut n);
+    n.0
+}
 
 pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {

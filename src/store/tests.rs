@@ -107,6 +107,55 @@ fn newer_schema_is_refused() {
     assert!(err.to_string().contains("newer easd"));
 }
 
+/// Writes `schema_version` straight into the database, as an older easd left it.
+fn set_schema_version(dir: &Path, version: u32) {
+    let db = redb::Database::create(dir.join("easd.redb")).unwrap();
+    let tx = db.begin_write().unwrap();
+    {
+        let mut meta = tx.open_table(tables::META).unwrap();
+        meta.insert("schema_version", version.to_le_bytes().as_slice())
+            .unwrap();
+        meta.remove("upgraded_at").unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+fn meta_value(store: &Store, key: &str) -> Option<Vec<u8>> {
+    let tx = store.read().unwrap();
+    let meta = tx.open_table(tables::META).unwrap();
+    meta.get(key).unwrap().map(|v| v.value().to_vec())
+}
+
+#[test]
+fn a_version_1_store_is_upgraded_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        add(&store, "old@example.com");
+    }
+    // Schema 1 had the same tables; only the recorded version (and no upgraded_at) differ.
+    set_schema_version(dir.path(), 1);
+    let before = now();
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.read().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    assert_eq!(SCHEMA_VERSION, 2);
+    assert!(tx.account_by_email("old@example.com").unwrap().is_some());
+    let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
+    let at = i64::from_le_bytes(at.try_into().unwrap());
+    assert!(at >= before && at <= now(), "{at}");
+}
+
+#[test]
+fn a_new_store_records_no_upgrade() {
+    let (_dir, store) = open();
+    assert_eq!(
+        schema_version(&store.read().unwrap()).unwrap(),
+        Some(SCHEMA_VERSION)
+    );
+    assert!(meta_value(&store, "upgraded_at").is_none());
+}
+
 #[test]
 fn a_failing_job_does_not_fail_the_jobs_grouped_with_it() {
     let (_dir, store) = open();

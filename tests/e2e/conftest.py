@@ -17,7 +17,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,8 @@ class EasServer:
 
 
 _SERVER: EasServer | None = None
+# Every server started by run_easd and not yet stopped (for failure reports).
+_LIVE: list[EasServer] = []
 
 MARKERS = {
     "provision": "Provision command / policy key handling",
@@ -103,6 +106,7 @@ MARKERS = {
     "auth": "HTTP authentication",
     "http": "raw HTTP-level behaviour (OPTIONS)",
     "mail": "mail: LMTP delivery, Sync of mail folders, ItemOperations, MoveItems",
+    "send_push": "SendMail and direct push (Ping)",
 }
 
 
@@ -153,11 +157,12 @@ def _add_user(bin_path: Path, data_dir: Path, account: Account, env: dict[str, s
         )
 
 
-@pytest.fixture(scope="session")
-def easd_server() -> Iterator[EasServer]:
+@contextmanager
+def run_easd(*, config_toml: str | None = None, extra_args: Sequence[str] = ()) -> Iterator[EasServer]:
     """Start ``easd serve`` on free loopback ports (HTTPS, HTTP, LMTP), add alice and bob,
-    yield, SIGTERM."""
-    global _SERVER
+    yield, SIGTERM. ``config_toml`` is written to a file passed as ``--config``;
+    ``extra_args`` are appended to the command line (e.g. ``["--notify", "off"]`` for a
+    second server next to the session one)."""
     bin_path = Path(os.environ.get("EASD_BIN") or DEFAULT_BIN)
     if not bin_path.is_file() or not os.access(bin_path, os.X_OK):
         pytest.fail(f"easd binary not found or not executable: {bin_path} (build it or set EASD_BIN)")
@@ -177,6 +182,11 @@ def easd_server() -> Iterator[EasServer]:
         "--http", f"127.0.0.1:{http_port}",
         "--lmtp", f"127.0.0.1:{lmtp_port}",
     ]
+    if config_toml is not None:
+        config_path = tmp_root / "easd.toml"
+        config_path.write_text(config_toml)
+        cmd += ["--config", str(config_path)]
+    cmd += list(extra_args)
     log_file = open(log_path, "wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env)
 
@@ -219,11 +229,11 @@ def easd_server() -> Iterator[EasServer]:
         log_file.close()
         raise
 
-    _SERVER = server
+    _LIVE.append(server)
     try:
         yield server
     finally:
-        _SERVER = None
+        _LIVE.remove(server)
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
@@ -241,9 +251,41 @@ def easd_server() -> Iterator[EasServer]:
         shutil.rmtree(tmp_root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def easd_server() -> Iterator[EasServer]:
+    """The session's server (see ``run_easd``)."""
+    global _SERVER
+    with run_easd() as server:
+        _SERVER = server
+        try:
+            yield server
+        finally:
+            _SERVER = None
+
+
 def new_device_id() -> str:
     # MS-ASHTTP: DeviceId is up to 32 alphanumeric characters.
     return "e2e" + uuid.uuid4().hex[:24]
+
+
+def new_client(server: EasServer, account: Account | None = None, *, password: str | None = None,
+               device_id: str | None = None, timeout: float = 15.0) -> Client:
+    """A pyactivesync client of ``server`` (default account: alice); the caller closes it."""
+    account = account or server.alice
+    c = Client(
+        server.host,
+        account.email,
+        account.password if password is None else password,
+        device_id=device_id or new_device_id(),
+        verify_ssl=server.tls_verify,  # type: ignore[arg-type]  # CA path, see EasServer.tls_verify
+        timeout=timeout,
+    )
+    # requests gives REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (env) precedence over
+    # Session.verify, which would silently replace our CA file (or False) with
+    # the system bundle; it would also honour *_PROXY for 127.0.0.1. The suite
+    # talks to loopback only, so ignore the environment on this session.
+    c._transport.session.trust_env = False
+    return c
 
 
 @pytest.fixture
@@ -253,20 +295,7 @@ def make_client(easd_server: EasServer) -> Iterator[Callable[..., Client]]:
 
     def factory(account: Account | None = None, *, password: str | None = None,
                 device_id: str | None = None) -> Client:
-        account = account or easd_server.alice
-        c = Client(
-            easd_server.host,
-            account.email,
-            account.password if password is None else password,
-            device_id=device_id or new_device_id(),
-            verify_ssl=easd_server.tls_verify,  # type: ignore[arg-type]  # CA path, see EasServer.tls_verify
-            timeout=15.0,
-        )
-        # requests gives REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (env) precedence over
-        # Session.verify, which would silently replace our CA file (or False) with
-        # the system bundle; it would also honour *_PROXY for 127.0.0.1. The suite
-        # talks to loopback only, so ignore the environment on this session.
-        c._transport.session.trust_env = False
+        c = new_client(easd_server, account, password=password, device_id=device_id)
         clients.append(c)
         return c
 
@@ -284,5 +313,9 @@ def alice(easd_server: EasServer, make_client: Callable[..., Client]) -> Client:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     rep = outcome.get_result()
-    if rep.when == "call" and rep.failed and _SERVER is not None:
-        rep.sections.append(("easd server output (tail)", _SERVER.log_tail()))
+    if rep.when == "call" and rep.failed:
+        for server in _LIVE:
+            label = "easd server output (tail)"
+            if server is not _SERVER:
+                label += f" [{server.data_dir.parent.name}]"
+            rep.sections.append((label, server.log_tail()))

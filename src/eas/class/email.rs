@@ -120,6 +120,8 @@ pub fn flags_change(item: &MailItem, version: ProtocolVersion) -> Element {
         .child(flag(item.flags.flag.as_ref()));
     if version >= ProtocolVersion::V14_0 {
         data.push(categories(&item.flags.categories));
+        // A reply or forward from another device shows as such on this one too.
+        push_last_verb(&mut data, &item.flags);
     }
     data
 }

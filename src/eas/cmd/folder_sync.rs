@@ -3,7 +3,9 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::eas::ids::SyncKey;
+use crate::govern::registry;
 use crate::store::StoreError;
+use crate::store::model::{Access, Folder};
 use crate::store::ops::{self, Reads};
 use crate::sync::hierarchy::{self, Changes, Plan};
 use crate::wbxml::{Element, tag::folderhierarchy as fh};
@@ -20,13 +22,14 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, MALFORMED));
     };
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
+    let quarantined = registry::access(&ctx.device) == Access::Quarantine;
     // Most FolderSyncs change nothing: answer those from a read transaction, no commit.
     let plan = {
         let tx = ctx.app.store.read()?;
         hierarchy::plan(
             tx.hierarchy(account, &device_id)?.as_ref(),
             key,
-            &tx.folders(account)?,
+            &visible(tx.folders(account)?, quarantined),
             hierarchy::fresh_key(),
         )
     };
@@ -40,8 +43,12 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .store
                 .write(move |wctx| {
                     let state = wctx.tx.hierarchy(account, &device_id)?;
-                    let plan =
-                        hierarchy::plan(state.as_ref(), key, &wctx.tx.folders(account)?, fresh);
+                    let plan = hierarchy::plan(
+                        state.as_ref(),
+                        key,
+                        &visible(wctx.tx.folders(account)?, quarantined),
+                        fresh,
+                    );
                     if let Some(Plan { save: Some(s), .. }) = &plan {
                         ops::put_hierarchy(wctx.tx, account, &device_id, s)?;
                     }
@@ -60,6 +67,15 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             .text_child(fh::SYNC_KEY, plan.key.to_string())
             .child(changes_element(&plan.changes)),
     ))
+}
+
+/// A quarantined device sees only the default folders.
+fn visible(folders: Vec<Folder>, quarantined: bool) -> Vec<Folder> {
+    if quarantined {
+        folders.into_iter().filter(|f| f.special).collect()
+    } else {
+        folders
+    }
 }
 
 fn changes_element(c: &Changes) -> Element {

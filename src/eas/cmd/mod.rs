@@ -3,6 +3,7 @@
 
 pub mod folder_ops;
 pub mod folder_sync;
+pub mod get_attachment;
 pub mod get_item_estimate;
 pub mod item_operations;
 pub mod move_items;
@@ -23,13 +24,14 @@ use crate::store::model::{Account, Device};
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 15] = [
+pub const IMPLEMENTED: [Command; 16] = [
     Command::Sync,
     Command::Search,
     Command::Ping,
     Command::SendMail,
     Command::SmartReply,
     Command::SmartForward,
+    Command::GetAttachment,
     Command::GetItemEstimate,
     Command::ItemOperations,
     Command::MoveItems,
@@ -64,6 +66,11 @@ pub enum Reply {
         parts: Vec<Vec<u8>>,
     },
     Http(StatusCode),
+    /// A non-WBXML body as is (GetAttachment, [MS-ASCMD] 2.2.1.7).
+    Raw {
+        content_type: String,
+        body: Vec<u8>,
+    },
 }
 
 pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
@@ -74,6 +81,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply,
         Command::SendMail | Command::SmartReply | Command::SmartForward => {
             send_mail::handle(ctx, body).await
         }
+        Command::GetAttachment => get_attachment::handle(ctx).await,
         Command::GetItemEstimate => get_item_estimate::handle(ctx, body).await,
         Command::ItemOperations => item_operations::handle(ctx, body).await,
         Command::MoveItems => move_items::handle(ctx, body).await,

@@ -6,8 +6,9 @@
 
 use super::settings::{device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::govern::{device, policy};
+use crate::govern::{device, policy, wipe};
 use crate::store::StoreError;
+use crate::store::model::Wipe;
 use crate::wbxml::{Element, tag::provision as pv, tag::settings as st};
 
 /// Provision Status ([MS-ASPROV] 2.2.2.54.2) and Policy Status (2.2.2.54.1) values.
@@ -32,6 +33,9 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             );
         }
     }
+    if let Wipe::Pending { soft } = ctx.device.wipe {
+        return wipe(ctx, &req, soft, out).await;
+    }
     let Some(policy) = req.find(pv::POLICIES).and_then(|p| p.find(pv::POLICY)) else {
         // A wipe acknowledgement without a pending wipe, or nothing at all.
         return Ok(status_reply(pv::PROVISION, pv::STATUS, PROTOCOL_ERROR));
@@ -54,10 +58,46 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     Ok(Reply::Wbxml(out))
 }
 
+/// A pending remote wipe ([MS-ASPROV] 3.2.5.1.2.1): any Provision gets the directive
+/// (RemoteWipe, or AccountOnlyRemoteWipe for a 16.1 soft wipe) until the device sends its
+/// acknowledgement, `<RemoteWipe><Status>1</Status></RemoteWipe>`.
+async fn wipe(
+    ctx: &mut Ctx<'_>,
+    req: &Element,
+    soft: bool,
+    mut out: Element,
+) -> Result<Reply, StoreError> {
+    let directive = if soft {
+        pv::ACCOUNT_ONLY_REMOTE_WIPE
+    } else {
+        pv::REMOTE_WIPE
+    };
+    out.push_text(pv::STATUS, OK.to_string());
+    match req.find(directive).map(|a| a.text_of(pv::STATUS)) {
+        Some(Some("1")) => {
+            ctx.device = wipe::acknowledged(&ctx.app.store, ctx.account, &ctx.device).await?;
+        }
+        Some(status) => {
+            // Status 2: the device could not wipe; the directive stays pending.
+            tracing::warn!(
+                "{}: remote wipe acknowledged with status {status:?}",
+                ctx.device.device_id
+            );
+        }
+        None => out.push(Element::new(directive)),
+    }
+    Ok(Reply::Wbxml(out))
+}
+
 fn policy_element(status: u8) -> Element {
     Element::new(pv::POLICY)
         .text_child(pv::POLICY_TYPE, policy::POLICY_TYPE)
         .text_child(pv::STATUS, status.to_string())
+}
+
+/// The device's effective policy (default → server → domain → user → device).
+fn effective(ctx: &Ctx<'_>) -> Result<policy::Policy, StoreError> {
+    policy::effective(&ctx.app.store.read()?, ctx.account, &ctx.device.device_id)
 }
 
 fn new_key() -> u32 {
@@ -71,7 +111,7 @@ async fn phase_one(ctx: &mut Ctx<'_>) -> Result<Element, StoreError> {
         d.pending_policy_key = Some(temporary);
     })
     .await?;
-    let doc = policy::effective().provision_doc(ctx.req.version);
+    let doc = effective(ctx)?.provision_doc(ctx.req.version);
     Ok(policy_element(OK)
         .text_child(pv::POLICY_KEY, temporary.to_string())
         .child(Element::new(pv::DATA).child(doc)))
@@ -106,7 +146,7 @@ async fn phase_two(
         );
     }
     let final_key = new_key();
-    let hash = policy::effective().hash(ctx.req.version);
+    let hash = effective(ctx)?.hash(ctx.req.version);
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
         d.acked_policy_key = d.pending_policy_key.take();
         d.policy_key = Some(final_key);

@@ -11,10 +11,11 @@ use crate::eas::class::BodyOptions;
 use crate::eas::class::email;
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
+use crate::govern::registry;
 use crate::mail::meta::MailItem;
 use crate::push::hub::Wake;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::{FolderId, FolderType};
+use crate::store::model::{Access, FolderId, FolderType};
 use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Store, StoreError, WriteCtx, now};
@@ -192,6 +193,10 @@ fn hanging(ctx: &Ctx<'_>, wait: Option<HangRequest>) -> Result<Option<std::time:
         None => return Ok(None),
         Some(HangRequest::WaitMinutes(m)) => {
             let (lo, hi) = (min.div_ceil(60), max / 60);
+            // Bounds that hold no whole minute refuse every Wait (HeartbeatInterval works).
+            if lo > hi {
+                return Err(hi.max(1));
+            }
             if m < lo || m > hi {
                 return Err(m.clamp(lo, hi));
             }
@@ -423,6 +428,7 @@ async fn sync_collection(
 ) -> Result<(Element, bool), StoreError> {
     let account = ctx.account.id;
     let key_text = req.key.clone();
+    let quarantined = registry::access(&ctx.device) == Access::Quarantine;
     let folder = match req
         .id
         .parse::<FolderId>()
@@ -430,7 +436,8 @@ async fn sync_collection(
         .map(|f| ctx.app.store.read()?.folder(account, f))
         .transpose()?
     {
-        Some(Some(f)) => f,
+        // A quarantined device syncs only the default folders.
+        Some(Some(f)) if f.special || !quarantined => f,
         _ => {
             let e = collection_status(&req.id, key_text.as_deref(), HIERARCHY_CHANGED);
             return Ok((e, false));
@@ -479,7 +486,8 @@ async fn sync_collection(
         }
         SyncKey::Unknown => Outcome::InvalidKey,
         SyncKey::Issued(k) => {
-            let get_changes = req.get_changes.unwrap_or(true);
+            // Quarantine: client changes are applied, nothing new flows to the device.
+            let get_changes = req.get_changes.unwrap_or(true) && !quarantined;
             match quiet(
                 &ctx.app.store,
                 sk,

@@ -21,7 +21,7 @@ impl Mailboxes for FakeMailboxes {
         }
     }
 
-    async fn deliver(&self, accounts: &[u64], raw: Vec<u8>) -> Result<(), String> {
+    async fn deliver(&self, _sender: &str, accounts: &[u64], raw: Vec<u8>) -> Result<(), String> {
         if self.failing.get() {
             return Err("disk on fire".to_owned());
         }

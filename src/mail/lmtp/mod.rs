@@ -33,9 +33,15 @@ pub trait Mailboxes {
     /// `alice@x`), to an account id; None = unknown or disabled account.
     fn resolve(&self, address: &str) -> Option<u64>;
 
-    /// Durably stores `raw` for every account in `accounts` (distinct ids); returns only
-    /// after the commit is durable. Err → `451 4.3.0` for all those recipients.
-    fn deliver(&self, accounts: &[u64], raw: Vec<u8>) -> impl Future<Output = Result<(), String>>;
+    /// Durably stores `raw`, sent by the envelope `sender` (empty for `<>`), for every
+    /// account in `accounts` (distinct ids); returns only after the commit is durable.
+    /// Err → `451 4.3.0` for all those recipients.
+    fn deliver(
+        &self,
+        sender: &str,
+        accounts: &[u64],
+        raw: Vec<u8>,
+    ) -> impl Future<Output = Result<(), String>>;
 }
 
 #[derive(Debug, Clone)]
@@ -217,7 +223,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     message,
                     pending,
                 }) => {
-                    let result = mailboxes.deliver(&accounts, message).await;
+                    let result = mailboxes
+                        .deliver(pending.sender(), &accounts, message)
+                        .await;
                     session.delivered(pending, result);
                 }
                 Step::Close => return flush(stream, session, cfg.idle_timeout).await,

@@ -53,6 +53,13 @@ pub struct Pending {
     size: usize,
 }
 
+impl Pending {
+    /// The envelope sender (MAIL FROM); empty for the null reverse-path `<>`.
+    pub fn sender(&self) -> &str {
+        &self.envelope.sender
+    }
+}
+
 /// Why the caller ends a conversation the client did not end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Closing {
@@ -522,7 +529,8 @@ mod tests {
                 match self.session.feed(&mut input, &self.mailboxes) {
                     Step::NeedInput => break,
                     Step::Deliver(d) => {
-                        let result = now(self.mailboxes.deliver(&d.accounts, d.message));
+                        let deliver = self.mailboxes.deliver("", &d.accounts, d.message);
+                        let result = now(deliver);
                         self.session.delivered(d.pending, result);
                     }
                     Step::Close => {

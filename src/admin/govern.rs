@@ -1,0 +1,435 @@
+//! Device governance admin operations: the device registry, ABQ rules and remote wipe.
+//! A device is named `EMAIL/DEVICEID` (the same DeviceId may exist under two accounts).
+
+use serde::{Deserialize, Serialize};
+
+use super::ops::Reply;
+use crate::govern::abq::{Param, Rule, Rules};
+use crate::govern::levels::{self, Level};
+use crate::govern::policy::Value;
+use crate::govern::registry::{self, DeviceSummary, Filter};
+use crate::govern::wipe;
+use crate::store::model::{Access, Account, Device, Wipe};
+use crate::store::ops::{self, Reads};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "gop", rename_all = "snake_case")]
+pub enum GovRequest {
+    DeviceList {
+        filter: Filter,
+    },
+    DeviceShow {
+        device: String,
+    },
+    /// A direct allow or block of one device: overrides the rules. Allowing a wiped device
+    /// clears it.
+    DeviceAccess {
+        device: String,
+        access: Access,
+    },
+    DeviceDelete {
+        device: String,
+    },
+    DeviceWipe {
+        device: String,
+        soft: bool,
+    },
+    DeviceWipeCancel {
+        device: String,
+    },
+    RuleList,
+    /// A server rule; the value is given, or taken from `from_device` ("for similar
+    /// devices").
+    RuleAdd {
+        param: Param,
+        value: Option<String>,
+        from_device: Option<String>,
+        action: Access,
+        description: String,
+        enabled: bool,
+    },
+    RuleEdit {
+        id: u64,
+        param: Option<Param>,
+        value: Option<String>,
+        action: Option<Access>,
+        description: Option<String>,
+    },
+    RuleDel {
+        id: u64,
+    },
+    RuleSetEnabled {
+        id: u64,
+        enabled: bool,
+    },
+    RuleGlobal {
+        action: Access,
+    },
+    /// `None` removes the account's rule.
+    RuleUser {
+        email: String,
+        action: Option<Access>,
+    },
+    RuleDomain {
+        domain: String,
+        action: Option<Access>,
+    },
+    /// A policy level's effective values and where they come from.
+    PolicyShow {
+        level: String,
+    },
+    /// `KEY=VALUE` pairs; the level then holds its own settings.
+    PolicySet {
+        level: String,
+        values: Vec<(String, String)>,
+    },
+    /// The level inherits from the level above again.
+    PolicyInherit {
+        level: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GovReply {
+    Devices {
+        devices: Vec<DeviceSummary>,
+    },
+    Rules {
+        rules: Rules,
+    },
+    Created {
+        id: u64,
+    },
+    Policy {
+        level: String,
+        /// "own settings" or "inherited from …".
+        source: String,
+        values: Vec<(String, Value)>,
+    },
+}
+
+impl GovRequest {
+    /// The op's name for the control socket's log line.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            GovRequest::DeviceList { .. } => "device_list",
+            GovRequest::DeviceShow { .. } => "device_show",
+            GovRequest::DeviceAccess { .. } => "device_access",
+            GovRequest::DeviceDelete { .. } => "device_delete",
+            GovRequest::DeviceWipe { .. } => "device_wipe",
+            GovRequest::DeviceWipeCancel { .. } => "device_wipe_cancel",
+            GovRequest::RuleList => "rule_list",
+            GovRequest::RuleAdd { .. } => "rule_add",
+            GovRequest::RuleEdit { .. } => "rule_edit",
+            GovRequest::RuleDel { .. } => "rule_del",
+            GovRequest::RuleSetEnabled { .. } => "rule_set_enabled",
+            GovRequest::RuleGlobal { .. } => "rule_global",
+            GovRequest::RuleUser { .. } => "rule_user",
+            GovRequest::RuleDomain { .. } => "rule_domain",
+            GovRequest::PolicyShow { .. } => "policy_show",
+            GovRequest::PolicySet { .. } => "policy_set",
+            GovRequest::PolicyInherit { .. } => "policy_inherit",
+        }
+    }
+
+    pub async fn run(self, store: &Store) -> Result<Reply, StoreError> {
+        match self {
+            GovRequest::DeviceList { filter } => list(store, &filter),
+            GovRequest::DeviceShow { device } => {
+                let (a, d) = find_device(&store.read()?, &device)?;
+                Ok(devices(vec![DeviceSummary::new(&a, &d)]))
+            }
+            GovRequest::DeviceAccess { device, access } => set_access(store, device, access).await,
+            GovRequest::DeviceDelete { device } => {
+                let (a, d) = find_device(&store.read()?, &device)?;
+                store
+                    .write(move |ctx| ops::delete_device(ctx.tx, a.id, &d.device_id))
+                    .await?;
+                Ok(done(format!("{device} deleted with its sync state")))
+            }
+            GovRequest::DeviceWipe { device, soft } => {
+                change_device(store, &device, move |d| {
+                    wipe::check(d, soft)?;
+                    d.wipe = Wipe::Pending { soft };
+                    Ok(())
+                })
+                .await?;
+                let kind = if soft { "soft wipe" } else { "wipe" };
+                Ok(done(format!("{kind} of {device} pending")))
+            }
+            GovRequest::DeviceWipeCancel { device } => {
+                change_device(store, &device, |d| match d.wipe {
+                    Wipe::Pending { .. } => {
+                        d.wipe = Wipe::None;
+                        Ok(())
+                    }
+                    Wipe::Done => Err(StoreError::Conflict(
+                        "the device is already wiped; `easd device allow` clears it".into(),
+                    )),
+                    Wipe::None => Err(StoreError::Conflict("no wipe is pending".into())),
+                })
+                .await?;
+                Ok(done(format!("wipe of {device} cancelled")))
+            }
+            GovRequest::RuleList => Ok(GovReply::Rules {
+                rules: Rules::load(&store.read()?)?,
+            }
+            .into()),
+            GovRequest::RuleAdd {
+                param,
+                value,
+                from_device,
+                action,
+                description,
+                enabled,
+            } => {
+                let value = rule_value(store, param, value, from_device)?;
+                let rule = Rule {
+                    id: 0,
+                    param,
+                    value,
+                    action,
+                    description,
+                    enabled,
+                };
+                let id = change_rules(store, move |r| r.add(rule.clone())).await?;
+                Ok(GovReply::Created { id }.into())
+            }
+            GovRequest::RuleEdit {
+                id,
+                param,
+                value,
+                action,
+                description,
+            } => {
+                if value.as_deref() == Some("") {
+                    return Err(StoreError::Invalid("a rule needs a non-empty value".into()));
+                }
+                change_rules(store, move |r| {
+                    let rule = r.rule_mut(id)?;
+                    rule.param = param.unwrap_or(rule.param);
+                    rule.value = value.clone().unwrap_or(rule.value.clone());
+                    rule.action = action.unwrap_or(rule.action);
+                    rule.description = description.clone().unwrap_or(rule.description.clone());
+                    Ok(())
+                })
+                .await?;
+                Ok(done(format!("rule {id} changed")))
+            }
+            GovRequest::RuleDel { id } => {
+                change_rules(store, move |r| {
+                    r.rule_mut(id)?;
+                    r.server.retain(|x| x.id != id);
+                    Ok(())
+                })
+                .await?;
+                Ok(done(format!("rule {id} deleted")))
+            }
+            GovRequest::RuleSetEnabled { id, enabled } => {
+                change_rules(store, move |r| {
+                    r.rule_mut(id)?.enabled = enabled;
+                    Ok(())
+                })
+                .await?;
+                let state = if enabled { "enabled" } else { "disabled" };
+                Ok(done(format!("rule {id} {state}")))
+            }
+            GovRequest::RuleGlobal { action } => {
+                change_rules(store, move |r| {
+                    r.global = action;
+                    Ok(())
+                })
+                .await?;
+                Ok(done(format!("global rule: {}", name(action))))
+            }
+            GovRequest::RuleUser { email, action } => {
+                let email = ops::normalize_email(&email)?;
+                if store.read()?.account_by_email(&email)?.is_none() {
+                    return Err(StoreError::NotFound(format!("no account {email}")));
+                }
+                set_keyed(store, email, action, |r| &mut r.users).await
+            }
+            GovRequest::RuleDomain { domain, action } => {
+                let domain = domain.trim().to_ascii_lowercase();
+                if domain.is_empty() || domain.contains(['@', '/']) {
+                    return Err(StoreError::Invalid(format!("not a domain: {domain:?}")));
+                }
+                set_keyed(store, domain, action, |r| &mut r.domains).await
+            }
+            GovRequest::PolicyShow { level } => policy_show(store, &level),
+            GovRequest::PolicySet { level, values } => {
+                let l = Level::parse(&level)?;
+                if values.is_empty() {
+                    return Err(StoreError::Invalid("nothing to set: give KEY=VALUE".into()));
+                }
+                store
+                    .write(move |ctx| levels::set(ctx.tx, &l, &values))
+                    .await?;
+                policy_show(store, &level)
+            }
+            GovRequest::PolicyInherit { level } => {
+                let l = Level::parse(&level)?;
+                store.write(move |ctx| levels::inherit(ctx.tx, &l)).await?;
+                policy_show(store, &level)
+            }
+        }
+    }
+}
+
+impl From<GovReply> for Reply {
+    fn from(r: GovReply) -> Reply {
+        Reply::Govern(r)
+    }
+}
+
+fn policy_show(store: &Store, level: &str) -> Result<Reply, StoreError> {
+    let l = Level::parse(level)?;
+    let (policy, source) = levels::resolve_level(&store.read()?, &l)?;
+    Ok(GovReply::Policy {
+        level: l.describe(),
+        source,
+        values: levels::all_values(&policy),
+    }
+    .into())
+}
+
+fn done(message: String) -> Reply {
+    Reply::Done { message }
+}
+
+fn devices(devices: Vec<DeviceSummary>) -> Reply {
+    GovReply::Devices { devices }.into()
+}
+
+/// allow | block | quarantine.
+pub fn name(a: Access) -> &'static str {
+    match a {
+        Access::Allow => "allow",
+        Access::Block => "block",
+        Access::Quarantine => "quarantine",
+    }
+}
+
+fn list(store: &Store, filter: &Filter) -> Result<Reply, StoreError> {
+    let tx = store.read()?;
+    let accounts: std::collections::HashMap<u64, Account> =
+        tx.accounts()?.into_iter().map(|a| (a.id, a)).collect();
+    let list = tx
+        .devices()?
+        .iter()
+        .filter_map(|d| Some(DeviceSummary::new(accounts.get(&d.account)?, d)))
+        .filter(|s| filter.matches(s))
+        .collect();
+    Ok(devices(list))
+}
+
+/// `EMAIL/DEVICEID` → the account and the device.
+fn find_device(tx: &impl Reads, name: &str) -> Result<(Account, Device), StoreError> {
+    let Some((email, device_id)) = name.split_once('/') else {
+        return Err(StoreError::Invalid(format!(
+            "{name:?}: name a device as EMAIL/DEVICEID"
+        )));
+    };
+    let email = ops::normalize_email(email)?;
+    let account = tx
+        .account_by_email(&email)?
+        .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))?;
+    let device = tx
+        .device(account.id, device_id)?
+        .ok_or_else(|| StoreError::NotFound(format!("no device {device_id} of {email}")))?;
+    Ok((account, device))
+}
+
+/// Changes one device row in a write transaction; `change` may refuse.
+async fn change_device(
+    store: &Store,
+    name: &str,
+    change: impl Fn(&mut Device) -> Result<(), StoreError> + Send + 'static,
+) -> Result<Device, StoreError> {
+    let name = name.to_owned();
+    store
+        .write(move |ctx| {
+            let (_, mut d) = find_device(ctx.tx, &name)?;
+            change(&mut d)?;
+            ops::put_device(ctx.tx, &d)?;
+            Ok(d)
+        })
+        .await
+}
+
+/// A direct allow/block; allowing a wiped device clears it: it starts over with a new
+/// Provision and a full resync.
+async fn set_access(store: &Store, device: String, access: Access) -> Result<Reply, StoreError> {
+    if access == Access::Quarantine {
+        return Err(StoreError::Invalid(
+            "a device is allowed or blocked directly; quarantine comes from the rules".into(),
+        ));
+    }
+    change_device(store, &device, move |d| {
+        d.abq_direct = Some(access);
+        if access == Access::Allow && d.wipe == Wipe::Done {
+            d.wipe = Wipe::None;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(done(format!("{device}: {}", name(access))))
+}
+
+/// The value of a rule "for similar devices": the device's OS, Model or Type.
+fn rule_value(
+    store: &Store,
+    param: Param,
+    value: Option<String>,
+    from_device: Option<String>,
+) -> Result<String, StoreError> {
+    let Some(from) = from_device else {
+        return value.ok_or_else(|| StoreError::Invalid("--value or --from-device".into()));
+    };
+    let (_, d) = find_device(&store.read()?, &from)?;
+    let (model, os) = registry::model_os(&d);
+    match param {
+        Param::Os => os,
+        Param::Model => model,
+        Param::Type => Some(d.device_type),
+    }
+    .ok_or_else(|| StoreError::NotFound(format!("{from} reports no {param:?}")))
+}
+
+async fn change_rules<T: Send + 'static>(
+    store: &Store,
+    change: impl Fn(&mut Rules) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    store
+        .write(move |ctx| {
+            let mut rules = Rules::load(ctx.tx)?;
+            let out = change(&mut rules)?;
+            rules.save(ctx.tx)?;
+            Ok(out)
+        })
+        .await
+}
+
+/// Sets or (with `None`) removes a user or domain rule.
+async fn set_keyed(
+    store: &Store,
+    key: String,
+    action: Option<Access>,
+    map: fn(&mut Rules) -> &mut std::collections::BTreeMap<String, Access>,
+) -> Result<Reply, StoreError> {
+    let k = key.clone();
+    change_rules(store, move |r| {
+        match action {
+            Some(a) => map(r).insert(k.clone(), a),
+            None => map(r).remove(&k),
+        };
+        Ok(())
+    })
+    .await?;
+    Ok(done(format!(
+        "rule for {key}: {}",
+        action.map_or("none", name)
+    )))
+}

@@ -1,0 +1,221 @@
+//! Allow / Block / Quarantine rules, evaluated once for a new device.
+//!
+//! The first match wins, in this order: the account's user rule, its domain's rule, the
+//! server rules on the device's OS, then on its Model, then on its DeviceType, and last the
+//! global rule (default Allow). Disabled rules are ignored.
+//!
+//! Server rules match by prefix, case-sensitively: the device's value is shortened step by
+//! step ("Android", "Androi", … "A") and each prefix is compared with the rules' values, so
+//! a rule matches when its value is a prefix of the device's value ("iOS" matches
+//! "iOS 17.4") and the longest matching rule wins. Equal values: the older rule wins.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::StoreError;
+use crate::store::model::Access;
+use crate::store::ops::Tx;
+use crate::store::tables::{self, GOVERNANCE};
+
+/// The key of the ABQ record in the governance table.
+const KEY: &str = "abq";
+
+/// The device property a server rule looks at.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Param {
+    Os,
+    Model,
+    Type,
+}
+
+impl Param {
+    /// Evaluation order of the server rules.
+    pub const ORDER: [Param; 3] = [Param::Os, Param::Model, Param::Type];
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Rule {
+    pub id: u64,
+    pub param: Param,
+    pub value: String,
+    pub action: Access,
+    #[serde(default)]
+    pub description: String,
+    pub enabled: bool,
+}
+
+/// Every ABQ rule of the server, stored as one record: rules change rarely and are read
+/// only when a new device is admitted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Rules {
+    pub global: Access,
+    /// Account address → action.
+    #[serde(default)]
+    pub users: BTreeMap<String, Access>,
+    /// Domain → action.
+    #[serde(default)]
+    pub domains: BTreeMap<String, Access>,
+    #[serde(default)]
+    pub server: Vec<Rule>,
+    #[serde(default = "first_id")]
+    pub next_id: u64,
+}
+
+fn first_id() -> u64 {
+    1
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            global: Access::Allow,
+            users: BTreeMap::new(),
+            domains: BTreeMap::new(),
+            server: Vec::new(),
+            next_id: 1,
+        }
+    }
+}
+
+/// What the rules are matched against.
+#[derive(Debug, Clone, Default)]
+pub struct Facts<'a> {
+    pub email: &'a str,
+    pub domain: &'a str,
+    pub os: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub device_type: &'a str,
+}
+
+impl Facts<'_> {
+    fn value(&self, p: Param) -> Option<&str> {
+        match p {
+            Param::Os => self.os,
+            Param::Model => self.model,
+            Param::Type => Some(self.device_type),
+        }
+    }
+}
+
+impl Rules {
+    pub fn load(tx: &impl Tx) -> Result<Rules, StoreError> {
+        Ok(tables::get(&tx.table(GOVERNANCE)?, "governance", KEY)?.unwrap_or_default())
+    }
+
+    pub fn save(&self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+        tx.open_table(GOVERNANCE)?
+            .insert(KEY, tables::encode(self).as_slice())?;
+        Ok(())
+    }
+
+    /// The action for a device and what decided it.
+    pub fn evaluate(&self, f: &Facts<'_>) -> (Access, String) {
+        if let Some(a) = self.users.get(f.email) {
+            return (*a, format!("user rule for {}", f.email));
+        }
+        if let Some(a) = self.domains.get(f.domain) {
+            return (*a, format!("domain rule for {}", f.domain));
+        }
+        for p in Param::ORDER {
+            if let Some(r) = f.value(p).and_then(|v| self.longest_match(p, v)) {
+                return (r.action, format!("rule {}", r.id));
+            }
+        }
+        (self.global, "global rule".into())
+    }
+
+    /// The enabled rule on `param` with the longest value that is a prefix of `value`.
+    fn longest_match(&self, param: Param, value: &str) -> Option<&Rule> {
+        self.server
+            .iter()
+            .filter(|r| r.enabled && r.param == param && !r.value.is_empty())
+            .filter(|r| value.starts_with(r.value.as_str()))
+            .min_by_key(|r| (std::cmp::Reverse(r.value.len()), r.id))
+    }
+
+    pub fn rule_mut(&mut self, id: u64) -> Result<&mut Rule, StoreError> {
+        self.server
+            .iter_mut()
+            .find(|r| r.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("no rule {id}")))
+    }
+
+    /// Adds a server rule; returns its id.
+    pub fn add(&mut self, mut rule: Rule) -> Result<u64, StoreError> {
+        if rule.value.is_empty() {
+            return Err(StoreError::Invalid("a rule needs a non-empty value".into()));
+        }
+        rule.id = self.next_id;
+        self.next_id += 1;
+        self.server.push(rule);
+        Ok(self.next_id - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: u64, param: Param, value: &str, action: Access) -> Rule {
+        Rule {
+            id,
+            param,
+            value: value.into(),
+            action,
+            description: String::new(),
+            enabled: true,
+        }
+    }
+
+    fn facts<'a>(os: &'a str, model: &'a str) -> Facts<'a> {
+        Facts {
+            email: "a@x.org",
+            domain: "x.org",
+            os: Some(os),
+            model: Some(model),
+            device_type: "iPhone",
+        }
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_case_matters() {
+        let mut r = Rules {
+            server: vec![
+                rule(1, Param::Os, "A", Access::Block),
+                rule(2, Param::Os, "Andro", Access::Quarantine),
+                rule(3, Param::Os, "android", Access::Allow),
+            ],
+            ..Rules::default()
+        };
+        assert_eq!(r.evaluate(&facts("Android 14", "m")).0, Access::Quarantine);
+        assert_eq!(r.evaluate(&facts("Ax", "m")).0, Access::Block);
+        r.server[1].enabled = false;
+        assert_eq!(r.evaluate(&facts("Android 14", "m")).0, Access::Block);
+        assert_eq!(
+            r.evaluate(&facts("iOS", "m")),
+            (Access::Allow, "global rule".into())
+        );
+    }
+
+    #[test]
+    fn order_user_domain_os_model_type_global() {
+        let mut r = Rules {
+            global: Access::Quarantine,
+            ..Rules::default()
+        };
+        r.server = vec![
+            rule(1, Param::Type, "iPhone", Access::Block),
+            rule(2, Param::Model, "m", Access::Allow),
+            rule(3, Param::Os, "iOS", Access::Quarantine),
+        ];
+        assert_eq!(r.evaluate(&facts("iOS 17", "m1")).1, "rule 3");
+        assert_eq!(r.evaluate(&facts("X", "m1")).1, "rule 2");
+        assert_eq!(r.evaluate(&facts("X", "z")).1, "rule 1");
+        r.domains.insert("x.org".into(), Access::Allow);
+        assert_eq!(r.evaluate(&facts("iOS", "m")).0, Access::Allow);
+        r.users.insert("a@x.org".into(), Access::Block);
+        assert_eq!(r.evaluate(&facts("iOS", "m")).0, Access::Block);
+    }
+}

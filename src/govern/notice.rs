@@ -1,0 +1,70 @@
+//! The mails device governance puts into Inboxes: the quarantine notice to the user, the
+//! wipe confirmation to the owner and the admins. Delivered locally, never through SMTP.
+
+use crate::mail::deliver;
+use crate::store::model::{Account, AccountId, Device};
+use crate::store::ops::Reads;
+use crate::store::{Store, StoreError, now};
+
+/// A plain-text message from the server to `to`.
+fn message(to: &str, subject: &str, body: &str) -> Vec<u8> {
+    let domain = to.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    let date = mail_parser::DateTime::from_timestamp(now()).to_rfc822();
+    format!(
+        "From: \"Mail server\" <postmaster@{domain}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Date: {date}\r\nMessage-ID: <{:032x}@{domain}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        rand::random::<u128>(),
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+/// Tells the user that a new device waits for an administrator's decision.
+pub async fn quarantined(store: &Store, account: &Account, d: &Device) -> Result<(), StoreError> {
+    let body = format!(
+        "Your device {} ({}) is quarantined: it can synchronise only your default folders and \
+         receives no new items until the administrator allows it.\n\nContact your administrator \
+         to have it allowed.",
+        d.device_id, d.device_type
+    );
+    let raw = message(&account.email, "Your mobile device is quarantined", &body);
+    deliver::deliver(store, &[account.id], raw).await.map(drop)
+}
+
+/// Confirms a completed remote wipe to the account owner and to every admin account.
+pub async fn wiped(
+    store: &Store,
+    account: &Account,
+    device_id: &str,
+    soft: bool,
+) -> Result<(), StoreError> {
+    let kind = if soft {
+        "account-only wipe (AccountOnlyRemoteWipe)"
+    } else {
+        "full wipe (RemoteWipe)"
+    };
+    let body = format!(
+        "The {kind} of device {device_id} of {} is confirmed: the device acknowledged it.\n\n\
+         The device cannot synchronise until an administrator clears it.",
+        account.email
+    );
+    let mut to: Vec<(AccountId, String)> = vec![(account.id, account.email.clone())];
+    to.extend(
+        store
+            .read()?
+            .accounts()?
+            .into_iter()
+            .filter(|a| a.admin && a.id != account.id)
+            .map(|a| (a.id, a.email)),
+    );
+    for (id, email) in to {
+        let raw = message(
+            &email,
+            &format!("Remote wipe of {device_id} confirmed"),
+            &body,
+        );
+        deliver::deliver(store, &[id], raw).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,467 @@
+//! `easd import`: messages from an .eml file, an mbox file or a Maildir into one folder.
+//!
+//! Each message is stored like a delivery (blob fsynced, then the commit), in batches of
+//! [`BATCH`] per transaction. A message is skipped when its key (Message-ID and the SHA-256
+//! of the raw bytes, which is also its blob id) was imported into or delivered to the
+//! folder before, so a re-run adds nothing. An mbox file is read message by message, never
+//! whole.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use redb::ReadableTable;
+
+use super::meta::{Flags, FollowUp, MessageMeta};
+use super::mime;
+use crate::store::model::{AccountId, FolderId, FolderType, ROOT_FOLDER};
+use crate::store::ops::{self, Reads};
+use crate::store::tables::IMPORTED;
+use crate::store::{BlobId, Store, StoreError, folders, items, now};
+
+/// Messages per transaction.
+const BATCH: usize = 100;
+/// Failure reasons listed in the summary; the rest are only counted.
+const MAX_REASONS: usize = 20;
+
+/// The IMPORTED key of a message: its Message-ID and the SHA-256 of its bytes.
+pub fn dedup_key(message_id: Option<&str>, blob: &BlobId) -> String {
+    format!("{}|{}", message_id.unwrap_or(""), blob.as_str())
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub imported: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub reasons: Vec<String>,
+}
+
+impl Summary {
+    fn fail(&mut self, reason: String) {
+        self.failed += 1;
+        if self.reasons.len() < MAX_REASONS {
+            self.reasons.push(reason);
+        }
+    }
+
+    pub fn report(&self) -> String {
+        let mut out = format!(
+            "imported {}, skipped {} (already there), failed {}",
+            self.imported, self.skipped, self.failed
+        );
+        for r in &self.reasons {
+            out.push_str("\n  ");
+            out.push_str(r);
+        }
+        out
+    }
+}
+
+/// Imports `path` into the folder `folder` (by name; `INBOX` is the Inbox) of `email`,
+/// creating the folder under the root when missing. With `progress`, a `\r`-updated line
+/// on a terminal's stderr shows how far it got.
+pub async fn import(
+    store: &Store,
+    email: &str,
+    folder: &str,
+    path: &Path,
+    progress: bool,
+) -> Result<Summary, StoreError> {
+    let mut source = Source::open(path)?;
+    let (account, folder) = find_or_create_folder(store, email, folder).await?;
+    let bar = Progress::new(progress && io::stderr().is_terminal());
+    let mut summary = Summary::default();
+    loop {
+        let (back, batch) = prepare_batch(store.clone(), source, account, folder).await?;
+        source = back;
+        if batch.is_empty() {
+            break;
+        }
+        commit(store, account, folder, batch, &mut summary).await?;
+        bar.show(&source, &summary);
+    }
+    bar.finish();
+    Ok(summary)
+}
+
+async fn find_or_create_folder(
+    store: &Store,
+    email: &str,
+    name: &str,
+) -> Result<(AccountId, FolderId), StoreError> {
+    let email = ops::normalize_email(email)?;
+    let name = name.trim().to_owned();
+    store
+        .write(move |w| {
+            let account =
+                w.tx.account_by_email(&email)?
+                    .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))?;
+            let existing = w.tx.folders(account.id)?.into_iter().find(|f| {
+                if name.eq_ignore_ascii_case("INBOX") {
+                    f.kind == FolderType::Inbox
+                } else {
+                    f.name.eq_ignore_ascii_case(&name)
+                }
+            });
+            let folder = match existing {
+                Some(f) => f,
+                None => folders::create(w, account.id, ROOT_FOLDER, &name, FolderType::UserMail)
+                    .map_err(|e| StoreError::Invalid(format!("folder {name:?}: {e}")))?,
+            };
+            Ok((account.id, folder.id))
+        })
+        .await
+}
+
+/// One message made ready to commit: its blob is written and fsynced.
+struct Prepared {
+    key: String,
+    blob: BlobId,
+    meta: MessageMeta,
+    flags: Flags,
+}
+
+enum Outcome {
+    Ready(Box<Prepared>),
+    Skipped,
+    Failed(String),
+}
+
+/// Reads up to [`BATCH`] messages, off the async thread, skipping those already there and
+/// writing the blobs of the others. Hands the source back for the next batch.
+async fn prepare_batch(
+    store: Store,
+    mut source: Source,
+    account: AccountId,
+    folder: FolderId,
+) -> Result<(Source, Vec<Outcome>), StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        while out.len() < BATCH {
+            let Some(next) = source.next_message() else {
+                break;
+            };
+            out.push(match next {
+                Ok((raw, flags)) => prepare(&store, account, folder, &raw, flags, &mut seen)?,
+                Err(reason) => Outcome::Failed(reason),
+            });
+        }
+        Ok((source, out))
+    })
+    .await
+    .map_err(|e| StoreError::Invalid(format!("import task failed: {e}")))?
+}
+
+fn prepare(
+    store: &Store,
+    account: AccountId,
+    folder: FolderId,
+    raw: &[u8],
+    flags: Flags,
+    seen: &mut HashSet<String>,
+) -> Result<Outcome, StoreError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Outcome::Failed("an empty message".into()));
+    }
+    let meta = mime::parse(raw, now());
+    let key = dedup_key(meta.message_id.as_deref(), &BlobId::of(raw));
+    let known = store
+        .read()?
+        .open_table(IMPORTED)?
+        .get((account, folder, key.as_str()))?
+        .is_some();
+    if known || !seen.insert(key.clone()) {
+        return Ok(Outcome::Skipped);
+    }
+    let blob = store.blobs().put(raw)?;
+    Ok(Outcome::Ready(Box::new(Prepared {
+        key,
+        blob,
+        meta,
+        flags,
+    })))
+}
+
+/// Stores a batch in one transaction and records every message's key.
+async fn commit(
+    store: &Store,
+    account: AccountId,
+    folder: FolderId,
+    batch: Vec<Outcome>,
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let mut ready = Vec::new();
+    for outcome in batch {
+        match outcome {
+            Outcome::Ready(p) => ready.push(p),
+            Outcome::Skipped => summary.skipped += 1,
+            Outcome::Failed(reason) => summary.fail(reason),
+        }
+    }
+    let (imported, skipped) = store
+        .write(move |w| {
+            let (mut imported, mut skipped) = (0, 0);
+            for p in &ready {
+                // Another import of the same file may have committed it meanwhile.
+                if w.tx
+                    .open_table(IMPORTED)?
+                    .get((account, folder, p.key.as_str()))?
+                    .is_some()
+                {
+                    skipped += 1;
+                    continue;
+                }
+                let item = items::insert(
+                    w,
+                    account,
+                    folder,
+                    p.blob.clone(),
+                    p.meta.clone(),
+                    p.flags.clone(),
+                )?;
+                w.tx.open_table(IMPORTED)?
+                    .insert((account, folder, p.key.as_str()), item.id)?;
+                imported += 1;
+            }
+            Ok((imported, skipped))
+        })
+        .await?;
+    summary.imported += imported;
+    summary.skipped += skipped;
+    Ok(())
+}
+
+/// Where the messages come from.
+enum Source {
+    /// One message (.eml); taken once.
+    Eml(Option<PathBuf>),
+    Mbox(Mbox),
+    /// Maildir message files (cur/ and new/), in name order; `done` of them read.
+    Maildir {
+        files: Vec<PathBuf>,
+        done: usize,
+    },
+}
+
+/// A message's bytes and flags, or why it could not be read.
+type Next = Result<(Vec<u8>, Flags), String>;
+
+impl Source {
+    fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display();
+        let metadata =
+            std::fs::metadata(path).map_err(|e| StoreError::NotFound(format!("{shown}: {e}")))?;
+        if metadata.is_dir() {
+            return maildir_files(path).map(|files| Source::Maildir { files, done: 0 });
+        }
+        let mut file =
+            File::open(path).map_err(|e| StoreError::Invalid(format!("{shown}: {e}")))?;
+        let mut head = [0u8; 5];
+        let n = file.read(&mut head)?;
+        if &head[..n] == b"From " {
+            let file = File::open(path)?;
+            Ok(Source::Mbox(Mbox::new(
+                BufReader::new(file),
+                metadata.len(),
+            )))
+        } else {
+            Ok(Source::Eml(Some(path.to_owned())))
+        }
+    }
+
+    fn next_message(&mut self) -> Option<Next> {
+        match self {
+            Source::Eml(path) => path.take().map(|p| read_file(&p, Flags::default())),
+            Source::Mbox(mbox) => mbox.next_message(),
+            Source::Maildir { files, done } => {
+                let path = files.get(*done)?;
+                *done += 1;
+                Some(read_file(path, maildir_flags(path)))
+            }
+        }
+    }
+
+    /// (done, total) in the source's own unit: bytes of an mbox, files of a Maildir.
+    fn position(&self) -> (u64, u64) {
+        match self {
+            Source::Eml(path) => (u64::from(path.is_none()), 1),
+            Source::Mbox(mbox) => (mbox.read, mbox.size),
+            Source::Maildir { files, done } => (*done as u64, files.len() as u64),
+        }
+    }
+}
+
+fn read_file(path: &Path, flags: Flags) -> Next {
+    std::fs::read(path)
+        .map(|raw| (raw, flags))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The message files of a Maildir: `cur/` and `new/` (not `tmp/`, which holds deliveries
+/// in progress), sorted by name.
+fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut files = Vec::new();
+    let mut found = false;
+    for sub in ["cur", "new"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        found = true;
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    if !found {
+        return Err(StoreError::Invalid(format!(
+            "{} is a directory but not a Maildir (no cur/ or new/)",
+            dir.display()
+        )));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Maildir info flags after `:2,` in the file name: S seen (read), F flagged.
+fn maildir_flags(path: &Path) -> Flags {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let info = name.rsplit_once(":2,").map_or("", |(_, f)| f);
+    Flags {
+        read: info.contains('S'),
+        flag: info.contains('F').then(|| FollowUp {
+            status: 2,
+            flag_type: "Follow up".into(),
+            ..FollowUp::default()
+        }),
+        ..Flags::default()
+    }
+}
+
+/// An mbox file read message by message. A line starting `From ` at the start of the
+/// file or after an empty line separates messages; in the bodies, mboxrd quoting
+/// (`>From `, `>>From `, ...) loses one `>`.
+struct Mbox {
+    reader: BufReader<File>,
+    size: u64,
+    /// Bytes read so far, for the progress line.
+    read: u64,
+}
+
+impl Mbox {
+    fn new(reader: BufReader<File>, size: u64) -> Self {
+        Self {
+            reader,
+            size,
+            read: 0,
+        }
+    }
+
+    fn next_message(&mut self) -> Option<Next> {
+        let mut message = Vec::new();
+        let mut line = Vec::new();
+        let mut previous_blank = true;
+        loop {
+            line.clear();
+            match self.reader.read_until(b'\n', &mut line) {
+                Ok(0) => break,
+                Ok(n) => self.read += n as u64,
+                Err(e) => return Some(Err(format!("reading the mbox: {e}"))),
+            }
+            if previous_blank && line.starts_with(b"From ") {
+                if !message.is_empty() {
+                    return Some(Ok((finish(message), Flags::default())));
+                }
+                previous_blank = false;
+                continue;
+            }
+            previous_blank = matches!(line.as_slice(), b"\n" | b"\r\n");
+            message.extend_from_slice(unquote(&line));
+        }
+        (!message.is_empty()).then(|| Ok((finish(message), Flags::default())))
+    }
+}
+
+/// mboxrd: `>From `, `>>From `, ... lose one `>`.
+fn unquote(line: &[u8]) -> &[u8] {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    if quotes > 0 && line[quotes..].starts_with(b"From ") {
+        &line[1..]
+    } else {
+        line
+    }
+}
+
+/// A message without the empty line the mbox format puts before the next `From `.
+fn finish(mut message: Vec<u8>) -> Vec<u8> {
+    if message.ends_with(b"\r\n\r\n") {
+        message.truncate(message.len() - 2);
+    } else if message.ends_with(b"\n\n") {
+        message.truncate(message.len() - 1);
+    }
+    message
+}
+
+/// A `\r`-updated line on stderr, when it is a terminal.
+struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    fn new(on: bool) -> Self {
+        Self { on }
+    }
+
+    fn show(&self, source: &Source, summary: &Summary) {
+        if !self.on {
+            return;
+        }
+        let (done, total) = source.position();
+        let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
+        let filled = (percent as usize).min(100) / 5;
+        let mut err = io::stderr();
+        let _ = write!(
+            err,
+            "\r[{:<20}] {percent:>3}%  {} imported, {} skipped, {} failed",
+            "#".repeat(filled),
+            summary.imported,
+            summary.skipped,
+            summary.failed
+        );
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mboxrd_unquoting_removes_one_level() {
+        assert_eq!(unquote(b">From here\n"), b"From here\n");
+        assert_eq!(unquote(b">>From here\n"), b">From here\n");
+        assert_eq!(unquote(b"> From here\n"), b"> From here\n");
+        assert_eq!(unquote(b"From x\n"), b"From x\n");
+    }
+
+    #[test]
+    fn maildir_flags_come_from_the_info_suffix() {
+        let f = maildir_flags(Path::new("cur/1.2.host:2,FS"));
+        assert!(f.read && f.flag.is_some());
+        let f = maildir_flags(Path::new("new/1.2.host"));
+        assert!(!f.read && f.flag.is_none());
+    }
+}
