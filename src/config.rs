@@ -126,6 +126,8 @@ pub struct Limits {
     pub max_body: usize,
     /// Largest message LMTP accepts (advertised as SIZE).
     pub max_message: usize,
+    /// The store's page cache in MiB (the OS page cache holds the rest of the file).
+    pub store_cache_mib: usize,
     pub wbxml_max_depth: usize,
     pub wbxml_max_elements: usize,
     pub wbxml_max_string: usize,
@@ -183,6 +185,7 @@ impl Default for Limits {
         Self {
             max_body: 32 * 1024 * 1024,
             max_message: 50 * 1024 * 1024,
+            store_cache_mib: 16,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,
             wbxml_max_string: 32 * 1024 * 1024,

@@ -171,6 +171,8 @@ pub async fn handle(
             body.as_ref(),
         );
     }
+    // Headers are not needed past this point; a waiting Ping should not keep them.
+    drop(parts);
     let mut ctx = Ctx {
         app,
         account: &account,

@@ -18,8 +18,8 @@ use super::meta::{AttachmentMeta, MessageMeta};
 /// [MS-ASAIRS] 2.2.2.35: a Preview holds at most 255 characters.
 const PREVIEW_CHARS: usize = 255;
 /// How much body text feeds the search index.
-const SEARCH_BODY_BYTES: usize = 64 * 1024;
-const MAX_SEARCH_TERMS: usize = 2_000;
+const SEARCH_BODY_BYTES: usize = 16 * 1024;
+const MAX_SEARCH_TERMS: usize = 1_000;
 /// Windows code page of UTF-8, the answer when the charset is absent or unknown.
 const CP_UTF8: u32 = 65001;
 /// Seconds between 1601-01-01 (the FILETIME epoch) and 1970-01-01.

@@ -212,7 +212,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 
 /// [`start`] with the sockets systemd (or a test) handed over.
 pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
-    let store = Store::open(&cfg.data)?;
+    let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
     first_start(&store, &cfg).await?;
     let tls = match &cfg.https {
         Some(_) => {
@@ -460,6 +460,10 @@ async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// The most hyper buffers per connection (its default lets one grow to ~400 KiB; 8 KiB
+/// is its floor). Large bodies are read in chunks of this size.
+const MAX_READ_BUFFER: usize = 16 * 1024;
+
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -502,8 +506,11 @@ async fn accept_loop(
                 hyper::service::service_fn(move |req| http::handle(app.clone(), req, peer, secure));
             let builder = {
                 let mut b = hyper::server::conn::http1::Builder::new();
+                // A bounded read buffer: an idle Ping holds its connection for up to half
+                // an hour, so per-connection buffers decide how many phones fit.
                 b.timer(TokioTimer::new())
                     .header_read_timeout(Duration::from_secs(30))
+                    .max_buf_size(MAX_READ_BUFFER)
                     .keep_alive(true);
                 b
             };
