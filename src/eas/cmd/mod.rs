@@ -14,6 +14,9 @@ pub mod send_mail;
 pub mod settings;
 pub mod sync;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use hyper::StatusCode;
 
 use super::command::Command;
@@ -73,30 +76,35 @@ pub enum Reply {
     },
 }
 
+type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, StoreError>> + 'a>>;
+
+/// Runs the request's command. Each command's future is boxed, so a connection holds only
+/// the state of the command it runs (a waiting Ping), not room for the largest one.
 pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
-    match ctx.req.command {
-        Command::Sync => sync::handle(ctx, body).await,
-        Command::Ping => ping::handle(ctx, body).await,
-        Command::Search => search::handle(ctx, body).await,
+    let command: CommandFuture<'_> = match ctx.req.command {
+        Command::Sync => Box::pin(sync::handle(ctx, body)),
+        Command::Ping => Box::pin(ping::handle(ctx, body)),
+        Command::Search => Box::pin(search::handle(ctx, body)),
         Command::SendMail | Command::SmartReply | Command::SmartForward => {
-            send_mail::handle(ctx, body).await
+            Box::pin(send_mail::handle(ctx, body))
         }
-        Command::GetAttachment => get_attachment::handle(ctx).await,
-        Command::GetItemEstimate => get_item_estimate::handle(ctx, body).await,
-        Command::ItemOperations => item_operations::handle(ctx, body).await,
-        Command::MoveItems => move_items::handle(ctx, body).await,
-        Command::FolderSync => folder_sync::handle(ctx, body).await,
-        Command::FolderCreate => folder_ops::create(ctx, body).await,
-        Command::FolderUpdate => folder_ops::update(ctx, body).await,
-        Command::FolderDelete => folder_ops::delete(ctx, body).await,
-        Command::Provision => provision::handle(ctx, body).await,
-        Command::Settings => settings::handle(ctx, body).await,
+        Command::GetAttachment => Box::pin(get_attachment::handle(ctx)),
+        Command::GetItemEstimate => Box::pin(get_item_estimate::handle(ctx, body)),
+        Command::ItemOperations => Box::pin(item_operations::handle(ctx, body)),
+        Command::MoveItems => Box::pin(move_items::handle(ctx, body)),
+        Command::FolderSync => Box::pin(folder_sync::handle(ctx, body)),
+        Command::FolderCreate => Box::pin(folder_ops::create(ctx, body)),
+        Command::FolderUpdate => Box::pin(folder_ops::update(ctx, body)),
+        Command::FolderDelete => Box::pin(folder_ops::delete(ctx, body)),
+        Command::Provision => Box::pin(provision::handle(ctx, body)),
+        Command::Settings => Box::pin(settings::handle(ctx, body)),
         // The front door answers 501 before dispatching anything else.
         other => {
             tracing::error!("dispatch reached unimplemented {other}");
-            Ok(Reply::Http(StatusCode::NOT_IMPLEMENTED))
+            return Ok(Reply::Http(StatusCode::NOT_IMPLEMENTED));
         }
-    }
+    };
+    command.await
 }
 
 /// The request body when its root is `root`; `None` for an empty or foreign body.
