@@ -185,7 +185,7 @@ impl Default for Limits {
         Self {
             max_body: 32 * 1024 * 1024,
             max_message: 50 * 1024 * 1024,
-            store_cache_mib: 16,
+            store_cache_mib: 8,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,
             wbxml_max_string: 32 * 1024 * 1024,

@@ -446,6 +446,74 @@ fn a_delivery_to_another_account_does_not_wake_the_ping() {
 }
 
 #[test]
+fn a_udp_notice_wakes_the_ping_and_one_for_another_account_does_not() {
+    let s = server();
+    let a = device(&s, ALICE, "phone");
+    let inbox = a.folder_of_type(INBOX);
+    synced(&a, &inbox);
+    // A notice for bob: alice's Ping sleeps on to its heartbeat.
+    let waiting = ping_in_background(&a, 3, &[&inbox]);
+    s.wait_until_waiting(1);
+    easd::push::notify::send(s.notify_addr(), BOB, Some("INBOX")).unwrap();
+    let (out, _) = join(waiting);
+    assert_eq!(out.status, "1", "{out:?}");
+    assert!(
+        out.took >= Duration::from_secs(3),
+        "woken by bob's notice: {out:?}"
+    );
+    // A notice for alice's Inbox: answered at once with that folder.
+    let waiting = ping_in_background(&a, 60, &[&inbox]);
+    s.wait_until_waiting(1);
+    let sent = Instant::now();
+    easd::push::notify::send(s.notify_addr(), ALICE, Some("INBOX")).unwrap();
+    let (out, answered) = join(waiting);
+    assert_eq!(out.status, "2", "{out:?}");
+    assert_eq!(out.folders, std::slice::from_ref(&inbox), "{out:?}");
+    assert_prompt(answered, sent, "a UDP notice");
+    // A malformed datagram wakes nobody and is counted.
+    let waiting = ping_in_background(&a, 2, &[&inbox]);
+    s.wait_until_waiting(1);
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(b"v9 nonsense", s.notify_addr())
+        .unwrap();
+    let (out, _) = join(waiting);
+    assert_eq!(out.status, "1", "{out:?}");
+    let status = s.status_json();
+    assert_eq!(status["notify"]["malformed"].as_u64(), Some(1), "{status}");
+    assert_eq!(status["notify"]["accepted"].as_u64(), Some(2), "{status}");
+}
+
+#[test]
+fn a_change_made_from_the_command_line_wakes_the_ping() {
+    let s = server();
+    let a = device(&s, ALICE, "phone");
+    let inbox = a.folder_of_type(INBOX);
+    synced(&a, &inbox);
+    let eml = s.data_dir().join("old.eml");
+    std::fs::write(&eml, b"From: x@example.net\r\nTo: alice\r\nSubject: imported\r\nMessage-ID: <cli@x>\r\n\r\nold mail\r\n").unwrap();
+    let waiting = ping_in_background(&a, 60, &[&inbox]);
+    s.wait_until_waiting(1);
+    let sent = Instant::now();
+    let out = std::process::Command::new(support::cli_path())
+        .args(["import", "--user", ALICE, "--folder", "INBOX"])
+        .arg(&eml)
+        .arg("--data")
+        .arg(s.data_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (out, answered) = join(waiting);
+    assert_eq!(out.status, "2", "{out:?}");
+    assert_eq!(out.folders, std::slice::from_ref(&inbox), "{out:?}");
+    assert_prompt(answered, sent, "an import from the command line");
+}
+
+#[test]
 fn a_newer_ping_from_the_same_device_answers_the_older() {
     let s = server();
     let a = device(&s, ALICE, "phone");

@@ -21,6 +21,9 @@ pub enum Wake {
     /// Something changed in these watched folders (it may be the device's own change: the
     /// caller checks).
     Changed(Vec<FolderId>),
+    /// Another program said these folders changed (a UDP notice): the device is told to
+    /// look again without a check against the store, which may not know the change.
+    Notified(Vec<FolderId>),
     /// The account's folder list changed.
     Hierarchy,
     /// A newer Ping or Sync from the same device took over.
@@ -29,6 +32,14 @@ pub enum Wake {
     Shutdown,
     /// The heartbeat ran out.
     Timeout,
+}
+
+fn merge(have: &mut Vec<FolderId>, more: Vec<FolderId>) {
+    for f in more {
+        if !have.contains(&f) {
+            have.push(f);
+        }
+    }
 }
 
 pub struct Waiter {
@@ -42,12 +53,15 @@ impl Waiter {
         let mut w = self.wake.borrow_mut();
         match (&mut *w, why) {
             // Later changes add to the earlier ones until the request runs again.
-            (Some(Wake::Changed(have)), Wake::Changed(more)) => {
-                for f in more {
-                    if !have.contains(&f) {
-                        have.push(f);
-                    }
+            (Some(Wake::Changed(have) | Wake::Notified(have)), Wake::Changed(more)) => {
+                merge(have, more)
+            }
+            (Some(Wake::Notified(have)), Wake::Notified(more)) => merge(have, more),
+            (Some(w @ Wake::Changed(_)), Wake::Notified(mut more)) => {
+                if let Wake::Changed(have) = std::mem::replace(w, Wake::Timeout) {
+                    merge(&mut more, have);
                 }
+                *w = Wake::Notified(more);
             }
             // An ending (supersede, shutdown) wins over a change; a change does not undo it.
             (Some(Wake::Superseded | Wake::Shutdown), _) => {}
@@ -122,6 +136,15 @@ impl Hub {
 
     /// Turns one store event into wake-ups.
     pub fn publish(&self, event: Event) {
+        self.wake_watchers(event, Wake::Changed);
+    }
+
+    /// A change notice from another program (UDP): the watchers are told to look again.
+    pub fn poke(&self, event: Event) {
+        self.wake_watchers(event, Wake::Notified);
+    }
+
+    fn wake_watchers(&self, event: Event, folder_wake: fn(Vec<FolderId>) -> Wake) {
         let account = match event {
             Event::Hierarchy { account } | Event::Folder { account, .. } => account,
         };
@@ -136,7 +159,7 @@ impl Hub {
             match event {
                 Event::Hierarchy { .. } => w.wake(Wake::Hierarchy),
                 Event::Folder { folder, .. } if w.folders.contains(&folder) => {
-                    w.wake(Wake::Changed(vec![folder]));
+                    w.wake(folder_wake(vec![folder]));
                 }
                 Event::Folder { .. } => {}
             }

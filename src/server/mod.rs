@@ -359,7 +359,7 @@ async fn serve_notify(socket: UdpSocket, app: Rc<App>, stopped: watch::Receiver<
     notify::serve(
         socket,
         resolve,
-        move |e| hub.publish(e),
+        move |e| hub.poke(e),
         app.notify_counters.clone(),
         cfg,
         stopped,

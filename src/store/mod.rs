@@ -80,7 +80,7 @@ struct Inner {
 
 /// redb's page cache when nothing else is configured. redb's own default (1 GiB) would
 /// let a large mailbox fill the RAM of a small box; the OS page cache still holds the file.
-pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 impl Store {
     /// Opens (creating if needed) the store in `data_dir` with the default cache size.

@@ -114,6 +114,13 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                     return Ok(reply(HIERARCHY_STALE));
                 }
             }
+            Wake::Notified(which) => {
+                let told: Vec<FolderId> =
+                    ids.iter().copied().filter(|f| which.contains(f)).collect();
+                if !told.is_empty() {
+                    return Ok(changes_reply(&told));
+                }
+            }
             Wake::Changed(which) => {
                 let candidates: Vec<Folder> = folders
                     .iter()

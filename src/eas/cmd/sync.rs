@@ -179,7 +179,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Wake::Timeout | Wake::Superseded | Wake::Shutdown => {
                 return Ok(Reply::Http(hyper::StatusCode::OK));
             }
-            Wake::Changed(_) | Wake::Hierarchy => {}
+            Wake::Changed(_) | Wake::Notified(_) | Wake::Hierarchy => {}
         }
     }
 }
