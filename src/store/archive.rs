@@ -168,13 +168,21 @@ pub fn verify(path: &Path) -> io::Result<()> {
     }
     io::copy(&mut body, &mut io::sink())?;
     let digest = body.hash.finalize();
+    check_trailer(
+        &mut f,
+        len,
+        &digest,
+        "checksum mismatch: the backup is damaged or truncated",
+    )
+}
+
+/// Compares the SHA-256 `digest` of everything before the trailer with the trailer.
+fn check_trailer(f: &mut File, len: u64, digest: &[u8], mismatch: &str) -> io::Result<()> {
     f.seek(SeekFrom::Start(len - TRAILER))?;
     let mut trailer = [0u8; TRAILER as usize];
     f.read_exact(&mut trailer)?;
-    if digest.as_slice() != trailer {
-        return Err(invalid(
-            "checksum mismatch: the backup is damaged or truncated",
-        ));
+    if digest != trailer {
+        return Err(invalid(mismatch));
     }
     Ok(())
 }
@@ -211,16 +219,13 @@ pub fn read_entries(
         return Err(invalid("data after the end marker"));
     }
     let digest = body.hash.finalize();
-    // The buffered reader has read ahead: seek to the trailer.
-    f.seek(SeekFrom::Start(len - TRAILER))?;
-    let mut trailer = [0u8; TRAILER as usize];
-    f.read_exact(&mut trailer)?;
-    if digest.as_slice() != trailer {
-        return Err(invalid(
-            "checksum mismatch: the backup changed while reading",
-        ));
-    }
-    Ok(())
+    // The buffered reader has read ahead: the trailer is read by position.
+    check_trailer(
+        &mut f,
+        len,
+        &digest,
+        "checksum mismatch: the backup changed while reading",
+    )
 }
 
 fn read_array<const N: usize>(r: &mut impl Read) -> io::Result<[u8; N]> {
