@@ -21,7 +21,7 @@ impl Mailboxes for FuzzMailboxes {
         (!address.starts_with('x')).then_some(address.len() as u64 % 3)
     }
 
-    async fn deliver(&self, _accounts: &[u64], _raw: Vec<u8>) -> Result<(), String> {
+    async fn deliver(&self, _sender: &str, _accounts: &[u64], _raw: Vec<u8>) -> Result<(), String> {
         Ok(())
     }
 }
@@ -50,7 +50,11 @@ fuzz_target!(|data: &[u8]| {
                 Step::Deliver(delivery) => {
                     assert!(delivery.message.len() <= MAX_MESSAGE_SIZE);
                     assert!(!delivery.accounts.is_empty());
-                    let result = now(FuzzMailboxes.deliver(&delivery.accounts, delivery.message));
+                    let result = now(FuzzMailboxes.deliver(
+                        delivery.pending.sender(),
+                        &delivery.accounts,
+                        delivery.message,
+                    ));
                     let fail = failures.rotate_left(deliveries) & 1 == 1;
                     deliveries += 1;
                     session.delivered(
