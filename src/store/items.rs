@@ -117,13 +117,14 @@ fn next_modseq(
     Ok(f.modseq)
 }
 
+/// Records `entry` in the folder's log, removing the item's previous entry (`replaces`).
 fn log(
     ctx: &WriteCtx,
-    account: AccountId,
-    folder: FolderId,
+    folder: (AccountId, FolderId),
     entry: LogEntry,
     replaces: Option<u64>,
 ) -> Result<(), StoreError> {
+    let (account, folder) = folder;
     let mut table = ctx.tx.open_table(FOLDER_LOG)?;
     if let Some(old) = replaces {
         table.remove((account, folder, old))?;
@@ -171,17 +172,12 @@ pub fn insert(
         modseq,
     };
     put(ctx, account, &item)?;
-    log(
-        ctx,
-        account,
-        folder,
-        LogEntry {
-            modseq,
-            item: id,
-            kind: LogKind::Upsert,
-        },
-        None,
-    )?;
+    let entry = LogEntry {
+        modseq,
+        item: id,
+        kind: LogKind::Upsert,
+    };
+    log(ctx, (account, folder), entry, None)?;
     search_index::add(ctx, account, folder, id, &terms)?;
     Ok(item)
 }
@@ -205,17 +201,12 @@ pub fn update_flags(
     let old = item.modseq;
     item.modseq = next_modseq(ctx, account, folder)?;
     put(ctx, account, &item)?;
-    log(
-        ctx,
-        account,
-        folder,
-        LogEntry {
-            modseq: item.modseq,
-            item: id,
-            kind: LogKind::Upsert,
-        },
-        Some(old),
-    )?;
+    let entry = LogEntry {
+        modseq: item.modseq,
+        item: id,
+        kind: LogKind::Upsert,
+    };
+    log(ctx, (account, folder), entry, Some(old))?;
     Ok(Some(item))
 }
 
@@ -233,17 +224,12 @@ pub fn delete(
     item.meta.search_terms = search_index::remove(ctx, account, folder, id)?;
     ctx.tx.open_table(ITEMS)?.remove((account, folder, id))?;
     let modseq = next_modseq(ctx, account, folder)?;
-    log(
-        ctx,
-        account,
-        folder,
-        LogEntry {
-            modseq,
-            item: id,
-            kind: LogKind::Delete,
-        },
-        Some(item.modseq),
-    )?;
+    let entry = LogEntry {
+        modseq,
+        item: id,
+        kind: LogKind::Delete,
+    };
+    log(ctx, (account, folder), entry, Some(item.modseq))?;
     Ok(Some((item, modseq)))
 }
 

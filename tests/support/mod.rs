@@ -431,20 +431,31 @@ impl HttpClient {
     ) -> Resp {
         let addr = self.addr();
         let tls = self.tls.clone();
-        let mut builder = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, format!("localhost:{}", addr.port()));
-        for (name, value) in headers {
-            builder = builder.header(*name, value.as_str());
-        }
-        let req = builder.body(Full::new(Bytes::from(body))).expect("request");
+        let req = build_request(addr, method, path, headers, body);
         block_on(async move {
             tokio::time::timeout(REQUEST_TIMEOUT, send(addr, tls, req))
                 .await
                 .unwrap_or_else(|_| panic!("no answer from {addr} within {REQUEST_TIMEOUT:?}"))
         })
     }
+}
+
+/// One HTTP/1.1 request to `addr` (Host names localhost, which the certificate covers).
+fn build_request(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> hyper::Request<Full<Bytes>> {
+    let mut builder = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, format!("localhost:{}", addr.port()));
+    for (name, value) in headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    builder.body(Full::new(Bytes::from(body))).expect("request")
 }
 
 async fn send(
@@ -1679,14 +1690,7 @@ impl KeepAliveClient {
     ) -> Resp {
         let addr = self.addr;
         let tls = self.tls.clone();
-        let mut builder = hyper::Request::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, format!("localhost:{}", addr.port()));
-        for (name, value) in headers {
-            builder = builder.header(*name, value.as_str());
-        }
-        let req = builder.body(Full::new(Bytes::from(body))).expect("request");
+        let req = build_request(addr, method, path, headers, body);
         let mut slot = self.conn.take();
         let (resp, slot, opened) = block_on(async move {
             tokio::time::timeout(REQUEST_TIMEOUT, async move {

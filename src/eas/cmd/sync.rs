@@ -493,8 +493,7 @@ async fn sync_collection(
                 sk,
                 k.get(),
                 &req,
-                opts.filter,
-                window,
+                (opts.filter, folder.modseq),
                 get_changes,
             )? {
                 Some(o) => o,
@@ -592,13 +591,14 @@ async fn initial(
 }
 
 /// The read-only fast path: a current key, no client commands, and nothing to send.
+/// `(filter, folder_modseq)`: the requested FilterType and the folder's position when it
+/// was looked up.
 fn quiet(
     store: &Store,
     sk: StateKey,
     key: u64,
     req: &CollectionRequest,
-    filter: u8,
-    window: usize,
+    (filter, folder_modseq): (u8, u64),
     get_changes: bool,
 ) -> Result<Option<Outcome>, StoreError> {
     if !req.commands.is_empty() {
@@ -611,15 +611,13 @@ fn quiet(
         KeyMatch::Previous => return Ok(None),
         KeyMatch::Current => {}
     }
-    let mut state = state.expect("a current key has a state");
-    if state.filter != filter {
+    if state.is_some_and(|s| s.filter != filter) {
         return Ok(None);
     }
-    if get_changes {
-        let mut held = coll::load_held(&tx, sk, 0)?;
-        if !coll::collect_changes(&tx, sk, &mut state, &mut held, window, now())?.is_empty() {
-            return Ok(None);
-        }
+    // The same check Ping makes: cheap when the folder has not moved since the last Sync,
+    // and it reads at most one item otherwise (the write path then collects the window).
+    if get_changes && coll::pending(&tx, sk, folder_modseq, now())? {
+        return Ok(None);
     }
     Ok(Some(Outcome::Done {
         key,
