@@ -24,7 +24,7 @@ if ! command -v systemd-analyze >/dev/null || ! command -v systemd-sysusers >/de
 fi
 echo "systemd-verify: $(systemd-analyze --version | head -n1)"
 
-units=(easd.service easd.socket easd-lmtp.socket easd-notify.socket)
+units=(easd.service easd.socket easd-lmtp.socket easd-notify.socket easd-firstboot.service)
 # Exposure above this (systemd-analyze security scale 0.0-10.0, times 10) fails.
 max_exposure=${MAX_EXPOSURE:-25}
 
@@ -42,6 +42,7 @@ make_root() { # $1 = root dir, $2 = board name or "" for none
         printf '#!/bin/sh\nexit 0\n' >"$root/usr/bin/easd"
     fi
     chmod 755 "$root/usr/bin/easd"
+    install -D -m 755 image/rootfs/firstboot "$root/usr/lib/easd/firstboot"
     for u in "${units[@]}"; do cp "systemd/$u" "$root/etc/systemd/system/"; done
     if [[ -n $2 ]]; then
         mkdir -p "$root/etc/systemd/system/easd.service.d"
