@@ -317,6 +317,7 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
         }
         Reply::Error { message } => Err(message),
         Reply::Govern(_) => Err("unexpected device governance reply".into()),
+        Reply::Progress(_) => Err("unexpected progress reply".into()),
     }
 }
 
@@ -369,17 +370,35 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
     Ok(())
 }
 
-/// Through the running daemon (which reads the file itself) or directly on the store; the
-/// progress line only shows in the latter case.
+/// Through the running daemon (which reads the file itself and streams its progress over
+/// the control socket) or directly on the store; either way a progress line shows when
+/// stderr is a terminal.
 fn import(data: &Path, email: String, folder: String, file: &Path) -> Result<(), String> {
+    use crate::mail::import::ProgressBar;
     let path = std::path::absolute(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut bar = ProgressBar::on_terminal();
     let req = Request::Import {
         email,
         folder,
         path,
         progress: true,
+        stream_progress: bar.is_on(),
     };
-    match admin(data, req)? {
+    let reply = match control::call_with_progress(data, &req, &mut |p| bar.show(p)) {
+        Ok(Some(reply)) => {
+            bar.finish();
+            reply
+        }
+        Ok(None) => admin(data, req)?,
+        Err(e) => {
+            bar.finish();
+            return Err(format!(
+                "control socket {}: {e}",
+                control::socket_path(data).display()
+            ));
+        }
+    };
+    match reply {
         Reply::Done { message } => {
             println!("{message}");
             Ok(())

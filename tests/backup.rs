@@ -14,9 +14,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
-use easd::wbxml::tag::{
-    airsyncbase as asb, email as em, folderhierarchy as fh, itemoperations as io,
-};
+use easd::wbxml::tag::{airsyncbase as asb, email as em, folderhierarchy as fh};
 use support::*;
 
 const ALICE: &str = "alice@example.com";
@@ -103,25 +101,6 @@ fn body_text(data: &Element) -> String {
 fn full_sync(c: &EasClient, folder: &str) -> (String, Vec<(String, Element)>) {
     let k = c.sync_init(folder);
     c.sync_all(SyncColl::new(folder, &k).window(512).body(1, None))
-}
-
-fn fetch_attachment(c: &EasClient, file_ref: &str) -> Vec<u8> {
-    let r = c.call(
-        "ItemOperations",
-        &Element::new(io::ITEM_OPERATIONS).child(
-            Element::new(io::FETCH)
-                .text_child(io::STORE, "Mailbox")
-                .text_child(asb::FILE_REFERENCE, file_ref),
-        ),
-    );
-    let fetch = r
-        .find_path(&[io::RESPONSE, io::FETCH])
-        .unwrap_or_else(|| panic!("no Response/Fetch in {r:?}"));
-    assert_eq!(fetch.text_of(io::STATUS), Some("1"), "{r:?}");
-    let data = text(fetch.find(io::PROPERTIES).expect("Properties"), io::DATA);
-    base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .expect("base64 Data")
 }
 
 /// Delivers "during N" messages to alice one after another on another thread; returns the
@@ -244,7 +223,10 @@ fn a_backup_of_a_serving_easd_restores_into_a_server_devices_find_unchanged() {
             .expect("an attachment"),
         asb::FILE_REFERENCE,
     );
-    assert_eq!(fetch_attachment(&fresh, file_ref), attachment);
+    assert_eq!(
+        fresh.fetch_attachment(file_ref),
+        ("1".to_owned(), Some(attachment.clone()))
+    );
 
     let mut bob = s2.eas(BOB, "bobdevice");
     bob.provision();

@@ -562,9 +562,9 @@ fn provision_handshake(version: &'static str) {
     let device = format!("prov{}", version.replace('.', ""));
     let mut c = s.eas(ALICE, &device).with_version(version);
 
-    // Not provisioned yet: 449 for 12.x, Status 142 for 14.0+.
-    assert_provisioning_required(&c, "142");
-    // "0" is the no-key value clients send before provisioning.
+    // Not provisioned yet: "0" is the no-key value clients send before provisioning;
+    // 449 for 12.x, Status 142 for 14.0+. (No header at all is a device that does not
+    // know provisioning: tests/policy.rs.)
     c.policy_key = Some(0);
     assert_provisioning_required(&c, "142");
     c.policy_key = None;
@@ -628,7 +628,7 @@ fn provision_handshake(version: &'static str) {
         garbled.expect_status(200);
         assert_eq!(text(&garbled.wbxml(), fh::STATUS), "144");
     }
-    // No key at all: 142 (449).
+    // No key at all from a device that provisioned before: 142 (449).
     c.policy_key = None;
     assert_provisioning_required(&c, "142");
     // And the final key still works.
@@ -655,7 +655,9 @@ fn provision_handshake_12_1() {
 fn provision_handshake_12_0_sends_only_12_0_elements() {
     let s = server_with(&[ALICE]);
     let mut c = s.eas(ALICE, "prov120").with_version("12.0");
+    c.policy_key = Some(0);
     assert_provisioning_required(&c, "142");
+    c.policy_key = None;
     let one = c.provision_phase1(None);
     let doc = policy_of(&one)
         .find_path(&[pv::DATA, pv::EAS_PROVISION_DOC])

@@ -1,9 +1,11 @@
 //! GetAttachment ([MS-ASCMD] 2.2.1.7) for 12.x clients: the attachment's bytes as the HTTP
-//! body, HTTP 500 for a FileReference that names nothing.
+//! body, HTTP 500 for a FileReference that names nothing, 403 for one the policy withholds.
 
 mod support;
 
 use base64::Engine as _;
+use easd::admin::govern::GovRequest;
+use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
 use easd::wbxml::tag::airsyncbase as asb;
 use support::*;
@@ -81,4 +83,53 @@ fn get_attachment_returns_the_bytes_and_500_for_unknown_references() {
     let query = format!("{}&AttachmentName=x", c14.query("Sync", None))
         .replace("Cmd=Sync", "Cmd=GetAttachment");
     assert_ne!(c14.post_raw(&query, &[], Vec::new()).status, 200);
+}
+
+fn set_policy(s: &TestServer, level: &str, key: &str, value: &str) {
+    let req = GovRequest::PolicySet {
+        level: level.into(),
+        values: vec![(key.to_string(), value.to_string())],
+    };
+    match s.control(Request::Govern(req)) {
+        Reply::Done { .. } | Reply::Govern(_) => {}
+        other => panic!("policy set answered {other:?}"),
+    }
+}
+
+#[test]
+fn get_attachment_honours_the_attachment_policy() {
+    let s = start_server(|_| {});
+    s.add_user(ALICE);
+    let bytes = vec![7u8; 3000];
+    s.deliver(&[ALICE], &message_with_attachment(ALICE, "big.png", &bytes));
+    let mut c = s.eas(ALICE, "gapolicy").with_version("12.1");
+    c.provision();
+    let inbox = c.folder_of_type(INBOX);
+    let key = c.sync_init(&inbox);
+    let (_, adds) = c.sync_all(SyncColl::new(&inbox, &key).window(50));
+    let file_ref = text(
+        adds[0]
+            .1
+            .find(asb::ATTACHMENTS)
+            .expect("Attachments")
+            .find(asb::ATTACHMENT)
+            .expect("one"),
+        asb::FILE_REFERENCE,
+    )
+    .to_owned();
+    get_attachment(&c, &file_ref).expect_status(200);
+
+    // Each policy change makes the device provision again before the next request.
+    let level = format!("user:{ALICE}");
+    set_policy(&s, &level, "MaxAttachmentSize", "1000");
+    c.provision();
+    get_attachment(&c, &file_ref).expect_status(403);
+
+    set_policy(&s, &level, "MaxAttachmentSize", "100000");
+    c.provision();
+    get_attachment(&c, &file_ref).expect_status(200);
+
+    set_policy(&s, &level, "AttachmentsEnabled", "0");
+    c.provision();
+    get_attachment(&c, &file_ref).expect_status(403);
 }

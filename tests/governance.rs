@@ -1,76 +1,21 @@
 //! Device governance over real sockets: the device registry and its CLI, ABQ rules and the
-//! device gate, quarantine, remote wipe, device deletion.
+//! device gate, quarantine, remote wipe, device deletion. Security policies are in
+//! `tests/policy.rs`.
 
+mod govern;
 mod support;
 
 use easd::admin::govern::{GovReply, GovRequest};
-use easd::admin::ops::{Reply, Request};
+use easd::admin::ops::Reply;
 use easd::govern::abq::Param;
-use easd::govern::registry::{DeviceSummary, Filter};
+use easd::govern::registry::Filter;
 use easd::store::model::Access;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{email as em, folderhierarchy as fh, provision as pv, settings as st};
+use govern::*;
 use support::*;
 
-const ALICE: &str = "alice@example.com";
-const BOB: &str = "bob@other.org";
-const ADMIN: &str = "admin@example.com";
-const INBOX: u8 = 2;
-
 // ---- helpers ----------------------------------------------------------------------------
-
-fn server() -> TestServer {
-    let s = start_server(|_| {});
-    s.add_user(ALICE);
-    s.add_user(BOB);
-    s.control_ok(Request::UserAdd {
-        email: ADMIN.into(),
-        name: None,
-        admin: true,
-        password: PASSWORD.into(),
-    });
-    s
-}
-
-fn gov(s: &TestServer, req: GovRequest) -> Reply {
-    s.control(Request::Govern(req))
-}
-
-#[track_caller]
-fn gov_ok(s: &TestServer, req: GovRequest) {
-    match gov(s, req.clone()) {
-        Reply::Done { .. } | Reply::Govern(_) => {}
-        other => panic!("{req:?} answered {other:?}"),
-    }
-}
-
-#[track_caller]
-fn gov_err(s: &TestServer, req: GovRequest) -> String {
-    match gov(s, req.clone()) {
-        Reply::Error { message } => message,
-        other => panic!("{req:?} should fail, answered {other:?}"),
-    }
-}
-
-fn devices(s: &TestServer, filter: Filter) -> Vec<DeviceSummary> {
-    match gov(s, GovRequest::DeviceList { filter }) {
-        Reply::Govern(GovReply::Devices { devices }) => devices,
-        other => panic!("device list answered {other:?}"),
-    }
-}
-
-#[track_caller]
-fn one_device(s: &TestServer, user: &str, id: &str) -> DeviceSummary {
-    match gov(
-        s,
-        GovRequest::DeviceShow {
-            device: format!("{user}/{id}"),
-        },
-    ) {
-        Reply::Govern(GovReply::Devices { mut devices }) if devices.len() == 1 => devices.remove(0),
-        other => panic!("device show answered {other:?}"),
-    }
-}
 
 fn add_rule(s: &TestServer, param: Param, value: &str, action: Access, enabled: bool) -> u64 {
     match gov(
@@ -107,38 +52,10 @@ fn phone(s: &TestServer, user: &str, id: &str, os: &str, model: &str) -> EasClie
     c
 }
 
-fn folder_sync_status(c: &EasClient) -> Resp {
-    c.post(
-        "FolderSync",
-        Some(&Element::new(fh::FOLDER_SYNC).text_child(fh::SYNC_KEY, "0")),
-    )
-}
-
 /// The first command after provisioning admits the device; its ABQ state in the list.
 fn admitted(s: &TestServer, c: &EasClient) -> Access {
     folder_sync_status(c);
     one_device(s, &c.user, &c.device_id).abq
-}
-
-/// Subjects in the Inbox of `user`, read through a fresh allowed device.
-fn inbox_subjects(s: &TestServer, user: &str, device_id: &str) -> Vec<String> {
-    let mut c = s.eas(user, device_id);
-    c.provision();
-    let inbox = c.folder_of_type(INBOX);
-    let k = c.sync_init(&inbox);
-    let (_, adds) = c.sync_all(SyncColl::new(&inbox, &k).window(512));
-    adds.iter()
-        .map(|(_, d)| d.text_of(em::SUBJECT).unwrap_or_default().to_owned())
-        .collect()
-}
-
-fn cli(s: &TestServer, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(cli_path())
-        .arg("--data")
-        .arg(s.data_dir())
-        .args(args)
-        .output()
-        .expect("run easd")
 }
 
 // ---- device registry ----------------------------------------------------------------------
@@ -742,155 +659,4 @@ fn soft_wipe_refused_before_16_1_and_wipe_cancel() {
         },
     );
     assert_eq!(one_device(&s, ALICE, "NEVER").wipe, "not-supported");
-}
-
-// ---- security policies ----------------------------------------------------------------------
-
-fn policy(s: &TestServer, req: GovRequest) -> (String, Vec<(String, easd::govern::policy::Value)>) {
-    match gov(s, req.clone()) {
-        Reply::Govern(GovReply::Policy { source, values, .. }) => (source, values),
-        other => panic!("{req:?} answered {other:?}"),
-    }
-}
-
-fn setting(values: &[(String, easd::govern::policy::Value)], name: &str) -> String {
-    match values.iter().find(|(k, _)| k == name).map(|(_, v)| v) {
-        Some(easd::govern::policy::Value::Int(n)) => n.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn set(s: &TestServer, level: &str, kv: &[(&str, &str)]) {
-    let values = kv
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    policy(
-        s,
-        GovRequest::PolicySet {
-            level: level.into(),
-            values,
-        },
-    );
-}
-
-fn show(s: &TestServer, level: &str) -> (String, String) {
-    let (source, values) = policy(
-        s,
-        GovRequest::PolicyShow {
-            level: level.into(),
-        },
-    );
-    (source, setting(&values, "MinDevicePasswordLength"))
-}
-
-#[test]
-fn policy_levels_inherit_and_hold_their_own_settings() {
-    let s = server();
-    let dev = format!("device:{ALICE}/PHONE");
-    let user = format!("user:{ALICE}");
-    assert_eq!(
-        show(&s, &dev),
-        ("inherited from the built-in default".into(), "1".into())
-    );
-    set(&s, "server", &[("MinDevicePasswordLength", "4")]);
-    assert_eq!(show(&s, &dev), ("inherited from server".into(), "4".into()));
-    set(&s, "domain:example.com", &[("AllowCamera", "0")]);
-    // The domain took a complete copy of the server's settings.
-    assert_eq!(
-        show(&s, &dev),
-        ("inherited from domain example.com".into(), "4".into())
-    );
-    set(&s, "server", &[("MinDevicePasswordLength", "5")]);
-    assert_eq!(
-        show(&s, &dev).1,
-        "4",
-        "a level with its own settings is not changed"
-    );
-    assert_eq!(show(&s, &format!("user:{BOB}")).1, "5");
-    set(&s, &user, &[("MinDevicePasswordLength", "8")]);
-    assert_eq!(
-        show(&s, &dev),
-        ("inherited from user alice@example.com".into(), "8".into())
-    );
-    set(&s, &dev, &[("MinDevicePasswordLength", "10")]);
-    assert_eq!(show(&s, &dev), ("own settings".into(), "10".into()));
-    policy(&s, GovRequest::PolicyInherit { level: dev.clone() });
-    assert_eq!(show(&s, &dev).1, "8");
-    policy(&s, GovRequest::PolicyInherit { level: user });
-    let (_, values) = policy(&s, GovRequest::PolicyShow { level: dev });
-    assert_eq!(setting(&values, "AllowCamera"), "0");
-
-    // Errors: an unknown key, a bad value, a bad level, the read-only default.
-    for (level, kv) in [
-        ("server", "NoSuchKey=1"),
-        ("server", "AllowCamera=yes"),
-        ("planet:mars", "AllowCamera=0"),
-        ("default", "AllowCamera=0"),
-    ] {
-        let (k, v) = kv.split_once('=').unwrap();
-        let e = gov_err(
-            &s,
-            GovRequest::PolicySet {
-                level: level.into(),
-                values: vec![(k.into(), v.into())],
-            },
-        );
-        assert!(!e.is_empty());
-    }
-    let out = cli(&s, &["policy", "show", "--level", "server", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(v["source"], "own settings");
-    assert_eq!(v["values"]["MinDevicePasswordLength"], 5);
-}
-
-/// A policy change makes the key stale: 449 (12.1) / Status 144 (14.1, 16.1); the
-/// re-provision hands out the new settings and a new key.
-fn policy_change_forces_reprovision(version: &'static str) {
-    let s = server();
-    let mut c = s.eas(ALICE, "P").with_version(version);
-    let old_key = c.provision();
-    c.folder_sync_ok("0");
-    set(
-        &s,
-        &format!("user:{ALICE}"),
-        &[
-            ("DevicePasswordEnabled", "1"),
-            ("MinDevicePasswordLength", "6"),
-        ],
-    );
-    let r = folder_sync_status(&c);
-    if version.starts_with("12") {
-        r.expect_status(449);
-    } else {
-        assert_eq!(r.wbxml().text_of(fh::STATUS), Some("144"));
-    }
-    // Bob's devices are not affected.
-    let mut b = s.eas(BOB, "B").with_version(version);
-    b.provision();
-    let one = c.provision_phase1(None);
-    let doc = policy_of(&one)
-        .find_path(&[pv::DATA, pv::EAS_PROVISION_DOC])
-        .expect("EASProvisionDoc");
-    assert_eq!(doc.text_of(pv::DEVICE_PASSWORD_ENABLED), Some("1"));
-    assert_eq!(doc.text_of(pv::MIN_DEVICE_PASSWORD_LENGTH), Some("6"));
-    let new_key = c.provision();
-    assert_ne!(old_key, new_key);
-    c.folder_sync_ok("0");
-    b.folder_sync_ok("0");
-}
-
-#[test]
-fn policy_change_12_1_gets_449_and_reprovisions() {
-    policy_change_forces_reprovision("12.1");
-}
-
-#[test]
-fn policy_change_14_1_gets_144_and_reprovisions() {
-    policy_change_forces_reprovision("14.1");
-}
-
-#[test]
-fn policy_change_16_1_gets_144_and_reprovisions() {
-    policy_change_forces_reprovision("16.1");
 }

@@ -579,6 +579,170 @@ fn a_read_flag_reaches_the_other_device_and_is_not_echoed() {
     assert_eq!(change.text_of(air::STATUS), Some("8"), "{r:?}");
 }
 
+/// One Sync of `coll` (which has no Options of its own) with Options/Conflict set
+/// ([MS-ASCMD] 2.2.3.34); its answer.
+fn sync_with_conflict(c: &EasClient, coll: &SyncColl, conflict: &str) -> SyncOut {
+    let e = coll
+        .element()
+        .child(Element::new(air::OPTIONS).text_child(air::CONFLICT, conflict));
+    let r = c.call(
+        "Sync",
+        &Element::new(air::SYNC).child(Element::new(air::COLLECTIONS).child(e)),
+    );
+    SyncOut::parse(
+        r.find_path(&[air::COLLECTIONS, air::COLLECTION])
+            .unwrap_or_else(|| panic!("no Collection in {r:?}")),
+    )
+}
+
+/// The Status of each Responses/Change, by ServerId.
+fn change_statuses(out: &SyncOut) -> Vec<(String, String)> {
+    out.responses
+        .iter()
+        .flat_map(|r| r.find_all(air::CHANGE))
+        .map(|c| {
+            (
+                text(c, air::SERVER_ID).to_owned(),
+                text(c, air::STATUS).to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Two devices that hold the same item, and a change B made to it that A was not told of.
+struct Conflicting {
+    a: EasClient,
+    b: EasClient,
+    inbox: String,
+    /// A's key, from before B's change.
+    ka: String,
+    kb: String,
+    /// The item: B marked it read.
+    item: String,
+}
+
+fn conflicting(s: &TestServer) -> Conflicting {
+    s.deliver_text(ALICE, "both", "x");
+    s.deliver_text(ALICE, "other", "y");
+    let a = device(s, ALICE, "deva");
+    let b = device(s, ALICE, "devb");
+    let inbox = a.folder_of_type(INBOX);
+    let (ka, adds) = full_sync(&a, &inbox);
+    let (kb, _) = full_sync(&b, &inbox);
+    let item = id_of(&adds, "both");
+    let kb = b
+        .sync1(&SyncColl::new(&inbox, &kb).mark_read(&item, true))
+        .ok_key();
+    Conflicting {
+        a,
+        b,
+        inbox,
+        ka,
+        kb,
+        item,
+    }
+}
+
+#[test]
+fn sync_conflict_server_wins_with_status_7_and_the_server_object() {
+    // Conflict 1, and no Conflict at all: the server object wins by default.
+    for conflict in [Some("1"), None] {
+        let s = server_with(&[ALICE]);
+        let Conflicting {
+            a,
+            b,
+            inbox,
+            ka,
+            kb,
+            item,
+        } = conflicting(&s);
+        let coll = SyncColl::new(&inbox, &ka).mark_read(&item, false);
+        let out = match conflict {
+            Some(c) => sync_with_conflict(&a, &coll, c),
+            None => a.sync1(&coll),
+        };
+        let ka = out.ok_key();
+        assert_eq!(
+            change_statuses(&out),
+            [(item.clone(), "7".to_owned())],
+            "{conflict:?}: {:?}",
+            out.raw
+        );
+        // The server's object replaces the client's, in the same answer.
+        assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+        assert_eq!(out.changes[0].0, item);
+        assert_eq!(text(&out.changes[0].1, em::READ), "1");
+        // The discarded change reached nobody: B hears nothing, a new device sees it read.
+        let ob = sync_from(&b, &inbox, &kb);
+        assert!(!ob.has_commands(), "{:?}", ob.raw);
+        let (_, adds) = full_sync(&device(&s, ALICE, "devc"), &inbox);
+        let (_, data) = adds.iter().find(|(id, _)| *id == item).expect("the item");
+        assert_eq!(text(data, em::READ), "1");
+        // A now holds the server's object: its next change is no conflict.
+        let out = a.sync1(&SyncColl::new(&inbox, &ka).mark_read(&item, false));
+        out.ok_key();
+        assert!(out.responses.is_none(), "{:?}", out.raw);
+        assert!(!out.has_commands(), "{:?}", out.raw);
+    }
+}
+
+#[test]
+fn sync_conflict_client_wins_with_conflict_0() {
+    let s = server_with(&[ALICE]);
+    let Conflicting {
+        a,
+        b,
+        inbox,
+        ka,
+        kb,
+        item,
+    } = conflicting(&s);
+    let out = sync_with_conflict(&a, &SyncColl::new(&inbox, &ka).mark_read(&item, false), "0");
+    out.ok_key();
+    assert!(change_statuses(&out).is_empty(), "{:?}", out.raw);
+    // The object as the server now holds it — the client's change — goes back to A.
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    assert_eq!(text(&out.changes[0].1, em::READ), "0");
+    // B is told the client's object replaced its own change.
+    let ob = sync_from(&b, &inbox, &kb);
+    assert_eq!(ob.changes.len(), 1, "{:?}", ob.raw);
+    assert_eq!(ob.changes[0].0, item);
+    assert_eq!(text(&ob.changes[0].1, em::READ), "0");
+}
+
+#[test]
+fn malformed_changes_and_adds_get_status_6() {
+    let s = server_with(&[ALICE]);
+    s.deliver_text(ALICE, "target", "x");
+    let a = device(&s, ALICE, "deva");
+    let inbox = a.folder_of_type(INBOX);
+    let (k, adds) = full_sync(&a, &inbox);
+    let target = id_of(&adds, "target");
+    let bad_read = Element::new(air::CHANGE)
+        .text_child(air::SERVER_ID, target.as_str())
+        .child(Element::new(air::APPLICATION_DATA).text_child(em::READ, "yes"));
+    let add = Element::new(air::ADD)
+        .text_child(air::CLIENT_ID, "c1")
+        .child(Element::new(air::APPLICATION_DATA).text_child(em::SUBJECT, "new"));
+    let out = a.sync1(&SyncColl::new(&inbox, &k).command(bad_read).command(add));
+    out.ok_key();
+    assert_eq!(
+        change_statuses(&out),
+        [(target.clone(), "6".to_owned())],
+        "{:?}",
+        out.raw
+    );
+    let r = out.responses.clone().expect("Responses");
+    let added = r.find(air::ADD).expect("Responses/Add");
+    assert_eq!(
+        (added.text_of(air::CLIENT_ID), added.text_of(air::STATUS)),
+        (Some("c1"), Some("6"))
+    );
+    // The item is unchanged.
+    let (_, adds) = full_sync(&device(&s, ALICE, "devb"), &inbox);
+    assert_eq!(text(&adds[0].1, em::READ), "0");
+}
+
 #[test]
 fn deletes_move_to_deleted_items_or_are_hard() {
     let s = server_with(&[ALICE]);
@@ -902,6 +1066,20 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
         "bad destination"
     );
     assert_eq!(move_item(&a, &keep, &inbox, &inbox).0, "4", "same folder");
+    // One item to two folders: 5.
+    let r = a.call(
+        "MoveItems",
+        &Element::new(mv::MOVE_ITEMS).child(
+            Element::new(mv::MOVE)
+                .text_child(mv::SRC_MSG_ID, keep.as_str())
+                .text_child(mv::SRC_FLD_ID, inbox.as_str())
+                .text_child(mv::DST_FLD_ID, archive.as_str())
+                .text_child(mv::DST_FLD_ID, a.folder_of_type(DELETED_ITEMS)),
+        ),
+    );
+    let resp = r.find(mv::RESPONSE).expect("Response");
+    assert_eq!(resp.text_of(mv::STATUS), Some("5"), "{r:?}");
+    assert!(resp.find(mv::DST_MSG_ID).is_none(), "{r:?}");
     // The refused moves changed nothing.
     let (_, left) = full_sync(&device(&s, ALICE, "devc"), &inbox);
     assert_eq!(subjects(&left), ["keep"]);

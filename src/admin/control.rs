@@ -82,6 +82,10 @@ async fn handle(
     while let Some(line) = lines.next_line().await? {
         let reply = match serde_json::from_str::<Request>(&line) {
             Ok(Request::Status) => Reply::Status { status: status() },
+            Ok(req) if req.streams_progress() => {
+                tracing::info!(op = op_name(&req), "control request");
+                execute_streaming(req, store, auth, &mut wr).await
+            }
             Ok(req) => {
                 tracing::info!(op = op_name(&req), "control request");
                 req.execute(store, auth).await
@@ -95,6 +99,33 @@ async fn handle(
         wr.write_all(&out).await?;
     }
     Ok(())
+}
+
+/// Runs a request whose progress goes to the client as `Reply::Progress` lines before the
+/// reply. A client that stops reading (Ctrl-C) does not stop the request: the rest of its
+/// progress is dropped.
+async fn execute_streaming(
+    req: Request,
+    store: &Store,
+    auth: &AuthConfig,
+    wr: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Reply {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let run = req.execute_streaming(store, auth, Some(tx));
+    tokio::pin!(run);
+    let mut listening = true;
+    loop {
+        tokio::select! {
+            reply = &mut run => return reply,
+            Some(p) = rx.recv() => {
+                if listening {
+                    let mut line = serde_json::to_vec(&Reply::Progress(p)).unwrap_or_default();
+                    line.push(b'\n');
+                    listening = wr.write_all(&line).await.is_ok();
+                }
+            }
+        }
+    }
 }
 
 /// The op's name for the log line; never the request itself, which may hold a password.
@@ -115,6 +146,16 @@ fn op_name(req: &Request) -> &'static str {
 
 /// Client side: sends one request to a running daemon. `Ok(None)` means no daemon listens.
 pub fn call(data: &Path, req: &Request) -> std::io::Result<Option<Reply>> {
+    call_with_progress(data, req, &mut |_| {})
+}
+
+/// [`call`], handing the `Reply::Progress` lines that come before the reply to
+/// `on_progress`.
+pub fn call_with_progress(
+    data: &Path,
+    req: &Request,
+    on_progress: &mut dyn FnMut(&crate::mail::import::ImportProgress),
+) -> std::io::Result<Option<Reply>> {
     let stream = match std::os::unix::net::UnixStream::connect(socket_path(data)) {
         Ok(s) => s,
         Err(e)
@@ -130,14 +171,18 @@ pub fn call(data: &Path, req: &Request) -> std::io::Result<Option<Reply>> {
     let mut line = serde_json::to_vec(req).map_err(std::io::Error::other)?;
     line.push(b'\n');
     (&stream).write_all(&line)?;
-    let mut reply = String::new();
-    BufReader::new(&stream).read_line(&mut reply)?;
-    if reply.is_empty() {
-        return Err(std::io::Error::other(
-            "the daemon closed the control connection without a reply (permission denied?)",
-        ));
+    let mut reader = BufReader::new(&stream);
+    loop {
+        let mut reply = String::new();
+        reader.read_line(&mut reply)?;
+        if reply.is_empty() {
+            return Err(std::io::Error::other(
+                "the daemon closed the control connection without a reply (permission denied?)",
+            ));
+        }
+        match serde_json::from_str(&reply).map_err(std::io::Error::other)? {
+            Reply::Progress(p) => on_progress(&p),
+            other => return Ok(Some(other)),
+        }
     }
-    serde_json::from_str(&reply)
-        .map(Some)
-        .map_err(std::io::Error::other)
 }

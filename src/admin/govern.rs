@@ -1,10 +1,14 @@
-//! Device governance admin operations: the device registry, ABQ rules and remote wipe.
-//! A device is named `EMAIL/DEVICEID` (the same DeviceId may exist under two accounts).
+//! Device governance admin operations: the device registry, ABQ rules, security policies
+//! and remote wipe. A device is named `EMAIL/DEVICEID` (the same DeviceId may exist under
+//! two accounts). Rules and policies change through the governance cache, so the next
+//! request sees the change.
 
 use serde::{Deserialize, Serialize};
 
 use super::ops::Reply;
 use crate::govern::abq::{Param, Rule, Rules};
+use crate::govern::cache::{self, View};
+use crate::govern::compliance::{self, DeviceState};
 use crate::govern::levels::{self, Level};
 use crate::govern::policy::Value;
 use crate::govern::registry::{self, DeviceSummary, Filter};
@@ -138,15 +142,21 @@ impl GovRequest {
         match self {
             GovRequest::DeviceList { filter } => list(store, &filter),
             GovRequest::DeviceShow { device } => {
-                let (a, d) = find_device(&store.read()?, &device)?;
-                Ok(devices(vec![DeviceSummary::new(&a, &d)]))
+                let tx = store.read()?;
+                let (a, d) = find_device(&tx, &device)?;
+                let state = compliance::get(&tx, a.id, &d.device_id)?;
+                let view = cache::view(store)?;
+                Ok(devices(vec![summary(&view, &a, &d, &state)]))
             }
             GovRequest::DeviceAccess { device, access } => set_access(store, device, access).await,
             GovRequest::DeviceDelete { device } => {
                 let (a, d) = find_device(&store.read()?, &device)?;
-                store
-                    .write(move |ctx| ops::delete_device(ctx.tx, a.id, &d.device_id))
-                    .await?;
+                let id = d.device_id.clone();
+                compliance::write(store, a.id, &d.device_id, move |tx, state| {
+                    *state = DeviceState::default();
+                    ops::delete_device(tx, a.id, &id)
+                })
+                .await?;
                 Ok(done(format!("{device} deleted with its sync state")))
             }
             GovRequest::DeviceWipe { device, soft } => {
@@ -264,14 +274,12 @@ impl GovRequest {
                 if values.is_empty() {
                     return Err(StoreError::Invalid("nothing to set: give KEY=VALUE".into()));
                 }
-                store
-                    .write(move |ctx| levels::set(ctx.tx, &l, &values))
-                    .await?;
+                cache::change(store, move |tx| levels::set(tx, &l, &values)).await?;
                 policy_show(store, &level)
             }
             GovRequest::PolicyInherit { level } => {
                 let l = Level::parse(&level)?;
-                store.write(move |ctx| levels::inherit(ctx.tx, &l)).await?;
+                cache::change(store, move |tx| levels::inherit(tx, &l)).await?;
                 policy_show(store, &level)
             }
         }
@@ -286,13 +294,19 @@ impl From<GovReply> for Reply {
 
 fn policy_show(store: &Store, level: &str) -> Result<Reply, StoreError> {
     let l = Level::parse(level)?;
-    let (policy, source) = levels::resolve_level(&store.read()?, &l)?;
+    let (effective, source) = cache::view(store)?.levels.describe(&l);
     Ok(GovReply::Policy {
         level: l.describe(),
         source,
-        values: levels::all_values(&policy),
+        values: effective.policy.values(),
     }
     .into())
+}
+
+/// One device as listed, with its standing under its effective policy.
+fn summary(view: &View, a: &Account, d: &Device, state: &DeviceState) -> DeviceSummary {
+    let limits = view.levels.device(a, &d.device_id).limits;
+    DeviceSummary::new(a, d, state, &limits)
 }
 
 fn done(message: String) -> Reply {
@@ -314,12 +328,19 @@ pub fn name(a: Access) -> &'static str {
 
 fn list(store: &Store, filter: &Filter) -> Result<Reply, StoreError> {
     let tx = store.read()?;
+    let view = cache::view(store)?;
     let accounts: std::collections::HashMap<u64, Account> =
         tx.accounts()?.into_iter().map(|a| (a.id, a)).collect();
+    let mut states = compliance::all(&tx)?;
     let list = tx
         .devices()?
         .iter()
-        .filter_map(|d| Some(DeviceSummary::new(accounts.get(&d.account)?, d)))
+        .filter_map(|d| {
+            let state = states
+                .remove(&(d.account, d.device_id.clone()))
+                .unwrap_or_default();
+            Some(summary(&view, accounts.get(&d.account)?, d, &state))
+        })
         .filter(|s| filter.matches(s))
         .collect();
     Ok(devices(list))
@@ -402,14 +423,13 @@ async fn change_rules<T: Send + 'static>(
     store: &Store,
     change: impl Fn(&mut Rules) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    store
-        .write(move |ctx| {
-            let mut rules = Rules::load(ctx.tx)?;
-            let out = change(&mut rules)?;
-            rules.save(ctx.tx)?;
-            Ok(out)
-        })
-        .await
+    cache::change(store, move |tx| {
+        let mut rules = Rules::load(tx)?;
+        let out = change(&mut rules)?;
+        rules.save(tx)?;
+        Ok(out)
+    })
+    .await
 }
 
 /// Sets or (with `None`) removes a user or domain rule.

@@ -48,6 +48,10 @@ pub enum Request {
         /// A progress line on stderr; only for a request executed by the CLI itself.
         #[serde(skip)]
         progress: bool,
+        /// Over the control socket: send [`Reply::Progress`] lines before the final reply.
+        /// A daemon that predates it ignores the field and sends only the reply.
+        #[serde(default)]
+        stream_progress: bool,
     },
     /// Writes a backup archive of the store to `path` (absolute: the daemon's working
     /// directory is not the caller's).
@@ -80,17 +84,49 @@ impl From<&Account> for UserSummary {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Reply {
-    Done { message: String },
-    Users { users: Vec<UserSummary> },
-    Status { status: serde_json::Value },
-    Error { message: String },
+    Done {
+        message: String,
+    },
+    Users {
+        users: Vec<UserSummary>,
+    },
+    Status {
+        status: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
     Govern(super::govern::GovReply),
+    /// An interim line of a streamed import (see `Request::Import::stream_progress`); the
+    /// final reply follows.
+    Progress(crate::mail::import::ImportProgress),
 }
 
 impl Request {
     /// Runs the request against the store.
     pub async fn execute(self, store: &Store, auth: &AuthConfig) -> Reply {
-        match self.run(store, auth).await {
+        self.execute_streaming(store, auth, None).await
+    }
+
+    /// Whether the control socket should stream this request's progress.
+    pub fn streams_progress(&self) -> bool {
+        matches!(
+            self,
+            Request::Import {
+                stream_progress: true,
+                ..
+            }
+        )
+    }
+
+    /// [`Request::execute`], handing the progress of an import to `progress` as it goes.
+    pub async fn execute_streaming(
+        self,
+        store: &Store,
+        auth: &AuthConfig,
+        progress: Option<tokio::sync::mpsc::UnboundedSender<crate::mail::import::ImportProgress>>,
+    ) -> Reply {
+        match self.run(store, auth, progress).await {
             Ok(r) => r,
             Err(e) => Reply::Error {
                 message: e.to_string(),
@@ -98,7 +134,12 @@ impl Request {
         }
     }
 
-    async fn run(self, store: &Store, auth: &AuthConfig) -> Result<Reply, StoreError> {
+    async fn run(
+        self,
+        store: &Store,
+        auth: &AuthConfig,
+        stream: Option<tokio::sync::mpsc::UnboundedSender<crate::mail::import::ImportProgress>>,
+    ) -> Result<Reply, StoreError> {
         match self {
             Request::UserAdd {
                 email,
@@ -150,10 +191,25 @@ impl Request {
                 folder,
                 path,
                 progress,
+                stream_progress: _,
             } => {
-                let summary =
-                    crate::mail::import::import(store, &email, &folder, &path, progress).await?;
-                Ok(done(summary.report()))
+                use crate::mail::import::{self, ImportProgress, ProgressBar};
+                // The CLI's own bar when it runs the import, and/or the control socket's
+                // stream when the daemon does.
+                let mut bar = if progress {
+                    ProgressBar::on_terminal()
+                } else {
+                    ProgressBar::off()
+                };
+                let mut report = |p: &ImportProgress| {
+                    bar.show(p);
+                    if let Some(s) = &stream {
+                        let _ = s.send(*p);
+                    }
+                };
+                let summary = import::import(store, &email, &folder, &path, &mut report).await;
+                bar.finish();
+                Ok(done(summary?.report()))
             }
             Request::Backup { path } => backup(store, path).await,
         }

@@ -141,8 +141,12 @@ pub enum PolicyCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Set KEY=VALUE pairs (KEY: an [MS-ASPROV] EASProvisionDoc element, e.g.
-    /// DevicePasswordEnabled=1 MinDevicePasswordLength=6 AllowCamera=0).
+    /// Set KEY=VALUE pairs. KEY is an [MS-ASPROV] EASProvisionDoc element
+    /// (DevicePasswordEnabled=1 MinDevicePasswordLength=6 AllowCamera=0 …) or one of
+    /// easd's own keys: AllowNonProvisionableDevices=0|1 (default 1: devices that cannot
+    /// apply the policy may sync), PolicyRefreshHours=N (empty: apply once),
+    /// MaxDevicesPerUser=N (empty: no limit), MaxProtocolVersion=12.0…16.1 (empty: any),
+    /// BluetoothLevel=allowed|handsfree-only|disabled (AllowBluetooth 2|1|0).
     Set {
         #[arg(long)]
         level: String,
@@ -358,8 +362,9 @@ fn print_govern(reply: GovReply, json: bool) -> Result<(), String> {
 
 fn print_device(d: &DeviceSummary) {
     let unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let refused = if d.policy_refused { " (refused)" } else { "" };
     println!(
-        "{}/{}\t{}\t{}\t{}\t{}\t{}\twipe {}",
+        "{}/{}\t{}\t{}\t{}\t{}\t{}\twipe {}\tpolicy {}{refused}",
         d.user,
         d.device_id,
         d.device_type,
@@ -367,13 +372,15 @@ fn print_device(d: &DeviceSummary) {
         unknown(&d.os),
         d.protocol,
         govern::name(d.abq),
-        d.wipe
+        d.wipe,
+        d.compliance
     );
 }
 
 fn value_text(v: &Value) -> String {
     match v {
         Value::Int(n) => n.to_string(),
+        Value::Text(t) => t.clone(),
         Value::Unset => String::new(),
         Value::List(items) => items.join(","),
     }

@@ -7,14 +7,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::cmd::{self, Ctx, Reply};
 use super::command::Command;
 use super::query::{self, EasRequest, QueryError};
 use super::status::{GlobalStatus, status_only};
-use super::version::{self, ProtocolVersion};
+use super::version::ProtocolVersion;
 use crate::auth::AuthError;
 use crate::govern::{self, Gate};
 use crate::server::App;
@@ -29,7 +28,7 @@ static REQUEST_SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub async fn handle(
     app: &App,
-    req: Request<Incoming>,
+    req: Request<http::RequestBody>,
     peer: SocketAddr,
     _secure: bool,
 ) -> Response<Body> {
@@ -47,16 +46,21 @@ pub async fn handle(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let account = match app
-        .auth
-        .authenticate(&app.store, authorization, peer.ip())
-        .await
+    // The steps before the command are boxed: this future lives as long as a Ping
+    // waits, and would otherwise be as large as the largest of them.
+    let account = match Box::pin(app.auth.authenticate(&app.store, authorization, peer.ip())).await
     {
         Ok(a) => a,
-        Err(e) => return auth_failure(e, peer).await,
+        Err(e) => return Box::pin(auth_failure(e, peer)).await,
     };
     if method == Method::OPTIONS {
-        return options();
+        return match govern::offered_versions(&app.store, &account) {
+            Ok(versions) => options(&versions),
+            Err(e) => {
+                tracing::error!("{}: OPTIONS failed: {e}", account.email);
+                http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
+            }
+        };
     }
     let (parts, body) = req.into_parts();
     let request = match parse_query(&parts.uri, &parts.headers) {
@@ -93,7 +97,8 @@ pub async fn handle(
         .headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let mut device = match govern::device::touch(&app.store, &account, &request, user_agent).await {
+    let touch = govern::device::touch(&app.store, &account, &request, user_agent);
+    let mut device = match Box::pin(touch).await {
         Ok(d) => d,
         Err(e) => return server_error(&account, &request, &e),
     };
@@ -101,16 +106,17 @@ pub async fn handle(
     if matches!(request.command, Command::Ping | Command::Sync) {
         app.hub.supersede(account.id, device.device_id.as_str());
     }
-    let garbled_key = garbled_policy_key(&parts.headers);
-    match govern::gate(&app.store, &account, &mut device, &request, garbled_key).await {
+    let key = policy_key_header(&parts.headers, &request);
+    let gate = govern::gate(&app.store, &account, &mut device, &request, key);
+    match Box::pin(gate).await {
         Ok(Gate::Pass) => {}
         Ok(refusal) => {
             tracing::info!(
-                "{} {}: {} refused: {:?}",
+                "{} {}: {} in {} refused: {refusal}",
                 account.email,
                 request.device_id,
                 request.command,
-                refusal
+                request.version
             );
             return refused(&request, refusal);
         }
@@ -247,6 +253,18 @@ fn parse_query(
     Ok(request)
 }
 
+/// What the request carried as its policy key. A base64 query with a Policy key field of 0
+/// reads as one that sent none.
+fn policy_key_header(headers: &HeaderMap, request: &EasRequest) -> govern::PolicyKeyHeader {
+    if garbled_policy_key(headers) {
+        govern::PolicyKeyHeader::Garbled
+    } else if request.policy_key.is_some() || headers.contains_key("X-MS-PolicyKey") {
+        govern::PolicyKeyHeader::Present
+    } else {
+        govern::PolicyKeyHeader::Absent
+    }
+}
+
 /// A policy key that is not a number: answered "provision again", not a 400, because a
 /// client that mangled its key can still recover by provisioning.
 fn garbled_policy_key(headers: &HeaderMap) -> bool {
@@ -311,15 +329,13 @@ fn challenge() -> Response<Body> {
     r
 }
 
-/// [MS-ASHTTP] 2.2.4.1.2: the versions and the commands this server implements.
-fn options() -> Response<Body> {
+/// [MS-ASHTTP] 2.2.4.1.2: the versions the account may use (its MaxProtocolVersion) and
+/// the commands this server implements.
+fn options(versions: &str) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header("MS-Server-ActiveSync", env!("CARGO_PKG_VERSION"))
-        .header(
-            "MS-ASProtocolVersions",
-            version::ProtocolVersion::header_list(),
-        )
+        .header("MS-ASProtocolVersions", versions)
         .header("MS-ASProtocolCommands", cmd::implemented_header())
         .header(header::ALLOW, "OPTIONS,POST")
         .header("Public", "OPTIONS,POST")
@@ -337,7 +353,33 @@ fn refused(request: &EasRequest, gate: Gate) -> Response<Body> {
         Gate::Wiped | Gate::Pass => {
             forbidden(request, GlobalStatus::DeviceBlocked, "device wiped\n")
         }
+        Gate::TooManyDevices => status_answer(
+            request,
+            GlobalStatus::MaximumDevicesReached,
+            StatusCode::FORBIDDEN,
+            "too many devices for this account\n",
+        ),
+        Gate::VersionAbove(max) => version_above(request, max),
     }
+}
+
+/// A request in a higher protocol version than MaxProtocolVersion allows: HTTP 400, like
+/// a version easd does not speak, with the versions the device may use
+/// ([MS-ASHTTP] 2.2.4.1.2.2).
+fn version_above(request: &EasRequest, max: ProtocolVersion) -> Response<Body> {
+    let text = format!(
+        "protocol version {} is above this device's maximum, {max}\n",
+        request.version
+    );
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(
+            "MS-ASProtocolVersions",
+            govern::own::versions_header(Some(max)),
+        )
+        .body(Full::new(Bytes::from(text)))
+        .expect("version names are valid header values")
 }
 
 /// HTTP 403, with the command's Status body where the version has one ([MS-ASCMD] 2.2.2).
@@ -356,17 +398,31 @@ fn forbidden(request: &EasRequest, status: GlobalStatus, text: &'static str) -> 
 }
 
 /// 12.x learns of provisioning through HTTP 449; 14.0+ through the command's Status
-/// ([MS-ASPROV] 3.2.5.1.2; [MS-ASCMD] 2.2.2).
+/// ([MS-ASPROV] 3.2.5.1.2; [MS-ASCMD] 2.2.2; [MS-ASHTTP] 3.2.5.1).
 fn provisioning_required(request: &EasRequest, status: GlobalStatus) -> Response<Body> {
+    let retry_with_provision = StatusCode::from_u16(449).expect("449 is a valid status");
+    status_answer(
+        request,
+        status,
+        retry_with_provision,
+        "provisioning required\n",
+    )
+}
+
+/// A global Status in the command's body for 14.0+ ([MS-ASCMD] 2.2.2); `legacy` for 12.x,
+/// which has none, and HTTP 403 for a command without a Status.
+fn status_answer(
+    request: &EasRequest,
+    status: GlobalStatus,
+    legacy: StatusCode,
+    text: &'static str,
+) -> Response<Body> {
     if request.version < ProtocolVersion::V14_0 {
-        return http::plain(
-            StatusCode::from_u16(449).expect("449 is a valid status"),
-            "provisioning required\n",
-        );
+        return http::plain(legacy, text);
     }
     match status_only(request.command, status as u16) {
         Some(root) => wbxml_response(&root),
-        None => http::plain(StatusCode::FORBIDDEN, "provisioning required\n"),
+        None => http::plain(StatusCode::FORBIDDEN, text),
     }
 }
 

@@ -12,7 +12,9 @@ pub enum GlobalStatus {
     DeviceBlocked = 129,
     RemoteWipeRequested = 140,
     DeviceNotProvisioned = 142,
+    PolicyRefresh = 143,
     InvalidPolicyKey = 144,
+    MaximumDevicesReached = 177,
 }
 
 /// The root element of `command`'s response and its top-level Status element.

@@ -1,8 +1,10 @@
 //! The device registry as seen from a request: find or register the device, and keep its
 //! row current without a commit on every request.
 
+use redb::WriteTransaction;
+
 use crate::eas::query::EasRequest;
-use crate::store::model::{Account, Device, DeviceInfo, Wipe};
+use crate::store::model::{Account, AccountId, Device, DeviceInfo, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, now};
 
@@ -79,14 +81,21 @@ pub async fn update(
 ) -> Result<Device, StoreError> {
     let (account, device_id) = (device.account, device.device_id.clone());
     store
-        .write(move |ctx| {
-            let mut d = ctx
-                .tx
-                .device(account, &device_id)?
-                .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
-            change(&mut d);
-            ops::put_device(ctx.tx, &d)?;
-            Ok(d)
-        })
+        .write(move |ctx| change_in(ctx.tx, account, &device_id, &change))
         .await
+}
+
+/// Applies a change to the device row inside a write job and returns the new row.
+pub fn change_in(
+    tx: &WriteTransaction,
+    account: AccountId,
+    device_id: &str,
+    change: impl FnOnce(&mut Device),
+) -> Result<Device, StoreError> {
+    let mut d = tx
+        .device(account, device_id)?
+        .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
+    change(&mut d);
+    ops::put_device(tx, &d)?;
+    Ok(d)
 }

@@ -1,16 +1,28 @@
 //! Policy levels: default → server → domain → user → device. A level either inherits from
 //! the level above or holds its own complete settings; the effective policy of a level is
 //! the nearest level up (itself included) that holds its own.
+//!
+//! The levels holding their own settings are `policy:LEVEL` records of the governance
+//! table. A write job reads them in its transaction; requests read them all at once
+//! ([`Levels`]), through the cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
-use super::policy::{Policy, SETTINGS, Value};
+use redb::ReadableTable;
+
+use super::own::Limits;
+use super::policy::{Policy, Value};
+use crate::eas::version::ProtocolVersion;
 use crate::store::StoreError;
 use crate::store::model::Account;
 use crate::store::ops::{self, Tx};
 use crate::store::tables::{self, GOVERNANCE};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The prefix of the policy records' keys.
+const PREFIX: &str = "policy:";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Level {
     Default,
     Server,
@@ -80,55 +92,54 @@ impl Level {
     }
 }
 
-/// The level's own settings, if it holds them.
-fn own(tx: &impl Tx, level: &Level) -> Result<Option<Policy>, StoreError> {
-    let Some(key) = level.key() else {
-        return Ok(Some(Policy::default()));
-    };
-    let stored: Option<BTreeMap<String, Value>> =
-        tables::get(&tx.table(GOVERNANCE)?, "governance", key.as_str())?;
-    let Some(values) = stored else {
-        return Ok(None);
-    };
+/// A stored level's settings: unknown names (from a later easd) are dropped, not fatal.
+fn decode(values: BTreeMap<String, Value>) -> Policy {
     let mut p = Policy::default();
     for (name, value) in values {
-        // An element a later easd no longer knows is dropped, not fatal.
         let _ = p.set(&name, value);
     }
-    Ok(Some(p))
+    p
 }
 
-/// The effective policy of `level` and where it comes from: "own settings" or "inherited
-/// from …".
-pub fn resolve_level(tx: &impl Tx, level: &Level) -> Result<(Policy, String), StoreError> {
+/// The nearest level up from `level` (itself included) whose own settings `own` finds,
+/// and that level; `default` (the built-in level) when none holds its own.
+fn nearest<T, E>(
+    level: &Level,
+    default: T,
+    mut own: impl FnMut(&Level) -> Result<Option<T>, E>,
+) -> Result<(T, Option<Level>), E> {
     let mut current = Some(level.clone());
     while let Some(l) = current {
-        if let Some(p) = own(tx, &l)? {
-            let source = if &l == level {
-                "own settings".to_owned()
-            } else {
-                format!("inherited from {}", l.describe())
-            };
-            return Ok((p, source));
+        if let Some(p) = own(&l)? {
+            return Ok((p, Some(l)));
         }
         current = l.parent();
     }
-    Ok((
-        Policy::default(),
-        "inherited from the built-in default".into(),
-    ))
+    Ok((default, None))
 }
 
-/// The effective policy of one device.
-pub fn resolve(
-    tx: &impl Tx,
-    account: &Account,
-    device_id: &str,
-) -> Result<(Policy, String), StoreError> {
-    resolve_level(
-        tx,
-        &Level::Device(account.email.clone(), device_id.to_owned()),
-    )
+/// Where the values of `level` come from, its settings being those of `found`.
+fn source(level: &Level, found: Option<&Level>) -> String {
+    match found {
+        Some(l) if l == level => "own settings".to_owned(),
+        Some(l) => format!("inherited from {}", l.describe()),
+        None => "inherited from the built-in default".to_owned(),
+    }
+}
+
+/// The level's own settings, if it holds them.
+fn own(tx: &impl Tx, level: &Level) -> Result<Option<Policy>, StoreError> {
+    let Some(key) = level.key() else {
+        return Ok(None);
+    };
+    let stored: Option<BTreeMap<String, Value>> =
+        tables::get(&tx.table(GOVERNANCE)?, "governance", key.as_str())?;
+    Ok(stored.map(decode))
+}
+
+/// The effective policy of `level`, read in `tx`.
+pub fn resolve_level(tx: &impl Tx, level: &Level) -> Result<Policy, StoreError> {
+    Ok(nearest(level, Policy::default(), |l| own(tx, l))?.0)
 }
 
 /// Sets values on a level; a level that inherited first takes a copy of what it inherited,
@@ -141,9 +152,9 @@ pub fn set(
     let key = level
         .key()
         .ok_or_else(|| StoreError::Invalid("the default level is read-only".into()))?;
-    let (mut policy, _) = resolve_level(tx, level)?;
+    let mut policy = resolve_level(tx, level)?;
     for (name, text) in values {
-        let value = Policy::parse_value(name, text).map_err(StoreError::Invalid)?;
+        let (name, value) = Policy::parse_value(name, text).map_err(StoreError::Invalid)?;
         policy.set(name, value).map_err(StoreError::Invalid)?;
     }
     let stored: BTreeMap<&str, &Value> = policy.overrides().collect();
@@ -161,10 +172,82 @@ pub fn inherit(tx: &redb::WriteTransaction, level: &Level) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Every element's value in `policy`, by name, in EASProvisionDoc order.
-pub fn all_values(policy: &Policy) -> Vec<(String, Value)> {
-    SETTINGS
-        .iter()
-        .filter_map(|s| Some((s.name.to_owned(), policy.get(s.name)?)))
-        .collect()
+/// A policy ready for the device gate: its settings, its hash per protocol version
+/// (computed at first use) and easd's own limits.
+#[derive(Debug)]
+pub struct Effective {
+    pub policy: Policy,
+    hashes: [OnceLock<u64>; ProtocolVersion::ALL.len()],
+    pub limits: Limits,
+}
+
+impl Effective {
+    fn new(policy: Policy) -> Effective {
+        Effective {
+            hashes: Default::default(),
+            limits: Limits::of(&policy),
+            policy,
+        }
+    }
+
+    /// [`Policy::hash`] for `version`, computed once.
+    pub fn hash(&self, version: ProtocolVersion) -> u64 {
+        let i = ProtocolVersion::ALL.iter().position(|v| *v == version);
+        *self.hashes[i.unwrap_or_default()].get_or_init(|| self.policy.hash(version))
+    }
+}
+
+/// Every level that holds its own settings, read at once.
+#[derive(Debug)]
+pub struct Levels {
+    own: HashMap<Level, Arc<Effective>>,
+    default: Arc<Effective>,
+}
+
+impl Levels {
+    pub fn load(tx: &impl Tx) -> Result<Levels, StoreError> {
+        let table = tx.table(GOVERNANCE)?;
+        let mut own = HashMap::new();
+        // ';' follows ':', so this is every key that starts with "policy:".
+        for row in table.range(PREFIX.."policy;")? {
+            let (k, v) = row?;
+            let Ok(level) = Level::parse(&k.value()[PREFIX.len()..]) else {
+                tracing::warn!("governance: ignoring policy record {:?}", k.value());
+                continue;
+            };
+            let values = tables::decode("governance", v.value())?;
+            own.insert(level, Arc::new(Effective::new(decode(values))));
+        }
+        Ok(Levels {
+            own,
+            default: Arc::new(Effective::new(Policy::default())),
+        })
+    }
+
+    /// The effective policy of `level` and the level it comes from (`None`: the built-in
+    /// default).
+    pub fn resolve(&self, level: &Level) -> (Arc<Effective>, Option<Level>) {
+        let Ok(found) = nearest(level, self.default.clone(), |l| {
+            Ok::<_, std::convert::Infallible>(self.own.get(l).cloned())
+        });
+        found
+    }
+
+    /// [`Levels::resolve`] with the source as `policy show` says it.
+    pub fn describe(&self, level: &Level) -> (Arc<Effective>, String) {
+        let (effective, found) = self.resolve(level);
+        (effective, source(level, found.as_ref()))
+    }
+
+    /// The effective policy of one device.
+    pub fn device(&self, account: &Account, device_id: &str) -> Arc<Effective> {
+        self.resolve(&Level::Device(account.email.clone(), device_id.to_owned()))
+            .0
+    }
+
+    /// The effective policy of an account (its user level): what OPTIONS offers before a
+    /// device is known.
+    pub fn account(&self, account: &Account) -> Arc<Effective> {
+        self.resolve(&Level::User(account.email.clone())).0
+    }
 }

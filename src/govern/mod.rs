@@ -2,19 +2,31 @@
 //! security policies.
 
 pub mod abq;
+pub mod cache;
+pub mod compliance;
 pub mod device;
 pub mod levels;
 pub mod notice;
+pub mod own;
 pub mod policy;
 pub mod registry;
 pub mod wipe;
 
+use std::fmt;
+
+use redb::ReadableTable;
+
+use compliance::Compliance;
+use levels::Effective;
+
 use crate::eas::command::Command;
 use crate::eas::query::EasRequest;
 use crate::eas::status::GlobalStatus;
-use crate::store::model::{Access, Account, Device, Wipe};
-use crate::store::ops::{self, Reads};
-use crate::store::{Store, StoreError};
+use crate::eas::version::ProtocolVersion;
+use crate::store::model::{Access, Account, AccountId, Device, Wipe};
+use crate::store::ops::{self, Reads, Tx};
+use crate::store::tables::{self, DEVICES};
+use crate::store::{Store, StoreError, now};
 
 /// What the device gate decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,21 +41,53 @@ pub enum Gate {
     /// A remote wipe waits: HTTP 449 (12.x) or Status 140 (14.0+) until the device sends
     /// Provision ([MS-ASPROV] 3.2.5.1.2.1).
     WipeRequested,
+    /// MaxDevicesPerUser: a new device of an account that has that many already
+    /// ([MS-ASCMD] 2.2.2 Status 177, MaximumDevicesReached).
+    TooManyDevices,
+    /// MaxProtocolVersion: the request speaks a higher version than the device may use.
+    VersionAbove(ProtocolVersion),
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Gate::Pass => f.write_str("admitted"),
+            Gate::Refuse(s) => write!(f, "provisioning required ({s:?}, {})", *s as u16),
+            Gate::Blocked => f.write_str("device blocked"),
+            Gate::Wiped => f.write_str("device wiped"),
+            Gate::WipeRequested => f.write_str("remote wipe pending"),
+            Gate::TooManyDevices => f.write_str("MaxDevicesPerUser reached (177)"),
+            Gate::VersionAbove(max) => write!(f, "above MaxProtocolVersion {max}"),
+        }
+    }
+}
+
+/// What a request carried as its policy key: the X-MS-PolicyKey header ([MS-ASHTTP]
+/// 2.2.1.1.2.8) or the base64 query's Policy key field (2.2.1.1.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKeyHeader {
+    /// Nothing at all: the device does not know provisioning.
+    Absent,
+    /// Not a number.
+    Garbled,
+    /// A number: [`EasRequest::policy_key`], where 0 reads as no key.
+    Present,
 }
 
 /// The commands a device may send before it holds a current policy key: the handshake
 /// itself, and Settings, which 12.1+ clients send to introduce the device first.
 const BEFORE_PROVISIONING: [Command; 2] = [Command::Provision, Command::Settings];
 
-/// Decides whether the request may run: wipe state, ABQ state, then the policy key. A new
-/// device that passes the policy check is admitted by the ABQ rules here, once; `device`
-/// is updated with the outcome.
+/// Decides whether the request may run: wipe state, ABQ state, the protocol version and
+/// device count the policy allows, then the policy key. A new device that passes is
+/// admitted by the ABQ rules here, once; `device` is updated with the outcome. Rules and
+/// policies come from the cache: an admitted device costs no store read.
 pub async fn gate(
     store: &Store,
     account: &Account,
     device: &mut Device,
     req: &EasRequest,
-    garbled_key: bool,
+    key: PolicyKeyHeader,
 ) -> Result<Gate, StoreError> {
     match device.wipe {
         Wipe::Done => return Ok(Gate::Wiped),
@@ -54,15 +98,33 @@ pub async fn gate(
     if registry::access(device) == Access::Block {
         return Ok(Gate::Blocked);
     }
+    let view = cache::view(store)?;
+    let policy = view.levels.device(account, &device.device_id);
+    if let Some(max) = policy.limits.max_version
+        && req.version > max
+    {
+        return Ok(Gate::VersionAbove(max));
+    }
+    let limit = policy
+        .limits
+        .max_devices
+        .filter(|_| registry::is_new(device));
+    if let Some(limit) = limit
+        && at_limit(&store.read()?, account.id, &device.device_id, limit)?
+    {
+        return Ok(Gate::TooManyDevices);
+    }
     if BEFORE_PROVISIONING.contains(&req.command) {
         return Ok(Gate::Pass);
     }
-    let current = policy::effective(&store.read()?, account, &device.device_id)?.hash(req.version);
-    if let Some(status) = policy_check(device, req, garbled_key, current) {
+    if let Some(status) = policy_check(store, account, device, req, key, &policy).await? {
         return Ok(Gate::Refuse(status));
     }
     if device.abq.is_none() {
-        *device = admit(store, account, device).await?;
+        let Some(d) = admit(store, account, device, &view.rules, limit).await? else {
+            return Ok(Gate::TooManyDevices);
+        };
+        *device = d;
         if registry::access(device) == Access::Block {
             return Ok(Gate::Blocked);
         }
@@ -70,42 +132,112 @@ pub async fn gate(
     Ok(Gate::Pass)
 }
 
+/// The `MS-ASProtocolVersions` OPTIONS offers `account`: no higher than the
+/// MaxProtocolVersion of its user level, since OPTIONS names no device.
+pub fn offered_versions(store: &Store, account: &Account) -> Result<String, StoreError> {
+    let max = cache::view(store)?
+        .levels
+        .account(account)
+        .limits
+        .max_version;
+    Ok(own::versions_header(max))
+}
+
 /// Checks the device's policy key against its current final key and the effective policy
-/// ([MS-ASPROV] 3.2.5.1): a key issued for another policy than `current` (the hash of
-/// the effective policy) is stale. `garbled_key` marks a header that is not a number.
-fn policy_check(
+/// ([MS-ASPROV] 3.2.5.1; statuses from [MS-ASCMD] 2.2.2):
+/// - no key (none sent, or 0): 142 DeviceNotProvisioned — except that a device sending no
+///   key at all, and never provisioned, syncs without a policy where
+///   AllowNonProvisionableDevices allows it;
+/// - a device that could not apply its policy, where that is not allowed: 142;
+/// - a key that is not the device's final key: 144 InvalidPolicyKey;
+/// - the device's key, issued for another policy than the effective one, or accepted
+///   longer than PolicyRefreshHours ago: 143 PolicyRefresh.
+async fn policy_check(
+    store: &Store,
+    account: &Account,
     device: &Device,
     req: &EasRequest,
-    garbled_key: bool,
-    current: u64,
-) -> Option<GlobalStatus> {
-    match (req.policy_key, device.policy_key) {
-        (None, _) if !garbled_key => Some(GlobalStatus::DeviceNotProvisioned),
-        (Some(sent), Some(key)) if sent.get() == key && device.policy_hash == Some(current) => None,
-        _ => Some(GlobalStatus::InvalidPolicyKey),
+    key: PolicyKeyHeader,
+    policy: &Effective,
+) -> Result<Option<GlobalStatus>, StoreError> {
+    let strict = !policy.limits.allow_non_provisionable;
+    let sent = match key {
+        PolicyKeyHeader::Garbled => return Ok(Some(GlobalStatus::InvalidPolicyKey)),
+        // A device that once took a policy knows provisioning: dropping the header does
+        // not take it out from under its policy.
+        PolicyKeyHeader::Absent if device.policy_key.is_some() => {
+            return Ok(Some(GlobalStatus::DeviceNotProvisioned));
+        }
+        PolicyKeyHeader::Absent => {
+            compliance::record(store, account, device, Compliance::NotProvisionable, strict)
+                .await?;
+            return Ok(strict.then_some(GlobalStatus::DeviceNotProvisioned));
+        }
+        PolicyKeyHeader::Present => req.policy_key,
+    };
+    let Some(sent) = sent else {
+        return Ok(Some(GlobalStatus::DeviceNotProvisioned));
+    };
+    let state = cache::device_state(store, account.id, &device.device_id)?;
+    if strict && state.compliance == Compliance::NonCompliant {
+        compliance::record(store, account, device, Compliance::NonCompliant, true).await?;
+        return Ok(Some(GlobalStatus::DeviceNotProvisioned));
     }
+    if device.policy_key != Some(sent.get()) {
+        return Ok(Some(GlobalStatus::InvalidPolicyKey));
+    }
+    let stale = device.policy_hash != Some(policy.hash(req.version))
+        || policy.limits.refresh_due(state.accepted_at, now());
+    Ok(stale.then_some(GlobalStatus::PolicyRefresh))
+}
+
+/// Whether the account's other devices already take `limit` places.
+fn at_limit(
+    tx: &impl Tx,
+    account: AccountId,
+    device_id: &str,
+    limit: u32,
+) -> Result<bool, StoreError> {
+    let table = tx.table(DEVICES)?;
+    let mut held = 0;
+    for row in table.range((account, "")..=(account, "\u{10FFFF}"))? {
+        let (k, v) = row?;
+        let d: Device = tables::decode("devices", v.value())?;
+        if k.value().1 != device_id && registry::holds_place(&d) {
+            held += 1;
+        }
+    }
+    Ok(held >= limit)
 }
 
 /// Evaluates the ABQ rules for a device seen for the first time, stores the outcome, and
-/// mails the quarantine notice (once).
-async fn admit(store: &Store, account: &Account, device: &Device) -> Result<Device, StoreError> {
-    let rules = abq::Rules::load(&store.read()?)?;
+/// mails the quarantine notice (once). `None`: the account reached `limit` meanwhile.
+async fn admit(
+    store: &Store,
+    account: &Account,
+    device: &Device,
+    rules: &abq::Rules,
+    limit: Option<u32>,
+) -> Result<Option<Device>, StoreError> {
     let (model, os) = registry::model_os(device);
     let facts = registry::facts(account, device, model.as_deref(), os.as_deref());
     let (action, reason) = rules.evaluate(&facts);
-    tracing::info!(
-        "{} {}: admitted as {action:?} by the {reason}",
-        account.email,
-        device.device_id
-    );
     let (account_id, device_id) = (account.id, device.device_id.clone());
-    let (d, mail) = store
+    let log_reason = reason.clone();
+    let admitted = store
         .write(move |ctx| {
             let mut d = ctx
                 .tx
                 .device(account_id, &device_id)?
                 .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
             if d.abq.is_none() {
+                // Checked again in the transaction: two new devices at once take one place.
+                if let Some(limit) = limit
+                    && registry::is_new(&d)
+                    && at_limit(ctx.tx, account_id, &device_id, limit)?
+                {
+                    return Ok(None);
+                }
                 d.abq = Some(action);
                 d.abq_reason = Some(reason.clone());
             }
@@ -113,11 +245,19 @@ async fn admit(store: &Store, account: &Account, device: &Device) -> Result<Devi
             let mail = registry::access(&d) == Access::Quarantine && !d.quarantine_mailed;
             d.quarantine_mailed |= mail;
             ops::put_device(ctx.tx, &d)?;
-            Ok((d, mail))
+            Ok(Some((d, mail)))
         })
         .await?;
+    let Some((d, mail)) = admitted else {
+        return Ok(None);
+    };
+    tracing::info!(
+        "{} {}: admitted as {action:?} by the {log_reason}",
+        account.email,
+        device.device_id
+    );
     if mail {
         notice::quarantined(store, account, &d).await?;
     }
-    Ok(d)
+    Ok(Some(d))
 }

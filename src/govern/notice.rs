@@ -1,5 +1,6 @@
-//! The mails device governance puts into Inboxes: the quarantine notice to the user, the
-//! wipe confirmation to the owner and the admins. Delivered locally, never through SMTP.
+//! The mails device governance puts into Inboxes: the quarantine notice to the user, and
+//! to the owner and the admins the wipe confirmation and the notice that a device cannot
+//! connect because it did not confirm its policy. Delivered locally, never through SMTP.
 
 use crate::mail::deliver;
 use crate::store::model::{Account, AccountId, Device};
@@ -49,6 +50,35 @@ pub async fn wiped(
          The device cannot synchronise until an administrator clears it.",
         account.email
     );
+    let subject = format!("Remote wipe of {device_id} confirmed");
+    to_owner_and_admins(store, account, &subject, &body).await
+}
+
+/// Tells the owner and every admin that a device is refused because it cannot apply its
+/// security policy (AllowNonProvisionableDevices=0); `why` says what it did.
+pub async fn non_compliant(
+    store: &Store,
+    account: &Account,
+    d: &Device,
+    why: &str,
+) -> Result<(), StoreError> {
+    let body = format!(
+        "The device {} ({}) of {} didn't confirm the security profile required by server \
+         administrator, therefore cannot connect.\n\nThe device {why}. An administrator \
+         can allow devices that do not support the policy (AllowNonProvisionableDevices=1).",
+        d.device_id, d.device_type, account.email
+    );
+    let subject = format!("Device {} cannot connect", d.device_id);
+    to_owner_and_admins(store, account, &subject, &body).await
+}
+
+/// Delivers one message to the account owner and one to every other admin account.
+async fn to_owner_and_admins(
+    store: &Store,
+    account: &Account,
+    subject: &str,
+    body: &str,
+) -> Result<(), StoreError> {
     let mut to: Vec<(AccountId, String)> = vec![(account.id, account.email.clone())];
     to.extend(
         store
@@ -59,12 +89,7 @@ pub async fn wiped(
             .map(|a| (a.id, a.email)),
     );
     for (id, email) in to {
-        let raw = message(
-            &email,
-            &format!("Remote wipe of {device_id} confirmed"),
-            &body,
-        );
-        deliver::deliver(store, &[id], raw).await?;
+        deliver::deliver(store, &[id], message(&email, subject, body)).await?;
     }
     Ok(())
 }

@@ -4,13 +4,14 @@
 //! admin uses in `easd policy set KEY=VALUE`). Each element is sent only to protocol
 //! versions that have it, and the policy's hash — which the PolicyKey stands for — covers
 //! only what that version is sent, so a client of an older version is never told its
-//! policy changed over an element it never saw.
+//! policy changed over an element it never saw. easd's own keys ([`super::own`]) are kept
+//! in the same policy but never sent, and never hashed.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::levels;
+use super::{levels, own};
 use crate::eas::version::ProtocolVersion;
 use crate::store::StoreError;
 use crate::store::model::Account;
@@ -28,6 +29,8 @@ pub enum Value {
     Unset,
     /// Application lists: a container of `ApplicationName`/`Hash` children.
     List(Vec<String>),
+    /// A name: easd's MaxProtocolVersion, BluetoothLevel as shown.
+    Text(String),
 }
 
 pub struct Setting {
@@ -121,27 +124,41 @@ pub struct Policy {
     overrides: BTreeMap<&'static str, Value>,
 }
 
+/// The canonical name and the default value of an EASProvisionDoc element or an own key.
+fn known(name: &str) -> Option<(&'static str, Value)> {
+    SETTINGS
+        .iter()
+        .map(|s| (s.name, s.default))
+        .chain(own::KEYS.iter().map(|k| (k.name, k.default)))
+        .find(|(n, _)| *n == name)
+        .map(|(n, default)| (n, default()))
+}
+
+fn unknown(name: &str) -> String {
+    format!(
+        "{name} is neither an EASProvisionDoc element nor one of easd's keys ({}, {})",
+        own::KEYS
+            .iter()
+            .map(|k| k.name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        own::BLUETOOTH_LEVEL
+    )
+}
+
 impl Policy {
     pub fn get(&self, name: &str) -> Option<Value> {
-        let setting = SETTINGS.iter().find(|s| s.name == name)?;
-        Some(
-            self.overrides
-                .get(setting.name)
-                .cloned()
-                .unwrap_or_else(|| (setting.default)()),
-        )
+        let (name, default) = known(name)?;
+        Some(self.overrides.get(name).cloned().unwrap_or(default))
     }
 
-    /// Sets one element's value; `Err` names an element that does not exist.
+    /// Sets one element's (or own key's) value; `Err` names a key that does not exist.
     pub fn set(&mut self, name: &str, value: Value) -> Result<(), String> {
-        let setting = SETTINGS
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| format!("{name} is not an EASProvisionDoc element"))?;
-        if value == (setting.default)() {
-            self.overrides.remove(setting.name);
+        let (name, default) = known(name).ok_or_else(|| unknown(name))?;
+        if value == default {
+            self.overrides.remove(name);
         } else {
-            self.overrides.insert(setting.name, value);
+            self.overrides.insert(name, value);
         }
         Ok(())
     }
@@ -166,6 +183,7 @@ impl Policy {
             };
             doc.push(match value {
                 Value::Int(n) => Element::with_text(t, n.to_string()),
+                Value::Text(text) => Element::with_text(t, text),
                 Value::Unset => Element::new(t),
                 Value::List(items) => {
                     let item_tag = if name == "ApprovedApplicationList" {
@@ -197,7 +215,8 @@ impl Policy {
 /// The policy in force for a device: the nearest level up that holds its own settings
 /// (device → user → domain → server → the built-in default).
 pub fn effective(tx: &impl Tx, account: &Account, device_id: &str) -> Result<Policy, StoreError> {
-    Ok(levels::resolve(tx, account, device_id)?.0)
+    let level = levels::Level::Device(account.email.clone(), device_id.to_owned());
+    levels::resolve_level(tx, &level)
 }
 
 impl Policy {
@@ -206,14 +225,24 @@ impl Policy {
         self.overrides.iter().map(|(k, v)| (*k, v))
     }
 
-    /// Parses `KEY=VALUE` for element `name`: a number, empty for no value, or a
-    /// comma-separated list for the application lists.
-    pub fn parse_value(name: &str, text: &str) -> Result<Value, String> {
+    /// Parses `KEY=VALUE`: the name the value is stored under, and the value. An
+    /// EASProvisionDoc element takes a number, empty for no value, or a comma-separated
+    /// list for the application lists; easd's own keys parse their own way, and
+    /// BluetoothLevel sets AllowBluetooth.
+    pub fn parse_value(name: &str, text: &str) -> Result<(&'static str, Value), String> {
+        let invalid = |e: String| format!("{name}={text}: {e}");
+        if name == own::BLUETOOTH_LEVEL {
+            let value = own::bluetooth_value(text).map_err(invalid)?;
+            return Ok((own::ALLOW_BLUETOOTH, value));
+        }
+        if let Some(key) = own::KEYS.iter().find(|k| k.name == name) {
+            return Ok((key.name, (key.parse)(text).map_err(invalid)?));
+        }
         let setting = SETTINGS
             .iter()
             .find(|s| s.name == name)
-            .ok_or_else(|| format!("{name} is not an EASProvisionDoc element"))?;
-        Ok(match (setting.default)() {
+            .ok_or_else(|| unknown(name))?;
+        let value = match (setting.default)() {
             Value::List(_) => Value::List(
                 text.split(',')
                     .map(str::trim)
@@ -227,7 +256,21 @@ impl Policy {
                     .parse()
                     .map_err(|_| format!("{name}={text}: not a number"))?,
             ),
-        })
+        };
+        Ok((setting.name, value))
+    }
+
+    /// Every value, by name: the EASProvisionDoc elements in token order, then easd's own
+    /// keys, then BluetoothLevel (AllowBluetooth by its level name).
+    pub fn values(&self) -> Vec<(String, Value)> {
+        let bluetooth = self.get(own::ALLOW_BLUETOOTH).map(own::bluetooth_level);
+        SETTINGS
+            .iter()
+            .map(|s| s.name)
+            .chain(own::KEYS.iter().map(|k| k.name))
+            .filter_map(|n| Some((n.to_owned(), self.get(n)?)))
+            .chain(bluetooth.map(|v| (own::BLUETOOTH_LEVEL.to_owned(), v)))
+            .collect()
     }
 }
 
@@ -269,5 +312,35 @@ mod tests {
         assert_eq!(p.hash(ProtocolVersion::V12_0), before.0);
         assert_ne!(p.hash(ProtocolVersion::V14_1), before.1);
         assert!(p.set("NoSuchThing", Value::Int(1)).is_err());
+        // easd's own keys are never sent, so they never change the hash.
+        let sent = p.hash(ProtocolVersion::V16_1);
+        let (name, value) = Policy::parse_value(own::MAX_DEVICES, "3").unwrap();
+        p.set(name, value).unwrap();
+        assert_eq!(p.hash(ProtocolVersion::V16_1), sent);
+        assert_eq!(
+            p.provision_doc(ProtocolVersion::V16_1).elements().count(),
+            SETTINGS.len()
+        );
+    }
+
+    #[test]
+    fn bluetooth_level_sets_allow_bluetooth_and_reads_back() {
+        let mut p = Policy::default();
+        let (name, value) = Policy::parse_value(own::BLUETOOTH_LEVEL, "handsfree-only").unwrap();
+        assert_eq!(name, "AllowBluetooth");
+        p.set(name, value).unwrap();
+        let doc = p.provision_doc(ProtocolVersion::V14_1);
+        assert_eq!(doc.text_of(tag::provision::ALLOW_BLUETOOTH), Some("1"));
+        let values = p.values();
+        let level = values.iter().find(|(k, _)| k == own::BLUETOOTH_LEVEL);
+        assert_eq!(
+            level.map(|(_, v)| v),
+            Some(&Value::Text("handsfree-only".into()))
+        );
+        assert!(
+            Policy::parse_value("Nope", "1")
+                .unwrap_err()
+                .contains("MaxDevicesPerUser")
+        );
     }
 }

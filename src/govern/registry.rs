@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::abq::Facts;
+use super::compliance::DeviceState;
+use super::own::Limits;
 use crate::store::model::{Access, Account, Device, Wipe};
 
 /// Model and OS of a device: DeviceInformation first, else derived from the User-Agent.
@@ -41,6 +43,17 @@ pub fn from_user_agent(ua: &str) -> (Option<String>, Option<String>) {
 /// not yet admitted counts as allowed until the rules are evaluated).
 pub fn access(d: &Device) -> Access {
     d.abq_direct.or(d.abq).unwrap_or(Access::Allow)
+}
+
+/// A device neither the ABQ rules nor an admin have decided on yet: new to its account.
+pub fn is_new(d: &Device) -> bool {
+    d.abq.is_none() && d.abq_direct.is_none()
+}
+
+/// A device that takes one of its account's MaxDevicesPerUser places: decided on, and not
+/// wiped.
+pub fn holds_place(d: &Device) -> bool {
+    !is_new(d) && d.wipe != Wipe::Done
 }
 
 /// The rule inputs of a device of `account`.
@@ -93,10 +106,19 @@ pub struct DeviceSummary {
     pub abq_source: String,
     pub wipe: String,
     pub policy_key: Option<u32>,
+    /// When the device last accepted its policy (Unix seconds).
+    pub policy_accepted: Option<i64>,
+    /// unknown | compliant | not-provisionable | non-compliant.
+    pub compliance: String,
+    /// The device cannot apply its policy and AllowNonProvisionableDevices does not let
+    /// it sync: it is refused.
+    pub policy_refused: bool,
 }
 
 impl DeviceSummary {
-    pub fn new(account: &Account, d: &Device) -> Self {
+    /// `state` and `limits`: the device's standing with its policy and the policy's own
+    /// keys.
+    pub fn new(account: &Account, d: &Device, state: &DeviceState, limits: &Limits) -> Self {
         let (model, os) = model_os(d);
         let abq_source = match (&d.abq_direct, &d.abq_reason) {
             (Some(_), _) => "direct".to_owned(),
@@ -122,6 +144,9 @@ impl DeviceSummary {
             abq_source,
             wipe: wipe_status(d).to_owned(),
             policy_key: d.policy_key,
+            policy_accepted: state.accepted_at,
+            compliance: state.compliance.name().to_owned(),
+            policy_refused: state.compliance.cannot_apply() && !limits.allow_non_provisionable,
         }
     }
 }

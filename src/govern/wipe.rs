@@ -1,7 +1,7 @@
 //! Remote wipe of one device ([MS-ASPROV] 3.1.5.2, 3.2.5.1.2.1): set by the admin, sent in
 //! the device's next Provision, acknowledged by the device, confirmed by mail.
 
-use super::notice;
+use super::{compliance, notice};
 use crate::eas::version::ProtocolVersion;
 use crate::store::model::{Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
@@ -36,22 +36,22 @@ pub async fn acknowledged(
 ) -> Result<Device, StoreError> {
     let soft = matches!(device.wipe, Wipe::Pending { soft: true });
     let (account_id, device_id) = (account.id, device.device_id.clone());
-    let d = store
-        .write(move |ctx| {
-            let mut d = ctx
-                .tx
-                .device(account_id, &device_id)?
-                .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
-            ops::delete_device(ctx.tx, account_id, &device_id)?;
-            d.wipe = Wipe::Done;
-            d.policy_key = None;
-            d.pending_policy_key = None;
-            d.acked_policy_key = None;
-            d.policy_hash = None;
-            ops::put_device(ctx.tx, &d)?;
-            Ok(d)
-        })
-        .await?;
+    // Its standing with the policy goes too: a cleared device starts over.
+    let (_, d) = compliance::write(store, account_id, &device.device_id, move |tx, state| {
+        let mut d = tx
+            .device(account_id, &device_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
+        ops::delete_device(tx, account_id, &device_id)?;
+        d.wipe = Wipe::Done;
+        d.policy_key = None;
+        d.pending_policy_key = None;
+        d.acked_policy_key = None;
+        d.policy_hash = None;
+        ops::put_device(tx, &d)?;
+        *state = Default::default();
+        Ok(d)
+    })
+    .await?;
     tracing::warn!(
         "{} {}: remote wipe acknowledged",
         account.email,

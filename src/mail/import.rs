@@ -1,6 +1,6 @@
 //! `easd import`: messages from an .eml file, an mbox file or a Maildir into one folder.
 //!
-//! Each message is stored like a delivery (blob fsynced, then the commit), in batches of
+//! Each message is stored like a delivery (blob durable, then the commit), in batches of
 //! [`BATCH`] per transaction. A message is skipped when its key (Message-ID and the SHA-256
 //! of the raw bytes, which is also its blob id) was imported into or delivered to the
 //! folder before, so a re-run adds nothing. An mbox file is read message by message, never
@@ -9,12 +9,15 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use redb::ReadableTable;
 
 use super::meta::{Flags, FollowUp, MessageMeta};
 use super::mime;
+use crate::store::blob::BlobBatch;
 use crate::store::model::{AccountId, FolderId, FolderType, ROOT_FOLDER};
 use crate::store::ops::{self, Reads};
 use crate::store::tables::IMPORTED;
@@ -59,19 +62,30 @@ impl Summary {
     }
 }
 
+/// How far an import got, reported after each batch: to the CLI's progress bar directly,
+/// or over the control socket when the daemon runs the import.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImportProgress {
+    /// Done and total in the source's own unit: bytes of an mbox, files of a Maildir.
+    pub done: u64,
+    pub total: u64,
+    pub imported: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
 /// Imports `path` into the folder `folder` (by name; `INBOX` is the Inbox) of `email`,
-/// creating the folder under the root when missing. With `progress`, a `\r`-updated line
-/// on a terminal's stderr shows how far it got.
+/// creating the folder under the root when missing. `on_progress` hears how far it got
+/// after each batch.
 pub async fn import(
     store: &Store,
     email: &str,
     folder: &str,
     path: &Path,
-    progress: bool,
+    on_progress: &mut dyn FnMut(&ImportProgress),
 ) -> Result<Summary, StoreError> {
     let mut source = Source::open(path)?;
     let (account, folder) = find_or_create_folder(store, email, folder).await?;
-    let bar = Progress::new(progress && io::stderr().is_terminal());
     let mut summary = Summary::default();
     loop {
         let (back, batch) = prepare_batch(store.clone(), source, account, folder).await?;
@@ -80,9 +94,15 @@ pub async fn import(
             break;
         }
         commit(store, account, folder, batch, &mut summary).await?;
-        bar.show(&source, &summary);
+        let (done, total) = source.position();
+        on_progress(&ImportProgress {
+            done,
+            total,
+            imported: summary.imported,
+            skipped: summary.skipped,
+            failed: summary.failed,
+        });
     }
-    bar.finish();
     Ok(summary)
 }
 
@@ -140,15 +160,25 @@ async fn prepare_batch(
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        // The batch's blobs are made durable together, before the commit that uses them.
+        let mut blobs = store.blobs().batch();
         while out.len() < BATCH {
             let Some(next) = source.next_message() else {
                 break;
             };
             out.push(match next {
-                Ok((raw, flags)) => prepare(&store, account, folder, &raw, flags, &mut seen)?,
+                Ok((raw, flags)) => prepare(
+                    &store,
+                    &mut blobs,
+                    (account, folder),
+                    &raw,
+                    flags,
+                    &mut seen,
+                )?,
                 Err(reason) => Outcome::Failed(reason),
             });
         }
+        blobs.sync()?;
         Ok((source, out))
     })
     .await
@@ -157,8 +187,8 @@ async fn prepare_batch(
 
 fn prepare(
     store: &Store,
-    account: AccountId,
-    folder: FolderId,
+    blobs: &mut BlobBatch,
+    (account, folder): (AccountId, FolderId),
     raw: &[u8],
     flags: Flags,
     seen: &mut HashSet<String>,
@@ -176,7 +206,7 @@ fn prepare(
     if known || !seen.insert(key.clone()) {
         return Ok(Outcome::Skipped);
     }
-    let blob = store.blobs().put(raw)?;
+    let blob = blobs.put(raw)?;
     Ok(Outcome::Ready(Box::new(Prepared {
         key,
         blob,
@@ -409,38 +439,59 @@ fn finish(mut message: Vec<u8>) -> Vec<u8> {
     message
 }
 
-/// A `\r`-updated line on stderr, when it is a terminal.
-struct Progress {
+/// A `\r`-updated progress line on stderr, only when stderr is a terminal.
+pub struct ProgressBar {
     on: bool,
+    shown: bool,
 }
 
-impl Progress {
-    fn new(on: bool) -> Self {
-        Self { on }
+impl ProgressBar {
+    pub fn on_terminal() -> Self {
+        Self {
+            on: io::stderr().is_terminal(),
+            shown: false,
+        }
     }
 
-    fn show(&self, source: &Source, summary: &Summary) {
+    pub fn off() -> Self {
+        Self {
+            on: false,
+            shown: false,
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
+    pub fn show(&mut self, p: &ImportProgress) {
         if !self.on {
             return;
         }
-        let (done, total) = source.position();
+        self.shown = true;
+        let ImportProgress {
+            done,
+            total,
+            imported,
+            skipped,
+            failed,
+        } = *p;
         let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
         let filled = (percent as usize).min(100) / 5;
         let mut err = io::stderr();
         let _ = write!(
             err,
-            "\r[{:<20}] {percent:>3}%  {} imported, {} skipped, {} failed",
+            "\r[{:<20}] {percent:>3}%  {imported} imported, {skipped} skipped, {failed} failed",
             "#".repeat(filled),
-            summary.imported,
-            summary.skipped,
-            summary.failed
         );
         let _ = err.flush();
     }
 
-    fn finish(&self) {
-        if self.on {
+    /// Ends the line, if one was drawn.
+    pub fn finish(&mut self) {
+        if self.shown {
             eprintln!();
+            self.shown = false;
         }
     }
 }
@@ -448,6 +499,55 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_reported_per_batch_and_a_rerun_skips_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        store
+            .write_blocking(|w| {
+                crate::store::ops::create_account(w, "imp@example.com", "", "h", false)
+            })
+            .unwrap();
+        let mut mbox = String::new();
+        for i in 0..250 {
+            mbox.push_str(&format!(
+                "From sender@example.com Mon Jan  1 00:00:00 2024\n\
+                 Message-ID: <{i}@example.com>\nSubject: message {i}\n\nbody {i}\n\n"
+            ));
+        }
+        let path = dir.path().join("in.mbox");
+        std::fs::write(&path, &mbox).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let run = |reports: &mut Vec<ImportProgress>| {
+            rt.block_on(import(
+                &store,
+                "imp@example.com",
+                "INBOX",
+                &path,
+                &mut |p| reports.push(*p),
+            ))
+            .unwrap()
+        };
+        let mut reports = Vec::new();
+        let summary = run(&mut reports);
+        assert_eq!((summary.imported, summary.skipped), (250, 0));
+        let imported: Vec<u64> = reports.iter().map(|p| p.imported).collect();
+        assert_eq!(imported, [100, 200, 250]);
+        assert!(reports.windows(2).all(|w| w[0].done < w[1].done));
+        let last = reports.last().unwrap();
+        assert_eq!(
+            (last.done, last.total),
+            (mbox.len() as u64, mbox.len() as u64)
+        );
+
+        let mut again = Vec::new();
+        let summary = run(&mut again);
+        assert_eq!((summary.imported, summary.skipped), (0, 250));
+        assert_eq!(again.last().unwrap().skipped, 250);
+    }
 
     #[test]
     fn mboxrd_unquoting_removes_one_level() {

@@ -1,32 +1,31 @@
 //! HTTP routing and the small vocabulary of responses shared by the front ends.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper::{Request, Response, StatusCode, header};
 
 use super::App;
+pub use super::conn::RequestBody;
 
+/// A response body: always whole (the connection writes it with its Content-Length).
 pub type Body = Full<Bytes>;
 
 pub async fn handle(
     app: Rc<App>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: SocketAddr,
     secure: bool,
-) -> Result<Response<Body>, Infallible> {
+) -> Response<Body> {
     let path = req.uri().path();
-    let response = if path.eq_ignore_ascii_case("/Microsoft-Server-ActiveSync") {
+    if path.eq_ignore_ascii_case("/Microsoft-Server-ActiveSync") {
         crate::eas::front::handle(&app, req, peer, secure).await
     } else {
         tracing::debug!("{peer}: no route for {path}");
         plain(StatusCode::NOT_FOUND, "not found\n")
-    };
-    Ok(response)
+    }
 }
 
 pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
@@ -53,15 +52,7 @@ pub enum BodyError {
 }
 
 /// Reads the whole body, refusing more than `limit` bytes without buffering them.
-pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(BodyError::TooLarge(limit))
-        }
-        Err(e) => Err(BodyError::Read(e.to_string())),
-    }
+/// Boxed, so that a request's future is not as large as this step for as long as it lives.
+pub async fn read_body(body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
+    Box::pin(body.read(limit)).await
 }

@@ -4,6 +4,7 @@
 //! share state through `Rc` without locks; only argon2 and the store writer use other threads.
 
 pub mod activation;
+pub mod conn;
 pub mod http;
 pub mod sdnotify;
 pub mod tls;
@@ -13,8 +14,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::rc::Rc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -460,17 +459,13 @@ async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// The most hyper buffers per connection (its default lets one grow to ~400 KiB; 8 KiB
-/// is its floor). Large bodies are read in chunks of this size.
-const MAX_READ_BUFFER: usize = 16 * 1024;
-
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Rc<App>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let connections = Rc::new(conn::Tracker::default());
     // One descriptor held back, so that when the process runs out of them a client can
     // still be accepted and told 503 instead of waiting in the backlog for nothing.
     let mut reserve = std::fs::File::open("/dev/null").ok();
@@ -499,30 +494,18 @@ async fn accept_loop(
             _ = stopped.changed() => break,
         };
         let _ = tcp.set_nodelay(true);
-        let (app, tls, watcher) = (app.clone(), tls.clone(), graceful.watcher());
+        let (app, tls, stopped) = (app.clone(), tls.clone(), stopped.clone());
+        let tracked = connections.track();
         tokio::task::spawn_local(async move {
+            let _tracked = tracked;
             let secure = tls.is_some();
-            let service =
-                hyper::service::service_fn(move |req| http::handle(app.clone(), req, peer, secure));
-            let builder = {
-                let mut b = hyper::server::conn::http1::Builder::new();
-                // A bounded read buffer: an idle Ping holds its connection for up to half
-                // an hour, so per-connection buffers decide how many phones fit.
-                b.timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .max_buf_size(MAX_READ_BUFFER)
-                    .keep_alive(true);
-                b
-            };
-            let result = match tls {
+            let io = match tls {
                 Some(acceptor) => {
-                    match tokio::time::timeout(Duration::from_secs(15), acceptor.accept(tcp)).await
-                    {
-                        Ok(Ok(stream)) => {
-                            watcher
-                                .watch(builder.serve_connection(TokioIo::new(stream), service))
-                                .await
-                        }
+                    // Boxed: the handshake's state is freed once it is done, not kept in
+                    // the connection's task.
+                    let handshake = Box::pin(acceptor.accept(tcp));
+                    match tokio::time::timeout(Duration::from_secs(15), handshake).await {
+                        Ok(Ok(stream)) => Box::new(conn::Io::Tls(stream)),
                         Ok(Err(e)) => {
                             tracing::debug!("TLS handshake with {peer}: {e}");
                             return;
@@ -533,20 +516,17 @@ async fn accept_loop(
                         }
                     }
                 }
-                None => {
-                    watcher
-                        .watch(builder.serve_connection(TokioIo::new(tcp), service))
-                        .await
-                }
+                None => Box::new(conn::Io::Plain(tcp)),
             };
-            if let Err(e) = result {
+            let handler = move |req| http::handle(app.clone(), req, peer, secure);
+            if let Err(e) = conn::serve(io, stopped, handler).await {
                 tracing::debug!("connection with {peer}: {e}");
             }
         });
     }
     // In-flight requests finish; idle keep-alive connections close.
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    if tokio::time::timeout(Duration::from_secs(10), connections.all_closed())
         .await
         .is_err()
     {

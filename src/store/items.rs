@@ -178,7 +178,7 @@ pub fn insert(
         kind: LogKind::Upsert,
     };
     log(ctx, (account, folder), entry, None)?;
-    search_index::add(ctx, account, folder, id, &terms)?;
+    search_index::add(ctx, account, folder, id, item.meta.received, &terms)?;
     Ok(item)
 }
 
@@ -249,12 +249,22 @@ pub fn move_to(
     Ok(Some((tombstone, moved)))
 }
 
-/// Removes every item and log entry of a folder (the folder itself is being deleted).
+/// Removes every item, log entry and search posting of a folder (the folder itself is
+/// being deleted).
 pub fn purge_folder(
     ctx: &WriteCtx,
     account: AccountId,
     folder: FolderId,
 ) -> Result<(), StoreError> {
+    let mut ids = Vec::new();
+    for row in ctx
+        .tx
+        .open_table(ITEMS)?
+        .range((account, folder, 0)..=(account, folder, u64::MAX))?
+    {
+        ids.push(row?.0.value().2);
+    }
+    search_index::purge_folder(ctx, account, folder, &ids)?;
     ctx.tx.open_table(ITEMS)?.retain_in(
         (account, folder, 0)..=(account, folder, u64::MAX),
         |_, _| false,

@@ -22,10 +22,10 @@ use std::sync::Arc;
 use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
 pub use blob::{BlobId, BlobStore};
-pub use writer::{Event, WriteCtx};
+pub use writer::{Durability, Event, WriteCtx};
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -137,7 +137,18 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.submit(job)?.await
+        self.inner.writer.submit(Durability::Immediate, job)?.await
+    }
+
+    /// [`Store::write`] with a chosen durability. [`Durability::Relaxed`] answers once the
+    /// commit is visible, before it is fsynced; the caller must be sure that losing it in a
+    /// power cut (with every commit after it up to the next durable one) is harmless.
+    pub async fn write_with<T, F>(&self, durability: Durability, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit(durability, job)?.await
     }
 
     /// The same as [`Store::write`] for callers outside the async runtime (the CLI).
@@ -146,7 +157,7 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.submit(job)?.wait()
+        self.inner.writer.submit(Durability::Immediate, job)?.wait()
     }
 
     /// Change events published after each durable commit.
@@ -161,13 +172,21 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` takes a store from schema `i + 1` to `i + 2`. The length is tied to
 /// [`SCHEMA_VERSION`], so bumping the version without adding its step does not compile.
-const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [step_1_to_2];
+const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [step_1_to_2, step_2_to_3];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
 fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::META)?
         .insert("upgraded_at", now().to_le_bytes().as_slice())?;
     Ok(())
+}
+
+/// Schema 3 packs the search postings into blocks that also carry each item's folder and
+/// DateReceived (a query no longer reads every matching item).
+fn step_2_to_3(tx: &WriteTransaction) -> Result<(), StoreError> {
+    // The new table must exist before the step fills it.
+    tx.open_table(search_index::BLOCKS)?;
+    search_index::migrate_postings_to_blocks(tx)
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

@@ -89,7 +89,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(GOVERNANCE)?;
     v.visit(OOF_SENT)?;
     v.visit(IMPORTED)?;
-    v.visit(super::search_index::POSTINGS)?;
+    v.visit(super::search_index::BLOCKS)?;
     v.visit(super::search_index::ITEM_TERMS)?;
     Ok(())
 }

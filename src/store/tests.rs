@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.read().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -217,4 +217,108 @@ fn folder_rules() {
     assert_eq!(removed, vec![created]);
     let gone = folder_op(s, move |c| folders::delete(c, a, created));
     assert!(matches!(gone, Err(FolderError::NotFound)));
+}
+
+#[test]
+fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = add(&store, "relaxed@example.com");
+    for i in 0..(2 * 16 + 3) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(store.write_with(Durability::Relaxed, move |ctx| {
+            ctx.tx
+                .open_table(tables::META)?
+                .insert("relaxed_test", (i as u64).to_le_bytes().as_slice())?;
+            Ok(())
+        }))
+        .unwrap();
+        // A relaxed commit is seen by the next reader.
+        let seen = store
+            .read()
+            .unwrap()
+            .open_table(tables::META)
+            .unwrap()
+            .get("relaxed_test")
+            .unwrap()
+            .map(|v| v.value().to_vec());
+        assert_eq!(seen, Some((i as u64).to_le_bytes().to_vec()));
+    }
+    // A durable write after relaxed ones, then shutdown: everything is there on reopen.
+    add(&store, "after@example.com");
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.read().unwrap();
+    assert!(tx.account(a.id).unwrap().is_some());
+    assert!(tx.account_by_email("after@example.com").unwrap().is_some());
+    let v = tx
+        .open_table(tables::META)
+        .unwrap()
+        .get("relaxed_test")
+        .unwrap()
+        .map(|v| v.value().to_vec());
+    assert_eq!(v, Some(34u64.to_le_bytes().to_vec()));
+}
+
+#[test]
+fn a_version_2_store_gets_its_search_postings_in_blocks() {
+    use crate::mail::meta::{Flags, MessageMeta};
+    let dir = tempfile::tempdir().unwrap();
+    let account = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "index@example.com");
+        store
+            .write_blocking(move |w| {
+                for (i, words) in ["budget plan", "lunch plan", "budget"].iter().enumerate() {
+                    let meta = MessageMeta {
+                        received: 1000 + i as i64,
+                        search_terms: words.split(' ').map(str::to_owned).collect(),
+                        ..MessageMeta::default()
+                    };
+                    let blob = BlobId::of(words.as_bytes());
+                    super::items::insert(w, a.id, 1, blob, meta, Flags::default())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        a.id
+    };
+    // Schema 2 kept one key per posting and had no blocks.
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(search_index::BLOCKS).unwrap();
+        let old: redb::TableDefinition<(AccountId, &str, FolderId, u64), ()> =
+            redb::TableDefinition::new("search_postings");
+        {
+            let mut t = tx.open_table(old).unwrap();
+            for (term, item) in [("budget", 1), ("plan", 1), ("lunch", 2), ("plan", 2)] {
+                t.insert((account, term, 1, item), ()).unwrap();
+            }
+            t.insert((account, "budget", 1, 3), ()).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 2);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.read().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    let names: Vec<String> = tx
+        .list_tables()
+        .unwrap()
+        .map(|t| redb::TableHandle::name(&t).to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == "search_postings"), "{names:?}");
+    let hits = |q: &str| -> Vec<(u64, i64)> {
+        search_index::search(&tx, account, &search_index::query_terms(q), |_| true)
+            .unwrap()
+            .iter()
+            .map(|p| (p.item, p.received))
+            .collect()
+    };
+    assert_eq!(hits("budget"), [(3, 1002), (1, 1000)]);
+    assert_eq!(hits("plan"), [(2, 1001), (1, 1000)]);
+    assert_eq!(hits("pl bud"), [(1, 1000)]);
 }

@@ -14,7 +14,28 @@ use super::model::{AccountId, FolderId};
 /// Upper bound on jobs in one transaction, so one commit's latency stays bounded.
 const MAX_GROUP: usize = 64;
 
-/// Something changed, published after the commit that changed it is durable.
+/// After a relaxed commit (see [`Durability`]), the writer makes everything durable once it
+/// has been idle this long, or after this many relaxed commits in a row, whichever is first:
+/// a relaxed commit is never left unsynced for long, and redb (which frees pages only at
+/// durable commits) cannot grow the file without bound.
+const FLUSH_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+/// Relaxed commits keep their pages in redb's memory until the durable one, so the count
+/// also bounds that memory (16 rounds of an initial sync cost one fsync instead of 16).
+const MAX_RELAXED: usize = 16;
+
+/// How durable a job's commit must be before its answer is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsynced before the answer: anything acknowledged to a client (the default).
+    Immediate,
+    /// Committed and visible to readers, made durable by a later commit (at most
+    /// [`FLUSH_IDLE`] later, or by the next immediate one). Only for changes whose loss in
+    /// a power cut is harmless by construction: the caller must explain why.
+    Relaxed,
+}
+
+/// Something changed, published after the commit that changed it (durable unless all of
+/// its jobs were [`Durability::Relaxed`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// The folder list of an account changed.
@@ -45,6 +66,7 @@ type Job = Box<dyn FnMut(&mut WriteCtx) -> Result<Output, StoreError> + Send>;
 
 struct Pending {
     job: Job,
+    durability: Durability,
     reply: oneshot::Sender<Result<Output, StoreError>>,
 }
 
@@ -111,7 +133,11 @@ impl Handle {
         })
     }
 
-    pub(super) fn submit<T, F>(&self, mut job: F) -> Result<Ticket<T>, StoreError>
+    pub(super) fn submit<T, F>(
+        &self,
+        durability: Durability,
+        mut job: F,
+    ) -> Result<Ticket<T>, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
@@ -121,7 +147,11 @@ impl Handle {
         self.tx
             .as_ref()
             .ok_or(StoreError::WriterGone)?
-            .send(Pending { job, reply })
+            .send(Pending {
+                job,
+                durability,
+                reply,
+            })
             .map_err(|_| StoreError::WriterGone)?;
         Ok(Ticket {
             rx,
@@ -135,7 +165,34 @@ impl Handle {
 }
 
 fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<Event>) {
-    while let Ok(first) = rx.recv() {
+    // Relaxed commits since the last durable one.
+    let mut relaxed = 0usize;
+    loop {
+        let first = if relaxed == 0 {
+            match rx.recv() {
+                Ok(p) => p,
+                Err(_) => return,
+            }
+        } else if relaxed >= MAX_RELAXED {
+            flush(db, &mut relaxed);
+            if relaxed > 0 {
+                // The flush failed: give the disk a moment rather than spin.
+                std::thread::sleep(FLUSH_IDLE);
+            }
+            continue;
+        } else {
+            match rx.recv_timeout(FLUSH_IDLE) {
+                Ok(p) => p,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    flush(db, &mut relaxed);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    flush(db, &mut relaxed);
+                    return;
+                }
+            }
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -146,7 +203,7 @@ fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<E
         // If one job of a group fails (or the commit does), each is retried alone so that
         // one bad job cannot fail the others.
         if group.len() > 1
-            && let Ok((outputs, evs)) = run_group(db, &mut group)
+            && let Ok((outputs, evs)) = run_group(db, &mut group, &mut relaxed)
         {
             publish(events, evs);
             for (p, out) in group.into_iter().zip(outputs) {
@@ -155,20 +212,28 @@ fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<E
             continue;
         }
         for mut p in group {
-            let result = run_group(db, std::slice::from_mut(&mut p)).map(|(mut outs, evs)| {
-                publish(events, evs);
-                outs.pop().expect("one output per job")
-            });
+            let result =
+                run_group(db, std::slice::from_mut(&mut p), &mut relaxed).map(|(mut outs, evs)| {
+                    publish(events, evs);
+                    outs.pop().expect("one output per job")
+                });
             let _ = p.reply.send(result);
         }
     }
 }
 
+/// Runs a group of jobs in one transaction. The commit is immediate (fsynced) if any job
+/// asks for it, which also makes every earlier relaxed commit durable.
 fn run_group(
     db: &Database,
     group: &mut [Pending],
+    relaxed: &mut usize,
 ) -> Result<(Vec<Output>, Vec<Event>), StoreError> {
-    let tx = db.begin_write()?;
+    let mut tx = db.begin_write()?;
+    let lax = group.iter().all(|p| p.durability == Durability::Relaxed);
+    if lax {
+        tx.set_durability(redb::Durability::None);
+    }
     let mut ctx = WriteCtx {
         tx: &tx,
         events: Vec::new(),
@@ -179,7 +244,21 @@ fn run_group(
     }
     let evs = std::mem::take(&mut ctx.events);
     tx.commit()?;
+    *relaxed = if lax { *relaxed + 1 } else { 0 };
     Ok((outputs, evs))
+}
+
+/// Makes the relaxed commits durable with an empty immediate commit. On failure they stay
+/// pending and the next commit (or flush) tries again.
+fn flush(db: &Database, relaxed: &mut usize) {
+    let done = db
+        .begin_write()
+        .map_err(StoreError::from)
+        .and_then(|tx| Ok(tx.commit()?));
+    match done {
+        Ok(()) => *relaxed = 0,
+        Err(e) => tracing::warn!("store: durable commit after relaxed ones failed: {e}"),
+    }
 }
 
 fn publish(events: &broadcast::Sender<Event>, evs: Vec<Event>) {

@@ -260,6 +260,15 @@ pub fn change_filter(state: &mut CollectionState, filter: u8) {
     }
 }
 
+/// Whether item `id`, whose last change is at `modseq`, changed on the server after the
+/// device was last served it: the change lies beyond every log entry this state has dealt
+/// with (after a filter change, the entries up to `rescan_until` were served before) and
+/// is not the device's own. A client Change of such an item is a conflict
+/// ([MS-ASCMD] 2.2.3.34).
+pub fn changed_since_served(state: &CollectionState, id: u64, modseq: u64) -> bool {
+    modseq > state.modseq.max(state.rescan_until) && !state.own.contains(&(id, modseq))
+}
+
 /// How a client's SyncKey relates to the stored state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyMatch {
@@ -379,19 +388,17 @@ fn save_current(
     Ok(())
 }
 
-/// Counts what the following Syncs would deliver from `state` ([MS-ASCMD] 2.2.1.9
-/// GetItemEstimate), without changing anything.
+/// Counts what the following Syncs would deliver from `state` in FilterType `filter`
+/// ([MS-ASCMD] 2.2.1.9 GetItemEstimate), without changing anything.
 pub fn estimate(
     tx: &impl Tx,
     k: StateKey,
     mut state: CollectionState,
     mut held: Held,
-    filter: Option<u8>,
+    filter: u8,
     now: i64,
 ) -> Result<usize, StoreError> {
-    if let Some(f) = filter {
-        change_filter(&mut state, f);
-    }
+    change_filter(&mut state, filter);
     Ok(collect_changes(tx, k, &mut state, &mut held, usize::MAX, now)?.len())
 }
 
@@ -415,6 +422,22 @@ mod tests {
             Some(100_000_000 - 183 * 86_400)
         );
         assert_eq!(filter_cutoff(8, 1), None);
+    }
+
+    #[test]
+    fn changed_since_served_is_beyond_the_position_and_not_own() {
+        let mut s = CollectionState {
+            modseq: 10,
+            own: vec![(7, 12)],
+            ..CollectionState::default()
+        };
+        assert!(!changed_since_served(&s, 5, 10), "served");
+        assert!(changed_since_served(&s, 5, 11), "changed since");
+        assert!(!changed_since_served(&s, 7, 12), "the device's own change");
+        // After a filter change the log is read again from 0; what was served stays served.
+        change_filter(&mut s, 3);
+        assert!(!changed_since_served(&s, 5, 10));
+        assert!(changed_since_served(&s, 5, 11));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod collection;
 pub mod hierarchy;
 
+use crate::store::StoreError;
 use crate::store::model::FolderId;
 
 /// An item's ServerId on the wire: `folder:item`. A move gives the item a new id, so a
@@ -33,9 +34,40 @@ pub fn parse_file_reference(s: &str) -> Option<(FolderId, u64, u32)> {
     it.next().is_none().then_some(r)
 }
 
+/// Whether a failed store write is worth the client's retry: the write could not be made
+/// durable (I/O, a transaction or commit the database refused, the writer stopping for a
+/// shutdown), as opposed to a corrupt record or a change the store refuses, which a retry
+/// would meet again. Sync answers the former with Status 16, MoveItems with Status 7
+/// ([MS-ASCMD] 2.2.3.177.17, 2.2.3.177.9).
+pub fn retriable(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Io(_) | StoreError::Db(_) | StoreError::WriterGone
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failures_to_write_are_retriable() {
+        let disk_full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(retriable(&StoreError::Io(disk_full)));
+        assert!(retriable(&StoreError::Db("commit failed".into())));
+        assert!(retriable(&StoreError::WriterGone));
+        for permanent in [
+            StoreError::Corrupt {
+                table: "items",
+                detail: "bad".into(),
+            },
+            StoreError::Invalid("no".into()),
+            StoreError::NotFound("folder 9".into()),
+            StoreError::Conflict("exists".into()),
+        ] {
+            assert!(!retriable(&permanent), "{permanent}");
+        }
+    }
 
     #[test]
     fn ids_round_trip_and_reject_garbage() {

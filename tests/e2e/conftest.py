@@ -107,6 +107,7 @@ MARKERS = {
     "http": "raw HTTP-level behaviour (OPTIONS)",
     "mail": "mail: LMTP delivery, Sync of mail folders, ItemOperations, MoveItems",
     "send_push": "SendMail and direct push (Ping)",
+    "governance": "device governance: block, policy change, remote wipe",
 }
 
 

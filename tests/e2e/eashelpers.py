@@ -9,14 +9,18 @@ Both are private (underscore) APIs of pyactivesync 0.17.0, hence the pin.
 """
 from __future__ import annotations
 
+import smtplib
+import uuid
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 import requests
-from pyactivesync import Client
+from pyactivesync import Client, FolderType
 from pyactivesync._codepages import CODEPAGES, PAGE_INDEX, REVERSE
 from pyactivesync._wbxml import Node, NodeBuilder, WBXMLReader, WBXMLWriter, wtag
 
 __all__ = [
+    "inbox_id", "lmtp_deliver",
     "FolderChanges", "Node", "children", "child", "child_text", "descendants",
     "folder_sync", "post", "record_http", "register_settings_tokens", "wtag",
 ]
@@ -186,3 +190,33 @@ def folder_sync(client: Client, sync_key: str) -> FolderChanges:
         updates=[_entry(n) for n in cnodes if n[0] == "FolderHierarchy.Update"],
         deletes=[child_text(n, "FolderHierarchy.ServerId") for n in cnodes if n[0] == "FolderHierarchy.Delete"],
     )
+
+
+# -- mail in, folders ---------------------------------------------------------------------
+
+
+def lmtp_deliver(server, to: str, subject: str, body: str, *,
+                 sender: str = "Sender <sender@remote.test>",
+                 attachment: bytes | None = None) -> None:
+    """Deliver one message over LMTP (``server.lmtp_addr``); the recipient must get 250."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{uuid.uuid4().hex}@remote.test>"
+    msg.set_content(body)
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="application", subtype="octet-stream",
+                           filename="blob.bin")
+    host, port = server.lmtp_addr
+    with smtplib.LMTP(host, port, timeout=15) as lmtp:
+        code, _ = lmtp.ehlo()  # smtplib.LMTP sends LHLO
+        assert code == 250
+        refused = lmtp.send_message(msg, from_addr="sender@remote.test", to_addrs=[to])
+        assert refused == {}, f"LMTP refused {refused}"
+
+
+def inbox_id(client: Client) -> str:
+    inboxes = [f.id for f in client.list_folders() if f.type == FolderType.INBOX]
+    assert len(inboxes) == 1, inboxes
+    return inboxes[0]

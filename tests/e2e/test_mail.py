@@ -5,7 +5,7 @@ pyactivesync.
 Every test's docstring starts with ``ASSERTS:`` -- what a pass guarantees. Subjects carry
 a random tag: the server (and alice's mailbox) is shared by the whole session.
 
-Not covered here: SendMail and Search (not implemented by easd yet), multipart
+Not covered here: SendMail (test_send_push.py), Search (test_search.py), multipart
 ItemOperations (pyactivesync never sends ``MS-ASAcceptMultiPart``; see tests/mail.rs).
 """
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import smtplib
 import uuid
 from collections.abc import Callable
-from email.message import EmailMessage
 
 import pytest
 from pyactivesync import BodyType, Client, EmailChange, FolderType, SyncItem
+
+from eashelpers import inbox_id, lmtp_deliver
 
 pytestmark = pytest.mark.mail
 
@@ -27,29 +28,6 @@ def tag() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def lmtp_deliver(server, to: str, subject: str, body: str, attachment: bytes | None = None) -> None:
-    """Deliver one message over LMTP; the single recipient must be accepted (250)."""
-    msg = EmailMessage()
-    msg["From"] = "Sender <sender@remote.test>"
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{uuid.uuid4().hex}@remote.test>"
-    msg.set_content(body)
-    if attachment is not None:
-        msg.add_attachment(attachment, maintype="application", subtype="octet-stream",
-                           filename="blob.bin")
-    host, port = server.lmtp_addr
-    with smtplib.LMTP(host, port, timeout=15) as lmtp:
-        code, _ = lmtp.ehlo()  # smtplib.LMTP sends LHLO
-        assert code == 250
-        refused = lmtp.send_message(msg, from_addr="sender@remote.test", to_addrs=[to])
-        assert refused == {}, f"LMTP refused {refused}"
-
-
-def inbox_id(client: Client) -> str:
-    inboxes = [f.id for f in client.list_folders() if f.type == FolderType.INBOX]
-    assert len(inboxes) == 1, inboxes
-    return inboxes[0]
 
 
 def full_sync(client: Client, folder_id: str) -> tuple[str, list[SyncItem]]:
@@ -146,7 +124,8 @@ def test_fetch_a_message_body_and_its_attachment(easd_server, make_client: Calla
     the exact bytes that were delivered."""
     subject = f"e2e fetch {tag()}"
     payload = bytes(range(256)) * 8
-    lmtp_deliver(easd_server, easd_server.alice.email, subject, "The body to fetch.", payload)
+    lmtp_deliver(easd_server, easd_server.alice.email, subject, "The body to fetch.",
+                 attachment=payload)
     client = make_client(easd_server.alice)
     inbox = inbox_id(client)
     _, added = full_sync(client, inbox)

@@ -12,7 +12,6 @@ SMTP relay; see tests/send.rs), nor SmartReply/SmartForward (pyactivesync has ne
 from __future__ import annotations
 
 import json
-import smtplib
 import subprocess
 import threading
 import time
@@ -23,6 +22,8 @@ from email.message import EmailMessage
 import pytest
 from conftest import Account, EasServer, new_client, run_easd
 from pyactivesync import Client, FolderType, PingResult, SyncItem
+
+from eashelpers import lmtp_deliver
 
 pytestmark = pytest.mark.send_push
 
@@ -39,21 +40,6 @@ PROMPT_S = 1.0
 def tag() -> str:
     return uuid.uuid4().hex[:10]
 
-
-def lmtp_deliver(server: EasServer, to: str, subject: str, body: str) -> None:
-    """Deliver one message over LMTP; the single recipient must be accepted (250)."""
-    msg = EmailMessage()
-    msg["From"] = "Sender <sender@remote.test>"
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{uuid.uuid4().hex}@remote.test>"
-    msg.set_content(body)
-    host, port = server.lmtp_addr
-    with smtplib.LMTP(host, port, timeout=15) as lmtp:
-        code, _ = lmtp.ehlo()  # smtplib.LMTP sends LHLO
-        assert code == 250
-        refused = lmtp.send_message(msg, from_addr="sender@remote.test", to_addrs=[to])
-        assert refused == {}, f"LMTP refused {refused}"
 
 
 def folder_of_type(client: Client, kind: FolderType) -> str:

@@ -1312,6 +1312,29 @@ impl EasClient {
         SyncOut::parse(c)
     }
 
+    /// ItemOperations Fetch of an attachment by FileReference: the Fetch's Status and, when
+    /// it was fetched, the decoded bytes.
+    pub fn fetch_attachment(&self, file_ref: &str) -> (String, Option<Vec<u8>>) {
+        use easd::wbxml::tag::itemoperations as io;
+        let r = self.call(
+            "ItemOperations",
+            &Element::new(io::ITEM_OPERATIONS).child(
+                Element::new(io::FETCH)
+                    .text_child(io::STORE, "Mailbox")
+                    .text_child(asb::FILE_REFERENCE, file_ref),
+            ),
+        );
+        let f = r
+            .find_path(&[io::RESPONSE, io::FETCH])
+            .unwrap_or_else(|| panic!("no Response/Fetch in {r:?}"));
+        let data = f.find_path(&[io::PROPERTIES, io::DATA]).map(|d| {
+            base64::engine::general_purpose::STANDARD
+                .decode(d.text().unwrap_or_default())
+                .expect("base64 Data")
+        });
+        (f.text_of(io::STATUS).unwrap_or_default().to_owned(), data)
+    }
+
     /// SyncKey 0 for `id`; returns the new key (checking that nothing else came back).
     #[track_caller]
     pub fn sync_init(&self, id: &str) -> String {

@@ -89,7 +89,7 @@ pub fn application_data(
     push_non_empty(&mut data, email::THREAD_TOPIC, &meta.thread_topic);
     data.push_text(email::IMPORTANCE, meta.importance.to_string());
     data.push_text(email::READ, bool_text(item.flags.read));
-    if !meta.attachments.is_empty() {
+    if !meta.attachments.is_empty() && !opts.hide_attachments {
         data.push(attachments(meta, file_reference));
     }
     data.push(body(meta, raw, opts, version));
@@ -719,7 +719,7 @@ mod tests {
             preferences: vec![preference(4)],
             mime_support: 2,
             mime_truncation: Some(20),
-            truncation: None,
+            ..BodyOptions::default()
         };
         let data = render(PLAIN, &opts, ProtocolVersion::V12_0);
         assert_eq!(

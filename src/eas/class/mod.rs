@@ -1,9 +1,14 @@
 //! EAS item classes: how stored items become `ApplicationData` and back. This module holds
 //! what the classes share: the body options of Sync, ItemOperations and Search requests,
-//! and the dateTime format ([MS-ASDTYPE] 2.3).
+//! the limits a device's security policy puts on them, and the dateTime format
+//! ([MS-ASDTYPE] 2.3).
 
 pub mod email;
 
+use crate::govern::cache;
+use crate::govern::policy::{Policy, Value};
+use crate::store::model::Account;
+use crate::store::{Store, StoreError};
 use crate::wbxml::Element;
 use crate::wbxml::tag::{airsync, airsyncbase};
 
@@ -39,6 +44,9 @@ pub struct BodyOptions {
     /// Characters of body to send, decoded from the airsync:Truncation code
     /// ([MS-ASCMD] 2.2.3.185); `None` for no truncation.
     pub truncation: Option<u32>,
+    /// Leave airsyncbase:Attachments out. Never asked for by a request: set by
+    /// [`MailPolicy::enforce`] when the policy disables attachments.
+    pub hide_attachments: bool,
 }
 
 /// An Options element the server cannot accept; the command answers with its protocol
@@ -108,7 +116,143 @@ impl BodyOptions {
             mime_support,
             mime_truncation: coded(options, airsync::MIME_TRUNCATION, &MIME_TRUNCATION)?,
             truncation: coded(options, airsync::TRUNCATION, &TRUNCATION)?,
+            hide_attachments: false,
         })
+    }
+}
+
+/// What a client asked of a mail collection or item: the FilterType window
+/// ([MS-ASCMD] 2.2.3.71.2, 0 = everything) and the body options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailOptions {
+    pub filter: u8,
+    pub body: BodyOptions,
+}
+
+/// The mail settings of a device's effective security policy that easd enforces itself
+/// ([MS-ASPROV] 2.2.2), not only sends to the device: a device that ignores its policy
+/// (or never applied it) still gets no more than the policy allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailPolicy {
+    /// MaxEmailAgeFilter ([MS-ASPROV] 2.2.2.33): the widest FilterType allowed; 0 = all.
+    max_age_filter: u8,
+    /// MaxEmailBodyTruncationSize ([MS-ASPROV] 2.2.2.34), in bytes; `None` = no limit.
+    max_plain_body: Option<u32>,
+    /// MaxEmailHTMLBodyTruncationSize ([MS-ASPROV] 2.2.2.35), in bytes.
+    max_html_body: Option<u32>,
+    /// AllowHTMLEmail ([MS-ASPROV] 2.2.2.7).
+    html: bool,
+    /// AttachmentsEnabled ([MS-ASPROV] 2.2.2.23).
+    attachments: bool,
+    /// MaxAttachmentSize ([MS-ASPROV] 2.2.2.30), in bytes; `None` (empty) = no limit.
+    max_attachment: Option<u64>,
+}
+
+/// Why the policy refuses an attachment download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentRefusal {
+    /// AttachmentsEnabled is 0.
+    Disabled,
+    /// Larger than MaxAttachmentSize.
+    TooLarge,
+}
+
+impl MailPolicy {
+    /// The effective policy of `device_id` (device → user → domain → server → default),
+    /// from the governance cache the device gate reads too.
+    pub fn load(store: &Store, account: &Account, device_id: &str) -> Result<Self, StoreError> {
+        let view = cache::view(store)?;
+        Ok(Self::of(&view.levels.device(account, device_id).policy))
+    }
+
+    pub fn of(policy: &Policy) -> Self {
+        let int = |name: &str| match policy.get(name) {
+            Some(Value::Int(n)) => Some(n),
+            _ => None,
+        };
+        MailPolicy {
+            // 1-5 in [MS-ASPROV]; 6 and 7 (3 and 6 months) are FilterType windows too.
+            max_age_filter: int("MaxEmailAgeFilter")
+                .and_then(|n| u8::try_from(n).ok())
+                .filter(|f| (1..=7).contains(f))
+                .unwrap_or(0),
+            max_plain_body: int("MaxEmailBodyTruncationSize").and_then(kilobytes),
+            max_html_body: int("MaxEmailHTMLBodyTruncationSize").and_then(kilobytes),
+            html: int("AllowHTMLEmail") != Some(0),
+            attachments: int("AttachmentsEnabled") != Some(0),
+            max_attachment: int("MaxAttachmentSize").and_then(|n| u64::try_from(n).ok()),
+        }
+    }
+
+    /// The options a request is answered with: what the client asked, within the policy.
+    /// The one place Sync, GetItemEstimate, ItemOperations and Search take them from.
+    /// - FilterType: a window wider than MaxEmailAgeFilter (or none: 0, and 8, which has
+    ///   no date window for mail) becomes MaxEmailAgeFilter; a narrower one is kept.
+    /// - AllowHTMLEmail 0: an HTML BodyPreference asks for plain text instead (dropped when
+    ///   the client also listed plain text). MIME is left as asked: S/MIME messages can
+    ///   only be read from it.
+    /// - Every size the body is cut to is at most the policy's: the HTML limit for HTML,
+    ///   the plain-text limit for everything else (plain text, MIME, legacy Truncation).
+    /// - AttachmentsEnabled 0: no Attachments listed.
+    pub fn enforce(&self, requested: MailOptions) -> MailOptions {
+        let mut body = requested.body;
+        let mut preferences: Vec<BodyPreference> = Vec::with_capacity(body.preferences.len());
+        for mut p in body.preferences {
+            if p.kind == BODY_HTML && !self.html {
+                p.kind = BODY_PLAIN;
+            }
+            if preferences.iter().any(|q| q.kind == p.kind) {
+                continue;
+            }
+            let max = if p.kind == BODY_HTML {
+                self.max_html_body
+            } else {
+                self.max_plain_body
+            };
+            p.truncation_size = smallest(p.truncation_size, max);
+            preferences.push(p);
+        }
+        body.preferences = preferences;
+        body.truncation = smallest(body.truncation, self.max_plain_body);
+        body.mime_truncation = smallest(body.mime_truncation, self.max_plain_body);
+        body.hide_attachments |= !self.attachments;
+        MailOptions {
+            filter: self.filter(requested.filter),
+            body,
+        }
+    }
+
+    fn filter(&self, requested: u8) -> u8 {
+        match self.max_age_filter {
+            0 => requested,
+            max if (1..=max).contains(&requested) => requested,
+            max => max,
+        }
+    }
+
+    /// Whether an attachment of `size` bytes may be downloaded.
+    pub fn attachment(&self, size: u64) -> Result<(), AttachmentRefusal> {
+        if !self.attachments {
+            return Err(AttachmentRefusal::Disabled);
+        }
+        match self.max_attachment {
+            Some(max) if size > max => Err(AttachmentRefusal::TooLarge),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A truncation policy value in bytes: -1 no truncation, 0 headers only (no body),
+/// N kilobytes ([MS-ASPROV] 2.2.2.34, 2.2.2.35).
+fn kilobytes(n: i64) -> Option<u32> {
+    (n >= 0).then(|| u32::try_from(n.saturating_mul(1024)).unwrap_or(u32::MAX))
+}
+
+/// The smaller of two limits, `None` being no limit.
+fn smallest(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -282,6 +426,7 @@ mod tests {
                 mime_support: 2,
                 mime_truncation: Some(4096),
                 truncation: None,
+                hide_attachments: false,
             }
         );
     }
@@ -332,6 +477,130 @@ mod tests {
         for options in bad {
             assert!(BodyOptions::parse(&options).is_err(), "{options:?}");
         }
+    }
+
+    fn policy(settings: &[(&str, Value)]) -> MailPolicy {
+        let mut p = Policy::default();
+        for (name, value) in settings {
+            p.set(name, value.clone()).expect("a policy element");
+        }
+        MailPolicy::of(&p)
+    }
+
+    fn wanted(kind: u8, truncation_size: Option<u32>) -> BodyPreference {
+        BodyPreference {
+            kind,
+            truncation_size,
+            all_or_none: false,
+            preview: None,
+        }
+    }
+
+    #[test]
+    fn the_default_policy_changes_nothing() {
+        let asked = MailOptions {
+            filter: 0,
+            body: BodyOptions {
+                preferences: vec![wanted(BODY_HTML, None), wanted(BODY_MIME, Some(9))],
+                mime_support: 2,
+                ..BodyOptions::default()
+            },
+        };
+        let default = policy(&[]);
+        assert_eq!(default.enforce(asked.clone()), asked);
+        assert_eq!(default.attachment(u64::MAX), Ok(()));
+    }
+
+    #[test]
+    fn max_email_age_filter_caps_wider_windows_only() {
+        let p = policy(&[("MaxEmailAgeFilter", Value::Int(3))]);
+        let filter = |f| {
+            p.enforce(MailOptions {
+                filter: f,
+                ..MailOptions::default()
+            })
+            .filter
+        };
+        // 0 (all) and 8 (no window for mail) and 4-7 are wider than a week; 1-3 are not.
+        assert_eq!(
+            [0, 1, 2, 3, 4, 5, 6, 7, 8].map(filter),
+            [3, 1, 2, 3, 3, 3, 3, 3, 3]
+        );
+    }
+
+    #[test]
+    fn truncation_limits_cap_each_body_type() {
+        let p = policy(&[
+            ("MaxEmailBodyTruncationSize", Value::Int(2)),
+            ("MaxEmailHTMLBodyTruncationSize", Value::Int(0)),
+        ]);
+        let asked = BodyOptions {
+            preferences: vec![
+                wanted(BODY_HTML, None),
+                wanted(BODY_PLAIN, Some(100)),
+                wanted(BODY_MIME, Some(100_000)),
+            ],
+            truncation: None,
+            mime_truncation: Some(4096),
+            ..BodyOptions::default()
+        };
+        let body = p
+            .enforce(MailOptions {
+                filter: 0,
+                body: asked,
+            })
+            .body;
+        let limits: Vec<_> = body
+            .preferences
+            .iter()
+            .map(|p| (p.kind, p.truncation_size))
+            .collect();
+        // HTML: headers only; plain keeps its smaller size; MIME gets the plain limit.
+        assert_eq!(
+            limits,
+            [
+                (BODY_HTML, Some(0)),
+                (BODY_PLAIN, Some(100)),
+                (BODY_MIME, Some(2048))
+            ]
+        );
+        assert_eq!(
+            (body.truncation, body.mime_truncation),
+            (Some(2048), Some(2048))
+        );
+    }
+
+    #[test]
+    fn html_off_asks_for_plain_text_and_attachments_off_hides_them() {
+        let p = policy(&[
+            ("AllowHTMLEmail", Value::Int(0)),
+            ("AttachmentsEnabled", Value::Int(0)),
+        ]);
+        let body = |preferences| {
+            p.enforce(MailOptions {
+                filter: 0,
+                body: BodyOptions {
+                    preferences,
+                    ..BodyOptions::default()
+                },
+            })
+            .body
+        };
+        let only_html = body(vec![wanted(BODY_HTML, Some(500))]);
+        assert_eq!(only_html.preferences, [wanted(BODY_PLAIN, Some(500))]);
+        assert!(only_html.hide_attachments);
+        let both = body(vec![wanted(BODY_HTML, None), wanted(BODY_PLAIN, Some(7))]);
+        assert_eq!(both.preferences, [wanted(BODY_PLAIN, None)]);
+        assert_eq!(p.attachment(1), Err(AttachmentRefusal::Disabled));
+    }
+
+    #[test]
+    fn max_attachment_size_refuses_larger_attachments() {
+        let p = policy(&[("MaxAttachmentSize", Value::Int(1000))]);
+        assert_eq!(p.attachment(1000), Ok(()));
+        assert_eq!(p.attachment(1001), Err(AttachmentRefusal::TooLarge));
+        let unset = policy(&[("MaxAttachmentSize", Value::Unset)]);
+        assert_eq!(unset.attachment(u64::MAX), Ok(()));
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! `AttachmentName` (a FileReference, as Sync hands out) is the raw HTTP response body.
 //!
 //! The command has no WBXML status: [MS-ASCMD] 2.2.1.7 answers an attachment that does not
-//! exist (any more) with HTTP 500, which is also what an unparseable name gets.
+//! exist (any more) with HTTP 500, which is also what an unparseable name gets. One the
+//! device's policy withholds (AttachmentsEnabled=0, MaxAttachmentSize, [MS-ASPROV]
+//! 2.2.2.11/2.2.2.31) gets 403: retrying would not help, unlike after a 500.
 
 use hyper::StatusCode;
 
 use super::{Ctx, Reply};
+use crate::eas::class::{AttachmentRefusal, MailPolicy};
 use crate::mail::mime;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
@@ -21,22 +24,47 @@ pub async fn handle(ctx: &mut Ctx<'_>) -> Result<Reply, StoreError> {
         return Ok(Reply::Http(StatusCode::BAD_REQUEST));
     };
     match find(ctx, name)? {
-        Some((content_type, body)) => Ok(Reply::Raw { content_type, body }),
-        None => {
+        Found::Attachment(content_type, body) => Ok(Reply::Raw { content_type, body }),
+        Found::Withheld(why) => {
+            tracing::info!(
+                "{}: GetAttachment of {name:?} refused by policy: {why:?}",
+                ctx.account.email
+            );
+            Ok(Reply::Http(StatusCode::FORBIDDEN))
+        }
+        Found::Nothing => {
             tracing::info!("{}: GetAttachment of unknown {name:?}", ctx.account.email);
             Ok(Reply::Http(StatusCode::INTERNAL_SERVER_ERROR))
         }
     }
 }
 
-/// The content type and decoded bytes of the attachment `file_ref` names, if it exists.
-fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+enum Found {
+    Attachment(String, Vec<u8>),
+    Withheld(AttachmentRefusal),
+    Nothing,
+}
+
+/// The content type and decoded bytes of the attachment `file_ref` names, if it exists and
+/// the device's policy lets it have it (checked on the recorded size, before the blob is read).
+fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
     let Some((folder, id, part)) = parse_file_reference(file_ref) else {
-        return Ok(None);
+        return Ok(Found::Nothing);
     };
-    let Some(item) = ctx.app.store.read()?.item(ctx.account.id, folder, id)? else {
-        return Ok(None);
+    let tx = ctx.app.store.read()?;
+    let Some(item) = tx.item(ctx.account.id, folder, id)? else {
+        return Ok(Found::Nothing);
     };
+    let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
+        return Ok(Found::Nothing);
+    };
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?;
+    if let Err(why) = policy.attachment(listed.size) {
+        return Ok(Found::Withheld(why));
+    }
     let raw = ctx.app.store.blobs().read(&item.blob)?;
-    Ok(mime::attachment(&raw, part))
+    Ok(match mime::attachment(&raw, part) {
+        Some((content_type, body)) => Found::Attachment(content_type, body),
+        None => Found::Nothing,
+    })
 }

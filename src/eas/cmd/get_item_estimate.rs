@@ -2,6 +2,7 @@
 //! will bring, computed by the same code that produces them, so the two always agree.
 
 use super::{Ctx, Reply, status_reply};
+use crate::eas::class::{MailOptions, MailPolicy};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::store::StoreError;
@@ -91,6 +92,14 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         None if ctx.req.version < ProtocolVersion::V14_0 => (state, 0),
         None => return Ok(response(INVALID_KEY, Some(id), None)),
     };
+    // The window the next Sync works in: the one asked for (or kept), as the policy allows.
+    let requested = MailOptions {
+        filter: filter.unwrap_or(state.filter),
+        ..MailOptions::default()
+    };
+    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?
+        .enforce(requested)
+        .filter;
     let held = coll::load_held(&tx, sk, generation)?;
     let n = coll::estimate(&tx, sk, state, held, filter, crate::store::now())?;
     Ok(response(OK, Some(id), Some(n)))

@@ -5,7 +5,7 @@
 use base64::Engine;
 
 use super::{Ctx, Reply, status_reply};
-use crate::eas::class::BodyOptions;
+use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
 use crate::mail::mime;
 use crate::store::folders;
 use crate::store::items::{self, ItemReads};
@@ -21,7 +21,11 @@ const OK: u8 = 1;
 const PROTOCOL_ERROR: u8 = 2;
 const NOT_FOUND: u8 = 6;
 const BAD_RANGE: u8 = 8;
+/// "The requested data size is too large": over the policy's MaxAttachmentSize.
+const TOO_LARGE: u8 = 11;
 const INVALID_ATTACHMENT: u8 = 15;
+/// "Access to the resource is denied": the policy disables attachments.
+const ACCESS_DENIED: u8 = 16;
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body.filter(|b| b.tag == io::ITEM_OPERATIONS) else {
@@ -31,11 +35,12 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             PROTOCOL_ERROR,
         ));
     };
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let mut response = Element::new(io::RESPONSE);
     for op in req.elements() {
         response.push(if op.tag == io::FETCH {
-            fetch(ctx, op, &mut parts)?
+            fetch(ctx, &policy, op, &mut parts)?
         } else if op.tag == io::EMPTY_FOLDER_CONTENTS {
             empty_folder(ctx, op).await?
         } else {
@@ -57,11 +62,16 @@ fn fetch_status(status: u8) -> Element {
     Element::new(io::FETCH).text_child(io::STATUS, status.to_string())
 }
 
-fn fetch(ctx: &Ctx<'_>, op: &Element, parts: &mut Vec<Vec<u8>>) -> Result<Element, StoreError> {
+fn fetch(
+    ctx: &Ctx<'_>,
+    policy: &MailPolicy,
+    op: &Element,
+    parts: &mut Vec<Vec<u8>>,
+) -> Result<Element, StoreError> {
     let options = op.find(io::OPTIONS);
     if let Some(file_ref) = op.text_of(asb::FILE_REFERENCE) {
         let range = options.and_then(|o| o.text_of(io::RANGE));
-        return fetch_attachment(ctx, file_ref, range, parts);
+        return fetch_attachment(ctx, policy, file_ref, range, parts);
     }
     // A search result names its message by LongId, which is `folder:item` like a ServerId.
     let long_id = op.text_of(search::LONG_ID);
@@ -73,7 +83,10 @@ fn fetch(ctx: &Ctx<'_>, op: &Element, parts: &mut Vec<Vec<u8>>) -> Result<Elemen
         return Ok(fetch_status(PROTOCOL_ERROR));
     };
     let body_opts = match options.map(BodyOptions::parse).transpose() {
-        Ok(o) => o.unwrap_or_default(),
+        Ok(body) => {
+            let body = body.unwrap_or_default();
+            policy.enforce(MailOptions { filter: 0, body }).body
+        }
         Err(_) => return Ok(fetch_status(PROTOCOL_ERROR)),
     };
     let item = match (
@@ -105,8 +118,12 @@ fn parse_range(range: &str, total: usize) -> Option<(usize, usize)> {
     (first <= last && first < total.max(1)).then_some((first, last.min(total.saturating_sub(1))))
 }
 
+/// An attachment by FileReference. The policy is checked against the size the message's
+/// outline records, before the blob is read ([MS-ASPROV] 2.2.2.23 AttachmentsEnabled,
+/// 2.2.2.30 MaxAttachmentSize).
 fn fetch_attachment(
     ctx: &Ctx<'_>,
+    policy: &MailPolicy,
     file_ref: &str,
     range: Option<&str>,
     parts: &mut Vec<Vec<u8>>,
@@ -118,6 +135,14 @@ fn fetch_attachment(
     let Some(item) = ctx.app.store.read()?.item(ctx.account.id, folder, id)? else {
         return Ok(answer(INVALID_ATTACHMENT));
     };
+    let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
+        return Ok(answer(INVALID_ATTACHMENT));
+    };
+    match policy.attachment(listed.size) {
+        Ok(()) => {}
+        Err(AttachmentRefusal::Disabled) => return Ok(answer(ACCESS_DENIED)),
+        Err(AttachmentRefusal::TooLarge) => return Ok(answer(TOO_LARGE)),
+    }
     let raw = ctx.app.store.blobs().read(&item.blob)?;
     let Some((content_type, data)) = mime::attachment(&raw, part) else {
         return Ok(answer(INVALID_ATTACHMENT));

@@ -6,7 +6,7 @@ use crate::store::items;
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::collection as coll;
-use crate::sync::{item_server_id, parse_item_server_id};
+use crate::sync::{item_server_id, parse_item_server_id, retriable};
 use crate::wbxml::{Element, tag::r#move as mv};
 
 /// MoveItems Status values ([MS-ASCMD] 2.2.3.177.9).
@@ -14,11 +14,27 @@ const INVALID_SOURCE: u8 = 1;
 const INVALID_DESTINATION: u8 = 2;
 const OK: u8 = 3;
 const SAME_FOLDER: u8 = 4;
+/// "The item cannot be moved to more than one item at a time" (more than one DstFldId).
+const FAILED: u8 = 5;
+/// "Source or destination item was locked": a transient server condition; the client
+/// retries the move.
+const LOCKED: u8 = 7;
 
 struct Move {
     src_msg: String,
     src_folder: String,
     dst_folder: String,
+    /// More than one DstFldId: one item cannot go to several folders.
+    several_destinations: bool,
+}
+
+/// What the move's write transaction found.
+enum Moved {
+    To(String),
+    /// The item left the source folder (moved or deleted) since it was looked up.
+    SourceGone,
+    /// The destination folder was deleted since it was looked up.
+    DestinationGone,
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
@@ -31,6 +47,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             src_msg: m.text_of(mv::SRC_MSG_ID).unwrap_or_default().to_owned(),
             src_folder: m.text_of(mv::SRC_FLD_ID).unwrap_or_default().to_owned(),
             dst_folder: m.text_of(mv::DST_FLD_ID).unwrap_or_default().to_owned(),
+            several_destinations: m.find_all(mv::DST_FLD_ID).nth(1).is_some(),
         })
         .collect();
     let mut out = Element::new(mv::MOVE_ITEMS);
@@ -48,6 +65,9 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
 }
 
 async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), StoreError> {
+    if m.several_destinations {
+        return Ok((FAILED, None));
+    }
     let account = ctx.account.id;
     let src_folder = m.src_folder.parse::<u64>().ok();
     let dst_folder = m.dst_folder.parse::<u64>().ok();
@@ -79,15 +99,46 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
         .app
         .store
         .write(move |w: &mut WriteCtx| {
+            if w.tx.folder(account, to)?.is_none() {
+                return Ok(Moved::DestinationGone);
+            }
             let Some((tombstone, item)) = items::move_to(w, account, from, id, to)? else {
-                return Ok(None);
+                return Ok(Moved::SourceGone);
             };
             coll::note_own_move(w, account, &device, (from, id, tombstone), (to, &item))?;
-            Ok(Some(item_server_id(to, item.id)))
+            Ok(Moved::To(item_server_id(to, item.id)))
         })
-        .await?;
+        .await;
     Ok(match moved {
-        Some(new_id) => (OK, Some(new_id)),
-        None => (INVALID_SOURCE, None),
+        Ok(Moved::To(new_id)) => (OK, Some(new_id)),
+        Ok(Moved::SourceGone) => (INVALID_SOURCE, None),
+        Ok(Moved::DestinationGone) => (INVALID_DESTINATION, None),
+        Err(e) => (write_failure(e)?, None),
     })
+}
+
+/// The Status of a move whose write failed: a retriable failure is the transient
+/// condition of Status 7, and the client tries again; any other is the server's error.
+fn write_failure(e: StoreError) -> Result<u8, StoreError> {
+    if retriable(&e) {
+        tracing::warn!("MoveItems write failed, the client is told to retry: {e}");
+        Ok(LOCKED)
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_is_locked_or_an_error() {
+        assert_eq!(write_failure(StoreError::WriterGone).ok(), Some(LOCKED));
+        assert_eq!(
+            write_failure(StoreError::Db("commit failed".into())).ok(),
+            Some(LOCKED)
+        );
+        assert!(write_failure(StoreError::Invalid("no".into())).is_err());
+    }
 }

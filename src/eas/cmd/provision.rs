@@ -2,13 +2,21 @@
 //!
 //! Phase 1 (no PolicyKey in the request) returns the EASProvisionDoc with a temporary key;
 //! phase 2 (the client acknowledges that key) returns the final key, which every later
-//! request carries in X-MS-PolicyKey.
+//! request carries in X-MS-PolicyKey. The acknowledgement also says whether the device
+//! applied the policy; one that did not is refused where AllowNonProvisionableDevices=0.
+
+use std::sync::Arc;
+
+use hyper::StatusCode;
 
 use super::settings::{device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::govern::{device, policy, wipe};
-use crate::store::StoreError;
+use crate::eas::version::ProtocolVersion;
+use crate::govern::compliance::{self, Compliance};
+use crate::govern::levels::Effective;
+use crate::govern::{cache, device, policy, wipe};
 use crate::store::model::Wipe;
+use crate::store::{StoreError, now};
 use crate::wbxml::{Element, tag::provision as pv, tag::settings as st};
 
 /// Provision Status ([MS-ASPROV] 2.2.2.54.2) and Policy Status (2.2.2.54.1) values.
@@ -16,6 +24,9 @@ const OK: u8 = 1;
 const PROTOCOL_ERROR: u8 = 2;
 const UNKNOWN_POLICY_TYPE: u8 = 3;
 const WRONG_POLICY_KEY: u8 = 5;
+/// Provision Status 139: the client cannot fully comply with the policy and the server
+/// does not allow such clients ([MS-ASPROV] 3.1.5.2; [MS-ASCMD] 2.2.2, 14.0+).
+const NOT_FULLY_PROVISIONABLE: u8 = 139;
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body_with_root(body, pv::PROVISION) else {
@@ -51,7 +62,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     } else {
         match policy.text_of(pv::POLICY_KEY) {
             None => phase_one(ctx).await?,
-            Some(key) => phase_two(ctx, key, policy.text_of(pv::STATUS)).await?,
+            Some(key) => match phase_two(ctx, key, policy.text_of(pv::STATUS)).await? {
+                Some(answer) => answer,
+                None => return Ok(not_fully_provisionable(ctx)),
+            },
         }
     };
     out.push(Element::new(pv::POLICIES).child(answer));
@@ -96,8 +110,20 @@ fn policy_element(status: u8) -> Element {
 }
 
 /// The device's effective policy (default → server → domain → user → device).
-fn effective(ctx: &Ctx<'_>) -> Result<policy::Policy, StoreError> {
-    policy::effective(&ctx.app.store.read()?, ctx.account, &ctx.device.device_id)
+fn effective(ctx: &Ctx<'_>) -> Result<Arc<Effective>, StoreError> {
+    Ok(cache::view(&ctx.app.store)?
+        .levels
+        .device(ctx.account, &ctx.device.device_id))
+}
+
+/// The answer to an acknowledgement reporting the policy was not applied, where that is
+/// not allowed: Status 139 where the version has it, else HTTP 403.
+fn not_fully_provisionable(ctx: &Ctx<'_>) -> Reply {
+    if ctx.req.version >= ProtocolVersion::V14_0 {
+        status_reply(pv::PROVISION, pv::STATUS, NOT_FULLY_PROVISIONABLE)
+    } else {
+        Reply::Http(StatusCode::FORBIDDEN)
+    }
 }
 
 fn new_key() -> u32 {
@@ -111,47 +137,73 @@ async fn phase_one(ctx: &mut Ctx<'_>) -> Result<Element, StoreError> {
         d.pending_policy_key = Some(temporary);
     })
     .await?;
-    let doc = effective(ctx)?.provision_doc(ctx.req.version);
+    let doc = effective(ctx)?.policy.provision_doc(ctx.req.version);
     Ok(policy_element(OK)
         .text_child(pv::POLICY_KEY, temporary.to_string())
         .child(Element::new(pv::DATA).child(doc)))
 }
 
+/// The acknowledgement: the final key, or `None` when the device reports it did not
+/// apply the policy and AllowNonProvisionableDevices=0 (it is then refused, and its owner
+/// and the admins told, once).
 async fn phase_two(
     ctx: &mut Ctx<'_>,
     key: &str,
     client_status: Option<&str>,
-) -> Result<Element, StoreError> {
+) -> Result<Option<Element>, StoreError> {
     let sent = key.trim().parse::<u32>().ok();
     let d = &ctx.device;
     // A resent acknowledgement whose answer was lost gets the same final key again.
     if let (Some(s), None, Some(final_key)) = (sent, d.pending_policy_key, d.policy_key)
         && (Some(s) == d.acked_policy_key || s == final_key)
     {
-        return Ok(policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()));
+        return Ok(Some(
+            policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()),
+        ));
     }
     if sent.is_none() || sent != d.pending_policy_key {
         tracing::info!(
             "{}: acknowledged policy key {key:?} is not the one handed out",
             d.device_id
         );
-        return Ok(policy_element(WRONG_POLICY_KEY));
+        return Ok(Some(policy_element(WRONG_POLICY_KEY)));
     }
-    if client_status != Some("1") {
-        // The neutral default policy admits devices that could not apply everything; the
-        // governance rules decide this once policies can require something.
+    let store = &ctx.app.store;
+    let policy = effective(ctx)?;
+    // [MS-ASPROV] 2.2.2.54.1: 1 applied; 2 partly, 3 not at all, 4 by a third party.
+    let compliance = if client_status == Some("1") {
+        Compliance::Compliant
+    } else {
         tracing::info!(
             "{}: device reports policy status {client_status:?}",
             d.device_id
         );
+        Compliance::NonCompliant
+    };
+    if compliance == Compliance::NonCompliant && !policy.limits.allow_non_provisionable {
+        compliance::record(store, ctx.account, &ctx.device, compliance, true).await?;
+        ctx.device = device::update(store, &ctx.device, |d| {
+            d.pending_policy_key = None;
+            d.policy_key = None;
+            d.policy_hash = None;
+        })
+        .await?;
+        return Ok(None);
     }
-    let final_key = new_key();
-    let hash = effective(ctx)?.hash(ctx.req.version);
-    ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
-        d.acked_policy_key = d.pending_policy_key.take();
-        d.policy_key = Some(final_key);
-        d.policy_hash = Some(hash);
+    let (final_key, hash, t) = (new_key(), policy.hash(ctx.req.version), now());
+    let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
+    let (_, d) = compliance::write(store, account, &device_id.clone(), move |tx, s| {
+        s.accepted_at = Some(t);
+        s.compliance = compliance;
+        device::change_in(tx, account, &device_id, |d| {
+            d.acked_policy_key = d.pending_policy_key.take();
+            d.policy_key = Some(final_key);
+            d.policy_hash = Some(hash);
+        })
     })
     .await?;
-    Ok(policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()))
+    ctx.device = d;
+    Ok(Some(
+        policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()),
+    ))
 }

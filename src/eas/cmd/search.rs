@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 
 use super::{Ctx, Reply, status_reply};
-use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, parse_datetime};
+use crate::eas::class::{
+    BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, parse_datetime,
+};
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::FolderId;
@@ -143,6 +145,9 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     };
     let account = ctx.account.id;
     let tx = ctx.app.store.read()?;
+    let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?
+        .enforce(MailOptions { filter: 0, body })
+        .body;
     let folders = tx.folders(account)?;
     let mut scope: Option<BTreeSet<FolderId>> = None;
     for id in &query.folders {
@@ -167,31 +172,22 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
             }
         }
     }
-    let mut hits = Vec::new();
-    for (folder, id) in search_index::matching(&tx, account, &query.words)? {
-        if scope.as_ref().is_some_and(|s| !s.contains(&folder)) {
-            continue;
+    // The index carries each hit's folder and DateReceived, newest first: only the page
+    // shown is read.
+    let hits = search_index::search(&tx, account, &query.words, |p| {
+        scope.as_ref().is_none_or(|s| s.contains(&p.folder))
+            && query.after.is_none_or(|a| p.received > a)
+            && query.before.is_none_or(|b| p.received < b)
+    })?;
+    let total = hits.len();
+    let mut shown = Vec::new();
+    for p in hits.iter().skip(first).take(last + 1 - first) {
+        if let Some(item) = tx.item(account, p.folder, p.item)? {
+            shown.push(item);
         }
-        let Some(item) = tx.item(account, folder, id)? else {
-            continue;
-        };
-        let received = item.meta.received;
-        if query.after.is_some_and(|a| received <= a) || query.before.is_some_and(|b| received >= b)
-        {
-            continue;
-        }
-        hits.push(item);
     }
     drop(tx);
-    // Newest first, as mail clients list results.
-    hits.sort_by(|a, b| b.meta.received.cmp(&a.meta.received).then(b.id.cmp(&a.id)));
-    let total = hits.len();
     let mut answer = store_answer(OK);
-    let shown: Vec<_> = hits
-        .into_iter()
-        .skip(first)
-        .take(last + 1 - first)
-        .collect();
     let shown_len = shown.len();
     for item in shown {
         let mut props = super::sync::full_data(&ctx.app.store, &item, &body, ctx.req.version)?;

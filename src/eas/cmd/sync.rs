@@ -7,8 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Reply, status_reply};
-use crate::eas::class::BodyOptions;
-use crate::eas::class::email;
+use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::registry;
@@ -18,21 +17,24 @@ use crate::store::items::{self, ItemReads};
 use crate::store::model::{Access, FolderId, FolderType};
 use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_CACHE};
-use crate::store::{Store, StoreError, WriteCtx, now};
+use crate::store::{Durability, Store, StoreError, WriteCtx, now};
 use crate::sync::collection::{
     self as coll, CollectionState, Held, KeyMatch, Previous, ServerChanges, StateKey,
 };
-use crate::sync::{file_reference, item_server_id, parse_item_server_id};
+use crate::sync::{file_reference, item_server_id, parse_item_server_id, retriable};
 use crate::wbxml::{self, Element, tag::airsync as a};
 
 /// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
 const OK: u8 = 1;
 const INVALID_KEY: u8 = 3;
 const PROTOCOL_ERROR: u8 = 4;
+const CONVERSION_ERROR: u8 = 6;
+const CONFLICT: u8 = 7;
 const NOT_FOUND: u8 = 8;
 const HIERARCHY_CHANGED: u8 = 12;
 const INCOMPLETE: u8 = 13;
 const INVALID_WAIT: u8 = 14;
+const RETRY: u8 = 16;
 
 /// WindowSize when the client names none, and the most one response carries.
 const DEFAULT_WINDOW: usize = 100;
@@ -144,7 +146,14 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             ));
         }
     };
-    remember(ctx, cache, &requests, body_wait).await?;
+    match remember(ctx, cache, &requests, body_wait).await {
+        // [MS-ASCMD] 2.2.3.177.17: Status 16 is global; nothing was done yet.
+        Err(e) if retriable(&e) => {
+            tracing::warn!("Sync cache write failed, the client is told to retry: {e}");
+            return Ok(status_reply(a::SYNC, a::STATUS, RETRY));
+        }
+        written => written?,
+    }
     // A hanging Sync registers before it first looks, so no change slips between the two.
     let waiter = match hang {
         Some(_) => {
@@ -162,11 +171,12 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         None => None,
     };
     let deadline = hang.map(|h| std::time::Instant::now() + h);
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?;
     loop {
         let mut collections = Element::new(a::COLLECTIONS);
         let mut quiet = true;
         for req in &requests {
-            let (element, q) = sync_collection(ctx, req.clone()).await?;
+            let (element, q) = sync_collection(ctx, req.clone(), &policy).await?;
             quiet &= q;
             collections.push(element);
         }
@@ -355,17 +365,28 @@ async fn remember(
         .await
 }
 
-/// Per-request options of one collection.
-struct Options {
-    filter: u8,
-    body: BodyOptions,
+/// Which object is kept when the client changed an item that also changed on the server
+/// since its SyncKey ([MS-ASCMD] 2.2.3.34 Conflict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conflict {
+    /// 0: the client object replaces the server object.
+    ClientWins,
+    /// 1, and the default: the server object replaces the client object; the client's
+    /// change is answered with Status 7.
+    ServerWins,
 }
 
-fn options(req: &CollectionRequest) -> Result<Options, &'static str> {
+/// Per-request options of one collection, as the device's policy allows them.
+struct Options {
+    mail: MailOptions,
+    conflict: Conflict,
+}
+
+fn options(req: &CollectionRequest, policy: &MailPolicy) -> Result<Options, &'static str> {
     let Some(bytes) = &req.options else {
         return Ok(Options {
-            filter: 0,
-            body: BodyOptions::default(),
+            mail: policy.enforce(MailOptions::default()),
+            conflict: Conflict::ServerWins,
         });
     };
     let el = wbxml::decode(bytes, &wbxml::Limits::default())
@@ -378,8 +399,16 @@ fn options(req: &CollectionRequest) -> Result<Options, &'static str> {
             .ok_or("FilterType out of range")?,
         None => 0,
     };
+    let conflict = match el.text_of(a::CONFLICT).map(str::trim) {
+        Some("0") => Conflict::ClientWins,
+        Some("1") | None => Conflict::ServerWins,
+        Some(_) => return Err("Conflict is neither 0 nor 1"),
+    };
     let body = BodyOptions::parse(&el).map_err(|_| "invalid body options")?;
-    Ok(Options { filter, body })
+    Ok(Options {
+        mail: policy.enforce(MailOptions { filter, body }),
+        conflict,
+    })
 }
 
 fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
@@ -414,6 +443,12 @@ enum ItemResponse {
 /// The result of one collection's transaction.
 enum Outcome {
     InvalidKey,
+    /// The store could not make the collection's changes durable, for a transient reason:
+    /// Status 16 ([MS-ASCMD] 2.2.3.177.17: "Something on the server caused a retriable
+    /// error"; the client resends the request). The resent key is the current one (the
+    /// write was rolled back), or, had the commit happened after all, the previous one,
+    /// which is answered again.
+    Retry,
     Done {
         key: u64,
         changes: ServerChanges,
@@ -425,6 +460,7 @@ enum Outcome {
 async fn sync_collection(
     ctx: &mut Ctx<'_>,
     req: CollectionRequest,
+    policy: &MailPolicy,
 ) -> Result<(Element, bool), StoreError> {
     let account = ctx.account.id;
     let key_text = req.key.clone();
@@ -443,7 +479,7 @@ async fn sync_collection(
             return Ok((e, false));
         }
     };
-    let opts = match options(&req) {
+    let opts = match options(&req, policy) {
         Ok(o) => o,
         Err(why) => {
             tracing::info!(
@@ -469,21 +505,21 @@ async fn sync_collection(
         folder: folder.id,
     };
     let outcome = match key {
-        SyncKey::Initial => {
-            let key = initial(
+        SyncKey::Initial => or_retry(
+            initial(
                 &ctx.app.store,
                 account,
                 device.clone(),
                 folder.id,
-                opts.filter,
+                opts.mail.filter,
             )
-            .await?;
-            Outcome::Done {
+            .await
+            .map(|key| Outcome::Done {
                 key,
                 changes: ServerChanges::default(),
                 responses: Vec::new(),
-            }
-        }
+            }),
+        )?,
         SyncKey::Unknown => Outcome::InvalidKey,
         SyncKey::Issued(k) => {
             // Quarantine: client changes are applied, nothing new flows to the device.
@@ -493,7 +529,7 @@ async fn sync_collection(
                 sk,
                 k.get(),
                 &req,
-                (opts.filter, folder.modseq),
+                (opts.mail.filter, folder.modseq),
                 get_changes,
             )? {
                 Some(o) => o,
@@ -504,13 +540,33 @@ async fn sync_collection(
                         folder: folder.id,
                         kind: folder.kind,
                         key: k.get(),
-                        filter: opts.filter,
+                        filter: opts.mail.filter,
                         window,
                         get_changes,
                         deletes_as_moves: req.deletes_as_moves,
+                        // A quarantined device is sent nothing, so whatever it changes
+                        // cannot conflict with a server version it was never shown.
+                        conflict: if quarantined {
+                            Conflict::ClientWins
+                        } else {
+                            opts.conflict
+                        },
                         commands: req.commands.clone(),
                     };
-                    ctx.app.store.write(move |w| job.run(w)).await?
+                    // A round without client commands only advances the device's own sync
+                    // state, so its commit need not be fsynced before the answer. If a power
+                    // cut loses it (and every later commit up to the next durable one), the
+                    // store is back at an older state whose key and previous key are both
+                    // lower than any key the device was given since: the device's key is
+                    // Unknown, it gets Status 3 and resyncs from 0 (nothing lost, nothing
+                    // doubled). Client changes keep the fsync before their Status 1.
+                    let durability = if req.commands.is_empty() {
+                        Durability::Relaxed
+                    } else {
+                        Durability::Immediate
+                    };
+                    let done = ctx.app.store.write_with(durability, move |w| job.run(w));
+                    or_retry(done.await)?
                 }
             }
         }
@@ -518,6 +574,10 @@ async fn sync_collection(
     match outcome {
         Outcome::InvalidKey => {
             let e = collection_status(&req.id, key_text.as_deref(), INVALID_KEY);
+            Ok((e, false))
+        }
+        Outcome::Retry => {
+            let e = collection_status(&req.id, key_text.as_deref(), RETRY);
             Ok((e, false))
         }
         Outcome::Done {
@@ -528,9 +588,21 @@ async fn sync_collection(
             let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
                 && changes.is_empty()
                 && responses.is_empty();
-            let e = render(ctx, &req.id, key, &changes, &responses, &opts.body)?;
+            let e = render(ctx, &req.id, key, &changes, &responses, &opts.mail.body)?;
             Ok((e, quiet))
         }
+    }
+}
+
+/// A collection's write that failed for a retriable reason becomes [`Outcome::Retry`] for
+/// that collection alone; other failures stay errors of the whole request (HTTP 500).
+fn or_retry(written: Result<Outcome, StoreError>) -> Result<Outcome, StoreError> {
+    match written {
+        Err(e) if retriable(&e) => {
+            tracing::warn!("Sync write failed, the client is told to retry: {e}");
+            Ok(Outcome::Retry)
+        }
+        other => other,
     }
 }
 
@@ -638,6 +710,7 @@ struct Job {
     window: usize,
     get_changes: bool,
     deletes_as_moves: bool,
+    conflict: Conflict,
     commands: Vec<ClientCommand>,
 }
 
@@ -716,22 +789,10 @@ impl Job {
                 ClientCommand::Change { server_id, data } => {
                     let status = match (target(server_id), email::parse_change(data)) {
                         (None, _) => NOT_FOUND,
-                        (Some(_), Err(_)) => 6,
-                        (Some(id), Ok(change)) => {
-                            let before =
-                                w.tx.item(self.account, self.folder, id)?.map(|i| i.modseq);
-                            match items::update_flags(w, self.account, self.folder, id, |f| {
-                                change.apply(f)
-                            })? {
-                                None => NOT_FOUND,
-                                Some(item) => {
-                                    if Some(item.modseq) != before {
-                                        state.own.push((id, item.modseq));
-                                    }
-                                    OK
-                                }
-                            }
-                        }
+                        // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
+                        // invalid item."
+                        (Some(_), Err(_)) => CONVERSION_ERROR,
+                        (Some(id), Ok(change)) => self.change(w, state, id, &change)?,
                     };
                     // [MS-ASCMD] 2.2.3.24: a successful Change gets no response element.
                     if status != OK {
@@ -775,11 +836,44 @@ impl Job {
                 // Mail items are created by delivery and SendMail, not by Sync Add.
                 ClientCommand::Add { client_id } => out.push(ItemResponse::Add {
                     client_id: client_id.clone(),
-                    status: 6,
+                    status: CONVERSION_ERROR,
                 }),
             }
         }
         Ok(out)
+    }
+
+    /// Applies a client's Change to item `id`; its Status. An item that changed on the
+    /// server since the device's key is a conflict ([MS-ASCMD] 2.2.3.34): the server
+    /// object wins (Status 7, the change is discarded and the server's version reaches the
+    /// device as a Change, in this answer when it asks for changes) unless the client asked
+    /// for Conflict 0. Then the change is applied and,
+    /// unlike a plain change, not recorded as the device's own: the item as the server now
+    /// holds it (the server's changes the client did not override included) goes back to
+    /// the device as a Change, so both end up with the same object.
+    fn change(
+        &self,
+        w: &mut WriteCtx,
+        state: &mut CollectionState,
+        id: u64,
+        change: &email::FlagChange,
+    ) -> Result<u8, StoreError> {
+        let Some(current) = w.tx.item(self.account, self.folder, id)? else {
+            return Ok(NOT_FOUND);
+        };
+        let conflict = coll::changed_since_served(state, id, current.modseq);
+        if conflict && self.conflict == Conflict::ServerWins {
+            return Ok(CONFLICT);
+        }
+        let Some(item) =
+            items::update_flags(w, self.account, self.folder, id, |f| change.apply(f))?
+        else {
+            return Ok(NOT_FOUND);
+        };
+        if item.modseq != current.modseq && !conflict {
+            state.own.push((id, item.modseq));
+        }
+        Ok(OK)
     }
 
     /// Deletes (or, with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's
@@ -892,4 +986,58 @@ pub fn full_data(
         version,
         &|part| file_reference(folder, id, part),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retriable_write_failure_is_status_16_for_the_collection() {
+        assert!(matches!(
+            or_retry(Err(StoreError::WriterGone)),
+            Ok(Outcome::Retry)
+        ));
+        assert!(matches!(
+            or_retry(Err(StoreError::Db("commit failed".into()))),
+            Ok(Outcome::Retry)
+        ));
+        assert!(matches!(
+            or_retry(Err(StoreError::Corrupt {
+                table: "sync_state",
+                detail: "bad".into()
+            })),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            or_retry(Ok(Outcome::InvalidKey)),
+            Ok(Outcome::InvalidKey)
+        ));
+    }
+
+    #[test]
+    fn conflict_option_is_0_or_1_and_defaults_to_server_wins() {
+        let request = |options: Option<Element>| CollectionRequest {
+            id: "1".into(),
+            key: Some("1".into()),
+            window: None,
+            deletes_as_moves: true,
+            get_changes: None,
+            options: options.map(|o| wbxml::encode(&o)),
+            commands: Vec::new(),
+        };
+        let conflict = |value: Option<&str>| {
+            let mut o = Element::new(a::OPTIONS);
+            if let Some(v) = value {
+                o.push_text(a::CONFLICT, v);
+            }
+            options(&request(Some(o)), &MailPolicy::of(&Default::default())).map(|o| o.conflict)
+        };
+        assert_eq!(conflict(Some("0")), Ok(Conflict::ClientWins));
+        assert_eq!(conflict(Some("1")), Ok(Conflict::ServerWins));
+        assert_eq!(conflict(None), Ok(Conflict::ServerWins));
+        assert!(conflict(Some("2")).is_err());
+        let none = options(&request(None), &MailPolicy::of(&Default::default()));
+        assert_eq!(none.map(|o| o.conflict), Ok(Conflict::ServerWins));
+    }
 }

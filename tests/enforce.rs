@@ -1,0 +1,407 @@
+//! Server-side effects of a device's security policy ([MS-ASPROV] 2.2.2): easd itself keeps
+//! to the mail age window, the body truncation sizes, HTML off, attachments off and the
+//! attachment size limit, in Sync, GetItemEstimate, ItemOperations and Search alike —
+//! whatever the device asks for.
+//!
+//! Each policy is set with the admin operations (`easd policy set`) before the device
+//! provisions, on the level the test names.
+
+mod support;
+
+use base64::Engine as _;
+use easd::admin::govern::GovRequest;
+use easd::admin::ops::{Reply, Request};
+use easd::wbxml::Element;
+use easd::wbxml::tag::{
+    airsync as air, airsyncbase as asb, email as em, getitemestimate as gie, itemoperations as io,
+    search as sr,
+};
+use support::*;
+
+const ALICE: &str = "alice@example.com";
+const INBOX: u8 = 2;
+const DAY: i64 = 86_400;
+
+// ---- helpers ----------------------------------------------------------------------------
+
+fn server() -> TestServer {
+    let s = start_server(|_| {});
+    s.add_user(ALICE);
+    s
+}
+
+/// `easd policy set --level LEVEL KEY=VALUE…`.
+#[track_caller]
+fn set_policy(s: &TestServer, level: &str, values: &[(&str, &str)]) {
+    let req = GovRequest::PolicySet {
+        level: level.into(),
+        values: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    match s.control(Request::Govern(req)) {
+        Reply::Done { .. } | Reply::Govern(_) => {}
+        other => panic!("policy set answered {other:?}"),
+    }
+}
+
+/// A provisioned device of alice (provisioned after the policy is set, so it holds it).
+fn device(s: &TestServer, device_id: &str) -> EasClient {
+    let mut c = s.eas(ALICE, device_id);
+    c.provision();
+    c
+}
+
+/// Stores `raw` in alice's Inbox as received `age` seconds ago: delivery stamps the time
+/// of arrival, so an old message is put into the stopped server's store directly.
+fn deliver_in_the_past(s: &mut TestServer, raw: &[u8], age: i64) {
+    use easd::mail::meta::Flags;
+    use easd::store::model::FolderType;
+    use easd::store::ops::Reads;
+    s.shutdown();
+    let store = easd::store::Store::open(s.data_dir()).expect("store");
+    let received = easd::store::now() - age;
+    let meta = easd::mail::mime::parse(raw, received);
+    let blob = store.blobs().put(raw).expect("blob");
+    store
+        .write_blocking(move |w| {
+            let account = w.tx.account_by_email(ALICE)?.expect("alice").id;
+            let inbox =
+                w.tx.folders(account)?
+                    .into_iter()
+                    .find(|f| f.kind == FolderType::Inbox)
+                    .expect("Inbox");
+            easd::store::items::insert(
+                w,
+                account,
+                inbox.id,
+                blob.clone(),
+                meta.clone(),
+                Flags::default(),
+            )
+        })
+        .expect("old message stored");
+    drop(store);
+    s.restart();
+}
+
+/// A message with a plain-text body and one attachment of `size` bytes named `name`.
+fn with_attachment(subject: &str, name: &str, size: usize) -> Vec<u8> {
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'z'; size]);
+    let lines: Vec<&str> = data
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "From: <sender@remote.test>\r\nTo: <{ALICE}>\r\nSubject: {subject}\r\n\
+         Message-ID: <{}@test.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n\
+         --sep\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --sep\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--sep--\r\n",
+        unique_token(),
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+/// Every Add of the Inbox from key 0, asking for body `kind` (untruncated) and FilterType
+/// `filter` when given.
+fn inbox_adds(c: &EasClient, kind: u8, filter: Option<u8>) -> Vec<(String, Element)> {
+    let inbox = c.folder_of_type(INBOX);
+    let mut coll = SyncColl::new(&inbox, &c.sync_init(&inbox))
+        .window(512)
+        .body(kind, None);
+    coll.filter = filter;
+    c.sync_all(coll).1
+}
+
+/// The ApplicationData of the Add with `subject`.
+#[track_caller]
+fn data_of<'a>(adds: &'a [(String, Element)], subject: &str) -> &'a Element {
+    &adds
+        .iter()
+        .find(|(_, d)| d.text_of(em::SUBJECT) == Some(subject))
+        .unwrap_or_else(|| panic!("no {subject:?} in {adds:?}"))
+        .1
+}
+
+fn subjects(adds: &[(String, Element)]) -> Vec<&str> {
+    let mut v: Vec<&str> = adds.iter().map(|(_, d)| text(d, em::SUBJECT)).collect();
+    v.sort_unstable();
+    v
+}
+
+/// (Type, Truncated, EstimatedDataSize, Data length) of an ApplicationData's Body.
+fn body(data: &Element) -> (String, String, usize, Option<usize>) {
+    let b = data
+        .find(asb::BODY)
+        .unwrap_or_else(|| panic!("no Body in {data:?}"));
+    (
+        text(b, asb::TYPE).to_owned(),
+        text(b, asb::TRUNCATED).to_owned(),
+        text(b, asb::ESTIMATED_DATA_SIZE).parse().expect("a size"),
+        b.text_of(asb::DATA).map(str::len),
+    )
+}
+
+/// ItemOperations Fetch of one message with body `kind`; its Properties.
+fn fetch_item(c: &EasClient, server_id: &str, kind: u8) -> Element {
+    let (folder, _) = server_id.split_once(':').expect("folder:item");
+    let r = c.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(
+            Element::new(io::FETCH)
+                .text_child(io::STORE, "Mailbox")
+                .text_child(air::COLLECTION_ID, folder)
+                .text_child(air::SERVER_ID, server_id)
+                .child(Element::new(io::OPTIONS).child(
+                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
+                )),
+        ),
+    );
+    let f = r
+        .find_path(&[io::RESPONSE, io::FETCH])
+        .unwrap_or_else(|| panic!("no Fetch in {r:?}"));
+    assert_eq!(f.text_of(io::STATUS), Some("1"), "{r:?}");
+    f.find(io::PROPERTIES).expect("Properties").clone()
+}
+
+/// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
+fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
+    let r = c.call(
+        "Search",
+        &Element::new(sr::SEARCH).child(
+            Element::new(sr::STORE)
+                .text_child(sr::NAME, "Mailbox")
+                .child(
+                    Element::new(sr::QUERY)
+                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
+                )
+                .child(Element::new(sr::OPTIONS).child(
+                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
+                )),
+        ),
+    );
+    let store = r
+        .find_path(&[sr::RESPONSE, sr::STORE])
+        .unwrap_or_else(|| panic!("no Store in {r:?}"));
+    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
+    store
+        .find_all(sr::RESULT)
+        .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
+        .collect()
+}
+
+/// GetItemEstimate (14.1 form) for a collection at `key`, FilterType `filter` if given.
+fn estimate(c: &EasClient, folder: &str, key: &str, filter: Option<u8>) -> usize {
+    let mut coll = Element::new(gie::COLLECTION)
+        .text_child(air::SYNC_KEY, key)
+        .text_child(gie::COLLECTION_ID, folder);
+    if let Some(f) = filter {
+        coll.push(Element::new(air::OPTIONS).text_child(air::FILTER_TYPE, f.to_string()));
+    }
+    let r = c.call(
+        "GetItemEstimate",
+        &Element::new(gie::GET_ITEM_ESTIMATE).child(Element::new(gie::COLLECTIONS).child(coll)),
+    );
+    let resp = r.find(gie::RESPONSE).expect("Response");
+    assert_eq!(resp.text_of(gie::STATUS), Some("1"), "{r:?}");
+    text(
+        resp.find(gie::COLLECTION).expect("Collection"),
+        gie::ESTIMATE,
+    )
+    .parse()
+    .expect("a number")
+}
+
+// ---- MaxEmailAgeFilter -----------------------------------------------------------------
+
+#[test]
+fn max_email_age_filter_caps_the_window_in_sync_and_estimate() {
+    let mut s = server();
+    s.deliver_text(ALICE, "today", "x");
+    deliver_in_the_past(
+        &mut s,
+        &text_message("a@b.test", ALICE, "two days", "x"),
+        2 * DAY,
+    );
+    deliver_in_the_past(
+        &mut s,
+        &text_message("a@b.test", ALICE, "ten days", "x"),
+        10 * DAY,
+    );
+    let free = device(&s, "free");
+    assert_eq!(
+        subjects(&inbox_adds(&free, 1, Some(0))),
+        ["ten days", "today", "two days"]
+    );
+
+    set_policy(&s, &format!("user:{ALICE}"), &[("MaxEmailAgeFilter", "3")]);
+    let c = device(&s, "capped");
+    // All mail (FilterType 0), and no FilterType at all: the week the policy allows.
+    assert_eq!(subjects(&inbox_adds(&c, 1, Some(0))), ["today", "two days"]);
+    assert_eq!(subjects(&inbox_adds(&c, 1, None)), ["today", "two days"]);
+    // A narrower window than the policy's is kept.
+    assert_eq!(subjects(&inbox_adds(&c, 1, Some(1))), ["today"]);
+
+    // GetItemEstimate counts in the same capped window.
+    let inbox = c.folder_of_type(INBOX);
+    let key = c.sync1(&SyncColl::new(&inbox, "0").filter(0)).ok_key();
+    assert_eq!(estimate(&c, &inbox, &key, Some(0)), 2);
+    assert_eq!(estimate(&c, &inbox, &key, Some(1)), 1);
+    let out = c.sync1(&SyncColl::new(&inbox, &key).window(512).filter(0));
+    assert_eq!(out.adds.len(), 2, "{:?}", out.raw);
+    assert_eq!(estimate(&c, &inbox, &out.ok_key(), None), 0);
+}
+
+// ---- truncation ------------------------------------------------------------------------
+
+#[test]
+fn body_truncation_sizes_cap_what_is_sent() {
+    let s = server();
+    let long = "a".repeat(3000);
+    s.deliver_text(ALICE, "long", &long);
+    let free = device(&s, "free");
+    let (kind, truncated, full, sent) = body(data_of(&inbox_adds(&free, 1, None), "long"));
+    assert_eq!(
+        (kind.as_str(), truncated.as_str(), sent),
+        ("1", "0", Some(full))
+    );
+    assert!(full >= 3000);
+
+    // 1 KB of plain text, headers only for HTML.
+    set_policy(
+        &s,
+        &format!("device:{ALICE}/capped"),
+        &[
+            ("MaxEmailBodyTruncationSize", "1"),
+            ("MaxEmailHTMLBodyTruncationSize", "0"),
+        ],
+    );
+    let c = device(&s, "capped");
+    let adds = inbox_adds(&c, 1, None);
+    let id = adds[0].0.clone();
+    // Truncated, with the size of the whole body.
+    assert_eq!(
+        body(data_of(&adds, "long")),
+        ("1".into(), "1".into(), full, Some(1024))
+    );
+    // A smaller TruncationSize than the policy's is kept.
+    let inbox = c.folder_of_type(INBOX);
+    let out = c.sync1(
+        &SyncColl::new(&inbox, &c.sync_init(&inbox))
+            .window(512)
+            .body(1, Some(100)),
+    );
+    assert_eq!(
+        body(data_of(&out.adds, "long")),
+        ("1".into(), "1".into(), full, Some(100))
+    );
+    // HTML: headers only — no Data at all.
+    let (kind, truncated, _, sent) = body(data_of(&inbox_adds(&c, 2, None), "long"));
+    assert_eq!((kind.as_str(), truncated.as_str(), sent), ("2", "1", None));
+
+    // ItemOperations and Search keep to the same limits.
+    assert_eq!(
+        body(&fetch_item(&c, &id, 1)),
+        ("1".into(), "1".into(), full, Some(1024))
+    );
+    let results = search(&c, "long", 1);
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        body(&results[0]),
+        ("1".into(), "1".into(), full, Some(1024))
+    );
+    // The other device is not affected.
+    assert_eq!(body(&fetch_item(&free, &id, 1)).3, Some(full));
+}
+
+// ---- AllowHTMLEmail --------------------------------------------------------------------
+
+#[test]
+fn html_off_answers_html_requests_with_plain_text() {
+    let s = server();
+    s.deliver_text(ALICE, "styled", "plain words");
+    let free = device(&s, "free");
+    let adds = inbox_adds(&free, 2, None);
+    assert_eq!(body(data_of(&adds, "styled")).0, "2");
+    let id = adds[0].0.clone();
+
+    set_policy(&s, &format!("user:{ALICE}"), &[("AllowHTMLEmail", "0")]);
+    let c = device(&s, "plain");
+    let data = data_of(&inbox_adds(&c, 2, None), "styled").clone();
+    assert_eq!(body(&data).0, "1");
+    let b = data.find(asb::BODY).expect("Body");
+    assert_eq!(text(b, asb::DATA).trim_end(), "plain words");
+    assert_eq!(body(&fetch_item(&c, &id, 2)).0, "1");
+    let results = search(&c, "styled", 2);
+    assert_eq!(results.len(), 1);
+    assert_eq!(body(&results[0]).0, "1");
+}
+
+// ---- AttachmentsEnabled, MaxAttachmentSize ---------------------------------------------
+
+#[test]
+fn attachments_off_hides_them_and_refuses_their_download() {
+    let s = server();
+    s.deliver(&[ALICE], &with_attachment("report", "report.bin", 300));
+    let free = device(&s, "free");
+    let adds = inbox_adds(&free, 1, None);
+    let file_ref = text(
+        data_of(&adds, "report")
+            .find_path(&[asb::ATTACHMENTS, asb::ATTACHMENT])
+            .expect("Attachment"),
+        asb::FILE_REFERENCE,
+    )
+    .to_owned();
+    let (status, data) = free.fetch_attachment(&file_ref);
+    assert_eq!((status.as_str(), data.map(|d| d.len())), ("1", Some(300)));
+
+    set_policy(
+        &s,
+        &format!("device:{ALICE}/locked"),
+        &[("AttachmentsEnabled", "0")],
+    );
+    let c = device(&s, "locked");
+    let adds = inbox_adds(&c, 1, None);
+    let data = data_of(&adds, "report");
+    assert!(data.find(asb::ATTACHMENTS).is_none(), "{data:?}");
+    assert!(
+        fetch_item(&c, &adds[0].0, 1)
+            .find(asb::ATTACHMENTS)
+            .is_none()
+    );
+    // [MS-ASCMD] 2.2.3.177.8 Status 16: access to the resource is denied.
+    assert_eq!(c.fetch_attachment(&file_ref), ("16".into(), None));
+}
+
+#[test]
+fn max_attachment_size_refuses_larger_attachments() {
+    let s = server();
+    s.deliver(&[ALICE], &with_attachment("big", "big.bin", 3000));
+    s.deliver(&[ALICE], &with_attachment("small", "small.bin", 500));
+    set_policy(
+        &s,
+        &format!("user:{ALICE}"),
+        &[("MaxAttachmentSize", "1000")],
+    );
+    let c = device(&s, "phone");
+    let adds = inbox_adds(&c, 1, None);
+    let file_ref = |subject| {
+        text(
+            data_of(&adds, subject)
+                .find_path(&[asb::ATTACHMENTS, asb::ATTACHMENT])
+                .expect("both attachments are listed"),
+            asb::FILE_REFERENCE,
+        )
+        .to_owned()
+    };
+    // [MS-ASCMD] 2.2.3.177.8 Status 11: the requested data size is too large.
+    assert_eq!(c.fetch_attachment(&file_ref("big")), ("11".into(), None));
+    let (status, data) = c.fetch_attachment(&file_ref("small"));
+    assert_eq!((status.as_str(), data), ("1", Some(vec![b'z'; 500])));
+}
