@@ -648,7 +648,7 @@ fn main() {
         .unwrap_or(200);
     println!("RLIMIT_NOFILE raised to {limit} (the server inherits it)");
     for n in sizes {
-        if n as u64 + 256 > limit {
+        if (n + 256) as libc::rlim_t > limit {
             println!("N={n}: skipped, needs more descriptors than {limit}");
             continue;
         }
