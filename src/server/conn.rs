@@ -529,7 +529,7 @@ where
                         "request head too large",
                     ),
                 };
-                tracing::debug!("refusing a request: {why}");
+                tracing::info!("refusing a request: {why} ({})", status.as_u16());
                 let r = empty_response(status);
                 write_response(&mut wire.io, r, Version::HTTP_11, false, false).await?;
                 linger(wire).await;
