@@ -13,8 +13,7 @@ use easd::admin::govern::GovRequest;
 use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
-    airsync as air, airsyncbase as asb, email as em, getitemestimate as gie, itemoperations as io,
-    search as sr,
+    airsync as air, airsyncbase as asb, email as em, getitemestimate as gie, search as sr,
 };
 use support::*;
 
@@ -146,28 +145,6 @@ fn body(data: &Element) -> (String, String, usize, Option<usize>) {
         text(b, asb::ESTIMATED_DATA_SIZE).parse().expect("a size"),
         b.text_of(asb::DATA).map(str::len),
     )
-}
-
-/// ItemOperations Fetch of one message with body `kind`; its Properties.
-fn fetch_item(c: &EasClient, server_id: &str, kind: u8) -> Element {
-    let (folder, _) = server_id.split_once(':').expect("folder:item");
-    let r = c.call(
-        "ItemOperations",
-        &Element::new(io::ITEM_OPERATIONS).child(
-            Element::new(io::FETCH)
-                .text_child(io::STORE, "Mailbox")
-                .text_child(air::COLLECTION_ID, folder)
-                .text_child(air::SERVER_ID, server_id)
-                .child(Element::new(io::OPTIONS).child(
-                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
-                )),
-        ),
-    );
-    let f = r
-        .find_path(&[io::RESPONSE, io::FETCH])
-        .unwrap_or_else(|| panic!("no Fetch in {r:?}"));
-    assert_eq!(f.text_of(io::STATUS), Some("1"), "{r:?}");
-    f.find(io::PROPERTIES).expect("Properties").clone()
 }
 
 /// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
@@ -307,7 +284,7 @@ fn body_truncation_sizes_cap_what_is_sent() {
 
     // ItemOperations and Search keep to the same limits.
     assert_eq!(
-        body(&fetch_item(&c, &id, 1)),
+        body(&c.fetch_item(&id, Some(1))),
         ("1".into(), "1".into(), full, Some(1024))
     );
     let results = search(&c, "long", 1);
@@ -317,7 +294,7 @@ fn body_truncation_sizes_cap_what_is_sent() {
         ("1".into(), "1".into(), full, Some(1024))
     );
     // The other device is not affected.
-    assert_eq!(body(&fetch_item(&free, &id, 1)).3, Some(full));
+    assert_eq!(body(&free.fetch_item(&id, Some(1))).3, Some(full));
 }
 
 // ---- AllowHTMLEmail --------------------------------------------------------------------
@@ -337,7 +314,7 @@ fn html_off_answers_html_requests_with_plain_text() {
     assert_eq!(body(&data).0, "1");
     let b = data.find(asb::BODY).expect("Body");
     assert_eq!(text(b, asb::DATA).trim_end(), "plain words");
-    assert_eq!(body(&fetch_item(&c, &id, 2)).0, "1");
+    assert_eq!(body(&c.fetch_item(&id, Some(2))).0, "1");
     let results = search(&c, "styled", 2);
     assert_eq!(results.len(), 1);
     assert_eq!(body(&results[0]).0, "1");
@@ -371,7 +348,7 @@ fn attachments_off_hides_them_and_refuses_their_download() {
     let data = data_of(&adds, "report");
     assert!(data.find(asb::ATTACHMENTS).is_none(), "{data:?}");
     assert!(
-        fetch_item(&c, &adds[0].0, 1)
+        c.fetch_item(&adds[0].0, Some(1))
             .find(asb::ATTACHMENTS)
             .is_none()
     );

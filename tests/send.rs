@@ -12,7 +12,6 @@ use base64::Engine as _;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, composemail as cm, email as em, email2 as em2,
-    itemoperations as io,
 };
 use support::*;
 
@@ -246,26 +245,6 @@ fn original_from_bob(s: &TestServer, alice: &EasClient, subject_line: &str) -> (
     let items = items_of(alice, &inbox);
     let id = with_subject(&items, subject_line).0.clone();
     (inbox, id)
-}
-
-/// ItemOperations Fetch of one item's ApplicationData (Properties).
-#[track_caller]
-fn fetch_item(c: &EasClient, folder: &str, server_id: &str) -> Element {
-    let r = c.call(
-        "ItemOperations",
-        &Element::new(io::ITEM_OPERATIONS).child(
-            Element::new(io::FETCH)
-                .text_child(io::STORE, "Mailbox")
-                .text_child(air::COLLECTION_ID, folder)
-                .text_child(air::SERVER_ID, server_id),
-        ),
-    );
-    assert_eq!(r.text_of(io::STATUS), Some("1"), "{r:?}");
-    let f = r
-        .find_path(&[io::RESPONSE, io::FETCH])
-        .unwrap_or_else(|| panic!("no Response/Fetch in {r:?}"));
-    assert_eq!(f.text_of(io::STATUS), Some("1"), "{r:?}");
-    f.find(io::PROPERTIES).expect("Properties").clone()
 }
 
 // ---- SendMail ---------------------------------------------------------------------------
@@ -711,7 +690,7 @@ fn smart_reply_quotes_the_original_and_marks_it_replied() {
 
     // The original is marked as replied to (LastVerbExecuted 1) for a full fetch and for a
     // device that syncs it for the first time.
-    let props = fetch_item(&a, &inbox, &id);
+    let props = a.fetch_item(&id, None);
     assert_eq!(
         props.text_of(em2::LAST_VERB_EXECUTED),
         Some("1"),
@@ -805,7 +784,7 @@ fn reply_all_and_forward_set_last_verb_2_and_3() {
     );
     assert_sent(&r);
     let verb = |id: &str| {
-        fetch_item(&a, &inbox, id)
+        a.fetch_item(id, None)
             .text_of(em2::LAST_VERB_EXECUTED)
             .map(str::to_owned)
     };
@@ -915,7 +894,7 @@ fn replace_mime_sends_the_clients_message_as_is() {
     assert!(!mime.contains("Original Message"), "{mime}");
     // Still a reply: the original is marked.
     assert_eq!(
-        fetch_item(&a, &inbox, &id).text_of(em2::LAST_VERB_EXECUTED),
+        a.fetch_item(&id, None).text_of(em2::LAST_VERB_EXECUTED),
         Some("1")
     );
 }

@@ -1312,6 +1312,34 @@ impl EasClient {
         SyncOut::parse(c)
     }
 
+    /// ItemOperations Fetch of the item `server_id` (`folder:item`), with a BodyPreference of
+    /// `body_type` when given; its Properties (the Fetch must succeed).
+    #[track_caller]
+    pub fn fetch_item(&self, server_id: &str, body_type: Option<u8>) -> Element {
+        use easd::wbxml::tag::itemoperations as io;
+        let (folder, _) = server_id.split_once(':').expect("folder:item");
+        let mut fetch = Element::new(io::FETCH)
+            .text_child(io::STORE, "Mailbox")
+            .text_child(air::COLLECTION_ID, folder)
+            .text_child(air::SERVER_ID, server_id);
+        if let Some(kind) = body_type {
+            fetch =
+                fetch.child(Element::new(io::OPTIONS).child(
+                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
+                ));
+        }
+        let r = self.call(
+            "ItemOperations",
+            &Element::new(io::ITEM_OPERATIONS).child(fetch),
+        );
+        assert_eq!(r.text_of(io::STATUS), Some("1"), "{r:?}");
+        let f = r
+            .find_path(&[io::RESPONSE, io::FETCH])
+            .unwrap_or_else(|| panic!("no Response/Fetch in {r:?}"));
+        assert_eq!(f.text_of(io::STATUS), Some("1"), "{r:?}");
+        f.find(io::PROPERTIES).expect("Properties").clone()
+    }
+
     /// ItemOperations Fetch of an attachment by FileReference: the Fetch's Status and, when
     /// it was fetched, the decoded bytes.
     pub fn fetch_attachment(&self, file_ref: &str) -> (String, Option<Vec<u8>>) {
