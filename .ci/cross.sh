@@ -97,14 +97,7 @@ if [[ ${CROSS_SKIP_TESTS:-0} != 1 ]]; then
 fi
 
 # --- 4. end to end under qemu
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    return 1
-}
+source .ci/free-port.sh  # the working directory is the repository (cd above)
 
 e2e() {
     local t=$1 qemu bin data log port pass=cross-check-Pw1 pid rc headers rss

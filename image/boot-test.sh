@@ -16,7 +16,7 @@
 #
 # usage: image/boot-test.sh [IMAGE]   (default $IMAGE_OUT/easd-rpi4-aarch64.ext4)
 # Environment: IMAGE_WORK, IMAGE_OUT (as build-rootfs.sh), BOOT_TIMEOUT (s, default 900:
-# the whole qemu run), VENV (python venv with pyactivesync; default /work/scratch/venv,
+# the whole qemu run), VENV (python venv with pyactivesync; default the repository's .venv,
 # created with pip if missing), QEMU_CPU, QEMU_SMP, QEMU_MEM, BOOT_TEST_KEEP=1 (keep the
 # run directory with the console log and the disk copy).
 set -euo pipefail
@@ -25,7 +25,7 @@ source "$(dirname "$0")/lib.sh"
 OUT=${IMAGE_OUT:-$WORK/out}
 IMG=${1:-$OUT/easd-${IMAGE_BOARD:-rpi4-aarch64}.ext4}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-900}
-VENV=${VENV:-/work/scratch/venv}
+VENV=${VENV:-$REPO_DIR/.venv}
 RUN=$WORK/boot-test
 [[ -f $IMG ]] || die "no image $IMG (run image/build-rootfs.sh first)"
 
@@ -98,14 +98,7 @@ debugfs -R "stat /etc/easd/firstboot.d/50-boot-test.sh" "$RUN/disk.ext4" 2>/dev/
     || { cat "$RUN/debugfs.log"; die "could not write the hook into the image copy"; }
 done_step
 
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    return 1
-}
+source "$REPO_DIR/.ci/free-port.sh"
 PORT=$(free_port)
 URL=https://127.0.0.1:$PORT/Microsoft-Server-ActiveSync
 

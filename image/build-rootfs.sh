@@ -15,7 +15,7 @@
 #   6. mkfs.ext4 -d (raw image, label easd-root) and zstd.
 #
 # Environment:
-#   IMAGE_WORK   work dir (default /work/scratch/image-work); IMAGE_CACHE (default $IMAGE_WORK/cache)
+#   IMAGE_WORK   work dir (default ~/.cache/easd-image); IMAGE_CACHE (default $IMAGE_WORK/cache)
 #   IMAGE_OUT    output dir (default $IMAGE_WORK/out): easd-rpi4-aarch64.ext4(.zst)
 #   IMAGE_BOARD  board profile (default rpi4-aarch64)
 #   IMAGE_MIRROR Debian mirror (default: the host's apt mirror)
@@ -24,7 +24,7 @@
 #   IMAGE_ROOT_PASSWORD  root password; empty (default) = passwordless root login on
 #                the console (development image; there is no SSH server)
 #   EASD_BIN     use this aarch64 easd binary instead of building it
-#   CARGO_TARGET_DIR  for the cross build (default /work/scratch/target-cross)
+#   CARGO_TARGET_DIR  for the cross build (default: the repository's target/)
 #   IMAGE_REBUILD_BASE=1  ignore the cached base tree
 #   IMAGE_SLIM=0 keep translations, manuals and package docs (default 1: removed)
 set -euo pipefail
@@ -121,7 +121,7 @@ if [[ -n ${EASD_BIN:-} ]]; then
 else
     ensure_packages gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
     rustup target list --installed 2>/dev/null | grep -qx "$TARGET" || rustup target add "$TARGET"
-    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/scratch/target-cross}
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO_DIR/target}
     (cd "$REPO_DIR" && CARGO_TERM_COLOR=never cargo build --release --locked --target "$TARGET" --bin easd)
     bin=$CARGO_TARGET_DIR/$TARGET/release/easd
 fi

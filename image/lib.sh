@@ -8,7 +8,7 @@
 
 IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$IMAGE_DIR/.." && pwd)
-WORK=${IMAGE_WORK:-/work/scratch/image-work}
+WORK=${IMAGE_WORK:-${XDG_CACHE_HOME:-$HOME/.cache}/easd-image}
 CACHE=${IMAGE_CACHE:-$WORK/cache}
 SUITE=${IMAGE_SUITE:-bookworm}
 ARCH=arm64

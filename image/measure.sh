@@ -81,14 +81,7 @@ fi
 echo
 echo "=== 3. idle RSS ${idle}s after start (first start: self-signed cert + admin hash done)"
 echo "    with the unit's malloc environment: $(sed -n 's/^Environment=//p' systemd/easd.service | tr '\n' ' ')"
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    return 1
-}
+source .ci/free-port.sh  # the working directory is the repository (cd above)
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 anon_kib() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
 # Starts "$@" serve, waits for the port and $idle seconds, prints VmRSS in KiB, stops it.
