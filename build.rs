@@ -3,6 +3,8 @@
 //!
 //! The TSV is validated here so that a bad edit fails the build instead of
 //! producing a codec that silently mis-tokenises a tag.
+//!
+//! It also lays out the release binary's code: see [`link_text_order`].
 
 use std::collections::{BTreeMap, HashSet};
 use std::error::Error;
@@ -35,6 +37,40 @@ fn main() -> BoxResult<()> {
     let pages = parse(&fs::read_to_string(TSV)?)?;
     let out = PathBuf::from(env::var("OUT_DIR")?).join("codepages.rs");
     fs::write(out, generate(&pages)?)?;
+    link_text_order()
+}
+
+/// The functions a serving daemon runs, in `image/text-order.txt`, are linked first and
+/// together, so that its resident code is those pages rather than every 64 KiB run of the
+/// binary that holds one of them (Linux maps file pages in such runs). The list names
+/// symbols of the release build and is made by `image/order-text.sh`; names it holds that a
+/// build lacks are skipped, so a stale list costs memory, never correctness.
+///
+/// Only for x86_64 Linux release builds with rustc's own linker (lld, the default there):
+/// a linker configured for the target (`RUSTC_LINKER`) may not know the option.
+/// `EASD_LINK_MAP=FILE` also writes the linker's map, which `order-text.sh` reads.
+fn link_text_order() -> BoxResult<()> {
+    const ORDER: &str = "image/text-order.txt";
+    println!("cargo:rerun-if-changed={ORDER}");
+    println!("cargo:rerun-if-env-changed=EASD_LINK_MAP");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    if env::var("TARGET")? != "x86_64-unknown-linux-gnu"
+        || env::var("PROFILE")? != "release"
+        || env::var_os("RUSTC_LINKER").is_some()
+    {
+        return Ok(());
+    }
+    let order = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join(ORDER);
+    if order.exists() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    }
+    if let Ok(map) = env::var("EASD_LINK_MAP") {
+        println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
+    }
     Ok(())
 }
 

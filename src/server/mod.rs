@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod conn;
 pub mod http;
+mod resident;
 pub mod sdnotify;
 pub mod tls;
 
@@ -89,6 +90,7 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
         // clean stop too.
         let signal = wait_for_signal();
         let running = start(cfg).await?;
+        resident::release_startup_memory();
         signal.await;
         tracing::info!("shutting down");
         running.shutdown().await;
