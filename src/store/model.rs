@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::govern::settings::DeviceSettings;
+
 pub type AccountId = u64;
 pub type FolderId = u64;
 
@@ -250,6 +252,9 @@ pub struct Device {
     pub quarantine_mailed: bool,
     #[serde(default)]
     pub wipe: Wipe,
+    /// Folder and sync settings: from the admitting rule's template, then the admin's.
+    #[serde(default)]
+    pub settings: DeviceSettings,
 }
 
 /// Allow / Block / Quarantine: what a device may do.
