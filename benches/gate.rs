@@ -130,7 +130,7 @@ fn seed(store: &Store) -> Vec<(Account, Device)> {
                     abq_direct: None,
                     quarantine_mailed: false,
                     wipe: Wipe::None,
-                    settings: Default::default(),
+                    settings: None,
                 },
             ));
         }

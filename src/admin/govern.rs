@@ -12,7 +12,7 @@ use crate::govern::compliance::{self, DeviceState};
 use crate::govern::levels::{self, Level};
 use crate::govern::policy::Value;
 use crate::govern::registry::{self, DeviceSummary, Filter};
-use crate::govern::settings::DeviceSettings;
+use crate::govern::settings::{self, DeviceSettings};
 use crate::govern::wipe;
 use crate::store::model::{Access, Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
@@ -500,8 +500,11 @@ async fn device_settings(
         store
             .write(move |ctx| {
                 let (a, mut d) = find_device(ctx.tx, &name)?;
-                d.settings.apply(&values)?;
-                d.settings.check_folders(&ctx.tx.folders(a.id)?)?;
+                let mut s = settings::of(&d).clone();
+                s.apply(&values)?;
+                s.check_folders(&ctx.tx.folders(a.id)?)?;
+                // Set by an admin: admission, if still to come, keeps them.
+                d.settings = Some(s);
                 ops::put_device(ctx.tx, &d)?;
                 Ok(d)
             })
@@ -510,7 +513,7 @@ async fn device_settings(
     Ok(GovReply::Settings {
         target: device,
         source: "device".into(),
-        settings: d.settings,
+        settings: settings::of(&d).clone(),
     }
     .into())
 }

@@ -245,9 +245,12 @@ async fn admit(
                 }
                 d.abq = Some(action);
                 d.abq_reason = Some(reason.clone());
-                // The deciding rule's new-device settings, copied: later edits of the
-                // template leave this device as it is.
-                d.settings = settings.clone();
+                // The deciding rule's new-device settings, copied (later edits of the
+                // template leave this device as it is), unless an admin set the device's
+                // own already.
+                if d.settings.is_none() {
+                    d.settings = Some(settings.clone());
+                }
             }
             // Claimed in the same transaction, so concurrent requests mail only once.
             let mail = registry::access(&d) == Access::Quarantine && !d.quarantine_mailed;

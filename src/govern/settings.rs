@@ -27,7 +27,7 @@ use crate::store::ops::Reads;
 
 use super::registry;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeviceSettings {
     pub groupware_folders: GroupwareFolders,
@@ -48,6 +48,38 @@ pub struct DeviceSettings {
     pub notes_as: NotesAs,
     /// The folder notes go into (of the kind `notes_as` names); `None`: the default one.
     pub notes_folder: Option<FolderId>,
+}
+
+impl DeviceSettings {
+    /// What a device gets when no rule and no admin chose otherwise: what every device got
+    /// before these settings existed.
+    pub const BUILT_IN: DeviceSettings = DeviceSettings {
+        groupware_folders: GroupwareFolders::All,
+        mail_folders: MailFolders::All,
+        archive: false,
+        public_folders: false,
+        shared_folders: false,
+        mail_period: None,
+        calendar_period: None,
+        tasks_as_events: TasksAsEvents::Off,
+        tasks_calendar: None,
+        notes_as: NotesAs::Notes,
+        notes_folder: None,
+    };
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        DeviceSettings::BUILT_IN
+    }
+}
+
+/// The settings in force for `device`.
+pub fn of(device: &Device) -> &DeviceSettings {
+    device
+        .settings
+        .as_ref()
+        .unwrap_or(&DeviceSettings::BUILT_IN)
 }
 
 /// Calendar, Contacts, Tasks, Notes and Journal folders.
@@ -359,7 +391,7 @@ pub struct Sight<'a> {
 impl<'a> Sight<'a> {
     pub fn of(device: &'a Device) -> Self {
         Sight {
-            settings: &device.settings,
+            settings: of(device),
             quarantined: registry::access(device) == Access::Quarantine,
         }
     }

@@ -252,9 +252,11 @@ pub struct Device {
     pub quarantine_mailed: bool,
     #[serde(default)]
     pub wipe: Wipe,
-    /// Folder and sync settings: from the admitting rule's template, then the admin's.
+    /// Folder and sync settings: the admitting rule's template, copied at admission, or
+    /// what an admin set. `None` (a device not admitted yet, or one from before settings
+    /// existed): the built-in defaults; see `govern::settings::of`.
     #[serde(default)]
-    pub settings: DeviceSettings,
+    pub settings: Option<DeviceSettings>,
 }
 
 /// Allow / Block / Quarantine: what a device may do.

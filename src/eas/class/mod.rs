@@ -165,7 +165,10 @@ impl MailPolicy {
     pub fn load(store: &Store, account: &Account, device: &Device) -> Result<Self, StoreError> {
         let view = cache::view(store)?;
         let mut p = Self::of(&view.levels.device(account, &device.device_id).policy);
-        p.max_age_filter = narrower(p.max_age_filter, device.settings.mail_filter_cap());
+        p.max_age_filter = narrower(
+            p.max_age_filter,
+            crate::govern::settings::of(device).mail_filter_cap(),
+        );
         Ok(p)
     }
 
