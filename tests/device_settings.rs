@@ -13,7 +13,8 @@ use easd::govern::settings::{DeviceSettings, GroupwareFolders, MailFolders, Peri
 use easd::store::model::Access;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
-    email as em, folderhierarchy as fh, getitemestimate as gie, r#move as mv, ping as pg,
+    airsync as air, email as em, folderhierarchy as fh, getitemestimate as gie,
+    itemoperations as io, r#move as mv, ping as pg,
 };
 use govern::*;
 use support::*;
@@ -124,8 +125,8 @@ fn ping_status(c: &EasClient, folder: &str) -> String {
     text(&r, pg::STATUS).to_owned()
 }
 
-/// The MoveItems Status of moving `item` from `from` to `to`.
-fn move_status(c: &EasClient, item: &str, from: &str, to: &str) -> String {
+/// The MoveItems Status of moving `item` from `from` to `to`, and the item's new ServerId.
+fn move_item(c: &EasClient, item: &str, from: &str, to: &str) -> (String, Option<String>) {
     let r = c.call(
         "MoveItems",
         &Element::new(mv::MOVE_ITEMS).child(
@@ -135,7 +136,27 @@ fn move_status(c: &EasClient, item: &str, from: &str, to: &str) -> String {
                 .text_child(mv::DST_FLD_ID, to),
         ),
     );
-    text(r.find(mv::RESPONSE).expect("Response"), mv::STATUS).to_owned()
+    let resp = r.find(mv::RESPONSE).expect("Response");
+    (
+        text(resp, mv::STATUS).to_owned(),
+        resp.text_of(mv::DST_MSG_ID).map(str::to_owned),
+    )
+}
+
+/// The ItemOperations Fetch Status of item `server_id` (`folder:item`).
+fn fetch_status(c: &EasClient, server_id: &str) -> String {
+    let (folder, _) = server_id.split_once(':').expect("folder:item");
+    let r = c.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(
+            Element::new(io::FETCH)
+                .text_child(io::STORE, "Mailbox")
+                .text_child(air::COLLECTION_ID, folder)
+                .text_child(air::SERVER_ID, server_id),
+        ),
+    );
+    let fetch = r.find_path(&[io::RESPONSE, io::FETCH]).expect("Fetch");
+    text(fetch, io::STATUS).to_owned()
 }
 
 /// Every Add of the Inbox from key 0, with FilterType `filter` when given.
@@ -184,7 +205,11 @@ fn mail_folders_default_hides_user_mail_folders_until_widened() {
     assert_eq!(c.sync1(&SyncColl::new(&projects, "0")).status, "12");
     assert_eq!(estimate_status(&c, &projects), "2");
     assert_eq!(ping_status(&c, &projects), "7");
-    assert_eq!(move_status(&c, &hello, &inbox, &projects), "2");
+    assert_eq!(move_item(&c, &hello, &inbox, &projects).0, "2");
+    let r = c.folder_update(&k, &projects, "0", "Renamed");
+    assert_eq!(r.text_of(fh::STATUS), Some("4"), "{r:?}");
+    let r = c.folder_create(&k, &projects, "Below", "12");
+    assert_eq!(r.text_of(fh::STATUS), Some("5"), "{r:?}");
 
     // Widened again: it comes back as an Add.
     set_device(&s, ALICE, "PHONE", &[("mail_folders", "all")]);
@@ -193,7 +218,13 @@ fn mail_folders_default_hides_user_mail_folders_until_widened() {
     assert_eq!(changes.adds.len(), 1, "{r:?}");
     assert_eq!(changes.adds[0].server_id, projects);
     assert_eq!(c.sync1(&SyncColl::new(&projects, "0")).status, "1");
-    assert_eq!(move_status(&c, &hello, &inbox, &projects), "3");
+    let (status, moved) = move_item(&c, &hello, &inbox, &projects);
+    assert_eq!(status, "3");
+    let moved = moved.expect("DstMsgId");
+    assert_eq!(fetch_status(&c, &moved), "1");
+    // Narrowed again, the message is out of reach with its folder.
+    set_device(&s, ALICE, "PHONE", &[("mail_folders", "default")]);
+    assert_eq!(fetch_status(&c, &moved), "6");
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //! kebab-case words: `mail_folders=default`, `groupware_folders=all-as-mail`,
 //! `mail_period=2w`, `archive=on`, `tasks_calendar=default` or a folder id.
 
+use std::convert::Infallible;
+
 use serde::{Deserialize, Serialize};
 
 use crate::mail::meta::MailItem;
@@ -412,11 +414,11 @@ impl<'a> Sight<'a> {
     }
 
     /// Whether `folder` and every folder above it are admitted; `lookup` finds a folder.
-    fn shows(
+    fn shows<E>(
         &self,
         folder: &Folder,
-        mut lookup: impl FnMut(FolderId) -> Result<Option<Folder>, StoreError>,
-    ) -> Result<bool, StoreError> {
+        mut lookup: impl FnMut(FolderId) -> Result<Option<Folder>, E>,
+    ) -> Result<bool, E> {
         if !self.admits(folder) {
             return Ok(false);
         }
@@ -484,8 +486,13 @@ impl<'a> Sight<'a> {
         let shown: Vec<bool> = folders
             .iter()
             .map(|f| {
-                self.shows(f, |p| Ok(by_id.get(&p).map(|f| (*f).clone())))
-                    .unwrap_or(false)
+                let found = self.shows(f, |p| {
+                    Ok::<_, Infallible>(by_id.get(&p).map(|f| (*f).clone()))
+                });
+                match found {
+                    Ok(shown) => shown,
+                    Err(never) => match never {},
+                }
             })
             .collect();
         folders
