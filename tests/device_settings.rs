@@ -13,7 +13,7 @@ use easd::govern::settings::{DeviceSettings, GroupwareFolders, MailFolders, Peri
 use easd::store::model::Access;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
-    airsync as air, email as em, folderhierarchy as fh, getitemestimate as gie,
+    airsync as air, composemail as cm, email as em, folderhierarchy as fh, getitemestimate as gie,
     itemoperations as io, r#move as mv, ping as pg,
 };
 use govern::*;
@@ -225,6 +225,16 @@ fn mail_folders_default_hides_user_mail_folders_until_widened() {
     // Narrowed again, the message is out of reach with its folder.
     set_device(&s, ALICE, "PHONE", &[("mail_folders", "default")]);
     assert_eq!(fetch_status(&c, &moved), "6");
+    let mut forward = Element::new(cm::SMART_FORWARD)
+        .text_child(cm::CLIENT_ID, unique_token())
+        .child(
+            Element::new(cm::SOURCE)
+                .text_child(cm::FOLDER_ID, projects.as_str())
+                .text_child(cm::ITEM_ID, moved.as_str()),
+        );
+    forward.push_opaque(cm::MIME, text_message(ALICE, BOB, "FW: Hello", "x"));
+    let r = c.post("SmartForward", Some(&forward));
+    assert_eq!(text(&r.wbxml(), cm::STATUS), "150", "{:?}", r.wbxml());
 }
 
 #[test]
