@@ -128,7 +128,8 @@ pub enum GovReply {
     /// Folder and sync settings of a device, or a rule's new-device settings.
     Settings {
         target: String,
-        /// Where they come from: "device", "own template", "the global rule's template", …
+        /// Where they come from: "device", or for a rule "own template", "no template of
+        /// its own: the global rule's", "no template: the built-in defaults".
         source: String,
         settings: DeviceSettings,
     },
