@@ -15,7 +15,8 @@
 //!
 //! As `KEY=VALUE`, keys are the snake_case field names (as in `--json`) and values are
 //! kebab-case words: `mail_folders=default`, `groupware_folders=all-as-mail`,
-//! `mail_period=2w`, `archive=on`, `tasks_calendar=default` or a folder id.
+//! `mail_period=2w`, `archive=on`, `tasks_calendar=default` or a folder id. In JSON, on/off
+//! are booleans and `none`/`default` are null.
 
 use std::convert::Infallible;
 
