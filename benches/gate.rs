@@ -52,6 +52,7 @@ fn rules() -> Rules {
             action,
             description: String::new(),
             enabled: !i.is_multiple_of(10),
+            settings: None,
         })
         .expect("rule");
     }
@@ -92,7 +93,7 @@ fn seed(store: &Store) -> Vec<(Account, Device)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let r = rules();
+    let mut r = rules();
     rt.block_on(cache::change(store, move |tx| r.save(tx)))
         .expect("rules");
     for (level, values) in levels() {
@@ -129,6 +130,7 @@ fn seed(store: &Store) -> Vec<(Account, Device)> {
                     abq_direct: None,
                     quarantine_mailed: false,
                     wipe: Wipe::None,
+                    settings: None,
                 },
             ));
         }

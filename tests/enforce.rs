@@ -52,39 +52,6 @@ fn device(s: &TestServer, device_id: &str) -> EasClient {
     c
 }
 
-/// Stores `raw` in alice's Inbox as received `age` seconds ago: delivery stamps the time
-/// of arrival, so an old message is put into the stopped server's store directly.
-fn deliver_in_the_past(s: &mut TestServer, raw: &[u8], age: i64) {
-    use easd::mail::meta::Flags;
-    use easd::store::model::FolderType;
-    use easd::store::ops::Reads;
-    s.shutdown();
-    let store = easd::store::Store::open(s.data_dir()).expect("store");
-    let received = easd::store::now() - age;
-    let meta = easd::mail::mime::parse(raw, received);
-    let blob = store.blobs().put(raw).expect("blob");
-    store
-        .write_blocking(move |w| {
-            let account = w.tx.account_by_email(ALICE)?.expect("alice").id;
-            let inbox =
-                w.tx.folders(account)?
-                    .into_iter()
-                    .find(|f| f.kind == FolderType::Inbox)
-                    .expect("Inbox");
-            easd::store::items::insert(
-                w,
-                account,
-                inbox.id,
-                blob.clone(),
-                meta.clone(),
-                Flags::default(),
-            )
-        })
-        .expect("old message stored");
-    drop(store);
-    s.restart();
-}
-
 /// A message with a plain-text body and one attachment of `size` bytes named `name`.
 fn with_attachment(subject: &str, name: &str, size: usize) -> Vec<u8> {
     let data = base64::engine::general_purpose::STANDARD.encode(vec![b'z'; size]);
@@ -201,15 +168,12 @@ fn estimate(c: &EasClient, folder: &str, key: &str, filter: Option<u8>) -> usize
 fn max_email_age_filter_caps_the_window_in_sync_and_estimate() {
     let mut s = server();
     s.deliver_text(ALICE, "today", "x");
-    deliver_in_the_past(
-        &mut s,
-        &text_message("a@b.test", ALICE, "two days", "x"),
-        2 * DAY,
-    );
-    deliver_in_the_past(
-        &mut s,
-        &text_message("a@b.test", ALICE, "ten days", "x"),
-        10 * DAY,
+    s.store_in_the_past(
+        ALICE,
+        &[
+            (text_message("a@b.test", ALICE, "two days", "x"), 2 * DAY),
+            (text_message("a@b.test", ALICE, "ten days", "x"), 10 * DAY),
+        ],
     );
     let free = device(&s, "free");
     assert_eq!(

@@ -12,6 +12,7 @@ use crate::govern::compliance::{self, DeviceState};
 use crate::govern::levels::{self, Level};
 use crate::govern::policy::Value;
 use crate::govern::registry::{self, DeviceSummary, Filter};
+use crate::govern::settings::{self, DeviceSettings};
 use crate::govern::wipe;
 use crate::store::model::{Access, Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
@@ -41,6 +42,11 @@ pub enum GovRequest {
     },
     DeviceWipeCancel {
         device: String,
+    },
+    /// A device's folder and sync settings; with `KEY=VALUE` pairs, changes them first.
+    DeviceSettings {
+        device: String,
+        values: Vec<(String, String)>,
     },
     RuleList,
     /// A server rule; the value is given, or taken from `from_device` ("for similar
@@ -79,6 +85,13 @@ pub enum GovRequest {
         domain: String,
         action: Option<Access>,
     },
+    /// The new-device settings of a rule (`global`, a server rule's id, `user:EMAIL`,
+    /// `domain:DOMAIN`); with `KEY=VALUE` pairs, changes them first; `clear` removes them.
+    RuleSettings {
+        rule: String,
+        values: Vec<(String, String)>,
+        clear: bool,
+    },
     /// A policy level's effective values and where they come from.
     PolicyShow {
         level: String,
@@ -112,6 +125,14 @@ pub enum GovReply {
         source: String,
         values: Vec<(String, Value)>,
     },
+    /// Folder and sync settings of a device, or a rule's new-device settings.
+    Settings {
+        target: String,
+        /// Where they come from: "device", or for a rule "own template", "no template of
+        /// its own: the global rule's", "no template: the built-in defaults".
+        source: String,
+        settings: DeviceSettings,
+    },
 }
 
 impl GovRequest {
@@ -124,6 +145,7 @@ impl GovRequest {
             GovRequest::DeviceDelete { .. } => "device_delete",
             GovRequest::DeviceWipe { .. } => "device_wipe",
             GovRequest::DeviceWipeCancel { .. } => "device_wipe_cancel",
+            GovRequest::DeviceSettings { .. } => "device_settings",
             GovRequest::RuleList => "rule_list",
             GovRequest::RuleAdd { .. } => "rule_add",
             GovRequest::RuleEdit { .. } => "rule_edit",
@@ -132,6 +154,7 @@ impl GovRequest {
             GovRequest::RuleGlobal { .. } => "rule_global",
             GovRequest::RuleUser { .. } => "rule_user",
             GovRequest::RuleDomain { .. } => "rule_domain",
+            GovRequest::RuleSettings { .. } => "rule_settings",
             GovRequest::PolicyShow { .. } => "policy_show",
             GovRequest::PolicySet { .. } => "policy_set",
             GovRequest::PolicyInherit { .. } => "policy_inherit",
@@ -183,6 +206,14 @@ impl GovRequest {
                 .await?;
                 Ok(done(format!("wipe of {device} cancelled")))
             }
+            GovRequest::DeviceSettings { device, values } => {
+                device_settings(store, device, values).await
+            }
+            GovRequest::RuleSettings {
+                rule,
+                values,
+                clear,
+            } => rule_settings(store, &rule, values, clear).await,
             GovRequest::RuleList => Ok(GovReply::Rules {
                 rules: Rules::load(&store.read()?)?,
             }
@@ -203,6 +234,7 @@ impl GovRequest {
                     action,
                     description,
                     enabled,
+                    settings: None,
                 };
                 let id = change_rules(store, move |r| r.add(rule.clone())).await?;
                 Ok(GovReply::Created { id }.into())
@@ -452,4 +484,166 @@ async fn set_keyed(
         "rule for {key}: {}",
         action.map_or("none", name)
     )))
+}
+
+/// Shows a device's settings, or changes them: every pair is checked (keys, values, and the
+/// folders they name against the device's account) before anything is written, in the
+/// write job itself, so a refused change leaves the row as it was.
+async fn device_settings(
+    store: &Store,
+    device: String,
+    values: Vec<(String, String)>,
+) -> Result<Reply, StoreError> {
+    let d = if values.is_empty() {
+        find_device(&store.read()?, &device)?.1
+    } else {
+        let name = device.clone();
+        store
+            .write(move |ctx| {
+                let (a, mut d) = find_device(ctx.tx, &name)?;
+                let mut s = settings::of(&d).clone();
+                s.apply(&values)?;
+                s.check_folders(&ctx.tx.folders(a.id)?)?;
+                // Set by an admin: admission, if still to come, keeps them.
+                d.settings = Some(s);
+                ops::put_device(ctx.tx, &d)?;
+                Ok(d)
+            })
+            .await?
+    };
+    Ok(GovReply::Settings {
+        target: device,
+        source: "device".into(),
+        settings: settings::of(&d).clone(),
+    }
+    .into())
+}
+
+/// Shows a rule's new-device settings, or changes them. A rule without a template of its
+/// own shows (and a change starts from) what it gives a device now: the global rule's
+/// template, else the built-in defaults.
+async fn rule_settings(
+    store: &Store,
+    rule: &str,
+    values: Vec<(String, String)>,
+    clear: bool,
+) -> Result<Reply, StoreError> {
+    let target = Template::parse(rule)?;
+    if clear && !values.is_empty() {
+        return Err(StoreError::Invalid(
+            "--clear removes the template: give no KEY=VALUE with it".into(),
+        ));
+    }
+    if clear || !values.is_empty() {
+        let t = target.clone();
+        change_rules(store, move |r| {
+            let new = if clear {
+                t.get(r)?;
+                None
+            } else {
+                let mut s = t.effective(r)?.1;
+                s.apply(&values)?;
+                s.check_template()?;
+                Some(s)
+            };
+            t.put(r, new)
+        })
+        .await?;
+    }
+    let (source, settings) = target.effective(&cache::view(store)?.rules)?;
+    Ok(GovReply::Settings {
+        target: rule.to_owned(),
+        source: source.into(),
+        settings,
+    }
+    .into())
+}
+
+/// The rule whose new-device settings `easd rule settings` names.
+#[derive(Debug, Clone)]
+enum Template {
+    Global,
+    Server(u64),
+    User(String),
+    Domain(String),
+}
+
+impl Template {
+    fn parse(text: &str) -> Result<Template, StoreError> {
+        let bad = || {
+            StoreError::Invalid(format!(
+                "{text:?}: a rule is global, a rule id, user:EMAIL or domain:DOMAIN"
+            ))
+        };
+        match text.split_once(':') {
+            None if text == "global" => Ok(Template::Global),
+            None => text.parse().map(Template::Server).map_err(|_| bad()),
+            Some(("user", e)) => Ok(Template::User(ops::normalize_email(e)?)),
+            Some(("domain", d)) => Ok(Template::Domain(d.trim().to_ascii_lowercase())),
+            Some(_) => Err(bad()),
+        }
+    }
+
+    /// The rule's own template; an error when there is no such rule.
+    fn get(&self, r: &Rules) -> Result<Option<DeviceSettings>, StoreError> {
+        Ok(match self {
+            Template::Global => r.global_settings.clone(),
+            Template::Server(id) => r
+                .server
+                .iter()
+                .find(|x| x.id == *id)
+                .ok_or_else(|| StoreError::NotFound(format!("no rule {id}")))?
+                .settings
+                .clone(),
+            Template::User(e) => keyed(&r.users, &r.user_settings, e, "user")?,
+            Template::Domain(d) => keyed(&r.domains, &r.domain_settings, d, "domain")?,
+        })
+    }
+
+    fn put(&self, r: &mut Rules, template: Option<DeviceSettings>) -> Result<(), StoreError> {
+        let map = match self {
+            Template::Global => {
+                r.global_settings = template;
+                return Ok(());
+            }
+            Template::Server(id) => {
+                r.rule_mut(*id)?.settings = template;
+                return Ok(());
+            }
+            Template::User(e) => (&mut r.user_settings, e),
+            Template::Domain(d) => (&mut r.domain_settings, d),
+        };
+        match template {
+            Some(t) => map.0.insert(map.1.clone(), t),
+            None => map.0.remove(map.1),
+        };
+        Ok(())
+    }
+
+    /// What a device this rule admits starts with, and where that comes from.
+    fn effective(&self, r: &Rules) -> Result<(&'static str, DeviceSettings), StoreError> {
+        Ok(match (self.get(r)?, &r.global_settings) {
+            (Some(own), _) => ("own template", own),
+            (None, Some(global)) => ("no template of its own: the global rule's", global.clone()),
+            (None, None) => (
+                "no template: the built-in defaults",
+                DeviceSettings::default(),
+            ),
+        })
+    }
+}
+
+/// The template of the user or domain rule for `key`; an error when there is no such rule.
+fn keyed(
+    rules: &std::collections::BTreeMap<String, Access>,
+    templates: &std::collections::BTreeMap<String, DeviceSettings>,
+    key: &str,
+    kind: &str,
+) -> Result<Option<DeviceSettings>, StoreError> {
+    if !rules.contains_key(key) {
+        return Err(StoreError::NotFound(format!(
+            "no {kind} rule for {key}: add one with `easd rule {kind}` first"
+        )));
+    }
+    Ok(templates.get(key).cloned())
 }

@@ -10,6 +10,7 @@ use crate::admin::ops::{Reply, Request};
 use crate::govern::abq::Param;
 use crate::govern::policy::Value;
 use crate::govern::registry::{DeviceSummary, Filter};
+use crate::govern::settings::DeviceSettings;
 use crate::store::model::Access;
 
 #[derive(Subcommand)]
@@ -44,6 +45,23 @@ pub enum DeviceCmd {
     },
     /// Cancel a wipe that the device has not acknowledged yet.
     WipeCancel { device: String },
+    /// Show the device's folder and sync settings, or set KEY=VALUE pairs.
+    /// groupware_folders, mail_folders and mail_period take effect at the device's next
+    /// request; archive, public_folders, shared_folders, calendar_period, tasks_* and
+    /// notes_* are kept for folders and item classes easd does not have yet.
+    Settings {
+        /// EMAIL/DEVICEID
+        device: String,
+        /// groupware_folders=default|all|all-as-mail, mail_folders=default|all,
+        /// archive=on|off, public_folders=on|off, shared_folders=on|off,
+        /// mail_period=none|1d|3d|1w|2w|1m|3m|6m, calendar_period=none|2w|1m|3m|6m,
+        /// tasks_as_events=off|all|not-completed, tasks_calendar=default|FOLDER_ID,
+        /// notes_as=notes|events|tasks|tasks-and-notes, notes_folder=default|FOLDER_ID
+        #[arg(value_name = "KEY=VALUE")]
+        values: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -52,7 +70,8 @@ pub struct FilterArgs {
     user: Option<String>,
     #[arg(long)]
     domain: Option<String>,
-    /// allow | block | quarantine | wipe-pending | wiped
+    /// allow | block | quarantine | refused (cannot apply its policy and may not sync
+    /// without) | wipe-pending | wiped
     #[arg(long, value_name = "S")]
     status: Option<String>,
     #[arg(long = "type", value_name = "T")]
@@ -128,6 +147,21 @@ pub enum RuleCmd {
         domain: String,
         action: OptAccess,
     },
+    /// Show a rule's new-device settings (what a device it admits starts with), or set
+    /// KEY=VALUE pairs; a rule without its own gives the global rule's.
+    Settings {
+        /// global, a server rule's id, user:EMAIL or domain:DOMAIN
+        rule: String,
+        /// The keys of `easd device settings`; tasks_calendar and notes_folder must be
+        /// `default` (folder ids belong to one account).
+        #[arg(value_name = "KEY=VALUE", conflicts_with = "clear")]
+        values: Vec<String>,
+        /// Remove the rule's own template.
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Security policies. Levels: default (built in) → server → domain:D → user:EMAIL →
@@ -172,19 +206,24 @@ pub fn policy(data: &Path, cmd: PolicyCmd) -> Result<(), String> {
             values,
             json,
         } => {
-            let values = values
-                .iter()
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                        .ok_or_else(|| format!("{kv:?} is not KEY=VALUE"))
-                })
-                .collect::<Result<_, _>>()?;
+            let values = pairs(&values)?;
             (GovRequest::PolicySet { level, values }, json)
         }
         PolicyCmd::Inherit { level, json } => (GovRequest::PolicyInherit { level }, json),
     };
     print(admin(data, Request::Govern(req))?, json)
+}
+
+/// `KEY=VALUE` arguments as pairs.
+fn pairs(values: &[String]) -> Result<Vec<(String, String)>, String> {
+    values
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| format!("{kv:?} is not KEY=VALUE"))
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -227,6 +266,14 @@ pub fn device(data: &Path, cmd: DeviceCmd) -> Result<(), String> {
         DeviceCmd::Delete { device } => (GovRequest::DeviceDelete { device }, false),
         DeviceCmd::Wipe { device, soft } => (GovRequest::DeviceWipe { device, soft }, false),
         DeviceCmd::WipeCancel { device } => (GovRequest::DeviceWipeCancel { device }, false),
+        DeviceCmd::Settings {
+            device,
+            values,
+            json,
+        } => {
+            let values = pairs(&values)?;
+            (GovRequest::DeviceSettings { device, values }, json)
+        }
     };
     print(admin(data, Request::Govern(req))?, json)
 }
@@ -296,6 +343,19 @@ pub fn rule(data: &Path, cmd: RuleCmd) -> Result<(), String> {
             domain,
             action: action.access(),
         },
+        RuleCmd::Settings {
+            rule,
+            values,
+            clear,
+            json: j,
+        } => {
+            json = j;
+            GovRequest::RuleSettings {
+                rule,
+                values: pairs(&values)?,
+                clear,
+            }
+        }
     };
     print(admin(data, Request::Govern(req))?, json)
 }
@@ -337,23 +397,56 @@ fn print_govern(reply: GovReply, json: bool) -> Result<(), String> {
         }
         GovReply::Rules { rules } if json => println!("{}", pretty(&rules)?),
         GovReply::Rules { rules } => {
-            println!("global\t{}", govern::name(rules.global));
+            let with = |t: Option<&DeviceSettings>| {
+                if t.is_some() {
+                    "\t+ new-device settings"
+                } else {
+                    ""
+                }
+            };
+            println!(
+                "global\t{}{}",
+                govern::name(rules.global),
+                with(rules.global_settings.as_ref())
+            );
             for (d, a) in &rules.domains {
-                println!("domain {d}\t{}", govern::name(*a));
+                let t = with(rules.domain_settings.get(d));
+                println!("domain {d}\t{}{t}", govern::name(*a));
             }
             for (u, a) in &rules.users {
-                println!("user {u}\t{}", govern::name(*a));
+                let t = with(rules.user_settings.get(u));
+                println!("user {u}\t{}{t}", govern::name(*a));
             }
             for r in &rules.server {
                 let state = if r.enabled { "" } else { " (disabled)" };
                 println!(
-                    "{}\t{:?}\t{:?}\t{}{state}\t{}",
+                    "{}\t{:?}\t{:?}\t{}{state}\t{}{}",
                     r.id,
                     r.param,
                     r.value,
                     govern::name(r.action),
-                    r.description
+                    r.description,
+                    with(r.settings.as_ref())
                 );
+            }
+        }
+        GovReply::Settings {
+            target,
+            source,
+            settings,
+        } if json => {
+            let out =
+                serde_json::json!({ "target": target, "source": source, "settings": settings });
+            println!("{}", pretty(&out)?);
+        }
+        GovReply::Settings {
+            target,
+            source,
+            settings,
+        } => {
+            println!("{target}: {source}");
+            for (k, v) in settings.pairs() {
+                println!("{k}={v}");
             }
         }
     }
@@ -390,11 +483,16 @@ fn pretty<T: serde::Serialize>(v: &T) -> Result<String, String> {
     serde_json::to_string_pretty(v).map_err(|e| e.to_string())
 }
 
-/// `easd device show`: every field, one per line.
+/// `easd device show`: every field, one per line; the settings as `settings.KEY: VALUE`.
 fn print_fields(d: &DeviceSummary) -> Result<(), String> {
     let value = serde_json::to_value(d).map_err(|e| e.to_string())?;
     for (k, v) in value.as_object().into_iter().flatten() {
         match v {
+            _ if k == "settings" => {
+                for (key, value) in d.settings.pairs() {
+                    println!("settings.{key}: {value}");
+                }
+            }
             serde_json::Value::String(s) => println!("{k}: {s}"),
             serde_json::Value::Null => println!("{k}: -"),
             other => println!("{k}: {other}"),

@@ -8,11 +8,16 @@
 //! step ("Android", "Androi", … "A") and each prefix is compared with the rules' values, so
 //! a rule matches when its value is a prefix of the device's value ("iOS" matches
 //! "iOS 17.4") and the longest matching rule wins. Equal values: the older rule wins.
+//!
+//! Any rule may carry new-device settings: the device it admits starts with a copy of them,
+//! or of the global rule's when the deciding rule has none, or else the built-in defaults.
+//! Later edits of a template leave admitted devices as they are.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::settings::DeviceSettings;
 use crate::store::StoreError;
 use crate::store::model::Access;
 use crate::store::ops::Tx;
@@ -44,6 +49,9 @@ pub struct Rule {
     #[serde(default)]
     pub description: String,
     pub enabled: bool,
+    /// New-device settings of the devices this rule admits.
+    #[serde(default)]
+    pub settings: Option<DeviceSettings>,
 }
 
 /// Every ABQ rule of the server, stored as one record: rules change rarely and are read
@@ -51,12 +59,23 @@ pub struct Rule {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Rules {
     pub global: Access,
+    /// New-device settings of the global rule: also those of devices admitted by a rule
+    /// that has none.
+    #[serde(default)]
+    pub global_settings: Option<DeviceSettings>,
     /// Account address → action.
     #[serde(default)]
     pub users: BTreeMap<String, Access>,
     /// Domain → action.
     #[serde(default)]
     pub domains: BTreeMap<String, Access>,
+    /// New-device settings of user rules, by account address; only for addresses that
+    /// have a rule (kept apart from `users` so that older records still load).
+    #[serde(default)]
+    pub user_settings: BTreeMap<String, DeviceSettings>,
+    /// New-device settings of domain rules, by domain; only for domains that have a rule.
+    #[serde(default)]
+    pub domain_settings: BTreeMap<String, DeviceSettings>,
     #[serde(default)]
     pub server: Vec<Rule>,
     #[serde(default = "first_id")]
@@ -71,12 +90,25 @@ impl Default for Rules {
     fn default() -> Self {
         Rules {
             global: Access::Allow,
+            global_settings: None,
             users: BTreeMap::new(),
             domains: BTreeMap::new(),
+            user_settings: BTreeMap::new(),
+            domain_settings: BTreeMap::new(),
             server: Vec::new(),
             next_id: 1,
         }
     }
+}
+
+/// The outcome of the rules for a new device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub access: Access,
+    /// What decided it: "user rule for …", "rule 3", "global rule", …
+    pub reason: String,
+    /// The settings the device starts with.
+    pub settings: DeviceSettings,
 }
 
 /// What the rules are matched against.
@@ -104,26 +136,40 @@ impl Rules {
         Ok(tables::get(&tx.table(GOVERNANCE)?, "governance", KEY)?.unwrap_or_default())
     }
 
-    pub fn save(&self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    /// Stores the rules; the template of a user or domain rule that is gone goes with it.
+    pub fn save(&mut self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+        let (users, domains) = (&self.users, &self.domains);
+        self.user_settings.retain(|k, _| users.contains_key(k));
+        self.domain_settings.retain(|k, _| domains.contains_key(k));
         tx.open_table(GOVERNANCE)?
             .insert(KEY, tables::encode(self).as_slice())?;
         Ok(())
     }
 
-    /// The action for a device and what decided it.
-    pub fn evaluate(&self, f: &Facts<'_>) -> (Access, String) {
+    /// What the rules decide for a new device.
+    pub fn evaluate(&self, f: &Facts<'_>) -> Decision {
+        let decided = |access: Access, reason: String, own: Option<&DeviceSettings>| Decision {
+            access,
+            reason,
+            settings: own
+                .or(self.global_settings.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+        };
         if let Some(a) = self.users.get(f.email) {
-            return (*a, format!("user rule for {}", f.email));
+            let reason = format!("user rule for {}", f.email);
+            return decided(*a, reason, self.user_settings.get(f.email));
         }
         if let Some(a) = self.domains.get(f.domain) {
-            return (*a, format!("domain rule for {}", f.domain));
+            let reason = format!("domain rule for {}", f.domain);
+            return decided(*a, reason, self.domain_settings.get(f.domain));
         }
         for p in Param::ORDER {
             if let Some(r) = f.value(p).and_then(|v| self.longest_match(p, v)) {
-                return (r.action, format!("rule {}", r.id));
+                return decided(r.action, format!("rule {}", r.id), r.settings.as_ref());
             }
         }
-        (self.global, "global rule".into())
+        decided(self.global, "global rule".into(), None)
     }
 
     /// The enabled rule on `param` with the longest value that is a prefix of `value`.
@@ -166,6 +212,7 @@ mod tests {
             action,
             description: String::new(),
             enabled: true,
+            settings: None,
         }
     }
 
@@ -189,13 +236,17 @@ mod tests {
             ],
             ..Rules::default()
         };
-        assert_eq!(r.evaluate(&facts("Android 14", "m")).0, Access::Quarantine);
-        assert_eq!(r.evaluate(&facts("Ax", "m")).0, Access::Block);
-        r.server[1].enabled = false;
-        assert_eq!(r.evaluate(&facts("Android 14", "m")).0, Access::Block);
         assert_eq!(
-            r.evaluate(&facts("iOS", "m")),
-            (Access::Allow, "global rule".into())
+            r.evaluate(&facts("Android 14", "m")).access,
+            Access::Quarantine
+        );
+        assert_eq!(r.evaluate(&facts("Ax", "m")).access, Access::Block);
+        r.server[1].enabled = false;
+        assert_eq!(r.evaluate(&facts("Android 14", "m")).access, Access::Block);
+        let d = r.evaluate(&facts("iOS", "m"));
+        assert_eq!(
+            (d.access, d.reason.as_str()),
+            (Access::Allow, "global rule")
         );
     }
 
@@ -210,12 +261,51 @@ mod tests {
             rule(2, Param::Model, "m", Access::Allow),
             rule(3, Param::Os, "iOS", Access::Quarantine),
         ];
-        assert_eq!(r.evaluate(&facts("iOS 17", "m1")).1, "rule 3");
-        assert_eq!(r.evaluate(&facts("X", "m1")).1, "rule 2");
-        assert_eq!(r.evaluate(&facts("X", "z")).1, "rule 1");
+        assert_eq!(r.evaluate(&facts("iOS 17", "m1")).reason, "rule 3");
+        assert_eq!(r.evaluate(&facts("X", "m1")).reason, "rule 2");
+        assert_eq!(r.evaluate(&facts("X", "z")).reason, "rule 1");
         r.domains.insert("x.org".into(), Access::Allow);
-        assert_eq!(r.evaluate(&facts("iOS", "m")).0, Access::Allow);
+        assert_eq!(r.evaluate(&facts("iOS", "m")).access, Access::Allow);
         r.users.insert("a@x.org".into(), Access::Block);
-        assert_eq!(r.evaluate(&facts("iOS", "m")).0, Access::Block);
+        assert_eq!(r.evaluate(&facts("iOS", "m")).access, Access::Block);
+    }
+
+    #[test]
+    fn the_deciding_rule_gives_its_template_else_the_global_one() {
+        use crate::govern::settings::MailFolders;
+        let template = |mail_folders| DeviceSettings {
+            mail_folders,
+            ..DeviceSettings::default()
+        };
+        let mut r = Rules {
+            server: vec![Rule {
+                settings: Some(template(MailFolders::Default)),
+                ..rule(1, Param::Os, "iOS", Access::Allow)
+            }],
+            ..Rules::default()
+        };
+        assert_eq!(
+            r.evaluate(&facts("iOS 17", "m")).settings.mail_folders,
+            MailFolders::Default
+        );
+        // No template anywhere else: the built-in defaults, then the global rule's.
+        assert_eq!(
+            r.evaluate(&facts("X", "m")).settings,
+            DeviceSettings::default()
+        );
+        r.global_settings = Some(DeviceSettings {
+            archive: true,
+            ..DeviceSettings::default()
+        });
+        assert!(r.evaluate(&facts("X", "m")).settings.archive);
+        r.users.insert("a@x.org".into(), Access::Allow);
+        assert!(r.evaluate(&facts("iOS 17", "m")).settings.archive);
+        r.user_settings
+            .insert("a@x.org".into(), template(MailFolders::Default));
+        let d = r.evaluate(&facts("iOS 17", "m"));
+        assert_eq!(
+            (d.settings.mail_folders, d.settings.archive),
+            (MailFolders::Default, false)
+        );
     }
 }

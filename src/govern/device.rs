@@ -60,6 +60,7 @@ pub async fn touch(
                     abq_direct: None,
                     quarantine_mailed: false,
                     wipe: Wipe::None,
+                    settings: None,
                 });
             d.device_type = device_type.clone();
             d.protocol = protocol.to_owned();

@@ -10,6 +10,7 @@ pub mod notice;
 pub mod own;
 pub mod policy;
 pub mod registry;
+pub mod settings;
 pub mod wipe;
 
 use std::fmt;
@@ -221,7 +222,11 @@ async fn admit(
 ) -> Result<Option<Device>, StoreError> {
     let (model, os) = registry::model_os(device);
     let facts = registry::facts(account, device, model.as_deref(), os.as_deref());
-    let (action, reason) = rules.evaluate(&facts);
+    let abq::Decision {
+        access: action,
+        reason,
+        settings,
+    } = rules.evaluate(&facts);
     let (account_id, device_id) = (account.id, device.device_id.clone());
     let log_reason = reason.clone();
     let admitted = store
@@ -240,6 +245,12 @@ async fn admit(
                 }
                 d.abq = Some(action);
                 d.abq_reason = Some(reason.clone());
+                // The deciding rule's new-device settings, copied (later edits of the
+                // template leave this device as it is), unless an admin set the device's
+                // own already.
+                if d.settings.is_none() {
+                    d.settings = Some(settings.clone());
+                }
             }
             // Claimed in the same transaction, so concurrent requests mail only once.
             let mail = registry::access(&d) == Access::Quarantine && !d.quarantine_mailed;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::abq::Facts;
 use super::compliance::DeviceState;
 use super::own::Limits;
+use super::settings::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 
 /// Model and OS of a device: DeviceInformation first, else derived from the User-Agent.
@@ -113,6 +114,9 @@ pub struct DeviceSummary {
     /// The device cannot apply its policy and AllowNonProvisionableDevices does not let
     /// it sync: it is refused.
     pub policy_refused: bool,
+    /// Folder and sync settings (`easd device settings`).
+    #[serde(default)]
+    pub settings: DeviceSettings,
 }
 
 impl DeviceSummary {
@@ -147,6 +151,7 @@ impl DeviceSummary {
             policy_accepted: state.accepted_at,
             compliance: state.compliance.name().to_owned(),
             policy_refused: state.compliance.cannot_apply() && !limits.allow_non_provisionable,
+            settings: super::settings::of(d).clone(),
         }
     }
 }
@@ -157,7 +162,7 @@ impl DeviceSummary {
 pub struct Filter {
     pub user: Option<String>,
     pub domain: Option<String>,
-    /// allow | block | quarantine | wipe-pending | wiped
+    /// allow | block | quarantine | refused | wipe-pending | wiped
     pub status: Option<String>,
     #[serde(rename = "type")]
     pub device_type: Option<String>,
@@ -188,6 +193,9 @@ impl Filter {
             None => !wiped,
             Some("wiped") => wiped,
             Some("wipe-pending") => s.wipe == "pending" || s.wipe == "not-supported",
+            // Refused for its policy standing (non-provisionable or non-compliant where
+            // that is not allowed), whatever its ABQ state.
+            Some("refused") => !wiped && s.policy_refused,
             Some(other) => !wiped && serde_json::to_value(s.abq).is_ok_and(|v| v == other),
         }
     }

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::govern::settings::DeviceSettings;
+
 pub type AccountId = u64;
 pub type FolderId = u64;
 
@@ -250,6 +252,11 @@ pub struct Device {
     pub quarantine_mailed: bool,
     #[serde(default)]
     pub wipe: Wipe,
+    /// Folder and sync settings: the admitting rule's template, copied at admission, or
+    /// what an admin set. `None` (a device not admitted yet, or one from before settings
+    /// existed): the built-in defaults; see `govern::settings::of`.
+    #[serde(default)]
+    pub settings: Option<DeviceSettings>,
 }
 
 /// Allow / Block / Quarantine: what a device may do.

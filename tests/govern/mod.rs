@@ -6,10 +6,12 @@
 
 use easd::admin::govern::{GovReply, GovRequest};
 use easd::admin::ops::{Reply, Request};
+use easd::govern::abq::Param;
 use easd::govern::policy::Value;
 use easd::govern::registry::{DeviceSummary, Filter};
+use easd::store::model::Access;
 use easd::wbxml::Element;
-use easd::wbxml::tag::{email as em, folderhierarchy as fh};
+use easd::wbxml::tag::{email as em, folderhierarchy as fh, settings as st};
 
 use crate::support::*;
 
@@ -100,6 +102,49 @@ pub fn cli(s: &TestServer, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run easd")
+}
+
+// ---- devices and rules ---------------------------------------------------------------
+
+pub fn add_rule(s: &TestServer, param: Param, value: &str, action: Access, enabled: bool) -> u64 {
+    match gov(
+        s,
+        GovRequest::RuleAdd {
+            param,
+            value: Some(value.into()),
+            from_device: None,
+            action,
+            description: String::new(),
+            enabled,
+        },
+    ) {
+        Reply::Govern(GovReply::Created { id }) => id,
+        other => panic!("rule add answered {other:?}"),
+    }
+}
+
+/// Settings DeviceInformation with `os` and `model`.
+pub fn introduce(c: &EasClient, os: &str, model: &str) {
+    let set = Element::new(st::SET)
+        .text_child(st::MODEL, model)
+        .text_child(st::OS, os);
+    let body = Element::new(st::SETTINGS).child(Element::new(st::DEVICE_INFORMATION).child(set));
+    let r = c.call("Settings", &body);
+    assert_eq!(r.text_of(st::STATUS), Some("1"), "{r:?}");
+}
+
+/// A device that introduced itself and provisioned: the next command admits it.
+pub fn phone(s: &TestServer, user: &str, id: &str, os: &str, model: &str) -> EasClient {
+    let mut c = s.eas(user, id);
+    introduce(&c, os, model);
+    c.provision();
+    c
+}
+
+/// The first command after provisioning admits the device; its ABQ state in the list.
+pub fn admitted(s: &TestServer, c: &EasClient) -> Access {
+    folder_sync_status(c);
+    one_device(s, &c.user, &c.device_id).abq
 }
 
 // ---- security policies ------------------------------------------------------------------

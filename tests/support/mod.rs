@@ -1061,6 +1061,44 @@ pub fn unique_token() -> String {
 }
 
 impl TestServer {
+    /// Stores each `(raw message, age in seconds)` in the Inbox of `user` as received that
+    /// long ago: delivery stamps the time of arrival, so old messages go into the stopped
+    /// server's store directly; the server is started again afterwards.
+    pub fn store_in_the_past(&mut self, user: &str, messages: &[(Vec<u8>, i64)]) {
+        use easd::mail::meta::Flags;
+        use easd::store::model::FolderType;
+        use easd::store::ops::Reads;
+        self.shutdown();
+        let store = easd::store::Store::open(self.data_dir()).expect("store");
+        for (raw, age) in messages {
+            let meta = easd::mail::mime::parse(raw, easd::store::now() - age);
+            let blob = store.blobs().put(raw).expect("blob");
+            let user = user.to_owned();
+            store
+                .write_blocking(move |w| {
+                    let account = w.tx.account_by_email(&user)?.expect("account").id;
+                    let inbox =
+                        w.tx.folders(account)?
+                            .into_iter()
+                            .find(|f| f.kind == FolderType::Inbox)
+                            .expect("Inbox");
+                    easd::store::items::insert(
+                        w,
+                        account,
+                        inbox.id,
+                        blob.clone(),
+                        meta.clone(),
+                        Flags::default(),
+                    )
+                })
+                .expect("old message stored");
+        }
+        drop(store);
+        self.restart();
+    }
+}
+
+impl TestServer {
     /// An LMTP connection to this server, past LHLO.
     pub fn lmtp(&self) -> LmtpClient {
         let mut c = LmtpClient::connect(self.lmtp_addr());

@@ -7,7 +7,7 @@ pub mod email;
 
 use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
-use crate::store::model::Account;
+use crate::store::model::{Account, Device};
 use crate::store::{Store, StoreError};
 use crate::wbxml::Element;
 use crate::wbxml::tag::{airsync, airsyncbase};
@@ -158,11 +158,18 @@ pub enum AttachmentRefusal {
 }
 
 impl MailPolicy {
-    /// The effective policy of `device_id` (device → user → domain → server → default),
-    /// from the governance cache the device gate reads too.
-    pub fn load(store: &Store, account: &Account, device_id: &str) -> Result<Self, StoreError> {
+    /// The effective policy of `device` (device → user → domain → server → default),
+    /// from the governance cache the device gate reads too, with the device's own mail
+    /// period (`easd device settings`) as a further cap on the age window: the narrower of
+    /// the two wins.
+    pub fn load(store: &Store, account: &Account, device: &Device) -> Result<Self, StoreError> {
         let view = cache::view(store)?;
-        Ok(Self::of(&view.levels.device(account, device_id).policy))
+        let mut p = Self::of(&view.levels.device(account, &device.device_id).policy);
+        p.max_age_filter = narrower(
+            p.max_age_filter,
+            crate::govern::settings::of(device).mail_filter_cap(),
+        );
+        Ok(p)
     }
 
     pub fn of(policy: &Policy) -> Self {
@@ -223,11 +230,7 @@ impl MailPolicy {
     }
 
     fn filter(&self, requested: u8) -> u8 {
-        match self.max_age_filter {
-            0 => requested,
-            max if (1..=max).contains(&requested) => requested,
-            max => max,
-        }
+        narrower(requested, self.max_age_filter)
     }
 
     /// Whether an attachment of `size` bytes may be downloaded.
@@ -239,6 +242,17 @@ impl MailPolicy {
             Some(max) if size > max => Err(AttachmentRefusal::TooLarge),
             _ => Ok(()),
         }
+    }
+}
+
+/// The narrower of two mail FilterType windows ([MS-ASCMD] 2.2.3.71.2): 1-7 widen with
+/// the number; 0 (all) and 8 (no date window for mail) limit nothing.
+fn narrower(a: u8, b: u8) -> u8 {
+    let window = |f: u8| (1..=7).contains(&f).then_some(f);
+    match (window(a), window(b)) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(w), None) | (None, Some(w)) => w,
+        (None, None) => a,
     }
 }
 

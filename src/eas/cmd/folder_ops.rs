@@ -6,8 +6,9 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::eas::ids::SyncKey;
+use crate::govern::settings::Sight;
 use crate::store::folders::{self, FolderError};
-use crate::store::model::{FolderId, FolderType, FolderView};
+use crate::store::model::{FolderId, FolderType, FolderView, ROOT_FOLDER};
 use crate::store::ops::{self, Reads};
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::hierarchy;
@@ -107,6 +108,7 @@ async fn run(
         return Ok(status_reply(root, fh::STATUS, MALFORMED));
     };
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
+    let device = ctx.device.clone();
     let outcome: Outcome = ctx
         .app
         .store
@@ -115,7 +117,7 @@ async fn run(
             if !hierarchy::is_current(state.as_ref(), key) {
                 return Ok(Err(INVALID_KEY));
             }
-            let applied = match apply(wctx, account, &op) {
+            let applied = match apply(wctx, account, &Sight::of(&device), &op) {
                 Ok(a) => a,
                 Err(FolderError::Store(e)) => return Err(e),
                 Err(e) => {
@@ -159,10 +161,22 @@ struct Applied {
     removed: Vec<FolderId>,
 }
 
-fn apply(wctx: &mut WriteCtx, account: u64, op: &Op) -> Result<Applied, FolderError> {
+/// Applies `op`. Folders the device is not shown are ones it does not have: naming one is
+/// Status 4 (the folder) or 5 (the parent), as for a folder that does not exist.
+fn apply(
+    wctx: &mut WriteCtx,
+    account: u64,
+    sight: &Sight<'_>,
+    op: &Op,
+) -> Result<Applied, FolderError> {
+    let shown = |wctx: &WriteCtx, id: Option<FolderId>, missing: FolderError| match id {
+        Some(ROOT_FOLDER) => Ok(ROOT_FOLDER),
+        Some(id) if sight.folder(wctx.tx, account, id)?.is_some() => Ok(id),
+        _ => Err(missing),
+    };
     Ok(match op {
         Op::Create { parent, name, kind } => {
-            let parent = parent.ok_or(FolderError::ParentNotFound)?;
+            let parent = shown(wctx, *parent, FolderError::ParentNotFound)?;
             let f = folders::create(wctx, account, parent, name, *kind)?;
             Applied {
                 created: Some(f.id),
@@ -171,8 +185,8 @@ fn apply(wctx: &mut WriteCtx, account: u64, op: &Op) -> Result<Applied, FolderEr
             }
         }
         Op::Update { id, parent, name } => {
-            let id = id.ok_or(FolderError::NotFound)?;
-            let parent = parent.ok_or(FolderError::ParentNotFound)?;
+            let id = shown(wctx, *id, FolderError::NotFound)?;
+            let parent = shown(wctx, *parent, FolderError::ParentNotFound)?;
             let f = folders::update(wctx, account, id, parent, name)?;
             Applied {
                 created: None,
@@ -183,7 +197,7 @@ fn apply(wctx: &mut WriteCtx, account: u64, op: &Op) -> Result<Applied, FolderEr
         Op::Delete { id } => Applied {
             created: None,
             changed: None,
-            removed: folders::delete(wctx, account, id.ok_or(FolderError::NotFound)?)?,
+            removed: folders::delete(wctx, account, shown(wctx, *id, FolderError::NotFound)?)?,
         },
     })
 }

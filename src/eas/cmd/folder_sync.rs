@@ -3,9 +3,8 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::eas::ids::SyncKey;
-use crate::govern::registry;
+use crate::govern::settings::Sight;
 use crate::store::StoreError;
-use crate::store::model::{Access, Folder};
 use crate::store::ops::{self, Reads};
 use crate::sync::hierarchy::{self, Changes, Plan};
 use crate::wbxml::{Element, tag::folderhierarchy as fh};
@@ -22,14 +21,16 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, MALFORMED));
     };
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
-    let quarantined = registry::access(&ctx.device) == Access::Quarantine;
+    // The folders the device is shown are worked out per request, so a change of its ABQ
+    // state or settings reaches it as Adds and Deletes through the ordinary diff.
+    let sight = Sight::of(&ctx.device);
     // Most FolderSyncs change nothing: answer those from a read transaction, no commit.
     let plan = {
         let tx = ctx.app.store.read()?;
         hierarchy::plan(
             tx.hierarchy(account, &device_id)?.as_ref(),
             key,
-            &visible(tx.folders(account)?, quarantined),
+            &sight.hierarchy(tx.folders(account)?),
             hierarchy::fresh_key(),
         )
     };
@@ -38,6 +39,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         Some(p) if p.save.is_none() => p,
         Some(_) => {
             let fresh = hierarchy::fresh_key();
+            let device = ctx.device.clone();
             let planned = ctx
                 .app
                 .store
@@ -46,7 +48,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                     let plan = hierarchy::plan(
                         state.as_ref(),
                         key,
-                        &visible(wctx.tx.folders(account)?, quarantined),
+                        &Sight::of(&device).hierarchy(wctx.tx.folders(account)?),
                         fresh,
                     );
                     if let Some(Plan { save: Some(s), .. }) = &plan {
@@ -67,15 +69,6 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             .text_child(fh::SYNC_KEY, plan.key.to_string())
             .child(changes_element(&plan.changes)),
     ))
-}
-
-/// A quarantined device sees only the default folders.
-fn visible(folders: Vec<Folder>, quarantined: bool) -> Vec<Folder> {
-    if quarantined {
-        folders.into_iter().filter(|f| f.special).collect()
-    } else {
-        folders
-    }
 }
 
 fn changes_element(c: &Changes) -> Element {

@@ -10,9 +10,9 @@ use hyper::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::eas::class::{AttachmentRefusal, MailPolicy};
+use crate::govern::settings::Sight;
 use crate::mail::mime;
 use crate::store::StoreError;
-use crate::store::items::ItemReads;
 use crate::sync::parse_file_reference;
 
 pub async fn handle(ctx: &mut Ctx<'_>) -> Result<Reply, StoreError> {
@@ -52,13 +52,13 @@ fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
         return Ok(Found::Nothing);
     };
     let tx = ctx.app.store.read()?;
-    let Some(item) = tx.item(ctx.account.id, folder, id)? else {
+    let Some(item) = Sight::of(&ctx.device).item(&tx, ctx.account.id, folder, id)? else {
         return Ok(Found::Nothing);
     };
     let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
         return Ok(Found::Nothing);
     };
-    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?;
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
     if let Err(why) = policy.attachment(listed.size) {
         return Ok(Found::Withheld(why));
     }

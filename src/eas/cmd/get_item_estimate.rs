@@ -5,8 +5,8 @@ use super::{Ctx, Reply, status_reply};
 use crate::eas::class::{MailOptions, MailPolicy};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
+use crate::govern::settings::Sight;
 use crate::store::StoreError;
-use crate::store::ops::Reads;
 use crate::sync::collection::{self as coll, KeyMatch, StateKey};
 use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
 
@@ -63,13 +63,9 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         None => None,
     };
     let tx = ctx.app.store.read()?;
-    let Some(folder) = id
-        .parse()
-        .ok()
-        .map(|f| tx.folder(ctx.account.id, f))
-        .transpose()?
-        .flatten()
-    else {
+    // A folder the device is not shown is one it does not have: Status 2, "one of the
+    // specified collection IDs was invalid" ([MS-ASCMD] 2.2.3.177.8).
+    let Some(folder) = Sight::of(&ctx.device).folder_named(&tx, ctx.account.id, id)? else {
         return Ok(response(INVALID_COLLECTION, Some(id), None));
     };
     let sk = StateKey {
@@ -97,7 +93,7 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         filter: filter.unwrap_or(state.filter),
         ..MailOptions::default()
     };
-    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?
+    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
         .enforce(requested)
         .filter;
     let held = coll::load_held(&tx, sk, generation)?;

@@ -6,6 +6,7 @@ use base64::Engine;
 
 use super::{Ctx, Reply, status_reply};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
+use crate::govern::settings::Sight;
 use crate::mail::mime;
 use crate::store::folders;
 use crate::store::items::{self, ItemReads};
@@ -35,7 +36,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             PROTOCOL_ERROR,
         ));
     };
-    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?;
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let mut response = Element::new(io::RESPONSE);
     for op in req.elements() {
@@ -93,7 +94,9 @@ fn fetch(
         collection.parse::<u64>().ok(),
         parse_item_server_id(server_id),
     ) {
-        (Some(c), Some((f, id))) if c == f => ctx.app.store.read()?.item(ctx.account.id, f, id)?,
+        (Some(c), Some((f, id))) if c == f => {
+            Sight::of(&ctx.device).item(&ctx.app.store.read()?, ctx.account.id, f, id)?
+        }
         _ => None,
     };
     let Some(item) = item else {
@@ -132,7 +135,8 @@ fn fetch_attachment(
     let Some((folder, id, part)) = parse_file_reference(file_ref) else {
         return Ok(answer(INVALID_ATTACHMENT));
     };
-    let Some(item) = ctx.app.store.read()?.item(ctx.account.id, folder, id)? else {
+    let shown = Sight::of(&ctx.device).item(&ctx.app.store.read()?, ctx.account.id, folder, id);
+    let Some(item) = shown? else {
         return Ok(answer(INVALID_ATTACHMENT));
     };
     let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
@@ -190,13 +194,8 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
         .find(io::OPTIONS)
         .is_some_and(|o| o.find(io::DELETE_SUB_FOLDERS).is_some());
     let account = ctx.account.id;
-    let Some(folder) = id
-        .parse()
-        .ok()
-        .map(|f| ctx.app.store.read()?.folder(account, f))
-        .transpose()?
-        .flatten()
-    else {
+    let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, id)?;
+    let Some(folder) = shown else {
         return Ok(answer(NOT_FOUND, id));
     };
     ctx.app

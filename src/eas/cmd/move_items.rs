@@ -2,6 +2,7 @@
 //! its own status and the item's new ServerId.
 
 use super::{Ctx, Reply, status_reply};
+use crate::govern::settings::Sight;
 use crate::store::items;
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
@@ -70,23 +71,15 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
     }
     let account = ctx.account.id;
     let src_folder = m.src_folder.parse::<u64>().ok();
-    let dst_folder = m.dst_folder.parse::<u64>().ok();
     let item = parse_item_server_id(&m.src_msg).filter(|(f, _)| Some(*f) == src_folder);
     let tx = ctx.app.store.read()?;
-    let (Some(src), Some((_, id))) = (
-        src_folder
-            .map(|f| tx.folder(account, f))
-            .transpose()?
-            .flatten(),
-        item,
-    ) else {
+    // Folders the device is not shown are ones it does not have: Status 1 or 2.
+    let sight = Sight::of(&ctx.device);
+    let (Some(src), Some((_, id))) = (sight.folder_named(&tx, account, &m.src_folder)?, item)
+    else {
         return Ok((INVALID_SOURCE, None));
     };
-    let Some(dst) = dst_folder
-        .map(|f| tx.folder(account, f))
-        .transpose()?
-        .flatten()
-    else {
+    let Some(dst) = sight.folder_named(&tx, account, &m.dst_folder)? else {
         return Ok((INVALID_DESTINATION, None));
     };
     if src.id == dst.id {

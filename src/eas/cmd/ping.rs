@@ -7,6 +7,7 @@ use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Reply, status_reply};
+use crate::govern::settings::Sight;
 use crate::push::hub::Wake;
 use crate::store::model::{Folder, FolderId};
 use crate::store::ops::{Reads, Tx};
@@ -170,19 +171,14 @@ fn parse(b: &Element, stored: Option<&Params>) -> Result<Params, u8> {
     Ok(Params { heartbeat, folders })
 }
 
-/// The account's folders behind the ids; `None` when one no longer exists (the device must
-/// FolderSync first: Status 7).
+/// The account's folders behind the ids; `None` when one no longer exists or the device is
+/// not shown it (the device must FolderSync first: Status 7, [MS-ASCMD] 2.2.3.177.11).
 fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Vec<Folder>>, StoreError> {
     let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        match id
-            .parse()
-            .ok()
-            .map(|f| tx.folder(ctx.account.id, f))
-            .transpose()?
-            .flatten()
-        {
+        match sight.folder_named(&tx, ctx.account.id, id)? {
             Some(f) => out.push(f),
             None => return Ok(None),
         }

@@ -8,6 +8,7 @@ use super::{Ctx, Reply, status_reply};
 use crate::eas::class::{
     BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, parse_datetime,
 };
+use crate::govern::settings::Sight;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::FolderId;
@@ -145,10 +146,12 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     };
     let account = ctx.account.id;
     let tx = ctx.app.store.read()?;
-    let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?
+    let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
         .enforce(MailOptions { filter: 0, body })
         .body;
-    let folders = tx.folders(account)?;
+    // Only the folders the device is shown are searched or may be named.
+    let folders = Sight::of(&ctx.device).hierarchy(tx.folders(account)?);
+    let shown: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
     let mut scope: Option<BTreeSet<FolderId>> = None;
     for id in &query.folders {
         let Some(root) = id
@@ -175,7 +178,8 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     // The index carries each hit's folder and DateReceived, newest first: only the page
     // shown is read.
     let hits = search_index::search(&tx, account, &query.words, |p| {
-        scope.as_ref().is_none_or(|s| s.contains(&p.folder))
+        shown.contains(&p.folder)
+            && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
             && query.after.is_none_or(|a| p.received > a)
             && query.before.is_none_or(|b| p.received < b)
     })?;

@@ -7,6 +7,7 @@ use hyper::StatusCode;
 use super::{Ctx, Reply};
 use crate::eas::command::Command;
 use crate::eas::version::ProtocolVersion;
+use crate::govern::settings::Sight;
 use crate::mail::compose::Smart;
 use crate::mail::submit::{self, Source, Submission, SubmitError};
 use crate::store::StoreError;
@@ -43,6 +44,21 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         tracing::info!("{}: malformed {command}", ctx.device.device_id);
         return Ok(failure(ctx, command, INVALID_CONTENT));
     };
+    // The message replied to or forwarded must be in a folder the device is shown: one in
+    // a folder it does not have is not found (Status 150, ItemNotFound).
+    if let Some(src) = &submission.source
+        && Sight::of(&ctx.device)
+            .folder(&ctx.app.store.read()?, ctx.account.id, src.folder)?
+            .is_none()
+    {
+        let e = SubmitError::SourceNotFound;
+        tracing::info!(
+            "{} {}: {command}: {e}",
+            ctx.account.email,
+            ctx.device.device_id
+        );
+        return Ok(failure(ctx, command, e.status()));
+    }
     match submit::submit(&ctx.app.store, &ctx.app.cfg, ctx.account, submission).await {
         // [MS-ASCMD] 2.2.1.17: success is an empty response.
         Ok(()) => Ok(Reply::Http(StatusCode::OK)),

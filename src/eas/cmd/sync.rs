@@ -11,6 +11,7 @@ use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::registry;
+use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
 use crate::push::hub::Wake;
 use crate::store::items::{self, ItemReads};
@@ -171,7 +172,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         None => None,
     };
     let deadline = hang.map(|h| std::time::Instant::now() + h);
-    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device.device_id)?;
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
     loop {
         let mut collections = Element::new(a::COLLECTIONS);
         let mut quiet = true;
@@ -336,13 +337,13 @@ async fn remember(
             None => merged.collections.push(stored),
         }
     }
-    // A folder that is gone (answered Status 12) is not repeated by later empty Syncs.
+    // A folder that is gone or hidden (answered Status 12) is not repeated by later empty
+    // Syncs.
     let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
     let mut live = Vec::with_capacity(merged.collections.len());
     for c in merged.collections {
-        if let Ok(id) = c.id.parse::<FolderId>()
-            && tx.folder(ctx.account.id, id)?.is_some()
-        {
+        if sight.folder_named(&tx, ctx.account.id, &c.id)?.is_some() {
             live.push(c);
         }
     }
@@ -465,16 +466,13 @@ async fn sync_collection(
     let account = ctx.account.id;
     let key_text = req.key.clone();
     let quarantined = registry::access(&ctx.device) == Access::Quarantine;
-    let folder = match req
-        .id
-        .parse::<FolderId>()
-        .ok()
-        .map(|f| ctx.app.store.read()?.folder(account, f))
-        .transpose()?
-    {
-        // A quarantined device syncs only the default folders.
-        Some(Some(f)) if f.special || !quarantined => f,
-        _ => {
+    let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, &req.id)?;
+    let folder = match shown {
+        Some(f) => f,
+        // A folder the device is not shown (quarantine, its settings) is one it does not
+        // have: [MS-ASCMD] 2.2.3.177.17 Status 12, "the folder hierarchy has changed", and
+        // the device's next FolderSync tells it which folders it has.
+        None => {
             let e = collection_status(&req.id, key_text.as_deref(), HIERARCHY_CHANGED);
             return Ok((e, false));
         }
