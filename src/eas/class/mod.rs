@@ -3,7 +3,11 @@
 //! the limits a device's security policy puts on them, and the dateTime format
 //! ([MS-ASDTYPE] 2.3).
 
+pub mod calendar;
 pub mod email;
+pub mod groupware;
+pub mod notes;
+pub mod tasks;
 
 use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
