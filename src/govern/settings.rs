@@ -27,6 +27,7 @@ use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::{Access, AccountId, Device, Folder, FolderId, FolderType};
 use crate::store::ops::Reads;
+use crate::sync::collection::{Merge, Merged};
 
 use super::registry;
 
@@ -283,6 +284,11 @@ impl DeviceSettings {
         self.mail_period.map_or(0, Period::filter_type)
     }
 
+    /// The FilterType cap of calendar collections; 0: none.
+    pub fn calendar_filter_cap(&self) -> u8 {
+        self.calendar_period.map_or(0, Period::filter_type)
+    }
+
     /// Checks the chosen folders against the folders of the device's account: the tasks
     /// calendar must be a calendar, the notes folder of the kind `notes_as` puts notes in.
     pub fn check_folders(&self, folders: &[Folder]) -> Result<(), StoreError> {
@@ -476,6 +482,59 @@ impl<'a> Sight<'a> {
             Some(_) => tx.item(account, folder, id),
             None => Ok(None),
         }
+    }
+
+    /// What the collection of `folder` carries from other folders for this device: with
+    /// `tasks_as_events` on, the calendar it names (`tasks_calendar`, else the default
+    /// Calendar; a chosen calendar that is gone falls back to the default) carries the
+    /// tasks of every task folder the device is shown.
+    pub fn merged_into(
+        &self,
+        tx: &impl Reads,
+        account: AccountId,
+        folder: &Folder,
+    ) -> Result<Option<Merged>, StoreError> {
+        let not_completed = match self.settings.tasks_as_events {
+            TasksAsEvents::Off => return Ok(None),
+            TasksAsEvents::All => false,
+            TasksAsEvents::NotCompleted => true,
+        };
+        if Kind::of(folder.kind) != Some(Kind::Calendar) {
+            return Ok(None);
+        }
+        let folders = tx.folders(account)?;
+        let calendar = self
+            .settings
+            .tasks_calendar
+            .filter(|id| {
+                folders
+                    .iter()
+                    .any(|f| f.id == *id && Kind::of(f.kind) == Some(Kind::Calendar))
+            })
+            .or_else(|| {
+                folders
+                    .iter()
+                    .find(|f| f.kind == FolderType::Calendar)
+                    .map(|f| f.id)
+            });
+        if calendar != Some(folder.id) {
+            return Ok(None);
+        }
+        let task_folders: Vec<FolderId> = folders
+            .iter()
+            .filter(|f| Kind::of(f.kind) == Some(Kind::Tasks))
+            .map(|f| f.id)
+            .collect();
+        let shown: Vec<FolderId> = self
+            .hierarchy(folders)
+            .into_iter()
+            .map(|f| f.id)
+            .filter(|id| task_folders.contains(id))
+            .collect();
+        Ok(Some(Merged::new(
+            Merge::TasksAsEvents { not_completed },
+            shown,
+        )))
     }
 
     /// The folders FolderSync announces, out of all the account's: the hidden ones left
