@@ -7,11 +7,13 @@
 //! written by an older easd loads with settings that change nothing.
 //!
 //! What takes effect today: `groupware_folders`, `mail_folders` (through [`Sight`], the
-//! one check every command makes before it touches a folder) and `mail_period` (through
-//! `MailPolicy`, where the policy's MaxEmailAgeFilter is enforced). The others are kept
-//! and validated for the folders and item classes easd does not have yet: archive, public
-//! and shared folders, calendar items (`calendar_period`), and the task and note classes
-//! the conversions need.
+//! one check every command makes before it touches a folder), `mail_period` and
+//! `calendar_period` (through `MailPolicy`, where the policy's MaxEmailAgeFilter and
+//! MaxCalendarAgeFilter are enforced), and `tasks_as_events` with `tasks_calendar`
+//! (through [`Sight::merged_into`]: the chosen calendar collection also carries the tasks
+//! as all-day events; a change makes the device resync that calendar). The others are
+//! kept and validated for what easd does not have yet: archive, public and shared
+//! folders, and notes synced as events or tasks (`notes_as`, `notes_folder`).
 //!
 //! As `KEY=VALUE`, keys are the snake_case field names (as in `--json`) and values are
 //! kebab-case words: `mail_folders=default`, `groupware_folders=all-as-mail`,
@@ -44,11 +46,13 @@ pub struct DeviceSettings {
     pub shared_folders: bool,
     /// The widest FilterType of mail collections; `None`: the device's own choice.
     pub mail_period: Option<Period>,
-    /// The widest FilterType of calendar collections (no calendar items exist yet).
+    /// The widest FilterType of calendar collections; `None`: the device's own choice.
     pub calendar_period: Option<Period>,
+    /// Tasks also synced as all-day events in a calendar ([`Sight::merged_into`]).
     pub tasks_as_events: TasksAsEvents,
     /// The calendar tasks go into as events; `None`: the default Calendar.
     pub tasks_calendar: Option<FolderId>,
+    /// What notes are synced as (no effect yet: notes sync as notes).
     pub notes_as: NotesAs,
     /// The folder notes go into (of the kind `notes_as` names); `None`: the default one.
     pub notes_folder: Option<FolderId>,

@@ -692,6 +692,29 @@ mod tests {
     }
 
     #[test]
+    fn older_states_load_and_merged_states_compare_without_positions() {
+        let old = r#"{"key":7,"modseq":3,"filter":0,"previous":{"key":6,"modseq":2,"filter":0}}"#;
+        let s: CollectionState = serde_json::from_str(old).expect("an older state loads");
+        assert_eq!((&s.merged, s.added.len()), (&None, 0));
+        assert!(Merged::same(s.merged.as_ref(), None));
+        let all = Merge::TasksAsEvents {
+            not_completed: false,
+        };
+        let open = Merge::TasksAsEvents {
+            not_completed: true,
+        };
+        let mut served = Merged::new(all, [3, 9]);
+        served.at[0].1 = 40;
+        assert!(Merged::same(Some(&served), Some(&Merged::new(all, [3, 9]))));
+        assert!(!Merged::same(
+            Some(&served),
+            Some(&Merged::new(open, [3, 9]))
+        ));
+        assert!(!Merged::same(Some(&served), Some(&Merged::new(all, [3]))));
+        assert!(!Merged::same(Some(&served), None));
+    }
+
+    #[test]
     fn keys_match_current_previous_or_nothing() {
         let s = CollectionState {
             key: 7,
