@@ -624,3 +624,78 @@ fn a_task_change_wakes_a_ping_on_the_calendar_that_carries_tasks() {
         Some(calendar.as_str())
     );
 }
+
+// ---- notes as events or tasks -------------------------------------------------------------
+
+#[test]
+fn notes_appear_as_events_or_tasks_where_the_device_asks() {
+    let s = server_with(&[ALICE]);
+    let a = device(&s, ALICE, "deva");
+    let notes = a.folder_of_type(NOTES);
+    let k = a.sync_init(&notes);
+    let day = (now() / DAY - 3) * DAY;
+    let (k, note) = add(
+        &a,
+        &notes,
+        &k,
+        "n",
+        data(vec![
+            t(nt::SUBJECT, "Groceries"),
+            t(nt::LAST_MODIFIED_DATE, &date(day + 3600)),
+        ]),
+    );
+    let tasks = a.folder_of_type(TASKS);
+    let kt = a.sync_init(&tasks);
+    let (_, task_sid) = add(&a, &tasks, &kt, "t", task("Real task", None, None, false));
+    let calendar = a.folder_of_type(CALENDAR);
+
+    // As events, in the same calendar as the tasks: one collection, two merged sources.
+    let b = device(&s, ALICE, "devb");
+    set_device(
+        &s,
+        ALICE,
+        "devb",
+        &[("notes_as", "events"), ("tasks_as_events", "all")],
+    );
+    let (kb, adds) = full_sync(&b, &calendar, None);
+    let mut expected = vec![note.clone(), task_sid.clone()];
+    expected.sort();
+    assert_eq!(ids(&adds), expected);
+    let (_, e) = adds.iter().find(|(sid, _)| *sid == note).expect("the note");
+    assert_eq!(e.text_of(cal::SUBJECT), Some("Groceries"));
+    assert_eq!(e.text_of(cal::ALL_DAY_EVENT), Some("1"));
+    assert_eq!(e.text_of(cal::START_TIME), Some(date(day).as_str()));
+    // The calendar cannot delete the note.
+    let out = b.sync1(&SyncColl::new(&calendar, &kb).delete(&note));
+    assert_eq!(response_status(&out, air::DELETE, &note), "6");
+    assert_eq!(out.add_ids(), [note.as_str()]);
+    let kb = out.ok_key();
+    // A changed note reaches the calendar as a Change.
+    let out = a.sync1(
+        &SyncColl::new(&notes, &k).command(change_cmd(&note, data(vec![t(nt::SUBJECT, "Shop")]))),
+    );
+    out.ok_key();
+    let out = b.sync1(&SyncColl::new(&calendar, &kb));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    assert_eq!(out.changes[0].1.text_of(cal::SUBJECT), Some("Shop"));
+
+    // As tasks, in the default task folder; the calendar carries none.
+    let c = device(&s, ALICE, "devc");
+    set_device(&s, ALICE, "devc", &[("notes_as", "tasks")]);
+    let (_, adds) = full_sync(&c, &tasks, None);
+    let mut expected = vec![note.clone(), task_sid.clone()];
+    expected.sort();
+    assert_eq!(ids(&adds), expected);
+    let (_, as_task) = adds.iter().find(|(sid, _)| *sid == note).expect("the note");
+    assert_eq!(as_task.text_of(tk::SUBJECT), Some("Shop"));
+    assert_eq!(as_task.text_of(tk::COMPLETE), Some("0"));
+    assert!(full_sync(&c, &calendar, None).1.is_empty());
+
+    // Into a chosen task folder instead of the default one.
+    let (key, _) = c.folder_sync_ok("0");
+    let r = c.folder_create(&key, "0", "Note tasks", "15");
+    let chosen = text(&r, easd::wbxml::tag::folderhierarchy::SERVER_ID).to_owned();
+    set_device(&s, ALICE, "devc", &[("notes_folder", &chosen)]);
+    assert_eq!(ids(&full_sync(&c, &tasks, None).1), [task_sid.as_str()]);
+    assert_eq!(ids(&full_sync(&c, &chosen, None).1), [note.as_str()]);
+}

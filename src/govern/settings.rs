@@ -11,9 +11,10 @@
 //! `calendar_period` (through `MailPolicy`, where the policy's MaxEmailAgeFilter and
 //! MaxCalendarAgeFilter are enforced), and `tasks_as_events` with `tasks_calendar`
 //! (through [`Sight::merged_into`]: the chosen calendar collection also carries the tasks
-//! as all-day events; a change makes the device resync that calendar). The others are
-//! kept and validated for what easd does not have yet: archive, public and shared
-//! folders, and notes synced as events or tasks (`notes_as`, `notes_folder`).
+//! as all-day events; a change makes the device resync that calendar), and `notes_as` with
+//! `notes_folder` (the same way: notes as events in a calendar or as tasks in a task
+//! folder). The others are kept and validated for what easd does not have yet: archive,
+//! public and shared folders.
 //!
 //! As `KEY=VALUE`, keys are the snake_case field names (as in `--json`) and values are
 //! kebab-case words: `mail_folders=default`, `groupware_folders=all-as-mail`,
@@ -52,7 +53,7 @@ pub struct DeviceSettings {
     pub tasks_as_events: TasksAsEvents,
     /// The calendar tasks go into as events; `None`: the default Calendar.
     pub tasks_calendar: Option<FolderId>,
-    /// What notes are synced as (no effect yet: notes sync as notes).
+    /// What notes are also synced as ([`Sight::merged_into`]).
     pub notes_as: NotesAs,
     /// The folder notes go into (of the kind `notes_as` names); `None`: the default one.
     pub notes_folder: Option<FolderId>,
@@ -488,57 +489,82 @@ impl<'a> Sight<'a> {
         }
     }
 
-    /// What the collection of `folder` carries from other folders for this device: with
-    /// `tasks_as_events` on, the calendar it names (`tasks_calendar`, else the default
-    /// Calendar; a chosen calendar that is gone falls back to the default) carries the
-    /// tasks of every task folder the device is shown.
+    /// What the collection of `folder` carries from other folders for this device:
+    /// - `tasks_as_events` on: the calendar it names (`tasks_calendar`, else the default
+    ///   Calendar) carries the tasks of every task folder the device is shown;
+    /// - `notes_as` events, tasks or tasks-and-notes: the folder of that kind it names
+    ///   (`notes_folder`, else the default one) carries the notes of every notes folder the
+    ///   device is shown.
+    ///
+    /// A chosen folder that is gone falls back to the default one.
     pub fn merged_into(
         &self,
         tx: &impl Reads,
         account: AccountId,
         folder: &Folder,
     ) -> Result<Option<Merged>, StoreError> {
-        let not_completed = match self.settings.tasks_as_events {
-            TasksAsEvents::Off => return Ok(None),
-            TasksAsEvents::All => false,
-            TasksAsEvents::NotCompleted => true,
+        let tasks = match self.settings.tasks_as_events {
+            TasksAsEvents::Off => None,
+            TasksAsEvents::All => Some(Merge::TasksAsEvents {
+                not_completed: false,
+            }),
+            TasksAsEvents::NotCompleted => Some(Merge::TasksAsEvents {
+                not_completed: true,
+            }),
         };
-        if Kind::of(folder.kind) != Some(Kind::Calendar) {
+        let notes = match self.settings.notes_as {
+            NotesAs::Notes => None,
+            NotesAs::Events => Some(Merge::NotesAsEvents),
+            NotesAs::Tasks | NotesAs::TasksAndNotes => Some(Merge::NotesAsTasks),
+        };
+        // (what is merged, the chosen target, the kind of the target, the source kind)
+        let wanted = [
+            tasks.map(|m| (m, self.settings.tasks_calendar, Kind::Calendar, Kind::Tasks)),
+            notes.map(|m| {
+                (
+                    m,
+                    self.settings.notes_folder,
+                    self.settings.notes_kind(),
+                    Kind::Notes,
+                )
+            }),
+        ];
+        let kind = Kind::of(folder.kind);
+        // Most collections merge nothing: answered without reading the folder list.
+        if !wanted.iter().flatten().any(|w| Some(w.2) == kind) {
             return Ok(None);
         }
         let folders = tx.folders(account)?;
-        let calendar = self
-            .settings
-            .tasks_calendar
-            .filter(|id| {
-                folders
-                    .iter()
-                    .any(|f| f.id == *id && Kind::of(f.kind) == Some(Kind::Calendar))
-            })
-            .or_else(|| {
-                folders
-                    .iter()
-                    .find(|f| f.kind == FolderType::Calendar)
-                    .map(|f| f.id)
-            });
-        if calendar != Some(folder.id) {
-            return Ok(None);
-        }
-        let task_folders: Vec<FolderId> = folders
-            .iter()
-            .filter(|f| Kind::of(f.kind) == Some(Kind::Tasks))
-            .map(|f| f.id)
-            .collect();
         let shown: Vec<FolderId> = self
-            .hierarchy(folders)
-            .into_iter()
+            .hierarchy(folders.clone())
+            .iter()
             .map(|f| f.id)
-            .filter(|id| task_folders.contains(id))
             .collect();
-        Ok(Some(Merged::new(
-            Merge::TasksAsEvents { not_completed },
-            shown,
-        )))
+        let mut sources = Vec::new();
+        for (what, chosen, target_kind, source_kind) in wanted.into_iter().flatten() {
+            let target = chosen
+                .filter(|id| {
+                    folders
+                        .iter()
+                        .any(|f| f.id == *id && Kind::of(f.kind) == Some(target_kind))
+                })
+                .or_else(|| {
+                    folders
+                        .iter()
+                        .find(|f| f.special && Kind::of(f.kind) == Some(target_kind))
+                        .map(|f| f.id)
+                });
+            if target != Some(folder.id) {
+                continue;
+            }
+            sources.extend(
+                folders
+                    .iter()
+                    .filter(|f| Kind::of(f.kind) == Some(source_kind) && shown.contains(&f.id))
+                    .map(|f| (f.id, what)),
+            );
+        }
+        Ok(Merged::new(sources))
     }
 
     /// The folders FolderSync announces, out of all the account's: the hidden ones left

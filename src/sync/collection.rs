@@ -60,12 +60,18 @@ pub struct Previous {
     pub merged: Option<Merged>,
 }
 
-/// What a collection carries from other folders: which conversion, and how far into each
-/// source folder's log the device has been served.
+/// What a collection carries from other folders: each source folder, its conversion, and
+/// how far into its log the device has been served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merged {
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub folder: FolderId,
     pub what: Merge,
-    pub at: Vec<(FolderId, u64)>,
+    pub at: u64,
 }
 
 /// A conversion of other folders' items into a collection.
@@ -73,34 +79,63 @@ pub struct Merged {
 pub enum Merge {
     /// Tasks as all-day events in a calendar; with `not_completed`, only the open ones.
     TasksAsEvents { not_completed: bool },
+    /// Notes as all-day events in a calendar.
+    NotesAsEvents,
+    /// Notes as tasks in a task folder.
+    NotesAsTasks,
+}
+
+impl Merge {
+    /// Whether an item of a source folder is carried: of the source's class, and, for
+    /// tasks limited to the open ones, not complete.
+    fn admits(self, summary: &Summary) -> bool {
+        match (self, summary) {
+            (Merge::TasksAsEvents { not_completed }, Summary::Task(t)) => {
+                !(not_completed && t.complete)
+            }
+            (Merge::NotesAsEvents | Merge::NotesAsTasks, Summary::Note(_)) => true,
+            _ => false,
+        }
+    }
 }
 
 impl Merged {
-    /// Nothing served yet from `folders`.
-    pub fn new(what: Merge, folders: impl IntoIterator<Item = FolderId>) -> Self {
-        Merged {
-            what,
-            at: folders.into_iter().map(|f| (f, 0)).collect(),
-        }
+    /// Nothing served yet from these (folder, conversion) sources; `None` when there are
+    /// none.
+    pub fn new(sources: impl IntoIterator<Item = (FolderId, Merge)>) -> Option<Self> {
+        let sources: Vec<Source> = sources
+            .into_iter()
+            .map(|(folder, what)| Source {
+                folder,
+                what,
+                at: 0,
+            })
+            .collect();
+        (!sources.is_empty()).then_some(Merged { sources })
     }
 
     /// Whether two states merge the same items (the positions aside).
     pub fn same(a: Option<&Merged>, b: Option<&Merged>) -> bool {
-        let folders = |m: &Merged| m.at.iter().map(|(f, _)| *f).collect::<Vec<_>>();
-        match (a, b) {
-            (None, None) => true,
-            (Some(a), Some(b)) => a.what == b.what && folders(a) == folders(b),
-            _ => false,
-        }
+        let kinds = |m: Option<&Merged>| -> Vec<(FolderId, Merge)> {
+            m.iter()
+                .flat_map(|m| m.sources.iter().map(|s| (s.folder, s.what)))
+                .collect()
+        };
+        kinds(a) == kinds(b)
     }
 
-    fn admits(&self, summary: &Summary) -> bool {
-        match (self.what, summary) {
-            (Merge::TasksAsEvents { not_completed }, Summary::Task(t)) => {
-                !(not_completed && t.complete)
-            }
-            _ => false,
-        }
+    /// The conversion of source folder `folder`, when it is one.
+    pub fn of(merged: Option<&Merged>, folder: FolderId) -> Option<Merge> {
+        merged?
+            .sources
+            .iter()
+            .find(|s| s.folder == folder)
+            .map(|s| s.what)
+    }
+
+    /// The source folders.
+    pub fn folders(&self) -> impl Iterator<Item = FolderId> + '_ {
+        self.sources.iter().map(|s| s.folder)
     }
 }
 
@@ -154,7 +189,7 @@ impl SyncItem {
     /// 2.2.3.71.2): mail by DateReceived and events by their end within the date window
     /// (`cutoff`); 8 is incomplete tasks only; contacts and notes have no filter. A merged
     /// item is in when its conversion admits it.
-    fn in_window(&self, filter: u8, cutoff: Option<i64>, merged: Option<&Merged>) -> bool {
+    fn in_window(&self, filter: u8, cutoff: Option<i64>) -> bool {
         let dated = || cutoff.is_none_or(|c| self.window_date() >= c);
         match self {
             SyncItem::Mail(_) => dated(),
@@ -163,7 +198,7 @@ impl SyncItem {
                 Summary::Task(t) => filter != 8 || !t.complete,
                 Summary::Contact | Summary::Note(_) => true,
             },
-            SyncItem::Merged(g, _) => merged.is_some_and(|m| m.admits(&g.summary)),
+            SyncItem::Merged(g, what) => what.admits(&g.summary),
         }
     }
 }
@@ -356,7 +391,7 @@ pub fn collect_changes(
             state
                 .merged
                 .iter()
-                .flat_map(|m| m.at.iter().map(|(f, _)| (*f, Some(m.what)))),
+                .flat_map(|m| m.sources.iter().map(|s| (s.folder, Some(s.what)))),
         )
         .collect();
     'scan: for (source, (folder, merge)) in sources.into_iter().enumerate() {
@@ -384,7 +419,7 @@ pub fn collect_changes(
                         let Some(item) = read_item(tx, k.account, folder, e.item, merge)? else {
                             continue;
                         };
-                        let in_window = item.in_window(state.filter, cutoff, state.merged.as_ref());
+                        let in_window = item.in_window(state.filter, cutoff);
                         let holds = held.0.contains_key(&e.item);
                         match (holds, in_window) {
                             (true, true) if merge.is_none() && e.modseq <= state.rescan_until => {}
@@ -424,8 +459,8 @@ fn position(state: &CollectionState, i: usize) -> u64 {
         Some(j) => state
             .merged
             .as_ref()
-            .and_then(|m| m.at.get(j))
-            .map_or(u64::MAX, |(_, at)| *at),
+            .and_then(|m| m.sources.get(j))
+            .map_or(u64::MAX, |s| s.at),
     }
 }
 
@@ -433,8 +468,8 @@ fn set_position(state: &mut CollectionState, i: usize, modseq: u64) {
     match i.checked_sub(1) {
         None => state.modseq = modseq,
         Some(j) => {
-            if let Some((_, at)) = state.merged.as_mut().and_then(|m| m.at.get_mut(j)) {
-                *at = modseq;
+            if let Some(s) = state.merged.as_mut().and_then(|m| m.sources.get_mut(j)) {
+                s.at = modseq;
             }
         }
     }
@@ -539,14 +574,14 @@ pub fn resend_merged(
     deleted: bool,
     out: &mut ServerChanges,
 ) -> Result<(), StoreError> {
-    let Some(m) = state.merged.as_ref() else {
+    let Some(what) = Merged::of(state.merged.as_ref(), folder) else {
         return Ok(());
     };
     if deleted {
         held.0.remove(&id);
     }
-    let item = read_item(tx, k.account, folder, id, Some(m.what))?
-        .filter(|i| i.in_window(state.filter, None, Some(m)));
+    let item = read_item(tx, k.account, folder, id, Some(what))?
+        .filter(|i| i.in_window(state.filter, None));
     match (item, held.0.contains_key(&id)) {
         (Some(i), true) => out.changes.push(i),
         (Some(i), false) => {
@@ -568,10 +603,10 @@ fn merged_caught_up(
     k: StateKey,
     state: &CollectionState,
 ) -> Result<bool, StoreError> {
-    for (folder, at) in state.merged.iter().flat_map(|m| m.at.iter()) {
+    for s in state.merged.iter().flat_map(|m| m.sources.iter()) {
         if tx
-            .folder(k.account, *folder)?
-            .is_some_and(|f| f.modseq > *at)
+            .folder(k.account, s.folder)?
+            .is_some_and(|f| f.modseq > s.at)
         {
             return Ok(false);
         }
@@ -703,15 +738,16 @@ mod tests {
         let open = Merge::TasksAsEvents {
             not_completed: true,
         };
-        let mut served = Merged::new(all, [3, 9]);
-        served.at[0].1 = 40;
-        assert!(Merged::same(Some(&served), Some(&Merged::new(all, [3, 9]))));
-        assert!(!Merged::same(
-            Some(&served),
-            Some(&Merged::new(open, [3, 9]))
-        ));
-        assert!(!Merged::same(Some(&served), Some(&Merged::new(all, [3]))));
-        assert!(!Merged::same(Some(&served), None));
+        let merged = |sources: &[(FolderId, Merge)]| Merged::new(sources.iter().copied());
+        let mut served = merged(&[(3, all), (9, all)]).expect("sources");
+        served.sources[0].at = 40;
+        let same = |other: Option<Merged>| Merged::same(Some(&served), other.as_ref());
+        assert!(same(merged(&[(3, all), (9, all)])));
+        assert!(!same(merged(&[(3, open), (9, open)])));
+        assert!(!same(merged(&[(3, all)])));
+        assert!(!same(merged(&[(3, all), (9, Merge::NotesAsEvents)])));
+        assert!(!same(None));
+        assert!(merged(&[]).is_none());
     }
 
     #[test]

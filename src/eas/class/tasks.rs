@@ -1,16 +1,12 @@
 //! Tasks ([MS-ASTASK]): what the server reads of a task, and the task as a calendar event
 //! ([MS-ASCAL]) for devices that get tasks in their calendar (`tasks_as_events`).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use super::format_datetime;
+use super::calendar::{AllDay, DAY, midnight};
 use super::groupware::{Class, GroupwareItem, Malformed, datetime, flag};
 use crate::wbxml::Element;
-use crate::wbxml::tag::{airsync, airsyncbase, calendar as cal, tasks as t};
-
-const DAY: i64 = 86_400;
+use crate::wbxml::tag::tasks as t;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -41,7 +37,6 @@ pub fn summary(data: &Element) -> Result<Summary, Malformed> {
 /// date (or due date, or, lacking both, the day it was created) to the day after its due
 /// date (or one day).
 fn days(summary: &Summary, created: i64) -> (i64, i64) {
-    let midnight = |t: i64| t.div_euclid(DAY) * DAY;
     let first = midnight(summary.start.or(summary.due).unwrap_or(created));
     let after = summary
         .due
@@ -51,35 +46,10 @@ fn days(summary: &Summary, created: i64) -> (i64, i64) {
     (first, after)
 }
 
-/// [MS-ASCAL] Timezone of UTC: a TIME_ZONE_INFORMATION of zero bias and no daylight rule
-/// (172 zero bytes, base64). The event's days are the task's dates as the client sent them.
-fn utc_timezone() -> String {
-    BASE64.encode([0u8; 172])
-}
-
 /// The task as the ApplicationData of an all-day calendar event: Subject, Body, Reminder,
-/// Sensitivity and Categories carried over; shown as free time (a task blocks nothing).
+/// Sensitivity and Categories carried over.
 pub fn as_event(item: &GroupwareItem, task: &Element, summary: &Summary) -> Element {
     let (first, after) = days(summary, item.created);
-    let mut e = Element::new(airsync::APPLICATION_DATA)
-        .text_child(cal::TIMEZONE, utc_timezone())
-        .text_child(cal::ALL_DAY_EVENT, "1");
-    if let Some(body) = task.find(airsyncbase::BODY) {
-        e.push(body.clone());
-    }
-    // [MS-ASCAL] BusyStatus 0: free.
-    e.push_text(cal::BUSY_STATUS, "0");
-    if let Some(categories) = task.find(t::CATEGORIES) {
-        let mut c = Element::new(cal::CATEGORIES);
-        for category in categories.find_all(t::CATEGORY) {
-            c.push_text(cal::CATEGORY, category.text().unwrap_or_default());
-        }
-        e.push(c);
-    }
-    e.push_text(cal::DT_STAMP, format_datetime(item.created));
-    e.push_text(cal::END_TIME, format_datetime(after));
-    // [MS-ASCAL] MeetingStatus 0: an appointment, not a meeting.
-    e.push_text(cal::MEETING_STATUS, "0");
     // [MS-ASTASK] ReminderTime is a point in time; [MS-ASCAL] Reminder is minutes before
     // the start.
     let reminder = task
@@ -89,22 +59,25 @@ pub fn as_event(item: &GroupwareItem, task: &Element, summary: &Summary) -> Elem
             task.text_of(t::REMINDER_TIME)
                 .and_then(super::parse_datetime)
         })
-        .flatten();
-    if let Some(at) = reminder {
-        e.push_text(cal::REMINDER, ((first - at).max(0) / 60).to_string());
+        .flatten()
+        .map(|at| (first - at).max(0) / 60);
+    AllDay {
+        item,
+        first,
+        after,
+        subject: &summary.subject,
+        source: task,
+        categories: (t::CATEGORIES, t::CATEGORY),
+        reminder,
+        sensitivity: task.text_of(t::SENSITIVITY),
     }
-    if let Some(s) = task.text_of(t::SENSITIVITY) {
-        e.push_text(cal::SENSITIVITY, s);
-    }
-    e.push_text(cal::SUBJECT, summary.subject.as_str());
-    e.push_text(cal::START_TIME, format_datetime(first));
-    e.push_text(cal::UID, format!("easd-task-{}-{}", item.folder, item.id));
-    e
+    .application_data()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wbxml::tag::{airsync, calendar as cal};
 
     #[test]
     fn a_task_covers_its_start_to_its_due_day() {

@@ -205,7 +205,7 @@ fn merged_sources(
     let mut out = Vec::new();
     for f in folders {
         if let Some(m) = sight.merged_into(&tx, ctx.account.id, f)? {
-            out.push((f.id, m.at.iter().map(|(g, _)| *g).collect()));
+            out.push((f.id, m.folders().collect()));
         }
     }
     Ok(out)

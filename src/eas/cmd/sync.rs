@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Reply, status_reply};
 use crate::eas::class::groupware::{self, Class, Summary};
-use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, tasks};
+use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::registry;
@@ -220,7 +220,7 @@ fn watched(ctx: &Ctx<'_>, requests: &[CollectionRequest]) -> Result<Vec<FolderId
         if let Some(f) = sight.folder(&tx, ctx.account.id, id)?
             && let Some(m) = sight.merged_into(&tx, ctx.account.id, &f)?
         {
-            out.extend(m.at.iter().map(|(g, _)| *g));
+            out.extend(m.folders());
         }
     }
     Ok(out)
@@ -770,8 +770,8 @@ type Refused = (FolderId, u64, bool);
 enum Target {
     /// An item of the collection's own folder.
     Own(u64),
-    /// An item of a folder merged into the collection: (folder, item).
-    Merged(FolderId, u64),
+    /// An item of a folder merged into the collection: (folder, item, its conversion).
+    Merged(FolderId, u64, Merge),
     Unknown,
 }
 
@@ -888,15 +888,14 @@ impl Job {
     ) -> Result<(Vec<ItemResponse>, Vec<Refused>), StoreError> {
         let mut out = Vec::new();
         let mut refused = Vec::new();
-        let merged_folders: Vec<FolderId> = state
-            .merged
-            .iter()
-            .flat_map(|m| m.at.iter().map(|(f, _)| *f))
-            .collect();
+        let merged = state.merged.clone();
         let target = |sid: &str| match parse_item_server_id(sid) {
             Some((f, i)) if f == self.folder => Target::Own(i),
-            Some((f, i)) if merged_folders.contains(&f) => Target::Merged(f, i),
-            _ => Target::Unknown,
+            Some((f, i)) => match Merged::of(merged.as_ref(), f) {
+                Some(what) => Target::Merged(f, i, what),
+                None => Target::Unknown,
+            },
+            None => Target::Unknown,
         };
         for cmd in &self.commands {
             match cmd {
@@ -906,7 +905,7 @@ impl Job {
                         // A merged item (a task shown as an event) is the other folder's:
                         // the calendar cannot edit it. [MS-ASCMD] 2.2.3.177.17 Status 6, and
                         // the device gets the item back as the server has it.
-                        Target::Merged(f, i) => {
+                        Target::Merged(f, i, _) => {
                             refused.push((f, i, false));
                             CONVERSION_ERROR
                         }
@@ -930,7 +929,7 @@ impl Job {
                         Target::Unknown => NOT_FOUND,
                         // Deleting the event must not delete the user's task: refused
                         // (Status 6), and the event is sent again.
-                        Target::Merged(f, i) => {
+                        Target::Merged(f, i, _) => {
                             refused.push((f, i, true));
                             CONVERSION_ERROR
                         }
@@ -953,12 +952,13 @@ impl Job {
                     }
                 }
                 ClientCommand::Fetch { server_id } => {
-                    let merge = state.merged.as_ref().map(|m| m.what);
                     let item = match target(server_id) {
                         Target::Own(i) => {
                             coll::read_item(w.tx, self.account, self.folder, i, None)?
                         }
-                        Target::Merged(f, i) => coll::read_item(w.tx, self.account, f, i, merge)?,
+                        Target::Merged(f, i, what) => {
+                            coll::read_item(w.tx, self.account, f, i, Some(what))?
+                        }
                         Target::Unknown => None,
                     }
                     .map(Box::new);
@@ -1215,13 +1215,25 @@ fn item_data(
     match item {
         SyncItem::Mail(m) => full_data(store, m, body, version),
         SyncItem::Groupware(g) => groupware::application_data(g),
-        SyncItem::Merged(g, Merge::TasksAsEvents { .. }) => match &g.summary {
-            Summary::Task(t) => Ok(tasks::as_event(g, &groupware::application_data(g)?, t)),
-            _ => Err(StoreError::Corrupt {
-                table: "groupware_items",
-                detail: format!("item {} of folder {} is not a task", g.id, g.folder),
-            }),
-        },
+        SyncItem::Merged(g, what) => {
+            let source = groupware::application_data(g)?;
+            // The scan only carries items their conversion admits (tasks as tasks, notes
+            // as notes), so another pairing is a record that changed class under it.
+            match (what, &g.summary) {
+                (Merge::TasksAsEvents { .. }, Summary::Task(t)) => {
+                    Ok(tasks::as_event(g, &source, t))
+                }
+                (Merge::NotesAsEvents, Summary::Note(n)) => Ok(notes::as_event(g, &source, n)),
+                (Merge::NotesAsTasks, Summary::Note(n)) => Ok(notes::as_task(&source, n)),
+                _ => Err(StoreError::Corrupt {
+                    table: "groupware_items",
+                    detail: format!(
+                        "item {} of folder {} cannot be shown as {what:?}",
+                        g.id, g.folder
+                    ),
+                }),
+            }
+        }
     }
 }
 
