@@ -699,3 +699,36 @@ fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     assert_eq!(ids(&full_sync(&c, &tasks, None).1), [task_sid.as_str()]);
     assert_eq!(ids(&full_sync(&c, &chosen, None).1), [note.as_str()]);
 }
+
+#[test]
+fn empty_folder_contents_deletes_groupware_items_too() {
+    use easd::wbxml::tag::itemoperations as io;
+    let s = server_with(&[ALICE]);
+    let a = device(&s, ALICE, "deva");
+    let b = device(&s, ALICE, "devb");
+    let contacts = a.folder_of_type(CONTACTS);
+    let k = a.sync_init(&contacts);
+    let (_, sid) = add(
+        &a,
+        &contacts,
+        &k,
+        "c",
+        data(vec![t(con::FIRST_NAME, "Emmy")]),
+    );
+    let (kb, adds) = full_sync(&b, &contacts, None);
+    assert_eq!(ids(&adds), [sid.as_str()]);
+    let r = a.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(
+            Element::new(io::EMPTY_FOLDER_CONTENTS).text_child(air::COLLECTION_ID, &contacts),
+        ),
+    );
+    assert_eq!(
+        r.find_path(&[io::RESPONSE, io::EMPTY_FOLDER_CONTENTS])
+            .and_then(|e| e.text_of(io::STATUS)),
+        Some("1"),
+        "{r:?}"
+    );
+    let out = b.sync1(&SyncColl::new(&contacts, &kb));
+    assert_eq!(out.deletes, [sid.as_str()]);
+}

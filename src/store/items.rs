@@ -331,6 +331,30 @@ pub fn delete_groupware(
     Ok(Some(modseq))
 }
 
+/// Deletes every item of a folder, messages and groupware items, each leaving its
+/// tombstone (the folder stays; devices are told of each deletion).
+pub fn empty_folder(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+) -> Result<(), StoreError> {
+    for item in ctx.tx.folder_items(account, folder)? {
+        delete(ctx, account, folder, item.id)?;
+    }
+    let mut groupware = Vec::new();
+    for row in ctx
+        .tx
+        .open_table(GROUPWARE_ITEMS)?
+        .range((account, folder, 0)..=(account, folder, u64::MAX))?
+    {
+        groupware.push(row?.0.value().2);
+    }
+    for id in groupware {
+        delete_groupware(ctx, account, folder, id)?;
+    }
+    Ok(())
+}
+
 /// Removes every item, log entry and search posting of a folder (the folder itself is
 /// being deleted).
 pub fn purge_folder(

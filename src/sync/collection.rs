@@ -165,13 +165,6 @@ impl SyncItem {
         }
     }
 
-    pub fn modseq(&self) -> u64 {
-        match self {
-            SyncItem::Mail(m) => m.modseq,
-            SyncItem::Groupware(g) | SyncItem::Merged(g, _) => g.modseq,
-        }
-    }
-
     /// The date a FilterType window is measured against (what the held set records):
     /// DateReceived of mail, the end of an event; `i64::MAX` (never ages out) for the rest.
     pub fn window_date(&self) -> i64 {

@@ -9,7 +9,7 @@ use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy}
 use crate::govern::settings::Sight;
 use crate::mail::mime;
 use crate::store::folders;
-use crate::store::items::{self, ItemReads};
+use crate::store::items;
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::{parse_file_reference, parse_item_server_id};
@@ -201,9 +201,7 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
     ctx.app
         .store
         .write(move |w: &mut WriteCtx| {
-            for item in w.tx.folder_items(account, folder.id)? {
-                items::delete(w, account, folder.id, item.id)?;
-            }
+            items::empty_folder(w, account, folder.id)?;
             if subfolders {
                 let children: Vec<u64> =
                     w.tx.folders(account)?
