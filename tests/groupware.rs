@@ -732,3 +732,39 @@ fn empty_folder_contents_deletes_groupware_items_too() {
     let out = b.sync1(&SyncColl::new(&contacts, &kb));
     assert_eq!(out.deletes, [sid.as_str()]);
 }
+
+#[test]
+fn a_device_shown_groupware_folders_as_mail_gets_no_groupware_items() {
+    let s = server_with(&[ALICE]);
+    let a = device(&s, ALICE, "deva");
+    let b = device(&s, ALICE, "devb");
+    let contacts = a.folder_of_type(CONTACTS);
+    let k = a.sync_init(&contacts);
+    let (_, sid) = add(
+        &a,
+        &contacts,
+        &k,
+        "c",
+        data(vec![t(con::FIRST_NAME, "Hedy")]),
+    );
+    let (kb, adds) = full_sync(&b, &contacts, None);
+    assert_eq!(ids(&adds), [sid.as_str()]);
+
+    set_device(&s, ALICE, "devb", &[("groupware_folders", "all-as-mail")]);
+    // Its state held a contact the mail view does not carry: it starts again.
+    assert_eq!(b.sync1(&SyncColl::new(&contacts, &kb)).status, "3");
+    let (kb, adds) = full_sync(&b, &contacts, None);
+    assert!(adds.is_empty(), "contacts in a mail folder: {adds:?}");
+    let out = b.sync1(
+        &SyncColl::new(&contacts, &kb)
+            .command(add_cmd("x", Some(data(vec![t(con::FIRST_NAME, "X")]))))
+            .fetch(&sid),
+    );
+    assert_eq!(add_response(&out, "x"), ("6".into(), None));
+    let f = out
+        .responses
+        .as_ref()
+        .and_then(|r| r.find(air::FETCH))
+        .expect("Fetch");
+    assert_eq!(f.text_of(air::STATUS), Some("8"));
+}

@@ -489,7 +489,8 @@ impl<'a> Sight<'a> {
         }
     }
 
-    /// What the collection of `folder` carries from other folders for this device:
+    /// What the collection of `folder` carries besides its own items for this device (a
+    /// groupware folder shown as a mail folder: mail only, so nothing):
     /// - `tasks_as_events` on: the calendar it names (`tasks_calendar`, else the default
     ///   Calendar) carries the tasks of every task folder the device is shown;
     /// - `notes_as` events, tasks or tasks-and-notes: the folder of that kind it names
@@ -503,6 +504,11 @@ impl<'a> Sight<'a> {
         account: AccountId,
         folder: &Folder,
     ) -> Result<Option<Merged>, StoreError> {
+        if self.settings.groupware_folders == GroupwareFolders::AllAsMail
+            && is_groupware(folder.kind)
+        {
+            return Ok(Some(Merged::as_mail()));
+        }
         let tasks = match self.settings.tasks_as_events {
             TasksAsEvents::Off => None,
             TasksAsEvents::All => Some(Merge::TasksAsEvents {

@@ -60,11 +60,17 @@ pub struct Previous {
     pub merged: Option<Merged>,
 }
 
-/// What a collection carries from other folders: each source folder, its conversion, and
-/// how far into its log the device has been served.
+/// What a collection carries other than its folder's own items: from other folders, each
+/// source folder, its conversion, and how far into its log the device has been served; or
+/// mail only, for a groupware folder the device is shown as a mail folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merged {
     pub sources: Vec<Source>,
+    /// The device is shown the folder as a mail folder (`groupware_folders=all-as-mail`,
+    /// for clients that only do mail): its calendar, contact, task or note items are not
+    /// carried, as the client could not read them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_mail: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +117,23 @@ impl Merged {
                 at: 0,
             })
             .collect();
-        (!sources.is_empty()).then_some(Merged { sources })
+        (!sources.is_empty()).then_some(Merged {
+            sources,
+            as_mail: false,
+        })
+    }
+
+    /// A groupware folder shown as a mail folder: it carries mail only.
+    pub fn as_mail() -> Self {
+        Merged {
+            sources: Vec::new(),
+            as_mail: true,
+        }
+    }
+
+    /// Whether a state with this carries mail only.
+    pub fn mail_only(merged: Option<&Merged>) -> bool {
+        merged.is_some_and(|m| m.as_mail)
     }
 
     /// Whether two states merge the same items (the positions aside).
@@ -121,7 +143,7 @@ impl Merged {
                 .flat_map(|m| m.sources.iter().map(|s| (s.folder, s.what)))
                 .collect()
         };
-        kinds(a) == kinds(b)
+        kinds(a) == kinds(b) && Merged::mail_only(a) == Merged::mail_only(b)
     }
 
     /// The conversion of source folder `folder`, when it is one.
@@ -387,6 +409,7 @@ pub fn collect_changes(
                 .flat_map(|m| m.sources.iter().map(|s| (s.folder, Some(s.what)))),
         )
         .collect();
+    let mail_only = Merged::mail_only(state.merged.as_ref());
     'scan: for (source, (folder, merge)) in sources.into_iter().enumerate() {
         loop {
             let entries = tx.log_since(k.account, folder, position(state, source), 256)?;
@@ -409,7 +432,9 @@ pub fn collect_changes(
                         }
                     }
                     LogKind::Upsert => {
-                        let Some(item) = read_item(tx, k.account, folder, e.item, merge)? else {
+                        let item = read_item(tx, k.account, folder, e.item, merge)?
+                            .filter(|i| !mail_only || matches!(i, SyncItem::Mail(_)));
+                        let Some(item) = item else {
                             continue;
                         };
                         let in_window = item.in_window(state.filter, cutoff);

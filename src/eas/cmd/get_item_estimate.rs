@@ -95,8 +95,10 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         return Ok(response(INVALID_KEY, Some(id), None));
     }
     // The window the next Sync works in: the one asked for (or kept), as the policy allows.
-    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
-        .filter(Class::of(folder.kind), filter.unwrap_or(state.filter));
+    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?.filter(
+        Class::of(folder.kind).filter(|_| !Merged::mail_only(merged.as_ref())),
+        filter.unwrap_or(state.filter),
+    );
     let held = coll::load_held(&tx, sk, generation)?;
     let n = coll::estimate(&tx, sk, state, held, filter, crate::store::now())?;
     Ok(response(OK, Some(id), Some(n)))

@@ -518,10 +518,11 @@ async fn sync_collection(
             return Ok((e, false));
         }
     };
-    let class = Class::of(folder.kind);
     // What this device's collection carries from other folders (its settings decide); a
     // state made under other settings is no longer valid (Status 3, the device resyncs).
     let merged = Sight::of(&ctx.device).merged_into(&ctx.app.store.read()?, account, &folder)?;
+    // A folder shown as a mail folder is a mail collection (it takes no Add).
+    let class = Class::of(folder.kind).filter(|_| !Merged::mail_only(merged.as_ref()));
     let opts = match options(&req, policy, class) {
         Ok(o) => o,
         Err(why) => {
@@ -955,6 +956,7 @@ impl Job {
                     let item = match target(server_id) {
                         Target::Own(i) => {
                             coll::read_item(w.tx, self.account, self.folder, i, None)?
+                                .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_)))
                         }
                         Target::Merged(f, i, what) => {
                             coll::read_item(w.tx, self.account, f, i, Some(what))?
