@@ -16,7 +16,7 @@ use crate::store::StoreError;
 use crate::store::model::{FolderId, FolderType};
 use crate::wbxml::{self, Element, tag};
 
-/// The item class a groupware folder holds ([MS-ASCMD] 2.2.3.27.4 Class).
+/// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Class {
     Calendar,

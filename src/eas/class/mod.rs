@@ -140,7 +140,7 @@ pub struct MailOptions {
 pub struct MailPolicy {
     /// MaxEmailAgeFilter ([MS-ASPROV] 2.2.2.33): the widest FilterType allowed; 0 = all.
     max_age_filter: u8,
-    /// The same for calendar collections: MaxCalendarAgeFilter ([MS-ASPROV] 2.2.2.29),
+    /// The same for calendar collections: MaxCalendarAgeFilter ([MS-ASPROV] 2.2.2.31),
     /// narrowed by the device's `calendar_period`.
     max_calendar_filter: u8,
     /// MaxEmailBodyTruncationSize ([MS-ASPROV] 2.2.2.34), in bytes; `None` = no limit.
