@@ -342,8 +342,12 @@ fn groupware_items_survive_a_restart() {
     let d = data(vec![t(nt::SUBJECT, "Kept across restarts")]);
     let (_, sid) = add(&a, &notes, &k, "n1", d.clone());
     s.restart();
-    let (_, adds) = full_sync(&device(&s, ALICE, "devb"), &notes, None);
-    assert_eq!(adds, [(sid, d)]);
+    let b = device(&s, ALICE, "devb");
+    let (_, adds) = full_sync(&b, &notes, None);
+    assert_eq!(adds, [(sid.clone(), d.clone())]);
+    // ItemOperations fetches it as stored too.
+    let props = b.fetch_item(&sid, None);
+    assert_eq!(props.children, d.children);
 }
 
 // ---- filters -----------------------------------------------------------------------------

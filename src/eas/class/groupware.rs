@@ -38,6 +38,16 @@ impl Class {
         }
     }
 
+    /// The Class value of the item type ([MS-ASCMD] ItemOperations and Sync responses).
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Calendar => "Calendar",
+            Class::Contacts => "Contacts",
+            Class::Tasks => "Tasks",
+            Class::Notes => "Notes",
+        }
+    }
+
     /// Whether an ApplicationData child with this code page belongs to the class: its own
     /// page, AirSyncBase (Body, Attachments, …) and, for contacts, Contacts2.
     fn owns_page(self, page: u8) -> bool {
