@@ -7,11 +7,14 @@
 //! written by an older easd loads with settings that change nothing.
 //!
 //! What takes effect today: `groupware_folders`, `mail_folders` (through [`Sight`], the
-//! one check every command makes before it touches a folder) and `mail_period` (through
-//! `MailPolicy`, where the policy's MaxEmailAgeFilter is enforced). The others are kept
-//! and validated for the folders and item classes easd does not have yet: archive, public
-//! and shared folders, calendar items (`calendar_period`), and the task and note classes
-//! the conversions need.
+//! one check every command makes before it touches a folder), `mail_period` and
+//! `calendar_period` (through `MailPolicy`, where the policy's MaxEmailAgeFilter and
+//! MaxCalendarAgeFilter are enforced), and `tasks_as_events` with `tasks_calendar`
+//! (through [`Sight::merged_into`]: the chosen calendar collection also carries the tasks
+//! as all-day events; a change makes the device resync that calendar), and `notes_as` with
+//! `notes_folder` (the same way: notes as events in a calendar or as tasks in a task
+//! folder). The others are kept and validated for what easd does not have yet: archive,
+//! public and shared folders.
 //!
 //! As `KEY=VALUE`, keys are the snake_case field names (as in `--json`) and values are
 //! kebab-case words: `mail_folders=default`, `groupware_folders=all-as-mail`,
@@ -27,6 +30,7 @@ use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::{Access, AccountId, Device, Folder, FolderId, FolderType};
 use crate::store::ops::Reads;
+use crate::sync::collection::{Merge, Merged};
 
 use super::registry;
 
@@ -43,11 +47,13 @@ pub struct DeviceSettings {
     pub shared_folders: bool,
     /// The widest FilterType of mail collections; `None`: the device's own choice.
     pub mail_period: Option<Period>,
-    /// The widest FilterType of calendar collections (no calendar items exist yet).
+    /// The widest FilterType of calendar collections; `None`: the device's own choice.
     pub calendar_period: Option<Period>,
+    /// Tasks also synced as all-day events in a calendar ([`Sight::merged_into`]).
     pub tasks_as_events: TasksAsEvents,
     /// The calendar tasks go into as events; `None`: the default Calendar.
     pub tasks_calendar: Option<FolderId>,
+    /// What notes are also synced as ([`Sight::merged_into`]).
     pub notes_as: NotesAs,
     /// The folder notes go into (of the kind `notes_as` names); `None`: the default one.
     pub notes_folder: Option<FolderId>,
@@ -283,6 +289,11 @@ impl DeviceSettings {
         self.mail_period.map_or(0, Period::filter_type)
     }
 
+    /// The FilterType cap of calendar collections; 0: none.
+    pub fn calendar_filter_cap(&self) -> u8 {
+        self.calendar_period.map_or(0, Period::filter_type)
+    }
+
     /// Checks the chosen folders against the folders of the device's account: the tasks
     /// calendar must be a calendar, the notes folder of the kind `notes_as` puts notes in.
     pub fn check_folders(&self, folders: &[Folder]) -> Result<(), StoreError> {
@@ -476,6 +487,90 @@ impl<'a> Sight<'a> {
             Some(_) => tx.item(account, folder, id),
             None => Ok(None),
         }
+    }
+
+    /// What the collection of `folder` carries besides its own items for this device (a
+    /// groupware folder shown as a mail folder: mail only, so nothing):
+    /// - `tasks_as_events` on: the calendar it names (`tasks_calendar`, else the default
+    ///   Calendar) carries the tasks of every task folder the device is shown;
+    /// - `notes_as` events, tasks or tasks-and-notes: the folder of that kind it names
+    ///   (`notes_folder`, else the default one) carries the notes of every notes folder the
+    ///   device is shown.
+    ///
+    /// A chosen folder that is gone falls back to the default one.
+    pub fn merged_into(
+        &self,
+        tx: &impl Reads,
+        account: AccountId,
+        folder: &Folder,
+    ) -> Result<Option<Merged>, StoreError> {
+        if self.settings.groupware_folders == GroupwareFolders::AllAsMail
+            && is_groupware(folder.kind)
+        {
+            return Ok(Some(Merged::as_mail()));
+        }
+        let tasks = match self.settings.tasks_as_events {
+            TasksAsEvents::Off => None,
+            TasksAsEvents::All => Some(Merge::TasksAsEvents {
+                not_completed: false,
+            }),
+            TasksAsEvents::NotCompleted => Some(Merge::TasksAsEvents {
+                not_completed: true,
+            }),
+        };
+        let notes = match self.settings.notes_as {
+            NotesAs::Notes => None,
+            NotesAs::Events => Some(Merge::NotesAsEvents),
+            NotesAs::Tasks | NotesAs::TasksAndNotes => Some(Merge::NotesAsTasks),
+        };
+        // (what is merged, the chosen target, the kind of the target, the source kind)
+        let wanted = [
+            tasks.map(|m| (m, self.settings.tasks_calendar, Kind::Calendar, Kind::Tasks)),
+            notes.map(|m| {
+                (
+                    m,
+                    self.settings.notes_folder,
+                    self.settings.notes_kind(),
+                    Kind::Notes,
+                )
+            }),
+        ];
+        let kind = Kind::of(folder.kind);
+        // Most collections merge nothing: answered without reading the folder list.
+        if !wanted.iter().flatten().any(|w| Some(w.2) == kind) {
+            return Ok(None);
+        }
+        let folders = tx.folders(account)?;
+        let shown: Vec<FolderId> = self
+            .hierarchy(folders.clone())
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        let mut sources = Vec::new();
+        for (what, chosen, target_kind, source_kind) in wanted.into_iter().flatten() {
+            let target = chosen
+                .filter(|id| {
+                    folders
+                        .iter()
+                        .any(|f| f.id == *id && Kind::of(f.kind) == Some(target_kind))
+                })
+                .or_else(|| {
+                    folders
+                        .iter()
+                        .find(|f| f.special && Kind::of(f.kind) == Some(target_kind))
+                        .map(|f| f.id)
+                });
+            if target != Some(folder.id) {
+                continue;
+            }
+            sources.extend(
+                folders
+                    .iter()
+                    .filter(|f| Kind::of(f.kind) == Some(source_kind) && shown.contains(&f.id))
+                    .map(|f| (f.id, what)),
+            );
+        }
+        Ok(Merged::new(sources))
     }
 
     /// The folders FolderSync announces, out of all the account's: the hidden ones left

@@ -10,8 +10,9 @@ use redb::ReadableTable;
 use super::model::{AccountId, FolderId};
 use super::ops::{self, Reads, Tx};
 use super::search_index;
-use super::tables::{self, FOLDER_LOG, ITEMS};
+use super::tables::{self, FOLDER_LOG, GROUPWARE_ITEMS, ITEMS};
 use super::{Event, StoreError, WriteCtx};
+use crate::eas::class::groupware::{GroupwareItem, Summary};
 use crate::mail::meta::{Flags, MailItem, MessageMeta};
 use crate::store::BlobId;
 
@@ -54,6 +55,19 @@ pub trait ItemReads: Tx {
         id: u64,
     ) -> Result<Option<MailItem>, StoreError> {
         tables::get(&self.table(ITEMS)?, "items", (account, folder, id))
+    }
+
+    fn groupware_item(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        id: u64,
+    ) -> Result<Option<GroupwareItem>, StoreError> {
+        tables::get(
+            &self.table(GROUPWARE_ITEMS)?,
+            "groupware_items",
+            (account, folder, id),
+        )
     }
 
     /// Log entries after `after`, oldest first, at most `limit`.
@@ -144,6 +158,19 @@ fn put(ctx: &WriteCtx, account: AccountId, item: &MailItem) -> Result<(), StoreE
     Ok(())
 }
 
+/// Takes the account's next item id (messages and groupware items share the counter, so
+/// an id never names two items of the account).
+fn next_item_id(ctx: &WriteCtx, account: AccountId) -> Result<u64, StoreError> {
+    let mut acc = ctx
+        .tx
+        .account(account)?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
+    let id = acc.next_item_id;
+    acc.next_item_id += 1;
+    ops::put_account(ctx.tx, &acc)?;
+    Ok(id)
+}
+
 /// Stores a new message in `folder`, indexing its search terms (which the item record
 /// itself does not keep: they would weigh on every sync read).
 pub fn insert(
@@ -155,13 +182,7 @@ pub fn insert(
     flags: Flags,
 ) -> Result<MailItem, StoreError> {
     let terms = std::mem::take(&mut meta.search_terms);
-    let mut acc = ctx
-        .tx
-        .account(account)?
-        .ok_or_else(|| StoreError::NotFound(format!("account {account}")))?;
-    let id = acc.next_item_id;
-    acc.next_item_id += 1;
-    ops::put_account(ctx.tx, &acc)?;
+    let id = next_item_id(ctx, account)?;
     let modseq = next_modseq(ctx, account, folder)?;
     let item = MailItem {
         id,
@@ -249,6 +270,91 @@ pub fn move_to(
     Ok(Some((tombstone, moved)))
 }
 
+/// Stores a groupware item: a new one in `folder` (`id` `None`), or the new
+/// ApplicationData of item `id` (`Ok(None)`: no such item).
+pub fn put_groupware(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: Option<u64>,
+    data: Vec<u8>,
+    summary: Summary,
+) -> Result<Option<GroupwareItem>, StoreError> {
+    let (id, created, replaces) = match id {
+        None => (next_item_id(ctx, account)?, super::now(), None),
+        Some(id) => match ctx.tx.groupware_item(account, folder, id)? {
+            Some(old) => (id, old.created, Some(old.modseq)),
+            None => return Ok(None),
+        },
+    };
+    let item = GroupwareItem {
+        id,
+        folder,
+        data,
+        summary,
+        created,
+        modseq: next_modseq(ctx, account, folder)?,
+    };
+    ctx.tx
+        .open_table(GROUPWARE_ITEMS)?
+        .insert((account, folder, id), tables::encode(&item).as_slice())?;
+    let entry = LogEntry {
+        modseq: item.modseq,
+        item: id,
+        kind: LogKind::Upsert,
+    };
+    log(ctx, (account, folder), entry, replaces)?;
+    Ok(Some(item))
+}
+
+/// Removes a groupware item, leaving a tombstone; the tombstone's modseq, or `None` when
+/// there is no such item.
+pub fn delete_groupware(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+) -> Result<Option<u64>, StoreError> {
+    let Some(item) = ctx.tx.groupware_item(account, folder, id)? else {
+        return Ok(None);
+    };
+    ctx.tx
+        .open_table(GROUPWARE_ITEMS)?
+        .remove((account, folder, id))?;
+    let modseq = next_modseq(ctx, account, folder)?;
+    let entry = LogEntry {
+        modseq,
+        item: id,
+        kind: LogKind::Delete,
+    };
+    log(ctx, (account, folder), entry, Some(item.modseq))?;
+    Ok(Some(modseq))
+}
+
+/// Deletes every item of a folder, messages and groupware items, each leaving its
+/// tombstone (the folder stays; devices are told of each deletion).
+pub fn empty_folder(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+) -> Result<(), StoreError> {
+    for item in ctx.tx.folder_items(account, folder)? {
+        delete(ctx, account, folder, item.id)?;
+    }
+    let mut groupware = Vec::new();
+    for row in ctx
+        .tx
+        .open_table(GROUPWARE_ITEMS)?
+        .range((account, folder, 0)..=(account, folder, u64::MAX))?
+    {
+        groupware.push(row?.0.value().2);
+    }
+    for id in groupware {
+        delete_groupware(ctx, account, folder, id)?;
+    }
+    Ok(())
+}
+
 /// Removes every item, log entry and search posting of a folder (the folder itself is
 /// being deleted).
 pub fn purge_folder(
@@ -266,6 +372,10 @@ pub fn purge_folder(
     }
     search_index::purge_folder(ctx, account, folder, &ids)?;
     ctx.tx.open_table(ITEMS)?.retain_in(
+        (account, folder, 0)..=(account, folder, u64::MAX),
+        |_, _| false,
+    )?;
+    ctx.tx.open_table(GROUPWARE_ITEMS)?.retain_in(
         (account, folder, 0)..=(account, folder, u64::MAX),
         |_, _| false,
     )?;

@@ -25,7 +25,7 @@ pub use blob::{BlobId, BlobStore};
 pub use writer::{Durability, Event, WriteCtx};
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -172,7 +172,7 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` takes a store from schema `i + 1` to `i + 2`. The length is tied to
 /// [`SCHEMA_VERSION`], so bumping the version without adding its step does not compile.
-const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [step_1_to_2, step_2_to_3];
+const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [step_1_to_2, step_2_to_3, step_3_to_4];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
 fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -187,6 +187,13 @@ fn step_2_to_3(tx: &WriteTransaction) -> Result<(), StoreError> {
     // The new table must exist before the step fills it.
     tx.open_table(search_index::BLOCKS)?;
     search_index::migrate_postings_to_blocks(tx)
+}
+
+/// Schema 4 adds the table of groupware items (calendar, contacts, tasks, notes); older
+/// stores hold none.
+fn step_3_to_4(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::GROUPWARE_ITEMS)?;
+    Ok(())
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

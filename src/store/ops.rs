@@ -209,6 +209,8 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
         .retain_in((account.id, 0)..=(account.id, u64::MAX), |_, _| false)?;
     let all = (account.id, 0, 0)..=(account.id, u64::MAX, u64::MAX);
     tx.open_table(ITEMS)?.retain_in(all.clone(), |_, _| false)?;
+    tx.open_table(super::tables::GROUPWARE_ITEMS)?
+        .retain_in(all.clone(), |_, _| false)?;
     tx.open_table(FOLDER_LOG)?.retain_in(all, |_, _| false)?;
     super::search_index::delete_account(tx, account.id)?;
     tx.open_table(SENT_CLIENT_IDS)?

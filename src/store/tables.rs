@@ -21,6 +21,12 @@ pub const HIERARCHY: TableDefinition<(AccountId, &str), &[u8]> =
 
 /// Messages (and later other items): (account, folder, item id) → `MailItem` JSON.
 pub const ITEMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> = TableDefinition::new("items");
+/// Calendar, contact, task and note items: (account, folder, item id) →
+/// `GroupwareItem` JSON. Their ids come from the same per-account counter as messages,
+/// and their changes go into the same `FOLDER_LOG`, so sync, estimates and Ping read one
+/// log for every folder.
+pub const GROUPWARE_ITEMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
+    TableDefinition::new("groupware_items");
 /// Per-folder change log: (account, folder, modseq) → (item id, kind). Each live item has
 /// exactly one entry, at the modseq of its last change; a deleted item leaves a tombstone.
 pub const FOLDER_LOG: TableDefinition<(AccountId, FolderId, u64), (u64, u8)> =
@@ -80,6 +86,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(DEVICES)?;
     v.visit(HIERARCHY)?;
     v.visit(ITEMS)?;
+    v.visit(GROUPWARE_ITEMS)?;
     v.visit(FOLDER_LOG)?;
     v.visit(SYNC_STATE)?;
     v.visit(SYNC_HELD)?;

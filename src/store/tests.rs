@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.read().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -321,4 +321,37 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     assert_eq!(hits("budget"), [(3, 1002), (1, 1000)]);
     assert_eq!(hits("plan"), [(2, 1001), (1, 1000)]);
     assert_eq!(hits("pl bud"), [(1, 1000)]);
+}
+
+#[test]
+fn a_version_3_store_gets_the_groupware_table_and_keeps_its_mail() {
+    use crate::mail::meta::{Flags, MessageMeta};
+    let dir = tempfile::tempdir().unwrap();
+    let account = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "gw@example.com");
+        store
+            .write_blocking(move |w| {
+                let blob = BlobId::of(b"old mail");
+                super::items::insert(w, a.id, 1, blob, MessageMeta::default(), Flags::default())?;
+                Ok(())
+            })
+            .unwrap();
+        a.id
+    };
+    // Schema 3 had no groupware table.
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::GROUPWARE_ITEMS).unwrap());
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 3);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.read().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    use super::items::ItemReads;
+    assert_eq!(tx.folder_items(account, 1).unwrap().len(), 1);
+    // Readable: the step created the table (reading a missing one is an error).
+    assert_eq!(tx.groupware_item(account, 1, 1).unwrap(), None);
 }

@@ -5,16 +5,23 @@
 //! changes are found by scanning the log from `modseq`; the held set decides Add vs Change,
 //! and which deletions concern the device at all. The previous state is kept too: a client
 //! whose answer was lost sends the previous key again and is answered from it — the same
-//! items again, its own changes not echoed, nothing lost, nothing doubled.
+//! items again, its own changes not echoed, its Adds mapped to the same items, nothing
+//! lost, nothing doubled.
+//!
+//! A collection may also carry the items of other folders, converted to its class (a
+//! device's tasks as events in its calendar): the state then keeps a position in each of
+//! those folders' logs too ([`Merged`]), and the same scan reads them after the
+//! collection's own log.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::eas::class::groupware::{GroupwareItem, Summary};
 use crate::mail::meta::MailItem;
 use crate::store::items::{ItemReads, LogKind};
 use crate::store::model::{AccountId, FolderId};
-use crate::store::ops::Tx;
+use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_HELD, SYNC_STATE};
 use crate::store::{StoreError, WriteCtx};
 
@@ -33,6 +40,13 @@ pub struct CollectionState {
     #[serde(default)]
     pub own: Vec<(u64, u64)>,
     pub previous: Option<Previous>,
+    /// Other folders whose items this collection carries, and the positions in their logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+    /// (ClientId, item) of the items the device added in the round that made `key`: a
+    /// resend of that round (the previous key) is answered with the same items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -42,6 +56,189 @@ pub struct Previous {
     pub filter: u8,
     #[serde(default)]
     pub rescan_until: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// What a collection carries other than its folder's own items: from other folders, each
+/// source folder, its conversion, and how far into its log the device has been served; or
+/// mail only, for a groupware folder the device is shown as a mail folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Merged {
+    pub sources: Vec<Source>,
+    /// The device is shown the folder as a mail folder (`groupware_folders=all-as-mail`,
+    /// for clients that only do mail): its calendar, contact, task or note items are not
+    /// carried, as the client could not read them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub as_mail: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub folder: FolderId,
+    pub what: Merge,
+    pub at: u64,
+}
+
+/// A conversion of other folders' items into a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Merge {
+    /// Tasks as all-day events in a calendar; with `not_completed`, only the open ones.
+    TasksAsEvents { not_completed: bool },
+    /// Notes as all-day events in a calendar.
+    NotesAsEvents,
+    /// Notes as tasks in a task folder.
+    NotesAsTasks,
+}
+
+impl Merge {
+    /// Whether an item of a source folder is carried: of the source's class, and, for
+    /// tasks limited to the open ones, not complete.
+    fn admits(self, summary: &Summary) -> bool {
+        match (self, summary) {
+            (Merge::TasksAsEvents { not_completed }, Summary::Task(t)) => {
+                !(not_completed && t.complete)
+            }
+            (Merge::NotesAsEvents | Merge::NotesAsTasks, Summary::Note(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Merged {
+    /// Nothing served yet from these (folder, conversion) sources; `None` when there are
+    /// none.
+    pub fn new(sources: impl IntoIterator<Item = (FolderId, Merge)>) -> Option<Self> {
+        let sources: Vec<Source> = sources
+            .into_iter()
+            .map(|(folder, what)| Source {
+                folder,
+                what,
+                at: 0,
+            })
+            .collect();
+        (!sources.is_empty()).then_some(Merged {
+            sources,
+            as_mail: false,
+        })
+    }
+
+    /// A groupware folder shown as a mail folder: it carries mail only.
+    pub fn as_mail() -> Self {
+        Merged {
+            sources: Vec::new(),
+            as_mail: true,
+        }
+    }
+
+    /// Whether a state with this carries mail only.
+    pub fn mail_only(merged: Option<&Merged>) -> bool {
+        merged.is_some_and(|m| m.as_mail)
+    }
+
+    /// Whether two states merge the same items (the positions aside).
+    pub fn same(a: Option<&Merged>, b: Option<&Merged>) -> bool {
+        let kinds = |m: Option<&Merged>| -> Vec<(FolderId, Merge)> {
+            m.iter()
+                .flat_map(|m| m.sources.iter().map(|s| (s.folder, s.what)))
+                .collect()
+        };
+        kinds(a) == kinds(b) && Merged::mail_only(a) == Merged::mail_only(b)
+    }
+
+    /// The conversion of source folder `folder`, when it is one.
+    pub fn of(merged: Option<&Merged>, folder: FolderId) -> Option<Merge> {
+        merged?
+            .sources
+            .iter()
+            .find(|s| s.folder == folder)
+            .map(|s| s.what)
+    }
+
+    /// The source folders.
+    pub fn folders(&self) -> impl Iterator<Item = FolderId> + '_ {
+        self.sources.iter().map(|s| s.folder)
+    }
+}
+
+/// An item as a collection carries it.
+#[derive(Debug, Clone)]
+pub enum SyncItem {
+    /// Boxed: a message's metadata is several times the size of the other variants.
+    Mail(Box<MailItem>),
+    /// A calendar, contact, task or note item of the collection's own folder.
+    Groupware(GroupwareItem),
+    /// An item of another folder, converted (a task as an event).
+    Merged(GroupwareItem, Merge),
+}
+
+impl SyncItem {
+    pub fn folder(&self) -> FolderId {
+        match self {
+            SyncItem::Mail(m) => m.folder,
+            SyncItem::Groupware(g) | SyncItem::Merged(g, _) => g.folder,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        match self {
+            SyncItem::Mail(m) => m.id,
+            SyncItem::Groupware(g) | SyncItem::Merged(g, _) => g.id,
+        }
+    }
+
+    /// The date a FilterType window is measured against (what the held set records):
+    /// DateReceived of mail, the end of an event; `i64::MAX` (never ages out) for the rest.
+    pub fn window_date(&self) -> i64 {
+        match self {
+            SyncItem::Mail(m) => m.meta.received,
+            SyncItem::Groupware(GroupwareItem {
+                summary: Summary::Calendar(c),
+                ..
+            }) => c.until(),
+            SyncItem::Groupware(_) | SyncItem::Merged(..) => i64::MAX,
+        }
+    }
+
+    /// Whether the item is inside the collection's FilterType `filter` ([MS-ASCMD]
+    /// 2.2.3.71.2): mail by DateReceived and events by their end within the date window
+    /// (`cutoff`); 8 is incomplete tasks only; contacts and notes have no filter. A merged
+    /// item is in when its conversion admits it.
+    fn in_window(&self, filter: u8, cutoff: Option<i64>) -> bool {
+        let dated = || cutoff.is_none_or(|c| self.window_date() >= c);
+        match self {
+            SyncItem::Mail(_) => dated(),
+            SyncItem::Groupware(g) => match &g.summary {
+                Summary::Calendar(_) => dated(),
+                Summary::Task(t) => filter != 8 || !t.complete,
+                Summary::Contact | Summary::Note(_) => true,
+            },
+            SyncItem::Merged(g, what) => what.admits(&g.summary),
+        }
+    }
+}
+
+/// The item `id` of `folder` as the collection carries it: converted when `merge` names
+/// the conversion of a source folder.
+pub fn read_item(
+    tx: &impl Tx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+    merge: Option<Merge>,
+) -> Result<Option<SyncItem>, StoreError> {
+    if let Some(m) = merge {
+        return Ok(tx
+            .groupware_item(account, folder, id)?
+            .map(|g| SyncItem::Merged(g, m)));
+    }
+    // A folder holds one kind of item: mail is looked up first, as most items are mail.
+    if let Some(mail) = tx.item(account, folder, id)? {
+        return Ok(Some(SyncItem::Mail(Box::new(mail))));
+    }
+    Ok(tx
+        .groupware_item(account, folder, id)?
+        .map(SyncItem::Groupware))
 }
 
 /// Items the device holds: id → DateReceived (for the filter window's moving edge).
@@ -154,9 +351,11 @@ pub fn filter_cutoff(filter: u8, now: i64) -> Option<i64> {
 /// Server changes for the device, in the order they are sent.
 #[derive(Debug, Default)]
 pub struct ServerChanges {
-    pub adds: Vec<MailItem>,
-    pub changes: Vec<MailItem>,
-    pub deletes: Vec<u64>,
+    pub adds: Vec<SyncItem>,
+    pub changes: Vec<SyncItem>,
+    /// (folder, item): a merged item's ServerId names its own folder.
+    pub deletes: Vec<(FolderId, u64)>,
+    /// Items of the collection's own folder that left the FilterType window.
     pub soft_deletes: Vec<u64>,
     pub more_available: bool,
 }
@@ -201,44 +400,64 @@ pub fn collect_changes(
             out.soft_deletes.push(id);
         }
     }
-    'scan: loop {
-        let entries = tx.log_since(k.account, k.folder, state.modseq, 256)?;
-        if entries.is_empty() {
-            break;
-        }
-        for e in entries {
-            if out.len() >= window {
-                out.more_available = true;
-                break 'scan;
+    // The collection's own log, then each merged folder's, each from its position.
+    let sources: Vec<(FolderId, Option<Merge>)> = std::iter::once((k.folder, None))
+        .chain(
+            state
+                .merged
+                .iter()
+                .flat_map(|m| m.sources.iter().map(|s| (s.folder, Some(s.what)))),
+        )
+        .collect();
+    let mail_only = Merged::mail_only(state.merged.as_ref());
+    'scan: for (source, (folder, merge)) in sources.into_iter().enumerate() {
+        loop {
+            let entries = tx.log_since(k.account, folder, position(state, source), 256)?;
+            if entries.is_empty() {
+                break;
             }
-            state.modseq = e.modseq;
-            if state.own.contains(&(e.item, e.modseq)) {
-                continue;
-            }
-            match e.kind {
-                LogKind::Delete => {
-                    if held.0.remove(&e.item).is_some() {
-                        out.deletes.push(e.item);
-                    }
+            for e in entries {
+                if out.len() >= window {
+                    out.more_available = true;
+                    break 'scan;
                 }
-                LogKind::Upsert => {
-                    let Some(item) = tx.item(k.account, k.folder, e.item)? else {
-                        continue;
-                    };
-                    let in_window = cutoff.is_none_or(|c| item.meta.received >= c);
-                    let holds = held.0.contains_key(&item.id);
-                    match (holds, in_window) {
-                        (true, true) if e.modseq <= state.rescan_until => {}
-                        (true, true) => out.changes.push(item),
-                        (false, true) => {
-                            held.0.insert(item.id, item.meta.received);
-                            out.adds.push(item);
+                set_position(state, source, e.modseq);
+                if merge.is_none() && state.own.contains(&(e.item, e.modseq)) {
+                    continue;
+                }
+                match e.kind {
+                    LogKind::Delete => {
+                        if held.0.remove(&e.item).is_some() {
+                            out.deletes.push((folder, e.item));
                         }
-                        (true, false) => {
-                            held.0.remove(&item.id);
-                            out.soft_deletes.push(item.id);
+                    }
+                    LogKind::Upsert => {
+                        let item = read_item(tx, k.account, folder, e.item, merge)?
+                            .filter(|i| !mail_only || matches!(i, SyncItem::Mail(_)));
+                        let Some(item) = item else {
+                            continue;
+                        };
+                        let in_window = item.in_window(state.filter, cutoff);
+                        let holds = held.0.contains_key(&e.item);
+                        match (holds, in_window) {
+                            (true, true) if merge.is_none() && e.modseq <= state.rescan_until => {}
+                            (true, true) => out.changes.push(item),
+                            (false, true) => {
+                                held.0.insert(e.item, item.window_date());
+                                out.adds.push(item);
+                            }
+                            // A merged item its conversion no longer admits (a task now
+                            // complete) is gone from the collection, not out of a window.
+                            (true, false) if merge.is_some() => {
+                                held.0.remove(&e.item);
+                                out.deletes.push((folder, e.item));
+                            }
+                            (true, false) => {
+                                held.0.remove(&e.item);
+                                out.soft_deletes.push(e.item);
+                            }
+                            (false, false) => {}
                         }
-                        (false, false) => {}
                     }
                 }
             }
@@ -248,6 +467,30 @@ pub fn collect_changes(
         state.rescan_until = 0;
     }
     Ok(out)
+}
+
+/// How far into source `i`'s log the state is: 0 is the collection's own folder, 1.. the
+/// merged folders in order.
+fn position(state: &CollectionState, i: usize) -> u64 {
+    match i.checked_sub(1) {
+        None => state.modseq,
+        Some(j) => state
+            .merged
+            .as_ref()
+            .and_then(|m| m.sources.get(j))
+            .map_or(u64::MAX, |s| s.at),
+    }
+}
+
+fn set_position(state: &mut CollectionState, i: usize, modseq: u64) {
+    match i.checked_sub(1) {
+        None => state.modseq = modseq,
+        Some(j) => {
+            if let Some(s) = state.merged.as_mut().and_then(|m| m.sources.get_mut(j)) {
+                s.at = modseq;
+            }
+        }
+    }
 }
 
 /// Switches the state to a new FilterType: the log is read again from the start, so items
@@ -297,6 +540,8 @@ pub fn rewind(state: &CollectionState) -> Option<CollectionState> {
         rescan_until: p.rescan_until,
         own: state.own.clone(),
         previous: state.previous.clone(),
+        merged: p.merged.clone(),
+        added: Vec::new(),
     })
 }
 
@@ -311,21 +556,80 @@ pub fn prune_own(state: &mut CollectionState) {
 }
 
 /// Whether a Sync of this collection would bring the device anything (Ping's question).
-/// A folder the device never synced counts as changed ([MS-ASCMD] 2.2.1.13).
+/// A folder the device never synced counts as changed ([MS-ASCMD] 2.2.1.13), and so does
+/// a state that merges other folders than `merged` (what the device's settings now ask):
+/// its next Sync tells it to start again.
 pub fn pending(
     tx: &impl Tx,
     k: StateKey,
     folder_modseq: u64,
+    merged: Option<&Merged>,
     now: i64,
 ) -> Result<bool, StoreError> {
     let Some(mut state) = load_state(tx, k)? else {
         return Ok(true);
     };
-    if folder_modseq <= state.modseq && state.filter == 0 {
+    if !Merged::same(state.merged.as_ref(), merged) {
+        return Ok(true);
+    }
+    if folder_modseq <= state.modseq && state.filter == 0 && merged_caught_up(tx, k, &state)? {
         return Ok(false);
     }
     let mut held = load_held(tx, k, 0)?;
     Ok(!collect_changes(tx, k, &mut state, &mut held, 1, now)?.is_empty())
+}
+
+/// Sends a merged item the device changed or deleted back to it as the server has it: the
+/// device cannot change an item of another folder through this collection (the event of
+/// a task), so its copy is put right (Add again after a Delete, Change after a Change;
+/// Delete when the item is gone meanwhile).
+pub fn resend_merged(
+    tx: &impl Tx,
+    k: StateKey,
+    state: &CollectionState,
+    held: &mut Held,
+    (folder, id): (FolderId, u64),
+    deleted: bool,
+    out: &mut ServerChanges,
+) -> Result<(), StoreError> {
+    let Some(what) = Merged::of(state.merged.as_ref(), folder) else {
+        return Ok(());
+    };
+    if deleted {
+        held.0.remove(&id);
+    }
+    let item = read_item(tx, k.account, folder, id, Some(what))?
+        .filter(|i| i.in_window(state.filter, None));
+    match (item, held.0.contains_key(&id)) {
+        (Some(i), true) => out.changes.push(i),
+        (Some(i), false) => {
+            held.0.insert(id, i.window_date());
+            out.adds.push(i);
+        }
+        (None, true) => {
+            held.0.remove(&id);
+            out.deletes.push((folder, id));
+        }
+        (None, false) => {}
+    }
+    Ok(())
+}
+
+/// Whether no merged folder moved past the state's position in it.
+fn merged_caught_up(
+    tx: &impl Tx,
+    k: StateKey,
+    state: &CollectionState,
+) -> Result<bool, StoreError> {
+    for s in state.merged.iter().flat_map(|m| m.sources.iter()) {
+        if tx
+            .folder(k.account, s.folder)?
+            .is_some_and(|f| f.modseq > s.at)
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The first key of a new state: random, so keys of a forgotten state cannot match.
@@ -438,6 +742,30 @@ mod tests {
         change_filter(&mut s, 3);
         assert!(!changed_since_served(&s, 5, 10));
         assert!(changed_since_served(&s, 5, 11));
+    }
+
+    #[test]
+    fn older_states_load_and_merged_states_compare_without_positions() {
+        let old = r#"{"key":7,"modseq":3,"filter":0,"previous":{"key":6,"modseq":2,"filter":0}}"#;
+        let s: CollectionState = serde_json::from_str(old).expect("an older state loads");
+        assert_eq!((&s.merged, s.added.len()), (&None, 0));
+        assert!(Merged::same(s.merged.as_ref(), None));
+        let all = Merge::TasksAsEvents {
+            not_completed: false,
+        };
+        let open = Merge::TasksAsEvents {
+            not_completed: true,
+        };
+        let merged = |sources: &[(FolderId, Merge)]| Merged::new(sources.iter().copied());
+        let mut served = merged(&[(3, all), (9, all)]).expect("sources");
+        served.sources[0].at = 40;
+        let same = |other: Option<Merged>| Merged::same(Some(&served), other.as_ref());
+        assert!(same(merged(&[(3, all), (9, all)])));
+        assert!(!same(merged(&[(3, open), (9, open)])));
+        assert!(!same(merged(&[(3, all)])));
+        assert!(!same(merged(&[(3, all), (9, Merge::NotesAsEvents)])));
+        assert!(!same(None));
+        assert!(merged(&[]).is_none());
     }
 
     #[test]

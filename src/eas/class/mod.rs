@@ -3,7 +3,11 @@
 //! the limits a device's security policy puts on them, and the dateTime format
 //! ([MS-ASDTYPE] 2.3).
 
+pub mod calendar;
 pub mod email;
+pub mod groupware;
+pub mod notes;
+pub mod tasks;
 
 use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
@@ -136,6 +140,9 @@ pub struct MailOptions {
 pub struct MailPolicy {
     /// MaxEmailAgeFilter ([MS-ASPROV] 2.2.2.33): the widest FilterType allowed; 0 = all.
     max_age_filter: u8,
+    /// The same for calendar collections: MaxCalendarAgeFilter ([MS-ASPROV] 2.2.2.31),
+    /// narrowed by the device's `calendar_period`.
+    max_calendar_filter: u8,
     /// MaxEmailBodyTruncationSize ([MS-ASPROV] 2.2.2.34), in bytes; `None` = no limit.
     max_plain_body: Option<u32>,
     /// MaxEmailHTMLBodyTruncationSize ([MS-ASPROV] 2.2.2.35), in bytes.
@@ -165,10 +172,9 @@ impl MailPolicy {
     pub fn load(store: &Store, account: &Account, device: &Device) -> Result<Self, StoreError> {
         let view = cache::view(store)?;
         let mut p = Self::of(&view.levels.device(account, &device.device_id).policy);
-        p.max_age_filter = narrower(
-            p.max_age_filter,
-            crate::govern::settings::of(device).mail_filter_cap(),
-        );
+        let settings = crate::govern::settings::of(device);
+        p.max_age_filter = narrower(p.max_age_filter, settings.mail_filter_cap());
+        p.max_calendar_filter = narrower(p.max_calendar_filter, settings.calendar_filter_cap());
         Ok(p)
     }
 
@@ -182,6 +188,11 @@ impl MailPolicy {
             max_age_filter: int("MaxEmailAgeFilter")
                 .and_then(|n| u8::try_from(n).ok())
                 .filter(|f| (1..=7).contains(f))
+                .unwrap_or(0),
+            // 0 and 4-7 in [MS-ASPROV].
+            max_calendar_filter: int("MaxCalendarAgeFilter")
+                .and_then(|n| u8::try_from(n).ok())
+                .filter(|f| (4..=7).contains(f))
                 .unwrap_or(0),
             max_plain_body: int("MaxEmailBodyTruncationSize").and_then(kilobytes),
             max_html_body: int("MaxEmailHTMLBodyTruncationSize").and_then(kilobytes),
@@ -224,13 +235,23 @@ impl MailPolicy {
         body.mime_truncation = smallest(body.mime_truncation, self.max_plain_body);
         body.hide_attachments |= !self.attachments;
         MailOptions {
-            filter: self.filter(requested.filter),
+            filter: self.filter(None, requested.filter),
             body,
         }
     }
 
-    fn filter(&self, requested: u8) -> u8 {
-        narrower(requested, self.max_age_filter)
+    /// The FilterType a collection of `class` (`None`: mail) is synced with, out of the
+    /// one requested ([MS-ASCMD] 2.2.3.71.2): mail and calendar windows within their caps
+    /// (the narrower wins); tasks keep 8 (incomplete only) or see all; contacts and notes
+    /// have no filter.
+    pub fn filter(&self, class: Option<groupware::Class>, requested: u8) -> u8 {
+        use groupware::Class;
+        match class {
+            None => narrower(requested, self.max_age_filter),
+            Some(Class::Calendar) => narrower(requested, self.max_calendar_filter),
+            Some(Class::Tasks) if requested == 8 => 8,
+            Some(Class::Tasks | Class::Contacts | Class::Notes) => 0,
+        }
     }
 
     /// Whether an attachment of `size` bytes may be downloaded.
@@ -245,8 +266,8 @@ impl MailPolicy {
     }
 }
 
-/// The narrower of two mail FilterType windows ([MS-ASCMD] 2.2.3.71.2): 1-7 widen with
-/// the number; 0 (all) and 8 (no date window for mail) limit nothing.
+/// The narrower of two FilterType windows ([MS-ASCMD] 2.2.3.71.2): 1-7 widen with the
+/// number; 0 (all) and 8 (no date window for mail or calendar) limit nothing.
 fn narrower(a: u8, b: u8) -> u8 {
     let window = |f: u8| (1..=7).contains(&f).then_some(f);
     match (window(a), window(b)) {

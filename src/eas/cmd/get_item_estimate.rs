@@ -2,12 +2,13 @@
 //! will bring, computed by the same code that produces them, so the two always agree.
 
 use super::{Ctx, Reply, status_reply};
-use crate::eas::class::{MailOptions, MailPolicy};
+use crate::eas::class::MailPolicy;
+use crate::eas::class::groupware::Class;
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
 use crate::store::StoreError;
-use crate::sync::collection::{self as coll, KeyMatch, StateKey};
+use crate::sync::collection::{self as coll, KeyMatch, Merged, StateKey};
 use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
 
 /// GetItemEstimate Status values ([MS-ASCMD] 2.2.3.177.8).
@@ -88,14 +89,16 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         None if ctx.req.version < ProtocolVersion::V14_0 => (state, 0),
         None => return Ok(response(INVALID_KEY, Some(id), None)),
     };
+    // A state made under other settings (tasks as events) is one the next Sync refuses.
+    let merged = Sight::of(&ctx.device).merged_into(&tx, ctx.account.id, &folder)?;
+    if !Merged::same(state.merged.as_ref(), merged.as_ref()) {
+        return Ok(response(INVALID_KEY, Some(id), None));
+    }
     // The window the next Sync works in: the one asked for (or kept), as the policy allows.
-    let requested = MailOptions {
-        filter: filter.unwrap_or(state.filter),
-        ..MailOptions::default()
-    };
-    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
-        .enforce(requested)
-        .filter;
+    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?.filter(
+        Class::of(folder.kind).filter(|_| !Merged::mail_only(merged.as_ref())),
+        filter.unwrap_or(state.filter),
+    );
     let held = coll::load_held(&tx, sk, generation)?;
     let n = coll::estimate(&tx, sk, state, held, filter, crate::store::now())?;
     Ok(response(OK, Some(id), Some(n)))

@@ -5,13 +5,17 @@
 use base64::Engine;
 
 use super::{Ctx, Reply, status_reply};
+use crate::eas::class::groupware::{self, Class, GroupwareItem};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
 use crate::govern::settings::Sight;
+use crate::mail::meta::MailItem;
 use crate::mail::mime;
 use crate::store::folders;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::FolderId;
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
+use crate::sync::collection::Merged;
 use crate::sync::{parse_file_reference, parse_item_server_id};
 use crate::wbxml::{
     Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io, tag::search,
@@ -90,27 +94,60 @@ fn fetch(
         }
         Err(_) => return Ok(fetch_status(PROTOCOL_ERROR)),
     };
-    let item = match (
+    let found = match (
         collection.parse::<u64>().ok(),
         parse_item_server_id(server_id),
     ) {
-        (Some(c), Some((f, id))) if c == f => {
-            Sight::of(&ctx.device).item(&ctx.app.store.read()?, ctx.account.id, f, id)?
-        }
+        (Some(c), Some((f, id))) if c == f => fetch_item(ctx, f, id)?,
         _ => None,
     };
-    let Some(item) = item else {
-        return Ok(fetch_status(NOT_FOUND)
-            .text_child(airsync::COLLECTION_ID, collection)
-            .text_child(airsync::SERVER_ID, server_id));
+    let (mut props, class) = match found {
+        Some(Fetched::Mail(item)) => (
+            super::sync::full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?,
+            "Email",
+        ),
+        // A groupware item as stored: its ApplicationData as the device that wrote it sent it.
+        Some(Fetched::Groupware(item, class)) => {
+            (groupware::application_data(&item)?, class.name())
+        }
+        None => {
+            return Ok(fetch_status(NOT_FOUND)
+                .text_child(airsync::COLLECTION_ID, collection)
+                .text_child(airsync::SERVER_ID, server_id));
+        }
     };
-    let mut props = super::sync::full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?;
     props.tag = io::PROPERTIES;
     Ok(fetch_status(OK)
         .text_child(airsync::COLLECTION_ID, collection)
         .text_child(airsync::SERVER_ID, server_id)
-        .text_child(airsync::CLASS, "Email")
+        .text_child(airsync::CLASS, class)
         .child(props))
+}
+
+/// An item ItemOperations fetches.
+enum Fetched {
+    Mail(Box<MailItem>),
+    Groupware(GroupwareItem, Class),
+}
+
+/// Item `id` of `folder`, when the device is shown the folder; a groupware item only when
+/// the device is shown the folder as what it is (not as a mail folder).
+fn fetch_item(ctx: &Ctx<'_>, folder: FolderId, id: u64) -> Result<Option<Fetched>, StoreError> {
+    let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
+    let Some(f) = sight.folder(&tx, ctx.account.id, folder)? else {
+        return Ok(None);
+    };
+    if let Some(mail) = tx.item(ctx.account.id, folder, id)? {
+        return Ok(Some(Fetched::Mail(Box::new(mail))));
+    }
+    let merged = sight.merged_into(&tx, ctx.account.id, &f)?;
+    let Some(class) = Class::of(f.kind).filter(|_| !Merged::mail_only(merged.as_ref())) else {
+        return Ok(None);
+    };
+    Ok(tx
+        .groupware_item(ctx.account.id, folder, id)?
+        .map(|g| Fetched::Groupware(g, class)))
 }
 
 /// `first-last` of [MS-ASCMD] 2.2.3.145.1 (Range), inclusive, within `total` bytes.
@@ -201,9 +238,7 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
     ctx.app
         .store
         .write(move |w: &mut WriteCtx| {
-            for item in w.tx.folder_items(account, folder.id)? {
-                items::delete(w, account, folder.id, item.id)?;
-            }
+            items::empty_folder(w, account, folder.id)?;
             if subfolders {
                 let children: Vec<u64> =
                     w.tx.folders(account)?

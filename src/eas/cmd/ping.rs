@@ -88,13 +88,17 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             .await?;
     }
     // Register before looking, so a change between the look and the wait is not missed.
+    // A collection that carries other folders' items (tasks as events) is woken by their
+    // changes too.
     let ids: Vec<FolderId> = folders.iter().map(|f| f.id).collect();
-    let Ok(waiter) = ctx.app.hub.register(
-        account,
-        &device,
-        ids.clone(),
-        limits.max_waiting_per_account,
-    ) else {
+    let sources = merged_sources(ctx, &folders)?;
+    let mut watched = ids.clone();
+    watched.extend(sources.iter().flat_map(|(_, s)| s.iter().copied()));
+    let Ok(waiter) =
+        ctx.app
+            .hub
+            .register(account, &device, watched, limits.max_waiting_per_account)
+    else {
         tracing::warn!(
             "{}: too many waiting requests; refusing a Ping",
             ctx.account.email
@@ -125,7 +129,12 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Wake::Changed(which) => {
                 let candidates: Vec<Folder> = folders
                     .iter()
-                    .filter(|f| which.contains(&f.id))
+                    .filter(|f| {
+                        which.contains(&f.id)
+                            || sources
+                                .iter()
+                                .any(|(id, s)| *id == f.id && s.iter().any(|g| which.contains(g)))
+                    })
                     .cloned()
                     .collect();
                 let changed = changed_folders(ctx, &candidates)?;
@@ -186,9 +195,26 @@ fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Vec<Folder>>, StoreEr
     Ok(Some(out))
 }
 
+/// The folders whose items each of `folders` carries besides its own (tasks as events).
+fn merged_sources(
+    ctx: &Ctx<'_>,
+    folders: &[Folder],
+) -> Result<Vec<(FolderId, Vec<FolderId>)>, StoreError> {
+    let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
+    let mut out = Vec::new();
+    for f in folders {
+        if let Some(m) = sight.merged_into(&tx, ctx.account.id, f)? {
+            out.push((f.id, m.folders().collect()));
+        }
+    }
+    Ok(out)
+}
+
 /// The folders among `folders` a Sync would bring the device something from.
 fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<FolderId>, StoreError> {
     let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
     let t = now();
     let mut out = Vec::new();
     for f in folders {
@@ -201,7 +227,8 @@ fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<FolderId>, S
             device: &ctx.device.device_id,
             folder: f.id,
         };
-        if coll::pending(&tx, k, current.modseq, t)? {
+        let merged = sight.merged_into(&tx, ctx.account.id, &current)?;
+        if coll::pending(&tx, k, current.modseq, merged.as_ref(), t)? {
             out.push(f.id);
         }
     }

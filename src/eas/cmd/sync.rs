@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Reply, status_reply};
-use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email};
+use crate::eas::class::groupware::{self, Class, Summary};
+use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::registry;
@@ -20,7 +21,8 @@ use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
 use crate::sync::collection::{
-    self as coll, CollectionState, Held, KeyMatch, Previous, ServerChanges, StateKey,
+    self as coll, CollectionState, Held, KeyMatch, Merge, Merged, Previous, ServerChanges,
+    StateKey, SyncItem,
 };
 use crate::sync::{file_reference, item_server_id, parse_item_server_id, retriable};
 use crate::wbxml::{self, Element, tag::airsync as a};
@@ -58,10 +60,21 @@ struct CollectionRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 enum ClientCommand {
-    Change { server_id: String, data: Element },
-    Delete { server_id: String },
-    Fetch { server_id: String },
-    Add { client_id: String },
+    Change {
+        server_id: String,
+        data: Element,
+    },
+    Delete {
+        server_id: String,
+    },
+    Fetch {
+        server_id: String,
+    },
+    /// A new item; `data` is its ApplicationData, checked when it is applied.
+    Add {
+        client_id: String,
+        data: Option<Element>,
+    },
 }
 
 /// What the device sent last: an empty Sync or a Partial one is completed from it
@@ -158,7 +171,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // A hanging Sync registers before it first looks, so no change slips between the two.
     let waiter = match hang {
         Some(_) => {
-            let folders = requests.iter().filter_map(|r| r.id.parse().ok()).collect();
+            let folders = watched(ctx, &requests)?;
             let limit = ctx.app.cfg.push.max_waiting_per_account;
             match ctx
                 .app
@@ -193,6 +206,24 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Wake::Changed(_) | Wake::Notified(_) | Wake::Hierarchy => {}
         }
     }
+}
+
+/// The folders whose changes wake a hanging Sync of `requests`: the collections and the
+/// folders they carry items of (tasks as events).
+fn watched(ctx: &Ctx<'_>, requests: &[CollectionRequest]) -> Result<Vec<FolderId>, StoreError> {
+    let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
+    let mut out = Vec::new();
+    for r in requests {
+        let Ok(id) = r.id.parse() else { continue };
+        out.push(id);
+        if let Some(f) = sight.folder(&tx, ctx.account.id, id)?
+            && let Some(m) = sight.merged_into(&tx, ctx.account.id, &f)?
+        {
+            out.extend(m.folders());
+        }
+    }
+    Ok(out)
 }
 
 /// The Wait (minutes, 12.1+) or HeartbeatInterval (seconds, 14.0+) of a hanging Sync;
@@ -290,6 +321,7 @@ fn parse_collection(c: &Element, cache: Option<&Cache>) -> Result<CollectionRequ
                         .text_of(a::CLIENT_ID)
                         .ok_or("Add without ClientId")?
                         .to_owned(),
+                    data: cmd.find(a::APPLICATION_DATA).cloned(),
                 }
             } else {
                 return Err("unknown command in Commands");
@@ -383,10 +415,18 @@ struct Options {
     conflict: Conflict,
 }
 
-fn options(req: &CollectionRequest, policy: &MailPolicy) -> Result<Options, &'static str> {
+/// The collection's options; `class` is its item class (`None`: mail), which decides what
+/// its FilterType may be.
+fn options(
+    req: &CollectionRequest,
+    policy: &MailPolicy,
+    class: Option<Class>,
+) -> Result<Options, &'static str> {
     let Some(bytes) = &req.options else {
+        let mut mail = policy.enforce(MailOptions::default());
+        mail.filter = policy.filter(class, 0);
         return Ok(Options {
-            mail: policy.enforce(MailOptions::default()),
+            mail,
             conflict: Conflict::ServerWins,
         });
     };
@@ -406,10 +446,9 @@ fn options(req: &CollectionRequest, policy: &MailPolicy) -> Result<Options, &'st
         Some(_) => return Err("Conflict is neither 0 nor 1"),
     };
     let body = BodyOptions::parse(&el).map_err(|_| "invalid body options")?;
-    Ok(Options {
-        mail: policy.enforce(MailOptions { filter, body }),
-        conflict,
-    })
+    let mut mail = policy.enforce(MailOptions { filter, body });
+    mail.filter = policy.filter(class, filter);
+    Ok(Options { mail, conflict })
 }
 
 fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
@@ -434,10 +473,12 @@ enum ItemResponse {
     Add {
         client_id: String,
         status: u8,
+        /// The new item's ServerId, with Status 1.
+        server_id: Option<String>,
     },
     Fetch {
         server_id: String,
-        item: Option<Box<MailItem>>,
+        item: Option<Box<SyncItem>>,
     },
 }
 
@@ -477,7 +518,12 @@ async fn sync_collection(
             return Ok((e, false));
         }
     };
-    let opts = match options(&req, policy) {
+    // What this device's collection carries from other folders (its settings decide); a
+    // state made under other settings is no longer valid (Status 3, the device resyncs).
+    let merged = Sight::of(&ctx.device).merged_into(&ctx.app.store.read()?, account, &folder)?;
+    // A folder shown as a mail folder is a mail collection (it takes no Add).
+    let class = Class::of(folder.kind).filter(|_| !Merged::mail_only(merged.as_ref()));
+    let opts = match options(&req, policy, class) {
         Ok(o) => o,
         Err(why) => {
             tracing::info!(
@@ -510,6 +556,7 @@ async fn sync_collection(
                 device.clone(),
                 folder.id,
                 opts.mail.filter,
+                merged,
             )
             .await
             .map(|key| Outcome::Done {
@@ -528,6 +575,7 @@ async fn sync_collection(
                 k.get(),
                 &req,
                 (opts.mail.filter, folder.modseq),
+                merged.as_ref(),
                 get_changes,
             )? {
                 Some(o) => o,
@@ -537,6 +585,8 @@ async fn sync_collection(
                         device: device.clone(),
                         folder: folder.id,
                         kind: folder.kind,
+                        class,
+                        merged,
                         key: k.get(),
                         filter: opts.mail.filter,
                         window,
@@ -633,6 +683,7 @@ async fn initial(
     device: String,
     folder: FolderId,
     filter: u8,
+    merged: Option<Merged>,
 ) -> Result<u64, StoreError> {
     let fresh = coll::fresh_key();
     store
@@ -645,6 +696,7 @@ async fn initial(
             if let Some(s) = coll::load_state(w.tx, k)?
                 && s.modseq == 0
                 && s.previous.is_none()
+                && Merged::same(s.merged.as_ref(), merged.as_ref())
                 && coll::load_held(w.tx, k, 0)?.0.is_empty()
             {
                 return Ok(s.key);
@@ -652,6 +704,7 @@ async fn initial(
             let state = CollectionState {
                 key: fresh,
                 filter,
+                merged: merged.clone(),
                 ..CollectionState::default()
             };
             coll::save(w, k, &state, &Held::default(), None)?;
@@ -669,6 +722,7 @@ fn quiet(
     key: u64,
     req: &CollectionRequest,
     (filter, folder_modseq): (u8, u64),
+    merged: Option<&Merged>,
     get_changes: bool,
 ) -> Result<Option<Outcome>, StoreError> {
     if !req.commands.is_empty() {
@@ -681,12 +735,18 @@ fn quiet(
         KeyMatch::Previous => return Ok(None),
         KeyMatch::Current => {}
     }
+    if state
+        .as_ref()
+        .is_some_and(|s| !Merged::same(s.merged.as_ref(), merged))
+    {
+        return Ok(Some(Outcome::InvalidKey));
+    }
     if state.is_some_and(|s| s.filter != filter) {
         return Ok(None);
     }
     // The same check Ping makes: cheap when the folder has not moved since the last Sync,
     // and it reads at most one item otherwise (the write path then collects the window).
-    if get_changes && coll::pending(&tx, sk, folder_modseq, now())? {
+    if get_changes && coll::pending(&tx, sk, folder_modseq, merged, now())? {
         return Ok(None);
     }
     Ok(Some(Outcome::Done {
@@ -696,6 +756,26 @@ fn quiet(
     }))
 }
 
+/// What a client's Change does to an item.
+enum Edit {
+    /// Mail: flags, categories and the like.
+    Flags(email::FlagChange),
+    /// Groupware: the whole new ApplicationData and its summary.
+    Replace(Vec<u8>, Summary),
+}
+
+/// A merged item the client changed or deleted: (its folder, its id, deleted).
+type Refused = (FolderId, u64, bool);
+
+/// The item a client command names.
+enum Target {
+    /// An item of the collection's own folder.
+    Own(u64),
+    /// An item of a folder merged into the collection: (folder, item, its conversion).
+    Merged(FolderId, u64, Merge),
+    Unknown,
+}
+
 /// Everything one collection's write transaction needs; run again as a whole if the writer
 /// retries it.
 struct Job {
@@ -703,6 +783,10 @@ struct Job {
     device: String,
     folder: FolderId,
     kind: FolderType,
+    /// The collection's item class; `None`: mail.
+    class: Option<Class>,
+    /// What the collection carries from other folders, as the device's settings now say.
+    merged: Option<Merged>,
     key: u64,
     filter: u8,
     window: usize,
@@ -722,6 +806,12 @@ impl Job {
         let Some(stored) = coll::load_state(w.tx, sk)? else {
             return Ok(Outcome::InvalidKey);
         };
+        // Made under other settings (tasks as events turned on or off, another calendar
+        // chosen, a task folder added or removed): its held set and positions describe
+        // another collection, so the device starts again from key 0.
+        if !Merged::same(stored.merged.as_ref(), self.merged.as_ref()) {
+            return Ok(Outcome::InvalidKey);
+        }
         // The position this request is answered from, and what becomes "previous".
         let (mut state, mut held, previous, previous_held) =
             match coll::match_key(Some(&stored), self.key) {
@@ -733,6 +823,7 @@ impl Job {
                         modseq: stored.modseq,
                         filter: stored.filter,
                         rescan_until: stored.rescan_until,
+                        merged: stored.merged.clone(),
                     };
                     (stored.clone(), held.clone(), Some(prev), held)
                 }
@@ -745,12 +836,29 @@ impl Job {
             };
         let filter_changed = state.filter != self.filter;
         coll::change_filter(&mut state, self.filter);
-        let responses = self.apply_commands(w, &mut state, &mut held)?;
-        let changes = if self.get_changes {
+        // The Adds of a lost answer's round, when this is its resend.
+        let replay = match coll::match_key(Some(&stored), self.key) {
+            KeyMatch::Previous => stored.added.clone(),
+            _ => Vec::new(),
+        };
+        state.added.clear();
+        let (responses, refused) = self.apply_commands(w, &mut state, &mut held, &replay)?;
+        let mut changes = if self.get_changes {
             coll::collect_changes(w.tx, sk, &mut state, &mut held, self.window, now())?
         } else {
             ServerChanges::default()
         };
+        for (folder, id, deleted) in refused {
+            coll::resend_merged(
+                w.tx,
+                sk,
+                &state,
+                &mut held,
+                (folder, id),
+                deleted,
+                &mut changes,
+            )?;
+        }
         let resent = stored.key != self.key;
         if !resent && self.commands.is_empty() && changes.is_empty() && !filter_changed {
             return Ok(Outcome::Done {
@@ -770,27 +878,44 @@ impl Job {
         })
     }
 
+    /// Applies the client's commands; the per-item responses, and the merged items the
+    /// client changed or deleted (refused: it gets them back as the server has them).
     fn apply_commands(
         &self,
         w: &mut WriteCtx,
         state: &mut CollectionState,
         held: &mut Held,
-    ) -> Result<Vec<ItemResponse>, StoreError> {
+        replay: &[(String, u64)],
+    ) -> Result<(Vec<ItemResponse>, Vec<Refused>), StoreError> {
         let mut out = Vec::new();
+        let mut refused = Vec::new();
+        let merged = state.merged.clone();
+        let target = |sid: &str| match parse_item_server_id(sid) {
+            Some((f, i)) if f == self.folder => Target::Own(i),
+            Some((f, i)) => match Merged::of(merged.as_ref(), f) {
+                Some(what) => Target::Merged(f, i, what),
+                None => Target::Unknown,
+            },
+            None => Target::Unknown,
+        };
         for cmd in &self.commands {
-            let target = |sid: &str| {
-                parse_item_server_id(sid)
-                    .filter(|(f, _)| *f == self.folder)
-                    .map(|(_, i)| i)
-            };
             match cmd {
                 ClientCommand::Change { server_id, data } => {
-                    let status = match (target(server_id), email::parse_change(data)) {
-                        (None, _) => NOT_FOUND,
-                        // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
-                        // invalid item."
-                        (Some(_), Err(_)) => CONVERSION_ERROR,
-                        (Some(id), Ok(change)) => self.change(w, state, id, &change)?,
+                    let status = match target(server_id) {
+                        Target::Unknown => NOT_FOUND,
+                        // A merged item (a task shown as an event) is the other folder's:
+                        // the calendar cannot edit it. [MS-ASCMD] 2.2.3.177.17 Status 6, and
+                        // the device gets the item back as the server has it.
+                        Target::Merged(f, i, _) => {
+                            refused.push((f, i, false));
+                            CONVERSION_ERROR
+                        }
+                        Target::Own(id) => match self.edit(data) {
+                            // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
+                            // invalid item."
+                            None => CONVERSION_ERROR,
+                            Some(edit) => self.change(w, state, id, &edit)?,
+                        },
                     };
                     // [MS-ASCMD] 2.2.3.24: a successful Change gets no response element.
                     if status != OK {
@@ -802,8 +927,14 @@ impl Job {
                 }
                 ClientCommand::Delete { server_id } => {
                     let status = match target(server_id) {
-                        None => NOT_FOUND,
-                        Some(id) => match self.delete(w, id)? {
+                        Target::Unknown => NOT_FOUND,
+                        // Deleting the event must not delete the user's task: refused
+                        // (Status 6), and the event is sent again.
+                        Target::Merged(f, i, _) => {
+                            refused.push((f, i, true));
+                            CONVERSION_ERROR
+                        }
+                        Target::Own(id) => match self.delete(w, id)? {
                             Some(tombstone) => {
                                 state.own.push((id, tombstone));
                                 held.0.remove(&id);
@@ -823,22 +954,96 @@ impl Job {
                 }
                 ClientCommand::Fetch { server_id } => {
                     let item = match target(server_id) {
-                        Some(id) => w.tx.item(self.account, self.folder, id)?.map(Box::new),
-                        None => None,
-                    };
+                        Target::Own(i) => {
+                            coll::read_item(w.tx, self.account, self.folder, i, None)?
+                                .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_)))
+                        }
+                        Target::Merged(f, i, what) => {
+                            coll::read_item(w.tx, self.account, f, i, Some(what))?
+                        }
+                        Target::Unknown => None,
+                    }
+                    .map(Box::new);
                     out.push(ItemResponse::Fetch {
                         server_id: server_id.clone(),
                         item,
                     });
                 }
-                // Mail items are created by delivery and SendMail, not by Sync Add.
-                ClientCommand::Add { client_id } => out.push(ItemResponse::Add {
-                    client_id: client_id.clone(),
-                    status: CONVERSION_ERROR,
-                }),
+                ClientCommand::Add { client_id, data } => {
+                    let added = self.add(w, state, held, replay, client_id, data.as_ref())?;
+                    out.push(ItemResponse::Add {
+                        client_id: client_id.clone(),
+                        status: if added.is_some() {
+                            OK
+                        } else {
+                            CONVERSION_ERROR
+                        },
+                        server_id: added.map(|id| item_server_id(self.folder, id)),
+                    });
+                }
             }
         }
-        Ok(out)
+        Ok((out, refused))
+    }
+
+    /// What a client's Change asks of an item of this collection; `None` when malformed.
+    fn edit(&self, data: &Element) -> Option<Edit> {
+        let edit = match self.class {
+            None => email::parse_change(data)
+                .map(Edit::Flags)
+                .map_err(|e| format!("{e:?}")),
+            Some(class) => groupware::parse(class, data)
+                .map(|(bytes, summary)| Edit::Replace(bytes, summary))
+                .map_err(|e| e.to_string()),
+        };
+        edit.inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
+            .ok()
+    }
+
+    /// A client's Add: the new item's id, or `None` (Status 6). Mail items are created by
+    /// delivery and SendMail, never by Sync Add. A resend of a round whose answer was lost
+    /// gets the item that round made, not a second one.
+    fn add(
+        &self,
+        w: &mut WriteCtx,
+        state: &mut CollectionState,
+        held: &mut Held,
+        replay: &[(String, u64)],
+        client_id: &str,
+        data: Option<&Element>,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(class) = self.class else {
+            return Ok(None);
+        };
+        if let Some((_, id)) = replay.iter().find(|(c, _)| c == client_id) {
+            if let Some(item) = w.tx.groupware_item(self.account, self.folder, *id)? {
+                held.0
+                    .insert(item.id, SyncItem::Groupware(item).window_date());
+            }
+            state.added.push((client_id.to_owned(), *id));
+            return Ok(Some(*id));
+        }
+        let parsed = match data {
+            Some(d) => groupware::parse(class, d),
+            None => Err(groupware::Malformed::new(
+                class,
+                "Add without ApplicationData",
+            )),
+        };
+        let (bytes, summary) = match parsed {
+            Ok(p) => p,
+            Err(why) => {
+                tracing::info!("{}: Sync Add refused: {why}", self.device);
+                return Ok(None);
+            }
+        };
+        let item = items::put_groupware(w, self.account, self.folder, None, bytes, summary)?
+            .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
+        state.own.push((item.id, item.modseq));
+        state.added.push((client_id.to_owned(), item.id));
+        let id = item.id;
+        held.0.insert(id, SyncItem::Groupware(item).window_date());
+        Ok(Some(id))
     }
 
     /// Applies a client's Change to item `id`; its Status. An item that changed on the
@@ -854,29 +1059,47 @@ impl Job {
         w: &mut WriteCtx,
         state: &mut CollectionState,
         id: u64,
-        change: &email::FlagChange,
+        edit: &Edit,
     ) -> Result<u8, StoreError> {
-        let Some(current) = w.tx.item(self.account, self.folder, id)? else {
+        let (account, folder) = (self.account, self.folder);
+        let current = match edit {
+            Edit::Flags(_) => w.tx.item(account, folder, id)?.map(|i| i.modseq),
+            Edit::Replace(..) => w.tx.groupware_item(account, folder, id)?.map(|g| g.modseq),
+        };
+        let Some(current) = current else {
             return Ok(NOT_FOUND);
         };
-        let conflict = coll::changed_since_served(state, id, current.modseq);
+        let conflict = coll::changed_since_served(state, id, current);
         if conflict && self.conflict == Conflict::ServerWins {
             return Ok(CONFLICT);
         }
-        let Some(item) =
-            items::update_flags(w, self.account, self.folder, id, |f| change.apply(f))?
-        else {
+        let changed = match edit {
+            Edit::Flags(change) => {
+                items::update_flags(w, account, folder, id, |f| change.apply(f))?.map(|i| i.modseq)
+            }
+            // A groupware Change carries the whole item: it replaces the stored one.
+            Edit::Replace(bytes, summary) => {
+                items::put_groupware(w, account, folder, Some(id), bytes.clone(), summary.clone())?
+                    .map(|g| g.modseq)
+            }
+        };
+        let Some(modseq) = changed else {
             return Ok(NOT_FOUND);
         };
-        if item.modseq != current.modseq && !conflict {
-            state.own.push((id, item.modseq));
+        if modseq != current && !conflict {
+            state.own.push((id, modseq));
         }
         Ok(OK)
     }
 
-    /// Deletes (or, with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's
+    /// Deletes (or, for mail with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's
     /// modseq in this folder, or `None` when the item does not exist.
     fn delete(&self, w: &mut WriteCtx, id: u64) -> Result<Option<u64>, StoreError> {
+        // Groupware items are deleted outright: Deleted Items holds mail only in easd
+        // (DeletesAsMoves is a request, [MS-ASCMD] 2.2.3.43).
+        if self.class.is_some() {
+            return items::delete_groupware(w, self.account, self.folder, id);
+        }
         let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
             w.tx.folders(self.account)?
                 .into_iter()
@@ -913,25 +1136,32 @@ fn render(
         for item in &changes.adds {
             cmds.push(
                 Element::new(a::ADD)
-                    .text_child(a::SERVER_ID, item_server_id(item.folder, item.id))
-                    .child(full_data(&ctx.app.store, item, body, version)?),
+                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
+                    .child(item_data(&ctx.app.store, item, body, version)?),
             );
         }
         for item in &changes.changes {
+            // A message changes only in its flags; other items are sent whole.
+            let data = match item {
+                SyncItem::Mail(m) => email::flags_change(m, version),
+                other => item_data(&ctx.app.store, other, body, version)?,
+            };
             cmds.push(
                 Element::new(a::CHANGE)
-                    .text_child(a::SERVER_ID, item_server_id(item.folder, item.id))
-                    .child(email::flags_change(item, version)),
+                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
+                    .child(data),
+            );
+        }
+        for (folder, id) in &changes.deletes {
+            cmds.push(
+                Element::new(a::DELETE).text_child(a::SERVER_ID, item_server_id(*folder, *id)),
             );
         }
         let folder = collection_id.parse().unwrap_or_default();
-        for (tag, ids) in [
-            (a::DELETE, &changes.deletes),
-            (a::SOFT_DELETE, &changes.soft_deletes),
-        ] {
-            for id in ids {
-                cmds.push(Element::new(tag).text_child(a::SERVER_ID, item_server_id(folder, *id)));
-            }
+        for id in &changes.soft_deletes {
+            cmds.push(
+                Element::new(a::SOFT_DELETE).text_child(a::SERVER_ID, item_server_id(folder, *id)),
+            );
         }
         e.push(cmds);
     }
@@ -945,9 +1175,17 @@ fn render(
                 ItemResponse::Delete { server_id, status } => Element::new(a::DELETE)
                     .text_child(a::SERVER_ID, server_id.clone())
                     .text_child(a::STATUS, status.to_string()),
-                ItemResponse::Add { client_id, status } => Element::new(a::ADD)
-                    .text_child(a::CLIENT_ID, client_id.clone())
-                    .text_child(a::STATUS, status.to_string()),
+                ItemResponse::Add {
+                    client_id,
+                    status,
+                    server_id,
+                } => {
+                    let mut e = Element::new(a::ADD).text_child(a::CLIENT_ID, client_id.clone());
+                    if let Some(sid) = server_id {
+                        e.push_text(a::SERVER_ID, sid.clone());
+                    }
+                    e.text_child(a::STATUS, status.to_string())
+                }
                 ItemResponse::Fetch {
                     server_id,
                     item: None,
@@ -960,12 +1198,45 @@ fn render(
                 } => Element::new(a::FETCH)
                     .text_child(a::SERVER_ID, server_id.clone())
                     .text_child(a::STATUS, OK.to_string())
-                    .child(full_data(&ctx.app.store, item, body, version)?),
+                    .child(item_data(&ctx.app.store, item, body, version)?),
             });
         }
         e.push(r);
     }
     Ok(e)
+}
+
+/// The ApplicationData of an item as the collection carries it: a message read from its
+/// blob; a groupware item as stored; a merged item converted.
+fn item_data(
+    store: &Store,
+    item: &SyncItem,
+    body: &BodyOptions,
+    version: ProtocolVersion,
+) -> Result<Element, StoreError> {
+    match item {
+        SyncItem::Mail(m) => full_data(store, m, body, version),
+        SyncItem::Groupware(g) => groupware::application_data(g),
+        SyncItem::Merged(g, what) => {
+            let source = groupware::application_data(g)?;
+            // The scan only carries items their conversion admits (tasks as tasks, notes
+            // as notes), so another pairing is a record that changed class under it.
+            match (what, &g.summary) {
+                (Merge::TasksAsEvents { .. }, Summary::Task(t)) => {
+                    Ok(tasks::as_event(g, &source, t))
+                }
+                (Merge::NotesAsEvents, Summary::Note(n)) => Ok(notes::as_event(g, &source, n)),
+                (Merge::NotesAsTasks, Summary::Note(n)) => Ok(notes::as_task(&source, n)),
+                _ => Err(StoreError::Corrupt {
+                    table: "groupware_items",
+                    detail: format!(
+                        "item {} of folder {} cannot be shown as {what:?}",
+                        g.id, g.folder
+                    ),
+                }),
+            }
+        }
+    }
 }
 
 /// The full ApplicationData of a message, read from its blob.
@@ -1029,13 +1300,18 @@ mod tests {
             if let Some(v) = value {
                 o.push_text(a::CONFLICT, v);
             }
-            options(&request(Some(o)), &MailPolicy::of(&Default::default())).map(|o| o.conflict)
+            options(
+                &request(Some(o)),
+                &MailPolicy::of(&Default::default()),
+                None,
+            )
+            .map(|o| o.conflict)
         };
         assert_eq!(conflict(Some("0")), Ok(Conflict::ClientWins));
         assert_eq!(conflict(Some("1")), Ok(Conflict::ServerWins));
         assert_eq!(conflict(None), Ok(Conflict::ServerWins));
         assert!(conflict(Some("2")).is_err());
-        let none = options(&request(None), &MailPolicy::of(&Default::default()));
+        let none = options(&request(None), &MailPolicy::of(&Default::default()), None);
         assert_eq!(none.map(|o| o.conflict), Ok(Conflict::ServerWins));
     }
 }
