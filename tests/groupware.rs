@@ -694,6 +694,13 @@ fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     assert_eq!(as_task.text_of(tk::SUBJECT), Some("Shop"));
     assert_eq!(as_task.text_of(tk::COMPLETE), Some("0"));
     assert!(full_sync(&c, &calendar, None).1.is_empty());
+    // Synced as tasks, the notes are not in the Notes folder too; with tasks-and-notes they
+    // are in both.
+    assert!(full_sync(&c, &notes, None).1.is_empty());
+    let d = device(&s, ALICE, "devd");
+    set_device(&s, ALICE, "devd", &[("notes_as", "tasks-and-notes")]);
+    assert!(ids(&full_sync(&d, &tasks, None).1).contains(&note));
+    assert_eq!(ids(&full_sync(&d, &notes, None).1), [note.as_str()]);
 
     // Into a chosen task folder instead of the default one.
     let (key, _) = c.folder_sync_ok("0");

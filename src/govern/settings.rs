@@ -13,7 +13,7 @@
 //! (through [`Sight::merged_into`]: the chosen calendar collection also carries the tasks
 //! as all-day events; a change makes the device resync that calendar), and `notes_as` with
 //! `notes_folder` (the same way: notes as events in a calendar or as tasks in a task
-//! folder). The others are kept and validated for what easd does not have yet: archive,
+//! folder, and, unless `tasks-and-notes`, no longer in the notes folders). The others are kept and validated for what easd does not have yet: archive,
 //! public and shared folders.
 //!
 //! As `KEY=VALUE`, keys are the snake_case field names (as in `--json`) and values are
@@ -489,8 +489,10 @@ impl<'a> Sight<'a> {
         }
     }
 
-    /// What the collection of `folder` carries besides its own items for this device (a
-    /// groupware folder shown as a mail folder: mail only, so nothing):
+    /// What the collection of `folder` carries besides its own items for this device:
+    /// - none of its own groupware items for a groupware folder shown as a mail folder, and
+    ///   for a notes folder when `notes_as` is `events` or `tasks` (the device gets the
+    ///   notes there instead; `tasks-and-notes` keeps them in both);
     /// - `tasks_as_events` on: the calendar it names (`tasks_calendar`, else the default
     ///   Calendar) carries the tasks of every task folder the device is shown;
     /// - `notes_as` events, tasks or tasks-and-notes: the folder of that kind it names
@@ -504,10 +506,13 @@ impl<'a> Sight<'a> {
         account: AccountId,
         folder: &Folder,
     ) -> Result<Option<Merged>, StoreError> {
-        if self.settings.groupware_folders == GroupwareFolders::AllAsMail
-            && is_groupware(folder.kind)
+        let kind = Kind::of(folder.kind);
+        let notes_elsewhere = matches!(self.settings.notes_as, NotesAs::Events | NotesAs::Tasks);
+        if (self.settings.groupware_folders == GroupwareFolders::AllAsMail
+            && is_groupware(folder.kind))
+            || (notes_elsewhere && kind == Some(Kind::Notes))
         {
-            return Ok(Some(Merged::as_mail()));
+            return Ok(Some(Merged::withholding_own()));
         }
         let tasks = match self.settings.tasks_as_events {
             TasksAsEvents::Off => None,
@@ -535,7 +540,6 @@ impl<'a> Sight<'a> {
                 )
             }),
         ];
-        let kind = Kind::of(folder.kind);
         // Most collections merge nothing: answered without reading the folder list.
         if !wanted.iter().flatten().any(|w| Some(w.2) == kind) {
             return Ok(None);

@@ -62,15 +62,17 @@ pub struct Previous {
 
 /// What a collection carries other than its folder's own items: from other folders, each
 /// source folder, its conversion, and how far into its log the device has been served; or
-/// mail only, for a groupware folder the device is shown as a mail folder.
+/// none of its own groupware items (a groupware folder shown as a mail folder, a notes
+/// folder whose notes the device gets as events or tasks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Merged {
     pub sources: Vec<Source>,
-    /// The device is shown the folder as a mail folder (`groupware_folders=all-as-mail`,
-    /// for clients that only do mail): its calendar, contact, task or note items are not
-    /// carried, as the client could not read them.
+    /// The folder's own calendar, contact, task or note items are not carried (nor can the
+    /// device add any): it is shown as a mail folder (`groupware_folders=all-as-mail`, for
+    /// clients that only do mail), or it is a notes folder whose notes the device gets
+    /// elsewhere, as events or tasks (`notes_as=events|tasks`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub as_mail: bool,
+    pub withholds_own: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,21 +121,21 @@ impl Merged {
             .collect();
         (!sources.is_empty()).then_some(Merged {
             sources,
-            as_mail: false,
+            withholds_own: false,
         })
     }
 
-    /// A groupware folder shown as a mail folder: it carries mail only.
-    pub fn as_mail() -> Self {
+    /// A folder that carries none of its own groupware items (see `withholds_own`).
+    pub fn withholding_own() -> Self {
         Merged {
             sources: Vec::new(),
-            as_mail: true,
+            withholds_own: true,
         }
     }
 
-    /// Whether a state with this carries mail only.
-    pub fn mail_only(merged: Option<&Merged>) -> bool {
-        merged.is_some_and(|m| m.as_mail)
+    /// Whether a state with this carries none of its folder's own groupware items.
+    pub fn withholds_own(merged: Option<&Merged>) -> bool {
+        merged.is_some_and(|m| m.withholds_own)
     }
 
     /// Whether two states merge the same items (the positions aside).
@@ -143,7 +145,7 @@ impl Merged {
                 .flat_map(|m| m.sources.iter().map(|s| (s.folder, s.what)))
                 .collect()
         };
-        kinds(a) == kinds(b) && Merged::mail_only(a) == Merged::mail_only(b)
+        kinds(a) == kinds(b) && Merged::withholds_own(a) == Merged::withholds_own(b)
     }
 
     /// The conversion of source folder `folder`, when it is one.
@@ -409,7 +411,7 @@ pub fn collect_changes(
                 .flat_map(|m| m.sources.iter().map(|s| (s.folder, Some(s.what)))),
         )
         .collect();
-    let mail_only = Merged::mail_only(state.merged.as_ref());
+    let withheld = Merged::withholds_own(state.merged.as_ref());
     'scan: for (source, (folder, merge)) in sources.into_iter().enumerate() {
         loop {
             let entries = tx.log_since(k.account, folder, position(state, source), 256)?;
@@ -433,7 +435,7 @@ pub fn collect_changes(
                     }
                     LogKind::Upsert => {
                         let item = read_item(tx, k.account, folder, e.item, merge)?
-                            .filter(|i| !mail_only || matches!(i, SyncItem::Mail(_)));
+                            .filter(|i| !withheld || matches!(i, SyncItem::Mail(_)));
                         let Some(item) = item else {
                             continue;
                         };

@@ -96,7 +96,7 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
     }
     // The window the next Sync works in: the one asked for (or kept), as the policy allows.
     let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?.filter(
-        Class::of(folder.kind).filter(|_| !Merged::mail_only(merged.as_ref())),
+        Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref())),
         filter.unwrap_or(state.filter),
     );
     let held = coll::load_held(&tx, sk, generation)?;

@@ -142,7 +142,7 @@ fn fetch_item(ctx: &Ctx<'_>, folder: FolderId, id: u64) -> Result<Option<Fetched
         return Ok(Some(Fetched::Mail(Box::new(mail))));
     }
     let merged = sight.merged_into(&tx, ctx.account.id, &f)?;
-    let Some(class) = Class::of(f.kind).filter(|_| !Merged::mail_only(merged.as_ref())) else {
+    let Some(class) = Class::of(f.kind).filter(|_| !Merged::withholds_own(merged.as_ref())) else {
         return Ok(None);
     };
     Ok(tx

@@ -522,7 +522,7 @@ async fn sync_collection(
     // state made under other settings is no longer valid (Status 3, the device resyncs).
     let merged = Sight::of(&ctx.device).merged_into(&ctx.app.store.read()?, account, &folder)?;
     // A folder shown as a mail folder is a mail collection (it takes no Add).
-    let class = Class::of(folder.kind).filter(|_| !Merged::mail_only(merged.as_ref()));
+    let class = Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref()));
     let opts = match options(&req, policy, class) {
         Ok(o) => o,
         Err(why) => {
