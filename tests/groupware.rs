@@ -711,12 +711,14 @@ fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     assert_eq!(ids(&full_sync(&c, &chosen, None).1), [note.as_str()]);
 }
 
-#[test]
-fn empty_folder_contents_deletes_groupware_items_too() {
-    use easd::wbxml::tag::itemoperations as io;
-    let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+/// Device A adds a contact named `first_name`; device B syncs it. A, B, the Contacts
+/// folder, the contact's ServerId and B's key.
+fn contact_on_two_devices(
+    s: &TestServer,
+    first_name: &str,
+) -> (EasClient, EasClient, String, String, String) {
+    let a = device(s, ALICE, "deva");
+    let b = device(s, ALICE, "devb");
     let contacts = a.folder_of_type(CONTACTS);
     let k = a.sync_init(&contacts);
     let (_, sid) = add(
@@ -724,10 +726,18 @@ fn empty_folder_contents_deletes_groupware_items_too() {
         &contacts,
         &k,
         "c",
-        data(vec![t(con::FIRST_NAME, "Emmy")]),
+        data(vec![t(con::FIRST_NAME, first_name)]),
     );
     let (kb, adds) = full_sync(&b, &contacts, None);
     assert_eq!(ids(&adds), [sid.as_str()]);
+    (a, b, contacts, sid, kb)
+}
+
+#[test]
+fn empty_folder_contents_deletes_groupware_items_too() {
+    use easd::wbxml::tag::itemoperations as io;
+    let s = server_with(&[ALICE]);
+    let (a, b, contacts, sid, kb) = contact_on_two_devices(&s, "Emmy");
     let r = a.call(
         "ItemOperations",
         &Element::new(io::ITEM_OPERATIONS).child(
@@ -747,19 +757,7 @@ fn empty_folder_contents_deletes_groupware_items_too() {
 #[test]
 fn a_device_shown_groupware_folders_as_mail_gets_no_groupware_items() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
-    let contacts = a.folder_of_type(CONTACTS);
-    let k = a.sync_init(&contacts);
-    let (_, sid) = add(
-        &a,
-        &contacts,
-        &k,
-        "c",
-        data(vec![t(con::FIRST_NAME, "Hedy")]),
-    );
-    let (kb, adds) = full_sync(&b, &contacts, None);
-    assert_eq!(ids(&adds), [sid.as_str()]);
+    let (_, b, contacts, sid, kb) = contact_on_two_devices(&s, "Hedy");
 
     set_device(&s, ALICE, "devb", &[("groupware_folders", "all-as-mail")]);
     // Its state held a contact the mail view does not carry: it starts again.

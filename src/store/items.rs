@@ -244,14 +244,26 @@ pub fn delete(
     };
     item.meta.search_terms = search_index::remove(ctx, account, folder, id)?;
     ctx.tx.open_table(ITEMS)?.remove((account, folder, id))?;
+    let modseq = tombstone(ctx, account, folder, id, item.modseq)?;
+    Ok(Some((item, modseq)))
+}
+
+/// Logs the removal of item `id`, last changed at `was`; the tombstone's modseq.
+fn tombstone(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+    was: u64,
+) -> Result<u64, StoreError> {
     let modseq = next_modseq(ctx, account, folder)?;
     let entry = LogEntry {
         modseq,
         item: id,
         kind: LogKind::Delete,
     };
-    log(ctx, (account, folder), entry, Some(item.modseq))?;
-    Ok(Some((item, modseq)))
+    log(ctx, (account, folder), entry, Some(was))?;
+    Ok(modseq)
 }
 
 /// Moves an item to another folder, where it gets a new id (and so a new ServerId).
@@ -321,14 +333,7 @@ pub fn delete_groupware(
     ctx.tx
         .open_table(GROUPWARE_ITEMS)?
         .remove((account, folder, id))?;
-    let modseq = next_modseq(ctx, account, folder)?;
-    let entry = LogEntry {
-        modseq,
-        item: id,
-        kind: LogKind::Delete,
-    };
-    log(ctx, (account, folder), entry, Some(item.modseq))?;
-    Ok(Some(modseq))
+    tombstone(ctx, account, folder, id, item.modseq).map(Some)
 }
 
 /// Deletes every item of a folder, messages and groupware items, each leaving its
