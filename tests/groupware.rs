@@ -777,3 +777,64 @@ fn a_device_shown_groupware_folders_as_mail_gets_no_groupware_items() {
         .expect("Fetch");
     assert_eq!(f.text_of(air::STATUS), Some("8"));
 }
+
+/// MoveItems of one item; (Status, DstMsgId).
+fn move_item(c: &EasClient, item: &str, from: &str, to: &str) -> (String, Option<String>) {
+    use easd::wbxml::tag::r#move as mv;
+    let r = c.call(
+        "MoveItems",
+        &Element::new(mv::MOVE_ITEMS).child(
+            Element::new(mv::MOVE)
+                .text_child(mv::SRC_MSG_ID, item)
+                .text_child(mv::SRC_FLD_ID, from)
+                .text_child(mv::DST_FLD_ID, to),
+        ),
+    );
+    let resp = r.find(mv::RESPONSE).expect("Response");
+    (
+        text(resp, mv::STATUS).to_owned(),
+        resp.text_of(mv::DST_MSG_ID).map(str::to_owned),
+    )
+}
+
+#[test]
+fn items_move_between_folders_of_their_class_only() {
+    let s = server_with(&[ALICE]);
+    let a = device(&s, ALICE, "deva");
+    let b = device(&s, ALICE, "devb");
+    let calendar = a.folder_of_type(CALENDAR);
+    let contacts = a.folder_of_type(CONTACTS);
+    let (key, _) = a.folder_sync_ok("0");
+    let r = a.folder_create(&key, "0", "Team", "13");
+    let team = text(&r, easd::wbxml::tag::folderhierarchy::SERVER_ID).to_owned();
+    let k = a.sync_init(&calendar);
+    let start = now() + DAY;
+    let (ka, sid) = add(&a, &calendar, &k, "e", event("Review", start, start + 3600));
+    let (kb, adds) = full_sync(&b, &calendar, None);
+    assert_eq!(ids(&adds), [sid.as_str()]);
+    let kt = b.sync_init(&team);
+    let ka_team = a.sync_init(&team);
+
+    // Not into a contacts folder (or the Inbox): Status 2, and the event stays.
+    assert_eq!(move_item(&a, &sid, &calendar, &contacts).0, "2");
+    assert_eq!(
+        move_item(&a, &sid, &calendar, &a.folder_of_type(INBOX)).0,
+        "2"
+    );
+    // Into another calendar: Status 3 and its new ServerId there.
+    let (status, moved) = move_item(&a, &sid, &calendar, &team);
+    assert_eq!(status, "3");
+    let moved = moved.expect("DstMsgId");
+    assert!(moved.starts_with(&format!("{team}:")), "{moved}");
+    // The other device sees it leave one calendar and arrive in the other, unchanged.
+    let out = b.sync1(&SyncColl::new(&calendar, &kb));
+    assert_eq!(out.deletes, [sid.as_str()]);
+    let (_, adds) = b.sync_all(SyncColl::new(&team, &kt));
+    assert_eq!(ids(&adds), [moved.as_str()]);
+    assert_eq!(adds[0].1.text_of(cal::SUBJECT), Some("Review"));
+    // The mover is not sent its own move back: no Delete here, no Add there.
+    assert!(!a.sync1(&SyncColl::new(&calendar, &ka)).has_commands());
+    assert!(!a.sync1(&SyncColl::new(&team, &ka_team)).has_commands());
+    // The moved item is gone from the source: moving it again is Status 1.
+    assert_eq!(move_item(&a, &sid, &calendar, &team).0, "1");
+}

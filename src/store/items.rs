@@ -282,6 +282,26 @@ pub fn move_to(
     Ok(Some((tombstone, moved)))
 }
 
+/// Moves groupware item `id` from `from` to `to`, where it is a new item (new id, new
+/// modseq) with the same ApplicationData; the source's tombstone modseq and the new item.
+pub fn move_groupware(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    from: FolderId,
+    id: u64,
+    to: FolderId,
+) -> Result<Option<(u64, GroupwareItem)>, StoreError> {
+    let Some(item) = ctx.tx.groupware_item(account, from, id)? else {
+        return Ok(None);
+    };
+    let Some(tombstone) = delete_groupware(ctx, account, from, id)? else {
+        return Ok(None);
+    };
+    let moved = put_groupware(ctx, account, to, None, item.data, item.summary)?
+        .ok_or_else(|| StoreError::NotFound(format!("new item in folder {to}")))?;
+    Ok(Some((tombstone, moved)))
+}
+
 /// Stores a groupware item: a new one in `folder` (`id` `None`), or the new
 /// ApplicationData of item `id` (`Ok(None)`: no such item).
 pub fn put_groupware(

@@ -647,10 +647,14 @@ pub fn note_own_move(
     account: AccountId,
     device: &str,
     from: (FolderId, u64, u64),
-    to: (FolderId, &MailItem),
+    to: (FolderId, &SyncItem),
 ) -> Result<(), StoreError> {
     let (src, old_id, tombstone) = from;
     let (dst, item) = to;
+    let (id, modseq) = match item {
+        SyncItem::Mail(m) => (m.id, m.modseq),
+        SyncItem::Groupware(g) | SyncItem::Merged(g, _) => (g.id, g.modseq),
+    };
     let src_key = StateKey {
         account,
         device,
@@ -669,8 +673,8 @@ pub fn note_own_move(
     };
     if let Some(mut s) = load_state(ctx.tx, dst_key)? {
         let mut held = load_held(ctx.tx, dst_key, 0)?;
-        held.0.insert(item.id, item.meta.received);
-        s.own.push((item.id, item.modseq));
+        held.0.insert(id, item.window_date());
+        s.own.push((id, modseq));
         save_current(ctx, dst_key, &s, &held)?;
     }
     Ok(())

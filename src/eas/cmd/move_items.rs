@@ -1,12 +1,14 @@
-//! MoveItems ([MS-ASCMD] 2.2.1.12): move messages between folders; each move answers with
-//! its own status and the item's new ServerId.
+//! MoveItems ([MS-ASCMD] 2.2.1.12): move messages between mail folders, and calendar,
+//! contact, task and note items between folders of their class; each move answers with its
+//! own status and the item's new ServerId.
 
 use super::{Ctx, Reply, status_reply};
+use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
 use crate::store::items;
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
-use crate::sync::collection as coll;
+use crate::sync::collection::{self as coll, SyncItem};
 use crate::sync::{item_server_id, parse_item_server_id, retriable};
 use crate::wbxml::{Element, tag::r#move as mv};
 
@@ -85,6 +87,12 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
     if src.id == dst.id {
         return Ok((SAME_FOLDER, None));
     }
+    // An item goes only where its kind lives: mail between mail folders, an event between
+    // calendars, ... ([MS-ASCMD] 2.2.3.177.9 Status 2, "invalid destination collection").
+    let class = Class::of(src.kind);
+    if Class::of(dst.kind) != class {
+        return Ok((INVALID_DESTINATION, None));
+    }
     drop(tx);
     let device = ctx.device.device_id.clone();
     let (from, to) = (src.id, dst.id);
@@ -95,11 +103,17 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
             if w.tx.folder(account, to)?.is_none() {
                 return Ok(Moved::DestinationGone);
             }
-            let Some((tombstone, item)) = items::move_to(w, account, from, id, to)? else {
+            let moved = match class {
+                None => items::move_to(w, account, from, id, to)?
+                    .map(|(tombstone, m)| (tombstone, SyncItem::Mail(Box::new(m)))),
+                Some(_) => items::move_groupware(w, account, from, id, to)?
+                    .map(|(tombstone, g)| (tombstone, SyncItem::Groupware(g))),
+            };
+            let Some((tombstone, item)) = moved else {
                 return Ok(Moved::SourceGone);
             };
             coll::note_own_move(w, account, &device, (from, id, tombstone), (to, &item))?;
-            Ok(Moved::To(item_server_id(to, item.id)))
+            Ok(Moved::To(item_server_id(to, item.id())))
         })
         .await;
     Ok(match moved {
