@@ -14,7 +14,7 @@ use easd::store::model::Access;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
     airsync as air, composemail as cm, email as em, folderhierarchy as fh, getitemestimate as gie,
-    itemoperations as io, r#move as mv, ping as pg,
+    itemoperations as io, ping as pg,
 };
 use govern::*;
 use support::*;
@@ -125,24 +125,6 @@ fn ping_status(c: &EasClient, folder: &str) -> String {
     text(&r, pg::STATUS).to_owned()
 }
 
-/// The MoveItems Status of moving `item` from `from` to `to`, and the item's new ServerId.
-fn move_item(c: &EasClient, item: &str, from: &str, to: &str) -> (String, Option<String>) {
-    let r = c.call(
-        "MoveItems",
-        &Element::new(mv::MOVE_ITEMS).child(
-            Element::new(mv::MOVE)
-                .text_child(mv::SRC_MSG_ID, item)
-                .text_child(mv::SRC_FLD_ID, from)
-                .text_child(mv::DST_FLD_ID, to),
-        ),
-    );
-    let resp = r.find(mv::RESPONSE).expect("Response");
-    (
-        text(resp, mv::STATUS).to_owned(),
-        resp.text_of(mv::DST_MSG_ID).map(str::to_owned),
-    )
-}
-
 /// The ItemOperations Fetch Status of item `server_id` (`folder:item`).
 fn fetch_status(c: &EasClient, server_id: &str) -> String {
     let (folder, _) = server_id.split_once(':').expect("folder:item");
@@ -205,7 +187,7 @@ fn mail_folders_default_hides_user_mail_folders_until_widened() {
     assert_eq!(c.sync1(&SyncColl::new(&projects, "0")).status, "12");
     assert_eq!(estimate_status(&c, &projects), "2");
     assert_eq!(ping_status(&c, &projects), "7");
-    assert_eq!(move_item(&c, &hello, &inbox, &projects).0, "2");
+    assert_eq!(c.move_item(&hello, &inbox, &projects).0, "2");
     let r = c.folder_update(&k, &projects, "0", "Renamed");
     assert_eq!(r.text_of(fh::STATUS), Some("4"), "{r:?}");
     let r = c.folder_create(&k, &projects, "Below", "12");
@@ -218,7 +200,7 @@ fn mail_folders_default_hides_user_mail_folders_until_widened() {
     assert_eq!(changes.adds.len(), 1, "{r:?}");
     assert_eq!(changes.adds[0].server_id, projects);
     assert_eq!(c.sync1(&SyncColl::new(&projects, "0")).status, "1");
-    let (status, moved) = move_item(&c, &hello, &inbox, &projects);
+    let (status, moved) = c.move_item(&hello, &inbox, &projects);
     assert_eq!(status, "3");
     let moved = moved.expect("DstMsgId");
     assert_eq!(fetch_status(&c, &moved), "1");

@@ -778,25 +778,6 @@ fn a_device_shown_groupware_folders_as_mail_gets_no_groupware_items() {
     assert_eq!(f.text_of(air::STATUS), Some("8"));
 }
 
-/// MoveItems of one item; (Status, DstMsgId).
-fn move_item(c: &EasClient, item: &str, from: &str, to: &str) -> (String, Option<String>) {
-    use easd::wbxml::tag::r#move as mv;
-    let r = c.call(
-        "MoveItems",
-        &Element::new(mv::MOVE_ITEMS).child(
-            Element::new(mv::MOVE)
-                .text_child(mv::SRC_MSG_ID, item)
-                .text_child(mv::SRC_FLD_ID, from)
-                .text_child(mv::DST_FLD_ID, to),
-        ),
-    );
-    let resp = r.find(mv::RESPONSE).expect("Response");
-    (
-        text(resp, mv::STATUS).to_owned(),
-        resp.text_of(mv::DST_MSG_ID).map(str::to_owned),
-    )
-}
-
 #[test]
 fn items_move_between_folders_of_their_class_only() {
     let s = server_with(&[ALICE]);
@@ -816,13 +797,13 @@ fn items_move_between_folders_of_their_class_only() {
     let ka_team = a.sync_init(&team);
 
     // Not into a contacts folder (or the Inbox): Status 2, and the event stays.
-    assert_eq!(move_item(&a, &sid, &calendar, &contacts).0, "2");
+    assert_eq!(a.move_item(&sid, &calendar, &contacts).0, "2");
     assert_eq!(
-        move_item(&a, &sid, &calendar, &a.folder_of_type(INBOX)).0,
+        a.move_item(&sid, &calendar, &a.folder_of_type(INBOX)).0,
         "2"
     );
     // Into another calendar: Status 3 and its new ServerId there.
-    let (status, moved) = move_item(&a, &sid, &calendar, &team);
+    let (status, moved) = a.move_item(&sid, &calendar, &team);
     assert_eq!(status, "3");
     let moved = moved.expect("DstMsgId");
     assert!(moved.starts_with(&format!("{team}:")), "{moved}");
@@ -836,5 +817,5 @@ fn items_move_between_folders_of_their_class_only() {
     assert!(!a.sync1(&SyncColl::new(&calendar, &ka)).has_commands());
     assert!(!a.sync1(&SyncColl::new(&team, &ka_team)).has_commands());
     // The moved item is gone from the source: moving it again is Status 1.
-    assert_eq!(move_item(&a, &sid, &calendar, &team).0, "1");
+    assert_eq!(a.move_item(&sid, &calendar, &team).0, "1");
 }

@@ -112,27 +112,6 @@ fn estimate(
     (text(resp, gie::STATUS).to_owned(), n)
 }
 
-/// MoveItems of one item; (Status, DstMsgId).
-fn move_item(c: &EasClient, src_msg: &str, src: &str, dst: &str) -> (String, Option<String>) {
-    let r = c.call(
-        "MoveItems",
-        &Element::new(mv::MOVE_ITEMS).child(
-            Element::new(mv::MOVE)
-                .text_child(mv::SRC_MSG_ID, src_msg)
-                .text_child(mv::SRC_FLD_ID, src)
-                .text_child(mv::DST_FLD_ID, dst),
-        ),
-    );
-    let resp = r
-        .find(mv::RESPONSE)
-        .unwrap_or_else(|| panic!("no Response in {r:?}"));
-    assert_eq!(resp.text_of(mv::SRC_MSG_ID), Some(src_msg), "{r:?}");
-    (
-        text(resp, mv::STATUS).to_owned(),
-        resp.text_of(mv::DST_MSG_ID).map(str::to_owned),
-    )
-}
-
 fn io_fetch_item(folder: &str, server_id: &str, body_type: Option<u8>) -> Element {
     let mut f = Element::new(io::FETCH)
         .text_child(io::STORE, "Mailbox")
@@ -1022,7 +1001,7 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
     let moving = id_of(&adds, "move me");
     let keep = id_of(&adds, "keep");
 
-    let (st, dst) = move_item(&a, &moving, &inbox, &archive);
+    let (st, dst) = a.move_item(&moving, &inbox, &archive);
     assert_eq!(st, "3");
     let dst = dst.expect("DstMsgId");
     assert!(dst.starts_with(&format!("{archive}:")), "{dst}");
@@ -1050,22 +1029,22 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
 
     // Statuses.
     assert_eq!(
-        move_item(&a, &moving, &inbox, &archive).0,
+        a.move_item(&moving, &inbox, &archive).0,
         "1",
         "already moved"
     );
-    assert_eq!(move_item(&a, "nonsense", &inbox, &archive).0, "1");
+    assert_eq!(a.move_item("nonsense", &inbox, &archive).0, "1");
     assert_eq!(
-        move_item(&a, &keep, "987654", &archive).0,
+        a.move_item(&keep, "987654", &archive).0,
         "1",
         "bad source folder"
     );
     assert_eq!(
-        move_item(&a, &keep, &inbox, "987654").0,
+        a.move_item(&keep, &inbox, "987654").0,
         "2",
         "bad destination"
     );
-    assert_eq!(move_item(&a, &keep, &inbox, &inbox).0, "4", "same folder");
+    assert_eq!(a.move_item(&keep, &inbox, &inbox).0, "4", "same folder");
     // One item to two folders: 5.
     let r = a.call(
         "MoveItems",

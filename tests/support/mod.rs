@@ -1401,6 +1401,30 @@ impl EasClient {
         (f.text_of(io::STATUS).unwrap_or_default().to_owned(), data)
     }
 
+    /// MoveItems of one item from folder `from` to `to`: the move's Status and the item's
+    /// new ServerId (DstMsgId), checking that the answer names the item moved.
+    #[track_caller]
+    pub fn move_item(&self, item: &str, from: &str, to: &str) -> (String, Option<String>) {
+        use easd::wbxml::tag::r#move as mv;
+        let r = self.call(
+            "MoveItems",
+            &Element::new(mv::MOVE_ITEMS).child(
+                Element::new(mv::MOVE)
+                    .text_child(mv::SRC_MSG_ID, item)
+                    .text_child(mv::SRC_FLD_ID, from)
+                    .text_child(mv::DST_FLD_ID, to),
+            ),
+        );
+        let resp = r
+            .find(mv::RESPONSE)
+            .unwrap_or_else(|| panic!("no Response in {r:?}"));
+        assert_eq!(resp.text_of(mv::SRC_MSG_ID), Some(item), "{r:?}");
+        (
+            text(resp, mv::STATUS).to_owned(),
+            resp.text_of(mv::DST_MSG_ID).map(str::to_owned),
+        )
+    }
+
     /// SyncKey 0 for `id`; returns the new key (checking that nothing else came back).
     #[track_caller]
     pub fn sync_init(&self, id: &str) -> String {
