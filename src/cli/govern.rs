@@ -45,10 +45,10 @@ pub enum DeviceCmd {
     },
     /// Cancel a wipe that the device has not acknowledged yet.
     WipeCancel { device: String },
-    /// Show the device's folder and sync settings, or set KEY=VALUE pairs.
-    /// groupware_folders, mail_folders and mail_period take effect at the device's next
-    /// request; archive, public_folders, shared_folders, calendar_period, tasks_* and
-    /// notes_* are kept for folders and item classes easd does not have yet.
+    /// Show the device's folder and sync settings, or set KEY=VALUE pairs. They take
+    /// effect at the device's next request (a change of tasks_* or notes_* makes it resync
+    /// the folders concerned); archive, public_folders and shared_folders are kept for
+    /// folders easd does not have yet.
     Settings {
         /// EMAIL/DEVICEID
         device: String,
