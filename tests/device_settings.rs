@@ -59,13 +59,6 @@ fn set_rule(s: &TestServer, rule: &str, pairs: &[(&str, &str)]) -> (String, Devi
     }
 }
 
-/// A provisioned device of `user` (the first command admits it).
-fn device(s: &TestServer, user: &str, id: &str) -> EasClient {
-    let mut c = s.eas(user, id);
-    c.provision();
-    c
-}
-
 /// The folders a FolderSync from key 0 announces: (name, ServerId, Type).
 fn announced(c: &EasClient) -> Vec<(String, String, u8)> {
     announced_with_key(c).1
@@ -161,7 +154,7 @@ fn inbox_subjects(c: &EasClient, filter: Option<u8>) -> Vec<String> {
 #[test]
 fn mail_folders_default_hides_user_mail_folders_until_widened() {
     let s = server();
-    let c = device(&s, ALICE, "PHONE");
+    let c = s.device(ALICE, "PHONE");
     s.deliver_text(ALICE, "Hello", "x");
     let inbox = c.folder_of_type(INBOX);
     let ik = c.sync_init(&inbox);
@@ -222,11 +215,11 @@ fn mail_folders_default_hides_user_mail_folders_until_widened() {
 #[test]
 fn groupware_folders_default_hides_user_calendars_and_all_as_mail_types_them_12() {
     let s = server();
-    let c = device(&s, ALICE, "PHONE");
+    let c = s.device(ALICE, "PHONE");
     let (k, _) = c.folder_sync_ok("0");
     let (team, _) = create(&c, &k, "Team", "13");
     // Another device of the same account keeps the defaults.
-    let other = device(&s, ALICE, "OTHER");
+    let other = s.device(ALICE, "OTHER");
 
     set_device(&s, ALICE, "PHONE", &[("groupware_folders", "default")]);
     let shown = announced(&c);
@@ -264,14 +257,14 @@ fn mail_period_caps_the_filter_type_with_the_policy_the_stricter() {
             (text_message("a@b.test", ALICE, "ten days", "x"), 10 * DAY),
         ],
     );
-    let free = device(&s, ALICE, "FREE");
+    let free = s.device(ALICE, "FREE");
     assert_eq!(
         inbox_subjects(&free, None),
         ["five days", "ten days", "today", "two days"]
     );
 
     // Set before the device's first command admits it: admission keeps what the admin set.
-    let capped = device(&s, ALICE, "CAPPED");
+    let capped = s.device(ALICE, "CAPPED");
     let capped_to = set_device(&s, ALICE, "CAPPED", &[("mail_period", "1w")]);
     assert_eq!(capped_to.mail_period, Some(Period::OneWeek));
     // No FilterType, and "all" (0): the week the setting allows.
@@ -417,12 +410,12 @@ fn rules_give_new_devices_their_template_or_the_global_one() {
 #[test]
 fn invalid_settings_are_refused_with_a_clear_message_and_change_nothing() {
     let s = server();
-    let c = device(&s, ALICE, "PHONE");
+    let c = s.device(ALICE, "PHONE");
     let (k, _) = c.folder_sync_ok("0");
     let (projects, k) = create(&c, &k, "Projects", "12");
     let (team, _) = create(&c, &k, "Team", "13");
     // Bob has more folders than alice: his last one's id is not one of hers.
-    let b = device(&s, BOB, "BPHONE");
+    let b = s.device(BOB, "BPHONE");
     let (bk, _) = b.folder_sync_ok("0");
     let (_, bk) = create(&b, &bk, "One", "13");
     let (_, bk) = create(&b, &bk, "Two", "13");
@@ -527,7 +520,7 @@ fn invalid_settings_are_refused_with_a_clear_message_and_change_nothing() {
 #[test]
 fn settings_survive_a_restart() {
     let mut s = server();
-    let c = device(&s, ALICE, "PHONE");
+    let c = s.device(ALICE, "PHONE");
     let (k, _) = c.folder_sync_ok("0");
     create(&c, &k, "Projects", "12");
     let stored = set_device(
@@ -568,7 +561,7 @@ fn status_refused_lists_devices_refused_for_their_policy_standing() {
     };
     // A device that sends no policy key, and one that provisions.
     s.eas(ALICE, "NOKEY").folder_sync_ok("0");
-    device(&s, ALICE, "GOOD").folder_sync_ok("0");
+    s.device(ALICE, "GOOD").folder_sync_ok("0");
     assert!(refused(&s).is_empty());
     set(&s, "server", &[("AllowNonProvisionableDevices", "0")]);
     assert_eq!(refused(&s), ["NOKEY"]);

@@ -29,14 +29,6 @@ const DEFAULT_TYPES: [u8; 10] = [2, 3, 4, 5, 6, 7, 8, 9, 10, 12];
 
 // ---- helpers ----------------------------------------------------------------------------
 
-fn server_with(users: &[&str]) -> TestServer {
-    let s = start_server(|_| {});
-    for u in users {
-        s.add_user(u);
-    }
-    s
-}
-
 /// A device of `user` that completed the Provision handshake.
 fn provisioned(s: &TestServer, user: &str, device_id: &str) -> EasClient {
     let mut c = s.eas(user, device_id);

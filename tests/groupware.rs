@@ -27,20 +27,6 @@ const NOTES: u8 = 10;
 
 const DAY: i64 = 86_400;
 
-fn server_with(users: &[&str]) -> TestServer {
-    let s = start_server(|_| {});
-    for u in users {
-        s.add_user(u);
-    }
-    s
-}
-
-fn device(s: &TestServer, user: &str, device_id: &str) -> EasClient {
-    let mut c = s.eas(user, device_id);
-    c.provision();
-    c
-}
-
 /// `easd device settings USER/ID KEY=VALUE…`.
 #[track_caller]
 fn set_device(s: &TestServer, user: &str, id: &str, pairs: &[(&str, &str)]) {
@@ -169,8 +155,8 @@ fn ids(adds: &[(String, Element)]) -> Vec<String> {
 #[test]
 fn groupware_items_reach_the_other_devices_and_not_the_sender() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let items = [
         (
             CONTACTS,
@@ -224,11 +210,7 @@ fn groupware_items_reach_the_other_devices_and_not_the_sender() {
 
         // Fetch answers with the item as stored.
         let fetched = b.sync1(&SyncColl::new(&folder, &kb).fetch(&sid));
-        let f = fetched
-            .responses
-            .as_ref()
-            .and_then(|r| r.find(air::FETCH))
-            .expect("Fetch");
+        let f = fetched.fetched();
         assert_eq!(f.text_of(air::STATUS), Some("1"));
         assert_eq!(f.find(air::APPLICATION_DATA), Some(&changed));
         let kb = fetched.ok_key();
@@ -241,7 +223,7 @@ fn groupware_items_reach_the_other_devices_and_not_the_sender() {
         let mine = a.sync1(&SyncColl::new(&folder, &ka));
         assert!(!mine.has_commands(), "echoed: {:?}", mine.raw);
         // Gone for a new device too.
-        let (_, adds) = full_sync(&device(&s, ALICE, &format!("new{kind}")), &folder, None);
+        let (_, adds) = full_sync(&s.device(ALICE, &format!("new{kind}")), &folder, None);
         assert!(adds.is_empty(), "{adds:?}");
     }
 }
@@ -249,7 +231,7 @@ fn groupware_items_reach_the_other_devices_and_not_the_sender() {
 #[test]
 fn a_resent_add_gets_the_same_item_and_no_duplicate() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let folder = a.folder_of_type(CONTACTS);
     let k1 = a.sync_init(&folder);
     let request = SyncColl::new(&folder, &k1)
@@ -261,7 +243,7 @@ fn a_resent_add_gets_the_same_item_and_no_duplicate() {
     let again = a.sync1(&request);
     assert_eq!(add_response(&again, "c1"), ("1".into(), sid.clone()));
     assert!(!again.has_commands(), "{:?}", again.raw);
-    let (_, adds) = full_sync(&device(&s, ALICE, "devb"), &folder, None);
+    let (_, adds) = full_sync(&s.device(ALICE, "devb"), &folder, None);
     assert_eq!(ids(&adds), [sid.clone().expect("ServerId")]);
     // A new round with the same ClientId is a new item.
     let k2 = again.ok_key();
@@ -277,7 +259,7 @@ fn a_resent_add_gets_the_same_item_and_no_duplicate() {
 #[test]
 fn malformed_items_mail_folders_and_other_accounts_are_refused() {
     let s = server_with(&[ALICE, BOB]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let calendar = a.folder_of_type(CALENDAR);
     let k = a.sync_init(&calendar);
     let out = a.sync1(
@@ -306,7 +288,7 @@ fn malformed_items_mail_folders_and_other_accounts_are_refused() {
         response_status(&out, air::CHANGE, sid.as_deref().expect("ServerId")),
         "6"
     );
-    let (_, adds) = full_sync(&device(&s, ALICE, "devb"), &calendar, None);
+    let (_, adds) = full_sync(&s.device(ALICE, "devb"), &calendar, None);
     assert_eq!(adds.len(), 1, "{adds:?}");
     assert_eq!(adds[0].1.text_of(cal::SUBJECT), Some("Kept"));
 
@@ -319,30 +301,26 @@ fn malformed_items_mail_folders_and_other_accounts_are_refused() {
     assert_eq!(add_response(&out, "m"), ("6".into(), None));
 
     // Another account sees none of it, and cannot reach it by ServerId.
-    let bob = device(&s, BOB, "devbob");
+    let bob = s.device(BOB, "devbob");
     let bob_calendar = bob.folder_of_type(CALENDAR);
     let (kb, adds) = full_sync(&bob, &bob_calendar, None);
     assert!(adds.is_empty(), "{adds:?}");
     let sid = sid.expect("ServerId");
     let out = bob.sync1(&SyncColl::new(&bob_calendar, &kb).fetch(&sid));
-    let f = out
-        .responses
-        .as_ref()
-        .and_then(|r| r.find(air::FETCH))
-        .expect("Fetch");
+    let f = out.fetched();
     assert_eq!(f.text_of(air::STATUS), Some("8"));
 }
 
 #[test]
 fn groupware_items_survive_a_restart() {
     let mut s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let notes = a.folder_of_type(NOTES);
     let k = a.sync_init(&notes);
     let d = data(vec![t(nt::SUBJECT, "Kept across restarts")]);
     let (_, sid) = add(&a, &notes, &k, "n1", d.clone());
     s.restart();
-    let b = device(&s, ALICE, "devb");
+    let b = s.device(ALICE, "devb");
     let (_, adds) = full_sync(&b, &notes, None);
     assert_eq!(adds, [(sid.clone(), d.clone())]);
     // ItemOperations fetches it as stored too.
@@ -355,7 +333,7 @@ fn groupware_items_survive_a_restart() {
 #[test]
 fn calendar_filter_type_and_calendar_period_leave_out_old_events() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let calendar = a.folder_of_type(CALENDAR);
     let k = a.sync_init(&calendar);
     let old = now() - 60 * DAY;
@@ -379,7 +357,7 @@ fn calendar_filter_type_and_calendar_period_leave_out_old_events() {
         v
     };
 
-    let b = device(&s, ALICE, "devb");
+    let b = s.device(ALICE, "devb");
     assert_eq!(
         ids(&full_sync(&b, &calendar, Some(5)).1),
         recent,
@@ -410,12 +388,12 @@ fn calendar_filter_type_and_calendar_period_leave_out_old_events() {
 #[test]
 fn tasks_filter_8_leaves_out_completed_tasks() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let tasks = a.folder_of_type(TASKS);
     let k = a.sync_init(&tasks);
     let (k, open) = add(&a, &tasks, &k, "open", task("Open", None, None, false));
     let (_, done) = add(&a, &tasks, &k, "done", task("Done", None, None, true));
-    let b = device(&s, ALICE, "devb");
+    let b = s.device(ALICE, "devb");
     assert_eq!(ids(&full_sync(&b, &tasks, Some(8)).1), [open.as_str()]);
     let mut both = vec![open, done];
     both.sort();
@@ -456,9 +434,9 @@ fn two_tasks(s: &TestServer, a: &EasClient) -> (String, String, String, String) 
 #[test]
 fn tasks_appear_as_all_day_events_in_the_calendar_of_a_device_that_asks() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
-    let c = device(&s, ALICE, "devc");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
+    let c = s.device(ALICE, "devc");
     let (tasks, open, done, _) = two_tasks(&s, &a);
     let calendar = a.folder_of_type(CALENDAR);
     set_device(&s, ALICE, "devb", &[("tasks_as_events", "all")]);
@@ -528,8 +506,8 @@ fn tasks_appear_as_all_day_events_in_the_calendar_of_a_device_that_asks() {
 #[test]
 fn a_settings_change_makes_the_calendar_resync_and_not_completed_hides_completed_tasks() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let (tasks, open, done, ka) = two_tasks(&s, &a);
     let calendar = a.folder_of_type(CALENDAR);
     let (kb, adds) = full_sync(&b, &calendar, None);
@@ -562,8 +540,8 @@ fn a_settings_change_makes_the_calendar_resync_and_not_completed_hides_completed
 #[test]
 fn a_chosen_tasks_calendar_carries_the_tasks_instead_of_the_default() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let (_, open, done, _) = two_tasks(&s, &a);
     let (key, _) = b.folder_sync_ok("0");
     let r = b.folder_create(&key, "0", "Task days", "13");
@@ -589,8 +567,8 @@ fn a_chosen_tasks_calendar_carries_the_tasks_instead_of_the_default() {
 fn a_task_change_wakes_a_ping_on_the_calendar_that_carries_tasks() {
     use easd::wbxml::tag::ping as p;
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     set_device(&s, ALICE, "devb", &[("tasks_as_events", "all")]);
     let calendar = b.folder_of_type(CALENDAR);
     full_sync(&b, &calendar, None);
@@ -634,7 +612,7 @@ fn a_task_change_wakes_a_ping_on_the_calendar_that_carries_tasks() {
 #[test]
 fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let notes = a.folder_of_type(NOTES);
     let k = a.sync_init(&notes);
     let day = (now() / DAY - 3) * DAY;
@@ -654,7 +632,7 @@ fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     let calendar = a.folder_of_type(CALENDAR);
 
     // As events, in the same calendar as the tasks: one collection, two merged sources.
-    let b = device(&s, ALICE, "devb");
+    let b = s.device(ALICE, "devb");
     set_device(
         &s,
         ALICE,
@@ -684,7 +662,7 @@ fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     assert_eq!(out.changes[0].1.text_of(cal::SUBJECT), Some("Shop"));
 
     // As tasks, in the default task folder; the calendar carries none.
-    let c = device(&s, ALICE, "devc");
+    let c = s.device(ALICE, "devc");
     set_device(&s, ALICE, "devc", &[("notes_as", "tasks")]);
     let (_, adds) = full_sync(&c, &tasks, None);
     let mut expected = vec![note.clone(), task_sid.clone()];
@@ -697,7 +675,7 @@ fn notes_appear_as_events_or_tasks_where_the_device_asks() {
     // Synced as tasks, the notes are not in the Notes folder too; with tasks-and-notes they
     // are in both.
     assert!(full_sync(&c, &notes, None).1.is_empty());
-    let d = device(&s, ALICE, "devd");
+    let d = s.device(ALICE, "devd");
     set_device(&s, ALICE, "devd", &[("notes_as", "tasks-and-notes")]);
     assert!(ids(&full_sync(&d, &tasks, None).1).contains(&note));
     assert_eq!(ids(&full_sync(&d, &notes, None).1), [note.as_str()]);
@@ -717,8 +695,8 @@ fn contact_on_two_devices(
     s: &TestServer,
     first_name: &str,
 ) -> (EasClient, EasClient, String, String, String) {
-    let a = device(s, ALICE, "deva");
-    let b = device(s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let contacts = a.folder_of_type(CONTACTS);
     let k = a.sync_init(&contacts);
     let (_, sid) = add(
@@ -770,19 +748,15 @@ fn a_device_shown_groupware_folders_as_mail_gets_no_groupware_items() {
             .fetch(&sid),
     );
     assert_eq!(add_response(&out, "x"), ("6".into(), None));
-    let f = out
-        .responses
-        .as_ref()
-        .and_then(|r| r.find(air::FETCH))
-        .expect("Fetch");
+    let f = out.fetched();
     assert_eq!(f.text_of(air::STATUS), Some("8"));
 }
 
 #[test]
 fn items_move_between_folders_of_their_class_only() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let calendar = a.folder_of_type(CALENDAR);
     let contacts = a.folder_of_type(CONTACTS);
     let (key, _) = a.folder_sync_ok("0");

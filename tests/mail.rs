@@ -25,21 +25,6 @@ const DELETED_ITEMS: u8 = 4;
 
 // ---- helpers ----------------------------------------------------------------------------
 
-fn server_with(users: &[&str]) -> TestServer {
-    let s = start_server(|_| {});
-    for u in users {
-        s.add_user(u);
-    }
-    s
-}
-
-/// A device of `user` that completed the Provision handshake.
-fn device(s: &TestServer, user: &str, device_id: &str) -> EasClient {
-    let mut c = s.eas(user, device_id);
-    c.provision();
-    c
-}
-
 /// Subject of an ApplicationData.
 fn subject(data: &Element) -> &str {
     assert!(data.find(em::SUBJECT).is_some(), "no Subject in {data:?}");
@@ -265,7 +250,7 @@ fn lmtp_dialogue_recipients_plus_addressing_and_dot_stuffing() {
 
     // Alice got the first message once (alice and alice+lists are one account) and the
     // tagged one; the dot-stuffing was undone.
-    let a = device(&s, ALICE, "alicedev");
+    let a = s.device(ALICE, "alicedev");
     let inbox = a.folder_of_type(INBOX);
     let (_, adds) = full_sync(&a, &inbox);
     assert_eq!(subjects(&adds), ["dotted", "tagged"]);
@@ -286,7 +271,7 @@ fn lmtp_dialogue_recipients_plus_addressing_and_dot_stuffing() {
         "dot-unstuffed body expected, got {body:?}"
     );
 
-    let b = device(&s, BOB, "bobdev");
+    let b = s.device(BOB, "bobdev");
     let (_, adds) = full_sync(&b, &b.folder_of_type(INBOX));
     assert_eq!(subjects(&adds), ["dotted"]);
 
@@ -307,7 +292,7 @@ fn lmtp_dialogue_recipients_plus_addressing_and_dot_stuffing() {
     assert_eq!(rcpt[0].code, 250);
     assert_eq!(data[0].code, 250);
     c.quit();
-    let cd = device(&s, CAROL, "caroldev");
+    let cd = s.device(CAROL, "caroldev");
     let (_, adds) = full_sync(&cd, &cd.folder_of_type(INBOX));
     assert_eq!(subjects(&adds), ["welcome back"]);
 }
@@ -340,10 +325,10 @@ fn lmtp_size_limit_gets_552() {
     assert_eq!(data[0].short(), "250 2.0.0");
     c.quit();
 
-    let a = device(&s, ALICE, "alicedev");
+    let a = s.device(ALICE, "alicedev");
     let (_, adds) = full_sync(&a, &a.folder_of_type(INBOX));
     assert_eq!(subjects(&adds), ["small"]);
-    let b = device(&s, BOB, "bobdev");
+    let b = s.device(BOB, "bobdev");
     let (_, adds) = full_sync(&b, &b.folder_of_type(INBOX));
     assert!(adds.is_empty(), "{adds:?}");
 }
@@ -357,7 +342,7 @@ fn inbox_sync_in_windows_with_application_data() {
     for i in 1..=5 {
         s.deliver_text(ALICE, &format!("message {i}"), &format!("body number {i}"));
     }
-    let a = device(&s, ALICE, "alicedev");
+    let a = s.device(ALICE, "alicedev");
     let inbox = a.folder_of_type(INBOX);
 
     let k0 = a.sync1(&SyncColl::new(&inbox, "0"));
@@ -431,7 +416,7 @@ fn body_preferences_truncate_and_convert() {
     let body = "The quick brown fox jumps over the lazy dog, twice: the quick brown fox.";
     s.deliver_text(ALICE, "fox", body);
     let sync_with = |dev: &str, kind: u8, trunc: Option<u32>| -> Element {
-        let c = device(&s, ALICE, dev);
+        let c = s.device(ALICE, dev);
         let inbox = c.folder_of_type(INBOX);
         let k = c.sync_init(&inbox);
         let out = c.sync1(&SyncColl::new(&inbox, &k).window(10).body(kind, trunc));
@@ -474,7 +459,7 @@ fn a_resent_sync_key_gets_the_same_items_and_no_duplicates_follow() {
     for i in 1..=3 {
         s.deliver_text(ALICE, &format!("resend {i}"), "x");
     }
-    let a = device(&s, ALICE, "alicedev");
+    let a = s.device(ALICE, "alicedev");
     let inbox = a.folder_of_type(INBOX);
     let k1 = a.sync_init(&inbox);
     let first = sync_from(&a, &inbox, &k1);
@@ -502,7 +487,7 @@ fn a_resent_sync_key_gets_the_same_items_and_no_duplicates_follow() {
         let out = a.sync1(&SyncColl::new(&inbox, bad));
         assert_eq!(out.status, "3", "key {bad}: {:?}", out.raw);
     }
-    let other = device(&s, ALICE, "otherdev");
+    let other = s.device(ALICE, "otherdev");
     let out = other.sync1(&SyncColl::new(&inbox, &next.ok_key()));
     assert_eq!(out.status, "3", "another device's key: {:?}", out.raw);
 }
@@ -512,8 +497,8 @@ fn a_read_flag_reaches_the_other_device_and_is_not_echoed() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "one", "x");
     s.deliver_text(ALICE, "two", "y");
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let inbox = a.folder_of_type(INBOX);
     let (ka, adds) = full_sync(&a, &inbox);
     let (kb, _) = full_sync(&b, &inbox);
@@ -603,8 +588,8 @@ struct Conflicting {
 fn conflicting(s: &TestServer) -> Conflicting {
     s.deliver_text(ALICE, "both", "x");
     s.deliver_text(ALICE, "other", "y");
-    let a = device(s, ALICE, "deva");
-    let b = device(s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let inbox = a.folder_of_type(INBOX);
     let (ka, adds) = full_sync(&a, &inbox);
     let (kb, _) = full_sync(&b, &inbox);
@@ -654,7 +639,7 @@ fn sync_conflict_server_wins_with_status_7_and_the_server_object() {
         // The discarded change reached nobody: B hears nothing, a new device sees it read.
         let ob = sync_from(&b, &inbox, &kb);
         assert!(!ob.has_commands(), "{:?}", ob.raw);
-        let (_, adds) = full_sync(&device(&s, ALICE, "devc"), &inbox);
+        let (_, adds) = full_sync(&s.device(ALICE, "devc"), &inbox);
         let (_, data) = adds.iter().find(|(id, _)| *id == item).expect("the item");
         assert_eq!(text(data, em::READ), "1");
         // A now holds the server's object: its next change is no conflict.
@@ -693,7 +678,7 @@ fn sync_conflict_client_wins_with_conflict_0() {
 fn malformed_changes_and_adds_get_status_6() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "target", "x");
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     let (k, adds) = full_sync(&a, &inbox);
     let target = id_of(&adds, "target");
@@ -718,7 +703,7 @@ fn malformed_changes_and_adds_get_status_6() {
         (Some("c1"), Some("6"))
     );
     // The item is unchanged.
-    let (_, adds) = full_sync(&device(&s, ALICE, "devb"), &inbox);
+    let (_, adds) = full_sync(&s.device(ALICE, "devb"), &inbox);
     assert_eq!(text(&adds[0].1, em::READ), "0");
 }
 
@@ -728,8 +713,8 @@ fn deletes_move_to_deleted_items_or_are_hard() {
     for n in ["m1", "m2", "m3"] {
         s.deliver_text(ALICE, n, "x");
     }
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let inbox = a.folder_of_type(INBOX);
     let trash = a.folder_of_type(DELETED_ITEMS);
     let (ka, adds) = full_sync(&a, &inbox);
@@ -781,7 +766,7 @@ fn deletes_move_to_deleted_items_or_are_hard() {
         .collect();
     assert_eq!(st, ["8", "8"], "{r:?}");
     assert!(out.deletes.is_empty(), "own deletes echoed: {:?}", out.raw);
-    let (_, left) = full_sync(&device(&s, ALICE, "devc"), &inbox);
+    let (_, left) = full_sync(&s.device(ALICE, "devc"), &inbox);
     assert_eq!(subjects(&left), ["m3"]);
 }
 
@@ -789,7 +774,7 @@ fn deletes_move_to_deleted_items_or_are_hard() {
 fn fetch_inside_sync() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "fetch me", "the fetched body");
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     let (k, adds) = full_sync(&a, &inbox);
     let id = id_of(&adds, "fetch me");
@@ -859,7 +844,7 @@ fn filter_type_windows_after_backdating() {
     for n in ["old", "new1", "new2"] {
         s.deliver_text(ALICE, n, "x");
     }
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     // FilterType 1 (one day) sees all fresh items.
     let k = a.sync_init(&inbox);
@@ -892,7 +877,7 @@ fn filter_type_windows_after_backdating() {
     assert!(out.soft_deletes.is_empty() && out.changes.is_empty());
 
     // A new device with FilterType 1 never sees the old item; the estimate agrees.
-    let b = device(&s, ALICE, "devb");
+    let b = s.device(ALICE, "devb");
     let kb = b.sync1(&SyncColl::new(&inbox, "0").filter(1)).ok_key();
     assert_eq!(
         estimate(&b, &inbox, Some(&kb), Some(1)),
@@ -911,7 +896,7 @@ fn concurrent_double_sync_key_zero_gets_one_key() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "ios", "x");
     s.deliver_text(ALICE, "ios2", "x");
-    let a = device(&s, ALICE, "iphone");
+    let a = s.device(ALICE, "iphone");
     let inbox = a.folder_of_type(INBOX);
     for round in 0..3 {
         // A fresh device state each round: a new device id.
@@ -945,8 +930,8 @@ fn get_item_estimate_matches_what_sync_delivers() {
     for i in 0..4 {
         s.deliver_text(ALICE, &format!("est {i}"), "x");
     }
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let inbox = a.folder_of_type(INBOX);
     // Not primed yet: Status 3 (no state); then an invalid key: 4; unknown folder: 2.
     assert_eq!(estimate(&a, &inbox, Some("0"), None).0, "3");
@@ -983,8 +968,8 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "keep", "x");
     s.deliver_text(ALICE, "move me", "x");
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let inbox = a.folder_of_type(INBOX);
     let (fkey, _) = a.folder_sync_ok("0");
     let created = a.folder_create(&fkey, "0", "Archive", "12");
@@ -1060,7 +1045,7 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
     assert_eq!(resp.text_of(mv::STATUS), Some("5"), "{r:?}");
     assert!(resp.find(mv::DST_MSG_ID).is_none(), "{r:?}");
     // The refused moves changed nothing.
-    let (_, left) = full_sync(&device(&s, ALICE, "devc"), &inbox);
+    let (_, left) = full_sync(&s.device(ALICE, "devc"), &inbox);
     assert_eq!(subjects(&left), ["keep"]);
 }
 
@@ -1072,7 +1057,7 @@ fn item_operations_fetch_item_attachment_multipart_and_range() {
         &[ALICE],
         &message_with_attachment(ALICE, "with file", "data.bin", &bytes),
     );
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     let (_, adds) = full_sync(&a, &inbox);
     let (id, data) = &adds[0];
@@ -1175,7 +1160,7 @@ fn empty_folder_contents_empties_deleted_items() {
     for n in ["d1", "d2", "stay"] {
         s.deliver_text(ALICE, n, "x");
     }
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     let trash = a.folder_of_type(DELETED_ITEMS);
     let (k, adds) = full_sync(&a, &inbox);
@@ -1201,9 +1186,9 @@ fn empty_folder_contents_empties_deleted_items() {
     let gone: BTreeSet<String> = out.deletes.iter().cloned().collect();
     let had: BTreeSet<String> = in_trash.iter().map(|(i, _)| i.clone()).collect();
     assert_eq!(gone, had, "{:?}", out.raw);
-    let (_, left) = full_sync(&device(&s, ALICE, "devb"), &trash);
+    let (_, left) = full_sync(&s.device(ALICE, "devb"), &trash);
     assert!(left.is_empty());
-    let (_, inbox_left) = full_sync(&device(&s, ALICE, "devc"), &inbox);
+    let (_, inbox_left) = full_sync(&s.device(ALICE, "devc"), &inbox);
     assert_eq!(subjects(&inbox_left), ["stay"]);
 
     let r = a.call(
@@ -1256,7 +1241,7 @@ fn broken_mime_and_a_large_message_deliver_and_sync() {
         &message_with_attachment(ALICE, "big one", "big.bin", &big),
     );
 
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     let k = a.sync_init(&inbox);
     let (_, adds) = a.sync_all(SyncColl::new(&inbox, &k).window(512).body(2, None));
@@ -1303,7 +1288,7 @@ fn broken_mime_and_a_large_message_deliver_and_sync() {
 #[test]
 fn sync_status_codes() {
     let s = server_with(&[ALICE]);
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
 
     // An empty body before any Sync: 13.
@@ -1364,7 +1349,7 @@ fn sync_status_codes() {
 fn mail_and_sync_state_survive_a_restart() {
     let mut s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "before", "x");
-    let a = device(&s, ALICE, "deva");
+    let a = s.device(ALICE, "deva");
     let inbox = a.folder_of_type(INBOX);
     let (k, adds) = full_sync(&a, &inbox);
     assert_eq!(subjects(&adds), ["before"]);
@@ -1373,7 +1358,7 @@ fn mail_and_sync_state_survive_a_restart() {
     let out = sync_from(&a, &inbox, &k);
     assert_eq!(subjects(&out.adds), ["after"]);
     let mut per_subject: BTreeMap<String, usize> = BTreeMap::new();
-    let (_, all) = full_sync(&device(&s, ALICE, "devb"), &inbox);
+    let (_, all) = full_sync(&s.device(ALICE, "devb"), &inbox);
     for sub in subjects(&all) {
         *per_subject.entry(sub).or_default() += 1;
     }
@@ -1389,8 +1374,8 @@ fn a_resent_request_with_commands_is_applied_once_and_not_echoed() {
     for n in ["r1", "r2", "r3"] {
         s.deliver_text(ALICE, n, "x");
     }
-    let a = device(&s, ALICE, "deva");
-    let b = device(&s, ALICE, "devb");
+    let a = s.device(ALICE, "deva");
+    let b = s.device(ALICE, "devb");
     let inbox = a.folder_of_type(INBOX);
     let trash = a.folder_of_type(DELETED_ITEMS);
     let (k1, adds) = full_sync(&a, &inbox);
@@ -1439,6 +1424,6 @@ fn a_resent_request_with_commands_is_applied_once_and_not_echoed() {
     let out = a.sync1(&SyncColl::new(&trash, &kt).delete(&t[0].0));
     out.ok_key();
     assert!(out.responses.is_none(), "{:?}", out.raw);
-    let (_, t) = full_sync(&device(&s, ALICE, "devc"), &trash);
+    let (_, t) = full_sync(&s.device(ALICE, "devc"), &trash);
     assert!(t.is_empty(), "{t:?}");
 }

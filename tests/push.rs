@@ -50,13 +50,6 @@ fn server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     s
 }
 
-/// A device of `user` that completed the Provision handshake.
-fn device(s: &TestServer, user: &str, device_id: &str) -> EasClient {
-    let mut c = s.eas(user, device_id);
-    c.provision();
-    c
-}
-
 /// Syncs `folder` from key 0 to the end; the key and the Adds.
 #[track_caller]
 fn synced(c: &EasClient, folder: &str) -> (String, Vec<(String, Element)>) {
@@ -174,7 +167,7 @@ fn hanging_sync_body(folder: &str, key: &str, tag: easd::wbxml::Tag, value: &str
 #[test]
 fn ping_without_changes_expires_with_status_1_at_its_heartbeat() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     let out = ping(&a, 2, &[&inbox]);
@@ -190,7 +183,7 @@ fn ping_without_changes_expires_with_status_1_at_its_heartbeat() {
 #[test]
 fn a_delivery_while_pinging_is_status_2_for_exactly_that_folder() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let sent = a.folder_of_type(SENT_ITEMS);
     synced(&a, &inbox);
@@ -208,7 +201,7 @@ fn a_delivery_while_pinging_is_status_2_for_exactly_that_folder() {
 #[test]
 fn changes_between_the_last_sync_and_the_ping_answer_at_once() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let sent = a.folder_of_type(SENT_ITEMS);
     synced(&a, &inbox);
@@ -227,7 +220,7 @@ fn changes_between_the_last_sync_and_the_ping_answer_at_once() {
 #[test]
 fn a_folder_the_device_never_synced_counts_as_changed() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let sent = a.folder_of_type(SENT_ITEMS);
     synced(&a, &inbox);
@@ -240,7 +233,7 @@ fn a_folder_the_device_never_synced_counts_as_changed() {
 #[test]
 fn heartbeat_out_of_bounds_is_5_with_the_bound_and_garbage_is_4() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
 
@@ -260,7 +253,7 @@ fn heartbeat_out_of_bounds_is_5_with_the_bound_and_garbage_is_4() {
 #[test]
 fn more_folders_than_allowed_is_6_with_max_folders() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let (_, r) = a.folder_sync_ok("0");
     let ids: Vec<String> = changes_of(&r)
         .adds
@@ -281,7 +274,7 @@ fn more_folders_than_allowed_is_6_with_max_folders() {
 #[test]
 fn an_unknown_folder_is_7() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     for bad in ["999999", "not-a-folder"] {
@@ -294,7 +287,7 @@ fn an_unknown_folder_is_7() {
 #[test]
 fn a_folder_deleted_while_waiting_is_7() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let (key, _) = a.folder_sync_ok("0");
     let r = a.folder_create(&key, "0", "Projects", "12");
     assert_eq!(
@@ -307,7 +300,7 @@ fn a_folder_deleted_while_waiting_is_7() {
 
     let waiting = ping_in_background(&a, 60, &[&projects]);
     s.wait_until_waiting(1);
-    let other = device(&s, ALICE, "tablet");
+    let other = s.device(ALICE, "tablet");
     let (key, _) = other.folder_sync_ok("0");
     let r = other.folder_delete(&key, &projects);
     assert_eq!(
@@ -324,7 +317,7 @@ fn a_folder_deleted_while_waiting_is_7() {
 #[test]
 fn an_empty_ping_without_an_earlier_one_is_3() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let out = ping_with(&a, None);
     assert_eq!(out.status, "3", "{out:?}");
     // A Ping element without anything in it, the same.
@@ -339,7 +332,7 @@ fn an_empty_ping_without_an_earlier_one_is_3() {
 #[test]
 fn an_empty_ping_repeats_the_last_parameters_also_after_a_restart() {
     let mut s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let sent = a.folder_of_type(SENT_ITEMS);
     synced(&a, &inbox);
@@ -379,8 +372,8 @@ fn an_empty_ping_repeats_the_last_parameters_also_after_a_restart() {
 fn a_read_flag_from_another_device_wakes_the_ping() {
     let s = server();
     s.deliver_text(ALICE, "shared", "x");
-    let a = device(&s, ALICE, "phone");
-    let b = device(&s, ALICE, "tablet");
+    let a = s.device(ALICE, "phone");
+    let b = s.device(ALICE, "tablet");
     let inbox = a.folder_of_type(INBOX);
     let (akey, adds) = synced(&a, &inbox);
     let (bkey, _) = synced(&b, &inbox);
@@ -406,7 +399,7 @@ fn a_read_flag_from_another_device_wakes_the_ping() {
 fn the_devices_own_sync_on_another_connection_ends_its_ping() {
     let s = server();
     s.deliver_text(ALICE, "mine", "x");
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let (key, adds) = synced(&a, &inbox);
     let id = adds[0].0.clone();
@@ -434,7 +427,7 @@ fn the_devices_own_sync_on_another_connection_ends_its_ping() {
 #[test]
 fn a_delivery_to_another_account_does_not_wake_the_ping() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     let waiting = ping_in_background(&a, 3, &[&inbox]);
@@ -448,7 +441,7 @@ fn a_delivery_to_another_account_does_not_wake_the_ping() {
 #[test]
 fn a_udp_notice_wakes_the_ping_and_one_for_another_account_does_not() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     // A notice for bob: alice's Ping sleeps on to its heartbeat.
@@ -487,7 +480,7 @@ fn a_udp_notice_wakes_the_ping_and_one_for_another_account_does_not() {
 #[test]
 fn a_change_made_from_the_command_line_wakes_the_ping() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     let eml = s.data_dir().join("old.eml");
@@ -516,7 +509,7 @@ fn a_change_made_from_the_command_line_wakes_the_ping() {
 #[test]
 fn a_newer_ping_from_the_same_device_answers_the_older() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     let first = ping_in_background(&a, 100, &[&inbox]);
@@ -533,7 +526,7 @@ fn a_newer_ping_from_the_same_device_answers_the_older() {
     assert_eq!(new.status, "1", "{new:?}");
     assert!(new.took >= Duration::from_secs(2), "{new:?}");
     // Another device's Ping does not end this one.
-    let b = device(&s, ALICE, "tablet");
+    let b = s.device(ALICE, "tablet");
     synced(&b, &inbox);
     let first = ping_in_background(&a, 3, &[&inbox]);
     s.wait_until_waiting(1);
@@ -550,9 +543,9 @@ fn a_newer_ping_from_the_same_device_answers_the_older() {
 #[test]
 fn too_many_waiting_requests_of_one_account_get_503() {
     let s = server_with(|c| c.push.max_waiting_per_account = 1);
-    let a = device(&s, ALICE, "phone");
-    let b = device(&s, ALICE, "tablet");
-    let bob = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "phone");
+    let b = s.device(ALICE, "tablet");
+    let bob = s.device(BOB, "bobphone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     synced(&b, &inbox);
@@ -584,7 +577,7 @@ fn too_many_waiting_requests_of_one_account_get_503() {
 #[test]
 fn shutdown_answers_a_waiting_ping_with_status_1() {
     let mut s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     synced(&a, &inbox);
     let waiting = ping_in_background(&a, 100, &[&inbox]);
@@ -605,7 +598,7 @@ fn shutdown_answers_a_waiting_ping_with_status_1() {
 #[test]
 fn a_hanging_sync_without_changes_ends_empty_after_its_interval() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let (key, _) = synced(&a, &inbox);
     let start = Instant::now();
@@ -631,7 +624,7 @@ fn a_hanging_sync_without_changes_ends_empty_after_its_interval() {
 #[test]
 fn a_delivery_during_a_hanging_sync_is_answered_with_the_add() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let (key, _) = synced(&a, &inbox);
     let waiting = {
@@ -667,7 +660,7 @@ fn a_delivery_during_a_hanging_sync_is_answered_with_the_add() {
 #[test]
 fn a_hanging_sync_out_of_range_is_14_with_the_limit() {
     let s = server();
-    let a = device(&s, ALICE, "phone");
+    let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let (key, _) = synced(&a, &inbox);
     let status_and_limit = |c: &EasClient, tag, value: &str| {

@@ -35,13 +35,6 @@ fn setup() -> (SmtpSink, TestServer) {
     (sink, s)
 }
 
-/// A device of `user` that completed the Provision handshake.
-fn device(s: &TestServer, user: &str, device_id: &str) -> EasClient {
-    let mut c = s.eas(user, device_id);
-    c.provision();
-    c
-}
-
 /// Every item of a folder, from key 0, with the raw MIME as the body (Type 4, MIMESupport 2).
 #[track_caller]
 fn items_of(c: &EasClient, folder: &str) -> Vec<(String, Element)> {
@@ -252,8 +245,8 @@ fn original_from_bob(s: &TestServer, alice: &EasClient, subject_line: &str) -> (
 #[test]
 fn send_to_a_local_account_arrives_in_its_inbox_and_sent_items() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
 
     let r = send_mail(
         &a,
@@ -312,8 +305,8 @@ fn send_to_a_local_account_arrives_in_its_inbox_and_sent_items() {
 #[test]
 fn bcc_is_delivered_but_hidden_from_recipients_and_kept_in_sent_items() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
 
     let r = send_mail(
         &a,
@@ -358,7 +351,7 @@ fn bcc_is_delivered_but_hidden_from_recipients_and_kept_in_sent_items() {
 #[test]
 fn remote_recipients_go_to_the_relay_with_the_right_envelope() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
+    let a = s.device(ALICE, "alicephone");
 
     let r = send_mail(
         &a,
@@ -398,8 +391,8 @@ fn remote_recipients_go_to_the_relay_with_the_right_envelope() {
 #[test]
 fn a_from_naming_another_address_is_replaced_by_the_senders() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
 
     let r = send_mail(
         &a,
@@ -439,8 +432,8 @@ fn a_from_naming_another_address_is_replaced_by_the_senders() {
 #[test]
 fn relay_down_is_111_and_the_same_client_id_is_sent_once_later() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
     let msg = outgoing(ALICE, &[CAROL, BOB], &[], &[], "retry me", "Once only.");
     let cid = "client-id-retry-1";
 
@@ -481,8 +474,8 @@ fn relay_port_closed_is_111() {
     });
     s.add_user(ALICE);
     s.add_user(BOB);
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
     let r = send_mail(
         &a,
         &outgoing(ALICE, &[CAROL, BOB], &[], &[], "nowhere", "x"),
@@ -495,7 +488,7 @@ fn relay_port_closed_is_111() {
 #[test]
 fn a_concurrent_resend_with_the_same_client_id_is_sent_once() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
+    let a = s.device(ALICE, "alicephone");
     // A slow relay: the phone gives up waiting and sends the message again.
     sink.set_data_delay(Duration::from_millis(1500));
     let msg = outgoing(ALICE, &[CAROL], &[], &[], "impatient", "x");
@@ -519,7 +512,7 @@ fn a_concurrent_resend_with_the_same_client_id_is_sent_once() {
 #[test]
 fn no_recipients_is_119_and_a_malformed_request_is_101() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
+    let a = s.device(ALICE, "alicephone");
 
     let r = send_mail(&a, &outgoing(ALICE, &[], &[], &[], "to nobody", "x"));
     assert_eq!(compose_status(&r, cm::SEND_MAIL), "119");
@@ -578,8 +571,8 @@ fn v12_1_send_mail_takes_the_raw_message_and_save_in_sent() {
     let (sink, s) = setup();
     let mut old = s.eas(ALICE, "oldphone").with_version("12.1");
     old.provision();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
 
     let r = post_mime(
         &old,
@@ -621,8 +614,8 @@ fn v12_1_send_mail_takes_the_raw_message_and_save_in_sent() {
 #[test]
 fn v12_1_smart_reply_names_the_original_in_the_query() {
     let (_sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
     let mut old = s.eas(ALICE, "oldphone").with_version("12.1");
     old.provision();
     let (inbox, id) = original_from_bob(&s, &a, "the plan");
@@ -649,8 +642,8 @@ fn v12_1_smart_reply_names_the_original_in_the_query() {
 #[test]
 fn smart_reply_quotes_the_original_and_marks_it_replied() {
     let (_sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
     let (inbox, id) = original_from_bob(&s, &a, "the plan");
 
     let r = a.post(
@@ -700,7 +693,7 @@ fn smart_reply_quotes_the_original_and_marks_it_replied() {
         props.find(em2::LAST_VERB_EXECUTION_TIME).is_some(),
         "{props:?}"
     );
-    let fresh = device(&s, ALICE, "tablet");
+    let fresh = s.device(ALICE, "tablet");
     let items = items_of(&fresh, &inbox);
     let (_, data) = with_subject(&items, "the plan");
     assert_eq!(data.text_of(em2::LAST_VERB_EXECUTED), Some("1"), "{data:?}");
@@ -709,9 +702,9 @@ fn smart_reply_quotes_the_original_and_marks_it_replied() {
 #[test]
 fn last_verb_executed_reaches_another_device_in_a_sync_change() {
     let (_sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
+    let a = s.device(ALICE, "alicephone");
     let (inbox, id) = original_from_bob(&s, &a, "the plan");
-    let other = device(&s, ALICE, "tablet");
+    let other = s.device(ALICE, "tablet");
     let k = other.sync_init(&inbox);
     let (k, adds) = other.sync_all(SyncColl::new(&inbox, &k).window(512));
     assert_eq!(adds.len(), 1);
@@ -748,7 +741,7 @@ fn last_verb_executed_reaches_another_device_in_a_sync_change() {
 #[test]
 fn reply_all_and_forward_set_last_verb_2_and_3() {
     let (_sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
+    let a = s.device(ALICE, "alicephone");
     let (inbox, first) = original_from_bob(&s, &a, "first");
     let (_, second) = original_from_bob(&s, &a, "second");
 
@@ -795,8 +788,8 @@ fn reply_all_and_forward_set_last_verb_2_and_3() {
 #[test]
 fn smart_forward_carries_the_original_attachments() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
     let bytes: Vec<u8> = (0..2000u32).map(|i| (i * 13 % 251) as u8).collect();
     s.deliver(
         &[ALICE],
@@ -860,8 +853,8 @@ fn smart_forward_carries_the_original_attachments() {
 #[test]
 fn replace_mime_sends_the_clients_message_as_is() {
     let (_sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
-    let b = device(&s, BOB, "bobphone");
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
     let (inbox, id) = original_from_bob(&s, &a, "the plan");
 
     let r = a.post(
@@ -902,7 +895,7 @@ fn replace_mime_sends_the_clients_message_as_is() {
 #[test]
 fn an_unknown_source_is_150() {
     let (sink, s) = setup();
-    let a = device(&s, ALICE, "alicephone");
+    let a = s.device(ALICE, "alicephone");
     let (inbox, _) = original_from_bob(&s, &a, "the plan");
     let msg = outgoing(ALICE, &[CAROL], &[], &[], "RE: ghost", "x");
     for (cmd, root) in [

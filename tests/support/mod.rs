@@ -79,6 +79,15 @@ pub struct TestServer {
 
 /// Starts easd with test defaults (HTTPS and HTTP on 127.0.0.1:0, cheap argon2), after
 /// `tweak` has adjusted the configuration.
+/// A server on the default configuration with these accounts.
+pub fn server_with(users: &[&str]) -> TestServer {
+    let s = start_server(|_| {});
+    for u in users {
+        s.add_user(u);
+    }
+    s
+}
+
 pub fn start_server(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::Builder::new()
         .prefix("easd-test")
@@ -283,6 +292,13 @@ impl TestServer {
             endpoints: self.endpoints.clone(),
             tls: None,
         }
+    }
+
+    /// [`TestServer::eas`] after a completed Provision handshake.
+    pub fn device(&self, user: &str, device_id: &str) -> EasClient {
+        let mut c = self.eas(user, device_id);
+        c.provision();
+        c
     }
 
     /// An ActiveSync device of `user` (password [`PASSWORD`]) speaking 16.1 over HTTPS.
@@ -1318,6 +1334,15 @@ impl SyncOut {
     pub fn ok_key(&self) -> String {
         assert_eq!(self.status, "1", "Sync status: {:?}", self.raw);
         self.key.clone().expect("SyncKey in a Status 1 answer")
+    }
+
+    /// The Responses/Fetch of a Sync that carried one Fetch command.
+    #[track_caller]
+    pub fn fetched(&self) -> &Element {
+        self.responses
+            .as_ref()
+            .and_then(|r| r.find(air::FETCH))
+            .unwrap_or_else(|| panic!("no Responses/Fetch in {:?}", self.raw))
     }
 
     pub fn add_ids(&self) -> Vec<String> {
