@@ -12,6 +12,7 @@ pub mod logging;
 pub mod mail;
 pub mod protolog;
 pub mod push;
+pub mod refusal;
 pub mod server;
 pub mod store;
 pub mod sync;

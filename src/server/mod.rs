@@ -28,6 +28,7 @@ use crate::mail::lmtp;
 use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
+use crate::refusal::Refusals;
 use crate::store::Event;
 use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
@@ -42,6 +43,8 @@ pub struct App {
     pub protolog: ProtocolLog,
     pub hub: Rc<Hub>,
     pub notify_counters: Rc<notify::Counters>,
+    /// Requests, messages and logins refused for resource reasons (logged and counted).
+    pub refusals: Rc<Refusals>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -231,6 +234,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         protolog: ProtocolLog::new(&cfg.data, cfg.protocol_log.max_bytes_per_device),
         hub: Rc::new(Hub::default()),
         notify_counters: Rc::new(notify::Counters::default()),
+        refusals: Rc::new(Refusals::default()),
         store: store.clone(),
         cfg,
     });
@@ -338,6 +342,7 @@ fn status(app: &App) -> serde_json::Value {
             "not_loopback": c.not_loopback.get(),
             "rate_limited": c.rate_limited.get(),
         },
+        "refused": app.refusals.snapshot(),
     })
 }
 
