@@ -126,6 +126,9 @@ pub struct Limits {
     pub max_body: usize,
     /// Largest message LMTP accepts (advertised as SIZE).
     pub max_message: usize,
+    /// The memory budget in MiB: what request bodies in flight, responses being built, LMTP
+    /// messages being received and decoded WBXML may hold at once (`crate::budget`).
+    pub memory_budget_mib: usize,
     /// The store's page cache in MiB (the OS page cache holds the rest of the file).
     pub store_cache_mib: usize,
     pub wbxml_max_depth: usize,
@@ -185,6 +188,7 @@ impl Default for Limits {
         Self {
             max_body: 32 * 1024 * 1024,
             max_message: 50 * 1024 * 1024,
+            memory_budget_mib: 64,
             store_cache_mib: 8,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,

@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin::control;
 use crate::auth::{Authenticator, password};
+use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::mail::deliver::StoreMailboxes;
 use crate::mail::lmtp;
@@ -45,6 +46,8 @@ pub struct App {
     pub notify_counters: Rc<notify::Counters>,
     /// Requests, messages and logins refused for resource reasons (logged and counted).
     pub refusals: Rc<Refusals>,
+    /// The memory that bodies, responses, LMTP messages and decoded WBXML may hold at once.
+    pub budget: Rc<MemoryBudget>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +238,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         hub: Rc::new(Hub::default()),
         notify_counters: Rc::new(notify::Counters::default()),
         refusals: Rc::new(Refusals::default()),
+        budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
         store: store.clone(),
         cfg,
     });
@@ -343,6 +347,7 @@ fn status(app: &App) -> serde_json::Value {
             "rate_limited": c.rate_limited.get(),
         },
         "refused": app.refusals.snapshot(),
+        "memory_budget": app.budget.snapshot(),
     })
 }
 
