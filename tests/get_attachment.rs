@@ -133,3 +133,33 @@ fn get_attachment_honours_the_attachment_policy() {
     c.provision();
     get_attachment(&c, &file_ref).expect_status(403);
 }
+
+/// A message larger than the LMTP listener keeps in memory is spooled to disk as it
+/// arrives and becomes its blob without another copy: it reads back byte for byte, and no
+/// spool file is left behind.
+#[test]
+fn a_large_message_spooled_over_lmtp_reads_back_exactly() {
+    let s = server_with(&[ALICE]);
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    s.deliver(&[ALICE], &message_with_attachment(ALICE, "big.bin", &bytes));
+    let mut c = s.eas(ALICE, "spool121").with_version("12.1");
+    c.provision();
+    let inbox = c.folder_of_type(INBOX);
+    let key = c.sync_init(&inbox);
+    let (_, adds) = c.sync_all(SyncColl::new(&inbox, &key).window(50));
+    assert_eq!(adds.len(), 1);
+    let att = adds[0].1.find(asb::ATTACHMENTS).expect("Attachments");
+    let file_ref = text(att.find(asb::ATTACHMENT).unwrap(), asb::FILE_REFERENCE).to_owned();
+    let r = get_attachment(&c, &file_ref);
+    r.expect_status(200);
+    assert!(r.body[..] == bytes[..], "the attachment reads back exactly");
+    let tmp = s.data_dir().join("blobs").join("tmp");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "spool files left in {}: {left:?}",
+        tmp.display()
+    );
+}

@@ -9,7 +9,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use easd::mail::lmtp::{LmtpConfig, Mailboxes, Session, Step};
+use easd::mail::lmtp::{LmtpConfig, Mailboxes, NotDelivered, Received, Session, Step};
+use easd::store::blob::BlobWriter;
 use libfuzzer_sys::fuzz_target;
 
 /// Knows every address whose local part does not start with `x`; delivery always works
@@ -21,7 +22,17 @@ impl Mailboxes for FuzzMailboxes {
         (!address.starts_with('x')).then_some(address.len() as u64 % 3)
     }
 
-    async fn deliver(&self, _sender: &str, _accounts: &[u64], _raw: Vec<u8>) -> Result<(), String> {
+    /// Messages here stay under [`easd::mail::lmtp::SPILL_AT`], so none is spooled.
+    fn spool(&self) -> std::io::Result<BlobWriter> {
+        Err(std::io::Error::other("no spool in the fuzzer"))
+    }
+
+    async fn deliver(
+        &self,
+        _sender: &str,
+        _accounts: &[u64],
+        _raw: Received,
+    ) -> Result<(), NotDelivered> {
         Ok(())
     }
 }
@@ -53,15 +64,17 @@ fuzz_target!(|data: &[u8]| {
                     let result = now(FuzzMailboxes.deliver(
                         delivery.pending.sender(),
                         &delivery.accounts,
-                        delivery.message,
+                        delivery.message.into(),
                     ));
-                    let fail = failures.rotate_left(deliveries) & 1 == 1;
+                    let outcome = match failures.rotate_left(deliveries) & 3 {
+                        1 => Err(NotDelivered::Failed("no".into())),
+                        2 => Err(NotDelivered::Busy),
+                        _ => result,
+                    };
                     deliveries += 1;
-                    session.delivered(
-                        delivery.pending,
-                        if fail { Err("no".into()) } else { result },
-                    );
+                    session.delivered(delivery.pending, outcome);
                 }
+                Step::Spill { .. } => unreachable!("messages stay under SPILL_AT"),
                 Step::Close => break true,
             }
         };

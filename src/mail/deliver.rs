@@ -5,11 +5,15 @@
 //! recipient's Inbox. The caller may acknowledge (LMTP 250) once this returns Ok.
 
 use std::rc::Rc;
+use std::time::Duration;
 
+use crate::budget::MemoryBudget;
 use crate::config::Config;
-use crate::mail::lmtp::Mailboxes;
+use crate::mail::lmtp::{Mailboxes, NotDelivered, Received};
 use crate::mail::meta::Flags;
 use crate::mail::{import, mime, oof};
+use crate::refusal::{Limit, Refusals};
+use crate::store::blob::BlobWriter;
 use crate::store::items;
 use crate::store::model::{AccountId, FolderType};
 use crate::store::ops::{self, Reads};
@@ -42,8 +46,9 @@ pub fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, StoreE
 pub async fn deliver(
     store: &Store,
     accounts: &[AccountId],
-    raw: Vec<u8>,
+    raw: impl Into<Received>,
 ) -> Result<Vec<(AccountId, u64)>, StoreError> {
+    let raw = raw.into();
     let mut accounts = accounts.to_vec();
     accounts.sort_unstable();
     accounts.dedup();
@@ -53,8 +58,11 @@ pub async fn deliver(
     let received = now();
     let blobs = store.blobs().clone();
     let (blob, meta, key) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-        let meta = mime::parse(&raw, received);
-        let blob = blobs.put(&raw)?;
+        let (meta, blob) = match raw {
+            Received::Memory(raw) => (mime::parse(&raw, received), blobs.put(&raw)?),
+            // Parsed from the spool file's pages; the file itself becomes the blob.
+            Received::Spooled(spool) => (mime::parse(&spool.map()?, received), spool.commit()?),
+        };
         // Recorded so that importing the same message into the Inbox later skips it.
         let key = import::dedup_key(meta.message_id.as_deref(), &blob);
         Ok((blob, meta, key))
@@ -94,6 +102,16 @@ pub async fn deliver(
 pub struct StoreMailboxes {
     pub store: Store,
     pub cfg: Rc<Config>,
+    pub budget: Rc<MemoryBudget>,
+    pub refusals: Rc<Refusals>,
+    /// How long a delivery waits for the memory budget before the MTA is told to retry.
+    pub patience: Duration,
+}
+
+impl StoreMailboxes {
+    /// How long a delivery waits for the memory budget by default: long enough for the
+    /// requests in flight to finish, short beside the MTA's own timeouts.
+    pub const PATIENCE: Duration = Duration::from_secs(5);
 }
 
 impl Mailboxes for StoreMailboxes {
@@ -104,10 +122,36 @@ impl Mailboxes for StoreMailboxes {
         })
     }
 
-    async fn deliver(&self, sender: &str, accounts: &[u64], raw: Vec<u8>) -> Result<(), String> {
+    fn spool(&self) -> std::io::Result<BlobWriter> {
+        self.store.blobs().writer()
+    }
+
+    async fn deliver(
+        &self,
+        sender: &str,
+        accounts: &[u64],
+        raw: Received,
+    ) -> Result<(), NotDelivered> {
+        // Parsing decodes the message's parts into memory: about its size at most. A
+        // message larger than the whole budget (max_message may exceed it) waits until it
+        // has the budget to itself rather than being refused for ever.
+        let size = usize::try_from(raw.len()).unwrap_or(usize::MAX);
+        let want = size.min(self.budget.total());
+        let Some(_held) = self.budget.reserve(want, self.patience).await else {
+            self.refusals.record(
+                Limit::MemoryBudget,
+                &format_args!("lmtp from <{sender}>"),
+                format_args!(
+                    "a {size}-byte message does not fit the memory budget ({} of {} bytes in use)",
+                    self.budget.in_use(),
+                    self.budget.total()
+                ),
+            );
+            return Err(NotDelivered::Busy);
+        };
         let delivered = deliver(&self.store, accounts, raw)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NotDelivered::Failed(e.to_string()))?;
         // After the commit, in a task of its own: the 250 does not wait for the replies.
         tokio::task::spawn_local(oof::after_delivery(
             self.store.clone(),
@@ -116,5 +160,51 @@ impl Mailboxes for StoreMailboxes {
             delivered,
         ));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailboxes(budget: usize) -> (tempfile::TempDir, StoreMailboxes, AccountId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let account = store
+            .write_blocking(|w| ops::create_account(w, "bud@example.com", "", "h", false))
+            .unwrap();
+        let mailboxes = StoreMailboxes {
+            store,
+            cfg: Rc::new(Config::default()),
+            budget: MemoryBudget::new(budget),
+            refusals: Rc::new(Refusals::default()),
+            patience: Duration::from_millis(50),
+        };
+        (dir, mailboxes, account.id)
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&rt, f)
+    }
+
+    #[test]
+    fn a_delivery_the_budget_cannot_take_is_busy_logged_and_counted() {
+        let (_dir, m, account) = mailboxes(1000);
+        let held = m.budget.try_reserve(990).unwrap();
+        let raw = b"Subject: x\r\n\r\n".repeat(10);
+        let out = run(m.deliver("s@r.test", &[account], raw.clone().into()));
+        assert!(matches!(out, Err(NotDelivered::Busy)), "{out:?}");
+        assert_eq!(m.refusals.count(Limit::MemoryBudget), 1);
+        drop(held);
+        // A message larger than the whole budget waits for all of it, then goes through.
+        let large = [&b"Subject: y\r\n\r\n"[..], &[b'z'; 5000]].concat();
+        run(m.deliver("s@r.test", &[account], large.into())).unwrap();
+        run(m.deliver("s@r.test", &[account], raw.into())).unwrap();
+        assert_eq!(m.budget.in_use(), 0);
+        assert_eq!(m.refusals.count(Limit::MemoryBudget), 1);
     }
 }

@@ -297,6 +297,9 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         let mailboxes = Rc::new(StoreMailboxes {
             store: store.clone(),
             cfg: Rc::new(app.cfg.clone()),
+            budget: app.budget.clone(),
+            refusals: app.refusals.clone(),
+            patience: StoreMailboxes::PATIENCE,
         });
         running.tasks.push(tokio::task::spawn_local(lmtp::serve(
             listener,

@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -85,12 +86,111 @@ impl BlobStore {
         }
     }
 
+    /// Starts a blob written piece by piece as it arrives (see [`BlobWriter`]).
+    pub fn writer(&self) -> io::Result<BlobWriter> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("spool.{}.{n}", std::process::id()));
+        Ok(BlobWriter {
+            store: self.clone(),
+            // Readable too: `map` views it.
+            file: File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?,
+            tmp,
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
     pub fn open_blob(&self, id: &BlobId) -> io::Result<File> {
         File::open(self.path(id))
     }
 
     pub fn read(&self, id: &BlobId) -> io::Result<Vec<u8>> {
         fs::read(self.path(id))
+    }
+}
+
+/// A blob written as it arrives — an LMTP message spooled to disk instead of held in RAM:
+/// the bytes go to a temporary file and are hashed on the way, and [`BlobWriter::commit`]
+/// makes the file the content-addressed blob without another copy. Dropped uncommitted
+/// (a refused or abandoned message), the temporary file is removed.
+pub struct BlobWriter {
+    store: BlobStore,
+    tmp: PathBuf,
+    file: File,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl BlobWriter {
+    /// Appends `bytes` (to the page cache: durability comes with [`BlobWriter::commit`]).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A read-only view of what was written, for parsing without a copy in RAM: its pages
+    /// are the file's, clean and reclaimable, not the process's heap.
+    pub fn map(&self) -> io::Result<Mapped> {
+        if self.len == 0 {
+            return Ok(Mapped(None));
+        }
+        // SAFETY: the file is private to this writer (a unique name in the blob store's
+        // tmp directory), is only ever appended to (never truncated or rewritten), and
+        // once committed becomes an immutable blob: the mapped bytes cannot change.
+        unsafe { memmap2::Mmap::map(&self.file) }.map(|m| Mapped(Some(m)))
+    }
+
+    /// Makes the written bytes durable as a blob and returns its id; content already
+    /// stored is kept and the spool discarded.
+    pub fn commit(mut self) -> io::Result<BlobId> {
+        let id = BlobId(hex(&std::mem::take(&mut self.hasher).finalize()));
+        let dest = self.store.path(&id);
+        if dest.exists() {
+            return Ok(id); // Drop removes the spool file.
+        }
+        self.file.sync_all()?;
+        let dir = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(&self.tmp, &dest)?;
+        // The rename is durable only once the directory entry is.
+        File::open(dir)?.sync_all()?;
+        Ok(id)
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // After a successful commit the file was renamed away and this fails harmlessly.
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// What [`BlobWriter::map`] gives: the bytes written so far.
+pub struct Mapped(Option<memmap2::Mmap>);
+
+impl std::ops::Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.0.as_deref().unwrap_or_default()
     }
 }
 
@@ -156,6 +256,29 @@ mod tests {
         );
         assert!(BlobId::parse(a.as_str()).is_some());
         assert!(BlobId::parse("../etc/passwd").is_none());
+    }
+
+    #[test]
+    fn a_writer_makes_the_same_blob_as_put_and_cleans_up_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let mut w = store.writer().unwrap();
+        w.write(b"hel").unwrap();
+        w.write(b"lo").unwrap();
+        assert_eq!((w.len(), &*w.map().unwrap()), (5, &b"hello"[..]));
+        let id = w.commit().unwrap();
+        assert_eq!(id, BlobId::of(b"hello"));
+        assert_eq!(store.read(&id).unwrap(), b"hello");
+        // The same content again: the blob is kept, the spool removed.
+        let mut again = store.writer().unwrap();
+        again.write(b"hello").unwrap();
+        assert_eq!(again.commit().unwrap(), id);
+        let mut abandoned = store.writer().unwrap();
+        abandoned.write(b"refused").unwrap();
+        assert!(store.writer().unwrap().map().unwrap().is_empty());
+        drop(abandoned);
+        let tmp: Vec<_> = fs::read_dir(dir.path().join("tmp")).unwrap().collect();
+        assert!(tmp.is_empty(), "{tmp:?}");
     }
 
     #[test]

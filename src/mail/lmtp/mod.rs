@@ -25,7 +25,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-pub use session::{Closing, Delivery, MAX_LINE, Pending, Session, Step};
+pub use session::{Closing, Delivery, MAX_LINE, Pending, SPILL_AT, Session, Step};
+
+use crate::store::blob::BlobWriter;
 
 /// Implemented by the server for real delivery; tests use a fake.
 pub trait Mailboxes {
@@ -33,15 +35,53 @@ pub trait Mailboxes {
     /// `alice@x`), to an account id; None = unknown or disabled account.
     fn resolve(&self, address: &str) -> Option<u64>;
 
+    /// A new spool for a message too large to keep in memory while it arrives.
+    fn spool(&self) -> io::Result<BlobWriter>;
+
     /// Durably stores `raw`, sent by the envelope `sender` (empty for `<>`), for every
     /// account in `accounts` (distinct ids); returns only after the commit is durable.
-    /// Err → `451 4.3.0` for all those recipients.
     fn deliver(
         &self,
         sender: &str,
         accounts: &[u64],
-        raw: Vec<u8>,
-    ) -> impl Future<Output = Result<(), String>>;
+        raw: Received,
+    ) -> impl Future<Output = Result<(), NotDelivered>>;
+}
+
+/// A complete message: small ones in memory, larger ones in the spool they were written
+/// to as they arrived ([`Step::Spill`]).
+pub enum Received {
+    Memory(Vec<u8>),
+    Spooled(BlobWriter),
+}
+
+impl Received {
+    pub fn len(&self) -> u64 {
+        match self {
+            Received::Memory(raw) => raw.len() as u64,
+            Received::Spooled(spool) => spool.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Vec<u8>> for Received {
+    fn from(raw: Vec<u8>) -> Self {
+        Received::Memory(raw)
+    }
+}
+
+/// Why a message was not delivered; every recipient gets the same temporary answer.
+#[derive(Debug)]
+pub enum NotDelivered {
+    /// The store or the disk failed: `451 4.3.0`.
+    Failed(String),
+    /// The memory budget could not take the message now: `452 4.3.1` (RFC 3463: the
+    /// system is short of a resource; the MTA retries later).
+    Busy,
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +238,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     stop: &mut watch::Receiver<bool>,
 ) -> io::Result<()> {
     let mut buf = vec![0; 64 * 1024];
+    // The spool of the message being received, once it outgrew memory; `Err` once writing
+    // it failed (the message is then answered 451 when it ends).
+    let mut spool: Option<io::Result<BlobWriter>> = None;
     loop {
         flush(stream, session, cfg.idle_timeout).await?;
         let read = tokio::select! {
@@ -218,14 +261,34 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         loop {
             match session.feed(&mut input, mailboxes) {
                 Step::NeedInput => break,
+                Step::Spill { chunk, first } => {
+                    if first {
+                        spool = Some(mailboxes.spool());
+                    }
+                    if let Some(Ok(writer)) = &mut spool
+                        && let Err(e) = writer.write(&chunk)
+                    {
+                        spool = Some(Err(e));
+                    }
+                }
                 Step::Deliver(Delivery {
                     accounts,
                     message,
+                    spilled,
                     pending,
                 }) => {
-                    let result = mailboxes
-                        .deliver(pending.sender(), &accounts, message)
-                        .await;
+                    let received = match (spilled, spool.take()) {
+                        (false, _) => Ok(Received::Memory(message)),
+                        (true, Some(Ok(mut writer))) => {
+                            writer.write(&message).map(|()| Received::Spooled(writer))
+                        }
+                        (true, Some(Err(e))) => Err(e),
+                        (true, None) => unreachable!("a spilled message started a spool"),
+                    };
+                    let result = match received {
+                        Ok(raw) => mailboxes.deliver(pending.sender(), &accounts, raw).await,
+                        Err(e) => Err(NotDelivered::Failed(format!("spooling the message: {e}"))),
+                    };
                     session.delivered(pending, result);
                 }
                 Step::Close => return flush(stream, session, cfg.idle_timeout).await,

@@ -21,7 +21,7 @@ use smtp_proto::{
     Error as ParseError, MAIL_BODY_BINARYMIME, MailFrom, Request, Response,
 };
 
-use super::{LmtpConfig, Mailboxes};
+use super::{LmtpConfig, Mailboxes, NotDelivered};
 
 /// Longest command line accepted, CRLF included. RFC 5321 4.5.3.1.4 sets 512 and lets
 /// extensions raise it; longer lines get `500 5.5.2` and are skipped.
@@ -36,13 +36,23 @@ pub enum Step {
     Deliver(Delivery),
     /// The conversation is over: flush the output and close the connection.
     Close,
+    /// The next piece of a large message's data, in order: append it to the message's
+    /// spool (`first`: start a new spool with it). The message's [`Delivery`] then says
+    /// it was spilled and holds only the last piece.
+    Spill { chunk: Vec<u8>, first: bool },
 }
+
+/// Message data beyond this is handed out as [`Step::Spill`] pieces instead of kept in
+/// memory: most mail fits below it, and a 50 MiB message costs this much RAM, not 50 MiB.
+pub const SPILL_AT: usize = 256 * 1024;
 
 /// A complete message and the distinct accounts it goes to.
 pub struct Delivery {
     pub accounts: Vec<u64>,
-    /// The dot-unstuffed message, handed over without a copy.
+    /// The dot-unstuffed message, handed over without a copy — or, when `spilled`, only
+    /// its last piece (the rest went out as [`Step::Spill`]).
     pub message: Vec<u8>,
+    pub spilled: bool,
     /// What [`Session::delivered`] needs to answer each recipient.
     pub pending: Pending,
 }
@@ -90,7 +100,10 @@ enum Phase {
 struct Incoming {
     envelope: Envelope,
     receiver: DataReceiver,
+    /// The data not yet spilled.
     message: Vec<u8>,
+    /// Bytes already handed out as [`Step::Spill`].
+    spilled: usize,
 }
 
 struct Discarding {
@@ -149,8 +162,8 @@ impl Session {
                 Phase::Command => self.feed_command(input, mailboxes),
                 Phase::SkipLine => self.skip_line(input),
                 Phase::Data(incoming) => {
-                    if let Some(delivery) = self.feed_data(incoming, input) {
-                        return Step::Deliver(delivery);
+                    if let Some(step) = self.feed_data(incoming, input) {
+                        return step;
                     }
                 }
                 Phase::Discard(discarding) => self.feed_discard(discarding, input),
@@ -160,7 +173,7 @@ impl Session {
     }
 
     /// Answers every recipient of a delivered message, in RCPT order (RFC 2033 4.2).
-    pub fn delivered(&mut self, pending: Pending, result: Result<(), String>) {
+    pub fn delivered(&mut self, pending: Pending, result: Result<(), NotDelivered>) {
         let Pending { envelope, size } = pending;
         let recipients = envelope.recipients.len();
         let reply = match result {
@@ -168,13 +181,21 @@ impl Session {
                 tracing::info!(from = ?envelope.sender, recipients, size, "lmtp: delivered");
                 Response::new(250, 2, 0, 0, "delivered")
             }
-            Err(error) => {
+            Err(NotDelivered::Failed(error)) => {
                 tracing::warn!(
                     from = ?envelope.sender, recipients, size, %error,
                     "lmtp: delivery failed"
                 );
                 Response::new(451, 4, 3, 0, "delivery failed, try again later")
             }
+            // Logged and counted where the budget refused it.
+            Err(NotDelivered::Busy) => Response::new(
+                452,
+                4,
+                3,
+                1,
+                "insufficient system resources, try again later",
+            ),
         };
         for _ in 0..recipients {
             self.write(&reply);
@@ -366,12 +387,12 @@ impl Session {
         }
     }
 
-    fn feed_data(&mut self, mut incoming: Incoming, input: &mut &[u8]) -> Option<Delivery> {
+    fn feed_data(&mut self, mut incoming: Incoming, input: &mut &[u8]) -> Option<Step> {
         let limit = self.max_message_size;
         let complete = incoming.ingest(input, limit);
-        let size = incoming.message.len();
+        let size = incoming.size();
         if complete && size <= limit {
-            return Some(incoming.into_delivery());
+            return Some(Step::Deliver(incoming.into_delivery()));
         }
         // One CR of the terminator is held in the buffer until its LF arrives, so an
         // unfinished message is too big only past limit + 1.
@@ -382,6 +403,10 @@ impl Session {
                 receiver: DummyDataReceiver::new_data(&incoming.receiver),
                 envelope: incoming.envelope,
             });
+        } else if incoming.message.len() >= SPILL_AT {
+            let step = incoming.spill();
+            self.phase = Phase::Data(incoming);
+            return Some(step);
         } else {
             self.phase = Phase::Data(incoming);
         }
@@ -435,13 +460,29 @@ impl Incoming {
             envelope,
             receiver,
             message,
+            spilled: 0,
         }
+    }
+
+    /// The data received so far, spilled or not.
+    fn size(&self) -> usize {
+        self.spilled + self.message.len()
+    }
+
+    /// Hands out all but the last byte kept so far: that one may be the CR which the
+    /// terminator's LF takes back (the receiver pushes it, then pops it).
+    fn spill(&mut self) -> Step {
+        let last = self.message.split_off(self.message.len() - 1);
+        let chunk = std::mem::replace(&mut self.message, last);
+        let first = self.spilled == 0;
+        self.spilled += chunk.len();
+        Step::Spill { chunk, first }
     }
 
     /// Takes message data from `input`; true once the final CRLF.CRLF was read. The
     /// message never grows past `limit + 2` bytes, so an over-size one is not buffered.
     fn ingest(&mut self, input: &mut &[u8], limit: usize) -> bool {
-        let room = limit.saturating_add(2).saturating_sub(self.message.len());
+        let room = limit.saturating_add(2).saturating_sub(self.size());
         let take = room.min(input.len());
         let mut bytes = input[..take].iter();
         let complete = self.receiver.ingest(&mut bytes, &mut self.message);
@@ -456,9 +497,10 @@ impl Incoming {
         Delivery {
             accounts,
             pending: Pending {
-                size: self.message.len(),
+                size: self.spilled + self.message.len(),
                 envelope: self.envelope,
             },
+            spilled: self.spilled > 0,
             message: self.message,
         }
     }
@@ -498,6 +540,8 @@ mod tests {
         session: Session,
         mailboxes: FakeMailboxes,
         closed: bool,
+        /// The spilled pieces of the message being received.
+        spool: Vec<u8>,
     }
 
     impl Harness {
@@ -512,6 +556,7 @@ mod tests {
                 session: Session::new(&cfg),
                 mailboxes: FakeMailboxes::default(),
                 closed: false,
+                spool: Vec::new(),
             };
             assert_eq!(harness.output(), "220 mx.test LMTP easd ready\r\n");
             harness
@@ -528,8 +573,18 @@ mod tests {
             loop {
                 match self.session.feed(&mut input, &self.mailboxes) {
                     Step::NeedInput => break,
+                    Step::Spill { chunk, first } => {
+                        if first {
+                            self.spool.clear();
+                        }
+                        self.spool.extend_from_slice(&chunk);
+                    }
                     Step::Deliver(d) => {
-                        let deliver = self.mailboxes.deliver("", &d.accounts, d.message);
+                        let mut message = d.message;
+                        if d.spilled {
+                            message = [std::mem::take(&mut self.spool), message].concat();
+                        }
+                        let deliver = self.mailboxes.deliver("", &d.accounts, message.into());
                         let result = now(deliver);
                         self.session.delivered(d.pending, result);
                     }
@@ -737,6 +792,53 @@ mod tests {
     }
 
     #[test]
+    fn a_large_message_is_spilled_in_pieces_that_add_up_to_it() {
+        let cfg = LmtpConfig {
+            max_message_size: 4 * SPILL_AT,
+            ..LmtpConfig::default()
+        };
+        let mut h = Harness::in_transaction();
+        h.session = Session::new(&cfg);
+        h.send(HELLO);
+        h.send(b"RCPT TO:<alice@example.org>\r\nDATA\r\n");
+        // Lines with stuffed dots, so unstuffing happens across piece boundaries too.
+        let line = b"..a line of message data that is long enough\r\n";
+        let lines = 3 * SPILL_AT / line.len();
+        let mut data: Vec<u8> = line.repeat(lines);
+        data.extend_from_slice(b"last\r\n.\r\n");
+        let mut spills = 0;
+        for piece in data.chunks(64 * 1024 - 1) {
+            let mut input = piece;
+            loop {
+                match h.session.feed(&mut input, &h.mailboxes) {
+                    Step::Spill { chunk, first } => {
+                        assert_eq!(first, spills == 0);
+                        spills += 1;
+                        h.spool.extend_from_slice(&chunk);
+                    }
+                    Step::Deliver(d) => {
+                        assert!(d.spilled);
+                        assert!(d.message.len() < SPILL_AT + 64 * 1024);
+                        let whole = [std::mem::take(&mut h.spool), d.message].concat();
+                        let mut expected =
+                            b".a line of message data that is long enough\r\n".repeat(lines);
+                        expected.extend_from_slice(b"last\r\n");
+                        assert!(
+                            whole == expected,
+                            "the pieces add up to the unstuffed message"
+                        );
+                        h.session.delivered(d.pending, Ok(()));
+                    }
+                    Step::NeedInput => break,
+                    Step::Close => unreachable!(),
+                }
+            }
+        }
+        assert!(spills >= 2, "{spills} spills");
+        assert!(h.output().ends_with("250 2.0.0 delivered\r\n"));
+    }
+
+    #[test]
     fn empty_message() {
         let mut h = Harness::in_transaction();
         let out = h.send(b"RCPT TO:<alice@example.org>\r\nDATA\r\n.\r\nNOOP\r\n");
@@ -812,6 +914,20 @@ mod tests {
             codes(&out),
             ["250 2.1.5", "250 2.1.5", "354", "451 4.3.0", "451 4.3.0"]
         );
+    }
+
+    #[test]
+    fn no_room_in_the_memory_budget_gets_452_per_recipient() {
+        let mut h = Harness::in_transaction();
+        h.mailboxes.busy.set(true);
+        let out = h.send(
+            b"RCPT TO:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nhi\r\n.\r\n",
+        );
+        assert_eq!(
+            codes(&out),
+            ["250 2.1.5", "250 2.1.5", "354", "452 4.3.1", "452 4.3.1"]
+        );
+        assert!(h.deliveries().is_empty());
     }
 
     #[test]

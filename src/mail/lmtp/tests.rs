@@ -178,3 +178,44 @@ async fn shutdown_closes_open_sessions_with_421() {
         })
         .await;
 }
+
+/// A message over [`SPILL_AT`] reaches the mailboxes as a spool holding exactly the
+/// unstuffed message; a small one on the same connection stays in memory.
+#[tokio::test(flavor = "current_thread")]
+async fn large_messages_arrive_spooled_small_ones_in_memory() {
+    LocalSet::new()
+        .run_until(async {
+            let listener = bind("127.0.0.1:0").await.unwrap();
+            let Listener::Tcp(tcp) = &listener else {
+                panic!("not TCP")
+            };
+            let addr = tcp.local_addr().unwrap();
+            let big: Vec<u8> = b"..stuffed line of a large message\r\n".repeat(3 * SPILL_AT / 35);
+            let client = async {
+                let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
+                replies(&mut stream, 1).await;
+                stream
+                    .write_all(b"LHLO c\r\nMAIL FROM:<s@r.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
+                    .await
+                    .unwrap();
+                replies(&mut stream, 4).await;
+                stream.write_all(&big).await.unwrap();
+                stream
+                    .write_all(b".\r\nMAIL FROM:<s@r.test>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+                    .await
+                    .unwrap();
+                let lines = replies(&mut stream, 4).await;
+                assert_eq!(lines[0], "250 2.0.0 delivered");
+                stream.write_all(b"small\r\n.\r\nQUIT\r\n").await.unwrap();
+                let lines = replies(&mut stream, 2).await;
+                assert_eq!(lines[0], "250 2.0.0 delivered");
+            };
+            let mailboxes = with_server(listener, config(Duration::from_secs(5)), client).await;
+            let deliveries = mailboxes.deliveries.borrow();
+            let unstuffed = b".stuffed line of a large message\r\n".repeat(3 * SPILL_AT / 35);
+            assert!(deliveries[0].1 == unstuffed, "the spool holds the unstuffed message");
+            assert_eq!(deliveries[1].1, b"small\r\n");
+            assert_eq!(mailboxes.spooled.get(), 1);
+        })
+        .await;
+}
