@@ -1,5 +1,6 @@
 //! Generates the WBXML code-page table (`$OUT_DIR/codepages.rs`) from
-//! `src/wbxml/codepages.tsv`, the single source of truth for tag tokens.
+//! `src/wbxml/codepages.tsv`, the single source of truth for tag tokens and for which
+//! elements carry opaque data.
 //!
 //! The TSV is validated here so that a bad edit fails the build instead of
 //! producing a codec that silently mis-tokenises a tag.
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use std::{env, fs};
 
 const TSV: &str = "src/wbxml/codepages.tsv";
-const HEADER: &str = "page\tnamespace\ttoken\ttag";
+const HEADER: &str = "page\tnamespace\ttoken\ttag\topaque";
 const PAGE_COUNT: u8 = 26;
 /// Tokens 0x00-0x04 are WBXML global tokens and bit 0x40/0x80 are the
 /// content/attribute flags, so tag tokens live in 0x05..=0x3F ([MS-ASWBXML] 2.1.2.1).
@@ -24,6 +25,8 @@ type BoxResult<T> = Result<T, Box<dyn Error>>;
 struct Row {
     token: u8,
     tag: String,
+    /// The element's content is a byte array, sent as WBXML OPAQUE ([MS-ASDTYPE] 2.7.1).
+    opaque: bool,
 }
 
 struct Page {
@@ -114,8 +117,13 @@ fn parse(text: &str) -> BoxResult<Vec<Page>> {
 
 fn parse_row(line: &str) -> BoxResult<(u8, &str, Row)> {
     let fields: Vec<&str> = line.split('\t').collect();
-    let [page, namespace, token, tag] = fields[..] else {
-        return Err(format!("expected 4 tab-separated fields: {line:?}").into());
+    let [page, namespace, token, tag, opaque] = fields[..] else {
+        return Err(format!("expected 5 tab-separated fields: {line:?}").into());
+    };
+    let opaque = match opaque {
+        "1" => true,
+        "0" => false,
+        other => return Err(format!("opaque column {other:?} is not 0 or 1").into()),
     };
     let page: u8 = page.parse()?;
     let token = token
@@ -136,6 +144,7 @@ fn parse_row(line: &str) -> BoxResult<(u8, &str, Row)> {
     let row = Row {
         token,
         tag: tag.to_owned(),
+        opaque,
     };
     Ok((page, namespace, row))
 }
@@ -146,12 +155,16 @@ fn generate(pages: &[Page]) -> BoxResult<String> {
     writeln!(out, "pub static PAGES: [Page; {PAGE_COUNT}] = [")?;
     for (index, page) in pages.iter().enumerate() {
         let mut tags = vec!["None".to_owned(); 64];
+        let mut opaque = 0u64;
         for row in &page.rows {
             tags[usize::from(row.token)] = format!("Some({:?})", row.tag);
+            if row.opaque {
+                opaque |= 1 << row.token;
+            }
         }
         writeln!(
             out,
-            "    Page {{ index: {index}, namespace: {:?}, tags: [{}] }},",
+            "    Page {{ index: {index}, namespace: {:?}, tags: [{}], opaque: {opaque:#x} }},",
             page.namespace,
             tags.join(", ")
         )?;

@@ -8,13 +8,8 @@
 
 mod support;
 
-use base64::Engine as _;
-use easd::admin::govern::GovRequest;
-use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
-use easd::wbxml::tag::{
-    airsync as air, airsyncbase as asb, email as em, getitemestimate as gie, search as sr,
-};
+use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, getitemestimate as gie};
 use support::*;
 
 const ALICE: &str = "alice@example.com";
@@ -29,49 +24,11 @@ fn server() -> TestServer {
     s
 }
 
-/// `easd policy set --level LEVEL KEY=VALUE…`.
-#[track_caller]
-fn set_policy(s: &TestServer, level: &str, values: &[(&str, &str)]) {
-    let req = GovRequest::PolicySet {
-        level: level.into(),
-        values: values
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    match s.control(Request::Govern(req)) {
-        Reply::Done { .. } | Reply::Govern(_) => {}
-        other => panic!("policy set answered {other:?}"),
-    }
-}
-
 /// A provisioned device of alice (provisioned after the policy is set, so it holds it).
 fn device(s: &TestServer, device_id: &str) -> EasClient {
     let mut c = s.eas(ALICE, device_id);
     c.provision();
     c
-}
-
-/// A message with a plain-text body and one attachment of `size` bytes named `name`.
-fn with_attachment(subject: &str, name: &str, size: usize) -> Vec<u8> {
-    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'z'; size]);
-    let lines: Vec<&str> = data
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "From: <sender@remote.test>\r\nTo: <{ALICE}>\r\nSubject: {subject}\r\n\
-         Message-ID: <{}@test.example>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n\
-         --sep\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
-         --sep\r\nContent-Type: application/octet-stream\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--sep--\r\n",
-        unique_token(),
-        lines.join("\r\n")
-    )
-    .into_bytes()
 }
 
 /// Every Add of the Inbox from key 0, asking for body `kind` (untruncated) and FilterType
@@ -116,28 +73,8 @@ fn body(data: &Element) -> (String, String, usize, Option<usize>) {
 
 /// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
 fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
-    let r = c.call(
-        "Search",
-        &Element::new(sr::SEARCH).child(
-            Element::new(sr::STORE)
-                .text_child(sr::NAME, "Mailbox")
-                .child(
-                    Element::new(sr::QUERY)
-                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
-                )
-                .child(Element::new(sr::OPTIONS).child(
-                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
-                )),
-        ),
-    );
-    let store = r
-        .find_path(&[sr::RESPONSE, sr::STORE])
-        .unwrap_or_else(|| panic!("no Store in {r:?}"));
-    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
-    store
-        .find_all(sr::RESULT)
-        .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
-        .collect()
+    let preference = Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string());
+    c.search_mailbox(word, &[preference])
 }
 
 /// GetItemEstimate (14.1 form) for a collection at `key`, FilterType `filter` if given.
@@ -181,7 +118,7 @@ fn max_email_age_filter_caps_the_window_in_sync_and_estimate() {
         ["ten days", "today", "two days"]
     );
 
-    set_policy(&s, &format!("user:{ALICE}"), &[("MaxEmailAgeFilter", "3")]);
+    s.set_policy(&format!("user:{ALICE}"), &[("MaxEmailAgeFilter", "3")]);
     let c = device(&s, "capped");
     // All mail (FilterType 0), and no FilterType at all: the week the policy allows.
     assert_eq!(subjects(&inbox_adds(&c, 1, Some(0))), ["today", "two days"]);
@@ -215,8 +152,7 @@ fn body_truncation_sizes_cap_what_is_sent() {
     assert!(full >= 3000);
 
     // 1 KB of plain text, headers only for HTML.
-    set_policy(
-        &s,
+    s.set_policy(
         &format!("device:{ALICE}/capped"),
         &[
             ("MaxEmailBodyTruncationSize", "1"),
@@ -272,7 +208,7 @@ fn html_off_answers_html_requests_with_plain_text() {
     assert_eq!(body(data_of(&adds, "styled")).0, "2");
     let id = adds[0].0.clone();
 
-    set_policy(&s, &format!("user:{ALICE}"), &[("AllowHTMLEmail", "0")]);
+    s.set_policy(&format!("user:{ALICE}"), &[("AllowHTMLEmail", "0")]);
     let c = device(&s, "plain");
     let data = data_of(&inbox_adds(&c, 2, None), "styled").clone();
     assert_eq!(body(&data).0, "1");
@@ -289,7 +225,10 @@ fn html_off_answers_html_requests_with_plain_text() {
 #[test]
 fn attachments_off_hides_them_and_refuses_their_download() {
     let s = server();
-    s.deliver(&[ALICE], &with_attachment("report", "report.bin", 300));
+    s.deliver(
+        &[ALICE],
+        &attachment_message(ALICE, "report", "report.bin", 300),
+    );
     let free = device(&s, "free");
     let adds = inbox_adds(&free, 1, None);
     let file_ref = text(
@@ -302,8 +241,7 @@ fn attachments_off_hides_them_and_refuses_their_download() {
     let (status, data) = free.fetch_attachment(&file_ref);
     assert_eq!((status.as_str(), data.map(|d| d.len())), ("1", Some(300)));
 
-    set_policy(
-        &s,
+    s.set_policy(
         &format!("device:{ALICE}/locked"),
         &[("AttachmentsEnabled", "0")],
     );
@@ -323,13 +261,12 @@ fn attachments_off_hides_them_and_refuses_their_download() {
 #[test]
 fn max_attachment_size_refuses_larger_attachments() {
     let s = server();
-    s.deliver(&[ALICE], &with_attachment("big", "big.bin", 3000));
-    s.deliver(&[ALICE], &with_attachment("small", "small.bin", 500));
-    set_policy(
-        &s,
-        &format!("user:{ALICE}"),
-        &[("MaxAttachmentSize", "1000")],
+    s.deliver(&[ALICE], &attachment_message(ALICE, "big", "big.bin", 3000));
+    s.deliver(
+        &[ALICE],
+        &attachment_message(ALICE, "small", "small.bin", 500),
     );
+    s.set_policy(&format!("user:{ALICE}"), &[("MaxAttachmentSize", "1000")]);
     let c = device(&s, "phone");
     let adds = inbox_adds(&c, 1, None);
     let file_ref = |subject| {

@@ -4,8 +4,6 @@
 mod support;
 
 use base64::Engine as _;
-use easd::admin::govern::GovRequest;
-use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
 use easd::wbxml::tag::airsyncbase as asb;
 use support::*;
@@ -85,17 +83,6 @@ fn get_attachment_returns_the_bytes_and_500_for_unknown_references() {
     assert_ne!(c14.post_raw(&query, &[], Vec::new()).status, 200);
 }
 
-fn set_policy(s: &TestServer, level: &str, key: &str, value: &str) {
-    let req = GovRequest::PolicySet {
-        level: level.into(),
-        values: vec![(key.to_string(), value.to_string())],
-    };
-    match s.control(Request::Govern(req)) {
-        Reply::Done { .. } | Reply::Govern(_) => {}
-        other => panic!("policy set answered {other:?}"),
-    }
-}
-
 #[test]
 fn get_attachment_honours_the_attachment_policy() {
     let s = start_server(|_| {});
@@ -121,15 +108,15 @@ fn get_attachment_honours_the_attachment_policy() {
 
     // Each policy change makes the device provision again before the next request.
     let level = format!("user:{ALICE}");
-    set_policy(&s, &level, "MaxAttachmentSize", "1000");
+    s.set_policy(&level, &[("MaxAttachmentSize", "1000")]);
     c.provision();
     get_attachment(&c, &file_ref).expect_status(403);
 
-    set_policy(&s, &level, "MaxAttachmentSize", "100000");
+    s.set_policy(&level, &[("MaxAttachmentSize", "100000")]);
     c.provision();
     get_attachment(&c, &file_ref).expect_status(200);
 
-    set_policy(&s, &level, "AttachmentsEnabled", "0");
+    s.set_policy(&level, &[("AttachmentsEnabled", "0")]);
     c.provision();
     get_attachment(&c, &file_ref).expect_status(403);
 }

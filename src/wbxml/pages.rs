@@ -14,6 +14,10 @@ pub struct Page {
     pub namespace: &'static str,
     /// Tag names indexed by token (0x05..=0x3F; unassigned tokens are `None`).
     pub tags: [Option<&'static str>; 64],
+    /// Bit `token` is set when that element's content is a byte array, which
+    /// [MS-ASDTYPE] 2.7.1 says MUST be sent as WBXML opaque data (the `opaque` column
+    /// of `codepages.tsv`).
+    pub opaque: u64,
 }
 
 /// An EAS element name: a (code page, token) pair that is present in [`PAGES`].
@@ -54,6 +58,14 @@ impl Tag {
         // Every `Tag` is in the table (see the constructors), so the fallback
         // is never used; it only spares a panic path.
         tag_name(self.page, self.token).unwrap_or("")
+    }
+
+    /// Whether the element's content is a byte array sent as OPAQUE ([MS-ASDTYPE] 2.7.1),
+    /// e.g. ComposeMail `Mime`.
+    pub fn is_opaque(self) -> bool {
+        PAGES
+            .get(usize::from(self.page))
+            .is_some_and(|page| page.opaque >> self.token & 1 == 1)
     }
 
     /// Namespace of the tag's page, e.g. `AirSync`.

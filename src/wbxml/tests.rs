@@ -25,9 +25,17 @@ fn assert_round_trips(root: &Element) -> Vec<u8> {
 
 // ---- code-page table -------------------------------------------------------
 
+/// The tsv's columns as the shared table has them (page, namespace, token, tag), and what
+/// easd adds: whether the element's content is opaque.
+const SHARED_HEADER: &str = "page\tnamespace\ttoken\ttag";
+const OPAQUE_COLUMN: &str = "opaque";
+
 fn tsv_rows() -> Vec<(u8, &'static str, u8, &'static str)> {
     let mut lines = TSV.lines();
-    assert_eq!(lines.next(), Some("page\tnamespace\ttoken\ttag"));
+    assert_eq!(
+        lines.next(),
+        Some(format!("{SHARED_HEADER}\t{OPAQUE_COLUMN}").as_str())
+    );
     lines
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
@@ -40,6 +48,42 @@ fn tsv_rows() -> Vec<(u8, &'static str, u8, &'static str)> {
             )
         })
         .collect()
+}
+
+/// The elements whose content is a byte array, which [MS-ASDTYPE] 2.7.1 says MUST be sent
+/// as WBXML opaque data. Each was checked against its definition: ComposeMail Mime
+/// ([MS-ASCMD] 2.2.3.109: a byte array "transferred as an opaque BLOB"), Email2 ConversationId and
+/// ConversationIndex ([MS-ASEMAIL] 2.2.2.21, 2.2.2.22), ItemOperations ConversationId
+/// ([MS-ASCMD] 2.2.3.35.1, [MS-ASCON] 2.2.2.3.1), GAL Data (the photo in Search and Find,
+/// [MS-ASCMD] 2.2.3.39.1, 2.2.3.39.4), ResolveRecipients Data ([MS-ASCMD] 2.2.3.39.3) and
+/// AirSyncBase Content (a draft's attachment, [MS-ASAIRS] 2.2.2.15). Not opaque, though
+/// binary-looking: Search ConversationId (a GUID string, [MS-ASCMD] 2.2.3.35.2),
+/// ItemOperations Data (base64 text, [MS-ASCMD] 2.2.3.39.2), Contacts Picture, certificates.
+#[test]
+fn opaque_column_marks_the_byte_arrays_of_the_spec() {
+    let marked: Vec<String> = PAGES
+        .iter()
+        .flat_map(|page| {
+            page.tags.iter().enumerate().filter_map(move |(token, _)| {
+                Tag::from_parts(page.index, token as u8).filter(|t| t.is_opaque())
+            })
+        })
+        .map(|tag| tag.to_string())
+        .collect();
+    assert_eq!(
+        marked,
+        [
+            "ResolveRecipients:Data",
+            "GAL:Data",
+            "AirSyncBase:Content",
+            "ItemOperations:ConversationId",
+            "ComposeMail:Mime",
+            "Email2:ConversationId",
+            "Email2:ConversationIndex",
+        ]
+    );
+    assert!(!tag::search::CONVERSATION_ID.is_opaque());
+    assert!(!tag::itemoperations::DATA.is_opaque());
 }
 
 #[test]
@@ -79,12 +123,30 @@ fn tsv_matches_shared_copy() {
     ];
     match candidates.iter().find(|path| path.exists()) {
         Some(path) => {
-            let shared = std::fs::read(path).expect("read shared tsv");
-            assert!(
-                shared == TSV.as_bytes(),
-                "{} differs from src/wbxml/codepages.tsv",
-                path.display()
-            );
+            // The shared table's four columns, line for line; easd's opaque column is the
+            // only addition.
+            let shared = std::fs::read_to_string(path).expect("read shared tsv");
+            let ours: Vec<&str> = TSV.lines().collect();
+            let theirs: Vec<&str> = shared.lines().collect();
+            assert_eq!(theirs.first(), Some(&SHARED_HEADER));
+            assert_eq!(ours.len(), theirs.len(), "{} line count", path.display());
+            for (index, (ours, theirs)) in ours.iter().zip(&theirs).enumerate() {
+                let (columns, added) = ours.rsplit_once('\t').expect("an added column");
+                assert_eq!(
+                    columns,
+                    *theirs,
+                    "line {} differs from {}",
+                    index + 1,
+                    path.display()
+                );
+                let allowed: &[&str] = if index == 0 {
+                    &[OPAQUE_COLUMN]
+                } else {
+                    &["0", "1"]
+                };
+                assert!(allowed.contains(&added), "line {}: {added:?}", index + 1);
+            }
+            assert_eq!(shared.ends_with('\n'), TSV.ends_with('\n'));
         }
         None => println!("note: shared codepages.tsv not found; comparison skipped"),
     }
@@ -593,6 +655,68 @@ fn mb_u_int32_overflow() {
         decode_err(&[0x03, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00]),
         DecodeError::IntegerOverflow { offset: 2 }
     );
+}
+
+// ---- opaque elements in XML from other tools ------------------------------------
+
+#[test]
+fn base64_text_of_an_opaque_element_encodes_to_opaque() {
+    // As other tools and logs write it: no opaque attribute, base64 wrapped over lines.
+    let xml = "<SendMail xmlns=\"ComposeMail:\"><ClientId>1</ClientId>\
+               <Mime>U3ViamVjdDog\n  YTxiDQo=</Mime></SendMail>";
+    let root = from_xml(xml).expect("parses");
+    let mime = root.find(composemail::MIME).expect("Mime");
+    assert_eq!(mime.opaque(), Some(&b"Subject: a<b\r\n"[..]));
+    // Byte for byte what the tree built in code encodes to: OPAQUE, not STR_I.
+    let built = Element::new(composemail::SEND_MAIL)
+        .text_child(composemail::CLIENT_ID, "1")
+        .opaque_child(composemail::MIME, b"Subject: a<b\r\n".to_vec());
+    assert_eq!(encode(&root), encode(&built));
+    // The other elements of the table: Email2 ConversationId under a prefix, GAL Data.
+    let xml = r#"<Sync xmlns="AirSync:" xmlns:email2="Email2:" xmlns:gal="GAL:">
+        <email2:ConversationId>AAEC</email2:ConversationId><gal:Data>/w==</gal:Data></Sync>"#;
+    let root = from_xml(xml).expect("parses");
+    assert_eq!(
+        root.find(tag::email2::CONVERSATION_ID)
+            .and_then(Element::opaque),
+        Some(&[0u8, 1, 2][..])
+    );
+    assert_eq!(
+        root.find(tag::gal::DATA).and_then(Element::opaque),
+        Some(&[0xFFu8][..])
+    );
+    // Elements that are strings stay strings, even when their text looks like base64.
+    let root =
+        from_xml(r#"<Search xmlns="Search:"><ConversationId>AAEC</ConversationId></Search>"#)
+            .expect("parses");
+    assert_eq!(root.text_of(tag::search::CONVERSATION_ID), Some("AAEC"));
+}
+
+#[test]
+fn invalid_base64_in_an_opaque_element_is_an_error() {
+    let err = from_xml(r#"<SendMail xmlns="ComposeMail:"><Mime>From: a@b</Mime></SendMail>"#)
+        .expect_err("not base64");
+    assert!(matches!(err, XmlError::InvalidBase64(t) if t == composemail::MIME));
+    assert!(err.to_string().contains("base64"), "{err}");
+    // opaque="no" is only for elements the table marks opaque.
+    assert!(matches!(
+        from_xml(r#"<Sync xmlns="AirSync:"><SyncKey opaque="no">1</SyncKey></Sync>"#),
+        Err(XmlError::UnexpectedAttribute { .. })
+    ));
+}
+
+#[test]
+fn a_string_in_an_opaque_element_keeps_its_form() {
+    // Some clients send ResolveRecipients Data as base64 text (STR_I): the XML view marks
+    // it opaque="no" so that it encodes back to the same string.
+    let root = Element::new(tag::resolverecipients::RESOLVE_RECIPIENTS)
+        .text_child(tag::resolverecipients::DATA, "not base64 at all");
+    let xml = to_xml(&root);
+    assert!(
+        xml.contains(r#"<Data opaque="no">not base64 at all</Data>"#),
+        "{xml}"
+    );
+    assert_round_trips(&root);
 }
 
 // ---- XML parser errors --------------------------------------------------------

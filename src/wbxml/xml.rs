@@ -6,6 +6,12 @@
 //! an element prefix. Opaque content is written as base64 inside an element
 //! marked `opaque="base64"`. For trees in normal form (see [`Element`]),
 //! `from_xml(&to_xml(e)) == Ok(e)`.
+//!
+//! XML written by other tools has no such attribute, so [`from_xml`] also takes the
+//! text of an element the code-page table marks opaque ([`Tag::is_opaque`]: a byte
+//! array, [MS-ASDTYPE] 2.7.1) as base64 of its bytes, and the encoder sends OPAQUE as
+//! libwbxml does. The rare client that sends such an element as a string is shown with
+//! `opaque="no"`, which keeps it a string.
 
 use std::fmt::Write as _;
 
@@ -22,6 +28,8 @@ use super::{Element, Node, PAGES, Tag, lookup, page_by_namespace};
 const DECLARATION: &str = r#"<?xml version="1.0" encoding="utf-8"?>"#;
 const OPAQUE_ATTRIBUTE: &str = "opaque";
 const OPAQUE_BASE64: &str = "base64";
+/// On an element the table marks opaque: this one holds a string all the same.
+const OPAQUE_NO: &str = "no";
 
 /// Why [`from_xml`] rejected a document.
 #[derive(Debug, Error)]
@@ -44,11 +52,13 @@ pub enum XmlError {
     /// An element name the namespace's code page does not define.
     #[error("unknown element <{name}> in namespace {namespace:?}")]
     UnknownElement { namespace: String, name: String },
-    /// An attribute other than namespace declarations and `opaque="base64"`.
+    /// An attribute other than namespace declarations, `opaque="base64"` and
+    /// `opaque="no"`.
     #[error("unexpected attribute {attribute:?} on <{element}>")]
     UnexpectedAttribute { element: Tag, attribute: String },
-    /// Content of an `opaque="base64"` element that is not base64.
-    #[error("invalid base64 in <{0}>")]
+    /// Content of an `opaque="base64"` element, or of an element the table marks
+    /// opaque, that is not base64.
+    #[error("invalid base64 in <{0}>, which holds binary data (WBXML opaque) written as base64")]
     InvalidBase64(Tag),
     /// An element mixing child elements, text and opaque data.
     #[error("<{0}> mixes child elements, text and opaque data")]
@@ -142,6 +152,9 @@ impl XmlWriter {
                 self.close_tag(element.tag);
             }
             (children, true) => {
+                if element.tag.is_opaque() {
+                    let _ = write!(self.out, r#" {OPAQUE_ATTRIBUTE}="{OPAQUE_NO}""#);
+                }
                 self.out.push('>');
                 for child in children {
                     self.leaf_node(child);
@@ -257,6 +270,8 @@ struct Open {
     element: Element,
     /// Marked `opaque="base64"`: text is collected here and decoded at the end.
     base64: Option<String>,
+    /// Marked `opaque="no"`: a string even though the table marks the element opaque.
+    string: bool,
 }
 
 #[derive(Default)]
@@ -276,6 +291,7 @@ impl XmlParser {
         let syntax = |source| XmlError::Syntax { position, source };
         let tag = resolve_tag(namespace, start)?;
         let mut base64 = None;
+        let mut string = false;
         for attribute in start.attributes() {
             let attribute = attribute.map_err(|e| syntax(e.into()))?;
             if attribute.key.as_namespace_binding().is_some() {
@@ -283,18 +299,22 @@ impl XmlParser {
             }
             let value = attribute.unescape_value().map_err(syntax)?;
             let key = String::from_utf8_lossy(attribute.key.as_ref());
-            if key != OPAQUE_ATTRIBUTE || value != OPAQUE_BASE64 {
-                let attribute = format!("{key}={value:?}");
-                return Err(XmlError::UnexpectedAttribute {
-                    element: tag,
-                    attribute,
-                });
+            match (key == OPAQUE_ATTRIBUTE, value.as_ref()) {
+                (true, OPAQUE_BASE64) => base64 = Some(String::new()),
+                (true, OPAQUE_NO) if tag.is_opaque() => string = true,
+                _ => {
+                    let attribute = format!("{key}={value:?}");
+                    return Err(XmlError::UnexpectedAttribute {
+                        element: tag,
+                        attribute,
+                    });
+                }
             }
-            base64 = Some(String::new());
         }
         Ok(Open {
             element: Element::new(tag),
             base64,
+            string,
         })
     }
 
@@ -315,17 +335,23 @@ impl XmlParser {
         let Open {
             mut element,
             base64,
+            string,
         } = open;
         let tag = element.tag;
         if let Some(base64) = base64 {
-            let bytes = BASE64
-                .decode(base64.trim())
-                .map_err(|_| XmlError::InvalidBase64(tag))?;
-            append_opaque(&mut element.children, bytes);
+            append_opaque(&mut element.children, decode_base64(tag, &base64)?);
         }
         element
             .normalize()
             .map_err(|MixedContent| XmlError::MixedContent(tag))?;
+        if tag.is_opaque()
+            && !string
+            && let [Node::Text(text)] = &element.children[..]
+        {
+            let bytes = decode_base64(tag, text)?;
+            element.children.clear();
+            append_opaque(&mut element.children, bytes);
+        }
         match self.open.last_mut() {
             Some(parent) if parent.base64.is_some() => {
                 Err(XmlError::MixedContent(parent.element.tag))
@@ -348,6 +374,15 @@ impl XmlParser {
         }
         self.root.ok_or(XmlError::NoRoot)
     }
+}
+
+/// The bytes of base64 `text`; line breaks and other whitespace (as in base64 copied
+/// from a log or written by other tools) are ignored.
+fn decode_base64(tag: Tag, text: &str) -> Result<Vec<u8>, XmlError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    BASE64
+        .decode(compact)
+        .map_err(|_| XmlError::InvalidBase64(tag))
 }
 
 fn resolve_tag(namespace: ResolveResult, start: &BytesStart) -> Result<Tag, XmlError> {

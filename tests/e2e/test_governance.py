@@ -30,7 +30,7 @@ def register_provision_doc_tokens() -> None:
     table = Path(__file__).resolve().parents[2] / "src" / "wbxml" / "codepages.tsv"
     page = PAGE_INDEX["Provision"]
     for line in table.read_text().splitlines()[1:]:
-        number, _, token, tag = line.split("\t")
+        number, _, token, tag, _opaque = line.split("\t")
         if int(number) == page:
             CODEPAGES["Provision"].setdefault(tag, int(token, 16))
             REVERSE[page].setdefault(int(token, 16), tag)

@@ -242,6 +242,22 @@ impl TestServer {
         }
     }
 
+    /// `easd policy set --level LEVEL KEY=VALUE…`.
+    #[track_caller]
+    pub fn set_policy(&self, level: &str, values: &[(&str, &str)]) {
+        let req = easd::admin::govern::GovRequest::PolicySet {
+            level: level.into(),
+            values: values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        match self.control(Request::Govern(req)) {
+            Reply::Done { .. } | Reply::Govern(_) => {}
+            other => panic!("policy set answered {other:?}"),
+        }
+    }
+
     pub fn add_user(&self, email: &str) {
         self.add_user_with_password(email, PASSWORD);
     }
@@ -1064,6 +1080,29 @@ pub fn text_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> 
     .into_bytes()
 }
 
+/// A message to `to` with a plain-text body ("see attached") and one attachment `name` of
+/// `size` bytes `z`, base64 in lines of 76.
+pub fn attachment_message(to: &str, subject: &str, name: &str, size: usize) -> Vec<u8> {
+    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'z'; size]);
+    let lines: Vec<&str> = data
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "From: <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Message-ID: <{}@test.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n\
+         --sep\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --sep\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--sep--\r\n",
+        unique_token(),
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
 /// A process-wide unique token (for Message-IDs and names).
 pub fn unique_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -1163,6 +1202,8 @@ pub struct SyncColl {
     pub filter: Option<u8>,
     /// (Type, TruncationSize) per airsyncbase:BodyPreference.
     pub body_prefs: Vec<(u8, Option<u32>)>,
+    /// Further children of Options (MIMESupport, BodyPartPreference, …), after those.
+    pub options: Vec<Element>,
     pub commands: Vec<Element>,
 }
 
@@ -1202,6 +1243,13 @@ impl SyncColl {
     #[must_use]
     pub fn body(mut self, kind: u8, truncation: Option<u32>) -> Self {
         self.body_prefs.push((kind, truncation));
+        self
+    }
+
+    /// Adds `e` to the collection's Options.
+    #[must_use]
+    pub fn option(mut self, e: Element) -> Self {
+        self.options.push(e);
         self
     }
 
@@ -1249,7 +1297,7 @@ impl SyncColl {
         if let Some(w) = self.window {
             c.push_text(air::WINDOW_SIZE, w.to_string());
         }
-        if self.filter.is_some() || !self.body_prefs.is_empty() {
+        if self.filter.is_some() || !self.body_prefs.is_empty() || !self.options.is_empty() {
             let mut o = Element::new(air::OPTIONS);
             if let Some(f) = self.filter {
                 o.push_text(air::FILTER_TYPE, f.to_string());
@@ -1261,6 +1309,9 @@ impl SyncColl {
                     p.push_text(asb::TRUNCATION_SIZE, t.to_string());
                 }
                 o.push(p);
+            }
+            for option in &self.options {
+                o.push(option.clone());
             }
             c.push(o);
         }
@@ -1380,27 +1431,71 @@ impl EasClient {
     #[track_caller]
     pub fn fetch_item(&self, server_id: &str, body_type: Option<u8>) -> Element {
         use easd::wbxml::tag::itemoperations as io;
+        let options: Vec<Element> = body_type
+            .map(|kind| Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()))
+            .into_iter()
+            .collect();
+        let f = self.fetch_with(server_id, &options);
+        assert_eq!(f.text_of(io::STATUS), Some("1"), "{f:?}");
+        f.find(io::PROPERTIES).expect("Properties").clone()
+    }
+
+    /// ItemOperations Fetch of the item `server_id` (`folder:item`) with these children of
+    /// Options (none: no Options); the response's Fetch element, whatever its Status.
+    #[track_caller]
+    pub fn fetch_with(&self, server_id: &str, options: &[Element]) -> Element {
+        use easd::wbxml::tag::itemoperations as io;
         let (folder, _) = server_id.split_once(':').expect("folder:item");
         let mut fetch = Element::new(io::FETCH)
             .text_child(io::STORE, "Mailbox")
             .text_child(air::COLLECTION_ID, folder)
             .text_child(air::SERVER_ID, server_id);
-        if let Some(kind) = body_type {
-            fetch =
-                fetch.child(Element::new(io::OPTIONS).child(
-                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
-                ));
+        if !options.is_empty() {
+            fetch.push(
+                options
+                    .iter()
+                    .fold(Element::new(io::OPTIONS), |o, e| o.child(e.clone())),
+            );
         }
         let r = self.call(
             "ItemOperations",
             &Element::new(io::ITEM_OPERATIONS).child(fetch),
         );
         assert_eq!(r.text_of(io::STATUS), Some("1"), "{r:?}");
-        let f = r
-            .find_path(&[io::RESPONSE, io::FETCH])
-            .unwrap_or_else(|| panic!("no Response/Fetch in {r:?}"));
-        assert_eq!(f.text_of(io::STATUS), Some("1"), "{r:?}");
-        f.find(io::PROPERTIES).expect("Properties").clone()
+        r.find_path(&[io::RESPONSE, io::FETCH])
+            .unwrap_or_else(|| panic!("no Response/Fetch in {r:?}"))
+            .clone()
+    }
+
+    /// The Properties of each result of a Mailbox Search for `word` with these children of
+    /// search:Options (the Store must answer Status 1).
+    #[track_caller]
+    pub fn search_mailbox(&self, word: &str, options: &[Element]) -> Vec<Element> {
+        use easd::wbxml::tag::search as sr;
+        let r = self.call(
+            "Search",
+            &Element::new(sr::SEARCH).child(
+                Element::new(sr::STORE)
+                    .text_child(sr::NAME, "Mailbox")
+                    .child(
+                        Element::new(sr::QUERY)
+                            .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
+                    )
+                    .child(
+                        options
+                            .iter()
+                            .fold(Element::new(sr::OPTIONS), |o, e| o.child(e.clone())),
+                    ),
+            ),
+        );
+        let store = r
+            .find_path(&[sr::RESPONSE, sr::STORE])
+            .unwrap_or_else(|| panic!("no Store in {r:?}"));
+        assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
+        store
+            .find_all(sr::RESULT)
+            .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
+            .collect()
     }
 
     /// ItemOperations Fetch of an attachment by FileReference: the Fetch's Status and, when

@@ -5,6 +5,7 @@
 //! Elements by version (everything else is in all of 12.0-16.1):
 //! - 14.0+: email:Categories, email2:ConversationId, email2:ConversationIndex,
 //!   email2:LastVerbExecuted, email2:LastVerbExecutionTime, airsyncbase:Preview.
+//! - 14.1+: airsyncbase:BodyPart, for a client that sent a BodyPartPreference.
 //! - 16.0+: email2:Bcc, email2:IsDraft.
 
 use std::borrow::Cow;
@@ -89,10 +90,15 @@ pub fn application_data(
     push_non_empty(&mut data, email::THREAD_TOPIC, &meta.thread_topic);
     data.push_text(email::IMPORTANCE, meta.importance.to_string());
     data.push_text(email::READ, bool_text(item.flags.read));
-    if !meta.attachments.is_empty() && !opts.hide_attachments {
+    if !meta.attachments.is_empty() && opts.attachments.enabled {
         data.push(attachments(meta, file_reference));
     }
     data.push(body(meta, raw, opts, version));
+    if let Some(preference) = &opts.part_preference
+        && version >= ProtocolVersion::V14_1
+    {
+        data.push(body_part(meta, raw, preference));
+    }
     data.push_text(email::MESSAGE_CLASS, meta.message_class.as_str());
     data.push_text(email::INTERNET_CPID, meta.internet_cpid.to_string());
     data.push(flag(item.flags.flag.as_ref()));
@@ -253,36 +259,78 @@ impl<'a> Selection<'a> {
         self.limit
             .is_some_and(|limit| self.content.len() > limit as usize)
     }
+
+    /// Whether the content is cut, and the Data sent: none at all for AllOrNone with a
+    /// content over the limit ([MS-ASAIRS] 2.2.2.3.1, 2.2.2.3.2).
+    fn cut(&self) -> (bool, &str) {
+        let truncated = self.too_large();
+        let data = match (truncated, self.limit) {
+            (true, _) if self.all_or_none => "",
+            (true, Some(limit)) => prefix_at_char_boundary(&self.content, limit as usize),
+            _ => &self.content,
+        };
+        (truncated, data)
+    }
+
+    /// Type, EstimatedDataSize, Truncated and Data, the children Body and BodyPart share
+    /// in that order ([MS-ASAIRS] 2.2.2.9, 2.2.2.10); Data only when there is some.
+    fn describe(&self, element: &mut Element, truncated: bool, data: &str) {
+        element.push_text(airsyncbase::TYPE, self.kind.to_string());
+        element.push_text(
+            airsyncbase::ESTIMATED_DATA_SIZE,
+            self.content.len().to_string(),
+        );
+        element.push_text(airsyncbase::TRUNCATED, bool_text(truncated));
+        if !(truncated && data.is_empty()) {
+            element.push_text(airsyncbase::DATA, data);
+        }
+    }
+
+    /// The message's preview, when asked for: at most the characters wanted.
+    fn preview(&self, meta: &MessageMeta) -> Option<String> {
+        let chars = self.preview.filter(|&n| n > 0)?;
+        Some(meta.preview.chars().take(chars as usize).collect())
+    }
 }
 
 /// [MS-ASAIRS] 2.2.2.9 Body: Type, EstimatedDataSize, Truncated, Data, Preview.
 fn body(meta: &MessageMeta, raw: &[u8], opts: &BodyOptions, version: ProtocolVersion) -> Element {
     let selection = select(meta, raw, opts);
-    let truncated = selection.too_large();
-    let data = match (truncated, selection.limit) {
-        // AllOrNone with a body over the limit: no Data at all ([MS-ASAIRS] 2.2.2.3.2).
-        (true, _) if selection.all_or_none => "",
-        (true, Some(limit)) => prefix_at_char_boundary(&selection.content, limit as usize),
-        _ => &selection.content,
-    };
-    let mut element = Element::new(airsyncbase::BODY)
-        .text_child(airsyncbase::TYPE, selection.kind.to_string())
-        .text_child(
-            airsyncbase::ESTIMATED_DATA_SIZE,
-            selection.content.len().to_string(),
-        )
-        .text_child(airsyncbase::TRUNCATED, bool_text(truncated));
-    if !(truncated && data.is_empty()) {
-        element.push_text(airsyncbase::DATA, data);
-    }
+    let (truncated, data) = selection.cut();
+    let mut element = Element::new(airsyncbase::BODY);
+    selection.describe(&mut element, truncated, data);
     // [MS-ASAIRS] 2.2.2.35.1: Preview is 14.0+, at most the characters asked for, and not
     // sent alongside plain-text Data.
     let plain_data_sent = selection.kind == BODY_PLAIN && !data.is_empty();
-    if let Some(chars) = selection.preview.filter(|&n| n > 0)
+    if let Some(preview) = selection.preview(meta)
         && version >= ProtocolVersion::V14_0
         && !plain_data_sent
     {
-        let preview: String = meta.preview.chars().take(chars as usize).collect();
+        element.push_text(airsyncbase::PREVIEW, preview);
+    }
+    element
+}
+
+/// [MS-ASAIRS] 2.2.2.37 BodyPart Status values.
+const PART_OK: u8 = 1;
+const PART_TOO_LARGE: u8 = 176;
+
+/// [MS-ASAIRS] 2.2.2.10 BodyPart: Status, Type, EstimatedDataSize, Truncated, Data,
+/// Preview. The message part is the message's HTML body: easd does not cut the quoted
+/// earlier messages of a conversation out of it. With AllOrNone and a part over its
+/// TruncationSize, Status 176 ("the message part is too large") and no Data.
+fn body_part(meta: &MessageMeta, raw: &[u8], preference: &BodyPreference) -> Element {
+    let selection = Selection::new(BODY_HTML, text(raw, BODY_HTML), preference);
+    let (truncated, data) = selection.cut();
+    let status = if truncated && selection.all_or_none {
+        PART_TOO_LARGE
+    } else {
+        PART_OK
+    };
+    let mut element =
+        Element::new(airsyncbase::BODY_PART).text_child(airsyncbase::STATUS, status.to_string());
+    selection.describe(&mut element, truncated, data);
+    if let Some(preview) = selection.preview(meta) {
         element.push_text(airsyncbase::PREVIEW, preview);
     }
     element
@@ -295,14 +343,16 @@ fn body(meta: &MessageMeta, raw: &[u8], opts: &BodyOptions, version: ProtocolVer
 /// 2. Else the first plain or HTML preference that its AllOrNone does not rule out
 ///    ([MS-ASAIRS] 2.2.2.3.2: "the server selects the next BodyPreference element");
 ///    if all are ruled out, the first of them, sent without Data.
-/// 3. Else (only RTF, or MIME that MIMESupport forbids) the message's native form with the
-///    first preference's limits; easd never produces RTF.
+/// 3. Else (only MIME, which MIMESupport or the attachment policy rules out) the
+///    message's native form with the first preference's limits. RTF never gets here:
+///    [`super::MailPolicy::enforce`] answers it with HTML.
 /// 4. Without any BodyPreference: the whole plain text ([MS-ASAIRS] 2.2.2.40.2: without a
 ///    TruncationSize the entire content is sent), cut by a legacy airsync:Truncation if
 ///    the client sent one.
 fn select<'a>(meta: &MessageMeta, raw: &'a [u8], opts: &BodyOptions) -> Selection<'a> {
     let mime_preference = opts.preferences.iter().find(|p| p.kind == BODY_MIME);
-    if let Some(preference) = mime_preference.filter(|_| mime_allowed(meta, opts.mime_support)) {
+    let mime_ok = mime_allowed(meta, opts.mime_support) && !withholds_attachment(meta, opts);
+    if let Some(preference) = mime_preference.filter(|_| mime_ok) {
         let mut selection = Selection::new(BODY_MIME, String::from_utf8_lossy(raw), preference);
         selection.limit = selection.limit.or(opts.mime_truncation);
         return selection;
@@ -334,6 +384,15 @@ fn select<'a>(meta: &MessageMeta, raw: &'a [u8], opts: &BodyOptions) -> Selectio
             preview: None,
         },
     }
+}
+
+/// Whether the device may not download one of the message's attachments ([MS-ASPROV]
+/// 2.2.2.23, 2.2.2.30). Its MIME would carry that attachment, so the message is sent in
+/// another form: the attachment stays listed and its download is refused.
+fn withholds_attachment(meta: &MessageMeta, opts: &BodyOptions) -> bool {
+    meta.attachments
+        .iter()
+        .any(|a| opts.attachments.check(a.size).is_err())
 }
 
 fn mime_allowed(meta: &MessageMeta, mime_support: u8) -> bool {
@@ -427,6 +486,7 @@ fn parse_categories(element: &Element) -> Result<Vec<String>, ChangeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eas::class::AttachmentPolicy;
     use crate::store::BlobId;
     use crate::wbxml::{Limits, decode, encode};
 
@@ -764,6 +824,105 @@ mod tests {
         let data = render(PLAIN, &legacy, ProtocolVersion::V12_0);
         assert_eq!(body_text(&data, airsyncbase::TRUNCATED), Some("1"));
         assert_eq!(body_text(&data, airsyncbase::DATA), None);
+    }
+
+    #[test]
+    fn body_part_is_the_html_part_with_its_own_limits() {
+        let raw = fixture("mixed.eml");
+        let html = mime::body(&raw, BodyKind::Html);
+        let mut part = preference(BODY_HTML);
+        part.truncation_size = Some(10);
+        part.preview = Some(4);
+        let opts = BodyOptions {
+            part_preference: Some(part.clone()),
+            ..options(vec![preference(BODY_PLAIN)], 0)
+        };
+        let data = render(&raw, &opts, ProtocolVersion::V14_1);
+        let fields = |data: &Element| {
+            let part = data.find(airsyncbase::BODY_PART).expect("BodyPart");
+            let names: Vec<_> = part.elements().map(|e| e.tag.name()).collect();
+            (names, part.clone())
+        };
+        let (names, element) = fields(&data);
+        assert_eq!(
+            names,
+            [
+                "Status",
+                "Type",
+                "EstimatedDataSize",
+                "Truncated",
+                "Data",
+                "Preview"
+            ]
+        );
+        let size = html.len().to_string();
+        assert_eq!(element.text_of(airsyncbase::STATUS), Some("1"));
+        assert_eq!(element.text_of(airsyncbase::TYPE), Some("2"));
+        assert_eq!(
+            element.text_of(airsyncbase::ESTIMATED_DATA_SIZE),
+            Some(size.as_str())
+        );
+        assert_eq!(element.text_of(airsyncbase::TRUNCATED), Some("1"));
+        assert_eq!(element.text_of(airsyncbase::DATA), Some(&html[..10]));
+        let preview: String = item(&raw).meta.preview.chars().take(4).collect();
+        assert_eq!(
+            element.text_of(airsyncbase::PREVIEW),
+            Some(preview.as_str())
+        );
+        // The Body is still what BodyPreference asked for.
+        assert_eq!(body_text(&data, airsyncbase::TYPE), Some("1"));
+
+        // AllOrNone: Status 176, no Data.
+        part.all_or_none = true;
+        let opts = BodyOptions {
+            part_preference: Some(part),
+            ..opts
+        };
+        let (names, element) = fields(&render(&raw, &opts, ProtocolVersion::V16_1));
+        assert_eq!(element.text_of(airsyncbase::STATUS), Some("176"));
+        assert!(!names.contains(&"Data"), "{names:?}");
+        // 14.0 has no BodyPart.
+        let data = render(&raw, &opts, ProtocolVersion::V14_0);
+        assert!(data.find(airsyncbase::BODY_PART).is_none());
+    }
+
+    #[test]
+    fn an_attachment_the_policy_withholds_keeps_mime_away() {
+        let raw = fixture("mixed.eml");
+        let largest = item(&raw).meta.attachments.iter().map(|a| a.size).max();
+        let largest = largest.expect("attachments");
+        let opts = |attachments| BodyOptions {
+            attachments,
+            ..options(vec![preference(BODY_MIME), preference(BODY_HTML)], 2)
+        };
+        let kind = |attachments| {
+            let data = render(&raw, &opts(attachments), ProtocolVersion::V14_1);
+            let listed = data.find(airsyncbase::ATTACHMENTS).is_some();
+            (
+                body_text(&data, airsyncbase::TYPE).map(str::to_owned),
+                listed,
+            )
+        };
+        let within = AttachmentPolicy {
+            enabled: true,
+            max_size: Some(largest),
+        };
+        assert_eq!(kind(within), (Some("4".into()), true));
+        // One attachment over MaxAttachmentSize: HTML instead, the attachments listed.
+        let over = AttachmentPolicy {
+            enabled: true,
+            max_size: Some(largest - 1),
+        };
+        assert_eq!(kind(over), (Some("2".into()), true));
+        // Attachments disabled: HTML, nothing listed.
+        let off = AttachmentPolicy {
+            enabled: false,
+            max_size: None,
+        };
+        assert_eq!(kind(off), (Some("2".into()), false));
+        // A message without attachments keeps MIME under any attachment policy.
+        let data = render(PLAIN, &opts(off), ProtocolVersion::V14_1);
+        assert_eq!(body_text(&data, airsyncbase::TYPE), Some("4"));
     }
 
     fn active_flag() -> FollowUp {

@@ -16,12 +16,15 @@ use crate::store::{Store, StoreError};
 use crate::wbxml::Element;
 use crate::wbxml::tag::{airsync, airsyncbase};
 
-/// Body type codes ([MS-ASAIRS] 2.2.2.41.4); 3 (RTF) is accepted in requests, never produced.
+/// Body type codes ([MS-ASAIRS] 2.2.2.41.4); 3 (RTF) is accepted in requests, never
+/// produced: [`MailPolicy::enforce`] answers it with HTML.
 pub const BODY_PLAIN: u8 = 1;
 pub const BODY_HTML: u8 = 2;
+pub const BODY_RTF: u8 = 3;
 pub const BODY_MIME: u8 = 4;
 
-/// One airsyncbase:BodyPreference ([MS-ASAIRS] 2.2.2.12).
+/// One airsyncbase:BodyPreference ([MS-ASAIRS] 2.2.2.12), or BodyPartPreference
+/// (2.2.2.11), which has the same children.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyPreference {
     /// 1 plain text, 2 HTML, 3 RTF, 4 MIME.
@@ -40,6 +43,10 @@ pub struct BodyPreference {
 pub struct BodyOptions {
     /// In the client's order.
     pub preferences: Vec<BodyPreference>,
+    /// airsyncbase:BodyPartPreference ([MS-ASAIRS] 2.2.2.11, 14.1+): the message part
+    /// wanted as an airsyncbase:BodyPart too. Its only Type is 2, HTML (2.2.2.41.3), so
+    /// there is at most one.
+    pub part_preference: Option<BodyPreference>,
     /// 0 never send MIME, 1 for S/MIME messages only, 2 always ([MS-ASCMD] 2.2.3.110).
     pub mime_support: u8,
     /// Bytes of MIME to send, decoded from the MIMETruncation code ([MS-ASCMD] 2.2.3.111);
@@ -48,9 +55,40 @@ pub struct BodyOptions {
     /// Characters of body to send, decoded from the airsync:Truncation code
     /// ([MS-ASCMD] 2.2.3.185); `None` for no truncation.
     pub truncation: Option<u32>,
-    /// Leave airsyncbase:Attachments out. Never asked for by a request: set by
-    /// [`MailPolicy::enforce`] when the policy disables attachments.
-    pub hide_attachments: bool,
+    /// What the device may download of attachments. Never asked for by a request: set by
+    /// [`MailPolicy::enforce`] from the policy. Disabled: no airsyncbase:Attachments are
+    /// listed; either way no MIME body carries an attachment the device may not download.
+    pub attachments: AttachmentPolicy,
+}
+
+/// The attachment settings of a security policy: AttachmentsEnabled ([MS-ASPROV]
+/// 2.2.2.23) and MaxAttachmentSize (2.2.2.30, bytes; `None`, empty, is no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachmentPolicy {
+    pub enabled: bool,
+    pub max_size: Option<u64>,
+}
+
+impl Default for AttachmentPolicy {
+    fn default() -> Self {
+        AttachmentPolicy {
+            enabled: true,
+            max_size: None,
+        }
+    }
+}
+
+impl AttachmentPolicy {
+    /// Whether an attachment of `size` bytes may be downloaded.
+    pub fn check(&self, size: u64) -> Result<(), AttachmentRefusal> {
+        if !self.enabled {
+            return Err(AttachmentRefusal::Disabled);
+        }
+        match self.max_size {
+            Some(max) if size > max => Err(AttachmentRefusal::TooLarge),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// An Options element the server cannot accept; the command answers with its protocol
@@ -64,6 +102,8 @@ pub enum OptionsError {
     },
     #[error("BodyPreference without a Type")]
     MissingType,
+    #[error("BodyPartPreference with Type {0}: only 2 (HTML) has a message part")]
+    PartType(u8),
     #[error("more than one BodyPreference with Type {0}")]
     DuplicateType(u8),
     #[error("more than one {0} element")]
@@ -111,16 +151,25 @@ impl BodyOptions {
             }
             preferences.push(preference);
         }
+        // [MS-ASAIRS] 2.2.2.41.3: only Type 2 (HTML) is meant for a BodyPartPreference,
+        // and one explicit element per Type (2.2.2.11).
+        let part_preference = single(options, airsyncbase::BODY_PART_PREFERENCE)?
+            .map(parse_preference)
+            .transpose()?;
+        if let Some(part) = part_preference.as_ref().filter(|p| p.kind != BODY_HTML) {
+            return Err(OptionsError::PartType(part.kind));
+        }
         let mime_support = single(options, airsync::MIME_SUPPORT)?
             .map(|e| number(e, 0..=2))
             .transpose()?
             .unwrap_or(0);
         Ok(BodyOptions {
             preferences,
+            part_preference,
             mime_support,
             mime_truncation: coded(options, airsync::MIME_TRUNCATION, &MIME_TRUNCATION)?,
             truncation: coded(options, airsync::TRUNCATION, &TRUNCATION)?,
-            hide_attachments: false,
+            attachments: AttachmentPolicy::default(),
         })
     }
 }
@@ -149,10 +198,8 @@ pub struct MailPolicy {
     max_html_body: Option<u32>,
     /// AllowHTMLEmail ([MS-ASPROV] 2.2.2.7).
     html: bool,
-    /// AttachmentsEnabled ([MS-ASPROV] 2.2.2.23).
-    attachments: bool,
-    /// MaxAttachmentSize ([MS-ASPROV] 2.2.2.30), in bytes; `None` (empty) = no limit.
-    max_attachment: Option<u64>,
+    /// AttachmentsEnabled and MaxAttachmentSize.
+    attachments: AttachmentPolicy,
 }
 
 /// Why the policy refuses an attachment download.
@@ -197,8 +244,10 @@ impl MailPolicy {
             max_plain_body: int("MaxEmailBodyTruncationSize").and_then(kilobytes),
             max_html_body: int("MaxEmailHTMLBodyTruncationSize").and_then(kilobytes),
             html: int("AllowHTMLEmail") != Some(0),
-            attachments: int("AttachmentsEnabled") != Some(0),
-            max_attachment: int("MaxAttachmentSize").and_then(|n| u64::try_from(n).ok()),
+            attachments: AttachmentPolicy {
+                enabled: int("AttachmentsEnabled") != Some(0),
+                max_size: int("MaxAttachmentSize").and_then(|n| u64::try_from(n).ok()),
+            },
         }
     }
 
@@ -206,16 +255,24 @@ impl MailPolicy {
     /// The one place Sync, GetItemEstimate, ItemOperations and Search take them from.
     /// - FilterType: a window wider than MaxEmailAgeFilter (or none: 0, and 8, which has
     ///   no date window for mail) becomes MaxEmailAgeFilter; a narrower one is kept.
+    /// - RTF (Type 3), which easd does not produce, is answered with HTML, the nearest
+    ///   type it does: the other rich-text form of [MS-ASAIRS] 2.2.2.41.4, so formatting
+    ///   survives (dropped when the client also listed HTML, which then decides).
     /// - AllowHTMLEmail 0: an HTML BodyPreference asks for plain text instead (dropped when
-    ///   the client also listed plain text). MIME is left as asked: S/MIME messages can
-    ///   only be read from it.
-    /// - Every size the body is cut to is at most the policy's: the HTML limit for HTML,
-    ///   the plain-text limit for everything else (plain text, MIME, legacy Truncation).
-    /// - AttachmentsEnabled 0: no Attachments listed.
+    ///   the client also listed plain text), and there is no BodyPart, which is HTML only.
+    ///   MIME is left as asked: S/MIME messages can only be read from it.
+    /// - Every size the body is cut to is at most the policy's: the HTML limit for HTML
+    ///   and the BodyPart, the plain-text limit for everything else (plain text, MIME,
+    ///   legacy Truncation).
+    /// - The attachment settings go along: AttachmentsEnabled 0 lists no Attachments, and
+    ///   a message whose attachment the device may not download is not sent as MIME.
     pub fn enforce(&self, requested: MailOptions) -> MailOptions {
         let mut body = requested.body;
         let mut preferences: Vec<BodyPreference> = Vec::with_capacity(body.preferences.len());
         for mut p in body.preferences {
+            if p.kind == BODY_RTF {
+                p.kind = BODY_HTML;
+            }
             if p.kind == BODY_HTML && !self.html {
                 p.kind = BODY_PLAIN;
             }
@@ -231,9 +288,13 @@ impl MailPolicy {
             preferences.push(p);
         }
         body.preferences = preferences;
+        body.part_preference = body.part_preference.filter(|_| self.html).map(|mut p| {
+            p.truncation_size = smallest(p.truncation_size, self.max_html_body);
+            p
+        });
         body.truncation = smallest(body.truncation, self.max_plain_body);
         body.mime_truncation = smallest(body.mime_truncation, self.max_plain_body);
-        body.hide_attachments |= !self.attachments;
+        body.attachments = self.attachments;
         MailOptions {
             filter: self.filter(None, requested.filter),
             body,
@@ -256,13 +317,7 @@ impl MailPolicy {
 
     /// Whether an attachment of `size` bytes may be downloaded.
     pub fn attachment(&self, size: u64) -> Result<(), AttachmentRefusal> {
-        if !self.attachments {
-            return Err(AttachmentRefusal::Disabled);
-        }
-        match self.max_attachment {
-            Some(max) if size > max => Err(AttachmentRefusal::TooLarge),
-            _ => Ok(()),
-        }
+        self.attachments.check(size)
     }
 }
 
@@ -458,10 +513,11 @@ mod tests {
                         preview: None,
                     },
                 ],
+                part_preference: None,
                 mime_support: 2,
                 mime_truncation: Some(4096),
                 truncation: None,
-                hide_attachments: false,
+                attachments: AttachmentPolicy::default(),
             }
         );
     }
@@ -623,10 +679,86 @@ mod tests {
         };
         let only_html = body(vec![wanted(BODY_HTML, Some(500))]);
         assert_eq!(only_html.preferences, [wanted(BODY_PLAIN, Some(500))]);
-        assert!(only_html.hide_attachments);
+        assert!(!only_html.attachments.enabled);
         let both = body(vec![wanted(BODY_HTML, None), wanted(BODY_PLAIN, Some(7))]);
         assert_eq!(both.preferences, [wanted(BODY_PLAIN, None)]);
         assert_eq!(p.attachment(1), Err(AttachmentRefusal::Disabled));
+    }
+
+    #[test]
+    fn body_part_preference_is_html_only() {
+        let part = |kind: &str| {
+            Element::new(airsync::OPTIONS).child(
+                Element::new(airsyncbase::BODY_PART_PREFERENCE)
+                    .text_child(airsyncbase::TYPE, kind)
+                    .text_child(airsyncbase::TRUNCATION_SIZE, "100")
+                    .text_child(airsyncbase::ALL_OR_NONE, "1")
+                    .text_child(airsyncbase::PREVIEW, "20"),
+            )
+        };
+        let parsed = BodyOptions::parse(&part("2")).expect("valid");
+        assert_eq!(
+            parsed.part_preference,
+            Some(BodyPreference {
+                kind: BODY_HTML,
+                truncation_size: Some(100),
+                all_or_none: true,
+                preview: Some(20),
+            })
+        );
+        assert!(parsed.preferences.is_empty());
+        assert_eq!(
+            BodyOptions::parse(&part("1")),
+            Err(OptionsError::PartType(1))
+        );
+        assert!(BodyOptions::parse(&part("5")).is_err());
+        let twice = part("2").child(
+            Element::new(airsyncbase::BODY_PART_PREFERENCE).text_child(airsyncbase::TYPE, "2"),
+        );
+        assert!(BodyOptions::parse(&twice).is_err());
+    }
+
+    #[test]
+    fn rtf_is_answered_with_html_and_the_body_part_follows_the_html_policy() {
+        let asked = |preferences, part| MailOptions {
+            filter: 0,
+            body: BodyOptions {
+                preferences,
+                part_preference: part,
+                ..BodyOptions::default()
+            },
+        };
+        let open = policy(&[("MaxEmailHTMLBodyTruncationSize", Value::Int(1))]);
+        let body = open
+            .enforce(asked(
+                vec![wanted(BODY_RTF, Some(50)), wanted(BODY_PLAIN, None)],
+                Some(wanted(BODY_HTML, None)),
+            ))
+            .body;
+        // RTF in its place as HTML, first; the HTML limit caps it and the BodyPart.
+        assert_eq!(
+            body.preferences,
+            [wanted(BODY_HTML, Some(50)), wanted(BODY_PLAIN, None)]
+        );
+        assert_eq!(body.part_preference, Some(wanted(BODY_HTML, Some(1024))));
+        // An explicit HTML preference listed first wins over the RTF one.
+        let body = open
+            .enforce(asked(
+                vec![wanted(BODY_HTML, Some(7)), wanted(BODY_RTF, Some(50))],
+                None,
+            ))
+            .body;
+        assert_eq!(body.preferences, [wanted(BODY_HTML, Some(7))]);
+        // HTML off: RTF becomes plain text, and no BodyPart.
+        let closed = policy(&[("AllowHTMLEmail", Value::Int(0))]);
+        let body = closed
+            .enforce(asked(
+                vec![wanted(BODY_RTF, None)],
+                Some(wanted(BODY_HTML, None)),
+            ))
+            .body;
+        assert_eq!(body.preferences, [wanted(BODY_PLAIN, None)]);
+        assert_eq!(body.part_preference, None);
     }
 
     #[test]
@@ -636,6 +768,12 @@ mod tests {
         assert_eq!(p.attachment(1001), Err(AttachmentRefusal::TooLarge));
         let unset = policy(&[("MaxAttachmentSize", Value::Unset)]);
         assert_eq!(unset.attachment(u64::MAX), Ok(()));
+        // The body options carry the limit, for the MIME of messages with attachments.
+        let body = p.enforce(MailOptions::default()).body;
+        assert_eq!(
+            body.attachments.check(1001),
+            Err(AttachmentRefusal::TooLarge)
+        );
     }
 
     #[test]

@@ -132,7 +132,8 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
     let body = match options.map(BodyOptions::parse).transpose() {
         Ok(Some(b)) if !b.preferences.is_empty() => b,
-        Ok(_) => BodyOptions {
+        // Other options (a BodyPartPreference) are kept.
+        Ok(b) => BodyOptions {
             // A result list needs a glimpse of each message, not all of it.
             preferences: vec![BodyPreference {
                 kind: BODY_PLAIN,
@@ -140,7 +141,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
                 all_or_none: false,
                 preview: None,
             }],
-            ..BodyOptions::default()
+            ..b.unwrap_or_default()
         },
         Err(_) => return Ok(store_answer(INVALID_REQUEST)),
     };
