@@ -25,6 +25,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
+use crate::refusal::Refusals;
+
 pub use session::{Closing, Delivery, MAX_LINE, Pending, Session, Step};
 
 /// Implemented by the server for real delivery; tests use a fake.
@@ -54,6 +56,8 @@ pub struct LmtpConfig {
     pub max_recipients: usize,
     /// A connection silent this long is closed with `421 4.4.2`.
     pub idle_timeout: Duration,
+    /// Where messages refused for their size are logged and counted.
+    pub refusals: Rc<Refusals>,
 }
 
 impl Default for LmtpConfig {
@@ -63,6 +67,7 @@ impl Default for LmtpConfig {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
             idle_timeout: Duration::from_secs(300),
+            refusals: Rc::default(),
         }
     }
 }
