@@ -95,7 +95,7 @@ fn parse_query(q: &Element, out: &mut Query) -> Result<(), u8> {
     Ok(())
 }
 
-/// `a-b` (inclusive, 0-based, [MS-ASCMD] 2.2.3.145.2), cut to at most [`MAX_RANGE`]
+/// `m-n` (inclusive, 0-based, [MS-ASCMD] 2.2.3.143.3), cut to at most [`MAX_RANGE`]
 /// results (the answer's Range says which were returned); `None` when it is not a range
 /// of result positions (both numbers at most `u32::MAX`, `a <= b`).
 fn parse_range(text: Option<&str>) -> Option<(usize, usize)> {
