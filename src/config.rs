@@ -134,6 +134,24 @@ pub struct Limits {
     pub wbxml_max_depth: usize,
     pub wbxml_max_elements: usize,
     pub wbxml_max_string: usize,
+    /// Most text and opaque bytes one WBXML request may decode to, string-table references
+    /// counted each time they are used; unset: twice `max_body`.
+    pub wbxml_max_decoded: Option<usize>,
+    /// Most collections one Sync or GetItemEstimate, or folders one Search, may name.
+    pub max_collections: usize,
+    /// Most item commands one request may carry: Adds, Changes, Deletes and Fetches of one
+    /// Sync collection, the moves of a MoveItems, the operations of an ItemOperations.
+    pub max_commands: usize,
+    /// Most recipients (To, Cc and Bcc, each address once) of a message a phone sends.
+    pub max_recipients: usize,
+}
+
+impl Limits {
+    /// The bound on decoded WBXML: `wbxml_max_decoded`, or twice `max_body`.
+    pub fn wbxml_decoded(&self) -> usize {
+        self.wbxml_max_decoded
+            .unwrap_or(self.max_body.saturating_mul(2))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +211,11 @@ impl Default for Limits {
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,
             wbxml_max_string: 32 * 1024 * 1024,
+            wbxml_max_decoded: None,
+            max_collections: 300,
+            max_commands: 1000,
+            // Exchange's default recipient limit.
+            max_recipients: 500,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bounded;
 pub mod budget;
 pub mod cli;
 pub mod config;

@@ -25,11 +25,15 @@ pub enum Limit {
     WbxmlShape,
     /// A Ping naming more folders than `[push] max_folders`.
     PingFolders,
-    /// A Sync naming more collections than allowed.
+    /// A Sync or GetItemEstimate naming more collections than `[limits] max_collections`.
     SyncCollections,
+    /// A request with more item commands than `[limits] max_commands` (Sync commands of one
+    /// collection, MoveItems moves, ItemOperations operations).
+    Commands,
     /// A message with more recipients than allowed.
     Recipients,
-    /// A Search or Find range, or result count, out of bounds.
+    /// A Search or Find range, or result count, out of bounds; or a query naming more
+    /// folders or words than allowed.
     SearchRange,
     /// An LMTP message over `[limits] max_message`.
     LmtpMessage,
@@ -41,7 +45,7 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit, in the order `easd status` lists them.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 13] = [
         Limit::BodySize,
         Limit::MemoryBudget,
         Limit::ResponseSize,
@@ -49,6 +53,7 @@ impl Limit {
         Limit::WbxmlShape,
         Limit::PingFolders,
         Limit::SyncCollections,
+        Limit::Commands,
         Limit::Recipients,
         Limit::SearchRange,
         Limit::LmtpMessage,
@@ -65,6 +70,7 @@ impl Limit {
             Limit::WbxmlShape => "wbxml_shape",
             Limit::PingFolders => "ping_folders",
             Limit::SyncCollections => "sync_collections",
+            Limit::Commands => "commands",
             Limit::Recipients => "recipients",
             Limit::SearchRange => "search_range",
             Limit::LmtpMessage => "lmtp_message",

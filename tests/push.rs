@@ -266,9 +266,17 @@ fn more_folders_than_allowed_is_6_with_max_folders() {
     let out = ping(&a, 10, &refs);
     assert_eq!(out.status, "6", "{out:?}");
     assert_eq!(out.max_folders, Some(MAX_FOLDERS.to_string()), "{out:?}");
-    // Exactly the maximum is fine (answered at once: those folders were never synced).
+    assert_eq!(s.refused("ping_folders"), 1);
+    // Exactly the maximum is fine (answered at once: those folders were never synced),
+    // and a folder named twice counts once.
     let out = ping(&a, 10, &refs[..MAX_FOLDERS]);
     assert_eq!(out.status, "2", "{out:?}");
+    let mut twice = refs[..MAX_FOLDERS].to_vec();
+    twice.push(refs[0]);
+    let out = ping(&a, 10, &twice);
+    assert_eq!(out.status, "2", "{out:?}");
+    assert_eq!(out.folders.len(), MAX_FOLDERS, "{out:?}");
+    assert_eq!(s.refused("ping_folders"), 1);
 }
 
 #[test]
@@ -553,6 +561,7 @@ fn too_many_waiting_requests_of_one_account_get_503() {
     s.wait_until_waiting(1);
     let r = b.post("Ping", Some(&ping_body(Some("3"), Some(&[&inbox]))));
     assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(s.refused("waiting_requests"), 1);
     // A hanging Sync counts too.
     let key = b.sync_init(&inbox);
     let r = b.post(
@@ -565,6 +574,7 @@ fn too_many_waiting_requests_of_one_account_get_503() {
         )),
     );
     assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(s.refused("waiting_requests"), 2);
     // Another account is not limited by alice's.
     let bob_inbox = bob.folder_of_type(INBOX);
     synced(&bob, &bob_inbox);

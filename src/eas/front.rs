@@ -9,13 +9,14 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
-use super::cmd::{self, Ctx, Reply};
+use super::cmd::{self, Ctx, Reply, Who};
 use super::command::Command;
 use super::query::{self, EasRequest, QueryError};
 use super::status::{GlobalStatus, status_only};
 use super::version::ProtocolVersion;
 use crate::auth::AuthError;
 use crate::govern::{self, Gate};
+use crate::refusal::Limit;
 use crate::server::App;
 use crate::server::http::{self, Body, BodyError};
 use crate::store::model::{Account, Device};
@@ -125,7 +126,11 @@ pub async fn handle(
     let bytes = match http::read_body(body, app.cfg.limits.max_body).await {
         Ok(b) => b,
         Err(e @ BodyError::TooLarge(_)) => {
-            tracing::info!("{} {}: {e}", account.email, request.device_id);
+            app.refusals.record(
+                Limit::BodySize,
+                &Who(&account.email, request.device_id.as_str()),
+                format_args!("{} body: {e}", request.command),
+            );
             return http::plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
         }
         Err(e) => {
@@ -148,12 +153,22 @@ pub async fn handle(
     let body = match decode_body(app, &bytes) {
         Ok(b) => b,
         Err(e) => {
-            tracing::info!(
-                "{} {}: {} with undecodable WBXML: {e}",
-                account.email,
-                request.device_id,
-                request.command
-            );
+            // Over a decoding bound is a refusal for resource reasons (recorded); anything
+            // else is malformed input. Both are answered 400: the request cannot be
+            // understood as sent ([MS-ASHTTP] 2.2.2.1.1), and 12.x has no Status for it.
+            match e.limit() {
+                Some(limit) => app.refusals.record(
+                    limit,
+                    &Who(&account.email, request.device_id.as_str()),
+                    format_args!("{} with WBXML over its bounds: {e}", request.command),
+                ),
+                None => tracing::info!(
+                    "{} {}: {} with undecodable WBXML: {e}",
+                    account.email,
+                    request.device_id,
+                    request.command
+                ),
+            }
             if logging {
                 log_entry(
                     app,
@@ -435,6 +450,7 @@ fn decode_body(app: &App, bytes: &[u8]) -> Result<Option<Element>, wbxml::Decode
         max_elements: app.cfg.limits.wbxml_max_elements,
         max_string_len: app.cfg.limits.wbxml_max_string,
         max_total: app.cfg.limits.max_body,
+        max_decoded: app.cfg.limits.wbxml_decoded(),
     };
     wbxml::decode(bytes, &limits).map(Some)
 }

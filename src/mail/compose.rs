@@ -7,6 +7,7 @@ use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{Address, MessageParser};
 
 use super::mime::{self, BodyKind};
+use crate::bounded::{TooMany, distinct_at_most};
 
 /// The header section (without the empty line) and the body of a raw message.
 fn split(raw: &[u8]) -> (&[u8], &[u8]) {
@@ -98,17 +99,14 @@ fn addresses(a: Option<&Address>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-/// Everyone the message goes to: To, Cc and Bcc, each address once.
-pub fn recipients(raw: &[u8]) -> Vec<String> {
+/// Everyone the message goes to: To, Cc and Bcc, each address once; `Err` past `max`
+/// distinct addresses (counting stops there).
+pub fn recipients(raw: &[u8], max: usize) -> Result<Vec<String>, TooMany> {
     let Some(m) = MessageParser::default().parse(raw) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let mut all = addresses(m.to());
-    all.extend(addresses(m.cc()));
-    all.extend(addresses(m.bcc()));
-    let mut seen = std::collections::HashSet::new();
-    all.retain(|a| seen.insert(a.clone()));
-    all
+    let all = [m.to(), m.cc(), m.bcc()].into_iter().flat_map(addresses);
+    distinct_at_most(all, max)
 }
 
 /// Makes the sender `address` (a phone may not send as someone else): a From naming
@@ -243,7 +241,7 @@ mod tests {
     #[test]
     fn recipients_come_from_to_cc_and_bcc() {
         assert_eq!(
-            recipients(MSG),
+            recipients(MSG, 5).unwrap(),
             [
                 "bob@example.org",
                 "carol@x.net",
@@ -252,6 +250,17 @@ mod tests {
                 "eve@example.org"
             ]
         );
+        assert_eq!(recipients(MSG, 4), Err(TooMany { max: 4 }));
+    }
+
+    #[test]
+    fn repeated_recipients_count_once() {
+        let to: Vec<String> = (0..2000)
+            .map(|i| format!("r{}@example.org", i % 10))
+            .collect();
+        let msg = format!("To: {}\r\nCc: R1@example.org\r\n\r\nHi\r\n", to.join(", "));
+        assert_eq!(recipients(msg.as_bytes(), 10).unwrap().len(), 10);
+        assert_eq!(recipients(msg.as_bytes(), 9), Err(TooMany { max: 9 }));
     }
 
     #[test]

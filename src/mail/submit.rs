@@ -40,6 +40,8 @@ pub struct Submission {
 pub enum SubmitError {
     #[error("the message names no recipient")]
     NoRecipients,
+    #[error("the message names more than max_recipients {max} recipients")]
+    TooManyRecipients { max: usize },
     #[error("the message to reply to or forward does not exist")]
     SourceNotFound,
     #[error("a message with this ClientId is being sent right now")]
@@ -55,6 +57,9 @@ impl SubmitError {
     pub fn status(&self) -> u16 {
         match self {
             SubmitError::NoRecipients => 119,
+            // SendQuotaExceeded: [MS-ASCMD] 2.2.2 has no status for a recipient count, and
+            // this is the one that says "not sent, and sending it again will not help".
+            SubmitError::TooManyRecipients { .. } => 115,
             SubmitError::SourceNotFound => 150,
             // ServerErrorRetryLater: the client keeps the message and sends it again.
             SubmitError::Relay(_) | SubmitError::InProgress => 111,
@@ -128,7 +133,9 @@ pub async fn submit(
         }
     }
     let raw = compose::as_sender(&raw, &account.email, &account.display_name, &cfg.hostname);
-    let recipients = compose::recipients(&raw);
+    let max = cfg.limits.max_recipients;
+    let recipients =
+        compose::recipients(&raw, max).map_err(|_| SubmitError::TooManyRecipients { max })?;
     if recipients.is_empty() {
         return Err(SubmitError::NoRecipients);
     }

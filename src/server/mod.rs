@@ -292,6 +292,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         let cfg = lmtp::LmtpConfig {
             hostname: app.cfg.hostname.clone(),
             max_message_size: app.cfg.limits.max_message,
+            refusals: app.refusals.clone(),
             ..lmtp::LmtpConfig::default()
         };
         let mailboxes = Rc::new(StoreMailboxes {

@@ -13,7 +13,7 @@
 //! those folders' logs too ([`Merged`]), and the same scan reads them after the
 //! collection's own log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -412,6 +412,9 @@ pub fn collect_changes(
         )
         .collect();
     let withheld = Merged::withholds_own(state.merged.as_ref());
+    // Looked up once per log entry: a set, so a long list of own changes (a round of many
+    // client commands) does not make the scan quadratic.
+    let own: HashSet<(u64, u64)> = state.own.iter().copied().collect();
     'scan: for (source, (folder, merge)) in sources.into_iter().enumerate() {
         loop {
             let entries = tx.log_since(k.account, folder, position(state, source), 256)?;
@@ -424,7 +427,7 @@ pub fn collect_changes(
                     break 'scan;
                 }
                 set_position(state, source, e.modseq);
-                if merge.is_none() && state.own.contains(&(e.item, e.modseq)) {
+                if merge.is_none() && own.contains(&(e.item, e.modseq)) {
                     continue;
                 }
                 match e.kind {

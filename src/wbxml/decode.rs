@@ -3,7 +3,9 @@
 //! Iterative (an explicit stack of open elements), so nesting depth costs
 //! heap, not call stack, and is bounded by [`Limits::max_depth`]. Every length
 //! read from the input is checked against the limits and the remaining input
-//! before anything is allocated.
+//! before anything is allocated, and so is the running total of decoded text
+//! and opaque bytes ([`Limits::max_decoded`]): a string-table entry referenced
+//! many times counts each time, so a small document cannot decode to a huge tree.
 
 use thiserror::Error;
 
@@ -11,6 +13,7 @@ use super::token::{ATTRIBUTES, CHARSET_UTF8, TOKEN_MASK, VERSION_1_3};
 use super::token::{CONTENT, END, ENTITY, OPAQUE, STR_I, STR_T, SWITCH_PAGE};
 use super::tree::{MixedContent, append_opaque, append_text};
 use super::{Element, Node, PAGES, Tag};
+use crate::refusal::Limit;
 
 /// Resource limits for [`decode`]; every one is a hard error when exceeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,9 @@ pub struct Limits {
     pub max_string_len: usize,
     /// Largest accepted input, in bytes; checked before anything else.
     pub max_total: usize,
+    /// Most text and opaque bytes the whole document may decode to, counting
+    /// each string-table reference and entity at its decoded length.
+    pub max_decoded: usize,
 }
 
 impl Default for Limits {
@@ -32,6 +38,7 @@ impl Default for Limits {
             max_elements: 100_000,
             max_string_len: 16 << 20,
             max_total: 64 << 20,
+            max_decoded: 128 << 20,
         }
     }
 }
@@ -93,9 +100,29 @@ pub enum DecodeError {
     /// More elements than [`Limits::max_elements`].
     #[error("more than {max} elements at offset {offset}")]
     TooManyElements { max: usize, offset: usize },
+    /// More decoded text and opaque bytes than [`Limits::max_decoded`].
+    #[error("decodes to more than {max} bytes of text and opaque data at offset {offset}")]
+    DecodedTooLarge { max: usize, offset: usize },
     /// An element mixing child elements, text and opaque data.
     #[error("element closed at offset {offset} mixes child elements, text and opaque data")]
     MixedContent { offset: usize },
+}
+
+impl DecodeError {
+    /// The resource limit this error stands for, if it is one rather than malformed input:
+    /// the caller records the refusal under it.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            DecodeError::DecodedTooLarge { .. } | DecodeError::StringTooLong { .. } => {
+                Some(Limit::WbxmlDecoded)
+            }
+            DecodeError::TooDeep { .. } | DecodeError::TooManyElements { .. } => {
+                Some(Limit::WbxmlShape)
+            }
+            DecodeError::TooLarge { .. } => Some(Limit::BodySize),
+            _ => None,
+        }
+    }
 }
 
 /// Decodes one EAS WBXML document into its root element.
@@ -115,6 +142,7 @@ pub fn decode(input: &[u8], limits: &Limits) -> Result<Element, DecodeError> {
         page: 0,
         open: Vec::new(),
         elements: 0,
+        decoded: 0,
     }
     .body()
 }
@@ -216,6 +244,8 @@ struct Decoder<'a, 'l> {
     /// Elements opened with the content bit and not yet closed.
     open: Vec<Element>,
     elements: usize,
+    /// Text and opaque bytes decoded so far (see [`Limits::max_decoded`]).
+    decoded: usize,
 }
 
 impl Decoder<'_, '_> {
@@ -344,6 +374,7 @@ impl Decoder<'_, '_> {
     }
 
     fn text(&mut self, text: &str, offset: usize) -> Result<Option<Element>, DecodeError> {
+        self.count_decoded(text.len(), offset)?;
         let parent = self
             .open
             .last_mut()
@@ -361,12 +392,23 @@ impl Decoder<'_, '_> {
         // `take` checks the length against the remaining input before the
         // copy below allocates.
         let bytes = self.cursor.take(len)?;
+        self.count_decoded(len, offset)?;
         let parent = self
             .open
             .last_mut()
             .ok_or(DecodeError::ContentOutsideRoot { offset })?;
         append_opaque(&mut parent.children, bytes);
         self.check_merged_len(offset)
+    }
+
+    /// Adds `len` decoded bytes to the total, before they are copied into the tree.
+    fn count_decoded(&mut self, len: usize, offset: usize) -> Result<(), DecodeError> {
+        self.decoded = self.decoded.saturating_add(len);
+        if self.decoded > self.limits.max_decoded {
+            let max = self.limits.max_decoded;
+            return Err(DecodeError::DecodedTooLarge { max, offset });
+        }
+        Ok(())
     }
 
     /// Adjacent text (or opaque) tokens are merged into one node, which is

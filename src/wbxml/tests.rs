@@ -623,6 +623,94 @@ fn size_limits() {
     );
 }
 
+/// A string table referenced many times: each reference counts again, so the document
+/// is refused once its decoded total passes `max_decoded`, long before the tree is built.
+fn string_table_bomb(entry: usize, references: usize) -> Vec<u8> {
+    let mut input = vec![0x03, 0x01, 0x6A];
+    let len = u32::try_from(entry + 1).unwrap();
+    // mb_u_int32 of the table length (WBXML 1.3 5.1).
+    let mut groups = vec![(len & 0x7F) as u8];
+    let mut rest = len >> 7;
+    while rest > 0 {
+        groups.push((rest & 0x7F) as u8 | 0x80);
+        rest >>= 7;
+    }
+    input.extend(groups.iter().rev());
+    input.extend(std::iter::repeat_n(b'a', entry));
+    input.push(0x00);
+    input.push(0x45); // <Sync>
+    for _ in 0..references {
+        input.extend([0x4B, 0x83, 0x00, 0x01]); // <SyncKey>STR_T 0</SyncKey>
+    }
+    input.push(0x01);
+    input
+}
+
+#[test]
+fn decoded_total_counts_every_string_table_reference() {
+    let input = string_table_bomb(1000, 256);
+    let limits = Limits {
+        max_decoded: 256_000,
+        ..Limits::default()
+    };
+    assert_eq!(decode(&input, &limits).unwrap().children.len(), 256);
+    let limits = Limits {
+        max_decoded: 100_000,
+        ..Limits::default()
+    };
+    let err = decode(&input, &limits).unwrap_err();
+    // The 101st reference is the first over the bound: 1000 bytes of table and 4 of
+    // header before it, 1 for <Sync>, 4 per reference, 1 for its SyncKey tag.
+    let offset = 3 + 2 + 1001 + 1 + 100 * 4 + 1;
+    assert_eq!(
+        err,
+        DecodeError::DecodedTooLarge {
+            max: 100_000,
+            offset
+        }
+    );
+    assert_eq!(err.limit(), Some(crate::refusal::Limit::WbxmlDecoded));
+    // Inline strings, entities and opaque data count too.
+    let limits = Limits {
+        max_decoded: 3,
+        ..Limits::default()
+    };
+    assert!(
+        decode(
+            &doc(&[0x4B, 0x03, b'a', b'b', 0x00, 0x02, 0x41, 0x01]),
+            &limits
+        )
+        .is_ok()
+    );
+    assert!(matches!(
+        decode(
+            &doc(&[0x4B, 0x03, b'a', b'b', 0x00, 0x02, 0x41, 0x02, 0x41, 0x01]),
+            &limits
+        ),
+        Err(DecodeError::DecodedTooLarge { max: 3, .. })
+    ));
+    assert!(matches!(
+        decode(&doc(&[0x50, 0xC3, 0x04, 1, 2, 3, 4, 0x01]), &limits),
+        Err(DecodeError::DecodedTooLarge { max: 3, .. })
+    ));
+}
+
+#[test]
+fn shape_limits_are_resource_limits_and_malformed_input_is_not() {
+    use crate::refusal::Limit;
+    let limits = Limits {
+        max_elements: 1,
+        ..Limits::default()
+    };
+    let e = decode(&doc(&[0x45, 0x05, 0x01]), &limits).unwrap_err();
+    assert_eq!(e.limit(), Some(Limit::WbxmlShape));
+    assert_eq!(
+        decode_err(&doc(&[0x45; 100])).limit(),
+        Some(Limit::WbxmlShape)
+    );
+    assert_eq!(decode_err(&doc(&[0x45])).limit(), None);
+}
+
 #[test]
 fn huge_opaque_length_is_rejected_before_allocating() {
     // mb_u_int32 0xFFFFFFFF = 8F FF FF FF 7F, followed by a 2-byte body.

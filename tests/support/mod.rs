@@ -1854,6 +1854,13 @@ impl TestServer {
         }
     }
 
+    /// Refusals counted under `limit` (its `easd status` name, e.g. `ping_folders`).
+    pub fn refused(&self, limit: &str) -> u64 {
+        self.status_json()["refused"][limit]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no refusal counter {limit} in easd status"))
+    }
+
     /// Pings and hanging Syncs waiting right now.
     pub fn waiting_requests(&self) -> u64 {
         self.status_json()["waiting_requests"]

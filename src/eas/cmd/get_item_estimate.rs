@@ -2,11 +2,13 @@
 //! will bring, computed by the same code that produces them, so the two always agree.
 
 use super::{Ctx, Reply, status_reply};
+use crate::bounded::at_most;
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
+use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::sync::collection::{self as coll, KeyMatch, Merged, StateKey};
 use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
@@ -28,8 +30,21 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             INVALID_COLLECTION,
         ));
     };
+    let max = ctx.app.cfg.limits.max_collections;
+    let Ok(collections) = at_most(list.find_all(gie::COLLECTION), max) else {
+        ctx.refuse(
+            Limit::SyncCollections,
+            format_args!("GetItemEstimate naming more than max_collections {max} collections"),
+        );
+        // The protocol has no Status for it: answered as for an unusable collection list.
+        return Ok(status_reply(
+            gie::GET_ITEM_ESTIMATE,
+            gie::STATUS,
+            INVALID_COLLECTION,
+        ));
+    };
     let mut out = Element::new(gie::GET_ITEM_ESTIMATE);
-    for c in list.find_all(gie::COLLECTION) {
+    for c in collections {
         out.push(estimate_one(ctx, c)?);
     }
     Ok(Reply::Wbxml(out))

@@ -5,11 +5,13 @@
 use base64::Engine;
 
 use super::{Ctx, Reply, status_reply};
+use crate::bounded::at_most;
 use crate::eas::class::groupware::{self, Class, GroupwareItem};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
 use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
 use crate::mail::mime;
+use crate::refusal::Limit;
 use crate::store::folders;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::FolderId;
@@ -40,10 +42,22 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             PROTOCOL_ERROR,
         ));
     };
+    let max = ctx.app.cfg.limits.max_commands;
+    let Ok(operations) = at_most(req.elements(), max) else {
+        ctx.refuse(
+            Limit::Commands,
+            format_args!("ItemOperations with more than max_commands {max} operations"),
+        );
+        return Ok(status_reply(
+            io::ITEM_OPERATIONS,
+            io::STATUS,
+            PROTOCOL_ERROR,
+        ));
+    };
     let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let mut response = Element::new(io::RESPONSE);
-    for op in req.elements() {
+    for op in operations {
         response.push(if op.tag == io::FETCH {
             fetch(ctx, &policy, op, &mut parts)?
         } else if op.tag == io::EMPTY_FOLDER_CONTENTS {

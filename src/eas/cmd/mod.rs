@@ -21,6 +21,7 @@ use hyper::StatusCode;
 
 use super::command::Command;
 use super::query::EasRequest;
+use crate::refusal::Limit;
 use crate::server::App;
 use crate::store::StoreError;
 use crate::store::model::{Account, Device};
@@ -74,6 +75,23 @@ pub enum Reply {
         content_type: String,
         body: Vec<u8>,
     },
+}
+
+/// Who a refusal concerns: the account's address and the device id.
+pub struct Who<'a>(pub &'a str, pub &'a str);
+
+impl std::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0, self.1)
+    }
+}
+
+impl Ctx<'_> {
+    /// Logs and counts a refusal of this request for resource reasons.
+    pub fn refuse(&self, limit: Limit, detail: std::fmt::Arguments<'_>) {
+        let who = Who(&self.account.email, self.device.device_id.as_str());
+        self.app.refusals.record(limit, &who, detail);
+    }
 }
 
 type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, StoreError>> + 'a>>;

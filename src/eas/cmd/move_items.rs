@@ -3,8 +3,10 @@
 //! own status and the item's new ServerId.
 
 use super::{Ctx, Reply, status_reply};
+use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::refusal::Limit;
 use crate::store::items;
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
@@ -44,8 +46,17 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     let Some(req) = body.filter(|b| b.tag == mv::MOVE_ITEMS) else {
         return Ok(status_reply(mv::MOVE_ITEMS, mv::STATUS, INVALID_SOURCE));
     };
-    let moves: Vec<Move> = req
-        .find_all(mv::MOVE)
+    let max = ctx.app.cfg.limits.max_commands;
+    let Ok(moves) = at_most(req.find_all(mv::MOVE), max) else {
+        ctx.refuse(
+            Limit::Commands,
+            format_args!("MoveItems with more than max_commands {max} moves"),
+        );
+        // The protocol has no Status for it: answered as a MoveItems that cannot be read.
+        return Ok(status_reply(mv::MOVE_ITEMS, mv::STATUS, INVALID_SOURCE));
+    };
+    let moves: Vec<Move> = moves
+        .into_iter()
         .map(|m| Move {
             src_msg: m.text_of(mv::SRC_MSG_ID).unwrap_or_default().to_owned(),
             src_folder: m.text_of(mv::SRC_FLD_ID).unwrap_or_default().to_owned(),

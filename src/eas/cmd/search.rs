@@ -2,13 +2,15 @@
 //! them) over subject, addresses and body text, answered from the word index that delivery
 //! keeps up to date — never a scan of the blobs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Ctx, Reply, status_reply};
+use crate::bounded::distinct_at_most;
 use crate::eas::class::{
     BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, parse_datetime,
 };
 use crate::govern::settings::Sight;
+use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::FolderId;
@@ -93,20 +95,17 @@ fn parse_query(q: &Element, out: &mut Query) -> Result<(), u8> {
     Ok(())
 }
 
-/// `a-b` (inclusive, 0-based), at most [`MAX_RANGE`] long.
-fn parse_range(text: Option<&str>) -> Result<(usize, usize), u8> {
+/// `m-n` (inclusive, 0-based, [MS-ASCMD] 2.2.3.143.3), cut to at most [`MAX_RANGE`]
+/// results (the answer's Range says which were returned); `None` when it is not a range
+/// of result positions (both numbers at most `u32::MAX`, `a <= b`).
+fn parse_range(text: Option<&str>) -> Option<(usize, usize)> {
     let Some(text) = text else {
-        return Ok((0, MAX_RANGE - 1));
+        return Some((0, MAX_RANGE - 1));
     };
-    let (a, b) = text.split_once('-').ok_or(INVALID_REQUEST)?;
-    let (a, b): (usize, usize) = (
-        a.trim().parse().map_err(|_| INVALID_REQUEST)?,
-        b.trim().parse().map_err(|_| INVALID_REQUEST)?,
-    );
-    if a > b {
-        return Err(INVALID_REQUEST);
-    }
-    Ok((a, b.min(a + MAX_RANGE - 1)))
+    let (a, b) = text.split_once('-')?;
+    let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    let (a, b) = (usize::try_from(a).ok()?, usize::try_from(b).ok()?);
+    (a <= b).then(|| (a, b.min(a.saturating_add(MAX_RANGE - 1))))
 }
 
 fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
@@ -124,10 +123,22 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     if query.words.len() > MAX_TERMS {
         return Ok(store_answer(TOO_COMPLEX));
     }
+    let max_folders = ctx.app.cfg.limits.max_collections;
+    let Ok(named) = distinct_at_most(query.folders.iter(), max_folders) else {
+        ctx.refuse(
+            Limit::SearchRange,
+            format_args!("Search naming more than max_collections {max_folders} folders"),
+        );
+        return Ok(store_answer(TOO_COMPLEX));
+    };
     let options = store.find(s::OPTIONS);
-    let (first, last) = match parse_range(options.and_then(|o| o.text_of(s::RANGE))) {
-        Ok(r) => r,
-        Err(status) => return Ok(store_answer(status)),
+    let range = options.and_then(|o| o.text_of(s::RANGE));
+    let Some((first, last)) = parse_range(range) else {
+        ctx.refuse(
+            Limit::SearchRange,
+            format_args!("Search Range {:?} out of bounds", range.unwrap_or_default()),
+        );
+        return Ok(store_answer(INVALID_REQUEST));
     };
     let deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
     let body = match options.map(BodyOptions::parse).transpose() {
@@ -153,26 +164,23 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     // Only the folders the device is shown are searched or may be named.
     let folders = Sight::of(&ctx.device).hierarchy(tx.folders(account)?);
     let shown: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+    let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
+    if deep {
+        for f in &folders {
+            children.entry(f.parent).or_default().push(f.id);
+        }
+    }
     let mut scope: Option<BTreeSet<FolderId>> = None;
-    for id in &query.folders {
-        let Some(root) = id
-            .parse::<FolderId>()
-            .ok()
-            .filter(|f| folders.iter().any(|x| x.id == *f))
-        else {
+    for id in named {
+        let Some(root) = id.parse::<FolderId>().ok().filter(|f| shown.contains(f)) else {
             return Ok(store_answer(FOLDER_SYNC_REQUIRED));
         };
         let set = scope.get_or_insert_with(BTreeSet::new);
-        set.insert(root);
-        if deep {
-            // Every folder below `root`, breadth first.
-            let mut frontier = vec![root];
-            while let Some(parent) = frontier.pop() {
-                for child in folders.iter().filter(|f| f.parent == parent) {
-                    if set.insert(child.id) {
-                        frontier.push(child.id);
-                    }
-                }
+        // Every folder below `root` (with DeepTraversal), each visited once.
+        let mut frontier = vec![root];
+        while let Some(parent) = frontier.pop() {
+            if set.insert(parent) {
+                frontier.extend(children.get(&parent).into_iter().flatten());
             }
         }
     }
@@ -186,7 +194,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     })?;
     let total = hits.len();
     let mut shown = Vec::new();
-    for p in hits.iter().skip(first).take(last + 1 - first) {
+    for p in hits.iter().skip(first).take(last - first + 1) {
         if let Some(item) = tx.item(account, p.folder, p.item)? {
             shown.push(item);
         }
@@ -218,10 +226,18 @@ mod tests {
 
     #[test]
     fn ranges_are_bounded() {
-        assert_eq!(parse_range(None), Ok((0, 99)));
-        assert_eq!(parse_range(Some("0-9")), Ok((0, 9)));
-        assert_eq!(parse_range(Some("10-5000")), Ok((10, 109)));
-        assert_eq!(parse_range(Some("5-1")), Err(INVALID_REQUEST));
-        assert_eq!(parse_range(Some("x")), Err(INVALID_REQUEST));
+        assert_eq!(parse_range(None), Some((0, 99)));
+        assert_eq!(parse_range(Some("0-9")), Some((0, 9)));
+        assert_eq!(parse_range(Some("10-5000")), Some((10, 109)));
+        assert_eq!(parse_range(Some("5-1")), None);
+        assert_eq!(parse_range(Some("x")), None);
+        // Positions beyond u32 are no result positions (and once overflowed the sum).
+        let max = u32::MAX as usize;
+        assert_eq!(parse_range(Some(&format!("{max}-{max}"))), Some((max, max)));
+        assert_eq!(
+            parse_range(Some("18446744073709551615-18446744073709551615")),
+            None
+        );
+        assert_eq!(parse_range(Some("0-4294967296")), None);
     }
 }

@@ -10,6 +10,7 @@ use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
 use crate::mail::compose::Smart;
 use crate::mail::submit::{self, Source, Submission, SubmitError};
+use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::sync::parse_item_server_id;
 use crate::wbxml::{Element, Tag, tag::composemail as cm};
@@ -63,6 +64,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         // [MS-ASCMD] 2.2.1.17: success is an empty response.
         Ok(()) => Ok(Reply::Http(StatusCode::OK)),
         Err(SubmitError::Store(e)) => Err(e),
+        Err(e @ SubmitError::TooManyRecipients { .. }) => {
+            ctx.refuse(Limit::Recipients, format_args!("{command}: {e}"));
+            Ok(failure(ctx, command, e.status()))
+        }
         Err(e) => {
             tracing::warn!(
                 "{} {}: {command} failed: {e}",

@@ -4,9 +4,13 @@
 //! runs one store transaction per collection, and renders the answer. A collection with
 //! nothing to do is answered from a read transaction without touching the writer.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Reply, status_reply};
+use crate::bounded::{Distinct, at_most};
+use crate::config;
 use crate::eas::class::groupware::{self, Class, Summary};
 use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
 use crate::eas::ids::SyncKey;
@@ -15,6 +19,7 @@ use crate::govern::registry;
 use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
 use crate::push::hub::Wake;
+use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{Access, FolderId, FolderType};
 use crate::store::ops::{Reads, Tx};
@@ -37,6 +42,7 @@ const NOT_FOUND: u8 = 8;
 const HIERARCHY_CHANGED: u8 = 12;
 const INCOMPLETE: u8 = 13;
 const INVALID_WAIT: u8 = 14;
+const TOO_MANY_COLLECTIONS: u8 = 15;
 const RETRY: u8 = 16;
 
 /// WindowSize when the client names none, and the most one response carries.
@@ -140,13 +146,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             }
             _ => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
         },
-        Some(b) if b.tag == a::SYNC => match parse(&b, cache.as_ref()) {
+        Some(b) if b.tag == a::SYNC => match parse(&b, cache.as_ref(), &ctx.app.cfg.limits) {
             Ok(r) if !r.is_empty() => r,
             Ok(_) => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
-            Err(why) => {
-                tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
-                return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR));
-            }
+            Err(bad) => return Ok(refuse(ctx, bad)),
         },
         Some(_) => return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)),
     };
@@ -179,7 +182,16 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .register(ctx.account.id, &ctx.device.device_id, folders, limit)
             {
                 Ok(w) => Some(w),
-                Err(_) => return Ok(Reply::Http(hyper::StatusCode::SERVICE_UNAVAILABLE)),
+                Err(_) => {
+                    ctx.refuse(
+                        Limit::WaitingRequests,
+                        format_args!(
+                            "hanging Sync: already {limit} waiting requests for the account \
+                             (max_waiting_per_account)"
+                        ),
+                    );
+                    return Ok(Reply::Http(hyper::StatusCode::SERVICE_UNAVAILABLE));
+                }
             }
         }
         None => None,
@@ -254,18 +266,90 @@ fn hanging(ctx: &Ctx<'_>, wait: Option<HangRequest>) -> Result<Option<std::time:
     Ok(Some(std::time::Duration::from_secs(u64::from(seconds))))
 }
 
-fn parse(body: &Element, cache: Option<&Cache>) -> Result<Vec<CollectionRequest>, &'static str> {
+/// Why a Sync request is refused while it is read.
+#[derive(Debug, PartialEq)]
+enum BadRequest {
+    /// Status 4, with what is wrong.
+    Malformed(&'static str),
+    /// More collections than `max_collections` (Status 15).
+    TooManyCollections,
+    /// A collection with more commands than `max_commands` (Status 4).
+    TooManyCommands,
+}
+
+impl From<&'static str> for BadRequest {
+    fn from(why: &'static str) -> Self {
+        BadRequest::Malformed(why)
+    }
+}
+
+/// The answer to a request refused while it was read; the limits are recorded.
+fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
+    let limits = &ctx.app.cfg.limits;
+    match refused {
+        BadRequest::Malformed(why) => {
+            tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
+            status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
+        }
+        // [MS-ASCMD] 2.2.3.177.17 Status 15, with the most collections in Limit (2.2.3.97).
+        BadRequest::TooManyCollections => {
+            let max = limits.max_collections;
+            ctx.refuse(
+                Limit::SyncCollections,
+                format_args!("Sync naming more than max_collections {max} collections"),
+            );
+            Reply::Wbxml(
+                Element::new(a::SYNC)
+                    .text_child(a::STATUS, TOO_MANY_COLLECTIONS.to_string())
+                    .text_child(a::LIMIT, max.to_string()),
+            )
+        }
+        // The protocol has no Status for it: a request this server will not take as sent.
+        BadRequest::TooManyCommands => {
+            ctx.refuse(
+                Limit::Commands,
+                format_args!(
+                    "Sync collection with more than max_commands {} commands",
+                    limits.max_commands
+                ),
+            );
+            status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
+        }
+    }
+}
+
+/// The request's collections, each named once and at most `max_collections` of them;
+/// reading stops at the first one over a bound.
+fn parse(
+    body: &Element,
+    cache: Option<&Cache>,
+    limits: &config::Limits,
+) -> Result<Vec<CollectionRequest>, BadRequest> {
     let partial = body.find(a::PARTIAL).is_some();
+    let cached: HashMap<&str, &CollectionRequest> = cache
+        .map(|c| c.collections.iter().map(|r| (r.id.as_str(), r)).collect())
+        .unwrap_or_default();
+    let mut seen = Distinct::new(limits.max_collections);
     let mut out = Vec::new();
     if let Some(list) = body.find(a::COLLECTIONS) {
         for c in list.find_all(a::COLLECTION) {
-            out.push(parse_collection(c, cache)?);
+            let id = c
+                .text_of(a::COLLECTION_ID)
+                .ok_or("Collection without CollectionId")?;
+            if !seen.admit(id).map_err(|_| BadRequest::TooManyCollections)? {
+                return Err(BadRequest::Malformed("a collection named twice"));
+            }
+            let cached = cached.get(id).copied();
+            out.push(parse_collection(c, id, cached, limits.max_commands)?);
         }
     }
     if partial {
         // Collections not named keep their cached parameters ([MS-ASCMD] 2.2.3.131).
         for cached in cache.map(|c| c.collections.as_slice()).unwrap_or_default() {
-            if !out.iter().any(|r| r.id == cached.id) {
+            if seen
+                .admit(cached.id.as_str())
+                .map_err(|_| BadRequest::TooManyCollections)?
+            {
                 out.push(cached.clone());
             }
         }
@@ -273,12 +357,13 @@ fn parse(body: &Element, cache: Option<&Cache>) -> Result<Vec<CollectionRequest>
     Ok(out)
 }
 
-fn parse_collection(c: &Element, cache: Option<&Cache>) -> Result<CollectionRequest, &'static str> {
-    let id = c
-        .text_of(a::COLLECTION_ID)
-        .ok_or("Collection without CollectionId")?;
+fn parse_collection(
+    c: &Element,
+    id: &str,
+    cached: Option<&CollectionRequest>,
+    max_commands: usize,
+) -> Result<CollectionRequest, BadRequest> {
     let key = c.text_of(a::SYNC_KEY).ok_or("Collection without SyncKey")?;
-    let cached = cache.and_then(|k| k.collections.iter().find(|r| r.id == id));
     let window = match c.text_of(a::WINDOW_SIZE) {
         Some(w) => Some(
             w.parse::<usize>()
@@ -293,7 +378,9 @@ fn parse_collection(c: &Element, cache: Option<&Cache>) -> Result<CollectionRequ
     };
     let mut commands = Vec::new();
     if let Some(cmds) = c.find(a::COMMANDS) {
-        for cmd in cmds.elements() {
+        let cmds =
+            at_most(cmds.elements(), max_commands).map_err(|_| BadRequest::TooManyCommands)?;
+        for cmd in cmds {
             let server_id = || {
                 cmd.text_of(a::SERVER_ID)
                     .map(str::to_owned)
@@ -324,7 +411,7 @@ fn parse_collection(c: &Element, cache: Option<&Cache>) -> Result<CollectionRequ
                     data: cmd.find(a::APPLICATION_DATA).cloned(),
                 }
             } else {
-                return Err("unknown command in Commands");
+                return Err(BadRequest::Malformed("unknown command in Commands"));
             });
         }
     }
@@ -357,16 +444,21 @@ async fn remember(
 ) -> Result<(), StoreError> {
     let mut merged = cache.unwrap_or_default();
     merged.hang = hang;
+    let mut index: HashMap<String, usize> = (merged.collections.iter().enumerate())
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
     for r in requests {
         let stored = CollectionRequest {
             key: None,
             commands: Vec::new(),
             ..r.clone()
         };
-        match merged.collections.iter_mut().find(|c| c.id == r.id) {
-            Some(c) if *c == stored => {}
-            Some(c) => *c = stored,
-            None => merged.collections.push(stored),
+        match index.get(&r.id) {
+            Some(&i) => merged.collections[i] = stored,
+            None => {
+                index.insert(r.id.clone(), merged.collections.len());
+                merged.collections.push(stored);
+            }
         }
     }
     // A folder that is gone or hidden (answered Status 12) is not repeated by later empty
@@ -890,6 +982,9 @@ impl Job {
         let mut out = Vec::new();
         let mut refused = Vec::new();
         let merged = state.merged.clone();
+        let replay: HashMap<&str, u64> = replay.iter().map(|(c, id)| (c.as_str(), *id)).collect();
+        // Deleted Items, looked up at the first Delete that moves there.
+        let mut trash = None;
         let target = |sid: &str| match parse_item_server_id(sid) {
             Some((f, i)) if f == self.folder => Target::Own(i),
             Some((f, i)) => match Merged::of(merged.as_ref(), f) {
@@ -934,7 +1029,7 @@ impl Job {
                             refused.push((f, i, true));
                             CONVERSION_ERROR
                         }
-                        Target::Own(id) => match self.delete(w, id)? {
+                        Target::Own(id) => match self.delete(w, id, &mut trash)? {
                             Some(tombstone) => {
                                 state.own.push((id, tombstone));
                                 held.0.remove(&id);
@@ -970,7 +1065,7 @@ impl Job {
                     });
                 }
                 ClientCommand::Add { client_id, data } => {
-                    let added = self.add(w, state, held, replay, client_id, data.as_ref())?;
+                    let added = self.add(w, state, held, &replay, client_id, data.as_ref())?;
                     out.push(ItemResponse::Add {
                         client_id: client_id.clone(),
                         status: if added.is_some() {
@@ -1008,14 +1103,14 @@ impl Job {
         w: &mut WriteCtx,
         state: &mut CollectionState,
         held: &mut Held,
-        replay: &[(String, u64)],
+        replay: &HashMap<&str, u64>,
         client_id: &str,
         data: Option<&Element>,
     ) -> Result<Option<u64>, StoreError> {
         let Some(class) = self.class else {
             return Ok(None);
         };
-        if let Some((_, id)) = replay.iter().find(|(c, _)| c == client_id) {
+        if let Some(id) = replay.get(client_id) {
             if let Some(item) = w.tx.groupware_item(self.account, self.folder, *id)? {
                 held.0
                     .insert(item.id, SyncItem::Groupware(item).window_date());
@@ -1093,18 +1188,27 @@ impl Job {
     }
 
     /// Deletes (or, for mail with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's
-    /// modseq in this folder, or `None` when the item does not exist.
-    fn delete(&self, w: &mut WriteCtx, id: u64) -> Result<Option<u64>, StoreError> {
+    /// modseq in this folder, or `None` when the item does not exist. `trash` keeps the
+    /// Deleted Items folder once looked up, for the round's other Deletes.
+    fn delete(
+        &self,
+        w: &mut WriteCtx,
+        id: u64,
+        trash: &mut Option<Option<FolderId>>,
+    ) -> Result<Option<u64>, StoreError> {
         // Groupware items are deleted outright: Deleted Items holds mail only in easd
         // (DeletesAsMoves is a request, [MS-ASCMD] 2.2.3.43).
         if self.class.is_some() {
             return items::delete_groupware(w, self.account, self.folder, id);
         }
         let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
-            w.tx.folders(self.account)?
-                .into_iter()
-                .find(|f| f.kind == FolderType::DeletedItems)
-                .map(|f| f.id)
+            if trash.is_none() {
+                let found = (w.tx.folders(self.account)?.into_iter())
+                    .find(|f| f.kind == FolderType::DeletedItems)
+                    .map(|f| f.id);
+                *trash = Some(found);
+            }
+            trash.flatten()
         } else {
             None
         };
@@ -1313,5 +1417,94 @@ mod tests {
         assert!(conflict(Some("2")).is_err());
         let none = options(&request(None), &MailPolicy::of(&Default::default()), None);
         assert_eq!(none.map(|o| o.conflict), Ok(Conflict::ServerWins));
+    }
+
+    fn sync_of(collections: impl Iterator<Item = Element>) -> Element {
+        Element::new(a::SYNC).child(collections.fold(Element::new(a::COLLECTIONS), Element::child))
+    }
+
+    fn collection(id: &str, commands: usize) -> Element {
+        let c = Element::new(a::COLLECTION)
+            .text_child(a::SYNC_KEY, "1")
+            .text_child(a::COLLECTION_ID, id);
+        if commands == 0 {
+            return c;
+        }
+        let cmds = (0..commands).fold(Element::new(a::COMMANDS), |l, i| {
+            l.child(Element::new(a::FETCH).text_child(a::SERVER_ID, format!("{id}:{i}")))
+        });
+        c.child(cmds)
+    }
+
+    fn limits(max_collections: usize, max_commands: usize) -> config::Limits {
+        config::Limits {
+            max_collections,
+            max_commands,
+            ..config::Limits::default()
+        }
+    }
+
+    #[test]
+    fn collections_and_commands_are_bounded_while_read() {
+        let body = sync_of((0..3).map(|i| collection(&i.to_string(), 2)));
+        let read = parse(&body, None, &limits(3, 2)).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[2].commands.len(), 2);
+        assert_eq!(
+            parse(&body, None, &limits(2, 2)),
+            Err(BadRequest::TooManyCollections)
+        );
+        assert_eq!(
+            parse(&body, None, &limits(3, 1)),
+            Err(BadRequest::TooManyCommands)
+        );
+        let twice = sync_of(["1", "2", "1"].into_iter().map(|id| collection(id, 0)));
+        assert_eq!(
+            parse(&twice, None, &limits(10, 10)),
+            Err(BadRequest::Malformed("a collection named twice"))
+        );
+        // A Partial Sync's cached collections count against the bound too.
+        let cache = Cache {
+            collections: read,
+            hang: None,
+        };
+        let partial = sync_of(std::iter::once(collection("9", 0))).child(Element::new(a::PARTIAL));
+        assert_eq!(
+            parse(&partial, Some(&cache), &limits(4, 2)).unwrap().len(),
+            4
+        );
+        assert_eq!(
+            parse(&partial, Some(&cache), &limits(3, 2)),
+            Err(BadRequest::TooManyCollections)
+        );
+    }
+
+    /// Reading many collections (each looked up in the cache) and many commands is linear.
+    #[test]
+    fn reading_a_sync_request_is_linear() {
+        let time = |n: usize| {
+            let body = sync_of((0..n).map(|i| collection(&i.to_string(), 0)));
+            let big = sync_of(std::iter::once(collection("1", n)));
+            let cache = Cache {
+                collections: parse(&body, None, &limits(n, n)).unwrap(),
+                hang: None,
+            };
+            (0..5)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    assert_eq!(parse(&body, Some(&cache), &limits(n, n)).unwrap().len(), n);
+                    let one = parse(&big, Some(&cache), &limits(n, n)).unwrap();
+                    assert_eq!(one[0].commands.len(), n);
+                    t.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (small, large) = (time(10_000), time(100_000));
+        let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
+        assert!(
+            ratio < 30.0,
+            "10x the collections took {ratio:.1}x the time"
+        );
     }
 }

@@ -27,6 +27,7 @@ use tokio::time::timeout;
 
 pub use session::{Closing, Delivery, MAX_LINE, Pending, SPILL_AT, Session, Step};
 
+use crate::refusal::Refusals;
 use crate::store::blob::BlobWriter;
 
 /// Implemented by the server for real delivery; tests use a fake.
@@ -94,6 +95,8 @@ pub struct LmtpConfig {
     pub max_recipients: usize,
     /// A connection silent this long is closed with `421 4.4.2`.
     pub idle_timeout: Duration,
+    /// Where messages refused for their size are logged and counted.
+    pub refusals: Rc<Refusals>,
 }
 
 impl Default for LmtpConfig {
@@ -103,6 +106,7 @@ impl Default for LmtpConfig {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 1000,
             idle_timeout: Duration::from_secs(300),
+            refusals: Rc::default(),
         }
     }
 }

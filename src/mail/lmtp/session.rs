@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Display;
+use std::rc::Rc;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use smtp_proto::{
@@ -22,6 +23,7 @@ use smtp_proto::{
 };
 
 use super::{LmtpConfig, Mailboxes, NotDelivered};
+use crate::refusal::{Limit, Refusals};
 
 /// Longest command line accepted, CRLF included. RFC 5321 4.5.3.1.4 sets 512 and lets
 /// extensions raise it; longer lines get `500 5.5.2` and are skipped.
@@ -117,6 +119,7 @@ pub struct Session {
     hostname: String,
     max_message_size: usize,
     max_recipients: usize,
+    refusals: Rc<Refusals>,
     /// LHLO was answered (RFC 2033 4.1: it must precede a mail transaction).
     greeted: bool,
     /// The open mail transaction, between MAIL and DATA.
@@ -135,6 +138,7 @@ impl Session {
             hostname: cfg.hostname.clone(),
             max_message_size: cfg.max_message_size,
             max_recipients: cfg.max_recipients,
+            refusals: cfg.refusals.clone(),
             greeted: false,
             envelope: None,
             phase: Phase::Command,
@@ -328,9 +332,13 @@ impl Session {
             self.reply(555, [5, 5, 4], "BODY=BINARYMIME not supported");
         } else if from.size > self.max_message_size {
             // RFC 1870 section 6.
-            tracing::info!(
-                from = ?from.address, size = from.size,
-                "lmtp: refused, declared size too big"
+            self.refusals.record(
+                Limit::LmtpMessage,
+                &format_args!("lmtp from {:?}", from.address),
+                format_args!(
+                    "declared SIZE {} over max_message {}",
+                    from.size, self.max_message_size
+                ),
             );
             self.reply(
                 552,
@@ -427,9 +435,13 @@ impl Session {
     /// RFC 1870 section 6 and RFC 2033 4.2: one 552 per accepted recipient.
     fn refuse_oversize(&mut self, envelope: &Envelope) {
         let recipients = envelope.recipients.len();
-        tracing::info!(
-            from = ?envelope.sender, recipients, limit = self.max_message_size,
-            "lmtp: refused, message too big"
+        self.refusals.record(
+            Limit::LmtpMessage,
+            &format_args!("lmtp from {:?}", envelope.sender),
+            format_args!(
+                "message to {recipients} recipients over max_message {}",
+                self.max_message_size
+            ),
         );
         let reply = Response::new(552, 5, 3, 4, "message exceeds fixed maximum message size");
         for _ in 0..recipients {
@@ -874,6 +886,8 @@ mod tests {
         let out = h.send(b"\r\n.\r\nNOOP\r\n");
         assert_eq!(codes(&out), ["552 5.3.4", "552 5.3.4", "250 2.0.0"]);
         assert!(h.deliveries().is_empty());
+        // One refusal for the message, not one per recipient.
+        assert_eq!(h.session.refusals.count(Limit::LmtpMessage), 1);
     }
 
     #[test]
