@@ -144,13 +144,21 @@ pub struct AuthConfig {
     /// How long a verified credential is trusted without another argon2 run.
     pub cache_seconds: u64,
     pub cache_entries: usize,
-    /// Failures (per account or per source address) before answers get slower.
+    /// Failures (of one throttle counter) before answers get slower.
     pub slow_after: u32,
-    /// Failures before the account/address is refused outright for `lockout_seconds`.
+    /// Failures on one account counter (its unfamiliar sources, or one familiar source or
+    /// device) before that counter is refused outright for `lockout_seconds`; see
+    /// `auth::throttle` for the rule.
     pub lockout_after: u32,
+    /// Failures from one source address, over all accounts, before every login from it
+    /// is refused for `lockout_seconds`.
+    pub source_lockout_after: u32,
     pub lockout_seconds: u64,
     /// Window over which failures are counted.
     pub window_seconds: u64,
+    /// How long a source address or DeviceId stays familiar to an account after a
+    /// successful login (kept in memory: a restart forgets it).
+    pub familiar_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,8 +211,10 @@ impl Default for AuthConfig {
             cache_entries: 4096,
             slow_after: 3,
             lockout_after: 10,
+            source_lockout_after: 30,
             lockout_seconds: 300,
             window_seconds: 900,
+            familiar_seconds: 14 * 24 * 3600,
         }
     }
 }

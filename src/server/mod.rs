@@ -229,12 +229,13 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         None => None,
     };
     let sockets = listeners(&cfg, inherited).await?;
+    let refusals = Rc::new(Refusals::default());
     let app = Rc::new(App {
-        auth: Authenticator::new(cfg.auth.clone(), cfg.hostname.clone()),
+        auth: Authenticator::new(cfg.auth.clone(), cfg.hostname.clone(), refusals.clone()),
         protolog: ProtocolLog::new(&cfg.data, cfg.protocol_log.max_bytes_per_device),
         hub: Rc::new(Hub::default()),
         notify_counters: Rc::new(notify::Counters::default()),
-        refusals: Rc::new(Refusals::default()),
+        refusals,
         store: store.clone(),
         cfg,
     });
@@ -343,6 +344,7 @@ fn status(app: &App) -> serde_json::Value {
             "rate_limited": c.rate_limited.get(),
         },
         "refused": app.refusals.snapshot(),
+        "login_throttle": { "refused_attempts": app.auth.throttled() },
     })
 }
 
