@@ -97,6 +97,14 @@ fn an_attacker_is_locked_out_while_the_users_own_phones_keep_working() {
     syncs(&phone, &key);
     // ... and, by its DeviceId (a device with a recent success), from A too.
     syncs(&phone.clone().connecting_from(a), &key);
+    // Its OPTIONS from a new source is known by the DeviceId in the query, too.
+    let options = phone.clone().connecting_from(source(4)).http.request(
+        hyper::Method::OPTIONS,
+        &format!("{EAS_PATH}?User={ALICE}&DeviceId=alicephone&DeviceType=TestDevice"),
+        &[("Authorization", basic_auth(ALICE, PASSWORD))],
+        Vec::new(),
+    );
+    options.expect_status(200);
     // That success did not make A familiar for the attacker behind it.
     expect_locked(&attacker.options());
     expect_locked(&stranger.post("FolderSync", None));

@@ -50,12 +50,18 @@ pub async fn handle(
     // known device keeps working while its account is locked for unknown ones); a bad
     // query is answered only once the credentials are checked.
     let query = parse_query(req.uri(), req.headers());
-    let device = query.as_ref().ok().map(|r| r.device_id.as_str());
+    let device = match &query {
+        Ok(r) => Some(r.device_id.clone()),
+        Err(_) => query::device_id_hint(req.uri().query().unwrap_or("")),
+    };
     // The steps before the command are boxed: this future lives as long as a Ping
     // waits, and would otherwise be as large as the largest of them.
-    let login = app
-        .auth
-        .authenticate(&app.store, authorization, peer.ip(), device);
+    let login = app.auth.authenticate(
+        &app.store,
+        authorization,
+        peer.ip(),
+        device.as_ref().map(|d| d.as_str()),
+    );
     let account = match Box::pin(login).await {
         Ok(a) => a,
         Err(e) => return Box::pin(auth_failure(e, peer)).await,
