@@ -131,8 +131,8 @@ impl Authenticator {
     }
 
     /// Authenticates a request. `header` is the Authorization header value, `device` the
-    /// request's DeviceId when its query parsed (a known device keeps working while its
-    /// account is locked for unfamiliar sources; see `throttle`).
+    /// DeviceId its query names, if any (a known device keeps working while its account is
+    /// locked for unfamiliar sources; see `throttle`).
     pub async fn authenticate(
         &self,
         store: &Store,

@@ -66,6 +66,8 @@ pub async fn handle(
         Ok(a) => a,
         Err(e) => return Box::pin(auth_failure(e, peer)).await,
     };
+    // Not kept in this future while a Ping waits.
+    drop(device);
     if method == Method::OPTIONS {
         return match govern::offered_versions(&app.store, &account) {
             Ok(versions) => options(&versions),
