@@ -161,6 +161,9 @@ pub struct AuthConfig {
     pub familiar_seconds: u64,
 }
 
+/// The longest `[auth] lockout_seconds` accepted.
+pub const MAX_LOCKOUT_SECONDS: u64 = 30 * 24 * 3600;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProtocolLogConfig {
@@ -254,6 +257,13 @@ impl Config {
                 p.min_heartbeat, p.max_heartbeat
             ));
         }
+        // A lock ends at now + lockout_seconds, which must stay a representable instant.
+        if self.auth.lockout_seconds > MAX_LOCKOUT_SECONDS {
+            return Err(format!(
+                "auth lockout_seconds {} is over {MAX_LOCKOUT_SECONDS} (30 days)",
+                self.auth.lockout_seconds
+            ));
+        }
         Ok(())
     }
 }
@@ -294,5 +304,17 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("hostnme = \"typo\"\n").is_err());
+    }
+
+    #[test]
+    fn old_auth_sections_still_load_and_a_huge_lockout_is_refused() {
+        let old = "[auth]\nslow_after = 3\nlockout_after = 10\nlockout_seconds = 300\n";
+        let cfg: Config = toml::from_str(old).unwrap();
+        assert_eq!(cfg.auth.source_lockout_after, 30);
+        assert_eq!(cfg.auth.familiar_seconds, 14 * 24 * 3600);
+        assert!(cfg.validate().is_ok());
+        let cfg: Config =
+            toml::from_str("[auth]\nlockout_seconds = 9223372036854775807\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("lockout_seconds"));
     }
 }
