@@ -165,14 +165,25 @@ pub struct AuthConfig {
     /// How long a verified credential is trusted without another argon2 run.
     pub cache_seconds: u64,
     pub cache_entries: usize,
-    /// Failures (per account or per source address) before answers get slower.
+    /// Failures (of one throttle counter) before answers get slower.
     pub slow_after: u32,
-    /// Failures before the account/address is refused outright for `lockout_seconds`.
+    /// Failures on one account counter (its unfamiliar sources, or one familiar source or
+    /// device) before that counter is refused outright for `lockout_seconds`; see
+    /// `auth::throttle` for the rule.
     pub lockout_after: u32,
+    /// Failures from one source address, over all accounts, before every login from it
+    /// is refused for `lockout_seconds`.
+    pub source_lockout_after: u32,
     pub lockout_seconds: u64,
     /// Window over which failures are counted.
     pub window_seconds: u64,
+    /// How long a source address or DeviceId stays familiar to an account after a
+    /// successful login (kept in memory: a restart forgets it).
+    pub familiar_seconds: u64,
 }
+
+/// The longest `[auth] lockout_seconds` accepted.
+pub const MAX_LOCKOUT_SECONDS: u64 = 30 * 24 * 3600;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -230,8 +241,10 @@ impl Default for AuthConfig {
             cache_entries: 4096,
             slow_after: 3,
             lockout_after: 10,
+            source_lockout_after: 30,
             lockout_seconds: 300,
             window_seconds: 900,
+            familiar_seconds: 14 * 24 * 3600,
         }
     }
 }
@@ -269,6 +282,13 @@ impl Config {
             return Err(format!(
                 "push heartbeat bounds {}..{} s must satisfy 0 < min <= max <= 3540",
                 p.min_heartbeat, p.max_heartbeat
+            ));
+        }
+        // A lock ends at now + lockout_seconds, which must stay a representable instant.
+        if self.auth.lockout_seconds > MAX_LOCKOUT_SECONDS {
+            return Err(format!(
+                "auth lockout_seconds {} is over {MAX_LOCKOUT_SECONDS} (30 days)",
+                self.auth.lockout_seconds
             ));
         }
         Ok(())
@@ -311,5 +331,17 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("hostnme = \"typo\"\n").is_err());
+    }
+
+    #[test]
+    fn old_auth_sections_still_load_and_a_huge_lockout_is_refused() {
+        let old = "[auth]\nslow_after = 3\nlockout_after = 10\nlockout_seconds = 300\n";
+        let cfg: Config = toml::from_str(old).unwrap();
+        assert_eq!(cfg.auth.source_lockout_after, 30);
+        assert_eq!(cfg.auth.familiar_seconds, 14 * 24 * 3600);
+        assert!(cfg.validate().is_ok());
+        let cfg: Config =
+            toml::from_str("[auth]\nlockout_seconds = 9223372036854775807\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("lockout_seconds"));
     }
 }

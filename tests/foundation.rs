@@ -268,6 +268,7 @@ fn repeated_failures_lock_out_the_account_and_the_source_address() {
     let s = start_server(|c| {
         c.auth.slow_after = 1;
         c.auth.lockout_after = 3;
+        c.auth.source_lockout_after = 3;
         c.auth.lockout_seconds = 60;
     });
     s.add_user(ALICE);
@@ -298,14 +299,16 @@ fn repeated_failures_lock_out_the_account_and_the_source_address() {
         .expect("Retry-After seconds");
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
 
-    // Now even the right password is refused, without being checked.
+    // Now even the right password is refused from this source, without being checked
+    // (the source had logged in to alice, so its own allowance for alice is used up).
     let r = good.options();
     r.expect_status(429);
     assert!(r.header("Retry-After").is_some());
     // The failures were also counted against the source address (127.0.0.1), which is now
-    // locked as well: every account from this address is refused, even without credentials.
-    // (Behind a reverse proxy that does not pass the client address, one attacker locks out
-    // everyone for lockout_seconds; that is the documented trade-off of per-address locks.)
+    // locked as well (source_lockout_after = 3 here): every account from this address is
+    // refused, even without credentials. (Behind a reverse proxy that does not pass the
+    // client address, one attacker locks out everyone for lockout_seconds; that is the
+    // documented trade-off of per-address locks. tests/lockout.rs covers smart lockout.)
     bob.options().expect_status(429);
     s.https()
         .request(Method::OPTIONS, EAS_PATH, &[], Vec::new())

@@ -8,19 +8,21 @@
 pub mod password;
 pub mod throttle;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::config::AuthConfig;
+use crate::refusal::{Limit, Refusals};
 use crate::store::model::Account;
 use crate::store::ops::Reads;
 use crate::store::{Store, StoreError};
-use throttle::{Key, Penalty, Throttle};
+use throttle::{Attempt, Lock, Penalty, Throttle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -53,8 +55,14 @@ pub struct Authenticator {
     throttle: RefCell<Throttle>,
     /// argon2 runs needing memory at once: a login storm must not multiply the work area.
     hashing: tokio::sync::Semaphore,
+    /// What an unknown account's password is checked against (see [`password::decoy`]).
+    decoy: String,
+    /// Where a lock is logged and counted, once, when it starts.
+    refusals: Rc<Refusals>,
+    /// Logins answered 429 because a lock was in force (`easd status`: each lock is
+    /// logged and counted once under `refused`; this counts the attempts it turned away).
+    throttled: Cell<u64>,
 }
-
 /// Splits `Basic base64(user:password)`.
 pub fn parse_basic(header: &str) -> Result<(String, String), AuthError> {
     let (scheme, rest) = header.trim().split_once(' ').ok_or(AuthError::Malformed)?;
@@ -88,8 +96,13 @@ fn fingerprint(hash: &str) -> [u8; 8] {
 }
 
 impl Authenticator {
-    pub fn new(cfg: AuthConfig, default_domain: String) -> Self {
+    pub fn new(cfg: AuthConfig, default_domain: String, refusals: Rc<Refusals>) -> Self {
         let secret: [u8; 32] = rand::random();
+        let decoy = password::decoy(&cfg).unwrap_or_else(|e| {
+            // New passwords cannot be hashed either; say so once, loudly.
+            tracing::error!("[auth] argon2 cost: {e}; unknown accounts answer faster");
+            String::new()
+        });
         Self {
             default_domain,
             throttle: RefCell::new(Throttle::new(cfg.clone())),
@@ -97,6 +110,9 @@ impl Authenticator {
             cfg,
             secret,
             cache: RefCell::new(HashMap::new()),
+            decoy,
+            refusals,
+            throttled: Cell::new(0),
         }
     }
 
@@ -109,43 +125,52 @@ impl Authenticator {
         h.finalize().into()
     }
 
-    /// Authenticates a request. `header` is the Authorization header value.
+    /// Logins refused by a throttle lock so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.get()
+    }
+
+    /// Authenticates a request. `header` is the Authorization header value, `device` the
+    /// DeviceId its query names, if any (a known device keeps working while its account is
+    /// locked for unfamiliar sources; see `throttle`).
     pub async fn authenticate(
         &self,
         store: &Store,
         header: Option<&str>,
         peer: IpAddr,
+        device: Option<&str>,
     ) -> Result<Account, AuthError> {
-        let now = Instant::now();
-        if let Some(wait) = self.throttle.borrow().locked(&Key::Address(peer), now) {
-            return Err(AuthError::Throttled(wait));
+        if let Some(wait) = self.throttle.borrow().source_locked(peer, Instant::now()) {
+            return Err(self.refuse(wait));
         }
         let (user, password) = parse_basic(header.ok_or(AuthError::Missing)?)?;
         let mut address = login_address(&user);
         if !address.contains('@') {
             address = format!("{address}@{}", self.default_domain.to_ascii_lowercase());
         }
-        if let Some(wait) = self
-            .throttle
-            .borrow()
-            .locked(&Key::Account(address.clone()), now)
-        {
-            return Err(AuthError::Throttled(wait));
+        let attempt = Attempt {
+            account: &address,
+            source: peer,
+            device,
+        };
+        if let Some(wait) = self.throttle.borrow().locked(&attempt, Instant::now()) {
+            return Err(self.refuse(wait));
         }
         let account = store.read()?.account_by_email(&address)?;
         let verified = match &account {
             Some(a) => self.verify(a, &address, &password).await,
-            None => false,
+            None => {
+                // The same argon2 work, through the same queue, as a wrong password for an
+                // account that exists: the answer's timing does not tell them apart.
+                self.check(&password, &self.decoy).await;
+                false
+            }
         };
         let account = match account {
             Some(a) if verified => a,
-            _ => return Err(self.failed(address, peer, now)),
+            _ => return Err(self.failed(&attempt)),
         };
-        {
-            let mut t = self.throttle.borrow_mut();
-            t.succeed(&Key::Account(address));
-            t.succeed(&Key::Address(peer));
-        }
+        self.throttle.borrow_mut().succeed(&attempt, Instant::now());
         if !account.enabled {
             return Err(AuthError::Disabled(account.email));
         }
@@ -163,18 +188,23 @@ impl Authenticator {
         {
             return true;
         }
-        let (pw, hash) = (password.to_owned(), account.password_hash.clone());
-        let Ok(_permit) = self.hashing.acquire().await else {
-            return false;
-        };
-        // argon2 takes tens of milliseconds: keep it off the event loop.
-        let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
-            .await
-            .unwrap_or(false);
+        let ok = self.check(password, &account.password_hash).await;
         if ok {
             self.remember(key, account.id, fp, now);
         }
         ok
+    }
+
+    /// One argon2 verification, queued behind `max_concurrent_hashes`.
+    async fn check(&self, password: &str, hash: &str) -> bool {
+        let (pw, hash) = (password.to_owned(), hash.to_owned());
+        let Ok(_permit) = self.hashing.acquire().await else {
+            return false;
+        };
+        // argon2 takes tens of milliseconds: keep it off the event loop.
+        tokio::task::spawn_blocking(move || password::verify(&pw, &hash))
+            .await
+            .unwrap_or(false)
     }
 
     fn remember(&self, key: [u8; 32], account: u64, fingerprint: [u8; 8], now: Instant) {
@@ -197,16 +227,69 @@ impl Authenticator {
         );
     }
 
-    fn failed(&self, address: String, peer: IpAddr, now: Instant) -> AuthError {
-        let mut t = self.throttle.borrow_mut();
-        let by_account = t.fail(Key::Account(address.clone()), now);
-        let by_peer = t.fail(Key::Address(peer), now);
-        match (by_account, by_peer) {
-            (Penalty::Locked(d), _) | (_, Penalty::Locked(d)) => AuthError::Throttled(d),
-            (Penalty::Delay(a), Penalty::Delay(b)) => AuthError::BadCredentials {
-                user: address,
-                delay: a.max(b),
+    fn refuse(&self, wait: Duration) -> AuthError {
+        self.throttled.set(self.throttled.get().saturating_add(1));
+        AuthError::Throttled(wait)
+    }
+
+    fn failed(&self, attempt: &Attempt<'_>) -> AuthError {
+        let failure = self.throttle.borrow_mut().fail(attempt, Instant::now());
+        for lock in failure.locks {
+            self.log_lock(lock, attempt);
+        }
+        match failure.penalty {
+            Penalty::Locked(wait) => self.refuse(wait),
+            Penalty::Delay(delay) => AuthError::BadCredentials {
+                user: attempt.account.to_owned(),
+                delay,
             },
+        }
+    }
+
+    /// Logs and counts a lock as it starts; the attempts it refuses later are not logged.
+    fn log_lock(&self, lock: Lock, a: &Attempt<'_>) {
+        let c = &self.cfg;
+        let (account, source) = (a.account, a.source);
+        let device = a.device.unwrap_or("-");
+        let who = format!("{source} {account:?}");
+        let r = &self.refusals;
+        let limit = Limit::LoginThrottle;
+        let (n, secs, window) = (c.lockout_after, c.lockout_seconds, c.window_seconds);
+        match lock {
+            Lock::Source => r.record(
+                limit,
+                &source,
+                format_args!(
+                    "{} failed logins from {source} within {window}s (source_lockout_after): \
+                     every login from it refused for {secs}s (last for {account:?})",
+                    c.source_lockout_after
+                ),
+            ),
+            Lock::Unfamiliar => r.record(
+                limit,
+                &who,
+                format_args!(
+                    "{n} failed logins to {account:?} within {window}s from sources and devices \
+                     it never logged in from (lockout_after): those refused for {secs}s; its \
+                     familiar sources and devices keep working"
+                ),
+            ),
+            Lock::FamiliarSource => r.record(
+                limit,
+                &who,
+                format_args!(
+                    "{n} failed logins to {account:?} within {window}s from {source}, a source \
+                     it logged in from (lockout_after): refused from there for {secs}s"
+                ),
+            ),
+            Lock::FamiliarDevice => r.record(
+                limit,
+                &who,
+                format_args!(
+                    "{n} failed logins to {account:?} within {window}s with DeviceId {device}, \
+                     a device it logged in with (lockout_after): refused for {secs}s"
+                ),
+            ),
         }
     }
 }

@@ -47,13 +47,28 @@ pub async fn handle(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    // Parsed before authentication for its DeviceId, which the login throttle needs (a
+    // known device keeps working while its account is locked for unknown ones); a bad
+    // query is answered only once the credentials are checked.
+    let query = parse_query(req.uri(), req.headers());
+    let device = match &query {
+        Ok(r) => Some(r.device_id.clone()),
+        Err(_) => query::device_id_hint(req.uri().query().unwrap_or("")),
+    };
     // The steps before the command are boxed: this future lives as long as a Ping
     // waits, and would otherwise be as large as the largest of them.
-    let account = match Box::pin(app.auth.authenticate(&app.store, authorization, peer.ip())).await
-    {
+    let login = app.auth.authenticate(
+        &app.store,
+        authorization,
+        peer.ip(),
+        device.as_ref().map(|d| d.as_str()),
+    );
+    let account = match Box::pin(login).await {
         Ok(a) => a,
         Err(e) => return Box::pin(auth_failure(e, peer)).await,
     };
+    // Not kept in this future while a Ping waits.
+    drop(device);
     if method == Method::OPTIONS {
         return match govern::offered_versions(&app.store, &account) {
             Ok(versions) => options(&versions),
@@ -64,7 +79,7 @@ pub async fn handle(
         };
     }
     let (parts, body) = req.into_parts();
-    let request = match parse_query(&parts.uri, &parts.headers) {
+    let request = match query {
         Ok(r) => r,
         Err((status, e)) => {
             tracing::info!("{peer} {}: bad request: {e}", account.email);
@@ -308,7 +323,7 @@ async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
             challenge()
         }
         AuthError::BadCredentials { user, delay } => {
-            tracing::warn!("{peer}: failed login for {user}");
+            tracing::warn!("{peer}: failed login for {user:?}");
             tokio::time::sleep(delay).await;
             challenge()
         }
@@ -317,10 +332,8 @@ async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
             http::plain(StatusCode::FORBIDDEN, "account disabled\n")
         }
         AuthError::Throttled(wait) => {
-            tracing::warn!(
-                "{peer}: throttled for {}s after failed logins",
-                wait.as_secs()
-            );
+            // The lock was logged (and counted) once, when it started.
+            tracing::debug!("{peer}: login refused, locked for {}s more", wait.as_secs());
             let mut r = http::plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins\n");
             r.headers_mut().insert(
                 header::RETRY_AFTER,

@@ -188,6 +188,22 @@ pub fn parse_request(
     head.into_request()
 }
 
+/// The DeviceId of a plain-form query that [`parse_request`] refused, such as the one an
+/// OPTIONS request may carry (`User`, `DeviceId`, `DeviceType`, no `Cmd`). Only a hint,
+/// for the login throttle's familiar devices: `None` when absent or malformed.
+pub fn device_id_hint(query: &str) -> Option<DeviceId> {
+    if query.len() > MAX_QUERY_LEN || !is_plain(query) {
+        return None;
+    }
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        if !percent_decode(key).ok()?.eq_ignore_ascii_case(b"DeviceId") {
+            return None;
+        }
+        plain_device_id(percent_decode(value).ok()).ok()
+    })
+}
+
 /// Base64 text never holds `&`, nor `=` except as trailing padding.
 fn is_plain(query: &str) -> bool {
     query.trim_end_matches('=').contains(['&', '='])

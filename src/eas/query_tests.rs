@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use crate::eas::command::Command;
 use crate::eas::ids::{CollectionId, DeviceId, DeviceType, IdError, PolicyKey, ServerId};
 use crate::eas::query::{
-    Base64Field, EasRequest, MAX_QUERY_LEN, QueryError, QueryForm, encode_base64_query,
-    encode_plain_query, parse_request,
+    Base64Field, EasRequest, MAX_QUERY_LEN, QueryError, QueryForm, device_id_hint,
+    encode_base64_query, encode_plain_query, parse_request,
 };
 use crate::eas::version::{ProtocolVersion, VersionError};
 
@@ -677,4 +677,19 @@ fn generated_12_0_requests_round_trip_through_the_plain_form() {
             Err(QueryError::Base64NotAllowed(ProtocolVersion::V12_0))
         );
     }
+}
+
+#[test]
+fn an_options_query_hints_its_device_id() {
+    let hint = |q: &str| device_id_hint(q).map(|d| d.as_str().to_owned());
+    assert_eq!(
+        hint("User=alice&DeviceId=Appl123&DeviceType=iPhone").as_deref(),
+        Some("Appl123")
+    );
+    assert_eq!(hint("deviceid=%41bc&User=x").as_deref(), Some("Abc"));
+    assert_eq!(hint("User=alice&DeviceType=iPhone"), None);
+    assert_eq!(hint("DeviceId=not-alnum&User=x"), None);
+    assert_eq!(hint(&"DeviceId=a&".repeat(MAX_QUERY_LEN)), None);
+    assert_eq!(hint(&b64(b"\x09\x01")), None);
+    assert_eq!(hint(""), None);
 }

@@ -232,13 +232,14 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         None => None,
     };
     let sockets = listeners(&cfg, inherited).await?;
+    let refusals = Rc::new(Refusals::default());
     let app = Rc::new(App {
-        auth: Authenticator::new(cfg.auth.clone(), cfg.hostname.clone()),
+        auth: Authenticator::new(cfg.auth.clone(), cfg.hostname.clone(), refusals.clone()),
         protolog: ProtocolLog::new(&cfg.data, cfg.protocol_log.max_bytes_per_device),
         hub: Rc::new(Hub::default()),
         notify_counters: Rc::new(notify::Counters::default()),
-        refusals: Rc::new(Refusals::default()),
         budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
+        refusals,
         store: store.clone(),
         cfg,
     });
@@ -352,6 +353,7 @@ fn status(app: &App) -> serde_json::Value {
         },
         "refused": app.refusals.snapshot(),
         "memory_budget": app.budget.snapshot(),
+        "login_throttle": { "refused_attempts": app.auth.throttled() },
     })
 }
 

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::io::BufReader;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +27,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
 
 /// Longest any single HTTP exchange may take before the test fails instead of hanging.
@@ -299,6 +299,7 @@ impl TestServer {
         HttpClient {
             endpoints: self.endpoints.clone(),
             tls: Some(tls_config(&self.cfg.data.join("tls").join("cert.pem"))),
+            source: None,
         }
     }
 
@@ -307,6 +308,7 @@ impl TestServer {
         HttpClient {
             endpoints: self.endpoints.clone(),
             tls: None,
+            source: None,
         }
     }
 
@@ -432,6 +434,8 @@ impl Resp {
 pub struct HttpClient {
     endpoints: Arc<Mutex<Endpoints>>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The local address to connect from; any when `None`.
+    source: Option<IpAddr>,
 }
 
 impl HttpClient {
@@ -445,7 +449,16 @@ impl HttpClient {
                 notify: None,
             })),
             tls: Some(tls_config(cert_pem)),
+            source: None,
         }
+    }
+
+    /// The same client, connecting from `source` (a loopback address other than 127.0.0.1,
+    /// e.g. 127.0.0.2: Linux routes all of 127/8 to lo), so the server sees another peer.
+    #[must_use]
+    pub fn connecting_from(mut self, source: IpAddr) -> Self {
+        self.source = Some(source);
+        self
     }
 
     fn addr(&self) -> SocketAddr {
@@ -463,9 +476,10 @@ impl HttpClient {
     ) -> Resp {
         let addr = self.addr();
         let tls = self.tls.clone();
+        let source = self.source;
         let req = build_request(addr, method, path, headers, body);
         block_on(async move {
-            tokio::time::timeout(REQUEST_TIMEOUT, send(addr, tls, req))
+            tokio::time::timeout(REQUEST_TIMEOUT, send(addr, source, tls, req))
                 .await
                 .unwrap_or_else(|_| panic!("no answer from {addr} within {REQUEST_TIMEOUT:?}"))
         })
@@ -492,12 +506,25 @@ fn build_request(
 
 async fn send(
     addr: SocketAddr,
+    source: Option<IpAddr>,
     tls: Option<Arc<rustls::ClientConfig>>,
     req: hyper::Request<Full<Bytes>>,
 ) -> Resp {
-    let tcp = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let tcp = match source {
+        None => TcpStream::connect(addr).await,
+        Some(ip) => {
+            let socket = match ip {
+                IpAddr::V4(_) => TcpSocket::new_v4(),
+                IpAddr::V6(_) => TcpSocket::new_v6(),
+            }
+            .expect("socket");
+            socket
+                .bind(SocketAddr::new(ip, 0))
+                .unwrap_or_else(|e| panic!("bind {ip}: {e}"));
+            socket.connect(addr).await
+        }
+    }
+    .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     match tls {
         Some(cfg) => {
             let name = ServerName::try_from("localhost").expect("server name");
@@ -592,6 +619,14 @@ impl EasClient {
     #[must_use]
     pub fn with_device(mut self, device_id: &str) -> Self {
         self.device_id = device_id.into();
+        self
+    }
+
+    /// The same device connecting from another local address (see
+    /// [`HttpClient::connecting_from`]).
+    #[must_use]
+    pub fn connecting_from(mut self, source: IpAddr) -> Self {
+        self.http = self.http.connecting_from(source);
         self
     }
 
