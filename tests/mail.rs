@@ -964,7 +964,7 @@ fn get_item_estimate_matches_what_sync_delivers() {
 }
 
 #[test]
-fn move_items_statuses_and_no_echo_to_the_mover() {
+fn move_items_seen_by_the_mover_too_and_a_resend_answers_the_same() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "keep", "x");
     s.deliver_text(ALICE, "move me", "x");
@@ -991,32 +991,44 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
     let dst = dst.expect("DstMsgId");
     assert!(dst.starts_with(&format!("{archive}:")), "{dst}");
     assert_ne!(dst, moving);
+    // The answer was lost and the device sends the same MoveItems again: the same answer,
+    // and the message is moved once.
+    assert_eq!(
+        a.move_item(&moving, &inbox, &archive),
+        ("3".to_owned(), Some(dst.clone())),
+        "a resent MoveItems"
+    );
 
-    // The mover is told nothing: it knows.
-    let oa = sync_from(&a, &archive, &kaa);
-    assert!(
-        oa.adds.is_empty(),
-        "moved item re-sent to the mover: {:?}",
-        oa.raw
-    );
+    // [MS-ASCMD] 2.2.1.12: the mover, like every client, gets a Delete in the source and
+    // an Add in the destination at its next Sync of each.
     let oi = sync_from(&a, &inbox, &ka);
-    assert!(
-        oi.deletes.is_empty(),
-        "mover told of its own move: {:?}",
-        oi.raw
-    );
-    // The other device sees a Delete and an Add.
+    assert_eq!(oi.deletes, std::slice::from_ref(&moving), "{:?}", oi.raw);
+    assert!(oi.adds.is_empty(), "{:?}", oi.raw);
+    let oa = sync_from(&a, &archive, &kaa);
+    assert_eq!(oa.add_ids(), std::slice::from_ref(&dst), "{:?}", oa.raw);
+    assert_eq!(subject(&oa.adds[0].1), "move me");
+    // And nothing more after that.
+    assert!(!sync_from(&a, &inbox, &oi.ok_key()).has_commands());
+    assert!(!sync_from(&a, &archive, &oa.ok_key()).has_commands());
+    // The other device sees the same Delete and one Add.
     let ob = sync_from(&b, &inbox, &kb);
     assert_eq!(ob.deletes, std::slice::from_ref(&moving));
     let oba = sync_from(&b, &archive, &kba);
     assert_eq!(oba.add_ids(), std::slice::from_ref(&dst));
     assert_eq!(subject(&oba.adds[0].1), "move me");
 
-    // Statuses.
+    // Statuses. Moved on since, the old ServerId names nothing: 1.
+    let deleted_items = a.folder_of_type(DELETED_ITEMS);
+    assert_eq!(a.move_item(&dst, &archive, &deleted_items).0, "3");
     assert_eq!(
         a.move_item(&moving, &inbox, &archive).0,
         "1",
-        "already moved"
+        "moved on since"
+    );
+    assert_eq!(
+        a.move_item(&moving, &inbox, &deleted_items).0,
+        "1",
+        "a move elsewhere of an item already moved"
     );
     assert_eq!(a.move_item("nonsense", &inbox, &archive).0, "1");
     assert_eq!(
