@@ -12,9 +12,7 @@ use base64::Engine as _;
 use easd::admin::govern::GovRequest;
 use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
-use easd::wbxml::tag::{
-    airsync as air, airsyncbase as asb, email as em, getitemestimate as gie, search as sr,
-};
+use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, getitemestimate as gie};
 use support::*;
 
 const ALICE: &str = "alice@example.com";
@@ -112,32 +110,6 @@ fn body(data: &Element) -> (String, String, usize, Option<usize>) {
         text(b, asb::ESTIMATED_DATA_SIZE).parse().expect("a size"),
         b.text_of(asb::DATA).map(str::len),
     )
-}
-
-/// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
-fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
-    let r = c.call(
-        "Search",
-        &Element::new(sr::SEARCH).child(
-            Element::new(sr::STORE)
-                .text_child(sr::NAME, "Mailbox")
-                .child(
-                    Element::new(sr::QUERY)
-                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
-                )
-                .child(Element::new(sr::OPTIONS).child(
-                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
-                )),
-        ),
-    );
-    let store = r
-        .find_path(&[sr::RESPONSE, sr::STORE])
-        .unwrap_or_else(|| panic!("no Store in {r:?}"));
-    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
-    store
-        .find_all(sr::RESULT)
-        .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
-        .collect()
 }
 
 /// GetItemEstimate (14.1 form) for a collection at `key`, FilterType `filter` if given.

@@ -33,22 +33,6 @@ fn message_with_attachment(to: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
     .into_bytes()
 }
 
-/// POSTs GetAttachment with `AttachmentName` (percent-encoded) and an empty body.
-fn get_attachment(c: &EasClient, name: &str) -> Resp {
-    let encoded: String = name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let query = format!(
-        "{}&AttachmentName={encoded}",
-        c.query("GetAttachment", None)
-    );
-    c.post_raw(&query, &[], Vec::new())
-}
-
 #[test]
 fn get_attachment_returns_the_bytes_and_500_for_unknown_references() {
     let s = start_server(|_| {});

@@ -180,6 +180,52 @@ fn ping_without_changes_expires_with_status_1_at_its_heartbeat() {
     assert!(out.took < Duration::from_secs(10), "answered late: {out:?}");
 }
 
+/// A quarantined device is sent nothing, so nothing is pending for it: its Ping waits for
+/// its heartbeat through a delivery (Status 1, not 2 at once over and over). An admin's
+/// allow wakes its waiting Ping at once with Status 2, and the Sync that follows brings
+/// the mail.
+#[test]
+fn a_quarantined_device_pings_until_its_heartbeat_and_an_allow_wakes_it() {
+    use easd::admin::govern::GovRequest;
+    use easd::admin::ops::Request;
+    use easd::store::model::Access;
+    let s = server();
+    s.control_ok(Request::Govern(GovRequest::RuleGlobal {
+        action: Access::Quarantine,
+    }));
+    let q = s.device(ALICE, "quar");
+    let inbox = q.folder_of_type(INBOX);
+    // Never synced and holding the quarantine notice, the Inbox would count as changed
+    // for an allowed device.
+    let waiting = ping_in_background(&q, 3, &[&inbox]);
+    s.wait_until_waiting(1);
+    s.deliver_text(ALICE, "not for you yet", "x");
+    let (out, _) = join(waiting);
+    assert_eq!(out.status, "1", "{out:?}");
+    assert!(
+        out.took >= Duration::from_secs(3),
+        "answered early: {out:?}"
+    );
+
+    let waiting = ping_in_background(&q, 60, &[&inbox]);
+    s.wait_until_waiting(1);
+    s.control_ok(Request::Govern(GovRequest::DeviceAccess {
+        device: format!("{ALICE}/quar"),
+        access: Access::Allow,
+    }));
+    let allowed = Instant::now();
+    let (out, answered) = join(waiting);
+    assert_eq!(out.status, "2", "{out:?}");
+    assert_eq!(out.folders, [inbox.as_str()], "{out:?}");
+    assert_prompt(answered, allowed, "Ping after an allow");
+    let (_, adds) = synced(&q, &inbox);
+    assert!(
+        adds.iter()
+            .any(|(_, d)| d.text_of(easd::wbxml::tag::email::SUBJECT) == Some("not for you yet")),
+        "{adds:?}"
+    );
+}
+
 #[test]
 fn a_delivery_while_pinging_is_status_2_for_exactly_that_folder() {
     let s = server();

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod backup;
 pub mod blob;
+pub mod conversations;
 pub mod folders;
 pub mod items;
 pub mod model;
@@ -198,9 +199,11 @@ fn step_3_to_4(tx: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// Schema 5 adds the record of where moved items went (a resent MoveItems gets the same
-/// answer); older stores hold none, so a move made before the upgrade is not replayed.
+/// answer; older stores hold none, so a move made before the upgrade is not replayed) and
+/// the conversations moved with MoveAlways.
 fn step_4_to_5(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::MOVED)?;
+    tx.open_table(tables::CONVERSATION_MOVES)?;
     Ok(())
 }
 

@@ -149,9 +149,15 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
         .enforce(MailOptions { filter: 0, body })
         .body;
-    // Only the folders the device is shown are searched or may be named.
-    let folders = Sight::of(&ctx.device).hierarchy(tx.folders(account)?);
-    let shown: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+    // Only the folders the device is shown may be named, and only those whose contents it
+    // is sent are searched (none while it is quarantined: no hits).
+    let sight = Sight::of(&ctx.device);
+    let folders = sight.hierarchy(tx.folders(account)?);
+    let shown: BTreeSet<FolderId> = folders
+        .iter()
+        .filter(|_| sight.serves_contents())
+        .map(|f| f.id)
+        .collect();
     let mut scope: Option<BTreeSet<FolderId>> = None;
     for id in &query.folders {
         let Some(root) = id
