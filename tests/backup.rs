@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use base64::Engine as _;
 use easd::admin::ops::{Reply, Request};
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsyncbase as asb, email as em, folderhierarchy as fh};
@@ -52,38 +51,11 @@ fn refused(out: &Output, expected: &str) {
     assert!(stderr(out).contains(expected), "{}", stderr(out));
 }
 
-/// A multipart/mixed message with a text body and one base64 attachment.
-fn message_with_attachment(to: &str, subject: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let wrapped: Vec<&str> = b64
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "From: Sender <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Message-ID: <{}@test.example>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
-         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n\
-         --b0undary\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b0undary--\r\n",
-        unique_token(),
-        wrapped.join("\r\n")
-    )
-    .into_bytes()
-}
-
 fn account_count(s: &TestServer) -> usize {
     match s.control(Request::UserList) {
         Reply::Users { users } => users.len(),
         other => panic!("user list answered {other:?}"),
     }
-}
-
-/// Attachment bytes covering every byte value.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
 }
 
 fn subject(data: &Element) -> String {

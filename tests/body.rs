@@ -250,7 +250,7 @@ fn an_attachment_over_max_attachment_size_is_listed_never_sent_inside_mime() {
     let (big_id, big) = data_of(&adds, "big");
     let (kind, data) = body(big);
     assert_eq!(kind, "1");
-    assert_eq!(data.trim_end(), "see attached");
+    assert_eq!(data.trim_end(), "See the attachment.");
     let props = c.fetch_with(big_id, &mime);
     let (kind, _) = body(props.find(io::PROPERTIES).expect("Properties"));
     assert_eq!(kind, "1", "ItemOperations gives no MIME either");

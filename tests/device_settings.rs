@@ -13,8 +13,7 @@ use easd::govern::settings::{DeviceSettings, GroupwareFolders, MailFolders, Peri
 use easd::store::model::Access;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
-    airsync as air, composemail as cm, email as em, folderhierarchy as fh, getitemestimate as gie,
-    itemoperations as io, ping as pg,
+    composemail as cm, email as em, folderhierarchy as fh, getitemestimate as gie, ping as pg,
 };
 use govern::*;
 use support::*;
@@ -116,22 +115,6 @@ fn ping_status(c: &EasClient, folder: &str) -> String {
             ),
     );
     text(&r, pg::STATUS).to_owned()
-}
-
-/// The ItemOperations Fetch Status of item `server_id` (`folder:item`).
-fn fetch_status(c: &EasClient, server_id: &str) -> String {
-    let (folder, _) = server_id.split_once(':').expect("folder:item");
-    let r = c.call(
-        "ItemOperations",
-        &Element::new(io::ITEM_OPERATIONS).child(
-            Element::new(io::FETCH)
-                .text_child(io::STORE, "Mailbox")
-                .text_child(air::COLLECTION_ID, folder)
-                .text_child(air::SERVER_ID, server_id),
-        ),
-    );
-    let fetch = r.find_path(&[io::RESPONSE, io::FETCH]).expect("Fetch");
-    text(fetch, io::STATUS).to_owned()
 }
 
 /// Every Add of the Inbox from key 0, with FilterType `filter` when given.

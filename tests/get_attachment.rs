@@ -3,7 +3,6 @@
 
 mod support;
 
-use base64::Engine as _;
 use easd::wbxml::Element;
 use easd::wbxml::tag::airsyncbase as asb;
 use support::*;
@@ -11,48 +10,15 @@ use support::*;
 const ALICE: &str = "alice@example.com";
 const INBOX: u8 = 2;
 
-fn message_with_attachment(to: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let wrapped: String = b64
-        .as_bytes()
-        .chunks(76)
-        .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
-        .collect();
-    format!(
-        "From: <sender@remote.test>\r\nTo: <{to}>\r\nSubject: with file\r\n\
-         Message-ID: <{}@test.example>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
-         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n\
-         --b0undary\r\nContent-Type: image/png; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{wrapped}--b0undary--\r\n",
-        unique_token()
-    )
-    .into_bytes()
-}
-
-/// POSTs GetAttachment with `AttachmentName` (percent-encoded) and an empty body.
-fn get_attachment(c: &EasClient, name: &str) -> Resp {
-    let encoded: String = name
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let query = format!(
-        "{}&AttachmentName={encoded}",
-        c.query("GetAttachment", None)
-    );
-    c.post_raw(&query, &[], Vec::new())
-}
-
 #[test]
 fn get_attachment_returns_the_bytes_and_500_for_unknown_references() {
     let s = start_server(|_| {});
     s.add_user(ALICE);
     let bytes: Vec<u8> = (0..5000u32).map(|i| (i * 13 % 251) as u8).collect();
-    s.deliver(&[ALICE], &message_with_attachment(ALICE, "pic.png", &bytes));
+    s.deliver(
+        &[ALICE],
+        &message_with_attachment(ALICE, "with file", "pic.png", &bytes),
+    );
     let mut c = s.eas(ALICE, "ga121").with_version("12.1");
     c.provision();
     let inbox = c.folder_of_type(INBOX);
@@ -88,7 +54,10 @@ fn get_attachment_honours_the_attachment_policy() {
     let s = start_server(|_| {});
     s.add_user(ALICE);
     let bytes = vec![7u8; 3000];
-    s.deliver(&[ALICE], &message_with_attachment(ALICE, "big.png", &bytes));
+    s.deliver(
+        &[ALICE],
+        &message_with_attachment(ALICE, "with file", "big.png", &bytes),
+    );
     let mut c = s.eas(ALICE, "gapolicy").with_version("12.1");
     c.provision();
     let inbox = c.folder_of_type(INBOX);
@@ -128,7 +97,10 @@ fn get_attachment_honours_the_attachment_policy() {
 fn a_large_message_spooled_over_lmtp_reads_back_exactly() {
     let s = server_with(&[ALICE]);
     let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
-    s.deliver(&[ALICE], &message_with_attachment(ALICE, "big.bin", &bytes));
+    s.deliver(
+        &[ALICE],
+        &message_with_attachment(ALICE, "with file", "big.bin", &bytes),
+    );
     let mut c = s.eas(ALICE, "spool121").with_version("12.1");
     c.provision();
     let inbox = c.folder_of_type(INBOX);

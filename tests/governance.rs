@@ -466,6 +466,81 @@ fn quarantine_default_folders_only_client_changes_in_one_mail_then_allow() {
     assert!(changes_of(&r).adds.iter().any(|f| f.name == "Projects"));
 }
 
+/// A quarantined device is sent nothing of the mailbox, whichever command asks: each
+/// answers as for an item it does not have, though the ids are right (the allowed device
+/// gets the same message and attachment with them).
+#[test]
+fn quarantine_hands_out_nothing_of_the_mailbox() {
+    use easd::wbxml::tag::{airsync as air, airsyncbase as asb, composemail as cm};
+    let s = server();
+    let bytes = pattern(2000);
+    s.deliver(
+        &[ALICE],
+        &message_with_attachment(ALICE, "secret plans", "plans.bin", &bytes),
+    );
+    let mut seen = s.eas(ALICE, "SEEN");
+    seen.provision();
+    let inbox = seen.folder_of_type(INBOX);
+    let k = seen.sync_init(&inbox);
+    let (_, adds) = seen.sync_all(SyncColl::new(&inbox, &k).window(512));
+    let (item, data) = adds
+        .iter()
+        .find(|(_, d)| d.text_of(em::SUBJECT) == Some("secret plans"))
+        .expect("secret plans");
+    let file_ref = data
+        .find_path(&[asb::ATTACHMENTS, asb::ATTACHMENT])
+        .and_then(|a| a.text_of(asb::FILE_REFERENCE))
+        .expect("FileReference")
+        .to_owned();
+    assert_eq!(fetch_status(&seen, item), "1");
+    assert_eq!(seen.fetch_attachment(&file_ref), ("1".into(), Some(bytes)));
+    assert_eq!(search(&seen, "plans", 1).len(), 1);
+
+    gov_ok(
+        &s,
+        GovRequest::RuleGlobal {
+            action: Access::Quarantine,
+        },
+    );
+    let q = phone(&s, ALICE, "QUAR", "X", "Y");
+    assert_eq!(admitted(&s, &q), Access::Quarantine);
+    assert_eq!(q.folder_of_type(INBOX), inbox);
+    // Sync: no Add, and a Fetch of the item finds nothing (Status 8).
+    let key = q.sync_init(&inbox);
+    let out = q.sync1(&SyncColl::new(&inbox, &key).window(512).fetch(item));
+    assert!(out.adds.is_empty(), "{:?}", out.raw);
+    assert_eq!(
+        out.fetched().text_of(air::STATUS),
+        Some("8"),
+        "{:?}",
+        out.raw
+    );
+    // GetItemEstimate: nothing will come.
+    let key = out.ok_key();
+    assert_eq!(
+        estimate(&q, &inbox, Some(&key), None),
+        ("1".into(), Some(0))
+    );
+    // ItemOperations: neither the item (6) nor its attachment (15, no data).
+    assert_eq!(fetch_status(&q, item), "6");
+    assert_eq!(q.fetch_attachment(&file_ref), ("15".into(), None));
+    // Search: no hit.
+    assert!(search(&q, "plans", 1).is_empty());
+    // GetAttachment (12.1): as for an attachment that does not exist.
+    get_attachment(&q.clone().with_version("12.1"), &file_ref).expect_status(500);
+    // Nor can the message leave through it: a SmartForward of it is not found (150).
+    let mut forward = Element::new(cm::SMART_FORWARD)
+        .text_child(cm::CLIENT_ID, unique_token())
+        .child(
+            Element::new(cm::SOURCE)
+                .text_child(cm::FOLDER_ID, inbox.as_str())
+                .text_child(cm::ITEM_ID, item.as_str()),
+        );
+    forward.push_opaque(cm::MIME, text_message(ALICE, BOB, "FW: plans", "x"));
+    let r = q.post("SmartForward", Some(&forward));
+    assert_eq!(text(&r.wbxml(), cm::STATUS), "150", "{:?}", r.wbxml());
+}
+
 // ---- remote wipe ----------------------------------------------------------------------------
 
 /// Provision phase 1 of a device with a wipe pending: Status 1 and the directive.

@@ -787,9 +787,20 @@ fn items_move_between_folders_of_their_class_only() {
     let (_, adds) = b.sync_all(SyncColl::new(&team, &kt));
     assert_eq!(ids(&adds), [moved.as_str()]);
     assert_eq!(adds[0].1.text_of(cal::SUBJECT), Some("Review"));
-    // The mover is not sent its own move back: no Delete here, no Add there.
-    assert!(!a.sync1(&SyncColl::new(&calendar, &ka)).has_commands());
-    assert!(!a.sync1(&SyncColl::new(&team, &ka_team)).has_commands());
-    // The moved item is gone from the source: moving it again is Status 1.
-    assert_eq!(a.move_item(&sid, &calendar, &team).0, "1");
+    // The mover sees its move like every device ([MS-ASCMD] 2.2.1.12): a Delete here, an
+    // Add there.
+    let out = a.sync1(&SyncColl::new(&calendar, &ka));
+    assert_eq!(out.deletes, [sid.as_str()]);
+    let (_, adds) = a.sync_all(SyncColl::new(&team, &ka_team));
+    assert_eq!(ids(&adds), [moved.as_str()]);
+    // A resent move gets the same answer and moves nothing twice.
+    assert_eq!(
+        a.move_item(&sid, &calendar, &team),
+        ("3".to_owned(), Some(moved.clone()))
+    );
+    // Gone from the source: moving it elsewhere is Status 1.
+    let (key, _) = a.folder_sync_ok("0");
+    let r = a.folder_create(&key, "0", "Other", "13");
+    let other = text(&r, easd::wbxml::tag::folderhierarchy::SERVER_ID).to_owned();
+    assert_eq!(a.move_item(&sid, &calendar, &other).0, "1");
 }

@@ -10,8 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use easd::eas::class::parse_datetime;
 use easd::wbxml::tag::{
-    airsync as air, airsyncbase as asb, email as em, getitemestimate as gie, itemoperations as io,
-    r#move as mv,
+    airsync as air, airsyncbase as asb, email as em, itemoperations as io, r#move as mv,
 };
 use easd::wbxml::{self, Element};
 use support::*;
@@ -68,35 +67,6 @@ fn body_of(data: &Element) -> &Element {
         .unwrap_or_else(|| panic!("no airsyncbase:Body in {data:?}"))
 }
 
-/// GetItemEstimate for one collection; (Status, Estimate).
-fn estimate(
-    c: &EasClient,
-    folder: &str,
-    key: Option<&str>,
-    filter: Option<u8>,
-) -> (String, Option<usize>) {
-    let mut coll = Element::new(gie::COLLECTION);
-    if let Some(k) = key {
-        coll.push_text(air::SYNC_KEY, k);
-    }
-    coll.push_text(gie::COLLECTION_ID, folder);
-    if let Some(f) = filter {
-        coll.push(Element::new(air::OPTIONS).text_child(air::FILTER_TYPE, f.to_string()));
-    }
-    let r = c.call(
-        "GetItemEstimate",
-        &Element::new(gie::GET_ITEM_ESTIMATE).child(Element::new(gie::COLLECTIONS).child(coll)),
-    );
-    let resp = r
-        .find(gie::RESPONSE)
-        .unwrap_or_else(|| panic!("no Response in {r:?}"));
-    let n = resp
-        .find(gie::COLLECTION)
-        .and_then(|c| c.text_of(gie::ESTIMATE))
-        .map(|e| e.parse().expect("numeric Estimate"));
-    (text(resp, gie::STATUS).to_owned(), n)
-}
-
 fn io_fetch_item(folder: &str, server_id: &str, body_type: Option<u8>) -> Element {
     let mut f = Element::new(io::FETCH)
         .text_child(io::STORE, "Mailbox")
@@ -136,32 +106,6 @@ fn io_single(r: &Element) -> &Element {
         "more than one operation answered: {r:?}"
     );
     op
-}
-
-/// A multipart/mixed message with a text body and one base64 attachment.
-fn message_with_attachment(to: &str, subject: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 * 2 + 2);
-    for chunk in b64.as_bytes().chunks(76) {
-        wrapped.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        wrapped.push_str("\r\n");
-    }
-    format!(
-        "From: Sender <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Date: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <{}@test.example>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
-         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n\
-         --b0undary\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{wrapped}--b0undary--\r\n",
-        unique_token()
-    )
-    .into_bytes()
-}
-
-/// Deterministic attachment bytes covering every byte value.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
 }
 
 // ---- LMTP -------------------------------------------------------------------------------
@@ -964,7 +908,7 @@ fn get_item_estimate_matches_what_sync_delivers() {
 }
 
 #[test]
-fn move_items_statuses_and_no_echo_to_the_mover() {
+fn move_items_seen_by_the_mover_too_and_a_resend_answers_the_same() {
     let s = server_with(&[ALICE]);
     s.deliver_text(ALICE, "keep", "x");
     s.deliver_text(ALICE, "move me", "x");
@@ -991,32 +935,44 @@ fn move_items_statuses_and_no_echo_to_the_mover() {
     let dst = dst.expect("DstMsgId");
     assert!(dst.starts_with(&format!("{archive}:")), "{dst}");
     assert_ne!(dst, moving);
+    // The answer was lost and the device sends the same MoveItems again: the same answer,
+    // and the message is moved once.
+    assert_eq!(
+        a.move_item(&moving, &inbox, &archive),
+        ("3".to_owned(), Some(dst.clone())),
+        "a resent MoveItems"
+    );
 
-    // The mover is told nothing: it knows.
-    let oa = sync_from(&a, &archive, &kaa);
-    assert!(
-        oa.adds.is_empty(),
-        "moved item re-sent to the mover: {:?}",
-        oa.raw
-    );
+    // [MS-ASCMD] 2.2.1.12: the mover, like every client, gets a Delete in the source and
+    // an Add in the destination at its next Sync of each.
     let oi = sync_from(&a, &inbox, &ka);
-    assert!(
-        oi.deletes.is_empty(),
-        "mover told of its own move: {:?}",
-        oi.raw
-    );
-    // The other device sees a Delete and an Add.
+    assert_eq!(oi.deletes, std::slice::from_ref(&moving), "{:?}", oi.raw);
+    assert!(oi.adds.is_empty(), "{:?}", oi.raw);
+    let oa = sync_from(&a, &archive, &kaa);
+    assert_eq!(oa.add_ids(), std::slice::from_ref(&dst), "{:?}", oa.raw);
+    assert_eq!(subject(&oa.adds[0].1), "move me");
+    // And nothing more after that.
+    assert!(!sync_from(&a, &inbox, &oi.ok_key()).has_commands());
+    assert!(!sync_from(&a, &archive, &oa.ok_key()).has_commands());
+    // The other device sees the same Delete and one Add.
     let ob = sync_from(&b, &inbox, &kb);
     assert_eq!(ob.deletes, std::slice::from_ref(&moving));
     let oba = sync_from(&b, &archive, &kba);
     assert_eq!(oba.add_ids(), std::slice::from_ref(&dst));
     assert_eq!(subject(&oba.adds[0].1), "move me");
 
-    // Statuses.
+    // Statuses. Moved on since, the old ServerId names nothing: 1.
+    let deleted_items = a.folder_of_type(DELETED_ITEMS);
+    assert_eq!(a.move_item(&dst, &archive, &deleted_items).0, "3");
     assert_eq!(
         a.move_item(&moving, &inbox, &archive).0,
         "1",
-        "already moved"
+        "moved on since"
+    );
+    assert_eq!(
+        a.move_item(&moving, &inbox, &deleted_items).0,
+        "1",
+        "a move elsewhere of an item already moved"
     );
     assert_eq!(a.move_item("nonsense", &inbox, &archive).0, "1");
     assert_eq!(
@@ -1198,6 +1154,142 @@ fn empty_folder_contents_empties_deleted_items() {
         ),
     );
     assert_ne!(io_single(&r).text_of(io::STATUS), Some("1"), "{r:?}");
+}
+
+/// A message of a thread: `id` its Message-ID, `root` the thread's first message.
+fn thread_message(subject: &str, id: &str, root: Option<&str>) -> Vec<u8> {
+    let refs = root.map_or(String::new(), |r| {
+        format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n")
+    });
+    format!(
+        "From: Bob <{BOB}>\r\nTo: <{ALICE}>\r\nSubject: {subject}\r\n\
+         Date: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <{id}>\r\n{refs}\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nx\r\n"
+    )
+    .into_bytes()
+}
+
+/// ItemOperations Move of conversation `id` to `dst`: the Move's Status and the
+/// ConversationId it echoes.
+fn move_conversation(
+    c: &EasClient,
+    id: Option<&[u8]>,
+    dst: &str,
+    always: bool,
+) -> (String, Option<Vec<u8>>) {
+    let mut op = Element::new(io::MOVE);
+    if let Some(id) = id {
+        op.push_opaque(io::CONVERSATION_ID, id.to_vec());
+    }
+    op.push_text(io::DST_FLD_ID, dst);
+    if always {
+        op.push(Element::new(io::OPTIONS).empty_child(io::MOVE_ALWAYS));
+    }
+    let r = c.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(op),
+    );
+    assert_eq!(r.text_of(io::STATUS), Some("1"), "{r:?}");
+    let op = io_single(&r);
+    assert_eq!(op.tag, io::MOVE, "{r:?}");
+    (
+        text(op, io::STATUS).to_owned(),
+        op.find(io::CONVERSATION_ID)
+            .and_then(|c| c.opaque())
+            .map(<[u8]>::to_vec),
+    )
+}
+
+#[test]
+fn item_operations_move_of_a_conversation_and_its_later_messages() {
+    let s = server_with(&[ALICE]);
+    let t = unique_token();
+    let root = format!("root-{t}@test.example");
+    s.deliver(&[ALICE], &thread_message("plan", &root, None));
+    s.deliver(
+        &[ALICE],
+        &thread_message("RE: plan", &format!("r1-{t}@x"), Some(&root)),
+    );
+    s.deliver(
+        &[ALICE],
+        &thread_message("RE: plan (sent)", &format!("r2-{t}@x"), Some(&root)),
+    );
+    s.deliver_text(ALICE, "other", "x");
+    let a = s.device(ALICE, "deva");
+    let inbox = a.folder_of_type(INBOX);
+    let sent = a.folder_of_type(5);
+    let (fkey, _) = a.folder_sync_ok("0");
+    let created = a.folder_create(&fkey, "0", "Ignored", "12");
+    let ignored = text(&created, easd::wbxml::tag::folderhierarchy::SERVER_ID).to_owned();
+    let (ka, adds) = full_sync(&a, &inbox);
+    let (ki, _) = full_sync(&a, &ignored);
+    let conversation = adds
+        .iter()
+        .find(|(_, d)| subject(d) == "plan")
+        .and_then(|(_, d)| d.find(easd::wbxml::tag::email2::CONVERSATION_ID))
+        .and_then(Element::opaque)
+        .expect("ConversationId")
+        .to_vec();
+    // A message of the conversation in Sent Items stays there ([MS-ASCON] 2.2.2.8).
+    assert_eq!(
+        a.move_item(&id_of(&adds, "RE: plan (sent)"), &inbox, &sent)
+            .0,
+        "3"
+    );
+    let ka = sync_from(&a, &inbox, &ka).ok_key();
+
+    // Refusals, each moving nothing.
+    let id = Some(conversation.as_slice());
+    assert_eq!(move_conversation(&a, None, &ignored, true).0, "2");
+    assert_eq!(
+        move_conversation(&a, id, &ignored, false),
+        ("155".into(), Some(conversation.clone())),
+        "MoveAlways is required"
+    );
+    assert_eq!(move_conversation(&a, id, "987654", true).0, "6");
+    assert_eq!(move_conversation(&a, Some(&[7; 16]), &ignored, true).0, "6");
+    let calendar = a.folder_of_type(8);
+    assert_eq!(move_conversation(&a, id, &calendar, true).0, "156");
+    let mut old = s.eas(ALICE, "dev121").with_version("12.1");
+    old.provision();
+    let r = old.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(
+            Element::new(io::MOVE)
+                .text_child(io::DST_FLD_ID, ignored.as_str())
+                .child(Element::new(io::OPTIONS).empty_child(io::MOVE_ALWAYS)),
+        ),
+    );
+    assert_eq!(io_single(&r).text_of(io::STATUS), Some("2"), "12.1: {r:?}");
+    assert!(!sync_from(&a, &inbox, &ka).has_commands());
+
+    // The move: the mover gets the Delete and the Add like any device.
+    assert_eq!(
+        move_conversation(&a, id, &ignored, true),
+        ("1".into(), Some(conversation.clone()))
+    );
+    let out = sync_from(&a, &inbox, &ka);
+    let mut gone = out.deletes.clone();
+    gone.sort();
+    let mut expected = vec![id_of(&adds, "plan"), id_of(&adds, "RE: plan")];
+    expected.sort();
+    assert_eq!(gone, expected, "{:?}", out.raw);
+    let (_, moved) = a.sync_all(SyncColl::new(&ignored, &ki).window(512));
+    assert_eq!(subjects(&moved), ["RE: plan", "plan"]);
+    // A resend answers the same and moves nothing more.
+    assert_eq!(move_conversation(&a, id, &ignored, true).0, "1");
+    // MoveAlways: a later message of the conversation is delivered to Ignored.
+    s.deliver(
+        &[ALICE],
+        &thread_message("RE: plan again", &format!("r3-{t}@x"), Some(&root)),
+    );
+    let b = s.device(ALICE, "devb");
+    assert_eq!(subjects(&full_sync(&b, &inbox).1), ["other"]);
+    assert_eq!(
+        subjects(&full_sync(&b, &ignored).1),
+        ["RE: plan", "RE: plan again", "plan"]
+    );
+    assert_eq!(subjects(&full_sync(&b, &sent).1), ["RE: plan (sent)"]);
 }
 
 #[test]

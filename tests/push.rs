@@ -162,6 +162,30 @@ fn hanging_sync_body(folder: &str, key: &str, tag: easd::wbxml::Tag, value: &str
         .text_child(tag, value)
 }
 
+/// A hanging Sync (HeartbeatInterval 60) of one collection on its own thread; joined, it
+/// gives the collection's answer and the instant it came.
+fn hanging_sync_in_background(
+    c: &EasClient,
+    folder: &str,
+    key: &str,
+) -> JoinHandle<(SyncOut, Instant)> {
+    let (c, body) = (
+        c.clone(),
+        hanging_sync_body(folder, key, air::HEARTBEAT_INTERVAL, "60"),
+    );
+    std::thread::spawn(move || {
+        let r = c.post("Sync", Some(&body));
+        let answered = Instant::now();
+        r.expect_status(200);
+        let root = r.wbxml();
+        let out = SyncOut::parse(
+            root.find_path(&[air::COLLECTIONS, air::COLLECTION])
+                .unwrap_or_else(|| panic!("{root:?}")),
+        );
+        (out, answered)
+    })
+}
+
 // ---- Ping: statuses -----------------------------------------------------------------------
 
 #[test]
@@ -178,6 +202,82 @@ fn ping_without_changes_expires_with_status_1_at_its_heartbeat() {
         "answered early: {out:?}"
     );
     assert!(out.took < Duration::from_secs(10), "answered late: {out:?}");
+}
+
+/// A quarantined device is sent nothing, so nothing is pending for it: its Ping waits for
+/// its heartbeat through a delivery (Status 1, not 2 at once over and over). An admin's
+/// allow wakes its waiting Ping at once with Status 2, and the Sync that follows brings
+/// the mail.
+#[test]
+fn a_quarantined_device_pings_until_its_heartbeat_and_an_allow_wakes_it() {
+    use easd::admin::govern::GovRequest;
+    use easd::admin::ops::Request;
+    use easd::store::model::Access;
+    let s = server();
+    s.control_ok(Request::Govern(GovRequest::RuleGlobal {
+        action: Access::Quarantine,
+    }));
+    let q = s.device(ALICE, "quar");
+    let inbox = q.folder_of_type(INBOX);
+    // Never synced and holding the quarantine notice, the Inbox would count as changed
+    // for an allowed device.
+    let waiting = ping_in_background(&q, 3, &[&inbox]);
+    s.wait_until_waiting(1);
+    s.deliver_text(ALICE, "not for you yet", "x");
+    let (out, _) = join(waiting);
+    assert_eq!(out.status, "1", "{out:?}");
+    assert!(
+        out.took >= Duration::from_secs(3),
+        "answered early: {out:?}"
+    );
+
+    let waiting = ping_in_background(&q, 60, &[&inbox]);
+    s.wait_until_waiting(1);
+    s.control_ok(Request::Govern(GovRequest::DeviceAccess {
+        device: format!("{ALICE}/quar"),
+        access: Access::Allow,
+    }));
+    let allowed = Instant::now();
+    let (out, answered) = join(waiting);
+    assert_eq!(out.status, "2", "{out:?}");
+    assert_eq!(out.folders, [inbox.as_str()], "{out:?}");
+    assert_prompt(answered, allowed, "Ping after an allow");
+    let (_, adds) = synced(&q, &inbox);
+    assert!(
+        adds.iter()
+            .any(|(_, d)| d.text_of(easd::wbxml::tag::email::SUBJECT) == Some("not for you yet")),
+        "{adds:?}"
+    );
+
+    // A hanging Sync of a quarantined device waits through a delivery too, and an allow
+    // answers it with the mail.
+    s.control_ok(Request::Govern(GovRequest::RuleGlobal {
+        action: Access::Quarantine,
+    }));
+    let h = s.device(ALICE, "hang");
+    let key = h.sync_init(&inbox);
+    let waiting = hanging_sync_in_background(&h, &inbox, &key);
+    s.wait_until_waiting(1);
+    s.deliver_text(ALICE, "while hanging", "x");
+    let allowing = Instant::now();
+    s.control_ok(Request::Govern(GovRequest::DeviceAccess {
+        device: format!("{ALICE}/hang"),
+        access: Access::Allow,
+    }));
+    let allowed = Instant::now();
+    let (out, answered) = join(waiting);
+    assert!(
+        answered >= allowing,
+        "answered before the allow: {:?}",
+        out.raw
+    );
+    assert_prompt(answered, allowed, "hanging Sync after an allow");
+    let got: Vec<&str> = out
+        .adds
+        .iter()
+        .filter_map(|(_, d)| d.text_of(easd::wbxml::tag::email::SUBJECT))
+        .collect();
+    assert!(got.contains(&"while hanging"), "{:?}", out.raw);
 }
 
 #[test]
@@ -637,27 +737,12 @@ fn a_delivery_during_a_hanging_sync_is_answered_with_the_add() {
     let a = s.device(ALICE, "phone");
     let inbox = a.folder_of_type(INBOX);
     let (key, _) = synced(&a, &inbox);
-    let waiting = {
-        let (a, body) = (
-            a.clone(),
-            hanging_sync_body(&inbox, &key, air::HEARTBEAT_INTERVAL, "60"),
-        );
-        std::thread::spawn(move || {
-            let r = a.post("Sync", Some(&body));
-            (r, Instant::now())
-        })
-    };
+    let waiting = hanging_sync_in_background(&a, &inbox, &key);
     s.wait_until_waiting(1);
     s.deliver_text(ALICE, "pushed", "x");
     let delivered = Instant::now();
-    let (r, answered) = join(waiting);
-    r.expect_status(200);
+    let (out, answered) = join(waiting);
     assert_prompt(answered, delivered, "hanging Sync after a delivery");
-    let root = r.wbxml();
-    let out = SyncOut::parse(
-        root.find_path(&[air::COLLECTIONS, air::COLLECTION])
-            .unwrap_or_else(|| panic!("{root:?}")),
-    );
     let new_key = out.ok_key();
     assert_ne!(new_key, key);
     assert_eq!(out.adds.len(), 1, "{:?}", out.raw);

@@ -16,7 +16,7 @@ use crate::govern::settings::{self, DeviceSettings};
 use crate::govern::wipe;
 use crate::store::model::{Access, Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
-use crate::store::{Store, StoreError};
+use crate::store::{Event, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "gop", rename_all = "snake_case")]
@@ -395,7 +395,9 @@ fn find_device(tx: &impl Reads, name: &str) -> Result<(Account, Device), StoreEr
     Ok((account, device))
 }
 
-/// Changes one device row in a write transaction; `change` may refuse.
+/// Changes one device row in a write transaction; `change` may refuse. The device's
+/// waiting request (Ping, hanging Sync) is woken to look again under the new row: an allow
+/// out of quarantine has the phone sync at once.
 async fn change_device(
     store: &Store,
     name: &str,
@@ -407,6 +409,7 @@ async fn change_device(
             let (_, mut d) = find_device(ctx.tx, &name)?;
             change(&mut d)?;
             ops::put_device(ctx.tx, &d)?;
+            ctx.publish(Event::Device { account: d.account });
             Ok(d)
         })
         .await

@@ -392,10 +392,13 @@ fn is_groupware(t: FolderType) -> bool {
 /// corrupt one.
 const MAX_DEPTH: usize = 256;
 
-/// Which of its account's folders a device is shown: the one check FolderSync and every
-/// command naming a folder make. A quarantined device sees only the default folders,
-/// whatever its settings; otherwise the settings decide, and a folder under a hidden folder
-/// is hidden too (the device could not place it).
+/// Which of its account's folders a device is shown, and whether it is sent what they hold:
+/// the one check FolderSync and every command naming a folder or an item make. A
+/// quarantined device sees only the default folders, whatever its settings, and is sent
+/// nothing of what they hold: only its own changes flow, client to server ([`Sight::folder`]
+/// for commands that take changes, [`Sight::contents`] for those that hand out items).
+/// Otherwise the settings decide, and a folder under a hidden folder is hidden too (the
+/// device could not place it).
 #[derive(Debug, Clone, Copy)]
 pub struct Sight<'a> {
     settings: &'a DeviceSettings,
@@ -461,6 +464,27 @@ impl<'a> Sight<'a> {
         Ok(self.shows(&f, |p| tx.folder(account, p))?.then_some(f))
     }
 
+    /// Whether the device is sent anything of what its folders hold: items, their changes,
+    /// search hits, attachments. Not while quarantined.
+    pub fn serves_contents(&self) -> bool {
+        !self.quarantined
+    }
+
+    /// The account's folder `id` when the device is shown it and sent what it holds:
+    /// `None` is what a command that hands out items answers for a folder the device does
+    /// not have.
+    pub fn contents(
+        &self,
+        tx: &impl Reads,
+        account: AccountId,
+        id: FolderId,
+    ) -> Result<Option<Folder>, StoreError> {
+        if !self.serves_contents() {
+            return Ok(None);
+        }
+        self.folder(tx, account, id)
+    }
+
     /// [`Sight::folder`] for a folder id as the device sent it.
     pub fn folder_named(
         &self,
@@ -474,8 +498,8 @@ impl<'a> Sight<'a> {
         }
     }
 
-    /// Item `id` of `folder`, when the device is shown that folder: the items of a folder
-    /// it does not have are not found either.
+    /// Item `id` of `folder`, when the device is sent what that folder holds
+    /// ([`Sight::contents`]): the items of a folder it does not have are not found either.
     pub fn item(
         &self,
         tx: &(impl Reads + ItemReads),
@@ -483,7 +507,7 @@ impl<'a> Sight<'a> {
         folder: FolderId,
         id: u64,
     ) -> Result<Option<MailItem>, StoreError> {
-        match self.folder(tx, account, folder)? {
+        match self.contents(tx, account, folder)? {
             Some(_) => tx.item(account, folder, id),
             None => Ok(None),
         }

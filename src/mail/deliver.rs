@@ -1,4 +1,5 @@
-//! Local delivery: one message into the Inbox of one or more accounts, durably.
+//! Local delivery: one message into the Inbox of one or more accounts, durably (or, for a
+//! conversation moved with MoveAlways, into the folder it was moved to).
 //!
 //! The raw bytes are moved (never copied) into a blocking task that parses them and writes
 //! the blob file with fsync; only then does one store transaction add the message to every
@@ -14,11 +15,11 @@ use crate::mail::meta::Flags;
 use crate::mail::{import, mime, oof};
 use crate::refusal::{Limit, Refusals};
 use crate::store::blob::BlobWriter;
-use crate::store::items;
 use crate::store::model::{AccountId, FolderType};
 use crate::store::ops::{self, Reads};
 use crate::store::tables::IMPORTED;
 use crate::store::{Store, StoreError, now};
+use crate::store::{conversations, items};
 
 /// Finds the account an address delivers to: plus-addressing (`alice+lists@x`) goes to
 /// `alice@x`; unknown and disabled accounts get nothing.
@@ -41,7 +42,8 @@ pub fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, StoreE
         .map(|a| a.id))
 }
 
-/// Stores `raw` in the Inbox of each account (once per account, however often named).
+/// Stores `raw` in the Inbox of each account (once per account, however often named), or
+/// in the folder its conversation was moved to with MoveAlways.
 /// Returns the new item ids.
 pub async fn deliver(
     store: &Store,
@@ -79,17 +81,22 @@ pub async fn deliver(
                     .into_iter()
                     .find(|f| f.kind == FolderType::Inbox)
                     .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {account}")))?;
+                // [MS-ASCON] 2.2.2.8: later messages of a conversation moved with
+                // MoveAlways go where it was moved.
+                let folder =
+                    conversations::delivery_folder(ctx.tx, account, &meta.conversation_id)?
+                        .unwrap_or(inbox.id);
                 let item = items::insert(
                     ctx,
                     account,
-                    inbox.id,
+                    folder,
                     blob.clone(),
                     meta.clone(),
                     Flags::default(),
                 )?;
                 ctx.tx
                     .open_table(IMPORTED)?
-                    .insert((account, inbox.id, key.as_str()), item.id)?;
+                    .insert((account, folder, key.as_str()), item.id)?;
                 out.push((account, item.id));
             }
             Ok(out)

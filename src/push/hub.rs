@@ -19,7 +19,8 @@ use crate::store::model::{AccountId, FolderId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wake {
     /// Something changed in these watched folders (it may be the device's own change: the
-    /// caller checks).
+    /// caller checks), or an admin changed a device row of the account (the caller re-reads
+    /// its own: [`crate::eas::cmd::Ctx::reload_device`]).
     Changed(Vec<FolderId>),
     /// Another program said these folders changed (a UDP notice): the device is told to
     /// look again without a check against the store, which may not know the change.
@@ -146,7 +147,9 @@ impl Hub {
 
     fn wake_watchers(&self, event: Event, folder_wake: fn(Vec<FolderId>) -> Wake) {
         let account = match event {
-            Event::Hierarchy { account } | Event::Folder { account, .. } => account,
+            Event::Hierarchy { account }
+            | Event::Folder { account, .. }
+            | Event::Device { account } => account,
         };
         let waiters: Vec<Rc<Waiter>> = match self.by_account.borrow_mut().get_mut(&account) {
             Some(list) => {
@@ -162,6 +165,9 @@ impl Hub {
                     w.wake(folder_wake(vec![folder]));
                 }
                 Event::Folder { .. } => {}
+                // The waiting request re-reads its device row when woken, and with it
+                // re-checks everything it watches.
+                Event::Device { .. } => w.wake(Wake::Changed(w.folders.clone())),
             }
         }
     }
@@ -239,6 +245,19 @@ mod tests {
         );
         assert_eq!(b.wait(Duration::from_millis(10)).await, Wake::Timeout);
         assert_eq!(c.wait(Duration::from_millis(10)).await, Wake::Timeout);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_device_change_has_the_accounts_waiters_look_at_everything() {
+        let hub = Hub::default();
+        let a = hub.register(1, "DEV1", vec![10, 11], 8).unwrap();
+        let other = hub.register(2, "DEV2", vec![10], 8).unwrap();
+        hub.publish(Event::Device { account: 1 });
+        assert_eq!(
+            a.wait(Duration::from_millis(10)).await,
+            Wake::Changed(vec![10, 11])
+        );
+        assert_eq!(other.wait(Duration::from_millis(10)).await, Wake::Timeout);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -10,7 +10,7 @@ use redb::ReadableTable;
 use super::model::{AccountId, FolderId};
 use super::ops::{self, Reads, Tx};
 use super::search_index;
-use super::tables::{self, FOLDER_LOG, GROUPWARE_ITEMS, ITEMS};
+use super::tables::{self, FOLDER_LOG, GROUPWARE_ITEMS, ITEMS, MOVED};
 use super::{Event, StoreError, WriteCtx};
 use crate::eas::class::groupware::{GroupwareItem, Summary};
 use crate::mail::meta::{Flags, MailItem, MessageMeta};
@@ -68,6 +68,19 @@ pub trait ItemReads: Tx {
             "groupware_items",
             (account, folder, id),
         )
+    }
+
+    /// Where item `id` of `folder` was moved: (destination folder, new id), if it was.
+    fn moved_to(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        id: u64,
+    ) -> Result<Option<(FolderId, u64)>, StoreError> {
+        Ok(self
+            .table(MOVED)?
+            .get((account, folder, id))?
+            .map(|v| v.value()))
     }
 
     /// Log entries after `after`, oldest first, at most `limit`.
@@ -279,6 +292,7 @@ pub fn move_to(
         return Ok(None);
     };
     let moved = insert(ctx, account, to, item.blob, item.meta, item.flags)?;
+    record_move(ctx, account, (from, id), (to, moved.id))?;
     Ok(Some((tombstone, moved)))
 }
 
@@ -299,7 +313,19 @@ pub fn move_groupware(
     };
     let moved = put_groupware(ctx, account, to, None, item.data, item.summary)?
         .ok_or_else(|| StoreError::NotFound(format!("new item in folder {to}")))?;
+    record_move(ctx, account, (from, id), (to, moved.id))?;
     Ok(Some((tombstone, moved)))
+}
+
+/// Remembers where a moved item went (see [`ItemReads::moved_to`]).
+fn record_move(
+    ctx: &WriteCtx,
+    account: AccountId,
+    (from, id): (FolderId, u64),
+    to: (FolderId, u64),
+) -> Result<(), StoreError> {
+    ctx.tx.open_table(MOVED)?.insert((account, from, id), to)?;
+    Ok(())
 }
 
 /// Stores a groupware item: a new one in `folder` (`id` `None`), or the new
@@ -405,6 +431,10 @@ pub fn purge_folder(
         |_, _| false,
     )?;
     ctx.tx.open_table(FOLDER_LOG)?.retain_in(
+        (account, folder, 0)..=(account, folder, u64::MAX),
+        |_, _| false,
+    )?;
+    ctx.tx.open_table(MOVED)?.retain_in(
         (account, folder, 0)..=(account, folder, u64::MAX),
         |_, _| false,
     )?;

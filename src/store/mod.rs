@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod backup;
 pub mod blob;
+pub mod conversations;
 pub mod folders;
 pub mod items;
 pub mod model;
@@ -25,7 +26,7 @@ pub use blob::{BlobId, BlobStore};
 pub use writer::{Durability, Event, WriteCtx};
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -172,7 +173,8 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` takes a store from schema `i + 1` to `i + 2`. The length is tied to
 /// [`SCHEMA_VERSION`], so bumping the version without adding its step does not compile.
-const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [step_1_to_2, step_2_to_3, step_3_to_4];
+const STEPS: [Step; SCHEMA_VERSION as usize - 1] =
+    [step_1_to_2, step_2_to_3, step_3_to_4, step_4_to_5];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
 fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -193,6 +195,15 @@ fn step_2_to_3(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// stores hold none.
 fn step_3_to_4(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::GROUPWARE_ITEMS)?;
+    Ok(())
+}
+
+/// Schema 5 adds the record of where moved items went (a resent MoveItems gets the same
+/// answer; older stores hold none, so a move made before the upgrade is not replayed) and
+/// the conversations moved with MoveAlways.
+fn step_4_to_5(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::MOVED)?;
+    tx.open_table(tables::CONVERSATION_MOVES)?;
     Ok(())
 }
 

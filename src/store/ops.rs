@@ -211,7 +211,15 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
     tx.open_table(ITEMS)?.retain_in(all.clone(), |_, _| false)?;
     tx.open_table(super::tables::GROUPWARE_ITEMS)?
         .retain_in(all.clone(), |_, _| false)?;
-    tx.open_table(FOLDER_LOG)?.retain_in(all, |_, _| false)?;
+    tx.open_table(FOLDER_LOG)?
+        .retain_in(all.clone(), |_, _| false)?;
+    tx.open_table(super::tables::MOVED)?
+        .retain_in(all, |_, _| false)?;
+    tx.open_table(super::tables::CONVERSATION_MOVES)?
+        .retain_in(
+            (account.id, &[][..])..=(account.id, &[0xFF; 64][..]),
+            |_, _| false,
+        )?;
     super::search_index::delete_account(tx, account.id)?;
     tx.open_table(SENT_CLIENT_IDS)?
         .retain_in((account.id, "")..=(account.id, "\u{10FFFF}"), |_, _| false)?;

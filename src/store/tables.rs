@@ -48,6 +48,17 @@ pub const SYNC_CACHE: TableDefinition<(AccountId, &str), &[u8]> =
 pub const SENT_CLIENT_IDS: TableDefinition<(AccountId, &str), i64> =
     TableDefinition::new("sent_client_ids");
 
+/// Where moved items went: (account, source folder, old item id) → (destination folder,
+/// new item id). A resent MoveItems (its answer was lost) is answered from it with the same
+/// new ServerId instead of "no such item".
+pub const MOVED: TableDefinition<(AccountId, FolderId, u64), (FolderId, u64)> =
+    TableDefinition::new("moved");
+
+/// Conversations moved with MoveAlways: (account, ConversationId) → the folder their later
+/// messages are delivered to ([MS-ASCON] 2.2.2.8).
+pub const CONVERSATION_MOVES: TableDefinition<(AccountId, &[u8]), FolderId> =
+    TableDefinition::new("conversation_moves");
+
 /// The last Ping's parameters per device, reused by an empty Ping, also after a restart.
 pub const PING_PARAMS: TableDefinition<(AccountId, &str), &[u8]> =
     TableDefinition::new("ping_params");
@@ -92,6 +103,8 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(SYNC_HELD)?;
     v.visit(SYNC_CACHE)?;
     v.visit(SENT_CLIENT_IDS)?;
+    v.visit(MOVED)?;
+    v.visit(CONVERSATION_MOVES)?;
     v.visit(PING_PARAMS)?;
     v.visit(GOVERNANCE)?;
     v.visit(OOF_SENT)?;

@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.read().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -354,4 +354,23 @@ fn a_version_3_store_gets_the_groupware_table_and_keeps_its_mail() {
     assert_eq!(tx.folder_items(account, 1).unwrap().len(), 1);
     // Readable: the step created the table (reading a missing one is an error).
     assert_eq!(tx.groupware_item(account, 1, 1).unwrap(), None);
+}
+
+#[test]
+fn a_version_4_store_gets_the_moved_table() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::MOVED).unwrap());
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 4);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.read().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    use super::items::ItemReads;
+    // Readable: the step created the table (reading a missing one is an error).
+    assert_eq!(tx.moved_to(1, 1, 1).unwrap(), None);
 }

@@ -45,6 +45,9 @@ pub enum Event {
         account: AccountId,
         folder: FolderId,
     },
+    /// An admin changed one of the account's device rows (allowed it out of quarantine,
+    /// changed its settings): its waiting requests look again under the new row.
+    Device { account: AccountId },
 }
 
 /// What a job sees: the transaction, and a place to record events.

@@ -642,65 +642,6 @@ pub fn fresh_key() -> u64 {
     u64::from(rand::random::<u32>()) + 1
 }
 
-/// Records in the device's states that it moved an item itself (MoveItems): the source no
-/// longer holds it and will not be told of the deletion; the destination holds the new
-/// item and will not be sent it as an Add.
-pub fn note_own_move(
-    ctx: &WriteCtx,
-    account: AccountId,
-    device: &str,
-    from: (FolderId, u64, u64),
-    to: (FolderId, &SyncItem),
-) -> Result<(), StoreError> {
-    let (src, old_id, tombstone) = from;
-    let (dst, item) = to;
-    let (id, modseq) = match item {
-        SyncItem::Mail(m) => (m.id, m.modseq),
-        SyncItem::Groupware(g) | SyncItem::Merged(g, _) => (g.id, g.modseq),
-    };
-    let src_key = StateKey {
-        account,
-        device,
-        folder: src,
-    };
-    if let Some(mut s) = load_state(ctx.tx, src_key)? {
-        let mut held = load_held(ctx.tx, src_key, 0)?;
-        held.0.remove(&old_id);
-        s.own.push((old_id, tombstone));
-        save_current(ctx, src_key, &s, &held)?;
-    }
-    let dst_key = StateKey {
-        account,
-        device,
-        folder: dst,
-    };
-    if let Some(mut s) = load_state(ctx.tx, dst_key)? {
-        let mut held = load_held(ctx.tx, dst_key, 0)?;
-        held.0.insert(id, item.window_date());
-        s.own.push((id, modseq));
-        save_current(ctx, dst_key, &s, &held)?;
-    }
-    Ok(())
-}
-
-/// Rewrites the current generation only (the previous one stays as it was).
-fn save_current(
-    ctx: &WriteCtx,
-    k: StateKey,
-    state: &CollectionState,
-    held: &Held,
-) -> Result<(), StoreError> {
-    ctx.tx.open_table(SYNC_STATE)?.insert(
-        (k.account, k.device, k.folder),
-        tables::encode(state).as_slice(),
-    )?;
-    ctx.tx.open_table(SYNC_HELD)?.insert(
-        (k.account, k.device, k.folder, 0),
-        held.to_bytes().as_slice(),
-    )?;
-    Ok(())
-}
-
 /// Counts what the following Syncs would deliver from `state` in FilterType `filter`
 /// ([MS-ASCMD] 2.2.1.9 GetItemEstimate), without changing anything.
 pub fn estimate(

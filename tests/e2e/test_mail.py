@@ -146,10 +146,12 @@ def test_fetch_a_message_body_and_its_attachment(easd_server, make_client: Calla
     assert client.fetch_attachment(att.file_reference) == payload
 
 
-def test_move_a_message_to_another_folder(easd_server, make_client: Callable[..., Client]):
-    """ASSERTS: MoveItems into a user folder answers a new ServerId in that folder; another
-    device then sees the message deleted from the Inbox and added to the folder with the same
-    Subject; the moving device is not sent the item again."""
+def test_move_items_seen_by_the_moving_device(easd_server, make_client: Callable[..., Client]):
+    """ASSERTS: MoveItems into a user folder answers a new ServerId in that folder; the
+    moving device itself, at its next Sync of each folder, is sent the Delete in the Inbox
+    and the Add in the folder ([MS-ASCMD] 2.2.1.12), once; the same MoveItems sent again
+    answers the same new ServerId; another device sees the message deleted from the Inbox
+    and added to the folder with the same Subject."""
     t = tag()
     subject = f"e2e move {t}"
     lmtp_deliver(easd_server, easd_server.alice.email, subject, "move me")
@@ -166,11 +168,16 @@ def test_move_a_message_to_another_folder(easd_server, make_client: Callable[...
 
         new_id = mover.move_item(sid, inbox, folder)
         assert new_id != sid and new_id.startswith(f"{folder}:")
+        assert mover.move_item(sid, inbox, folder) == new_id, "a resent MoveItems"
 
-        r = mover.sync_folder(folder, key_folder)
-        assert new_id not in [a.server_id for a in r.added], "moved item re-sent to the mover"
         r = mover.sync_folder(inbox, key_in)
-        assert sid not in r.deleted, "mover told of its own move"
+        assert r.deleted == [sid] and r.added == [], "the mover's Inbox keeps a ghost"
+        assert mover.sync_folder(inbox, r.sync_key).deleted == []
+        r = mover.sync_folder(folder, key_folder)
+        assert [(a.server_id, a.fields.get("Email.Subject")) for a in r.added] == [
+            (new_id, subject)
+        ], "the moved message never reaches the mover's folder"
+        assert mover.sync_folder(folder, r.sync_key).added == []
 
         r = watcher.sync_folder(inbox, wkey_in)
         assert sid in r.deleted

@@ -1115,27 +1115,41 @@ pub fn text_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> 
     .into_bytes()
 }
 
-/// A message to `to` with a plain-text body ("see attached") and one attachment `name` of
-/// `size` bytes `z`, base64 in lines of 76.
+/// [`message_with_attachment`] with `size` bytes `z` as the attachment.
 pub fn attachment_message(to: &str, subject: &str, name: &str, size: usize) -> Vec<u8> {
-    let data = base64::engine::general_purpose::STANDARD.encode(vec![b'z'; size]);
-    let lines: Vec<&str> = data
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
-        .collect();
+    message_with_attachment(to, subject, name, &vec![b'z'; size])
+}
+
+/// A multipart/mixed message with a text body ("See the attachment.") and one base64
+/// attachment.
+pub fn message_with_attachment(to: &str, subject: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
+    let content_type = if name.ends_with(".png") {
+        "image/png"
+    } else {
+        "application/octet-stream"
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 * 2 + 2);
+    for chunk in b64.as_bytes().chunks(76) {
+        wrapped.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        wrapped.push_str("\r\n");
+    }
     format!(
-        "From: <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Message-ID: <{}@test.example>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n\
-         --sep\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
-         --sep\r\nContent-Type: application/octet-stream\r\n\
+        "From: Sender <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Date: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <{}@test.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
+         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n\
+         --b0undary\r\nContent-Type: {content_type}; name=\"{name}\"\r\n\
          Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--sep--\r\n",
-        unique_token(),
-        lines.join("\r\n")
+         Content-Transfer-Encoding: base64\r\n\r\n{wrapped}--b0undary--\r\n",
+        unique_token()
     )
     .into_bytes()
+}
+
+/// Deterministic attachment bytes covering every byte value.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
 }
 
 /// A process-wide unique token (for Message-IDs and names).
@@ -1224,6 +1238,7 @@ impl TestServer {
 
 use easd::wbxml::tag::airsync as air;
 use easd::wbxml::tag::airsyncbase as asb;
+use easd::wbxml::tag::{getitemestimate as gie, itemoperations as io, search as sr};
 
 /// One Collection of a Sync request, built up field by field.
 #[derive(Debug, Clone, Default)]
@@ -1919,6 +1934,95 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+// ---- commands that hand out contents, one request each -------------------------------------
+
+/// GetItemEstimate for one collection; (Status, Estimate).
+pub fn estimate(
+    c: &EasClient,
+    folder: &str,
+    key: Option<&str>,
+    filter: Option<u8>,
+) -> (String, Option<usize>) {
+    let mut coll = Element::new(gie::COLLECTION);
+    if let Some(k) = key {
+        coll.push_text(air::SYNC_KEY, k);
+    }
+    coll.push_text(gie::COLLECTION_ID, folder);
+    if let Some(f) = filter {
+        coll.push(Element::new(air::OPTIONS).text_child(air::FILTER_TYPE, f.to_string()));
+    }
+    let r = c.call(
+        "GetItemEstimate",
+        &Element::new(gie::GET_ITEM_ESTIMATE).child(Element::new(gie::COLLECTIONS).child(coll)),
+    );
+    let resp = r
+        .find(gie::RESPONSE)
+        .unwrap_or_else(|| panic!("no Response in {r:?}"));
+    let n = resp
+        .find(gie::COLLECTION)
+        .and_then(|c| c.text_of(gie::ESTIMATE))
+        .map(|e| e.parse().expect("numeric Estimate"));
+    (text(resp, gie::STATUS).to_owned(), n)
+}
+
+/// POSTs GetAttachment with `AttachmentName` (percent-encoded) and an empty body.
+pub fn get_attachment(c: &EasClient, name: &str) -> Resp {
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let query = format!(
+        "{}&AttachmentName={encoded}",
+        c.query("GetAttachment", None)
+    );
+    c.post_raw(&query, &[], Vec::new())
+}
+
+/// The ItemOperations Fetch Status of item `server_id` (`folder:item`).
+pub fn fetch_status(c: &EasClient, server_id: &str) -> String {
+    let (folder, _) = server_id.split_once(':').expect("folder:item");
+    let r = c.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(
+            Element::new(io::FETCH)
+                .text_child(io::STORE, "Mailbox")
+                .text_child(air::COLLECTION_ID, folder)
+                .text_child(air::SERVER_ID, server_id),
+        ),
+    );
+    let fetch = r.find_path(&[io::RESPONSE, io::FETCH]).expect("Fetch");
+    text(fetch, io::STATUS).to_owned()
+}
+
+/// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
+pub fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
+    let r = c.call(
+        "Search",
+        &Element::new(sr::SEARCH).child(
+            Element::new(sr::STORE)
+                .text_child(sr::NAME, "Mailbox")
+                .child(
+                    Element::new(sr::QUERY)
+                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
+                )
+                .child(Element::new(sr::OPTIONS).child(
+                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
+                )),
+        ),
+    );
+    let store = r
+        .find_path(&[sr::RESPONSE, sr::STORE])
+        .unwrap_or_else(|| panic!("no Store in {r:?}"));
+    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
+    store
+        .find_all(sr::RESULT)
+        .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

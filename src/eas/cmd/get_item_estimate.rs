@@ -115,6 +115,11 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         filter.unwrap_or(state.filter),
     );
     let held = coll::load_held(&tx, sk, generation)?;
-    let n = coll::estimate(&tx, sk, state, held, filter, crate::store::now())?;
+    // A quarantined device's Syncs bring nothing ([`Sight::serves_contents`]).
+    let n = if Sight::of(&ctx.device).serves_contents() {
+        coll::estimate(&tx, sk, state, held, filter, crate::store::now())?
+    } else {
+        0
+    };
     Ok(response(OK, Some(id), Some(n)))
 }

@@ -1,5 +1,5 @@
-//! ItemOperations ([MS-ASCMD] 2.2.1.10): Fetch of a message or an attachment, and
-//! EmptyFolderContents. Attachments go into separate parts of a multipart response when the
+//! ItemOperations ([MS-ASCMD] 2.2.1.10): Fetch of a message or an attachment,
+//! EmptyFolderContents, and Move of a conversation. Attachments go into separate parts of a multipart response when the
 //! client accepts one ([MS-ASCMD] 2.2.1.10.1), so a large file is never base64 in WBXML.
 
 use base64::Engine;
@@ -8,17 +8,18 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::{self, Class, GroupwareItem};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
+use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
 use crate::mail::mime;
 use crate::refusal::Limit;
-use crate::store::folders;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::FolderId;
+use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
+use crate::store::{conversations, folders};
 use crate::sync::collection::Merged;
-use crate::sync::{parse_file_reference, parse_item_server_id};
+use crate::sync::{parse_file_reference, parse_item_server_id, retriable};
 use crate::wbxml::{
     Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io, tag::search,
 };
@@ -26,6 +27,7 @@ use crate::wbxml::{
 /// ItemOperations Status values ([MS-ASCMD] 2.2.3.177.8).
 const OK: u8 = 1;
 const PROTOCOL_ERROR: u8 = 2;
+const SERVER_ERROR: u8 = 3;
 const NOT_FOUND: u8 = 6;
 const BAD_RANGE: u8 = 8;
 /// "The requested data size is too large": over the policy's MaxAttachmentSize.
@@ -33,6 +35,13 @@ const TOO_LARGE: u8 = 11;
 const INVALID_ATTACHMENT: u8 = 15;
 /// "Access to the resource is denied": the policy disables attachments.
 const ACCESS_DENIED: u8 = 16;
+/// Move: "the destination folder cannot be the recipient information cache" ([MS-ASCON]
+/// 2.2.2.10).
+const RECIPIENT_CACHE: u8 = 105;
+/// Move without MoveAlways ([MS-ASCMD] 2.2.3.118: it "MUST be included").
+const MOVE_ALWAYS_MISSING: u8 = 155;
+/// Move: "the destination folder MUST be of type IPF.Note" ([MS-ASCON] 2.2.2.10).
+const NOT_A_MAIL_FOLDER: u8 = 156;
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body.filter(|b| b.tag == io::ITEM_OPERATIONS) else {
@@ -62,8 +71,11 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             fetch(ctx, &policy, op, &mut parts)?
         } else if op.tag == io::EMPTY_FOLDER_CONTENTS {
             empty_folder(ctx, op).await?
+        } else if op.tag == io::MOVE && ctx.req.version >= ProtocolVersion::V14_0 {
+            move_conversation(ctx, op).await?
         } else {
-            // Move (conversations) is not offered; the operation is refused on its own.
+            // Move before 14.0 ([MS-ASCMD] 2.2.3.117.1), or no operation at all: refused on
+            // its own.
             Element::new(op.tag).text_child(io::STATUS, PROTOCOL_ERROR.to_string())
         });
     }
@@ -144,12 +156,12 @@ enum Fetched {
     Groupware(GroupwareItem, Class),
 }
 
-/// Item `id` of `folder`, when the device is shown the folder; a groupware item only when
-/// the device is shown the folder as what it is (not as a mail folder).
+/// Item `id` of `folder`, when the device is sent what the folder holds; a groupware item
+/// only when the device is shown the folder as what it is (not as a mail folder).
 fn fetch_item(ctx: &Ctx<'_>, folder: FolderId, id: u64) -> Result<Option<Fetched>, StoreError> {
     let tx = ctx.app.store.read()?;
     let sight = Sight::of(&ctx.device);
-    let Some(f) = sight.folder(&tx, ctx.account.id, folder)? else {
+    let Some(f) = sight.contents(&tx, ctx.account.id, folder)? else {
         return Ok(None);
     };
     if let Some(mail) = tx.item(ctx.account.id, folder, id)? {
@@ -271,6 +283,107 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
         })
         .await?;
     Ok(answer(OK, id))
+}
+
+/// Move of a conversation ([MS-ASCMD] 2.2.3.117.1, [MS-ASCON] 2.2.2.7-2.2.2.10): every
+/// message of the conversation in the mail folders the device is sent the contents of,
+/// except Sent Items, goes to DstFldId, and with MoveAlways (required) so do its later
+/// messages, as they are delivered. Each moved message is a Delete and an Add at every
+/// device's next Sync of the folders, as for MoveItems. A resend finds the messages already
+/// there and answers the same.
+async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError> {
+    // Opaque in WBXML; some clients send it as base64 text.
+    let conversation = op
+        .find(io::CONVERSATION_ID)
+        .and_then(|c| c.bytes_lenient())
+        .map(|c| c.into_owned())
+        .filter(|c| !c.is_empty());
+    let answer = |status: u8| {
+        let e = Element::new(io::MOVE).text_child(io::STATUS, status.to_string());
+        match &conversation {
+            Some(c) => e.opaque_child(io::CONVERSATION_ID, c.clone()),
+            None => e,
+        }
+    };
+    let (Some(id), Some(dst)) = (&conversation, op.text_of(io::DST_FLD_ID)) else {
+        return Ok(answer(PROTOCOL_ERROR));
+    };
+    if op
+        .find(io::OPTIONS)
+        .and_then(|o| o.find(io::MOVE_ALWAYS))
+        .is_none()
+    {
+        return Ok(answer(MOVE_ALWAYS_MISSING));
+    }
+    let account = ctx.account.id;
+    let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
+    // A folder the device does not have does not exist: 6.
+    let Some(dst) = sight.folder_named(&tx, account, dst)? else {
+        return Ok(answer(NOT_FOUND));
+    };
+    match dst.kind {
+        FolderType::RecipientCache => return Ok(answer(RECIPIENT_CACHE)),
+        kind if !is_mail(kind) => return Ok(answer(NOT_A_MAIL_FOLDER)),
+        _ => {}
+    }
+    // The conversation exists for the device when it has one of its messages anywhere
+    // (Sent Items and the destination too); those elsewhere move.
+    let mut found = false;
+    let mut moving: Vec<(FolderId, u64)> = Vec::new();
+    for f in tx.folders(account)? {
+        if !is_mail(f.kind) || sight.contents(&tx, account, f.id)?.is_none() {
+            continue;
+        }
+        let messages = conversations::messages_in(&tx, account, f.id, id)?;
+        found |= !messages.is_empty();
+        if f.id != dst.id && f.kind != FolderType::SentItems {
+            moving.extend(messages.into_iter().map(|m| (f.id, m)));
+        }
+    }
+    drop(tx);
+    if !found {
+        return Ok(answer(NOT_FOUND));
+    }
+    let (to, conversation_id) = (dst.id, id.clone());
+    let moved = ctx
+        .app
+        .store
+        .write(move |w: &mut WriteCtx| {
+            if w.tx.folder(account, to)?.is_none() {
+                return Ok(false);
+            }
+            for &(from, item) in &moving {
+                // One gone meanwhile (moved or deleted by another device) stays gone.
+                items::move_to(w, account, from, item, to)?;
+            }
+            conversations::always_move(w, account, &conversation_id, to)?;
+            Ok(true)
+        })
+        .await;
+    Ok(match moved {
+        Ok(true) => answer(OK),
+        Ok(false) => answer(NOT_FOUND),
+        Err(e) if retriable(&e) => {
+            tracing::warn!("ItemOperations Move write failed: {e}");
+            answer(SERVER_ERROR)
+        }
+        Err(e) => return Err(e),
+    })
+}
+
+/// Mail folders ("IPF.Note", [MS-ASCON] 2.2.2.10): where a conversation can be, and go.
+fn is_mail(kind: FolderType) -> bool {
+    matches!(
+        kind,
+        FolderType::UserGeneric
+            | FolderType::Inbox
+            | FolderType::Drafts
+            | FolderType::DeletedItems
+            | FolderType::SentItems
+            | FolderType::Outbox
+            | FolderType::UserMail
+    )
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use crate::refusal::Limit;
 use crate::server::App;
 use crate::store::StoreError;
 use crate::store::model::{Account, Device};
+use crate::store::ops::Reads;
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
@@ -60,6 +61,22 @@ pub struct Ctx<'a> {
     pub req: &'a EasRequest,
     /// A `message/rfc822` body (12.x SendMail/SmartReply/SmartForward), not WBXML.
     pub mime_body: Option<bytes::Bytes>,
+}
+
+impl Ctx<'_> {
+    /// Re-reads the device row: a waiting request (Ping, hanging Sync) may outlive an
+    /// admin's change to it, such as an allow that ends a quarantine.
+    pub fn reload_device(&mut self) -> Result<(), StoreError> {
+        let fresh = self
+            .app
+            .store
+            .read()?
+            .device(self.account.id, &self.device.device_id)?;
+        if let Some(d) = fresh {
+            self.device = d;
+        }
+        Ok(())
+    }
 }
 
 pub enum Reply {

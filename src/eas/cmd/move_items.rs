@@ -1,16 +1,20 @@
 //! MoveItems ([MS-ASCMD] 2.2.1.12): move messages between mail folders, and calendar,
 //! contact, task and note items between folders of their class; each move answers with its
 //! own status and the item's new ServerId.
+//!
+//! "When items are moved between folders on the server, the client receives Delete and Add
+//! operations the next time the client synchronizes the affected folders" (2.2.1.12): every
+//! device, the mover too, finds the move in the folders' change logs. A resent MoveItems
+//! (its answer was lost) gets the same answer again from the store's record of the move.
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
 use crate::refusal::Limit;
-use crate::store::items;
+use crate::store::items::{self, ItemReads};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
-use crate::sync::collection::{self as coll, SyncItem};
 use crate::sync::{item_server_id, parse_item_server_id, retriable};
 use crate::wbxml::{Element, tag::r#move as mv};
 
@@ -105,7 +109,6 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
         return Ok((INVALID_DESTINATION, None));
     }
     drop(tx);
-    let device = ctx.device.device_id.clone();
     let (from, to) = (src.id, dst.id);
     let moved = ctx
         .app
@@ -114,17 +117,25 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
             if w.tx.folder(account, to)?.is_none() {
                 return Ok(Moved::DestinationGone);
             }
-            let moved = match class {
-                None => items::move_to(w, account, from, id, to)?
-                    .map(|(tombstone, m)| (tombstone, SyncItem::Mail(Box::new(m)))),
-                Some(_) => items::move_groupware(w, account, from, id, to)?
-                    .map(|(tombstone, g)| (tombstone, SyncItem::Groupware(g))),
+            let new_id = match class {
+                None => items::move_to(w, account, from, id, to)?.map(|(_, m)| m.id),
+                Some(_) => items::move_groupware(w, account, from, id, to)?.map(|(_, g)| g.id),
             };
-            let Some((tombstone, item)) = moved else {
-                return Ok(Moved::SourceGone);
-            };
-            coll::note_own_move(w, account, &device, (from, id, tombstone), (to, &item))?;
-            Ok(Moved::To(item_server_id(to, item.id())))
+            if let Some(new_id) = new_id {
+                return Ok(Moved::To(item_server_id(to, new_id)));
+            }
+            // Gone from the source: a resend of this very move gets the same answer while
+            // the moved item is still where the move put it.
+            match w.tx.moved_to(account, from, id)? {
+                Some((there, new_id))
+                    if there == to
+                        && (w.tx.item(account, to, new_id)?.is_some()
+                            || w.tx.groupware_item(account, to, new_id)?.is_some()) =>
+                {
+                    Ok(Moved::To(item_server_id(to, new_id)))
+                }
+                _ => Ok(Moved::SourceGone),
+            }
         })
         .await;
     Ok(match moved {

@@ -122,14 +122,30 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                     return Ok(reply(HIERARCHY_STALE));
                 }
             }
-            Wake::Notified(which) => {
+            // Told without a look at the store; still nothing for a device that is sent
+            // nothing of its folders (quarantine).
+            Wake::Notified(which) if Sight::of(&ctx.device).serves_contents() => {
                 let told: Vec<FolderId> =
                     ids.iter().copied().filter(|f| which.contains(f)).collect();
                 if !told.is_empty() {
                     return Ok(changes_reply(&told));
                 }
             }
+            Wake::Notified(_) => {}
             Wake::Changed(which) => {
+                // An admin may have changed the device meanwhile: an allow that ends its
+                // quarantine has it sync at once, each folder with something for it (or
+                // all of them when none has: it syncs them once under its new standing).
+                let was_served = Sight::of(&ctx.device).serves_contents();
+                ctx.reload_device()?;
+                if !was_served && Sight::of(&ctx.device).serves_contents() {
+                    let changed = changed_folders(ctx, &folders)?;
+                    return Ok(changes_reply(if changed.is_empty() {
+                        &ids
+                    } else {
+                        &changed
+                    }));
+                }
                 let candidates: Vec<Folder> = folders
                     .iter()
                     .filter(|f| {
@@ -243,10 +259,14 @@ fn merged_sources(
     Ok(out)
 }
 
-/// The folders among `folders` a Sync would bring the device something from.
+/// The folders among `folders` a Sync would bring the device something from: none while
+/// it is sent nothing of them (quarantine), so its Ping waits for its heartbeat.
 fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<FolderId>, StoreError> {
-    let tx = ctx.app.store.read()?;
     let sight = Sight::of(&ctx.device);
+    if !sight.serves_contents() {
+        return Ok(Vec::new());
+    }
+    let tx = ctx.app.store.read()?;
     let t = now();
     let mut out = Vec::new();
     for f in folders {

@@ -161,9 +161,16 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
         .enforce(MailOptions { filter: 0, body })
         .body;
-    // Only the folders the device is shown are searched or may be named.
-    let folders = Sight::of(&ctx.device).hierarchy(tx.folders(account)?);
-    let shown: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+    // Only the folders the device is shown may be named, and only those whose contents it
+    // is sent are searched (none while it is quarantined: no hits).
+    let sight = Sight::of(&ctx.device);
+    let folders = sight.hierarchy(tx.folders(account)?);
+    let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+    let searched: BTreeSet<FolderId> = folders
+        .iter()
+        .filter(|_| sight.serves_contents())
+        .map(|f| f.id)
+        .collect();
     let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
     if deep {
         for f in &folders {
@@ -172,7 +179,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     }
     let mut scope: Option<BTreeSet<FolderId>> = None;
     for id in named {
-        let Some(root) = id.parse::<FolderId>().ok().filter(|f| shown.contains(f)) else {
+        let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f)) else {
             return Ok(store_answer(FOLDER_SYNC_REQUIRED));
         };
         let set = scope.get_or_insert_with(BTreeSet::new);
@@ -187,7 +194,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     // The index carries each hit's folder and DateReceived, newest first: only the page
     // shown is read.
     let hits = search_index::search(&tx, account, &query.words, |p| {
-        shown.contains(&p.folder)
+        searched.contains(&p.folder)
             && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
             && query.after.is_none_or(|a| p.received > a)
             && query.before.is_none_or(|b| p.received < b)

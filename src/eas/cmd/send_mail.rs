@@ -45,11 +45,13 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         tracing::info!("{}: malformed {command}", ctx.device.device_id);
         return Ok(failure(ctx, command, INVALID_CONTENT));
     };
-    // The message replied to or forwarded must be in a folder the device is shown: one in
-    // a folder it does not have is not found (Status 150, ItemNotFound).
+    // The message replied to or forwarded must be in a folder the device is sent the
+    // contents of: one in a folder it does not have (or any while it is quarantined, as
+    // the reply or forward would carry the original) is not found (Status 150,
+    // ItemNotFound).
     if let Some(src) = &submission.source
         && Sight::of(&ctx.device)
-            .folder(&ctx.app.store.read()?, ctx.account.id, src.folder)?
+            .contents(&ctx.app.store.read()?, ctx.account.id, src.folder)?
             .is_none()
     {
         let e = SubmitError::SourceNotFound;

@@ -15,13 +15,12 @@ use crate::eas::class::groupware::{self, Class, Summary};
 use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
-use crate::govern::registry;
 use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::{Access, FolderId, FolderType};
+use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
@@ -215,7 +214,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Wake::Timeout | Wake::Superseded | Wake::Shutdown => {
                 return Ok(Reply::Http(hyper::StatusCode::OK));
             }
-            Wake::Changed(_) | Wake::Notified(_) | Wake::Hierarchy => {}
+            // An admin may have changed the device meanwhile (an allow that ends its
+            // quarantine): the collections are looked at again under its current row.
+            Wake::Changed(_) => ctx.reload_device()?,
+            Wake::Notified(_) | Wake::Hierarchy => {}
         }
     }
 }
@@ -598,7 +600,8 @@ async fn sync_collection(
 ) -> Result<(Element, bool), StoreError> {
     let account = ctx.account.id;
     let key_text = req.key.clone();
-    let quarantined = registry::access(&ctx.device) == Access::Quarantine;
+    // Quarantine: the device's changes are applied, nothing of the folder flows to it.
+    let withheld = !Sight::of(&ctx.device).serves_contents();
     let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, &req.id)?;
     let folder = match shown {
         Some(f) => f,
@@ -659,8 +662,7 @@ async fn sync_collection(
         )?,
         SyncKey::Unknown => Outcome::InvalidKey,
         SyncKey::Issued(k) => {
-            // Quarantine: client changes are applied, nothing new flows to the device.
-            let get_changes = req.get_changes.unwrap_or(true) && !quarantined;
+            let get_changes = req.get_changes.unwrap_or(true) && !withheld;
             match quiet(
                 &ctx.app.store,
                 sk,
@@ -684,9 +686,10 @@ async fn sync_collection(
                         window,
                         get_changes,
                         deletes_as_moves: req.deletes_as_moves,
+                        withheld,
                         // A quarantined device is sent nothing, so whatever it changes
                         // cannot conflict with a server version it was never shown.
-                        conflict: if quarantined {
+                        conflict: if withheld {
                             Conflict::ClientWins
                         } else {
                             opts.conflict
@@ -883,6 +886,8 @@ struct Job {
     filter: u8,
     window: usize,
     get_changes: bool,
+    /// Nothing of the folder is sent (a quarantined device): a Fetch finds nothing.
+    withheld: bool,
     deletes_as_moves: bool,
     conflict: Conflict,
     commands: Vec<ClientCommand>,
@@ -1049,6 +1054,7 @@ impl Job {
                 }
                 ClientCommand::Fetch { server_id } => {
                     let item = match target(server_id) {
+                        _ if self.withheld => None,
                         Target::Own(i) => {
                             coll::read_item(w.tx, self.account, self.folder, i, None)?
                                 .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_)))
