@@ -47,6 +47,10 @@ pub struct CollectionState {
     /// resend of that round (the previous key) is answered with the same items.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added: Vec<(String, u64)>,
+    /// (item, ClientId, MIME part) of the attachments the device added to drafts in that
+    /// round: a resend gets the same FileReferences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<(u64, String, u32)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -544,6 +548,7 @@ pub fn rewind(state: &CollectionState) -> Option<CollectionState> {
         previous: state.previous.clone(),
         merged: p.merged.clone(),
         added: Vec::new(),
+        attached: Vec::new(),
     })
 }
 
