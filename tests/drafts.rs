@@ -472,3 +472,33 @@ fn another_accounts_draft_attachment_cannot_be_deleted() {
     assert_eq!(listed(&items[0].1).len(), 1, "{items:?}");
     assert_eq!(text(&items[0].1, em::SUBJECT), "bob's");
 }
+
+#[test]
+fn a_deleted_draft_leaves_the_other_devices() {
+    let (_sink, s) = setup();
+    let phone = s.device(ALICE, "phone");
+    let tablet = s.device(ALICE, "tablet");
+    let drafts = phone.folder_of_type(DRAFTS);
+    let mut key = phone.sync_init(&drafts);
+    let tablet_key = tablet.sync_init(&drafts);
+    let out = phone.sync1(&SyncColl::new(&drafts, &key).command(add(
+        "d1",
+        data().text_child(em::SUBJECT, "never mind"),
+        false,
+    )));
+    key = out.ok_key();
+    let draft = text(&response(&out, air::ADD), air::SERVER_ID).to_owned();
+    let out = tablet.sync1(&SyncColl::new(&drafts, &tablet_key));
+    let tablet_key = out.ok_key();
+    assert_eq!(out.add_ids(), [draft.as_str()]);
+
+    let out = phone.sync1(
+        &SyncColl::new(&drafts, &key)
+            .deletes_as_moves(false)
+            .delete(&draft),
+    );
+    out.ok_key();
+    assert!(out.responses.is_none(), "{:?}", out.raw);
+    let out = tablet.sync1(&SyncColl::new(&drafts, &tablet_key));
+    assert_eq!(out.deletes, [draft.as_str()], "{:?}", out.raw);
+}
