@@ -1,8 +1,9 @@
 //! Drafts in Sync (protocol 16.0+): a device's Add, Change and Send of email items in its
 //! Drafts folder ([MS-ASEMAIL] 2.2.2.69 Send, [MS-ASAIRS] 2.2.2.2 and 2.2.2.21 attachment
-//! Add and Delete). Below 16.0, and in any other mail folder, an email Add stays Status 6:
-//! [MS-ASCMD] 3.1.5.4, clients MUST NOT synchronize the Drafts folder before 16.0, and
-//! [MS-ASEMAIL] lets a client create email items as drafts only.
+//! Add and Delete). Below 16.0, and in any other mail folder, an email Add stays Status 6
+//! ("malformed or invalid item", [MS-ASCMD] 2.2.3.177.17): [MS-ASCMD] 3.1.5.4, clients
+//! MUST NOT synchronize the Drafts folder before 16.0, and a client creates email items
+//! only as drafts (mail reaches other folders by delivery, SendMail and moves).
 //!
 //! The edit is applied in the collection's write job like any client change; the Send
 //! leaves through the relay after that write committed ([`send_all`]). A resent Sync (the
