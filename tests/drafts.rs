@@ -502,3 +502,67 @@ fn a_deleted_draft_leaves_the_other_devices() {
     let out = tablet.sync1(&SyncColl::new(&drafts, &tablet_key));
     assert_eq!(out.deletes, [draft.as_str()], "{:?}", out.raw);
 }
+
+/// A Responses/Change: its Status and the (ClientId, FileReference) it names.
+type ChangeAnswer = (String, Option<Vec<(String, String)>>);
+
+#[test]
+fn a_resent_change_is_answered_as_the_first_and_applied_once() {
+    let (_sink, s) = setup();
+    let phone = s.device(ALICE, "phone");
+    let drafts = phone.folder_of_type(DRAFTS);
+    let key = phone.sync_init(&drafts);
+    let out = phone.sync1(&SyncColl::new(&drafts, &key).command(add(
+        "d1",
+        data().text_child(em::SUBJECT, "once"),
+        false,
+    )));
+    let key = out.ok_key();
+    let draft = text(&response(&out, air::ADD), air::SERVER_ID).to_owned();
+
+    // An attachment added, and one that does not exist removed: two Changes in one round.
+    let more = data().child(Element::new(asb::ATTACHMENTS).child(attach(
+        "att1",
+        "a.txt",
+        "text/plain",
+        b"only once",
+    )));
+    let missing =
+        data().child(Element::new(asb::ATTACHMENTS).child(detach(&format!("{draft}:99"))));
+    let round = SyncColl::new(&drafts, &key)
+        .command(change(&draft, more, false))
+        .command(change(&draft, missing, false));
+    let answers: Vec<Vec<ChangeAnswer>> = [phone.sync1(&round), phone.sync1(&round)]
+        .iter()
+        .map(|out| {
+            out.ok_key();
+            out.responses
+                .as_ref()
+                .expect("Responses")
+                .find_all(air::CHANGE)
+                .map(|c| {
+                    (
+                        text(c, air::STATUS).to_owned(),
+                        c.find(air::APPLICATION_DATA).map(references),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        answers[0], answers[1],
+        "the resend is answered as the first"
+    );
+    assert_eq!(answers[0][0].0, "1");
+    assert_eq!(answers[0][1].0, "8");
+    let refs = answers[0][0].1.clone().expect("the added attachment");
+    assert_eq!(refs.len(), 1);
+
+    let tablet = s.device(ALICE, "tablet");
+    let items = all_items(&tablet, &drafts);
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        listed(&items[0].1),
+        [("a.txt".to_owned(), refs[0].1.clone())]
+    );
+}

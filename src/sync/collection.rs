@@ -47,10 +47,14 @@ pub struct CollectionState {
     /// resend of that round (the previous key) is answered with the same items.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added: Vec<(String, u64)>,
-    /// (item, ClientId, MIME part) of the attachments the device added to drafts in that
-    /// round: a resend gets the same FileReferences.
+    /// (position of the command in that round, ClientId, MIME part) of the attachments
+    /// the device added to drafts: a resend gets the same FileReferences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attached: Vec<(u64, String, u32)>,
+    pub attached: Vec<(u32, String, u32)>,
+    /// (position of the command, Status) of the draft Changes that round refused: a
+    /// resend gets them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<(u32, u8)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -549,6 +553,7 @@ pub fn rewind(state: &CollectionState) -> Option<CollectionState> {
         merged: p.merged.clone(),
         added: Vec::new(),
         attached: Vec::new(),
+        refused: Vec::new(),
     })
 }
 

@@ -874,12 +874,14 @@ impl Job {
             KeyMatch::Previous => Some(drafts::Resent {
                 added: &stored.added,
                 attached: &stored.attached,
+                refused: &stored.refused,
             }),
             _ => None,
         };
         let replay = lost_round.as_ref().map_or(&[][..], |r| r.added);
         state.added.clear();
         state.attached.clear();
+        state.refused.clear();
         let mut sends = Vec::new();
         let (responses, refused) = self.apply_commands(
             w,
@@ -944,7 +946,7 @@ impl Job {
             },
             None => Target::Unknown,
         };
-        for cmd in &self.commands {
+        for (pos, cmd) in (0u32..).zip(&self.commands) {
             match cmd {
                 ClientCommand::Change {
                     server_id,
@@ -953,7 +955,7 @@ impl Job {
                 } => {
                     if let (Some(d), Target::Own(id)) = (&self.drafts, target(server_id)) {
                         let answer =
-                            self.change_draft(d, w, state, resent, (id, data, *send), sends)?;
+                            self.change_draft(d, w, state, resent, (pos, id, data, *send), sends)?;
                         if answer.status != OK || answer.data.is_some() {
                             out.push(ItemResponse::Change {
                                 server_id: server_id.clone(),
@@ -1043,7 +1045,7 @@ impl Job {
                             w,
                             (state, held),
                             resent,
-                            (client_id, data.as_ref(), *send),
+                            (pos, client_id, data.as_ref(), *send),
                             sends,
                         )?,
                         None => {

@@ -49,11 +49,13 @@ impl Drafting {
     }
 }
 
-/// What a resent round finds of its first run: the items it added (by ClientId) and the
-/// (item, ClientId, MIME part) of the attachments it added to drafts.
+/// What a resent round finds of its first run: the items it added (by ClientId), and by
+/// the position of the command in the round, the (ClientId, MIME part) of each attachment
+/// a draft command added and the Status of each draft Change it refused.
 pub(super) struct Resent<'a> {
     pub added: &'a [(String, u64)],
-    pub attached: &'a [(u64, String, u32)],
+    pub attached: &'a [(u32, String, u32)],
+    pub refused: &'a [(u32, u8)],
 }
 
 /// A draft command's answer: its Status, the item, and the ApplicationData naming the
@@ -65,15 +67,16 @@ pub(super) struct Answer {
 }
 
 impl Job {
+    /// Status 1 for command `pos` on `item`, which added `attached`.
     fn answer(
         &self,
         state: &mut CollectionState,
-        item: u64,
+        (pos, item): (u32, u64),
         attached: Vec<(String, u32)>,
     ) -> Answer {
         state
             .attached
-            .extend(attached.iter().map(|(c, p)| (item, c.clone(), *p)));
+            .extend(attached.iter().map(|(c, p)| (pos, c.clone(), *p)));
         Answer {
             status: OK,
             item: Some(item),
@@ -97,7 +100,7 @@ impl Job {
         w: &mut WriteCtx,
         (state, held): (&mut CollectionState, &mut Held),
         resent: Option<&Resent<'_>>,
-        (client_id, data, send): (&str, Option<&Element>, bool),
+        (pos, client_id, data, send): (u32, &str, Option<&Element>, bool),
         sends: &mut Vec<u64>,
     ) -> Result<Answer, StoreError> {
         if let Some((_, id)) = resent
@@ -111,8 +114,8 @@ impl Job {
                 }
             }
             state.added.push((client_id.to_owned(), id));
-            let attached = resent_attachments(resent, id);
-            return Ok(self.answer(state, id, attached));
+            let attached = resent_attachments(resent, pos);
+            return Ok(self.answer(state, (pos, id), attached));
         }
         let Some(data) = data else {
             return Ok(self.refused("Add without ApplicationData"));
@@ -130,7 +133,7 @@ impl Job {
                 if send {
                     sends.push(item.id);
                 }
-                Ok(self.answer(state, item.id, saved.attached))
+                Ok(self.answer(state, (pos, item.id), saved.attached))
             }
             Outcome::Refused(why) => Ok(self.refused(why)),
             Outcome::NotFound => Ok(self.refused("new draft vanished")),
@@ -138,39 +141,75 @@ impl Job {
     }
 
     /// A device's Change of draft `id` (its fields, attachments and flags), sent too when
-    /// `send`.
+    /// `send`. A refusal is recorded so that a resend of the round gets it again.
     pub(super) fn change_draft(
         &self,
         d: &Drafting,
         w: &mut WriteCtx,
         state: &mut CollectionState,
         resent: Option<&Resent<'_>>,
-        (id, data, send): (u64, &Element, bool),
+        (pos, id, data, send): (u32, u64, &Element, bool),
         sends: &mut Vec<u64>,
     ) -> Result<Answer, StoreError> {
-        let exists = w.tx.item(self.account, self.folder, id)?;
-        let gone = |w: &mut WriteCtx| -> Result<Answer, StoreError> {
-            // A Send whose draft already left (the first run of a resent round, or a
-            // concurrent one) is done; otherwise the draft does not exist.
-            let sent = send && save::was_sent(w.tx, self.account, id)?;
-            Ok(Answer {
-                status: if sent { OK } else { NOT_FOUND },
+        if let Some(first) = resent {
+            return self.change_again(w, state, first, (pos, id, send), sends);
+        }
+        let answer = self.change_once(d, w, state, (pos, id, data, send), sends)?;
+        if answer.status != OK {
+            state.refused.push((pos, answer.status));
+        }
+        Ok(answer)
+    }
+
+    /// The answer to a draft whose item is gone: a Send whose draft already left (the
+    /// first run of a resent round, or a concurrent one) is done; otherwise the draft does
+    /// not exist.
+    fn gone(&self, w: &WriteCtx, id: u64, send: bool) -> Result<Answer, StoreError> {
+        let sent = send && save::was_sent(w.tx, self.account, id)?;
+        Ok(Answer {
+            status: if sent { OK } else { NOT_FOUND },
+            item: None,
+            data: None,
+        })
+    }
+
+    /// A Change of a resent round: its first run committed, so it is answered as then and
+    /// not applied again; a draft not sent yet is sent.
+    fn change_again(
+        &self,
+        w: &WriteCtx,
+        state: &mut CollectionState,
+        first: &Resent<'_>,
+        (pos, id, send): (u32, u64, bool),
+        sends: &mut Vec<u64>,
+    ) -> Result<Answer, StoreError> {
+        if let Some(&(_, status)) = first.refused.iter().find(|(p, _)| *p == pos) {
+            state.refused.push((pos, status));
+            return Ok(Answer {
+                status,
                 item: None,
                 data: None,
-            })
-        };
-        if resent.is_some() {
-            let attached = resent_attachments(resent, id);
-            if exists.is_none() {
-                return gone(w);
-            }
-            if send {
-                sends.push(id);
-            }
-            return Ok(self.answer(state, id, attached));
+            });
         }
-        let Some(current) = exists else {
-            return gone(w);
+        if w.tx.item(self.account, self.folder, id)?.is_none() {
+            return self.gone(w, id, send);
+        }
+        if send {
+            sends.push(id);
+        }
+        Ok(self.answer(state, (pos, id), resent_attachments(Some(first), pos)))
+    }
+
+    fn change_once(
+        &self,
+        d: &Drafting,
+        w: &mut WriteCtx,
+        state: &mut CollectionState,
+        (pos, id, data, send): (u32, u64, &Element, bool),
+        sends: &mut Vec<u64>,
+    ) -> Result<Answer, StoreError> {
+        let Some(current) = w.tx.item(self.account, self.folder, id)? else {
+            return self.gone(w, id, send);
         };
         let edit = match draft::parse(data, Some((self.folder, id))) {
             Ok(e) => e,
@@ -194,7 +233,7 @@ impl Job {
             let key = (self.account, self.folder, id);
             match save::update(w, &d.blobs, key, &d.author, edit)? {
                 Outcome::Saved(saved) => attached = saved.attached,
-                Outcome::NotFound => return gone(w),
+                Outcome::NotFound => return self.gone(w, id, send),
                 Outcome::Refused(EditError::NoSuchAttachment(part)) => {
                     tracing::info!("{}: draft {id} has no attachment {part}", self.device);
                     return Ok(Answer {
@@ -219,16 +258,17 @@ impl Job {
         if send {
             sends.push(id);
         }
-        Ok(self.answer(state, id, attached))
+        Ok(self.answer(state, (pos, id), attached))
     }
 }
 
-fn resent_attachments(resent: Option<&Resent<'_>>, item: u64) -> Vec<(String, u32)> {
+/// The (ClientId, part) of the attachments command `pos` added in the first run.
+fn resent_attachments(resent: Option<&Resent<'_>>, pos: u32) -> Vec<(String, u32)> {
     resent
         .map(|r| {
             r.attached
                 .iter()
-                .filter(|(i, ..)| *i == item)
+                .filter(|(p, ..)| *p == pos)
                 .map(|(_, c, p)| (c.clone(), *p))
                 .collect()
         })
