@@ -28,11 +28,7 @@ const SENT_ITEMS: u8 = 5;
 
 /// A sink and a server relaying to it, with alice and bob.
 fn setup() -> (SmtpSink, TestServer) {
-    let sink = SmtpSink::start();
-    let s = start_server(|c| sink.configure(c));
-    s.add_user(ALICE);
-    s.add_user(BOB);
-    (sink, s)
+    relaying_server_with(&[ALICE, BOB])
 }
 
 /// Every item of a folder, from key 0, with the raw MIME as the body (Type 4, MIMESupport 2).

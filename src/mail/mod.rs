@@ -2,6 +2,7 @@
 
 pub mod compose;
 pub mod deliver;
+pub mod draft;
 pub mod import;
 pub mod lmtp;
 pub mod meta;

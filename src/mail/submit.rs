@@ -34,6 +34,9 @@ pub struct Submission {
     pub save_in_sent: bool,
     pub client_id: Option<String>,
     pub source: Option<Source>,
+    /// (folder, item) of the draft this sends ([MS-ASEMAIL] 2.2.2.69 Send): it leaves
+    /// Drafts in the commit that files the Sent Items copy.
+    pub draft: Option<(u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +173,7 @@ pub async fn submit(
     let (public_blob, public_meta, sent) = prepared;
     local.sort_unstable();
     local.dedup();
-    let (account_id, client_id, source) = (account.id, sub.client_id, sub.source);
+    let (account_id, client_id, source, draft) = (account.id, sub.client_id, sub.source, sub.draft);
     store
         .write(move |w| {
             for &to in &local {
@@ -217,6 +220,9 @@ pub async fn submit(
                 items::update_flags(w, account_id, src.folder, src.item, |f| {
                     f.last_verb = Some((verb, received))
                 })?;
+            }
+            if let Some((folder, item)) = draft {
+                items::delete(w, account_id, folder, item)?;
             }
             if let Some(id) = &client_id {
                 w.tx.open_table(SENT_CLIENT_IDS)?

@@ -232,15 +232,48 @@ pub fn update_flags(
     if item.flags == before {
         return Ok(Some(item));
     }
+    store_changed(ctx, account, &mut item)?;
+    Ok(Some(item))
+}
+
+/// Stores a changed item at its folder's next modseq, its log entry moved there.
+fn store_changed(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    item: &mut MailItem,
+) -> Result<(), StoreError> {
     let old = item.modseq;
-    item.modseq = next_modseq(ctx, account, folder)?;
-    put(ctx, account, &item)?;
+    item.modseq = next_modseq(ctx, account, item.folder)?;
+    put(ctx, account, item)?;
     let entry = LogEntry {
         modseq: item.modseq,
-        item: id,
+        item: item.id,
         kind: LogKind::Upsert,
     };
-    log(ctx, (account, folder), entry, Some(old))?;
+    log(ctx, (account, item.folder), entry, Some(old))
+}
+
+/// Replaces the message of item `id` (a draft edited by a device): the same id, a new
+/// blob and metadata, `flags`, and a new modseq. `Ok(None)`: no such item.
+pub fn replace_message(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+    blob: BlobId,
+    mut meta: MessageMeta,
+    flags: Flags,
+) -> Result<Option<MailItem>, StoreError> {
+    let Some(mut item) = ctx.tx.item(account, folder, id)? else {
+        return Ok(None);
+    };
+    let terms = std::mem::take(&mut meta.search_terms);
+    search_index::remove(ctx, account, folder, id)?;
+    item.blob = blob;
+    item.meta = meta;
+    item.flags = flags;
+    store_changed(ctx, account, &mut item)?;
+    search_index::add(ctx, account, folder, id, item.meta.received, &terms)?;
     Ok(Some(item))
 }
 

@@ -47,6 +47,14 @@ pub struct CollectionState {
     /// resend of that round (the previous key) is answered with the same items.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added: Vec<(String, u64)>,
+    /// (position of the command in that round, ClientId, MIME part) of the attachments
+    /// the device added to drafts: a resend gets the same FileReferences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<(u32, String, u32)>,
+    /// (position of the command, Status) of the draft Changes that round refused: a
+    /// resend gets them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<(u32, u8)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -547,6 +555,8 @@ pub fn rewind(state: &CollectionState) -> Option<CollectionState> {
         previous: state.previous.clone(),
         merged: p.merged.clone(),
         added: Vec::new(),
+        attached: Vec::new(),
+        refused: Vec::new(),
     })
 }
 

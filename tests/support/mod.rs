@@ -88,6 +88,16 @@ pub fn server_with(users: &[&str]) -> TestServer {
     s
 }
 
+/// An SMTP sink standing in for the relay, and a server relaying to it with these accounts.
+pub fn relaying_server_with(users: &[&str]) -> (SmtpSink, TestServer) {
+    let sink = SmtpSink::start();
+    let s = start_server(|c| sink.configure(c));
+    for u in users {
+        s.add_user(u);
+    }
+    (sink, s)
+}
+
 pub fn start_server(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::Builder::new()
         .prefix("easd-test")

@@ -4,6 +4,7 @@
 //! ([MS-ASDTYPE] 2.3).
 
 pub mod calendar;
+pub mod draft;
 pub mod email;
 pub mod groupware;
 pub mod notes;

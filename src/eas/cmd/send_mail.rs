@@ -119,6 +119,7 @@ fn from_wbxml(command: Command, body: Option<Element>) -> Option<Submission> {
         save_in_sent: b.find(cm::SAVE_IN_SENT_ITEMS).is_some(),
         client_id: b.text_of(cm::CLIENT_ID).map(str::to_owned),
         source,
+        draft: None,
     })
 }
 
@@ -150,5 +151,6 @@ fn from_query(ctx: &Ctx<'_>, command: Command) -> Option<Submission> {
         save_in_sent: ctx.req.save_in_sent,
         client_id: None,
         source,
+        draft: None,
     })
 }

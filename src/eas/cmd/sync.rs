@@ -5,6 +5,7 @@
 //! nothing to do is answered from a read transaction without touching the writer.
 
 use std::collections::HashMap;
+mod drafts;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,12 +30,14 @@ use crate::sync::collection::{
     StateKey, SyncItem,
 };
 use crate::sync::{file_reference, item_server_id, parse_item_server_id, retriable};
+use crate::wbxml::tag::email2;
 use crate::wbxml::{self, Element, tag::airsync as a};
 
 /// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
 const OK: u8 = 1;
 const INVALID_KEY: u8 = 3;
 const PROTOCOL_ERROR: u8 = 4;
+const SERVER_ERROR: u8 = 5;
 const CONVERSION_ERROR: u8 = 6;
 const CONFLICT: u8 = 7;
 const NOT_FOUND: u8 = 8;
@@ -65,9 +68,11 @@ struct CollectionRequest {
 
 #[derive(Debug, Clone, PartialEq)]
 enum ClientCommand {
+    /// `send`: email2:Send, a draft to send ([MS-ASEMAIL] 2.2.2.69).
     Change {
         server_id: String,
         data: Element,
+        send: bool,
     },
     Delete {
         server_id: String,
@@ -79,6 +84,7 @@ enum ClientCommand {
     Add {
         client_id: String,
         data: Option<Element>,
+        send: bool,
     },
 }
 
@@ -388,13 +394,19 @@ fn parse_collection(
                     .map(str::to_owned)
                     .ok_or("command without ServerId")
             };
+            let send = cmd.find(email2::SEND).is_some();
             commands.push(if cmd.tag == a::CHANGE {
                 ClientCommand::Change {
                     server_id: server_id()?,
-                    data: cmd
-                        .find(a::APPLICATION_DATA)
-                        .cloned()
-                        .ok_or("Change without ApplicationData")?,
+                    // A Send alone changes nothing else of the draft.
+                    data: match cmd.find(a::APPLICATION_DATA) {
+                        Some(d) => d.clone(),
+                        None if send => Element::new(a::APPLICATION_DATA),
+                        None => {
+                            return Err(BadRequest::Malformed("Change without ApplicationData"));
+                        }
+                    },
+                    send,
                 }
             } else if cmd.tag == a::DELETE {
                 ClientCommand::Delete {
@@ -411,6 +423,7 @@ fn parse_collection(
                         .ok_or("Add without ClientId")?
                         .to_owned(),
                     data: cmd.find(a::APPLICATION_DATA).cloned(),
+                    send,
                 }
             } else {
                 return Err(BadRequest::Malformed("unknown command in Commands"));
@@ -556,9 +569,11 @@ fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
 
 /// One item's answer in Responses.
 enum ItemResponse {
+    /// `data`: the ApplicationData of the answer (a draft's added attachments).
     Change {
         server_id: String,
         status: u8,
+        data: Option<Element>,
     },
     Delete {
         server_id: String,
@@ -569,6 +584,7 @@ enum ItemResponse {
         status: u8,
         /// The new item's ServerId, with Status 1.
         server_id: Option<String>,
+        data: Option<Element>,
     },
     Fetch {
         server_id: String,
@@ -589,6 +605,8 @@ enum Outcome {
         key: u64,
         changes: ServerChanges,
         responses: Vec<ItemResponse>,
+        /// Drafts to send now that the round committed.
+        sends: Vec<u64>,
     },
 }
 
@@ -643,7 +661,7 @@ async fn sync_collection(
         device: &device,
         folder: folder.id,
     };
-    let outcome = match key {
+    let mut outcome = match key {
         SyncKey::Initial => or_retry(
             initial(
                 &ctx.app.store,
@@ -658,6 +676,7 @@ async fn sync_collection(
                 key,
                 changes: ServerChanges::default(),
                 responses: Vec::new(),
+                sends: Vec::new(),
             }),
         )?,
         SyncKey::Unknown => Outcome::InvalidKey,
@@ -680,6 +699,10 @@ async fn sync_collection(
                         folder: folder.id,
                         kind: folder.kind,
                         class,
+                        drafts: class
+                            .is_none()
+                            .then(|| drafts::Drafting::of(ctx, &folder))
+                            .flatten(),
                         merged,
                         key: k.get(),
                         filter: opts.mail.filter,
@@ -714,6 +737,12 @@ async fn sync_collection(
             }
         }
     };
+    if let Outcome::Done {
+        sends, responses, ..
+    } = &mut outcome
+    {
+        drafts::send_all(ctx, folder.id, sends, responses).await;
+    }
     match outcome {
         Outcome::InvalidKey => {
             let e = collection_status(&req.id, key_text.as_deref(), INVALID_KEY);
@@ -727,6 +756,7 @@ async fn sync_collection(
             key,
             changes,
             responses,
+            ..
         } => {
             let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
                 && changes.is_empty()
@@ -848,6 +878,7 @@ fn quiet(
         key,
         changes: ServerChanges::default(),
         responses: Vec::new(),
+        sends: Vec::new(),
     }))
 }
 
@@ -880,6 +911,8 @@ struct Job {
     kind: FolderType,
     /// The collection's item class; `None`: mail.
     class: Option<Class>,
+    /// Set when the collection is a 16.0+ device's Drafts folder: it takes drafts.
+    drafts: Option<drafts::Drafting>,
     /// What the collection carries from other folders, as the device's settings now say.
     merged: Option<Merged>,
     key: u64,
@@ -933,13 +966,27 @@ impl Job {
             };
         let filter_changed = state.filter != self.filter;
         coll::change_filter(&mut state, self.filter);
-        // The Adds of a lost answer's round, when this is its resend.
-        let replay = match coll::match_key(Some(&stored), self.key) {
-            KeyMatch::Previous => stored.added.clone(),
-            _ => Vec::new(),
+        // The Adds (and drafts' attachments) of a lost answer's round, when this is its
+        // resend.
+        let lost_round = match coll::match_key(Some(&stored), self.key) {
+            KeyMatch::Previous => Some(drafts::Resent {
+                added: &stored.added,
+                attached: &stored.attached,
+                refused: &stored.refused,
+            }),
+            _ => None,
         };
+        let replay = lost_round.as_ref().map_or(&[][..], |r| r.added);
         state.added.clear();
-        let (responses, refused) = self.apply_commands(w, &mut state, &mut held, &replay)?;
+        state.attached.clear();
+        state.refused.clear();
+        let mut sends = Vec::new();
+        let (responses, refused) = self.apply_commands(
+            w,
+            (&mut state, &mut held),
+            (replay, lost_round.as_ref()),
+            &mut sends,
+        )?;
         let mut changes = if self.get_changes {
             coll::collect_changes(w.tx, sk, &mut state, &mut held, self.window, now())?
         } else {
@@ -962,6 +1009,7 @@ impl Job {
                 key: stored.key,
                 changes,
                 responses,
+                sends,
             });
         }
         state.key = stored.key + 1;
@@ -972,6 +1020,7 @@ impl Job {
             key: state.key,
             changes,
             responses,
+            sends,
         })
     }
 
@@ -980,9 +1029,9 @@ impl Job {
     fn apply_commands(
         &self,
         w: &mut WriteCtx,
-        state: &mut CollectionState,
-        held: &mut Held,
-        replay: &[(String, u64)],
+        (state, held): (&mut CollectionState, &mut Held),
+        (replay, resent): (&[(String, u64)], Option<&drafts::Resent<'_>>),
+        sends: &mut Vec<u64>,
     ) -> Result<(Vec<ItemResponse>, Vec<Refused>), StoreError> {
         let mut out = Vec::new();
         let mut refused = Vec::new();
@@ -998,9 +1047,25 @@ impl Job {
             },
             None => Target::Unknown,
         };
-        for cmd in &self.commands {
+        for (pos, cmd) in (0u32..).zip(&self.commands) {
             match cmd {
-                ClientCommand::Change { server_id, data } => {
+                ClientCommand::Change {
+                    server_id,
+                    data,
+                    send,
+                } => {
+                    if let (Some(d), Target::Own(id)) = (&self.drafts, target(server_id)) {
+                        let answer =
+                            self.change_draft(d, w, state, resent, (pos, id, data, *send), sends)?;
+                        if answer.status != OK || answer.data.is_some() {
+                            out.push(ItemResponse::Change {
+                                server_id: server_id.clone(),
+                                status: answer.status,
+                                data: answer.data,
+                            });
+                        }
+                        continue;
+                    }
                     let status = match target(server_id) {
                         Target::Unknown => NOT_FOUND,
                         // A merged item (a task shown as an event) is the other folder's:
@@ -1022,6 +1087,7 @@ impl Job {
                         out.push(ItemResponse::Change {
                             server_id: server_id.clone(),
                             status,
+                            data: None,
                         });
                     }
                 }
@@ -1070,16 +1136,39 @@ impl Job {
                         item,
                     });
                 }
-                ClientCommand::Add { client_id, data } => {
-                    let added = self.add(w, state, held, &replay, client_id, data.as_ref())?;
+                ClientCommand::Add {
+                    client_id,
+                    data,
+                    send,
+                } => {
+                    let answer = match &self.drafts {
+                        Some(d) => self.add_draft(
+                            d,
+                            w,
+                            (state, held),
+                            resent,
+                            (pos, client_id, data.as_ref(), *send),
+                            sends,
+                        )?,
+                        None => {
+                            let added =
+                                self.add(w, state, held, &replay, client_id, data.as_ref())?;
+                            drafts::Answer {
+                                status: if added.is_some() {
+                                    OK
+                                } else {
+                                    CONVERSION_ERROR
+                                },
+                                item: added,
+                                data: None,
+                            }
+                        }
+                    };
                     out.push(ItemResponse::Add {
                         client_id: client_id.clone(),
-                        status: if added.is_some() {
-                            OK
-                        } else {
-                            CONVERSION_ERROR
-                        },
-                        server_id: added.map(|id| item_server_id(self.folder, id)),
+                        status: answer.status,
+                        server_id: answer.item.map(|id| item_server_id(self.folder, id)),
+                        data: answer.data,
                     });
                 }
             }
@@ -1102,7 +1191,7 @@ impl Job {
     }
 
     /// A client's Add: the new item's id, or `None` (Status 6). Mail items are created by
-    /// delivery and SendMail, never by Sync Add. A resend of a round whose answer was lost
+    /// delivery and SendMail, and as drafts (`add_draft`), never by this. A resend of a round whose answer was lost
     /// gets the item that round made, not a second one.
     fn add(
         &self,
@@ -1251,9 +1340,10 @@ fn render(
             );
         }
         for item in &changes.changes {
-            // A message changes only in its flags; other items are sent whole.
+            // A message changes only in its flags, a draft as a whole ([MS-ASEMAIL] 16.0);
+            // other items are sent whole.
             let data = match item {
-                SyncItem::Mail(m) => email::flags_change(m, version),
+                SyncItem::Mail(m) if !m.flags.draft => email::flags_change(m, version),
                 other => item_data(&ctx.app.store, other, body, version)?,
             };
             cmds.push(
@@ -1279,9 +1369,19 @@ fn render(
         let mut r = Element::new(a::RESPONSES);
         for resp in responses {
             r.push(match resp {
-                ItemResponse::Change { server_id, status } => Element::new(a::CHANGE)
-                    .text_child(a::SERVER_ID, server_id.clone())
-                    .text_child(a::STATUS, status.to_string()),
+                ItemResponse::Change {
+                    server_id,
+                    status,
+                    data,
+                } => {
+                    let e = Element::new(a::CHANGE)
+                        .text_child(a::SERVER_ID, server_id.clone())
+                        .text_child(a::STATUS, status.to_string());
+                    match data {
+                        Some(d) => e.child(d.clone()),
+                        None => e,
+                    }
+                }
                 ItemResponse::Delete { server_id, status } => Element::new(a::DELETE)
                     .text_child(a::SERVER_ID, server_id.clone())
                     .text_child(a::STATUS, status.to_string()),
@@ -1289,12 +1389,17 @@ fn render(
                     client_id,
                     status,
                     server_id,
+                    data,
                 } => {
                     let mut e = Element::new(a::ADD).text_child(a::CLIENT_ID, client_id.clone());
                     if let Some(sid) = server_id {
                         e.push_text(a::SERVER_ID, sid.clone());
                     }
-                    e.text_child(a::STATUS, status.to_string())
+                    e.push_text(a::STATUS, status.to_string());
+                    if let Some(d) = data {
+                        e.push(d.clone());
+                    }
+                    e
                 }
                 ItemResponse::Fetch {
                     server_id,
