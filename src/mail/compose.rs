@@ -1,12 +1,8 @@
 //! Outgoing messages as the phone sends them, made ready to leave: recipients read from the
-//! headers, Bcc stripped from what recipients see, From held to the sender's own address,
-//! and SmartReply/SmartForward completed with the original message ([MS-ASCMD] 2.2.1.19,
-//! 2.2.1.20: the server adds the original's body and, for a forward, its attachments).
+//! headers, Bcc stripped from what recipients see, From held to the sender's own address
+//! (SmartReply/SmartForward are completed in [`super::smart`]).
 
-use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{Address, MessageParser};
-
-use super::mime::{self, BodyKind};
 
 /// The header section (without the empty line) and the body of a raw message.
 fn split(raw: &[u8]) -> (&[u8], &[u8]) {
@@ -53,7 +49,11 @@ fn field_name(field: &[u8]) -> &[u8] {
 
 /// The header section of `raw` without the fields `drop` matches, plus `extra` fields;
 /// every field ends with a line break, and the empty line is not included.
-fn headers_without(raw: &[u8], drop: impl Fn(&[u8]) -> bool, extra: &[String]) -> Vec<u8> {
+pub(super) fn headers_without(
+    raw: &[u8],
+    drop: impl Fn(&[u8]) -> bool,
+    extra: &[String],
+) -> Vec<u8> {
     let (head, _) = split(raw);
     let mut out = Vec::with_capacity(head.len() + 128);
     for f in fields(head) {
@@ -79,12 +79,17 @@ fn with_headers(headers: Vec<u8>, raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The copy recipients get: without the Bcc header.
+/// The copy recipients get: without the Bcc header. A message without one is left as it
+/// is, byte for byte, so the relayed copy and the Sent Items copy are the same.
 pub fn strip_bcc(raw: &[u8]) -> Vec<u8> {
-    with_headers(
-        headers_without(raw, |n| n.eq_ignore_ascii_case(b"bcc"), &[]),
-        raw,
-    )
+    let is_bcc = |n: &[u8]| n.eq_ignore_ascii_case(b"bcc");
+    if !fields(split(raw).0)
+        .into_iter()
+        .any(|f| is_bcc(field_name(f)))
+    {
+        return raw.to_vec();
+    }
+    with_headers(headers_without(raw, is_bcc, &[]), raw)
 }
 
 fn addresses(a: Option<&Address>) -> Vec<String> {
@@ -152,88 +157,6 @@ fn rfc2822_now() -> String {
     d.to_rfc822()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Smart {
-    Reply,
-    Forward,
-}
-
-/// Completes a SmartReply/SmartForward: the client's headers stay as sent; the body becomes
-/// the client's text followed by the quoted original, and a forward carries the original's
-/// attachments.
-pub fn smart(client: &[u8], original: &[u8], kind: Smart) -> Vec<u8> {
-    let client_text = mime::body(client, BodyKind::Plain);
-    let original_meta = mime::parse(original, 0);
-    let original_text = mime::body(original, BodyKind::Plain);
-    let header = format!(
-        "-----Original Message-----\r\nFrom: {}\r\nSent: {}\r\nTo: {}\r\nSubject: {}\r\n\r\n",
-        original_meta.from,
-        original_meta
-            .date
-            .map(|d| mail_parser::DateTime::from_timestamp(d).to_rfc822())
-            .unwrap_or_default(),
-        original_meta.to,
-        original_meta.subject
-    );
-    let quoted = match kind {
-        Smart::Reply => original_text
-            .lines()
-            .map(|l| format!("> {l}"))
-            .collect::<Vec<_>>()
-            .join("\r\n"),
-        Smart::Forward => original_text.replace("\r\n", "\n").replace('\n', "\r\n"),
-    };
-    let text = format!("{}\r\n\r\n{header}{quoted}\r\n", client_text.trim_end());
-    let mut parts = vec![MimePart::new("text/plain", BodyPart::Text(text.into()))];
-    // The client's own attachments, then (forward) the original's.
-    let mut sources: Vec<&[u8]> = vec![client];
-    if kind == Smart::Forward {
-        sources.push(original);
-    }
-    for raw in sources {
-        for a in mime::parse(raw, 0).attachments {
-            if let Some((content_type, data)) = mime::attachment(raw, a.part) {
-                parts.push(
-                    MimePart::new(content_type, BodyPart::Binary(data.into())).attachment(a.name),
-                );
-            }
-        }
-    }
-    let body = if parts.len() == 1 {
-        parts.pop().expect("one part")
-    } else {
-        MimePart::new("multipart/mixed", BodyPart::Multipart(parts))
-    };
-    let mut out = headers_without(
-        client,
-        |n| {
-            n.eq_ignore_ascii_case(b"content-type")
-                || n.eq_ignore_ascii_case(b"content-transfer-encoding")
-                || n.eq_ignore_ascii_case(b"mime-version")
-        },
-        &["MIME-Version: 1.0".to_owned()],
-    );
-    // The new body part's own headers (Content-Type…) complete the message's header section.
-    if body.write_part(&mut out).is_err() {
-        // Writing to a Vec cannot fail; keep the client's message rather than nothing.
-        return client.to_vec();
-    }
-    out
-}
-
-/// The original message's id headers, for a reply that lacks them.
-pub fn reply_headers(original: &[u8]) -> Option<(String, Vec<String>)> {
-    let m = MessageParser::default().parse(original)?;
-    let id = m.message_id()?.to_owned();
-    let mut refs: Vec<String> = m
-        .references()
-        .as_text_list()
-        .map(|l| l.iter().map(|s| s.to_string()).collect())
-        .unwrap_or_default();
-    refs.push(id.clone());
-    Some((id, refs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,26 +204,5 @@ mod tests {
                 .unwrap()
                 .contains("From: Alice <alice@example.com>")
         );
-    }
-
-    #[test]
-    fn smart_reply_quotes_and_forward_attaches() {
-        let original = b"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: plan\r\nMessage-ID: <orig@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nline one\r\nline two\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=plan.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n";
-        let client = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: RE: plan\r\nContent-Type: text/plain\r\n\r\nSounds good.\r\n";
-        let reply = smart(client, original, Smart::Reply);
-        let body = mime::body(&reply, BodyKind::Plain);
-        assert!(
-            body.contains("Sounds good.") && body.contains("> line one"),
-            "{body}"
-        );
-        assert!(mime::parse(&reply, 0).attachments.is_empty());
-        assert_eq!(mime::parse(&reply, 0).subject, "RE: plan");
-        let fwd = smart(client, original, Smart::Forward);
-        let meta = mime::parse(&fwd, 0);
-        assert_eq!(meta.attachments.len(), 1);
-        assert_eq!(meta.attachments[0].name, "plan.pdf");
-        let (_, data) = mime::attachment(&fwd, meta.attachments[0].part).unwrap();
-        assert_eq!(data, b"%PDF-");
-        assert_eq!(reply_headers(original).unwrap().0, "orig@x");
     }
 }
