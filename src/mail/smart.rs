@@ -339,42 +339,25 @@ mod tests {
 
     use super::*;
 
-    /// An original in `charset`: text and HTML alternatives (8-bit, `text` in that
-    /// charset), an inline image the HTML shows, a PDF and a forwarded message.
+    /// `tests/fixtures/mail/smart-original.eml`, an original in `charset` with `text` (in
+    /// that charset) as its text and HTML alternatives, an inline image the HTML shows, a
+    /// PDF and a forwarded message.
     fn original(charset: &str, text: &[u8]) -> Vec<u8> {
-        let mut m = format!(
-            "From: Bob <bob@example.org>\r\nTo: alice@example.com\r\nCc: Carol <carol@x.net>\r\n\
-             Subject: plan\r\nDate: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <orig@x>\r\n\
-             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
-             --m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
-             --r\r\nContent-Type: multipart/alternative; boundary=\"a\"\r\n\r\n\
-             --a\r\nContent-Type: text/plain; charset={charset}\r\n\
-             Content-Transfer-Encoding: 8bit\r\n\r\n"
-        )
-        .into_bytes();
-        m.extend_from_slice(text);
-        m.extend_from_slice(
-            format!(
-                "\r\n--a\r\nContent-Type: text/html; charset={charset}\r\n\
-                 Content-Transfer-Encoding: 8bit\r\n\r\n<html><head><title>t</title></head>\
-                 <body><p>"
-            )
-            .as_bytes(),
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/mail/smart-original.eml"
         );
-        m.extend_from_slice(text);
-        m.extend_from_slice(
-            b"</p><img src=\"cid:logo@x\"></body></html>\r\n--a--\r\n\
-              --r\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n\
-              Content-Disposition: inline; filename=\"logo.png\"\r\n\
-              Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--r--\r\n\
-              --m\r\nContent-Type: application/pdf\r\n\
-              Content-Disposition: attachment; filename=\"plan.pdf\"\r\n\
-              Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n\
-              --m\r\nContent-Type: message/rfc822\r\n\
-              Content-Disposition: attachment; filename=\"earlier.eml\"\r\n\r\n\
-              From: dave@example.org\r\nSubject: earlier\r\n\r\ninner body\r\n--m--\r\n",
-        );
-        m
+        let mut raw = std::fs::read(path).expect(path);
+        for (from, to) in [
+            (&b"{SUBJECT}"[..], &b"plan"[..]),
+            (b"{CHARSET}", charset.as_bytes()),
+            (b"{TEXT}", text),
+        ] {
+            while let Some(at) = raw.windows(from.len()).position(|w| w == from) {
+                raw.splice(at..at + from.len(), to.iter().copied());
+            }
+        }
+        raw
     }
 
     const HTML_CLIENT: &[u8] = b"From: alice@example.com\r\nTo: bob@example.org\r\n\
@@ -405,11 +388,11 @@ mod tests {
         let out = complete(HTML_CLIENT, &orig, Smart::Reply).unwrap();
         let m = parse(&out);
         assert_eq!(m.subject(), Some("RE: plan"));
-        assert_eq!(m.in_reply_to().as_text(), Some("orig@x"));
+        assert_eq!(m.in_reply_to().as_text(), Some("plan@test.example"));
         let html = m.body_html(0).unwrap();
         let own = html.find("<b>Sounds good.</b>").expect("client HTML");
         let block = html
-            .find("<b>From:</b> &quot;Bob&quot; &lt;bob@example.org&gt;")
+            .find("<b>From:</b> &quot;Bob&quot; &lt;bob@example.com&gt;")
             .expect(&html);
         let quoted = html.find("<p>Schöne Grüße</p>").expect(&html);
         assert!(own < block && block < quoted, "{html}");
