@@ -27,9 +27,9 @@ pub enum Smart {
     Forward,
 }
 
-/// The client's Mime is not a message: no header section at all.
+/// The client's Mime is not a message: not one well-formed header field.
 #[derive(Debug, thiserror::Error)]
-#[error("the client's message has no header section")]
+#[error("the client's Mime is not a message (no well-formed header field)")]
 pub struct InvalidMime;
 
 /// The message to send: the client's headers as sent, its body completed with the
@@ -66,6 +66,7 @@ pub fn complete(client: &[u8], original: &[u8], kind: Smart) -> Result<Vec<u8>, 
         },
         &extra,
     );
+    // Parts made by MimePart::new, written to a Vec: nothing here can fail.
     body.write_part(&mut out)
         .expect("writing to a Vec does not fail");
     Ok(out)
