@@ -4,62 +4,47 @@
 
 use mail_parser::{Address, MessageParser};
 
-/// The header section (without the empty line) and the body of a raw message.
-fn split(raw: &[u8]) -> (&[u8], &[u8]) {
-    let mut i = 0;
-    while i < raw.len() {
-        let end = raw[i..]
+/// A message's header fields as mail-parser reads them, each as its bytes in the message
+/// (name, value, folded lines and line break, kept as they are), and the body after the
+/// header section.
+struct Head<'a> {
+    fields: Vec<(String, &'a [u8])>,
+    body: &'a [u8],
+}
+
+fn head(raw: &[u8]) -> Head<'_> {
+    let parsed = MessageParser::default().parse(raw);
+    let Some(root) = parsed.as_ref().and_then(|m| m.parts.first()) else {
+        // Nothing to parse (no bytes): no fields.
+        return Head {
+            fields: Vec::new(),
+            body: raw,
+        };
+    };
+    let range = |from: u32, to: u32| raw.get(from as usize..to as usize);
+    Head {
+        fields: root
+            .headers
             .iter()
-            .position(|b| *b == b'\n')
-            .map_or(raw.len(), |p| i + p + 1);
-        if matches!(&raw[i..end], b"\n" | b"\r\n") {
-            return (&raw[..i], &raw[end..]);
-        }
-        i = end;
+            .filter_map(|h| {
+                Some((
+                    h.name.as_str().to_owned(),
+                    range(h.offset_field, h.offset_end)?,
+                ))
+            })
+            .collect(),
+        body: raw.get(root.offset_body as usize..).unwrap_or_default(),
     }
-    (raw, &[])
 }
 
-/// Header fields (each with its folded continuation lines), in order.
-fn fields(head: &[u8]) -> Vec<&[u8]> {
-    let mut out: Vec<&[u8]> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < head.len() {
-        let end = head[i..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(head.len(), |p| i + p + 1);
-        let continues = matches!(head.get(end), Some(b' ' | b'\t'));
-        if !continues {
-            if end > start {
-                out.push(&head[start..end]);
-            }
-            start = end;
-        }
-        i = end;
-    }
-    out
-}
-
-fn field_name(field: &[u8]) -> &[u8] {
-    let colon = field.iter().position(|b| *b == b':').unwrap_or(field.len());
-    field[..colon].trim_ascii()
-}
-
-/// The header section of `raw` without the fields `drop` matches, plus `extra` fields;
-/// every field ends with a line break, and the empty line is not included.
-pub(super) fn headers_without(
-    raw: &[u8],
-    drop: impl Fn(&[u8]) -> bool,
-    extra: &[String],
-) -> Vec<u8> {
-    let (head, _) = split(raw);
-    let mut out = Vec::with_capacity(head.len() + 128);
-    for f in fields(head) {
-        if !drop(field_name(f)) {
-            out.extend_from_slice(f);
-            if !f.ends_with(b"\n") {
+/// The header fields of `head` but those `drop` names, then `extra` fields; every field
+/// ends with a line break, and the empty line is not included.
+fn section(head: &Head<'_>, drop: impl Fn(&str) -> bool, extra: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.fields.iter().map(|(_, f)| f.len()).sum::<usize>() + 128);
+    for (name, field) in &head.fields {
+        if !drop(name) {
+            out.extend_from_slice(field);
+            if !field.ends_with(b"\n") {
                 out.extend_from_slice(b"\r\n");
             }
         }
@@ -71,25 +56,33 @@ pub(super) fn headers_without(
     out
 }
 
-/// `raw` with its header section replaced by `headers` (from [`headers_without`]).
-fn with_headers(headers: Vec<u8>, raw: &[u8]) -> Vec<u8> {
-    let mut out = headers;
+/// The header section of `raw` without the fields `drop` names, plus `extra` fields
+/// (see [`section`]).
+pub(super) fn headers_without(
+    raw: &[u8],
+    drop: impl Fn(&str) -> bool,
+    extra: &[String],
+) -> Vec<u8> {
+    section(&head(raw), drop, extra)
+}
+
+/// `raw` with the header fields `drop` names removed and `extra` ones added.
+fn rewrite(raw: &[u8], drop: impl Fn(&str) -> bool, extra: &[String]) -> Vec<u8> {
+    let head = head(raw);
+    let mut out = section(&head, drop, extra);
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(split(raw).1);
+    out.extend_from_slice(head.body);
     out
 }
 
 /// The copy recipients get: without the Bcc header. A message without one is left as it
 /// is, byte for byte, so the relayed copy and the Sent Items copy are the same.
 pub fn strip_bcc(raw: &[u8]) -> Vec<u8> {
-    let is_bcc = |n: &[u8]| n.eq_ignore_ascii_case(b"bcc");
-    if !fields(split(raw).0)
-        .into_iter()
-        .any(|f| is_bcc(field_name(f)))
-    {
+    let is_bcc = |n: &str| n.eq_ignore_ascii_case("bcc");
+    if !head(raw).fields.iter().any(|(n, _)| is_bcc(n)) {
         return raw.to_vec();
     }
-    with_headers(headers_without(raw, is_bcc, &[]), raw)
+    rewrite(raw, is_bcc, &[])
 }
 
 fn addresses(a: Option<&Address>) -> Vec<String> {
@@ -144,12 +137,7 @@ pub fn as_sender(raw: &[u8], address: &str, display_name: &str, hostname: &str) 
             rand::random::<u128>()
         ));
     }
-    let headers = headers_without(
-        raw,
-        |n| !own_from && n.eq_ignore_ascii_case(b"from"),
-        &extra,
-    );
-    with_headers(headers, raw)
+    rewrite(raw, |n| !own_from && n.eq_ignore_ascii_case("from"), &extra)
 }
 
 fn rfc2822_now() -> String {
@@ -203,6 +191,23 @@ mod tests {
             String::from_utf8(own)
                 .unwrap()
                 .contains("From: Alice <alice@example.com>")
+        );
+    }
+
+    #[test]
+    fn fields_are_copied_as_they_are() {
+        let raw = b"From: a@example.com\r\nSubject: caf\xe9\r\nTo: b@example.org,\r\n\tc@example.org\r\nBcc: d@example.org\r\n\r\nbody\r\n\r\nmore\r\n";
+        let out = strip_bcc(raw);
+        assert_eq!(
+            out,
+            b"From: a@example.com\r\nSubject: caf\xe9\r\nTo: b@example.org,\r\n\tc@example.org\r\n\r\nbody\r\n\r\nmore\r\n"
+        );
+        // Without a Bcc, byte for byte the same message.
+        assert_eq!(strip_bcc(&out), out);
+        let lf = b"From: a@example.com\nBcc: d@example.org\nSubject: s\n\nbody\n";
+        assert_eq!(
+            strip_bcc(lf),
+            b"From: a@example.com\nSubject: s\n\r\nbody\n"
         );
     }
 }

@@ -61,8 +61,9 @@ pub fn complete(client: &[u8], original: &[u8], kind: Smart) -> Result<Vec<u8>, 
     let mut out = compose::headers_without(
         client,
         |n| {
-            n.len() > 8 && n[..8].eq_ignore_ascii_case(b"content-")
-                || n.eq_ignore_ascii_case(b"mime-version")
+            n.get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("content-"))
+                || n.eq_ignore_ascii_case("mime-version")
         },
         &extra,
     );
