@@ -591,6 +591,9 @@ fn provision_handshake(version: &'static str) {
     assert_eq!(text(&bad, pv::STATUS), "1", "{bad:?}");
     assert_eq!(text(policy_of(&bad), pv::STATUS), "5", "{bad:?}");
     assert!(policy_of(&bad).find(pv::POLICY_KEY).is_none(), "{bad:?}");
+    // The acknowledged key is read by the same parser: a signed one is not the key.
+    let signed = c.provision_phase2(&format!("+{temporary}"), "1");
+    assert_eq!(text(policy_of(&signed), pv::STATUS), "5", "{signed:?}");
 
     // Phase 2 with the temporary key: the final key.
     let two = c.provision_phase2(&temporary, "1");
