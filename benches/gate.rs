@@ -11,12 +11,12 @@
 use std::time::{Duration, Instant};
 
 use easd::eas::command::Command;
-use easd::eas::ids::{DeviceId, DeviceType, PolicyKey};
+use easd::eas::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
 use easd::eas::query::{EasRequest, QueryForm};
 use easd::eas::version::ProtocolVersion;
 use easd::govern::abq::{Param, Rule, Rules};
 use easd::govern::levels::{self, Level};
-use easd::govern::{self, Gate, PolicyKeyHeader, cache};
+use easd::govern::{self, Gate, cache};
 use easd::store::model::{Access, Account, Device, DeviceInfo, Wipe};
 use easd::store::{Store, ops};
 
@@ -151,7 +151,7 @@ fn request(d: &Device) -> EasRequest {
         user: None,
         device_id: DeviceId::new(&d.device_id).expect("DeviceId"),
         device_type: DeviceType::new(&d.device_type).expect("DeviceType"),
-        policy_key: d.policy_key.and_then(PolicyKey::new),
+        policy_key: SentPolicyKey::Key(d.policy_key.and_then(PolicyKey::new)),
         locale: None,
         collection_id: None,
         item_id: None,
@@ -182,14 +182,14 @@ fn main() {
     let per_request = rt.block_on(async {
         // One pass fills the per-device cache, as the devices' first requests would.
         for ((a, d), req) in devices.iter_mut().zip(&requests) {
-            let g = govern::gate(&store, a, d, req, PolicyKeyHeader::Present).await;
+            let g = govern::gate(&store, a, d, req).await;
             assert_eq!(g.expect("gate"), Gate::Pass, "{}", d.device_id);
         }
         let count = devices.len();
         let t = Instant::now();
         for i in 0..REQUESTS as usize {
             let (a, d) = &mut devices[i % count];
-            let g = govern::gate(&store, a, d, &requests[i % count], PolicyKeyHeader::Present);
+            let g = govern::gate(&store, a, d, &requests[i % count]);
             assert_eq!(g.await.expect("gate"), Gate::Pass);
         }
         t.elapsed() / REQUESTS

@@ -594,6 +594,9 @@ fn provision_handshake(version: &'static str) {
     assert_eq!(text(&bad, pv::STATUS), "1", "{bad:?}");
     assert_eq!(text(policy_of(&bad), pv::STATUS), "5", "{bad:?}");
     assert!(policy_of(&bad).find(pv::POLICY_KEY).is_none(), "{bad:?}");
+    // The acknowledged key is read by the same parser: a signed one is not the key.
+    let signed = c.provision_phase2(&format!("+{temporary}"), "1");
+    assert_eq!(text(policy_of(&signed), pv::STATUS), "5", "{signed:?}");
 
     // Phase 2 with the temporary key: the final key.
     let two = c.provision_phase2(&temporary, "1");
@@ -611,17 +614,30 @@ fn provision_handshake(version: &'static str) {
     assert_provisioning_required(&c, "144");
     c.policy_key = Some(final_key ^ 0x5a5a);
     assert_provisioning_required(&c, "144");
-    // A key that is not a number is answered "provision again" too, not 400.
-    let garbled = c.post_raw(
-        &c.query("FolderSync", None),
-        &[("X-MS-PolicyKey", "not-a-number".into())],
-        easd::wbxml::encode(&fs_body("0")),
-    );
-    if version.starts_with("12.") {
-        garbled.expect_status(449);
-    } else {
-        garbled.expect_status(200);
-        assert_eq!(text(&garbled.wbxml(), fh::STATUS), "144");
+    // A key that is not a 32-bit unsigned decimal gets one answer, whatever it is and in
+    // either query form: provision again (Status 144, 449 below 14.0), never a 400.
+    let base64 = s
+        .eas(ALICE, &device)
+        .with_version(version)
+        .with_base64_query();
+    for form in [&c, &base64] {
+        for bad in ["+5", "-1", "abc", "99999999999", "", "   ", "not-a-number"] {
+            let garbled = form.post_raw(
+                &form.query("FolderSync", None),
+                &[("X-MS-PolicyKey", bad.into())],
+                easd::wbxml::encode(&fs_body("0")),
+            );
+            let what = format!(
+                "X-MS-PolicyKey {bad:?}, base64 query: {}",
+                form.base64_query
+            );
+            if version.starts_with("12.") {
+                assert_eq!(garbled.status, 449, "{what}: {garbled:?}");
+            } else {
+                assert_eq!(garbled.status, 200, "{what}: {garbled:?}");
+                assert_eq!(text(&garbled.wbxml(), fh::STATUS), "144", "{what}");
+            }
+        }
     }
     // No key at all from a device that provisioned before: 142 (449).
     c.policy_key = None;

@@ -13,6 +13,7 @@ use easd::wbxml::Element;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, composemail as cm, email as em, email2 as em2,
 };
+use mail_parser::MimeHeaders as _;
 use support::*;
 
 const ALICE: &str = "alice@example.com";
@@ -924,6 +925,302 @@ fn an_unknown_source_is_150() {
         )),
     );
     assert_eq!(compose_status(&r, cm::SMART_REPLY), "150");
+    assert!(sink.messages().is_empty());
+    assert!(items_of_type(&a, SENT_ITEMS).is_empty());
+}
+
+// ---- SmartReply / SmartForward keep the message as written --------------------------------
+
+/// `tests/fixtures/mail/smart-original.eml` from bob: `text` (in `charset`) as its text
+/// and HTML alternatives, an inline image the HTML shows (cid:logo@x), a PDF and a
+/// forwarded message; Message-ID `<subject@test.example>`.
+fn smart_original(subject: &str, charset: &str, text: &[u8]) -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/mail/smart-original.eml"
+    );
+    let mut raw = std::fs::read(path).expect(path);
+    for (from, to) in [
+        (&b"{SUBJECT}"[..], subject.as_bytes()),
+        (b"{CHARSET}", charset.as_bytes()),
+        (b"{TEXT}", text),
+    ] {
+        while let Some(at) = raw.windows(from.len()).position(|w| w == from) {
+            raw.splice(at..at + from.len(), to.iter().copied());
+        }
+    }
+    raw
+}
+
+/// Originals in several charsets: (charset, the text in it, the text decoded).
+const CHARSETS: [(&str, &[u8], &str); 6] = [
+    ("iso-8859-1", b"Sch\xf6ne Gr\xfc\xdfe", "Schöne Grüße"),
+    ("windows-1252", b"caf\xe9 \x80 5", "café € 5"),
+    (
+        "windows-1251",
+        b"\xcf\xf0\xe8\xe2\xe5\xf2, \xec\xe8\xf0",
+        "Привет, мир",
+    ),
+    (
+        "shift_jis",
+        b"\x83n\x83\x8D\x81[\x81E\x83\x8F\x81[\x83\x8B\x83h",
+        "ハロー・ワールド",
+    ),
+    (
+        "gb18030",
+        b"\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7",
+        "你好，世界",
+    ),
+    ("utf-8", "Grüße 👋".as_bytes(), "Grüße 👋"),
+];
+
+/// What iOS sends for a reply: text and HTML alternatives, quoting nothing.
+fn html_client(to: &[&str], subject: &str) -> Vec<u8> {
+    format!(
+        "From: Alice <{ALICE}>\r\nTo: {}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"ios\"\r\n\r\n\
+         --ios\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAgreed, thanks.\r\n\
+         --ios\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><head></head><body>\
+         <div dir=\"ltr\"><b>Agreed</b>, thanks.</div><div>Sent from my iPhone</div>\
+         </body></html>\r\n--ios--\r\n",
+        to.join(", ")
+    )
+    .into_bytes()
+}
+
+/// What [`smart_in_every_charset`] sent and where it went.
+struct SmartRun {
+    /// Per charset: the original's Subject, the sent message's, the charset, the text.
+    cases: Vec<(String, String, &'static str, &'static str)>,
+    msgs: Vec<SmtpMessage>,
+    /// alice's Sent Items and bob's Inbox.
+    sent: Vec<(String, Element)>,
+    got: Vec<(String, Element)>,
+    bob: EasClient,
+    _server: TestServer,
+}
+
+/// Delivers to alice one original (smart-original.eml) per charset, then answers each
+/// with `cmd` from her phone as iOS writes it: to bob (local) and carol (relayed),
+/// Subject `{prefix}: {original's}`, saved in Sent Items.
+fn smart_in_every_charset(cmd: &str, prefix: &str) -> SmartRun {
+    let (sink, s) = setup();
+    let a = s.device(ALICE, "alicephone");
+    let bob = s.device(BOB, "bobphone");
+    for (n, (charset, bytes, _)) in CHARSETS.iter().enumerate() {
+        s.deliver(
+            &[ALICE],
+            &smart_original(&format!("orig{n}"), charset, bytes),
+        );
+    }
+    let inbox = a.folder_of_type(INBOX);
+    let items = items_of(&a, &inbox);
+    let mut cases = Vec::new();
+    for (n, (charset, _, text)) in CHARSETS.into_iter().enumerate() {
+        let subject = format!("orig{n}");
+        let id = &with_subject(&items, &subject).0;
+        let new_subject = format!("{prefix}: {subject}");
+        let mime = html_client(&[BOB, CAROL], &new_subject);
+        assert_sent(&smart_command(&a, cmd, &inbox, id, &mime));
+        cases.push((subject, new_subject, charset, text));
+    }
+    let msgs = sink.messages();
+    assert_eq!(msgs.len(), CHARSETS.len(), "{msgs:?}");
+    SmartRun {
+        cases,
+        msgs,
+        sent: items_of_type(&a, SENT_ITEMS),
+        got: items_of_type(&bob, INBOX),
+        bob,
+        _server: s,
+    }
+}
+
+/// A Smart command with a fresh ClientId, saving in Sent Items.
+fn smart_command(c: &EasClient, cmd: &str, inbox: &str, id: &str, mime: &[u8]) -> Resp {
+    let root = if cmd == "SmartReply" {
+        cm::SMART_REPLY
+    } else {
+        cm::SMART_FORWARD
+    };
+    c.post(
+        cmd,
+        Some(&compose(
+            root,
+            Some(&unique_token()),
+            true,
+            Some(source(inbox, id)),
+            false,
+            Some(mime),
+        )),
+    )
+}
+
+/// The relayed message with Subject `subject`, parsed; and its bytes.
+#[track_caller]
+fn relayed<'a>(msgs: &'a [SmtpMessage], subject: &str) -> (mail_parser::Message<'a>, &'a [u8]) {
+    msgs.iter()
+        .find_map(|m| {
+            let parsed = mail_parser::MessageParser::default().parse(&m.data)?;
+            (parsed.subject() == Some(subject)).then_some((parsed, &m.data[..]))
+        })
+        .unwrap_or_else(|| panic!("nothing relayed with Subject {subject:?}"))
+}
+
+/// The Sent Items copy and the copy a local recipient got are the relayed message, byte
+/// for byte.
+#[track_caller]
+fn same_everywhere(
+    sent: &[(String, Element)],
+    got: &[(String, Element)],
+    subject: &str,
+    relayed: &[u8],
+) {
+    let relayed = std::str::from_utf8(relayed).expect("the relayed message is UTF-8");
+    assert_eq!(
+        body_text(&with_subject(sent, subject).1),
+        relayed,
+        "Sent Items copy"
+    );
+    assert_eq!(
+        body_text(&with_subject(got, subject).1),
+        relayed,
+        "bob's copy"
+    );
+}
+
+#[test]
+fn smart_reply_to_html_originals_in_several_charsets_keeps_html_and_inline_images() {
+    let run = smart_in_every_charset("SmartReply", "RE");
+    for (subject, reply, charset, text) in &run.cases {
+        let (m, bytes) = relayed(&run.msgs, reply);
+        let what = format!("{charset}: {}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            m.in_reply_to().as_text(),
+            Some(format!("{subject}@test.example").as_str()),
+            "{what}"
+        );
+        // HTML: the client's own, the original's header block, then its body.
+        let html = m.body_html(0).unwrap_or_else(|| panic!("no HTML: {what}"));
+        let own = html.find("<b>Agreed</b>, thanks.").expect(&what);
+        let signature = html.find("Sent from my iPhone").expect(&what);
+        let block = html
+            .find(&format!("<b>Subject:</b> {subject}"))
+            .expect(&what);
+        let original = html.find(&format!("<p>{text}</p>")).expect(&what);
+        assert!(
+            own < signature && signature < block && block < original,
+            "{what}"
+        );
+        assert!(
+            html.contains("<b>From:</b>") && html.contains("<b>Sent:</b>"),
+            "{what}"
+        );
+        assert!(html.contains("bob@example.com"), "{what}");
+        // Text: the client's, then the quoted original.
+        let plain = m.body_text(0).expect(&what);
+        assert!(plain.starts_with("Agreed, thanks."), "{what}");
+        assert!(plain.contains(&format!("> {text}")), "{what}");
+        // The inline image the HTML shows comes along, beside the HTML; the attachments
+        // of the original do not (a reply).
+        let atts: Vec<_> = m.attachments().collect();
+        assert_eq!(atts.len(), 1, "{what}");
+        assert_eq!(atts[0].content_id(), Some("logo@x"), "{what}");
+        assert_eq!(atts[0].contents(), b"\x89PNG\r\n\x1a\n", "{what}");
+        assert!(html.contains("src=\"cid:logo@x\""), "{what}");
+        assert!(
+            String::from_utf8_lossy(bytes).contains("multipart/related"),
+            "{what}"
+        );
+        same_everywhere(&run.sent, &run.got, reply, bytes);
+    }
+}
+
+#[test]
+fn smart_forward_carries_attachments_inline_images_and_a_forwarded_message() {
+    let run = smart_in_every_charset("SmartForward", "FW");
+    for (_, forward, charset, text) in &run.cases {
+        let (m, bytes) = relayed(&run.msgs, forward);
+        let what = format!("{charset}: {}", String::from_utf8_lossy(bytes));
+        assert!(m.in_reply_to().is_empty(), "{what}");
+        let html = m.body_html(0).expect(&what);
+        assert!(html.contains(&format!("<p>{text}</p>")), "{what}");
+        let plain = m.body_text(0).expect(&what);
+        assert!(
+            plain.contains(&format!("\n{text}")),
+            "not as written: {what}"
+        );
+        let names: Vec<_> = m
+            .attachments()
+            .map(|p| p.attachment_name().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(names, ["logo.png", "plan.pdf", "earlier.eml"], "{what}");
+        let pdf = m.attachment(1).expect(&what);
+        assert_eq!(pdf.contents(), b"%PDF-", "{what}");
+        let nested = m.attachment(2).expect(&what);
+        assert!(
+            nested.is_message(),
+            "the forwarded message became a file: {what}"
+        );
+        assert_eq!(nested.message().and_then(|n| n.subject()), Some("earlier"));
+        same_everywhere(&run.sent, &run.got, forward, bytes);
+    }
+
+    // bob's device sees the forward's attachments, and the PDF downloads intact.
+    let (_, data) = with_subject(&run.got, "FW: orig0");
+    let atts: Vec<&Element> = data
+        .find(asb::ATTACHMENTS)
+        .unwrap_or_else(|| panic!("no Attachments: {data:?}"))
+        .find_all(asb::ATTACHMENT)
+        .collect();
+    let pdf = atts
+        .iter()
+        .find(|a| text(a, asb::DISPLAY_NAME) == "plan.pdf")
+        .unwrap_or_else(|| panic!("{atts:?}"));
+    assert_eq!(
+        run.bob.fetch_attachment(text(pdf, asb::FILE_REFERENCE)),
+        ("1".to_owned(), Some(b"%PDF-".to_vec()))
+    );
+}
+
+#[test]
+fn a_text_smart_reply_to_an_html_original_stays_text() {
+    let (sink, s) = setup();
+    let a = s.device(ALICE, "alicephone");
+    let (charset, bytes, decoded) = CHARSETS[3];
+    s.deliver(&[ALICE], &smart_original("orig", charset, bytes));
+    let inbox = a.folder_of_type(INBOX);
+    let id = with_subject(&items_of(&a, &inbox), "orig").0.clone();
+    let mime = outgoing(ALICE, &[CAROL], &[], &[], "RE: plain", "Fine by me.");
+    assert_sent(&smart_command(&a, "SmartReply", &inbox, &id, &mime));
+    let msgs = sink.messages();
+    let (m, bytes) = relayed(&msgs, "RE: plain");
+    let what = String::from_utf8_lossy(bytes);
+    assert!(
+        m.parts.iter().all(|p| !p.is_text_html()),
+        "HTML in a text reply: {what}"
+    );
+    assert_eq!(m.attachment_count(), 0, "{what}");
+    let plain = m.body_text(0).expect("text");
+    assert!(plain.starts_with("Fine by me."), "{plain}");
+    assert!(plain.contains("Subject: orig"), "{plain}");
+    assert!(plain.contains(&format!("> {decoded}")), "{plain}");
+}
+
+#[test]
+fn a_smart_command_whose_mime_is_not_a_message_is_107() {
+    let (sink, s) = setup();
+    let a = s.device(ALICE, "alicephone");
+    let (inbox, id) = original_from_bob(&s, &a, "the plan");
+    for (cmd, root) in [
+        ("SmartReply", cm::SMART_REPLY),
+        ("SmartForward", cm::SMART_FORWARD),
+    ] {
+        for mime in [&b"\x00\x01\x02 not a message"[..], b"just words, no header"] {
+            let r = smart_command(&a, cmd, &inbox, &id, mime);
+            assert_eq!(compose_status(&r, root), "107", "{cmd} {mime:?}");
+        }
+    }
     assert!(sink.messages().is_empty());
     assert!(items_of_type(&a, SENT_ITEMS).is_empty());
 }

@@ -2,9 +2,10 @@
 //! Fuzzes the ActiveSync query parser ([MS-ASHTTP] 2.2.1.1.1): it must never panic,
 //! and whatever it accepts must come back unchanged through the encoders.
 
+use easd::eas::ids::SentPolicyKey;
 use easd::eas::query::{
     EasRequest, MAX_QUERY_LEN, QueryError, QueryForm, encode_base64_query, encode_plain_query,
-    parse_request,
+    parse_request, policy_key_header,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -30,7 +31,7 @@ fn reparse(
 }
 
 fn check_plain_round_trip(req: &EasRequest) {
-    let policy_key = req.policy_key.map(|k| k.to_string());
+    let policy_key = policy_key_header(req);
     let query = encode_plain_query(req);
     if let Some(parsed) = reparse(&query, Some(req.version.as_str()), policy_key.as_deref()) {
         // The plain form has no locale or AcceptMultiPart flag.
@@ -54,7 +55,11 @@ fn check_base64_round_trip(req: &EasRequest) {
         return;
     };
     if let Some(parsed) = reparse(&query, None, None) {
+        // The base64 form carries a key or nothing.
         let expected = EasRequest {
+            policy_key: req.policy_key.key().map_or(SentPolicyKey::Absent, |k| {
+                SentPolicyKey::Key(Some(k))
+            }),
             query_form: QueryForm::Base64,
             ignored_parameters: Vec::new(),
             ..req.clone()

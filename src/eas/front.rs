@@ -122,8 +122,7 @@ pub async fn handle(
     if matches!(request.command, Command::Ping | Command::Sync) {
         app.hub.supersede(account.id, device.device_id.as_str());
     }
-    let key = policy_key_header(&parts.headers, &request);
-    let gate = govern::gate(&app.store, &account, &mut device, &request, key);
+    let gate = govern::gate(&app.store, &account, &mut device, &request);
     match Box::pin(gate).await {
         Ok(Gate::Pass) => {}
         Ok(refusal) => {
@@ -271,37 +270,19 @@ fn parse_query(
     headers: &HeaderMap,
 ) -> Result<EasRequest, (StatusCode, QueryError)> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let policy_header = header("X-MS-PolicyKey").filter(|_| !garbled_policy_key(headers));
+    // Bytes that are not text still make a (malformed) key, answered by the gate.
+    let policy_header = headers
+        .get("X-MS-PolicyKey")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()));
     let mut request = query::parse_request(
         uri.query().unwrap_or(""),
         header("MS-ASProtocolVersion"),
-        policy_header,
+        policy_header.as_deref(),
     )
     .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
     request.accept_multipart |=
         header("MS-ASAcceptMultiPart").is_some_and(|v| v.eq_ignore_ascii_case("T"));
     Ok(request)
-}
-
-/// What the request carried as its policy key. A base64 query with a Policy key field of 0
-/// reads as one that sent none.
-fn policy_key_header(headers: &HeaderMap, request: &EasRequest) -> govern::PolicyKeyHeader {
-    if garbled_policy_key(headers) {
-        govern::PolicyKeyHeader::Garbled
-    } else if request.policy_key.is_some() || headers.contains_key("X-MS-PolicyKey") {
-        govern::PolicyKeyHeader::Present
-    } else {
-        govern::PolicyKeyHeader::Absent
-    }
-}
-
-/// A policy key that is not a number: answered "provision again", not a 400, because a
-/// client that mangled its key can still recover by provisioning.
-fn garbled_policy_key(headers: &HeaderMap) -> bool {
-    headers.get("X-MS-PolicyKey").is_some_and(|v| {
-        v.to_str()
-            .map_or(true, |s| s.trim().parse::<u32>().is_err())
-    })
 }
 
 /// The query's User names the account the credentials authenticated: the same address,

@@ -145,12 +145,14 @@ impl PolicyKey {
         NonZeroU32::new(value).map(Self)
     }
 
-    /// Parses a decimal key (`X-MS-PolicyKey`, [MS-ASHTTP] 2.2.1.1.2.8). An empty
-    /// value or 0 means no key.
+    /// Parses a key as a client sends it (`X-MS-PolicyKey`, [MS-ASHTTP] 2.2.1.1.2.8, or
+    /// the Provision acknowledgement's PolicyKey): the decimal form of a 32-bit unsigned
+    /// integer ([MS-ASPROV] 2.2.2.42), digits only (no sign), surrounding whitespace
+    /// ignored. 0 is `Ok(None)`, no key yet. This is the one parser of a sent key.
     pub fn parse(value: &str) -> Result<Option<Self>, IdError> {
         let value = value.trim();
         if value.is_empty() {
-            return Ok(None);
+            return Err(IdError::Empty);
         }
         if !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err(IdError::NotU32);
@@ -166,6 +168,38 @@ impl PolicyKey {
 impl fmt::Display for PolicyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// What a request carried as its policy key: the base64 query's Policy key field
+/// ([MS-ASHTTP] 2.2.1.1.1.1), else the `X-MS-PolicyKey` header (2.2.1.1.2.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentPolicyKey {
+    /// Nothing at all: the device does not know provisioning.
+    Absent,
+    /// Not a key ([`PolicyKey::parse`] refused it): the device is told to provision
+    /// again, as for a key that is not its own.
+    Malformed,
+    /// A key; `None` for 0, a device not provisioned yet.
+    Key(Option<PolicyKey>),
+}
+
+impl SentPolicyKey {
+    /// Reads an `X-MS-PolicyKey` header value (`None`: no header).
+    pub fn from_header(value: Option<&str>) -> Self {
+        match value.map(PolicyKey::parse) {
+            None => Self::Absent,
+            Some(Ok(key)) => Self::Key(key),
+            Some(Err(_)) => Self::Malformed,
+        }
+    }
+
+    /// The key, if one (not 0) was sent.
+    pub fn key(self) -> Option<PolicyKey> {
+        match self {
+            Self::Key(key) => key,
+            Self::Absent | Self::Malformed => None,
+        }
     }
 }
 
@@ -287,11 +321,31 @@ mod tests {
             2034202722
         );
         assert_eq!(PolicyKey::parse("0"), Ok(None));
-        assert_eq!(PolicyKey::parse(""), Ok(None));
+        assert_eq!(
+            PolicyKey::parse(" 7\t").unwrap().map(PolicyKey::get),
+            Some(7)
+        );
+        assert_eq!(PolicyKey::parse(""), Err(IdError::Empty));
+        assert_eq!(PolicyKey::parse("  "), Err(IdError::Empty));
         assert_eq!(PolicyKey::parse("4294967296"), Err(IdError::NotU32));
-        assert_eq!(PolicyKey::parse("+5"), Err(IdError::NotU32));
-        assert_eq!(PolicyKey::parse("abc"), Err(IdError::NotU32));
+        assert_eq!(PolicyKey::parse("99999999999"), Err(IdError::NotU32));
+        for bad in ["+5", "-1", "abc", "5a", "1 2"] {
+            assert_eq!(PolicyKey::parse(bad), Err(IdError::NotU32), "{bad:?}");
+        }
         assert_eq!(PolicyKey::new(7).unwrap().to_string(), "7");
+        assert_eq!(SentPolicyKey::from_header(None), SentPolicyKey::Absent);
+        assert_eq!(
+            SentPolicyKey::from_header(Some("0")),
+            SentPolicyKey::Key(None)
+        );
+        assert_eq!(
+            SentPolicyKey::from_header(Some("+5")),
+            SentPolicyKey::Malformed
+        );
+        assert_eq!(
+            SentPolicyKey::from_header(Some("")),
+            SentPolicyKey::Malformed
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::eas::command::Command;
-use crate::eas::ids::{CollectionId, DeviceId, DeviceType, IdError, PolicyKey, ServerId};
+use crate::eas::ids::{
+    CollectionId, DeviceId, DeviceType, IdError, PolicyKey, SentPolicyKey, ServerId,
+};
 use crate::eas::version::{ProtocolVersion, VersionError};
 
 /// Longest query string accepted. Real ones are well under 1 KiB; the base64 form
@@ -45,8 +47,9 @@ pub struct EasRequest {
     pub user: Option<String>,
     pub device_id: DeviceId,
     pub device_type: DeviceType,
-    /// Base64 Policy key field, else the `X-MS-PolicyKey` header; `None` when absent or 0.
-    pub policy_key: Option<PolicyKey>,
+    /// Base64 Policy key field, else the `X-MS-PolicyKey` header. A malformed header is
+    /// not a malformed query: the gate answers it ("provision again").
+    pub policy_key: SentPolicyKey,
     /// Base64 Locale (an LCID); the plain form has none. LCID 0 is no language, so it
     /// reads as `None`.
     pub locale: Option<u16>,
@@ -139,8 +142,6 @@ pub enum QueryError {
     DeviceId(IdError),
     #[error("The DeviceType is invalid: {0}.")]
     DeviceType(IdError),
-    #[error("The policy key is invalid: {0}.")]
-    PolicyKey(IdError),
     #[error("The CollectionId is invalid: {0}.")]
     CollectionId(IdError),
     #[error("The ItemId is invalid: {0}.")]
@@ -320,7 +321,7 @@ struct Head {
     version: ProtocolVersion,
     device_id: DeviceId,
     device_type: DeviceType,
-    policy_key: Option<PolicyKey>,
+    policy_key: SentPolicyKey,
     locale: Option<u16>,
     save_in_sent: bool,
     accept_multipart: bool,
@@ -363,14 +364,6 @@ impl Head {
     }
 }
 
-fn header_policy_key(header: Option<&str>) -> Result<Option<PolicyKey>, QueryError> {
-    header
-        .map(PolicyKey::parse)
-        .transpose()
-        .map(Option::flatten)
-        .map_err(QueryError::PolicyKey)
-}
-
 // ---- plain form ([MS-ASHTTP] 2.2.1.1.1.2) ----
 
 /// Keys the plain form knows besides the shared string parameters.
@@ -403,7 +396,7 @@ fn parse_plain(
         version: ProtocolVersion::parse(version)?,
         device_id: plain_device_id(fixed.device_id)?,
         device_type: plain_device_type(fixed.device_type)?,
-        policy_key: header_policy_key(policy_key_header)?,
+        policy_key: SentPolicyKey::from_header(policy_key_header),
         locale: None,
         save_in_sent: plain_save_in_sent(fixed.save_in_sent)?,
         accept_multipart: false,
@@ -586,19 +579,21 @@ fn base64_device_id(bytes: &[u8]) -> Result<DeviceId, QueryError> {
 }
 
 /// Policy key length is 0 or 4, the key a little-endian u32 (2.2.1.1.1.1). With no
-/// key in the query, fall back to the header, which such clients SHOULD NOT send but
-/// may.
+/// key in the query (or a key of 0, read as none), fall back to the header, which such
+/// clients SHOULD NOT send but may.
 fn base64_policy_key(
     r: &mut Reader<'_>,
     header: Option<&str>,
-) -> Result<Option<PolicyKey>, QueryError> {
-    match r.byte(Base64Field::PolicyKeyLength)? {
-        0 => header_policy_key(header),
-        4 => Ok(PolicyKey::new(u32::from_le_bytes(
-            r.array(Base64Field::PolicyKey)?,
-        ))),
-        n => Err(QueryError::PolicyKeyLength(n)),
-    }
+) -> Result<SentPolicyKey, QueryError> {
+    let key = match r.byte(Base64Field::PolicyKeyLength)? {
+        0 => None,
+        4 => PolicyKey::new(u32::from_le_bytes(r.array(Base64Field::PolicyKey)?)),
+        n => return Err(QueryError::PolicyKeyLength(n)),
+    };
+    Ok(match key {
+        Some(key) => SentPolicyKey::Key(Some(key)),
+        None => SentPolicyKey::from_header(header),
+    })
 }
 
 /// Tag, length, value triples to the end (2.2.1.1.1.1.1); unknown tags are skipped
@@ -659,7 +654,7 @@ pub fn encode_base64_query(req: &EasRequest) -> Result<String, EncodeError> {
     let mut out = vec![req.version.base64_byte(), req.command.code()];
     out.extend(req.locale.unwrap_or(0).to_le_bytes());
     push_counted(&mut out, "DeviceId", req.device_id.as_str())?;
-    match req.policy_key {
+    match req.policy_key.key() {
         Some(key) => {
             out.push(4);
             out.extend(key.get().to_le_bytes());
@@ -694,6 +689,16 @@ fn push_counted(out: &mut Vec<u8>, field: &'static str, value: &str) -> Result<(
     out.push(len);
     out.extend_from_slice(value.as_bytes());
     Ok(())
+}
+
+/// The `X-MS-PolicyKey` header that carries `req`'s key next to a plain query (`None`:
+/// no header). A malformed key is written as one that reads back as malformed.
+pub fn policy_key_header(req: &EasRequest) -> Option<String> {
+    match req.policy_key {
+        SentPolicyKey::Absent => None,
+        SentPolicyKey::Malformed => Some("-".to_owned()),
+        SentPolicyKey::Key(key) => Some(key.map_or(0, PolicyKey::get).to_string()),
+    }
 }
 
 /// Writes `req` as a plain query in the 2.2.1.1.1.2 order. The version, policy key,

@@ -4,10 +4,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::eas::command::Command;
-use crate::eas::ids::{CollectionId, DeviceId, DeviceType, IdError, PolicyKey, ServerId};
+use crate::eas::ids::{
+    CollectionId, DeviceId, DeviceType, IdError, PolicyKey, SentPolicyKey, ServerId,
+};
 use crate::eas::query::{
     Base64Field, EasRequest, MAX_QUERY_LEN, QueryError, QueryForm, device_id_hint,
-    encode_base64_query, encode_plain_query, parse_request,
+    encode_base64_query, encode_plain_query, parse_request, policy_key_header,
 };
 use crate::eas::version::{ProtocolVersion, VersionError};
 
@@ -23,7 +25,7 @@ fn full_request() -> EasRequest {
         user: Some("CONTOSO\\j.doe+tag@contoso.com".into()),
         device_id: DeviceId::new("ApplF17XK0ABCDEF").unwrap(),
         device_type: DeviceType::new("iPhone").unwrap(),
-        policy_key: PolicyKey::new(2034202722),
+        policy_key: SentPolicyKey::Key(PolicyKey::new(2034202722)),
         locale: None,
         collection_id: Some(CollectionId::new("5").unwrap()),
         item_id: Some(ServerId::new("5:12").unwrap()),
@@ -38,7 +40,7 @@ fn full_request() -> EasRequest {
 }
 
 fn parse_plain_of(req: &EasRequest) -> Result<EasRequest, QueryError> {
-    let policy = req.policy_key.map(|k| k.to_string());
+    let policy = policy_key_header(req);
     parse_request(
         &encode_plain_query(req),
         Some(req.version.as_str()),
@@ -74,7 +76,7 @@ fn spec_base64_example_decodes_field_by_field() {
     assert_eq!(req.command, Command::Sync); // 0x00
     assert_eq!(req.locale, Some(0x0409)); // 09 04 little-endian: en-US
     assert_eq!(req.device_id.as_str(), "v140Device"); // length 0x0A
-    assert_eq!(req.policy_key, None); // length 0x00
+    assert_eq!(req.policy_key, SentPolicyKey::Absent); // length 0x00
     assert_eq!(req.device_type.as_str(), "SmartPhone"); // length 0x0A
     assert_eq!(req.user, None); // no parameters follow
     assert_eq!(req.query_form, QueryForm::Base64);
@@ -166,7 +168,7 @@ fn plain_keys_ignore_case_and_values_are_percent_decoded() {
     .unwrap();
     assert_eq!(req.command, Command::FolderSync);
     assert_eq!(req.user.as_deref(), Some("DOMAIN\\joe"));
-    assert_eq!(req.policy_key, None);
+    assert_eq!(req.policy_key, SentPolicyKey::Key(None));
     assert_eq!(req.ignored_parameters, ["x"]);
 }
 
@@ -276,14 +278,17 @@ fn plain_33_char_device_id_is_rejected() {
 }
 
 #[test]
-fn policy_key_header() {
+fn policy_key_header_values() {
     let q = "Cmd=Sync&DeviceId=D1&DeviceType=T";
     let req = parse_request(q, Some("14.0"), Some("2401271238")).unwrap();
-    assert_eq!(req.policy_key.map(PolicyKey::get), Some(2401271238));
-    assert_eq!(
-        parse_request(q, Some("14.0"), Some("abc")),
-        Err(QueryError::PolicyKey(IdError::NotU32))
-    );
+    assert_eq!(req.policy_key.key().map(PolicyKey::get), Some(2401271238));
+    // A malformed key is the gate's to answer, in both forms; the query stands.
+    for bad in ["+5", "-1", "abc", "99999999999", "", "  "] {
+        let req = parse_request(q, Some("14.0"), Some(bad)).unwrap();
+        assert_eq!(req.policy_key, SentPolicyKey::Malformed, "{bad:?}");
+        let req = parse_request(&b64(&header_bytes()), None, Some(bad)).unwrap();
+        assert_eq!(req.policy_key, SentPolicyKey::Malformed, "{bad:?}");
+    }
 }
 
 #[test]
@@ -427,9 +432,9 @@ fn base64_policy_key_length_must_be_0_or_4() {
 fn base64_policy_key_is_little_endian_and_header_is_a_fallback() {
     let bytes = [141, 0, 0, 0, 1, b'd', 4, 0x78, 0x56, 0x34, 0x12, 1, b'T'];
     let req = parse_request(&b64(&bytes), None, Some("99")).unwrap();
-    assert_eq!(req.policy_key.map(PolicyKey::get), Some(0x1234_5678));
+    assert_eq!(req.policy_key.key().map(PolicyKey::get), Some(0x1234_5678));
     let req = parse_request(&b64(&header_bytes()), None, Some("99")).unwrap();
-    assert_eq!(req.policy_key.map(PolicyKey::get), Some(99));
+    assert_eq!(req.policy_key.key().map(PolicyKey::get), Some(99));
 }
 
 #[test]
@@ -630,7 +635,11 @@ fn generate(rng: &mut Rng, versions: &[ProtocolVersion]) -> EasRequest {
         user: opt_text(rng),
         device_id: DeviceId::new(&rng.string(&alnum, DeviceId::MAX_LEN)).unwrap(),
         device_type: DeviceType::new(&rng.string(&vchar, DeviceType::MAX_LEN)).unwrap(),
-        policy_key: PolicyKey::new(u32::try_from(rng.next() >> 32).unwrap()).filter(|_| rng.coin()),
+        policy_key: match rng.next() % 4 {
+            0 => SentPolicyKey::Absent,
+            1 => SentPolicyKey::Malformed,
+            _ => SentPolicyKey::Key(PolicyKey::new(u32::try_from(rng.next() >> 32).unwrap())),
+        },
         locale: None,
         collection_id: rng
             .coin()
@@ -655,7 +664,12 @@ fn generated_requests_round_trip_through_both_forms() {
     for _ in 0..500 {
         let req = generate(&mut rng, base64_versions);
         assert_eq!(parse_plain_of(&req).as_ref(), Ok(&req));
+        // The base64 form carries a key or nothing.
         let base64 = EasRequest {
+            policy_key: req
+                .policy_key
+                .key()
+                .map_or(SentPolicyKey::Absent, |k| SentPolicyKey::Key(Some(k))),
             locale: u16::try_from(rng.next() >> 48).ok().filter(|&l| l != 0),
             accept_multipart: rng.coin(),
             query_form: QueryForm::Base64,

@@ -21,6 +21,7 @@ use compliance::Compliance;
 use levels::Effective;
 
 use crate::eas::command::Command;
+use crate::eas::ids::SentPolicyKey;
 use crate::eas::query::EasRequest;
 use crate::eas::status::GlobalStatus;
 use crate::eas::version::ProtocolVersion;
@@ -63,18 +64,6 @@ impl fmt::Display for Gate {
     }
 }
 
-/// What a request carried as its policy key: the X-MS-PolicyKey header ([MS-ASHTTP]
-/// 2.2.1.1.2.8) or the base64 query's Policy key field (2.2.1.1.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKeyHeader {
-    /// Nothing at all: the device does not know provisioning.
-    Absent,
-    /// Not a number.
-    Garbled,
-    /// A number: [`EasRequest::policy_key`], where 0 reads as no key.
-    Present,
-}
-
 /// The commands a device may send before it holds a current policy key: the handshake
 /// itself, and Settings, which 12.1+ clients send to introduce the device first.
 const BEFORE_PROVISIONING: [Command; 2] = [Command::Provision, Command::Settings];
@@ -88,7 +77,6 @@ pub async fn gate(
     account: &Account,
     device: &mut Device,
     req: &EasRequest,
-    key: PolicyKeyHeader,
 ) -> Result<Gate, StoreError> {
     match device.wipe {
         Wipe::Done => return Ok(Gate::Wiped),
@@ -118,7 +106,7 @@ pub async fn gate(
     if BEFORE_PROVISIONING.contains(&req.command) {
         return Ok(Gate::Pass);
     }
-    if let Some(status) = policy_check(store, account, device, req, key, &policy).await? {
+    if let Some(status) = policy_check(store, account, device, req, &policy).await? {
         return Ok(Gate::Refuse(status));
     }
     if device.abq.is_none() {
@@ -150,7 +138,8 @@ pub fn offered_versions(store: &Store, account: &Account) -> Result<String, Stor
 ///   key at all, and never provisioned, syncs without a policy where
 ///   AllowNonProvisionableDevices allows it;
 /// - a device that could not apply its policy, where that is not allowed: 142;
-/// - a key that is not the device's final key: 144 InvalidPolicyKey;
+/// - a key that is not the device's final key, or not a key at all (malformed): 144
+///   InvalidPolicyKey;
 /// - the device's key, issued for another policy than the effective one, or accepted
 ///   longer than PolicyRefreshHours ago: 143 PolicyRefresh.
 async fn policy_check(
@@ -158,23 +147,25 @@ async fn policy_check(
     account: &Account,
     device: &Device,
     req: &EasRequest,
-    key: PolicyKeyHeader,
     policy: &Effective,
 ) -> Result<Option<GlobalStatus>, StoreError> {
     let strict = !policy.limits.allow_non_provisionable;
-    let sent = match key {
-        PolicyKeyHeader::Garbled => return Ok(Some(GlobalStatus::InvalidPolicyKey)),
+    let sent = match req.policy_key {
+        // Any key that is not a 32-bit unsigned decimal: "provision again" (144 here, HTTP
+        // 449 below 14.0), as for a key that is not the device's, rather than a 400 the
+        // device cannot recover from.
+        SentPolicyKey::Malformed => return Ok(Some(GlobalStatus::InvalidPolicyKey)),
         // A device that once took a policy knows provisioning: dropping the header does
         // not take it out from under its policy.
-        PolicyKeyHeader::Absent if device.policy_key.is_some() => {
+        SentPolicyKey::Absent if device.policy_key.is_some() => {
             return Ok(Some(GlobalStatus::DeviceNotProvisioned));
         }
-        PolicyKeyHeader::Absent => {
+        SentPolicyKey::Absent => {
             compliance::record(store, account, device, Compliance::NotProvisionable, strict)
                 .await?;
             return Ok(strict.then_some(GlobalStatus::DeviceNotProvisioned));
         }
-        PolicyKeyHeader::Present => req.policy_key,
+        SentPolicyKey::Key(key) => key,
     };
     let Some(sent) = sent else {
         return Ok(Some(GlobalStatus::DeviceNotProvisioned));

@@ -1,66 +1,51 @@
 //! Outgoing messages as the phone sends them, made ready to leave: recipients read from the
-//! headers, Bcc stripped from what recipients see, From held to the sender's own address,
-//! and SmartReply/SmartForward completed with the original message ([MS-ASCMD] 2.2.1.19,
-//! 2.2.1.20: the server adds the original's body and, for a forward, its attachments).
+//! headers, Bcc stripped from what recipients see, From held to the sender's own address
+//! (SmartReply/SmartForward are completed in [`super::smart`]).
 
-use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{Address, MessageParser};
 
-use super::mime::{self, BodyKind};
 use crate::bounded::{TooMany, distinct_at_most};
+/// A message's header fields as mail-parser reads them, each as its bytes in the message
+/// (name, value, folded lines and line break, kept as they are), and the body after the
+/// header section.
+struct Head<'a> {
+    fields: Vec<(String, &'a [u8])>,
+    body: &'a [u8],
+}
 
-/// The header section (without the empty line) and the body of a raw message.
-fn split(raw: &[u8]) -> (&[u8], &[u8]) {
-    let mut i = 0;
-    while i < raw.len() {
-        let end = raw[i..]
+fn head(raw: &[u8]) -> Head<'_> {
+    let parsed = MessageParser::default().parse(raw);
+    let Some(root) = parsed.as_ref().and_then(|m| m.parts.first()) else {
+        // Nothing to parse (no bytes): no fields.
+        return Head {
+            fields: Vec::new(),
+            body: raw,
+        };
+    };
+    let range = |from: u32, to: u32| raw.get(from as usize..to as usize);
+    Head {
+        fields: root
+            .headers
             .iter()
-            .position(|b| *b == b'\n')
-            .map_or(raw.len(), |p| i + p + 1);
-        if matches!(&raw[i..end], b"\n" | b"\r\n") {
-            return (&raw[..i], &raw[end..]);
-        }
-        i = end;
+            .filter_map(|h| {
+                Some((
+                    h.name.as_str().to_owned(),
+                    range(h.offset_field, h.offset_end)?,
+                ))
+            })
+            .collect(),
+        body: raw.get(root.offset_body as usize..).unwrap_or_default(),
     }
-    (raw, &[])
 }
 
-/// Header fields (each with its folded continuation lines), in order.
-fn fields(head: &[u8]) -> Vec<&[u8]> {
-    let mut out: Vec<&[u8]> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < head.len() {
-        let end = head[i..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(head.len(), |p| i + p + 1);
-        let continues = matches!(head.get(end), Some(b' ' | b'\t'));
-        if !continues {
-            if end > start {
-                out.push(&head[start..end]);
-            }
-            start = end;
-        }
-        i = end;
-    }
-    out
-}
-
-fn field_name(field: &[u8]) -> &[u8] {
-    let colon = field.iter().position(|b| *b == b':').unwrap_or(field.len());
-    field[..colon].trim_ascii()
-}
-
-/// The header section of `raw` without the fields `drop` matches, plus `extra` fields;
-/// every field ends with a line break, and the empty line is not included.
-fn headers_without(raw: &[u8], drop: impl Fn(&[u8]) -> bool, extra: &[String]) -> Vec<u8> {
-    let (head, _) = split(raw);
-    let mut out = Vec::with_capacity(head.len() + 128);
-    for f in fields(head) {
-        if !drop(field_name(f)) {
-            out.extend_from_slice(f);
-            if !f.ends_with(b"\n") {
+/// The header fields of `head` but those `drop` names, then `extra` fields; every field
+/// ends with a line break, and the empty line is not included.
+fn section(head: &Head<'_>, drop: impl Fn(&str) -> bool, extra: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.fields.iter().map(|(_, f)| f.len()).sum::<usize>() + 128);
+    for (name, field) in &head.fields {
+        if !drop(name) {
+            out.extend_from_slice(field);
+            if !field.ends_with(b"\n") {
                 out.extend_from_slice(b"\r\n");
             }
         }
@@ -72,20 +57,33 @@ fn headers_without(raw: &[u8], drop: impl Fn(&[u8]) -> bool, extra: &[String]) -
     out
 }
 
-/// `raw` with its header section replaced by `headers` (from [`headers_without`]).
-fn with_headers(headers: Vec<u8>, raw: &[u8]) -> Vec<u8> {
-    let mut out = headers;
+/// The header section of `raw` without the fields `drop` names, plus `extra` fields
+/// (see [`section`]).
+pub(super) fn headers_without(
+    raw: &[u8],
+    drop: impl Fn(&str) -> bool,
+    extra: &[String],
+) -> Vec<u8> {
+    section(&head(raw), drop, extra)
+}
+
+/// `raw` with the header fields `drop` names removed and `extra` ones added.
+fn rewrite(raw: &[u8], drop: impl Fn(&str) -> bool, extra: &[String]) -> Vec<u8> {
+    let head = head(raw);
+    let mut out = section(&head, drop, extra);
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(split(raw).1);
+    out.extend_from_slice(head.body);
     out
 }
 
-/// The copy recipients get: without the Bcc header.
+/// The copy recipients get: without the Bcc header. A message without one is left as it
+/// is, byte for byte, so the relayed copy and the Sent Items copy are the same.
 pub fn strip_bcc(raw: &[u8]) -> Vec<u8> {
-    with_headers(
-        headers_without(raw, |n| n.eq_ignore_ascii_case(b"bcc"), &[]),
-        raw,
-    )
+    let is_bcc = |n: &str| n.eq_ignore_ascii_case("bcc");
+    if !head(raw).fields.iter().any(|(n, _)| is_bcc(n)) {
+        return raw.to_vec();
+    }
+    rewrite(raw, is_bcc, &[])
 }
 
 fn addresses(a: Option<&Address>) -> Vec<String> {
@@ -137,99 +135,12 @@ pub fn as_sender(raw: &[u8], address: &str, display_name: &str, hostname: &str) 
             rand::random::<u128>()
         ));
     }
-    let headers = headers_without(
-        raw,
-        |n| !own_from && n.eq_ignore_ascii_case(b"from"),
-        &extra,
-    );
-    with_headers(headers, raw)
+    rewrite(raw, |n| !own_from && n.eq_ignore_ascii_case("from"), &extra)
 }
 
 fn rfc2822_now() -> String {
     let d = mail_parser::DateTime::from_timestamp(crate::store::now());
     d.to_rfc822()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Smart {
-    Reply,
-    Forward,
-}
-
-/// Completes a SmartReply/SmartForward: the client's headers stay as sent; the body becomes
-/// the client's text followed by the quoted original, and a forward carries the original's
-/// attachments.
-pub fn smart(client: &[u8], original: &[u8], kind: Smart) -> Vec<u8> {
-    let client_text = mime::body(client, BodyKind::Plain);
-    let original_meta = mime::parse(original, 0);
-    let original_text = mime::body(original, BodyKind::Plain);
-    let header = format!(
-        "-----Original Message-----\r\nFrom: {}\r\nSent: {}\r\nTo: {}\r\nSubject: {}\r\n\r\n",
-        original_meta.from,
-        original_meta
-            .date
-            .map(|d| mail_parser::DateTime::from_timestamp(d).to_rfc822())
-            .unwrap_or_default(),
-        original_meta.to,
-        original_meta.subject
-    );
-    let quoted = match kind {
-        Smart::Reply => original_text
-            .lines()
-            .map(|l| format!("> {l}"))
-            .collect::<Vec<_>>()
-            .join("\r\n"),
-        Smart::Forward => original_text.replace("\r\n", "\n").replace('\n', "\r\n"),
-    };
-    let text = format!("{}\r\n\r\n{header}{quoted}\r\n", client_text.trim_end());
-    let mut parts = vec![MimePart::new("text/plain", BodyPart::Text(text.into()))];
-    // The client's own attachments, then (forward) the original's.
-    let mut sources: Vec<&[u8]> = vec![client];
-    if kind == Smart::Forward {
-        sources.push(original);
-    }
-    for raw in sources {
-        for a in mime::parse(raw, 0).attachments {
-            if let Some((content_type, data)) = mime::attachment(raw, a.part) {
-                parts.push(
-                    MimePart::new(content_type, BodyPart::Binary(data.into())).attachment(a.name),
-                );
-            }
-        }
-    }
-    let body = if parts.len() == 1 {
-        parts.pop().expect("one part")
-    } else {
-        MimePart::new("multipart/mixed", BodyPart::Multipart(parts))
-    };
-    let mut out = headers_without(
-        client,
-        |n| {
-            n.eq_ignore_ascii_case(b"content-type")
-                || n.eq_ignore_ascii_case(b"content-transfer-encoding")
-                || n.eq_ignore_ascii_case(b"mime-version")
-        },
-        &["MIME-Version: 1.0".to_owned()],
-    );
-    // The new body part's own headers (Content-Type…) complete the message's header section.
-    if body.write_part(&mut out).is_err() {
-        // Writing to a Vec cannot fail; keep the client's message rather than nothing.
-        return client.to_vec();
-    }
-    out
-}
-
-/// The original message's id headers, for a reply that lacks them.
-pub fn reply_headers(original: &[u8]) -> Option<(String, Vec<String>)> {
-    let m = MessageParser::default().parse(original)?;
-    let id = m.message_id()?.to_owned();
-    let mut refs: Vec<String> = m
-        .references()
-        .as_text_list()
-        .map(|l| l.iter().map(|s| s.to_string()).collect())
-        .unwrap_or_default();
-    refs.push(id.clone());
-    Some((id, refs))
 }
 
 #[cfg(test)]
@@ -293,23 +204,19 @@ mod tests {
     }
 
     #[test]
-    fn smart_reply_quotes_and_forward_attaches() {
-        let original = b"From: bob@example.org\r\nTo: alice@example.com\r\nSubject: plan\r\nMessage-ID: <orig@x>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nline one\r\nline two\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=plan.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n";
-        let client = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: RE: plan\r\nContent-Type: text/plain\r\n\r\nSounds good.\r\n";
-        let reply = smart(client, original, Smart::Reply);
-        let body = mime::body(&reply, BodyKind::Plain);
-        assert!(
-            body.contains("Sounds good.") && body.contains("> line one"),
-            "{body}"
+    fn fields_are_copied_as_they_are() {
+        let raw = b"From: a@example.com\r\nSubject: caf\xe9\r\nTo: b@example.org,\r\n\tc@example.org\r\nBcc: d@example.org\r\n\r\nbody\r\n\r\nmore\r\n";
+        let out = strip_bcc(raw);
+        assert_eq!(
+            out,
+            b"From: a@example.com\r\nSubject: caf\xe9\r\nTo: b@example.org,\r\n\tc@example.org\r\n\r\nbody\r\n\r\nmore\r\n"
         );
-        assert!(mime::parse(&reply, 0).attachments.is_empty());
-        assert_eq!(mime::parse(&reply, 0).subject, "RE: plan");
-        let fwd = smart(client, original, Smart::Forward);
-        let meta = mime::parse(&fwd, 0);
-        assert_eq!(meta.attachments.len(), 1);
-        assert_eq!(meta.attachments[0].name, "plan.pdf");
-        let (_, data) = mime::attachment(&fwd, meta.attachments[0].part).unwrap();
-        assert_eq!(data, b"%PDF-");
-        assert_eq!(reply_headers(original).unwrap().0, "orig@x");
+        // Without a Bcc, byte for byte the same message.
+        assert_eq!(strip_bcc(&out), out);
+        let lf = b"From: a@example.com\nBcc: d@example.org\nSubject: s\n\nbody\n";
+        assert_eq!(
+            strip_bcc(lf),
+            b"From: a@example.com\nSubject: s\n\r\nbody\n"
+        );
     }
 }

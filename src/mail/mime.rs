@@ -79,7 +79,7 @@ pub fn attachment(raw: &[u8], part: u32) -> Option<(String, Vec<u8>)> {
 /// lines that are not UTF-8 (raw 8-bit headers, against RFC 5322) are decoded with the
 /// message's declared charset, else as Windows-1252; and bytes with no header section at
 /// all are read as a plain-text body.
-fn with_message<T>(raw: &[u8], f: impl FnOnce(&Message<'_>) -> T) -> Option<T> {
+pub(super) fn with_message<T>(raw: &[u8], f: impl FnOnce(&Message<'_>) -> T) -> Option<T> {
     if raw.is_empty() {
         return None;
     }
@@ -398,7 +398,7 @@ fn code_page(charset: &str) -> u32 {
 
 // ---- attachments -----------------------------------------------------------------------
 
-fn attachments(message: &Message<'_>) -> Vec<AttachmentMeta> {
+pub(super) fn attachments(message: &Message<'_>) -> Vec<AttachmentMeta> {
     let html = body_parts(message, &message.html_body)
         .filter_map(|p| match &p.body {
             PartType::Html(html) => Some(html.to_ascii_lowercase()),
@@ -490,7 +490,7 @@ fn body_parts<'a, 'x>(
 }
 
 /// The text/plain alternative; else the HTML one converted to text.
-fn plain_body(message: &Message<'_>) -> String {
+pub(super) fn plain_body(message: &Message<'_>) -> String {
     body_parts(message, &message.text_body)
         .filter_map(|part| match &part.body {
             PartType::Text(text) => Some(text.to_string()),
@@ -502,7 +502,7 @@ fn plain_body(message: &Message<'_>) -> String {
 }
 
 /// The text/html alternative; else the plain text as a minimal HTML document.
-fn html_body(message: &Message<'_>) -> String {
+pub(super) fn html_body(message: &Message<'_>) -> String {
     let parts: Vec<_> = body_parts(message, &message.html_body)
         .filter(|p| p.is_text())
         .collect();
@@ -535,7 +535,7 @@ fn text_fragment_to_html(text: &str) -> String {
         .join("<br>\n")
 }
 
-fn escape_html(line: &str) -> String {
+pub(super) fn escape_html(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     for c in line.chars() {
         match c {

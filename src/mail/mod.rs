@@ -9,4 +9,5 @@ pub mod meta;
 pub mod mime;
 pub mod oof;
 pub mod relay;
+pub mod smart;
 pub mod submit;

@@ -39,6 +39,10 @@ pub async fn send(
     if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
         builder = builder.credentials((u.clone(), p.clone()));
     }
+    // mail-send ends DATA with "\r\n.\r\n" whatever the message ends with: the message's
+    // own final line break is that CRLF (RFC 5321 4.1.1.4), else the relay would add an
+    // empty line and the relayed copy would differ from the Sent Items one.
+    let raw = raw.strip_suffix(b"\r\n").unwrap_or(raw);
     let message = Message::new(
         from,
         recipients.iter().map(String::as_str).collect::<Vec<_>>(),

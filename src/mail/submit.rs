@@ -6,11 +6,12 @@
 //! is down the client is told to keep the message and retry (111), and a resent message with
 //! the same ClientId is not sent twice.
 
-use super::compose::{self, Smart};
+use super::compose;
 use super::deliver;
 use super::meta::Flags;
 use super::mime;
 use super::relay::{self, RelayError};
+use super::smart::{self, Smart};
 use crate::config::Config;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{Account, FolderType};
@@ -47,6 +48,8 @@ pub enum SubmitError {
     TooManyRecipients { max: usize },
     #[error("the message to reply to or forward does not exist")]
     SourceNotFound,
+    #[error(transparent)]
+    InvalidMime(#[from] smart::InvalidMime),
     #[error("a message with this ClientId is being sent right now")]
     InProgress,
     #[error(transparent)]
@@ -64,6 +67,8 @@ impl SubmitError {
             // this is the one that says "not sent, and sending it again will not help".
             SubmitError::TooManyRecipients { .. } => 115,
             SubmitError::SourceNotFound => 150,
+            // InvalidMIME: the Mime of a SmartReply/SmartForward is not a message.
+            SubmitError::InvalidMime(_) => 107,
             // ServerErrorRetryLater: the client keeps the message and sends it again.
             SubmitError::Relay(_) | SubmitError::InProgress => 111,
             SubmitError::Store(_) => 110,
@@ -128,11 +133,15 @@ pub async fn submit(
             .item(account.id, src.folder, src.item)?
             .ok_or(SubmitError::SourceNotFound)?;
         if !src.replace_mime {
-            let original_raw = store
-                .blobs()
-                .read(&original.blob)
-                .map_err(StoreError::from)?;
-            raw = compose::smart(&raw, &original_raw, src.kind);
+            // Reading and rebuilding a large message is work for a blocking thread.
+            let (blobs, blob, kind) = (store.blobs().clone(), original.blob, src.kind);
+            let client = std::mem::take(&mut raw);
+            raw = tokio::task::spawn_blocking(move || -> Result<_, SubmitError> {
+                let original_raw = blobs.read(&blob).map_err(StoreError::from)?;
+                Ok(smart::complete(&client, &original_raw, kind)?)
+            })
+            .await
+            .map_err(|e| StoreError::Invalid(format!("SmartReply/Forward task failed: {e}")))??;
         }
     }
     let raw = compose::as_sender(&raw, &account.email, &account.display_name, &cfg.hostname);

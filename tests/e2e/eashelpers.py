@@ -20,7 +20,7 @@ from pyactivesync._codepages import CODEPAGES, PAGE_INDEX, REVERSE
 from pyactivesync._wbxml import Node, NodeBuilder, WBXMLReader, WBXMLWriter, wtag
 
 __all__ = [
-    "inbox_id", "lmtp_deliver",
+    "inbox_id", "lmtp_deliver", "lmtp_deliver_message",
     "FolderChanges", "Node", "children", "child", "child_text", "descendants",
     "folder_sync", "post", "record_http", "register_settings_tokens", "wtag",
 ]
@@ -208,6 +208,11 @@ def lmtp_deliver(server, to: str, subject: str, body: str, *,
     if attachment is not None:
         msg.add_attachment(attachment, maintype="application", subtype="octet-stream",
                            filename="blob.bin")
+    lmtp_deliver_message(server, to, msg)
+
+
+def lmtp_deliver_message(server, to: str, msg: EmailMessage) -> None:
+    """Deliver ``msg`` as it is over LMTP; the recipient must get 250."""
     host, port = server.lmtp_addr
     with smtplib.LMTP(host, port, timeout=15) as lmtp:
         code, _ = lmtp.ehlo()  # smtplib.LMTP sends LHLO

@@ -6,8 +6,9 @@ Every test's docstring starts with ``ASSERTS:`` -- what a pass guarantees.
 The Ping tests run against a dedicated server started with a config file that lowers
 ``[push] min_heartbeat`` to 1 s (the default, 60 s, would make every test a minute
 long) and with the UDP notify listener off (the session server holds its default port).
-SendMail uses the session server. Remote recipients are not covered here (they need an
-SMTP relay; see tests/send.rs), nor SmartReply/SmartForward (pyactivesync has neither).
+SendMail and SmartReply use the session server. Remote recipients are not covered here
+(they need an SMTP relay; see tests/send.rs). pyactivesync has no SmartReply: that test
+writes the ComposeMail request with pyactivesync's own WBXML writer and transport.
 """
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 from conftest import Account, EasServer, new_client, run_easd
-from pyactivesync import Client, FolderType, PingResult, SyncItem
+from pyactivesync import BodyType, Client, FolderType, PingResult, SyncItem
+from pyactivesync._wbxml import WBXMLWriter, wtag
 
-from eashelpers import lmtp_deliver
+from eashelpers import lmtp_deliver, lmtp_deliver_message
 
 pytestmark = pytest.mark.send_push
 
@@ -194,3 +197,81 @@ def test_send_mail_to_self_arrives_in_inbox_and_sent_items(
     bob_inbox = folder_of_type(bob, FolderType.INBOX)
     _, added = full_sync(bob, bob_inbox)
     assert subjects(added).count(subject) == 1, subjects(added)
+
+
+def test_smart_reply_of_an_html_message_keeps_html(
+        easd_server: EasServer, make_client: Callable[..., Client]):
+    """ASSERTS: alice answers an HTML message in ISO-8859-1 with an inline image by a
+    ComposeMail SmartReply (Source FolderId/ItemId, SaveInSentItems) whose MIME is text and
+    HTML alternatives, as iPhones send it: empty 200. bob's copy, fetched as HTML, holds
+    alice's HTML, then a header block naming the original's Subject, then the original's
+    HTML decoded from Latin-1; fetched as MIME it is text/plain + text/html with the image
+    (same Content-ID) beside the HTML, and it replies to the original (In-Reply-To). The
+    Sent Items copy is the same MIME, byte for byte."""
+    alice = make_client(easd_server.alice)
+    bob = make_client(easd_server.bob)
+    subject = f"menu {tag()}"
+    original = EmailMessage()
+    original["From"] = "Chef <chef@remote.test>"
+    original["To"] = easd_server.alice.email
+    original["Subject"] = subject
+    original["Message-ID"] = f"<{tag()}@remote.test>"
+    original.set_content("Crème brûlée tonight", charset="iso-8859-1")
+    original.add_alternative(
+        '<html><body><p>Crème brûlée tonight</p><img src="cid:dish@remote.test"></body></html>',
+        subtype="html", charset="iso-8859-1")
+    original.get_payload()[1].add_related(
+        b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", cid="<dish@remote.test>")
+    lmtp_deliver_message(easd_server, easd_server.alice.email, original)
+
+    inbox = folder_of_type(alice, FolderType.INBOX)
+    _, added = full_sync(alice, inbox)
+    [item] = [i for i in added if i.fields.get("Email.Subject") == subject]
+
+    reply = EmailMessage()
+    reply["From"] = f"Alice <{easd_server.alice.email}>"
+    reply["To"] = easd_server.bob.email
+    reply["Subject"] = f"RE: {subject}"
+    reply.set_content("Count me in.")
+    reply.add_alternative(
+        "<html><body><div><b>Count me in.</b></div><div>Sent from my iPhone</div></body></html>",
+        subtype="html")
+    w = WBXMLWriter()
+    w.tag("ComposeMail", "SmartReply", children=[
+        wtag("ComposeMail", "ClientId", text=uuid.uuid4().hex),
+        wtag("ComposeMail", "Source", children=[
+            wtag("ComposeMail", "FolderId", text=inbox),
+            wtag("ComposeMail", "ItemId", text=item.server_id),
+        ]),
+        wtag("ComposeMail", "SaveInSentItems"),
+        wtag("ComposeMail", "MIME", opaque=reply.as_bytes(policy=policy.SMTP)),
+    ])
+    alice._ensure_provisioned()
+    assert alice._post("SmartReply", w.render()) == b"", "SmartReply did not succeed"
+
+    bob_inbox = folder_of_type(bob, FolderType.INBOX)
+    _, got = full_sync(bob, bob_inbox)
+    [copy] = [i for i in got if i.fields.get("Email.Subject") == f"RE: {subject}"]
+    html = bob.fetch_item(bob_inbox, copy.server_id, body_type=BodyType.HTML).body
+    assert html is not None and html.type == BodyType.HTML, html
+    text = html.data if isinstance(html.data, str) else html.data.decode()
+    own = text.index("<b>Count me in.</b>")
+    block = text.index(f"<b>Subject:</b> {subject}")
+    quoted = text.index("<p>Crème brûlée tonight</p>")
+    assert own < block < quoted, text
+
+    mime = bob.fetch_item(bob_inbox, copy.server_id, body_type=BodyType.MIME).body
+    assert mime is not None and isinstance(mime.data, bytes), mime
+    parsed = message_from_bytes(mime.data, policy=policy.default)
+    types = [p.get_content_type() for p in parsed.walk()]
+    assert "text/plain" in types and "text/html" in types, types
+    [image] = [p for p in parsed.walk() if p.get_content_type() == "image/png"]
+    assert image["Content-ID"] == "<dish@remote.test>", image
+    assert image.get_content() == b"\x89PNG\r\n\x1a\n"
+    assert parsed["In-Reply-To"] == original["Message-ID"], parsed["In-Reply-To"]
+
+    sent = folder_of_type(alice, FolderType.SENT_ITEMS)
+    _, filed = full_sync(alice, sent)
+    [own_copy] = [i for i in filed if i.fields.get("Email.Subject") == f"RE: {subject}"]
+    sent_mime = alice.fetch_item(sent, own_copy.server_id, body_type=BodyType.MIME).body
+    assert sent_mime is not None and sent_mime.data == mime.data

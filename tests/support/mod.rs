@@ -19,7 +19,7 @@ use easd::admin::control;
 use easd::admin::ops::{Reply, Request};
 use easd::config::Config;
 use easd::eas::command::Command;
-use easd::eas::ids::{DeviceId, DeviceType, PolicyKey};
+use easd::eas::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
 use easd::eas::query::{EasRequest, QueryForm, encode_base64_query, encode_plain_query};
 use easd::eas::version::ProtocolVersion;
 use easd::wbxml::{self, Element, Tag, tag::folderhierarchy as fh, tag::provision as pv};
@@ -648,7 +648,10 @@ impl EasClient {
             user: user.map(str::to_owned),
             device_id: DeviceId::new(&self.device_id).expect("valid DeviceId"),
             device_type: DeviceType::new(&self.device_type).expect("valid DeviceType"),
-            policy_key: self.policy_key.and_then(PolicyKey::new),
+            policy_key: match self.policy_key {
+                Some(k) => SentPolicyKey::Key(PolicyKey::new(k)),
+                None => SentPolicyKey::Absent,
+            },
             locale: Some(0x0409),
             collection_id: None,
             item_id: None,

@@ -11,6 +11,7 @@ use hyper::StatusCode;
 
 use super::settings::{device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
+use crate::eas::ids::PolicyKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::compliance::{self, Compliance};
 use crate::govern::levels::Effective;
@@ -151,7 +152,7 @@ async fn phase_two(
     key: &str,
     client_status: Option<&str>,
 ) -> Result<Option<Element>, StoreError> {
-    let sent = key.trim().parse::<u32>().ok();
+    let sent = PolicyKey::parse(key).ok().flatten().map(PolicyKey::get);
     let d = &ctx.device;
     // A resent acknowledgement whose answer was lost gets the same final key again.
     if let (Some(s), None, Some(final_key)) = (sent, d.pending_policy_key, d.policy_key)

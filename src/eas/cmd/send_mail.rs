@@ -8,7 +8,7 @@ use super::{Ctx, Reply};
 use crate::eas::command::Command;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
-use crate::mail::compose::Smart;
+use crate::mail::smart::Smart;
 use crate::mail::submit::{self, Source, Submission, SubmitError};
 use crate::refusal::Limit;
 use crate::store::StoreError;

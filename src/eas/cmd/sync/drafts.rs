@@ -292,7 +292,9 @@ pub(super) async fn send_all(
         tracing::warn!("{}: draft {id} not sent: {e}", ctx.device.device_id);
         let status = match e {
             // Not sendable as it is: the user must change the draft.
-            SubmitError::NoRecipients | SubmitError::TooManyRecipients { .. } => CONVERSION_ERROR,
+            SubmitError::NoRecipients
+            | SubmitError::TooManyRecipients { .. }
+            | SubmitError::InvalidMime(_) => CONVERSION_ERROR,
             SubmitError::SourceNotFound => NOT_FOUND,
             SubmitError::InProgress | SubmitError::Relay(_) | SubmitError::Store(_) => SERVER_ERROR,
         };
