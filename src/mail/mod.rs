@@ -2,6 +2,7 @@
 
 pub mod compose;
 pub mod deliver;
+pub mod dsn;
 pub mod import;
 pub mod lmtp;
 pub mod meta;

@@ -1553,6 +1553,8 @@ impl SmtpMessage {
 
 struct SinkShared {
     mode: Mutex<SinkMode>,
+    /// Recipients answered with a reply of their own instead of `250`.
+    refused: Mutex<std::collections::HashMap<String, String>>,
     data_delay: Mutex<Duration>,
     messages: Mutex<Vec<SmtpMessage>>,
     connections: std::sync::atomic::AtomicUsize,
@@ -1573,6 +1575,7 @@ impl SmtpSink {
         let addr = listener.local_addr().expect("sink address");
         let shared = Arc::new(SinkShared {
             mode: Mutex::new(SinkMode::Accept),
+            refused: Mutex::new(std::collections::HashMap::new()),
             data_delay: Mutex::new(Duration::ZERO),
             messages: Mutex::new(Vec::new()),
             connections: std::sync::atomic::AtomicUsize::new(0),
@@ -1614,6 +1617,16 @@ impl SmtpSink {
 
     pub fn set_mode(&self, mode: SinkMode) {
         *self.shared.mode.lock().expect("sink mode") = mode;
+    }
+
+    /// Answers `RCPT TO:<recipient>` with `reply` (a whole reply line such as
+    /// `550 5.1.1 no such user`) from now on; `None` accepts it again.
+    pub fn refuse_recipient(&self, recipient: &str, reply: Option<&str>) {
+        let mut refused = self.shared.refused.lock().expect("sink refusals");
+        match reply {
+            Some(reply) => refused.insert(recipient.to_owned(), format!("{reply}\r\n")),
+            None => refused.remove(recipient),
+        };
     }
 
     /// How long the sink sits on a received message before answering the final 250.
@@ -1692,8 +1705,22 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
             recipients.clear();
             b"250 2.1.0 ok\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            recipients.push(angle_address(&cmd[8..]));
+            let recipient = angle_address(&cmd[8..]);
+            let refusal = shared
+                .refused
+                .lock()
+                .expect("sink refusals")
+                .get(&recipient)
+                .cloned();
+            if let Some(reply) = refusal {
+                w.write_all(reply.as_bytes())?;
+                w.flush()?;
+                continue;
+            }
+            recipients.push(recipient);
             b"250 2.1.5 ok\r\n"
+        } else if upper == "DATA" && recipients.is_empty() {
+            b"554 5.5.1 no valid recipients\r\n"
         } else if upper == "DATA" {
             if *shared.mode.lock().expect("sink mode") == SinkMode::FailData {
                 b"451 4.3.0 try again later\r\n"
