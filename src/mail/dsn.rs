@@ -65,11 +65,8 @@ pub fn report(attempt: &Attempt<'_>, original: &[u8], refusals: &[Refusal]) -> V
     };
     let parts = vec![
         MimePart::new("text/plain", explanation(attempt, refusals)),
-        MimePart::new(
-            status_type,
-            BodyPart::Binary(delivery_status(attempt, refusals).into_bytes().into()),
-        ),
-        MimePart::new(headers_type, BodyPart::Binary(headers.to_vec().into())),
+        verbatim(status_type, delivery_status(attempt, refusals).into_bytes()),
+        verbatim(headers_type, headers.to_vec()),
     ];
     let report_type =
         ContentType::new("multipart/report").attribute("report-type", "delivery-status");
@@ -78,6 +75,14 @@ pub fn report(attempt: &Attempt<'_>, original: &[u8], refusals: &[Refusal]) -> V
         .body(MimePart::new(report_type, parts))
         .write_to_vec()
         .unwrap_or_default()
+}
+
+/// A part written as it is, 7bit or 8bit: mail-builder would base64 a message/* part,
+/// which readers of reports (and RFC 3464 2.1's field syntax) do not expect. The report
+/// is only ever stored, never relayed, so 8bit needs no SMTP extension.
+fn verbatim(content_type: &'static str, bytes: Vec<u8>) -> MimePart<'static> {
+    let encoding = if bytes.is_ascii() { "7bit" } else { "8bit" };
+    MimePart::new(content_type, BodyPart::Binary(bytes.into())).transfer_encoding(encoding)
 }
 
 /// The part for people.
@@ -210,6 +215,13 @@ mod tests {
         let human = String::from_utf8_lossy(parts[0].contents());
         assert!(
             human.contains("carol@remote.test") && human.contains("550 5.1.1 no such user here")
+        );
+        assert!(
+            String::from_utf8_lossy(&raw).contains(
+                "Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\
+                 Reporting-MTA: dns; mail.example.com\r\n"
+            ),
+            "the status fields are readable as they are"
         );
         let status = String::from_utf8_lossy(parts[1].contents()).replace("\r\n", "\n");
         assert!(
