@@ -215,8 +215,8 @@ smtputf8_enable = yes
 # easd's domains, delivered over LMTP (README, "Mail from the MTA").
 virtual_mailbox_domains = {domain}
 virtual_transport = lmtp:unix:private/easd-lmtp
-# Above easd's max_message plus base64's third and some headers.
-message_size_limit = {size_limit}
+# Above what phones send (max_body, 32 MiB), below easd's max_message (50 MiB): README.
+message_size_limit = 41943040
 # Mail from outside to an unknown account is refused at RCPT: address verification
 # probes easd's LMTP (RCPT only) and keeps its 550.
 smtpd_recipient_restrictions =
@@ -236,7 +236,7 @@ bounce_queue_lifetime = 0
 
 
 class Postfix:
-    def __init__(self, root: Path, smtp_port: int, sink_port: int, max_message: int):
+    def __init__(self, root: Path, smtp_port: int, sink_port: int):
         self.conf = root / "etc"
         self.spool = root / "spool"
         self.data = root / "data"
@@ -248,8 +248,7 @@ class Postfix:
         (self.conf / "master.cf").write_text(MASTER_CF.format(smtp=f"127.0.0.1:{smtp_port}"))
         (self.conf / "main.cf").write_text(MAIN_CF.format(
             root=root, spool=self.spool, data=self.data, log=self.log, domain=DOMAIN,
-            sink=sink_port,
-            conf=self.conf, size_limit=max_message * 4 // 3 + 1024 * 1024,
+            sink=sink_port, conf=self.conf,
         ))
         (self.conf / "recipient_access").write_text("blocked@remote.test REJECT no relaying to you\n")
         self.started = False
@@ -305,8 +304,7 @@ class Postfix:
 # ---- easd ----------------------------------------------------------------------------------
 
 class Easd:
-    def __init__(self, root: Path, https_port: int, relay_port: int, lmtp_socket: Path,
-                 max_message: int):
+    def __init__(self, root: Path, https_port: int, relay_port: int, lmtp_socket: Path):
         self.data = root / "easd-data"
         self.data.mkdir(mode=0o700)
         self.log = root / "easd.log"
@@ -314,7 +312,7 @@ class Easd:
         self.lmtp_socket = lmtp_socket
         config = root / "easd.toml"
         config.write_text(
-            f'hostname = "mx.{DOMAIN}"\n[limits]\nmax_message = {max_message}\n'
+            f'hostname = "mx.{DOMAIN}"\n'
             f'[relay]\nhost = "127.0.0.1"\nport = {relay_port}\nsecurity = "none"\n'
             f"timeout_seconds = 30\n")
         self.cmd = [str(EASD_BIN), "serve", "--data", str(self.data), "--config", str(config),
@@ -510,10 +508,9 @@ def main() -> int:
     root.chmod(0o755)
     signal.signal(signal.SIGTERM, terminated)
     smtp_port, sink_port, https_port = free_ports(3)
-    max_message = 10 * 1024 * 1024
     sink = Sink(sink_port, {"bad@remote.test"})
     threading.Thread(target=sink.serve_forever, daemon=True).start()
-    pf = Postfix(root, smtp_port, sink_port, max_message)
+    pf = Postfix(root, smtp_port, sink_port)
     easd: Easd | None = None
     failure = None
     try:
@@ -523,7 +520,7 @@ def main() -> int:
                                  capture_output=True, text=True, timeout=30).stdout.strip()
         passed(f"Postfix {version} started on 127.0.0.1:{smtp_port}")
         socket_path = pf.spool / "private" / "easd-lmtp"
-        easd = Easd(root, https_port, smtp_port, socket_path, max_message)
+        easd = Easd(root, https_port, smtp_port, socket_path)
         easd.start()
         st = socket_path.stat()
         check(stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
