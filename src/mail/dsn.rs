@@ -164,6 +164,18 @@ mod tests {
         }
     }
 
+    /// The content types of the report's parts (after the multipart root).
+    fn part_types(m: &mail_parser::Message<'_>) -> Vec<String> {
+        m.parts
+            .iter()
+            .skip(1)
+            .map(|p| {
+                let ct = p.content_type().expect("part type");
+                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
+            })
+            .collect()
+    }
+
     const ATTEMPT: Attempt<'static> = Attempt {
         hostname: "mail.example.com",
         relay: "127.0.0.1",
@@ -196,16 +208,8 @@ mod tests {
         assert_eq!(ct.attribute("report-type"), Some("delivery-status"));
 
         let parts: Vec<_> = m.parts.iter().skip(1).collect();
-        assert_eq!(parts.len(), 3);
-        let types: Vec<String> = parts
-            .iter()
-            .map(|p| {
-                let ct = p.content_type().expect("part type");
-                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
-            })
-            .collect();
         assert_eq!(
-            types,
+            part_types(&m),
             [
                 "text/plain",
                 "message/delivery-status",
@@ -258,17 +262,8 @@ mod tests {
         );
         let m = MessageParser::default().parse(&raw).expect("parses");
         assert_eq!(m.subject(), Some("Undeliverable: Grüße"));
-        let types: Vec<String> = m
-            .parts
-            .iter()
-            .skip(2)
-            .map(|p| {
-                let ct = p.content_type().expect("part type");
-                format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(""))
-            })
-            .collect();
         assert_eq!(
-            types,
+            part_types(&m)[1..],
             ["message/global-delivery-status", "message/global-headers"]
         );
         let status = String::from_utf8_lossy(m.parts[2].contents());

@@ -33,7 +33,6 @@ import os
 import shutil
 import signal
 import smtplib
-import socket
 import socketserver
 import stat
 import subprocess
@@ -46,6 +45,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from pyactivesync import BodyType, Client, FolderType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from netutil import free_ports, port_open  # noqa: E402 - after the path it lives on
 
 EASD_BIN = Path(os.environ.get("EASD_BIN", "target/debug/easd")).resolve()
 DOMAIN = "example.com"
@@ -81,27 +83,6 @@ def wait_for(what: str, probe, timeout: float = WAIT_S):
         if time.monotonic() > deadline:
             raise Failure(f"timed out after {timeout:.0f}s waiting for: {what}")
         time.sleep(0.2)
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.25):
-            return True
-    except OSError:
-        return False
 
 
 # ---- the SMTP sink (the Internet) ----------------------------------------------------------
@@ -329,12 +310,12 @@ class Easd:
                  or (port_open(self.https_port) and self.lmtp_socket.exists()), 30)
         if self.proc.poll() is not None:
             raise Failure(f"easd exited with {self.proc.returncode}")
-        for email in (ALICE, BOB):
-            res = subprocess.run([str(EASD_BIN), "user", "add", email, "--password-stdin",
+        for address in (ALICE, BOB):
+            res = subprocess.run([str(EASD_BIN), "user", "add", address, "--password-stdin",
                                   "--data", str(self.data)], input=PASSWORD + "\n",
                                  capture_output=True, text=True, timeout=60)
             if res.returncode != 0:
-                raise Failure(f"easd user add {email}: {res.stdout}{res.stderr}")
+                raise Failure(f"easd user add {address}: {res.stdout}{res.stderr}")
 
     def stop(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
