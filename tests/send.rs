@@ -602,6 +602,28 @@ fn a_temporary_refusal_of_one_recipient_is_111_and_sends_nothing() {
 }
 
 #[test]
+fn a_utf8_recipient_is_relayed_in_an_smtputf8_transaction() {
+    let (sink, s) = setup();
+    let a = s.device(ALICE, "alicephone");
+    let jorg = "jörg@bücher.example";
+    assert_sent(&send_mail(
+        &a,
+        &outgoing(ALICE, &[jorg, CAROL], &[], &[], "Grüße", "x"),
+    ));
+    let relayed = sink.messages();
+    assert_eq!(relayed.len(), 1);
+    // RFC 6531 3.4: the UTF-8 address travels only with MAIL ... SMTPUTF8.
+    assert_eq!(relayed[0].from_parameters, "SMTPUTF8");
+    assert_eq!(relayed[0].recipients, [jorg, CAROL]);
+    // An all-ASCII envelope does not ask for it.
+    assert_sent(&send_mail(
+        &a,
+        &outgoing(ALICE, &[CAROL], &[], &[], "plain", "x"),
+    ));
+    assert_eq!(sink.messages()[1].from_parameters, "");
+}
+
+#[test]
 fn a_concurrent_resend_with_the_same_client_id_is_sent_once() {
     let (sink, s) = setup();
     let a = s.device(ALICE, "alicephone");

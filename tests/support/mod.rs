@@ -1539,6 +1539,8 @@ pub enum SinkMode {
 pub struct SmtpMessage {
     /// MAIL FROM's address (without the angle brackets).
     pub from: String,
+    /// MAIL FROM's parameters after the address (`SMTPUTF8`, `BODY=8BITMIME`), as sent.
+    pub from_parameters: String,
     /// RCPT TO's addresses, in order.
     pub recipients: Vec<String>,
     /// The message, un-dot-stuffed, without the terminating `.` line.
@@ -1690,6 +1692,7 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
     }
     w.write_all(b"220 sink.test ESMTP test sink\r\n")?;
     let mut from: Option<String> = None;
+    let mut from_parameters = String::new();
     let mut recipients: Vec<String> = Vec::new();
     loop {
         let mut line = String::new();
@@ -1702,6 +1705,11 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
             b"250-sink.test greets you\r\n250 HELP\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             from = Some(angle_address(&cmd[10..]));
+            from_parameters = cmd
+                .split_once('>')
+                .map_or("", |(_, rest)| rest)
+                .trim()
+                .to_owned();
             recipients.clear();
             b"250 2.1.0 ok\r\n"
         } else if upper.starts_with("RCPT TO:") {
@@ -1749,6 +1757,7 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
                     .expect("sink messages")
                     .push(SmtpMessage {
                         from: from.take().unwrap_or_default(),
+                        from_parameters: std::mem::take(&mut from_parameters),
                         recipients: std::mem::take(&mut recipients),
                         data,
                     });
