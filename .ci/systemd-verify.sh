@@ -3,6 +3,9 @@
 # without a board drop-in and once per board profile (board/dropin.sh), plus the
 # sysusers entry and the service's sandbox exposure score.
 #
+# The drop-in systemd/easd-lmtp.socket.d/ (LMTP over a unix socket for Postfix) is
+# verified on top of the default units as its own check.
+#
 # Works without systemd as PID 1 (containers, CI): the units are verified offline
 # against a temporary root (--root) that holds a copy of the host's
 # /usr/lib/systemd/system (for sysinit.target & co.) and an executable at /usr/bin/easd
@@ -50,9 +53,10 @@ make_root() { # $1 = root dir, $2 = board name or "" for none
     fi
 }
 
-check() { # $1 = label, $2 = board or ""
+check() { # $1 = label, $2 = board or "", $3 = a drop-in dir of systemd/ to add (optional)
     local root=$work/$1 out rc
     make_root "$root" "$2"
+    if [[ -n ${3:-} ]]; then cp -r "systemd/$3" "$root/etc/systemd/system/"; fi
     set +e
     out=$(systemd-analyze verify --man=no --root="$root" "${units[@]}" 2>&1)
     rc=$?
@@ -67,6 +71,8 @@ check() { # $1 = label, $2 = board or ""
 }
 
 check default ""
+# The unix-socket LMTP variant (README, "Mail from the MTA").
+check lmtp-unix "" easd-lmtp.socket.d
 for dir in board/*/; do
     b=$(basename "$dir")
     check "$b" "$b"

@@ -22,6 +22,12 @@ pub struct Config {
     /// LMTP listener for the MTA's deliveries: `host:port`, a unix socket path
     /// (`/run/easd/lmtp.sock` or `unix:PATH`), or `off`.
     pub lmtp: String,
+    /// Group of the LMTP unix socket easd binds itself (not one systemd hands over).
+    /// Unset: `postfix` when that group exists (Postfix's lmtp client runs as postfix),
+    /// else the process's own group.
+    pub lmtp_socket_group: Option<String>,
+    /// Permission bits of that socket; in TOML an octal literal such as `0o660`.
+    pub lmtp_socket_mode: u32,
     /// PEM certificate chain and key; when absent a self-signed pair is made in DATA/tls.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
@@ -200,6 +206,8 @@ impl Default for Config {
             http: None,
             hostname: "localhost".into(),
             lmtp: "127.0.0.1:2424".into(),
+            lmtp_socket_group: None,
+            lmtp_socket_mode: 0o660,
             cert: None,
             key: None,
             limits: Limits::default(),
@@ -291,6 +299,12 @@ impl Config {
                 self.auth.lockout_seconds
             ));
         }
+        if self.lmtp_socket_mode > 0o777 {
+            return Err(format!(
+                "lmtp_socket_mode {:o} (octal) is not a permission mode: write it as 0o660",
+                self.lmtp_socket_mode
+            ));
+        }
         Ok(())
     }
 }
@@ -326,6 +340,16 @@ mod tests {
             Limits::default().wbxml_max_depth
         );
         assert_eq!(cfg.https, Config::default().https);
+    }
+
+    #[test]
+    fn lmtp_socket_mode_is_octal_and_checked() {
+        let cfg: Config = toml::from_str("lmtp_socket_mode = 0o640\n").unwrap();
+        assert_eq!(cfg.lmtp_socket_mode, 0o640);
+        assert!(cfg.validate().is_ok());
+        // 660 written in decimal is not 0o660.
+        let cfg: Config = toml::from_str("lmtp_socket_mode = 660\n").unwrap();
+        assert!(cfg.validate().unwrap_err().contains("0o660"));
     }
 
     #[test]

@@ -277,6 +277,44 @@ fn lmtp_size_limit_gets_552() {
     assert!(adds.is_empty(), "{adds:?}");
 }
 
+/// What Postfix hands over for `sendmail` with an accented Subject or a UTF-8 address
+/// (RFC 6531): SMTPUTF8 is offered, and the raw UTF-8 headers reach the phone as text.
+#[test]
+fn lmtp_smtputf8_message_arrives_with_its_utf8_headers() {
+    let s = server_with(&[ALICE]);
+    let mut c = s.lmtp();
+    assert!(c.lhlo().lines.iter().any(|l| l == "SMTPUTF8"));
+    assert_eq!(
+        c.command("MAIL FROM:<jörg@bücher.example> SMTPUTF8 BODY=8BITMIME")
+            .short(),
+        "250 2.1.0"
+    );
+    assert_eq!(
+        c.command("RCPT TO:<alice@example.com>").short(),
+        "250 2.1.5"
+    );
+    let message = "From: Jörg Sänger <jörg@bücher.example>\r\nTo: alice@example.com\r\n\
+        Subject: Grüße aus Köln\r\nMIME-Version: 1.0\r\n\
+        Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+        Schöne Grüße\r\n";
+    let data = c.try_data(message.as_bytes(), 1).expect("DATA");
+    assert_eq!(data[0].short(), "250 2.0.0");
+    // Without SMTPUTF8 a UTF-8 address is refused (RFC 6531 3.5).
+    assert_eq!(
+        c.command("MAIL FROM:<jörg@bücher.example>").short(),
+        "553 5.6.7"
+    );
+    c.quit();
+
+    let a = s.device(ALICE, "alicedev");
+    let (_, adds) = full_sync(&a, &a.folder_of_type(INBOX));
+    assert_eq!(subjects(&adds), ["Grüße aus Köln"]);
+    assert_eq!(
+        text(&adds[0].1, em::FROM),
+        "\"Jörg Sänger\" <jörg@bücher.example>"
+    );
+}
+
 // ---- Sync -------------------------------------------------------------------------------
 
 #[test]

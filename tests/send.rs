@@ -482,6 +482,143 @@ fn relay_port_closed_is_111() {
     assert!(items_of_type(&b, INBOX).is_empty());
 }
 
+/// The delivery-status notification in `items` (Inbox items with their MIME): its
+/// message/delivery-status part, after checking the report's shape.
+#[track_caller]
+fn delivery_status(items: &[(String, Element)], subject_line: &str) -> String {
+    let (_, report) = with_subject(items, &format!("Undeliverable: {subject_line}"));
+    let mime = body_text(report);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mime.as_bytes())
+        .expect("the report parses");
+    let ct = parsed.content_type().expect("Content-Type");
+    assert_eq!(
+        (ct.ctype(), ct.subtype(), ct.attribute("report-type")),
+        ("multipart", Some("report"), Some("delivery-status")),
+        "{mime}"
+    );
+    let status = parsed
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .is_some_and(|c| c.subtype() == Some("delivery-status"))
+        })
+        .unwrap_or_else(|| panic!("no message/delivery-status part: {mime}"));
+    String::from_utf8_lossy(status.contents()).replace("\r\n", "\n")
+}
+
+#[test]
+fn a_recipient_refused_for_good_gets_a_report_and_the_others_the_message() {
+    let (sink, s) = setup();
+    sink.refuse_recipient(CAROL, Some("550 5.1.1 <carol@remote.test>: no such user"));
+    let a = s.device(ALICE, "alicephone");
+    let b = s.device(BOB, "bobphone");
+    let msg = outgoing(
+        ALICE,
+        &[CAROL, DAVE],
+        &[BOB],
+        &[],
+        "partly refused",
+        "Hi all.",
+    );
+    let cid = "client-id-refused-1";
+
+    // Status 1: a permanent refusal is not "try again later".
+    assert_sent(&send_mail_as(&a, cid, &msg));
+    let relayed = sink.messages();
+    assert_eq!(relayed.len(), 1, "{relayed:?}");
+    assert_eq!(relayed[0].recipients, [DAVE]);
+    assert_eq!(items_of_type(&b, INBOX).len(), 1);
+    assert_eq!(items_of_type(&a, SENT_ITEMS).len(), 1);
+
+    // The sender's Inbox holds the report, naming carol only.
+    let inbox = items_of_type(&a, INBOX);
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let status = delivery_status(&inbox, "partly refused");
+    assert!(
+        status.contains(
+            "Final-Recipient: rfc822; carol@remote.test\nAction: failed\nStatus: 5.1.1\n"
+        ),
+        "{status}"
+    );
+    assert!(
+        status.contains("Diagnostic-Code: smtp; 550 5.1.1 <carol@remote.test>: no such user"),
+        "{status}"
+    );
+    assert!(!status.contains(DAVE), "{status}");
+
+    // The phone resends (its answer was lost): nothing is sent or reported again.
+    assert_sent(&send_mail_as(&a, cid, &msg));
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(items_of_type(&a, INBOX).len(), 1);
+}
+
+#[test]
+fn every_recipient_refused_is_reported_and_nothing_relayed() {
+    let (sink, s) = setup();
+    sink.refuse_recipient(CAROL, Some("550 5.1.1 no such user"));
+    // A refusal without an enhanced status code.
+    sink.refuse_recipient(DAVE, Some("553 mailbox name not allowed"));
+    let a = s.device(ALICE, "alicephone");
+    let msg = outgoing(ALICE, &[CAROL, DAVE], &[], &[], "nobody home", "x");
+    assert_sent(&send_mail(&a, &msg));
+    assert!(sink.messages().is_empty(), "{:?}", sink.messages());
+    let status = delivery_status(&items_of_type(&a, INBOX), "nobody home");
+    assert!(status.contains("rfc822; carol@remote.test\nAction: failed\nStatus: 5.1.1\n"));
+    assert!(
+        status.contains("rfc822; dave@remote.test\nAction: failed\nStatus: 5.0.0\n"),
+        "{status}"
+    );
+    assert!(status.contains("Diagnostic-Code: smtp; 553 mailbox name not allowed"));
+    // The message is in Sent Items as sent.
+    assert_eq!(items_of_type(&a, SENT_ITEMS).len(), 1);
+}
+
+#[test]
+fn a_temporary_refusal_of_one_recipient_is_111_and_sends_nothing() {
+    let (sink, s) = setup();
+    sink.refuse_recipient(CAROL, Some("450 4.2.1 mailbox busy, try later"));
+    let a = s.device(ALICE, "alicephone");
+    let msg = outgoing(ALICE, &[DAVE, CAROL], &[], &[], "busy", "x");
+    let cid = "client-id-busy-1";
+    let r = send_mail_as(&a, cid, &msg);
+    assert_eq!(compose_status(&r, cm::SEND_MAIL), "111");
+    // dave was accepted, but nothing went out: the retry must not reach him twice.
+    assert!(sink.messages().is_empty(), "{:?}", sink.messages());
+    assert!(items_of_type(&a, INBOX).is_empty());
+    assert!(items_of_type(&a, SENT_ITEMS).is_empty());
+
+    sink.refuse_recipient(CAROL, None);
+    assert_sent(&send_mail_as(&a, cid, &msg));
+    let relayed = sink.messages();
+    assert_eq!(relayed.len(), 1);
+    assert_eq!(relayed[0].recipients, [DAVE, CAROL]);
+    assert!(items_of_type(&a, INBOX).is_empty());
+}
+
+#[test]
+fn a_utf8_recipient_is_relayed_in_an_smtputf8_transaction() {
+    let (sink, s) = setup();
+    let a = s.device(ALICE, "alicephone");
+    let jorg = "jörg@bücher.example";
+    assert_sent(&send_mail(
+        &a,
+        &outgoing(ALICE, &[jorg, CAROL], &[], &[], "Grüße", "x"),
+    ));
+    let relayed = sink.messages();
+    assert_eq!(relayed.len(), 1);
+    // RFC 6531 3.4: the UTF-8 address travels only with MAIL ... SMTPUTF8.
+    assert_eq!(relayed[0].from_parameters, "SMTPUTF8");
+    assert_eq!(relayed[0].recipients, [jorg, CAROL]);
+    // An all-ASCII envelope does not ask for it.
+    assert_sent(&send_mail(
+        &a,
+        &outgoing(ALICE, &[CAROL], &[], &[], "plain", "x"),
+    ));
+    assert_eq!(sink.messages()[1].from_parameters, "");
+}
+
 #[test]
 fn a_concurrent_resend_with_the_same_client_id_is_sent_once() {
     let (sink, s) = setup();

@@ -113,7 +113,7 @@ fn transcode_headers(raw: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Offset just past the header section's terminating empty line, or the input length.
-fn header_end(raw: &[u8]) -> usize {
+pub(crate) fn header_end(raw: &[u8]) -> usize {
     let mut offset = 0;
     for line in raw.split_inclusive(|&b| b == b'\n') {
         offset += line.len();

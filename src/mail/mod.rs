@@ -3,6 +3,7 @@
 pub mod compose;
 pub mod deliver;
 pub mod draft;
+pub mod dsn;
 pub mod import;
 pub mod lmtp;
 pub mod meta;

@@ -288,9 +288,18 @@ async fn send(
         }
         None => {
             let recipients = [to.to_owned()];
-            if let Err(e) = relay::send(&cfg.relay, &cfg.hostname, "", &recipients, &raw).await {
-                tracing::warn!("oof reply from {from} to {to}: {e}");
-                return Ok(());
+            // With the null return path, a refused reply is not reported to anyone
+            // (RFC 3834 section 3.3): it is only logged.
+            match relay::send(&cfg.relay, &cfg.hostname, "", &recipients, &raw).await {
+                Ok(refused) if refused.is_empty() => {}
+                Ok(refused) => {
+                    tracing::warn!("oof reply from {from} to {to} refused: {refused:?}");
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!("oof reply from {from} to {to}: {e}");
+                    return Ok(());
+                }
             }
         }
     }

@@ -3,11 +3,15 @@
 //!
 //! Nothing is acknowledged before it is safe: the relay must have accepted the remote copy
 //! and the local copies must be committed before the client is told Status 1; if the relay
-//! is down the client is told to keep the message and retry (111), and a resent message with
-//! the same ClientId is not sent twice.
+//! is down or answers "try later" the client is told to keep the message and retry (111),
+//! and a resent message with the same ClientId is not sent twice. Recipients the relay
+//! refuses for good do not hold up the others: the message goes to everyone else, the
+//! client is told Status 1, and a delivery-status notification naming the refused ones is
+//! put into the sender's Inbox (as Exchange does with its non-delivery reports).
 
 use super::compose;
 use super::deliver;
+use super::dsn::{self, Attempt};
 use super::meta::Flags;
 use super::mime;
 use super::relay::{self, RelayError};
@@ -17,7 +21,7 @@ use crate::store::items::{self, ItemReads};
 use crate::store::model::{Account, FolderType};
 use crate::store::ops::Reads;
 use crate::store::tables::SENT_CLIENT_IDS;
-use crate::store::{Store, StoreError, now};
+use crate::store::{Store, StoreError, WriteCtx, now};
 
 /// What a Smart command answers or forwards, and how.
 #[derive(Debug, Clone)]
@@ -160,10 +164,27 @@ pub async fn submit(
             None => remote.push(r),
         }
     }
-    if !remote.is_empty() {
-        relay::send(&cfg.relay, &cfg.hostname, &account.email, &remote, &public).await?;
-    }
     let received = now();
+    let refusals = if remote.is_empty() {
+        Vec::new()
+    } else {
+        relay::send(&cfg.relay, &cfg.hostname, &account.email, &remote, &public).await?
+    };
+    let report = (!refusals.is_empty()).then(|| {
+        for r in &refusals {
+            tracing::info!(
+                from = %account.email, to = ?r.recipient, code = r.code, reply = ?r.text,
+                "relay refused a recipient for good; reporting it to the sender"
+            );
+        }
+        let attempt = Attempt {
+            hostname: &cfg.hostname,
+            relay: &cfg.relay.host,
+            sender: &account.email,
+            arrival: received,
+        };
+        dsn::report(&attempt, &public, &refusals)
+    });
     let blobs = store.blobs().clone();
     let save = sub.save_in_sent;
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
@@ -175,28 +196,47 @@ pub async fn submit(
         } else {
             None
         };
-        Ok((public_blob, public_meta, sent))
+        let report = match report {
+            Some(report) => Some((blobs.put(&report)?, mime::parse(&report, received))),
+            None => None,
+        };
+        Ok((public_blob, public_meta, sent, report))
     })
     .await
     .map_err(|e| StoreError::Invalid(format!("submission task failed: {e}")))??;
-    let (public_blob, public_meta, sent) = prepared;
+    let (public_blob, public_meta, sent, report) = prepared;
     local.sort_unstable();
     local.dedup();
     let (account_id, client_id, source, draft) = (account.id, sub.client_id, sub.source, sub.draft);
     store
         .write(move |w| {
+            let inbox_of = |w: &WriteCtx, to: u64| {
+                w.tx.folders(to)?
+                    .into_iter()
+                    .find(|f| f.kind == FolderType::Inbox)
+                    .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {to}")))
+            };
             for &to in &local {
-                let inbox =
-                    w.tx.folders(to)?
-                        .into_iter()
-                        .find(|f| f.kind == FolderType::Inbox)
-                        .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {to}")))?;
+                let inbox = inbox_of(w, to)?;
                 items::insert(
                     w,
                     to,
                     inbox.id,
                     public_blob.clone(),
                     public_meta.clone(),
+                    Flags::default(),
+                )?;
+            }
+            // In the same commit as the Sent Items copy and the ClientId: a resend that
+            // is answered "already sent" never makes a second report.
+            if let Some((blob, meta)) = &report {
+                let inbox = inbox_of(w, account_id)?;
+                items::insert(
+                    w,
+                    account_id,
+                    inbox.id,
+                    blob.clone(),
+                    meta.clone(),
                     Flags::default(),
                 )?;
             }

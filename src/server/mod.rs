@@ -170,11 +170,16 @@ async fn listeners(cfg: &Config, inherited: &mut Inherited) -> Result<Listeners,
     } else if let Some(l) = inherited.take_unix("lmtp").map_err(bind_error("lmtp"))? {
         Some(lmtp::Listener::Unix(
             UnixListener::from_std(l).map_err(bind_error("lmtp"))?,
+            None,
         ))
     } else {
+        let access = lmtp::SocketAccess {
+            group: cfg.lmtp_socket_group.clone(),
+            mode: cfg.lmtp_socket_mode,
+        };
         match cfg.lmtp.as_str() {
             "" | "off" => None,
-            addr => Some(lmtp::bind(addr).await.map_err(bind_error(addr))?),
+            addr => Some(lmtp::bind(addr, &access).await.map_err(bind_error(addr))?),
         }
     };
     let notify = match inherited.take_udp("notify").map_err(bind_error("notify"))? {

@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from pyactivesync import Client
+
+from netutil import free_ports, port_open
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / "target" / "debug" / "easd"
@@ -116,28 +117,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {doc}")
 
 
-def _free_ports(n: int) -> list[int]:
-    """Bind n sockets at once (so the ports are distinct), then release them."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.25):
-            return True
-    except OSError:
-        return False
-
-
 def _add_user(bin_path: Path, data_dir: Path, account: Account, env: dict[str, str]) -> None:
     cmd = [
         str(bin_path), "user", "add", account.email,
@@ -172,7 +151,7 @@ def run_easd(*, config_toml: str | None = None, extra_args: Sequence[str] = ()) 
     data_dir = tmp_root / "data"
     data_dir.mkdir(mode=0o700)
     log_path = tmp_root / "server.log"
-    https_port, http_port, lmtp_port = _free_ports(3)
+    https_port, http_port, lmtp_port = free_ports(3)
     admin_password = secrets.token_urlsafe(18)
     env = dict(os.environ, EASD_ADMIN_PASSWORD=admin_password)
 
@@ -203,7 +182,7 @@ def run_easd(*, config_toml: str | None = None, extra_args: Sequence[str] = ()) 
     while True:
         if proc.poll() is not None:
             startup_failure(f"easd serve exited early with code {proc.returncode}")
-        if _port_open(https_port) and _port_open(lmtp_port):
+        if port_open(https_port) and port_open(lmtp_port):
             break
         if time.monotonic() > deadline:
             startup_failure(f"easd serve did not accept connections on 127.0.0.1:{https_port} "

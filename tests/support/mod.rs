@@ -1697,6 +1697,8 @@ pub enum SinkMode {
 pub struct SmtpMessage {
     /// MAIL FROM's address (without the angle brackets).
     pub from: String,
+    /// MAIL FROM's parameters after the address (`SMTPUTF8`, `BODY=8BITMIME`), as sent.
+    pub from_parameters: String,
     /// RCPT TO's addresses, in order.
     pub recipients: Vec<String>,
     /// The message, un-dot-stuffed, without the terminating `.` line.
@@ -1711,6 +1713,8 @@ impl SmtpMessage {
 
 struct SinkShared {
     mode: Mutex<SinkMode>,
+    /// Recipients answered with a reply of their own instead of `250`.
+    refused: Mutex<std::collections::HashMap<String, String>>,
     data_delay: Mutex<Duration>,
     messages: Mutex<Vec<SmtpMessage>>,
     connections: std::sync::atomic::AtomicUsize,
@@ -1731,6 +1735,7 @@ impl SmtpSink {
         let addr = listener.local_addr().expect("sink address");
         let shared = Arc::new(SinkShared {
             mode: Mutex::new(SinkMode::Accept),
+            refused: Mutex::new(std::collections::HashMap::new()),
             data_delay: Mutex::new(Duration::ZERO),
             messages: Mutex::new(Vec::new()),
             connections: std::sync::atomic::AtomicUsize::new(0),
@@ -1772,6 +1777,16 @@ impl SmtpSink {
 
     pub fn set_mode(&self, mode: SinkMode) {
         *self.shared.mode.lock().expect("sink mode") = mode;
+    }
+
+    /// Answers `RCPT TO:<recipient>` with `reply` (a whole reply line such as
+    /// `550 5.1.1 no such user`) from now on; `None` accepts it again.
+    pub fn refuse_recipient(&self, recipient: &str, reply: Option<&str>) {
+        let mut refused = self.shared.refused.lock().expect("sink refusals");
+        match reply {
+            Some(reply) => refused.insert(recipient.to_owned(), format!("{reply}\r\n")),
+            None => refused.remove(recipient),
+        };
     }
 
     /// How long the sink sits on a received message before answering the final 250.
@@ -1835,6 +1850,7 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
     }
     w.write_all(b"220 sink.test ESMTP test sink\r\n")?;
     let mut from: Option<String> = None;
+    let mut from_parameters = String::new();
     let mut recipients: Vec<String> = Vec::new();
     loop {
         let mut line = String::new();
@@ -1847,11 +1863,30 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
             b"250-sink.test greets you\r\n250 HELP\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             from = Some(angle_address(&cmd[10..]));
+            from_parameters = cmd
+                .split_once('>')
+                .map_or("", |(_, rest)| rest)
+                .trim()
+                .to_owned();
             recipients.clear();
             b"250 2.1.0 ok\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            recipients.push(angle_address(&cmd[8..]));
+            let recipient = angle_address(&cmd[8..]);
+            let refusal = shared
+                .refused
+                .lock()
+                .expect("sink refusals")
+                .get(&recipient)
+                .cloned();
+            if let Some(reply) = refusal {
+                w.write_all(reply.as_bytes())?;
+                w.flush()?;
+                continue;
+            }
+            recipients.push(recipient);
             b"250 2.1.5 ok\r\n"
+        } else if upper == "DATA" && recipients.is_empty() {
+            b"554 5.5.1 no valid recipients\r\n"
         } else if upper == "DATA" {
             if *shared.mode.lock().expect("sink mode") == SinkMode::FailData {
                 b"451 4.3.0 try again later\r\n"
@@ -1880,6 +1915,7 @@ fn smtp_session(stream: std::net::TcpStream, shared: &SinkShared) -> std::io::Re
                     .expect("sink messages")
                     .push(SmtpMessage {
                         from: from.take().unwrap_or_default(),
+                        from_parameters: std::mem::take(&mut from_parameters),
                         recipients: std::mem::take(&mut recipients),
                         data,
                     });

@@ -12,10 +12,11 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
+use std::ffi::CString;
 use std::future::Future;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -111,9 +112,49 @@ impl Default for LmtpConfig {
     }
 }
 
+/// Who may connect to a unix socket easd binds itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketAccess {
+    /// The socket's group; None: [`PREFERRED_GROUP`] when it exists, else the process's.
+    pub group: Option<String>,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// The group Postfix's delivery agents run as (its `mail_owner`); the socket is given to
+/// it by default so that `lmtp:unix:` works without further set-up.
+pub const PREFERRED_GROUP: &str = "postfix";
+
+impl Default for SocketAccess {
+    fn default() -> Self {
+        Self {
+            group: None,
+            mode: 0o660,
+        }
+    }
+}
+
 pub enum Listener {
     Tcp(TcpListener),
-    Unix(UnixListener),
+    /// A unix socket, with its file when easd bound it (removed when the listener is
+    /// dropped); a socket systemd handed over is systemd's to remove.
+    Unix(UnixListener, Option<SocketFile>),
+}
+
+/// A socket file easd created; removed on drop unless another file took its place.
+pub struct SocketFile {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let ours =
+            std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id);
+        if ours && let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!("removing {}: {e}", self.path.display());
+        }
+    }
 }
 
 /// An accepted connection, with the peer's name for the log.
@@ -129,28 +170,95 @@ impl Listener {
                 let (stream, peer) = listener.accept().await?;
                 Ok(Connection::Tcp(stream, peer.to_string()))
             }
-            Listener::Unix(listener) => Ok(Connection::Unix(listener.accept().await?.0)),
+            Listener::Unix(listener, _) => Ok(Connection::Unix(listener.accept().await?.0)),
         }
     }
 }
 
-/// Binds `addr`: a path starting with `/` or `unix:` is a unix socket (mode 0660, a stale
-/// socket file is replaced), anything else a TCP address such as `127.0.0.1:2424`.
-pub async fn bind(addr: &str) -> io::Result<Listener> {
+/// Binds `addr`: a path starting with `/` or `unix:` is a unix socket (given `access`'s
+/// group and mode; a stale socket file is replaced, and the file is removed when the
+/// listener is dropped), anything else a TCP address such as `127.0.0.1:2424`.
+pub async fn bind(addr: &str, access: &SocketAccess) -> io::Result<Listener> {
     let path = addr
         .strip_prefix("unix:")
         .or_else(|| addr.starts_with('/').then_some(addr));
     match path {
-        Some(path) => bind_unix(Path::new(path)).await.map(Listener::Unix),
+        Some(path) => bind_unix(Path::new(path), access).await,
         None => TcpListener::bind(addr).await.map(Listener::Tcp),
     }
 }
 
-async fn bind_unix(path: &Path) -> io::Result<UnixListener> {
+async fn bind_unix(path: &Path, access: &SocketAccess) -> io::Result<Listener> {
     remove_stale_socket(path).await?;
     let listener = UnixListener::bind(path)?;
-    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).await?;
-    Ok(listener)
+    let metadata = tokio::fs::symlink_metadata(path).await?;
+    // From here on the file goes when the listener does, also if the set-up fails.
+    let file = SocketFile {
+        path: path.to_owned(),
+        id: (metadata.dev(), metadata.ino()),
+    };
+    set_group(path, access.group.as_deref())?;
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(access.mode)).await?;
+    Ok(Listener::Unix(listener, Some(file)))
+}
+
+/// Gives the socket its group. A configured group must exist and be granted; the
+/// preferred one is given when it exists and the process may (root, or a member).
+fn set_group(path: &Path, group: Option<&str>) -> io::Result<()> {
+    let (name, required) = match group {
+        Some(name) => (name, true),
+        None => (PREFERRED_GROUP, false),
+    };
+    let gid = match group_id(name)? {
+        Some(gid) => gid,
+        None if required => {
+            let message = format!("no group {name:?} for {}", path.display());
+            return Err(io::Error::new(io::ErrorKind::NotFound, message));
+        }
+        None => return Ok(()),
+    };
+    match std::os::unix::fs::chown(path, None, Some(gid)) {
+        Ok(()) => Ok(()),
+        Err(e) if !required => {
+            tracing::warn!(
+                "{} keeps the process's group: giving it to group {name} failed ({e}); \
+                 Postfix may not be able to connect (set lmtp_socket_group)",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("giving {} to group {name}: {e}", path.display()),
+        )),
+    }
+}
+
+/// The id of group `name` (getgrnam_r(3)); None when there is no such group.
+fn group_id(name: &str) -> io::Result<Option<libc::gid_t>> {
+    let name = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "group name with a NUL"))?;
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: every pointer is valid for the call; `group` is plain data that
+        // getgrnam_r fills, its strings pointing into `buf`, which outlives the use.
+        let mut group: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getgrnam_r(
+                name.as_ptr(),
+                &mut group,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut found,
+            )
+        };
+        match rc {
+            0 => return Ok((!found.is_null()).then_some(group.gr_gid)),
+            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 2, 0),
+            rc => return Err(io::Error::from_raw_os_error(rc)),
+        }
+    }
 }
 
 /// Removes a socket file left by a crash; leaves other files and live sockets alone.

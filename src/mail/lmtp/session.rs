@@ -18,8 +18,9 @@ use std::rc::Rc;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use smtp_proto::{
-    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EhloResponse,
-    Error as ParseError, MAIL_BODY_BINARYMIME, MailFrom, Request, Response,
+    EXT_8BIT_MIME, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+    EhloResponse, Error as ParseError, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, MailFrom, Request,
+    Response,
 };
 
 use super::{LmtpConfig, Mailboxes, NotDelivered};
@@ -82,6 +83,8 @@ pub enum Closing {
 /// The sender and the accepted recipients of the open mail transaction.
 struct Envelope {
     sender: String,
+    /// MAIL carried SMTPUTF8 (RFC 6531 3.4): addresses may be UTF-8.
+    smtputf8: bool,
     /// The account of each accepted recipient, in RCPT order (an account may repeat).
     recipients: Vec<u64>,
 }
@@ -246,19 +249,27 @@ impl Session {
 
     fn execute_line(&mut self, mailboxes: &impl Mailboxes) {
         let line = std::mem::take(&mut self.line);
+        // The parser reads invalid UTF-8 lossily; an address must not be such a guess.
+        let utf8 = std::str::from_utf8(&line).is_ok();
         match Request::parse(&mut line.iter()) {
-            Ok(request) => self.command(request, mailboxes),
+            Ok(request) => self.command(request, utf8, mailboxes),
             Err(error) => self.parse_error(error),
         }
         self.line = line;
         self.line.clear();
     }
 
-    fn command(&mut self, request: Request<Cow<'_, str>>, mailboxes: &impl Mailboxes) {
+    fn command(&mut self, request: Request<Cow<'_, str>>, utf8: bool, mailboxes: &impl Mailboxes) {
         match request {
             Request::Lhlo { .. } => self.lhlo(),
             Request::Helo { .. } | Request::Ehlo { .. } => {
                 self.reply(500, [5, 5, 1], "this is LMTP, say LHLO (RFC 2033 4.1)");
+            }
+            Request::Mail { from } if !utf8 && !from.address.is_ascii() => {
+                self.not_utf8(&from.address, [5, 1, 7]);
+            }
+            Request::Rcpt { to } if !utf8 && !to.address.is_ascii() => {
+                self.not_utf8(&to.address, [5, 1, 3]);
             }
             Request::Mail { from } => self.mail(&from),
             Request::Rcpt { to } => self.rcpt(&to.address, mailboxes),
@@ -315,8 +326,10 @@ impl Session {
         self.greeted = true;
         self.envelope = None;
         let mut response = EhloResponse::new(self.hostname.as_str());
+        // SMTPUTF8 (RFC 6531): Postfix refuses to hand over a message with a raw UTF-8
+        // header or address to a server that does not offer it (dsn=5.6.7).
         response.capabilities =
-            EXT_PIPELINING | EXT_8BIT_MIME | EXT_ENHANCED_STATUS_CODES | EXT_SIZE;
+            EXT_PIPELINING | EXT_8BIT_MIME | EXT_ENHANCED_STATUS_CODES | EXT_SIZE | EXT_SMTP_UTF8;
         response.size = self.max_message_size;
         // io::Write for Vec<u8> never fails.
         let _ = response.write(&mut self.out);
@@ -327,6 +340,8 @@ impl Session {
             self.reply(503, [5, 5, 1], "send LHLO first");
         } else if self.envelope.is_some() {
             self.reply(503, [5, 5, 1], "nested MAIL command");
+        } else if from.flags & MAIL_SMTPUTF8 == 0 && !from.address.is_ascii() {
+            self.refuse_non_ascii(&from.address);
         } else if from.flags & MAIL_BODY_BINARYMIME != 0 {
             // RFC 3030 section 3: BINARYMIME needs BDAT, which is not offered.
             self.reply(555, [5, 5, 4], "BODY=BINARYMIME not supported");
@@ -348,6 +363,7 @@ impl Session {
         } else {
             self.envelope = Some(Envelope {
                 sender: from.address.to_string(),
+                smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
                 recipients: Vec::new(),
             });
             self.reply(250, [2, 1, 0], "sender OK");
@@ -366,6 +382,9 @@ impl Session {
             );
             return self.reply(452, [4, 5, 3], "too many recipients");
         }
+        if !envelope.smtputf8 && !address.is_ascii() {
+            return self.refuse_non_ascii(address);
+        }
         match mailboxes.resolve(&strip_plus_tag(address)) {
             Some(account) => {
                 envelope.recipients.push(account);
@@ -379,6 +398,20 @@ impl Session {
                 self.reply(550, [5, 1, 1], "no such mailbox");
             }
         }
+    }
+
+    /// RFC 6531 3.5: a non-ASCII address in a transaction whose MAIL did not carry
+    /// SMTPUTF8 gets 553 with the enhanced code X.6.7.
+    fn refuse_non_ascii(&mut self, address: &str) {
+        tracing::info!(address = ?address, "lmtp: refused, non-ASCII address without SMTPUTF8");
+        self.reply(553, [5, 6, 7], "non-ASCII address needs SMTPUTF8");
+    }
+
+    /// An address holding bytes that are not UTF-8 gets a syntax error (RFC 6531 3.3
+    /// extends the address syntax by UTF-8 only).
+    fn not_utf8(&mut self, address: &str, code: [u8; 3]) {
+        tracing::info!(address = ?address, "lmtp: refused, address is not UTF-8");
+        self.reply(501, code, "address is not valid UTF-8");
     }
 
     /// RFC 2033 4.2: DATA fails with 503 unless some RCPT succeeded.
@@ -551,6 +584,8 @@ mod tests {
     struct Harness {
         session: Session,
         mailboxes: FakeMailboxes,
+        /// The envelope sender of each delivery.
+        senders: Vec<String>,
         closed: bool,
         /// The spilled pieces of the message being received.
         spool: Vec<u8>,
@@ -567,6 +602,7 @@ mod tests {
             let mut harness = Self {
                 session: Session::new(&cfg),
                 mailboxes: FakeMailboxes::default(),
+                senders: Vec::new(),
                 closed: false,
                 spool: Vec::new(),
             };
@@ -592,6 +628,7 @@ mod tests {
                         self.spool.extend_from_slice(&chunk);
                     }
                     Step::Deliver(d) => {
+                        self.senders.push(d.pending.sender().to_owned());
                         let mut message = d.message;
                         if d.spilled {
                             message = [std::mem::take(&mut self.spool), message].concat();
@@ -645,7 +682,13 @@ mod tests {
         let out = h.send(b"LHLO mta.test\r\n");
         let lines: Vec<_> = out.lines().collect();
         assert!(lines[0].starts_with("250-mx.test"), "{out}");
-        for ext in ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SIZE 100"] {
+        for ext in [
+            "PIPELINING",
+            "8BITMIME",
+            "ENHANCEDSTATUSCODES",
+            "SIZE 100",
+            "SMTPUTF8",
+        ] {
             assert!(
                 lines[1..].iter().any(|l| &l[4..] == ext),
                 "{ext} missing: {out}"
@@ -690,6 +733,55 @@ mod tests {
             ["550 5.1.1", "550 5.1.1", "250 2.1.5", "354", "250 2.0.0"]
         );
         assert_eq!(h.deliveries()[0].0, [1]);
+    }
+
+    #[test]
+    fn smtputf8_transaction_takes_utf8_addresses_and_headers() {
+        let mut h = Harness::new();
+        h.send(b"LHLO mta.test\r\n");
+        let out = h.send(
+            "MAIL FROM:<jörg@bücher.example> SMTPUTF8 BODY=8BITMIME\r\n\
+             RCPT TO:<müller@example.org>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n"
+                .as_bytes(),
+        );
+        // An account name is ASCII (store::ops::normalize_email): a UTF-8 recipient is
+        // parsed and answered, as unknown.
+        assert_eq!(codes(&out), ["250 2.1.0", "550 5.1.1", "250 2.1.5", "354"]);
+        let message = "From: Jörg <jörg@bücher.example>\r\nSubject: Grüße\r\n\r\nhé\r\n";
+        let out = h.send(format!("{message}.\r\n").as_bytes());
+        assert_eq!(codes(&out), ["250 2.0.0"]);
+        assert_eq!(h.deliveries(), [(vec![1], message.as_bytes().to_vec())]);
+        assert_eq!(h.senders, ["jörg@bücher.example"]);
+    }
+
+    #[test]
+    fn non_ascii_addresses_need_smtputf8() {
+        let mut h = Harness::new();
+        h.send(b"LHLO mta.test\r\n");
+        let out = h.send(
+            "MAIL FROM:<jörg@bücher.example>\r\nMAIL FROM:<s@remote.test>\r\n\
+             RCPT TO:<müller@example.org>\r\nRCPT TO:<bob@example.org>\r\n"
+                .as_bytes(),
+        );
+        // RFC 6531 3.5: 553 5.6.7, and the transaction goes on with the ASCII ones.
+        assert_eq!(
+            codes(&out),
+            ["553 5.6.7", "250 2.1.0", "553 5.6.7", "250 2.1.5"]
+        );
+    }
+
+    #[test]
+    fn addresses_that_are_not_utf8_are_refused() {
+        let mut h = Harness::new();
+        h.send(b"LHLO mta.test\r\n");
+        let out = h.send(
+            b"MAIL FROM:<j\xf6rg@x.test> SMTPUTF8\r\nMAIL FROM:<s@r.test> SMTPUTF8\r\n\
+              RCPT TO:<m\xfcller@example.org>\r\nRCPT TO:<alice@example.org>\r\n",
+        );
+        assert_eq!(
+            codes(&out),
+            ["501 5.1.7", "250 2.1.0", "501 5.1.3", "250 2.1.5"]
+        );
     }
 
     #[test]
@@ -770,7 +862,7 @@ mod tests {
         let mut whole = Harness::new();
         let expected = whole.send(script);
         assert_eq!(
-            codes(&expected)[5..],
+            codes(&expected)[6..],
             [
                 "250 2.1.0",
                 "250 2.1.5",

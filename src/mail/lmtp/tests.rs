@@ -1,6 +1,6 @@
 //! The listener and connection loop over real sockets.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -87,7 +87,7 @@ async fn with_server<F: Future<Output = ()>>(
 async fn tcp_conversation() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0").await.unwrap();
+            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
             let Listener::Tcp(tcp) = &listener else {
                 panic!("not TCP")
             };
@@ -100,6 +100,15 @@ async fn tcp_conversation() {
         .await;
 }
 
+/// The name of the process's own group, which it may always give its files.
+fn own_group() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-gn")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn unix_socket_conversation() {
     LocalSet::new()
@@ -108,18 +117,60 @@ async fn unix_socket_conversation() {
             let path = dir.path().join("lmtp.sock");
             // A socket file left by a crash is replaced.
             drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-            let listener = bind(&format!("unix:{}", path.display())).await.unwrap();
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o660);
+            let access = SocketAccess {
+                group: Some(own_group()),
+                mode: 0o640,
+            };
+            let listener = bind(&format!("unix:{}", path.display()), &access)
+                .await
+                .unwrap();
+            let metadata = std::fs::metadata(&path).unwrap();
+            assert_eq!(metadata.permissions().mode() & 0o777, 0o640);
+            // SAFETY: getegid cannot fail.
+            assert_eq!(metadata.gid(), unsafe { libc::getegid() });
             // A live socket is not.
-            let err = bind(path.to_str().unwrap()).await.err().unwrap();
+            let err = bind(path.to_str().unwrap(), &access).await.err().unwrap();
             assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
 
             let client = async { deliver_one(UnixStream::connect(&path).await.unwrap()).await };
             let mailboxes = with_server(listener, config(Duration::from_secs(5)), client).await;
             assert_eq!(mailboxes.deliveries.borrow().len(), 1);
+            // The server stopped: its socket file is gone.
+            assert!(!path.exists(), "socket left behind");
         })
         .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_missing_group_fails_the_bind_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lmtp.sock");
+    let access = SocketAccess {
+        group: Some("no-such-group-easd".to_owned()),
+        mode: 0o660,
+    };
+    let err = bind(path.to_str().unwrap(), &access).await.err().unwrap();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    assert!(err.to_string().contains("no-such-group-easd"), "{err}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_socket_file_replaced_by_another_is_not_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lmtp.sock");
+    let first = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let metadata = std::fs::symlink_metadata(&path).unwrap();
+    let file = SocketFile {
+        path: path.clone(),
+        id: (metadata.dev(), metadata.ino()),
+    };
+    // Another process took the path over.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "theirs").unwrap();
+    drop(file);
+    drop(first);
+    assert_eq!(std::fs::read(&path).unwrap(), b"theirs");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -127,7 +178,10 @@ async fn bind_leaves_other_files_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("precious");
     std::fs::write(&path, "data").unwrap();
-    let err = bind(path.to_str().unwrap()).await.err().unwrap();
+    let err = bind(path.to_str().unwrap(), &SocketAccess::default())
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
     assert_eq!(std::fs::read(&path).unwrap(), b"data");
 }
@@ -136,7 +190,7 @@ async fn bind_leaves_other_files_alone() {
 async fn idle_connections_get_421() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0").await.unwrap();
+            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
             let Listener::Tcp(tcp) = &listener else {
                 panic!("not TCP")
             };
@@ -159,7 +213,7 @@ async fn idle_connections_get_421() {
 async fn shutdown_closes_open_sessions_with_421() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0").await.unwrap();
+            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
             let Listener::Tcp(tcp) = &listener else {
                 panic!("not TCP")
             };
@@ -185,7 +239,7 @@ async fn shutdown_closes_open_sessions_with_421() {
 async fn large_messages_arrive_spooled_small_ones_in_memory() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0").await.unwrap();
+            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
             let Listener::Tcp(tcp) = &listener else {
                 panic!("not TCP")
             };
