@@ -91,8 +91,9 @@ fn get_attachment_honours_the_attachment_policy() {
 }
 
 /// A message larger than the LMTP listener keeps in memory is spooled to disk as it
-/// arrives and becomes its blob without another copy: it reads back byte for byte, and no
-/// spool file is left behind.
+/// arrives, parsed by its skeleton (the attachment not decoded) and becomes its blob without
+/// another copy: the attachment is listed with its exact size, reads back byte for byte,
+/// and no spool file is left behind.
 #[test]
 fn a_large_message_spooled_over_lmtp_reads_back_exactly() {
     let s = server_with(&[ALICE]);
@@ -108,7 +109,13 @@ fn a_large_message_spooled_over_lmtp_reads_back_exactly() {
     let (_, adds) = c.sync_all(SyncColl::new(&inbox, &key).window(50));
     assert_eq!(adds.len(), 1);
     let att = adds[0].1.find(asb::ATTACHMENTS).expect("Attachments");
-    let file_ref = text(att.find(asb::ATTACHMENT).unwrap(), asb::FILE_REFERENCE).to_owned();
+    let listed = att.find(asb::ATTACHMENT).unwrap();
+    // Sized without decoding it (the message was parsed by its skeleton), exactly.
+    assert_eq!(
+        text(listed, asb::ESTIMATED_DATA_SIZE),
+        bytes.len().to_string()
+    );
+    let file_ref = text(listed, asb::FILE_REFERENCE).to_owned();
     let r = get_attachment(&c, &file_ref);
     r.expect_status(200);
     assert!(r.body[..] == bytes[..], "the attachment reads back exactly");

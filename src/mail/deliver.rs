@@ -63,7 +63,12 @@ pub async fn deliver(
         let (meta, blob) = match raw {
             Received::Memory(raw) => (mime::parse(&raw, received), blobs.put(&raw)?),
             // Parsed from the spool file's pages; the file itself becomes the blob.
-            Received::Spooled(spool) => (mime::parse(&spool.map()?, received), spool.commit()?),
+            Received::Spooled(spool) => {
+                let map = spool.map()?;
+                let meta = mime::parse_reading(&map, received, &mut |read| map.release(read));
+                drop(map);
+                (meta, spool.commit()?)
+            }
         };
         // Recorded so that importing the same message into the Inbox later skips it.
         let key = import::dedup_key(meta.message_id.as_deref(), &blob);

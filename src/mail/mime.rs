@@ -8,12 +8,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::ops::Range;
 
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
 use super::meta::{AttachmentMeta, MessageMeta};
+use super::skeleton::Skeleton;
 
 /// [MS-ASAIRS] 2.2.2.35: a Preview holds at most 255 characters.
 const PREVIEW_CHARS: usize = 255;
@@ -35,6 +37,13 @@ pub enum BodyKind {
 /// Everything easd stores about a message, parsed from its raw bytes. `received` is when
 /// easd stored it (Unix seconds).
 pub fn parse(raw: &[u8], received: i64) -> MessageMeta {
+    parse_reading(raw, received, &mut |_| {})
+}
+
+/// [`parse`], telling `done` which ranges of `raw` a large message's walk has finished
+/// reading (see [`Skeleton::reading`]): a caller parsing a file mapping gives those pages
+/// back as it goes, so a large message never sits in memory whole.
+pub fn parse_reading(raw: &[u8], received: i64, done: &mut dyn FnMut(Range<usize>)) -> MessageMeta {
     let mut meta = MessageMeta {
         size: raw.len() as u64,
         received,
@@ -44,7 +53,9 @@ pub fn parse(raw: &[u8], received: i64) -> MessageMeta {
         internet_cpid: CP_UTF8,
         ..MessageMeta::default()
     };
-    with_message(raw, |message| fill(&mut meta, message));
+    with_structure(raw, done, |message, skeleton| {
+        fill(&mut meta, message, skeleton)
+    });
     meta.conversation_id = conversation_id(&meta);
     meta.conversation_index = conversation_index(&meta);
     meta
@@ -53,7 +64,7 @@ pub fn parse(raw: &[u8], received: i64) -> MessageMeta {
 /// The body as plain text or HTML, converted from the other form when the message lacks
 /// the one asked for; empty when the message has no text at all.
 pub fn body(raw: &[u8], kind: BodyKind) -> String {
-    with_message(raw, |message| match kind {
+    with_structure(raw, &mut |_| {}, |message, _| match kind {
         BodyKind::Plain => plain_body(message),
         BodyKind::Html => html_body(message),
     })
@@ -63,14 +74,40 @@ pub fn body(raw: &[u8], kind: BodyKind) -> String {
 /// The content type and decoded bytes of the attachment at `part` (an
 /// [`AttachmentMeta::part`]); `None` when that part is not an attachment.
 pub fn attachment(raw: &[u8], part: u32) -> Option<(String, Vec<u8>)> {
-    with_message(raw, |message| {
+    with_structure(raw, &mut |_| {}, |message, skeleton| {
         if !message.attachments.contains(&part) {
             return None;
         }
         let part = message.part(part)?;
-        Some((content_type(part), part_bytes(part)?.into_owned()))
+        let bytes = match skeleton.and_then(|s| s.cut_for(part)) {
+            // Left out of the skeleton: decoded from its place in the message, alone.
+            Some(cut) => MessageParser::default()
+                .parse(&raw[cut.part.clone()])?
+                .parts
+                .first()?
+                .contents()
+                .to_vec(),
+            None => part_bytes(part)?.into_owned(),
+        };
+        Some((content_type(part), bytes))
     })
     .flatten()
+}
+
+/// Parses `raw` for its structure, text and attachment list: a large message by its
+/// [`Skeleton`] (its large attachments' bodies left out, so they are not decoded), handed
+/// to `f` with it; any other message whole, as [`with_message`] does.
+fn with_structure<T>(
+    raw: &[u8],
+    done: &mut dyn FnMut(Range<usize>),
+    f: impl FnOnce(&Message<'_>, Option<&Skeleton>) -> T,
+) -> Option<T> {
+    if let Some(skeleton) = Skeleton::reading(raw, done)
+        && with_message(&skeleton.bytes, |m| skeleton.matches(m)) == Some(true)
+    {
+        return with_message(&skeleton.bytes, |m| f(m, Some(&skeleton)));
+    }
+    with_message(raw, |m| f(m, None))
 }
 
 /// Parses `raw` and hands the message to `f`; `None` for empty input.
@@ -137,7 +174,7 @@ fn declared_charset(headers: &[u8]) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
-fn fill(meta: &mut MessageMeta, message: &Message<'_>) {
+fn fill(meta: &mut MessageMeta, message: &Message<'_>, skeleton: Option<&Skeleton>) {
     meta.date = message
         .date()
         .filter(|d| d.is_valid())
@@ -165,7 +202,7 @@ fn fill(meta: &mut MessageMeta, message: &Message<'_>) {
         body_parts(message, &message.html_body).any(|p| matches!(p.body, PartType::Html(_)));
     meta.native_body = if meta.has_html { 2 } else { 1 };
     meta.internet_cpid = internet_cpid(message);
-    meta.attachments = attachments(message);
+    meta.attachments = attachments_of(message, skeleton);
     let text = plain_body(message);
     meta.preview = preview(&text);
     meta.search_terms = search_terms(meta, message, &text);
@@ -399,6 +436,11 @@ fn code_page(charset: &str) -> u32 {
 // ---- attachments -----------------------------------------------------------------------
 
 pub(super) fn attachments(message: &Message<'_>) -> Vec<AttachmentMeta> {
+    attachments_of(message, None)
+}
+
+/// The attachments; a part the skeleton left out has the size counted when it was cut.
+fn attachments_of(message: &Message<'_>, skeleton: Option<&Skeleton>) -> Vec<AttachmentMeta> {
     let html = body_parts(message, &message.html_body)
         .filter_map(|p| match &p.body {
             PartType::Html(html) => Some(html.to_ascii_lowercase()),
@@ -412,12 +454,19 @@ pub(super) fn attachments(message: &Message<'_>) -> Vec<AttachmentMeta> {
         .enumerate()
         .filter_map(|(ordinal, &id)| {
             let part = message.part(id)?;
-            Some(attachment_meta(id, ordinal + 1, part, &html))
+            let size = skeleton.and_then(|s| s.cut_for(part)).map(|c| c.size);
+            Some(attachment_meta(id, ordinal + 1, part, &html, size))
         })
         .collect()
 }
 
-fn attachment_meta(id: u32, ordinal: usize, part: &MessagePart<'_>, html: &str) -> AttachmentMeta {
+fn attachment_meta(
+    id: u32,
+    ordinal: usize,
+    part: &MessagePart<'_>,
+    html: &str,
+    size: Option<u64>,
+) -> AttachmentMeta {
     let content_type = content_type(part);
     let name = non_empty(part.attachment_name()).map_or_else(
         || format!("attachment-{ordinal}.{}", extension(&content_type)),
@@ -434,7 +483,7 @@ fn attachment_meta(id: u32, ordinal: usize, part: &MessagePart<'_>, html: &str) 
     AttachmentMeta {
         part: id,
         name,
-        size: part_bytes(part).map_or(0, |b| b.len() as u64),
+        size: size.unwrap_or_else(|| part_bytes(part).map_or(0, |b| b.len() as u64)),
         inline: (disposition_inline && content_id.is_some()) || referenced,
         content_type,
         content_id,

@@ -10,5 +10,6 @@ pub mod meta;
 pub mod mime;
 pub mod oof;
 pub mod relay;
+pub mod skeleton;
 pub mod smart;
 pub mod submit;

@@ -187,6 +187,32 @@ impl Drop for BlobWriter {
 /// What [`BlobWriter::map`] gives: the bytes written so far.
 pub struct Mapped(Option<memmap2::Mmap>);
 
+impl Mapped {
+    /// Gives back the pages wholly inside `range` that reading faulted in: they leave the
+    /// process's resident set (the file keeps them in the page cache) and fault back in
+    /// with the same bytes if read again.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        let Some(map) = &self.0 else {
+            return;
+        };
+        let page = page_size();
+        let start = range.start.div_ceil(page) * page;
+        let end = (range.end.min(map.len()) / page) * page;
+        if start < end {
+            // SAFETY: the mapping is read-only and the file is never written while mapped
+            // (see `BlobWriter::map`), so MADV_DONTNEED drops nothing that is not on disk.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
 impl std::ops::Deref for Mapped {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
