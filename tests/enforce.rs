@@ -71,12 +71,6 @@ fn body(data: &Element) -> (String, String, usize, Option<usize>) {
     )
 }
 
-/// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
-fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
-    let preference = Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string());
-    c.search_mailbox(word, &[preference])
-}
-
 /// GetItemEstimate (14.1 form) for a collection at `key`, FilterType `filter` if given.
 fn estimate(c: &EasClient, folder: &str, key: &str, filter: Option<u8>) -> usize {
     let mut coll = Element::new(gie::COLLECTION)

@@ -1251,7 +1251,7 @@ impl TestServer {
 
 use easd::wbxml::tag::airsync as air;
 use easd::wbxml::tag::airsyncbase as asb;
-use easd::wbxml::tag::{getitemestimate as gie, itemoperations as io, search as sr};
+use easd::wbxml::tag::{getitemestimate as gie, itemoperations as io};
 
 /// One Collection of a Sync request, built up field by field.
 #[derive(Debug, Clone, Default)]
@@ -2050,28 +2050,8 @@ pub fn fetch_status(c: &EasClient, server_id: &str) -> String {
 
 /// The Properties of each result of a Mailbox Search for `word`, body `kind` untruncated.
 pub fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
-    let r = c.call(
-        "Search",
-        &Element::new(sr::SEARCH).child(
-            Element::new(sr::STORE)
-                .text_child(sr::NAME, "Mailbox")
-                .child(
-                    Element::new(sr::QUERY)
-                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
-                )
-                .child(Element::new(sr::OPTIONS).child(
-                    Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string()),
-                )),
-        ),
-    );
-    let store = r
-        .find_path(&[sr::RESPONSE, sr::STORE])
-        .unwrap_or_else(|| panic!("no Store in {r:?}"));
-    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
-    store
-        .find_all(sr::RESULT)
-        .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
-        .collect()
+    let preference = Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string());
+    c.search_mailbox(word, &[preference])
 }
 
 // ---------------------------------------------------------------------------------------
