@@ -149,6 +149,19 @@ impl Element {
         })
     }
 
+    /// Roughly the heap this subtree holds (its text, opaque content and child elements),
+    /// for the memory budget.
+    pub fn content_len(&self) -> usize {
+        self.children
+            .iter()
+            .map(|n| match n {
+                Node::Element(e) => e.content_len() + std::mem::size_of::<Element>(),
+                Node::Text(t) => t.len(),
+                Node::Opaque(o) => o.len(),
+            })
+            .sum()
+    }
+
     /// Text of the first child element with `tag`.
     pub fn text_of(&self, tag: Tag) -> Option<&str> {
         self.find(tag)?.text()

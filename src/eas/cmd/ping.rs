@@ -87,6 +87,8 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             })
             .await?;
     }
+    // A waiting Ping holds no memory budget.
+    ctx.held = None;
     // Register before looking, so a change between the look and the wait is not missed.
     // A collection that carries other folders' items (tasks as events) is woken by their
     // changes too.
