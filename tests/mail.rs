@@ -138,32 +138,6 @@ fn io_single(r: &Element) -> &Element {
     op
 }
 
-/// A multipart/mixed message with a text body and one base64 attachment.
-fn message_with_attachment(to: &str, subject: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 * 2 + 2);
-    for chunk in b64.as_bytes().chunks(76) {
-        wrapped.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        wrapped.push_str("\r\n");
-    }
-    format!(
-        "From: Sender <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Date: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <{}@test.example>\r\n\
-         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
-         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n\
-         --b0undary\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{wrapped}--b0undary--\r\n",
-        unique_token()
-    )
-    .into_bytes()
-}
-
-/// Deterministic attachment bytes covering every byte value.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
-}
-
 // ---- LMTP -------------------------------------------------------------------------------
 
 #[test]

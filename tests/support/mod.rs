@@ -1064,6 +1064,32 @@ pub fn text_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> 
     .into_bytes()
 }
 
+/// A multipart/mixed message with a text body and one base64 attachment.
+pub fn message_with_attachment(to: &str, subject: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut wrapped = String::with_capacity(b64.len() + b64.len() / 76 * 2 + 2);
+    for chunk in b64.as_bytes().chunks(76) {
+        wrapped.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        wrapped.push_str("\r\n");
+    }
+    format!(
+        "From: Sender <sender@remote.test>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Date: Tue, 1 Sep 2026 10:00:00 +0000\r\nMessage-ID: <{}@test.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0undary\"\r\n\r\n\
+         --b0undary\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSee the attachment.\r\n\
+         --b0undary\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{wrapped}--b0undary--\r\n",
+        unique_token()
+    )
+    .into_bytes()
+}
+
+/// Deterministic attachment bytes covering every byte value.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 256) as u8).collect()
+}
+
 /// A process-wide unique token (for Message-IDs and names).
 pub fn unique_token() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -1791,6 +1817,46 @@ impl TestServer {
 /// The rustls client configuration trusting exactly `cert_pem`.
 pub fn client_tls_config(cert_pem: &Path) -> Arc<rustls::ClientConfig> {
     tls_config(cert_pem)
+}
+
+/// A raw blocking TLS connection to `addr`, for requests written byte by byte (a body
+/// sent in part and held, as an attacker would).
+pub fn raw_tls(
+    addr: SocketAddr,
+    cert_pem: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let name = ServerName::try_from("localhost").expect("server name");
+    let conn = rustls::ClientConnection::new(tls_config(cert_pem), name).expect("TLS client");
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(REQUEST_TIMEOUT))
+        .expect("timeout");
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// The head of a chunked POST of `cmd` as `client`, ready for its chunks.
+pub fn chunked_head(client: &EasClient, cmd: &str) -> String {
+    let mut head = format!(
+        "POST {EAS_PATH}?{} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n",
+        client.query(cmd, None)
+    );
+    for (name, value) in client.headers() {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// Reads a response head (up to the empty line) from a raw connection.
+pub fn read_raw_head(stream: &mut impl std::io::Read) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!("response head cut short ({other:?}): {head:?}"),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 type KeptConnection = (
