@@ -135,7 +135,11 @@ fn item_operations(t: &Target, multipart: bool) -> Outcome {
     } else {
         Vec::new()
     };
-    let r = c.post_raw(&c.query("ItemOperations", None), &extra, wbxml::encode(&root));
+    let r = c.post_raw(
+        &c.query("ItemOperations", None),
+        &extra,
+        wbxml::encode(&root),
+    );
     let size = r.body.len();
     let wbxml_part = if multipart && r.status == 200 {
         support::parse_multipart(&r.body)[0].to_vec()
@@ -247,6 +251,7 @@ fn lmtp_49mib(t: &Target) -> Outcome {
     }
     let started = Instant::now();
     let mut c = LmtpClient::connect(t.lmtp);
+    c.lhlo();
     match c.try_send("sender@remote.test", &[ALICE], &m) {
         Ok((_, data)) => format!(
             "DATA {} in {} ms",
@@ -336,7 +341,9 @@ struct Row {
 type Attack = fn(&Target) -> Outcome;
 
 const ATTACKS: [(&str, Attack); 6] = [
-    ("ItemOperations 64×4 MiB inline", |t| item_operations(t, false)),
+    ("ItemOperations 64×4 MiB inline", |t| {
+        item_operations(t, false)
+    }),
     ("ItemOperations 64×4 MiB multipart", |t| {
         item_operations(t, true)
     }),
@@ -369,7 +376,9 @@ fn run(baseline: bool) -> Vec<Row> {
     let pid = daemon.pid();
     daemon.add_user(ALICE, PASSWORD);
     let lmtp = daemon.lmtp.expect("LMTP is on");
-    LmtpClient::connect(lmtp).send(
+    let mut seed = LmtpClient::connect(lmtp);
+    seed.lhlo();
+    seed.send(
         "sender@remote.test",
         &[ALICE],
         &message_with_attachment(ALICE, "4 MiB", "big.bin", &pattern(4 * MIB as usize)),
@@ -467,7 +476,9 @@ fn main() {
     let after = matches!(runs.as_str(), "after" | "both").then(|| run(false));
     let before = matches!(runs.as_str(), "before" | "both").then(|| run(true));
     if let (Some(after), Some(before)) = (after, before) {
-        println!("\n== BEFORE → AFTER (peak RSS above the RSS before the attack; slowest FolderSync) ==");
+        println!(
+            "\n== BEFORE → AFTER (peak RSS above the RSS before the attack; slowest FolderSync) =="
+        );
         for (a, b) in after.iter().zip(&before) {
             println!(
                 "{:<36} +{:>6.1} → +{:>6.1} MiB   {:>5} → {:>5} ms",

@@ -191,6 +191,19 @@ impl Element {
         })
     }
 
+    /// [`bytes_lenient`](Self::bytes_lenient), moving opaque content out of the tree
+    /// instead of copying it (a large ComposeMail `Mime` is then held once, not twice).
+    pub fn take_bytes_lenient(&mut self) -> Option<Vec<u8>> {
+        let opaque = self.children.iter_mut().find_map(|node| match node {
+            Node::Opaque(bytes) => Some(bytes),
+            _ => None,
+        });
+        match opaque {
+            Some(bytes) => Some(std::mem::take(bytes)),
+            None => self.bytes_lenient().map(Cow::into_owned),
+        }
+    }
+
     /// True when the element has no content at all.
     pub fn is_empty(&self) -> bool {
         self.children.is_empty()

@@ -149,6 +149,32 @@ async fn working_memory(ctx: &Ctx<'_>, bytes: usize) -> Result<Option<Reservatio
     }
 }
 
+/// An attachment as fetched, made off the event loop.
+struct Attachment {
+    content_type: String,
+    total: usize,
+    /// The Range answered, when one was asked for.
+    shown_range: Option<String>,
+    payload: Payload,
+}
+
+enum Payload {
+    /// A multipart answer's part, in its spool file.
+    Part(FilePart),
+    /// Base64 for the Data element.
+    Inline(String),
+}
+
+/// Runs `f` (reading and parsing a message, which takes tens of milliseconds for a large
+/// one) on a blocking thread, so that the event loop serves other clients meanwhile.
+async fn off_the_loop<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Invalid(format!("ItemOperations task failed: {e}")))?
+}
+
 /// Keeps `bytes` of the response's content in the budget (twice: the tree, then its
 /// encoding), from the working reservation `work`; growing past it is best effort, as
 /// the memory is already in use.
@@ -218,7 +244,10 @@ async fn fetch(
                 out.over += 1;
                 return Ok(answer(TOO_LARGE));
             };
-            let props = super::sync::full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?;
+            let (store, version) = (ctx.app.store.clone(), ctx.req.version);
+            let props =
+                off_the_loop(move || super::sync::full_data(&store, &item, &body_opts, version))
+                    .await?;
             (props, "Email", work)
         }
         // A groupware item as stored: its ApplicationData as the device that wrote it sent it.
@@ -352,38 +381,66 @@ async fn fetch_attachment(
         out.over += 1;
         return Ok(answer(TOO_LARGE));
     };
-    let raw = ctx.app.store.blobs().read(&item.blob)?;
-    let Some((content_type, data)) = mime::attachment(&raw, part) else {
-        return Ok(answer(INVALID_ATTACHMENT));
-    };
-    drop(raw);
-    let total = data.len();
-    let (data, shown_range) = match range {
-        None => (&data[..], None),
-        Some(r) => match parse_range(r, total) {
-            Some((first, last)) => (&data[first..=last], Some(format!("{first}-{last}"))),
-            None => return Ok(answer(BAD_RANGE)),
-        },
-    };
-    let mut props = Element::new(io::PROPERTIES).text_child(asb::CONTENT_TYPE, content_type);
-    if let Some(r) = shown_range {
-        props.push_text(io::RANGE, r);
-        props.push_text(io::TOTAL, total.to_string());
-    }
-    if multipart {
-        let mut file = ctx.app.spool.file()?;
-        file.write_all(data)?;
-        out.parts.push(FilePart {
-            file,
-            len: data.len() as u64,
-        });
-        // Part 0 is the WBXML document itself.
-        props.push_text(io::PART, out.parts.len().to_string());
-        keep(out, work, 0);
+    let (blobs, blob) = (ctx.app.store.blobs().clone(), item.blob.clone());
+    let part_file = if multipart {
+        Some(ctx.app.spool.file()?)
     } else {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-        keep(out, work, encoded.len());
-        props.push_text(io::DATA, encoded);
+        None
+    };
+    let range = range.map(str::to_owned);
+    let produced = off_the_loop(move || {
+        let raw = blobs.read(&blob)?;
+        let Some((content_type, data)) = mime::attachment(&raw, part) else {
+            return Ok(None);
+        };
+        drop(raw);
+        let total = data.len();
+        let (data, shown_range) = match range {
+            None => (&data[..], None),
+            Some(r) => match parse_range(&r, total) {
+                Some((first, last)) => (&data[first..=last], Some(format!("{first}-{last}"))),
+                None => return Ok(Some(Err(BAD_RANGE))),
+            },
+        };
+        let payload = match part_file {
+            Some(mut file) => {
+                file.write_all(data)?;
+                Payload::Part(FilePart {
+                    file,
+                    len: data.len() as u64,
+                })
+            }
+            None => Payload::Inline(base64::engine::general_purpose::STANDARD.encode(data)),
+        };
+        Ok(Some(Ok(Attachment {
+            content_type,
+            total,
+            shown_range,
+            payload,
+        })))
+    })
+    .await?;
+    let a = match produced {
+        None => return Ok(answer(INVALID_ATTACHMENT)),
+        Some(Err(status)) => return Ok(answer(status)),
+        Some(Ok(a)) => a,
+    };
+    let mut props = Element::new(io::PROPERTIES).text_child(asb::CONTENT_TYPE, a.content_type);
+    if let Some(r) = a.shown_range {
+        props.push_text(io::RANGE, r);
+        props.push_text(io::TOTAL, a.total.to_string());
+    }
+    match a.payload {
+        Payload::Part(file) => {
+            out.parts.push(file);
+            // Part 0 is the WBXML document itself.
+            props.push_text(io::PART, out.parts.len().to_string());
+            keep(out, work, 0);
+        }
+        Payload::Inline(encoded) => {
+            keep(out, work, encoded.len());
+            props.push_text(io::DATA, encoded);
+        }
     }
     Ok(answer(OK).child(props))
 }
