@@ -134,7 +134,7 @@ pub struct Limits {
     pub spool_over: usize,
     /// The largest response one request may build, in bytes: an ItemOperations Fetch that
     /// would take the response past it gets Status 11 (fetch it in pieces with Range, or
-    /// truncated) instead.
+    /// truncated) instead, and a Search stops its results before it.
     pub max_response: usize,
     /// The store's page cache in MiB (the OS page cache holds the rest of the file).
     pub store_cache_mib: usize,

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use easd::wbxml::{
     self, Element,
-    tag::{airsync as air, airsyncbase as asb, composemail as cm, itemoperations as io},
+    tag::{
+        airsync as air, airsyncbase as asb, composemail as cm, email as em, itemoperations as io,
+        search as sr,
+    },
 };
 use support::*;
 
@@ -258,6 +261,73 @@ fn a_large_attachment_comes_in_ranges_and_multipart_parts_are_byte_exact() {
     assert_eq!(parts.len(), 3);
     assert!(parts[1] == &bytes[..100_000], "part 1 differs");
     assert!(parts[2] == &bytes[3_000_000..=3_158_072], "part 2 differs");
+}
+
+/// One page of a Mailbox Search for `word` with MIME bodies: (Range, Total, subjects).
+fn search_page(c: &EasClient, word: &str, range: &str) -> (Option<String>, String, Vec<String>) {
+    let r = c.call(
+        "Search",
+        &Element::new(sr::SEARCH).child(
+            Element::new(sr::STORE)
+                .text_child(sr::NAME, "Mailbox")
+                .child(
+                    Element::new(sr::QUERY)
+                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
+                )
+                .child(
+                    Element::new(sr::OPTIONS)
+                        .text_child(sr::RANGE, range)
+                        .text_child(air::MIME_SUPPORT, "2")
+                        .child(Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, "4")),
+                ),
+        ),
+    );
+    let store = r
+        .find_path(&[sr::RESPONSE, sr::STORE])
+        .unwrap_or_else(|| panic!("no Store in {r:?}"));
+    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
+    let subjects = store
+        .find_all(sr::RESULT)
+        .map(|res| text(res.find(sr::PROPERTIES).expect("Properties"), em::SUBJECT).to_owned())
+        .collect();
+    (
+        store.text_of(sr::RANGE).map(str::to_owned),
+        text(store, sr::TOTAL).to_owned(),
+        subjects,
+    )
+}
+
+#[test]
+fn search_results_stop_within_max_response_and_the_rest_comes_by_range() {
+    let s = start_server(|c| c.limits.max_response = 3 * MIB);
+    s.add_user(ALICE);
+    let a = s.device(ALICE, "searcher");
+    for i in 0..3 {
+        s.deliver(
+            &[ALICE],
+            &message_with_attachment(ALICE, &format!("quarterly {i}"), "q.bin", &pattern(MIB)),
+        );
+    }
+    // Three 1.4 MiB messages as MIME do not fit a 3 MiB response: fewer come, Range says
+    // which, and the client pages on from there.
+    let mut got = Vec::new();
+    let mut pages = 0;
+    while got.len() < 3 {
+        let first = got.len();
+        let (range, total, subjects) = search_page(&a, "quarterly", &format!("{first}-9"));
+        assert_eq!(total, "3");
+        assert!(!subjects.is_empty(), "page from {first} is empty");
+        assert_eq!(
+            range,
+            Some(format!("{first}-{}", first + subjects.len() - 1))
+        );
+        got.extend(subjects);
+        pages += 1;
+    }
+    assert!(pages > 1, "all three came in one response");
+    got.sort();
+    assert_eq!(got, ["quarterly 0", "quarterly 1", "quarterly 2"]);
+    assert!(refused(&s, "response_size") >= 1);
 }
 
 // ---- request bodies ---------------------------------------------------------------------

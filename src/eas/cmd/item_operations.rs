@@ -234,7 +234,7 @@ async fn fetch(
         Some(Fetched::Mail(item)) => {
             // What the item can add at most, known before its message is read: refused
             // for the cap without reading it.
-            let bound = body_bound(&body_opts, item.meta.size);
+            let bound = body_opts.bound(item.meta.size);
             if bound > out.left {
                 out.over += 1;
                 return Ok(answer(TOO_LARGE));
@@ -265,28 +265,6 @@ async fn fetch(
     keep(out, work, len);
     props.tag = io::PROPERTIES;
     Ok(answer(OK).text_child(airsync::CLASS, class).child(props))
-}
-
-/// The most a mail item's ApplicationData can hold under `opts`: the message's size, or
-/// less when every body the client accepts is truncated, plus room for the headers
-/// shown besides the body.
-fn body_bound(opts: &BodyOptions, size: u64) -> usize {
-    const OUTLINE: u64 = 64 * 1024;
-    let cut = |t: Option<u32>| t.map_or(size, |t| size.min(u64::from(t)));
-    let body = if opts.preferences.is_empty() {
-        cut(opts.truncation).max(if opts.mime_support > 0 {
-            cut(opts.mime_truncation)
-        } else {
-            0
-        })
-    } else {
-        opts.preferences
-            .iter()
-            .map(|p| cut(p.truncation_size))
-            .max()
-            .unwrap_or(size)
-    };
-    usize::try_from(body + OUTLINE.min(size)).unwrap_or(usize::MAX)
 }
 
 /// An item ItemOperations fetches.
