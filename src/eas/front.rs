@@ -303,6 +303,18 @@ pub async fn handle(
             server_error(&account, &request, &e)
         }
     };
+    // The encoded response is memory until it is written: the budget counts it (best
+    // effort, as it exists already), so that bodies arriving meanwhile wait for it.
+    let in_memory = response.body().in_memory();
+    let held = match held {
+        Some(mut h) => {
+            if h.bytes() < in_memory {
+                h.grow(in_memory - h.bytes());
+            }
+            Some(h)
+        }
+        None => app.budget.try_reserve(in_memory),
+    };
     let body = std::mem::replace(response.body_mut(), Body::new(Bytes::new()));
     *response.body_mut() = body.holding(held);
     response

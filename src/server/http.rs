@@ -66,6 +66,11 @@ impl Body {
         self.head.len() as u64 + self.files.iter().map(|f| f.len).sum::<u64>()
     }
 
+    /// Bytes the body holds in memory (its file parts are on disk).
+    pub fn in_memory(&self) -> usize {
+        self.head.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
