@@ -125,6 +125,13 @@ impl Reservation {
         ok
     }
 
+    /// Takes over `other`'s bytes: one reservation for a buffer that grew in steps, some
+    /// of which had to wait.
+    pub fn absorb(&mut self, mut other: Reservation) {
+        debug_assert!(Rc::ptr_eq(&self.budget, &other.budget));
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+
     /// Gives back what the holder no longer needs (never below zero).
     pub fn shrink_to(&mut self, bytes: usize) {
         if bytes < self.bytes {
@@ -155,6 +162,9 @@ mod tests {
         drop(r1);
         assert!(r2.grow(10));
         assert_eq!(r2.bytes(), 50);
+        let r3 = b.try_reserve(5).unwrap();
+        r2.absorb(r3);
+        assert_eq!((r2.bytes(), b.in_use()), (55, 55));
         r2.shrink_to(5);
         assert_eq!(b.in_use(), 5);
         drop(r2);

@@ -135,6 +135,13 @@ pub struct Limits {
     /// The memory budget in MiB: what request bodies in flight, responses being built, LMTP
     /// messages being received and decoded WBXML may hold at once (`crate::budget`).
     pub memory_budget_mib: usize,
+    /// Request bodies larger than this go to a temporary file in DATA/tmp as they arrive
+    /// instead of memory, and are loaded only once complete.
+    pub spool_over: usize,
+    /// The largest response one request may build, in bytes: an ItemOperations Fetch that
+    /// would take the response past it gets Status 11 (fetch it in pieces with Range, or
+    /// truncated) instead, and a Search stops its results before it.
+    pub max_response: usize,
     /// The store's page cache in MiB (the OS page cache holds the rest of the file).
     pub store_cache_mib: usize,
     pub wbxml_max_depth: usize,
@@ -226,6 +233,8 @@ impl Default for Limits {
             max_body: 32 * 1024 * 1024,
             max_message: 50 * 1024 * 1024,
             memory_budget_mib: 64,
+            spool_over: 256 * 1024,
+            max_response: 32 * 1024 * 1024,
             store_cache_mib: 8,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,

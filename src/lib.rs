@@ -16,6 +16,7 @@ pub mod protolog;
 pub mod push;
 pub mod refusal;
 pub mod server;
+pub mod spool;
 pub mod store;
 pub mod sync;
 pub mod wbxml;

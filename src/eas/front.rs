@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::cmd::{self, Ctx, Reply, Who};
@@ -18,7 +17,7 @@ use crate::auth::AuthError;
 use crate::govern::{self, Gate};
 use crate::refusal::Limit;
 use crate::server::App;
-use crate::server::http::{self, Body, BodyError};
+use crate::server::http::{self, Body, BodyError, FilePart};
 use crate::store::model::{Account, Device};
 use crate::wbxml::{self, Element};
 
@@ -137,18 +136,42 @@ pub async fn handle(
         }
         Err(e) => return server_error(&account, &request, &e),
     }
-    let bytes = match http::read_body(body, app.cfg.limits.max_body).await {
+    let who = format!("{}/{}", account.email, request.device_id);
+    let limits = http::BodyLimits {
+        max: app.cfg.limits.max_body,
+        spool_over: app.cfg.limits.spool_over,
+        budget: &app.budget,
+        spool: &app.spool,
+    };
+    let http::ReadBody { bytes, mut held } = match http::read_body(body, &limits).await {
         Ok(b) => b,
-        Err(e @ BodyError::TooLarge(_)) => {
+        Err(BodyError::TooLarge(max)) => {
             app.refusals.record(
                 Limit::BodySize,
-                &Who(&account.email, request.device_id.as_str()),
-                format_args!("{} body: {e}", request.command),
+                &who,
+                format_args!("{} body over max_body {max}", request.command),
             );
             return http::plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
         }
-        Err(e) => {
-            tracing::info!("{} {}: {e}", account.email, request.device_id);
+        Err(BodyError::Busy { wanted }) => {
+            app.refusals.record(
+                Limit::MemoryBudget,
+                &who,
+                format_args!(
+                    "{}: no room for {wanted} bytes of body ({} of {} in use)",
+                    request.command,
+                    app.budget.in_use(),
+                    app.budget.total()
+                ),
+            );
+            return http::busy();
+        }
+        Err(e @ BodyError::Spool(_)) => {
+            tracing::error!("{who}: {e}");
+            return http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n");
+        }
+        Err(e @ BodyError::Read(_)) => {
+            tracing::info!("{who}: {e}");
             return http::plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
         }
     };
@@ -196,6 +219,32 @@ pub async fn handle(
             return http::plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
         }
     };
+    // The decoded tree draws from the budget too; the WBXML it came from is freed now.
+    let decoded = body.as_ref().map_or(0, Element::content_len);
+    drop(bytes);
+    if decoded > held.bytes() && !held.grow(decoded - held.bytes()) {
+        match app
+            .budget
+            .reserve(decoded - held.bytes(), http::BUDGET_PATIENCE)
+            .await
+        {
+            Some(more) => held.absorb(more),
+            None => {
+                app.refusals.record(
+                    Limit::MemoryBudget,
+                    &who,
+                    format_args!(
+                        "{}: no room for {decoded} bytes of decoded WBXML",
+                        request.command
+                    ),
+                );
+                return http::busy();
+            }
+        }
+    }
+    if mime_body.is_none() {
+        held.shrink_to(decoded);
+    }
     if logging {
         log_entry(
             app,
@@ -214,8 +263,12 @@ pub async fn handle(
         device,
         req: &request,
         mime_body,
+        held: Some(held),
     };
-    match cmd::dispatch(&mut ctx, body).await {
+    let reply = cmd::dispatch(&mut ctx, body).await;
+    // What the request and its response hold is given back once the response is written.
+    let held = ctx.held.take();
+    let mut response = match reply {
         Ok(Reply::Wbxml(root)) => {
             if logging {
                 log_entry(app, &account, &ctx.device, seq, ">>> 200 OK", Some(&root));
@@ -228,6 +281,17 @@ pub async fn handle(
                 log_entry(app, &account, &ctx.device, seq, &what, Some(&root));
             }
             multipart_response(&root, parts)
+        }
+        Ok(Reply::Busy) => {
+            app.refusals.record(
+                Limit::MemoryBudget,
+                &who,
+                format_args!("{}: no room for its response", request.command),
+            );
+            if logging {
+                log_entry(app, &account, &ctx.device, seq, ">>> 503", None);
+            }
+            http::busy()
         }
         Ok(Reply::Raw { content_type, body }) => {
             if logging {
@@ -262,7 +326,22 @@ pub async fn handle(
             }
             server_error(&account, &request, &e)
         }
-    }
+    };
+    // The encoded response is memory until it is written: the budget counts it (best
+    // effort, as it exists already), so that bodies arriving meanwhile wait for it.
+    let in_memory = response.body().in_memory();
+    let held = match held {
+        Some(mut h) => {
+            if h.bytes() < in_memory {
+                h.grow(in_memory - h.bytes());
+            }
+            Some(h)
+        }
+        None => app.budget.try_reserve(in_memory),
+    };
+    let body = std::mem::replace(response.body_mut(), Body::new(Bytes::new()));
+    *response.body_mut() = body.holding(held);
+    response
 }
 
 fn parse_query(
@@ -349,7 +428,7 @@ fn options(versions: &str) -> Response<Body> {
         .header(header::ALLOW, "OPTIONS,POST")
         .header("Public", "OPTIONS,POST")
         .header(header::CACHE_CONTROL, "private")
-        .body(Full::new(Bytes::new()))
+        .body(Body::new(Bytes::new()))
         .expect("static response")
 }
 
@@ -387,7 +466,7 @@ fn version_above(request: &EasRequest, max: ProtocolVersion) -> Response<Body> {
             "MS-ASProtocolVersions",
             govern::own::versions_header(Some(max)),
         )
-        .body(Full::new(Bytes::from(text)))
+        .body(Body::new(Bytes::from(text)))
         .expect("version names are valid header values")
 }
 
@@ -453,7 +532,7 @@ pub fn wbxml_response(root: &Element) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, WBXML_CONTENT_TYPE)
-        .body(Full::new(Bytes::from(wbxml::encode(root))))
+        .body(Body::new(Bytes::from(wbxml::encode(root))))
         .expect("static response")
 }
 
@@ -461,31 +540,28 @@ pub const MULTIPART_CONTENT_TYPE: &str = "application/vnd.ms-sync.multipart";
 
 /// [MS-ASCMD] 2.2.1.10.1.1: a count of parts, an (offset, length) pair per part (32-bit
 /// little-endian, offsets from the start of the body), then the parts; part 0 is WBXML.
-pub fn multipart_body(root: &Element, parts: Vec<Vec<u8>>) -> Vec<u8> {
+/// The binary parts stay in their spool files: the connection streams them.
+fn multipart_body(root: &Element, parts: Vec<FilePart>) -> Body {
     let wbxml = wbxml::encode(root);
     let count = parts.len() + 1;
     let header = 4 + 8 * count;
-    let total = header + wbxml.len() + parts.iter().map(Vec::len).sum::<usize>();
-    let mut out = Vec::with_capacity(total);
+    let mut out = Vec::with_capacity(header + wbxml.len());
     out.extend_from_slice(&(count as u32).to_le_bytes());
-    let mut offset = header;
-    for len in std::iter::once(wbxml.len()).chain(parts.iter().map(Vec::len)) {
+    let mut offset = header as u64;
+    for len in std::iter::once(wbxml.len() as u64).chain(parts.iter().map(|p| p.len)) {
         out.extend_from_slice(&(offset as u32).to_le_bytes());
         out.extend_from_slice(&(len as u32).to_le_bytes());
         offset += len;
     }
     out.extend_from_slice(&wbxml);
-    for p in parts {
-        out.extend_from_slice(&p);
-    }
-    out
+    Body::with_files(out, parts)
 }
 
-fn multipart_response(root: &Element, parts: Vec<Vec<u8>>) -> Response<Body> {
+fn multipart_response(root: &Element, parts: Vec<FilePart>) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, MULTIPART_CONTENT_TYPE)
-        .body(Full::new(Bytes::from(multipart_body(root, parts))))
+        .body(multipart_body(root, parts))
         .expect("static response")
 }
 
@@ -494,7 +570,7 @@ fn multipart_response(root: &Element, parts: Vec<Vec<u8>>) -> Response<Body> {
 fn raw_response(content_type: &str, body: Vec<u8>) -> Response<Body> {
     let value = header::HeaderValue::from_str(content_type)
         .unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Body::new(Bytes::from(body)));
     r.headers_mut().insert(header::CONTENT_TYPE, value);
     r
 }

@@ -20,14 +20,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
-use super::http::{Body, BodyError};
+use super::http::{BUDGET_PATIENCE, Body, BodyError, BodyLimits, Received};
+use crate::budget::Reservation;
 
 /// The time a client has to send a request head (also on an idle keep-alive connection).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,6 +43,9 @@ const DRAIN_MAX: u64 = 64 * 1024;
 const PIPELINE_MAX: usize = 64 * 1024;
 /// Responses up to this size go out in one write (head and body in one buffer).
 const COALESCE_MAX: usize = 64 * 1024;
+/// The buffer through which a spooled request body goes to its file, and a file part of
+/// a response to the connection.
+const SPOOL_CHUNK: usize = 32 * 1024;
 
 /// A client connection, with or without TLS. The TLS state stays inline (no second
 /// allocation per connection); plain HTTP is the rare case.
@@ -169,6 +172,30 @@ impl Wire {
         Ok(())
     }
 
+    /// Writes exactly `n` body bytes to `file`, through a small buffer.
+    async fn copy_to(&mut self, n: u64, file: &mut std::fs::File) -> Result<(), BodyError> {
+        use std::io::Write;
+        let have = self.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+        file.write_all(&self.buf[..have])
+            .map_err(BodyError::Spool)?;
+        self.consume(have);
+        let mut rest = n - have as u64;
+        if rest == 0 {
+            return Ok(());
+        }
+        let mut chunk = vec![0u8; SPOOL_CHUNK];
+        while rest > 0 {
+            let want = chunk.len().min(usize::try_from(rest).unwrap_or(usize::MAX));
+            let got = self.io.read(&mut chunk[..want]).await.map_err(read_error)?;
+            if got == 0 {
+                return Err(BodyError::Read("connection closed in the body".into()));
+            }
+            file.write_all(&chunk[..got]).map_err(BodyError::Spool)?;
+            rest -= got as u64;
+        }
+        Ok(())
+    }
+
     /// Reads and discards `n` body bytes.
     async fn skip(&mut self, n: u64) -> io::Result<()> {
         let have = self.buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
@@ -225,35 +252,61 @@ impl RequestBody {
         RequestBody(None)
     }
 
-    /// The whole body, refusing more than `limit` bytes without buffering them.
-    pub async fn read(self, limit: usize) -> Result<Bytes, BodyError> {
+    /// The whole body within `limits` (see [`read_body`](super::http::read_body)).
+    pub async fn read(self, limits: &BodyLimits<'_>) -> Result<Received, BodyError> {
         let Some(slot) = self.0 else {
-            return Ok(Bytes::new());
+            let none = limits.budget.try_reserve(0).expect("nothing always fits");
+            return Ok(Received::Memory(Bytes::new(), none));
         };
         let Some(mut wire) = slot.wire.borrow_mut().take() else {
             return Err(BodyError::Read("the connection is gone".into()));
         };
-        let result = read_framed(&mut wire, &slot, limit).await;
+        let result = read_framed(&mut wire, &slot, limits).await;
         slot.state.set(match (&result, slot.framing) {
             (Ok(_), _) => BodyState::Done,
-            // Nothing of a too-long Content-Length body was read: it may still be skipped.
-            (Err(BodyError::TooLarge(_)), Framing::Length(_)) if !slot.expect.get() => {
+            // Nothing of a refused Content-Length body was read: it may still be skipped.
+            (Err(BodyError::TooLarge(_) | BodyError::Busy { .. }), Framing::Length(_))
+                if !slot.expect.get() =>
+            {
                 BodyState::Unread
             }
             (Err(_), _) => BodyState::Broken,
         });
         *slot.wire.borrow_mut() = Some(wire);
         slot.done.notify_one();
-        result.map(Bytes::from)
+        result
     }
 }
 
-async fn read_framed(wire: &mut Wire, slot: &Slot, limit: usize) -> Result<Vec<u8>, BodyError> {
+async fn read_framed(
+    wire: &mut Wire,
+    slot: &Slot,
+    limits: &BodyLimits<'_>,
+) -> Result<Received, BodyError> {
+    let limit = limits.max;
     if let Framing::Length(n) = slot.framing
         && n > limit as u64
     {
         return Err(BodyError::TooLarge(limit));
     }
+    // A body of known length kept in memory is reserved whole before the client is asked
+    // for it; a chunked one grows its reservation as chunks come.
+    let mut sink = match slot.framing {
+        Framing::Length(n) if n <= limits.spool_over as u64 => {
+            let wanted = n as usize;
+            let held = limits
+                .budget
+                .reserve(wanted, BUDGET_PATIENCE)
+                .await
+                .ok_or(BodyError::Busy { wanted })?;
+            Sink::Memory(Vec::new(), held)
+        }
+        Framing::Length(_) => Sink::File(limits.spool.file().map_err(BodyError::Spool)?, 0),
+        Framing::Chunked => Sink::Memory(
+            Vec::new(),
+            limits.budget.try_reserve(0).expect("nothing always fits"),
+        ),
+    };
     if slot.expect.replace(false) {
         wire.io
             .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -262,43 +315,95 @@ async fn read_framed(wire: &mut Wire, slot: &Slot, limit: usize) -> Result<Vec<u
         wire.io.flush().await.map_err(read_error)?;
     }
     match slot.framing {
-        Framing::Length(n) => {
-            let mut out = Vec::new();
-            wire.take_into(n, &mut out).await?;
-            Ok(out)
-        }
-        Framing::Chunked => {
-            let mut out = Vec::new();
-            loop {
-                let line = wire.line(4096).await?;
-                let size = line.split(|&b| b == b';').next().unwrap_or_default();
-                let size = std::str::from_utf8(size)
-                    .ok()
-                    .and_then(|s| u64::from_str_radix(s.trim(), 16).ok())
-                    .ok_or_else(|| BodyError::Read("chunked body: bad chunk size".into()))?;
-                if size == 0 {
-                    // Trailers, up to the empty line.
-                    let mut trailer_bytes = 0;
-                    loop {
-                        let l = wire.line(4096).await?;
-                        if l.is_empty() {
-                            return Ok(out);
-                        }
-                        trailer_bytes += l.len();
-                        if trailer_bytes > MAX_HEAD {
-                            return Err(BodyError::Read("chunked body: trailers too long".into()));
-                        }
+        Framing::Length(n) => sink.take(wire, n, limits).await?,
+        Framing::Chunked => loop {
+            let line = wire.line(4096).await?;
+            let size = line.split(|&b| b == b';').next().unwrap_or_default();
+            let size = std::str::from_utf8(size)
+                .ok()
+                .and_then(|s| u64::from_str_radix(s.trim(), 16).ok())
+                .ok_or_else(|| BodyError::Read("chunked body: bad chunk size".into()))?;
+            if size == 0 {
+                // Trailers, up to the empty line.
+                let mut trailer_bytes = 0;
+                loop {
+                    let l = wire.line(4096).await?;
+                    if l.is_empty() {
+                        break;
+                    }
+                    trailer_bytes += l.len();
+                    if trailer_bytes > MAX_HEAD {
+                        return Err(BodyError::Read("chunked body: trailers too long".into()));
                     }
                 }
-                if out.len() as u64 + size > limit as u64 {
-                    return Err(BodyError::TooLarge(limit));
+                break;
+            }
+            if sink.len() as u64 + size > limit as u64 {
+                return Err(BodyError::TooLarge(limit));
+            }
+            sink.take(wire, size, limits).await?;
+            if !wire.line(2).await?.is_empty() {
+                return Err(BodyError::Read(
+                    "chunked body: no CRLF after a chunk".into(),
+                ));
+            }
+        },
+    }
+    Ok(match sink {
+        Sink::Memory(out, held) => Received::Memory(Bytes::from(out), held),
+        Sink::File(file, len) => Received::Spooled(file, len),
+    })
+}
+
+/// Where the bytes of a body go as they arrive.
+enum Sink {
+    /// In memory, within a reservation at least as large.
+    Memory(Vec<u8>, Reservation),
+    /// In a spool file, so many bytes so far.
+    File(std::fs::File, usize),
+}
+
+impl Sink {
+    fn len(&self) -> usize {
+        match self {
+            Sink::Memory(out, _) => out.len(),
+            Sink::File(_, len) => *len,
+        }
+    }
+
+    /// Appends exactly `n` body bytes: in memory while the body stays within
+    /// `limits.spool_over` and the budget has room (waiting briefly for it), else moving
+    /// what it has to a spool file and going on there.
+    async fn take(
+        &mut self,
+        wire: &mut Wire,
+        n: u64,
+        limits: &BodyLimits<'_>,
+    ) -> Result<(), BodyError> {
+        if let Sink::Memory(out, held) = self {
+            let after = out.len() as u64 + n;
+            if after > limits.spool_over as u64 {
+                let mut file = limits.spool.file().map_err(BodyError::Spool)?;
+                std::io::Write::write_all(&mut file, out).map_err(BodyError::Spool)?;
+                *self = Sink::File(file, out.len());
+            } else if after as usize > held.bytes() {
+                let wanted = after as usize - held.bytes();
+                if !held.grow(wanted) {
+                    let more = limits
+                        .budget
+                        .reserve(wanted, BUDGET_PATIENCE)
+                        .await
+                        .ok_or(BodyError::Busy { wanted })?;
+                    held.absorb(more);
                 }
-                wire.take_into(size, &mut out).await?;
-                if !wire.line(2).await?.is_empty() {
-                    return Err(BodyError::Read(
-                        "chunked body: no CRLF after a chunk".into(),
-                    ));
-                }
+            }
+        }
+        match self {
+            Sink::Memory(out, _) => wire.take_into(n, out).await,
+            Sink::File(file, len) => {
+                wire.copy_to(n, file).await?;
+                *len += n as usize;
+                Ok(())
             }
         }
     }
@@ -673,10 +778,8 @@ async fn write_response(
     is_head: bool,
 ) -> io::Result<()> {
     let (parts, body) = response.into_parts();
-    let body = match body.collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(never) => match never {},
-    };
+    let total = body.len();
+    let (body, mut files, _held) = body.into_parts();
     let status = parts.status;
     let mut out = Vec::with_capacity(
         256 + if body.len() <= COALESCE_MAX {
@@ -711,7 +814,7 @@ async fn write_response(
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     if !bodiless {
-        out.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+        out.extend_from_slice(format!("content-length: {total}\r\n").as_bytes());
     }
     out.extend_from_slice(b"date: ");
     out.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
@@ -722,8 +825,8 @@ async fn write_response(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    let send_body = !is_head && !bodiless && !body.is_empty();
-    if send_body && body.len() <= COALESCE_MAX {
+    let send_body = !is_head && !bodiless && total > 0;
+    if send_body && total <= COALESCE_MAX as u64 && files.is_empty() {
         out.extend_from_slice(&body);
         io.write_all(&out).await?;
     } else {
@@ -731,9 +834,29 @@ async fn write_response(
         drop(out);
         if send_body {
             io.write_all(&body).await?;
+            drop(body);
+            write_files(io, &mut files).await?;
         }
     }
     io.flush().await
+}
+
+/// Streams the file parts of a body through one small buffer: the response never holds
+/// more than a chunk of them in memory.
+async fn write_files(io: &mut Io, files: &mut [super::http::FilePart]) -> io::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut chunk = vec![0u8; SPOOL_CHUNK];
+    for part in files {
+        let mut left = part.len;
+        while left > 0 {
+            let n = part.read_chunk(left, &mut chunk)?;
+            io.write_all(&chunk[..n]).await?;
+            left -= n as u64;
+        }
+    }
+    Ok(())
 }
 
 fn reason(status: StatusCode) -> &'static str {
@@ -801,8 +924,12 @@ mod tests {
         let server = tokio::task::spawn_local(async move {
             let (tcp, _) = listener.accept().await.unwrap();
             let (_stop, stopped) = watch::channel(false);
+            let data = tempfile::tempdir().unwrap();
+            let spool = Rc::new(crate::spool::Spool::open(data.path()).unwrap());
+            let budget = crate::budget::MemoryBudget::new(10);
             let handler = move |req: Request<RequestBody>| {
                 let flag = flag.clone();
+                let (spool, budget) = (spool.clone(), budget.clone());
                 async move {
                     if req.uri().path() == "/wait" {
                         struct Guard(Rc<Cell<bool>>);
@@ -814,10 +941,24 @@ mod tests {
                         let _guard = Guard(flag);
                         std::future::pending::<()>().await;
                     }
-                    match req.into_body().read(16).await {
-                        Ok(b) => Response::new(Body::new(Bytes::from(format!("len={}", b.len())))),
+                    // Bodies over 4 bytes are spooled; the budget holds 10.
+                    let limits = BodyLimits {
+                        max: 16,
+                        spool_over: 4,
+                        budget: &budget,
+                        spool: &spool,
+                    };
+                    match super::super::http::read_body(req.into_body(), &limits).await {
+                        Ok(b) => {
+                            assert_eq!(b.held.bytes(), b.bytes.len());
+                            let text = format!("len={}", b.bytes.len());
+                            Response::new(Body::new(Bytes::from(text)))
+                        }
                         Err(BodyError::TooLarge(_)) => {
                             empty_response(StatusCode::PAYLOAD_TOO_LARGE)
+                        }
+                        Err(BodyError::Busy { .. }) => {
+                            empty_response(StatusCode::SERVICE_UNAVAILABLE)
                         }
                         Err(_) => empty_response(StatusCode::BAD_REQUEST),
                     }
@@ -885,6 +1026,17 @@ mod tests {
             )
             .await;
             assert_eq!(statuses(&out), ["413", "200"], "{out}");
+            // Spooled while it arrives, then too large for the budget to load: 503, and
+            // the connection goes on.
+            let (out, _) = exchange(
+                b"POST /a HTTP/1.1\r\nContent-Length: 12\r\n\r\n012345678901\
+                  POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  3\r\nabc\r\n6\r\ndefghi\r\n0\r\n\r\n",
+                true,
+            )
+            .await;
+            assert_eq!(statuses(&out), ["503", "200"], "{out}");
+            assert!(out.contains("len=9"), "{out}");
             // A chunked body over the limit ends the connection.
             let (out, _) = exchange(
                 b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n",

@@ -30,6 +30,7 @@ use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
 use crate::refusal::Refusals;
+use crate::spool::Spool;
 use crate::store::Event;
 use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
@@ -48,6 +49,8 @@ pub struct App {
     pub refusals: Rc<Refusals>,
     /// The memory that bodies, responses, LMTP messages and decoded WBXML may hold at once.
     pub budget: Rc<MemoryBudget>,
+    /// Temporary files (DATA/tmp) for large request bodies and response parts.
+    pub spool: Spool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +248,8 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         notify_counters: Rc::new(notify::Counters::default()),
         budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
         refusals,
+        spool: Spool::open(&cfg.data)
+            .map_err(|e| ServeError::Setup(format!("{}: {e}", cfg.data.join("tmp").display())))?,
         store: store.clone(),
         cfg,
     });

@@ -357,6 +357,12 @@ fn bytes_lenient_accepts_opaque_base64_and_raw_text() {
     assert_eq!(base64.bytes_lenient().as_deref(), Some(&[1u8, 2, 3][..]));
     assert_eq!(raw.bytes_lenient().as_deref(), Some(&b"not base64!"[..]));
     assert_eq!(Element::new(airsync::SYNC).bytes_lenient(), None);
+    // Taken: the opaque bytes move out, text is decoded as above.
+    let (mut opaque, mut base64) = (opaque, base64);
+    assert_eq!(opaque.take_bytes_lenient(), Some(vec![1, 2, 3]));
+    assert_eq!(opaque.opaque(), Some(&[][..]));
+    assert_eq!(base64.take_bytes_lenient(), Some(vec![1, 2, 3]));
+    assert_eq!(Element::new(airsync::SYNC).take_bytes_lenient(), None);
 }
 
 #[test]

@@ -149,6 +149,19 @@ impl Element {
         })
     }
 
+    /// Roughly the heap this subtree holds (its text, opaque content and child elements),
+    /// for the memory budget.
+    pub fn content_len(&self) -> usize {
+        self.children
+            .iter()
+            .map(|n| match n {
+                Node::Element(e) => e.content_len() + std::mem::size_of::<Element>(),
+                Node::Text(t) => t.len(),
+                Node::Opaque(o) => o.len(),
+            })
+            .sum()
+    }
+
     /// Text of the first child element with `tag`.
     pub fn text_of(&self, tag: Tag) -> Option<&str> {
         self.find(tag)?.text()
@@ -176,6 +189,19 @@ impl Element {
             Ok(bytes) => Cow::Owned(bytes),
             Err(_) => Cow::Borrowed(text.as_bytes()),
         })
+    }
+
+    /// [`bytes_lenient`](Self::bytes_lenient), moving opaque content out of the tree
+    /// instead of copying it (a large ComposeMail `Mime` is then held once, not twice).
+    pub fn take_bytes_lenient(&mut self) -> Option<Vec<u8>> {
+        let opaque = self.children.iter_mut().find_map(|node| match node {
+            Node::Opaque(bytes) => Some(bytes),
+            _ => None,
+        });
+        match opaque {
+            Some(bytes) => Some(std::mem::take(bytes)),
+            None => self.bytes_lenient().map(Cow::into_owned),
+        }
     }
 
     /// True when the element has no content at all.

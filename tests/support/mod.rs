@@ -2063,6 +2063,46 @@ pub fn client_tls_config(cert_pem: &Path) -> Arc<rustls::ClientConfig> {
     tls_config(cert_pem)
 }
 
+/// A raw blocking TLS connection to `addr`, for requests written byte by byte (a body
+/// sent in part and held, as an attacker would).
+pub fn raw_tls(
+    addr: SocketAddr,
+    cert_pem: &Path,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let name = ServerName::try_from("localhost").expect("server name");
+    let conn = rustls::ClientConnection::new(tls_config(cert_pem), name).expect("TLS client");
+    let tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(REQUEST_TIMEOUT))
+        .expect("timeout");
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// The head of a chunked POST of `cmd` as `client`, ready for its chunks.
+pub fn chunked_head(client: &EasClient, cmd: &str) -> String {
+    let mut head = format!(
+        "POST {EAS_PATH}?{} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n",
+        client.query(cmd, None)
+    );
+    for (name, value) in client.headers() {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// Reads a response head (up to the empty line) from a raw connection.
+pub fn read_raw_head(stream: &mut impl std::io::Read) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!("response head cut short ({other:?}): {head:?}"),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
 type KeptConnection = (
     hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     tokio::task::JoinHandle<()>,

@@ -139,6 +139,29 @@ const TRUNCATION: [Option<u32>; 10] = [
 ];
 
 impl BodyOptions {
+    /// The most a message of `size` bytes can put in an ApplicationData under these
+    /// options: its size, or less when every body the client accepts is truncated, plus
+    /// room for the headers shown besides the body. Known before the message is read, so
+    /// that a response can be kept within its cap without reading what would not fit.
+    pub fn bound(&self, size: u64) -> usize {
+        const OUTLINE: u64 = 64 * 1024;
+        let cut = |t: Option<u32>| t.map_or(size, |t| size.min(u64::from(t)));
+        let body = if self.preferences.is_empty() {
+            cut(self.truncation).max(if self.mime_support > 0 {
+                cut(self.mime_truncation)
+            } else {
+                0
+            })
+        } else {
+            self.preferences
+                .iter()
+                .map(|p| cut(p.truncation_size))
+                .max()
+                .unwrap_or(size)
+        };
+        usize::try_from(body + OUTLINE.min(size)).unwrap_or(usize::MAX)
+    }
+
     /// Reads the body options from an Options element of any command. BodyPreference
     /// children are in the AirSyncBase namespace; MIMESupport, MIMETruncation and
     /// Truncation in AirSync. Other children are left to the caller.

@@ -2,10 +2,13 @@
 //! EmptyFolderContents, and Move of a conversation. Attachments go into separate parts of a multipart response when the
 //! client accepts one ([MS-ASCMD] 2.2.1.10.1), so a large file is never base64 in WBXML.
 
+use std::io::Write;
+
 use base64::Engine;
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
+use crate::budget::Reservation;
 use crate::eas::class::groupware::{self, Class, GroupwareItem};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
 use crate::eas::version::ProtocolVersion;
@@ -13,6 +16,7 @@ use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
 use crate::mail::mime;
 use crate::refusal::Limit;
+use crate::server::http::{BUDGET_PATIENCE, FilePart};
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
@@ -30,7 +34,8 @@ const PROTOCOL_ERROR: u8 = 2;
 const SERVER_ERROR: u8 = 3;
 const NOT_FOUND: u8 = 6;
 const BAD_RANGE: u8 = 8;
-/// "The requested data size is too large": over the policy's MaxAttachmentSize.
+/// "The requested data size is too large": over the policy's MaxAttachmentSize, or over
+/// what one response may carry (`[limits] max_response`).
 const TOO_LARGE: u8 = 11;
 const INVALID_ATTACHMENT: u8 = 15;
 /// "Access to the resource is denied": the policy disables attachments.
@@ -64,11 +69,20 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         ));
     };
     let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
-    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut out = Output {
+        left: ctx.app.cfg.limits.max_response,
+        over: 0,
+        held: ctx.app.budget.try_reserve(0).expect("nothing always fits"),
+        parts: Vec::new(),
+    };
     let mut response = Element::new(io::RESPONSE);
     for op in operations {
         response.push(if op.tag == io::FETCH {
-            fetch(ctx, &policy, op, &mut parts)?
+            match fetch(ctx, &policy, op, &mut out).await {
+                Ok(e) => e,
+                Err(FetchError::Store(e)) => return Err(e),
+                Err(FetchError::Busy) => return Ok(Reply::Busy),
+            }
         } else if op.tag == io::EMPTY_FOLDER_CONTENTS {
             empty_folder(ctx, op).await?
         } else if op.tag == io::MOVE && ctx.req.version >= ProtocolVersion::V14_0 {
@@ -79,30 +93,139 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Element::new(op.tag).text_child(io::STATUS, PROTOCOL_ERROR.to_string())
         });
     }
+    if out.over > 0 {
+        ctx.app.refusals.record(
+            Limit::ResponseSize,
+            &ctx.who(),
+            format_args!(
+                "ItemOperations: {} Fetch(es) answered Status {TOO_LARGE}: over max_response {}",
+                out.over, ctx.app.cfg.limits.max_response
+            ),
+        );
+    }
+    ctx.hold(out.held);
     let root = Element::new(io::ITEM_OPERATIONS)
         .text_child(io::STATUS, OK.to_string())
         .child(response);
     Ok(if ctx.req.accept_multipart {
-        Reply::Multipart { root, parts }
+        Reply::Multipart {
+            root,
+            parts: out.parts,
+        }
     } else {
         Reply::Wbxml(root)
     })
+}
+
+/// The response as it is built: what is left of its size cap (`[limits] max_response`),
+/// the memory it holds, and the binary parts of a multipart answer, in spool files until
+/// the connection streams them.
+struct Output {
+    left: usize,
+    /// Fetches refused for the cap.
+    over: usize,
+    /// The budget the WBXML being built holds: twice its content, since it is encoded
+    /// whole before it is written.
+    held: Reservation,
+    parts: Vec<FilePart>,
+}
+
+impl Output {
+    /// Takes `bytes` of the cap, or `false` (nothing taken) when they do not fit.
+    fn take(&mut self, bytes: usize) -> bool {
+        let fits = bytes <= self.left;
+        if fits {
+            self.left -= bytes;
+        } else {
+            self.over += 1;
+        }
+        fits
+    }
+}
+
+enum FetchError {
+    Store(StoreError),
+    /// The memory budget had no room to produce an item.
+    Busy,
+}
+
+impl From<StoreError> for FetchError {
+    fn from(e: StoreError) -> Self {
+        FetchError::Store(e)
+    }
+}
+
+impl From<std::io::Error> for FetchError {
+    fn from(e: std::io::Error) -> Self {
+        FetchError::Store(e.into())
+    }
+}
+
+/// Reserves the memory producing an item takes (`bytes`), waiting briefly for room. An
+/// item that needs more than the whole budget could never be produced: that is Status 11
+/// for the item (`Ok(None)`), not a request to retry.
+async fn working_memory(ctx: &Ctx<'_>, bytes: usize) -> Result<Option<Reservation>, FetchError> {
+    if bytes > ctx.app.budget.total() {
+        return Ok(None);
+    }
+    match ctx.app.budget.reserve(bytes, BUDGET_PATIENCE).await {
+        Some(r) => Ok(Some(r)),
+        None => Err(FetchError::Busy),
+    }
+}
+
+/// An attachment as fetched, made off the event loop.
+struct Attachment {
+    content_type: String,
+    total: usize,
+    /// The Range answered, when one was asked for.
+    shown_range: Option<String>,
+    payload: Payload,
+}
+
+enum Payload {
+    /// A multipart answer's part, in its spool file.
+    Part(FilePart),
+    /// Base64 for the Data element.
+    Inline(String),
+}
+
+/// Runs `f` (reading and parsing a message, which takes tens of milliseconds for a large
+/// one) on a blocking thread, so that the event loop serves other clients meanwhile.
+async fn off_the_loop<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Invalid(format!("ItemOperations task failed: {e}")))?
+}
+
+/// Keeps `bytes` of the response's content in the budget (twice: the tree, then its
+/// encoding), from the working reservation `work`; growing past it is best effort, as
+/// the memory is already in use.
+fn keep(out: &mut Output, mut work: Reservation, bytes: usize) {
+    let want = bytes.saturating_mul(2);
+    if want > work.bytes() {
+        work.grow(want - work.bytes());
+    }
+    work.shrink_to(want);
+    out.held.absorb(work);
 }
 
 fn fetch_status(status: u8) -> Element {
     Element::new(io::FETCH).text_child(io::STATUS, status.to_string())
 }
 
-fn fetch(
+async fn fetch(
     ctx: &Ctx<'_>,
     policy: &MailPolicy,
     op: &Element,
-    parts: &mut Vec<Vec<u8>>,
-) -> Result<Element, StoreError> {
+    out: &mut Output,
+) -> Result<Element, FetchError> {
     let options = op.find(io::OPTIONS);
     if let Some(file_ref) = op.text_of(asb::FILE_REFERENCE) {
         let range = options.and_then(|o| o.text_of(io::RANGE));
-        return fetch_attachment(ctx, policy, file_ref, range, parts);
+        return fetch_attachment(ctx, policy, file_ref, range, out).await;
     }
     // A search result names its message by LongId, which is `folder:item` like a ServerId.
     let long_id = op.text_of(search::LONG_ID);
@@ -127,27 +250,46 @@ fn fetch(
         (Some(c), Some((f, id))) if c == f => fetch_item(ctx, f, id)?,
         _ => None,
     };
-    let (mut props, class) = match found {
-        Some(Fetched::Mail(item)) => (
-            super::sync::full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?,
-            "Email",
-        ),
+    let answer = |status: u8| {
+        fetch_status(status)
+            .text_child(airsync::COLLECTION_ID, collection)
+            .text_child(airsync::SERVER_ID, server_id)
+    };
+    let (mut props, class, work) = match found {
+        Some(Fetched::Mail(item)) => {
+            // What the item can add at most, known before its message is read: refused
+            // for the cap without reading it.
+            let bound = body_opts.bound(item.meta.size);
+            if bound > out.left {
+                out.over += 1;
+                return Ok(answer(TOO_LARGE));
+            }
+            let size = usize::try_from(item.meta.size).unwrap_or(usize::MAX);
+            let Some(work) = working_memory(ctx, size.saturating_add(bound * 2)).await? else {
+                out.over += 1;
+                return Ok(answer(TOO_LARGE));
+            };
+            let (store, version) = (ctx.app.store.clone(), ctx.req.version);
+            let props =
+                off_the_loop(move || super::sync::full_data(&store, &item, &body_opts, version))
+                    .await?;
+            (props, "Email", work)
+        }
         // A groupware item as stored: its ApplicationData as the device that wrote it sent it.
         Some(Fetched::Groupware(item, class)) => {
-            (groupware::application_data(&item)?, class.name())
+            let props = groupware::application_data(&item)?;
+            let work = ctx.app.budget.try_reserve(0).expect("nothing always fits");
+            (props, class.name(), work)
         }
-        None => {
-            return Ok(fetch_status(NOT_FOUND)
-                .text_child(airsync::COLLECTION_ID, collection)
-                .text_child(airsync::SERVER_ID, server_id));
-        }
+        None => return Ok(answer(NOT_FOUND)),
     };
+    let len = props.content_len();
+    if !out.take(len) {
+        return Ok(answer(TOO_LARGE));
+    }
+    keep(out, work, len);
     props.tag = io::PROPERTIES;
-    Ok(fetch_status(OK)
-        .text_child(airsync::COLLECTION_ID, collection)
-        .text_child(airsync::SERVER_ID, server_id)
-        .text_child(airsync::CLASS, class)
-        .child(props))
+    Ok(answer(OK).text_child(airsync::CLASS, class).child(props))
 }
 
 /// An item ItemOperations fetches.
@@ -176,7 +318,7 @@ fn fetch_item(ctx: &Ctx<'_>, folder: FolderId, id: u64) -> Result<Option<Fetched
         .map(|g| Fetched::Groupware(g, class)))
 }
 
-/// `first-last` of [MS-ASCMD] 2.2.3.145.1 (Range), inclusive, within `total` bytes.
+/// `first-last` of [MS-ASCMD] 2.2.3.143.2 (Range), inclusive, within `total` bytes.
 fn parse_range(range: &str, total: usize) -> Option<(usize, usize)> {
     let (a, b) = range.split_once('-')?;
     let first: usize = a.trim().parse().ok()?;
@@ -184,16 +326,23 @@ fn parse_range(range: &str, total: usize) -> Option<(usize, usize)> {
     (first <= last && first < total.max(1)).then_some((first, last.min(total.saturating_sub(1))))
 }
 
-/// An attachment by FileReference. The policy is checked against the size the message's
-/// outline records, before the blob is read ([MS-ASPROV] 2.2.2.23 AttachmentsEnabled,
-/// 2.2.2.30 MaxAttachmentSize).
-fn fetch_attachment(
+/// Bytes of base64 for `n` bytes.
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3).saturating_mul(4)
+}
+
+/// An attachment by FileReference. The policy and the response's size cap are checked
+/// against the size the message's outline records, before the blob is read
+/// ([MS-ASPROV] 2.2.2.23 AttachmentsEnabled, 2.2.2.30 MaxAttachmentSize). One over the cap
+/// is Status 11; the client can fetch it in pieces with Range ([MS-ASCMD] 2.2.3.143.2).
+/// In a multipart answer the data goes to a spool file, streamed from there.
+async fn fetch_attachment(
     ctx: &Ctx<'_>,
     policy: &MailPolicy,
     file_ref: &str,
     range: Option<&str>,
-    parts: &mut Vec<Vec<u8>>,
-) -> Result<Element, StoreError> {
+    out: &mut Output,
+) -> Result<Element, FetchError> {
     let answer = |status: u8| fetch_status(status).text_child(asb::FILE_REFERENCE, file_ref);
     let Some((folder, id, part)) = parse_file_reference(file_ref) else {
         return Ok(answer(INVALID_ATTACHMENT));
@@ -210,33 +359,91 @@ fn fetch_attachment(
         Err(AttachmentRefusal::Disabled) => return Ok(answer(ACCESS_DENIED)),
         Err(AttachmentRefusal::TooLarge) => return Ok(answer(TOO_LARGE)),
     }
-    let raw = ctx.app.store.blobs().read(&item.blob)?;
-    let Some((content_type, data)) = mime::attachment(&raw, part) else {
-        return Ok(answer(INVALID_ATTACHMENT));
+    let listed_size = usize::try_from(listed.size).unwrap_or(usize::MAX);
+    let wanted = match range.map(|r| parse_range(r, listed_size)) {
+        None => listed_size,
+        Some(Some((first, last))) => last - first + 1,
+        Some(None) => return Ok(answer(BAD_RANGE)),
     };
-    drop(raw);
-    let total = data.len();
-    let (data, shown_range) = match range {
-        None => (data, None),
-        Some(r) => match parse_range(r, total) {
-            Some((first, last)) => (data[first..=last].to_vec(), Some(format!("{first}-{last}"))),
-            None => return Ok(answer(BAD_RANGE)),
-        },
-    };
-    let mut props = Element::new(io::PROPERTIES).text_child(asb::CONTENT_TYPE, content_type);
-    if let Some(r) = shown_range {
-        props.push_text(io::RANGE, r);
-        props.push_text(io::TOTAL, total.to_string());
-    }
-    if ctx.req.accept_multipart {
-        parts.push(data);
-        // Part 0 is the WBXML document itself.
-        props.push_text(io::PART, parts.len().to_string());
+    let multipart = ctx.req.accept_multipart;
+    let on_wire = if multipart {
+        wanted
     } else {
-        props.push_text(
-            io::DATA,
-            base64::engine::general_purpose::STANDARD.encode(&data),
-        );
+        base64_len(wanted)
+    };
+    if !out.take(on_wire) {
+        return Ok(answer(TOO_LARGE));
+    }
+    // The message, the decoded attachment and what goes on the wire, at once.
+    let message = usize::try_from(item.meta.size).unwrap_or(usize::MAX);
+    let need = message
+        .saturating_add(listed_size)
+        .saturating_add(if multipart { 0 } else { on_wire * 2 });
+    let Some(work) = working_memory(ctx, need).await? else {
+        out.left += on_wire;
+        out.over += 1;
+        return Ok(answer(TOO_LARGE));
+    };
+    let (blobs, blob) = (ctx.app.store.blobs().clone(), item.blob.clone());
+    let part_file = if multipart {
+        Some(ctx.app.spool.file()?)
+    } else {
+        None
+    };
+    let range = range.map(str::to_owned);
+    let produced = off_the_loop(move || {
+        let raw = blobs.read(&blob)?;
+        let Some((content_type, data)) = mime::attachment(&raw, part) else {
+            return Ok(None);
+        };
+        drop(raw);
+        let total = data.len();
+        let (data, shown_range) = match range {
+            None => (&data[..], None),
+            Some(r) => match parse_range(&r, total) {
+                Some((first, last)) => (&data[first..=last], Some(format!("{first}-{last}"))),
+                None => return Ok(Some(Err(BAD_RANGE))),
+            },
+        };
+        let payload = match part_file {
+            Some(mut file) => {
+                file.write_all(data)?;
+                Payload::Part(FilePart {
+                    file,
+                    len: data.len() as u64,
+                })
+            }
+            None => Payload::Inline(base64::engine::general_purpose::STANDARD.encode(data)),
+        };
+        Ok(Some(Ok(Attachment {
+            content_type,
+            total,
+            shown_range,
+            payload,
+        })))
+    })
+    .await?;
+    let a = match produced {
+        None => return Ok(answer(INVALID_ATTACHMENT)),
+        Some(Err(status)) => return Ok(answer(status)),
+        Some(Ok(a)) => a,
+    };
+    let mut props = Element::new(io::PROPERTIES).text_child(asb::CONTENT_TYPE, a.content_type);
+    if let Some(r) = a.shown_range {
+        props.push_text(io::RANGE, r);
+        props.push_text(io::TOTAL, a.total.to_string());
+    }
+    match a.payload {
+        Payload::Part(file) => {
+            out.parts.push(file);
+            // Part 0 is the WBXML document itself.
+            props.push_text(io::PART, out.parts.len().to_string());
+            keep(out, work, 0);
+        }
+        Payload::Inline(encoded) => {
+            keep(out, work, encoded.len());
+            props.push_text(io::DATA, encoded);
+        }
     }
     Ok(answer(OK).child(props))
 }

@@ -21,8 +21,10 @@ use hyper::StatusCode;
 
 use super::command::Command;
 use super::query::EasRequest;
+use crate::budget::Reservation;
 use crate::refusal::Limit;
 use crate::server::App;
+use crate::server::http::FilePart;
 use crate::store::StoreError;
 use crate::store::model::{Account, Device};
 use crate::store::ops::Reads;
@@ -61,6 +63,25 @@ pub struct Ctx<'a> {
     pub req: &'a EasRequest,
     /// A `message/rfc822` body (12.x SendMail/SmartReply/SmartForward), not WBXML.
     pub mime_body: Option<bytes::Bytes>,
+    /// The memory budget the request holds: its body and decoded tree, then what the
+    /// command adds for its response. The front door keeps it until the response is
+    /// written; a command that waits (Ping, a hanging Sync) gives it back first.
+    pub held: Option<Reservation>,
+}
+
+impl Ctx<'_> {
+    /// `account/device`, for log lines and refusals.
+    pub fn who(&self) -> String {
+        format!("{}/{}", self.account.email, self.device.device_id)
+    }
+
+    /// Adds `more` to what the request holds.
+    pub fn hold(&mut self, more: Reservation) {
+        match &mut self.held {
+            Some(h) => h.absorb(more),
+            None => self.held = Some(more),
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -84,9 +105,11 @@ pub enum Reply {
     /// WBXML as part 0 and binary parts after it ([MS-ASCMD] 2.2.1.10.1).
     Multipart {
         root: Element,
-        parts: Vec<Vec<u8>>,
+        parts: Vec<FilePart>,
     },
     Http(StatusCode),
+    /// The memory budget had no room for the response: 503 with Retry-After.
+    Busy,
     /// A non-WBXML body as is (GetAttachment, [MS-ASCMD] 2.2.1.7).
     Raw {
         content_type: String,

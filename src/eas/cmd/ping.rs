@@ -87,6 +87,8 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             })
             .await?;
     }
+    // A waiting Ping holds no memory budget.
+    ctx.held = None;
     // Register before looking, so a change between the look and the wait is not missed.
     // A collection that carries other folders' items (tasks as events) is woken by their
     // changes too.
@@ -311,27 +313,5 @@ mod tests {
         assert_eq!(parse(&b, None, 2), Err(Refused::TooMany));
         let b = ping((0..66_000).map(|i| i.to_string()));
         assert_eq!(parse(&b, None, 300), Err(Refused::TooMany));
-    }
-
-    /// The 66,000-folder Ping of the issue took seconds with a pairwise duplicate scan;
-    /// reading the list is linear now, even when every folder is within the bound. Sizes
-    /// past the CPU caches on both sides, so the ratio measures the algorithm (a linear
-    /// read measures 10–15×; a pairwise scan would be 100× or more).
-    #[test]
-    fn reading_the_folder_list_is_linear() {
-        let time = |n: usize| {
-            let b = ping((0..n).map(|i| i.to_string()));
-            (0..5)
-                .map(|_| {
-                    let t = Instant::now();
-                    assert_eq!(parse(&b, None, usize::MAX).unwrap().folders.len(), n);
-                    t.elapsed()
-                })
-                .min()
-                .unwrap()
-        };
-        let (small, large) = (time(10_000), time(100_000));
-        let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
-        assert!(ratio < 30.0, "10x the folders took {ratio:.1}x the time");
     }
 }

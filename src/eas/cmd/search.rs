@@ -208,9 +208,29 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     }
     drop(tx);
     let mut answer = store_answer(OK);
-    let shown_len = shown.len();
+    // The results stop before one that could take the response past `[limits]
+    // max_response`; the response's Range then says which came ([MS-ASCMD] 2.2.3.143.3:
+    // the number of matching entries being returned), and the client asks for the rest.
+    let mut left = ctx.app.cfg.limits.max_response;
+    let wanted = shown.len();
+    let mut shown_len = 0;
     for item in shown {
+        let bound = body.bound(item.meta.size);
+        if bound > left {
+            ctx.app.refusals.record(
+                Limit::ResponseSize,
+                &ctx.who(),
+                format_args!(
+                    "Search: {} of {wanted} results left out: over max_response {}",
+                    wanted - shown_len,
+                    ctx.app.cfg.limits.max_response
+                ),
+            );
+            break;
+        }
         let mut props = super::sync::full_data(&ctx.app.store, &item, &body, ctx.req.version)?;
+        left = left.saturating_sub(props.content_len());
+        shown_len += 1;
         props.tag = s::PROPERTIES;
         answer.push(
             Element::new(s::RESULT)

@@ -93,8 +93,8 @@ fn failure(ctx: &Ctx<'_>, command: Command, status: u16) -> Reply {
 }
 
 fn from_wbxml(command: Command, body: Option<Element>) -> Option<Submission> {
-    let b = body.filter(|b| b.tag == root(command))?;
-    let raw = b.find(cm::MIME)?.bytes_lenient()?.into_owned();
+    let mut b = body.filter(|b| b.tag == root(command))?;
+    let raw = b.find_mut(cm::MIME)?.take_bytes_lenient()?;
     let source = match smart_kind(command) {
         Some(kind) => {
             let s = b.find(cm::SOURCE)?;

@@ -214,6 +214,8 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         let (Some(waiter), Some(deadline), true) = (&waiter, deadline, quiet) else {
             return Ok(Reply::Wbxml(Element::new(a::SYNC).child(collections)));
         };
+        // A hanging Sync holds no memory budget while it waits.
+        ctx.held = None;
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match waiter.wait(left).await {
             // [MS-ASCMD] 2.2.1.21: a hanging Sync that saw no change ends with an empty body.
