@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use easd::mail::meta::Flags;
+use easd::store::model::Flags;
 use easd::store::model::{FolderType, ROOT_FOLDER};
 use easd::store::{Store, folders, items, ops, search_index, tables};
 use easd::wbxml::Element;

@@ -783,9 +783,9 @@ fn fetch_inside_sync() {
 
 /// Rewrites `meta.received` of alice's Inbox item with `subject` in a stopped server's store.
 fn backdate(s: &mut TestServer, subject: &str, seconds: i64) {
-    use easd::mail::meta::MailItem;
     use easd::store::items::ItemReads;
     use easd::store::model::FolderType;
+    use easd::store::model::MailItem;
     use easd::store::ops::Reads;
     use easd::store::tables::{self, ITEMS};
     s.shutdown();

@@ -10,8 +10,8 @@ use crate::admin::ops::{Reply, Request};
 use crate::govern::abq::Param;
 use crate::govern::policy::Value;
 use crate::govern::registry::{DeviceSummary, Filter};
-use crate::govern::settings::DeviceSettings;
 use crate::store::model::Access;
+use crate::store::model::DeviceSettings;
 
 #[derive(Subcommand)]
 pub enum DeviceCmd {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::abq::Facts;
 use super::compliance::DeviceState;
 use super::own::Limits;
-use super::settings::DeviceSettings;
+use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 
 /// Model and OS of a device: DeviceInformation first, else derived from the User-Agent.

@@ -6,7 +6,6 @@ pub mod draft;
 pub mod dsn;
 pub mod import;
 pub mod lmtp;
-pub mod meta;
 pub mod mime;
 pub mod oof;
 pub mod relay;

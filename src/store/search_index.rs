@@ -378,7 +378,8 @@ pub(super) fn migrate_postings_to_blocks(tx: &WriteTransaction) -> Result<(), St
     for (account, item, folder) in indexed {
         let received = match tx.open_table(ITEMS)?.get((account, folder, item))? {
             Some(v) => {
-                let item: crate::mail::meta::MailItem = super::tables::decode("items", v.value())?;
+                let item: crate::store::model::MailItem =
+                    super::tables::decode("items", v.value())?;
                 item.meta.received
             }
             None => continue,

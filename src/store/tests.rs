@@ -264,7 +264,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
 
 #[test]
 fn a_version_2_store_gets_its_search_postings_in_blocks() {
-    use crate::mail::meta::{Flags, MessageMeta};
+    use crate::store::model::{Flags, MessageMeta};
     let dir = tempfile::tempdir().unwrap();
     let account = {
         let store = Store::open(dir.path()).unwrap();
@@ -325,7 +325,7 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
 
 #[test]
 fn a_version_3_store_gets_the_groupware_table_and_keeps_its_mail() {
-    use crate::mail::meta::{Flags, MessageMeta};
+    use crate::store::model::{Flags, MessageMeta};
     let dir = tempfile::tempdir().unwrap();
     let account = {
         let store = Store::open(dir.path()).unwrap();

@@ -1182,7 +1182,7 @@ impl TestServer {
     /// long ago: delivery stamps the time of arrival, so old messages go into the stopped
     /// server's store directly; the server is started again afterwards.
     pub fn store_in_the_past(&mut self, user: &str, messages: &[(Vec<u8>, i64)]) {
-        use easd::mail::meta::Flags;
+        use easd::store::model::Flags;
         use easd::store::model::FolderType;
         use easd::store::ops::Reads;
         self.shutdown();

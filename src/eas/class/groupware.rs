@@ -8,12 +8,11 @@
 //! requests, the GAL) is a later job; it replaces [`parse`] and [`application_data`] and
 //! the class modules' summaries, and leaves sync and the store as they are.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
 use super::{calendar, notes, tasks};
 use crate::store::StoreError;
-use crate::store::model::{FolderId, FolderType};
+use crate::store::model::{FolderType, GroupwareItem, Summary};
 use crate::wbxml::{self, Element, tag};
 
 /// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
@@ -61,30 +60,6 @@ impl Class {
             || page == tag::airsyncbase::BODY.page()
             || (self == Class::Contacts && page == tag::contacts2::CUSTOMER_ID.page())
     }
-}
-
-/// What the server knows of an item without decoding its ApplicationData.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Summary {
-    Calendar(calendar::Summary),
-    Contact,
-    Task(tasks::Summary),
-    Note(notes::Summary),
-}
-
-/// A groupware item in a folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupwareItem {
-    pub id: u64,
-    pub folder: FolderId,
-    /// The ApplicationData element as the client sent it, WBXML-encoded.
-    #[serde(with = "base64_bytes")]
-    pub data: Vec<u8>,
-    pub summary: Summary,
-    /// When easd first stored the item (Unix seconds).
-    pub created: i64,
-    /// The folder modseq of the item's last change.
-    pub modseq: u64,
 }
 
 /// ApplicationData the server cannot accept: the client gets Status 6 for the item
@@ -157,23 +132,6 @@ pub(super) fn flag(class: Class, data: &Element, tag: wbxml::Tag) -> Result<bool
             class,
             format!("{tag} {other:?} is not 0 or 1"),
         )),
-    }
-}
-
-/// JSON records keep the WBXML bytes as base64 (a JSON array of numbers would be 3-4 times
-/// the size).
-mod base64_bytes {
-    use super::BASE64;
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&BASE64.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        BASE64.decode(text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -6,14 +6,15 @@ use base64::Engine;
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
-use crate::eas::class::groupware::{self, Class, GroupwareItem};
+use crate::eas::class::groupware::{self, Class};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
 use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
-use crate::mail::meta::MailItem;
 use crate::mail::mime;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::GroupwareItem;
+use crate::store::model::MailItem;
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
