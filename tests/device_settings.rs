@@ -5,8 +5,8 @@
 mod govern;
 mod support;
 
-use easd::admin::govern::{GovReply, GovRequest};
-use easd::admin::ops::Reply;
+use easd::admin::govern::GovRequest;
+use easd::admin::reply::{GovReply, Reply};
 use easd::govern::abq::Param;
 use easd::govern::registry::Filter;
 use easd::store::model::Access;

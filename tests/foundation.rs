@@ -11,7 +11,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use easd::admin::ops::{Reply, Request};
+use easd::admin::ops::Request;
+use easd::admin::reply::Reply;
 use easd::eas::cmd::IMPLEMENTED;
 use easd::eas::command::Command;
 use easd::eas::version::ProtocolVersion;

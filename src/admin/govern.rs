@@ -5,12 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ops::Reply;
+use super::reply::{GovReply, Reply};
 use crate::govern::abq::{Param, Rule, Rules};
 use crate::govern::cache::{self, View};
 use crate::govern::compliance::{self, DeviceState};
 use crate::govern::levels::{self, Level};
-use crate::govern::policy::Value;
 use crate::govern::registry::{self, DeviceSummary, Filter};
 use crate::govern::settings;
 use crate::govern::wipe;
@@ -105,34 +104,6 @@ pub enum GovRequest {
     /// The level inherits from the level above again.
     PolicyInherit {
         level: String,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum GovReply {
-    Devices {
-        devices: Vec<DeviceSummary>,
-    },
-    Rules {
-        rules: Rules,
-    },
-    Created {
-        id: u64,
-    },
-    Policy {
-        level: String,
-        /// "own settings" or "inherited from …".
-        source: String,
-        values: Vec<(String, Value)>,
-    },
-    /// Folder and sync settings of a device, or a rule's new-device settings.
-    Settings {
-        target: String,
-        /// Where they come from: "device", or for a rule "own template", "no template of
-        /// its own: the global rule's", "no template: the built-in defaults".
-        source: String,
-        settings: DeviceSettings,
     },
 }
 

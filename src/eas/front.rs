@@ -18,7 +18,8 @@ use crate::auth::AuthError;
 use crate::govern::{self, Gate};
 use crate::refusal::Limit;
 use crate::server::App;
-use crate::server::http::{self, Body, BodyError};
+use crate::server::body::{Body, BodyError, empty, plain};
+use crate::server::conn::{RequestBody, read_body};
 use crate::store::model::{Account, Device};
 use crate::wbxml::{self, Element};
 
@@ -29,14 +30,14 @@ static REQUEST_SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub async fn handle(
     app: &App,
-    req: Request<http::RequestBody>,
+    req: Request<RequestBody>,
     peer: SocketAddr,
     _secure: bool,
 ) -> Response<Body> {
     let method = req.method().clone();
     if method != Method::POST && method != Method::OPTIONS {
         tracing::info!("{peer}: method {method} not allowed");
-        let mut r = http::plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
         r.headers_mut().insert(
             header::ALLOW,
             header::HeaderValue::from_static("OPTIONS,POST"),
@@ -74,7 +75,7 @@ pub async fn handle(
             Ok(versions) => options(&versions),
             Err(e) => {
                 tracing::error!("{}: OPTIONS failed: {e}", account.email);
-                http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
             }
         };
     }
@@ -83,7 +84,7 @@ pub async fn handle(
         Ok(r) => r,
         Err((status, e)) => {
             tracing::info!("{peer} {}: bad request: {e}", account.email);
-            return http::plain(status, "bad ActiveSync request\n");
+            return plain(status, "bad ActiveSync request\n");
         }
     };
     tracing::debug!(
@@ -100,14 +101,14 @@ pub async fn handle(
             "{peer}: User={user} in the query does not match the authenticated {}",
             account.email
         );
-        return http::plain(
+        return plain(
             StatusCode::FORBIDDEN,
             "User does not match the credentials\n",
         );
     }
     if !cmd::IMPLEMENTED.contains(&request.command) {
         tracing::info!("{}: {} is not implemented", account.email, request.command);
-        return http::plain(StatusCode::NOT_IMPLEMENTED, "command not implemented\n");
+        return plain(StatusCode::NOT_IMPLEMENTED, "command not implemented\n");
     }
     let user_agent = parts
         .headers
@@ -137,7 +138,7 @@ pub async fn handle(
         }
         Err(e) => return server_error(&account, &request, &e),
     }
-    let bytes = match http::read_body(body, app.cfg.limits.max_body).await {
+    let bytes = match read_body(body, app.cfg.limits.max_body).await {
         Ok(b) => b,
         Err(e @ BodyError::TooLarge(_)) => {
             app.refusals.record(
@@ -145,11 +146,11 @@ pub async fn handle(
                 &Who(&account.email, request.device_id.as_str()),
                 format_args!("{} body: {e}", request.command),
             );
-            return http::plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
         }
         Err(e) => {
             tracing::info!("{} {}: {e}", account.email, request.device_id);
-            return http::plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
+            return plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
         }
     };
     let logging = account.protocol_log || device.protocol_log;
@@ -193,7 +194,7 @@ pub async fn handle(
                     None,
                 );
             }
-            return http::plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
+            return plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
         }
     };
     if logging {
@@ -247,7 +248,7 @@ pub async fn handle(
                     None,
                 );
             }
-            http::empty(status)
+            empty(status)
         }
         Err(e) => {
             if logging {
@@ -310,12 +311,12 @@ async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
         }
         AuthError::Disabled(user) => {
             tracing::warn!("{peer}: login to disabled account {user}");
-            http::plain(StatusCode::FORBIDDEN, "account disabled\n")
+            plain(StatusCode::FORBIDDEN, "account disabled\n")
         }
         AuthError::Throttled(wait) => {
             // The lock was logged (and counted) once, when it started.
             tracing::debug!("{peer}: login refused, locked for {}s more", wait.as_secs());
-            let mut r = http::plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins\n");
+            let mut r = plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins\n");
             r.headers_mut().insert(
                 header::RETRY_AFTER,
                 header::HeaderValue::from(wait.as_secs().max(1)),
@@ -324,13 +325,13 @@ async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
         }
         AuthError::Store(e) => {
             tracing::error!("{peer}: store error during login: {e}");
-            http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
         }
     }
 }
 
 fn challenge() -> Response<Body> {
-    let mut r = http::plain(StatusCode::UNAUTHORIZED, "authentication required\n");
+    let mut r = plain(StatusCode::UNAUTHORIZED, "authentication required\n");
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Basic realm=\"ActiveSync\""),
@@ -402,7 +403,7 @@ fn forbidden(request: &EasRequest, status: GlobalStatus, text: &'static str) -> 
             *r.status_mut() = StatusCode::FORBIDDEN;
             r
         }
-        None => http::plain(StatusCode::FORBIDDEN, text),
+        None => plain(StatusCode::FORBIDDEN, text),
     }
 }
 
@@ -427,11 +428,11 @@ fn status_answer(
     text: &'static str,
 ) -> Response<Body> {
     if request.version < ProtocolVersion::V14_0 {
-        return http::plain(legacy, text);
+        return plain(legacy, text);
     }
     match status_only(request.command, status as u16) {
         Some(root) => wbxml_response(&root),
-        None => http::plain(StatusCode::FORBIDDEN, text),
+        None => plain(StatusCode::FORBIDDEN, text),
     }
 }
 
@@ -519,7 +520,7 @@ fn server_error(
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
-        None => http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n"),
+        None => plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n"),
     }
 }
 

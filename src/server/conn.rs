@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
-use super::http::{Body, BodyError};
+use super::body::{Body, BodyError};
 
 /// The time a client has to send a request head (also on an idle keep-alive connection).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -216,7 +216,7 @@ struct Slot {
     done: Notify,
 }
 
-/// A request body, read on demand by [`read_body`](super::http::read_body).
+/// A request body, read on demand by [`read_body`].
 pub struct RequestBody(Option<Rc<Slot>>);
 
 impl RequestBody {
@@ -246,6 +246,12 @@ impl RequestBody {
         slot.done.notify_one();
         result.map(Bytes::from)
     }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes without buffering them.
+/// Boxed, so that a request's future is not as large as this step for as long as it lives.
+pub async fn read_body(body: RequestBody, limit: usize) -> Result<Bytes, BodyError> {
+    Box::pin(body.read(limit)).await
 }
 
 async fn read_framed(wire: &mut Wire, slot: &Slot, limit: usize) -> Result<Vec<u8>, BodyError> {

@@ -4,6 +4,7 @@
 //! share state through `Rc` without locks; only argon2 and the store writer use other threads.
 
 pub mod activation;
+pub mod body;
 pub mod conn;
 pub mod http;
 mod resident;
@@ -450,7 +451,7 @@ async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
     }
     let (password, announce) = match std::env::var("EASD_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
-        _ => (crate::cli::random_password(), true),
+        _ => (crate::auth::password::random(), true),
     };
     let auth = cfg.auth.clone();
     let pw = password.clone();
