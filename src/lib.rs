@@ -12,6 +12,7 @@ pub mod eas;
 pub mod govern;
 pub mod logging;
 pub mod mail;
+pub mod proto;
 pub mod protolog;
 pub mod push;
 pub mod refusal;

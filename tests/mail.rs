@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
-use easd::eas::class::parse_datetime;
+use easd::proto::datetime::parse_datetime;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, email as em, itemoperations as io, r#move as mv,
 };

@@ -10,12 +10,12 @@ use http_body_util::Full;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::cmd::{self, Ctx, Reply, Who};
-use super::command::Command;
-use super::query::{self, EasRequest, QueryError};
-use super::status::{GlobalStatus, status_only};
-use super::version::ProtocolVersion;
 use crate::auth::AuthError;
 use crate::govern::{self, Gate};
+use crate::proto::command::Command;
+use crate::proto::query::{self, EasRequest, QueryError};
+use crate::proto::status::{GlobalStatus, status_only};
+use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::server::App;
 use crate::server::body::{Body, BodyError, empty, plain};

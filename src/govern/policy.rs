@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use super::{levels, own};
-use crate::eas::version::ProtocolVersion;
+use crate::proto::version::ProtocolVersion;
 use crate::store::StoreError;
 use crate::store::model::Account;
 use crate::store::ops::Tx;

@@ -5,8 +5,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::format_datetime;
 use super::groupware::{Class, Malformed, datetime, flag};
+use crate::proto::datetime::format_datetime;
 use crate::store::model::{CalendarSummary, GroupwareItem};
 use crate::wbxml::tag::{airsync, airsyncbase, calendar as cal};
 use crate::wbxml::{Element, Tag};

@@ -117,7 +117,7 @@ pub(super) fn datetime(
 ) -> Result<Option<i64>, Malformed> {
     data.text_of(tag)
         .map(|t| {
-            super::parse_datetime(t)
+            crate::proto::datetime::parse_datetime(t)
                 .ok_or_else(|| Malformed::new(class, format!("{tag} {t:?} is not a dateTime")))
         })
         .transpose()

@@ -46,7 +46,7 @@ pub fn as_event(item: &GroupwareItem, task: &Element, summary: &TaskSummary) -> 
         .is_some_and(|r| r.trim() == "1")
         .then(|| {
             task.text_of(t::REMINDER_TIME)
-                .and_then(super::parse_datetime)
+                .and_then(crate::proto::datetime::parse_datetime)
         })
         .flatten()
         .map(|at| (first - at).max(0) / 60);

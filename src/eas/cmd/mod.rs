@@ -19,8 +19,8 @@ use std::pin::Pin;
 
 use hyper::StatusCode;
 
-use super::command::Command;
-use super::query::EasRequest;
+use crate::proto::command::Command;
+use crate::proto::query::EasRequest;
 use crate::refusal::Limit;
 use crate::server::App;
 use crate::store::StoreError;

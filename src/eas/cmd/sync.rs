@@ -14,9 +14,9 @@ use crate::bounded::{Distinct, at_most};
 use crate::config;
 use crate::eas::class::groupware::{self, Class};
 use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
-use crate::eas::ids::SyncKey;
-use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
+use crate::proto::ids::SyncKey;
+use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
@@ -797,7 +797,7 @@ fn current_key(
     Ok(state
         .and_then(|s| std::num::NonZeroU64::new(s.key))
         .map_or(SyncKey::Unknown, |k| {
-            SyncKey::Issued(crate::eas::ids::IssuedSyncKey::new(k))
+            SyncKey::Issued(crate::proto::ids::IssuedSyncKey::new(k))
         }))
 }
 
