@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of the crate.
 
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod bounded;
 pub mod budget;
@@ -20,3 +21,7 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod wbxml;
+
+// The layer rule (ARCHITECTURE.md), checked over the sources.
+#[cfg(test)]
+mod layers;

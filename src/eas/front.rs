@@ -10,6 +10,7 @@ use http_body_util::Full;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::cmd::{self, Ctx, Reply, Who};
+use crate::app::App;
 use crate::auth::AuthError;
 use crate::govern::{self, Gate};
 use crate::proto::command::Command;
@@ -17,7 +18,6 @@ use crate::proto::query::{self, EasRequest, QueryError};
 use crate::proto::status::{GlobalStatus, status_only};
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
-use crate::server::App;
 use crate::server::body::{Body, BodyError, empty, plain};
 use crate::server::conn::{RequestBody, read_body};
 use crate::store::model::{Account, Device};

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin::control;
+use crate::app::App;
 use crate::auth::{Authenticator, password};
 use crate::budget::MemoryBudget;
 use crate::config::Config;
@@ -36,20 +37,6 @@ use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
 use activation::Inherited;
-
-/// Everything a request handler may need, shared by all connections.
-pub struct App {
-    pub cfg: Config,
-    pub store: Store,
-    pub auth: Authenticator,
-    pub protolog: ProtocolLog,
-    pub hub: Rc<Hub>,
-    pub notify_counters: Rc<notify::Counters>,
-    /// Requests, messages and logins refused for resource reasons (logged and counted).
-    pub refusals: Rc<Refusals>,
-    /// The memory that bodies, responses, LMTP messages and decoded WBXML may hold at once.
-    pub budget: Rc<MemoryBudget>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

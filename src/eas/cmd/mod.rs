@@ -19,10 +19,10 @@ use std::pin::Pin;
 
 use hyper::StatusCode;
 
+use crate::app::App;
 use crate::proto::command::Command;
 use crate::proto::query::EasRequest;
 use crate::refusal::Limit;
-use crate::server::App;
 use crate::store::StoreError;
 use crate::store::model::{Account, Device};
 use crate::store::ops::Reads;
