@@ -11,7 +11,6 @@ use crate::govern::cache::{self, View};
 use crate::govern::compliance::{self, DeviceState};
 use crate::govern::levels::{self, Level};
 use crate::govern::registry::{self, DeviceSummary, Filter};
-use crate::govern::settings;
 use crate::govern::wipe;
 use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
@@ -476,7 +475,7 @@ async fn device_settings(
         store
             .write(move |ctx| {
                 let (a, mut d) = find_device(ctx.tx, &name)?;
-                let mut s = settings::of(&d).clone();
+                let mut s = d.settings_in_force().clone();
                 s.apply(&values)?;
                 s.check_folders(&ctx.tx.folders(a.id)?)?;
                 // Set by an admin: admission, if still to come, keeps them.
@@ -489,7 +488,7 @@ async fn device_settings(
     Ok(GovReply::Settings {
         target: device,
         source: "device".into(),
-        settings: settings::of(&d).clone(),
+        settings: d.settings_in_force().clone(),
     }
     .into())
 }

@@ -37,14 +37,6 @@ use crate::sync::collection::{Merge, Merged};
 
 use super::registry;
 
-/// The settings in force for `device`.
-pub fn of(device: &Device) -> &DeviceSettings {
-    device
-        .settings
-        .as_ref()
-        .unwrap_or(&DeviceSettings::BUILT_IN)
-}
-
 /// The keys `KEY=VALUE` accepts, in the order they are shown.
 pub const KEYS: [&str; 11] = [
     "groupware_folders",
@@ -292,7 +284,7 @@ pub struct Sight<'a> {
 impl<'a> Sight<'a> {
     pub fn of(device: &'a Device) -> Self {
         Sight {
-            settings: of(device),
+            settings: device.settings_in_force(),
             quarantined: registry::access(device) == Access::Quarantine,
         }
     }

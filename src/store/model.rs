@@ -254,9 +254,16 @@ pub struct Device {
     pub wipe: Wipe,
     /// Folder and sync settings: the admitting rule's template, copied at admission, or
     /// what an admin set. `None` (a device not admitted yet, or one from before settings
-    /// existed): the built-in defaults; see `govern::settings::of`.
+    /// existed): the built-in defaults; see [`Device::settings_in_force`].
     #[serde(default)]
     pub settings: Option<DeviceSettings>,
+}
+
+impl Device {
+    /// The folder and sync settings in force for the device.
+    pub fn settings_in_force(&self) -> &DeviceSettings {
+        self.settings.as_ref().unwrap_or(&DeviceSettings::BUILT_IN)
+    }
 }
 
 /// Allow / Block / Quarantine: what a device may do.

@@ -5,14 +5,14 @@
 //!
 //! easd does not otherwise interpret these items: what one device sends, the others get
 //! back as it was sent. Full calendar and contact support (iCalendar/vCard, meeting
-//! requests, the GAL) is a later job; it replaces [`parse`] and [`application_data`] and
+//! requests, the GAL) is a later job; it replaces [`super::parse_groupware`] and
+//! [`application_data`] and
 //! the class modules' summaries, and leaves sync and the store as they are.
 
 use serde::{Deserialize, Serialize};
 
-use super::{calendar, notes, tasks};
 use crate::store::StoreError;
-use crate::store::model::{FolderType, GroupwareItem, Summary};
+use crate::store::model::{FolderType, GroupwareItem};
 use crate::wbxml::{self, Element, tag};
 
 /// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
@@ -49,7 +49,7 @@ impl Class {
 
     /// Whether an ApplicationData child with this code page belongs to the class: its own
     /// page, AirSyncBase (Body, Attachments, …) and, for contacts, Contacts2.
-    fn owns_page(self, page: u8) -> bool {
+    pub fn owns_page(self, page: u8) -> bool {
         let own = match self {
             Class::Calendar => tag::calendar::SUBJECT.page(),
             Class::Contacts => tag::contacts::FIRST_NAME.page(),
@@ -78,27 +78,6 @@ impl Malformed {
             why: why.into(),
         }
     }
-}
-
-/// Checks a client's ApplicationData for a folder of `class` and extracts its summary;
-/// the bytes to store and the summary.
-pub fn parse(class: Class, data: &Element) -> Result<(Vec<u8>, Summary), Malformed> {
-    if data.tag != tag::airsync::APPLICATION_DATA || data.elements().next().is_none() {
-        return Err(Malformed::new(class, "no ApplicationData"));
-    }
-    if let Some(foreign) = data.elements().find(|e| !class.owns_page(e.tag.page())) {
-        return Err(Malformed::new(
-            class,
-            format!("{} does not belong in this class", foreign.tag),
-        ));
-    }
-    let summary = match class {
-        Class::Calendar => Summary::Calendar(calendar::summary(data)?),
-        Class::Contacts => Summary::Contact,
-        Class::Tasks => Summary::Task(tasks::summary(data)?),
-        Class::Notes => Summary::Note(notes::summary(data)?),
-    };
-    Ok((wbxml::encode(data), summary))
 }
 
 /// The item's ApplicationData as stored.
@@ -138,6 +117,8 @@ pub(super) fn flag(class: Class, data: &Element, tag: wbxml::Tag) -> Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eas::class::parse_groupware as parse;
+    use crate::store::model::Summary;
     use crate::wbxml::tag::{airsync, calendar as cal, email, tasks as t};
 
     #[test]

@@ -14,8 +14,11 @@ use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
 use crate::store::model::{Account, Device};
 use crate::store::{Store, StoreError};
-use crate::wbxml::Element;
-use crate::wbxml::tag::{airsync, airsyncbase};
+use groupware::{Class, Malformed};
+
+use crate::store::model::Summary;
+use crate::wbxml::tag::{self, airsync, airsyncbase};
+use crate::wbxml::{self, Element};
 
 /// Body type codes ([MS-ASAIRS] 2.2.2.41.4); 3 (RTF) is accepted in requests, never
 /// produced: [`MailPolicy::enforce`] answers it with HTML.
@@ -220,7 +223,7 @@ impl MailPolicy {
     pub fn load(store: &Store, account: &Account, device: &Device) -> Result<Self, StoreError> {
         let view = cache::view(store)?;
         let mut p = Self::of(&view.levels.device(account, &device.device_id).policy);
-        let settings = crate::govern::settings::of(device);
+        let settings = device.settings_in_force();
         p.max_age_filter = narrower(p.max_age_filter, settings.mail_filter_cap());
         p.max_calendar_filter = narrower(p.max_calendar_filter, settings.calendar_filter_cap());
         Ok(p)
@@ -404,6 +407,27 @@ fn coded(
     };
     let code: usize = number(element, 0..=table.len() - 1)?;
     Ok(table.get(code).copied().flatten())
+}
+
+/// Checks a client's groupware ApplicationData ([`groupware`]) for a folder of `class` and extracts its summary;
+/// the bytes to store and the summary.
+pub fn parse_groupware(class: Class, data: &Element) -> Result<(Vec<u8>, Summary), Malformed> {
+    if data.tag != tag::airsync::APPLICATION_DATA || data.elements().next().is_none() {
+        return Err(Malformed::new(class, "no ApplicationData"));
+    }
+    if let Some(foreign) = data.elements().find(|e| !class.owns_page(e.tag.page())) {
+        return Err(Malformed::new(
+            class,
+            format!("{} does not belong in this class", foreign.tag),
+        ));
+    }
+    let summary = match class {
+        Class::Calendar => Summary::Calendar(calendar::summary(data)?),
+        Class::Contacts => Summary::Contact,
+        Class::Tasks => Summary::Task(tasks::summary(data)?),
+        Class::Notes => Summary::Note(notes::summary(data)?),
+    };
+    Ok((wbxml::encode(data), summary))
 }
 
 #[cfg(test)]

@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::{Distinct, at_most};
 use crate::config;
+
 use crate::eas::class::groupware::{self, Class};
-use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
+use crate::eas::class::{
+    BodyOptions, MailOptions, MailPolicy, email, notes, parse_groupware, tasks,
+};
 use crate::govern::settings::Sight;
 use crate::proto::ids::SyncKey;
 use crate::proto::version::ProtocolVersion;
@@ -1183,7 +1186,7 @@ impl Job {
             None => email::parse_change(data)
                 .map(Edit::Flags)
                 .map_err(|e| format!("{e:?}")),
-            Some(class) => groupware::parse(class, data)
+            Some(class) => parse_groupware(class, data)
                 .map(|(bytes, summary)| Edit::Replace(bytes, summary))
                 .map_err(|e| e.to_string()),
         };
@@ -1215,7 +1218,7 @@ impl Job {
             return Ok(Some(*id));
         }
         let parsed = match data {
-            Some(d) => groupware::parse(class, d),
+            Some(d) => parse_groupware(class, d),
             None => Err(groupware::Malformed::new(
                 class,
                 "Add without ApplicationData",
