@@ -6,6 +6,7 @@ pub mod draft;
 pub mod dsn;
 pub mod import;
 pub mod lmtp;
+pub mod mailboxes;
 pub mod mime;
 pub mod oof;
 pub mod relay;
