@@ -289,7 +289,7 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     {
         let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
         let tx = db.begin_write().unwrap();
-        tx.delete_table(search_index::BLOCKS).unwrap();
+        tx.delete_table(tables::BLOCKS).unwrap();
         let old: redb::TableDefinition<(AccountId, &str, FolderId, u64), ()> =
             redb::TableDefinition::new("search_postings");
         {
