@@ -48,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
         max_message_size: MAX_MESSAGE_SIZE,
         max_recipients: 4,
         idle_timeout: Duration::from_secs(1),
+        ..LmtpConfig::default()
     };
     let mut session = Session::new(&cfg);
     let mut deliveries = 0u32;
