@@ -10,13 +10,13 @@
 
 use std::time::{Duration, Instant};
 
-use easd::eas::command::Command;
-use easd::eas::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
-use easd::eas::query::{EasRequest, QueryForm};
-use easd::eas::version::ProtocolVersion;
 use easd::govern::abq::{Param, Rule, Rules};
 use easd::govern::levels::{self, Level};
 use easd::govern::{self, Gate, cache};
+use easd::proto::command::Command;
+use easd::proto::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
+use easd::proto::query::{EasRequest, QueryForm};
+use easd::proto::version::ProtocolVersion;
 use easd::store::model::{Access, Account, Device, DeviceInfo, Wipe};
 use easd::store::{Store, ops};
 

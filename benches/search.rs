@@ -20,9 +20,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use easd::mail::meta::Flags;
+use easd::store::model::Flags;
 use easd::store::model::{FolderType, ROOT_FOLDER};
-use easd::store::{Store, folders, items, ops, search_index, tables};
+use easd::store::{Store, folders, items, ops, tables};
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync, search as s};
 use rand::rngs::StdRng;
@@ -342,13 +342,13 @@ fn index_size(data: &Path) -> (u64, u64, u64) {
     let tx = db.begin_read().expect("read");
     let size = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
     let blocks = size(
-        tx.open_table(search_index::BLOCKS)
+        tx.open_table(tables::BLOCKS)
             .expect("blocks")
             .stats()
             .expect("stats"),
     );
     let terms = size(
-        tx.open_table(search_index::ITEM_TERMS)
+        tx.open_table(tables::ITEM_TERMS)
             .expect("terms")
             .stats()
             .expect("stats"),

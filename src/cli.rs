@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::admin::control;
-use crate::admin::ops::{Reply, Request};
+use crate::admin::ops::Request;
+use crate::admin::reply::Reply;
+use crate::auth::password;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
@@ -250,15 +252,6 @@ fn read_password() -> Result<String, String> {
     Ok(pw)
 }
 
-pub fn random_password() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut rng = rand::rngs::OsRng;
-    (0..20)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
 /// Sends `req` to the running daemon, or runs it on the store directly when none runs.
 fn admin(data: &Path, req: Request) -> Result<Reply, String> {
     match control::call(data, &req) {
@@ -334,7 +327,7 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
             let password = if password_stdin {
                 read_password()?
             } else {
-                let pw = random_password();
+                let pw = password::random();
                 generated = Some(pw.clone());
                 pw
             };

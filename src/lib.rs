@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of the crate.
 
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod bounded;
 pub mod budget;
@@ -10,8 +11,10 @@ pub mod cli;
 pub mod config;
 pub mod eas;
 pub mod govern;
+pub mod http_body;
 pub mod logging;
 pub mod mail;
+pub mod proto;
 pub mod protolog;
 pub mod push;
 pub mod refusal;
@@ -20,3 +23,7 @@ pub mod spool;
 pub mod store;
 pub mod sync;
 pub mod wbxml;
+
+// The layer rule (ARCHITECTURE.md), checked over the sources.
+#[cfg(test)]
+mod layers;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use easd::admin::ops::{Reply, Request};
+use easd::admin::ops::Request;
+use easd::admin::reply::Reply;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsyncbase as asb, email as em, folderhierarchy as fh};
 use support::*;

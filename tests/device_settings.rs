@@ -5,12 +5,12 @@
 mod govern;
 mod support;
 
-use easd::admin::govern::{GovReply, GovRequest};
-use easd::admin::ops::Reply;
+use easd::admin::govern::GovRequest;
+use easd::admin::reply::{GovReply, Reply};
 use easd::govern::abq::Param;
 use easd::govern::registry::Filter;
-use easd::govern::settings::{DeviceSettings, GroupwareFolders, MailFolders, Period};
 use easd::store::model::Access;
+use easd::store::model::{DeviceSettings, GroupwareFolders, MailFolders, Period};
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
     composemail as cm, email as em, folderhierarchy as fh, getitemestimate as gie, ping as pg,

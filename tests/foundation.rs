@@ -11,10 +11,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use easd::admin::ops::{Reply, Request};
+use easd::admin::ops::Request;
+use easd::admin::reply::Reply;
 use easd::eas::cmd::IMPLEMENTED;
-use easd::eas::command::Command;
-use easd::eas::version::ProtocolVersion;
+use easd::proto::command::Command;
+use easd::proto::version::ProtocolVersion;
 use easd::store::ops::Reads;
 use easd::wbxml::tag::{folderhierarchy as fh, provision as pv, settings as st};
 use easd::wbxml::{Element, lookup};

@@ -8,7 +8,7 @@ mod govern;
 mod support;
 
 use easd::admin::govern::GovRequest;
-use easd::eas::class::format_datetime;
+use easd::proto::datetime::format_datetime;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
     airsync as air, calendar as cal, contacts as con, email as em, notes as nt, tasks as tk,

@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
-use easd::eas::class::parse_datetime;
+use easd::proto::datetime::parse_datetime;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, email as em, itemoperations as io, r#move as mv,
 };
@@ -783,9 +783,9 @@ fn fetch_inside_sync() {
 
 /// Rewrites `meta.received` of alice's Inbox item with `subject` in a stopped server's store.
 fn backdate(s: &mut TestServer, subject: &str, seconds: i64) {
-    use easd::mail::meta::MailItem;
     use easd::store::items::ItemReads;
     use easd::store::model::FolderType;
+    use easd::store::model::MailItem;
     use easd::store::ops::Reads;
     use easd::store::tables::{self, ITEMS};
     s.shutdown();

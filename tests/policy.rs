@@ -106,7 +106,7 @@ fn every_element_is_in_the_provision_doc_of_the_versions_that_have_it() {
     let values: Vec<(&str, &str)> = ELEMENTS.to_vec();
     set(&s, "server", &values);
     for version in ["12.0", "12.1", "14.1", "16.1"] {
-        let v = easd::eas::version::ProtocolVersion::parse(version).unwrap();
+        let v = easd::proto::version::ProtocolVersion::parse(version).unwrap();
         let c = s
             .eas(ALICE, &format!("DOC{}", version.replace('.', "")))
             .with_version(version);
@@ -131,7 +131,7 @@ fn every_element_is_in_the_provision_doc_of_the_versions_that_have_it() {
         assert_eq!(doc.elements().count(), expected, "{version}: {doc:?}");
         assert_eq!(
             expected == ELEMENTS.len(),
-            v >= easd::eas::version::ProtocolVersion::V12_1
+            v >= easd::proto::version::ProtocolVersion::V12_1
         );
     }
 }

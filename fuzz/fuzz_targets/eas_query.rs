@@ -2,8 +2,8 @@
 //! Fuzzes the ActiveSync query parser ([MS-ASHTTP] 2.2.1.1.1): it must never panic,
 //! and whatever it accepts must come back unchanged through the encoders.
 
-use easd::eas::ids::SentPolicyKey;
-use easd::eas::query::{
+use easd::proto::ids::SentPolicyKey;
+use easd::proto::query::{
     EasRequest, MAX_QUERY_LEN, QueryError, QueryForm, encode_base64_query, encode_plain_query,
     parse_request, policy_key_header,
 };

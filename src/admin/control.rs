@@ -12,7 +12,8 @@ use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::ops::{Reply, Request};
+use super::ops::Request;
+use super::reply::Reply;
 use crate::config::AuthConfig;
 use crate::store::Store;
 

@@ -5,15 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ops::Reply;
+use super::reply::{GovReply, Reply};
 use crate::govern::abq::{Param, Rule, Rules};
 use crate::govern::cache::{self, View};
 use crate::govern::compliance::{self, DeviceState};
 use crate::govern::levels::{self, Level};
-use crate::govern::policy::Value;
 use crate::govern::registry::{self, DeviceSummary, Filter};
-use crate::govern::settings::{self, DeviceSettings};
 use crate::govern::wipe;
+use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Event, Store, StoreError};
@@ -104,34 +103,6 @@ pub enum GovRequest {
     /// The level inherits from the level above again.
     PolicyInherit {
         level: String,
-    },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum GovReply {
-    Devices {
-        devices: Vec<DeviceSummary>,
-    },
-    Rules {
-        rules: Rules,
-    },
-    Created {
-        id: u64,
-    },
-    Policy {
-        level: String,
-        /// "own settings" or "inherited from …".
-        source: String,
-        values: Vec<(String, Value)>,
-    },
-    /// Folder and sync settings of a device, or a rule's new-device settings.
-    Settings {
-        target: String,
-        /// Where they come from: "device", or for a rule "own template", "no template of
-        /// its own: the global rule's", "no template: the built-in defaults".
-        source: String,
-        settings: DeviceSettings,
     },
 }
 
@@ -504,7 +475,7 @@ async fn device_settings(
         store
             .write(move |ctx| {
                 let (a, mut d) = find_device(ctx.tx, &name)?;
-                let mut s = settings::of(&d).clone();
+                let mut s = d.settings_in_force().clone();
                 s.apply(&values)?;
                 s.check_folders(&ctx.tx.folders(a.id)?)?;
                 // Set by an admin: admission, if still to come, keeps them.
@@ -517,7 +488,7 @@ async fn device_settings(
     Ok(GovReply::Settings {
         target: device,
         source: "device".into(),
-        settings: settings::of(&d).clone(),
+        settings: d.settings_in_force().clone(),
     }
     .into())
 }

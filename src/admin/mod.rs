@@ -4,3 +4,4 @@
 pub mod control;
 pub mod govern;
 pub mod ops;
+pub mod reply;

@@ -8,6 +8,8 @@ use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
 
+use super::reply::{Reply, UserSummary};
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
@@ -58,48 +60,6 @@ pub enum Request {
     Backup {
         path: std::path::PathBuf,
     },
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct UserSummary {
-    pub email: String,
-    pub name: String,
-    pub admin: bool,
-    pub enabled: bool,
-    pub created: i64,
-}
-
-impl From<&Account> for UserSummary {
-    fn from(a: &Account) -> Self {
-        Self {
-            email: a.email.clone(),
-            name: a.display_name.clone(),
-            admin: a.admin,
-            enabled: a.enabled,
-            created: a.created,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "reply", rename_all = "snake_case")]
-pub enum Reply {
-    Done {
-        message: String,
-    },
-    Users {
-        users: Vec<UserSummary>,
-    },
-    Status {
-        status: serde_json::Value,
-    },
-    Error {
-        message: String,
-    },
-    Govern(super::govern::GovReply),
-    /// An interim line of a streamed import (see `Request::Import::stream_progress`); the
-    /// final reply follows.
-    Progress(crate::mail::import::ImportProgress),
 }
 
 impl Request {

@@ -50,6 +50,16 @@ pub fn decoy(cfg: &AuthConfig) -> Result<String, String> {
     Ok(phc.to_string())
 }
 
+/// A new password for an account nobody chose one for: 20 characters without look-alikes.
+pub fn random() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 /// Passwords must be non-empty and of sane length; argon2 takes any bytes.
 pub fn check_acceptable(password: &str) -> Result<(), String> {
     if password.is_empty() {

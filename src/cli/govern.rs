@@ -5,13 +5,14 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 use super::admin;
-use crate::admin::govern::{self, GovReply, GovRequest};
-use crate::admin::ops::{Reply, Request};
+use crate::admin::govern::{self, GovRequest};
+use crate::admin::ops::Request;
+use crate::admin::reply::{GovReply, Reply};
 use crate::govern::abq::Param;
 use crate::govern::policy::Value;
 use crate::govern::registry::{DeviceSummary, Filter};
-use crate::govern::settings::DeviceSettings;
 use crate::store::model::Access;
+use crate::store::model::DeviceSettings;
 
 #[derive(Subcommand)]
 pub enum DeviceCmd {

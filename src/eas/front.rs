@@ -9,15 +9,16 @@ use bytes::Bytes;
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use super::cmd::{self, Ctx, Reply, Who};
-use super::command::Command;
-use super::query::{self, EasRequest, QueryError};
-use super::status::{GlobalStatus, status_only};
-use super::version::ProtocolVersion;
+use crate::app::App;
 use crate::auth::AuthError;
 use crate::govern::{self, Gate};
+use crate::http_body::{BUDGET_PATIENCE, Body, BodyError, FilePart, busy, empty, plain};
+use crate::proto::command::Command;
+use crate::proto::query::{self, EasRequest, QueryError};
+use crate::proto::status::{GlobalStatus, status_only};
+use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
-use crate::server::App;
-use crate::server::http::{self, Body, BodyError, FilePart};
+use crate::server::conn::{BodyLimits, ReadBody, RequestBody, read_body};
 use crate::store::model::{Account, Device};
 use crate::wbxml::{self, Element};
 
@@ -28,14 +29,14 @@ static REQUEST_SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub async fn handle(
     app: &App,
-    req: Request<http::RequestBody>,
+    req: Request<RequestBody>,
     peer: SocketAddr,
     _secure: bool,
 ) -> Response<Body> {
     let method = req.method().clone();
     if method != Method::POST && method != Method::OPTIONS {
         tracing::info!("{peer}: method {method} not allowed");
-        let mut r = http::plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
         r.headers_mut().insert(
             header::ALLOW,
             header::HeaderValue::from_static("OPTIONS,POST"),
@@ -73,7 +74,7 @@ pub async fn handle(
             Ok(versions) => options(&versions),
             Err(e) => {
                 tracing::error!("{}: OPTIONS failed: {e}", account.email);
-                http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
             }
         };
     }
@@ -82,7 +83,7 @@ pub async fn handle(
         Ok(r) => r,
         Err((status, e)) => {
             tracing::info!("{peer} {}: bad request: {e}", account.email);
-            return http::plain(status, "bad ActiveSync request\n");
+            return plain(status, "bad ActiveSync request\n");
         }
     };
     tracing::debug!(
@@ -99,14 +100,14 @@ pub async fn handle(
             "{peer}: User={user} in the query does not match the authenticated {}",
             account.email
         );
-        return http::plain(
+        return plain(
             StatusCode::FORBIDDEN,
             "User does not match the credentials\n",
         );
     }
     if !cmd::IMPLEMENTED.contains(&request.command) {
         tracing::info!("{}: {} is not implemented", account.email, request.command);
-        return http::plain(StatusCode::NOT_IMPLEMENTED, "command not implemented\n");
+        return plain(StatusCode::NOT_IMPLEMENTED, "command not implemented\n");
     }
     let user_agent = parts
         .headers
@@ -137,13 +138,13 @@ pub async fn handle(
         Err(e) => return server_error(&account, &request, &e),
     }
     let who = format!("{}/{}", account.email, request.device_id);
-    let limits = http::BodyLimits {
+    let limits = BodyLimits {
         max: app.cfg.limits.max_body,
         spool_over: app.cfg.limits.spool_over,
         budget: &app.budget,
         spool: &app.spool,
     };
-    let http::ReadBody { bytes, mut held } = match http::read_body(body, &limits).await {
+    let ReadBody { bytes, mut held } = match read_body(body, &limits).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(max)) => {
             app.refusals.record(
@@ -151,7 +152,7 @@ pub async fn handle(
                 &who,
                 format_args!("{} body over max_body {max}", request.command),
             );
-            return http::plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
         }
         Err(BodyError::Busy { wanted }) => {
             app.refusals.record(
@@ -164,15 +165,15 @@ pub async fn handle(
                     app.budget.total()
                 ),
             );
-            return http::busy();
+            return busy();
         }
         Err(e @ BodyError::Spool(_)) => {
             tracing::error!("{who}: {e}");
-            return http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n");
         }
         Err(e @ BodyError::Read(_)) => {
             tracing::info!("{who}: {e}");
-            return http::plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
+            return plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
         }
     };
     let logging = account.protocol_log || device.protocol_log;
@@ -216,7 +217,7 @@ pub async fn handle(
                     None,
                 );
             }
-            return http::plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
+            return plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
         }
     };
     // The decoded tree draws from the budget too; the WBXML it came from is freed now.
@@ -225,7 +226,7 @@ pub async fn handle(
     if decoded > held.bytes() && !held.grow(decoded - held.bytes()) {
         match app
             .budget
-            .reserve(decoded - held.bytes(), http::BUDGET_PATIENCE)
+            .reserve(decoded - held.bytes(), BUDGET_PATIENCE)
             .await
         {
             Some(more) => held.absorb(more),
@@ -238,7 +239,7 @@ pub async fn handle(
                         request.command
                     ),
                 );
-                return http::busy();
+                return busy();
             }
         }
     }
@@ -291,7 +292,7 @@ pub async fn handle(
             if logging {
                 log_entry(app, &account, &ctx.device, seq, ">>> 503", None);
             }
-            http::busy()
+            busy()
         }
         Ok(Reply::Raw { content_type, body }) => {
             if logging {
@@ -311,7 +312,7 @@ pub async fn handle(
                     None,
                 );
             }
-            http::empty(status)
+            empty(status)
         }
         Err(e) => {
             if logging {
@@ -389,12 +390,12 @@ async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
         }
         AuthError::Disabled(user) => {
             tracing::warn!("{peer}: login to disabled account {user}");
-            http::plain(StatusCode::FORBIDDEN, "account disabled\n")
+            plain(StatusCode::FORBIDDEN, "account disabled\n")
         }
         AuthError::Throttled(wait) => {
             // The lock was logged (and counted) once, when it started.
             tracing::debug!("{peer}: login refused, locked for {}s more", wait.as_secs());
-            let mut r = http::plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins\n");
+            let mut r = plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins\n");
             r.headers_mut().insert(
                 header::RETRY_AFTER,
                 header::HeaderValue::from(wait.as_secs().max(1)),
@@ -403,13 +404,13 @@ async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
         }
         AuthError::Store(e) => {
             tracing::error!("{peer}: store error during login: {e}");
-            http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
         }
     }
 }
 
 fn challenge() -> Response<Body> {
-    let mut r = http::plain(StatusCode::UNAUTHORIZED, "authentication required\n");
+    let mut r = plain(StatusCode::UNAUTHORIZED, "authentication required\n");
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Basic realm=\"ActiveSync\""),
@@ -481,7 +482,7 @@ fn forbidden(request: &EasRequest, status: GlobalStatus, text: &'static str) -> 
             *r.status_mut() = StatusCode::FORBIDDEN;
             r
         }
-        None => http::plain(StatusCode::FORBIDDEN, text),
+        None => plain(StatusCode::FORBIDDEN, text),
     }
 }
 
@@ -506,11 +507,11 @@ fn status_answer(
     text: &'static str,
 ) -> Response<Body> {
     if request.version < ProtocolVersion::V14_0 {
-        return http::plain(legacy, text);
+        return plain(legacy, text);
     }
     match status_only(request.command, status as u16) {
         Some(root) => wbxml_response(&root),
-        None => http::plain(StatusCode::FORBIDDEN, text),
+        None => plain(StatusCode::FORBIDDEN, text),
     }
 }
 
@@ -595,7 +596,7 @@ fn server_error(
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
-        None => http::plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n"),
+        None => plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n"),
     }
 }
 

@@ -3,12 +3,4 @@
 
 pub mod class;
 pub mod cmd;
-pub mod command;
 pub mod front;
-pub mod ids;
-pub mod query;
-pub mod status;
-pub mod version;
-
-#[cfg(test)]
-mod query_tests;

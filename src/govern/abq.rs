@@ -17,9 +17,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::settings::DeviceSettings;
 use crate::store::StoreError;
 use crate::store::model::Access;
+use crate::store::model::DeviceSettings;
 use crate::store::ops::Tx;
 use crate::store::tables::{self, GOVERNANCE};
 
@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn the_deciding_rule_gives_its_template_else_the_global_one() {
-        use crate::govern::settings::MailFolders;
+        use crate::store::model::MailFolders;
         let template = |mail_folders| DeviceSettings {
             mail_folders,
             ..DeviceSettings::default()

@@ -3,7 +3,7 @@
 
 use redb::WriteTransaction;
 
-use crate::eas::query::EasRequest;
+use crate::proto::query::EasRequest;
 use crate::store::model::{Account, AccountId, Device, DeviceInfo, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, now};

@@ -13,7 +13,7 @@ use redb::ReadableTable;
 
 use super::own::Limits;
 use super::policy::{Policy, Value};
-use crate::eas::version::ProtocolVersion;
+use crate::proto::version::ProtocolVersion;
 use crate::store::StoreError;
 use crate::store::model::Account;
 use crate::store::ops::{self, Tx};

@@ -20,11 +20,11 @@ use redb::ReadableTable;
 use compliance::Compliance;
 use levels::Effective;
 
-use crate::eas::command::Command;
-use crate::eas::ids::SentPolicyKey;
-use crate::eas::query::EasRequest;
-use crate::eas::status::GlobalStatus;
-use crate::eas::version::ProtocolVersion;
+use crate::proto::command::Command;
+use crate::proto::ids::SentPolicyKey;
+use crate::proto::query::EasRequest;
+use crate::proto::status::GlobalStatus;
+use crate::proto::version::ProtocolVersion;
 use crate::store::model::{Access, Account, AccountId, Device, Wipe};
 use crate::store::ops::{self, Reads, Tx};
 use crate::store::tables::{self, DEVICES};

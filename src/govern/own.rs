@@ -17,7 +17,7 @@
 //!   its own.
 
 use super::policy::{Policy, Value};
-use crate::eas::version::ProtocolVersion;
+use crate::proto::version::ProtocolVersion;
 
 pub const ALLOW_NON_PROVISIONABLE: &str = "AllowNonProvisionableDevices";
 pub const REFRESH_HOURS: &str = "PolicyRefreshHours";

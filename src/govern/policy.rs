@@ -11,11 +11,8 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{levels, own};
-use crate::eas::version::ProtocolVersion;
-use crate::store::StoreError;
-use crate::store::model::Account;
-use crate::store::ops::Tx;
+use super::own;
+use crate::proto::version::ProtocolVersion;
 use crate::wbxml::{self, Element, tag};
 
 /// The policy type every supported version uses ([MS-ASPROV] 2.2.2.42).
@@ -210,13 +207,6 @@ impl Policy {
         let d = h.finalize();
         u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
     }
-}
-
-/// The policy in force for a device: the nearest level up that holds its own settings
-/// (device → user → domain → server → the built-in default).
-pub fn effective(tx: &impl Tx, account: &Account, device_id: &str) -> Result<Policy, StoreError> {
-    let level = levels::Level::Device(account.email.clone(), device_id.to_owned());
-    levels::resolve_level(tx, &level)
 }
 
 impl Policy {

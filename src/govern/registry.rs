@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::abq::Facts;
 use super::compliance::DeviceState;
 use super::own::Limits;
-use super::settings::DeviceSettings;
+use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 
 /// Model and OS of a device: DeviceInformation first, else derived from the User-Agent.
@@ -151,7 +151,7 @@ impl DeviceSummary {
             policy_accepted: state.accepted_at,
             compliance: state.compliance.name().to_owned(),
             policy_refused: state.compliance.cannot_apply() && !limits.allow_non_provisionable,
-            settings: super::settings::of(d).clone(),
+            settings: d.settings_in_force().clone(),
         }
     }
 }

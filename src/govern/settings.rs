@@ -25,141 +25,17 @@ use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 
-use crate::mail::meta::MailItem;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
-use crate::store::model::{Access, AccountId, Device, Folder, FolderId, FolderType};
+use crate::store::model::MailItem;
+use crate::store::model::{
+    Access, AccountId, Device, DeviceSettings, Folder, FolderId, FolderType, GroupwareFolders,
+    MailFolders, NotesAs, Period, TasksAsEvents,
+};
 use crate::store::ops::Reads;
 use crate::sync::collection::{Merge, Merged};
 
 use super::registry;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DeviceSettings {
-    pub groupware_folders: GroupwareFolders,
-    pub mail_folders: MailFolders,
-    /// Archive folders (none exist in easd yet).
-    pub archive: bool,
-    /// Public folders (none exist in easd yet).
-    pub public_folders: bool,
-    /// Folders other accounts share (none exist in easd yet).
-    pub shared_folders: bool,
-    /// The widest FilterType of mail collections; `None`: the device's own choice.
-    pub mail_period: Option<Period>,
-    /// The widest FilterType of calendar collections; `None`: the device's own choice.
-    pub calendar_period: Option<Period>,
-    /// Tasks also synced as all-day events in a calendar ([`Sight::merged_into`]).
-    pub tasks_as_events: TasksAsEvents,
-    /// The calendar tasks go into as events; `None`: the default Calendar.
-    pub tasks_calendar: Option<FolderId>,
-    /// What notes are also synced as ([`Sight::merged_into`]).
-    pub notes_as: NotesAs,
-    /// The folder notes go into (of the kind `notes_as` names); `None`: the default one.
-    pub notes_folder: Option<FolderId>,
-}
-
-impl DeviceSettings {
-    /// What a device gets when no rule and no admin chose otherwise: what every device got
-    /// before these settings existed.
-    pub const BUILT_IN: DeviceSettings = DeviceSettings {
-        groupware_folders: GroupwareFolders::All,
-        mail_folders: MailFolders::All,
-        archive: false,
-        public_folders: false,
-        shared_folders: false,
-        mail_period: None,
-        calendar_period: None,
-        tasks_as_events: TasksAsEvents::Off,
-        tasks_calendar: None,
-        notes_as: NotesAs::Notes,
-        notes_folder: None,
-    };
-}
-
-impl Default for DeviceSettings {
-    fn default() -> Self {
-        DeviceSettings::BUILT_IN
-    }
-}
-
-/// The settings in force for `device`.
-pub fn of(device: &Device) -> &DeviceSettings {
-    device
-        .settings
-        .as_ref()
-        .unwrap_or(&DeviceSettings::BUILT_IN)
-}
-
-/// Calendar, Contacts, Tasks, Notes and Journal folders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GroupwareFolders {
-    /// Only the default ones.
-    Default,
-    #[default]
-    All,
-    /// All, announced as user-created mail folders (FolderSync Type 12), for clients that
-    /// only do mail.
-    AllAsMail,
-}
-
-/// Mail folders.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MailFolders {
-    /// Only the default ones: Inbox, Drafts, Deleted Items, Sent Items, Outbox, Junk E-Mail.
-    Default,
-    #[default]
-    All,
-}
-
-/// An age window, as the FilterType it stands for ([MS-ASCMD] 2.2.3.71.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Period {
-    #[serde(rename = "1d")]
-    OneDay = 1,
-    #[serde(rename = "3d")]
-    ThreeDays = 2,
-    #[serde(rename = "1w")]
-    OneWeek = 3,
-    #[serde(rename = "2w")]
-    TwoWeeks = 4,
-    #[serde(rename = "1m")]
-    OneMonth = 5,
-    #[serde(rename = "3m")]
-    ThreeMonths = 6,
-    #[serde(rename = "6m")]
-    SixMonths = 7,
-}
-
-impl Period {
-    /// The FilterType of this window.
-    pub fn filter_type(self) -> u8 {
-        self as u8
-    }
-}
-
-/// Tasks synced as calendar events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TasksAsEvents {
-    #[default]
-    Off,
-    All,
-    NotCompleted,
-}
-
-/// What notes are synced as.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NotesAs {
-    #[default]
-    Notes,
-    Events,
-    Tasks,
-    TasksAndNotes,
-}
 
 /// The keys `KEY=VALUE` accepts, in the order they are shown.
 pub const KEYS: [&str; 11] = [
@@ -408,7 +284,7 @@ pub struct Sight<'a> {
 impl<'a> Sight<'a> {
     pub fn of(device: &'a Device) -> Self {
         Sight {
-            settings: of(device),
+            settings: device.settings_in_force(),
             quarantined: registry::access(device) == Access::Quarantine,
         }
     }

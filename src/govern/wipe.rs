@@ -2,7 +2,7 @@
 //! the device's next Provision, acknowledged by the device, confirmed by mail.
 
 use super::{compliance, notice};
-use crate::eas::version::ProtocolVersion;
+use crate::proto::version::ProtocolVersion;
 use crate::store::model::{Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};

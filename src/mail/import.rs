@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use redb::ReadableTable;
 
-use super::meta::{Flags, FollowUp, MessageMeta};
 use super::mime;
 use crate::store::blob::BlobBatch;
 use crate::store::model::{AccountId, FolderId, FolderType, ROOT_FOLDER};
+use crate::store::model::{Flags, FollowUp, MessageMeta};
 use crate::store::ops::{self, Reads};
 use crate::store::tables::IMPORTED;
 use crate::store::{BlobId, Store, StoreError, folders, items, now};

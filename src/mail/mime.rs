@@ -14,8 +14,8 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use super::meta::{AttachmentMeta, MessageMeta};
 use super::skeleton::Skeleton;
+use crate::store::model::{AttachmentMeta, MessageMeta};
 
 /// [MS-ASAIRS] 2.2.2.35: a Preview holds at most 255 characters.
 const PREVIEW_CHARS: usize = 255;

@@ -6,7 +6,7 @@ pub mod draft;
 pub mod dsn;
 pub mod import;
 pub mod lmtp;
-pub mod meta;
+pub mod mailboxes;
 pub mod mime;
 pub mod oof;
 pub mod relay;

@@ -22,7 +22,7 @@ use redb::ReadableTable;
 
 use super::{deliver, relay};
 use crate::config::Config;
-use crate::eas::class::parse_datetime;
+use crate::proto::datetime::parse_datetime;
 use crate::store::items::ItemReads;
 use crate::store::model::{Account, AccountId, FolderType, Oof, OofMessage};
 use crate::store::ops::Reads;

@@ -18,8 +18,8 @@ use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::{Message, PartType};
 
 use super::compose;
-use super::meta::{AttachmentMeta, MessageMeta};
 use super::mime;
+use crate::store::model::{AttachmentMeta, MessageMeta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Smart {

@@ -12,12 +12,12 @@
 use super::compose;
 use super::deliver;
 use super::dsn::{self, Attempt};
-use super::meta::Flags;
 use super::mime;
 use super::relay::{self, RelayError};
 use super::smart::{self, Smart};
 use crate::config::Config;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::Flags;
 use crate::store::model::{Account, FolderType};
 use crate::store::ops::Reads;
 use crate::store::tables::SENT_CLIENT_IDS;

@@ -21,11 +21,12 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admin::control;
+use crate::app::App;
 use crate::auth::{Authenticator, password};
 use crate::budget::MemoryBudget;
 use crate::config::Config;
-use crate::mail::deliver::StoreMailboxes;
 use crate::mail::lmtp;
+use crate::mail::mailboxes::StoreMailboxes;
 use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
@@ -36,22 +37,6 @@ use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
 use activation::Inherited;
-
-/// Everything a request handler may need, shared by all connections.
-pub struct App {
-    pub cfg: Config,
-    pub store: Store,
-    pub auth: Authenticator,
-    pub protolog: ProtocolLog,
-    pub hub: Rc<Hub>,
-    pub notify_counters: Rc<notify::Counters>,
-    /// Requests, messages and logins refused for resource reasons (logged and counted).
-    pub refusals: Rc<Refusals>,
-    /// The memory that bodies, responses, LMTP messages and decoded WBXML may hold at once.
-    pub budget: Rc<MemoryBudget>,
-    /// Temporary files (DATA/tmp) for large request bodies and response parts.
-    pub spool: Spool,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -455,7 +440,7 @@ async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
     }
     let (password, announce) = match std::env::var("EASD_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
-        _ => (crate::cli::random_password(), true),
+        _ => (crate::auth::password::random(), true),
     };
     let auth = cfg.auth.clone();
     let pw = password.clone();

@@ -24,7 +24,7 @@ use super::archive::{self, sync_parent};
 use super::blob::hex;
 use super::tables::{self, ITEMS, TableVisitor};
 use super::{BlobId, SCHEMA_VERSION, Store, StoreError};
-use crate::mail::meta::MailItem;
+use crate::store::model::MailItem;
 
 /// The database's name in the archive, and in a data directory.
 const DB_NAME: &str = "easd.redb";

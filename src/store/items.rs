@@ -12,9 +12,9 @@ use super::ops::{self, Reads, Tx};
 use super::search_index;
 use super::tables::{self, FOLDER_LOG, GROUPWARE_ITEMS, ITEMS, MOVED};
 use super::{Event, StoreError, WriteCtx};
-use crate::eas::class::groupware::{GroupwareItem, Summary};
-use crate::mail::meta::{Flags, MailItem, MessageMeta};
 use crate::store::BlobId;
+use crate::store::model::{Flags, MailItem, MessageMeta};
+use crate::store::model::{GroupwareItem, Summary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {

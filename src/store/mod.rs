@@ -187,7 +187,7 @@ fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// DateReceived (a query no longer reads every matching item).
 fn step_2_to_3(tx: &WriteTransaction) -> Result<(), StoreError> {
     // The new table must exist before the step fills it.
-    tx.open_table(search_index::BLOCKS)?;
+    tx.open_table(tables::BLOCKS)?;
     search_index::migrate_postings_to_blocks(tx)
 }
 

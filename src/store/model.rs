@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::govern::settings::DeviceSettings;
+use super::blob::BlobId;
 
 pub type AccountId = u64;
 pub type FolderId = u64;
@@ -254,9 +254,16 @@ pub struct Device {
     pub wipe: Wipe,
     /// Folder and sync settings: the admitting rule's template, copied at admission, or
     /// what an admin set. `None` (a device not admitted yet, or one from before settings
-    /// existed): the built-in defaults; see `govern::settings::of`.
+    /// existed): the built-in defaults; see [`Device::settings_in_force`].
     #[serde(default)]
     pub settings: Option<DeviceSettings>,
+}
+
+impl Device {
+    /// The folder and sync settings in force for the device.
+    pub fn settings_in_force(&self) -> &DeviceSettings {
+        self.settings.as_ref().unwrap_or(&DeviceSettings::BUILT_IN)
+    }
 }
 
 /// Allow / Block / Quarantine: what a device may do.
@@ -279,4 +286,303 @@ pub enum Wipe {
     Pending { soft: bool },
     /// Acknowledged by the device.
     Done,
+}
+
+/// Per-device folder and sync settings (what they mean and how they are set:
+/// `govern::settings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceSettings {
+    pub groupware_folders: GroupwareFolders,
+    pub mail_folders: MailFolders,
+    /// Archive folders (none exist in easd yet).
+    pub archive: bool,
+    /// Public folders (none exist in easd yet).
+    pub public_folders: bool,
+    /// Folders other accounts share (none exist in easd yet).
+    pub shared_folders: bool,
+    /// The widest FilterType of mail collections; `None`: the device's own choice.
+    pub mail_period: Option<Period>,
+    /// The widest FilterType of calendar collections; `None`: the device's own choice.
+    pub calendar_period: Option<Period>,
+    /// Tasks also synced as all-day events in a calendar (`govern::settings::Sight::merged_into`).
+    pub tasks_as_events: TasksAsEvents,
+    /// The calendar tasks go into as events; `None`: the default Calendar.
+    pub tasks_calendar: Option<FolderId>,
+    /// What notes are also synced as (`govern::settings::Sight::merged_into`).
+    pub notes_as: NotesAs,
+    /// The folder notes go into (of the kind `notes_as` names); `None`: the default one.
+    pub notes_folder: Option<FolderId>,
+}
+
+impl DeviceSettings {
+    /// What a device gets when no rule and no admin chose otherwise: what every device got
+    /// before these settings existed.
+    pub const BUILT_IN: DeviceSettings = DeviceSettings {
+        groupware_folders: GroupwareFolders::All,
+        mail_folders: MailFolders::All,
+        archive: false,
+        public_folders: false,
+        shared_folders: false,
+        mail_period: None,
+        calendar_period: None,
+        tasks_as_events: TasksAsEvents::Off,
+        tasks_calendar: None,
+        notes_as: NotesAs::Notes,
+        notes_folder: None,
+    };
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        DeviceSettings::BUILT_IN
+    }
+}
+
+/// Calendar, Contacts, Tasks, Notes and Journal folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupwareFolders {
+    /// Only the default ones.
+    Default,
+    #[default]
+    All,
+    /// All, announced as user-created mail folders (FolderSync Type 12), for clients that
+    /// only do mail.
+    AllAsMail,
+}
+
+/// Mail folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailFolders {
+    /// Only the default ones: Inbox, Drafts, Deleted Items, Sent Items, Outbox, Junk E-Mail.
+    Default,
+    #[default]
+    All,
+}
+
+/// An age window, as the FilterType it stands for ([MS-ASCMD] 2.2.3.71.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Period {
+    #[serde(rename = "1d")]
+    OneDay = 1,
+    #[serde(rename = "3d")]
+    ThreeDays = 2,
+    #[serde(rename = "1w")]
+    OneWeek = 3,
+    #[serde(rename = "2w")]
+    TwoWeeks = 4,
+    #[serde(rename = "1m")]
+    OneMonth = 5,
+    #[serde(rename = "3m")]
+    ThreeMonths = 6,
+    #[serde(rename = "6m")]
+    SixMonths = 7,
+}
+
+impl Period {
+    /// The FilterType of this window.
+    pub fn filter_type(self) -> u8 {
+        self as u8
+    }
+}
+
+/// Tasks synced as calendar events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TasksAsEvents {
+    #[default]
+    Off,
+    All,
+    NotCompleted,
+}
+
+/// What notes are synced as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotesAs {
+    #[default]
+    Notes,
+    Events,
+    Tasks,
+    TasksAndNotes,
+}
+
+/// What the server knows of a groupware item without decoding its ApplicationData.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Summary {
+    Calendar(CalendarSummary),
+    Contact,
+    Task(TaskSummary),
+    Note(NoteSummary),
+}
+
+/// A groupware item in a folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupwareItem {
+    pub id: u64,
+    pub folder: FolderId,
+    /// The ApplicationData element as the client sent it, WBXML-encoded.
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
+    pub summary: Summary,
+    /// When easd first stored the item (Unix seconds).
+    pub created: i64,
+    /// The folder modseq of the item's last change.
+    pub modseq: u64,
+}
+
+/// What the server knows of a calendar item (`eas::class::calendar` extracts it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CalendarSummary {
+    /// StartTime, EndTime (Unix seconds), when the client sent them.
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub all_day: bool,
+    /// Has a Recurrence: a series is never outside a date window (its next occurrence may
+    /// be in it whatever the first one's dates).
+    pub recurring: bool,
+}
+
+impl CalendarSummary {
+    /// Until when the event matters to a FilterType window: its end (or start); `i64::MAX`
+    /// for a series or an event without dates, which every window keeps.
+    pub fn until(&self) -> i64 {
+        if self.recurring {
+            return i64::MAX;
+        }
+        self.end.or(self.start).unwrap_or(i64::MAX)
+    }
+}
+
+/// What the server knows of a task (`eas::class::tasks` extracts it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub subject: String,
+    /// StartDate, else UtcStartDate (Unix seconds).
+    pub start: Option<i64>,
+    /// DueDate, else UtcDueDate.
+    pub due: Option<i64>,
+    pub complete: bool,
+}
+
+/// What the server knows of a note (`eas::class::notes` extracts it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoteSummary {
+    pub subject: String,
+    /// LastModifiedDate (Unix seconds), when sent.
+    pub last_modified: Option<i64>,
+}
+
+/// JSON records keep the WBXML bytes as base64 (a JSON array of numbers would be 3-4 times
+/// the size).
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&BASE64.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        BASE64.decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+// What easd knows about a stored message without opening its blob: the metadata parsed at
+// delivery, and the flags the user changes.
+
+/// Parsed once at delivery from the raw RFC 5322 bytes (which stay in the blob).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MessageMeta {
+    /// Size of the raw message in bytes.
+    pub size: u64,
+    /// When easd stored the message (Unix seconds): DateReceived, and the FilterType clock.
+    pub received: i64,
+    /// The Date header (Unix seconds), when present and parseable.
+    pub date: Option<i64>,
+    /// Address lists as display strings (`"Name" <a@b>, c@d`), decoded to UTF-8.
+    pub from: String,
+    pub to: String,
+    pub cc: String,
+    /// Known only for messages the user sent or drafted.
+    pub bcc: String,
+    pub reply_to: String,
+    /// Display names of the To recipients, `; `-separated ([MS-ASEMAIL] DisplayTo).
+    pub display_to: String,
+    pub subject: String,
+    /// Subject without reply/forward prefixes ([MS-ASEMAIL] ThreadTopic).
+    pub thread_topic: String,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// 0 low, 1 normal, 2 high ([MS-ASEMAIL] Importance).
+    pub importance: u8,
+    /// e.g. `IPM.Note`, `IPM.Note.SMIME`, `IPM.Note.SMIME.MultipartSigned`, `IPM.Schedule.Meeting.Request`.
+    pub message_class: String,
+    /// 1 plain text, 2 HTML ([MS-ASAIRS] NativeBodyType).
+    pub native_body: u8,
+    pub has_text: bool,
+    pub has_html: bool,
+    /// Windows code page of the body charset as sent ([MS-ASEMAIL] InternetCPID); 65001 for UTF-8.
+    pub internet_cpid: u32,
+    pub attachments: Vec<AttachmentMeta>,
+    /// Start of the plain-text body, at most 255 characters ([MS-ASAIRS] Preview).
+    pub preview: String,
+    /// 16 bytes identifying the conversation ([MS-ASEMAIL2] ConversationId).
+    pub conversation_id: Vec<u8>,
+    /// [MS-ASEMAIL] ConversationIndex: 22 bytes for a thread root, +5 per reply level.
+    pub conversation_index: Vec<u8>,
+    /// Lower-cased words of subject, addresses and body text for Search.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search_terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AttachmentMeta {
+    /// Index of the MIME part in mail-parser's part list: how the attachment is found
+    /// again in the blob.
+    pub part: u32,
+    pub name: String,
+    pub content_type: String,
+    /// Decoded size in bytes.
+    pub size: u64,
+    pub content_id: Option<String>,
+    pub inline: bool,
+}
+
+/// Follow-up flag ([MS-ASEMAIL] Flag). Times are Unix seconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FollowUp {
+    /// 0 cleared, 1 complete, 2 active.
+    pub status: u8,
+    pub flag_type: String,
+    pub start: Option<i64>,
+    pub due: Option<i64>,
+    pub completed: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Flags {
+    pub read: bool,
+    pub flag: Option<FollowUp>,
+    pub categories: Vec<String>,
+    /// 1 reply to sender, 2 reply to all, 3 forward ([MS-ASEMAIL] LastVerbExecuted), and when.
+    pub last_verb: Option<(u8, i64)>,
+    pub draft: bool,
+}
+
+/// A message in a folder.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MailItem {
+    pub id: u64,
+    pub folder: u64,
+    pub blob: BlobId,
+    pub meta: MessageMeta,
+    pub flags: Flags,
+    /// The folder modseq of the item's last change.
+    pub modseq: u64,
 }

@@ -14,13 +14,8 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::model::{AccountId, FolderId};
 use super::ops::Tx;
+use super::tables::{BLOCKS, ITEM_TERMS};
 use super::{StoreError, WriteCtx};
-
-/// (account, term, first item id of the block) → packed postings (see [`Posting`]).
-pub const BLOCKS: TableDefinition<(AccountId, &str, u64), &[u8]> =
-    TableDefinition::new("search_blocks");
-pub const ITEM_TERMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
-    TableDefinition::new("search_item_terms");
 
 /// Schema 2's postings, one key per (term, item); replaced by [`BLOCKS`] in schema 3.
 const OLD_POSTINGS: TableDefinition<(AccountId, &str, FolderId, u64), ()> =
@@ -378,7 +373,8 @@ pub(super) fn migrate_postings_to_blocks(tx: &WriteTransaction) -> Result<(), St
     for (account, item, folder) in indexed {
         let received = match tx.open_table(ITEMS)?.get((account, folder, item))? {
             Some(v) => {
-                let item: crate::mail::meta::MailItem = super::tables::decode("items", v.value())?;
+                let item: crate::store::model::MailItem =
+                    super::tables::decode("items", v.value())?;
                 item.meta.received
             }
             None => continue,

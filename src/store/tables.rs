@@ -76,6 +76,14 @@ pub const OOF_SENT: TableDefinition<(AccountId, &str), i64> = TableDefinition::n
 pub const IMPORTED: TableDefinition<(AccountId, FolderId, &str), u64> =
     TableDefinition::new("imported");
 
+/// The word index behind Search (`search_index`): (account, term, first item id of the
+/// block) → packed postings (see `search_index::Posting`).
+pub const BLOCKS: TableDefinition<(AccountId, &str, u64), &[u8]> =
+    TableDefinition::new("search_blocks");
+/// (account, folder, item) → the terms of the item, so removing it removes its postings.
+pub const ITEM_TERMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
+    TableDefinition::new("search_item_terms");
+
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
 pub trait TableVisitor {
@@ -109,8 +117,8 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(GOVERNANCE)?;
     v.visit(OOF_SENT)?;
     v.visit(IMPORTED)?;
-    v.visit(super::search_index::BLOCKS)?;
-    v.visit(super::search_index::ITEM_TERMS)?;
+    v.visit(BLOCKS)?;
+    v.visit(ITEM_TERMS)?;
     Ok(())
 }
 

@@ -264,7 +264,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
 
 #[test]
 fn a_version_2_store_gets_its_search_postings_in_blocks() {
-    use crate::mail::meta::{Flags, MessageMeta};
+    use crate::store::model::{Flags, MessageMeta};
     let dir = tempfile::tempdir().unwrap();
     let account = {
         let store = Store::open(dir.path()).unwrap();
@@ -289,7 +289,7 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     {
         let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
         let tx = db.begin_write().unwrap();
-        tx.delete_table(search_index::BLOCKS).unwrap();
+        tx.delete_table(tables::BLOCKS).unwrap();
         let old: redb::TableDefinition<(AccountId, &str, FolderId, u64), ()> =
             redb::TableDefinition::new("search_postings");
         {
@@ -325,7 +325,7 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
 
 #[test]
 fn a_version_3_store_gets_the_groupware_table_and_keeps_its_mail() {
-    use crate::mail::meta::{Flags, MessageMeta};
+    use crate::store::model::{Flags, MessageMeta};
     let dir = tempfile::tempdir().unwrap();
     let account = {
         let store = Store::open(dir.path()).unwrap();

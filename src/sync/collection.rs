@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::eas::class::groupware::{GroupwareItem, Summary};
-use crate::mail::meta::MailItem;
 use crate::store::items::{ItemReads, LogKind};
+use crate::store::model::MailItem;
 use crate::store::model::{AccountId, FolderId};
+use crate::store::model::{GroupwareItem, Summary};
 use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_HELD, SYNC_STATE};
 use crate::store::{StoreError, WriteCtx};

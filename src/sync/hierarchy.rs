@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::eas::ids::SyncKey;
+use crate::proto::ids::SyncKey;
 use crate::store::model::{
     Folder, FolderId, FolderView, HierarchySnapshot, HierarchyState, ROOT_FOLDER,
 };
@@ -167,7 +167,7 @@ pub fn fresh_key() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eas::ids::IssuedSyncKey;
+    use crate::proto::ids::IssuedSyncKey;
     use crate::store::model::FolderType;
 
     fn folder(id: u64, parent: u64, name: &str) -> Folder {

@@ -4,8 +4,9 @@
 //! module-wide `dead_code` allowance.
 #![allow(dead_code)]
 
-use easd::admin::govern::{GovReply, GovRequest};
-use easd::admin::ops::{Reply, Request};
+use easd::admin::govern::GovRequest;
+use easd::admin::ops::Request;
+use easd::admin::reply::{GovReply, Reply};
 use easd::govern::abq::Param;
 use easd::govern::policy::Value;
 use easd::govern::registry::{DeviceSummary, Filter};

@@ -16,12 +16,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use easd::admin::control;
-use easd::admin::ops::{Reply, Request};
+use easd::admin::ops::Request;
+use easd::admin::reply::Reply;
 use easd::config::Config;
-use easd::eas::command::Command;
-use easd::eas::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
-use easd::eas::query::{EasRequest, QueryForm, encode_base64_query, encode_plain_query};
-use easd::eas::version::ProtocolVersion;
+use easd::proto::command::Command;
+use easd::proto::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
+use easd::proto::query::{EasRequest, QueryForm, encode_base64_query, encode_plain_query};
+use easd::proto::version::ProtocolVersion;
 use easd::wbxml::{self, Element, Tag, tag::folderhierarchy as fh, tag::provision as pv};
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method};
@@ -1182,7 +1183,7 @@ impl TestServer {
     /// long ago: delivery stamps the time of arrival, so old messages go into the stopped
     /// server's store directly; the server is started again afterwards.
     pub fn store_in_the_past(&mut self, user: &str, messages: &[(Vec<u8>, i64)]) {
-        use easd::mail::meta::Flags;
+        use easd::store::model::Flags;
         use easd::store::model::FolderType;
         use easd::store::ops::Reads;
         self.shutdown();

@@ -4,38 +4,16 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde::{Deserialize, Serialize};
 
-use super::format_datetime;
-use super::groupware::{Class, GroupwareItem, Malformed, datetime, flag};
+use super::groupware::{Class, Malformed, datetime, flag};
+use crate::proto::datetime::format_datetime;
+use crate::store::model::{CalendarSummary, GroupwareItem};
 use crate::wbxml::tag::{airsync, airsyncbase, calendar as cal};
 use crate::wbxml::{Element, Tag};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// StartTime, EndTime (Unix seconds), when the client sent them.
-    pub start: Option<i64>,
-    pub end: Option<i64>,
-    pub all_day: bool,
-    /// Has a Recurrence: a series is never outside a date window (its next occurrence may
-    /// be in it whatever the first one's dates).
-    pub recurring: bool,
-}
-
-impl Summary {
-    /// Until when the event matters to a FilterType window: its end (or start); `i64::MAX`
-    /// for a series or an event without dates, which every window keeps.
-    pub fn until(&self) -> i64 {
-        if self.recurring {
-            return i64::MAX;
-        }
-        self.end.or(self.start).unwrap_or(i64::MAX)
-    }
-}
-
-pub fn summary(data: &Element) -> Result<Summary, Malformed> {
+pub fn summary(data: &Element) -> Result<CalendarSummary, Malformed> {
     let class = Class::Calendar;
-    Ok(Summary {
+    Ok(CalendarSummary {
         start: datetime(class, data, cal::START_TIME)?,
         end: datetime(class, data, cal::END_TIME)?,
         all_day: flag(class, data, cal::ALL_DAY_EVENT)?,

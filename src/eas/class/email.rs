@@ -10,12 +10,11 @@
 
 use std::borrow::Cow;
 
-use super::{
-    BODY_HTML, BODY_MIME, BODY_PLAIN, BodyOptions, BodyPreference, format_datetime, parse_datetime,
-};
-use crate::eas::version::ProtocolVersion;
-use crate::mail::meta::{Flags, FollowUp, MailItem, MessageMeta};
+use super::{BODY_HTML, BODY_MIME, BODY_PLAIN, BodyOptions, BodyPreference};
 use crate::mail::mime::{self, BodyKind, prefix_at_char_boundary};
+use crate::proto::datetime::{format_datetime, parse_datetime};
+use crate::proto::version::ProtocolVersion;
+use crate::store::model::{Flags, FollowUp, MailItem, MessageMeta};
 use crate::wbxml::tag::{airsync, airsyncbase, email, email2, tasks};
 use crate::wbxml::{Element, Tag};
 

@@ -5,15 +5,14 @@
 //!
 //! easd does not otherwise interpret these items: what one device sends, the others get
 //! back as it was sent. Full calendar and contact support (iCalendar/vCard, meeting
-//! requests, the GAL) is a later job; it replaces [`parse`] and [`application_data`] and
+//! requests, the GAL) is a later job; it replaces [`super::parse_groupware`] and
+//! [`application_data`] and
 //! the class modules' summaries, and leaves sync and the store as they are.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use super::{calendar, notes, tasks};
 use crate::store::StoreError;
-use crate::store::model::{FolderId, FolderType};
+use crate::store::model::{FolderType, GroupwareItem};
 use crate::wbxml::{self, Element, tag};
 
 /// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
@@ -50,7 +49,7 @@ impl Class {
 
     /// Whether an ApplicationData child with this code page belongs to the class: its own
     /// page, AirSyncBase (Body, Attachments, …) and, for contacts, Contacts2.
-    fn owns_page(self, page: u8) -> bool {
+    pub fn owns_page(self, page: u8) -> bool {
         let own = match self {
             Class::Calendar => tag::calendar::SUBJECT.page(),
             Class::Contacts => tag::contacts::FIRST_NAME.page(),
@@ -61,30 +60,6 @@ impl Class {
             || page == tag::airsyncbase::BODY.page()
             || (self == Class::Contacts && page == tag::contacts2::CUSTOMER_ID.page())
     }
-}
-
-/// What the server knows of an item without decoding its ApplicationData.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Summary {
-    Calendar(calendar::Summary),
-    Contact,
-    Task(tasks::Summary),
-    Note(notes::Summary),
-}
-
-/// A groupware item in a folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GroupwareItem {
-    pub id: u64,
-    pub folder: FolderId,
-    /// The ApplicationData element as the client sent it, WBXML-encoded.
-    #[serde(with = "base64_bytes")]
-    pub data: Vec<u8>,
-    pub summary: Summary,
-    /// When easd first stored the item (Unix seconds).
-    pub created: i64,
-    /// The folder modseq of the item's last change.
-    pub modseq: u64,
 }
 
 /// ApplicationData the server cannot accept: the client gets Status 6 for the item
@@ -105,27 +80,6 @@ impl Malformed {
     }
 }
 
-/// Checks a client's ApplicationData for a folder of `class` and extracts its summary;
-/// the bytes to store and the summary.
-pub fn parse(class: Class, data: &Element) -> Result<(Vec<u8>, Summary), Malformed> {
-    if data.tag != tag::airsync::APPLICATION_DATA || data.elements().next().is_none() {
-        return Err(Malformed::new(class, "no ApplicationData"));
-    }
-    if let Some(foreign) = data.elements().find(|e| !class.owns_page(e.tag.page())) {
-        return Err(Malformed::new(
-            class,
-            format!("{} does not belong in this class", foreign.tag),
-        ));
-    }
-    let summary = match class {
-        Class::Calendar => Summary::Calendar(calendar::summary(data)?),
-        Class::Contacts => Summary::Contact,
-        Class::Tasks => Summary::Task(tasks::summary(data)?),
-        Class::Notes => Summary::Note(notes::summary(data)?),
-    };
-    Ok((wbxml::encode(data), summary))
-}
-
 /// The item's ApplicationData as stored.
 pub fn application_data(item: &GroupwareItem) -> Result<Element, StoreError> {
     wbxml::decode(&item.data, &wbxml::Limits::default()).map_err(|e| StoreError::Corrupt {
@@ -142,7 +96,7 @@ pub(super) fn datetime(
 ) -> Result<Option<i64>, Malformed> {
     data.text_of(tag)
         .map(|t| {
-            super::parse_datetime(t)
+            crate::proto::datetime::parse_datetime(t)
                 .ok_or_else(|| Malformed::new(class, format!("{tag} {t:?} is not a dateTime")))
         })
         .transpose()
@@ -160,26 +114,11 @@ pub(super) fn flag(class: Class, data: &Element, tag: wbxml::Tag) -> Result<bool
     }
 }
 
-/// JSON records keep the WBXML bytes as base64 (a JSON array of numbers would be 3-4 times
-/// the size).
-mod base64_bytes {
-    use super::BASE64;
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&BASE64.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        BASE64.decode(text).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eas::class::parse_groupware as parse;
+    use crate::store::model::Summary;
     use crate::wbxml::tag::{airsync, calendar as cal, email, tasks as t};
 
     #[test]

@@ -1,22 +1,14 @@
 //! Notes ([MS-ASNOTE]): what the server reads of a note, and the note as a calendar event
 //! ([MS-ASCAL]) or a task ([MS-ASTASK]) for devices that get notes that way (`notes_as`).
 
-use serde::{Deserialize, Serialize};
-
 use super::calendar::{AllDay, DAY, midnight};
-use super::groupware::{Class, GroupwareItem, Malformed, datetime};
+use super::groupware::{Class, Malformed, datetime};
+use crate::store::model::{GroupwareItem, NoteSummary};
 use crate::wbxml::Element;
 use crate::wbxml::tag::{airsync, airsyncbase, notes as n, tasks as t};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub subject: String,
-    /// LastModifiedDate (Unix seconds), when sent.
-    pub last_modified: Option<i64>,
-}
-
-pub fn summary(data: &Element) -> Result<Summary, Malformed> {
-    Ok(Summary {
+pub fn summary(data: &Element) -> Result<NoteSummary, Malformed> {
+    Ok(NoteSummary {
         subject: data.text_of(n::SUBJECT).unwrap_or_default().to_owned(),
         last_modified: datetime(Class::Notes, data, n::LAST_MODIFIED_DATE)?,
     })
@@ -24,7 +16,7 @@ pub fn summary(data: &Element) -> Result<Summary, Malformed> {
 
 /// The note as an all-day event on the day it was last modified (or stored): Subject,
 /// Body and Categories carried over.
-pub fn as_event(item: &GroupwareItem, note: &Element, summary: &Summary) -> Element {
+pub fn as_event(item: &GroupwareItem, note: &Element, summary: &NoteSummary) -> Element {
     let first = midnight(summary.last_modified.unwrap_or(item.created));
     AllDay {
         item,
@@ -40,7 +32,7 @@ pub fn as_event(item: &GroupwareItem, note: &Element, summary: &Summary) -> Elem
 }
 
 /// The note as an open task without dates: Subject, Body and Categories carried over.
-pub fn as_task(note: &Element, summary: &Summary) -> Element {
+pub fn as_task(note: &Element, summary: &NoteSummary) -> Element {
     let mut e = Element::new(airsync::APPLICATION_DATA);
     if let Some(body) = note.find(airsyncbase::BODY) {
         e.push(body.clone());
@@ -73,7 +65,7 @@ mod tests {
             id: 4,
             folder: 10,
             data: Vec::new(),
-            summary: super::super::groupware::Summary::Note(s.clone()),
+            summary: crate::store::model::Summary::Note(s.clone()),
             created: 0,
             modseq: 1,
         };

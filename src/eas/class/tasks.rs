@@ -1,31 +1,20 @@
 //! Tasks ([MS-ASTASK]): what the server reads of a task, and the task as a calendar event
 //! ([MS-ASCAL]) for devices that get tasks in their calendar (`tasks_as_events`).
 
-use serde::{Deserialize, Serialize};
-
 use super::calendar::{AllDay, DAY, midnight};
-use super::groupware::{Class, GroupwareItem, Malformed, datetime, flag};
+use super::groupware::{Class, Malformed, datetime, flag};
+use crate::store::model::{GroupwareItem, TaskSummary};
 use crate::wbxml::Element;
 use crate::wbxml::tag::tasks as t;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub subject: String,
-    /// StartDate, else UtcStartDate (Unix seconds).
-    pub start: Option<i64>,
-    /// DueDate, else UtcDueDate.
-    pub due: Option<i64>,
-    pub complete: bool,
-}
-
-pub fn summary(data: &Element) -> Result<Summary, Malformed> {
+pub fn summary(data: &Element) -> Result<TaskSummary, Malformed> {
     let class = Class::Tasks;
     // StartDate and DueDate are the user's local dates, which is what a day on a calendar
     // is; the Utc* forms are the fallback.
     let either = |local, utc| -> Result<Option<i64>, Malformed> {
         Ok(datetime(class, data, local)?.or(datetime(class, data, utc)?))
     };
-    Ok(Summary {
+    Ok(TaskSummary {
         subject: data.text_of(t::SUBJECT).unwrap_or_default().to_owned(),
         start: either(t::START_DATE, t::UTC_START_DATE)?,
         due: either(t::DUE_DATE, t::UTC_DUE_DATE)?,
@@ -36,7 +25,7 @@ pub fn summary(data: &Element) -> Result<Summary, Malformed> {
 /// The calendar days `[first, after)` a task covers as an all-day event: from its start
 /// date (or due date, or, lacking both, the day it was created) to the day after its due
 /// date (or one day).
-fn days(summary: &Summary, created: i64) -> (i64, i64) {
+fn days(summary: &TaskSummary, created: i64) -> (i64, i64) {
     let first = midnight(summary.start.or(summary.due).unwrap_or(created));
     let after = summary
         .due
@@ -48,7 +37,7 @@ fn days(summary: &Summary, created: i64) -> (i64, i64) {
 
 /// The task as the ApplicationData of an all-day calendar event: Subject, Body, Reminder,
 /// Sensitivity and Categories carried over.
-pub fn as_event(item: &GroupwareItem, task: &Element, summary: &Summary) -> Element {
+pub fn as_event(item: &GroupwareItem, task: &Element, summary: &TaskSummary) -> Element {
     let (first, after) = days(summary, item.created);
     // [MS-ASTASK] ReminderTime is a point in time; [MS-ASCAL] Reminder is minutes before
     // the start.
@@ -57,7 +46,7 @@ pub fn as_event(item: &GroupwareItem, task: &Element, summary: &Summary) -> Elem
         .is_some_and(|r| r.trim() == "1")
         .then(|| {
             task.text_of(t::REMINDER_TIME)
-                .and_then(super::parse_datetime)
+                .and_then(crate::proto::datetime::parse_datetime)
         })
         .flatten()
         .map(|at| (first - at).max(0) / 60);
@@ -81,10 +70,10 @@ mod tests {
 
     #[test]
     fn a_task_covers_its_start_to_its_due_day() {
-        let s = |start, due| Summary {
+        let s = |start, due| TaskSummary {
             start,
             due,
-            ..Summary::default()
+            ..TaskSummary::default()
         };
         let day = |n: i64| n * DAY;
         assert_eq!(
@@ -114,7 +103,7 @@ mod tests {
             id: 5,
             folder: 7,
             data: Vec::new(),
-            summary: super::super::groupware::Summary::Task(summary.clone()),
+            summary: crate::store::model::Summary::Task(summary.clone()),
             created: 0,
             modseq: 1,
         };

@@ -5,8 +5,8 @@
 //! and answers with the next key.
 
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::eas::ids::SyncKey;
 use crate::govern::settings::Sight;
+use crate::proto::ids::SyncKey;
 use crate::store::folders::{self, FolderError};
 use crate::store::model::{FolderId, FolderType, FolderView, ROOT_FOLDER};
 use crate::store::ops::{self, Reads};

@@ -2,8 +2,8 @@
 //! changes since the device's key.
 
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::eas::ids::SyncKey;
 use crate::govern::settings::Sight;
+use crate::proto::ids::SyncKey;
 use crate::store::StoreError;
 use crate::store::ops::{self, Reads};
 use crate::sync::hierarchy::{self, Changes, Plan};

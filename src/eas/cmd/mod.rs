@@ -19,12 +19,12 @@ use std::pin::Pin;
 
 use hyper::StatusCode;
 
-use super::command::Command;
-use super::query::EasRequest;
+use crate::app::App;
 use crate::budget::Reservation;
+use crate::http_body::FilePart;
+use crate::proto::command::Command;
+use crate::proto::query::EasRequest;
 use crate::refusal::Limit;
-use crate::server::App;
-use crate::server::http::FilePart;
 use crate::store::StoreError;
 use crate::store::model::{Account, Device};
 use crate::store::ops::Reads;

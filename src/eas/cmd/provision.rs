@@ -11,11 +11,11 @@ use hyper::StatusCode;
 
 use super::settings::{device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::eas::ids::PolicyKey;
-use crate::eas::version::ProtocolVersion;
 use crate::govern::compliance::{self, Compliance};
 use crate::govern::levels::Effective;
 use crate::govern::{cache, device, policy, wipe};
+use crate::proto::ids::PolicyKey;
+use crate::proto::version::ProtocolVersion;
 use crate::store::model::Wipe;
 use crate::store::{StoreError, now};
 use crate::wbxml::{Element, tag::provision as pv, tag::settings as st};

@@ -6,10 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
-use crate::eas::class::{
-    BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, parse_datetime,
-};
+use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy};
 use crate::govern::settings::Sight;
+use crate::proto::datetime::parse_datetime;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;

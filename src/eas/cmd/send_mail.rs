@@ -5,11 +5,11 @@
 use hyper::StatusCode;
 
 use super::{Ctx, Reply};
-use crate::eas::command::Command;
-use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
 use crate::mail::smart::Smart;
 use crate::mail::submit::{self, Source, Submission, SubmitError};
+use crate::proto::command::Command;
+use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::sync::parse_item_server_id;

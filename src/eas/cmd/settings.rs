@@ -2,8 +2,8 @@
 //! UserInformation Get. Each part is answered with its own Status.
 
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::eas::version::ProtocolVersion;
 use crate::govern::device;
+use crate::proto::version::ProtocolVersion;
 use crate::store::StoreError;
 use crate::store::model::{DeviceInfo, Oof, OofMessage};
 use crate::store::ops::{self, Reads};

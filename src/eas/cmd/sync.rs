@@ -12,15 +12,19 @@ use serde::{Deserialize, Serialize};
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::{Distinct, at_most};
 use crate::config;
-use crate::eas::class::groupware::{self, Class, Summary};
-use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
-use crate::eas::ids::SyncKey;
-use crate::eas::version::ProtocolVersion;
+
+use crate::eas::class::groupware::{self, Class};
+use crate::eas::class::{
+    BodyOptions, MailOptions, MailPolicy, email, notes, parse_groupware, tasks,
+};
 use crate::govern::settings::Sight;
-use crate::mail::meta::MailItem;
+use crate::proto::ids::SyncKey;
+use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::MailItem;
+use crate::store::model::Summary;
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_CACHE};
@@ -798,7 +802,7 @@ fn current_key(
     Ok(state
         .and_then(|s| std::num::NonZeroU64::new(s.key))
         .map_or(SyncKey::Unknown, |k| {
-            SyncKey::Issued(crate::eas::ids::IssuedSyncKey::new(k))
+            SyncKey::Issued(crate::proto::ids::IssuedSyncKey::new(k))
         }))
 }
 
@@ -1184,7 +1188,7 @@ impl Job {
             None => email::parse_change(data)
                 .map(Edit::Flags)
                 .map_err(|e| format!("{e:?}")),
-            Some(class) => groupware::parse(class, data)
+            Some(class) => parse_groupware(class, data)
                 .map(|(bytes, summary)| Edit::Replace(bytes, summary))
                 .map_err(|e| e.to_string()),
         };
@@ -1216,7 +1220,7 @@ impl Job {
             return Ok(Some(*id));
         }
         let parsed = match data {
-            Some(d) => groupware::parse(class, d),
+            Some(d) => parse_groupware(class, d),
             None => Err(groupware::Malformed::new(
                 class,
                 "Add without ApplicationData",

@@ -15,8 +15,8 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::mime::{BodyPart, MimePart};
 use mail_parser::MessageParser;
 
-use super::meta::MessageMeta;
 use super::mime::{self, BodyKind};
+use crate::store::model::MessageMeta;
 
 /// One recipient or the sender: an address and an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq)]

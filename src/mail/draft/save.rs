@@ -9,11 +9,11 @@
 
 use super::{Draft, Edit, EditError, Mailbox, attachment_parts};
 use crate::config::Config;
-use crate::mail::meta::{Flags, MailItem, MessageMeta};
 use crate::mail::mime;
 use crate::mail::submit::{self, Submission, SubmitError};
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{Account, AccountId, FolderId};
+use crate::store::model::{Flags, MailItem, MessageMeta};
 use crate::store::ops::Tx;
 use crate::store::tables::SENT_CLIENT_IDS;
 use crate::store::{BlobId, BlobStore, Store, StoreError, WriteCtx, now};

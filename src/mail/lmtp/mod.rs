@@ -6,6 +6,7 @@
 //! message durable.
 
 mod session;
+mod types;
 
 #[cfg(test)]
 mod fake;
@@ -13,7 +14,6 @@ mod fake;
 mod tests;
 
 use std::ffi::CString;
-use std::future::Future;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -27,90 +27,9 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 pub use session::{Closing, Delivery, MAX_LINE, Pending, SPILL_AT, Session, Step};
+pub use types::{LmtpConfig, Mailboxes, NotDelivered, Received};
 
-use crate::refusal::Refusals;
 use crate::store::blob::BlobWriter;
-
-/// Implemented by the server for real delivery; tests use a fake.
-pub trait Mailboxes {
-    /// Resolves a recipient address, with any `+tag` already stripped (`alice+lists@x` →
-    /// `alice@x`), to an account id; None = unknown or disabled account.
-    fn resolve(&self, address: &str) -> Option<u64>;
-
-    /// A new spool for a message too large to keep in memory while it arrives.
-    fn spool(&self) -> io::Result<BlobWriter>;
-
-    /// Durably stores `raw`, sent by the envelope `sender` (empty for `<>`), for every
-    /// account in `accounts` (distinct ids); returns only after the commit is durable.
-    fn deliver(
-        &self,
-        sender: &str,
-        accounts: &[u64],
-        raw: Received,
-    ) -> impl Future<Output = Result<(), NotDelivered>>;
-}
-
-/// A complete message: small ones in memory, larger ones in the spool they were written
-/// to as they arrived ([`Step::Spill`]).
-pub enum Received {
-    Memory(Vec<u8>),
-    Spooled(BlobWriter),
-}
-
-impl Received {
-    pub fn len(&self) -> u64 {
-        match self {
-            Received::Memory(raw) => raw.len() as u64,
-            Received::Spooled(spool) => spool.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl From<Vec<u8>> for Received {
-    fn from(raw: Vec<u8>) -> Self {
-        Received::Memory(raw)
-    }
-}
-
-/// Why a message was not delivered; every recipient gets the same temporary answer.
-#[derive(Debug)]
-pub enum NotDelivered {
-    /// The store or the disk failed: `451 4.3.0`.
-    Failed(String),
-    /// The memory budget could not take the message now: `452 4.3.1` (RFC 3463: the
-    /// system is short of a resource; the MTA retries later).
-    Busy,
-}
-
-#[derive(Debug, Clone)]
-pub struct LmtpConfig {
-    /// Named in the greeting and the LHLO reply.
-    pub hostname: String,
-    /// Largest message accepted, in bytes (advertised as SIZE, RFC 1870).
-    pub max_message_size: usize,
-    /// Most accepted recipients per message.
-    pub max_recipients: usize,
-    /// A connection silent this long is closed with `421 4.4.2`.
-    pub idle_timeout: Duration,
-    /// Where messages refused for their size are logged and counted.
-    pub refusals: Rc<Refusals>,
-}
-
-impl Default for LmtpConfig {
-    fn default() -> Self {
-        Self {
-            hostname: "localhost".to_owned(),
-            max_message_size: 50 * 1024 * 1024,
-            max_recipients: 1000,
-            idle_timeout: Duration::from_secs(300),
-            refusals: Rc::default(),
-        }
-    }
-}
 
 /// Who may connect to a unix socket easd binds itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use smtp_proto::{
     Response,
 };
 
-use super::{LmtpConfig, Mailboxes, NotDelivered};
+use super::types::{LmtpConfig, Mailboxes, NotDelivered};
 use crate::refusal::{Limit, Refusals};
 
 /// Longest command line accepted, CRLF included. RFC 5321 4.5.3.1.4 sets 512 and lets

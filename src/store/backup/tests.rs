@@ -3,8 +3,8 @@ use std::collections::BTreeSet;
 use redb::TableDefinition;
 
 use super::*;
-use crate::mail::meta::{Flags, MessageMeta};
 use crate::store::model::FolderType;
+use crate::store::model::{Flags, MessageMeta};
 use crate::store::{folders, items, ops};
 
 /// A store with one account, a created folder and two messages (one blob shared).

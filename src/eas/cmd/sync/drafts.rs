@@ -14,10 +14,10 @@
 use super::{CONFLICT, CONVERSION_ERROR, Conflict, ItemResponse, Job, NOT_FOUND, OK, SERVER_ERROR};
 use crate::eas::class::{draft, email};
 use crate::eas::cmd::Ctx;
-use crate::eas::version::ProtocolVersion;
 use crate::mail::draft::save::{self, Author, Outcome};
 use crate::mail::draft::{EditError, Mailbox};
 use crate::mail::submit::SubmitError;
+use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{Folder, FolderId, FolderType};
 use crate::store::{BlobStore, StoreError, WriteCtx};

@@ -8,11 +8,11 @@ use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use crate::eas::command::Command;
-use crate::eas::ids::{
+use crate::proto::command::Command;
+use crate::proto::ids::{
     CollectionId, DeviceId, DeviceType, IdError, PolicyKey, SentPolicyKey, ServerId,
 };
-use crate::eas::version::{ProtocolVersion, VersionError};
+use crate::proto::version::{ProtocolVersion, VersionError};
 
 /// Longest query string accepted. Real ones are well under 1 KiB; the base64 form
 /// cannot exceed about 2.4 KiB even with every parameter at 255 bytes.

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::eas::version::ProtocolVersion;
+use crate::proto::version::ProtocolVersion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Command {

@@ -3,15 +3,15 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::eas::command::Command;
-use crate::eas::ids::{
+use crate::proto::command::Command;
+use crate::proto::ids::{
     CollectionId, DeviceId, DeviceType, IdError, PolicyKey, SentPolicyKey, ServerId,
 };
-use crate::eas::query::{
+use crate::proto::query::{
     Base64Field, EasRequest, MAX_QUERY_LEN, QueryError, QueryForm, device_id_hint,
     encode_base64_query, encode_plain_query, parse_request, policy_key_header,
 };
-use crate::eas::version::{ProtocolVersion, VersionError};
+use crate::proto::version::{ProtocolVersion, VersionError};
 
 fn b64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)

@@ -1,0 +1,79 @@
+//! The answers of admin operations (`admin::ops`, `admin::govern`), as the control socket
+//! carries them to the CLI.
+
+use serde::{Deserialize, Serialize};
+
+use crate::govern::abq::Rules;
+use crate::govern::policy::Value;
+use crate::govern::registry::DeviceSummary;
+use crate::store::model::{Account, DeviceSettings};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserSummary {
+    pub email: String,
+    pub name: String,
+    pub admin: bool,
+    pub enabled: bool,
+    pub created: i64,
+}
+
+impl From<&Account> for UserSummary {
+    fn from(a: &Account) -> Self {
+        Self {
+            email: a.email.clone(),
+            name: a.display_name.clone(),
+            admin: a.admin,
+            enabled: a.enabled,
+            created: a.created,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Done {
+        message: String,
+    },
+    Users {
+        users: Vec<UserSummary>,
+    },
+    Status {
+        status: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
+    Govern(GovReply),
+    /// An interim line of a streamed import (see `Request::Import::stream_progress`); the
+    /// final reply follows.
+    Progress(crate::mail::import::ImportProgress),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum GovReply {
+    Devices {
+        devices: Vec<DeviceSummary>,
+    },
+    Rules {
+        rules: Rules,
+    },
+    Created {
+        id: u64,
+    },
+    Policy {
+        level: String,
+        /// "own settings" or "inherited from …".
+        source: String,
+        values: Vec<(String, Value)>,
+    },
+    /// Folder and sync settings of a device, or a rule's new-device settings.
+    Settings {
+        target: String,
+        /// Where they come from: "device", or for a rule "own template", "no template of
+        /// its own: the global rule's", "no template: the built-in defaults".
+        source: String,
+        settings: DeviceSettings,
+    },
+}

@@ -1,0 +1,30 @@
+//! The state every request handler may need, shared by all connections; built by the
+//! daemon (`server`) at start, used by the front ends (`eas`).
+
+use std::rc::Rc;
+
+use crate::auth::Authenticator;
+use crate::budget::MemoryBudget;
+use crate::config::Config;
+use crate::protolog::ProtocolLog;
+use crate::push::hub::Hub;
+use crate::push::notify;
+use crate::refusal::Refusals;
+use crate::spool::Spool;
+use crate::store::Store;
+
+/// Everything a request handler may need, shared by all connections.
+pub struct App {
+    pub cfg: Config,
+    pub store: Store,
+    pub auth: Authenticator,
+    pub protolog: ProtocolLog,
+    pub hub: Rc<Hub>,
+    pub notify_counters: Rc<notify::Counters>,
+    /// Requests, messages and logins refused for resource reasons (logged and counted).
+    pub refusals: Rc<Refusals>,
+    /// The memory that bodies, responses, LMTP messages and decoded WBXML may hold at once.
+    pub budget: Rc<MemoryBudget>,
+    /// Temporary files (DATA/tmp) for large request bodies and response parts.
+    pub spool: Spool,
+}

@@ -1,0 +1,12 @@
+//! The protocol's basic values: ids, versions, commands, status codes, the request query
+//! and dateTime values. Above `wbxml` only: everything that speaks EAS builds on these.
+
+pub mod command;
+pub mod datetime;
+pub mod ids;
+pub mod query;
+pub mod status;
+pub mod version;
+
+#[cfg(test)]
+mod query_tests;
