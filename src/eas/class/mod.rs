@@ -10,10 +10,13 @@ pub mod groupware;
 pub mod notes;
 pub mod tasks;
 
+use crate::eas::version::ProtocolVersion;
 use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
+use crate::mail::meta::MailItem;
 use crate::store::model::{Account, Device};
 use crate::store::{Store, StoreError};
+use crate::sync::file_reference;
 use crate::wbxml::Element;
 use crate::wbxml::tag::{airsync, airsyncbase};
 
@@ -472,6 +475,25 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// The full ApplicationData of a message, read from its blob: what Sync sends, and what
+/// Search and ItemOperations fetch.
+pub fn full_data(
+    store: &Store,
+    item: &MailItem,
+    body: &BodyOptions,
+    version: ProtocolVersion,
+) -> Result<Element, StoreError> {
+    let raw = store.blobs().read(&item.blob)?;
+    let (folder, id) = (item.folder, item.id);
+    Ok(email::application_data(
+        item,
+        &raw,
+        body,
+        version,
+        &|part| file_reference(folder, id, part),
+    ))
 }
 
 #[cfg(test)]

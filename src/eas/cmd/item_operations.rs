@@ -7,7 +7,7 @@ use base64::Engine;
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::{self, Class, GroupwareItem};
-use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
+use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data};
 use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
 use crate::mail::meta::MailItem;
@@ -129,7 +129,7 @@ fn fetch(
     };
     let (mut props, class) = match found {
         Some(Fetched::Mail(item)) => (
-            super::sync::full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?,
+            full_data(&ctx.app.store, &item, &body_opts, ctx.req.version)?,
             "Email",
         ),
         // A groupware item as stored: its ApplicationData as the device that wrote it sent it.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
 use crate::eas::class::{
-    BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, parse_datetime,
+    BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, full_data, parse_datetime,
 };
 use crate::govern::settings::Sight;
 use crate::refusal::Limit;
@@ -210,7 +210,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let mut answer = store_answer(OK);
     let shown_len = shown.len();
     for item in shown {
-        let mut props = super::sync::full_data(&ctx.app.store, &item, &body, ctx.req.version)?;
+        let mut props = full_data(&ctx.app.store, &item, &body, ctx.req.version)?;
         props.tag = s::PROPERTIES;
         answer.push(
             Element::new(s::RESULT)

@@ -1,23 +1,21 @@
 //! Sync ([MS-ASCMD] 2.2.1.21): client changes in, server changes out, per collection.
 //!
-//! The state logic lives in [`crate::sync::collection`]; this module parses the request,
-//! runs one store transaction per collection, and renders the answer. A collection with
-//! nothing to do is answered from a read transaction without touching the writer.
+//! Built like FolderSync: [`request`] reads the request into typed values, the state logic
+//! lives in [`crate::sync::collection`], [`render`] builds the answer; this module runs one
+//! store transaction per collection between them. A collection with nothing to do is
+//! answered from a read transaction without touching the writer.
 
 use std::collections::HashMap;
 mod drafts;
-
-use serde::{Deserialize, Serialize};
+mod render;
+mod request;
 
 use super::{Ctx, Reply, status_reply};
-use crate::bounded::{Distinct, at_most};
-use crate::config;
 use crate::eas::class::groupware::{self, Class, Summary};
-use crate::eas::class::{BodyOptions, MailOptions, MailPolicy, email, notes, tasks};
+use crate::eas::class::{MailPolicy, email};
 use crate::eas::ids::SyncKey;
 use crate::eas::version::ProtocolVersion;
 use crate::govern::settings::Sight;
-use crate::mail::meta::MailItem;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
@@ -29,9 +27,13 @@ use crate::sync::collection::{
     self as coll, CollectionState, Held, KeyMatch, Merge, Merged, Previous, ServerChanges,
     StateKey, SyncItem,
 };
-use crate::sync::{file_reference, item_server_id, parse_item_server_id, retriable};
-use crate::wbxml::tag::email2;
-use crate::wbxml::{self, Element, tag::airsync as a};
+use crate::sync::{item_server_id, parse_item_server_id, retriable};
+use crate::wbxml::{Element, tag::airsync as a};
+use render::{collection_status, render};
+use request::{
+    BadRequest, Cache, ClientCommand, CollectionRequest, Conflict, HangRequest, options, parse,
+    parse_hang,
+};
 
 /// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
 const OK: u8 = 1;
@@ -50,78 +52,6 @@ const RETRY: u8 = 16;
 /// WindowSize when the client names none, and the most one response carries.
 const DEFAULT_WINDOW: usize = 100;
 const MAX_WINDOW: usize = 512;
-
-/// One collection of a Sync request, with what the client cached from earlier requests.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct CollectionRequest {
-    id: String,
-    #[serde(skip)]
-    key: Option<String>,
-    window: Option<usize>,
-    deletes_as_moves: bool,
-    get_changes: Option<bool>,
-    /// The Options element, WBXML-encoded, so a later request without Options reuses it.
-    options: Option<Vec<u8>>,
-    #[serde(skip)]
-    commands: Vec<ClientCommand>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum ClientCommand {
-    /// `send`: email2:Send, a draft to send ([MS-ASEMAIL] 2.2.2.69).
-    Change {
-        server_id: String,
-        data: Element,
-        send: bool,
-    },
-    Delete {
-        server_id: String,
-    },
-    Fetch {
-        server_id: String,
-    },
-    /// A new item; `data` is its ApplicationData, checked when it is applied.
-    Add {
-        client_id: String,
-        data: Option<Element>,
-        send: bool,
-    },
-}
-
-/// What the device sent last: an empty Sync or a Partial one is completed from it
-/// ([MS-ASCMD] 2.2.3.131 Partial; 3.1.5.3 empty Sync).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Cache {
-    collections: Vec<CollectionRequest>,
-    /// The last hanging-Sync wait, repeated by an empty Sync.
-    #[serde(default)]
-    hang: Option<HangRequest>,
-}
-
-/// How long a hanging Sync may wait, as the client asked.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-enum HangRequest {
-    WaitMinutes(u32),
-    HeartbeatSeconds(u32),
-}
-
-fn parse_hang(body: &Element) -> Result<Option<HangRequest>, &'static str> {
-    if let Some(w) = body.text_of(a::WAIT) {
-        return w
-            .trim()
-            .parse()
-            .map(|m| Some(HangRequest::WaitMinutes(m)))
-            .map_err(|_| "Wait is not a number");
-    }
-    if let Some(h) = body.text_of(a::HEARTBEAT_INTERVAL) {
-        return h
-            .trim()
-            .parse()
-            .map(|s| Some(HangRequest::HeartbeatSeconds(s)))
-            .map_err(|_| "HeartbeatInterval is not a number");
-    }
-    Ok(None)
-}
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let cache = load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?;
@@ -274,23 +204,6 @@ fn hanging(ctx: &Ctx<'_>, wait: Option<HangRequest>) -> Result<Option<std::time:
     Ok(Some(std::time::Duration::from_secs(u64::from(seconds))))
 }
 
-/// Why a Sync request is refused while it is read.
-#[derive(Debug, PartialEq)]
-enum BadRequest {
-    /// Status 4, with what is wrong.
-    Malformed(&'static str),
-    /// More collections than `max_collections` (Status 15).
-    TooManyCollections,
-    /// A collection with more commands than `max_commands` (Status 4).
-    TooManyCommands,
-}
-
-impl From<&'static str> for BadRequest {
-    fn from(why: &'static str) -> Self {
-        BadRequest::Malformed(why)
-    }
-}
-
 /// The answer to a request refused while it was read; the limits are recorded.
 fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
     let limits = &ctx.app.cfg.limits;
@@ -324,122 +237,6 @@ fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
             status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
         }
     }
-}
-
-/// The request's collections, each named once and at most `max_collections` of them;
-/// reading stops at the first one over a bound.
-fn parse(
-    body: &Element,
-    cache: Option<&Cache>,
-    limits: &config::Limits,
-) -> Result<Vec<CollectionRequest>, BadRequest> {
-    let partial = body.find(a::PARTIAL).is_some();
-    let cached: HashMap<&str, &CollectionRequest> = cache
-        .map(|c| c.collections.iter().map(|r| (r.id.as_str(), r)).collect())
-        .unwrap_or_default();
-    let mut seen = Distinct::new(limits.max_collections);
-    let mut out = Vec::new();
-    if let Some(list) = body.find(a::COLLECTIONS) {
-        for c in list.find_all(a::COLLECTION) {
-            let id = c
-                .text_of(a::COLLECTION_ID)
-                .ok_or("Collection without CollectionId")?;
-            if !seen.admit(id).map_err(|_| BadRequest::TooManyCollections)? {
-                return Err(BadRequest::Malformed("a collection named twice"));
-            }
-            let cached = cached.get(id).copied();
-            out.push(parse_collection(c, id, cached, limits.max_commands)?);
-        }
-    }
-    if partial {
-        // Collections not named keep their cached parameters ([MS-ASCMD] 2.2.3.131).
-        for cached in cache.map(|c| c.collections.as_slice()).unwrap_or_default() {
-            if seen
-                .admit(cached.id.as_str())
-                .map_err(|_| BadRequest::TooManyCollections)?
-            {
-                out.push(cached.clone());
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn parse_collection(
-    c: &Element,
-    id: &str,
-    cached: Option<&CollectionRequest>,
-    max_commands: usize,
-) -> Result<CollectionRequest, BadRequest> {
-    let key = c.text_of(a::SYNC_KEY).ok_or("Collection without SyncKey")?;
-    let window = match c.text_of(a::WINDOW_SIZE) {
-        Some(w) => Some(
-            w.parse::<usize>()
-                .map_err(|_| "WindowSize is not a number")?,
-        ),
-        None => cached.and_then(|r| r.window),
-    };
-    let flag = |tag| c.find(tag).map(|e| e.text().is_none_or(|t| t != "0"));
-    let options = match c.find(a::OPTIONS) {
-        Some(o) => Some(wbxml::encode(o)),
-        None => cached.and_then(|r| r.options.clone()),
-    };
-    let mut commands = Vec::new();
-    if let Some(cmds) = c.find(a::COMMANDS) {
-        let cmds =
-            at_most(cmds.elements(), max_commands).map_err(|_| BadRequest::TooManyCommands)?;
-        for cmd in cmds {
-            let server_id = || {
-                cmd.text_of(a::SERVER_ID)
-                    .map(str::to_owned)
-                    .ok_or("command without ServerId")
-            };
-            let send = cmd.find(email2::SEND).is_some();
-            commands.push(if cmd.tag == a::CHANGE {
-                ClientCommand::Change {
-                    server_id: server_id()?,
-                    // A Send alone changes nothing else of the draft.
-                    data: match cmd.find(a::APPLICATION_DATA) {
-                        Some(d) => d.clone(),
-                        None if send => Element::new(a::APPLICATION_DATA),
-                        None => {
-                            return Err(BadRequest::Malformed("Change without ApplicationData"));
-                        }
-                    },
-                    send,
-                }
-            } else if cmd.tag == a::DELETE {
-                ClientCommand::Delete {
-                    server_id: server_id()?,
-                }
-            } else if cmd.tag == a::FETCH {
-                ClientCommand::Fetch {
-                    server_id: server_id()?,
-                }
-            } else if cmd.tag == a::ADD {
-                ClientCommand::Add {
-                    client_id: cmd
-                        .text_of(a::CLIENT_ID)
-                        .ok_or("Add without ClientId")?
-                        .to_owned(),
-                    data: cmd.find(a::APPLICATION_DATA).cloned(),
-                    send,
-                }
-            } else {
-                return Err(BadRequest::Malformed("unknown command in Commands"));
-            });
-        }
-    }
-    Ok(CollectionRequest {
-        id: id.to_owned(),
-        key: Some(key.to_owned()),
-        window,
-        // [MS-ASCMD] 2.2.3.43: DeletesAsMoves defaults to true.
-        deletes_as_moves: flag(a::DELETES_AS_MOVES).unwrap_or(true),
-        get_changes: flag(a::GET_CHANGES),
-        options,
-        commands,
-    })
 }
 
 fn load_cache(store: &Store, account: u64, device: &str) -> Result<Option<Cache>, StoreError> {
@@ -503,68 +300,6 @@ async fn remember(
             Ok(())
         })
         .await
-}
-
-/// Which object is kept when the client changed an item that also changed on the server
-/// since its SyncKey ([MS-ASCMD] 2.2.3.34 Conflict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Conflict {
-    /// 0: the client object replaces the server object.
-    ClientWins,
-    /// 1, and the default: the server object replaces the client object; the client's
-    /// change is answered with Status 7.
-    ServerWins,
-}
-
-/// Per-request options of one collection, as the device's policy allows them.
-struct Options {
-    mail: MailOptions,
-    conflict: Conflict,
-}
-
-/// The collection's options; `class` is its item class (`None`: mail), which decides what
-/// its FilterType may be.
-fn options(
-    req: &CollectionRequest,
-    policy: &MailPolicy,
-    class: Option<Class>,
-) -> Result<Options, &'static str> {
-    let Some(bytes) = &req.options else {
-        let mut mail = policy.enforce(MailOptions::default());
-        mail.filter = policy.filter(class, 0);
-        return Ok(Options {
-            mail,
-            conflict: Conflict::ServerWins,
-        });
-    };
-    let el = wbxml::decode(bytes, &wbxml::Limits::default())
-        .map_err(|_| "cached Options do not decode")?;
-    let filter = match el.text_of(a::FILTER_TYPE) {
-        Some(f) => f
-            .parse::<u8>()
-            .ok()
-            .filter(|f| *f <= 8)
-            .ok_or("FilterType out of range")?,
-        None => 0,
-    };
-    let conflict = match el.text_of(a::CONFLICT).map(str::trim) {
-        Some("0") => Conflict::ClientWins,
-        Some("1") | None => Conflict::ServerWins,
-        Some(_) => return Err("Conflict is neither 0 nor 1"),
-    };
-    let body = BodyOptions::parse(&el).map_err(|_| "invalid body options")?;
-    let mut mail = policy.enforce(MailOptions { filter, body });
-    mail.filter = policy.filter(class, filter);
-    Ok(Options { mail, conflict })
-}
-
-fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
-    let mut e = Element::new(a::COLLECTION);
-    if let Some(k) = key {
-        e.push_text(a::SYNC_KEY, k);
-    }
-    e.text_child(a::COLLECTION_ID, id)
-        .text_child(a::STATUS, status.to_string())
 }
 
 /// One item's answer in Responses.
@@ -761,7 +496,15 @@ async fn sync_collection(
             let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
                 && changes.is_empty()
                 && responses.is_empty();
-            let e = render(ctx, &req.id, key, &changes, &responses, &opts.mail.body)?;
+            let e = render(
+                &ctx.app.store,
+                ctx.req.version,
+                &req.id,
+                key,
+                &changes,
+                &responses,
+                &opts.mail.body,
+            )?;
             Ok((e, quiet))
         }
     }
@@ -1314,164 +1057,6 @@ impl Job {
     }
 }
 
-fn render(
-    ctx: &Ctx<'_>,
-    collection_id: &str,
-    key: u64,
-    changes: &ServerChanges,
-    responses: &[ItemResponse],
-    body: &BodyOptions,
-) -> Result<Element, StoreError> {
-    let version = ctx.req.version;
-    let mut e = Element::new(a::COLLECTION)
-        .text_child(a::SYNC_KEY, key.to_string())
-        .text_child(a::COLLECTION_ID, collection_id)
-        .text_child(a::STATUS, OK.to_string());
-    if changes.more_available {
-        e.push(Element::new(a::MORE_AVAILABLE));
-    }
-    if !changes.is_empty() {
-        let mut cmds = Element::new(a::COMMANDS);
-        for item in &changes.adds {
-            cmds.push(
-                Element::new(a::ADD)
-                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
-                    .child(item_data(&ctx.app.store, item, body, version)?),
-            );
-        }
-        for item in &changes.changes {
-            // A message changes only in its flags, a draft as a whole ([MS-ASEMAIL] 16.0);
-            // other items are sent whole.
-            let data = match item {
-                SyncItem::Mail(m) if !m.flags.draft => email::flags_change(m, version),
-                other => item_data(&ctx.app.store, other, body, version)?,
-            };
-            cmds.push(
-                Element::new(a::CHANGE)
-                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
-                    .child(data),
-            );
-        }
-        for (folder, id) in &changes.deletes {
-            cmds.push(
-                Element::new(a::DELETE).text_child(a::SERVER_ID, item_server_id(*folder, *id)),
-            );
-        }
-        let folder = collection_id.parse().unwrap_or_default();
-        for id in &changes.soft_deletes {
-            cmds.push(
-                Element::new(a::SOFT_DELETE).text_child(a::SERVER_ID, item_server_id(folder, *id)),
-            );
-        }
-        e.push(cmds);
-    }
-    if !responses.is_empty() {
-        let mut r = Element::new(a::RESPONSES);
-        for resp in responses {
-            r.push(match resp {
-                ItemResponse::Change {
-                    server_id,
-                    status,
-                    data,
-                } => {
-                    let e = Element::new(a::CHANGE)
-                        .text_child(a::SERVER_ID, server_id.clone())
-                        .text_child(a::STATUS, status.to_string());
-                    match data {
-                        Some(d) => e.child(d.clone()),
-                        None => e,
-                    }
-                }
-                ItemResponse::Delete { server_id, status } => Element::new(a::DELETE)
-                    .text_child(a::SERVER_ID, server_id.clone())
-                    .text_child(a::STATUS, status.to_string()),
-                ItemResponse::Add {
-                    client_id,
-                    status,
-                    server_id,
-                    data,
-                } => {
-                    let mut e = Element::new(a::ADD).text_child(a::CLIENT_ID, client_id.clone());
-                    if let Some(sid) = server_id {
-                        e.push_text(a::SERVER_ID, sid.clone());
-                    }
-                    e.push_text(a::STATUS, status.to_string());
-                    if let Some(d) = data {
-                        e.push(d.clone());
-                    }
-                    e
-                }
-                ItemResponse::Fetch {
-                    server_id,
-                    item: None,
-                } => Element::new(a::FETCH)
-                    .text_child(a::SERVER_ID, server_id.clone())
-                    .text_child(a::STATUS, NOT_FOUND.to_string()),
-                ItemResponse::Fetch {
-                    server_id,
-                    item: Some(item),
-                } => Element::new(a::FETCH)
-                    .text_child(a::SERVER_ID, server_id.clone())
-                    .text_child(a::STATUS, OK.to_string())
-                    .child(item_data(&ctx.app.store, item, body, version)?),
-            });
-        }
-        e.push(r);
-    }
-    Ok(e)
-}
-
-/// The ApplicationData of an item as the collection carries it: a message read from its
-/// blob; a groupware item as stored; a merged item converted.
-fn item_data(
-    store: &Store,
-    item: &SyncItem,
-    body: &BodyOptions,
-    version: ProtocolVersion,
-) -> Result<Element, StoreError> {
-    match item {
-        SyncItem::Mail(m) => full_data(store, m, body, version),
-        SyncItem::Groupware(g) => groupware::application_data(g),
-        SyncItem::Merged(g, what) => {
-            let source = groupware::application_data(g)?;
-            // The scan only carries items their conversion admits (tasks as tasks, notes
-            // as notes), so another pairing is a record that changed class under it.
-            match (what, &g.summary) {
-                (Merge::TasksAsEvents { .. }, Summary::Task(t)) => {
-                    Ok(tasks::as_event(g, &source, t))
-                }
-                (Merge::NotesAsEvents, Summary::Note(n)) => Ok(notes::as_event(g, &source, n)),
-                (Merge::NotesAsTasks, Summary::Note(n)) => Ok(notes::as_task(&source, n)),
-                _ => Err(StoreError::Corrupt {
-                    table: "groupware_items",
-                    detail: format!(
-                        "item {} of folder {} cannot be shown as {what:?}",
-                        g.id, g.folder
-                    ),
-                }),
-            }
-        }
-    }
-}
-
-/// The full ApplicationData of a message, read from its blob.
-pub fn full_data(
-    store: &Store,
-    item: &MailItem,
-    body: &BodyOptions,
-    version: ProtocolVersion,
-) -> Result<Element, StoreError> {
-    let raw = store.blobs().read(&item.blob)?;
-    let (folder, id) = (item.folder, item.id);
-    Ok(email::application_data(
-        item,
-        &raw,
-        body,
-        version,
-        &|part| file_reference(folder, id, part),
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1497,125 +1082,5 @@ mod tests {
             or_retry(Ok(Outcome::InvalidKey)),
             Ok(Outcome::InvalidKey)
         ));
-    }
-
-    #[test]
-    fn conflict_option_is_0_or_1_and_defaults_to_server_wins() {
-        let request = |options: Option<Element>| CollectionRequest {
-            id: "1".into(),
-            key: Some("1".into()),
-            window: None,
-            deletes_as_moves: true,
-            get_changes: None,
-            options: options.map(|o| wbxml::encode(&o)),
-            commands: Vec::new(),
-        };
-        let conflict = |value: Option<&str>| {
-            let mut o = Element::new(a::OPTIONS);
-            if let Some(v) = value {
-                o.push_text(a::CONFLICT, v);
-            }
-            options(
-                &request(Some(o)),
-                &MailPolicy::of(&Default::default()),
-                None,
-            )
-            .map(|o| o.conflict)
-        };
-        assert_eq!(conflict(Some("0")), Ok(Conflict::ClientWins));
-        assert_eq!(conflict(Some("1")), Ok(Conflict::ServerWins));
-        assert_eq!(conflict(None), Ok(Conflict::ServerWins));
-        assert!(conflict(Some("2")).is_err());
-        let none = options(&request(None), &MailPolicy::of(&Default::default()), None);
-        assert_eq!(none.map(|o| o.conflict), Ok(Conflict::ServerWins));
-    }
-
-    fn sync_of(collections: impl Iterator<Item = Element>) -> Element {
-        Element::new(a::SYNC).child(collections.fold(Element::new(a::COLLECTIONS), Element::child))
-    }
-
-    fn collection(id: &str, commands: usize) -> Element {
-        let c = Element::new(a::COLLECTION)
-            .text_child(a::SYNC_KEY, "1")
-            .text_child(a::COLLECTION_ID, id);
-        if commands == 0 {
-            return c;
-        }
-        let cmds = (0..commands).fold(Element::new(a::COMMANDS), |l, i| {
-            l.child(Element::new(a::FETCH).text_child(a::SERVER_ID, format!("{id}:{i}")))
-        });
-        c.child(cmds)
-    }
-
-    fn limits(max_collections: usize, max_commands: usize) -> config::Limits {
-        config::Limits {
-            max_collections,
-            max_commands,
-            ..config::Limits::default()
-        }
-    }
-
-    #[test]
-    fn collections_and_commands_are_bounded_while_read() {
-        let body = sync_of((0..3).map(|i| collection(&i.to_string(), 2)));
-        let read = parse(&body, None, &limits(3, 2)).unwrap();
-        assert_eq!(read.len(), 3);
-        assert_eq!(read[2].commands.len(), 2);
-        assert_eq!(
-            parse(&body, None, &limits(2, 2)),
-            Err(BadRequest::TooManyCollections)
-        );
-        assert_eq!(
-            parse(&body, None, &limits(3, 1)),
-            Err(BadRequest::TooManyCommands)
-        );
-        let twice = sync_of(["1", "2", "1"].into_iter().map(|id| collection(id, 0)));
-        assert_eq!(
-            parse(&twice, None, &limits(10, 10)),
-            Err(BadRequest::Malformed("a collection named twice"))
-        );
-        // A Partial Sync's cached collections count against the bound too.
-        let cache = Cache {
-            collections: read,
-            hang: None,
-        };
-        let partial = sync_of(std::iter::once(collection("9", 0))).child(Element::new(a::PARTIAL));
-        assert_eq!(
-            parse(&partial, Some(&cache), &limits(4, 2)).unwrap().len(),
-            4
-        );
-        assert_eq!(
-            parse(&partial, Some(&cache), &limits(3, 2)),
-            Err(BadRequest::TooManyCollections)
-        );
-    }
-
-    /// Reading many collections (each looked up in the cache) and many commands is linear.
-    #[test]
-    fn reading_a_sync_request_is_linear() {
-        let time = |n: usize| {
-            let body = sync_of((0..n).map(|i| collection(&i.to_string(), 0)));
-            let big = sync_of(std::iter::once(collection("1", n)));
-            let cache = Cache {
-                collections: parse(&body, None, &limits(n, n)).unwrap(),
-                hang: None,
-            };
-            (0..5)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    assert_eq!(parse(&body, Some(&cache), &limits(n, n)).unwrap().len(), n);
-                    let one = parse(&big, Some(&cache), &limits(n, n)).unwrap();
-                    assert_eq!(one[0].commands.len(), n);
-                    t.elapsed()
-                })
-                .min()
-                .unwrap()
-        };
-        let (small, large) = (time(10_000), time(100_000));
-        let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-9);
-        assert!(
-            ratio < 30.0,
-            "10x the collections took {ratio:.1}x the time"
-        );
     }
 }
