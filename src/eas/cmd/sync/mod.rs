@@ -24,9 +24,10 @@ use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
 use crate::sync::collection::{
-    self as coll, CollectionState, Held, KeyMatch, Merge, Merged, Previous, ServerChanges,
-    StateKey, SyncItem,
+    self as coll, CollectionState, Held, KeyMatch, Merge, Merged, ServerChanges, SyncItem,
 };
+use crate::sync::round::{self, Start};
+use crate::sync::stored::{self, StateKey, StoreLog};
 use crate::sync::{item_server_id, parse_item_server_id, retriable};
 use crate::wbxml::{Element, tag::airsync as a};
 use render::{collection_status, render};
@@ -528,7 +529,7 @@ fn current_key(
     device: &str,
     folder: FolderId,
 ) -> Result<SyncKey, StoreError> {
-    let state = coll::load_state(
+    let state = stored::load_state(
         &store.read()?,
         StateKey {
             account,
@@ -561,11 +562,11 @@ async fn initial(
                 device: &device,
                 folder,
             };
-            if let Some(s) = coll::load_state(w.tx, k)?
+            if let Some(s) = stored::load_state(w.tx, k)?
                 && s.modseq == 0
                 && s.previous.is_none()
                 && Merged::same(s.merged.as_ref(), merged.as_ref())
-                && coll::load_held(w.tx, k, 0)?.0.is_empty()
+                && stored::load_held(w.tx, k, 0)?.0.is_empty()
             {
                 return Ok(s.key);
             }
@@ -575,7 +576,7 @@ async fn initial(
                 merged: merged.clone(),
                 ..CollectionState::default()
             };
-            coll::save(w, k, &state, &Held::default(), None)?;
+            stored::save(w, k, &state, &Held::default(), None)?;
             Ok(fresh)
         })
         .await
@@ -597,7 +598,7 @@ fn quiet(
         return Ok(None);
     }
     let tx = store.read()?;
-    let state = coll::load_state(&tx, sk)?;
+    let state = stored::load_state(&tx, sk)?;
     match coll::match_key(state.as_ref(), key) {
         KeyMatch::Unknown => return Ok(Some(Outcome::InvalidKey)),
         KeyMatch::Previous => return Ok(None),
@@ -614,7 +615,7 @@ fn quiet(
     }
     // The same check Ping makes: cheap when the folder has not moved since the last Sync,
     // and it reads at most one item otherwise (the write path then collects the window).
-    if get_changes && coll::pending(&tx, sk, folder_modseq, merged, now())? {
+    if get_changes && stored::pending(&tx, sk, folder_modseq, merged, now())? {
         return Ok(None);
     }
     Ok(Some(Outcome::Done {
@@ -676,53 +677,30 @@ impl Job {
             device: &self.device,
             folder: self.folder,
         };
-        let Some(stored) = coll::load_state(w.tx, sk)? else {
+        let Some(stored) = stored::load_state(w.tx, sk)? else {
             return Ok(Outcome::InvalidKey);
         };
-        // Made under other settings (tasks as events turned on or off, another calendar
-        // chosen, a task folder added or removed): its held set and positions describe
-        // another collection, so the device starts again from key 0.
-        if !Merged::same(stored.merged.as_ref(), self.merged.as_ref()) {
-            return Ok(Outcome::InvalidKey);
-        }
         // The position this request is answered from, and what becomes "previous".
-        let (mut state, mut held, previous, previous_held) =
-            match coll::match_key(Some(&stored), self.key) {
-                KeyMatch::Unknown => return Ok(Outcome::InvalidKey),
-                KeyMatch::Current => {
-                    let held = coll::load_held(w.tx, sk, 0)?;
-                    let prev = Previous {
-                        key: stored.key,
-                        modseq: stored.modseq,
-                        filter: stored.filter,
-                        rescan_until: stored.rescan_until,
-                        merged: stored.merged.clone(),
-                    };
-                    (stored.clone(), held.clone(), Some(prev), held)
-                }
-                KeyMatch::Previous => {
-                    let held = coll::load_held(w.tx, sk, 1)?;
-                    let rewound =
-                        coll::rewind(&stored).expect("a previous key has a previous state");
-                    (rewound, held.clone(), stored.previous.clone(), held)
-                }
-            };
-        let filter_changed = state.filter != self.filter;
-        coll::change_filter(&mut state, self.filter);
+        let Some(start) = round::begin(&stored, self.key, self.merged.as_ref(), self.filter) else {
+            return Ok(Outcome::InvalidKey);
+        };
+        let Start {
+            mut state,
+            previous,
+            resent,
+            filter_changed,
+            ..
+        } = start;
+        let previous_held = stored::load_held(w.tx, sk, start.held.number())?;
+        let mut held = previous_held.clone();
         // The Adds (and drafts' attachments) of a lost answer's round, when this is its
         // resend.
-        let lost_round = match coll::match_key(Some(&stored), self.key) {
-            KeyMatch::Previous => Some(drafts::Resent {
-                added: &stored.added,
-                attached: &stored.attached,
-                refused: &stored.refused,
-            }),
-            _ => None,
-        };
+        let lost_round = resent.then(|| drafts::Resent {
+            added: &stored.added,
+            attached: &stored.attached,
+            refused: &stored.refused,
+        });
         let replay = lost_round.as_ref().map_or(&[][..], |r| r.added);
-        state.added.clear();
-        state.attached.clear();
-        state.refused.clear();
         let mut sends = Vec::new();
         let (responses, refused) = self.apply_commands(
             w,
@@ -730,37 +708,25 @@ impl Job {
             (replay, lost_round.as_ref()),
             &mut sends,
         )?;
+        let log = StoreLog::new(w.tx, self.account);
         let mut changes = if self.get_changes {
-            coll::collect_changes(w.tx, sk, &mut state, &mut held, self.window, now())?
+            round::serve(&log, self.folder, &mut state, &mut held, self.window, now())?
         } else {
             ServerChanges::default()
         };
         for (folder, id, deleted) in refused {
-            coll::resend_merged(
-                w.tx,
-                sk,
-                &state,
-                &mut held,
-                (folder, id),
-                deleted,
-                &mut changes,
-            )?;
+            round::resend_merged(&log, &state, &mut held, (folder, id), deleted, &mut changes)?;
         }
-        let resent = stored.key != self.key;
-        if !resent && self.commands.is_empty() && changes.is_empty() && !filter_changed {
-            return Ok(Outcome::Done {
-                key: stored.key,
-                changes,
-                responses,
-                sends,
-            });
-        }
-        state.key = stored.key + 1;
-        state.previous = previous;
-        coll::prune_own(&mut state);
-        coll::save(w, sk, &state, &held, Some(&previous_held))?;
+        let moved = resent || !self.commands.is_empty() || !changes.is_empty() || filter_changed;
+        let key = match round::conclude(stored.key, state, previous, moved) {
+            None => stored.key,
+            Some(next) => {
+                stored::save(w, sk, &next, &held, Some(&previous_held))?;
+                next.key
+            }
+        };
         Ok(Outcome::Done {
-            key: state.key,
+            key,
             changes,
             responses,
             sends,
@@ -865,11 +831,11 @@ impl Job {
                     let item = match target(server_id) {
                         _ if self.withheld => None,
                         Target::Own(i) => {
-                            coll::read_item(w.tx, self.account, self.folder, i, None)?
+                            stored::read_item(w.tx, self.account, self.folder, i, None)?
                                 .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_)))
                         }
                         Target::Merged(f, i, what) => {
-                            coll::read_item(w.tx, self.account, f, i, Some(what))?
+                            stored::read_item(w.tx, self.account, f, i, Some(what))?
                         }
                         Target::Unknown => None,
                     }
