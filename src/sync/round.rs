@@ -16,6 +16,7 @@ use crate::sync::collection::{
     CollectionState, Held, KeyMatch, Merge, Merged, Previous, ServerChanges, SyncItem,
     change_filter, filter_cutoff, match_key, prune_own, rewind,
 };
+use crate::sync::parse_item_server_id;
 
 /// What a round reads of the store: folders' change logs and the items they name.
 pub trait Log {
@@ -53,6 +54,29 @@ impl Generation {
             Generation::Current => 0,
             Generation::Previous => 1,
         }
+    }
+}
+
+/// The item a client command names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An item of the collection's own folder.
+    Own(u64),
+    /// An item of a folder merged into the collection: (folder, item, its conversion).
+    Merged(FolderId, u64, Merge),
+    /// Nothing the collection carries (Status 8).
+    Unknown,
+}
+
+/// What ServerId `server_id` names in collection `collection`, which carries `merged`.
+pub fn target(server_id: &str, collection: FolderId, merged: Option<&Merged>) -> Target {
+    match parse_item_server_id(server_id) {
+        Some((f, i)) if f == collection => Target::Own(i),
+        Some((f, i)) => match Merged::of(merged, f) {
+            Some(what) => Target::Merged(f, i, what),
+            None => Target::Unknown,
+        },
+        None => Target::Unknown,
     }
 }
 
@@ -483,5 +507,23 @@ mod tests {
         };
         assert!(begin(&stored, 2, stored.merged.as_ref(), 0).is_some());
         assert_eq!(begin(&stored, 2, None, 0), None);
+    }
+
+    #[test]
+    fn a_server_id_names_an_own_item_a_merged_one_or_nothing() {
+        let notes = Merge::NotesAsTasks;
+        let merged = Merged::new([(7, notes)]);
+        let named = |sid| target(sid, FOLDER, merged.as_ref());
+        assert_eq!(named("4:12"), Target::Own(12));
+        assert_eq!(named("7:3"), Target::Merged(7, 3, notes));
+        assert_eq!(
+            named("8:3"),
+            Target::Unknown,
+            "a folder the collection does not carry"
+        );
+        assert_eq!(target("7:3", FOLDER, None), Target::Unknown);
+        for garbage in ["", "4", "4:x", "4:12:1"] {
+            assert_eq!(named(garbage), Target::Unknown, "{garbage}");
+        }
     }
 }

@@ -12,9 +12,10 @@ use crate::store::items::{self, ItemReads};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
-use crate::sync::collection::{self as coll, CollectionState, Held, Merge, Merged, SyncItem};
+use crate::sync::collection::{self as coll, CollectionState, Held, SyncItem};
+use crate::sync::item_server_id;
+use crate::sync::round::{self, Target};
 use crate::sync::stored;
-use crate::sync::{item_server_id, parse_item_server_id};
 use crate::wbxml::Element;
 
 /// What a client's Change does to an item.
@@ -27,15 +28,6 @@ enum Edit {
 
 /// A merged item the client changed or deleted: (its folder, its id, deleted).
 type Refused = (FolderId, u64, bool);
-
-/// The item a client command names.
-enum Target {
-    /// An item of the collection's own folder.
-    Own(u64),
-    /// An item of a folder merged into the collection: (folder, item, its conversion).
-    Merged(FolderId, u64, Merge),
-    Unknown,
-}
 
 impl Job {
     /// Applies the client's commands; the per-item responses, and the merged items the
@@ -53,14 +45,7 @@ impl Job {
         let replay: HashMap<&str, u64> = replay.iter().map(|(c, id)| (c.as_str(), *id)).collect();
         // Deleted Items, looked up at the first Delete that moves there.
         let mut trash = None;
-        let target = |sid: &str| match parse_item_server_id(sid) {
-            Some((f, i)) if f == self.folder => Target::Own(i),
-            Some((f, i)) => match Merged::of(merged.as_ref(), f) {
-                Some(what) => Target::Merged(f, i, what),
-                None => Target::Unknown,
-            },
-            None => Target::Unknown,
-        };
+        let target = |sid: &str| round::target(sid, self.folder, merged.as_ref());
         for (pos, cmd) in (0u32..).zip(&self.commands) {
             match cmd {
                 ClientCommand::Change {

@@ -24,7 +24,7 @@ use crate::store::ops::Tx;
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
 use crate::sync::collection::{
-    self as coll, CollectionState, Held, KeyMatch, Merged, ServerChanges, SyncItem,
+    self as coll, CollectionState, Held, Merged, ServerChanges, SyncItem,
 };
 use crate::sync::retriable;
 use crate::sync::round::{self, Start};
@@ -598,20 +598,14 @@ fn quiet(
         return Ok(None);
     }
     let tx = store.read()?;
-    let state = stored::load_state(&tx, sk)?;
-    match coll::match_key(state.as_ref(), key) {
-        KeyMatch::Unknown => return Ok(Some(Outcome::InvalidKey)),
-        KeyMatch::Previous => return Ok(None),
-        KeyMatch::Current => {}
-    }
-    if state
-        .as_ref()
-        .is_some_and(|s| !Merged::same(s.merged.as_ref(), merged))
-    {
+    let Some(state) = stored::load_state(&tx, sk)? else {
         return Ok(Some(Outcome::InvalidKey));
-    }
-    if state.is_some_and(|s| s.filter != filter) {
-        return Ok(None);
+    };
+    match round::begin(&state, key, merged, filter) {
+        None => return Ok(Some(Outcome::InvalidKey)),
+        // A resend, or a new FilterType, moves the key on: a write.
+        Some(start) if start.resent || start.filter_changed => return Ok(None),
+        Some(_) => {}
     }
     // The same check Ping makes: cheap when the folder has not moved since the last Sync,
     // and it reads at most one item otherwise (the write path then collects the window).
