@@ -1,10 +1,10 @@
 //! Sync ([MS-ASCMD] 2.2.1.21): client changes in, server changes out, per collection.
 //!
-//! Built like FolderSync: [`request`] reads the request into typed values, the round's
+//! Built like FolderSync: `request` reads the request into typed values, the round's
 //! decisions are [`crate::sync::round`]'s (over the state of [`crate::sync::collection`]),
-//! [`render`] builds the answer. This module runs one store transaction per collection
+//! `render` builds the answer. This module runs one store transaction per collection
 //! between them: it loads the state, asks the round where to start, applies the client's
-//! commands ([`apply`], [`drafts`]), asks the round what to send and what to keep, and
+//! commands (`apply`, `drafts`), asks the round what to send and what to keep, and
 //! saves that. A collection with nothing to do is answered from a read transaction without
 //! touching the writer.
 
