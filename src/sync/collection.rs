@@ -12,18 +12,16 @@
 //! device's tasks as events in its calendar): the state then keeps a position in each of
 //! those folders' logs too ([`Merged`]), and the same scan reads them after the
 //! collection's own log.
+//!
+//! This module holds the state and its pure rules; a round's decisions over it are in
+//! [`super::round`], and where it is stored in [`super::stored`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::items::{ItemReads, LogKind};
-use crate::store::model::MailItem;
-use crate::store::model::{AccountId, FolderId};
-use crate::store::model::{GroupwareItem, Summary};
-use crate::store::ops::{Reads, Tx};
-use crate::store::tables::{self, SYNC_HELD, SYNC_STATE};
-use crate::store::{StoreError, WriteCtx};
+use crate::store::StoreError;
+use crate::store::model::{FolderId, GroupwareItem, MailItem, Summary};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CollectionState {
@@ -214,7 +212,7 @@ impl SyncItem {
     /// 2.2.3.71.2): mail by DateReceived and events by their end within the date window
     /// (`cutoff`); 8 is incomplete tasks only; contacts and notes have no filter. A merged
     /// item is in when its conversion admits it.
-    fn in_window(&self, filter: u8, cutoff: Option<i64>) -> bool {
+    pub(super) fn in_window(&self, filter: u8, cutoff: Option<i64>) -> bool {
         let dated = || cutoff.is_none_or(|c| self.window_date() >= c);
         match self {
             SyncItem::Mail(_) => dated(),
@@ -226,29 +224,6 @@ impl SyncItem {
             SyncItem::Merged(g, what) => what.admits(&g.summary),
         }
     }
-}
-
-/// The item `id` of `folder` as the collection carries it: converted when `merge` names
-/// the conversion of a source folder.
-pub fn read_item(
-    tx: &impl Tx,
-    account: AccountId,
-    folder: FolderId,
-    id: u64,
-    merge: Option<Merge>,
-) -> Result<Option<SyncItem>, StoreError> {
-    if let Some(m) = merge {
-        return Ok(tx
-            .groupware_item(account, folder, id)?
-            .map(|g| SyncItem::Merged(g, m)));
-    }
-    // A folder holds one kind of item: mail is looked up first, as most items are mail.
-    if let Some(mail) = tx.item(account, folder, id)? {
-        return Ok(Some(SyncItem::Mail(Box::new(mail))));
-    }
-    Ok(tx
-        .groupware_item(account, folder, id)?
-        .map(SyncItem::Groupware))
 }
 
 /// Items the device holds: id → DateReceived (for the filter window's moving edge).
@@ -287,61 +262,6 @@ impl Held {
     }
 }
 
-/// Where a device's state for one collection lives.
-#[derive(Debug, Clone, Copy)]
-pub struct StateKey<'a> {
-    pub account: AccountId,
-    pub device: &'a str,
-    pub folder: FolderId,
-}
-
-pub fn load_state(tx: &impl Tx, k: StateKey) -> Result<Option<CollectionState>, StoreError> {
-    tables::get(
-        &tx.table(SYNC_STATE)?,
-        "sync_state",
-        (k.account, k.device, k.folder),
-    )
-}
-
-/// Generation 0: what the device holds now; 1: what it held in the previous state.
-pub fn load_held(tx: &impl Tx, k: StateKey, generation: u8) -> Result<Held, StoreError> {
-    use redb::ReadableTable;
-    match tx
-        .table(SYNC_HELD)?
-        .get((k.account, k.device, k.folder, generation))?
-    {
-        Some(v) => Held::from_bytes(v.value()),
-        None => Ok(Held::default()),
-    }
-}
-
-pub fn save(
-    ctx: &WriteCtx,
-    k: StateKey,
-    state: &CollectionState,
-    held: &Held,
-    previous: Option<&Held>,
-) -> Result<(), StoreError> {
-    ctx.tx.open_table(SYNC_STATE)?.insert(
-        (k.account, k.device, k.folder),
-        tables::encode(state).as_slice(),
-    )?;
-    let mut t = ctx.tx.open_table(SYNC_HELD)?;
-    t.insert(
-        (k.account, k.device, k.folder, 0),
-        held.to_bytes().as_slice(),
-    )?;
-    match previous {
-        Some(p) => {
-            t.insert((k.account, k.device, k.folder, 1), p.to_bytes().as_slice())?;
-        }
-        None => {
-            t.remove((k.account, k.device, k.folder, 1))?;
-        }
-    }
-    Ok(())
-}
-
 /// The oldest DateReceived inside FilterType `filter` at time `now` ([MS-ASCMD] 2.2.3.71.2).
 pub fn filter_cutoff(filter: u8, now: i64) -> Option<i64> {
     const DAY: i64 = 86_400;
@@ -377,132 +297,6 @@ impl ServerChanges {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// Advances `state` and `held` by up to `window` server changes. Works on a read
-/// transaction (to see whether anything is due) and on the write transaction that then
-/// records the new state.
-pub fn collect_changes(
-    tx: &impl Tx,
-    k: StateKey,
-    state: &mut CollectionState,
-    held: &mut Held,
-    window: usize,
-    now: i64,
-) -> Result<ServerChanges, StoreError> {
-    let mut out = ServerChanges::default();
-    let cutoff = filter_cutoff(state.filter, now);
-    // Items that aged out of the window since the last sync leave as SoftDelete.
-    if let Some(c) = cutoff {
-        let aged: Vec<u64> = held
-            .0
-            .iter()
-            .filter(|(_, r)| **r < c)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in aged {
-            if out.len() >= window {
-                out.more_available = true;
-                return Ok(out);
-            }
-            held.0.remove(&id);
-            out.soft_deletes.push(id);
-        }
-    }
-    // The collection's own log, then each merged folder's, each from its position.
-    let sources: Vec<(FolderId, Option<Merge>)> = std::iter::once((k.folder, None))
-        .chain(
-            state
-                .merged
-                .iter()
-                .flat_map(|m| m.sources.iter().map(|s| (s.folder, Some(s.what)))),
-        )
-        .collect();
-    let withheld = Merged::withholds_own(state.merged.as_ref());
-    // Looked up once per log entry: a set, so a long list of own changes (a round of many
-    // client commands) does not make the scan quadratic.
-    let own: HashSet<(u64, u64)> = state.own.iter().copied().collect();
-    'scan: for (source, (folder, merge)) in sources.into_iter().enumerate() {
-        loop {
-            let entries = tx.log_since(k.account, folder, position(state, source), 256)?;
-            if entries.is_empty() {
-                break;
-            }
-            for e in entries {
-                if out.len() >= window {
-                    out.more_available = true;
-                    break 'scan;
-                }
-                set_position(state, source, e.modseq);
-                if merge.is_none() && own.contains(&(e.item, e.modseq)) {
-                    continue;
-                }
-                match e.kind {
-                    LogKind::Delete => {
-                        if held.0.remove(&e.item).is_some() {
-                            out.deletes.push((folder, e.item));
-                        }
-                    }
-                    LogKind::Upsert => {
-                        let item = read_item(tx, k.account, folder, e.item, merge)?
-                            .filter(|i| !withheld || matches!(i, SyncItem::Mail(_)));
-                        let Some(item) = item else {
-                            continue;
-                        };
-                        let in_window = item.in_window(state.filter, cutoff);
-                        let holds = held.0.contains_key(&e.item);
-                        match (holds, in_window) {
-                            (true, true) if merge.is_none() && e.modseq <= state.rescan_until => {}
-                            (true, true) => out.changes.push(item),
-                            (false, true) => {
-                                held.0.insert(e.item, item.window_date());
-                                out.adds.push(item);
-                            }
-                            // A merged item its conversion no longer admits (a task now
-                            // complete) is gone from the collection, not out of a window.
-                            (true, false) if merge.is_some() => {
-                                held.0.remove(&e.item);
-                                out.deletes.push((folder, e.item));
-                            }
-                            (true, false) => {
-                                held.0.remove(&e.item);
-                                out.soft_deletes.push(e.item);
-                            }
-                            (false, false) => {}
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if state.modseq >= state.rescan_until {
-        state.rescan_until = 0;
-    }
-    Ok(out)
-}
-
-/// How far into source `i`'s log the state is: 0 is the collection's own folder, 1.. the
-/// merged folders in order.
-fn position(state: &CollectionState, i: usize) -> u64 {
-    match i.checked_sub(1) {
-        None => state.modseq,
-        Some(j) => state
-            .merged
-            .as_ref()
-            .and_then(|m| m.sources.get(j))
-            .map_or(u64::MAX, |s| s.at),
-    }
-}
-
-fn set_position(state: &mut CollectionState, i: usize, modseq: u64) {
-    match i.checked_sub(1) {
-        None => state.modseq = modseq,
-        Some(j) => {
-            if let Some(s) = state.merged.as_mut().and_then(|m| m.sources.get_mut(j)) {
-                s.at = modseq;
-            }
-        }
     }
 }
 
@@ -570,100 +364,9 @@ pub fn prune_own(state: &mut CollectionState) {
     state.own.retain(|(_, m)| *m > floor);
 }
 
-/// Whether a Sync of this collection would bring the device anything (Ping's question).
-/// A folder the device never synced counts as changed ([MS-ASCMD] 2.2.1.13), and so does
-/// a state that merges other folders than `merged` (what the device's settings now ask):
-/// its next Sync tells it to start again.
-pub fn pending(
-    tx: &impl Tx,
-    k: StateKey,
-    folder_modseq: u64,
-    merged: Option<&Merged>,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let Some(mut state) = load_state(tx, k)? else {
-        return Ok(true);
-    };
-    if !Merged::same(state.merged.as_ref(), merged) {
-        return Ok(true);
-    }
-    if folder_modseq <= state.modseq && state.filter == 0 && merged_caught_up(tx, k, &state)? {
-        return Ok(false);
-    }
-    let mut held = load_held(tx, k, 0)?;
-    Ok(!collect_changes(tx, k, &mut state, &mut held, 1, now)?.is_empty())
-}
-
-/// Sends a merged item the device changed or deleted back to it as the server has it: the
-/// device cannot change an item of another folder through this collection (the event of
-/// a task), so its copy is put right (Add again after a Delete, Change after a Change;
-/// Delete when the item is gone meanwhile).
-pub fn resend_merged(
-    tx: &impl Tx,
-    k: StateKey,
-    state: &CollectionState,
-    held: &mut Held,
-    (folder, id): (FolderId, u64),
-    deleted: bool,
-    out: &mut ServerChanges,
-) -> Result<(), StoreError> {
-    let Some(what) = Merged::of(state.merged.as_ref(), folder) else {
-        return Ok(());
-    };
-    if deleted {
-        held.0.remove(&id);
-    }
-    let item = read_item(tx, k.account, folder, id, Some(what))?
-        .filter(|i| i.in_window(state.filter, None));
-    match (item, held.0.contains_key(&id)) {
-        (Some(i), true) => out.changes.push(i),
-        (Some(i), false) => {
-            held.0.insert(id, i.window_date());
-            out.adds.push(i);
-        }
-        (None, true) => {
-            held.0.remove(&id);
-            out.deletes.push((folder, id));
-        }
-        (None, false) => {}
-    }
-    Ok(())
-}
-
-/// Whether no merged folder moved past the state's position in it.
-fn merged_caught_up(
-    tx: &impl Tx,
-    k: StateKey,
-    state: &CollectionState,
-) -> Result<bool, StoreError> {
-    for s in state.merged.iter().flat_map(|m| m.sources.iter()) {
-        if tx
-            .folder(k.account, s.folder)?
-            .is_some_and(|f| f.modseq > s.at)
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 /// The first key of a new state: random, so keys of a forgotten state cannot match.
 pub fn fresh_key() -> u64 {
     u64::from(rand::random::<u32>()) + 1
-}
-
-/// Counts what the following Syncs would deliver from `state` in FilterType `filter`
-/// ([MS-ASCMD] 2.2.1.9 GetItemEstimate), without changing anything.
-pub fn estimate(
-    tx: &impl Tx,
-    k: StateKey,
-    mut state: CollectionState,
-    mut held: Held,
-    filter: u8,
-    now: i64,
-) -> Result<usize, StoreError> {
-    change_filter(&mut state, filter);
-    Ok(collect_changes(tx, k, &mut state, &mut held, usize::MAX, now)?.len())
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! Sync state: what each device was told, and what it must be told next.
 //!
-//! Pure functions over store records; the commands run them inside store transactions.
+//! Pure functions over store records (`collection`, `hierarchy`, `round`); the commands run
+//! them inside store transactions, reading and writing the state through `stored`.
 
 pub mod collection;
 pub mod hierarchy;
+pub mod round;
+pub mod stored;
 
 use crate::store::StoreError;
 use crate::store::model::FolderId;

@@ -12,11 +12,13 @@ pub mod tasks;
 
 use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
-use crate::store::model::{Account, Device};
+use crate::proto::version::ProtocolVersion;
+use crate::store::model::{Account, Device, MailItem};
 use crate::store::{Store, StoreError};
 use groupware::{Class, Malformed};
 
 use crate::store::model::Summary;
+use crate::sync::file_reference;
 use crate::wbxml::tag::{self, airsync, airsyncbase};
 use crate::wbxml::{self, Element};
 
@@ -451,6 +453,25 @@ pub fn parse_groupware(class: Class, data: &Element) -> Result<(Vec<u8>, Summary
         Class::Notes => Summary::Note(notes::summary(data)?),
     };
     Ok((wbxml::encode(data), summary))
+}
+
+/// The full ApplicationData of a message, read from its blob: what Sync sends, and what
+/// Search and ItemOperations fetch.
+pub fn full_data(
+    store: &Store,
+    item: &MailItem,
+    body: &BodyOptions,
+    version: ProtocolVersion,
+) -> Result<Element, StoreError> {
+    let raw = store.blobs().read(&item.blob)?;
+    let (folder, id) = (item.folder, item.id);
+    Ok(email::application_data(
+        item,
+        &raw,
+        body,
+        version,
+        &|part| file_reference(folder, id, part),
+    ))
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use crate::proto::ids::SyncKey;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::StoreError;
-use crate::sync::collection::{self as coll, KeyMatch, Merged, StateKey};
+use crate::sync::collection::{self as coll, KeyMatch, Merged};
+use crate::sync::stored::{self, StateKey};
 use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
 
 /// GetItemEstimate Status values ([MS-ASCMD] 2.2.3.177.8).
@@ -89,7 +90,7 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         device: &ctx.device.device_id,
         folder: folder.id,
     };
-    let Some(state) = coll::load_state(&tx, sk)? else {
+    let Some(state) = stored::load_state(&tx, sk)? else {
         return Ok(response(NOT_PRIMED, Some(id), None));
     };
     let (state, generation) = match key {
@@ -114,10 +115,10 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref())),
         filter.unwrap_or(state.filter),
     );
-    let held = coll::load_held(&tx, sk, generation)?;
+    let held = stored::load_held(&tx, sk, generation)?;
     // A quarantined device's Syncs bring nothing ([`Sight::serves_contents`]).
     let n = if Sight::of(&ctx.device).serves_contents() {
-        coll::estimate(&tx, sk, state, held, filter, crate::store::now())?
+        stored::estimate(&tx, sk, state, held, filter, crate::store::now())?
     } else {
         0
     };

@@ -10,7 +10,7 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::budget::Reservation;
 use crate::eas::class::groupware::{self, Class};
-use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy};
+use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data};
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
@@ -271,9 +271,7 @@ async fn fetch(
                 return Ok(answer(TOO_LARGE));
             };
             let (store, version) = (ctx.app.store.clone(), ctx.req.version);
-            let props =
-                off_the_loop(move || super::sync::full_data(&store, &item, &body_opts, version))
-                    .await?;
+            let props = off_the_loop(move || full_data(&store, &item, &body_opts, version)).await?;
             (props, "Email", work)
         }
         // A groupware item as stored: its ApplicationData as the device that wrote it sent it.

@@ -15,7 +15,7 @@ use crate::store::model::{Folder, FolderId};
 use crate::store::ops::{Reads, Tx};
 use crate::store::tables::{self, PING_PARAMS};
 use crate::store::{StoreError, now};
-use crate::sync::collection::{self as coll, StateKey};
+use crate::sync::stored::{self as coll, StateKey};
 use crate::wbxml::{Element, tag::ping as p};
 
 /// Ping Status values ([MS-ASCMD] 2.2.3.177.11).

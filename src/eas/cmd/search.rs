@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
-use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy};
+use crate::eas::class::{
+    BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, full_data,
+};
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
 use crate::refusal::Limit;
@@ -227,7 +229,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
             );
             break;
         }
-        let mut props = super::sync::full_data(&ctx.app.store, &item, &body, ctx.req.version)?;
+        let mut props = full_data(&ctx.app.store, &item, &body, ctx.req.version)?;
         left = left.saturating_sub(props.content_len());
         shown_len += 1;
         props.tag = s::PROPERTIES;

@@ -1,0 +1,315 @@
+//! A Sync round's client commands (Add, Change, Delete, Fetch; [MS-ASCMD] 2.2.1.21)
+//! applied to the store inside the collection's write transaction: what each command
+//! names, whether it conflicts, and its per-item answer.
+
+use std::collections::HashMap;
+
+use super::request::ClientCommand;
+use super::{CONFLICT, CONVERSION_ERROR, Conflict, ItemResponse, Job, NOT_FOUND, OK, drafts};
+use crate::eas::class::email;
+use crate::eas::class::groupware;
+use crate::store::items::{self, ItemReads};
+use crate::store::model::Summary;
+use crate::store::model::{FolderId, FolderType};
+use crate::store::ops::Reads;
+use crate::store::{StoreError, WriteCtx};
+use crate::sync::collection::{self as coll, CollectionState, Held, SyncItem};
+use crate::sync::item_server_id;
+use crate::sync::round::{self, Target};
+use crate::sync::stored;
+use crate::wbxml::Element;
+
+/// What a client's Change does to an item.
+enum Edit {
+    /// Mail: flags, categories and the like.
+    Flags(email::FlagChange),
+    /// Groupware: the whole new ApplicationData and its summary.
+    Replace(Vec<u8>, Summary),
+}
+
+/// A merged item the client changed or deleted: (its folder, its id, deleted).
+type Refused = (FolderId, u64, bool);
+
+impl Job {
+    /// Applies the client's commands; the per-item responses, and the merged items the
+    /// client changed or deleted (refused: it gets them back as the server has them).
+    pub(super) fn apply_commands(
+        &self,
+        w: &mut WriteCtx,
+        (state, held): (&mut CollectionState, &mut Held),
+        (replay, resent): (&[(String, u64)], Option<&drafts::Resent<'_>>),
+        sends: &mut Vec<u64>,
+    ) -> Result<(Vec<ItemResponse>, Vec<Refused>), StoreError> {
+        let mut out = Vec::new();
+        let mut refused = Vec::new();
+        let merged = state.merged.clone();
+        let replay: HashMap<&str, u64> = replay.iter().map(|(c, id)| (c.as_str(), *id)).collect();
+        // Deleted Items, looked up at the first Delete that moves there.
+        let mut trash = None;
+        let target = |sid: &str| round::target(sid, self.folder, merged.as_ref());
+        for (pos, cmd) in (0u32..).zip(&self.commands) {
+            match cmd {
+                ClientCommand::Change {
+                    server_id,
+                    data,
+                    send,
+                } => {
+                    if let (Some(d), Target::Own(id)) = (&self.drafts, target(server_id)) {
+                        let answer =
+                            self.change_draft(d, w, state, resent, (pos, id, data, *send), sends)?;
+                        if answer.status != OK || answer.data.is_some() {
+                            out.push(ItemResponse::Change {
+                                server_id: server_id.clone(),
+                                status: answer.status,
+                                data: answer.data,
+                            });
+                        }
+                        continue;
+                    }
+                    let status = match target(server_id) {
+                        Target::Unknown => NOT_FOUND,
+                        // A merged item (a task shown as an event) is the other folder's:
+                        // the calendar cannot edit it. [MS-ASCMD] 2.2.3.177.17 Status 6, and
+                        // the device gets the item back as the server has it.
+                        Target::Merged(f, i, _) => {
+                            refused.push((f, i, false));
+                            CONVERSION_ERROR
+                        }
+                        Target::Own(id) => match self.edit(data) {
+                            // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
+                            // invalid item."
+                            None => CONVERSION_ERROR,
+                            Some(edit) => self.change(w, state, id, &edit)?,
+                        },
+                    };
+                    // [MS-ASCMD] 2.2.3.24: a successful Change gets no response element.
+                    if status != OK {
+                        out.push(ItemResponse::Change {
+                            server_id: server_id.clone(),
+                            status,
+                            data: None,
+                        });
+                    }
+                }
+                ClientCommand::Delete { server_id } => {
+                    let status = match target(server_id) {
+                        Target::Unknown => NOT_FOUND,
+                        // Deleting the event must not delete the user's task: refused
+                        // (Status 6), and the event is sent again.
+                        Target::Merged(f, i, _) => {
+                            refused.push((f, i, true));
+                            CONVERSION_ERROR
+                        }
+                        Target::Own(id) => match self.delete(w, id, &mut trash)? {
+                            Some(tombstone) => {
+                                state.own.push((id, tombstone));
+                                held.0.remove(&id);
+                                OK
+                            }
+                            // Already gone: a resend of a delete whose answer was lost.
+                            None if held.0.remove(&id).is_some() => OK,
+                            None => NOT_FOUND,
+                        },
+                    };
+                    if status != OK {
+                        out.push(ItemResponse::Delete {
+                            server_id: server_id.clone(),
+                            status,
+                        });
+                    }
+                }
+                ClientCommand::Fetch { server_id } => {
+                    let item = match target(server_id) {
+                        _ if self.withheld => None,
+                        Target::Own(i) => {
+                            stored::read_item(w.tx, self.account, self.folder, i, None)?
+                                .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_)))
+                        }
+                        Target::Merged(f, i, what) => {
+                            stored::read_item(w.tx, self.account, f, i, Some(what))?
+                        }
+                        Target::Unknown => None,
+                    }
+                    .map(Box::new);
+                    out.push(ItemResponse::Fetch {
+                        server_id: server_id.clone(),
+                        item,
+                    });
+                }
+                ClientCommand::Add {
+                    client_id,
+                    data,
+                    send,
+                } => {
+                    let answer = match &self.drafts {
+                        Some(d) => self.add_draft(
+                            d,
+                            w,
+                            (state, held),
+                            resent,
+                            (pos, client_id, data.as_ref(), *send),
+                            sends,
+                        )?,
+                        None => {
+                            let added =
+                                self.add(w, state, held, &replay, client_id, data.as_ref())?;
+                            drafts::Answer {
+                                status: if added.is_some() {
+                                    OK
+                                } else {
+                                    CONVERSION_ERROR
+                                },
+                                item: added,
+                                data: None,
+                            }
+                        }
+                    };
+                    out.push(ItemResponse::Add {
+                        client_id: client_id.clone(),
+                        status: answer.status,
+                        server_id: answer.item.map(|id| item_server_id(self.folder, id)),
+                        data: answer.data,
+                    });
+                }
+            }
+        }
+        Ok((out, refused))
+    }
+
+    /// What a client's Change asks of an item of this collection; `None` when malformed.
+    fn edit(&self, data: &Element) -> Option<Edit> {
+        let edit = match self.class {
+            None => email::parse_change(data)
+                .map(Edit::Flags)
+                .map_err(|e| format!("{e:?}")),
+            Some(class) => crate::eas::class::parse_groupware(class, data)
+                .map(|(bytes, summary)| Edit::Replace(bytes, summary))
+                .map_err(|e| e.to_string()),
+        };
+        edit.inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
+            .ok()
+    }
+
+    /// A client's Add: the new item's id, or `None` (Status 6). Mail items are created by
+    /// delivery and SendMail, and as drafts (`add_draft`), never by this. A resend of a round whose answer was lost
+    /// gets the item that round made, not a second one.
+    fn add(
+        &self,
+        w: &mut WriteCtx,
+        state: &mut CollectionState,
+        held: &mut Held,
+        replay: &HashMap<&str, u64>,
+        client_id: &str,
+        data: Option<&Element>,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(class) = self.class else {
+            return Ok(None);
+        };
+        if let Some(id) = replay.get(client_id) {
+            if let Some(item) = w.tx.groupware_item(self.account, self.folder, *id)? {
+                held.0
+                    .insert(item.id, SyncItem::Groupware(item).window_date());
+            }
+            state.added.push((client_id.to_owned(), *id));
+            return Ok(Some(*id));
+        }
+        let parsed = match data {
+            Some(d) => crate::eas::class::parse_groupware(class, d),
+            None => Err(groupware::Malformed::new(
+                class,
+                "Add without ApplicationData",
+            )),
+        };
+        let (bytes, summary) = match parsed {
+            Ok(p) => p,
+            Err(why) => {
+                tracing::info!("{}: Sync Add refused: {why}", self.device);
+                return Ok(None);
+            }
+        };
+        let item = items::put_groupware(w, self.account, self.folder, None, bytes, summary)?
+            .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
+        state.own.push((item.id, item.modseq));
+        state.added.push((client_id.to_owned(), item.id));
+        let id = item.id;
+        held.0.insert(id, SyncItem::Groupware(item).window_date());
+        Ok(Some(id))
+    }
+
+    /// Applies a client's Change to item `id`; its Status. An item that changed on the
+    /// server since the device's key is a conflict ([MS-ASCMD] 2.2.3.34): the server
+    /// object wins (Status 7, the change is discarded and the server's version reaches the
+    /// device as a Change, in this answer when it asks for changes) unless the client asked
+    /// for Conflict 0. Then the change is applied and,
+    /// unlike a plain change, not recorded as the device's own: the item as the server now
+    /// holds it (the server's changes the client did not override included) goes back to
+    /// the device as a Change, so both end up with the same object.
+    fn change(
+        &self,
+        w: &mut WriteCtx,
+        state: &mut CollectionState,
+        id: u64,
+        edit: &Edit,
+    ) -> Result<u8, StoreError> {
+        let (account, folder) = (self.account, self.folder);
+        let current = match edit {
+            Edit::Flags(_) => w.tx.item(account, folder, id)?.map(|i| i.modseq),
+            Edit::Replace(..) => w.tx.groupware_item(account, folder, id)?.map(|g| g.modseq),
+        };
+        let Some(current) = current else {
+            return Ok(NOT_FOUND);
+        };
+        let conflict = coll::changed_since_served(state, id, current);
+        if conflict && self.conflict == Conflict::ServerWins {
+            return Ok(CONFLICT);
+        }
+        let changed = match edit {
+            Edit::Flags(change) => {
+                items::update_flags(w, account, folder, id, |f| change.apply(f))?.map(|i| i.modseq)
+            }
+            // A groupware Change carries the whole item: it replaces the stored one.
+            Edit::Replace(bytes, summary) => {
+                items::put_groupware(w, account, folder, Some(id), bytes.clone(), summary.clone())?
+                    .map(|g| g.modseq)
+            }
+        };
+        let Some(modseq) = changed else {
+            return Ok(NOT_FOUND);
+        };
+        if modseq != current && !conflict {
+            state.own.push((id, modseq));
+        }
+        Ok(OK)
+    }
+
+    /// Deletes (or, for mail with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's
+    /// modseq in this folder, or `None` when the item does not exist. `trash` keeps the
+    /// Deleted Items folder once looked up, for the round's other Deletes.
+    fn delete(
+        &self,
+        w: &mut WriteCtx,
+        id: u64,
+        trash: &mut Option<Option<FolderId>>,
+    ) -> Result<Option<u64>, StoreError> {
+        // Groupware items are deleted outright: Deleted Items holds mail only in easd
+        // (DeletesAsMoves is a request, [MS-ASCMD] 2.2.3.43).
+        if self.class.is_some() {
+            return items::delete_groupware(w, self.account, self.folder, id);
+        }
+        let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
+            if trash.is_none() {
+                let found = (w.tx.folders(self.account)?.into_iter())
+                    .find(|f| f.kind == FolderType::DeletedItems)
+                    .map(|f| f.id);
+                *trash = Some(found);
+            }
+            trash.flatten()
+        } else {
+            None
+        };
+        Ok(match trash {
+            Some(t) => items::move_to(w, self.account, self.folder, id, t)?.map(|(tomb, _)| tomb),
+            None => items::delete(w, self.account, self.folder, id)?.map(|(_, tomb)| tomb),
+        })
+    }
+}

@@ -1,0 +1,742 @@
+//! Sync ([MS-ASCMD] 2.2.1.21): client changes in, server changes out, per collection.
+//!
+//! Built like FolderSync: `request` reads the request into typed values, the round's
+//! decisions are [`crate::sync::round`]'s (over the state of [`crate::sync::collection`]),
+//! `render` builds the answer. This module runs one store transaction per collection
+//! between them: it loads the state, asks the round where to start, applies the client's
+//! commands (`apply`, `drafts`), asks the round what to send and what to keep, and
+//! saves that. A collection with nothing to do is answered from a read transaction without
+//! touching the writer.
+
+use std::collections::HashMap;
+mod apply;
+mod drafts;
+mod render;
+mod request;
+
+use super::{Ctx, Reply, status_reply};
+use crate::eas::class::MailPolicy;
+use crate::eas::class::groupware::Class;
+use crate::govern::settings::Sight;
+use crate::proto::ids::SyncKey;
+use crate::proto::version::ProtocolVersion;
+use crate::push::hub::Wake;
+use crate::refusal::Limit;
+use crate::store::model::{FolderId, FolderType};
+use crate::store::ops::Tx;
+use crate::store::tables::{self, SYNC_CACHE};
+use crate::store::{Durability, Store, StoreError, WriteCtx, now};
+use crate::sync::collection::{
+    self as coll, CollectionState, Held, Merged, ServerChanges, SyncItem,
+};
+use crate::sync::retriable;
+use crate::sync::round::{self, Start};
+use crate::sync::stored::{self, StateKey, StoreLog};
+use crate::wbxml::{Element, tag::airsync as a};
+use render::{collection_status, render};
+use request::{
+    BadRequest, Cache, ClientCommand, CollectionRequest, Conflict, HangRequest, options, parse,
+    parse_hang,
+};
+
+/// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
+const OK: u8 = 1;
+const INVALID_KEY: u8 = 3;
+const PROTOCOL_ERROR: u8 = 4;
+const SERVER_ERROR: u8 = 5;
+const CONVERSION_ERROR: u8 = 6;
+const CONFLICT: u8 = 7;
+const NOT_FOUND: u8 = 8;
+const HIERARCHY_CHANGED: u8 = 12;
+const INCOMPLETE: u8 = 13;
+const INVALID_WAIT: u8 = 14;
+const TOO_MANY_COLLECTIONS: u8 = 15;
+const RETRY: u8 = 16;
+
+/// WindowSize when the client names none, and the most one response carries.
+const DEFAULT_WINDOW: usize = 100;
+const MAX_WINDOW: usize = 512;
+
+pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
+    let cache = load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?;
+    let body_wait = match body
+        .as_ref()
+        .filter(|b| b.tag == a::SYNC)
+        .map(parse_hang)
+        .transpose()
+    {
+        Ok(w) => w.flatten().or_else(|| {
+            if body.is_none() {
+                cache.as_ref().and_then(|c| c.hang)
+            } else {
+                None
+            }
+        }),
+        Err(why) => {
+            tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
+            return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR));
+        }
+    };
+    let requests = match body {
+        // 12.1+: an empty body repeats the last request.
+        None => match &cache {
+            Some(c) if ctx.req.version >= ProtocolVersion::V12_1 && !c.collections.is_empty() => {
+                c.collections.clone()
+            }
+            _ => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
+        },
+        Some(b) if b.tag == a::SYNC => match parse(&b, cache.as_ref(), &ctx.app.cfg.limits) {
+            Ok(r) if !r.is_empty() => r,
+            Ok(_) => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
+            Err(bad) => return Ok(refuse(ctx, bad)),
+        },
+        Some(_) => return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)),
+    };
+    let hang = match hanging(ctx, body_wait) {
+        Ok(h) => h,
+        Err(limit) => {
+            return Ok(Reply::Wbxml(
+                Element::new(a::SYNC)
+                    .text_child(a::STATUS, INVALID_WAIT.to_string())
+                    .text_child(a::LIMIT, limit.to_string()),
+            ));
+        }
+    };
+    match remember(ctx, cache, &requests, body_wait).await {
+        // [MS-ASCMD] 2.2.3.177.17: Status 16 is global; nothing was done yet.
+        Err(e) if retriable(&e) => {
+            tracing::warn!("Sync cache write failed, the client is told to retry: {e}");
+            return Ok(status_reply(a::SYNC, a::STATUS, RETRY));
+        }
+        written => written?,
+    }
+    // A hanging Sync registers before it first looks, so no change slips between the two.
+    let waiter = match hang {
+        Some(_) => {
+            let folders = watched(ctx, &requests)?;
+            let limit = ctx.app.cfg.push.max_waiting_per_account;
+            match ctx
+                .app
+                .hub
+                .register(ctx.account.id, &ctx.device.device_id, folders, limit)
+            {
+                Ok(w) => Some(w),
+                Err(_) => {
+                    ctx.refuse(
+                        Limit::WaitingRequests,
+                        format_args!(
+                            "hanging Sync: already {limit} waiting requests for the account \
+                             (max_waiting_per_account)"
+                        ),
+                    );
+                    return Ok(Reply::Http(hyper::StatusCode::SERVICE_UNAVAILABLE));
+                }
+            }
+        }
+        None => None,
+    };
+    let deadline = hang.map(|h| std::time::Instant::now() + h);
+    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
+    loop {
+        let mut collections = Element::new(a::COLLECTIONS);
+        let mut quiet = true;
+        for req in &requests {
+            let (element, q) = sync_collection(ctx, req.clone(), &policy).await?;
+            quiet &= q;
+            collections.push(element);
+        }
+        let (Some(waiter), Some(deadline), true) = (&waiter, deadline, quiet) else {
+            return Ok(Reply::Wbxml(Element::new(a::SYNC).child(collections)));
+        };
+        // A hanging Sync holds no memory budget while it waits.
+        ctx.held = None;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match waiter.wait(left).await {
+            // [MS-ASCMD] 2.2.1.21: a hanging Sync that saw no change ends with an empty body.
+            Wake::Timeout | Wake::Superseded | Wake::Shutdown => {
+                return Ok(Reply::Http(hyper::StatusCode::OK));
+            }
+            // An admin may have changed the device meanwhile (an allow that ends its
+            // quarantine): the collections are looked at again under its current row.
+            Wake::Changed(_) => ctx.reload_device()?,
+            Wake::Notified(_) | Wake::Hierarchy => {}
+        }
+    }
+}
+
+/// The folders whose changes wake a hanging Sync of `requests`: the collections and the
+/// folders they carry items of (tasks as events).
+fn watched(ctx: &Ctx<'_>, requests: &[CollectionRequest]) -> Result<Vec<FolderId>, StoreError> {
+    let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
+    let mut out = Vec::new();
+    for r in requests {
+        let Ok(id) = r.id.parse() else { continue };
+        out.push(id);
+        if let Some(f) = sight.folder(&tx, ctx.account.id, id)?
+            && let Some(m) = sight.merged_into(&tx, ctx.account.id, &f)?
+        {
+            out.extend(m.folders());
+        }
+    }
+    Ok(out)
+}
+
+/// The Wait (minutes, 12.1+) or HeartbeatInterval (seconds, 14.0+) of a hanging Sync;
+/// `Err(limit)` when out of the configured range ([MS-ASCMD] 2.2.3.198, 2.2.3.88.2).
+fn hanging(ctx: &Ctx<'_>, wait: Option<HangRequest>) -> Result<Option<std::time::Duration>, u32> {
+    let push = &ctx.app.cfg.push;
+    let (min, max) = (push.min_heartbeat, push.max_heartbeat);
+    let seconds = match wait {
+        None => return Ok(None),
+        Some(HangRequest::WaitMinutes(m)) => {
+            let (lo, hi) = (min.div_ceil(60), max / 60);
+            // Bounds that hold no whole minute refuse every Wait (HeartbeatInterval works).
+            if lo > hi {
+                return Err(hi.max(1));
+            }
+            if m < lo || m > hi {
+                return Err(m.clamp(lo, hi));
+            }
+            m * 60
+        }
+        Some(HangRequest::HeartbeatSeconds(h)) => {
+            if h < min || h > max {
+                return Err(h.clamp(min, max));
+            }
+            h
+        }
+    };
+    Ok(Some(std::time::Duration::from_secs(u64::from(seconds))))
+}
+
+/// The answer to a request refused while it was read; the limits are recorded.
+fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
+    let limits = &ctx.app.cfg.limits;
+    match refused {
+        BadRequest::Malformed(why) => {
+            tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
+            status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
+        }
+        // [MS-ASCMD] 2.2.3.177.17 Status 15, with the most collections in Limit (2.2.3.97).
+        BadRequest::TooManyCollections => {
+            let max = limits.max_collections;
+            ctx.refuse(
+                Limit::SyncCollections,
+                format_args!("Sync naming more than max_collections {max} collections"),
+            );
+            Reply::Wbxml(
+                Element::new(a::SYNC)
+                    .text_child(a::STATUS, TOO_MANY_COLLECTIONS.to_string())
+                    .text_child(a::LIMIT, max.to_string()),
+            )
+        }
+        // The protocol has no Status for it: a request this server will not take as sent.
+        BadRequest::TooManyCommands => {
+            ctx.refuse(
+                Limit::Commands,
+                format_args!(
+                    "Sync collection with more than max_commands {} commands",
+                    limits.max_commands
+                ),
+            );
+            status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
+        }
+    }
+}
+
+fn load_cache(store: &Store, account: u64, device: &str) -> Result<Option<Cache>, StoreError> {
+    tables::get(
+        &store.read()?.table(SYNC_CACHE)?,
+        "sync_cache",
+        (account, device),
+    )
+}
+
+/// Stores the request's parameters for later empty or Partial Syncs, only when they differ.
+async fn remember(
+    ctx: &Ctx<'_>,
+    cache: Option<Cache>,
+    requests: &[CollectionRequest],
+    hang: Option<HangRequest>,
+) -> Result<(), StoreError> {
+    let mut merged = cache.unwrap_or_default();
+    merged.hang = hang;
+    let mut index: HashMap<String, usize> = (merged.collections.iter().enumerate())
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
+    for r in requests {
+        let stored = CollectionRequest {
+            key: None,
+            commands: Vec::new(),
+            ..r.clone()
+        };
+        match index.get(&r.id) {
+            Some(&i) => merged.collections[i] = stored,
+            None => {
+                index.insert(r.id.clone(), merged.collections.len());
+                merged.collections.push(stored);
+            }
+        }
+    }
+    // A folder that is gone or hidden (answered Status 12) is not repeated by later empty
+    // Syncs.
+    let tx = ctx.app.store.read()?;
+    let sight = Sight::of(&ctx.device);
+    let mut live = Vec::with_capacity(merged.collections.len());
+    for c in merged.collections {
+        if sight.folder_named(&tx, ctx.account.id, &c.id)?.is_some() {
+            live.push(c);
+        }
+    }
+    merged.collections = live;
+    drop(tx);
+    if Some(&merged) == load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?.as_ref()
+    {
+        return Ok(());
+    }
+    let (account, device) = (ctx.account.id, ctx.device.device_id.clone());
+    ctx.app
+        .store
+        .write(move |w| {
+            w.tx.open_table(SYNC_CACHE)?.insert(
+                (account, device.as_str()),
+                tables::encode(&merged).as_slice(),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// One item's answer in Responses.
+enum ItemResponse {
+    /// `data`: the ApplicationData of the answer (a draft's added attachments).
+    Change {
+        server_id: String,
+        status: u8,
+        data: Option<Element>,
+    },
+    Delete {
+        server_id: String,
+        status: u8,
+    },
+    Add {
+        client_id: String,
+        status: u8,
+        /// The new item's ServerId, with Status 1.
+        server_id: Option<String>,
+        data: Option<Element>,
+    },
+    Fetch {
+        server_id: String,
+        item: Option<Box<SyncItem>>,
+    },
+}
+
+/// The result of one collection's transaction.
+enum Outcome {
+    InvalidKey,
+    /// The store could not make the collection's changes durable, for a transient reason:
+    /// Status 16 ([MS-ASCMD] 2.2.3.177.17: "Something on the server caused a retriable
+    /// error"; the client resends the request). The resent key is the current one (the
+    /// write was rolled back), or, had the commit happened after all, the previous one,
+    /// which is answered again.
+    Retry,
+    Done {
+        key: u64,
+        changes: ServerChanges,
+        responses: Vec<ItemResponse>,
+        /// Drafts to send now that the round committed.
+        sends: Vec<u64>,
+    },
+}
+
+/// One collection's answer, and whether it is "quiet": same key, nothing to tell.
+async fn sync_collection(
+    ctx: &mut Ctx<'_>,
+    req: CollectionRequest,
+    policy: &MailPolicy,
+) -> Result<(Element, bool), StoreError> {
+    let account = ctx.account.id;
+    let key_text = req.key.clone();
+    // Quarantine: the device's changes are applied, nothing of the folder flows to it.
+    let withheld = !Sight::of(&ctx.device).serves_contents();
+    let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, &req.id)?;
+    let folder = match shown {
+        Some(f) => f,
+        // A folder the device is not shown (quarantine, its settings) is one it does not
+        // have: [MS-ASCMD] 2.2.3.177.17 Status 12, "the folder hierarchy has changed", and
+        // the device's next FolderSync tells it which folders it has.
+        None => {
+            let e = collection_status(&req.id, key_text.as_deref(), HIERARCHY_CHANGED);
+            return Ok((e, false));
+        }
+    };
+    // What this device's collection carries from other folders (its settings decide); a
+    // state made under other settings is no longer valid (Status 3, the device resyncs).
+    let merged = Sight::of(&ctx.device).merged_into(&ctx.app.store.read()?, account, &folder)?;
+    // A folder shown as a mail folder is a mail collection (it takes no Add).
+    let class = Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref()));
+    let opts = match options(&req, policy, class) {
+        Ok(o) => o,
+        Err(why) => {
+            tracing::info!(
+                "{}: Sync options for {}: {why}",
+                ctx.device.device_id,
+                req.id
+            );
+            let e = collection_status(&req.id, key_text.as_deref(), PROTOCOL_ERROR);
+            return Ok((e, false));
+        }
+    };
+    let window = req.window.unwrap_or(DEFAULT_WINDOW).clamp(1, MAX_WINDOW);
+    let key = match &key_text {
+        Some(k) => SyncKey::parse(k),
+        // A cached request continues from the device's current key.
+        None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id)?,
+    };
+    let key_before = key;
+    let device = ctx.device.device_id.clone();
+    let sk = StateKey {
+        account,
+        device: &device,
+        folder: folder.id,
+    };
+    let mut outcome = match key {
+        SyncKey::Initial => or_retry(
+            initial(
+                &ctx.app.store,
+                account,
+                device.clone(),
+                folder.id,
+                opts.mail.filter,
+                merged,
+            )
+            .await
+            .map(|key| Outcome::Done {
+                key,
+                changes: ServerChanges::default(),
+                responses: Vec::new(),
+                sends: Vec::new(),
+            }),
+        )?,
+        SyncKey::Unknown => Outcome::InvalidKey,
+        SyncKey::Issued(k) => {
+            let get_changes = req.get_changes.unwrap_or(true) && !withheld;
+            match quiet(
+                &ctx.app.store,
+                sk,
+                k.get(),
+                &req,
+                (opts.mail.filter, folder.modseq),
+                merged.as_ref(),
+                get_changes,
+            )? {
+                Some(o) => o,
+                None => {
+                    let job = Job {
+                        account,
+                        device: device.clone(),
+                        folder: folder.id,
+                        kind: folder.kind,
+                        class,
+                        drafts: class
+                            .is_none()
+                            .then(|| drafts::Drafting::of(ctx, &folder))
+                            .flatten(),
+                        merged,
+                        key: k.get(),
+                        filter: opts.mail.filter,
+                        window,
+                        get_changes,
+                        deletes_as_moves: req.deletes_as_moves,
+                        withheld,
+                        // A quarantined device is sent nothing, so whatever it changes
+                        // cannot conflict with a server version it was never shown.
+                        conflict: if withheld {
+                            Conflict::ClientWins
+                        } else {
+                            opts.conflict
+                        },
+                        commands: req.commands.clone(),
+                    };
+                    // A round without client commands only advances the device's own sync
+                    // state, so its commit need not be fsynced before the answer. If a power
+                    // cut loses it (and every later commit up to the next durable one), the
+                    // store is back at an older state whose key and previous key are both
+                    // lower than any key the device was given since: the device's key is
+                    // Unknown, it gets Status 3 and resyncs from 0 (nothing lost, nothing
+                    // doubled). Client changes keep the fsync before their Status 1.
+                    let durability = if req.commands.is_empty() {
+                        Durability::Relaxed
+                    } else {
+                        Durability::Immediate
+                    };
+                    let done = ctx.app.store.write_with(durability, move |w| job.run(w));
+                    or_retry(done.await)?
+                }
+            }
+        }
+    };
+    if let Outcome::Done {
+        sends, responses, ..
+    } = &mut outcome
+    {
+        drafts::send_all(ctx, folder.id, sends, responses).await;
+    }
+    match outcome {
+        Outcome::InvalidKey => {
+            let e = collection_status(&req.id, key_text.as_deref(), INVALID_KEY);
+            Ok((e, false))
+        }
+        Outcome::Retry => {
+            let e = collection_status(&req.id, key_text.as_deref(), RETRY);
+            Ok((e, false))
+        }
+        Outcome::Done {
+            key,
+            changes,
+            responses,
+            ..
+        } => {
+            let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
+                && changes.is_empty()
+                && responses.is_empty();
+            let e = render(
+                &ctx.app.store,
+                ctx.req.version,
+                &req.id,
+                key,
+                &changes,
+                &responses,
+                &opts.mail.body,
+            )?;
+            Ok((e, quiet))
+        }
+    }
+}
+
+/// A collection's write that failed for a retriable reason becomes [`Outcome::Retry`] for
+/// that collection alone; other failures stay errors of the whole request (HTTP 500).
+fn or_retry(written: Result<Outcome, StoreError>) -> Result<Outcome, StoreError> {
+    match written {
+        Err(e) if retriable(&e) => {
+            tracing::warn!("Sync write failed, the client is told to retry: {e}");
+            Ok(Outcome::Retry)
+        }
+        other => other,
+    }
+}
+
+fn current_key(
+    store: &Store,
+    account: u64,
+    device: &str,
+    folder: FolderId,
+) -> Result<SyncKey, StoreError> {
+    let state = stored::load_state(
+        &store.read()?,
+        StateKey {
+            account,
+            device,
+            folder,
+        },
+    )?;
+    Ok(state
+        .and_then(|s| std::num::NonZeroU64::new(s.key))
+        .map_or(SyncKey::Unknown, |k| {
+            SyncKey::Issued(crate::proto::ids::IssuedSyncKey::new(k))
+        }))
+}
+
+/// SyncKey 0: a new, empty state. A second key-0 request before any data flowed gets the
+/// same key (iOS sends two concurrently; a new key for the second would invalidate the first).
+async fn initial(
+    store: &Store,
+    account: u64,
+    device: String,
+    folder: FolderId,
+    filter: u8,
+    merged: Option<Merged>,
+) -> Result<u64, StoreError> {
+    let fresh = coll::fresh_key();
+    store
+        .write(move |w| {
+            let k = StateKey {
+                account,
+                device: &device,
+                folder,
+            };
+            if let Some(s) = stored::load_state(w.tx, k)?
+                && s.modseq == 0
+                && s.previous.is_none()
+                && Merged::same(s.merged.as_ref(), merged.as_ref())
+                && stored::load_held(w.tx, k, 0)?.0.is_empty()
+            {
+                return Ok(s.key);
+            }
+            let state = CollectionState {
+                key: fresh,
+                filter,
+                merged: merged.clone(),
+                ..CollectionState::default()
+            };
+            stored::save(w, k, &state, &Held::default(), None)?;
+            Ok(fresh)
+        })
+        .await
+}
+
+/// The read-only fast path: a current key, no client commands, and nothing to send.
+/// `(filter, folder_modseq)`: the requested FilterType and the folder's position when it
+/// was looked up.
+fn quiet(
+    store: &Store,
+    sk: StateKey,
+    key: u64,
+    req: &CollectionRequest,
+    (filter, folder_modseq): (u8, u64),
+    merged: Option<&Merged>,
+    get_changes: bool,
+) -> Result<Option<Outcome>, StoreError> {
+    if !req.commands.is_empty() {
+        return Ok(None);
+    }
+    let tx = store.read()?;
+    let Some(state) = stored::load_state(&tx, sk)? else {
+        return Ok(Some(Outcome::InvalidKey));
+    };
+    match round::begin(&state, key, merged, filter) {
+        None => return Ok(Some(Outcome::InvalidKey)),
+        // A resend, or a new FilterType, moves the key on: a write.
+        Some(start) if start.resent || start.filter_changed => return Ok(None),
+        Some(_) => {}
+    }
+    // The same check Ping makes: cheap when the folder has not moved since the last Sync,
+    // and it reads at most one item otherwise (the write path then collects the window).
+    if get_changes && stored::pending(&tx, sk, folder_modseq, merged, now())? {
+        return Ok(None);
+    }
+    Ok(Some(Outcome::Done {
+        key,
+        changes: ServerChanges::default(),
+        responses: Vec::new(),
+        sends: Vec::new(),
+    }))
+}
+
+/// Everything one collection's write transaction needs; run again as a whole if the writer
+/// retries it.
+struct Job {
+    account: u64,
+    device: String,
+    folder: FolderId,
+    kind: FolderType,
+    /// The collection's item class; `None`: mail.
+    class: Option<Class>,
+    /// Set when the collection is a 16.0+ device's Drafts folder: it takes drafts.
+    drafts: Option<drafts::Drafting>,
+    /// What the collection carries from other folders, as the device's settings now say.
+    merged: Option<Merged>,
+    key: u64,
+    filter: u8,
+    window: usize,
+    get_changes: bool,
+    /// Nothing of the folder is sent (a quarantined device): a Fetch finds nothing.
+    withheld: bool,
+    deletes_as_moves: bool,
+    conflict: Conflict,
+    commands: Vec<ClientCommand>,
+}
+
+impl Job {
+    fn run(&self, w: &mut WriteCtx) -> Result<Outcome, StoreError> {
+        let sk = StateKey {
+            account: self.account,
+            device: &self.device,
+            folder: self.folder,
+        };
+        let Some(stored) = stored::load_state(w.tx, sk)? else {
+            return Ok(Outcome::InvalidKey);
+        };
+        // The position this request is answered from, and what becomes "previous".
+        let Some(start) = round::begin(&stored, self.key, self.merged.as_ref(), self.filter) else {
+            return Ok(Outcome::InvalidKey);
+        };
+        let Start {
+            mut state,
+            previous,
+            resent,
+            filter_changed,
+            ..
+        } = start;
+        let previous_held = stored::load_held(w.tx, sk, start.held.number())?;
+        let mut held = previous_held.clone();
+        // The Adds (and drafts' attachments) of a lost answer's round, when this is its
+        // resend.
+        let lost_round = resent.then(|| drafts::Resent {
+            added: &stored.added,
+            attached: &stored.attached,
+            refused: &stored.refused,
+        });
+        let replay = lost_round.as_ref().map_or(&[][..], |r| r.added);
+        let mut sends = Vec::new();
+        let (responses, refused) = self.apply_commands(
+            w,
+            (&mut state, &mut held),
+            (replay, lost_round.as_ref()),
+            &mut sends,
+        )?;
+        let log = StoreLog::new(w.tx, self.account);
+        let mut changes = if self.get_changes {
+            round::serve(&log, self.folder, &mut state, &mut held, self.window, now())?
+        } else {
+            ServerChanges::default()
+        };
+        for (folder, id, deleted) in refused {
+            round::resend_merged(&log, &state, &mut held, (folder, id), deleted, &mut changes)?;
+        }
+        let moved = resent || !self.commands.is_empty() || !changes.is_empty() || filter_changed;
+        let key = match round::conclude(stored.key, state, previous, moved) {
+            None => stored.key,
+            Some(next) => {
+                stored::save(w, sk, &next, &held, Some(&previous_held))?;
+                next.key
+            }
+        };
+        Ok(Outcome::Done {
+            key,
+            changes,
+            responses,
+            sends,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retriable_write_failure_is_status_16_for_the_collection() {
+        assert!(matches!(
+            or_retry(Err(StoreError::WriterGone)),
+            Ok(Outcome::Retry)
+        ));
+        assert!(matches!(
+            or_retry(Err(StoreError::Db("commit failed".into()))),
+            Ok(Outcome::Retry)
+        ));
+        assert!(matches!(
+            or_retry(Err(StoreError::Corrupt {
+                table: "sync_state",
+                detail: "bad".into()
+            })),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            or_retry(Ok(Outcome::InvalidKey)),
+            Ok(Outcome::InvalidKey)
+        ));
+    }
+}

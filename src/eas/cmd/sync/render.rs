@@ -1,0 +1,165 @@
+//! The Sync response ([MS-ASCMD] 2.2.1.21): a collection's answer built from the outcome
+//! of its round. Writes nothing; messages are read from their blobs.
+
+use super::{ItemResponse, NOT_FOUND, OK};
+use crate::eas::class::groupware;
+use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
+use crate::proto::version::ProtocolVersion;
+use crate::store::model::Summary;
+use crate::store::{Store, StoreError};
+use crate::sync::collection::{Merge, ServerChanges, SyncItem};
+use crate::sync::item_server_id;
+use crate::wbxml::{Element, tag::airsync as a};
+
+/// A collection answered with a Status alone (and the key it named, when it named one).
+pub(super) fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
+    let mut e = Element::new(a::COLLECTION);
+    if let Some(k) = key {
+        e.push_text(a::SYNC_KEY, k);
+    }
+    e.text_child(a::COLLECTION_ID, id)
+        .text_child(a::STATUS, status.to_string())
+}
+
+/// A collection's answer: its new key, the server's changes (Commands) and the answers
+/// to the client's commands (Responses). Messages are read from their blobs as they are
+/// rendered; nothing is written.
+pub(super) fn render(
+    store: &Store,
+    version: ProtocolVersion,
+    collection_id: &str,
+    key: u64,
+    changes: &ServerChanges,
+    responses: &[ItemResponse],
+    body: &BodyOptions,
+) -> Result<Element, StoreError> {
+    let mut e = Element::new(a::COLLECTION)
+        .text_child(a::SYNC_KEY, key.to_string())
+        .text_child(a::COLLECTION_ID, collection_id)
+        .text_child(a::STATUS, OK.to_string());
+    if changes.more_available {
+        e.push(Element::new(a::MORE_AVAILABLE));
+    }
+    if !changes.is_empty() {
+        let mut cmds = Element::new(a::COMMANDS);
+        for item in &changes.adds {
+            cmds.push(
+                Element::new(a::ADD)
+                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
+                    .child(item_data(store, item, body, version)?),
+            );
+        }
+        for item in &changes.changes {
+            // A message changes only in its flags, a draft as a whole ([MS-ASEMAIL] 16.0);
+            // other items are sent whole.
+            let data = match item {
+                SyncItem::Mail(m) if !m.flags.draft => email::flags_change(m, version),
+                other => item_data(store, other, body, version)?,
+            };
+            cmds.push(
+                Element::new(a::CHANGE)
+                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
+                    .child(data),
+            );
+        }
+        for (folder, id) in &changes.deletes {
+            cmds.push(
+                Element::new(a::DELETE).text_child(a::SERVER_ID, item_server_id(*folder, *id)),
+            );
+        }
+        let folder = collection_id.parse().unwrap_or_default();
+        for id in &changes.soft_deletes {
+            cmds.push(
+                Element::new(a::SOFT_DELETE).text_child(a::SERVER_ID, item_server_id(folder, *id)),
+            );
+        }
+        e.push(cmds);
+    }
+    if !responses.is_empty() {
+        let mut r = Element::new(a::RESPONSES);
+        for resp in responses {
+            r.push(match resp {
+                ItemResponse::Change {
+                    server_id,
+                    status,
+                    data,
+                } => {
+                    let e = Element::new(a::CHANGE)
+                        .text_child(a::SERVER_ID, server_id.clone())
+                        .text_child(a::STATUS, status.to_string());
+                    match data {
+                        Some(d) => e.child(d.clone()),
+                        None => e,
+                    }
+                }
+                ItemResponse::Delete { server_id, status } => Element::new(a::DELETE)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, status.to_string()),
+                ItemResponse::Add {
+                    client_id,
+                    status,
+                    server_id,
+                    data,
+                } => {
+                    let mut e = Element::new(a::ADD).text_child(a::CLIENT_ID, client_id.clone());
+                    if let Some(sid) = server_id {
+                        e.push_text(a::SERVER_ID, sid.clone());
+                    }
+                    e.push_text(a::STATUS, status.to_string());
+                    if let Some(d) = data {
+                        e.push(d.clone());
+                    }
+                    e
+                }
+                ItemResponse::Fetch {
+                    server_id,
+                    item: None,
+                } => Element::new(a::FETCH)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, NOT_FOUND.to_string()),
+                ItemResponse::Fetch {
+                    server_id,
+                    item: Some(item),
+                } => Element::new(a::FETCH)
+                    .text_child(a::SERVER_ID, server_id.clone())
+                    .text_child(a::STATUS, OK.to_string())
+                    .child(item_data(store, item, body, version)?),
+            });
+        }
+        e.push(r);
+    }
+    Ok(e)
+}
+
+/// The ApplicationData of an item as the collection carries it: a message read from its
+/// blob; a groupware item as stored; a merged item converted.
+fn item_data(
+    store: &Store,
+    item: &SyncItem,
+    body: &BodyOptions,
+    version: ProtocolVersion,
+) -> Result<Element, StoreError> {
+    match item {
+        SyncItem::Mail(m) => full_data(store, m, body, version),
+        SyncItem::Groupware(g) => groupware::application_data(g),
+        SyncItem::Merged(g, what) => {
+            let source = groupware::application_data(g)?;
+            // The scan only carries items their conversion admits (tasks as tasks, notes
+            // as notes), so another pairing is a record that changed class under it.
+            match (what, &g.summary) {
+                (Merge::TasksAsEvents { .. }, Summary::Task(t)) => {
+                    Ok(tasks::as_event(g, &source, t))
+                }
+                (Merge::NotesAsEvents, Summary::Note(n)) => Ok(notes::as_event(g, &source, n)),
+                (Merge::NotesAsTasks, Summary::Note(n)) => Ok(notes::as_task(&source, n)),
+                _ => Err(StoreError::Corrupt {
+                    table: "groupware_items",
+                    detail: format!(
+                        "item {} of folder {} cannot be shown as {what:?}",
+                        g.id, g.folder
+                    ),
+                }),
+            }
+        }
+    }
+}
