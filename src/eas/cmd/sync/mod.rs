@@ -26,32 +26,20 @@ use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Tx;
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
-use crate::sync::collection::{
-    self as coll, CollectionState, Held, Merged, ServerChanges, SyncItem,
-};
+use crate::sync::collection::{self as coll, CollectionState, Held, Merged, ServerChanges};
 use crate::sync::retriable;
 use crate::sync::round::{self, Start};
 use crate::sync::stored::{self, StateKey, StoreLog};
 use crate::wbxml::{Element, tag::airsync as a};
-use render::{collection_status, render};
+use render::{
+    CONFLICT, CONVERSION_ERROR, HIERARCHY_CHANGED, INCOMPLETE, INVALID_KEY, INVALID_WAIT,
+    ItemResponse, NOT_FOUND, OK, PROTOCOL_ERROR, RETRY, SERVER_ERROR, TOO_MANY_COLLECTIONS,
+    collection_status, render,
+};
 use request::{
     BadRequest, Cache, ClientCommand, CollectionRequest, Conflict, HangRequest, options, parse,
     parse_hang,
 };
-
-/// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
-const OK: u8 = 1;
-const INVALID_KEY: u8 = 3;
-const PROTOCOL_ERROR: u8 = 4;
-const SERVER_ERROR: u8 = 5;
-const CONVERSION_ERROR: u8 = 6;
-const CONFLICT: u8 = 7;
-const NOT_FOUND: u8 = 8;
-const HIERARCHY_CHANGED: u8 = 12;
-const INCOMPLETE: u8 = 13;
-const INVALID_WAIT: u8 = 14;
-const TOO_MANY_COLLECTIONS: u8 = 15;
-const RETRY: u8 = 16;
 
 /// WindowSize when the client names none, and the most one response carries.
 const DEFAULT_WINDOW: usize = 100;
@@ -306,31 +294,6 @@ async fn remember(
             Ok(())
         })
         .await
-}
-
-/// One item's answer in Responses.
-enum ItemResponse {
-    /// `data`: the ApplicationData of the answer (a draft's added attachments).
-    Change {
-        server_id: String,
-        status: u8,
-        data: Option<Element>,
-    },
-    Delete {
-        server_id: String,
-        status: u8,
-    },
-    Add {
-        client_id: String,
-        status: u8,
-        /// The new item's ServerId, with Status 1.
-        server_id: Option<String>,
-        data: Option<Element>,
-    },
-    Fetch {
-        server_id: String,
-        item: Option<Box<SyncItem>>,
-    },
 }
 
 /// The result of one collection's transaction.

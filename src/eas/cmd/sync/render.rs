@@ -1,7 +1,6 @@
 //! The Sync response ([MS-ASCMD] 2.2.1.21): a collection's answer built from the outcome
 //! of its round. Writes nothing; messages are read from their blobs.
 
-use super::{ItemResponse, NOT_FOUND, OK};
 use crate::eas::class::groupware;
 use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
 use crate::proto::version::ProtocolVersion;
@@ -10,6 +9,45 @@ use crate::store::{Store, StoreError};
 use crate::sync::collection::{Merge, ServerChanges, SyncItem};
 use crate::sync::item_server_id;
 use crate::wbxml::{Element, tag::airsync as a};
+
+/// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
+pub(super) const OK: u8 = 1;
+pub(super) const INVALID_KEY: u8 = 3;
+pub(super) const PROTOCOL_ERROR: u8 = 4;
+pub(super) const SERVER_ERROR: u8 = 5;
+pub(super) const CONVERSION_ERROR: u8 = 6;
+pub(super) const CONFLICT: u8 = 7;
+pub(super) const NOT_FOUND: u8 = 8;
+pub(super) const HIERARCHY_CHANGED: u8 = 12;
+pub(super) const INCOMPLETE: u8 = 13;
+pub(super) const INVALID_WAIT: u8 = 14;
+pub(super) const TOO_MANY_COLLECTIONS: u8 = 15;
+pub(super) const RETRY: u8 = 16;
+
+/// One item's answer in Responses.
+pub(super) enum ItemResponse {
+    /// `data`: the ApplicationData of the answer (a draft's added attachments).
+    Change {
+        server_id: String,
+        status: u8,
+        data: Option<Element>,
+    },
+    Delete {
+        server_id: String,
+        status: u8,
+    },
+    Add {
+        client_id: String,
+        status: u8,
+        /// The new item's ServerId, with Status 1.
+        server_id: Option<String>,
+        data: Option<Element>,
+    },
+    Fetch {
+        server_id: String,
+        item: Option<Box<SyncItem>>,
+    },
+}
 
 /// A collection answered with a Status alone (and the key it named, when it named one).
 pub(super) fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
