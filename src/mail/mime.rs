@@ -14,7 +14,7 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use super::skeleton::Skeleton;
+use super::skeleton::{Skeleton, Text};
 use crate::store::model::{AttachmentMeta, MessageMeta};
 
 /// [MS-ASAIRS] 2.2.2.35: a Preview holds at most 255 characters.
@@ -53,7 +53,7 @@ pub fn parse_reading(raw: &[u8], received: i64, done: &mut dyn FnMut(Range<usize
         internet_cpid: CP_UTF8,
         ..MessageMeta::default()
     };
-    with_structure(raw, done, |message, skeleton| {
+    with_structure(raw, Text::Trim, done, |message, skeleton| {
         fill(&mut meta, message, skeleton)
     });
     meta.conversation_id = conversation_id(&meta);
@@ -64,7 +64,7 @@ pub fn parse_reading(raw: &[u8], received: i64, done: &mut dyn FnMut(Range<usize
 /// The body as plain text or HTML, converted from the other form when the message lacks
 /// the one asked for; empty when the message has no text at all.
 pub fn body(raw: &[u8], kind: BodyKind) -> String {
-    with_structure(raw, &mut |_| {}, |message, _| match kind {
+    with_structure(raw, Text::Whole, &mut |_| {}, |message, _| match kind {
         BodyKind::Plain => plain_body(message),
         BodyKind::Html => html_body(message),
     })
@@ -74,7 +74,7 @@ pub fn body(raw: &[u8], kind: BodyKind) -> String {
 /// The content type and decoded bytes of the attachment at `part` (an
 /// [`AttachmentMeta::part`]); `None` when that part is not an attachment.
 pub fn attachment(raw: &[u8], part: u32) -> Option<(String, Vec<u8>)> {
-    with_structure(raw, &mut |_| {}, |message, skeleton| {
+    with_structure(raw, Text::Whole, &mut |_| {}, |message, skeleton| {
         if !message.attachments.contains(&part) {
             return None;
         }
@@ -99,10 +99,11 @@ pub fn attachment(raw: &[u8], part: u32) -> Option<(String, Vec<u8>)> {
 /// to `f` with it; any other message whole, as [`with_message`] does.
 fn with_structure<T>(
     raw: &[u8],
+    text: Text,
     done: &mut dyn FnMut(Range<usize>),
     f: impl FnOnce(&Message<'_>, Option<&Skeleton>) -> T,
 ) -> Option<T> {
-    if let Some(skeleton) = Skeleton::reading(raw, done)
+    if let Some(skeleton) = Skeleton::reading(raw, text, done)
         && with_message(&skeleton.bytes, |m| skeleton.matches(m)) == Some(true)
     {
         return with_message(&skeleton.bytes, |m| f(m, Some(&skeleton)));

@@ -24,6 +24,19 @@ pub const LARGE: usize = 1024 * 1024;
 const KEEP: usize = 64 * 1024;
 /// Multiparts nested deeper than this are kept whole.
 const MAX_DEPTH: usize = 16;
+/// With [`Text::Trim`], a text part keeps this much of its body (to a line end): what
+/// previews and the search index read of a message.
+pub const TEXT_KEEP: usize = 1024 * 1024;
+
+/// What becomes of large text parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// Kept whole (for a body asked for by a device).
+    Whole,
+    /// Trimmed to [`TEXT_KEEP`] (for what is stored about a message: its preview and the
+    /// words the search index holds).
+    Trim,
+}
 
 /// A large message with its large non-text parts' bodies left out.
 pub struct Skeleton {
@@ -31,11 +44,13 @@ pub struct Skeleton {
     cuts: Vec<Cut>,
 }
 
-/// One left-out body.
+/// One left-out body, or the end of one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cut {
-    /// Where the part's (now empty) body starts in the skeleton.
+    /// Where the left-out bytes were in the skeleton: where the part's body now ends.
     at: usize,
+    /// The whole body was left out (an attachment), not only its end (a trimmed text).
+    whole: bool,
     /// The whole part, header section and body, in the message: parsed alone it gives the
     /// decoded body.
     pub part: Range<usize>,
@@ -45,73 +60,90 @@ pub struct Cut {
 
 impl Skeleton {
     /// The skeleton of `raw`; None when it is small or has nothing to leave out.
-    pub fn of(raw: &[u8]) -> Option<Skeleton> {
-        Self::reading(raw, &mut |_| {})
+    pub fn of(raw: &[u8], text: Text) -> Option<Skeleton> {
+        Self::reading(raw, text, &mut |_| {})
     }
 
     /// [`Skeleton::of`], telling `done` each range of `raw` it has finished reading, so
     /// that a caller reading from a file mapping can give those pages back as it goes
     /// (the walk reads a part again after finding it, and reports it again then).
-    pub fn reading(raw: &[u8], done: &mut dyn FnMut(Range<usize>)) -> Option<Skeleton> {
+    pub fn reading(raw: &[u8], text: Text, done: &mut dyn FnMut(Range<usize>)) -> Option<Skeleton> {
         if raw.len() < LARGE {
             return None;
         }
         let mut found = Vec::new();
-        walk(raw, 0..raw.len(), 0, &mut found, done);
+        walk(raw, 0..raw.len(), 0, text, &mut found, done);
         if found.is_empty() {
             return None;
         }
         let mut bytes = Vec::with_capacity(raw.len().min(KEEP * 4));
         let mut cuts = Vec::with_capacity(found.len());
         let mut copied = 0;
-        for (part, body, size) in found {
-            bytes.extend_from_slice(&raw[copied..body.start]);
+        for Found {
+            part,
+            left_out,
+            whole,
+            size,
+        } in found
+        {
+            bytes.extend_from_slice(&raw[copied..left_out.start]);
             cuts.push(Cut {
                 at: bytes.len(),
+                whole,
                 part,
                 size,
             });
-            copied = body.end;
+            copied = left_out.end;
         }
         bytes.extend_from_slice(&raw[copied..]);
         Some(Skeleton { bytes, cuts })
     }
 
-    /// Whether mail-parser, reading the skeleton, found each cut as an empty leaf where the
-    /// walk left it — the condition for trusting the skeleton's parts.
+    /// Whether mail-parser, reading the skeleton, found each cut as the end of a leaf where
+    /// the walk left it (an empty one for a whole body) — the condition for trusting the
+    /// skeleton's parts.
     pub fn matches(&self, message: &Message<'_>) -> bool {
         self.cuts.iter().all(|cut| {
             message
                 .parts
                 .iter()
-                .filter(|p| p.offset_body as usize == cut.at && self.cut_for(p) == Some(cut))
+                .filter(|p| self.cut_for(p) == Some(cut))
                 .count()
                 == 1
         })
     }
 
-    /// The cut a part of the skeleton's parse stands for, if its body was left out.
+    /// The cut a part of the skeleton's parse stands for, if its body was left out or
+    /// trimmed.
     pub fn cut_for(&self, part: &MessagePart<'_>) -> Option<&Cut> {
-        let empty_leaf = part.offset_body == part.offset_end
-            && matches!(&part.body, PartType::Binary(b) | PartType::InlineBinary(b) if b.is_empty());
-        if !empty_leaf {
-            return None;
-        }
-        let at = part.offset_body as usize;
-        self.cuts
+        let at = part.offset_end as usize;
+        let cut = self
+            .cuts
             .binary_search_by_key(&at, |c| c.at)
             .ok()
-            .map(|i| &self.cuts[i])
+            .map(|i| &self.cuts[i])?;
+        let leaf = !matches!(part.body, PartType::Multipart(_));
+        let empty = part.offset_body == part.offset_end
+            && matches!(&part.body, PartType::Binary(b) | PartType::InlineBinary(b) if b.is_empty());
+        (leaf && (!cut.whole || empty)).then_some(cut)
     }
 }
 
-/// Finds the bodies to leave out in the entity `range` of `raw`: (the part, its body, its
-/// decoded size), in order.
+/// A body, or the end of one, to leave out.
+struct Found {
+    part: Range<usize>,
+    left_out: Range<usize>,
+    whole: bool,
+    size: u64,
+}
+
+/// Finds what to leave out in the entity `range` of `raw`, in order.
 fn walk(
     raw: &[u8],
     range: Range<usize>,
     depth: usize,
-    out: &mut Vec<(Range<usize>, Range<usize>, u64)>,
+    text: Text,
+    out: &mut Vec<Found>,
     done: &mut dyn FnMut(Range<usize>),
 ) {
     let entity = &raw[range.clone()];
@@ -128,19 +160,40 @@ fn walk(
         let boundary = content_type.and_then(|c| c.attribute("boundary"));
         if let Some(boundary) = boundary.filter(|_| depth < MAX_DEPTH) {
             for part in parts(raw, body, boundary.as_bytes(), done) {
-                walk(raw, part, depth + 1, out, done);
+                walk(raw, part, depth + 1, text, out, done);
             }
         }
         return;
     }
-    // The message's own body, text (what search, previews and bodies read), nested
-    // messages (parsed whole by mail-parser) and small parts stay.
-    let kept = depth == 0
-        || matches!(main.as_deref(), Some("text") | Some("message") | None)
-        || body.len() <= KEEP;
-    if !kept {
-        let size = decoded_size(raw, body.clone(), head.content_transfer_encoding(), done);
-        out.push((range, body, size));
+    let encoding = head.content_transfer_encoding();
+    let is_text = depth == 0 || matches!(main.as_deref(), Some("text") | None);
+    if is_text {
+        // Text is what search, previews and bodies read: kept, or trimmed to a line end.
+        if text == Text::Trim && body.len() > TEXT_KEEP {
+            let keep = &raw[body.start..body.start + TEXT_KEEP];
+            let end = keep
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(body.start, |i| body.start + i + 1);
+            let size = decoded_size(raw, body.clone(), encoding, done);
+            out.push(Found {
+                part: range,
+                left_out: end..body.end,
+                whole: false,
+                size,
+            });
+        }
+        return;
+    }
+    // Nested messages (parsed whole by mail-parser) and small parts stay.
+    if main.as_deref() != Some("message") && body.len() > KEEP {
+        let size = decoded_size(raw, body.clone(), encoding, done);
+        out.push(Found {
+            part: range,
+            left_out: body,
+            whole: true,
+            size,
+        });
     }
 }
 
@@ -312,7 +365,7 @@ mod tests {
     fn a_large_attachment_is_left_out_and_found_again() {
         let data: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
         let raw = large_message(&data, false);
-        let sk = Skeleton::of(&raw).expect("a skeleton");
+        let sk = Skeleton::of(&raw, Text::Whole).expect("a skeleton");
         assert!(sk.bytes.len() < 2000, "{} bytes", sk.bytes.len());
         assert_eq!(sk.cuts.len(), 1);
         assert_eq!(sk.cuts[0].size, data.len() as u64);
@@ -332,17 +385,17 @@ mod tests {
 
     #[test]
     fn small_messages_and_messages_without_large_parts_have_none() {
-        assert!(Skeleton::of(&large_message(b"small", false)).is_none());
+        assert!(Skeleton::of(&large_message(b"small", false), Text::Whole).is_none());
         let mut text = b"Subject: t\r\n\r\n".to_vec();
         text.resize(2 * LARGE, b'x');
-        assert!(Skeleton::of(&text).is_none());
+        assert!(Skeleton::of(&text, Text::Whole).is_none());
     }
 
     #[test]
     fn a_skeleton_mail_parser_reads_otherwise_is_not_trusted() {
         let data = vec![7u8; 1_500_000];
         let raw = large_message(&data, true);
-        let Some(sk) = Skeleton::of(&raw) else {
+        let Some(sk) = Skeleton::of(&raw, Text::Whole) else {
             return;
         };
         let message = MessageParser::default().parse(&sk.bytes).unwrap();
@@ -352,6 +405,22 @@ mod tests {
             assert_eq!(message.parts.len(), whole.parts.len());
             assert_eq!(message.attachments, whole.attachments);
         }
+    }
+
+    #[test]
+    fn a_large_text_is_trimmed_to_a_line_end_when_asked() {
+        let mut raw = b"Subject: long\r\n\r\n".to_vec();
+        while raw.len() < 3 * LARGE {
+            raw.extend_from_slice(b"many words in a long plain text body\r\n");
+        }
+        let sk = Skeleton::of(&raw, Text::Trim).expect("a skeleton");
+        assert!(sk.bytes.len() <= 20 + TEXT_KEEP && sk.bytes.ends_with(b"\r\n"));
+        let message = MessageParser::default().parse(&sk.bytes).unwrap();
+        assert!(sk.matches(&message));
+        let cut = sk.cut_for(&message.parts[0]).expect("the body's cut");
+        assert_eq!(cut.size, (raw.len() - b"Subject: long\r\n\r\n".len()) as u64);
+        // Kept whole unless asked.
+        assert!(Skeleton::of(&raw, Text::Whole).is_none());
     }
 
     #[test]
