@@ -418,7 +418,10 @@ mod tests {
         let message = MessageParser::default().parse(&sk.bytes).unwrap();
         assert!(sk.matches(&message));
         let cut = sk.cut_for(&message.parts[0]).expect("the body's cut");
-        assert_eq!(cut.size, (raw.len() - b"Subject: long\r\n\r\n".len()) as u64);
+        assert_eq!(
+            cut.size,
+            (raw.len() - b"Subject: long\r\n\r\n".len()) as u64
+        );
         // Kept whole unless asked.
         assert!(Skeleton::of(&raw, Text::Whole).is_none());
     }
