@@ -265,34 +265,21 @@ fn a_large_attachment_comes_in_ranges_and_multipart_parts_are_byte_exact() {
 
 /// One page of a Mailbox Search for `word` with MIME bodies: (Range, Total, subjects).
 fn search_page(c: &EasClient, word: &str, range: &str) -> (Option<String>, String, Vec<String>) {
-    let r = c.call(
-        "Search",
-        &Element::new(sr::SEARCH).child(
-            Element::new(sr::STORE)
-                .text_child(sr::NAME, "Mailbox")
-                .child(
-                    Element::new(sr::QUERY)
-                        .child(Element::new(sr::AND).text_child(sr::FREE_TEXT, word)),
-                )
-                .child(
-                    Element::new(sr::OPTIONS)
-                        .text_child(sr::RANGE, range)
-                        .text_child(air::MIME_SUPPORT, "2")
-                        .child(Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, "4")),
-                ),
-        ),
+    let store = c.search_store(
+        word,
+        &[
+            Element::with_text(sr::RANGE, range),
+            Element::with_text(air::MIME_SUPPORT, "2"),
+            Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, "4"),
+        ],
     );
-    let store = r
-        .find_path(&[sr::RESPONSE, sr::STORE])
-        .unwrap_or_else(|| panic!("no Store in {r:?}"));
-    assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
     let subjects = store
         .find_all(sr::RESULT)
         .map(|res| text(res.find(sr::PROPERTIES).expect("Properties"), em::SUBJECT).to_owned())
         .collect();
     (
         store.text_of(sr::RANGE).map(str::to_owned),
-        text(store, sr::TOTAL).to_owned(),
+        text(&store, sr::TOTAL).to_owned(),
         subjects,
     )
 }

@@ -1252,7 +1252,7 @@ impl TestServer {
 
 use easd::wbxml::tag::airsync as air;
 use easd::wbxml::tag::airsyncbase as asb;
-use easd::wbxml::tag::{getitemestimate as gie, itemoperations as io};
+use easd::wbxml::tag::{getitemestimate as gie, itemoperations as io, search as sr};
 
 /// One Collection of a Sync request, built up field by field.
 #[derive(Debug, Clone, Default)]
@@ -1535,7 +1535,16 @@ impl EasClient {
     /// search:Options (the Store must answer Status 1).
     #[track_caller]
     pub fn search_mailbox(&self, word: &str, options: &[Element]) -> Vec<Element> {
-        use easd::wbxml::tag::search as sr;
+        self.search_store(word, options)
+            .find_all(sr::RESULT)
+            .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
+            .collect()
+    }
+
+    /// The Store of a Mailbox Search's answer for `word` with these children of
+    /// search:Options; it must answer Status 1.
+    #[track_caller]
+    pub fn search_store(&self, word: &str, options: &[Element]) -> Element {
         let r = self.call(
             "Search",
             &Element::new(sr::SEARCH).child(
@@ -1554,12 +1563,10 @@ impl EasClient {
         );
         let store = r
             .find_path(&[sr::RESPONSE, sr::STORE])
-            .unwrap_or_else(|| panic!("no Store in {r:?}"));
+            .unwrap_or_else(|| panic!("no Store in {r:?}"))
+            .clone();
         assert_eq!(store.text_of(sr::STATUS), Some("1"), "{r:?}");
         store
-            .find_all(sr::RESULT)
-            .map(|res| res.find(sr::PROPERTIES).expect("Properties").clone())
-            .collect()
     }
 
     /// ItemOperations Fetch of an attachment by FileReference: the Fetch's Status and, when
