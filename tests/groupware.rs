@@ -591,7 +591,8 @@ fn a_task_change_wakes_a_ping_on_the_calendar_that_carries_tasks() {
             )
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The Ping is registered before the change, so only the wake path can answer it.
+    s.wait_until_waiting(1);
     let changed = std::time::Instant::now();
     add(&a, &tasks, &ka, "t", task("Wake up", None, None, false));
     let r = waiting.join().expect("the Ping");
