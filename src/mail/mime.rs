@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::skeleton::{Skeleton, Text};
 use crate::store::model::{AttachmentMeta, MessageMeta};
+use crate::store::search_index;
 
 /// [MS-ASAIRS] 2.2.2.35: a Preview holds at most 255 characters.
 const PREVIEW_CHARS: usize = 255;
@@ -790,16 +791,13 @@ struct Terms {
 
 impl Terms {
     fn add_words(&mut self, text: &str) {
-        for word in text.split(|c: char| !c.is_alphanumeric()) {
-            self.add(word.to_lowercase());
+        for word in search_index::words(text) {
+            self.add(word);
         }
     }
 
     fn add(&mut self, term: String) {
-        if self.list.len() < MAX_SEARCH_TERMS
-            && term.chars().nth(1).is_some()
-            && self.seen.insert(term.clone())
-        {
+        if self.list.len() < MAX_SEARCH_TERMS && self.seen.insert(term.clone()) {
             self.list.push(term);
         }
     }
@@ -1268,6 +1266,20 @@ mod tests {
         let meta = parse(raw.as_bytes(), 0);
         assert_eq!(meta.search_terms.len(), MAX_SEARCH_TERMS);
         assert_eq!(meta.search_terms[0], "many");
+    }
+
+    /// Messages are indexed under exactly the words a query for their text looks for, with
+    /// the two-character minimum counted after lower-casing in both (U+0130 lower-cases to
+    /// two characters).
+    #[test]
+    fn indexed_words_are_the_words_a_query_looks_for() {
+        let text = "\u{130} a Bc q\u{2019}s ünïcode 42";
+        let meta = parse(format!("Subject: x\r\n\r\n{text}").as_bytes(), 0);
+        let mut indexed = meta.search_terms.clone();
+        indexed.retain(|t| t != "x");
+        indexed.sort();
+        assert_eq!(indexed, search_index::query_terms(text));
+        assert!(indexed.contains(&"\u{130}".to_lowercase()));
     }
 
     #[test]

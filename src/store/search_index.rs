@@ -251,13 +251,18 @@ pub fn delete_account(tx: &WriteTransaction, account: AccountId) -> Result<(), S
     Ok(())
 }
 
-/// Lower-cased words of at least two characters, as the index holds them.
-pub fn query_terms(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2)
+/// The index's words of `text`: runs of letters and digits, lower-cased, kept when they
+/// have at least two characters once lower-cased. The one rule for what a message is
+/// indexed under and what a query looks for.
+pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
-        .collect();
+        .filter(|w| w.chars().nth(1).is_some())
+}
+
+/// A query's distinct words, as the index holds them.
+pub fn query_terms(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = words(text).collect();
     out.sort();
     out.dedup();
     out
