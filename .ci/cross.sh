@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 targets=(${CROSS_TARGETS:-aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf})
 tdir=${CARGO_TARGET_DIR:-target}
-test_filters=(wbxml store eas:: sync::)
+test_filters=(wbxml proto store eas:: sync::)
 # Debuginfo makes the cross test build slower and much bigger; it is not needed to run it.
 export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
 export CARGO_TERM_COLOR=never
