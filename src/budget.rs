@@ -47,6 +47,14 @@ impl MemoryBudget {
         self.peak.get()
     }
 
+    /// An empty reservation, to grow or absorb others into.
+    pub fn nothing(self: &Rc<Self>) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            bytes: 0,
+        }
+    }
+
     /// Reserves `bytes` now, or `None` if they do not fit.
     pub fn try_reserve(self: &Rc<Self>, bytes: usize) -> Option<Reservation> {
         self.take(bytes).then(|| Reservation {

@@ -60,13 +60,15 @@ pub struct Cut {
 
 impl Skeleton {
     /// The skeleton of `raw`; None when it is small or has nothing to leave out.
-    pub fn of(raw: &[u8], text: Text) -> Option<Skeleton> {
+    #[cfg(test)]
+    fn of(raw: &[u8], text: Text) -> Option<Skeleton> {
         Self::reading(raw, text, &mut |_| {})
     }
 
-    /// [`Skeleton::of`], telling `done` each range of `raw` it has finished reading, so
-    /// that a caller reading from a file mapping can give those pages back as it goes
-    /// (the walk reads a part again after finding it, and reports it again then).
+    /// The skeleton of `raw` (None when it is small or has nothing to leave out), telling
+    /// `done` each range of `raw` it has finished reading, so that a caller reading from a
+    /// file mapping can give those pages back as it goes (the walk reads a part again after
+    /// finding it, and reports it again then).
     pub fn reading(raw: &[u8], text: Text, done: &mut dyn FnMut(Range<usize>)) -> Option<Skeleton> {
         if raw.len() < LARGE {
             return None;

@@ -257,7 +257,7 @@ impl RequestBody {
     /// The whole body within `limits` (see [`read_body`](read_body)).
     pub async fn read(self, limits: &BodyLimits<'_>) -> Result<Received, BodyError> {
         let Some(slot) = self.0 else {
-            let none = limits.budget.try_reserve(0).expect("nothing always fits");
+            let none = limits.budget.nothing();
             return Ok(Received::Memory(Bytes::new(), none));
         };
         let Some(mut wire) = slot.wire.borrow_mut().take() else {
@@ -358,10 +358,7 @@ async fn read_framed(
             Sink::Memory(Vec::new(), held)
         }
         Framing::Length(_) => Sink::File(limits.spool.file().map_err(BodyError::Spool)?, 0),
-        Framing::Chunked => Sink::Memory(
-            Vec::new(),
-            limits.budget.try_reserve(0).expect("nothing always fits"),
-        ),
+        Framing::Chunked => Sink::Memory(Vec::new(), limits.budget.nothing()),
     };
     if slot.expect.replace(false) {
         wire.io

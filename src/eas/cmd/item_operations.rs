@@ -73,7 +73,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     let mut out = Output {
         left: ctx.app.cfg.limits.max_response,
         over: 0,
-        held: ctx.app.budget.try_reserve(0).expect("nothing always fits"),
+        held: ctx.app.budget.nothing(),
         parts: Vec::new(),
     };
     let mut response = Element::new(io::RESPONSE);
@@ -277,7 +277,7 @@ async fn fetch(
         // A groupware item as stored: its ApplicationData as the device that wrote it sent it.
         Some(Fetched::Groupware(item, class)) => {
             let props = groupware::application_data(&item)?;
-            let work = ctx.app.budget.try_reserve(0).expect("nothing always fits");
+            let work = ctx.app.budget.nothing();
             (props, class.name(), work)
         }
         None => return Ok(answer(NOT_FOUND)),

@@ -68,6 +68,16 @@ async fn deliver_one(stream: impl AsyncRead + AsyncWrite + Unpin) {
     assert!(at_eof(&mut stream).await);
 }
 
+/// A TCP listener on a free loopback port, and its address.
+async fn tcp_listener() -> (Listener, std::net::SocketAddr) {
+    let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
+    let Listener::Tcp(tcp) = &listener else {
+        panic!("not TCP")
+    };
+    let addr = tcp.local_addr().unwrap();
+    (listener, addr)
+}
+
 /// Runs `client` against `serve` on `listener`, then stops the server.
 async fn with_server<F: Future<Output = ()>>(
     listener: Listener,
@@ -87,11 +97,7 @@ async fn with_server<F: Future<Output = ()>>(
 async fn tcp_conversation() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
-            let Listener::Tcp(tcp) = &listener else {
-                panic!("not TCP")
-            };
-            let addr = tcp.local_addr().unwrap();
+            let (listener, addr) = tcp_listener().await;
             let client = async { deliver_one(TcpStream::connect(addr).await.unwrap()).await };
             let mailboxes = with_server(listener, config(Duration::from_secs(5)), client).await;
             let message = b"Subject: t\r\n\r\nhi\r\n".to_vec();
@@ -190,11 +196,7 @@ async fn bind_leaves_other_files_alone() {
 async fn idle_connections_get_421() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
-            let Listener::Tcp(tcp) = &listener else {
-                panic!("not TCP")
-            };
-            let addr = tcp.local_addr().unwrap();
+            let (listener, addr) = tcp_listener().await;
             let client = async {
                 let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
                 let lines = replies(&mut stream, 2).await;
@@ -213,11 +215,7 @@ async fn idle_connections_get_421() {
 async fn shutdown_closes_open_sessions_with_421() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
-            let Listener::Tcp(tcp) = &listener else {
-                panic!("not TCP")
-            };
-            let addr = tcp.local_addr().unwrap();
+            let (listener, addr) = tcp_listener().await;
             let mailboxes = Rc::new(FakeMailboxes::default());
             let (stop, stopped) = watch::channel(false);
             let cfg = config(Duration::from_secs(5));
@@ -239,11 +237,7 @@ async fn shutdown_closes_open_sessions_with_421() {
 async fn large_messages_arrive_spooled_small_ones_in_memory() {
     LocalSet::new()
         .run_until(async {
-            let listener = bind("127.0.0.1:0", &SocketAccess::default()).await.unwrap();
-            let Listener::Tcp(tcp) = &listener else {
-                panic!("not TCP")
-            };
-            let addr = tcp.local_addr().unwrap();
+            let (listener, addr) = tcp_listener().await;
             let big: Vec<u8> = b"..stuffed line of a large message\r\n".repeat(3 * SPILL_AT / 35);
             let client = async {
                 let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
