@@ -138,7 +138,7 @@ fn seed(store: &Store) -> Vec<(Account, Device)> {
     for chunk in all.chunks(1_000) {
         let rows: Vec<Device> = chunk.iter().map(|(_, d)| d.clone()).collect();
         store
-            .write_blocking(move |ctx| rows.iter().try_for_each(|d| ops::put_device(ctx.tx, d)))
+            .write_blocking(move |ctx| rows.iter().try_for_each(|d| ops::put_device(ctx, d)))
             .expect("devices");
     }
     all

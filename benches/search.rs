@@ -22,12 +22,11 @@ use std::time::{Duration, Instant};
 
 use easd::store::model::Flags;
 use easd::store::model::{FolderType, ROOT_FOLDER};
-use easd::store::{Store, folders, items, ops, tables};
+use easd::store::{Store, folders, items, ops, search_index};
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync, search as s};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use redb::ReadableTableMetadata;
 use support::{EasClient, HttpClient, KeepAliveClient, proc_status_kib, reset_peak_rss};
 
 const USER: &str = "searcher@example.com";
@@ -338,28 +337,9 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
 
 /// Bytes of the index tables (stored + metadata + fragmented) and of the whole file.
 fn index_size(data: &Path) -> (u64, u64, u64) {
-    let db = redb::Database::open(data.join("easd.redb")).expect("open db");
-    let tx = db.begin_read().expect("read");
-    let size = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
-    let blocks = size(
-        tx.open_table(tables::BLOCKS)
-            .expect("blocks")
-            .stats()
-            .expect("stats"),
-    );
-    let terms = size(
-        tx.open_table(tables::ITEM_TERMS)
-            .expect("terms")
-            .stats()
-            .expect("stats"),
-    );
-    let items = size(
-        tx.open_table(tables::ITEMS)
-            .expect("items")
-            .stats()
-            .expect("stats"),
-    );
-    let _ = items;
+    let store = Store::open(data).expect("open store");
+    let (blocks, terms) = search_index::size(&store.read().expect("read")).expect("index size");
+    drop(store);
     let file = std::fs::metadata(data.join("easd.redb")).map_or(0, |m| m.len());
     (blocks, terms, file)
 }

@@ -781,33 +781,25 @@ fn fetch_inside_sync() {
     assert!(fetches[1].find(air::APPLICATION_DATA).is_none());
 }
 
-/// Rewrites `meta.received` of alice's Inbox item with `subject` in a stopped server's store.
+/// Moves `meta.received` of alice's Inbox item with `subject` back by `seconds`, in a
+/// stopped server's store, without a change to sync (as if time had passed).
 fn backdate(s: &mut TestServer, subject: &str, seconds: i64) {
-    use easd::store::items::ItemReads;
+    use easd::store::items::{self, ItemReads};
     use easd::store::model::FolderType;
-    use easd::store::model::MailItem;
     use easd::store::ops::Reads;
-    use easd::store::tables::{self, ITEMS};
     s.shutdown();
     let store = easd::store::Store::open(s.data_dir()).expect("store");
     let subject = subject.to_owned();
     let changed = store
         .write_blocking(move |w| {
-            let account = w.tx.account_by_email(ALICE)?.expect("alice").id;
-            let inbox =
-                w.tx.folders(account)?
-                    .into_iter()
-                    .find(|f| f.kind == FolderType::Inbox)
-                    .expect("Inbox");
+            let account = w.account_by_email(ALICE)?.expect("alice").id;
+            let inbox = (w.folders(account)?.into_iter())
+                .find(|f| f.kind == FolderType::Inbox)
+                .expect("Inbox");
             let mut n = 0;
-            for mut item in w.tx.folder_items(account, inbox.id)? {
+            for item in w.folder_items(account, inbox.id)? {
                 if item.meta.subject == subject {
-                    item.meta.received -= seconds;
-                    let record: &MailItem = &item;
-                    w.tx.open_table(ITEMS)?.insert(
-                        (account, inbox.id, item.id),
-                        tables::encode(record).as_slice(),
-                    )?;
+                    items::backdate_for_tests(w, account, inbox.id, item.id, seconds)?;
                     n += 1;
                 }
             }

@@ -377,9 +377,9 @@ async fn change_device(
     let name = name.to_owned();
     store
         .write(move |ctx| {
-            let (_, mut d) = find_device(ctx.tx, &name)?;
+            let (_, mut d) = find_device(ctx, &name)?;
             change(&mut d)?;
-            ops::put_device(ctx.tx, &d)?;
+            ops::put_device(ctx, &d)?;
             ctx.publish(Event::Device { account: d.account });
             Ok(d)
         })
@@ -474,13 +474,13 @@ async fn device_settings(
         let name = device.clone();
         store
             .write(move |ctx| {
-                let (a, mut d) = find_device(ctx.tx, &name)?;
+                let (a, mut d) = find_device(ctx, &name)?;
                 let mut s = d.settings_in_force().clone();
                 s.apply(&values)?;
-                s.check_folders(&ctx.tx.folders(a.id)?)?;
+                s.check_folders(&ctx.folders(a.id)?)?;
                 // Set by an admin: admission, if still to come, keeps them.
                 d.settings = Some(s);
-                ops::put_device(ctx.tx, &d)?;
+                ops::put_device(ctx, &d)?;
                 Ok(d)
             })
             .await?

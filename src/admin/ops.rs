@@ -137,8 +137,8 @@ impl Request {
                 let email = ops::normalize_email(&email)?;
                 store
                     .write(move |ctx| {
-                        let a = find(ctx.tx, &email)?;
-                        ops::delete_account(ctx.tx, &a)
+                        let a = find(ctx, &email)?;
+                        ops::delete_account(ctx, &a)
                     })
                     .await?;
                 Ok(done("account deleted".into()))
@@ -218,9 +218,9 @@ async fn update_account(
     let email = ops::normalize_email(&email)?;
     store
         .write(move |ctx| {
-            let mut a = find(ctx.tx, &email)?;
+            let mut a = find(ctx, &email)?;
             change(&mut a);
-            ops::put_account(ctx.tx, &a)?;
+            ops::put_account(ctx, &a)?;
             Ok(a)
         })
         .await
@@ -238,19 +238,19 @@ async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, Store
             let mut changed = 0;
             match (&email, &device) {
                 (Some(email), None) => {
-                    let mut a = find(ctx.tx, email)?;
+                    let mut a = find(ctx, email)?;
                     a.protocol_log = on;
-                    ops::put_account(ctx.tx, &a)?;
+                    ops::put_account(ctx, &a)?;
                     changed += 1;
                 }
                 (email, Some(device_id)) => {
-                    let account = email.as_deref().map(|e| find(ctx.tx, e)).transpose()?;
-                    for mut d in ctx.tx.devices()? {
+                    let account = email.as_deref().map(|e| find(ctx, e)).transpose()?;
+                    for mut d in ctx.devices()? {
                         if d.device_id == *device_id
                             && account.as_ref().is_none_or(|a| a.id == d.account)
                         {
                             d.protocol_log = on;
-                            ops::put_device(ctx.tx, &d)?;
+                            ops::put_device(ctx, &d)?;
                             changed += 1;
                         }
                     }

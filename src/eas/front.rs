@@ -258,9 +258,14 @@ pub async fn handle(
     }
     // Headers are not needed past this point; a waiting Ping should not keep them.
     drop(parts);
+    let policy = match govern::effective_policy(&app.store, &account, &device.device_id) {
+        Ok(p) => p,
+        Err(e) => return server_error(&account, &request, &e),
+    };
     let mut ctx = Ctx {
         app,
         account: &account,
+        policy,
         device,
         req: &request,
         mime_body,

@@ -13,93 +13,12 @@
 //! or of the global rule's when the deciding rule has none, or else the built-in defaults.
 //! Later edits of a template leave admitted devices as they are.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
 use crate::store::StoreError;
+use crate::store::governance;
 use crate::store::model::Access;
 use crate::store::model::DeviceSettings;
-use crate::store::ops::Tx;
-use crate::store::tables::{self, GOVERNANCE};
-
-/// The key of the ABQ record in the governance table.
-const KEY: &str = "abq";
-
-/// The device property a server rule looks at.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Param {
-    Os,
-    Model,
-    Type,
-}
-
-impl Param {
-    /// Evaluation order of the server rules.
-    pub const ORDER: [Param; 3] = [Param::Os, Param::Model, Param::Type];
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Rule {
-    pub id: u64,
-    pub param: Param,
-    pub value: String,
-    pub action: Access,
-    #[serde(default)]
-    pub description: String,
-    pub enabled: bool,
-    /// New-device settings of the devices this rule admits.
-    #[serde(default)]
-    pub settings: Option<DeviceSettings>,
-}
-
-/// Every ABQ rule of the server, stored as one record: rules change rarely and are read
-/// only when a new device is admitted.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Rules {
-    pub global: Access,
-    /// New-device settings of the global rule: also those of devices admitted by a rule
-    /// that has none.
-    #[serde(default)]
-    pub global_settings: Option<DeviceSettings>,
-    /// Account address → action.
-    #[serde(default)]
-    pub users: BTreeMap<String, Access>,
-    /// Domain → action.
-    #[serde(default)]
-    pub domains: BTreeMap<String, Access>,
-    /// New-device settings of user rules, by account address; only for addresses that
-    /// have a rule (kept apart from `users` so that older records still load).
-    #[serde(default)]
-    pub user_settings: BTreeMap<String, DeviceSettings>,
-    /// New-device settings of domain rules, by domain; only for domains that have a rule.
-    #[serde(default)]
-    pub domain_settings: BTreeMap<String, DeviceSettings>,
-    #[serde(default)]
-    pub server: Vec<Rule>,
-    #[serde(default = "first_id")]
-    pub next_id: u64,
-}
-
-fn first_id() -> u64 {
-    1
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Rules {
-            global: Access::Allow,
-            global_settings: None,
-            users: BTreeMap::new(),
-            domains: BTreeMap::new(),
-            user_settings: BTreeMap::new(),
-            domain_settings: BTreeMap::new(),
-            server: Vec::new(),
-            next_id: 1,
-        }
-    }
-}
+pub use crate::store::model::{AbqParam as Param, AbqRule as Rule, AbqRules as Rules};
+use crate::store::{Reader, WriteCtx};
 
 /// The outcome of the rules for a new device.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,18 +51,16 @@ impl Facts<'_> {
 }
 
 impl Rules {
-    pub fn load(tx: &impl Tx) -> Result<Rules, StoreError> {
-        Ok(tables::get(&tx.table(GOVERNANCE)?, "governance", KEY)?.unwrap_or_default())
+    pub fn load(tx: &impl Reader) -> Result<Rules, StoreError> {
+        tx.abq_rules()
     }
 
     /// Stores the rules; the template of a user or domain rule that is gone goes with it.
-    pub fn save(&mut self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    pub fn save(&mut self, w: &WriteCtx) -> Result<(), StoreError> {
         let (users, domains) = (&self.users, &self.domains);
         self.user_settings.retain(|k, _| users.contains_key(k));
         self.domain_settings.retain(|k, _| domains.contains_key(k));
-        tx.open_table(GOVERNANCE)?
-            .insert(KEY, tables::encode(self).as_slice())?;
-        Ok(())
+        governance::put_abq_rules(w, self)
     }
 
     /// What the rules decide for a new device.

@@ -3,27 +3,24 @@
 //! store) and each device's [`DeviceState`].
 //!
 //! Every write of those records goes through this module — [`change`] for rules and
-//! levels, [`compliance::write`] for a device's state — which drops the cached copy once the
+//! levels, [`super::compliance::write`] for a device's state — which drops the cached copy once the
 //! write is durable. A copy is filled under the same lock, from a read transaction begun
 //! under it, so no fill can install records older than a change that has completed: the
 //! first request after a change sees it. Nothing else writes these records while easd
 //! runs: the store has one process, and restore refuses a running server.
 //!
 //! The cache is per process, keyed by the store's data directory, which names one store
-//! for as long as it is open (redb locks the file).
+//! for as long as it is open (the store locks it).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use redb::WriteTransaction;
-
 use super::abq::Rules;
-use super::compliance::{self, DeviceState};
 use super::levels::Levels;
-use crate::store::model::AccountId;
-use crate::store::ops::Tx;
-use crate::store::{Store, StoreError};
+use crate::store::governance::GovernanceReads;
+use crate::store::model::{AccountId, DeviceState};
+use crate::store::{Reader, Store, StoreError, WriteCtx};
 
 /// The rules and the policy levels, as of one commit.
 #[derive(Debug)]
@@ -33,7 +30,7 @@ pub struct View {
 }
 
 impl View {
-    pub fn load(tx: &impl Tx) -> Result<View, StoreError> {
+    pub fn load(tx: &impl Reader) -> Result<View, StoreError> {
         Ok(View {
             rules: Rules::load(tx)?,
             levels: Levels::load(tx)?,
@@ -75,9 +72,9 @@ pub fn view(store: &Store) -> Result<Arc<View>, StoreError> {
 /// durable (or failed).
 pub async fn change<T: Send + 'static>(
     store: &Store,
-    mut job: impl FnMut(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    mut job: impl FnMut(&WriteCtx) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    let out = store.write(move |ctx| job(ctx.tx)).await;
+    let out = store.write(move |ctx| job(ctx)).await;
     with(store, |e| e.view = None);
     out
 }
@@ -93,13 +90,13 @@ pub fn device_state(
         if let Some(s) = devices.get(device_id) {
             return Ok(*s);
         }
-        let s = compliance::get(&store.read()?, account, device_id)?;
+        let s = store.read()?.device_state(account, device_id)?;
         devices.insert(device_id.to_owned(), s);
         Ok(s)
     })
 }
 
-/// Drops the cached state of a device after [`compliance::write`] changed it.
+/// Drops the cached state of a device after [`super::compliance::write`] changed it.
 pub(super) fn forget_device(store: &Store, account: AccountId, device_id: &str) {
     with(store, |e| {
         if let Some(devices) = e.devices.get_mut(&account) {
@@ -136,7 +133,7 @@ mod tests {
             device_state(&store, 1, "D").expect("state"),
             DeviceState::default()
         );
-        rt.block_on(compliance::write(&store, 1, "D", |_, s| {
+        rt.block_on(crate::govern::compliance::write(&store, 1, "D", |_, s| {
             s.accepted_at = Some(5);
             Ok(())
         }))

@@ -1,12 +1,10 @@
 //! The device registry as seen from a request: find or register the device, and keep its
 //! row current without a commit on every request.
 
-use redb::WriteTransaction;
-
 use crate::proto::query::EasRequest;
 use crate::store::model::{Account, AccountId, Device, DeviceInfo, Wipe};
 use crate::store::ops::{self, Reads};
-use crate::store::{Store, StoreError, now};
+use crate::store::{Store, StoreError, WriteCtx, now};
 
 /// `last_seen` is refreshed at most this often, so a Ping storm does not become a storm
 /// of fsyncs.
@@ -38,7 +36,6 @@ pub async fn touch(
     store
         .write(move |ctx| {
             let mut d = ctx
-                .tx
                 .device(account_id, &device_id)?
                 .unwrap_or_else(|| Device {
                     account: account_id,
@@ -68,7 +65,7 @@ pub async fn touch(
             if user_agent.is_some() {
                 d.http_user_agent = user_agent.clone();
             }
-            ops::put_device(ctx.tx, &d)?;
+            ops::put_device(ctx, &d)?;
             Ok(d)
         })
         .await
@@ -82,21 +79,21 @@ pub async fn update(
 ) -> Result<Device, StoreError> {
     let (account, device_id) = (device.account, device.device_id.clone());
     store
-        .write(move |ctx| change_in(ctx.tx, account, &device_id, &change))
+        .write(move |ctx| change_in(ctx, account, &device_id, &change))
         .await
 }
 
 /// Applies a change to the device row inside a write job and returns the new row.
 pub fn change_in(
-    tx: &WriteTransaction,
+    w: &WriteCtx,
     account: AccountId,
     device_id: &str,
     change: impl FnOnce(&mut Device),
 ) -> Result<Device, StoreError> {
-    let mut d = tx
+    let mut d = w
         .device(account, device_id)?
         .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
     change(&mut d);
-    ops::put_device(tx, &d)?;
+    ops::put_device(w, &d)?;
     Ok(d)
 }

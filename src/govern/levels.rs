@@ -9,18 +9,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use redb::ReadableTable;
-
 use super::own::Limits;
 use super::policy::{Policy, Value};
 use crate::proto::version::ProtocolVersion;
 use crate::store::StoreError;
+use crate::store::governance::{self, PolicyValues};
 use crate::store::model::Account;
-use crate::store::ops::{self, Tx};
-use crate::store::tables::{self, GOVERNANCE};
-
-/// The prefix of the policy records' keys.
-const PREFIX: &str = "policy:";
+use crate::store::ops::{self};
+use crate::store::{Reader, WriteCtx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Level {
@@ -61,10 +57,10 @@ impl Level {
     fn key(&self) -> Option<String> {
         match self {
             Level::Default => None,
-            Level::Server => Some("policy:server".into()),
-            Level::Domain(d) => Some(format!("policy:domain:{d}")),
-            Level::User(e) => Some(format!("policy:user:{e}")),
-            Level::Device(e, id) => Some(format!("policy:device:{e}/{id}")),
+            Level::Server => Some("server".into()),
+            Level::Domain(d) => Some(format!("domain:{d}")),
+            Level::User(e) => Some(format!("user:{e}")),
+            Level::Device(e, id) => Some(format!("device:{e}/{id}")),
         }
     }
 
@@ -128,48 +124,42 @@ fn source(level: &Level, found: Option<&Level>) -> String {
 }
 
 /// The level's own settings, if it holds them.
-fn own(tx: &impl Tx, level: &Level) -> Result<Option<Policy>, StoreError> {
+fn own(tx: &impl Reader, level: &Level) -> Result<Option<Policy>, StoreError> {
     let Some(key) = level.key() else {
         return Ok(None);
     };
-    let stored: Option<BTreeMap<String, Value>> =
-        tables::get(&tx.table(GOVERNANCE)?, "governance", key.as_str())?;
-    Ok(stored.map(decode))
+    Ok(tx.policy_level(&key)?.map(decode))
 }
 
 /// The effective policy of `level`, read in `tx`.
-pub fn resolve_level(tx: &impl Tx, level: &Level) -> Result<Policy, StoreError> {
+pub fn resolve_level(tx: &impl Reader, level: &Level) -> Result<Policy, StoreError> {
     Ok(nearest(level, Policy::default(), |l| own(tx, l))?.0)
 }
 
 /// Sets values on a level; a level that inherited first takes a copy of what it inherited,
 /// so it then holds its own complete settings.
-pub fn set(
-    tx: &redb::WriteTransaction,
-    level: &Level,
-    values: &[(String, String)],
-) -> Result<(), StoreError> {
+pub fn set(w: &WriteCtx, level: &Level, values: &[(String, String)]) -> Result<(), StoreError> {
     let key = level
         .key()
         .ok_or_else(|| StoreError::Invalid("the default level is read-only".into()))?;
-    let mut policy = resolve_level(tx, level)?;
+    let mut policy = resolve_level(w, level)?;
     for (name, text) in values {
         let (name, value) = Policy::parse_value(name, text).map_err(StoreError::Invalid)?;
         policy.set(name, value).map_err(StoreError::Invalid)?;
     }
-    let stored: BTreeMap<&str, &Value> = policy.overrides().collect();
-    tx.open_table(GOVERNANCE)?
-        .insert(key.as_str(), tables::encode(&stored).as_slice())?;
-    Ok(())
+    let stored: PolicyValues = policy
+        .overrides()
+        .map(|(name, value)| (name.to_owned(), value.clone()))
+        .collect();
+    governance::put_policy_level(w, &key, &stored)
 }
 
 /// Makes a level inherit from the level above again.
-pub fn inherit(tx: &redb::WriteTransaction, level: &Level) -> Result<(), StoreError> {
+pub fn inherit(w: &WriteCtx, level: &Level) -> Result<(), StoreError> {
     let key = level
         .key()
         .ok_or_else(|| StoreError::Invalid("the default level is read-only".into()))?;
-    tx.open_table(GOVERNANCE)?.remove(key.as_str())?;
-    Ok(())
+    governance::remove_policy_level(w, &key)
 }
 
 /// A policy ready for the device gate: its settings, its hash per protocol version
@@ -185,7 +175,7 @@ impl Effective {
     fn new(policy: Policy) -> Effective {
         Effective {
             hashes: Default::default(),
-            limits: Limits::of(&policy),
+            limits: policy.limits(),
             policy,
         }
     }
@@ -205,17 +195,13 @@ pub struct Levels {
 }
 
 impl Levels {
-    pub fn load(tx: &impl Tx) -> Result<Levels, StoreError> {
-        let table = tx.table(GOVERNANCE)?;
+    pub fn load(tx: &impl Reader) -> Result<Levels, StoreError> {
         let mut own = HashMap::new();
-        // ';' follows ':', so this is every key that starts with "policy:".
-        for row in table.range(PREFIX.."policy;")? {
-            let (k, v) = row?;
-            let Ok(level) = Level::parse(&k.value()[PREFIX.len()..]) else {
-                tracing::warn!("governance: ignoring policy record {:?}", k.value());
+        for (name, values) in tx.policy_levels()? {
+            let Ok(level) = Level::parse(&name) else {
+                tracing::warn!("governance: ignoring the settings of policy level {name:?}");
                 continue;
             };
-            let values = tables::decode("governance", v.value())?;
             own.insert(level, Arc::new(Effective::new(decode(values))));
         }
         Ok(Levels {

@@ -14,8 +14,7 @@ pub mod settings;
 pub mod wipe;
 
 use std::fmt;
-
-use redb::ReadableTable;
+use std::sync::Arc;
 
 use compliance::Compliance;
 use levels::Effective;
@@ -26,9 +25,8 @@ use crate::proto::query::EasRequest;
 use crate::proto::status::GlobalStatus;
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::{Access, Account, AccountId, Device, Wipe};
-use crate::store::ops::{self, Reads, Tx};
-use crate::store::tables::{self, DEVICES};
-use crate::store::{Store, StoreError, now};
+use crate::store::ops::{self, Reads};
+use crate::store::{Reader, Store, StoreError, now};
 
 /// What the device gate decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +60,16 @@ impl fmt::Display for Gate {
             Gate::VersionAbove(max) => write!(f, "above MaxProtocolVersion {max}"),
         }
     }
+}
+
+/// The effective policy of a device (device → user → domain → server → default), from the
+/// cache the gate reads.
+pub fn effective_policy(
+    store: &Store,
+    account: &Account,
+    device_id: &str,
+) -> Result<Arc<Effective>, StoreError> {
+    Ok(cache::view(store)?.levels.device(account, device_id))
 }
 
 /// The commands a device may send before it holds a current policy key: the handshake
@@ -185,21 +193,17 @@ async fn policy_check(
 
 /// Whether the account's other devices already take `limit` places.
 fn at_limit(
-    tx: &impl Tx,
+    tx: &impl Reader,
     account: AccountId,
     device_id: &str,
     limit: u32,
 ) -> Result<bool, StoreError> {
-    let table = tx.table(DEVICES)?;
-    let mut held = 0;
-    for row in table.range((account, "")..=(account, "\u{10FFFF}"))? {
-        let (k, v) = row?;
-        let d: Device = tables::decode("devices", v.value())?;
-        if k.value().1 != device_id && registry::holds_place(&d) {
-            held += 1;
-        }
-    }
-    Ok(held >= limit)
+    let held = tx
+        .account_devices(account)?
+        .iter()
+        .filter(|d| d.device_id != device_id && registry::holds_place(d))
+        .count();
+    Ok(held >= limit as usize)
 }
 
 /// Evaluates the ABQ rules for a device seen for the first time, stores the outcome, and
@@ -223,14 +227,13 @@ async fn admit(
     let admitted = store
         .write(move |ctx| {
             let mut d = ctx
-                .tx
                 .device(account_id, &device_id)?
                 .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
             if d.abq.is_none() {
                 // Checked again in the transaction: two new devices at once take one place.
                 if let Some(limit) = limit
                     && registry::is_new(&d)
-                    && at_limit(ctx.tx, account_id, &device_id, limit)?
+                    && at_limit(ctx, account_id, &device_id, limit)?
                 {
                     return Ok(None);
                 }
@@ -246,7 +249,7 @@ async fn admit(
             // Claimed in the same transaction, so concurrent requests mail only once.
             let mail = registry::access(&d) == Access::Quarantine && !d.quarantine_mailed;
             d.quarantine_mailed |= mail;
-            ops::put_device(ctx.tx, &d)?;
+            ops::put_device(ctx, &d)?;
             Ok(Some((d, mail)))
         })
         .await?;

@@ -16,8 +16,8 @@
 //!   EASProvisionDoc element AllowBluetooth (2, 1, 0; [MS-ASPROV] 2.2.2.2), not a key of
 //!   its own.
 
-use super::policy::{Policy, Value};
 use crate::proto::version::ProtocolVersion;
+use crate::store::model::PolicyValue as Value;
 
 pub const ALLOW_NON_PROVISIONABLE: &str = "AllowNonProvisionableDevices";
 pub const REFRESH_HOURS: &str = "PolicyRefreshHours";
@@ -126,22 +126,6 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn of(policy: &Policy) -> Limits {
-        let count = |name| match policy.get(name) {
-            Some(Value::Int(n)) => u32::try_from(n).ok(),
-            _ => None,
-        };
-        Limits {
-            allow_non_provisionable: policy.get(ALLOW_NON_PROVISIONABLE) != Some(Value::Int(0)),
-            refresh_hours: count(REFRESH_HOURS),
-            max_devices: count(MAX_DEVICES),
-            max_version: match policy.get(MAX_VERSION) {
-                Some(Value::Text(v)) => ProtocolVersion::parse(&v).ok(),
-                _ => None,
-            },
-        }
-    }
-
     /// Whether a device that accepted its policy at `accepted_at` (Unix seconds; `None`:
     /// not known) must provision again at `now`.
     pub fn refresh_due(&self, accepted_at: Option<i64>, now: i64) -> bool {
@@ -165,12 +149,13 @@ pub fn versions_header(max: Option<ProtocolVersion>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::govern::policy::Policy;
 
     #[test]
     fn parsing_and_limits() {
         let mut p = Policy::default();
         assert_eq!(
-            Limits::of(&p),
+            p.limits(),
             Limits {
                 allow_non_provisionable: true,
                 refresh_hours: None,
@@ -185,13 +170,13 @@ mod tests {
         p.set(MAX_VERSION, version("14.1").unwrap()).unwrap();
         p.set(REFRESH_HOURS, count("2").unwrap()).unwrap();
         p.set(ALLOW_NON_PROVISIONABLE, flag("0").unwrap()).unwrap();
-        let l = Limits::of(&p);
+        let l = p.limits();
         assert!(!l.allow_non_provisionable);
         assert_eq!(versions_header(l.max_version), "12.0,12.1,14.0,14.1");
         assert!(l.refresh_due(None, 10_000));
         assert!(!l.refresh_due(Some(3_000), 3_000 + 7_199));
         assert!(l.refresh_due(Some(3_000), 3_000 + 7_200));
-        assert!(!Limits::of(&Policy::default()).refresh_due(None, 10_000));
+        assert!(!Policy::default().limits().refresh_due(None, 10_000));
     }
 
     #[test]

@@ -11,24 +11,14 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::own;
+use super::own::{self, ALLOW_NON_PROVISIONABLE, Limits, MAX_DEVICES, MAX_VERSION, REFRESH_HOURS};
 use crate::proto::version::ProtocolVersion;
 use crate::wbxml::{self, Element, tag};
 
 /// The policy type every supported version uses ([MS-ASPROV] 2.2.2.42).
 pub const POLICY_TYPE: &str = "MS-EAS-Provisioning-WBXML";
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum Value {
-    Int(i64),
-    /// No value: an empty element (e.g. MaxAttachmentSize without a limit).
-    Unset,
-    /// Application lists: a container of `ApplicationName`/`Hash` children.
-    List(Vec<String>),
-    /// A name: easd's MaxProtocolVersion, BluetoothLevel as shown.
-    Text(String),
-}
+pub use crate::store::model::PolicyValue as Value;
 
 pub struct Setting {
     /// The EASProvisionDoc element name.
@@ -144,6 +134,23 @@ fn unknown(name: &str) -> String {
 }
 
 impl Policy {
+    /// easd's own keys of this policy, typed.
+    pub fn limits(&self) -> Limits {
+        let count = |name| match self.get(name) {
+            Some(Value::Int(n)) => u32::try_from(n).ok(),
+            _ => None,
+        };
+        Limits {
+            allow_non_provisionable: self.get(ALLOW_NON_PROVISIONABLE) != Some(Value::Int(0)),
+            refresh_hours: count(REFRESH_HOURS),
+            max_devices: count(MAX_DEVICES),
+            max_version: match self.get(MAX_VERSION) {
+                Some(Value::Text(v)) => ProtocolVersion::parse(&v).ok(),
+                _ => None,
+            },
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<Value> {
         let (name, default) = known(name)?;
         Some(self.overrides.get(name).cloned().unwrap_or(default))

@@ -32,8 +32,8 @@ use crate::store::model::{
     Access, AccountId, Device, DeviceSettings, Folder, FolderId, FolderType, GroupwareFolders,
     MailFolders, NotesAs, Period, TasksAsEvents,
 };
+use crate::store::model::{Merge, Merged};
 use crate::store::ops::Reads;
-use crate::sync::collection::{Merge, Merged};
 
 use super::registry;
 

@@ -7,10 +7,10 @@
 
 use crate::mail::lmtp::Received;
 use crate::mail::{import, mime};
+use crate::store::marks;
 use crate::store::model::Flags;
 use crate::store::model::{AccountId, FolderType};
 use crate::store::ops::{self, Reads};
-use crate::store::tables::IMPORTED;
 use crate::store::{Store, StoreError, now};
 use crate::store::{conversations, items};
 
@@ -74,16 +74,14 @@ pub async fn deliver(
             let mut out = Vec::with_capacity(accounts.len());
             for &account in &accounts {
                 let inbox = ctx
-                    .tx
                     .folders(account)?
                     .into_iter()
                     .find(|f| f.kind == FolderType::Inbox)
                     .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {account}")))?;
                 // [MS-ASCON] 2.2.2.8: later messages of a conversation moved with
                 // MoveAlways go where it was moved.
-                let folder =
-                    conversations::delivery_folder(ctx.tx, account, &meta.conversation_id)?
-                        .unwrap_or(inbox.id);
+                let folder = conversations::delivery_folder(ctx, account, &meta.conversation_id)?
+                    .unwrap_or(inbox.id);
                 let item = items::insert(
                     ctx,
                     account,
@@ -92,9 +90,7 @@ pub async fn deliver(
                     meta.clone(),
                     Flags::default(),
                 )?;
-                ctx.tx
-                    .open_table(IMPORTED)?
-                    .insert((account, folder, key.as_str()), item.id)?;
+                marks::mark_imported(ctx, account, folder, &key, item.id)?;
                 out.push((account, item.id));
             }
             Ok(out)

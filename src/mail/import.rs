@@ -13,14 +13,12 @@ use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use redb::ReadableTable;
-
 use super::mime;
 use crate::store::blob::BlobBatch;
+use crate::store::marks::{self, MarkReads};
 use crate::store::model::{AccountId, FolderId, FolderType, ROOT_FOLDER};
 use crate::store::model::{Flags, FollowUp, MessageMeta};
 use crate::store::ops::{self, Reads};
-use crate::store::tables::IMPORTED;
 use crate::store::{BlobId, Store, StoreError, folders, items, now};
 
 /// Messages per transaction.
@@ -115,10 +113,10 @@ async fn find_or_create_folder(
     let name = name.trim().to_owned();
     store
         .write(move |w| {
-            let account =
-                w.tx.account_by_email(&email)?
-                    .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))?;
-            let existing = w.tx.folders(account.id)?.into_iter().find(|f| {
+            let account = w
+                .account_by_email(&email)?
+                .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))?;
+            let existing = w.folders(account.id)?.into_iter().find(|f| {
                 if name.eq_ignore_ascii_case("INBOX") {
                     f.kind == FolderType::Inbox
                 } else {
@@ -198,11 +196,7 @@ fn prepare(
     }
     let meta = mime::parse(raw, now());
     let key = dedup_key(meta.message_id.as_deref(), &BlobId::of(raw));
-    let known = store
-        .read()?
-        .open_table(IMPORTED)?
-        .get((account, folder, key.as_str()))?
-        .is_some();
+    let known = store.read()?.was_imported(account, folder, &key)?;
     if known || !seen.insert(key.clone()) {
         return Ok(Outcome::Skipped);
     }
@@ -236,11 +230,7 @@ async fn commit(
             let (mut imported, mut skipped) = (0, 0);
             for p in &ready {
                 // Another import of the same file may have committed it meanwhile.
-                if w.tx
-                    .open_table(IMPORTED)?
-                    .get((account, folder, p.key.as_str()))?
-                    .is_some()
-                {
+                if w.was_imported(account, folder, &p.key)? {
                     skipped += 1;
                     continue;
                 }
@@ -252,8 +242,7 @@ async fn commit(
                     p.meta.clone(),
                     p.flags.clone(),
                 )?;
-                w.tx.open_table(IMPORTED)?
-                    .insert((account, folder, p.key.as_str()), item.id)?;
+                marks::mark_imported(w, account, folder, &p.key, item.id)?;
                 imported += 1;
             }
             Ok((imported, skipped))

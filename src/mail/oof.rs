@@ -18,15 +18,14 @@ use std::rc::Rc;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
 use mail_parser::{Address, Message, MessageParser};
-use redb::ReadableTable;
 
 use super::{deliver, relay};
 use crate::config::Config;
 use crate::proto::datetime::parse_datetime;
 use crate::store::items::ItemReads;
+use crate::store::marks::{self, MarkReads};
 use crate::store::model::{Account, AccountId, FolderType, Oof, OofMessage};
 use crate::store::ops::Reads;
-use crate::store::tables::{DOMAINS, OOF_SENT};
 use crate::store::{Store, StoreError, now};
 
 /// At most one reply per (account, sender) in this many seconds (RFC 3834 section 2
@@ -184,7 +183,7 @@ fn choose(
     let oof = &account.oof;
     let enabled = |m: &Option<OofMessage>| m.clone().filter(|m| m.enabled);
     let domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
-    if store.read()?.open_table(DOMAINS)?.get(domain)?.is_some() {
+    if store.read()?.is_local_domain(domain)? {
         return Ok(enabled(&oof.internal));
     }
     if sent_to(store, account.id, sender)?
@@ -223,16 +222,7 @@ fn sent_to(store: &Store, account: AccountId, address: &str) -> Result<bool, Sto
 async fn claim(store: &Store, account: AccountId, sender: &str) -> Result<bool, StoreError> {
     let sender = sender.to_owned();
     store
-        .write(move |w| {
-            let mut table = w.tx.open_table(OOF_SENT)?;
-            let now = now();
-            let last = table.get((account, sender.as_str()))?.map(|v| v.value());
-            if last.is_some_and(|t| now - t < PERIOD) {
-                return Ok(false);
-            }
-            table.insert((account, sender.as_str()), now)?;
-            Ok(true)
-        })
+        .write(move |w| marks::claim_oof_reply(w, account, &sender, now(), PERIOD))
         .await
 }
 

@@ -17,10 +17,10 @@ use super::relay::{self, RelayError};
 use super::smart::{self, Smart};
 use crate::config::Config;
 use crate::store::items::{self, ItemReads};
+use crate::store::marks::{self, MarkReads};
 use crate::store::model::Flags;
 use crate::store::model::{Account, FolderType};
 use crate::store::ops::Reads;
-use crate::store::tables::SENT_CLIENT_IDS;
 use crate::store::{Store, StoreError, WriteCtx, now};
 
 /// What a Smart command answers or forwards, and how.
@@ -82,9 +82,7 @@ impl SubmitError {
 
 /// Whether a message with this ClientId was already sent.
 fn already_sent(store: &Store, account: u64, client_id: &str) -> Result<bool, StoreError> {
-    let tx = store.read()?;
-    let table = tx.open_table(SENT_CLIENT_IDS)?;
-    Ok(table.get((account, client_id))?.is_some())
+    store.read()?.was_submitted(account, client_id)
 }
 
 thread_local! {
@@ -211,7 +209,7 @@ pub async fn submit(
     store
         .write(move |w| {
             let inbox_of = |w: &WriteCtx, to: u64| {
-                w.tx.folders(to)?
+                w.folders(to)?
                     .into_iter()
                     .find(|f| f.kind == FolderType::Inbox)
                     .ok_or_else(|| StoreError::NotFound(format!("Inbox of account {to}")))
@@ -241,11 +239,11 @@ pub async fn submit(
                 )?;
             }
             if let Some((blob, meta)) = &sent {
-                let sent_folder =
-                    w.tx.folders(account_id)?
-                        .into_iter()
-                        .find(|f| f.kind == FolderType::SentItems)
-                        .ok_or_else(|| StoreError::NotFound("Sent Items".into()))?;
+                let sent_folder = w
+                    .folders(account_id)?
+                    .into_iter()
+                    .find(|f| f.kind == FolderType::SentItems)
+                    .ok_or_else(|| StoreError::NotFound("Sent Items".into()))?;
                 let flags = Flags {
                     read: true,
                     ..Flags::default()
@@ -274,8 +272,7 @@ pub async fn submit(
                 items::delete(w, account_id, folder, item)?;
             }
             if let Some(id) = &client_id {
-                w.tx.open_table(SENT_CLIENT_IDS)?
-                    .insert((account_id, id.as_str()), received)?;
+                marks::mark_submitted(w, account_id, id, received)?;
             }
             Ok(())
         })

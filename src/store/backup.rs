@@ -103,7 +103,7 @@ impl Store {
     /// as the copy takes: run it on a blocking thread.
     pub fn snapshot_to(&self, path: &Path) -> Result<BackupSummary, StoreError> {
         let started = Instant::now();
-        let snapshot = self.read()?;
+        let snapshot = self.inner.db.begin_read()?;
         check_tables_listed(&snapshot)?;
         let db_copy = TempFile(with_suffix(path, ".db.tmp")?);
         copy_database(&snapshot, &db_copy.0)?;
@@ -182,7 +182,7 @@ fn copy_database(src: &ReadTransaction, dest: &Path) -> Result<(), StoreError> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
         _ => {}
     }
-    let db = Database::create(dest).map_err(|e| StoreError::Db(e.to_string()))?;
+    let db = Database::create(dest).map_err(StoreError::from)?;
     let tx = db.begin_write()?;
     tables::for_each(&mut CopyTables { src, dst: &tx })?;
     tx.commit()?;
@@ -214,7 +214,7 @@ fn referenced_blobs(tx: &ReadTransaction) -> Result<Vec<BlobId>, StoreError> {
     let mut ids = HashSet::new();
     for row in tx.open_table(ITEMS)?.iter()? {
         let (_, v) = row?;
-        let item: MailItem = tables::decode("items", v.value())?;
+        let item: MailItem = v.value().decode()?;
         ids.insert(item.blob);
     }
     let mut ids: Vec<BlobId> = ids.into_iter().collect();

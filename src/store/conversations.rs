@@ -6,8 +6,9 @@ use redb::ReadableTable;
 
 use super::items::ItemReads;
 use super::model::{AccountId, FolderId};
-use super::ops::{Reads, Tx};
+use super::ops::Reads;
 use super::tables::CONVERSATION_MOVES;
+use super::tx::Tx;
 use super::{StoreError, WriteCtx};
 
 /// The ids of the messages of `folder` in conversation `conversation`. A scan of the

@@ -89,8 +89,8 @@ pub fn create(
         modseq: 0,
     };
     account.next_folder_id += 1;
-    ops::put_account(ctx.tx, &account)?;
-    ops::put_folder(ctx.tx, account_id, &folder)?;
+    ops::put_account(ctx, &account)?;
+    ops::put_folder(ctx, account_id, &folder)?;
     ctx.publish(Event::Hierarchy {
         account: account_id,
     });
@@ -131,7 +131,7 @@ pub fn update(
     }
     folder.parent = new_parent;
     folder.name = name.to_owned();
-    ops::put_folder(ctx.tx, account_id, &folder)?;
+    ops::put_folder(ctx, account_id, &folder)?;
     ctx.publish(Event::Hierarchy {
         account: account_id,
     });
@@ -160,7 +160,7 @@ pub fn delete(
         i += 1;
     }
     for f in &doomed {
-        ops::remove_folder(ctx.tx, account_id, *f)?;
+        ops::remove_folder(ctx, account_id, *f)?;
         super::items::purge_folder(ctx, account_id, *f)?;
     }
     ctx.publish(Event::Hierarchy {

@@ -1,20 +1,29 @@
 //! The durable store: redb for metadata, a blob directory for large values, and one writer.
 //!
-//! Readers open redb read transactions on the caller's thread (MVCC: they never wait for the
-//! writer). Every change goes through [`Store::write`], which hands a job to the writer
-//! thread; the writer groups queued jobs into one transaction and one fsync, and only then
-//! answers each job. A job's answer therefore means "durable".
+//! Readers take a [`Snapshot`] on the caller's thread (a redb read transaction: MVCC, it
+//! never waits for the writer). Every change goes through [`Store::write`], which hands a
+//! job to the writer thread; the writer groups queued jobs into one transaction and one
+//! fsync, and only then answers each job. A job's answer therefore means "durable".
+//!
+//! Nothing outside this module names redb, a table or a transaction: callers read through
+//! the typed reads ([`ops::Reads`], [`items::ItemReads`], …) of a [`Snapshot`] or of a
+//! job's [`WriteCtx`], and write through the typed writes that take a [`WriteCtx`].
 
 pub mod archive;
 pub mod backup;
 pub mod blob;
 pub mod conversations;
+mod error;
 pub mod folders;
+pub mod governance;
 pub mod items;
+pub mod marks;
 pub mod model;
 pub mod ops;
 pub mod search_index;
-pub mod tables;
+pub mod sync_state;
+mod tables;
+mod tx;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,48 +32,11 @@ use std::sync::Arc;
 use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
 pub use blob::{BlobId, BlobStore};
+pub use error::StoreError;
 pub use writer::{Durability, Event, WriteCtx};
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
 pub const SCHEMA_VERSION: u32 = 5;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store I/O: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("database: {0}")]
-    Db(String),
-    #[error("the store at {path} is already in use by another process (is easd running?)")]
-    Locked { path: PathBuf },
-    #[error(
-        "the store was written by a newer easd (schema {found}, this binary knows up to {known}); refusing to open it"
-    )]
-    NewerSchema { found: u32, known: u32 },
-    #[error("corrupt record in table {table}: {detail}")]
-    Corrupt { table: &'static str, detail: String },
-    #[error("the store writer has stopped")]
-    WriterGone,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-}
-
-macro_rules! db_error {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
-        }
-    )*};
-}
-db_error!(
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -100,7 +72,10 @@ impl Store {
                 redb::DatabaseError::DatabaseAlreadyOpen => {
                     StoreError::Locked { path: path.clone() }
                 }
-                other => StoreError::Db(format!("{}: {other}", path.display())),
+                source => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
             })?;
         let db = Arc::new(db);
         migrate(&db)?;
@@ -116,8 +91,9 @@ impl Store {
         })
     }
 
-    pub fn read(&self) -> Result<ReadTransaction, StoreError> {
-        Ok(self.inner.db.begin_read()?)
+    /// A consistent view of the store as of the latest commit.
+    pub fn read(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot(self.inner.db.begin_read()?))
     }
 
     pub fn blobs(&self) -> &BlobStore {
@@ -218,7 +194,7 @@ fn migrate(db: &Database) -> Result<(), StoreError> {
         }
         Some(0) => {
             return Err(StoreError::Corrupt {
-                table: "meta",
+                what: "meta",
                 detail: "schema_version is 0".into(),
             });
         }
@@ -239,13 +215,13 @@ fn migrate(db: &Database) -> Result<(), StoreError> {
 }
 
 /// The schema version recorded in META; `None` for a new store.
-pub fn schema_version(tx: &impl ops::Tx) -> Result<Option<u32>, StoreError> {
+pub fn schema_version(tx: &impl tx::Tx) -> Result<Option<u32>, StoreError> {
     let meta = tx.table(tables::META)?;
     let Some(v) = meta.get("schema_version")? else {
         return Ok(None);
     };
     let bytes: [u8; 4] = v.value().try_into().map_err(|_| StoreError::Corrupt {
-        table: "meta",
+        what: "meta",
         detail: "schema_version is not 4 bytes".into(),
     })?;
     Ok(Some(u32::from_le_bytes(bytes)))
@@ -262,6 +238,23 @@ impl tables::TableVisitor for CreateTables<'_> {
         Ok(())
     }
 }
+
+/// A read-only view of the store as of one commit; later commits are not seen through it.
+/// Read it with the typed reads ([`ops::Reads`], [`items::ItemReads`], …).
+pub struct Snapshot(ReadTransaction);
+
+/// Whatever reads can be asked of: a [`Snapshot`] or a write job's [`WriteCtx`] (which sees
+/// its own transaction's changes).
+pub trait Reader:
+    ops::Reads
+    + items::ItemReads
+    + governance::GovernanceReads
+    + marks::MarkReads
+    + sync_state::SyncReads
+{
+}
+
+impl<T: tx::Tx> Reader for T {}
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {

@@ -6,6 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::blob::BlobId;
 
+mod governance;
+mod sync_state;
+
+pub use governance::*;
+pub use sync_state::*;
+
 pub type AccountId = u64;
 pub type FolderId = u64;
 

@@ -3,50 +3,17 @@
 //! Reads are a trait implemented for both read and write transactions, so a write job can
 //! check what it is about to change inside the same transaction.
 
-use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::model::*;
 use super::tables::{self, *};
+use super::tx::Tx;
 use super::{Event, StoreError, WriteCtx, now};
-
-/// A transaction that can open tables for reading: read and write transactions alike.
-pub trait Tx {
-    type Table<'t, K: redb::Key + 'static, V: redb::Value + 'static>: ReadableTable<K, V>
-    where
-        Self: 't;
-
-    fn table<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
-        &'t self,
-        def: TableDefinition<K, V>,
-    ) -> Result<Self::Table<'t, K, V>, StoreError>;
-}
-
-impl Tx for ReadTransaction {
-    type Table<'t, K: redb::Key + 'static, V: redb::Value + 'static> = redb::ReadOnlyTable<K, V>;
-
-    fn table<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
-        &'t self,
-        def: TableDefinition<K, V>,
-    ) -> Result<Self::Table<'t, K, V>, StoreError> {
-        Ok(self.open_table(def)?)
-    }
-}
-
-impl Tx for WriteTransaction {
-    type Table<'t, K: redb::Key + 'static, V: redb::Value + 'static> = redb::Table<'t, K, V>;
-
-    fn table<'t, K: redb::Key + 'static, V: redb::Value + 'static>(
-        &'t self,
-        def: TableDefinition<K, V>,
-    ) -> Result<Self::Table<'t, K, V>, StoreError> {
-        Ok(self.open_table(def)?)
-    }
-}
 
 /// Typed reads, for any transaction.
 pub trait Reads: Tx {
     fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        tables::get(&self.table(ACCOUNTS)?, "accounts", id)
+        tables::get(&self.table(ACCOUNTS)?, id)
     }
 
     fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
@@ -65,7 +32,7 @@ pub trait Reads: Tx {
         let mut out = Vec::new();
         for row in table.iter()? {
             let (_, v) = row?;
-            out.push(tables::decode("accounts", v.value())?);
+            out.push(v.value().decode()?);
         }
         Ok(out)
     }
@@ -75,17 +42,28 @@ pub trait Reads: Tx {
         let mut out = Vec::new();
         for row in table.range((account, 0)..=(account, u64::MAX))? {
             let (_, v) = row?;
-            out.push(tables::decode("folders", v.value())?);
+            out.push(v.value().decode()?);
         }
         Ok(out)
     }
 
     fn folder(&self, account: AccountId, id: FolderId) -> Result<Option<Folder>, StoreError> {
-        tables::get(&self.table(FOLDERS)?, "folders", (account, id))
+        tables::get(&self.table(FOLDERS)?, (account, id))
     }
 
     fn device(&self, account: AccountId, device_id: &str) -> Result<Option<Device>, StoreError> {
-        tables::get(&self.table(DEVICES)?, "devices", (account, device_id))
+        tables::get(&self.table(DEVICES)?, (account, device_id))
+    }
+
+    /// The devices of one account.
+    fn account_devices(&self, account: AccountId) -> Result<Vec<Device>, StoreError> {
+        let table = self.table(DEVICES)?;
+        let mut out = Vec::new();
+        for row in table.range((account, "")..=(account, "\u{10FFFF}"))? {
+            let (_, v) = row?;
+            out.push(v.value().decode()?);
+        }
+        Ok(out)
     }
 
     fn devices(&self) -> Result<Vec<Device>, StoreError> {
@@ -93,7 +71,7 @@ pub trait Reads: Tx {
         let mut out = Vec::new();
         for row in table.iter()? {
             let (_, v) = row?;
-            out.push(tables::decode("devices", v.value())?);
+            out.push(v.value().decode()?);
         }
         Ok(out)
     }
@@ -103,11 +81,7 @@ pub trait Reads: Tx {
         account: AccountId,
         device_id: &str,
     ) -> Result<Option<HierarchyState>, StoreError> {
-        tables::get(
-            &self.table(HIERARCHY)?,
-            "device_hierarchy",
-            (account, device_id),
-        )
+        tables::get(&self.table(HIERARCHY)?, (account, device_id))
     }
 }
 
@@ -137,9 +111,10 @@ pub fn normalize_email(email: &str) -> Result<String, StoreError> {
     }
 }
 
-pub fn put_account(tx: &WriteTransaction, account: &Account) -> Result<(), StoreError> {
+pub fn put_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(ACCOUNTS)?
-        .insert(account.id, tables::encode(account).as_slice())?;
+        .insert(account.id, tables::Record::of(account))?;
     Ok(())
 }
 
@@ -182,11 +157,11 @@ pub fn create_account(
                 special: true,
                 modseq: 0,
             };
-            folders.insert((id, folder.id), tables::encode(&folder).as_slice())?;
+            folders.insert((id, folder.id), tables::Record::of(&folder))?;
             account.next_folder_id += 1;
         }
     }
-    put_account(ctx.tx, &account)?;
+    put_account(ctx, &account)?;
     ctx.tx
         .open_table(ACCOUNT_BY_EMAIL)?
         .insert(email.as_str(), id)?;
@@ -201,7 +176,8 @@ pub fn create_account(
 }
 
 /// Removes an account and everything it owns.
-pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), StoreError> {
+pub fn delete_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(ACCOUNTS)?.remove(account.id)?;
     tx.open_table(ACCOUNT_BY_EMAIL)?
         .remove(account.email.as_str())?;
@@ -236,44 +212,36 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
         .map(|d| d.device_id)
         .collect();
     for device_id in device_ids {
-        delete_device(tx, account.id, &device_id)?;
+        delete_device(w, account.id, &device_id)?;
     }
     Ok(())
 }
 
-pub fn put_folder(
-    tx: &WriteTransaction,
-    account: AccountId,
-    folder: &Folder,
-) -> Result<(), StoreError> {
+pub fn put_folder(w: &WriteCtx, account: AccountId, folder: &Folder) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(FOLDERS)?
-        .insert((account, folder.id), tables::encode(folder).as_slice())?;
+        .insert((account, folder.id), tables::Record::of(folder))?;
     Ok(())
 }
 
-pub fn remove_folder(
-    tx: &WriteTransaction,
-    account: AccountId,
-    id: FolderId,
-) -> Result<(), StoreError> {
+pub fn remove_folder(w: &WriteCtx, account: AccountId, id: FolderId) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(FOLDERS)?.remove((account, id))?;
     Ok(())
 }
 
-pub fn put_device(tx: &WriteTransaction, device: &Device) -> Result<(), StoreError> {
+pub fn put_device(w: &WriteCtx, device: &Device) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(DEVICES)?.insert(
         (device.account, device.device_id.as_str()),
-        tables::encode(device).as_slice(),
+        tables::Record::of(device),
     )?;
     Ok(())
 }
 
 /// Removes a device and all its sync state.
-pub fn delete_device(
-    tx: &WriteTransaction,
-    account: AccountId,
-    device_id: &str,
-) -> Result<(), StoreError> {
+pub fn delete_device(w: &WriteCtx, account: AccountId, device_id: &str) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(DEVICES)?.remove((account, device_id))?;
     tx.open_table(HIERARCHY)?.remove((account, device_id))?;
     tx.open_table(SYNC_STATE)?.retain_in(
@@ -290,13 +258,14 @@ pub fn delete_device(
 }
 
 pub fn put_hierarchy(
-    tx: &WriteTransaction,
+    w: &WriteCtx,
     account: AccountId,
     device_id: &str,
     state: &HierarchyState,
 ) -> Result<(), StoreError> {
+    let tx = w.tx;
     tx.open_table(HIERARCHY)?
-        .insert((account, device_id), tables::encode(state).as_slice())?;
+        .insert((account, device_id), tables::Record::of(state))?;
     Ok(())
 }
 
@@ -304,7 +273,7 @@ fn next_id(tx: &WriteTransaction, counter: &str) -> Result<u64, StoreError> {
     let mut meta = tx.open_table(META)?;
     let current = match meta.get(counter)? {
         Some(v) => u64::from_le_bytes(v.value().try_into().map_err(|_| StoreError::Corrupt {
-            table: "meta",
+            what: "meta",
             detail: format!("{counter} is not 8 bytes"),
         })?),
         None => 1,

@@ -10,11 +10,11 @@
 //!
 //! The terms of each item are kept too, so removing an item removes exactly its postings.
 
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::model::{AccountId, FolderId};
-use super::ops::Tx;
 use super::tables::{BLOCKS, ITEM_TERMS};
+use super::tx::Tx;
 use super::{StoreError, WriteCtx};
 
 /// Schema 2's postings, one key per (term, item); replaced by [`BLOCKS`] in schema 3.
@@ -82,7 +82,7 @@ fn encode_block(first: u64, postings: &[Posting]) -> Vec<u8> {
 
 fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<Posting>) -> Result<(), StoreError> {
     let corrupt = || StoreError::Corrupt {
-        table: "search_blocks",
+        what: "search_blocks",
         detail: "a postings block does not decode".into(),
     };
     let (mut item, mut received, mut at) = (first, 0i64, 0);
@@ -378,8 +378,7 @@ pub(super) fn migrate_postings_to_blocks(tx: &WriteTransaction) -> Result<(), St
     for (account, item, folder) in indexed {
         let received = match tx.open_table(ITEMS)?.get((account, folder, item))? {
             Some(v) => {
-                let item: crate::store::model::MailItem =
-                    super::tables::decode("items", v.value())?;
+                let item: crate::store::model::MailItem = v.value().decode()?;
                 item.meta.received
             }
             None => continue,
@@ -401,6 +400,15 @@ pub(super) fn migrate_postings_to_blocks(tx: &WriteTransaction) -> Result<(), St
     }
     tx.delete_table(OLD_POSTINGS)?;
     Ok(())
+}
+
+/// The bytes the index takes in the database file: (postings blocks, per-item term
+/// lists), each counting stored, metadata and fragmented bytes.
+pub fn size(snapshot: &super::Snapshot) -> Result<(u64, u64), StoreError> {
+    let bytes = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+    let blocks = bytes(snapshot.0.open_table(BLOCKS)?.stats()?);
+    let terms = bytes(snapshot.0.open_table(ITEM_TERMS)?.stats()?);
+    Ok((blocks, terms))
 }
 
 #[cfg(test)]

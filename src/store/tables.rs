@@ -1,38 +1,128 @@
-//! redb table definitions and typed access to JSON-encoded records.
+//! redb table definitions. Private to `store`: nothing outside it names a table.
 //!
 //! Records are JSON so that adding a field (with a serde default) needs no migration;
-//! keys are native redb types so that range scans per account are cheap.
+//! keys are native redb types so that range scans per account are cheap. A JSON table's
+//! value type is [`Json<T>`], so the table itself says which record it holds and no
+//! reader decodes by a table name.
 
-use redb::{ReadableTable, TableDefinition, TableHandle};
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use redb::{ReadableTable, TableDefinition, TableHandle, TypeName};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::StoreError;
-use super::model::{AccountId, FolderId};
+use super::model::*;
+
+/// The value type of a table of `T` records stored as JSON.
+///
+/// On disk it is the same as a `&[u8]` value (its [`redb::Value::type_name`] is that of
+/// `&[u8]`), so tables written before the records were typed open unchanged.
+pub struct Json<T>(PhantomData<fn() -> T>);
+
+impl<T> fmt::Debug for Json<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Json<{}>", std::any::type_name::<T>())
+    }
+}
+
+/// One stored `T`: its JSON bytes, decoded on demand (a scan that only counts or skips
+/// rows never decodes them).
+pub struct Record<'a, T> {
+    bytes: Cow<'a, [u8]>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Record<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Record<{}>({} bytes)",
+            std::any::type_name::<T>(),
+            self.bytes.len()
+        )
+    }
+}
+
+impl<T: Serialize> Record<'static, T> {
+    pub fn of(value: &T) -> Self {
+        Record {
+            bytes: Cow::Owned(encode(value)),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Record<'_, T> {
+    pub fn decode(&self) -> Result<T, StoreError> {
+        decode(&self.bytes)
+    }
+}
+
+impl<T: 'static> redb::Value for Json<T> {
+    type SelfType<'a>
+        = Record<'a, T>
+    where
+        Self: 'a;
+    type AsBytes<'a>
+        = &'a [u8]
+    where
+        Self: 'a;
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Record<'a, T>
+    where
+        Self: 'a,
+    {
+        Record {
+            bytes: Cow::Borrowed(data),
+            _t: PhantomData,
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Record<'b, T>) -> &'a [u8]
+    where
+        Self: 'b,
+    {
+        &value.bytes
+    }
+
+    fn type_name() -> TypeName {
+        <&[u8] as redb::Value>::type_name()
+    }
+}
 
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-pub const ACCOUNTS: TableDefinition<AccountId, &[u8]> = TableDefinition::new("accounts");
+pub const ACCOUNTS: TableDefinition<AccountId, Json<Account>> = TableDefinition::new("accounts");
 pub const ACCOUNT_BY_EMAIL: TableDefinition<&str, AccountId> =
     TableDefinition::new("account_by_email");
 pub const DOMAINS: TableDefinition<&str, &[u8]> = TableDefinition::new("domains");
-pub const FOLDERS: TableDefinition<(AccountId, FolderId), &[u8]> = TableDefinition::new("folders");
-pub const DEVICES: TableDefinition<(AccountId, &str), &[u8]> = TableDefinition::new("devices");
-pub const HIERARCHY: TableDefinition<(AccountId, &str), &[u8]> =
+pub const FOLDERS: TableDefinition<(AccountId, FolderId), Json<Folder>> =
+    TableDefinition::new("folders");
+pub const DEVICES: TableDefinition<(AccountId, &str), Json<Device>> =
+    TableDefinition::new("devices");
+pub const HIERARCHY: TableDefinition<(AccountId, &str), Json<HierarchyState>> =
     TableDefinition::new("device_hierarchy");
 
 /// Messages (and later other items): (account, folder, item id) → `MailItem` JSON.
-pub const ITEMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> = TableDefinition::new("items");
+pub const ITEMS: TableDefinition<(AccountId, FolderId, u64), Json<MailItem>> =
+    TableDefinition::new("items");
 /// Calendar, contact, task and note items: (account, folder, item id) →
 /// `GroupwareItem` JSON. Their ids come from the same per-account counter as messages,
 /// and their changes go into the same `FOLDER_LOG`, so sync, estimates and Ping read one
 /// log for every folder.
-pub const GROUPWARE_ITEMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
+pub const GROUPWARE_ITEMS: TableDefinition<(AccountId, FolderId, u64), Json<GroupwareItem>> =
     TableDefinition::new("groupware_items");
 /// Per-folder change log: (account, folder, modseq) → (item id, kind). Each live item has
 /// exactly one entry, at the modseq of its last change; a deleted item leaves a tombstone.
 pub const FOLDER_LOG: TableDefinition<(AccountId, FolderId, u64), (u64, u8)> =
     TableDefinition::new("folder_log");
 /// Per-device collection sync state: (account, device, folder) → `CollectionState` JSON.
-pub const SYNC_STATE: TableDefinition<(AccountId, &str, FolderId), &[u8]> =
+pub const SYNC_STATE: TableDefinition<(AccountId, &str, FolderId), Json<CollectionState>> =
     TableDefinition::new("sync_state");
 /// The items a device holds in a collection, packed: (account, device, folder, generation)
 /// → 16 bytes per item (id, received). Generation 0 is current, 1 the previous state.
@@ -40,7 +130,7 @@ pub const SYNC_HELD: TableDefinition<(AccountId, &str, FolderId, u8), &[u8]> =
     TableDefinition::new("sync_held");
 
 /// The last Sync request's parameters per device, for empty and Partial Syncs.
-pub const SYNC_CACHE: TableDefinition<(AccountId, &str), &[u8]> =
+pub const SYNC_CACHE: TableDefinition<(AccountId, &str), Json<SyncCache>> =
     TableDefinition::new("sync_cache");
 
 /// ClientIds of messages a device sent: (account, ClientId) → when. A resent SendMail
@@ -60,7 +150,7 @@ pub const CONVERSATION_MOVES: TableDefinition<(AccountId, &[u8]), FolderId> =
     TableDefinition::new("conversation_moves");
 
 /// The last Ping's parameters per device, reused by an empty Ping, also after a restart.
-pub const PING_PARAMS: TableDefinition<(AccountId, &str), &[u8]> =
+pub const PING_PARAMS: TableDefinition<(AccountId, &str), Json<PingParams>> =
     TableDefinition::new("ping_params");
 
 /// Device governance records by name: `abq` (the global, domain and user rules and the
@@ -140,9 +230,10 @@ pub fn names() -> Vec<String> {
     n.0
 }
 
-pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+/// Decodes a JSON record; one that does not decode is reported with its type.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table,
+        what: std::any::type_name::<T>(),
         detail: e.to_string(),
     })
 }
@@ -153,19 +244,18 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("record serialises")
 }
 
-/// Reads one JSON record.
+/// Reads one record of a [`Json`] table.
 pub fn get<'k, K, T, Tb>(
     table: &Tb,
-    name: &'static str,
     key: impl std::borrow::Borrow<K::SelfType<'k>>,
 ) -> Result<Option<T>, StoreError>
 where
     K: redb::Key + 'static,
-    T: DeserializeOwned,
-    Tb: ReadableTable<K, &'static [u8]>,
+    T: DeserializeOwned + 'static,
+    Tb: ReadableTable<K, Json<T>>,
 {
     match table.get(key)? {
-        Some(v) => decode(name, v.value()).map(Some),
+        Some(v) => v.value().decode().map(Some),
         None => Ok(None),
     }
 }

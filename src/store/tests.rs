@@ -122,7 +122,7 @@ fn set_schema_version(dir: &Path, version: u32) {
 
 fn meta_value(store: &Store, key: &str) -> Option<Vec<u8>> {
     let tx = store.read().unwrap();
-    let meta = tx.open_table(tables::META).unwrap();
+    let meta = tx.0.open_table(tables::META).unwrap();
     meta.get(key).unwrap().map(|v| v.value().to_vec())
 }
 
@@ -239,6 +239,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
         let seen = store
             .read()
             .unwrap()
+            .0
             .open_table(tables::META)
             .unwrap()
             .get("relaxed_test")
@@ -253,12 +254,12 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
     let tx = store.read().unwrap();
     assert!(tx.account(a.id).unwrap().is_some());
     assert!(tx.account_by_email("after@example.com").unwrap().is_some());
-    let v = tx
-        .open_table(tables::META)
-        .unwrap()
-        .get("relaxed_test")
-        .unwrap()
-        .map(|v| v.value().to_vec());
+    let v =
+        tx.0.open_table(tables::META)
+            .unwrap()
+            .get("relaxed_test")
+            .unwrap()
+            .map(|v| v.value().to_vec());
     assert_eq!(v, Some(34u64.to_le_bytes().to_vec()));
 }
 
@@ -305,11 +306,11 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.read().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    let names: Vec<String> = tx
-        .list_tables()
-        .unwrap()
-        .map(|t| redb::TableHandle::name(&t).to_owned())
-        .collect();
+    let names: Vec<String> =
+        tx.0.list_tables()
+            .unwrap()
+            .map(|t| redb::TableHandle::name(&t).to_owned())
+            .collect();
     assert!(!names.iter().any(|n| n == "search_postings"), "{names:?}");
     let hits = |q: &str| -> Vec<(u64, i64)> {
         search_index::search(&tx, account, &search_index::query_terms(q), |_| true)
@@ -373,4 +374,39 @@ fn a_version_4_store_gets_the_moved_table() {
     use super::items::ItemReads;
     // Readable: the step created the table (reading a missing one is an error).
     assert_eq!(tx.moved_to(1, 1, 1).unwrap(), None);
+}
+
+#[test]
+fn a_table_written_as_raw_bytes_opens_as_its_typed_json_table() {
+    // Stores written before the tables carried their record type hold `&[u8]` values;
+    // the typed definition must open them as they are, and write what they would have.
+    let (dir, store) = open();
+    let a = add(&store, "alice@example.com");
+    drop(store);
+    let raw: redb::TableDefinition<AccountId, &[u8]> = redb::TableDefinition::new("accounts");
+    let db = redb::Database::open(dir.path().join("easd.redb")).unwrap();
+    let stored = {
+        let tx = db.begin_read().unwrap();
+        let t = tx.open_table(raw).unwrap();
+        t.get(a.id).unwrap().unwrap().value().to_vec()
+    };
+    assert_eq!(
+        stored,
+        tables::encode(&a),
+        "the typed table wrote plain JSON"
+    );
+    let tx = db.begin_write().unwrap();
+    {
+        let mut renamed = a.clone();
+        renamed.display_name = "Written raw".into();
+        tx.open_table(raw)
+            .unwrap()
+            .insert(a.id, tables::encode(&renamed).as_slice())
+            .unwrap();
+    }
+    tx.commit().unwrap();
+    drop(db);
+    let store = Store::open(dir.path()).unwrap();
+    let read = store.read().unwrap().account(a.id).unwrap().unwrap();
+    assert_eq!(read.display_name, "Written raw");
 }

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use redb::{Database, WriteTransaction};
 use tokio::sync::{broadcast, oneshot};
 
-use super::StoreError;
+use super::error::StoreError;
 use super::model::{AccountId, FolderId};
 
 /// Upper bound on jobs in one transaction, so one commit's latency stays bounded.
@@ -52,7 +52,7 @@ pub enum Event {
 
 /// What a job sees: the transaction, and a place to record events.
 pub struct WriteCtx<'a> {
-    pub tx: &'a WriteTransaction,
+    pub(super) tx: &'a WriteTransaction,
     events: Vec<Event>,
 }
 

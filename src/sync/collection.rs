@@ -16,88 +16,9 @@
 //! This module holds the state and its pure rules; a round's decisions over it are in
 //! [`super::round`], and where it is stored in [`super::stored`].
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
-use crate::store::StoreError;
-use crate::store::model::{FolderId, GroupwareItem, MailItem, Summary};
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct CollectionState {
-    pub key: u64,
-    /// Every log entry up to here has been dealt with for this device.
-    pub modseq: u64,
-    /// FilterType in force (0 = everything).
-    pub filter: u8,
-    /// After a filter change the log is scanned again from 0; entries up to here were
-    /// already served, so an item the device holds is not sent again as a Change.
-    #[serde(default)]
-    pub rescan_until: u64,
-    /// (item, modseq) of changes this device made itself: not sent back to it.
-    #[serde(default)]
-    pub own: Vec<(u64, u64)>,
-    pub previous: Option<Previous>,
-    /// Other folders whose items this collection carries, and the positions in their logs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<Merged>,
-    /// (ClientId, item) of the items the device added in the round that made `key`: a
-    /// resend of that round (the previous key) is answered with the same items.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub added: Vec<(String, u64)>,
-    /// (position of the command in that round, ClientId, MIME part) of the attachments
-    /// the device added to drafts: a resend gets the same FileReferences.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attached: Vec<(u32, String, u32)>,
-    /// (position of the command, Status) of the draft Changes that round refused: a
-    /// resend gets them again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub refused: Vec<(u32, u8)>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Previous {
-    pub key: u64,
-    pub modseq: u64,
-    pub filter: u8,
-    #[serde(default)]
-    pub rescan_until: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merged: Option<Merged>,
-}
-
-/// What a collection carries other than its folder's own items: from other folders, each
-/// source folder, its conversion, and how far into its log the device has been served; or
-/// none of its own groupware items (a groupware folder shown as a mail folder, a notes
-/// folder whose notes the device gets as events or tasks).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Merged {
-    pub sources: Vec<Source>,
-    /// The folder's own calendar, contact, task or note items are not carried (nor can the
-    /// device add any): it is shown as a mail folder (`groupware_folders=all-as-mail`, for
-    /// clients that only do mail), or it is a notes folder whose notes the device gets
-    /// elsewhere, as events or tasks (`notes_as=events|tasks`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub withholds_own: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Source {
-    pub folder: FolderId,
-    pub what: Merge,
-    pub at: u64,
-}
-
-/// A conversion of other folders' items into a collection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Merge {
-    /// Tasks as all-day events in a calendar; with `not_completed`, only the open ones.
-    TasksAsEvents { not_completed: bool },
-    /// Notes as all-day events in a calendar.
-    NotesAsEvents,
-    /// Notes as tasks in a task folder.
-    NotesAsTasks,
-}
+use crate::store::model::{
+    CollectionState, FolderId, GroupwareItem, MailItem, Merge, Merged, Source, Summary,
+};
 
 impl Merge {
     /// Whether an item of a source folder is carried: of the source's class, and, for
@@ -226,42 +147,6 @@ impl SyncItem {
     }
 }
 
-/// Items the device holds: id → DateReceived (for the filter window's moving edge).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Held(pub BTreeMap<u64, i64>);
-
-impl Held {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.0.len() * 16);
-        for (id, received) in &self.0 {
-            out.extend_from_slice(&id.to_le_bytes());
-            out.extend_from_slice(&received.to_le_bytes());
-        }
-        out
-    }
-
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        if !bytes.len().is_multiple_of(16) {
-            return Err(StoreError::Corrupt {
-                table: "sync_held",
-                detail: format!("{} bytes is not a multiple of 16", bytes.len()),
-            });
-        }
-        Ok(Held(
-            bytes
-                .chunks_exact(16)
-                .map(|c| {
-                    let (id, received) = c.split_at(8);
-                    (
-                        u64::from_le_bytes(id.try_into().expect("8 bytes")),
-                        i64::from_le_bytes(received.try_into().expect("8 bytes")),
-                    )
-                })
-                .collect(),
-        ))
-    }
-}
-
 /// The oldest DateReceived inside FilterType `filter` at time `now` ([MS-ASCMD] 2.2.3.71.2).
 pub fn filter_cutoff(filter: u8, now: i64) -> Option<i64> {
     const DAY: i64 = 86_400;
@@ -372,13 +257,7 @@ pub fn fresh_key() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn held_round_trips_and_rejects_garbage() {
-        let h = Held([(1, 100), (u64::MAX, -5)].into_iter().collect());
-        assert_eq!(Held::from_bytes(&h.to_bytes()).unwrap(), h);
-        assert!(Held::from_bytes(&[0; 15]).is_err());
-    }
+    use crate::store::model::Previous;
 
     #[test]
     fn filter_cutoffs() {

@@ -57,11 +57,13 @@ mod tests {
     fn only_failures_to_write_are_retriable() {
         let disk_full = std::io::Error::from(std::io::ErrorKind::StorageFull);
         assert!(retriable(&StoreError::Io(disk_full)));
-        assert!(retriable(&StoreError::Db("commit failed".into())));
+        assert!(retriable(&StoreError::Io(std::io::Error::other(
+            "commit failed"
+        ))));
         assert!(retriable(&StoreError::WriterGone));
         for permanent in [
             StoreError::Corrupt {
-                table: "items",
+                what: "items",
                 detail: "bad".into(),
             },
             StoreError::Invalid("no".into()),

@@ -12,9 +12,10 @@ use std::collections::HashSet;
 use crate::store::StoreError;
 use crate::store::items::{LogEntry, LogKind};
 use crate::store::model::FolderId;
+use crate::store::model::{CollectionState, Held, Merge, Merged, Previous};
+use crate::store::sync_state::Generation;
 use crate::sync::collection::{
-    CollectionState, Held, KeyMatch, Merge, Merged, Previous, ServerChanges, SyncItem,
-    change_filter, filter_cutoff, match_key, prune_own, rewind,
+    KeyMatch, ServerChanges, SyncItem, change_filter, filter_cutoff, match_key, prune_own, rewind,
 };
 use crate::sync::parse_item_server_id;
 
@@ -36,25 +37,6 @@ pub trait Log {
         id: u64,
         merge: Option<Merge>,
     ) -> Result<Option<SyncItem>, StoreError>;
-}
-
-/// Which of the device's held sets a round starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Generation {
-    /// What the device holds after the last round.
-    Current,
-    /// What it held before it: the last round's answer was lost.
-    Previous,
-}
-
-impl Generation {
-    /// How the held set is numbered in the store.
-    pub fn number(self) -> u8 {
-        match self {
-            Generation::Current => 0,
-            Generation::Previous => 1,
-        }
-    }
 }
 
 /// The item a client command names.

@@ -1,13 +1,11 @@
-//! Where a device's sync state lives in the store, and the store read as a round's
-//! [`Log`]: loading and saving a collection's state and held sets, reading an item as the
-//! collection carries it, and the questions Ping and GetItemEstimate ask of a state.
+//! The store read as a round's [`Log`]: reading an item as the collection carries it, and
+//! the questions Ping and GetItemEstimate ask of a stored state.
 
-use crate::store::items::{ItemReads, LogEntry};
-use crate::store::model::{AccountId, FolderId};
-use crate::store::ops::{Reads, Tx};
-use crate::store::tables::{self, SYNC_HELD, SYNC_STATE};
-use crate::store::{StoreError, WriteCtx};
-use crate::sync::collection::{CollectionState, Held, Merge, Merged, SyncItem, change_filter};
+use crate::store::items::LogEntry;
+use crate::store::model::{AccountId, CollectionState, FolderId, Held, Merge, Merged};
+use crate::store::sync_state::{Generation, StateKey};
+use crate::store::{Reader, StoreError};
+use crate::sync::collection::{SyncItem, change_filter};
 use crate::sync::round::{self, Log};
 
 /// An account's folders' change logs and items, read in transaction `tx`.
@@ -16,13 +14,13 @@ pub struct StoreLog<'a, T> {
     account: AccountId,
 }
 
-impl<'a, T: Tx> StoreLog<'a, T> {
+impl<'a, T: Reader> StoreLog<'a, T> {
     pub fn new(tx: &'a T, account: AccountId) -> Self {
         StoreLog { tx, account }
     }
 }
 
-impl<T: Tx> Log for StoreLog<'_, T> {
+impl<T: Reader> Log for StoreLog<'_, T> {
     fn since(
         &self,
         folder: FolderId,
@@ -42,65 +40,10 @@ impl<T: Tx> Log for StoreLog<'_, T> {
     }
 }
 
-/// Where a device's state for one collection lives.
-#[derive(Debug, Clone, Copy)]
-pub struct StateKey<'a> {
-    pub account: AccountId,
-    pub device: &'a str,
-    pub folder: FolderId,
-}
-
-pub fn load_state(tx: &impl Tx, k: StateKey) -> Result<Option<CollectionState>, StoreError> {
-    tables::get(
-        &tx.table(SYNC_STATE)?,
-        "sync_state",
-        (k.account, k.device, k.folder),
-    )
-}
-
-/// Generation 0: what the device holds now; 1: what it held in the previous state.
-pub fn load_held(tx: &impl Tx, k: StateKey, generation: u8) -> Result<Held, StoreError> {
-    use redb::ReadableTable;
-    match tx
-        .table(SYNC_HELD)?
-        .get((k.account, k.device, k.folder, generation))?
-    {
-        Some(v) => Held::from_bytes(v.value()),
-        None => Ok(Held::default()),
-    }
-}
-
-pub fn save(
-    ctx: &WriteCtx,
-    k: StateKey,
-    state: &CollectionState,
-    held: &Held,
-    previous: Option<&Held>,
-) -> Result<(), StoreError> {
-    ctx.tx.open_table(SYNC_STATE)?.insert(
-        (k.account, k.device, k.folder),
-        tables::encode(state).as_slice(),
-    )?;
-    let mut t = ctx.tx.open_table(SYNC_HELD)?;
-    t.insert(
-        (k.account, k.device, k.folder, 0),
-        held.to_bytes().as_slice(),
-    )?;
-    match previous {
-        Some(p) => {
-            t.insert((k.account, k.device, k.folder, 1), p.to_bytes().as_slice())?;
-        }
-        None => {
-            t.remove((k.account, k.device, k.folder, 1))?;
-        }
-    }
-    Ok(())
-}
-
 /// The item `id` of `folder` as the collection carries it: converted when `merge` names
 /// the conversion of a source folder.
 pub fn read_item(
-    tx: &impl Tx,
+    tx: &impl Reader,
     account: AccountId,
     folder: FolderId,
     id: u64,
@@ -125,13 +68,13 @@ pub fn read_item(
 /// a state that merges other folders than `merged` (what the device's settings now ask):
 /// its next Sync tells it to start again.
 pub fn pending(
-    tx: &impl Tx,
+    tx: &impl Reader,
     k: StateKey,
     folder_modseq: u64,
     merged: Option<&Merged>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let Some(mut state) = load_state(tx, k)? else {
+    let Some(mut state) = tx.sync_state(k)? else {
         return Ok(true);
     };
     if !Merged::same(state.merged.as_ref(), merged) {
@@ -140,14 +83,14 @@ pub fn pending(
     if folder_modseq <= state.modseq && state.filter == 0 && merged_caught_up(tx, k, &state)? {
         return Ok(false);
     }
-    let mut held = load_held(tx, k, 0)?;
+    let mut held = tx.held(k, Generation::Current)?;
     let log = StoreLog::new(tx, k.account);
     Ok(!round::serve(&log, k.folder, &mut state, &mut held, 1, now)?.is_empty())
 }
 
 /// Whether no merged folder moved past the state's position in it.
 fn merged_caught_up(
-    tx: &impl Tx,
+    tx: &impl Reader,
     k: StateKey,
     state: &CollectionState,
 ) -> Result<bool, StoreError> {
@@ -165,7 +108,7 @@ fn merged_caught_up(
 /// Counts what the following Syncs would deliver from `state` in FilterType `filter`
 /// ([MS-ASCMD] 2.2.1.9 GetItemEstimate), without changing anything.
 pub fn estimate(
-    tx: &impl Tx,
+    tx: &impl Reader,
     k: StateKey,
     mut state: CollectionState,
     mut held: Held,

@@ -1194,12 +1194,12 @@ impl TestServer {
             let user = user.to_owned();
             store
                 .write_blocking(move |w| {
-                    let account = w.tx.account_by_email(&user)?.expect("account").id;
-                    let inbox =
-                        w.tx.folders(account)?
-                            .into_iter()
-                            .find(|f| f.kind == FolderType::Inbox)
-                            .expect("Inbox");
+                    let account = w.account_by_email(&user)?.expect("account").id;
+                    let inbox = w
+                        .folders(account)?
+                        .into_iter()
+                        .find(|f| f.kind == FolderType::Inbox)
+                        .expect("Inbox");
                     easd::store::items::insert(
                         w,
                         account,

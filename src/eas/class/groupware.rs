@@ -83,7 +83,7 @@ impl Malformed {
 /// The item's ApplicationData as stored.
 pub fn application_data(item: &GroupwareItem) -> Result<Element, StoreError> {
     wbxml::decode(&item.data, &wbxml::Limits::default()).map_err(|e| StoreError::Corrupt {
-        table: "groupware_items",
+        what: "groupware_items",
         detail: format!("item {}: {e}", item.id),
     })
 }

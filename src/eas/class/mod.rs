@@ -10,10 +10,9 @@ pub mod groupware;
 pub mod notes;
 pub mod tasks;
 
-use crate::govern::cache;
 use crate::govern::policy::{Policy, Value};
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::{Account, Device, MailItem};
+use crate::store::model::{DeviceSettings, MailItem};
 use crate::store::{Store, StoreError};
 use groupware::{Class, Malformed};
 
@@ -241,17 +240,14 @@ pub enum AttachmentRefusal {
 }
 
 impl MailPolicy {
-    /// The effective policy of `device` (device → user → domain → server → default),
-    /// from the governance cache the device gate reads too, with the device's own mail
-    /// period (`easd device settings`) as a further cap on the age window: the narrower of
-    /// the two wins.
-    pub fn load(store: &Store, account: &Account, device: &Device) -> Result<Self, StoreError> {
-        let view = cache::view(store)?;
-        let mut p = Self::of(&view.levels.device(account, &device.device_id).policy);
-        let settings = device.settings_in_force();
+    /// The mail rules of a device's effective `policy` (device → user → domain → server →
+    /// default, as the device gate resolved it), with the device's own mail period (`easd
+    /// device settings`) as a further cap on the age window: the narrower of the two wins.
+    pub fn for_device(policy: &Policy, settings: &DeviceSettings) -> Self {
+        let mut p = Self::of(policy);
         p.max_age_filter = narrower(p.max_age_filter, settings.mail_filter_cap());
         p.max_calendar_filter = narrower(p.max_calendar_filter, settings.calendar_filter_cap());
-        Ok(p)
+        p
     }
 
     pub fn of(policy: &Policy) -> Self {

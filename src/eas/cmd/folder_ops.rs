@@ -113,7 +113,7 @@ async fn run(
         .app
         .store
         .write(move |wctx| {
-            let state = wctx.tx.hierarchy(account, &device_id)?;
+            let state = wctx.hierarchy(account, &device_id)?;
             if !hierarchy::is_current(state.as_ref(), key) {
                 return Ok(Err(INVALID_KEY));
             }
@@ -137,7 +137,7 @@ async fn run(
             .ok_or_else(|| {
                 StoreError::Invalid("hierarchy key changed inside the transaction".into())
             })?;
-            ops::put_hierarchy(wctx.tx, account, &device_id, &next)?;
+            ops::put_hierarchy(wctx, account, &device_id, &next)?;
             Ok(Ok((next.key, created)))
         })
         .await?;
@@ -171,7 +171,7 @@ fn apply(
 ) -> Result<Applied, FolderError> {
     let shown = |wctx: &WriteCtx, id: Option<FolderId>, missing: FolderError| match id {
         Some(ROOT_FOLDER) => Ok(ROOT_FOLDER),
-        Some(id) if sight.folder(wctx.tx, account, id)?.is_some() => Ok(id),
+        Some(id) if sight.folder(wctx, account, id)?.is_some() => Ok(id),
         _ => Err(missing),
     };
     Ok(match op {

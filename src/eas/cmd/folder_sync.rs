@@ -44,15 +44,15 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .app
                 .store
                 .write(move |wctx| {
-                    let state = wctx.tx.hierarchy(account, &device_id)?;
+                    let state = wctx.hierarchy(account, &device_id)?;
                     let plan = hierarchy::plan(
                         state.as_ref(),
                         key,
-                        &Sight::of(&device).hierarchy(wctx.tx.folders(account)?),
+                        &Sight::of(&device).hierarchy(wctx.folders(account)?),
                         fresh,
                     );
                     if let Some(Plan { save: Some(s), .. }) = &plan {
-                        ops::put_hierarchy(wctx.tx, account, &device_id, s)?;
+                        ops::put_hierarchy(wctx, account, &device_id, s)?;
                     }
                     Ok(plan)
                 })

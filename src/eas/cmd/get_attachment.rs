@@ -9,7 +9,7 @@
 use hyper::StatusCode;
 
 use super::{Ctx, Reply};
-use crate::eas::class::{AttachmentRefusal, MailPolicy};
+use crate::eas::class::AttachmentRefusal;
 use crate::govern::settings::Sight;
 use crate::mail::mime;
 use crate::store::StoreError;
@@ -58,7 +58,7 @@ fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
     let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
         return Ok(Found::Nothing);
     };
-    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
+    let policy = ctx.mail_policy();
     if let Err(why) = policy.attachment(listed.size) {
         return Ok(Found::Withheld(why));
     }

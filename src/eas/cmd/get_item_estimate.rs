@@ -3,15 +3,16 @@
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
-use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
 use crate::proto::ids::SyncKey;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::StoreError;
-use crate::sync::collection::{self as coll, KeyMatch, Merged};
-use crate::sync::stored::{self, StateKey};
+use crate::store::model::Merged;
+use crate::store::sync_state::{Generation, StateKey, SyncReads};
+use crate::sync::collection::{self as coll, KeyMatch};
+use crate::sync::stored::{self};
 use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
 
 /// GetItemEstimate Status values ([MS-ASCMD] 2.2.3.177.8).
@@ -90,19 +91,22 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         device: &ctx.device.device_id,
         folder: folder.id,
     };
-    let Some(state) = stored::load_state(&tx, sk)? else {
+    let Some(state) = tx.sync_state(sk)? else {
         return Ok(response(NOT_PRIMED, Some(id), None));
     };
     let (state, generation) = match key {
         Some(SyncKey::Initial) => return Ok(response(NOT_PRIMED, Some(id), None)),
         Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k.get()) {
-            KeyMatch::Current => (state, 0),
-            KeyMatch::Previous => (coll::rewind(&state).expect("previous state"), 1),
+            KeyMatch::Current => (state, Generation::Current),
+            KeyMatch::Previous => (
+                coll::rewind(&state).expect("previous state"),
+                Generation::Previous,
+            ),
             KeyMatch::Unknown => return Ok(response(INVALID_KEY, Some(id), None)),
         },
         Some(SyncKey::Unknown) => return Ok(response(INVALID_KEY, Some(id), None)),
         // 12.x: the device's current state.
-        None if ctx.req.version < ProtocolVersion::V14_0 => (state, 0),
+        None if ctx.req.version < ProtocolVersion::V14_0 => (state, Generation::Current),
         None => return Ok(response(INVALID_KEY, Some(id), None)),
     };
     // A state made under other settings (tasks as events) is one the next Sync refuses.
@@ -111,11 +115,11 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         return Ok(response(INVALID_KEY, Some(id), None));
     }
     // The window the next Sync works in: the one asked for (or kept), as the policy allows.
-    let filter = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?.filter(
+    let filter = ctx.mail_policy().filter(
         Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref())),
         filter.unwrap_or(state.filter),
     );
-    let held = stored::load_held(&tx, sk, generation)?;
+    let held = tx.held(sk, generation)?;
     // A quarantined device's Syncs bring nothing ([`Sight::serves_contents`]).
     let n = if Sight::of(&ctx.device).serves_contents() {
         stored::estimate(&tx, sk, state, held, filter, crate::store::now())?

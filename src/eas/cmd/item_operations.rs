@@ -19,11 +19,11 @@ use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::GroupwareItem;
 use crate::store::model::MailItem;
+use crate::store::model::Merged;
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::store::{conversations, folders};
-use crate::sync::collection::Merged;
 use crate::sync::{parse_file_reference, parse_item_server_id, retriable};
 use crate::wbxml::{
     Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io, tag::search,
@@ -69,7 +69,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             PROTOCOL_ERROR,
         ));
     };
-    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
+    let policy = ctx.mail_policy();
     let mut out = Output {
         left: ctx.app.cfg.limits.max_response,
         over: 0,
@@ -472,12 +472,12 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
         .write(move |w: &mut WriteCtx| {
             items::empty_folder(w, account, folder.id)?;
             if subfolders {
-                let children: Vec<u64> =
-                    w.tx.folders(account)?
-                        .iter()
-                        .filter(|f| f.parent == folder.id)
-                        .map(|f| f.id)
-                        .collect();
+                let children: Vec<u64> = w
+                    .folders(account)?
+                    .iter()
+                    .filter(|f| f.parent == folder.id)
+                    .map(|f| f.id)
+                    .collect();
                 for child in children {
                     folders::delete(w, account, child).map_err(|e| match e {
                         folders::FolderError::Store(s) => s,
@@ -556,7 +556,7 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
         .app
         .store
         .write(move |w: &mut WriteCtx| {
-            if w.tx.folder(account, to)?.is_none() {
+            if w.folder(account, to)?.is_none() {
                 return Ok(false);
             }
             for &(from, item) in &moving {

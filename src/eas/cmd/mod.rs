@@ -16,11 +16,14 @@ pub mod sync;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use hyper::StatusCode;
 
 use crate::app::App;
 use crate::budget::Reservation;
+use crate::eas::class::MailPolicy;
+use crate::govern::levels::Effective;
 use crate::http_body::FilePart;
 use crate::proto::command::Command;
 use crate::proto::query::EasRequest;
@@ -63,6 +66,8 @@ pub struct Ctx<'a> {
     pub req: &'a EasRequest,
     /// A `message/rfc822` body (12.x SendMail/SmartReply/SmartForward), not WBXML.
     pub mime_body: Option<bytes::Bytes>,
+    /// The device's effective policy, as the device gate resolved it for this request.
+    pub policy: Arc<Effective>,
     /// The memory budget the request holds: its body and decoded tree, then what the
     /// command adds for its response. The front door keeps it until the response is
     /// written; a command that waits (Ping, a hanging Sync) gives it back first.
@@ -70,6 +75,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The mail rules of the device's policy and settings.
+    pub fn mail_policy(&self) -> MailPolicy {
+        MailPolicy::for_device(&self.policy.policy, self.device.settings_in_force())
+    }
+
     /// `account/device`, for log lines and refusals.
     pub fn who(&self) -> String {
         format!("{}/{}", self.account.email, self.device.device_id)

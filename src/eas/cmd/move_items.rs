@@ -114,7 +114,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
         .app
         .store
         .write(move |w: &mut WriteCtx| {
-            if w.tx.folder(account, to)?.is_none() {
+            if w.folder(account, to)?.is_none() {
                 return Ok(Moved::DestinationGone);
             }
             let new_id = match class {
@@ -126,11 +126,11 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
             }
             // Gone from the source: a resend of this very move gets the same answer while
             // the moved item is still where the move put it.
-            match w.tx.moved_to(account, from, id)? {
+            match w.moved_to(account, from, id)? {
                 Some((there, new_id))
                     if there == to
-                        && (w.tx.item(account, to, new_id)?.is_some()
-                            || w.tx.groupware_item(account, to, new_id)?.is_some()) =>
+                        && (w.item(account, to, new_id)?.is_some()
+                            || w.groupware_item(account, to, new_id)?.is_some()) =>
                 {
                     Ok(Moved::To(item_server_id(to, new_id)))
                 }
@@ -165,7 +165,7 @@ mod tests {
     fn a_failed_write_is_locked_or_an_error() {
         assert_eq!(write_failure(StoreError::WriterGone).ok(), Some(LOCKED));
         assert_eq!(
-            write_failure(StoreError::Db("commit failed".into())).ok(),
+            write_failure(StoreError::Io(std::io::Error::other("commit failed"))).ok(),
             Some(LOCKED)
         );
         assert!(write_failure(StoreError::Invalid("no".into())).is_err());

@@ -4,18 +4,17 @@
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::Distinct;
 use crate::govern::settings::Sight;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
-use crate::store::model::{Folder, FolderId};
-use crate::store::ops::{Reads, Tx};
-use crate::store::tables::{self, PING_PARAMS};
+use crate::store::model::{Folder, FolderId, PingParams as Params};
+use crate::store::ops::Reads;
+use crate::store::sync_state::{self, StateKey, SyncReads};
 use crate::store::{StoreError, now};
-use crate::sync::stored::{self as coll, StateKey};
+use crate::sync::stored as coll;
 use crate::wbxml::{Element, tag::ping as p};
 
 /// Ping Status values ([MS-ASCMD] 2.2.3.177.11).
@@ -27,13 +26,6 @@ const BAD_HEARTBEAT: u8 = 5;
 const TOO_MANY_FOLDERS: u8 = 6;
 const HIERARCHY_STALE: u8 = 7;
 
-/// What an empty Ping repeats: stored per device so it survives a restart.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Params {
-    heartbeat: Option<u32>,
-    folders: Vec<String>,
-}
-
 fn reply(status: u8) -> Reply {
     status_reply(p::PING, p::STATUS, status)
 }
@@ -41,11 +33,7 @@ fn reply(status: u8) -> Reply {
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let account = ctx.account.id;
     let device = ctx.device.device_id.clone();
-    let stored: Option<Params> = tables::get(
-        &ctx.app.store.read()?.table(PING_PARAMS)?,
-        "ping_params",
-        (account, device.as_str()),
-    )?;
+    let stored = ctx.app.store.read()?.ping_params(account, &device)?;
     let limits = &ctx.app.cfg.push;
     let params = match body {
         None => stored.clone(),
@@ -77,14 +65,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     };
     if stored.as_ref() != Some(&params) {
         let device = device.clone();
-        let record = tables::encode(&params);
+        let record = params.clone();
         ctx.app
             .store
-            .write(move |w| {
-                w.tx.open_table(PING_PARAMS)?
-                    .insert((account, device.as_str()), record.as_slice())?;
-                Ok(())
-            })
+            .write(move |w| sync_state::put_ping_params(w, account, &device, &record))
             .await?;
     }
     // A waiting Ping holds no memory budget.

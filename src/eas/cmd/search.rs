@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
-use crate::eas::class::{
-    BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, MailPolicy, full_data,
-};
+use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
 use crate::refusal::Limit;
@@ -159,7 +157,8 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     };
     let account = ctx.account.id;
     let tx = ctx.app.store.read()?;
-    let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
+    let body = ctx
+        .mail_policy()
         .enforce(MailOptions { filter: 0, body })
         .body;
     // Only the folders the device is shown may be named, and only those whose contents it

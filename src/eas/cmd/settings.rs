@@ -129,11 +129,11 @@ async fn oof(ctx: &mut Ctx<'_>, part: &Element) -> Result<Element, StoreError> {
     ctx.app
         .store
         .write(move |w| {
-            let mut a =
-                w.tx.account(id)?
-                    .ok_or_else(|| StoreError::NotFound("account".into()))?;
+            let mut a = w
+                .account(id)?
+                .ok_or_else(|| StoreError::NotFound("account".into()))?;
             a.oof = oof.clone();
-            ops::put_account(w.tx, &a)
+            ops::put_account(w, &a)
         })
         .await?;
     Ok(with_status(st::OOF, OK))

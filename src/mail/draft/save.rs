@@ -11,13 +11,11 @@ use super::{Draft, Edit, EditError, Mailbox, attachment_parts};
 use crate::config::Config;
 use crate::mail::mime;
 use crate::mail::submit::{self, Submission, SubmitError};
+use crate::store::Reader;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{Account, AccountId, FolderId};
 use crate::store::model::{Flags, MailItem, MessageMeta};
-use crate::store::ops::Tx;
-use crate::store::tables::SENT_CLIENT_IDS;
 use crate::store::{BlobId, BlobStore, Store, StoreError, WriteCtx, now};
-use redb::ReadableTable;
 
 /// Who writes the draft: its From, and the host its Message-ID names.
 #[derive(Debug, Clone)]
@@ -51,11 +49,8 @@ pub fn sent_key(item: u64) -> String {
 }
 
 /// Whether draft `item` of `account` was sent (and so left Drafts).
-pub fn was_sent(tx: &impl Tx, account: AccountId, item: u64) -> Result<bool, StoreError> {
-    Ok(tx
-        .table(SENT_CLIENT_IDS)?
-        .get((account, sent_key(item).as_str()))?
-        .is_some())
+pub fn was_sent(tx: &impl Reader, account: AccountId, item: u64) -> Result<bool, StoreError> {
+    tx.was_submitted(account, &sent_key(item))
 }
 
 /// Flags of a draft: read (it is the user's own), marked as a draft.
@@ -126,7 +121,7 @@ pub fn update(
     author: &Author,
     edit: Edit,
 ) -> Result<Outcome, StoreError> {
-    let Some(current) = w.tx.item(account, folder, id)? else {
+    let Some(current) = w.item(account, folder, id)? else {
         return Ok(Outcome::NotFound);
     };
     let raw = blobs.read(&current.blob)?;

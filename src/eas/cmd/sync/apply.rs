@@ -10,10 +10,11 @@ use crate::eas::class::email;
 use crate::eas::class::groupware;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::Summary;
+use crate::store::model::{CollectionState, Held};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
-use crate::sync::collection::{self as coll, CollectionState, Held, SyncItem};
+use crate::sync::collection::{self as coll, SyncItem};
 use crate::sync::item_server_id;
 use crate::sync::round::{self, Target};
 use crate::sync::stored;
@@ -121,12 +122,10 @@ impl Job {
                 ClientCommand::Fetch { server_id } => {
                     let item = match target(server_id) {
                         _ if self.withheld => None,
-                        Target::Own(i) => {
-                            stored::read_item(w.tx, self.account, self.folder, i, None)?
-                                .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_)))
-                        }
+                        Target::Own(i) => stored::read_item(w, self.account, self.folder, i, None)?
+                            .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_))),
                         Target::Merged(f, i, what) => {
-                            stored::read_item(w.tx, self.account, f, i, Some(what))?
+                            stored::read_item(w, self.account, f, i, Some(what))?
                         }
                         Target::Unknown => None,
                     }
@@ -206,7 +205,7 @@ impl Job {
             return Ok(None);
         };
         if let Some(id) = replay.get(client_id) {
-            if let Some(item) = w.tx.groupware_item(self.account, self.folder, *id)? {
+            if let Some(item) = w.groupware_item(self.account, self.folder, *id)? {
                 held.0
                     .insert(item.id, SyncItem::Groupware(item).window_date());
             }
@@ -253,8 +252,8 @@ impl Job {
     ) -> Result<u8, StoreError> {
         let (account, folder) = (self.account, self.folder);
         let current = match edit {
-            Edit::Flags(_) => w.tx.item(account, folder, id)?.map(|i| i.modseq),
-            Edit::Replace(..) => w.tx.groupware_item(account, folder, id)?.map(|g| g.modseq),
+            Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
+            Edit::Replace(..) => w.groupware_item(account, folder, id)?.map(|g| g.modseq),
         };
         let Some(current) = current else {
             return Ok(NOT_FOUND);
@@ -298,7 +297,7 @@ impl Job {
         }
         let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
             if trash.is_none() {
-                let found = (w.tx.folders(self.account)?.into_iter())
+                let found = (w.folders(self.account)?.into_iter())
                     .find(|f| f.kind == FolderType::DeletedItems)
                     .map(|f| f.id);
                 *trash = Some(found);

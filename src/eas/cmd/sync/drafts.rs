@@ -19,9 +19,9 @@ use crate::mail::draft::{EditError, Mailbox};
 use crate::mail::submit::SubmitError;
 use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::{CollectionState, Held};
 use crate::store::model::{Folder, FolderId, FolderType};
 use crate::store::{BlobStore, StoreError, WriteCtx};
-use crate::sync::collection::{CollectionState, Held};
 use crate::sync::item_server_id;
 use crate::wbxml::Element;
 
@@ -107,7 +107,7 @@ impl Job {
             .and_then(|r| r.added.iter().find(|(c, _)| c == client_id))
             .map(|(c, id)| (c, *id))
         {
-            if let Some(item) = w.tx.item(self.account, self.folder, id)? {
+            if let Some(item) = w.item(self.account, self.folder, id)? {
                 held.0.insert(id, item.meta.received);
                 if send {
                     sends.push(id);
@@ -165,7 +165,7 @@ impl Job {
     /// first run of a resent round, or a concurrent one) is done; otherwise the draft does
     /// not exist.
     fn gone(&self, w: &WriteCtx, id: u64, send: bool) -> Result<Answer, StoreError> {
-        let sent = send && save::was_sent(w.tx, self.account, id)?;
+        let sent = send && save::was_sent(w, self.account, id)?;
         Ok(Answer {
             status: if sent { OK } else { NOT_FOUND },
             item: None,
@@ -191,7 +191,7 @@ impl Job {
                 data: None,
             });
         }
-        if w.tx.item(self.account, self.folder, id)?.is_none() {
+        if w.item(self.account, self.folder, id)?.is_none() {
             return self.gone(w, id, send);
         }
         if send {
@@ -208,7 +208,7 @@ impl Job {
         (pos, id, data, send): (u32, u64, &Element, bool),
         sends: &mut Vec<u64>,
     ) -> Result<Answer, StoreError> {
-        let Some(current) = w.tx.item(self.account, self.folder, id)? else {
+        let Some(current) = w.item(self.account, self.folder, id)? else {
             return self.gone(w, id, send);
         };
         let edit = match draft::parse(data, Some((self.folder, id))) {

@@ -22,14 +22,14 @@ use crate::proto::ids::SyncKey;
 use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
+use crate::store::model::{CollectionState, Held, Merged};
 use crate::store::model::{FolderId, FolderType};
-use crate::store::ops::Tx;
-use crate::store::tables::{self, SYNC_CACHE};
+use crate::store::sync_state::{self, Generation, StateKey, SyncReads};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
-use crate::sync::collection::{self as coll, CollectionState, Held, Merged, ServerChanges};
+use crate::sync::collection::{self as coll, ServerChanges};
 use crate::sync::retriable;
 use crate::sync::round::{self, Start};
-use crate::sync::stored::{self, StateKey, StoreLog};
+use crate::sync::stored::{self, StoreLog};
 use crate::wbxml::{Element, tag::airsync as a};
 use render::{
     CONFLICT, CONVERSION_ERROR, HIERARCHY_CHANGED, INCOMPLETE, INVALID_KEY, INVALID_WAIT,
@@ -68,9 +68,12 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     let requests = match body {
         // 12.1+: an empty body repeats the last request.
         None => match &cache {
-            Some(c) if ctx.req.version >= ProtocolVersion::V12_1 && !c.collections.is_empty() => {
-                c.collections.clone()
-            }
+            Some(c) if ctx.req.version >= ProtocolVersion::V12_1 && !c.collections.is_empty() => c
+                .collections
+                .iter()
+                .cloned()
+                .map(CollectionRequest::from)
+                .collect(),
             _ => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
         },
         Some(b) if b.tag == a::SYNC => match parse(&b, cache.as_ref(), &ctx.app.cfg.limits) {
@@ -124,7 +127,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         None => None,
     };
     let deadline = hang.map(|h| std::time::Instant::now() + h);
-    let policy = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?;
+    let policy = ctx.mail_policy();
     loop {
         let mut collections = Element::new(a::COLLECTIONS);
         let mut quiet = true;
@@ -234,11 +237,7 @@ fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
 }
 
 fn load_cache(store: &Store, account: u64, device: &str) -> Result<Option<Cache>, StoreError> {
-    tables::get(
-        &store.read()?.table(SYNC_CACHE)?,
-        "sync_cache",
-        (account, device),
-    )
+    store.read()?.sync_cache(account, device)
 }
 
 /// Stores the request's parameters for later empty or Partial Syncs, only when they differ.
@@ -254,11 +253,7 @@ async fn remember(
         .map(|(i, c)| (c.id.clone(), i))
         .collect();
     for r in requests {
-        let stored = CollectionRequest {
-            key: None,
-            commands: Vec::new(),
-            ..r.clone()
-        };
+        let stored = r.cached();
         match index.get(&r.id) {
             Some(&i) => merged.collections[i] = stored,
             None => {
@@ -286,13 +281,7 @@ async fn remember(
     let (account, device) = (ctx.account.id, ctx.device.device_id.clone());
     ctx.app
         .store
-        .write(move |w| {
-            w.tx.open_table(SYNC_CACHE)?.insert(
-                (account, device.as_str()),
-                tables::encode(&merged).as_slice(),
-            )?;
-            Ok(())
-        })
+        .write(move |w| sync_state::put_sync_cache(w, account, &device, &merged))
         .await
 }
 
@@ -497,14 +486,11 @@ fn current_key(
     device: &str,
     folder: FolderId,
 ) -> Result<SyncKey, StoreError> {
-    let state = stored::load_state(
-        &store.read()?,
-        StateKey {
-            account,
-            device,
-            folder,
-        },
-    )?;
+    let state = store.read()?.sync_state(StateKey {
+        account,
+        device,
+        folder,
+    })?;
     Ok(state
         .and_then(|s| std::num::NonZeroU64::new(s.key))
         .map_or(SyncKey::Unknown, |k| {
@@ -530,11 +516,11 @@ async fn initial(
                 device: &device,
                 folder,
             };
-            if let Some(s) = stored::load_state(w.tx, k)?
+            if let Some(s) = w.sync_state(k)?
                 && s.modseq == 0
                 && s.previous.is_none()
                 && Merged::same(s.merged.as_ref(), merged.as_ref())
-                && stored::load_held(w.tx, k, 0)?.0.is_empty()
+                && w.held(k, Generation::Current)?.0.is_empty()
             {
                 return Ok(s.key);
             }
@@ -544,7 +530,7 @@ async fn initial(
                 merged: merged.clone(),
                 ..CollectionState::default()
             };
-            stored::save(w, k, &state, &Held::default(), None)?;
+            sync_state::put_sync_state(w, k, &state, &Held::default(), None)?;
             Ok(fresh)
         })
         .await
@@ -566,7 +552,7 @@ fn quiet(
         return Ok(None);
     }
     let tx = store.read()?;
-    let Some(state) = stored::load_state(&tx, sk)? else {
+    let Some(state) = tx.sync_state(sk)? else {
         return Ok(Some(Outcome::InvalidKey));
     };
     match round::begin(&state, key, merged, filter) {
@@ -619,7 +605,7 @@ impl Job {
             device: &self.device,
             folder: self.folder,
         };
-        let Some(stored) = stored::load_state(w.tx, sk)? else {
+        let Some(stored) = w.sync_state(sk)? else {
             return Ok(Outcome::InvalidKey);
         };
         // The position this request is answered from, and what becomes "previous".
@@ -633,7 +619,7 @@ impl Job {
             filter_changed,
             ..
         } = start;
-        let previous_held = stored::load_held(w.tx, sk, start.held.number())?;
+        let previous_held = w.held(sk, start.held)?;
         let mut held = previous_held.clone();
         // The Adds (and drafts' attachments) of a lost answer's round, when this is its
         // resend.
@@ -650,7 +636,7 @@ impl Job {
             (replay, lost_round.as_ref()),
             &mut sends,
         )?;
-        let log = StoreLog::new(w.tx, self.account);
+        let log = StoreLog::new(w, self.account);
         let mut changes = if self.get_changes {
             round::serve(&log, self.folder, &mut state, &mut held, self.window, now())?
         } else {
@@ -663,7 +649,7 @@ impl Job {
         let key = match round::conclude(stored.key, state, previous, moved) {
             None => stored.key,
             Some(next) => {
-                stored::save(w, sk, &next, &held, Some(&previous_held))?;
+                sync_state::put_sync_state(w, sk, &next, &held, Some(&previous_held))?;
                 next.key
             }
         };
@@ -687,12 +673,12 @@ mod tests {
             Ok(Outcome::Retry)
         ));
         assert!(matches!(
-            or_retry(Err(StoreError::Db("commit failed".into()))),
+            or_retry(Err(StoreError::Io(std::io::Error::other("commit failed")))),
             Ok(Outcome::Retry)
         ));
         assert!(matches!(
             or_retry(Err(StoreError::Corrupt {
-                table: "sync_state",
+                what: "sync_state",
                 detail: "bad".into()
             })),
             Err(StoreError::Corrupt { .. })

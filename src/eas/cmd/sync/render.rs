@@ -4,9 +4,10 @@
 use crate::eas::class::groupware;
 use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
 use crate::proto::version::ProtocolVersion;
+use crate::store::model::Merge;
 use crate::store::model::Summary;
 use crate::store::{Store, StoreError};
-use crate::sync::collection::{Merge, ServerChanges, SyncItem};
+use crate::sync::collection::{ServerChanges, SyncItem};
 use crate::sync::item_server_id;
 use crate::wbxml::{Element, tag::airsync as a};
 
@@ -191,7 +192,7 @@ fn item_data(
                 (Merge::NotesAsEvents, Summary::Note(n)) => Ok(notes::as_event(g, &source, n)),
                 (Merge::NotesAsTasks, Summary::Note(n)) => Ok(notes::as_task(&source, n)),
                 _ => Err(StoreError::Corrupt {
-                    table: "groupware_items",
+                    what: "groupware_items",
                     detail: format!(
                         "item {} of folder {} cannot be shown as {what:?}",
                         g.id, g.folder

@@ -4,27 +4,24 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::bounded::{Distinct, at_most};
 use crate::config;
 use crate::eas::class::groupware::Class;
 use crate::eas::class::{BodyOptions, MailOptions, MailPolicy};
+use crate::store::model::CachedCollection;
 use crate::wbxml::tag::email2;
 use crate::wbxml::{self, Element, tag::airsync as a};
 
 /// One collection of a Sync request, with what the client cached from earlier requests.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct CollectionRequest {
     pub(super) id: String,
-    #[serde(skip)]
     pub(super) key: Option<String>,
     pub(super) window: Option<usize>,
     pub(super) deletes_as_moves: bool,
     pub(super) get_changes: Option<bool>,
     /// The Options element, WBXML-encoded, so a later request without Options reuses it.
     pub(super) options: Option<Vec<u8>>,
-    #[serde(skip)]
     pub(super) commands: Vec<ClientCommand>,
 }
 
@@ -50,21 +47,35 @@ pub(super) enum ClientCommand {
     },
 }
 
-/// What the device sent last: an empty Sync or a Partial one is completed from it
-/// ([MS-ASCMD] 2.2.3.131 Partial; 3.1.5.3 empty Sync).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub(super) struct Cache {
-    pub(super) collections: Vec<CollectionRequest>,
-    /// The last hanging-Sync wait, repeated by an empty Sync.
-    #[serde(default)]
-    pub(super) hang: Option<HangRequest>,
+/// What the device sent last: an empty Sync or a Partial one is completed from it.
+pub(super) use crate::store::model::{HangRequest, SyncCache as Cache};
+
+impl CollectionRequest {
+    /// What a later empty or Partial Sync repeats of this collection.
+    pub(super) fn cached(&self) -> CachedCollection {
+        CachedCollection {
+            id: self.id.clone(),
+            window: self.window,
+            deletes_as_moves: self.deletes_as_moves,
+            get_changes: self.get_changes,
+            options: self.options.clone(),
+        }
+    }
 }
 
-/// How long a hanging Sync may wait, as the client asked.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub(super) enum HangRequest {
-    WaitMinutes(u32),
-    HeartbeatSeconds(u32),
+impl From<CachedCollection> for CollectionRequest {
+    /// A collection repeated from the cache: no SyncKey or commands of its own.
+    fn from(c: CachedCollection) -> Self {
+        CollectionRequest {
+            id: c.id,
+            key: None,
+            window: c.window,
+            deletes_as_moves: c.deletes_as_moves,
+            get_changes: c.get_changes,
+            options: c.options,
+            commands: Vec::new(),
+        }
+    }
 }
 
 pub(super) fn parse_hang(body: &Element) -> Result<Option<HangRequest>, &'static str> {
@@ -110,7 +121,7 @@ pub(super) fn parse(
     limits: &config::Limits,
 ) -> Result<Vec<CollectionRequest>, BadRequest> {
     let partial = body.find(a::PARTIAL).is_some();
-    let cached: HashMap<&str, &CollectionRequest> = cache
+    let cached: HashMap<&str, &CachedCollection> = cache
         .map(|c| c.collections.iter().map(|r| (r.id.as_str(), r)).collect())
         .unwrap_or_default();
     let mut seen = Distinct::new(limits.max_collections);
@@ -134,7 +145,7 @@ pub(super) fn parse(
                 .admit(cached.id.as_str())
                 .map_err(|_| BadRequest::TooManyCollections)?
             {
-                out.push(cached.clone());
+                out.push(cached.clone().into());
             }
         }
     }
@@ -144,7 +155,7 @@ pub(super) fn parse(
 fn parse_collection(
     c: &Element,
     id: &str,
-    cached: Option<&CollectionRequest>,
+    cached: Option<&CachedCollection>,
     max_commands: usize,
 ) -> Result<CollectionRequest, BadRequest> {
     let key = c.text_of(a::SYNC_KEY).ok_or("Collection without SyncKey")?;
@@ -352,7 +363,7 @@ mod tests {
         );
         // A Partial Sync's cached collections count against the bound too.
         let cache = Cache {
-            collections: read,
+            collections: read.iter().map(CollectionRequest::cached).collect(),
             hang: None,
         };
         let partial = sync_of(std::iter::once(collection("9", 0))).child(Element::new(a::PARTIAL));
@@ -460,7 +471,7 @@ mod tests {
         );
         // A later request without WindowSize or Options keeps the cached ones.
         let cache = Cache {
-            collections: read,
+            collections: read.iter().map(CollectionRequest::cached).collect(),
             hang: None,
         };
         let again = sync_with(vec![
