@@ -6,11 +6,10 @@
 //! FolderSync and the folder commands with their statuses, Settings, the protocol log, the
 //! control socket and the CLI while serving, restart and graceful shutdown.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use easd::admin::ops::Request;
 use easd::admin::reply::Reply;
 use easd::eas::cmd::IMPLEMENTED;
@@ -20,7 +19,6 @@ use easd::store::ops::Reads;
 use easd::wbxml::tag::{folderhierarchy as fh, provision as pv, settings as st};
 use easd::wbxml::{Element, lookup};
 use hyper::Method;
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -309,7 +307,7 @@ fn repeated_failures_lock_out_the_account_and_the_source_address() {
     // locked as well (source_lockout_after = 3 here): every account from this address is
     // refused, even without credentials. (Behind a reverse proxy that does not pass the
     // client address, one attacker locks out everyone for lockout_seconds; that is the
-    // documented trade-off of per-address locks. tests/lockout.rs covers smart lockout.)
+    // documented trade-off of per-address locks. tests/it/lockout.rs covers smart lockout.)
     bob.options().expect_status(429);
     s.https()
         .request(Method::OPTIONS, EAS_PATH, &[], Vec::new())
@@ -560,7 +558,7 @@ fn provision_handshake(version: &'static str) {
 
     // Not provisioned yet: "0" is the no-key value clients send before provisioning;
     // 449 for 12.x, Status 142 for 14.0+. (No header at all is a device that does not
-    // know provisioning: tests/policy.rs.)
+    // know provisioning: tests/it/policy.rs.)
     c.policy_key = Some(0);
     assert_provisioning_required(&c, "142");
     c.policy_key = None;

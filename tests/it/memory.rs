@@ -6,11 +6,10 @@
 //! The server runs in this process, so its memory is this process's: the RSS test reads
 //! `/proc/self/status`.
 
-mod support;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine as _;
 use easd::wbxml::{
     self, Element,
@@ -19,7 +18,6 @@ use easd::wbxml::{
         search as sr,
     },
 };
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const CAROL: &str = "carol@remote.test";
@@ -100,16 +98,6 @@ fn budget_in_use(s: &TestServer) -> u64 {
     s.status_json()["memory_budget"]["in_use"]
         .as_u64()
         .expect("in_use")
-}
-
-/// Waits (up to 20 s) until `cond` holds.
-#[track_caller]
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Spool files (unlinked, still open) this process holds in `dir`.
