@@ -3,7 +3,7 @@
 //! easd and the support code once instead of once per topic.
 //!
 //! A module or a single test is picked by its path as a filter:
-//! `cargo test --test it mail::` or `cargo test --test it push::a_ping_`.
+//! `cargo test --test it mail::` or `cargo test --test it push::ping_`.
 
 mod support;
 
