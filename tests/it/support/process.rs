@@ -1,4 +1,30 @@
-//! Readings of a process from `/proc`: resident memory, its peak, CPU time.
+//! Readings of a process from `/proc`: resident memory, its peak, CPU time; and a test
+//! run in a process of its own, for tests that read them.
+
+/// Whether the test body should run here: false after the test `name` (its path in the
+/// test binary, e.g. `memory::x`) ran again alone in a child process of this binary and
+/// passed there (a failure there fails the caller); true in that child. For a test that
+/// measures its own process, which the other tests of the binary would share otherwise.
+#[track_caller]
+pub fn alone_in_a_process(name: &str) -> bool {
+    const ALONE: &str = "EASD_TEST_ALONE";
+    if std::env::var_os(ALONE).is_some_and(|v| v == name) {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, name)
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} alone in a process: {}\n{stdout}{stderr}",
+        out.status
+    );
+    false
+}
 
 /// A `kB` field (`VmRSS`, `VmHWM`, ...) of `/proc/PID/status`; 0 when unreadable.
 pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
