@@ -20,7 +20,9 @@
 //! (there is no switch for that): the code before it built a 256 MiB multipart body in
 //! memory. About half a minute per run.
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; a bench uses only a part of it (items and re-exports).
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::io::Write;

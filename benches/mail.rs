@@ -10,7 +10,9 @@
 //! `MAIL_BENCH_MESSAGES` overrides the 10,000 messages. Loopback only; every loop is
 //! bounded in count and time, and the server is stopped at the end (also on panic).
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; a bench uses only a part of it (items and re-exports).
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;

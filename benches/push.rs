@@ -10,7 +10,9 @@
 //! Loopback only; each run is bounded (10 minutes) and the server is stopped at the end,
 //! also on panic.
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; a bench uses only a part of it (items and re-exports).
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;

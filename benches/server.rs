@@ -9,7 +9,9 @@
 //!
 //! Loopback only, bounded: 2,000 requests over one keep-alive-free client each.
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; a bench uses only a part of it (items and re-exports).
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Stdio};

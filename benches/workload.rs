@@ -8,7 +8,9 @@
 //! `EASD_WORKLOAD=HTTPS_ADDR,LMTP_ADDR,DATA_DIR,ADMIN_PASSWORD` it drives that server and
 //! prints how long it took.
 
-#[path = "../tests/support/mod.rs"]
+// The integration tests' harness; a bench uses only a part of it (items and re-exports).
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;

@@ -11,6 +11,7 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 use super::cmd::{self, Ctx, Reply, Who};
 use crate::app::App;
 use crate::auth::AuthError;
+use crate::budget::Reservation;
 use crate::govern::{self, Gate};
 use crate::http_body::{BUDGET_PATIENCE, Body, BodyError, FilePart, busy, empty, plain};
 use crate::proto::command::Command;
@@ -19,6 +20,7 @@ use crate::proto::status::{GlobalStatus, status_only};
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::server::conn::{BodyLimits, ReadBody, RequestBody, read_body};
+use crate::store::StoreError;
 use crate::store::model::{Account, Device};
 use crate::wbxml::{self, Element};
 
@@ -176,6 +178,11 @@ pub async fn handle(
             return plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
         }
     };
+    // The device's effective policy, for the command's mail rules (the gate read the same).
+    let policy = match govern::effective_policy(&app.store, &account, &device.device_id) {
+        Ok(p) => p,
+        Err(e) => return server_error(&account, &request, &e),
+    };
     let logging = account.protocol_log || device.protocol_log;
     let seq = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed) % 10_000;
     let is_mime = parts
@@ -188,8 +195,33 @@ pub async fn handle(
     } else {
         (bytes, None)
     };
-    let body = match decode_body(app, &bytes) {
-        Ok(b) => b,
+    let decoded = decode_body(app, &bytes);
+    // The decoded tree draws from the budget instead; the WBXML it came from is freed now.
+    drop(bytes);
+    // Headers are not needed past this point; a waiting Ping should not keep them.
+    drop(parts);
+    // The protocol log's entry for the request, as it arrived (before the command runs,
+    // so that its time is the request's).
+    if logging {
+        let (what, body) = match &decoded {
+            Ok(body) => (format!("<<< {}", request.command), body.as_ref()),
+            Err(e) => (format!("<<< {} (undecodable: {e})", request.command), None),
+        };
+        log_entry(app, &account, &device, seq, &what, body);
+    }
+    // The body for the command, or the answer that refuses the request before it runs.
+    let body = match decoded {
+        Ok(body) => {
+            let decoded = body.as_ref().map_or(0, Element::content_len);
+            if !reserve_decoded(app, &mut held, decoded, &who, request.command).await {
+                Err(Answer::Busy)
+            } else {
+                if mime_body.is_none() {
+                    held.shrink_to(decoded);
+                }
+                Ok(body)
+            }
+        }
         Err(e) => {
             // Over a decoding bound is a refusal for resource reasons (recorded); anything
             // else is malformed input. Both are answered 400: the request cannot be
@@ -207,60 +239,8 @@ pub async fn handle(
                     request.command
                 ),
             }
-            if logging {
-                log_entry(
-                    app,
-                    &account,
-                    &device,
-                    seq,
-                    &format!("<<< {} (undecodable: {e})", request.command),
-                    None,
-                );
-            }
-            return plain(StatusCode::BAD_REQUEST, "malformed WBXML\n");
+            Err(Answer::Malformed)
         }
-    };
-    // The decoded tree draws from the budget too; the WBXML it came from is freed now.
-    let decoded = body.as_ref().map_or(0, Element::content_len);
-    drop(bytes);
-    if decoded > held.bytes() && !held.grow(decoded - held.bytes()) {
-        match app
-            .budget
-            .reserve(decoded - held.bytes(), BUDGET_PATIENCE)
-            .await
-        {
-            Some(more) => held.absorb(more),
-            None => {
-                app.refusals.record(
-                    Limit::MemoryBudget,
-                    &who,
-                    format_args!(
-                        "{}: no room for {decoded} bytes of decoded WBXML",
-                        request.command
-                    ),
-                );
-                return busy();
-            }
-        }
-    }
-    if mime_body.is_none() {
-        held.shrink_to(decoded);
-    }
-    if logging {
-        log_entry(
-            app,
-            &account,
-            &device,
-            seq,
-            &format!("<<< {}", request.command),
-            body.as_ref(),
-        );
-    }
-    // Headers are not needed past this point; a waiting Ping should not keep them.
-    drop(parts);
-    let policy = match govern::effective_policy(&app.store, &account, &device.device_id) {
-        Ok(p) => p,
-        Err(e) => return server_error(&account, &request, &e),
     };
     let mut ctx = Ctx {
         app,
@@ -271,68 +251,33 @@ pub async fn handle(
         mime_body,
         held: Some(held),
     };
-    let reply = cmd::dispatch(&mut ctx, body).await;
+    let answer = match body {
+        Err(refused) => {
+            // A refused request keeps nothing of the budget.
+            ctx.held = None;
+            refused
+        }
+        Ok(body) => match cmd::dispatch(&mut ctx, body).await {
+            Ok(Reply::Busy) => {
+                app.refusals.record(
+                    Limit::MemoryBudget,
+                    &who,
+                    format_args!("{}: no room for its response", request.command),
+                );
+                Answer::Busy
+            }
+            Ok(reply) => Answer::Reply(reply),
+            Err(e) => Answer::Failed(e),
+        },
+    };
+    // The protocol log's entry for the answer: here, once, for every outcome.
+    if logging {
+        let (what, body) = answer.log_line();
+        log_entry(app, &account, &ctx.device, seq, &what, body);
+    }
     // What the request and its response hold is given back once the response is written.
     let held = ctx.held.take();
-    let mut response = match reply {
-        Ok(Reply::Wbxml(root)) => {
-            if logging {
-                log_entry(app, &account, &ctx.device, seq, ">>> 200 OK", Some(&root));
-            }
-            wbxml_response(&root)
-        }
-        Ok(Reply::Multipart { root, parts }) => {
-            if logging {
-                let what = format!(">>> 200 OK (multipart, {} binary parts)", parts.len());
-                log_entry(app, &account, &ctx.device, seq, &what, Some(&root));
-            }
-            multipart_response(&root, parts)
-        }
-        Ok(Reply::Busy) => {
-            app.refusals.record(
-                Limit::MemoryBudget,
-                &who,
-                format_args!("{}: no room for its response", request.command),
-            );
-            if logging {
-                log_entry(app, &account, &ctx.device, seq, ">>> 503", None);
-            }
-            busy()
-        }
-        Ok(Reply::Raw { content_type, body }) => {
-            if logging {
-                let what = format!(">>> 200 OK ({content_type}, {} bytes)", body.len());
-                log_entry(app, &account, &ctx.device, seq, &what, None);
-            }
-            raw_response(&content_type, body)
-        }
-        Ok(Reply::Http(status)) => {
-            if logging {
-                log_entry(
-                    app,
-                    &account,
-                    &ctx.device,
-                    seq,
-                    &format!(">>> {status}"),
-                    None,
-                );
-            }
-            empty(status)
-        }
-        Err(e) => {
-            if logging {
-                log_entry(
-                    app,
-                    &account,
-                    &ctx.device,
-                    seq,
-                    ">>> 500 Internal Server Error",
-                    None,
-                );
-            }
-            server_error(&account, &request, &e)
-        }
-    };
+    let mut response = answer.into_response(&account, &request);
     // The encoded response is memory until it is written: the budget counts it (best
     // effort, as it exists already), so that bodies arriving meanwhile wait for it.
     let in_memory = response.body().in_memory();
@@ -348,6 +293,83 @@ pub async fn handle(
     let body = std::mem::replace(response.body_mut(), Body::new(Bytes::new()));
     *response.body_mut() = body.holding(held);
     response
+}
+
+/// How the front door answers a request once its body was read: the command's reply or a
+/// refusal. The HTTP response and the protocol log's entry are both made from it.
+enum Answer {
+    Reply(Reply),
+    /// The body is no WBXML that can be decoded within the limits: 400.
+    Malformed,
+    /// No room in the memory budget for the decoded request or for the response: 503.
+    Busy,
+    /// The command failed: 500.
+    Failed(StoreError),
+}
+
+impl Answer {
+    /// The protocol log's line for this answer, and the WBXML it carries.
+    fn log_line(&self) -> (String, Option<&Element>) {
+        match self {
+            Answer::Reply(Reply::Wbxml(root)) => (">>> 200 OK".to_owned(), Some(root)),
+            Answer::Reply(Reply::Multipart { root, parts }) => (
+                format!(">>> 200 OK (multipart, {} binary parts)", parts.len()),
+                Some(root),
+            ),
+            Answer::Reply(Reply::Raw { content_type, body }) => (
+                format!(">>> 200 OK ({content_type}, {} bytes)", body.len()),
+                None,
+            ),
+            Answer::Reply(Reply::Http(status)) => (format!(">>> {status}"), None),
+            Answer::Reply(Reply::Busy) | Answer::Busy => (">>> 503".to_owned(), None),
+            Answer::Malformed => (format!(">>> {}", StatusCode::BAD_REQUEST), None),
+            Answer::Failed(_) => (format!(">>> {}", StatusCode::INTERNAL_SERVER_ERROR), None),
+        }
+    }
+
+    fn into_response(self, account: &Account, request: &EasRequest) -> Response<Body> {
+        match self {
+            Answer::Reply(Reply::Wbxml(root)) => wbxml_response(&root),
+            Answer::Reply(Reply::Multipart { root, parts }) => multipart_response(&root, parts),
+            Answer::Reply(Reply::Raw { content_type, body }) => raw_response(&content_type, body),
+            Answer::Reply(Reply::Http(status)) => empty(status),
+            Answer::Reply(Reply::Busy) | Answer::Busy => busy(),
+            Answer::Malformed => plain(StatusCode::BAD_REQUEST, "malformed WBXML\n"),
+            Answer::Failed(e) => server_error(account, request, &e),
+        }
+    }
+}
+
+/// Grows what the request holds of the memory budget to the size of its decoded body,
+/// waiting a little for room; false, with the refusal recorded, when there is none.
+async fn reserve_decoded(
+    app: &App,
+    held: &mut Reservation,
+    decoded: usize,
+    who: &str,
+    command: Command,
+) -> bool {
+    if decoded <= held.bytes() || held.grow(decoded - held.bytes()) {
+        return true;
+    }
+    match app
+        .budget
+        .reserve(decoded - held.bytes(), BUDGET_PATIENCE)
+        .await
+    {
+        Some(more) => {
+            held.absorb(more);
+            true
+        }
+        None => {
+            app.refusals.record(
+                Limit::MemoryBudget,
+                &who,
+                format_args!("{command}: no room for {decoded} bytes of decoded WBXML"),
+            );
+            false
+        }
+    }
 }
 
 fn parse_query(

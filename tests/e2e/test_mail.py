@@ -6,7 +6,7 @@ Every test's docstring starts with ``ASSERTS:`` -- what a pass guarantees. Subje
 a random tag: the server (and alice's mailbox) is shared by the whole session.
 
 Not covered here: SendMail (test_send_push.py), Search (test_search.py), multipart
-ItemOperations (pyactivesync never sends ``MS-ASAcceptMultiPart``; see tests/mail.rs).
+ItemOperations (pyactivesync never sends ``MS-ASAcceptMultiPart``; see tests/it/mail.rs).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ The Ping tests run against a dedicated server started with a config file that lo
 ``[push] min_heartbeat`` to 1 s (the default, 60 s, would make every test a minute
 long) and with the UDP notify listener off (the session server holds its default port).
 SendMail and SmartReply use the session server. Remote recipients are not covered here
-(they need an SMTP relay; see tests/send.rs). pyactivesync has no SmartReply: that test
+(they need an SMTP relay; see tests/it/send.rs). pyactivesync has no SmartReply: that test
 writes the ComposeMail request with pyactivesync's own WBXML writer and transport.
 """
 from __future__ import annotations

@@ -6,11 +6,10 @@
 //! FolderSync and the folder commands with their statuses, Settings, the protocol log, the
 //! control socket and the CLI while serving, restart and graceful shutdown.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use easd::admin::ops::Request;
 use easd::admin::reply::Reply;
 use easd::eas::cmd::IMPLEMENTED;
@@ -20,7 +19,6 @@ use easd::store::ops::Reads;
 use easd::wbxml::tag::{folderhierarchy as fh, provision as pv, settings as st};
 use easd::wbxml::{Element, lookup};
 use hyper::Method;
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -309,7 +307,7 @@ fn repeated_failures_lock_out_the_account_and_the_source_address() {
     // locked as well (source_lockout_after = 3 here): every account from this address is
     // refused, even without credentials. (Behind a reverse proxy that does not pass the
     // client address, one attacker locks out everyone for lockout_seconds; that is the
-    // documented trade-off of per-address locks. tests/lockout.rs covers smart lockout.)
+    // documented trade-off of per-address locks. tests/it/lockout.rs covers smart lockout.)
     bob.options().expect_status(429);
     s.https()
         .request(Method::OPTIONS, EAS_PATH, &[], Vec::new())
@@ -560,7 +558,7 @@ fn provision_handshake(version: &'static str) {
 
     // Not provisioned yet: "0" is the no-key value clients send before provisioning;
     // 449 for 12.x, Status 142 for 14.0+. (No header at all is a device that does not
-    // know provisioning: tests/policy.rs.)
+    // know provisioning: tests/it/policy.rs.)
     c.policy_key = Some(0);
     assert_provisioning_required(&c, "142");
     c.policy_key = None;
@@ -1394,6 +1392,66 @@ fn the_protocol_log_records_requests_and_masks_passwords() {
     let after_device = easd::protolog::ProtocolLog::read(s.data_dir(), "logdev").unwrap();
     assert!(after_device.len() > after.len());
     assert!(!easd::protolog::ProtocolLog::path(s.data_dir(), "quietdev").exists());
+}
+
+/// The protocol log's entries of `user`'s `device_id` as (request number, what), bodies
+/// left out.
+fn log_entries(s: &TestServer, user: &str, device_id: &str) -> Vec<(String, String)> {
+    let log = easd::protolog::ProtocolLog::read(s.data_dir(), device_id).expect("protocol log");
+    let head = format!("{device_id} [{user}] [");
+    log.lines()
+        .filter_map(|line| {
+            let (seq, rest) = line.strip_prefix(&head)?.split_once("] ")?;
+            // After the time of day (hh:mm:ss).
+            let (_, what) = rest.split_once(' ')?;
+            Some((seq.to_owned(), what.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_protocol_log_pairs_each_request_with_its_answer_also_when_refused() {
+    let s = server_with(&[ALICE]);
+    let mut c = s.eas(ALICE, "logrefused").with_version("12.1");
+    c.provision();
+    s.set_log(ALICE, true);
+
+    // Undecodable WBXML: refused by the front door before any command runs.
+    c.post_raw(
+        &c.query("Sync", None),
+        &[],
+        vec![0x03, 0x01, 0x6a, 0x00, 0xff, 0xff],
+    )
+    .expect_status(400);
+    // A bare HTTP status from the command: GetAttachment without an AttachmentName.
+    c.post_raw(&c.query("GetAttachment", None), &[], Vec::new())
+        .expect_status(400);
+    // An answer with WBXML.
+    c.folder_sync_ok("0");
+
+    let entries = log_entries(&s, ALICE, "logrefused");
+    let whats: Vec<&str> = entries.iter().map(|(_, w)| w.as_str()).collect();
+    assert_eq!(whats.len(), 6, "{entries:?}");
+    assert!(
+        whats[0].starts_with("<<< Sync (undecodable: "),
+        "{entries:?}"
+    );
+    assert_eq!(
+        &whats[1..],
+        [
+            ">>> 400 Bad Request",
+            "<<< GetAttachment",
+            ">>> 400 Bad Request",
+            "<<< FolderSync",
+            ">>> 200 OK"
+        ],
+        "{entries:?}"
+    );
+    // A request and its answer carry the same number; each request its own.
+    for pair in entries.chunks(2) {
+        assert_eq!(pair[0].0, pair[1].0, "{entries:?}");
+    }
+    assert_ne!(entries[0].0, entries[2].0, "{entries:?}");
 }
 
 // ---- control socket and CLI -------------------------------------------------------------

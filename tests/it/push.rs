@@ -5,15 +5,13 @@
 //! Every test starts its own server with small heartbeat bounds (1..120 s) so that waits
 //! take seconds.
 
-mod support;
-
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use easd::config::Config;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync as air, ping as p};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -595,7 +593,7 @@ fn a_change_made_from_the_command_line_wakes_the_ping() {
     std::fs::write(&eml, b"From: x@example.net\r\nTo: alice\r\nSubject: imported\r\nMessage-ID: <cli@x>\r\n\r\nold mail\r\n").unwrap();
     let waiting = ping_in_background(&a, 60, &[&inbox]);
     s.wait_until_waiting(1);
-    let out = std::process::Command::new(support::cli_path())
+    let out = std::process::Command::new(crate::support::cli_path())
         .args(["import", "--user", ALICE, "--folder", "INBOX"])
         .arg(&eml)
         .arg("--data")

@@ -6,11 +6,9 @@
 //! Each policy is set with the admin operations (`easd policy set`) before the device
 //! provisions, on the level the test names.
 
-mod support;
-
+use crate::support::*;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, getitemestimate as gie};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const INBOX: u8 = 2;

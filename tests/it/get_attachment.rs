@@ -1,11 +1,9 @@
 //! GetAttachment ([MS-ASCMD] 2.2.1.7) for 12.x clients: the attachment's bytes as the HTTP
 //! body, HTTP 500 for a FileReference that names nothing, 403 for one the policy withholds.
 
-mod support;
-
+use crate::support::*;
 use easd::wbxml::Element;
 use easd::wbxml::tag::airsyncbase as asb;
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const INBOX: u8 = 2;

@@ -3,8 +3,6 @@
 //! 3, 4 and 5 with LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID, and points the configured
 //! addresses somewhere unbindable — so the server can only work through what it inherited.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -12,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{EasClient, HttpClient, PASSWORD};
+use crate::support::{EasClient, HttpClient, PASSWORD};
 
 /// An address no interface here has: binding it fails, so using it would be noticed.
 const UNBINDABLE: &str = "192.0.2.1:9";
@@ -31,7 +29,7 @@ fn inherited_tcp_and_udp_sockets_are_served() {
     let mut cmd = Command::new("sh");
     // `exec` keeps the shell's pid, so $$ is the pid easd will run as (LISTEN_PID).
     cmd.args(["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\""])
-        .arg(support::cli_path())
+        .arg(crate::support::cli_path())
         .args(["serve", "--data"])
         .arg(dir.path())
         .args([
@@ -101,7 +99,7 @@ fn inherited_tcp_and_udp_sockets_are_served() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let out = Command::new(support::cli_path())
+        let out = Command::new(crate::support::cli_path())
             .args(["status", "--json", "--data"])
             .arg(dir.path())
             .output()

@@ -2,20 +2,17 @@
 //! delivery is under way, `easd restore` into a new data directory, and a new easd on it
 //! that the old devices and new ones find unchanged.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
+use crate::support::*;
 use easd::admin::ops::Request;
 use easd::admin::reply::Reply;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsyncbase as asb, email as em, folderhierarchy as fh};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -129,9 +126,9 @@ fn a_backup_of_a_serving_easd_restores_into_a_server_devices_find_unchanged() {
     let work = tempfile::tempdir().expect("temp dir");
     let archive = work.path().join("easd.backup");
     let (deliveries, delivered) = deliver_in_background(s.lmtp_addr());
-    while delivered.load(Ordering::SeqCst) < 3 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for("three deliveries before the backup", || {
+        delivered.load(Ordering::SeqCst) >= 3
+    });
     let started = std::time::Instant::now();
     let said = succeeded(&easd(
         s.data_dir(),

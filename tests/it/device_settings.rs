@@ -2,9 +2,8 @@
 //! the other commands reach, the mail period, new-device templates on ABQ rules, the
 //! validation of `easd device settings` and `easd rule settings`, and `--status refused`.
 
-mod govern;
-mod support;
-
+use crate::govern::*;
+use crate::support::*;
 use easd::admin::govern::GovRequest;
 use easd::admin::reply::{GovReply, Reply};
 use easd::govern::abq::Param;
@@ -15,8 +14,6 @@ use easd::wbxml::Element;
 use easd::wbxml::tag::{
     composemail as cm, email as em, folderhierarchy as fh, getitemestimate as gie, ping as pg,
 };
-use govern::*;
-use support::*;
 
 const DAY: i64 = 86_400;
 

@@ -1,8 +1,6 @@
-//! Helpers shared by the device governance tests (`tests/governance.rs`,
-//! `tests/policy.rs`): a server with three accounts (one an admin), the governance control
-//! requests, the CLI, and reading an Inbox. Each test binary uses a part of it, hence the
-//! module-wide `dead_code` allowance.
-#![allow(dead_code)]
+//! Helpers shared by the device governance tests (`governance`, `policy`,
+//! `device_settings`, `groupware`): a server with three accounts (one an admin), the
+//! governance control requests, the CLI, and reading an Inbox.
 
 use easd::admin::govern::GovRequest;
 use easd::admin::ops::Request;

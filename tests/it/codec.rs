@@ -3,17 +3,15 @@
 //! easd's own `opaque="base64"` marks (as XML from other tools or copied from logs has);
 //! base64 that is not base64 in an opaque element is refused with a clear error.
 
-mod support;
-
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::cli_path;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, composemail as cm, email2, find, gal, itemoperations as io,
     resolverecipients as rr, search as sr,
 };
 use easd::wbxml::{Element, encode};
-use support::cli_path;
 
 /// Runs `easd wbxml MODE` with `input` on stdin.
 fn wbxml(mode: &str, input: &[u8]) -> Output {

@@ -4,11 +4,9 @@
 //! the relay (an SMTP sink) once, even when the Sync is resent, lands in Sent Items and
 //! leaves Drafts.
 
-mod support;
-
+use crate::support::*;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, email2 as em2};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";

@@ -5,12 +5,10 @@
 //! Different sources are different loopback addresses: clients bind 127.0.0.2, .3, .4
 //! (Linux routes all of 127/8 to lo) and the server sees them as distinct peers.
 
-mod support;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";

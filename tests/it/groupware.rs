@@ -4,17 +4,14 @@
 //! task filters with the device's `calendar_period`, and tasks as events
 //! (`tasks_as_events`, `tasks_calendar`).
 
-mod govern;
-mod support;
-
+use crate::govern::*;
+use crate::support::*;
 use easd::admin::govern::GovRequest;
 use easd::proto::datetime::format_datetime;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
     airsync as air, calendar as cal, contacts as con, email as em, notes as nt, tasks as tk,
 };
-use govern::*;
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";

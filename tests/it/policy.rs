@@ -4,9 +4,8 @@
 //! (AllowNonProvisionableDevices, PolicyRefreshHours, MaxDevicesPerUser,
 //! MaxProtocolVersion, BluetoothLevel).
 
-mod govern;
-mod support;
-
+use crate::govern::*;
+use crate::support::*;
 use easd::admin::govern::GovRequest;
 use easd::govern::compliance;
 use easd::govern::policy::SETTINGS;
@@ -15,8 +14,6 @@ use easd::store::Store;
 use easd::store::ops::Reads;
 use easd::wbxml::tag::{folderhierarchy as fh, provision as pv};
 use easd::wbxml::{self, Element};
-use govern::*;
-use support::*;
 
 /// Every EASProvisionDoc element with a value other than its default, as `policy set`
 /// takes it; lists are comma-separated.

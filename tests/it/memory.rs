@@ -3,14 +3,14 @@
 //! disk while they arrive; ItemOperations answers within `[limits] max_response` with
 //! per-item statuses and streams its multipart parts from files.
 //!
-//! The server runs in this process, so its memory is this process's: the RSS test reads
-//! `/proc/self/status`.
-
-mod support;
+//! The server runs in the test's process, so its memory is the process's: the RSS test runs
+//! again alone in a child process of the test binary and reads that process's
+//! `/proc/PID/status`.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine as _;
 use easd::wbxml::{
     self, Element,
@@ -19,7 +19,6 @@ use easd::wbxml::{
         search as sr,
     },
 };
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const CAROL: &str = "carol@remote.test";
@@ -102,16 +101,6 @@ fn budget_in_use(s: &TestServer) -> u64 {
         .expect("in_use")
 }
 
-/// Waits (up to 20 s) until `cond` holds.
-#[track_caller]
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Spool files (unlinked, still open) this process holds in `dir`.
 fn open_spool_files(dir: &std::path::Path) -> usize {
     let dir = dir.to_string_lossy().into_owned();
@@ -139,6 +128,12 @@ fn chunk(stream: &mut impl Write, bytes: &[u8]) {
 
 #[test]
 fn sixty_four_fetches_of_a_large_item_answer_per_item_within_max_response() {
+    // It reads the peak RSS of its process, which no other test may share.
+    if !alone_in_a_process(
+        "memory::sixty_four_fetches_of_a_large_item_answer_per_item_within_max_response",
+    ) {
+        return;
+    }
     let s = start_server(|c| {
         c.limits.max_response = 8 * MIB;
         c.limits.memory_budget_mib = 48;

@@ -2,8 +2,6 @@
 //! of a burst of concurrent deliveries. Every message that was acknowledged with 250 must
 //! be in the Inbox after a restart, exactly once; none may be there twice.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const ALICE: &str = "alice@example.com";
 const CLIENTS: usize = 4;

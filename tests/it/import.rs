@@ -1,14 +1,12 @@
 //! `easd import`: .eml, mbox (mboxrd) and Maildir into a folder, directly on the store and
 //! through a running daemon's control socket; re-runs add nothing.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::*;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsyncbase as asb, email as em};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 

@@ -3,17 +3,15 @@
 //!
 //! Every test starts its own server with a temporary data directory.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::*;
 use base64::Engine as _;
 use easd::proto::datetime::parse_datetime;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, email as em, itemoperations as io, r#move as mv,
 };
 use easd::wbxml::{self, Element};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";

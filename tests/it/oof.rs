@@ -1,13 +1,11 @@
 //! Out-of-office auto-replies: Oof set through Settings, messages delivered over LMTP,
 //! replies found in the local sender's Inbox or at the SMTP relay (RFC 3834 rules).
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, settings as st};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -105,12 +103,12 @@ fn bob_inbox(b: &EasClient, count: usize, wait: Duration) -> Vec<(String, String
     }
 }
 
-/// Waits until the sink holds `count` messages, or the time is up.
+/// Waits until the sink holds `count` messages.
+#[track_caller]
 fn relayed(sink: &SmtpSink, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sink.messages().len() < count && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&format!("{count} messages at the relay"), || {
+        sink.messages().len() >= count
+    });
 }
 
 fn setup() -> (SmtpSink, TestServer, EasClient, EasClient) {

@@ -4,17 +4,15 @@
 //!
 //! Every test starts its own server (and sink) with a temporary data directory.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use base64::Engine as _;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{
     airsync as air, airsyncbase as asb, composemail as cm, email as em, email2 as em2,
 };
 use mail_parser::MimeHeaders as _;
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -630,7 +628,10 @@ fn a_concurrent_resend_with_the_same_client_id_is_sent_once() {
         let (a, msg) = (a.clone(), msg.clone());
         std::thread::spawn(move || send_mail_as(&a, "cid-concurrent", &msg))
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // The second is sent while the first sits at the relay.
+    wait_for("the first SendMail at the relay", || {
+        sink.connections() == 1
+    });
     let second = send_mail_as(&a, "cid-concurrent", &msg);
     let first = first.join().expect("first SendMail");
     first.expect_status(200);

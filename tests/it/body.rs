@@ -4,11 +4,9 @@
 //! MaxAttachmentSize, which keeps the attachment listed, never sends it inside MIME, and
 //! refuses its download.
 
-mod support;
-
+use crate::support::*;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, itemoperations as io};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 const INBOX: u8 = 2;

@@ -1,13 +1,11 @@
 //! Requests sized to cost the server far more than they cost the client, over real HTTPS:
 //! each is refused early with its status, logged, and counted in `easd status`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use easd::wbxml::tag::{airsync as air, composemail as cm, itemoperations as io, ping as p};
 use easd::wbxml::{self, Element};
-use support::*;
 
 const ALICE: &str = "alice@example.com";
 /// The Inbox folder type ([MS-ASCMD] 2.2.3.186.3).

@@ -1,18 +1,15 @@
 //! Device governance over real sockets: the device registry and its CLI, ABQ rules and the
 //! device gate, quarantine, remote wipe, device deletion. Security policies are in
-//! `tests/policy.rs`.
+//! `policy`.
 
-mod govern;
-mod support;
-
+use crate::govern::*;
+use crate::support::*;
 use easd::admin::govern::GovRequest;
 use easd::govern::abq::Param;
 use easd::govern::registry::Filter;
 use easd::store::model::Access;
 use easd::wbxml::Element;
 use easd::wbxml::tag::{email as em, folderhierarchy as fh, provision as pv, settings as st};
-use govern::*;
-use support::*;
 
 // ---- device registry ----------------------------------------------------------------------
 
