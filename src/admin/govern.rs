@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::AdminError;
 use super::reply::{GovReply, Reply};
 use crate::govern::abq::{Param, Rule, Rules};
 use crate::govern::cache::{self, View};
@@ -15,7 +16,7 @@ use crate::govern::wipe;
 use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
-use crate::store::{Event, Store, StoreError};
+use crate::store::{Event, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "gop", rename_all = "snake_case")]
@@ -132,7 +133,7 @@ impl GovRequest {
         }
     }
 
-    pub async fn run(self, store: &Store) -> Result<Reply, StoreError> {
+    pub async fn run(self, store: &Store) -> Result<Reply, AdminError> {
         match self {
             GovRequest::DeviceList { filter } => list(store, &filter),
             GovRequest::DeviceShow { device } => {
@@ -169,10 +170,10 @@ impl GovRequest {
                         d.wipe = Wipe::None;
                         Ok(())
                     }
-                    Wipe::Done => Err(StoreError::Conflict(
+                    Wipe::Done => Err(AdminError::Conflict(
                         "the device is already wiped; `easd device allow` clears it".into(),
                     )),
-                    Wipe::None => Err(StoreError::Conflict("no wipe is pending".into())),
+                    Wipe::None => Err(AdminError::Conflict("no wipe is pending".into())),
                 })
                 .await?;
                 Ok(done(format!("wipe of {device} cancelled")))
@@ -207,7 +208,7 @@ impl GovRequest {
                     enabled,
                     settings: None,
                 };
-                let id = change_rules(store, move |r| r.add(rule.clone())).await?;
+                let id = change_rules(store, move |r| Ok(r.add(rule.clone())?)).await?;
                 Ok(GovReply::Created { id }.into())
             }
             GovRequest::RuleEdit {
@@ -218,7 +219,7 @@ impl GovRequest {
                 description,
             } => {
                 if value.as_deref() == Some("") {
-                    return Err(StoreError::Invalid("a rule needs a non-empty value".into()));
+                    return Err(AdminError::Invalid("a rule needs a non-empty value".into()));
                 }
                 change_rules(store, move |r| {
                     let rule = r.rule_mut(id)?;
@@ -260,14 +261,14 @@ impl GovRequest {
             GovRequest::RuleUser { email, action } => {
                 let email = ops::normalize_email(&email)?;
                 if store.read()?.account_by_email(&email)?.is_none() {
-                    return Err(StoreError::NotFound(format!("no account {email}")));
+                    return Err(AdminError::NotFound(format!("no account {email}")));
                 }
                 set_keyed(store, email, action, |r| &mut r.users).await
             }
             GovRequest::RuleDomain { domain, action } => {
                 let domain = domain.trim().to_ascii_lowercase();
                 if domain.is_empty() || domain.contains(['@', '/']) {
-                    return Err(StoreError::Invalid(format!("not a domain: {domain:?}")));
+                    return Err(AdminError::Invalid(format!("not a domain: {domain:?}")));
                 }
                 set_keyed(store, domain, action, |r| &mut r.domains).await
             }
@@ -275,7 +276,7 @@ impl GovRequest {
             GovRequest::PolicySet { level, values } => {
                 let l = Level::parse(&level)?;
                 if values.is_empty() {
-                    return Err(StoreError::Invalid("nothing to set: give KEY=VALUE".into()));
+                    return Err(AdminError::Invalid("nothing to set: give KEY=VALUE".into()));
                 }
                 cache::change(store, move |tx| levels::set(tx, &l, &values)).await?;
                 policy_show(store, &level)
@@ -295,7 +296,7 @@ impl From<GovReply> for Reply {
     }
 }
 
-fn policy_show(store: &Store, level: &str) -> Result<Reply, StoreError> {
+fn policy_show(store: &Store, level: &str) -> Result<Reply, AdminError> {
     let l = Level::parse(level)?;
     let (effective, source) = cache::view(store)?.levels.describe(&l);
     Ok(GovReply::Policy {
@@ -329,7 +330,7 @@ pub fn name(a: Access) -> &'static str {
     }
 }
 
-fn list(store: &Store, filter: &Filter) -> Result<Reply, StoreError> {
+fn list(store: &Store, filter: &Filter) -> Result<Reply, AdminError> {
     let tx = store.read()?;
     let view = cache::view(store)?;
     let accounts: std::collections::HashMap<u64, Account> =
@@ -350,19 +351,19 @@ fn list(store: &Store, filter: &Filter) -> Result<Reply, StoreError> {
 }
 
 /// `EMAIL/DEVICEID` → the account and the device.
-fn find_device(tx: &impl Reads, name: &str) -> Result<(Account, Device), StoreError> {
+fn find_device(tx: &impl Reads, name: &str) -> Result<(Account, Device), AdminError> {
     let Some((email, device_id)) = name.split_once('/') else {
-        return Err(StoreError::Invalid(format!(
+        return Err(AdminError::Invalid(format!(
             "{name:?}: name a device as EMAIL/DEVICEID"
         )));
     };
     let email = ops::normalize_email(email)?;
     let account = tx
         .account_by_email(&email)?
-        .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))?;
+        .ok_or_else(|| AdminError::NotFound(format!("no account {email}")))?;
     let device = tx
         .device(account.id, device_id)?
-        .ok_or_else(|| StoreError::NotFound(format!("no device {device_id} of {email}")))?;
+        .ok_or_else(|| AdminError::NotFound(format!("no device {device_id} of {email}")))?;
     Ok((account, device))
 }
 
@@ -372,11 +373,11 @@ fn find_device(tx: &impl Reads, name: &str) -> Result<(Account, Device), StoreEr
 async fn change_device(
     store: &Store,
     name: &str,
-    change: impl Fn(&mut Device) -> Result<(), StoreError> + Send + 'static,
-) -> Result<Device, StoreError> {
+    change: impl Fn(&mut Device) -> Result<(), AdminError> + Send + 'static,
+) -> Result<Device, AdminError> {
     let name = name.to_owned();
     store
-        .write(move |ctx| {
+        .write_or(move |ctx| {
             let (_, mut d) = find_device(ctx, &name)?;
             change(&mut d)?;
             ops::put_device(ctx, &d)?;
@@ -388,9 +389,9 @@ async fn change_device(
 
 /// A direct allow/block; allowing a wiped device clears it: it starts over with a new
 /// Provision and a full resync.
-async fn set_access(store: &Store, device: String, access: Access) -> Result<Reply, StoreError> {
+async fn set_access(store: &Store, device: String, access: Access) -> Result<Reply, AdminError> {
     if access == Access::Quarantine {
-        return Err(StoreError::Invalid(
+        return Err(AdminError::Invalid(
             "a device is allowed or blocked directly; quarantine comes from the rules".into(),
         ));
     }
@@ -411,9 +412,9 @@ fn rule_value(
     param: Param,
     value: Option<String>,
     from_device: Option<String>,
-) -> Result<String, StoreError> {
+) -> Result<String, AdminError> {
     let Some(from) = from_device else {
-        return value.ok_or_else(|| StoreError::Invalid("--value or --from-device".into()));
+        return value.ok_or_else(|| AdminError::Invalid("--value or --from-device".into()));
     };
     let (_, d) = find_device(&store.read()?, &from)?;
     let (model, os) = registry::model_os(&d);
@@ -422,18 +423,18 @@ fn rule_value(
         Param::Model => model,
         Param::Type => Some(d.device_type),
     }
-    .ok_or_else(|| StoreError::NotFound(format!("{from} reports no {param:?}")))
+    .ok_or_else(|| AdminError::NotFound(format!("{from} reports no {param:?}")))
 }
 
 async fn change_rules<T: Send + 'static>(
     store: &Store,
-    change: impl Fn(&mut Rules) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+    change: impl Fn(&mut Rules) -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, AdminError> {
     cache::change(store, move |tx| {
         let mut rules = Rules::load(tx)?;
         let out = change(&mut rules)?;
         rules.save(tx)?;
-        Ok(out)
+        Ok::<_, AdminError>(out)
     })
     .await
 }
@@ -444,7 +445,7 @@ async fn set_keyed(
     key: String,
     action: Option<Access>,
     map: fn(&mut Rules) -> &mut std::collections::BTreeMap<String, Access>,
-) -> Result<Reply, StoreError> {
+) -> Result<Reply, AdminError> {
     let k = key.clone();
     change_rules(store, move |r| {
         match action {
@@ -467,13 +468,13 @@ async fn device_settings(
     store: &Store,
     device: String,
     values: Vec<(String, String)>,
-) -> Result<Reply, StoreError> {
+) -> Result<Reply, AdminError> {
     let d = if values.is_empty() {
         find_device(&store.read()?, &device)?.1
     } else {
         let name = device.clone();
         store
-            .write(move |ctx| {
+            .write_or(move |ctx| {
                 let (a, mut d) = find_device(ctx, &name)?;
                 let mut s = d.settings_in_force().clone();
                 s.apply(&values)?;
@@ -481,7 +482,7 @@ async fn device_settings(
                 // Set by an admin: admission, if still to come, keeps them.
                 d.settings = Some(s);
                 ops::put_device(ctx, &d)?;
-                Ok(d)
+                Ok::<_, AdminError>(d)
             })
             .await?
     };
@@ -501,10 +502,10 @@ async fn rule_settings(
     rule: &str,
     values: Vec<(String, String)>,
     clear: bool,
-) -> Result<Reply, StoreError> {
+) -> Result<Reply, AdminError> {
     let target = Template::parse(rule)?;
     if clear && !values.is_empty() {
-        return Err(StoreError::Invalid(
+        return Err(AdminError::Invalid(
             "--clear removes the template: give no KEY=VALUE with it".into(),
         ));
     }
@@ -543,9 +544,9 @@ enum Template {
 }
 
 impl Template {
-    fn parse(text: &str) -> Result<Template, StoreError> {
+    fn parse(text: &str) -> Result<Template, AdminError> {
         let bad = || {
-            StoreError::Invalid(format!(
+            AdminError::Invalid(format!(
                 "{text:?}: a rule is global, a rule id, user:EMAIL or domain:DOMAIN"
             ))
         };
@@ -559,14 +560,14 @@ impl Template {
     }
 
     /// The rule's own template; an error when there is no such rule.
-    fn get(&self, r: &Rules) -> Result<Option<DeviceSettings>, StoreError> {
+    fn get(&self, r: &Rules) -> Result<Option<DeviceSettings>, AdminError> {
         Ok(match self {
             Template::Global => r.global_settings.clone(),
             Template::Server(id) => r
                 .server
                 .iter()
                 .find(|x| x.id == *id)
-                .ok_or_else(|| StoreError::NotFound(format!("no rule {id}")))?
+                .ok_or_else(|| AdminError::NotFound(format!("no rule {id}")))?
                 .settings
                 .clone(),
             Template::User(e) => keyed(&r.users, &r.user_settings, e, "user")?,
@@ -574,7 +575,7 @@ impl Template {
         })
     }
 
-    fn put(&self, r: &mut Rules, template: Option<DeviceSettings>) -> Result<(), StoreError> {
+    fn put(&self, r: &mut Rules, template: Option<DeviceSettings>) -> Result<(), AdminError> {
         let map = match self {
             Template::Global => {
                 r.global_settings = template;
@@ -595,7 +596,7 @@ impl Template {
     }
 
     /// What a device this rule admits starts with, and where that comes from.
-    fn effective(&self, r: &Rules) -> Result<(&'static str, DeviceSettings), StoreError> {
+    fn effective(&self, r: &Rules) -> Result<(&'static str, DeviceSettings), AdminError> {
         Ok(match (self.get(r)?, &r.global_settings) {
             (Some(own), _) => ("own template", own),
             (None, Some(global)) => ("no template of its own: the global rule's", global.clone()),
@@ -613,9 +614,9 @@ fn keyed(
     templates: &std::collections::BTreeMap<String, DeviceSettings>,
     key: &str,
     kind: &str,
-) -> Result<Option<DeviceSettings>, StoreError> {
+) -> Result<Option<DeviceSettings>, AdminError> {
     if !rules.contains_key(key) {
-        return Err(StoreError::NotFound(format!(
+        return Err(AdminError::NotFound(format!(
             "no {kind} rule for {key}: add one with `easd rule {kind}` first"
         )));
     }

@@ -2,6 +2,9 @@
 //! when the daemon is down), the control socket (while it runs) and later the web pages.
 
 pub mod control;
+mod error;
 pub mod govern;
 pub mod ops;
 pub mod reply;
+
+pub use error::AdminError;

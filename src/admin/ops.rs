@@ -2,11 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::AdminError;
 use crate::auth::password;
 use crate::config::AuthConfig;
+use crate::store::Store;
 use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
-use crate::store::{Store, StoreError};
 
 use super::reply::{Reply, UserSummary};
 
@@ -99,7 +100,7 @@ impl Request {
         store: &Store,
         auth: &AuthConfig,
         stream: Option<tokio::sync::mpsc::UnboundedSender<crate::mail::import::ImportProgress>>,
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AdminError> {
         match self {
             Request::UserAdd {
                 email,
@@ -136,15 +137,15 @@ impl Request {
             Request::UserDel { email } => {
                 let email = ops::normalize_email(&email)?;
                 store
-                    .write(move |ctx| {
+                    .write_or(move |ctx| {
                         let a = find(ctx, &email)?;
-                        ops::delete_account(ctx, &a)
+                        Ok::<_, AdminError>(ops::delete_account(ctx, &a)?)
                     })
                     .await?;
                 Ok(done("account deleted".into()))
             }
             Request::LogSet { target, on } => set_log(store, target, on).await,
-            Request::Status => Err(StoreError::Invalid("easd is not running".into())),
+            Request::Status => Err(AdminError::Invalid("easd is not running".into())),
             Request::Govern(g) => g.run(store).await,
             Request::Import {
                 email,
@@ -178,9 +179,9 @@ impl Request {
 
 /// Runs the copy on a blocking thread: it reads the whole store, and the runtime thread
 /// must go on serving meanwhile.
-async fn backup(store: &Store, path: std::path::PathBuf) -> Result<Reply, StoreError> {
+async fn backup(store: &Store, path: std::path::PathBuf) -> Result<Reply, AdminError> {
     if !path.is_absolute() {
-        return Err(StoreError::Invalid(format!(
+        return Err(AdminError::Invalid(format!(
             "the backup path {} is not absolute",
             path.display()
         )));
@@ -188,7 +189,7 @@ async fn backup(store: &Store, path: std::path::PathBuf) -> Result<Reply, StoreE
     let store = store.clone();
     let summary = tokio::task::spawn_blocking(move || store.snapshot_to(&path))
         .await
-        .map_err(|e| StoreError::Invalid(format!("backup task failed: {e}")))??;
+        .map_err(|e| AdminError::Invalid(format!("backup task failed: {e}")))??;
     Ok(done(summary.to_string()))
 }
 
@@ -196,28 +197,28 @@ fn done(message: String) -> Reply {
     Reply::Done { message }
 }
 
-async fn hash_blocking(password: String, auth: &AuthConfig) -> Result<String, StoreError> {
-    password::check_acceptable(&password).map_err(StoreError::Invalid)?;
+async fn hash_blocking(password: String, auth: &AuthConfig) -> Result<String, AdminError> {
+    password::check_acceptable(&password).map_err(AdminError::Invalid)?;
     let cfg = auth.clone();
     tokio::task::spawn_blocking(move || password::hash(&password, &cfg))
         .await
-        .map_err(|e| StoreError::Invalid(e.to_string()))?
-        .map_err(StoreError::Invalid)
+        .map_err(|e| AdminError::Invalid(e.to_string()))?
+        .map_err(AdminError::Invalid)
 }
 
-fn find(tx: &impl Reads, email: &str) -> Result<Account, StoreError> {
+fn find(tx: &impl Reads, email: &str) -> Result<Account, AdminError> {
     tx.account_by_email(email)?
-        .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))
+        .ok_or_else(|| AdminError::NotFound(format!("no account {email}")))
 }
 
 async fn update_account(
     store: &Store,
     email: String,
     change: impl Fn(&mut Account) + Send + 'static,
-) -> Result<Account, StoreError> {
+) -> Result<Account, AdminError> {
     let email = ops::normalize_email(&email)?;
     store
-        .write(move |ctx| {
+        .write_or(move |ctx| {
             let mut a = find(ctx, &email)?;
             change(&mut a);
             ops::put_account(ctx, &a)?;
@@ -226,7 +227,7 @@ async fn update_account(
         .await
 }
 
-async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, StoreError> {
+async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, AdminError> {
     let state = if on { "on" } else { "off" };
     let (email, device) = match target.split_once('/') {
         Some((e, d)) => (Some(e.to_owned()), Some(d.to_owned())),
@@ -234,7 +235,7 @@ async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, Store
         None => (None, Some(target.clone())),
     };
     let changed = store
-        .write(move |ctx| {
+        .write_or(move |ctx| {
             let mut changed = 0;
             match (&email, &device) {
                 (Some(email), None) => {
@@ -258,7 +259,7 @@ async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, Store
                 (None, None) => {}
             }
             if changed == 0 {
-                Err(StoreError::NotFound("no such account or device".into()))
+                Err(AdminError::NotFound("no such account or device".into()))
             } else {
                 Ok(changed)
             }

@@ -13,6 +13,7 @@
 //! or of the global rule's when the deciding rule has none, or else the built-in defaults.
 //! Later edits of a template leave admitted devices as they are.
 
+use super::GovernError;
 use crate::store::StoreError;
 use crate::store::governance;
 use crate::store::model::Access;
@@ -98,17 +99,19 @@ impl Rules {
             .min_by_key(|r| (std::cmp::Reverse(r.value.len()), r.id))
     }
 
-    pub fn rule_mut(&mut self, id: u64) -> Result<&mut Rule, StoreError> {
+    pub fn rule_mut(&mut self, id: u64) -> Result<&mut Rule, GovernError> {
         self.server
             .iter_mut()
             .find(|r| r.id == id)
-            .ok_or_else(|| StoreError::NotFound(format!("no rule {id}")))
+            .ok_or_else(|| GovernError::NotFound(format!("no rule {id}")))
     }
 
     /// Adds a server rule; returns its id.
-    pub fn add(&mut self, mut rule: Rule) -> Result<u64, StoreError> {
+    pub fn add(&mut self, mut rule: Rule) -> Result<u64, GovernError> {
         if rule.value.is_empty() {
-            return Err(StoreError::Invalid("a rule needs a non-empty value".into()));
+            return Err(GovernError::Invalid(
+                "a rule needs a non-empty value".into(),
+            ));
         }
         rule.id = self.next_id;
         self.next_id += 1;

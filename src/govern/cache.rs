@@ -70,11 +70,16 @@ pub fn view(store: &Store) -> Result<Arc<View>, StoreError> {
 
 /// Runs a write job that changes rules or policy levels; the cached view goes once it is
 /// durable (or failed).
-pub async fn change<T: Send + 'static>(
+pub async fn change<T, E>(
     store: &Store,
-    mut job: impl FnMut(&WriteCtx) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let out = store.write(move |ctx| job(ctx)).await;
+    job: impl FnMut(&WriteCtx) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let mut job = job;
+    let out = store.write_or(move |ctx| job(ctx)).await;
     with(store, |e| e.view = None);
     out
 }
@@ -135,7 +140,7 @@ mod tests {
         );
         rt.block_on(crate::govern::compliance::write(&store, 1, "D", |_, s| {
             s.accepted_at = Some(5);
-            Ok(())
+            Ok::<_, StoreError>(())
         }))
         .expect("write");
         assert_eq!(

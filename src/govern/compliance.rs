@@ -37,15 +37,19 @@ pub fn all(tx: &impl Reader) -> Result<HashMap<(AccountId, String), DeviceState>
 
 /// Runs `job` on the device's state (and whatever else it changes) in one write
 /// transaction, then drops the cached copy.
-pub async fn write<T: Send + 'static>(
+pub async fn write<T, E>(
     store: &Store,
     account: AccountId,
     device_id: &str,
-    mut job: impl FnMut(&WriteCtx, &mut DeviceState) -> Result<T, StoreError> + Send + 'static,
-) -> Result<(DeviceState, T), StoreError> {
+    mut job: impl FnMut(&WriteCtx, &mut DeviceState) -> Result<T, E> + Send + 'static,
+) -> Result<(DeviceState, T), E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
     let id = device_id.to_owned();
     let out = store
-        .write(move |ctx| {
+        .write_or(move |ctx| {
             let mut state = ctx.device_state(account, &id)?;
             let out = job(ctx, &mut state)?;
             governance::put_device_state(ctx, account, &id, &state)?;
@@ -74,7 +78,7 @@ pub async fn record(
         // Claimed in the same transaction, so concurrent requests mail only once.
         let mail = refused && !s.refusal_mailed;
         s.refusal_mailed |= mail;
-        Ok(mail)
+        Ok::<_, StoreError>(mail)
     })
     .await?;
     if mail {

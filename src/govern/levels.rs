@@ -6,6 +6,7 @@
 //! table. A write job reads them in its transaction; requests read them all at once
 //! ([`Levels`]), through the cache.
 
+use super::GovernError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
@@ -31,9 +32,9 @@ pub enum Level {
 impl Level {
     /// `server`, `domain:D`, `user:EMAIL` or `device:EMAIL/DEVICEID`; the default level is
     /// built in and read-only, so it is not named here.
-    pub fn parse(text: &str) -> Result<Level, StoreError> {
+    pub fn parse(text: &str) -> Result<Level, GovernError> {
         let bad = || {
-            StoreError::Invalid(format!(
+            GovernError::Invalid(format!(
                 "{text:?}: a level is server, domain:D, user:EMAIL or device:EMAIL/DEVICEID"
             ))
         };
@@ -138,28 +139,28 @@ pub fn resolve_level(tx: &impl Reader, level: &Level) -> Result<Policy, StoreErr
 
 /// Sets values on a level; a level that inherited first takes a copy of what it inherited,
 /// so it then holds its own complete settings.
-pub fn set(w: &WriteCtx, level: &Level, values: &[(String, String)]) -> Result<(), StoreError> {
+pub fn set(w: &WriteCtx, level: &Level, values: &[(String, String)]) -> Result<(), GovernError> {
     let key = level
         .key()
-        .ok_or_else(|| StoreError::Invalid("the default level is read-only".into()))?;
+        .ok_or_else(|| GovernError::Invalid("the default level is read-only".into()))?;
     let mut policy = resolve_level(w, level)?;
     for (name, text) in values {
-        let (name, value) = Policy::parse_value(name, text).map_err(StoreError::Invalid)?;
-        policy.set(name, value).map_err(StoreError::Invalid)?;
+        let (name, value) = Policy::parse_value(name, text).map_err(GovernError::Invalid)?;
+        policy.set(name, value).map_err(GovernError::Invalid)?;
     }
     let stored: PolicyValues = policy
         .overrides()
         .map(|(name, value)| (name.to_owned(), value.clone()))
         .collect();
-    governance::put_policy_level(w, &key, &stored)
+    Ok(governance::put_policy_level(w, &key, &stored)?)
 }
 
 /// Makes a level inherit from the level above again.
-pub fn inherit(w: &WriteCtx, level: &Level) -> Result<(), StoreError> {
+pub fn inherit(w: &WriteCtx, level: &Level) -> Result<(), GovernError> {
     let key = level
         .key()
-        .ok_or_else(|| StoreError::Invalid("the default level is read-only".into()))?;
-    governance::remove_policy_level(w, &key)
+        .ok_or_else(|| GovernError::Invalid("the default level is read-only".into()))?;
+    Ok(governance::remove_policy_level(w, &key)?)
 }
 
 /// A policy ready for the device gate: its settings, its hash per protocol version

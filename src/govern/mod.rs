@@ -5,6 +5,7 @@ pub mod abq;
 pub mod cache;
 pub mod compliance;
 pub mod device;
+mod error;
 pub mod levels;
 pub mod notice;
 pub mod own;
@@ -15,6 +16,8 @@ pub mod wipe;
 
 use std::fmt;
 use std::sync::Arc;
+
+pub use error::GovernError;
 
 use compliance::Compliance;
 use levels::Effective;

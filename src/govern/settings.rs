@@ -21,6 +21,7 @@
 //! `mail_period=2w`, `archive=on`, `tasks_calendar=default` or a folder id. In JSON, on/off
 //! are booleans and `none`/`default` are null.
 
+use super::GovernError;
 use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
@@ -100,9 +101,9 @@ fn folder_choice(key: &str, value: &str) -> Result<Option<FolderId>, String> {
 
 impl DeviceSettings {
     /// Applies `KEY=VALUE` pairs in order; an unknown key or value refuses them all.
-    pub fn apply(&mut self, values: &[(String, String)]) -> Result<(), StoreError> {
+    pub fn apply(&mut self, values: &[(String, String)]) -> Result<(), GovernError> {
         for (key, value) in values {
-            self.set(key, value).map_err(StoreError::Invalid)?;
+            self.set(key, value).map_err(GovernError::Invalid)?;
         }
         Ok(())
     }
@@ -172,7 +173,7 @@ impl DeviceSettings {
 
     /// Checks the chosen folders against the folders of the device's account: the tasks
     /// calendar must be a calendar, the notes folder of the kind `notes_as` puts notes in.
-    pub fn check_folders(&self, folders: &[Folder]) -> Result<(), StoreError> {
+    pub fn check_folders(&self, folders: &[Folder]) -> Result<(), GovernError> {
         let chosen = [
             ("tasks_calendar", self.tasks_calendar, Kind::Calendar),
             ("notes_folder", self.notes_folder, self.notes_kind()),
@@ -181,12 +182,12 @@ impl DeviceSettings {
             let Some(id) = id else { continue };
             match folders.iter().find(|f| f.id == id) {
                 None => {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(GovernError::Invalid(format!(
                         "{key}={id}: the account has no folder {id}"
                     )));
                 }
                 Some(f) if Kind::of(f.kind) != Some(kind) => {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(GovernError::Invalid(format!(
                         "{key}={id}: {:?} is not a {} folder",
                         f.name,
                         kind.name()
@@ -199,9 +200,9 @@ impl DeviceSettings {
     }
 
     /// A rule's template is for devices of any account, so it cannot name a folder.
-    pub fn check_template(&self) -> Result<(), StoreError> {
+    pub fn check_template(&self) -> Result<(), GovernError> {
         if self.tasks_calendar.is_some() || self.notes_folder.is_some() {
-            return Err(StoreError::Invalid(
+            return Err(GovernError::Invalid(
                 "a new-device template names no folder (folder ids belong to one account): \
                  use tasks_calendar=default and notes_folder=default"
                     .into(),
@@ -523,7 +524,7 @@ mod tests {
         }
     }
 
-    fn set(pairs: &[(&str, &str)]) -> Result<DeviceSettings, StoreError> {
+    fn set(pairs: &[(&str, &str)]) -> Result<DeviceSettings, GovernError> {
         let mut s = DeviceSettings::default();
         let values: Vec<(String, String)> = pairs
             .iter()

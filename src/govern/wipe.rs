@@ -1,6 +1,7 @@
 //! Remote wipe of one device ([MS-ASPROV] 3.1.5.2, 3.2.5.1.2.1): set by the admin, sent in
 //! the device's next Provision, acknowledged by the device, confirmed by mail.
 
+use super::GovernError;
 use super::{compliance, notice};
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::{Account, Device, Wipe};
@@ -9,17 +10,17 @@ use crate::store::{Store, StoreError};
 
 /// Checks that `device` can be sent this kind of wipe: AccountOnlyRemoteWipe exists only
 /// in 16.1 ([MS-ASPROV] 2.2.2.1).
-pub fn check(device: &Device, soft: bool) -> Result<(), StoreError> {
+pub fn check(device: &Device, soft: bool) -> Result<(), GovernError> {
     let version = ProtocolVersion::parse(&device.protocol).ok();
     if soft && version.is_none_or(|v| v < ProtocolVersion::V16_1) {
-        return Err(StoreError::Invalid(format!(
+        return Err(GovernError::Invalid(format!(
             "soft wipe (AccountOnlyRemoteWipe) is not supported by {}: it speaks protocol {} \
              and the account-only wipe needs 16.1; use a full wipe",
             device.device_id, device.protocol
         )));
     }
     if device.wipe == Wipe::Done {
-        return Err(StoreError::Conflict(format!(
+        return Err(GovernError::Conflict(format!(
             "{} is already wiped",
             device.device_id
         )));
@@ -49,7 +50,7 @@ pub async fn acknowledged(
         d.policy_hash = None;
         ops::put_device(tx, &d)?;
         *state = Default::default();
-        Ok(d)
+        Ok::<_, StoreError>(d)
     })
     .await?;
     tracing::warn!(

@@ -68,7 +68,7 @@ pub async fn deliver(
         Ok((blob, meta, key))
     })
     .await
-    .map_err(|e| StoreError::Invalid(format!("delivery task failed: {e}")))??;
+    .map_err(|e| StoreError::Io(std::io::Error::other(format!("delivery task failed: {e}"))))??;
     store
         .write(move |ctx| {
             let mut out = Vec::with_capacity(accounts.len());

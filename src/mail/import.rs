@@ -21,6 +21,21 @@ use crate::store::model::{Flags, FollowUp, MessageMeta};
 use crate::store::ops::{self, Reads};
 use crate::store::{BlobId, Store, StoreError, folders, items, now};
 
+/// Why an import cannot run: no such account, a folder that cannot be made, a source
+/// that cannot be read; or the store failing underneath.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Reading the source failed.
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Messages per transaction.
 const BATCH: usize = 100;
 /// Failure reasons listed in the summary; the rest are only counted.
@@ -81,7 +96,7 @@ pub async fn import(
     folder: &str,
     path: &Path,
     on_progress: &mut dyn FnMut(&ImportProgress),
-) -> Result<Summary, StoreError> {
+) -> Result<Summary, ImportError> {
     let mut source = Source::open(path)?;
     let (account, folder) = find_or_create_folder(store, email, folder).await?;
     let mut summary = Summary::default();
@@ -108,14 +123,14 @@ async fn find_or_create_folder(
     store: &Store,
     email: &str,
     name: &str,
-) -> Result<(AccountId, FolderId), StoreError> {
+) -> Result<(AccountId, FolderId), ImportError> {
     let email = ops::normalize_email(email)?;
     let name = name.trim().to_owned();
     store
-        .write(move |w| {
+        .write_or(move |w| {
             let account = w
                 .account_by_email(&email)?
-                .ok_or_else(|| StoreError::NotFound(format!("no account {email}")))?;
+                .ok_or_else(|| ImportError::NotFound(format!("no account {email}")))?;
             let existing = w.folders(account.id)?.into_iter().find(|f| {
                 if name.eq_ignore_ascii_case("INBOX") {
                     f.kind == FolderType::Inbox
@@ -126,9 +141,9 @@ async fn find_or_create_folder(
             let folder = match existing {
                 Some(f) => f,
                 None => folders::create(w, account.id, ROOT_FOLDER, &name, FolderType::UserMail)
-                    .map_err(|e| StoreError::Invalid(format!("folder {name:?}: {e}")))?,
+                    .map_err(|e| ImportError::Invalid(format!("folder {name:?}: {e}")))?,
             };
-            Ok((account.id, folder.id))
+            Ok::<_, ImportError>((account.id, folder.id))
         })
         .await
 }
@@ -154,7 +169,7 @@ async fn prepare_batch(
     mut source: Source,
     account: AccountId,
     folder: FolderId,
-) -> Result<(Source, Vec<Outcome>), StoreError> {
+) -> Result<(Source, Vec<Outcome>), ImportError> {
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -180,7 +195,7 @@ async fn prepare_batch(
         Ok((source, out))
     })
     .await
-    .map_err(|e| StoreError::Invalid(format!("import task failed: {e}")))?
+    .map_err(|e| ImportError::Invalid(format!("import task failed: {e}")))?
 }
 
 fn prepare(
@@ -269,15 +284,15 @@ enum Source {
 type Next = Result<(Vec<u8>, Flags), String>;
 
 impl Source {
-    fn open(path: &Path) -> Result<Self, StoreError> {
+    fn open(path: &Path) -> Result<Self, ImportError> {
         let shown = path.display();
         let metadata =
-            std::fs::metadata(path).map_err(|e| StoreError::NotFound(format!("{shown}: {e}")))?;
+            std::fs::metadata(path).map_err(|e| ImportError::NotFound(format!("{shown}: {e}")))?;
         if metadata.is_dir() {
             return maildir_files(path).map(|files| Source::Maildir { files, done: 0 });
         }
         let mut file =
-            File::open(path).map_err(|e| StoreError::Invalid(format!("{shown}: {e}")))?;
+            File::open(path).map_err(|e| ImportError::Invalid(format!("{shown}: {e}")))?;
         let mut head = [0u8; 5];
         let n = file.read(&mut head)?;
         if &head[..n] == b"From " {
@@ -321,7 +336,7 @@ fn read_file(path: &Path, flags: Flags) -> Next {
 
 /// The message files of a Maildir: `cur/` and `new/` (not `tmp/`, which holds deliveries
 /// in progress), sorted by name.
-fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
     let mut files = Vec::new();
     let mut found = false;
     for sub in ["cur", "new"] {
@@ -337,7 +352,7 @@ fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
         }
     }
     if !found {
-        return Err(StoreError::Invalid(format!(
+        return Err(ImportError::Invalid(format!(
             "{} is a directory but not a Maildir (no cur/ or new/)",
             dir.display()
         )));

@@ -143,7 +143,11 @@ pub async fn submit(
                 Ok(smart::complete(&client, &original_raw, kind)?)
             })
             .await
-            .map_err(|e| StoreError::Invalid(format!("SmartReply/Forward task failed: {e}")))??;
+            .map_err(|e| {
+                StoreError::Io(std::io::Error::other(format!(
+                    "SmartReply/Forward task failed: {e}"
+                )))
+            })??;
         }
     }
     let raw = compose::as_sender(&raw, &account.email, &account.display_name, &cfg.hostname);
@@ -201,7 +205,11 @@ pub async fn submit(
         Ok((public_blob, public_meta, sent, report))
     })
     .await
-    .map_err(|e| StoreError::Invalid(format!("submission task failed: {e}")))??;
+    .map_err(|e| {
+        StoreError::Io(std::io::Error::other(format!(
+            "submission task failed: {e}"
+        )))
+    })??;
     let (public_blob, public_meta, sent, report) = prepared;
     local.sort_unstable();
     local.dedup();

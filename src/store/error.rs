@@ -1,6 +1,8 @@
 //! The store's error: what failed underneath (keeping its cause), a record that does not
 //! decode, and the few rules the store itself enforces.
 
+use std::any::Any;
+use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,10 +30,19 @@ pub enum StoreError {
     Corrupt { what: &'static str, detail: String },
     #[error("the store writer has stopped")]
     WriterGone,
+    /// A write job refused its change with an error of its own layer. Made and taken
+    /// apart only by [`super::Store::write_or`]: no caller ever sees it.
+    #[error("a write job refused its change")]
+    Refused(Refused),
+    /// A write that contradicts what is stored: an account that exists already, a
+    /// device's folder hierarchy that changed under a write made against it.
     #[error("{0}")]
     Conflict(String),
+    /// A record a write depends on is not there (an account's Inbox, a folder).
     #[error("{0}")]
     NotFound(String),
+    /// An address the store cannot key an account by; a backup archive or restore target
+    /// that cannot be used.
     #[error("{0}")]
     Invalid(String),
 }
@@ -51,3 +62,37 @@ db_error!(
     redb::CommitError,
     redb::DatabaseError
 );
+
+/// The error a write job of [`super::Store::write_or`] raised, carried through the writer
+/// thread (which knows only [`StoreError`]) back to the caller, who gets it as it was.
+pub struct Refused(Box<dyn Any + Send>);
+
+impl Refused {
+    /// A job's own error on its way out of the job: a storage error stays one (the group
+    /// retry treats it as such), anything else is carried.
+    pub(super) fn wrap<E: Send + 'static>(e: E) -> StoreError {
+        let any: Box<dyn Any + Send> = Box::new(e);
+        match any.downcast::<StoreError>() {
+            Ok(store) => *store,
+            Err(other) => StoreError::Refused(Refused(other)),
+        }
+    }
+
+    /// The job's error back: its own if it refused, else the storage error converted.
+    pub(super) fn unwrap<E: From<StoreError> + 'static>(e: StoreError) -> E {
+        match e {
+            StoreError::Refused(Refused(any)) => match any.downcast::<E>() {
+                Ok(own) => *own,
+                // Only `write_or` makes a `Refused`, always of its own `E`.
+                Err(_) => unreachable!("a refused job's error has its job's type"),
+            },
+            other => E::from(other),
+        }
+    }
+}
+
+impl fmt::Debug for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Refused(..)")
+    }
+}

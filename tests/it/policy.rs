@@ -393,7 +393,7 @@ fn accepted_hours_ago(s: &mut TestServer, user: &str, device_id: &str, hours: i6
             device_id,
             move |_, state| {
                 state.accepted_at = Some(t);
-                Ok(())
+                Ok::<_, easd::store::StoreError>(())
             },
         ))
         .expect("write");

@@ -135,7 +135,7 @@ async fn run(
                 }
             })
             .ok_or_else(|| {
-                StoreError::Invalid("hierarchy key changed inside the transaction".into())
+                StoreError::Conflict("hierarchy key changed inside the transaction".into())
             })?;
             ops::put_hierarchy(wctx, account, &device_id, &next)?;
             Ok(Ok((next.key, created)))

@@ -196,9 +196,11 @@ enum Payload {
 async fn off_the_loop<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Invalid(format!("ItemOperations task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        StoreError::Io(std::io::Error::other(format!(
+            "ItemOperations task failed: {e}"
+        )))
+    })?
 }
 
 /// Keeps `bytes` of the response's content in the budget (twice: the tree, then its
@@ -467,9 +469,10 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
     let Some(folder) = shown else {
         return Ok(answer(NOT_FOUND, id));
     };
-    ctx.app
+    let emptied = ctx
+        .app
         .store
-        .write(move |w: &mut WriteCtx| {
+        .write_or(move |w: &mut WriteCtx| {
             items::empty_folder(w, account, folder.id)?;
             if subfolders {
                 let children: Vec<u64> = w
@@ -479,15 +482,22 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
                     .map(|f| f.id)
                     .collect();
                 for child in children {
-                    folders::delete(w, account, child).map_err(|e| match e {
-                        folders::FolderError::Store(s) => s,
-                        other => StoreError::Invalid(other.to_string()),
-                    })?;
+                    folders::delete(w, account, child)?;
                 }
             }
             Ok(())
         })
-        .await?;
+        .await;
+    match emptied {
+        Ok(()) => {}
+        Err(folders::FolderError::Store(e)) => return Err(e),
+        // A subfolder the store will not delete: nothing was emptied (the transaction
+        // rolled back), and the server says it failed ([MS-ASCMD] 2.2.3.177.8, Status 3).
+        Err(refused) => {
+            tracing::info!("{}: EmptyFolderContents of {id}: {refused}", ctx.who());
+            return Ok(answer(SERVER_ERROR, id));
+        }
+    }
     Ok(answer(OK, id))
 }
 
