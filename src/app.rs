@@ -6,6 +6,7 @@ use std::rc::Rc;
 use crate::auth::Authenticator;
 use crate::budget::MemoryBudget;
 use crate::config::Config;
+use crate::mail::oof;
 use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
@@ -21,6 +22,8 @@ pub struct App {
     pub protolog: ProtocolLog,
     pub hub: Rc<Hub>,
     pub notify_counters: Rc<notify::Counters>,
+    /// What the out-of-office replies after deliveries came to.
+    pub oof_counters: Rc<oof::Counters>,
     /// Requests, messages and logins refused for resource reasons (logged and counted).
     pub refusals: Rc<Refusals>,
     /// The memory that bodies, responses, LMTP messages and decoded WBXML may hold at once.

@@ -21,6 +21,8 @@ pub struct StoreMailboxes {
     pub cfg: Rc<Config>,
     pub budget: Rc<MemoryBudget>,
     pub refusals: Rc<Refusals>,
+    /// What the out-of-office replies came to.
+    pub oof: Rc<oof::Counters>,
     /// How long a delivery waits for the memory budget before the MTA is told to retry.
     pub patience: Duration,
 }
@@ -73,6 +75,7 @@ impl Mailboxes for StoreMailboxes {
         tokio::task::spawn_local(oof::after_delivery(
             self.store.clone(),
             self.cfg.clone(),
+            self.oof.clone(),
             sender.to_owned(),
             delivered,
         ));
@@ -97,6 +100,7 @@ mod tests {
             cfg: Rc::new(Config::default()),
             budget: MemoryBudget::new(budget),
             refusals: Rc::new(Refusals::default()),
+            oof: Rc::default(),
             patience: Duration::from_millis(50),
         };
         (dir, mailboxes, account.id)

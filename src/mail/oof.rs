@@ -13,6 +13,7 @@
 //! auto-submitted, bulk or list message, to a message that does not name the account in
 //! To/Cc, nor twice to one sender within [`PERIOD`].
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use mail_builder::MessageBuilder;
@@ -32,21 +33,33 @@ use crate::store::{Store, StoreError, now};
 /// suggests 7 days).
 pub const PERIOD: i64 = 7 * 86_400;
 
+/// What the out-of-office replies came to since start (`easd status`): deliveries whose
+/// reply was decided (sent, not owed, or failed), and replies sent.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub decided: Cell<u64>,
+    pub sent: Cell<u64>,
+}
+
 /// Sends the auto-replies owed for a message the LMTP `sender` delivered as `delivered`
-/// (account, Inbox item). Logs failures; returns nothing.
+/// (account, Inbox item). Logs failures; counts each delivery once its reply is decided.
 pub async fn after_delivery(
     store: Store,
     cfg: Rc<Config>,
+    counters: Rc<Counters>,
     sender: String,
     delivered: Vec<(AccountId, u64)>,
 ) {
-    if !replyable_sender(&sender) {
-        return;
-    }
+    let replyable = replyable_sender(&sender);
     for (account, item) in delivered {
-        if let Err(e) = reply_for(&store, &cfg, &sender, account, item).await {
-            tracing::warn!("oof reply of account {account} to {sender:?}: {e}");
+        if replyable {
+            match reply_for(&store, &cfg, &sender, account, item).await {
+                Ok(true) => counters.sent.set(counters.sent.get() + 1),
+                Ok(false) => {}
+                Err(e) => tracing::warn!("oof reply of account {account} to {sender:?}: {e}"),
+            }
         }
+        counters.decided.set(counters.decided.get() + 1);
     }
 }
 
@@ -128,26 +141,27 @@ async fn reply_for(
     sender: &str,
     account_id: AccountId,
     item: u64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let Some((account, raw)) = original(store, account_id, item)? else {
-        return Ok(());
+        return Ok(false);
     };
     let Some(message) = MessageParser::default().parse(&raw) else {
-        return Ok(());
+        return Ok(false);
     };
     if automated(&message) || !addressed_to(&message, &account.email) {
-        return Ok(());
+        return Ok(false);
     }
     let sender = sender.trim().to_ascii_lowercase();
     let Some(reply) = choose(store, &account, &sender)? else {
-        return Ok(());
+        return Ok(false);
     };
     if !claim(store, account.id, &sender).await? {
-        return Ok(());
+        return Ok(false);
     }
     let out = compose(&account, &cfg.hostname, &sender, &message, &reply);
     drop(message);
-    send(store, cfg, &account.email, &sender, out).await
+    send(store, cfg, &account.email, &sender, out).await?;
+    Ok(true)
 }
 
 /// The account and the delivered message's bytes, when the account's Oof is on now.

@@ -231,6 +231,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         protolog: ProtocolLog::new(&cfg.data, cfg.protocol_log.max_bytes_per_device),
         hub: Rc::new(Hub::default()),
         notify_counters: Rc::new(notify::Counters::default()),
+        oof_counters: Rc::default(),
         budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
         refusals,
         spool: Spool::open(&cfg.data)
@@ -296,6 +297,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
             cfg: Rc::new(app.cfg.clone()),
             budget: app.budget.clone(),
             refusals: app.refusals.clone(),
+            oof: app.oof_counters.clone(),
             patience: StoreMailboxes::PATIENCE,
         });
         running.tasks.push(tokio::task::spawn_local(lmtp::serve(
@@ -345,6 +347,10 @@ fn status(app: &App) -> serde_json::Value {
             "unknown_account": c.unknown_account.get(),
             "not_loopback": c.not_loopback.get(),
             "rate_limited": c.rate_limited.get(),
+        },
+        "out_of_office": {
+            "decided": app.oof_counters.decided.get(),
+            "sent": app.oof_counters.sent.get(),
         },
         "refused": app.refusals.snapshot(),
         "memory_budget": app.budget.snapshot(),

@@ -54,6 +54,21 @@ fn deliver_from(s: &TestServer, from: &str, message: &[u8]) {
     c.quit();
 }
 
+/// Waits until the out-of-office replies of `n` deliveries have been decided (sent or not
+/// owed), as `easd status` counts them.
+fn decided(s: &TestServer, n: u64) {
+    wait_for(&format!("{n} out-of-office decisions"), || {
+        s.status_json()["out_of_office"]["decided"].as_u64() >= Some(n)
+    });
+}
+
+/// Out-of-office replies sent so far.
+fn sent(s: &TestServer) -> u64 {
+    s.status_json()["out_of_office"]["sent"]
+        .as_u64()
+        .expect("out_of_office.sent in easd status")
+}
+
 fn message(from: &str, to: &str, extra: &str) -> Vec<u8> {
     format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: hello\r\n\
@@ -139,7 +154,8 @@ fn a_local_sender_gets_one_internal_reply_per_week() {
 
     // Within 7 days: no second reply.
     deliver_from(&s, BOB, &message(BOB, ALICE, ""));
-    std::thread::sleep(Duration::from_millis(1500));
+    decided(&s, 2);
+    assert_eq!(sent(&s), 1);
     assert_eq!(bob_inbox(&b, 2, Duration::ZERO).len(), 1);
     assert!(sink.messages().is_empty());
 }
@@ -173,8 +189,9 @@ fn automatic_list_and_blind_traffic_gets_no_reply_but_a_remote_sender_does() {
     // A plain message from a remote sender: the external reply goes to the relay.
     let carol = "carol@remote.test";
     deliver_from(&s, carol, &message(carol, ALICE, ""));
+    decided(&s, cases.len() as u64 + 2);
+    assert_eq!(sent(&s), 1);
     relayed(&sink, 1);
-    std::thread::sleep(Duration::from_millis(500));
     let got = sink.messages();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].recipients, [carol]);
@@ -215,8 +232,9 @@ fn oof_off_or_outside_its_window_sends_nothing() {
         "now@remote.test",
         &message("now@remote.test", ALICE, ""),
     );
+    decided(&s, 3);
+    assert_eq!(sent(&s), 1);
     relayed(&sink, 1);
-    std::thread::sleep(Duration::from_millis(500));
     let got = sink.messages();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].recipients, ["now@remote.test"]);
