@@ -155,22 +155,6 @@ impl Store {
         ticket.await.map_err(error::Refused::unwrap::<E>)
     }
 
-    /// [`Store::write_or`] for callers outside the async runtime (the CLI).
-    pub fn write_or_blocking<T, E, F>(&self, mut job: F) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-        F: FnMut(&mut WriteCtx) -> Result<T, E> + Send + 'static,
-    {
-        let ticket = self
-            .inner
-            .writer
-            .submit(Durability::Immediate, move |ctx| {
-                job(ctx).map_err(error::Refused::wrap)
-            })?;
-        ticket.wait().map_err(error::Refused::unwrap::<E>)
-    }
-
     /// Change events published after each durable commit.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.inner.writer.subscribe()
