@@ -112,10 +112,10 @@ fn seed(store: &Store) -> Vec<(Account, Device)> {
                 a.clone(),
                 Device {
                     account: a.id,
-                    device_id: id,
-                    device_type: "iPhone".into(),
+                    device_id: DeviceId::new(&id).expect("device id"),
+                    device_type: DeviceType::new("iPhone").expect("device type"),
                     info: DeviceInfo::default(),
-                    protocol: VERSION.as_str().into(),
+                    protocol: VERSION,
                     first_seen: 0,
                     last_seen: 0,
                     policy_key: Some(1000 + n as u32),

@@ -736,8 +736,8 @@ fn device_information_sent_with_provision_is_stored() {
     assert_eq!(d.info.os.as_deref(), Some("Android 15"));
     assert_eq!(d.info.os_language.as_deref(), Some("English"));
     assert_eq!(d.info.mobile_operator.as_deref(), Some("Example Mobile"));
-    assert_eq!(d.device_type, "TestDevice");
-    assert_eq!(d.protocol, "14.1");
+    assert_eq!(d.device_type.as_str(), "TestDevice");
+    assert_eq!(d.protocol.as_str(), "14.1");
     assert_eq!(d.policy_key, Some(final_key));
     assert_eq!(d.pending_policy_key, None);
 }

@@ -131,8 +131,8 @@ impl DeviceSummary {
         };
         DeviceSummary {
             user: account.email.clone(),
-            device_id: d.device_id.clone(),
-            device_type: d.device_type.clone(),
+            device_id: d.device_id.to_string(),
+            device_type: d.device_type.to_string(),
             model,
             os,
             os_language: d.info.os_language.clone(),
@@ -141,7 +141,7 @@ impl DeviceSummary {
             phone_number: d.info.phone_number.clone(),
             operator: d.info.mobile_operator.clone(),
             user_agent: d.info.user_agent.clone().or(d.http_user_agent.clone()),
-            protocol: d.protocol.clone(),
+            protocol: d.protocol.to_string(),
             first_seen: d.first_seen,
             last_sync: d.last_seen,
             abq: access(d),

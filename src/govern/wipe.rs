@@ -10,8 +10,7 @@ use crate::store::{Store, StoreError};
 /// Checks that `device` can be sent this kind of wipe: AccountOnlyRemoteWipe exists only
 /// in 16.1 ([MS-ASPROV] 2.2.2.1).
 pub fn check(device: &Device, soft: bool) -> Result<(), StoreError> {
-    let version = ProtocolVersion::parse(&device.protocol).ok();
-    if soft && version.is_none_or(|v| v < ProtocolVersion::V16_1) {
+    if soft && device.protocol < ProtocolVersion::V16_1 {
         return Err(StoreError::Invalid(format!(
             "soft wipe (AccountOnlyRemoteWipe) is not supported by {}: it speaks protocol {} \
              and the account-only wipe needs 16.1; use a full wipe",

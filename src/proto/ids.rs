@@ -4,6 +4,8 @@ use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// Why a value is not a valid identifier. Messages complete "the X is invalid: ...".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -45,6 +47,16 @@ macro_rules! string_id {
             }
         }
 
+        /// Reads as the string it is (never writable), so a stored id serves wherever a
+        /// `&str` key is wanted.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -58,12 +70,30 @@ macro_rules! string_id {
                 Self::new(s)
             }
         }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::new(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
     };
 }
 
 /// A device's id: 1 to 32 ASCII letters and digits ([MS-ASHTTP] 2.2.1.1.1.2,
 /// `device-id = 1*32(ALPHA / DIGIT)`; 2.2.1.1.1.2.3: no commas or special characters).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Stored as its plain string; a stored id is checked again when read, as one from a
+/// request is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DeviceId(String);
 
 impl DeviceId {
@@ -87,7 +117,8 @@ string_id!(DeviceId);
 /// A device type such as `iPhone` or `SmartPhone`: visible ASCII
 /// ([MS-ASHTTP] 2.2.1.1.1.2, `device-type = 1*VCHAR`). The spec sets no maximum;
 /// easd caps it at 64 so it can be stored and logged safely.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DeviceType(String);
 
 impl DeviceType {

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::blob::BlobId;
+use crate::proto::ids::{DeviceId, DeviceType};
+use crate::proto::version::ProtocolVersion;
 
 pub type AccountId = u64;
 pub type FolderId = u64;
@@ -212,11 +214,11 @@ pub struct DeviceInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Device {
     pub account: AccountId,
-    pub device_id: String,
-    pub device_type: String,
+    pub device_id: DeviceId,
+    pub device_type: DeviceType,
     pub info: DeviceInfo,
     /// Last protocol version the device spoke.
-    pub protocol: String,
+    pub protocol: ProtocolVersion,
     pub first_seen: i64,
     pub last_seen: i64,
     /// The final key of the completed Provision handshake.
@@ -585,4 +587,44 @@ pub struct MailItem {
     pub flags: Flags,
     /// The folder modseq of the item's last change.
     pub modseq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device row as easd wrote it before its ids, version and provisioning state were
+    /// typed: it must still read, and write back byte for byte.
+    const OLD_DEVICE: &str = concat!(
+        r#"{"account":3,"device_id":"Appl1234ABCD","device_type":"iPhone","#,
+        r#""info":{"model":"iPhone15,2","imei":null,"friendly_name":null,"os":"iOS 17.1","#,
+        r#""os_language":null,"phone_number":null,"mobile_operator":null,"user_agent":null,"#,
+        r#""enable_outbound_sms":null},"protocol":"16.1","first_seen":1700000000,"#,
+        r#""last_seen":1700000300,"policy_key":2034202722,"pending_policy_key":null,"#,
+        r#""acked_policy_key":1234,"http_user_agent":"Apple-iPhone15C2/2101.1","#,
+        r#""policy_hash":99,"recovery_password":null,"protocol_log":false,"abq":"allow","#,
+        r#""abq_reason":"global rule","abq_direct":null,"quarantine_mailed":false,"#,
+        r#""wipe":{"pending":{"soft":true}},"settings":null}"#
+    );
+
+    #[test]
+    fn old_device_row_reads_and_writes_back_identically() {
+        let d: Device = serde_json::from_str(OLD_DEVICE).unwrap();
+        assert_eq!(d.device_id.as_str(), "Appl1234ABCD");
+        assert_eq!(d.device_type.as_str(), "iPhone");
+        assert_eq!(d.protocol, ProtocolVersion::V16_1);
+        assert_eq!(serde_json::to_string(&d).unwrap(), OLD_DEVICE);
+    }
+
+    #[test]
+    fn device_row_with_bad_ids_is_refused() {
+        for (from, to) in [
+            (r#""device_id":"Appl1234ABCD""#, r#""device_id":"a-b""#),
+            (r#""device_type":"iPhone""#, r#""device_type":"i Phone""#),
+            (r#""protocol":"16.1""#, r#""protocol":"2.5""#),
+        ] {
+            let bad = OLD_DEVICE.replace(from, to);
+            assert!(serde_json::from_str::<Device>(&bad).is_err(), "{to}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use super::model::*;
 use super::tables::{self, *};
 use super::{Event, StoreError, WriteCtx, now};
+use crate::proto::ids::DeviceId;
 
 /// A transaction that can open tables for reading: read and write transactions alike.
 pub trait Tx {
@@ -229,7 +230,7 @@ pub fn delete_account(tx: &WriteTransaction, account: &Account) -> Result<(), St
         (account.id, 0, "")..=(account.id, u64::MAX, "\u{10FFFF}"),
         |_, _| false,
     )?;
-    let device_ids: Vec<String> = tx
+    let device_ids: Vec<DeviceId> = tx
         .devices()?
         .into_iter()
         .filter(|d| d.account == account.id)

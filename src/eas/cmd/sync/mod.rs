@@ -359,7 +359,7 @@ async fn sync_collection(
         None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id)?,
     };
     let key_before = key;
-    let device = ctx.device.device_id.clone();
+    let device = ctx.device.device_id.to_string();
     let sk = StateKey {
         account,
         device: &device,
