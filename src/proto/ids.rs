@@ -236,7 +236,9 @@ impl SentPolicyKey {
 
 /// A sync key easd handed out. On the wire it is its plain decimal number, never 0
 /// and without leading zeros, well inside the opaque SyncKey string of [MS-ASCMD] 2.2.3.181.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Stored as that number too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct IssuedSyncKey(NonZeroU64);
 
 impl IssuedSyncKey {
@@ -246,13 +248,31 @@ impl IssuedSyncKey {
         Self(value)
     }
 
+    /// The first key of a new sync state: random below 2^32 + 2, so a key from a
+    /// forgotten state (device deleted, store restored) does not collide with a new one,
+    /// and the counter has room for 2^64 - 2^32 rounds after it.
+    pub fn fresh() -> Self {
+        Self(NonZeroU64::MIN.saturating_add(u64::from(rand::random::<u32>())))
+    }
+
     pub fn get(self) -> u64 {
         self.0.get()
     }
 
-    /// The key that follows this one; `None` once the counter is exhausted.
-    pub fn next(self) -> Option<Self> {
-        self.0.checked_add(1).map(Self)
+    /// The key that follows this one: the only way a key moves on. At the end of the
+    /// counter (not reached in practice, see [`Self::fresh`]) it starts over at
+    /// [`Self::FIRST`], which is neither this key nor the one before it, so the client's
+    /// current and previous keys stay distinct; it never overflows.
+    #[must_use]
+    pub fn next(self) -> Self {
+        self.0.checked_add(1).map_or(Self::FIRST, Self)
+    }
+}
+
+/// The counter's first key (a state in a test, or filled in before its key is set).
+impl Default for IssuedSyncKey {
+    fn default() -> Self {
+        Self::FIRST
     }
 }
 
@@ -382,7 +402,7 @@ mod tests {
     #[test]
     fn sync_key_parsing() {
         assert_eq!(SyncKey::parse("0"), SyncKey::Initial);
-        let key = IssuedSyncKey::FIRST.next().unwrap();
+        let key = IssuedSyncKey::FIRST.next();
         assert_eq!(SyncKey::parse(&key.to_string()), SyncKey::Issued(key));
         assert_ne!(SyncKey::parse(&u64::MAX.to_string()), SyncKey::Unknown);
         for garbled in [
@@ -397,6 +417,14 @@ mod tests {
         ] {
             assert_eq!(SyncKey::parse(garbled), SyncKey::Unknown, "{garbled:?}");
         }
-        assert_eq!(IssuedSyncKey::new(NonZeroU64::MAX).next(), None);
+        let last = IssuedSyncKey::new(NonZeroU64::MAX);
+        assert_eq!(last.next(), IssuedSyncKey::FIRST);
+        assert_eq!(IssuedSyncKey::FIRST.next().get(), 2);
+        let fresh = IssuedSyncKey::fresh();
+        assert!(fresh.get() <= u64::from(u32::MAX) + 1, "{fresh}");
+        // Stored as the plain number; 0 is no key.
+        assert_eq!(serde_json::to_string(&fresh).unwrap(), fresh.to_string());
+        assert_eq!(serde_json::from_str::<IssuedSyncKey>("7").unwrap().get(), 7);
+        assert!(serde_json::from_str::<IssuedSyncKey>("0").is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::blob::BlobId;
-use crate::proto::ids::{DeviceId, DeviceType};
+use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey};
 use crate::proto::version::ProtocolVersion;
 
 pub type AccountId = u64;
@@ -193,9 +193,9 @@ pub type HierarchySnapshot = BTreeMap<FolderId, FolderView>;
 /// answer was lost can send its older key again and get the same changes again.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct HierarchyState {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     pub folders: HierarchySnapshot,
-    pub previous: Option<(u64, HierarchySnapshot)>,
+    pub previous: Option<(IssuedSyncKey, HierarchySnapshot)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -20,12 +20,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::proto::ids::IssuedSyncKey;
 use crate::store::StoreError;
 use crate::store::model::{FolderId, GroupwareItem, MailItem, Summary};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CollectionState {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     /// Every log entry up to here has been dealt with for this device.
     pub modseq: u64,
     /// FilterType in force (0 = everything).
@@ -57,7 +58,7 @@ pub struct CollectionState {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Previous {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     pub modseq: u64,
     pub filter: u8,
     #[serde(default)]
@@ -328,7 +329,7 @@ pub enum KeyMatch {
     Unknown,
 }
 
-pub fn match_key(state: Option<&CollectionState>, key: u64) -> KeyMatch {
+pub fn match_key(state: Option<&CollectionState>, key: IssuedSyncKey) -> KeyMatch {
     match state {
         Some(s) if s.key == key => KeyMatch::Current,
         Some(s) if s.previous.as_ref().is_some_and(|p| p.key == key) => KeyMatch::Previous,
@@ -364,14 +365,13 @@ pub fn prune_own(state: &mut CollectionState) {
     state.own.retain(|(_, m)| *m > floor);
 }
 
-/// The first key of a new state: random, so keys of a forgotten state cannot match.
-pub fn fresh_key() -> u64 {
-    u64::from(rand::random::<u32>()) + 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(n: u64) -> IssuedSyncKey {
+        IssuedSyncKey::new(n.try_into().unwrap())
+    }
 
     #[test]
     fn held_round_trips_and_rejects_garbage() {
@@ -434,17 +434,17 @@ mod tests {
     #[test]
     fn keys_match_current_previous_or_nothing() {
         let s = CollectionState {
-            key: 7,
+            key: key(7),
             previous: Some(Previous {
-                key: 6,
+                key: key(6),
                 ..Previous::default()
             }),
             ..CollectionState::default()
         };
-        assert_eq!(match_key(Some(&s), 7), KeyMatch::Current);
-        assert_eq!(match_key(Some(&s), 6), KeyMatch::Previous);
-        assert_eq!(match_key(Some(&s), 5), KeyMatch::Unknown);
-        assert_eq!(match_key(None, 7), KeyMatch::Unknown);
-        assert_eq!(rewind(&s).unwrap().key, 6);
+        assert_eq!(match_key(Some(&s), key(7)), KeyMatch::Current);
+        assert_eq!(match_key(Some(&s), key(6)), KeyMatch::Previous);
+        assert_eq!(match_key(Some(&s), key(5)), KeyMatch::Unknown);
+        assert_eq!(match_key(None, key(7)), KeyMatch::Unknown);
+        assert_eq!(rewind(&s).unwrap().key, key(6));
     }
 }

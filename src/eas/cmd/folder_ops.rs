@@ -6,7 +6,7 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::settings::Sight;
-use crate::proto::ids::SyncKey;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::store::folders::{self, FolderError};
 use crate::store::model::{FolderId, FolderType, FolderView, ROOT_FOLDER};
 use crate::store::ops::{self, Reads};
@@ -97,7 +97,7 @@ fn status_for(root: Tag, e: &FolderError) -> u8 {
 }
 
 /// Outcome of the transaction: the new key and the created folder, or a status.
-type Outcome = Result<(u64, Option<FolderId>), u8>;
+type Outcome = Result<(IssuedSyncKey, Option<FolderId>), u8>;
 
 async fn run(
     ctx: &mut Ctx<'_>,

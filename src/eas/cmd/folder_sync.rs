@@ -3,7 +3,7 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::settings::Sight;
-use crate::proto::ids::SyncKey;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::store::StoreError;
 use crate::store::ops::{self, Reads};
 use crate::sync::hierarchy::{self, Changes, Plan};
@@ -31,14 +31,14 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             tx.hierarchy(account, &device_id)?.as_ref(),
             key,
             &sight.hierarchy(tx.folders(account)?),
-            hierarchy::fresh_key(),
+            IssuedSyncKey::fresh(),
         )
     };
     let plan = match plan {
         None => return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, INVALID_KEY)),
         Some(p) if p.save.is_none() => p,
         Some(_) => {
-            let fresh = hierarchy::fresh_key();
+            let fresh = IssuedSyncKey::fresh();
             let device = ctx.device.clone();
             let planned = ctx
                 .app

@@ -95,7 +95,7 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
     };
     let (state, generation) = match key {
         Some(SyncKey::Initial) => return Ok(response(NOT_PRIMED, Some(id), None)),
-        Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k.get()) {
+        Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k) {
             KeyMatch::Current => (state, 0),
             KeyMatch::Previous => (coll::rewind(&state).expect("previous state"), 1),
             KeyMatch::Unknown => return Ok(response(INVALID_KEY, Some(id), None)),

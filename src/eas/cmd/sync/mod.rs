@@ -18,7 +18,7 @@ use super::{Ctx, Reply, status_reply};
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
-use crate::proto::ids::SyncKey;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
@@ -26,7 +26,7 @@ use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Tx;
 use crate::store::tables::{self, SYNC_CACHE};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
-use crate::sync::collection::{self as coll, CollectionState, Held, Merged, ServerChanges};
+use crate::sync::collection::{CollectionState, Held, Merged, ServerChanges};
 use crate::sync::retriable;
 use crate::sync::round::{self, Start};
 use crate::sync::stored::{self, StateKey, StoreLog};
@@ -306,7 +306,7 @@ enum Outcome {
     /// which is answered again.
     Retry,
     Done {
-        key: u64,
+        key: IssuedSyncKey,
         changes: ServerChanges,
         responses: Vec<ItemResponse>,
         /// Drafts to send now that the round committed.
@@ -389,7 +389,7 @@ async fn sync_collection(
             match quiet(
                 &ctx.app.store,
                 sk,
-                k.get(),
+                k,
                 &req,
                 (opts.mail.filter, folder.modseq),
                 merged.as_ref(),
@@ -408,7 +408,7 @@ async fn sync_collection(
                             .then(|| drafts::Drafting::of(ctx, &folder))
                             .flatten(),
                         merged,
-                        key: k.get(),
+                        key: k,
                         filter: opts.mail.filter,
                         window,
                         get_changes,
@@ -462,9 +462,8 @@ async fn sync_collection(
             responses,
             ..
         } => {
-            let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
-                && changes.is_empty()
-                && responses.is_empty();
+            let quiet =
+                key_before == SyncKey::Issued(key) && changes.is_empty() && responses.is_empty();
             let e = render(
                 &ctx.app.store,
                 ctx.req.version,
@@ -505,11 +504,7 @@ fn current_key(
             folder,
         },
     )?;
-    Ok(state
-        .and_then(|s| std::num::NonZeroU64::new(s.key))
-        .map_or(SyncKey::Unknown, |k| {
-            SyncKey::Issued(crate::proto::ids::IssuedSyncKey::new(k))
-        }))
+    Ok(state.map_or(SyncKey::Unknown, |s| SyncKey::Issued(s.key)))
 }
 
 /// SyncKey 0: a new, empty state. A second key-0 request before any data flowed gets the
@@ -521,8 +516,8 @@ async fn initial(
     folder: FolderId,
     filter: u8,
     merged: Option<Merged>,
-) -> Result<u64, StoreError> {
-    let fresh = coll::fresh_key();
+) -> Result<IssuedSyncKey, StoreError> {
+    let fresh = IssuedSyncKey::fresh();
     store
         .write(move |w| {
             let k = StateKey {
@@ -556,7 +551,7 @@ async fn initial(
 fn quiet(
     store: &Store,
     sk: StateKey,
-    key: u64,
+    key: IssuedSyncKey,
     req: &CollectionRequest,
     (filter, folder_modseq): (u8, u64),
     merged: Option<&Merged>,
@@ -601,7 +596,7 @@ struct Job {
     drafts: Option<drafts::Drafting>,
     /// What the collection carries from other folders, as the device's settings now say.
     merged: Option<Merged>,
-    key: u64,
+    key: IssuedSyncKey,
     filter: u8,
     window: usize,
     get_changes: bool,

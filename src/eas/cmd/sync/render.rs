@@ -3,6 +3,7 @@
 
 use crate::eas::class::groupware;
 use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
+use crate::proto::ids::IssuedSyncKey;
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::Summary;
 use crate::store::{Store, StoreError};
@@ -66,7 +67,7 @@ pub(super) fn render(
     store: &Store,
     version: ProtocolVersion,
     collection_id: &str,
-    key: u64,
+    key: IssuedSyncKey,
     changes: &ServerChanges,
     responses: &[ItemResponse],
     body: &BodyOptions,
