@@ -4,7 +4,7 @@
 use redb::WriteTransaction;
 
 use crate::proto::query::EasRequest;
-use crate::store::model::{Account, AccountId, Device, DeviceInfo, Wipe};
+use crate::store::model::{Account, AccountId, Device, DeviceInfo, ProvisionState, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, now};
 
@@ -48,9 +48,7 @@ pub async fn touch(
                     protocol,
                     first_seen: t,
                     last_seen: t,
-                    policy_key: None,
-                    pending_policy_key: None,
-                    acked_policy_key: None,
+                    provision: ProvisionState::NotProvisioned,
                     http_user_agent: None,
                     policy_hash: None,
                     recovery_password: None,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::abq::Facts;
 use super::compliance::DeviceState;
 use super::own::Limits;
+use crate::proto::ids::PolicyKey;
 use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 
@@ -78,7 +79,7 @@ pub fn facts<'a>(
 pub fn wipe_status(d: &Device) -> &'static str {
     match d.wipe {
         Wipe::None => "none",
-        Wipe::Pending { .. } if d.policy_key.is_none() => "not-supported",
+        Wipe::Pending { .. } if d.provision.final_key().is_none() => "not-supported",
         Wipe::Pending { .. } => "pending",
         Wipe::Done => "done",
     }
@@ -147,7 +148,7 @@ impl DeviceSummary {
             abq: access(d),
             abq_source,
             wipe: wipe_status(d).to_owned(),
-            policy_key: d.policy_key,
+            policy_key: d.provision.final_key().map(PolicyKey::get),
             policy_accepted: state.accepted_at,
             compliance: state.compliance.name().to_owned(),
             policy_refused: state.compliance.cannot_apply() && !limits.allow_non_provisionable,

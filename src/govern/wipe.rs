@@ -3,7 +3,7 @@
 
 use super::{compliance, notice};
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::{Account, Device, Wipe};
+use crate::store::model::{Account, Device, ProvisionState, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
 
@@ -42,9 +42,7 @@ pub async fn acknowledged(
             .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
         ops::delete_device(tx, account_id, &device_id)?;
         d.wipe = Wipe::Done;
-        d.policy_key = None;
-        d.pending_policy_key = None;
-        d.acked_policy_key = None;
+        d.provision = ProvisionState::NotProvisioned;
         d.policy_hash = None;
         ops::put_device(tx, &d)?;
         *state = Default::default();

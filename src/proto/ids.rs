@@ -194,6 +194,11 @@ impl PolicyKey {
     pub fn get(self) -> u32 {
         self.0.get()
     }
+
+    /// A new key to hand out: random, never 0 (which means "no key" on the wire).
+    pub fn random() -> Self {
+        Self(NonZeroU32::new(rand::random()).unwrap_or(NonZeroU32::MIN))
+    }
 }
 
 impl fmt::Display for PolicyKey {

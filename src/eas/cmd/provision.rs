@@ -16,7 +16,7 @@ use crate::govern::levels::Effective;
 use crate::govern::{cache, device, policy, wipe};
 use crate::proto::ids::PolicyKey;
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::Wipe;
+use crate::store::model::{ProvisionState, Wipe};
 use crate::store::{StoreError, now};
 use crate::wbxml::{Element, tag::provision as pv, tag::settings as st};
 
@@ -127,15 +127,10 @@ fn not_fully_provisionable(ctx: &Ctx<'_>) -> Reply {
     }
 }
 
-fn new_key() -> u32 {
-    // 0 means "no key" on the wire; never hand it out.
-    rand::random::<u32>().max(1)
-}
-
 async fn phase_one(ctx: &mut Ctx<'_>) -> Result<Element, StoreError> {
-    let temporary = new_key();
+    let temporary = PolicyKey::random();
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
-        d.pending_policy_key = Some(temporary);
+        d.provision = d.provision.offered(temporary);
     })
     .await?;
     let doc = effective(ctx)?.policy.provision_doc(ctx.req.version);
@@ -152,17 +147,17 @@ async fn phase_two(
     key: &str,
     client_status: Option<&str>,
 ) -> Result<Option<Element>, StoreError> {
-    let sent = PolicyKey::parse(key).ok().flatten().map(PolicyKey::get);
+    let sent = PolicyKey::parse(key).ok().flatten();
     let d = &ctx.device;
     // A resent acknowledgement whose answer was lost gets the same final key again.
-    if let (Some(s), None, Some(final_key)) = (sent, d.pending_policy_key, d.policy_key)
-        && (Some(s) == d.acked_policy_key || s == final_key)
+    if let (Some(s), ProvisionState::Provisioned { final_key, acked }) = (sent, d.provision)
+        && (Some(s) == acked || s == final_key)
     {
         return Ok(Some(
             policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()),
         ));
     }
-    if sent.is_none() || sent != d.pending_policy_key {
+    if sent.is_none() || sent != d.provision.offer() {
         tracing::info!(
             "{}: acknowledged policy key {key:?} is not the one handed out",
             d.device_id
@@ -184,21 +179,19 @@ async fn phase_two(
     if compliance == Compliance::NonCompliant && !policy.limits.allow_non_provisionable {
         compliance::record(store, ctx.account, &ctx.device, compliance, true).await?;
         ctx.device = device::update(store, &ctx.device, |d| {
-            d.pending_policy_key = None;
-            d.policy_key = None;
+            d.provision = ProvisionState::NotProvisioned;
             d.policy_hash = None;
         })
         .await?;
         return Ok(None);
     }
-    let (final_key, hash, t) = (new_key(), policy.hash(ctx.req.version), now());
+    let (final_key, hash, t) = (PolicyKey::random(), policy.hash(ctx.req.version), now());
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
     let (_, d) = compliance::write(store, account, &device_id.clone(), move |tx, s| {
         s.accepted_at = Some(t);
         s.compliance = compliance;
         device::change_in(tx, account, &device_id, |d| {
-            d.acked_policy_key = d.pending_policy_key.take();
-            d.policy_key = Some(final_key);
+            d.provision = d.provision.accepted(final_key);
             d.policy_hash = Some(hash);
         })
     })
