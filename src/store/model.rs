@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::blob::BlobId;
+use crate::proto::filter::FilterType;
 use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
@@ -467,25 +468,33 @@ pub enum MailFolders {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Period {
     #[serde(rename = "1d")]
-    OneDay = 1,
+    OneDay,
     #[serde(rename = "3d")]
-    ThreeDays = 2,
+    ThreeDays,
     #[serde(rename = "1w")]
-    OneWeek = 3,
+    OneWeek,
     #[serde(rename = "2w")]
-    TwoWeeks = 4,
+    TwoWeeks,
     #[serde(rename = "1m")]
-    OneMonth = 5,
+    OneMonth,
     #[serde(rename = "3m")]
-    ThreeMonths = 6,
+    ThreeMonths,
     #[serde(rename = "6m")]
-    SixMonths = 7,
+    SixMonths,
 }
 
 impl Period {
     /// The FilterType of this window.
-    pub fn filter_type(self) -> u8 {
-        self as u8
+    pub fn filter_type(self) -> FilterType {
+        match self {
+            Period::OneDay => FilterType::OneDay,
+            Period::ThreeDays => FilterType::ThreeDays,
+            Period::OneWeek => FilterType::OneWeek,
+            Period::TwoWeeks => FilterType::TwoWeeks,
+            Period::OneMonth => FilterType::OneMonth,
+            Period::ThreeMonths => FilterType::ThreeMonths,
+            Period::SixMonths => FilterType::SixMonths,
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::proto::filter::FilterType;
 use crate::proto::ids::IssuedSyncKey;
 use crate::store::StoreError;
 use crate::store::model::{FolderId, GroupwareItem, MailItem, Summary};
@@ -29,8 +30,8 @@ pub struct CollectionState {
     pub key: IssuedSyncKey,
     /// Every log entry up to here has been dealt with for this device.
     pub modseq: u64,
-    /// FilterType in force (0 = everything).
-    pub filter: u8,
+    /// FilterType in force.
+    pub filter: FilterType,
     /// After a filter change the log is scanned again from 0; entries up to here were
     /// already served, so an item the device holds is not sent again as a Change.
     #[serde(default)]
@@ -60,7 +61,7 @@ pub struct CollectionState {
 pub struct Previous {
     pub key: IssuedSyncKey,
     pub modseq: u64,
-    pub filter: u8,
+    pub filter: FilterType,
     #[serde(default)]
     pub rescan_until: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,15 +212,15 @@ impl SyncItem {
 
     /// Whether the item is inside the collection's FilterType `filter` ([MS-ASCMD]
     /// 2.2.3.71.2): mail by DateReceived and events by their end within the date window
-    /// (`cutoff`); 8 is incomplete tasks only; contacts and notes have no filter. A merged
-    /// item is in when its conversion admits it.
-    pub(super) fn in_window(&self, filter: u8, cutoff: Option<i64>) -> bool {
+    /// (`cutoff`); tasks by the incomplete-tasks filter; contacts and notes have no
+    /// filter. A merged item is in when its conversion admits it.
+    pub(super) fn in_window(&self, filter: FilterType, cutoff: Option<i64>) -> bool {
         let dated = || cutoff.is_none_or(|c| self.window_date() >= c);
         match self {
             SyncItem::Mail(_) => dated(),
             SyncItem::Groupware(g) => match &g.summary {
                 Summary::Calendar(_) => dated(),
-                Summary::Task(t) => filter != 8 || !t.complete,
+                Summary::Task(t) => filter != FilterType::IncompleteTasks || !t.complete,
                 Summary::Contact | Summary::Note(_) => true,
             },
             SyncItem::Merged(g, what) => what.admits(&g.summary),
@@ -264,19 +265,9 @@ impl Held {
 }
 
 /// The oldest DateReceived inside FilterType `filter` at time `now` ([MS-ASCMD] 2.2.3.71.2).
-pub fn filter_cutoff(filter: u8, now: i64) -> Option<i64> {
+pub fn filter_cutoff(filter: FilterType, now: i64) -> Option<i64> {
     const DAY: i64 = 86_400;
-    let days = match filter {
-        1 => 1,
-        2 => 3,
-        3 => 7,
-        4 => 14,
-        5 => 31,
-        6 => 92,
-        7 => 183,
-        _ => return None,
-    };
-    Some(now - days * DAY)
+    filter.window_days().map(|days| now - days * DAY)
 }
 
 /// Server changes for the device, in the order they are sent.
@@ -303,7 +294,7 @@ impl ServerChanges {
 
 /// Switches the state to a new FilterType: the log is read again from the start, so items
 /// entering the window are added and held items leaving it are soft-deleted.
-pub fn change_filter(state: &mut CollectionState, filter: u8) {
+pub fn change_filter(state: &mut CollectionState, filter: FilterType) {
     if state.filter != filter {
         state.filter = filter;
         state.rescan_until = state.rescan_until.max(state.modseq);
@@ -382,13 +373,16 @@ mod tests {
 
     #[test]
     fn filter_cutoffs() {
-        assert_eq!(filter_cutoff(0, 1_000_000), None);
-        assert_eq!(filter_cutoff(1, 1_000_000), Some(1_000_000 - 86_400));
+        assert_eq!(filter_cutoff(FilterType::All, 1_000_000), None);
         assert_eq!(
-            filter_cutoff(7, 100_000_000),
+            filter_cutoff(FilterType::OneDay, 1_000_000),
+            Some(1_000_000 - 86_400)
+        );
+        assert_eq!(
+            filter_cutoff(FilterType::SixMonths, 100_000_000),
             Some(100_000_000 - 183 * 86_400)
         );
-        assert_eq!(filter_cutoff(8, 1), None);
+        assert_eq!(filter_cutoff(FilterType::IncompleteTasks, 1), None);
     }
 
     #[test]
@@ -402,7 +396,7 @@ mod tests {
         assert!(changed_since_served(&s, 5, 11), "changed since");
         assert!(!changed_since_served(&s, 7, 12), "the device's own change");
         // After a filter change the log is read again from 0; what was served stays served.
-        change_filter(&mut s, 3);
+        change_filter(&mut s, FilterType::OneWeek);
         assert!(!changed_since_served(&s, 5, 10));
         assert!(changed_since_served(&s, 5, 11));
     }

@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use crate::proto::filter::FilterType;
 use crate::proto::ids::IssuedSyncKey;
 use crate::store::StoreError;
 use crate::store::items::{LogEntry, LogKind};
@@ -108,7 +109,7 @@ pub fn begin(
     stored: &CollectionState,
     key: IssuedSyncKey,
     merged: Option<&Merged>,
-    filter: u8,
+    filter: FilterType,
 ) -> Option<Start> {
     if !Merged::same(stored.merged.as_ref(), merged) {
         return None;
@@ -461,7 +462,7 @@ mod tests {
             ..CollectionState::default()
         };
         // The round for key 5: everything is sent, the key moves on to 6.
-        let start = begin(&stored, key(5), None, 0).expect("the current key");
+        let start = begin(&stored, key(5), None, FilterType::All).expect("the current key");
         assert_eq!((start.held, start.resent), (Generation::Current, false));
         let (mut state, mut held) = (start.state, Held::default());
         let sent = served(&log, &mut state, &mut held, 10);
@@ -469,7 +470,7 @@ mod tests {
         let after = conclude(stored.key, state, start.previous, !sent.is_empty()).expect("moved");
         assert_eq!(after.key, key(6));
         // Its answer is lost: the device sends 5 again and gets the same items, and 6 again.
-        let again = begin(&after, key(5), None, 0).expect("the previous key");
+        let again = begin(&after, key(5), None, FilterType::All).expect("the previous key");
         assert_eq!((again.held, again.resent), (Generation::Previous, true));
         let (mut state, mut held) = (again.state, Held::default());
         let resent = served(&log, &mut state, &mut held, 10);
@@ -481,7 +482,7 @@ mod tests {
             Some((key(5), 0))
         );
         // Older keys are unknown: the device starts again from 0.
-        assert_eq!(begin(&after, key(4), None, 0), None);
+        assert_eq!(begin(&after, key(4), None, FilterType::All), None);
     }
 
     #[test]
@@ -491,14 +492,14 @@ mod tests {
             modseq: 3,
             ..CollectionState::default()
         };
-        let start = begin(&stored, key(9), None, 0).expect("the current key");
+        let start = begin(&stored, key(9), None, FilterType::All).expect("the current key");
         assert!(!start.filter_changed);
         assert_eq!(
             conclude(stored.key, start.state, start.previous, false),
             None
         );
         // A new FilterType moves the key on and reads the log again from the start.
-        let filtered = begin(&stored, key(9), None, 3).expect("the current key");
+        let filtered = begin(&stored, key(9), None, FilterType::OneWeek).expect("the current key");
         assert!(filtered.filter_changed);
         assert_eq!((filtered.state.modseq, filtered.state.rescan_until), (0, 3));
     }
@@ -513,8 +514,8 @@ mod tests {
             merged: Merged::new([(7, tasks)]),
             ..CollectionState::default()
         };
-        assert!(begin(&stored, key(2), stored.merged.as_ref(), 0).is_some());
-        assert_eq!(begin(&stored, key(2), None, 0), None);
+        assert!(begin(&stored, key(2), stored.merged.as_ref(), FilterType::All).is_some());
+        assert_eq!(begin(&stored, key(2), None, FilterType::All), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! [`Log`]: loading and saving a collection's state and held sets, reading an item as the
 //! collection carries it, and the questions Ping and GetItemEstimate ask of a state.
 
+use crate::proto::filter::FilterType;
 use crate::store::items::{ItemReads, LogEntry};
 use crate::store::model::{AccountId, FolderId};
 use crate::store::ops::{Reads, Tx};
@@ -137,7 +138,10 @@ pub fn pending(
     if !Merged::same(state.merged.as_ref(), merged) {
         return Ok(true);
     }
-    if folder_modseq <= state.modseq && state.filter == 0 && merged_caught_up(tx, k, &state)? {
+    if folder_modseq <= state.modseq
+        && state.filter == FilterType::All
+        && merged_caught_up(tx, k, &state)?
+    {
         return Ok(false);
     }
     let mut held = load_held(tx, k, 0)?;
@@ -169,7 +173,7 @@ pub fn estimate(
     k: StateKey,
     mut state: CollectionState,
     mut held: Held,
-    filter: u8,
+    filter: FilterType,
     now: i64,
 ) -> Result<usize, StoreError> {
     change_filter(&mut state, filter);

@@ -6,6 +6,7 @@ use crate::bounded::at_most;
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::proto::filter::FilterType;
 use crate::proto::ids::SyncKey;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
@@ -74,7 +75,7 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         .find(airsync::OPTIONS)
         .and_then(|o| o.text_of(airsync::FILTER_TYPE))
         .or_else(|| c.text_of(airsync::FILTER_TYPE));
-    let filter = match filter_text.map(|f| f.parse::<u8>().ok().filter(|f| *f <= 8)) {
+    let filter = match filter_text.map(FilterType::parse) {
         Some(None) => return Ok(response(INVALID_COLLECTION, Some(id), None)),
         Some(Some(f)) => Some(f),
         None => None,

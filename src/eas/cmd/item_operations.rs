@@ -14,6 +14,7 @@ use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy,
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
+use crate::proto::filter::FilterType;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
@@ -240,7 +241,12 @@ async fn fetch(
     let body_opts = match options.map(BodyOptions::parse).transpose() {
         Ok(body) => {
             let body = body.unwrap_or_default();
-            policy.enforce(MailOptions { filter: 0, body }).body
+            policy
+                .enforce(MailOptions {
+                    filter: FilterType::All,
+                    body,
+                })
+                .body
         }
         Err(_) => return Ok(fetch_status(PROTOCOL_ERROR)),
     };

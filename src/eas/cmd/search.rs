@@ -11,6 +11,7 @@ use crate::eas::class::{
 };
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
+use crate::proto::filter::FilterType;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
@@ -160,7 +161,10 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let account = ctx.account.id;
     let tx = ctx.app.store.read()?;
     let body = MailPolicy::load(&ctx.app.store, ctx.account, &ctx.device)?
-        .enforce(MailOptions { filter: 0, body })
+        .enforce(MailOptions {
+            filter: FilterType::All,
+            body,
+        })
         .body;
     // Only the folders the device is shown may be named, and only those whose contents it
     // is sent are searched (none while it is quarantined: no hits).

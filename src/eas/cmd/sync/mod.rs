@@ -18,6 +18,7 @@ use super::{Ctx, Reply, status_reply};
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::proto::filter::FilterType;
 use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
@@ -514,7 +515,7 @@ async fn initial(
     account: u64,
     device: String,
     folder: FolderId,
-    filter: u8,
+    filter: FilterType,
     merged: Option<Merged>,
 ) -> Result<IssuedSyncKey, StoreError> {
     let fresh = IssuedSyncKey::fresh();
@@ -553,7 +554,7 @@ fn quiet(
     sk: StateKey,
     key: IssuedSyncKey,
     req: &CollectionRequest,
-    (filter, folder_modseq): (u8, u64),
+    (filter, folder_modseq): (FilterType, u64),
     merged: Option<&Merged>,
     get_changes: bool,
 ) -> Result<Option<Outcome>, StoreError> {
@@ -597,7 +598,7 @@ struct Job {
     /// What the collection carries from other folders, as the device's settings now say.
     merged: Option<Merged>,
     key: IssuedSyncKey,
-    filter: u8,
+    filter: FilterType,
     window: usize,
     get_changes: bool,
     /// Nothing of the folder is sent (a quarantined device): a Fetch finds nothing.
