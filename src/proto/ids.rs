@@ -164,6 +164,66 @@ impl ServerId {
 
 string_id!(ServerId);
 
+/// The item an easd ServerId names: `folder:item`, both decimal numbers (well inside the
+/// 64 characters of [MS-ASCMD] 2.2.3.166). A search result's LongId and a SmartReply or
+/// SmartForward Source name items the same way. A move gives the item a new id, so a
+/// ServerId never names two items. Parsed once where it enters; `None` for anything easd
+/// cannot have issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ItemRef {
+    pub folder: u64,
+    pub item: u64,
+}
+
+impl ItemRef {
+    pub fn new(folder: u64, item: u64) -> Self {
+        Self { folder, item }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let (folder, item) = s.split_once(':')?;
+        Some(Self::new(number(folder)?, number(item)?))
+    }
+}
+
+impl fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.folder, self.item)
+    }
+}
+
+/// An attachment's FileReference ([MS-ASAIRS] 2.2.2.24): the item's `folder:item` and the
+/// attachment's MIME part, `folder:item:part`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileRef {
+    pub item: ItemRef,
+    pub part: u32,
+}
+
+impl FileRef {
+    pub fn new(item: ItemRef, part: u32) -> Self {
+        Self { item, part }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let (item, part) = s.rsplit_once(':')?;
+        Some(Self::new(ItemRef::parse(item)?, number(part)?))
+    }
+}
+
+impl fmt::Display for FileRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.item, self.part)
+    }
+}
+
+/// A decimal number as easd writes one: digits only (no sign, no space).
+fn number<T: FromStr>(s: &str) -> Option<T> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
 /// A policy key the server issued ([MS-ASPROV] 2.2.2.42: a 32-bit unsigned integer).
 /// Zero is the "no policy yet" key of the first Provision, so it is not a `PolicyKey`:
 /// callers see `None` instead.
@@ -368,6 +428,22 @@ mod tests {
             CollectionId::new("a\u{7f}"),
             Err(IdError::BadChar('\u{7f}'))
         );
+    }
+
+    #[test]
+    fn item_and_file_refs_round_trip_and_reject_garbage() {
+        let item = ItemRef::new(3, 42);
+        assert_eq!(item.to_string(), "3:42");
+        assert_eq!(ItemRef::parse("3:42"), Some(item));
+        let file = FileRef::new(item, 7);
+        assert_eq!(file.to_string(), "3:42:7");
+        assert_eq!(FileRef::parse("3:42:7"), Some(file));
+        for bad in ["", "3", "3:", ":4", "a:b", "3:4:5", "+3:4", "3: 4", "-1:2"] {
+            assert_eq!(ItemRef::parse(bad), None, "{bad:?}");
+        }
+        for bad in ["1:2:3:4", "1:2", "1:2:", "1:2:x", "1:2:4294967296"] {
+            assert_eq!(FileRef::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

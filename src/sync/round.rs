@@ -11,6 +11,7 @@ use std::collections::HashSet;
 
 use crate::proto::filter::FilterType;
 use crate::proto::ids::IssuedSyncKey;
+use crate::proto::ids::ItemRef;
 use crate::store::StoreError;
 use crate::store::items::{LogEntry, LogKind};
 use crate::store::model::FolderId;
@@ -18,7 +19,6 @@ use crate::sync::collection::{
     CollectionState, Held, KeyMatch, Merge, Merged, Previous, ServerChanges, SyncItem,
     change_filter, filter_cutoff, match_key, prune_own, rewind,
 };
-use crate::sync::parse_item_server_id;
 
 /// What a round reads of the store: folders' change logs and the items they name.
 pub trait Log {
@@ -72,10 +72,10 @@ pub enum Target {
 
 /// What ServerId `server_id` names in collection `collection`, which carries `merged`.
 pub fn target(server_id: &str, collection: FolderId, merged: Option<&Merged>) -> Target {
-    match parse_item_server_id(server_id) {
-        Some((f, i)) if f == collection => Target::Own(i),
-        Some((f, i)) => match Merged::of(merged, f) {
-            Some(what) => Target::Merged(f, i, what),
+    match ItemRef::parse(server_id) {
+        Some(r) if r.folder == collection => Target::Own(r.item),
+        Some(r) => match Merged::of(merged, r.folder) {
+            Some(what) => Target::Merged(r.folder, r.item, what),
             None => Target::Unknown,
         },
         None => Target::Unknown,

@@ -18,8 +18,8 @@ use crate::store::model::{Account, Device, MailItem};
 use crate::store::{Store, StoreError};
 use groupware::{Class, Malformed};
 
+use crate::proto::ids::{FileRef, ItemRef};
 use crate::store::model::Summary;
-use crate::sync::file_reference;
 use crate::wbxml::tag::{self, airsync, airsyncbase};
 use crate::wbxml::{self, Element};
 
@@ -465,7 +465,7 @@ pub fn full_data(
         &raw,
         body,
         version,
-        &|part| file_reference(folder, id, part),
+        &|part| FileRef::new(ItemRef::new(folder, id), part).to_string(),
     ))
 }
 

@@ -15,6 +15,7 @@ use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
 use crate::proto::filter::FilterType;
+use crate::proto::ids::{FileRef, ItemRef};
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
@@ -25,7 +26,7 @@ use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::store::{conversations, folders};
 use crate::sync::collection::Merged;
-use crate::sync::{parse_file_reference, parse_item_server_id, retriable};
+use crate::sync::retriable;
 use crate::wbxml::{
     Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io, tag::search,
 };
@@ -250,11 +251,8 @@ async fn fetch(
         }
         Err(_) => return Ok(fetch_status(PROTOCOL_ERROR)),
     };
-    let found = match (
-        collection.parse::<u64>().ok(),
-        parse_item_server_id(server_id),
-    ) {
-        (Some(c), Some((f, id))) if c == f => fetch_item(ctx, f, id)?,
+    let found = match (collection.parse::<u64>().ok(), ItemRef::parse(server_id)) {
+        (Some(c), Some(r)) if c == r.folder => fetch_item(ctx, r.folder, r.item)?,
         _ => None,
     };
     let answer = |status: u8| {
@@ -349,7 +347,11 @@ async fn fetch_attachment(
     out: &mut Output,
 ) -> Result<Element, FetchError> {
     let answer = |status: u8| fetch_status(status).text_child(asb::FILE_REFERENCE, file_ref);
-    let Some((folder, id, part)) = parse_file_reference(file_ref) else {
+    let Some(FileRef {
+        item: ItemRef { folder, item: id },
+        part,
+    }) = FileRef::parse(file_ref)
+    else {
         return Ok(answer(INVALID_ATTACHMENT));
     };
     let shown = Sight::of(&ctx.device).item(&ctx.app.store.read()?, ctx.account.id, folder, id);

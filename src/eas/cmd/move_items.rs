@@ -11,11 +11,12 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::proto::ids::ItemRef;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
-use crate::sync::{item_server_id, parse_item_server_id, retriable};
+use crate::sync::retriable;
 use crate::wbxml::{Element, tag::r#move as mv};
 
 /// MoveItems Status values ([MS-ASCMD] 2.2.3.177.9).
@@ -88,11 +89,12 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
     }
     let account = ctx.account.id;
     let src_folder = m.src_folder.parse::<u64>().ok();
-    let item = parse_item_server_id(&m.src_msg).filter(|(f, _)| Some(*f) == src_folder);
+    let item = ItemRef::parse(&m.src_msg).filter(|r| Some(r.folder) == src_folder);
     let tx = ctx.app.store.read()?;
     // Folders the device is not shown are ones it does not have: Status 1 or 2.
     let sight = Sight::of(&ctx.device);
-    let (Some(src), Some((_, id))) = (sight.folder_named(&tx, account, &m.src_folder)?, item)
+    let (Some(src), Some(ItemRef { item: id, .. })) =
+        (sight.folder_named(&tx, account, &m.src_folder)?, item)
     else {
         return Ok((INVALID_SOURCE, None));
     };
@@ -122,7 +124,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
                 Some(_) => items::move_groupware(w, account, from, id, to)?.map(|(_, g)| g.id),
             };
             if let Some(new_id) = new_id {
-                return Ok(Moved::To(item_server_id(to, new_id)));
+                return Ok(Moved::To(ItemRef::new(to, new_id).to_string()));
             }
             // Gone from the source: a resend of this very move gets the same answer while
             // the moved item is still where the move put it.
@@ -132,7 +134,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
                         && (w.tx.item(account, to, new_id)?.is_some()
                             || w.tx.groupware_item(account, to, new_id)?.is_some()) =>
                 {
-                    Ok(Moved::To(item_server_id(to, new_id)))
+                    Ok(Moved::To(ItemRef::new(to, new_id).to_string()))
                 }
                 _ => Ok(Moved::SourceGone),
             }

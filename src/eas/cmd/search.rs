@@ -12,13 +12,13 @@ use crate::eas::class::{
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
 use crate::proto::filter::FilterType;
+use crate::proto::ids::ItemRef;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::FolderId;
 use crate::store::ops::Reads;
 use crate::store::search_index;
-use crate::sync::item_server_id;
 use crate::wbxml::{Element, tag::airsync, tag::email, tag::search as s};
 
 /// Search Status values ([MS-ASCMD] 2.2.3.177.13).
@@ -240,7 +240,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         answer.push(
             Element::new(s::RESULT)
                 .text_child(airsync::CLASS, "Email")
-                .text_child(s::LONG_ID, item_server_id(item.folder, item.id))
+                .text_child(s::LONG_ID, ItemRef::new(item.folder, item.id).to_string())
                 .text_child(airsync::COLLECTION_ID, item.folder.to_string())
                 .child(props),
         );
