@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 
-use super::settings::{device_information, parse_device_information};
+use super::settings::{self, device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::compliance::{self, Compliance};
 use crate::govern::levels::Effective;
@@ -50,7 +50,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         } else {
             out.push(
                 Element::new(st::DEVICE_INFORMATION)
-                    .text_child(st::STATUS, Status::ProtocolError.to_string()),
+                    .text_child(st::STATUS, settings::Status::ProtocolError.to_string()),
             );
         }
     }

@@ -11,8 +11,9 @@ use crate::store::ops::{self, Reads};
 use crate::wbxml::{Element, tag::settings as st};
 
 command_status! {
-    /// Settings Status values ([MS-ASCMD] 2.2.3.177.13).
-    enum Status {
+    /// Settings Status values ([MS-ASCMD] 2.2.3.177.13); Provision's DeviceInformation
+    /// answers with them too.
+    pub(super) enum Status {
         Ok = 1,
         ProtocolError = 2,
         InvalidArguments = 5,
