@@ -17,7 +17,7 @@ use easd::proto::command::Command;
 use easd::proto::ids::{DeviceId, DeviceType, PolicyKey, SentPolicyKey};
 use easd::proto::query::{EasRequest, QueryForm};
 use easd::proto::version::ProtocolVersion;
-use easd::store::model::{Access, Account, Device, DeviceInfo, Wipe};
+use easd::store::model::{Access, Account, Device, DeviceInfo, ProvisionState, Wipe};
 use easd::store::{Store, ops};
 
 const ACCOUNTS: usize = 1_000;
@@ -112,15 +112,16 @@ fn seed(store: &Store) -> Vec<(Account, Device)> {
                 a.clone(),
                 Device {
                     account: a.id,
-                    device_id: id,
-                    device_type: "iPhone".into(),
+                    device_id: DeviceId::new(&id).expect("device id"),
+                    device_type: DeviceType::new("iPhone").expect("device type"),
                     info: DeviceInfo::default(),
-                    protocol: VERSION.as_str().into(),
+                    protocol: VERSION,
                     first_seen: 0,
                     last_seen: 0,
-                    policy_key: Some(1000 + n as u32),
-                    pending_policy_key: None,
-                    acked_policy_key: None,
+                    provision: ProvisionState::Provisioned {
+                        final_key: PolicyKey::new(1000 + n as u32).expect("not 0"),
+                        acked: None,
+                    },
                     http_user_agent: None,
                     policy_hash: Some(policy.hash(VERSION)),
                     recovery_password: None,
@@ -151,7 +152,7 @@ fn request(d: &Device) -> EasRequest {
         user: None,
         device_id: DeviceId::new(&d.device_id).expect("DeviceId"),
         device_type: DeviceType::new(&d.device_type).expect("DeviceType"),
-        policy_key: SentPolicyKey::Key(d.policy_key.and_then(PolicyKey::new)),
+        policy_key: SentPolicyKey::Key(d.provision.final_key()),
         locale: None,
         collection_id: None,
         item_id: None,

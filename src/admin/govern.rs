@@ -341,7 +341,7 @@ fn list(store: &Store, filter: &Filter) -> Result<Reply, AdminError> {
         .iter()
         .filter_map(|d| {
             let state = states
-                .remove(&(d.account, d.device_id.clone()))
+                .remove(&(d.account, d.device_id.to_string()))
                 .unwrap_or_default();
             Some(summary(&view, accounts.get(&d.account)?, d, &state))
         })
@@ -421,7 +421,7 @@ fn rule_value(
     match param {
         Param::Os => os,
         Param::Model => model,
-        Param::Type => Some(d.device_type),
+        Param::Type => Some(d.device_type.into()),
     }
     .ok_or_else(|| AdminError::NotFound(format!("{from} reports no {param:?}")))
 }

@@ -247,7 +247,7 @@ async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, Admin
                 (email, Some(device_id)) => {
                     let account = email.as_deref().map(|e| find(ctx, e)).transpose()?;
                     for mut d in ctx.devices()? {
-                        if d.device_id == *device_id
+                        if d.device_id.as_str() == device_id
                             && account.as_ref().is_none_or(|a| a.id == d.account)
                         {
                             d.protocol_log = on;

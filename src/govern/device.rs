@@ -2,7 +2,7 @@
 //! row current without a commit on every request.
 
 use crate::proto::query::EasRequest;
-use crate::store::model::{Account, AccountId, Device, DeviceInfo, Wipe};
+use crate::store::model::{Account, AccountId, Device, DeviceInfo, ProvisionState, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, WriteCtx, now};
 
@@ -19,10 +19,10 @@ pub async fn touch(
 ) -> Result<Device, StoreError> {
     let t = now();
     let existing = store.read()?.device(account.id, req.device_id.as_str())?;
-    let protocol = req.version.as_str();
+    let protocol = req.version;
     let current = existing.as_ref().is_some_and(|d| {
         d.protocol == protocol
-            && d.device_type == req.device_type.as_str()
+            && d.device_type == req.device_type
             && (user_agent.is_none() || d.http_user_agent.as_deref() == user_agent)
             && t - d.last_seen < LAST_SEEN_GRANULARITY
     });
@@ -30,8 +30,8 @@ pub async fn touch(
         return Ok(d);
     }
     let account_id = account.id;
-    let device_id = req.device_id.as_str().to_owned();
-    let device_type = req.device_type.as_str().to_owned();
+    let device_id = req.device_id.clone();
+    let device_type = req.device_type.clone();
     let user_agent = user_agent.map(str::to_owned);
     store
         .write(move |ctx| {
@@ -42,12 +42,10 @@ pub async fn touch(
                     device_id: device_id.clone(),
                     device_type: device_type.clone(),
                     info: DeviceInfo::default(),
-                    protocol: protocol.to_owned(),
+                    protocol,
                     first_seen: t,
                     last_seen: t,
-                    policy_key: None,
-                    pending_policy_key: None,
-                    acked_policy_key: None,
+                    provision: ProvisionState::NotProvisioned,
                     http_user_agent: None,
                     policy_hash: None,
                     recovery_password: None,
@@ -60,7 +58,7 @@ pub async fn touch(
                     settings: None,
                 });
             d.device_type = device_type.clone();
-            d.protocol = protocol.to_owned();
+            d.protocol = protocol;
             d.last_seen = t;
             if user_agent.is_some() {
                 d.http_user_agent = user_agent.clone();

@@ -168,7 +168,7 @@ async fn policy_check(
         SentPolicyKey::Malformed => return Ok(Some(GlobalStatus::InvalidPolicyKey)),
         // A device that once took a policy knows provisioning: dropping the header does
         // not take it out from under its policy.
-        SentPolicyKey::Absent if device.policy_key.is_some() => {
+        SentPolicyKey::Absent if device.provision.final_key().is_some() => {
             return Ok(Some(GlobalStatus::DeviceNotProvisioned));
         }
         SentPolicyKey::Absent => {
@@ -186,7 +186,7 @@ async fn policy_check(
         compliance::record(store, account, device, Compliance::NonCompliant, true).await?;
         return Ok(Some(GlobalStatus::DeviceNotProvisioned));
     }
-    if device.policy_key != Some(sent.get()) {
+    if device.provision.final_key() != Some(sent) {
         return Ok(Some(GlobalStatus::InvalidPolicyKey));
     }
     let stale = device.policy_hash != Some(policy.hash(req.version))
@@ -204,7 +204,7 @@ fn at_limit(
     let held = tx
         .account_devices(account)?
         .iter()
-        .filter(|d| d.device_id != device_id && registry::holds_place(d))
+        .filter(|d| d.device_id.as_str() != device_id && registry::holds_place(d))
         .count();
     Ok(held >= limit as usize)
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::abq::Facts;
 use super::compliance::DeviceState;
 use super::own::Limits;
+use crate::proto::ids::PolicyKey;
 use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 
@@ -78,7 +79,7 @@ pub fn facts<'a>(
 pub fn wipe_status(d: &Device) -> &'static str {
     match d.wipe {
         Wipe::None => "none",
-        Wipe::Pending { .. } if d.policy_key.is_none() => "not-supported",
+        Wipe::Pending { .. } if d.provision.final_key().is_none() => "not-supported",
         Wipe::Pending { .. } => "pending",
         Wipe::Done => "done",
     }
@@ -131,8 +132,8 @@ impl DeviceSummary {
         };
         DeviceSummary {
             user: account.email.clone(),
-            device_id: d.device_id.clone(),
-            device_type: d.device_type.clone(),
+            device_id: d.device_id.to_string(),
+            device_type: d.device_type.to_string(),
             model,
             os,
             os_language: d.info.os_language.clone(),
@@ -141,13 +142,13 @@ impl DeviceSummary {
             phone_number: d.info.phone_number.clone(),
             operator: d.info.mobile_operator.clone(),
             user_agent: d.info.user_agent.clone().or(d.http_user_agent.clone()),
-            protocol: d.protocol.clone(),
+            protocol: d.protocol.to_string(),
             first_seen: d.first_seen,
             last_sync: d.last_seen,
             abq: access(d),
             abq_source,
             wipe: wipe_status(d).to_owned(),
-            policy_key: d.policy_key,
+            policy_key: d.provision.final_key().map(PolicyKey::get),
             policy_accepted: state.accepted_at,
             compliance: state.compliance.name().to_owned(),
             policy_refused: state.compliance.cannot_apply() && !limits.allow_non_provisionable,

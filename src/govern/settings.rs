@@ -26,6 +26,7 @@ use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 
+use crate::proto::filter::FilterType;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::MailItem;
@@ -161,14 +162,16 @@ impl DeviceSettings {
         KEYS.into_iter().zip(values).collect()
     }
 
-    /// The FilterType cap of mail collections; 0: none.
-    pub fn mail_filter_cap(&self) -> u8 {
-        self.mail_period.map_or(0, Period::filter_type)
+    /// The FilterType cap of mail collections; `All`: none.
+    pub fn mail_filter_cap(&self) -> FilterType {
+        self.mail_period
+            .map_or(FilterType::All, Period::filter_type)
     }
 
-    /// The FilterType cap of calendar collections; 0: none.
-    pub fn calendar_filter_cap(&self) -> u8 {
-        self.calendar_period.map_or(0, Period::filter_type)
+    /// The FilterType cap of calendar collections; `All`: none.
+    pub fn calendar_filter_cap(&self) -> FilterType {
+        self.calendar_period
+            .map_or(FilterType::All, Period::filter_type)
     }
 
     /// Checks the chosen folders against the folders of the device's account: the tasks
@@ -546,7 +549,7 @@ mod tests {
             ("notes_as", "tasks-and-notes"),
         ])
         .expect("valid");
-        assert_eq!(s.mail_filter_cap(), 4);
+        assert_eq!(s.mail_filter_cap(), FilterType::TwoWeeks);
         let shown: Vec<(String, String)> = s
             .pairs()
             .into_iter()

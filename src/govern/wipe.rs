@@ -4,15 +4,14 @@
 use super::GovernError;
 use super::{compliance, notice};
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::{Account, Device, Wipe};
+use crate::store::model::{Account, Device, ProvisionState, Wipe};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
 
 /// Checks that `device` can be sent this kind of wipe: AccountOnlyRemoteWipe exists only
 /// in 16.1 ([MS-ASPROV] 2.2.2.1).
 pub fn check(device: &Device, soft: bool) -> Result<(), GovernError> {
-    let version = ProtocolVersion::parse(&device.protocol).ok();
-    if soft && version.is_none_or(|v| v < ProtocolVersion::V16_1) {
+    if soft && device.protocol < ProtocolVersion::V16_1 {
         return Err(GovernError::Invalid(format!(
             "soft wipe (AccountOnlyRemoteWipe) is not supported by {}: it speaks protocol {} \
              and the account-only wipe needs 16.1; use a full wipe",
@@ -44,9 +43,7 @@ pub async fn acknowledged(
             .ok_or_else(|| StoreError::NotFound(format!("device {device_id}")))?;
         ops::delete_device(tx, account_id, &device_id)?;
         d.wipe = Wipe::Done;
-        d.policy_key = None;
-        d.pending_policy_key = None;
-        d.acked_policy_key = None;
+        d.provision = ProvisionState::NotProvisioned;
         d.policy_hash = None;
         ops::put_device(tx, &d)?;
         *state = Default::default();

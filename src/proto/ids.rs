@@ -4,6 +4,8 @@ use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 /// Why a value is not a valid identifier. Messages complete "the X is invalid: ...".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
@@ -45,6 +47,16 @@ macro_rules! string_id {
             }
         }
 
+        /// Reads as the string it is (never writable), so a stored id serves wherever a
+        /// `&str` key is wanted.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -58,12 +70,30 @@ macro_rules! string_id {
                 Self::new(s)
             }
         }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::new(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
     };
 }
 
 /// A device's id: 1 to 32 ASCII letters and digits ([MS-ASHTTP] 2.2.1.1.1.2,
 /// `device-id = 1*32(ALPHA / DIGIT)`; 2.2.1.1.1.2.3: no commas or special characters).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Stored as its plain string; a stored id is checked again when read, as one from a
+/// request is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DeviceId(String);
 
 impl DeviceId {
@@ -87,7 +117,8 @@ string_id!(DeviceId);
 /// A device type such as `iPhone` or `SmartPhone`: visible ASCII
 /// ([MS-ASHTTP] 2.2.1.1.1.2, `device-type = 1*VCHAR`). The spec sets no maximum;
 /// easd caps it at 64 so it can be stored and logged safely.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DeviceType(String);
 
 impl DeviceType {
@@ -133,6 +164,66 @@ impl ServerId {
 
 string_id!(ServerId);
 
+/// The item an easd ServerId names: `folder:item`, both decimal numbers (well inside the
+/// 64 characters of [MS-ASCMD] 2.2.3.166). A search result's LongId and a SmartReply or
+/// SmartForward Source name items the same way. A move gives the item a new id, so a
+/// ServerId never names two items. Parsed once where it enters; `None` for anything easd
+/// cannot have issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ItemRef {
+    pub folder: u64,
+    pub item: u64,
+}
+
+impl ItemRef {
+    pub fn new(folder: u64, item: u64) -> Self {
+        Self { folder, item }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let (folder, item) = s.split_once(':')?;
+        Some(Self::new(number(folder)?, number(item)?))
+    }
+}
+
+impl fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.folder, self.item)
+    }
+}
+
+/// An attachment's FileReference ([MS-ASAIRS] 2.2.2.24): the item's `folder:item` and the
+/// attachment's MIME part, `folder:item:part`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileRef {
+    pub item: ItemRef,
+    pub part: u32,
+}
+
+impl FileRef {
+    pub fn new(item: ItemRef, part: u32) -> Self {
+        Self { item, part }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let (item, part) = s.rsplit_once(':')?;
+        Some(Self::new(ItemRef::parse(item)?, number(part)?))
+    }
+}
+
+impl fmt::Display for FileRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.item, self.part)
+    }
+}
+
+/// A decimal number as easd writes one: digits only (no sign, no space).
+fn number<T: FromStr>(s: &str) -> Option<T> {
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
 /// A policy key the server issued ([MS-ASPROV] 2.2.2.42: a 32-bit unsigned integer).
 /// Zero is the "no policy yet" key of the first Provision, so it is not a `PolicyKey`:
 /// callers see `None` instead.
@@ -162,6 +253,11 @@ impl PolicyKey {
 
     pub fn get(self) -> u32 {
         self.0.get()
+    }
+
+    /// A new key to hand out: random, never 0 (which means "no key" on the wire).
+    pub fn random() -> Self {
+        Self(NonZeroU32::new(rand::random()).unwrap_or(NonZeroU32::MIN))
     }
 }
 
@@ -205,7 +301,9 @@ impl SentPolicyKey {
 
 /// A sync key easd handed out. On the wire it is its plain decimal number, never 0
 /// and without leading zeros, well inside the opaque SyncKey string of [MS-ASCMD] 2.2.3.181.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Stored as that number too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct IssuedSyncKey(NonZeroU64);
 
 impl IssuedSyncKey {
@@ -215,13 +313,31 @@ impl IssuedSyncKey {
         Self(value)
     }
 
+    /// The first key of a new sync state: random below 2^32 + 2, so a key from a
+    /// forgotten state (device deleted, store restored) does not collide with a new one,
+    /// and the counter has room for 2^64 - 2^32 rounds after it.
+    pub fn fresh() -> Self {
+        Self(NonZeroU64::MIN.saturating_add(u64::from(rand::random::<u32>())))
+    }
+
     pub fn get(self) -> u64 {
         self.0.get()
     }
 
-    /// The key that follows this one; `None` once the counter is exhausted.
-    pub fn next(self) -> Option<Self> {
-        self.0.checked_add(1).map(Self)
+    /// The key that follows this one: the only way a key moves on. At the end of the
+    /// counter (not reached in practice, see [`Self::fresh`]) it starts over at
+    /// [`Self::FIRST`], which is neither this key nor the one before it, so the client's
+    /// current and previous keys stay distinct; it never overflows.
+    #[must_use]
+    pub fn next(self) -> Self {
+        self.0.checked_add(1).map_or(Self::FIRST, Self)
+    }
+}
+
+/// The counter's first key (a state in a test, or filled in before its key is set).
+impl Default for IssuedSyncKey {
+    fn default() -> Self {
+        Self::FIRST
     }
 }
 
@@ -315,6 +431,22 @@ mod tests {
     }
 
     #[test]
+    fn item_and_file_refs_round_trip_and_reject_garbage() {
+        let item = ItemRef::new(3, 42);
+        assert_eq!(item.to_string(), "3:42");
+        assert_eq!(ItemRef::parse("3:42"), Some(item));
+        let file = FileRef::new(item, 7);
+        assert_eq!(file.to_string(), "3:42:7");
+        assert_eq!(FileRef::parse("3:42:7"), Some(file));
+        for bad in ["", "3", "3:", ":4", "a:b", "3:4:5", "+3:4", "3: 4", "-1:2"] {
+            assert_eq!(ItemRef::parse(bad), None, "{bad:?}");
+        }
+        for bad in ["1:2:3:4", "1:2", "1:2:", "1:2:x", "1:2:4294967296"] {
+            assert_eq!(FileRef::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn policy_key_parsing() {
         assert_eq!(
             PolicyKey::parse("2034202722").unwrap().unwrap().get(),
@@ -351,7 +483,7 @@ mod tests {
     #[test]
     fn sync_key_parsing() {
         assert_eq!(SyncKey::parse("0"), SyncKey::Initial);
-        let key = IssuedSyncKey::FIRST.next().unwrap();
+        let key = IssuedSyncKey::FIRST.next();
         assert_eq!(SyncKey::parse(&key.to_string()), SyncKey::Issued(key));
         assert_ne!(SyncKey::parse(&u64::MAX.to_string()), SyncKey::Unknown);
         for garbled in [
@@ -366,6 +498,14 @@ mod tests {
         ] {
             assert_eq!(SyncKey::parse(garbled), SyncKey::Unknown, "{garbled:?}");
         }
-        assert_eq!(IssuedSyncKey::new(NonZeroU64::MAX).next(), None);
+        let last = IssuedSyncKey::new(NonZeroU64::MAX);
+        assert_eq!(last.next(), IssuedSyncKey::FIRST);
+        assert_eq!(IssuedSyncKey::FIRST.next().get(), 2);
+        let fresh = IssuedSyncKey::fresh();
+        assert!(fresh.get() <= u64::from(u32::MAX) + 1, "{fresh}");
+        // Stored as the plain number; 0 is no key.
+        assert_eq!(serde_json::to_string(&fresh).unwrap(), fresh.to_string());
+        assert_eq!(serde_json::from_str::<IssuedSyncKey>("7").unwrap().get(), 7);
+        assert!(serde_json::from_str::<IssuedSyncKey>("0").is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod command;
 pub mod datetime;
+pub mod filter;
 pub mod ids;
 pub mod query;
 pub mod status;

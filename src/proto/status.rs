@@ -54,3 +54,41 @@ pub fn status_only(command: Command, code: u16) -> Option<Element> {
     response_root(command)
         .map(|(root, status)| Element::new(root).text_child(status, code.to_string()))
 }
+
+/// Declares one command's Status enum: its values as the spec numbers them, each
+/// variant's `code()` and, as `Display`, the decimal text the Status element carries.
+macro_rules! command_status {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $code:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant = $code,)+
+        }
+
+        impl $name {
+            /// The number on the wire.
+            pub fn code(self) -> u8 {
+                self as u8
+            }
+        }
+
+        impl From<$name> for u8 {
+            fn from(status: $name) -> u8 {
+                status.code()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.code())
+            }
+        }
+    };
+}
+
+pub(crate) use command_status;

@@ -2,8 +2,12 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A protocol version easd speaks. 2.5 is deliberately absent: easd starts at 12.0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Stored as its name ("14.1"), as the `MS-ASProtocolVersion` header carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum ProtocolVersion {
     V12_0,
     V12_1,
@@ -88,6 +92,20 @@ impl ProtocolVersion {
 impl fmt::Display for ProtocolVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for ProtocolVersion {
+    type Error = VersionError;
+
+    fn try_from(s: String) -> Result<Self, VersionError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ProtocolVersion> for &'static str {
+    fn from(v: ProtocolVersion) -> &'static str {
+        v.as_str()
     }
 }
 

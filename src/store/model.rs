@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::blob::BlobId;
+use crate::proto::filter::FilterType;
+use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
+use crate::proto::version::ProtocolVersion;
 
 mod governance;
 mod sync_state;
@@ -197,9 +200,9 @@ pub type HierarchySnapshot = BTreeMap<FolderId, FolderView>;
 /// answer was lost can send its older key again and get the same changes again.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct HierarchyState {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     pub folders: HierarchySnapshot,
-    pub previous: Option<(u64, HierarchySnapshot)>,
+    pub previous: Option<(IssuedSyncKey, HierarchySnapshot)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -218,21 +221,17 @@ pub struct DeviceInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Device {
     pub account: AccountId,
-    pub device_id: String,
-    pub device_type: String,
+    pub device_id: DeviceId,
+    pub device_type: DeviceType,
     pub info: DeviceInfo,
     /// Last protocol version the device spoke.
-    pub protocol: String,
+    pub protocol: ProtocolVersion,
     pub first_seen: i64,
     pub last_seen: i64,
-    /// The final key of the completed Provision handshake.
-    pub policy_key: Option<u32>,
-    /// The temporary key handed out in Provision's first phase, awaiting acknowledgement.
-    pub pending_policy_key: Option<u32>,
-    /// The temporary key of the last completed handshake: a resent acknowledgement (its
-    /// answer was lost) gets the same final key again.
-    #[serde(default)]
-    pub acked_policy_key: Option<u32>,
+    /// Where the device is in the Provision handshake (stored as the three key fields
+    /// `policy_key`, `pending_policy_key` and `acked_policy_key`).
+    #[serde(flatten)]
+    pub provision: ProvisionState,
     /// The HTTP User-Agent of the device's latest request (DeviceInformation may name
     /// another in `info`).
     #[serde(default)]
@@ -269,6 +268,109 @@ impl Device {
     /// The folder and sync settings in force for the device.
     pub fn settings_in_force(&self) -> &DeviceSettings {
         self.settings.as_ref().unwrap_or(&DeviceSettings::BUILT_IN)
+    }
+}
+
+/// The two-phase Provision handshake of one device ([MS-ASPROV] 3.1.5.1): which policy
+/// keys it holds or was offered. Only these states exist: an acknowledged temporary key
+/// belongs to a completed handshake, and an offer keeps the key in force until it is
+/// acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ProvisionRecord", into = "ProvisionRecord")]
+pub enum ProvisionState {
+    /// No policy accepted (never, or refused since, or wiped).
+    #[default]
+    NotProvisioned,
+    /// Phase one handed out `temporary`, awaiting the acknowledgement. `holding`: the
+    /// final key of an earlier handshake, still in force until this one completes (a
+    /// policy refresh).
+    Pending {
+        temporary: PolicyKey,
+        holding: Option<PolicyKey>,
+    },
+    /// The handshake completed with `final_key`. `acked`: the temporary key it
+    /// acknowledged, so a resent acknowledgement (its answer was lost) gets the same
+    /// final key again.
+    Provisioned {
+        final_key: PolicyKey,
+        acked: Option<PolicyKey>,
+    },
+}
+
+impl ProvisionState {
+    /// The key the device's requests must carry ([MS-ASPROV] 3.1.5.1): the final key of
+    /// its last completed handshake.
+    pub fn final_key(self) -> Option<PolicyKey> {
+        match self {
+            Self::NotProvisioned => None,
+            Self::Pending { holding, .. } => holding,
+            Self::Provisioned { final_key, .. } => Some(final_key),
+        }
+    }
+
+    /// Phase one offered `temporary`.
+    pub fn offered(self, temporary: PolicyKey) -> Self {
+        Self::Pending {
+            temporary,
+            holding: self.final_key(),
+        }
+    }
+
+    /// The temporary key awaiting acknowledgement.
+    pub fn offer(self) -> Option<PolicyKey> {
+        match self {
+            Self::Pending { temporary, .. } => Some(temporary),
+            Self::NotProvisioned | Self::Provisioned { .. } => None,
+        }
+    }
+
+    /// Phase two: the offer was acknowledged and `final_key` handed out.
+    pub fn accepted(self, final_key: PolicyKey) -> Self {
+        Self::Provisioned {
+            final_key,
+            acked: self.offer(),
+        }
+    }
+}
+
+/// How a [`ProvisionState`] is stored: the three keys the device row always had (0 was
+/// never handed out and reads as no key).
+#[derive(Serialize, Deserialize)]
+struct ProvisionRecord {
+    policy_key: Option<u32>,
+    pending_policy_key: Option<u32>,
+    #[serde(default)]
+    acked_policy_key: Option<u32>,
+}
+
+impl From<ProvisionRecord> for ProvisionState {
+    fn from(r: ProvisionRecord) -> Self {
+        let key = |k: Option<u32>| k.and_then(PolicyKey::new);
+        let (held, pending) = (key(r.policy_key), key(r.pending_policy_key));
+        match (held, pending) {
+            (holding, Some(temporary)) => Self::Pending { temporary, holding },
+            (Some(final_key), None) => Self::Provisioned {
+                final_key,
+                acked: key(r.acked_policy_key),
+            },
+            // An acknowledged key without a final one is left from a refused handshake.
+            (None, None) => Self::NotProvisioned,
+        }
+    }
+}
+
+impl From<ProvisionState> for ProvisionRecord {
+    fn from(s: ProvisionState) -> Self {
+        let (final_key, pending, acked) = match s {
+            ProvisionState::NotProvisioned => (None, None, None),
+            ProvisionState::Pending { temporary, holding } => (holding, Some(temporary), None),
+            ProvisionState::Provisioned { final_key, acked } => (Some(final_key), None, acked),
+        };
+        ProvisionRecord {
+            policy_key: final_key.map(PolicyKey::get),
+            pending_policy_key: pending.map(PolicyKey::get),
+            acked_policy_key: acked.map(PolicyKey::get),
+        }
     }
 }
 
@@ -372,25 +474,33 @@ pub enum MailFolders {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Period {
     #[serde(rename = "1d")]
-    OneDay = 1,
+    OneDay,
     #[serde(rename = "3d")]
-    ThreeDays = 2,
+    ThreeDays,
     #[serde(rename = "1w")]
-    OneWeek = 3,
+    OneWeek,
     #[serde(rename = "2w")]
-    TwoWeeks = 4,
+    TwoWeeks,
     #[serde(rename = "1m")]
-    OneMonth = 5,
+    OneMonth,
     #[serde(rename = "3m")]
-    ThreeMonths = 6,
+    ThreeMonths,
     #[serde(rename = "6m")]
-    SixMonths = 7,
+    SixMonths,
 }
 
 impl Period {
     /// The FilterType of this window.
-    pub fn filter_type(self) -> u8 {
-        self as u8
+    pub fn filter_type(self) -> FilterType {
+        match self {
+            Period::OneDay => FilterType::OneDay,
+            Period::ThreeDays => FilterType::ThreeDays,
+            Period::OneWeek => FilterType::OneWeek,
+            Period::TwoWeeks => FilterType::TwoWeeks,
+            Period::OneMonth => FilterType::OneMonth,
+            Period::ThreeMonths => FilterType::ThreeMonths,
+            Period::SixMonths => FilterType::SixMonths,
+        }
     }
 }
 
@@ -591,4 +701,134 @@ pub struct MailItem {
     pub flags: Flags,
     /// The folder modseq of the item's last change.
     pub modseq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A device row as easd wrote it before its ids, version and provisioning state were
+    /// typed: it must still read, and write back byte for byte.
+    const OLD_DEVICE: &str = concat!(
+        r#"{"account":3,"device_id":"Appl1234ABCD","device_type":"iPhone","#,
+        r#""info":{"model":"iPhone15,2","imei":null,"friendly_name":null,"os":"iOS 17.1","#,
+        r#""os_language":null,"phone_number":null,"mobile_operator":null,"user_agent":null,"#,
+        r#""enable_outbound_sms":null},"protocol":"16.1","first_seen":1700000000,"#,
+        r#""last_seen":1700000300,"policy_key":2034202722,"pending_policy_key":null,"#,
+        r#""acked_policy_key":1234,"http_user_agent":"Apple-iPhone15C2/2101.1","#,
+        r#""policy_hash":99,"recovery_password":null,"protocol_log":false,"abq":"allow","#,
+        r#""abq_reason":"global rule","abq_direct":null,"quarantine_mailed":false,"#,
+        r#""wipe":{"pending":{"soft":true}},"settings":null}"#
+    );
+
+    #[test]
+    fn old_device_row_reads_and_writes_back_identically() {
+        let d: Device = serde_json::from_str(OLD_DEVICE).unwrap();
+        assert_eq!(d.device_id.as_str(), "Appl1234ABCD");
+        assert_eq!(d.device_type.as_str(), "iPhone");
+        assert_eq!(d.protocol, ProtocolVersion::V16_1);
+        assert_eq!(
+            d.provision,
+            ProvisionState::Provisioned {
+                final_key: key(2034202722),
+                acked: Some(key(1234))
+            }
+        );
+        assert_eq!(serde_json::to_string(&d).unwrap(), OLD_DEVICE);
+    }
+
+    fn key(n: u32) -> PolicyKey {
+        PolicyKey::new(n).unwrap()
+    }
+
+    /// The provisioning part of a stored row, as the three fields easd always wrote.
+    fn provision_of(fields: &str) -> ProvisionState {
+        let row = OLD_DEVICE.replace(
+            r#""policy_key":2034202722,"pending_policy_key":null,"acked_policy_key":1234,"#,
+            fields,
+        );
+        let d: Device = serde_json::from_str(&row).unwrap();
+        let back = serde_json::to_string(&d).unwrap();
+        let start = back.find(r#""policy_key""#).unwrap();
+        let end = back.find(r#""http_user_agent""#).unwrap();
+        assert_eq!(&back[start..end], fields, "written back as read");
+        d.provision
+    }
+
+    #[test]
+    fn provision_states_are_stored_as_the_three_old_key_fields() {
+        assert_eq!(
+            provision_of(r#""policy_key":null,"pending_policy_key":null,"acked_policy_key":null,"#),
+            ProvisionState::NotProvisioned
+        );
+        let offered =
+            provision_of(r#""policy_key":null,"pending_policy_key":7,"acked_policy_key":null,"#);
+        assert_eq!(
+            offered,
+            ProvisionState::Pending {
+                temporary: key(7),
+                holding: None
+            }
+        );
+        let refresh =
+            provision_of(r#""policy_key":9,"pending_policy_key":7,"acked_policy_key":null,"#);
+        assert_eq!(
+            refresh.final_key(),
+            Some(key(9)),
+            "in force until acknowledged"
+        );
+        assert_eq!(refresh.offer(), Some(key(7)));
+        let done =
+            provision_of(r#""policy_key":9,"pending_policy_key":null,"acked_policy_key":7,"#);
+        assert_eq!(
+            done,
+            ProvisionState::NotProvisioned
+                .offered(key(7))
+                .accepted(key(9))
+        );
+    }
+
+    #[test]
+    fn old_rows_with_meaningless_combinations_read_as_the_state_they_act_as() {
+        let read = |fields: &str| {
+            let row = OLD_DEVICE.replace(
+                r#""policy_key":2034202722,"pending_policy_key":null,"acked_policy_key":1234,"#,
+                fields,
+            );
+            serde_json::from_str::<Device>(&row).unwrap().provision
+        };
+        // Rows from before acknowledged keys were kept.
+        assert_eq!(
+            read(r#""policy_key":5,"pending_policy_key":null,"#),
+            ProvisionState::Provisioned {
+                final_key: key(5),
+                acked: None
+            }
+        );
+        // Refused after an earlier handshake: the old acknowledged key answers nothing.
+        assert_eq!(
+            read(r#""policy_key":null,"pending_policy_key":null,"acked_policy_key":3,"#),
+            ProvisionState::NotProvisioned
+        );
+        // An offer pending over an earlier handshake: its acknowledged key answers nothing.
+        assert_eq!(
+            read(r#""policy_key":9,"pending_policy_key":7,"acked_policy_key":3,"#),
+            ProvisionState::Pending {
+                temporary: key(7),
+                holding: Some(key(9))
+            }
+        );
+    }
+
+    #[test]
+    fn device_row_with_bad_ids_is_refused() {
+        for (from, to) in [
+            (r#""device_id":"Appl1234ABCD""#, r#""device_id":"a-b""#),
+            (r#""device_type":"iPhone""#, r#""device_type":"i Phone""#),
+            (r#""protocol":"16.1""#, r#""protocol":"2.5""#),
+        ] {
+            let bad = OLD_DEVICE.replace(from, to);
+            assert!(serde_json::from_str::<Device>(&bad).is_err(), "{to}");
+        }
+    }
 }

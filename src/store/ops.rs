@@ -9,6 +9,7 @@ use super::model::*;
 use super::tables::{self, *};
 use super::tx::Tx;
 use super::{Event, StoreError, WriteCtx, now};
+use crate::proto::ids::DeviceId;
 
 /// Typed reads, for any transaction.
 pub trait Reads: Tx {
@@ -205,7 +206,7 @@ pub fn delete_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError>
         (account.id, 0, "")..=(account.id, u64::MAX, "\u{10FFFF}"),
         |_, _| false,
     )?;
-    let device_ids: Vec<String> = tx
+    let device_ids: Vec<DeviceId> = tx
         .devices()?
         .into_iter()
         .filter(|d| d.account == account.id)

@@ -410,3 +410,25 @@ fn a_table_written_as_raw_bytes_opens_as_its_typed_json_table() {
     let read = store.read().unwrap().account(a.id).unwrap().unwrap();
     assert_eq!(read.display_name, "Written raw");
 }
+
+#[test]
+fn only_the_store_names_its_engine() {
+    use crate::layers::{names, source_files};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &src, &mut files);
+    assert!(files.len() > 50, "found the sources: {}", files.len());
+    let naming: Vec<&String> = (files.iter())
+        .filter(|(file, text)| !file.starts_with("store/") && names(text, "redb"))
+        .map(|(file, _)| file)
+        .collect();
+    assert!(
+        naming.is_empty(),
+        "outside store, these name redb: {naming:?}"
+    );
+    // A planted one is caught; a comment or a string naming it is not code.
+    assert!(names("fn f(tx: &redb::WriteTransaction) {}\n", "redb"));
+    assert!(!names("// redb locks the file\nfn f() {}\n", "redb"));
+    assert!(!names("const S: &str = \"redb\";\n", "redb"));
+    assert!(!names("fn redbook() {}\n", "redb"));
+}

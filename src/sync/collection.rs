@@ -16,6 +16,8 @@
 //! This module holds the state and its pure rules; a round's decisions over it are in
 //! [`super::round`], and where it is stored in [`super::stored`].
 
+use crate::proto::filter::FilterType;
+use crate::proto::ids::IssuedSyncKey;
 use crate::store::model::{
     CollectionState, FolderId, GroupwareItem, MailItem, Merge, Merged, Source, Summary,
 };
@@ -131,15 +133,15 @@ impl SyncItem {
 
     /// Whether the item is inside the collection's FilterType `filter` ([MS-ASCMD]
     /// 2.2.3.71.2): mail by DateReceived and events by their end within the date window
-    /// (`cutoff`); 8 is incomplete tasks only; contacts and notes have no filter. A merged
-    /// item is in when its conversion admits it.
-    pub(super) fn in_window(&self, filter: u8, cutoff: Option<i64>) -> bool {
+    /// (`cutoff`); tasks by the incomplete-tasks filter; contacts and notes have no
+    /// filter. A merged item is in when its conversion admits it.
+    pub(super) fn in_window(&self, filter: FilterType, cutoff: Option<i64>) -> bool {
         let dated = || cutoff.is_none_or(|c| self.window_date() >= c);
         match self {
             SyncItem::Mail(_) => dated(),
             SyncItem::Groupware(g) => match &g.summary {
                 Summary::Calendar(_) => dated(),
-                Summary::Task(t) => filter != 8 || !t.complete,
+                Summary::Task(t) => filter != FilterType::IncompleteTasks || !t.complete,
                 Summary::Contact | Summary::Note(_) => true,
             },
             SyncItem::Merged(g, what) => what.admits(&g.summary),
@@ -148,19 +150,9 @@ impl SyncItem {
 }
 
 /// The oldest DateReceived inside FilterType `filter` at time `now` ([MS-ASCMD] 2.2.3.71.2).
-pub fn filter_cutoff(filter: u8, now: i64) -> Option<i64> {
+pub fn filter_cutoff(filter: FilterType, now: i64) -> Option<i64> {
     const DAY: i64 = 86_400;
-    let days = match filter {
-        1 => 1,
-        2 => 3,
-        3 => 7,
-        4 => 14,
-        5 => 31,
-        6 => 92,
-        7 => 183,
-        _ => return None,
-    };
-    Some(now - days * DAY)
+    filter.window_days().map(|days| now - days * DAY)
 }
 
 /// Server changes for the device, in the order they are sent.
@@ -187,7 +179,7 @@ impl ServerChanges {
 
 /// Switches the state to a new FilterType: the log is read again from the start, so items
 /// entering the window are added and held items leaving it are soft-deleted.
-pub fn change_filter(state: &mut CollectionState, filter: u8) {
+pub fn change_filter(state: &mut CollectionState, filter: FilterType) {
     if state.filter != filter {
         state.filter = filter;
         state.rescan_until = state.rescan_until.max(state.modseq);
@@ -213,7 +205,7 @@ pub enum KeyMatch {
     Unknown,
 }
 
-pub fn match_key(state: Option<&CollectionState>, key: u64) -> KeyMatch {
+pub fn match_key(state: Option<&CollectionState>, key: IssuedSyncKey) -> KeyMatch {
     match state {
         Some(s) if s.key == key => KeyMatch::Current,
         Some(s) if s.previous.as_ref().is_some_and(|p| p.key == key) => KeyMatch::Previous,
@@ -249,25 +241,27 @@ pub fn prune_own(state: &mut CollectionState) {
     state.own.retain(|(_, m)| *m > floor);
 }
 
-/// The first key of a new state: random, so keys of a forgotten state cannot match.
-pub fn fresh_key() -> u64 {
-    u64::from(rand::random::<u32>()) + 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::model::Previous;
 
+    fn key(n: u64) -> IssuedSyncKey {
+        IssuedSyncKey::new(n.try_into().unwrap())
+    }
+
     #[test]
     fn filter_cutoffs() {
-        assert_eq!(filter_cutoff(0, 1_000_000), None);
-        assert_eq!(filter_cutoff(1, 1_000_000), Some(1_000_000 - 86_400));
+        assert_eq!(filter_cutoff(FilterType::All, 1_000_000), None);
         assert_eq!(
-            filter_cutoff(7, 100_000_000),
+            filter_cutoff(FilterType::OneDay, 1_000_000),
+            Some(1_000_000 - 86_400)
+        );
+        assert_eq!(
+            filter_cutoff(FilterType::SixMonths, 100_000_000),
             Some(100_000_000 - 183 * 86_400)
         );
-        assert_eq!(filter_cutoff(8, 1), None);
+        assert_eq!(filter_cutoff(FilterType::IncompleteTasks, 1), None);
     }
 
     #[test]
@@ -281,7 +275,7 @@ mod tests {
         assert!(changed_since_served(&s, 5, 11), "changed since");
         assert!(!changed_since_served(&s, 7, 12), "the device's own change");
         // After a filter change the log is read again from 0; what was served stays served.
-        change_filter(&mut s, 3);
+        change_filter(&mut s, FilterType::OneWeek);
         assert!(!changed_since_served(&s, 5, 10));
         assert!(changed_since_served(&s, 5, 11));
     }
@@ -313,17 +307,17 @@ mod tests {
     #[test]
     fn keys_match_current_previous_or_nothing() {
         let s = CollectionState {
-            key: 7,
+            key: key(7),
             previous: Some(Previous {
-                key: 6,
+                key: key(6),
                 ..Previous::default()
             }),
             ..CollectionState::default()
         };
-        assert_eq!(match_key(Some(&s), 7), KeyMatch::Current);
-        assert_eq!(match_key(Some(&s), 6), KeyMatch::Previous);
-        assert_eq!(match_key(Some(&s), 5), KeyMatch::Unknown);
-        assert_eq!(match_key(None, 7), KeyMatch::Unknown);
-        assert_eq!(rewind(&s).unwrap().key, 6);
+        assert_eq!(match_key(Some(&s), key(7)), KeyMatch::Current);
+        assert_eq!(match_key(Some(&s), key(6)), KeyMatch::Previous);
+        assert_eq!(match_key(Some(&s), key(5)), KeyMatch::Unknown);
+        assert_eq!(match_key(None, key(7)), KeyMatch::Unknown);
+        assert_eq!(rewind(&s).unwrap().key, key(6));
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::proto::ids::SyncKey;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::store::model::{
     Folder, FolderId, FolderView, HierarchySnapshot, HierarchyState, ROOT_FOLDER,
 };
@@ -74,7 +74,7 @@ pub fn diff(known: &HierarchySnapshot, current: &HierarchySnapshot) -> Changes {
 /// What a FolderSync answers and what it leaves behind.
 #[derive(Debug, PartialEq)]
 pub struct Plan {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     pub changes: Changes,
     /// The state to store; `None` when nothing changed (no commit needed).
     pub save: Option<HierarchyState>,
@@ -86,7 +86,7 @@ pub fn plan(
     state: Option<&HierarchyState>,
     key: SyncKey,
     current: &[Folder],
-    fresh_key: u64,
+    fresh_key: IssuedSyncKey,
 ) -> Option<Plan> {
     let now = snapshot(current);
     match (key, state) {
@@ -99,7 +99,7 @@ pub fn plan(
                 previous: None,
             }),
         }),
-        (SyncKey::Issued(k), Some(s)) if k.get() == s.key => {
+        (SyncKey::Issued(k), Some(s)) if k == s.key => {
             let changes = diff(&s.folders, &now);
             if changes.is_empty() {
                 return Some(Plan {
@@ -108,7 +108,7 @@ pub fn plan(
                     save: None,
                 });
             }
-            let key = s.key + 1;
+            let key = s.key.next();
             Some(Plan {
                 key,
                 changes,
@@ -120,8 +120,8 @@ pub fn plan(
             })
         }
         (SyncKey::Issued(k), Some(s)) => {
-            let (pk, prev) = s.previous.as_ref().filter(|(pk, _)| *pk == k.get())?;
-            let key = s.key + 1;
+            let (pk, prev) = s.previous.as_ref().filter(|(pk, _)| *pk == k)?;
+            let key = s.key.next();
             Some(Plan {
                 key,
                 changes: diff(prev, &now),
@@ -146,7 +146,7 @@ pub fn own_change(
 ) -> Option<HierarchyState> {
     let mut s = state.filter(|s| is_current(Some(s), key))?;
     change(&mut s.folders);
-    s.key += 1;
+    s.key = s.key.next();
     // The older snapshot no longer describes what the client holds.
     s.previous = None;
     Some(s)
@@ -155,13 +155,7 @@ pub fn own_change(
 /// Whether `key` is the device's current hierarchy key (the only one a folder change may
 /// carry).
 pub fn is_current(state: Option<&HierarchyState>, key: SyncKey) -> bool {
-    matches!((key, state), (SyncKey::Issued(k), Some(s)) if k.get() == s.key)
-}
-
-/// The first key of a new hierarchy state: random, so a key from a forgotten state
-/// (device deleted, store restored) does not collide with a new one.
-pub fn fresh_key() -> u64 {
-    u64::from(rand::random::<u32>()) + 1
+    matches!((key, state), (SyncKey::Issued(k), Some(s)) if k == s.key)
 }
 
 #[cfg(test)]
@@ -181,8 +175,12 @@ mod tests {
         }
     }
 
-    fn issued(k: u64) -> SyncKey {
-        SyncKey::Issued(IssuedSyncKey::new(k.try_into().unwrap()))
+    fn key(n: u64) -> IssuedSyncKey {
+        IssuedSyncKey::new(n.try_into().unwrap())
+    }
+
+    fn issued(n: u64) -> SyncKey {
+        SyncKey::Issued(key(n))
     }
 
     #[test]
@@ -192,8 +190,8 @@ mod tests {
             folder(7, 0, "parent"),
             folder(1, 0, "Inbox"),
         ];
-        let p = plan(None, SyncKey::Initial, &folders, 100).unwrap();
-        assert_eq!(p.key, 100);
+        let p = plan(None, SyncKey::Initial, &folders, key(100)).unwrap();
+        assert_eq!(p.key, key(100));
         let order: Vec<u64> = p.changes.adds.iter().map(|(id, _)| *id).collect();
         assert_eq!(order, [1, 7, 5]);
     }
@@ -201,36 +199,36 @@ mod tests {
     #[test]
     fn no_change_keeps_the_key_and_saves_nothing() {
         let folders = [folder(1, 0, "Inbox")];
-        let s = plan(None, SyncKey::Initial, &folders, 10)
+        let s = plan(None, SyncKey::Initial, &folders, key(10))
             .unwrap()
             .save
             .unwrap();
-        let p = plan(Some(&s), issued(10), &folders, 0).unwrap();
-        assert_eq!((p.key, p.changes.len(), p.save), (10, 0, None));
+        let p = plan(Some(&s), issued(10), &folders, IssuedSyncKey::FIRST).unwrap();
+        assert_eq!((p.key, p.changes.len(), p.save), (key(10), 0, None));
     }
 
     #[test]
     fn changes_then_a_resent_previous_key_repeats_them() {
         let before = [folder(1, 0, "Inbox"), folder(2, 0, "Old")];
-        let s = plan(None, SyncKey::Initial, &before, 10)
+        let s = plan(None, SyncKey::Initial, &before, key(10))
             .unwrap()
             .save
             .unwrap();
         let after = [folder(1, 0, "Inbox renamed"), folder(3, 0, "New")];
-        let p = plan(Some(&s), issued(10), &after, 0).unwrap();
-        assert_eq!(p.key, 11);
+        let p = plan(Some(&s), issued(10), &after, IssuedSyncKey::FIRST).unwrap();
+        assert_eq!(p.key, key(11));
         assert_eq!(p.changes.adds.len(), 1);
         assert_eq!(p.changes.updates.len(), 1);
         assert_eq!(p.changes.deletes, [2]);
         let s2 = p.save.unwrap();
         // The answer was lost: the client sends 10 again.
-        let again = plan(Some(&s2), issued(10), &after, 0).unwrap();
+        let again = plan(Some(&s2), issued(10), &after, IssuedSyncKey::FIRST).unwrap();
         assert_eq!(again.changes, p.changes);
-        assert_eq!(again.key, 12);
+        assert_eq!(again.key, key(12));
         // An unknown key is refused.
-        assert!(plan(Some(&s2), issued(99), &after, 0).is_none());
-        assert!(plan(None, issued(10), &after, 0).is_none());
-        assert!(plan(Some(&s2), SyncKey::Unknown, &after, 0).is_none());
+        assert!(plan(Some(&s2), issued(99), &after, IssuedSyncKey::FIRST).is_none());
+        assert!(plan(None, issued(10), &after, IssuedSyncKey::FIRST).is_none());
+        assert!(plan(Some(&s2), SyncKey::Unknown, &after, IssuedSyncKey::FIRST).is_none());
     }
 
     #[test]
@@ -244,7 +242,7 @@ mod tests {
     #[test]
     fn own_changes_are_not_echoed() {
         let folders = [folder(1, 0, "Inbox")];
-        let s = plan(None, SyncKey::Initial, &folders, 10)
+        let s = plan(None, SyncKey::Initial, &folders, key(10))
             .unwrap()
             .save
             .unwrap();
@@ -253,10 +251,10 @@ mod tests {
             snap.insert(4, created.view());
         })
         .unwrap();
-        assert_eq!(s.key, 11);
+        assert_eq!(s.key, key(11));
         let now = [folder(1, 0, "Inbox"), created];
         assert!(
-            plan(Some(&s), issued(11), &now, 0)
+            plan(Some(&s), issued(11), &now, IssuedSyncKey::FIRST)
                 .unwrap()
                 .changes
                 .is_empty()

@@ -9,6 +9,9 @@
 
 use std::collections::HashSet;
 
+use crate::proto::filter::FilterType;
+use crate::proto::ids::IssuedSyncKey;
+use crate::proto::ids::ItemRef;
 use crate::store::StoreError;
 use crate::store::items::{LogEntry, LogKind};
 use crate::store::model::FolderId;
@@ -17,7 +20,6 @@ use crate::store::sync_state::Generation;
 use crate::sync::collection::{
     KeyMatch, ServerChanges, SyncItem, change_filter, filter_cutoff, match_key, prune_own, rewind,
 };
-use crate::sync::parse_item_server_id;
 
 /// What a round reads of the store: folders' change logs and the items they name.
 pub trait Log {
@@ -52,10 +54,10 @@ pub enum Target {
 
 /// What ServerId `server_id` names in collection `collection`, which carries `merged`.
 pub fn target(server_id: &str, collection: FolderId, merged: Option<&Merged>) -> Target {
-    match parse_item_server_id(server_id) {
-        Some((f, i)) if f == collection => Target::Own(i),
-        Some((f, i)) => match Merged::of(merged, f) {
-            Some(what) => Target::Merged(f, i, what),
+    match ItemRef::parse(server_id) {
+        Some(r) if r.folder == collection => Target::Own(r.item),
+        Some(r) => match Merged::of(merged, r.folder) {
+            Some(what) => Target::Merged(r.folder, r.item, what),
             None => Target::Unknown,
         },
         None => Target::Unknown,
@@ -87,9 +89,9 @@ pub struct Start {
 /// collection.
 pub fn begin(
     stored: &CollectionState,
-    key: u64,
+    key: IssuedSyncKey,
     merged: Option<&Merged>,
-    filter: u8,
+    filter: FilterType,
 ) -> Option<Start> {
     if !Merged::same(stored.merged.as_ref(), merged) {
         return None;
@@ -131,7 +133,7 @@ pub fn begin(
 /// written; else `state` under the next key, with `previous` to answer a resend from.
 /// `stored_key`: the stored state's key; `moved`: whether the round did any of the above.
 pub fn conclude(
-    stored_key: u64,
+    stored_key: IssuedSyncKey,
     mut state: CollectionState,
     previous: Option<Previous>,
     moved: bool,
@@ -139,7 +141,7 @@ pub fn conclude(
     if !moved {
         return None;
     }
-    state.key = stored_key + 1;
+    state.key = stored_key.next();
     state.previous = previous;
     prune_own(&mut state);
     Some(state)
@@ -314,6 +316,10 @@ pub fn resend_merged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(n: u64) -> IssuedSyncKey {
+        IssuedSyncKey::new(n.try_into().unwrap())
+    }
     use crate::store::model::{GroupwareItem, Summary};
 
     const FOLDER: FolderId = 4;
@@ -434,45 +440,48 @@ mod tests {
     fn a_resent_key_is_answered_again_from_the_previous_state() {
         let log = Memory::upserts(2);
         let stored = CollectionState {
-            key: 5,
+            key: key(5),
             ..CollectionState::default()
         };
         // The round for key 5: everything is sent, the key moves on to 6.
-        let start = begin(&stored, 5, None, 0).expect("the current key");
+        let start = begin(&stored, key(5), None, FilterType::All).expect("the current key");
         assert_eq!((start.held, start.resent), (Generation::Current, false));
         let (mut state, mut held) = (start.state, Held::default());
         let sent = served(&log, &mut state, &mut held, 10);
         assert_eq!(ids(&sent.adds), [1, 2]);
         let after = conclude(stored.key, state, start.previous, !sent.is_empty()).expect("moved");
-        assert_eq!(after.key, 6);
+        assert_eq!(after.key, key(6));
         // Its answer is lost: the device sends 5 again and gets the same items, and 6 again.
-        let again = begin(&after, 5, None, 0).expect("the previous key");
+        let again = begin(&after, key(5), None, FilterType::All).expect("the previous key");
         assert_eq!((again.held, again.resent), (Generation::Previous, true));
         let (mut state, mut held) = (again.state, Held::default());
         let resent = served(&log, &mut state, &mut held, 10);
         assert_eq!(ids(&resent.adds), [1, 2]);
-        let replayed = conclude(after.key - 1, state, again.previous, true).expect("moved");
-        assert_eq!((replayed.key, replayed.modseq), (6, 2));
-        assert_eq!(replayed.previous.map(|p| (p.key, p.modseq)), Some((5, 0)));
+        let replayed = conclude(stored.key, state, again.previous, true).expect("moved");
+        assert_eq!((replayed.key, replayed.modseq), (key(6), 2));
+        assert_eq!(
+            replayed.previous.map(|p| (p.key, p.modseq)),
+            Some((key(5), 0))
+        );
         // Older keys are unknown: the device starts again from 0.
-        assert_eq!(begin(&after, 4, None, 0), None);
+        assert_eq!(begin(&after, key(4), None, FilterType::All), None);
     }
 
     #[test]
     fn a_round_that_changes_nothing_keeps_the_key() {
         let stored = CollectionState {
-            key: 9,
+            key: key(9),
             modseq: 3,
             ..CollectionState::default()
         };
-        let start = begin(&stored, 9, None, 0).expect("the current key");
+        let start = begin(&stored, key(9), None, FilterType::All).expect("the current key");
         assert!(!start.filter_changed);
         assert_eq!(
             conclude(stored.key, start.state, start.previous, false),
             None
         );
         // A new FilterType moves the key on and reads the log again from the start.
-        let filtered = begin(&stored, 9, None, 3).expect("the current key");
+        let filtered = begin(&stored, key(9), None, FilterType::OneWeek).expect("the current key");
         assert!(filtered.filter_changed);
         assert_eq!((filtered.state.modseq, filtered.state.rescan_until), (0, 3));
     }
@@ -483,12 +492,12 @@ mod tests {
             not_completed: false,
         };
         let stored = CollectionState {
-            key: 2,
+            key: key(2),
             merged: Merged::new([(7, tasks)]),
             ..CollectionState::default()
         };
-        assert!(begin(&stored, 2, stored.merged.as_ref(), 0).is_some());
-        assert_eq!(begin(&stored, 2, None, 0), None);
+        assert!(begin(&stored, key(2), stored.merged.as_ref(), FilterType::All).is_some());
+        assert_eq!(begin(&stored, key(2), None, FilterType::All), None);
     }
 
     #[test]

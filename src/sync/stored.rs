@@ -1,6 +1,7 @@
 //! The store read as a round's [`Log`]: reading an item as the collection carries it, and
 //! the questions Ping and GetItemEstimate ask of a stored state.
 
+use crate::proto::filter::FilterType;
 use crate::store::items::LogEntry;
 use crate::store::model::{AccountId, CollectionState, FolderId, Held, Merge, Merged};
 use crate::store::sync_state::{Generation, StateKey};
@@ -80,7 +81,10 @@ pub fn pending(
     if !Merged::same(state.merged.as_ref(), merged) {
         return Ok(true);
     }
-    if folder_modseq <= state.modseq && state.filter == 0 && merged_caught_up(tx, k, &state)? {
+    if folder_modseq <= state.modseq
+        && state.filter == FilterType::All
+        && merged_caught_up(tx, k, &state)?
+    {
         return Ok(false);
     }
     let mut held = tx.held(k, Generation::Current)?;
@@ -112,7 +116,7 @@ pub fn estimate(
     k: StateKey,
     mut state: CollectionState,
     mut held: Held,
-    filter: u8,
+    filter: FilterType,
     now: i64,
 ) -> Result<usize, StoreError> {
     change_filter(&mut state, filter);

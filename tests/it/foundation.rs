@@ -734,10 +734,10 @@ fn device_information_sent_with_provision_is_stored() {
     assert_eq!(d.info.os.as_deref(), Some("Android 15"));
     assert_eq!(d.info.os_language.as_deref(), Some("English"));
     assert_eq!(d.info.mobile_operator.as_deref(), Some("Example Mobile"));
-    assert_eq!(d.device_type, "TestDevice");
-    assert_eq!(d.protocol, "14.1");
-    assert_eq!(d.policy_key, Some(final_key));
-    assert_eq!(d.pending_policy_key, None);
+    assert_eq!(d.device_type.as_str(), "TestDevice");
+    assert_eq!(d.protocol.as_str(), "14.1");
+    assert_eq!(d.provision.final_key().map(|k| k.get()), Some(final_key));
+    assert_eq!(d.provision.offer(), None);
 }
 
 #[test]
@@ -1218,7 +1218,10 @@ fn settings_device_information_device_password_and_rights_management() {
     assert_eq!(d.info.enable_outbound_sms, Some(false));
     assert_eq!(d.recovery_password.as_deref(), Some("recovery-1234"));
     // Settings did not provision anything.
-    assert_eq!(d.policy_key, None);
+    assert_eq!(
+        d.provision,
+        easd::store::model::ProvisionState::NotProvisioned
+    );
 }
 
 #[test]

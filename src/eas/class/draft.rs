@@ -16,8 +16,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use super::{BODY_HTML, BODY_PLAIN};
 use crate::mail::draft::{self, Attachment, Edit};
 use crate::mail::mime::BodyKind;
+use crate::proto::ids::{FileRef, ItemRef};
 use crate::store::model::FolderId;
-use crate::sync::{file_reference, parse_file_reference};
 use crate::wbxml::tag::{airsync, airsyncbase as asb, email, email2};
 use crate::wbxml::{Element, Tag};
 
@@ -92,8 +92,10 @@ pub fn parse(data: &Element, target: Option<(FolderId, u64)>) -> Result<Edit, Ma
 /// FileReference of another item (or another account's) is refused here, before any
 /// lookup.
 fn own_part(reference: &str, target: Option<(FolderId, u64)>) -> Result<u32, Malformed> {
-    match (parse_file_reference(reference), target) {
-        (Some((folder, item, part)), Some(t)) if (folder, item) == t => Ok(part),
+    match (FileRef::parse(reference), target) {
+        (Some(FileRef { item, part }), Some((folder, id))) if item == ItemRef::new(folder, id) => {
+            Ok(part)
+        }
         _ => Err(Malformed::ForeignReference(reference.to_owned())),
     }
 }
@@ -204,7 +206,10 @@ pub fn attached(folder: FolderId, item: u64, attached: &[(String, u32)]) -> Elem
             list.child(
                 Element::new(asb::ATTACHMENT)
                     .text_child(asb::CLIENT_ID, client_id.as_str())
-                    .text_child(asb::FILE_REFERENCE, file_reference(folder, item, *part)),
+                    .text_child(
+                        asb::FILE_REFERENCE,
+                        FileRef::new(ItemRef::new(folder, item), *part).to_string(),
+                    ),
             )
         });
     Element::new(airsync::APPLICATION_DATA).child(list)

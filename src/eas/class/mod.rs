@@ -11,13 +11,14 @@ pub mod notes;
 pub mod tasks;
 
 use crate::govern::policy::{Policy, Value};
+use crate::proto::filter::FilterType;
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::{DeviceSettings, MailItem};
 use crate::store::{Store, StoreError};
 use groupware::{Class, Malformed};
 
+use crate::proto::ids::{FileRef, ItemRef};
 use crate::store::model::Summary;
-use crate::sync::file_reference;
 use crate::wbxml::tag::{self, airsync, airsyncbase};
 use crate::wbxml::{self, Element};
 
@@ -206,7 +207,7 @@ impl BodyOptions {
 /// ([MS-ASCMD] 2.2.3.71.2, 0 = everything) and the body options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailOptions {
-    pub filter: u8,
+    pub filter: FilterType,
     pub body: BodyOptions,
 }
 
@@ -216,10 +217,10 @@ pub struct MailOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailPolicy {
     /// MaxEmailAgeFilter ([MS-ASPROV] 2.2.2.33): the widest FilterType allowed; 0 = all.
-    max_age_filter: u8,
+    max_age_filter: FilterType,
     /// The same for calendar collections: MaxCalendarAgeFilter ([MS-ASPROV] 2.2.2.31),
     /// narrowed by the device's `calendar_period`.
-    max_calendar_filter: u8,
+    max_calendar_filter: FilterType,
     /// MaxEmailBodyTruncationSize ([MS-ASPROV] 2.2.2.34), in bytes; `None` = no limit.
     max_plain_body: Option<u32>,
     /// MaxEmailHTMLBodyTruncationSize ([MS-ASPROV] 2.2.2.35), in bytes.
@@ -245,8 +246,10 @@ impl MailPolicy {
     /// device settings`) as a further cap on the age window: the narrower of the two wins.
     pub fn for_device(policy: &Policy, settings: &DeviceSettings) -> Self {
         let mut p = Self::of(policy);
-        p.max_age_filter = narrower(p.max_age_filter, settings.mail_filter_cap());
-        p.max_calendar_filter = narrower(p.max_calendar_filter, settings.calendar_filter_cap());
+        p.max_age_filter = p.max_age_filter.narrower(settings.mail_filter_cap());
+        p.max_calendar_filter = p
+            .max_calendar_filter
+            .narrower(settings.calendar_filter_cap());
         p
     }
 
@@ -257,15 +260,9 @@ impl MailPolicy {
         };
         MailPolicy {
             // 1-5 in [MS-ASPROV]; 6 and 7 (3 and 6 months) are FilterType windows too.
-            max_age_filter: int("MaxEmailAgeFilter")
-                .and_then(|n| u8::try_from(n).ok())
-                .filter(|f| (1..=7).contains(f))
-                .unwrap_or(0),
+            max_age_filter: filter_in(int("MaxEmailAgeFilter"), 1..=7),
             // 0 and 4-7 in [MS-ASPROV].
-            max_calendar_filter: int("MaxCalendarAgeFilter")
-                .and_then(|n| u8::try_from(n).ok())
-                .filter(|f| (4..=7).contains(f))
-                .unwrap_or(0),
+            max_calendar_filter: filter_in(int("MaxCalendarAgeFilter"), 4..=7),
             max_plain_body: int("MaxEmailBodyTruncationSize").and_then(kilobytes),
             max_html_body: int("MaxEmailHTMLBodyTruncationSize").and_then(kilobytes),
             html: int("AllowHTMLEmail") != Some(0),
@@ -330,13 +327,13 @@ impl MailPolicy {
     /// one requested ([MS-ASCMD] 2.2.3.71.2): mail and calendar windows within their caps
     /// (the narrower wins); tasks keep 8 (incomplete only) or see all; contacts and notes
     /// have no filter.
-    pub fn filter(&self, class: Option<groupware::Class>, requested: u8) -> u8 {
+    pub fn filter(&self, class: Option<groupware::Class>, requested: FilterType) -> FilterType {
         use groupware::Class;
         match class {
-            None => narrower(requested, self.max_age_filter),
-            Some(Class::Calendar) => narrower(requested, self.max_calendar_filter),
-            Some(Class::Tasks) if requested == 8 => 8,
-            Some(Class::Tasks | Class::Contacts | Class::Notes) => 0,
+            None => requested.narrower(self.max_age_filter),
+            Some(Class::Calendar) => requested.narrower(self.max_calendar_filter),
+            Some(Class::Tasks) if requested == FilterType::IncompleteTasks => requested,
+            Some(Class::Tasks | Class::Contacts | Class::Notes) => FilterType::All,
         }
     }
 
@@ -346,15 +343,13 @@ impl MailPolicy {
     }
 }
 
-/// The narrower of two FilterType windows ([MS-ASCMD] 2.2.3.71.2): 1-7 widen with the
-/// number; 0 (all) and 8 (no date window for mail or calendar) limit nothing.
-fn narrower(a: u8, b: u8) -> u8 {
-    let window = |f: u8| (1..=7).contains(&f).then_some(f);
-    match (window(a), window(b)) {
-        (Some(a), Some(b)) => a.min(b),
-        (Some(w), None) | (None, Some(w)) => w,
-        (None, None) => a,
-    }
+/// A policy's age filter setting: its FilterType when it is one of `allowed`, else none.
+fn filter_in(setting: Option<i64>, allowed: std::ops::RangeInclusive<u8>) -> FilterType {
+    setting
+        .and_then(|n| u8::try_from(n).ok())
+        .filter(|n| allowed.contains(n))
+        .and_then(|n| FilterType::try_from(n).ok())
+        .unwrap_or(FilterType::All)
 }
 
 /// A truncation policy value in bytes: -1 no truncation, 0 headers only (no body),
@@ -466,7 +461,7 @@ pub fn full_data(
         &raw,
         body,
         version,
-        &|part| file_reference(folder, id, part),
+        &|part| FileRef::new(ItemRef::new(folder, id), part).to_string(),
     ))
 }
 
@@ -587,7 +582,7 @@ mod tests {
     #[test]
     fn the_default_policy_changes_nothing() {
         let asked = MailOptions {
-            filter: 0,
+            filter: FilterType::All,
             body: BodyOptions {
                 preferences: vec![wanted(BODY_HTML, None), wanted(BODY_MIME, Some(9))],
                 mime_support: 2,
@@ -604,10 +599,11 @@ mod tests {
         let p = policy(&[("MaxEmailAgeFilter", Value::Int(3))]);
         let filter = |f| {
             p.enforce(MailOptions {
-                filter: f,
+                filter: FilterType::try_from(f).unwrap(),
                 ..MailOptions::default()
             })
             .filter
+            .number()
         };
         // 0 (all) and 8 (no window for mail) and 4-7 are wider than a week; 1-3 are not.
         assert_eq!(
@@ -634,7 +630,7 @@ mod tests {
         };
         let body = p
             .enforce(MailOptions {
-                filter: 0,
+                filter: FilterType::All,
                 body: asked,
             })
             .body;
@@ -666,7 +662,7 @@ mod tests {
         ]);
         let body = |preferences| {
             p.enforce(MailOptions {
-                filter: 0,
+                filter: FilterType::All,
                 body: BodyOptions {
                     preferences,
                     ..BodyOptions::default()
@@ -718,7 +714,7 @@ mod tests {
     #[test]
     fn rtf_is_answered_with_html_and_the_body_part_follows_the_html_policy() {
         let asked = |preferences, part| MailOptions {
-            filter: 0,
+            filter: FilterType::All,
             body: BodyOptions {
                 preferences,
                 part_preference: part,

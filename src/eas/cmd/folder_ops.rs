@@ -6,7 +6,8 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::settings::Sight;
-use crate::proto::ids::SyncKey;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
+use crate::proto::status::command_status;
 use crate::store::folders::{self, FolderError};
 use crate::store::model::{FolderId, FolderType, FolderView, ROOT_FOLDER};
 use crate::store::ops::{self, Reads};
@@ -14,9 +15,22 @@ use crate::store::{StoreError, WriteCtx};
 use crate::sync::hierarchy;
 use crate::wbxml::{Element, Tag, tag::folderhierarchy as fh};
 
-const OK: u8 = 1;
-const INVALID_KEY: u8 = 9;
-const MALFORMED: u8 = 10;
+command_status! {
+    /// FolderCreate, FolderDelete and FolderUpdate Status values ([MS-ASCMD] 2.2.3.177.3,
+    /// 2.2.3.177.4, 2.2.3.177.6): the three tables share their numbers.
+    enum Status {
+        Ok = 1,
+        /// A folder of that name exists; FolderUpdate also answers a special folder so.
+        Exists = 2,
+        /// A special folder (FolderDelete), or one as the parent.
+        Special = 3,
+        NotFound = 4,
+        ParentNotFound = 5,
+        ServerError = 6,
+        InvalidKey = 9,
+        Malformed = 10,
+    }
+}
 
 enum Op {
     Create {
@@ -81,23 +95,23 @@ pub async fn delete(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
 }
 
 /// The status each command gives a folder error (the three tables differ).
-fn status_for(root: Tag, e: &FolderError) -> u8 {
+fn status_for(root: Tag, e: &FolderError) -> Status {
     let update = root == fh::FOLDER_UPDATE;
     match e {
-        FolderError::Exists => 2,
+        FolderError::Exists => Status::Exists,
         // [MS-ASCMD] 2.2.3.177.6: FolderUpdate reports a special folder as 2; FolderDelete
         // (2.2.3.177.4) as 3.
-        FolderError::Special if update => 2,
-        FolderError::Special | FolderError::SpecialParent => 3,
-        FolderError::NotFound => 4,
-        FolderError::ParentNotFound => 5,
-        FolderError::Invalid(_) => MALFORMED,
-        FolderError::Store(_) => 6,
+        FolderError::Special if update => Status::Exists,
+        FolderError::Special | FolderError::SpecialParent => Status::Special,
+        FolderError::NotFound => Status::NotFound,
+        FolderError::ParentNotFound => Status::ParentNotFound,
+        FolderError::Invalid(_) => Status::Malformed,
+        FolderError::Store(_) => Status::ServerError,
     }
 }
 
 /// Outcome of the transaction: the new key and the created folder, or a status.
-type Outcome = Result<(u64, Option<FolderId>), u8>;
+type Outcome = Result<(IssuedSyncKey, Option<FolderId>), Status>;
 
 async fn run(
     ctx: &mut Ctx<'_>,
@@ -105,7 +119,7 @@ async fn run(
     parsed: Option<(SyncKey, Op)>,
 ) -> Result<Reply, StoreError> {
     let Some((key, op)) = parsed else {
-        return Ok(status_reply(root, fh::STATUS, MALFORMED));
+        return Ok(status_reply(root, fh::STATUS, Status::Malformed));
     };
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
     let device = ctx.device.clone();
@@ -115,7 +129,7 @@ async fn run(
         .write(move |wctx| {
             let state = wctx.hierarchy(account, &device_id)?;
             if !hierarchy::is_current(state.as_ref(), key) {
-                return Ok(Err(INVALID_KEY));
+                return Ok(Err(Status::InvalidKey));
             }
             let applied = match apply(wctx, account, &Sight::of(&device), &op) {
                 Ok(a) => a,
@@ -145,7 +159,7 @@ async fn run(
         Err(status) => status_reply(root, fh::STATUS, status),
         Ok((key, created)) => {
             let mut e = Element::new(root)
-                .text_child(fh::STATUS, OK.to_string())
+                .text_child(fh::STATUS, Status::Ok.to_string())
                 .text_child(fh::SYNC_KEY, key.to_string());
             if let Some(id) = created {
                 e.push_text(fh::SERVER_ID, id.to_string());

@@ -3,22 +3,27 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::settings::Sight;
-use crate::proto::ids::SyncKey;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
+use crate::proto::status::command_status;
 use crate::store::StoreError;
 use crate::store::ops::{self, Reads};
 use crate::sync::hierarchy::{self, Changes, Plan};
 use crate::wbxml::{Element, tag::folderhierarchy as fh};
 
-/// FolderSync Status values ([MS-ASCMD] 2.2.3.177.5).
-const OK: u8 = 1;
-const INVALID_KEY: u8 = 9;
-const MALFORMED: u8 = 10;
+command_status! {
+    /// FolderSync Status values ([MS-ASCMD] 2.2.3.177.5).
+    enum Status {
+        Ok = 1,
+        InvalidKey = 9,
+        Malformed = 10,
+    }
+}
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(key) = body_with_root(body, fh::FOLDER_SYNC)
         .and_then(|b| b.text_of(fh::SYNC_KEY).map(SyncKey::parse))
     else {
-        return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, MALFORMED));
+        return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, Status::Malformed));
     };
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
     // The folders the device is shown are worked out per request, so a change of its ABQ
@@ -31,14 +36,20 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             tx.hierarchy(account, &device_id)?.as_ref(),
             key,
             &sight.hierarchy(tx.folders(account)?),
-            hierarchy::fresh_key(),
+            IssuedSyncKey::fresh(),
         )
     };
     let plan = match plan {
-        None => return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, INVALID_KEY)),
+        None => {
+            return Ok(status_reply(
+                fh::FOLDER_SYNC,
+                fh::STATUS,
+                Status::InvalidKey,
+            ));
+        }
         Some(p) if p.save.is_none() => p,
         Some(_) => {
-            let fresh = hierarchy::fresh_key();
+            let fresh = IssuedSyncKey::fresh();
             let device = ctx.device.clone();
             let planned = ctx
                 .app
@@ -59,13 +70,19 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .await?;
             match planned {
                 Some(p) => p,
-                None => return Ok(status_reply(fh::FOLDER_SYNC, fh::STATUS, INVALID_KEY)),
+                None => {
+                    return Ok(status_reply(
+                        fh::FOLDER_SYNC,
+                        fh::STATUS,
+                        Status::InvalidKey,
+                    ));
+                }
             }
         }
     };
     Ok(Reply::Wbxml(
         Element::new(fh::FOLDER_SYNC)
-            .text_child(fh::STATUS, OK.to_string())
+            .text_child(fh::STATUS, Status::Ok.to_string())
             .text_child(fh::SYNC_KEY, plan.key.to_string())
             .child(changes_element(&plan.changes)),
     ))

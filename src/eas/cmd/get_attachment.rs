@@ -12,8 +12,8 @@ use super::{Ctx, Reply};
 use crate::eas::class::AttachmentRefusal;
 use crate::govern::settings::Sight;
 use crate::mail::mime;
+use crate::proto::ids::{FileRef, ItemRef};
 use crate::store::StoreError;
-use crate::sync::parse_file_reference;
 
 pub async fn handle(ctx: &mut Ctx<'_>) -> Result<Reply, StoreError> {
     let Some(name) = ctx.req.attachment_name.as_deref() else {
@@ -48,7 +48,11 @@ enum Found {
 /// The content type and decoded bytes of the attachment `file_ref` names, if it exists and
 /// the device's policy lets it have it (checked on the recorded size, before the blob is read).
 fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
-    let Some((folder, id, part)) = parse_file_reference(file_ref) else {
+    let Some(FileRef {
+        item: ItemRef { folder, item: id },
+        part,
+    }) = FileRef::parse(file_ref)
+    else {
         return Ok(Found::Nothing);
     };
     let tx = ctx.app.store.read()?;

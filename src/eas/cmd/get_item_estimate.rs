@@ -5,7 +5,9 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::proto::filter::FilterType;
 use crate::proto::ids::SyncKey;
+use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::StoreError;
@@ -15,11 +17,15 @@ use crate::sync::collection::{self as coll, KeyMatch};
 use crate::sync::stored::{self};
 use crate::wbxml::{Element, tag::airsync, tag::getitemestimate as gie};
 
-/// GetItemEstimate Status values ([MS-ASCMD] 2.2.3.177.8).
-const OK: u8 = 1;
-const INVALID_COLLECTION: u8 = 2;
-const NOT_PRIMED: u8 = 3;
-const INVALID_KEY: u8 = 4;
+command_status! {
+    /// GetItemEstimate Status values ([MS-ASCMD] 2.2.3.177.8).
+    enum Status {
+        Ok = 1,
+        InvalidCollection = 2,
+        NotPrimed = 3,
+        InvalidKey = 4,
+    }
+}
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(list) = body
@@ -29,7 +35,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(status_reply(
             gie::GET_ITEM_ESTIMATE,
             gie::STATUS,
-            INVALID_COLLECTION,
+            Status::InvalidCollection,
         ));
     };
     let max = ctx.app.cfg.limits.max_collections;
@@ -42,7 +48,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(status_reply(
             gie::GET_ITEM_ESTIMATE,
             gie::STATUS,
-            INVALID_COLLECTION,
+            Status::InvalidCollection,
         ));
     };
     let mut out = Element::new(gie::GET_ITEM_ESTIMATE);
@@ -52,7 +58,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     Ok(Reply::Wbxml(out))
 }
 
-fn response(status: u8, id: Option<&str>, estimate: Option<usize>) -> Element {
+fn response(status: Status, id: Option<&str>, estimate: Option<usize>) -> Element {
     let mut r = Element::new(gie::RESPONSE).text_child(gie::STATUS, status.to_string());
     if let Some(id) = id {
         let mut c = Element::new(gie::COLLECTION).text_child(gie::COLLECTION_ID, id);
@@ -66,7 +72,7 @@ fn response(status: u8, id: Option<&str>, estimate: Option<usize>) -> Element {
 
 fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
     let Some(id) = c.text_of(gie::COLLECTION_ID) else {
-        return Ok(response(INVALID_COLLECTION, None, None));
+        return Ok(response(Status::InvalidCollection, None, None));
     };
     // 14.0+ puts SyncKey and Options/FilterType here; 12.x has FilterType directly
     // under Collection and no key (all in the AirSync namespace).
@@ -75,8 +81,8 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         .find(airsync::OPTIONS)
         .and_then(|o| o.text_of(airsync::FILTER_TYPE))
         .or_else(|| c.text_of(airsync::FILTER_TYPE));
-    let filter = match filter_text.map(|f| f.parse::<u8>().ok().filter(|f| *f <= 8)) {
-        Some(None) => return Ok(response(INVALID_COLLECTION, Some(id), None)),
+    let filter = match filter_text.map(FilterType::parse) {
+        Some(None) => return Ok(response(Status::InvalidCollection, Some(id), None)),
         Some(Some(f)) => Some(f),
         None => None,
     };
@@ -84,7 +90,7 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
     // A folder the device is not shown is one it does not have: Status 2, "one of the
     // specified collection IDs was invalid" ([MS-ASCMD] 2.2.3.177.8).
     let Some(folder) = Sight::of(&ctx.device).folder_named(&tx, ctx.account.id, id)? else {
-        return Ok(response(INVALID_COLLECTION, Some(id), None));
+        return Ok(response(Status::InvalidCollection, Some(id), None));
     };
     let sk = StateKey {
         account: ctx.account.id,
@@ -92,27 +98,27 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         folder: folder.id,
     };
     let Some(state) = tx.sync_state(sk)? else {
-        return Ok(response(NOT_PRIMED, Some(id), None));
+        return Ok(response(Status::NotPrimed, Some(id), None));
     };
     let (state, generation) = match key {
-        Some(SyncKey::Initial) => return Ok(response(NOT_PRIMED, Some(id), None)),
-        Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k.get()) {
+        Some(SyncKey::Initial) => return Ok(response(Status::NotPrimed, Some(id), None)),
+        Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k) {
             KeyMatch::Current => (state, Generation::Current),
             KeyMatch::Previous => (
                 coll::rewind(&state).expect("previous state"),
                 Generation::Previous,
             ),
-            KeyMatch::Unknown => return Ok(response(INVALID_KEY, Some(id), None)),
+            KeyMatch::Unknown => return Ok(response(Status::InvalidKey, Some(id), None)),
         },
-        Some(SyncKey::Unknown) => return Ok(response(INVALID_KEY, Some(id), None)),
+        Some(SyncKey::Unknown) => return Ok(response(Status::InvalidKey, Some(id), None)),
         // 12.x: the device's current state.
         None if ctx.req.version < ProtocolVersion::V14_0 => (state, Generation::Current),
-        None => return Ok(response(INVALID_KEY, Some(id), None)),
+        None => return Ok(response(Status::InvalidKey, Some(id), None)),
     };
     // A state made under other settings (tasks as events) is one the next Sync refuses.
     let merged = Sight::of(&ctx.device).merged_into(&tx, ctx.account.id, &folder)?;
     if !Merged::same(state.merged.as_ref(), merged.as_ref()) {
-        return Ok(response(INVALID_KEY, Some(id), None));
+        return Ok(response(Status::InvalidKey, Some(id), None));
     }
     // The window the next Sync works in: the one asked for (or kept), as the policy allows.
     let filter = ctx.mail_policy().filter(
@@ -126,5 +132,5 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
     } else {
         0
     };
-    Ok(response(OK, Some(id), Some(n)))
+    Ok(response(Status::Ok, Some(id), Some(n)))
 }

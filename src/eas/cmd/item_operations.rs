@@ -14,6 +14,9 @@ use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy,
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
+use crate::proto::filter::FilterType;
+use crate::proto::ids::{FileRef, ItemRef};
+use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
@@ -24,37 +27,41 @@ use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::store::{conversations, folders};
-use crate::sync::{parse_file_reference, parse_item_server_id, retriable};
+use crate::sync::retriable;
 use crate::wbxml::{
     Element, tag::airsync, tag::airsyncbase as asb, tag::itemoperations as io, tag::search,
 };
 
-/// ItemOperations Status values ([MS-ASCMD] 2.2.3.177.8).
-const OK: u8 = 1;
-const PROTOCOL_ERROR: u8 = 2;
-const SERVER_ERROR: u8 = 3;
-const NOT_FOUND: u8 = 6;
-const BAD_RANGE: u8 = 8;
-/// "The requested data size is too large": over the policy's MaxAttachmentSize, or over
-/// what one response may carry (`[limits] max_response`).
-const TOO_LARGE: u8 = 11;
-const INVALID_ATTACHMENT: u8 = 15;
-/// "Access to the resource is denied": the policy disables attachments.
-const ACCESS_DENIED: u8 = 16;
-/// Move: "the destination folder cannot be the recipient information cache" ([MS-ASCON]
-/// 2.2.2.10).
-const RECIPIENT_CACHE: u8 = 105;
-/// Move without MoveAlways ([MS-ASCMD] 2.2.3.118: it "MUST be included").
-const MOVE_ALWAYS_MISSING: u8 = 155;
-/// Move: "the destination folder MUST be of type IPF.Note" ([MS-ASCON] 2.2.2.10).
-const NOT_A_MAIL_FOLDER: u8 = 156;
+command_status! {
+    /// ItemOperations Status values ([MS-ASCMD] 2.2.3.177.8).
+    enum Status {
+        Ok = 1,
+        ProtocolError = 2,
+        ServerError = 3,
+        NotFound = 6,
+        BadRange = 8,
+        /// "The requested data size is too large": over the policy's MaxAttachmentSize, or over
+        /// what one response may carry (`[limits] max_response`).
+        TooLarge = 11,
+        InvalidAttachment = 15,
+        /// "Access to the resource is denied": the policy disables attachments.
+        AccessDenied = 16,
+        /// Move: "the destination folder cannot be the recipient information cache" ([MS-ASCON]
+        /// 2.2.2.10).
+        RecipientCache = 105,
+        /// Move without MoveAlways ([MS-ASCMD] 2.2.3.118: it "MUST be included").
+        MoveAlwaysMissing = 155,
+        /// Move: "the destination folder MUST be of type IPF.Note" ([MS-ASCON] 2.2.2.10).
+        NotAMailFolder = 156,
+    }
+}
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body.filter(|b| b.tag == io::ITEM_OPERATIONS) else {
         return Ok(status_reply(
             io::ITEM_OPERATIONS,
             io::STATUS,
-            PROTOCOL_ERROR,
+            Status::ProtocolError,
         ));
     };
     let max = ctx.app.cfg.limits.max_commands;
@@ -66,7 +73,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(status_reply(
             io::ITEM_OPERATIONS,
             io::STATUS,
-            PROTOCOL_ERROR,
+            Status::ProtocolError,
         ));
     };
     let policy = ctx.mail_policy();
@@ -91,7 +98,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         } else {
             // Move before 14.0 ([MS-ASCMD] 2.2.3.117.1), or no operation at all: refused on
             // its own.
-            Element::new(op.tag).text_child(io::STATUS, PROTOCOL_ERROR.to_string())
+            Element::new(op.tag).text_child(io::STATUS, Status::ProtocolError.to_string())
         });
     }
     if out.over > 0 {
@@ -99,14 +106,16 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Limit::ResponseSize,
             &ctx.who(),
             format_args!(
-                "ItemOperations: {} Fetch(es) answered Status {TOO_LARGE}: over max_response {}",
-                out.over, ctx.app.cfg.limits.max_response
+                "ItemOperations: {} Fetch(es) answered Status {}: over max_response {}",
+                out.over,
+                Status::TooLarge,
+                ctx.app.cfg.limits.max_response
             ),
         );
     }
     ctx.hold(out.held);
     let root = Element::new(io::ITEM_OPERATIONS)
-        .text_child(io::STATUS, OK.to_string())
+        .text_child(io::STATUS, Status::Ok.to_string())
         .child(response);
     Ok(if ctx.req.accept_multipart {
         Reply::Multipart {
@@ -215,7 +224,7 @@ fn keep(out: &mut Output, mut work: Reservation, bytes: usize) {
     out.held.absorb(work);
 }
 
-fn fetch_status(status: u8) -> Element {
+fn fetch_status(status: Status) -> Element {
     Element::new(io::FETCH).text_child(io::STATUS, status.to_string())
 }
 
@@ -237,23 +246,25 @@ async fn fetch(
             .or_else(|| long_id.and_then(|l| l.split_once(':')).map(|(f, _)| f)),
         op.text_of(airsync::SERVER_ID).or(long_id),
     ) else {
-        return Ok(fetch_status(PROTOCOL_ERROR));
+        return Ok(fetch_status(Status::ProtocolError));
     };
     let body_opts = match options.map(BodyOptions::parse).transpose() {
         Ok(body) => {
             let body = body.unwrap_or_default();
-            policy.enforce(MailOptions { filter: 0, body }).body
+            policy
+                .enforce(MailOptions {
+                    filter: FilterType::All,
+                    body,
+                })
+                .body
         }
-        Err(_) => return Ok(fetch_status(PROTOCOL_ERROR)),
+        Err(_) => return Ok(fetch_status(Status::ProtocolError)),
     };
-    let found = match (
-        collection.parse::<u64>().ok(),
-        parse_item_server_id(server_id),
-    ) {
-        (Some(c), Some((f, id))) if c == f => fetch_item(ctx, f, id)?,
+    let found = match (collection.parse::<u64>().ok(), ItemRef::parse(server_id)) {
+        (Some(c), Some(r)) if c == r.folder => fetch_item(ctx, r.folder, r.item)?,
         _ => None,
     };
-    let answer = |status: u8| {
+    let answer = |status: Status| {
         fetch_status(status)
             .text_child(airsync::COLLECTION_ID, collection)
             .text_child(airsync::SERVER_ID, server_id)
@@ -265,12 +276,12 @@ async fn fetch(
             let bound = body_opts.bound(item.meta.size);
             if bound > out.left {
                 out.over += 1;
-                return Ok(answer(TOO_LARGE));
+                return Ok(answer(Status::TooLarge));
             }
             let size = usize::try_from(item.meta.size).unwrap_or(usize::MAX);
             let Some(work) = working_memory(ctx, size.saturating_add(bound * 2)).await? else {
                 out.over += 1;
-                return Ok(answer(TOO_LARGE));
+                return Ok(answer(Status::TooLarge));
             };
             let (store, version) = (ctx.app.store.clone(), ctx.req.version);
             let props = off_the_loop(move || full_data(&store, &item, &body_opts, version)).await?;
@@ -282,15 +293,17 @@ async fn fetch(
             let work = ctx.app.budget.nothing();
             (props, class.name(), work)
         }
-        None => return Ok(answer(NOT_FOUND)),
+        None => return Ok(answer(Status::NotFound)),
     };
     let len = props.content_len();
     if !out.take(len) {
-        return Ok(answer(TOO_LARGE));
+        return Ok(answer(Status::TooLarge));
     }
     keep(out, work, len);
     props.tag = io::PROPERTIES;
-    Ok(answer(OK).text_child(airsync::CLASS, class).child(props))
+    Ok(answer(Status::Ok)
+        .text_child(airsync::CLASS, class)
+        .child(props))
 }
 
 /// An item ItemOperations fetches.
@@ -344,27 +357,31 @@ async fn fetch_attachment(
     range: Option<&str>,
     out: &mut Output,
 ) -> Result<Element, FetchError> {
-    let answer = |status: u8| fetch_status(status).text_child(asb::FILE_REFERENCE, file_ref);
-    let Some((folder, id, part)) = parse_file_reference(file_ref) else {
-        return Ok(answer(INVALID_ATTACHMENT));
+    let answer = |status: Status| fetch_status(status).text_child(asb::FILE_REFERENCE, file_ref);
+    let Some(FileRef {
+        item: ItemRef { folder, item: id },
+        part,
+    }) = FileRef::parse(file_ref)
+    else {
+        return Ok(answer(Status::InvalidAttachment));
     };
     let shown = Sight::of(&ctx.device).item(&ctx.app.store.read()?, ctx.account.id, folder, id);
     let Some(item) = shown? else {
-        return Ok(answer(INVALID_ATTACHMENT));
+        return Ok(answer(Status::InvalidAttachment));
     };
     let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
-        return Ok(answer(INVALID_ATTACHMENT));
+        return Ok(answer(Status::InvalidAttachment));
     };
     match policy.attachment(listed.size) {
         Ok(()) => {}
-        Err(AttachmentRefusal::Disabled) => return Ok(answer(ACCESS_DENIED)),
-        Err(AttachmentRefusal::TooLarge) => return Ok(answer(TOO_LARGE)),
+        Err(AttachmentRefusal::Disabled) => return Ok(answer(Status::AccessDenied)),
+        Err(AttachmentRefusal::TooLarge) => return Ok(answer(Status::TooLarge)),
     }
     let listed_size = usize::try_from(listed.size).unwrap_or(usize::MAX);
     let wanted = match range.map(|r| parse_range(r, listed_size)) {
         None => listed_size,
         Some(Some((first, last))) => last - first + 1,
-        Some(None) => return Ok(answer(BAD_RANGE)),
+        Some(None) => return Ok(answer(Status::BadRange)),
     };
     let multipart = ctx.req.accept_multipart;
     let on_wire = if multipart {
@@ -373,7 +390,7 @@ async fn fetch_attachment(
         base64_len(wanted)
     };
     if !out.take(on_wire) {
-        return Ok(answer(TOO_LARGE));
+        return Ok(answer(Status::TooLarge));
     }
     // The message, the decoded attachment and what goes on the wire, at once.
     let message = usize::try_from(item.meta.size).unwrap_or(usize::MAX);
@@ -383,7 +400,7 @@ async fn fetch_attachment(
     let Some(work) = working_memory(ctx, need).await? else {
         out.left += on_wire;
         out.over += 1;
-        return Ok(answer(TOO_LARGE));
+        return Ok(answer(Status::TooLarge));
     };
     let (blobs, blob) = (ctx.app.store.blobs().clone(), item.blob.clone());
     let part_file = if multipart {
@@ -403,7 +420,7 @@ async fn fetch_attachment(
             None => (&data[..], None),
             Some(r) => match parse_range(&r, total) {
                 Some((first, last)) => (&data[first..=last], Some(format!("{first}-{last}"))),
-                None => return Ok(Some(Err(BAD_RANGE))),
+                None => return Ok(Some(Err(Status::BadRange))),
             },
         };
         let payload = match part_file {
@@ -425,7 +442,7 @@ async fn fetch_attachment(
     })
     .await?;
     let a = match produced {
-        None => return Ok(answer(INVALID_ATTACHMENT)),
+        None => return Ok(answer(Status::InvalidAttachment)),
         Some(Err(status)) => return Ok(answer(status)),
         Some(Ok(a)) => a,
     };
@@ -446,20 +463,20 @@ async fn fetch_attachment(
             props.push_text(io::DATA, encoded);
         }
     }
-    Ok(answer(OK).child(props))
+    Ok(answer(Status::Ok).child(props))
 }
 
 /// EmptyFolderContents ([MS-ASCMD] 2.2.3.58): every item of the folder, and with
 /// DeleteSubFolders its subfolders too.
 async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError> {
-    let answer = |status: u8, id: &str| {
+    let answer = |status: Status, id: &str| {
         Element::new(io::EMPTY_FOLDER_CONTENTS)
             .text_child(io::STATUS, status.to_string())
             .text_child(airsync::COLLECTION_ID, id)
     };
     let Some(id) = op.text_of(airsync::COLLECTION_ID) else {
         return Ok(Element::new(io::EMPTY_FOLDER_CONTENTS)
-            .text_child(io::STATUS, PROTOCOL_ERROR.to_string()));
+            .text_child(io::STATUS, Status::ProtocolError.to_string()));
     };
     let subfolders = op
         .find(io::OPTIONS)
@@ -467,7 +484,7 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
     let account = ctx.account.id;
     let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, id)?;
     let Some(folder) = shown else {
-        return Ok(answer(NOT_FOUND, id));
+        return Ok(answer(Status::NotFound, id));
     };
     let emptied = ctx
         .app
@@ -495,10 +512,10 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
         // rolled back), and the server says it failed ([MS-ASCMD] 2.2.3.177.8, Status 3).
         Err(refused) => {
             tracing::info!("{}: EmptyFolderContents of {id}: {refused}", ctx.who());
-            return Ok(answer(SERVER_ERROR, id));
+            return Ok(answer(Status::ServerError, id));
         }
     }
-    Ok(answer(OK, id))
+    Ok(answer(Status::Ok, id))
 }
 
 /// Move of a conversation ([MS-ASCMD] 2.2.3.117.1, [MS-ASCON] 2.2.2.7-2.2.2.10): every
@@ -514,7 +531,7 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
         .and_then(|c| c.bytes_lenient())
         .map(|c| c.into_owned())
         .filter(|c| !c.is_empty());
-    let answer = |status: u8| {
+    let answer = |status: Status| {
         let e = Element::new(io::MOVE).text_child(io::STATUS, status.to_string());
         match &conversation {
             Some(c) => e.opaque_child(io::CONVERSATION_ID, c.clone()),
@@ -522,25 +539,25 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
         }
     };
     let (Some(id), Some(dst)) = (&conversation, op.text_of(io::DST_FLD_ID)) else {
-        return Ok(answer(PROTOCOL_ERROR));
+        return Ok(answer(Status::ProtocolError));
     };
     if op
         .find(io::OPTIONS)
         .and_then(|o| o.find(io::MOVE_ALWAYS))
         .is_none()
     {
-        return Ok(answer(MOVE_ALWAYS_MISSING));
+        return Ok(answer(Status::MoveAlwaysMissing));
     }
     let account = ctx.account.id;
     let tx = ctx.app.store.read()?;
     let sight = Sight::of(&ctx.device);
     // A folder the device does not have does not exist: 6.
     let Some(dst) = sight.folder_named(&tx, account, dst)? else {
-        return Ok(answer(NOT_FOUND));
+        return Ok(answer(Status::NotFound));
     };
     match dst.kind {
-        FolderType::RecipientCache => return Ok(answer(RECIPIENT_CACHE)),
-        kind if !is_mail(kind) => return Ok(answer(NOT_A_MAIL_FOLDER)),
+        FolderType::RecipientCache => return Ok(answer(Status::RecipientCache)),
+        kind if !is_mail(kind) => return Ok(answer(Status::NotAMailFolder)),
         _ => {}
     }
     // The conversation exists for the device when it has one of its messages anywhere
@@ -559,7 +576,7 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
     }
     drop(tx);
     if !found {
-        return Ok(answer(NOT_FOUND));
+        return Ok(answer(Status::NotFound));
     }
     let (to, conversation_id) = (dst.id, id.clone());
     let moved = ctx
@@ -578,11 +595,11 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
         })
         .await;
     Ok(match moved {
-        Ok(true) => answer(OK),
-        Ok(false) => answer(NOT_FOUND),
+        Ok(true) => answer(Status::Ok),
+        Ok(false) => answer(Status::NotFound),
         Err(e) if retriable(&e) => {
             tracing::warn!("ItemOperations Move write failed: {e}");
-            answer(SERVER_ERROR)
+            answer(Status::ServerError)
         }
         Err(e) => return Err(e),
     })

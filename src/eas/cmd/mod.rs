@@ -181,6 +181,6 @@ pub fn body_with_root(body: Option<Element>, root: Tag) -> Option<Element> {
 }
 
 /// `<root><status>code</status></root>`.
-pub fn status_reply(root: Tag, status: Tag, code: u8) -> Reply {
-    Reply::Wbxml(Element::new(root).text_child(status, code.to_string()))
+pub fn status_reply(root: Tag, status: Tag, code: impl Into<u8>) -> Reply {
+    Reply::Wbxml(Element::new(root).text_child(status, code.into().to_string()))
 }

@@ -11,23 +11,29 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::proto::ids::ItemRef;
+use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
-use crate::sync::{item_server_id, parse_item_server_id, retriable};
+use crate::sync::retriable;
 use crate::wbxml::{Element, tag::r#move as mv};
 
-/// MoveItems Status values ([MS-ASCMD] 2.2.3.177.9).
-const INVALID_SOURCE: u8 = 1;
-const INVALID_DESTINATION: u8 = 2;
-const OK: u8 = 3;
-const SAME_FOLDER: u8 = 4;
-/// "The item cannot be moved to more than one item at a time" (more than one DstFldId).
-const FAILED: u8 = 5;
-/// "Source or destination item was locked": a transient server condition; the client
-/// retries the move.
-const LOCKED: u8 = 7;
+command_status! {
+    /// MoveItems Status values ([MS-ASCMD] 2.2.3.177.9).
+    enum Status {
+        InvalidSource = 1,
+        InvalidDestination = 2,
+        Ok = 3,
+        SameFolder = 4,
+        /// "The item cannot be moved to more than one item at a time" (more than one DstFldId).
+        Failed = 5,
+        /// "Source or destination item was locked": a transient server condition; the client
+        /// retries the move.
+        Locked = 7,
+    }
+}
 
 struct Move {
     src_msg: String,
@@ -48,7 +54,11 @@ enum Moved {
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body.filter(|b| b.tag == mv::MOVE_ITEMS) else {
-        return Ok(status_reply(mv::MOVE_ITEMS, mv::STATUS, INVALID_SOURCE));
+        return Ok(status_reply(
+            mv::MOVE_ITEMS,
+            mv::STATUS,
+            Status::InvalidSource,
+        ));
     };
     let max = ctx.app.cfg.limits.max_commands;
     let Ok(moves) = at_most(req.find_all(mv::MOVE), max) else {
@@ -57,7 +67,11 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             format_args!("MoveItems with more than max_commands {max} moves"),
         );
         // The protocol has no Status for it: answered as a MoveItems that cannot be read.
-        return Ok(status_reply(mv::MOVE_ITEMS, mv::STATUS, INVALID_SOURCE));
+        return Ok(status_reply(
+            mv::MOVE_ITEMS,
+            mv::STATUS,
+            Status::InvalidSource,
+        ));
     };
     let moves: Vec<Move> = moves
         .into_iter()
@@ -82,31 +96,32 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     Ok(Reply::Wbxml(out))
 }
 
-async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), StoreError> {
+async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), StoreError> {
     if m.several_destinations {
-        return Ok((FAILED, None));
+        return Ok((Status::Failed, None));
     }
     let account = ctx.account.id;
     let src_folder = m.src_folder.parse::<u64>().ok();
-    let item = parse_item_server_id(&m.src_msg).filter(|(f, _)| Some(*f) == src_folder);
+    let item = ItemRef::parse(&m.src_msg).filter(|r| Some(r.folder) == src_folder);
     let tx = ctx.app.store.read()?;
     // Folders the device is not shown are ones it does not have: Status 1 or 2.
     let sight = Sight::of(&ctx.device);
-    let (Some(src), Some((_, id))) = (sight.folder_named(&tx, account, &m.src_folder)?, item)
+    let (Some(src), Some(ItemRef { item: id, .. })) =
+        (sight.folder_named(&tx, account, &m.src_folder)?, item)
     else {
-        return Ok((INVALID_SOURCE, None));
+        return Ok((Status::InvalidSource, None));
     };
     let Some(dst) = sight.folder_named(&tx, account, &m.dst_folder)? else {
-        return Ok((INVALID_DESTINATION, None));
+        return Ok((Status::InvalidDestination, None));
     };
     if src.id == dst.id {
-        return Ok((SAME_FOLDER, None));
+        return Ok((Status::SameFolder, None));
     }
     // An item goes only where its kind lives: mail between mail folders, an event between
     // calendars, ... ([MS-ASCMD] 2.2.3.177.9 Status 2, "invalid destination collection").
     let class = Class::of(src.kind);
     if Class::of(dst.kind) != class {
-        return Ok((INVALID_DESTINATION, None));
+        return Ok((Status::InvalidDestination, None));
     }
     drop(tx);
     let (from, to) = (src.id, dst.id);
@@ -122,7 +137,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
                 Some(_) => items::move_groupware(w, account, from, id, to)?.map(|(_, g)| g.id),
             };
             if let Some(new_id) = new_id {
-                return Ok(Moved::To(item_server_id(to, new_id)));
+                return Ok(Moved::To(ItemRef::new(to, new_id).to_string()));
             }
             // Gone from the source: a resend of this very move gets the same answer while
             // the moved item is still where the move put it.
@@ -132,26 +147,26 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(u8, Option<String>), Store
                         && (w.item(account, to, new_id)?.is_some()
                             || w.groupware_item(account, to, new_id)?.is_some()) =>
                 {
-                    Ok(Moved::To(item_server_id(to, new_id)))
+                    Ok(Moved::To(ItemRef::new(to, new_id).to_string()))
                 }
                 _ => Ok(Moved::SourceGone),
             }
         })
         .await;
     Ok(match moved {
-        Ok(Moved::To(new_id)) => (OK, Some(new_id)),
-        Ok(Moved::SourceGone) => (INVALID_SOURCE, None),
-        Ok(Moved::DestinationGone) => (INVALID_DESTINATION, None),
+        Ok(Moved::To(new_id)) => (Status::Ok, Some(new_id)),
+        Ok(Moved::SourceGone) => (Status::InvalidSource, None),
+        Ok(Moved::DestinationGone) => (Status::InvalidDestination, None),
         Err(e) => (write_failure(e)?, None),
     })
 }
 
 /// The Status of a move whose write failed: a retriable failure is the transient
 /// condition of Status 7, and the client tries again; any other is the server's error.
-fn write_failure(e: StoreError) -> Result<u8, StoreError> {
+fn write_failure(e: StoreError) -> Result<Status, StoreError> {
     if retriable(&e) {
         tracing::warn!("MoveItems write failed, the client is told to retry: {e}");
-        Ok(LOCKED)
+        Ok(Status::Locked)
     } else {
         Err(e)
     }
@@ -163,10 +178,13 @@ mod tests {
 
     #[test]
     fn a_failed_write_is_locked_or_an_error() {
-        assert_eq!(write_failure(StoreError::WriterGone).ok(), Some(LOCKED));
+        assert_eq!(
+            write_failure(StoreError::WriterGone).ok(),
+            Some(Status::Locked)
+        );
         assert_eq!(
             write_failure(StoreError::Io(std::io::Error::other("commit failed"))).ok(),
-            Some(LOCKED)
+            Some(Status::Locked)
         );
         assert!(write_failure(StoreError::Invalid("no".into())).is_err());
     }

@@ -8,6 +8,7 @@ use hyper::StatusCode;
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::Distinct;
 use crate::govern::settings::Sight;
+use crate::proto::status::command_status;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::model::{Folder, FolderId, PingParams as Params};
@@ -17,16 +18,20 @@ use crate::store::{StoreError, now};
 use crate::sync::stored as coll;
 use crate::wbxml::{Element, tag::ping as p};
 
-/// Ping Status values ([MS-ASCMD] 2.2.3.177.11).
-const EXPIRED: u8 = 1;
-const CHANGES: u8 = 2;
-const MISSING_PARAMETERS: u8 = 3;
-const SYNTAX: u8 = 4;
-const BAD_HEARTBEAT: u8 = 5;
-const TOO_MANY_FOLDERS: u8 = 6;
-const HIERARCHY_STALE: u8 = 7;
+command_status! {
+    /// Ping Status values ([MS-ASCMD] 2.2.3.177.11).
+    enum Status {
+        Expired = 1,
+        Changes = 2,
+        MissingParameters = 3,
+        Syntax = 4,
+        BadHeartbeat = 5,
+        TooManyFolders = 6,
+        HierarchyStale = 7,
+    }
+}
 
-fn reply(status: u8) -> Reply {
+fn reply(status: Status) -> Reply {
     status_reply(p::PING, p::STATUS, status)
 }
 
@@ -42,17 +47,17 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             Err(Refused::TooMany) => return Ok(too_many_folders(ctx, "over")),
             Err(Refused::Status(status)) => return Ok(reply(status)),
         },
-        Some(_) => return Ok(reply(SYNTAX)),
+        Some(_) => return Ok(reply(Status::Syntax)),
     };
     let Some(params) = params.filter(|p| p.heartbeat.is_some() && !p.folders.is_empty()) else {
-        return Ok(reply(MISSING_PARAMETERS));
+        return Ok(reply(Status::MissingParameters));
     };
     let heartbeat = params.heartbeat.unwrap_or_default();
     if heartbeat < limits.min_heartbeat || heartbeat > limits.max_heartbeat {
         let allowed = heartbeat.clamp(limits.min_heartbeat, limits.max_heartbeat);
         return Ok(Reply::Wbxml(
             Element::new(p::PING)
-                .text_child(p::STATUS, BAD_HEARTBEAT.to_string())
+                .text_child(p::STATUS, Status::BadHeartbeat.to_string())
                 .text_child(p::HEARTBEAT_INTERVAL, allowed.to_string()),
         ));
     }
@@ -61,7 +66,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(too_many_folders(ctx, &params.folders.len().to_string()));
     }
     let Some(folders) = resolve(ctx, &params.folders)? else {
-        return Ok(reply(HIERARCHY_STALE));
+        return Ok(reply(Status::HierarchyStale));
     };
     if stored.as_ref() != Some(&params) {
         let device = device.clone();
@@ -102,10 +107,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match waiter.wait(left).await {
-            Wake::Timeout | Wake::Superseded | Wake::Shutdown => return Ok(reply(EXPIRED)),
+            Wake::Timeout | Wake::Superseded | Wake::Shutdown => return Ok(reply(Status::Expired)),
             Wake::Hierarchy => {
                 if resolve(ctx, &params.folders)?.is_none() {
-                    return Ok(reply(HIERARCHY_STALE));
+                    return Ok(reply(Status::HierarchyStale));
                 }
             }
             // Told without a look at the store; still nothing for a device that is sent
@@ -161,7 +166,7 @@ fn too_many_folders(ctx: &Ctx<'_>, count: &str) -> Reply {
     );
     Reply::Wbxml(
         Element::new(p::PING)
-            .text_child(p::STATUS, TOO_MANY_FOLDERS.to_string())
+            .text_child(p::STATUS, Status::TooManyFolders.to_string())
             .text_child(p::MAX_FOLDERS, max.to_string()),
     )
 }
@@ -171,7 +176,7 @@ fn too_many_folders(ctx: &Ctx<'_>, count: &str) -> Reply {
 enum Refused {
     /// More distinct folders than `max_folders`.
     TooMany,
-    Status(u8),
+    Status(Status),
 }
 
 fn changes_reply(changed: &[FolderId]) -> Reply {
@@ -180,7 +185,7 @@ fn changes_reply(changed: &[FolderId]) -> Reply {
     });
     Reply::Wbxml(
         Element::new(p::PING)
-            .text_child(p::STATUS, CHANGES.to_string())
+            .text_child(p::STATUS, Status::Changes.to_string())
             .child(list),
     )
 }
@@ -193,7 +198,7 @@ fn parse(b: &Element, stored: Option<&Params>, max_folders: usize) -> Result<Par
         Some(h) => Some(
             h.trim()
                 .parse::<u32>()
-                .map_err(|_| Refused::Status(SYNTAX))?,
+                .map_err(|_| Refused::Status(Status::Syntax))?,
         ),
         None => stored.and_then(|s| s.heartbeat),
     };
@@ -202,7 +207,7 @@ fn parse(b: &Element, stored: Option<&Params>, max_folders: usize) -> Result<Par
             let mut seen = Distinct::new(max_folders);
             let mut ids = Vec::new();
             for f in list.find_all(p::FOLDER) {
-                let id = f.text_of(p::ID).ok_or(Refused::Status(SYNTAX))?;
+                let id = f.text_of(p::ID).ok_or(Refused::Status(Status::Syntax))?;
                 if seen.admit(id).map_err(|_| Refused::TooMany)? {
                     ids.push(id.to_owned());
                 }

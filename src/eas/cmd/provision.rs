@@ -9,29 +9,38 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 
-use super::settings::{device_information, parse_device_information};
+use super::settings::{self, device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::compliance::{self, Compliance};
 use crate::govern::levels::Effective;
 use crate::govern::{cache, device, policy, wipe};
 use crate::proto::ids::PolicyKey;
+use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::Wipe;
+use crate::store::model::{ProvisionState, Wipe};
 use crate::store::{StoreError, now};
 use crate::wbxml::{Element, tag::provision as pv, tag::settings as st};
 
-/// Provision Status ([MS-ASPROV] 2.2.2.54.2) and Policy Status (2.2.2.54.1) values.
-const OK: u8 = 1;
-const PROTOCOL_ERROR: u8 = 2;
-const UNKNOWN_POLICY_TYPE: u8 = 3;
-const WRONG_POLICY_KEY: u8 = 5;
-/// Provision Status 139: the client cannot fully comply with the policy and the server
-/// does not allow such clients ([MS-ASPROV] 3.1.5.2; [MS-ASCMD] 2.2.2, 14.0+).
-const NOT_FULLY_PROVISIONABLE: u8 = 139;
+command_status! {
+    /// Provision Status ([MS-ASPROV] 2.2.2.54.2) and Policy Status (2.2.2.54.1) values.
+    enum Status {
+        Ok = 1,
+        ProtocolError = 2,
+        UnknownPolicyType = 3,
+        WrongPolicyKey = 5,
+        /// Provision Status 139: the client cannot fully comply with the policy and the server
+        /// does not allow such clients ([MS-ASPROV] 3.1.5.2; [MS-ASCMD] 2.2.2, 14.0+).
+        NotFullyProvisionable = 139,
+    }
+}
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body_with_root(body, pv::PROVISION) else {
-        return Ok(status_reply(pv::PROVISION, pv::STATUS, PROTOCOL_ERROR));
+        return Ok(status_reply(
+            pv::PROVISION,
+            pv::STATUS,
+            Status::ProtocolError,
+        ));
     };
     let mut out = Element::new(pv::PROVISION);
     // 14.1+ introduces the device inside the first Provision ([MS-ASPROV] 2.2.2.52).
@@ -41,7 +50,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         } else {
             out.push(
                 Element::new(st::DEVICE_INFORMATION)
-                    .text_child(st::STATUS, PROTOCOL_ERROR.to_string()),
+                    .text_child(st::STATUS, settings::Status::ProtocolError.to_string()),
             );
         }
     }
@@ -50,16 +59,20 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     }
     let Some(policy) = req.find(pv::POLICIES).and_then(|p| p.find(pv::POLICY)) else {
         // A wipe acknowledgement without a pending wipe, or nothing at all.
-        return Ok(status_reply(pv::PROVISION, pv::STATUS, PROTOCOL_ERROR));
+        return Ok(status_reply(
+            pv::PROVISION,
+            pv::STATUS,
+            Status::ProtocolError,
+        ));
     };
-    out.push_text(pv::STATUS, OK.to_string());
+    out.push_text(pv::STATUS, Status::Ok.to_string());
     let policy_type = policy.text_of(pv::POLICY_TYPE).unwrap_or_default();
     let answer = if policy_type != policy::POLICY_TYPE {
         tracing::info!(
             "{}: unknown PolicyType {policy_type:?}",
             ctx.device.device_id
         );
-        policy_element(UNKNOWN_POLICY_TYPE)
+        policy_element(Status::UnknownPolicyType)
     } else {
         match policy.text_of(pv::POLICY_KEY) {
             None => phase_one(ctx).await?,
@@ -87,7 +100,7 @@ async fn wipe(
     } else {
         pv::REMOTE_WIPE
     };
-    out.push_text(pv::STATUS, OK.to_string());
+    out.push_text(pv::STATUS, Status::Ok.to_string());
     match req.find(directive).map(|a| a.text_of(pv::STATUS)) {
         Some(Some("1")) => {
             ctx.device = wipe::acknowledged(&ctx.app.store, ctx.account, &ctx.device).await?;
@@ -104,7 +117,7 @@ async fn wipe(
     Ok(Reply::Wbxml(out))
 }
 
-fn policy_element(status: u8) -> Element {
+fn policy_element(status: Status) -> Element {
     Element::new(pv::POLICY)
         .text_child(pv::POLICY_TYPE, policy::POLICY_TYPE)
         .text_child(pv::STATUS, status.to_string())
@@ -121,25 +134,20 @@ fn effective(ctx: &Ctx<'_>) -> Result<Arc<Effective>, StoreError> {
 /// not allowed: Status 139 where the version has it, else HTTP 403.
 fn not_fully_provisionable(ctx: &Ctx<'_>) -> Reply {
     if ctx.req.version >= ProtocolVersion::V14_0 {
-        status_reply(pv::PROVISION, pv::STATUS, NOT_FULLY_PROVISIONABLE)
+        status_reply(pv::PROVISION, pv::STATUS, Status::NotFullyProvisionable)
     } else {
         Reply::Http(StatusCode::FORBIDDEN)
     }
 }
 
-fn new_key() -> u32 {
-    // 0 means "no key" on the wire; never hand it out.
-    rand::random::<u32>().max(1)
-}
-
 async fn phase_one(ctx: &mut Ctx<'_>) -> Result<Element, StoreError> {
-    let temporary = new_key();
+    let temporary = PolicyKey::random();
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
-        d.pending_policy_key = Some(temporary);
+        d.provision = d.provision.offered(temporary);
     })
     .await?;
     let doc = effective(ctx)?.policy.provision_doc(ctx.req.version);
-    Ok(policy_element(OK)
+    Ok(policy_element(Status::Ok)
         .text_child(pv::POLICY_KEY, temporary.to_string())
         .child(Element::new(pv::DATA).child(doc)))
 }
@@ -152,22 +160,22 @@ async fn phase_two(
     key: &str,
     client_status: Option<&str>,
 ) -> Result<Option<Element>, StoreError> {
-    let sent = PolicyKey::parse(key).ok().flatten().map(PolicyKey::get);
+    let sent = PolicyKey::parse(key).ok().flatten();
     let d = &ctx.device;
     // A resent acknowledgement whose answer was lost gets the same final key again.
-    if let (Some(s), None, Some(final_key)) = (sent, d.pending_policy_key, d.policy_key)
-        && (Some(s) == d.acked_policy_key || s == final_key)
+    if let (Some(s), ProvisionState::Provisioned { final_key, acked }) = (sent, d.provision)
+        && (Some(s) == acked || s == final_key)
     {
         return Ok(Some(
-            policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()),
+            policy_element(Status::Ok).text_child(pv::POLICY_KEY, final_key.to_string()),
         ));
     }
-    if sent.is_none() || sent != d.pending_policy_key {
+    if sent.is_none() || sent != d.provision.offer() {
         tracing::info!(
             "{}: acknowledged policy key {key:?} is not the one handed out",
             d.device_id
         );
-        return Ok(Some(policy_element(WRONG_POLICY_KEY)));
+        return Ok(Some(policy_element(Status::WrongPolicyKey)));
     }
     let store = &ctx.app.store;
     let policy = effective(ctx)?;
@@ -184,27 +192,25 @@ async fn phase_two(
     if compliance == Compliance::NonCompliant && !policy.limits.allow_non_provisionable {
         compliance::record(store, ctx.account, &ctx.device, compliance, true).await?;
         ctx.device = device::update(store, &ctx.device, |d| {
-            d.pending_policy_key = None;
-            d.policy_key = None;
+            d.provision = ProvisionState::NotProvisioned;
             d.policy_hash = None;
         })
         .await?;
         return Ok(None);
     }
-    let (final_key, hash, t) = (new_key(), policy.hash(ctx.req.version), now());
+    let (final_key, hash, t) = (PolicyKey::random(), policy.hash(ctx.req.version), now());
     let (account, device_id) = (ctx.account.id, ctx.device.device_id.clone());
     let (_, d) = compliance::write(store, account, &device_id.clone(), move |tx, s| {
         s.accepted_at = Some(t);
         s.compliance = compliance;
         device::change_in(tx, account, &device_id, |d| {
-            d.acked_policy_key = d.pending_policy_key.take();
-            d.policy_key = Some(final_key);
+            d.provision = d.provision.accepted(final_key);
             d.policy_hash = Some(hash);
         })
     })
     .await?;
     ctx.device = d;
     Ok(Some(
-        policy_element(OK).text_child(pv::POLICY_KEY, final_key.to_string()),
+        policy_element(Status::Ok).text_child(pv::POLICY_KEY, final_key.to_string()),
     ))
 }

@@ -9,20 +9,26 @@ use crate::bounded::distinct_at_most;
 use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
+use crate::proto::filter::FilterType;
+use crate::proto::ids::ItemRef;
+use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
 use crate::store::model::FolderId;
 use crate::store::ops::Reads;
 use crate::store::search_index;
-use crate::sync::item_server_id;
 use crate::wbxml::{Element, tag::airsync, tag::email, tag::search as s};
 
-/// Search Status values ([MS-ASCMD] 2.2.3.177.13).
-const OK: u8 = 1;
-const INVALID_REQUEST: u8 = 2;
-const TOO_COMPLEX: u8 = 8;
-const FOLDER_SYNC_REQUIRED: u8 = 11;
+command_status! {
+    /// Search Status values ([MS-ASCMD] 2.2.3.177.13).
+    enum Status {
+        Ok = 1,
+        InvalidRequest = 2,
+        TooComplex = 8,
+        FolderSyncRequired = 11,
+    }
+}
 
 /// Most words one query may hold, and most results one answer may list.
 const MAX_TERMS: usize = 16;
@@ -42,27 +48,29 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         .filter(|b| b.tag == s::SEARCH)
         .and_then(|b| b.find(s::STORE).cloned())
     else {
-        return Ok(status_reply(s::SEARCH, s::STATUS, INVALID_REQUEST));
+        return Ok(status_reply(s::SEARCH, s::STATUS, Status::InvalidRequest));
     };
     let answer = match store.text_of(s::NAME) {
         Some(n) if n.eq_ignore_ascii_case("Mailbox") => mailbox(ctx, &store)?,
         // The global address list and document libraries are not offered (yet): an empty,
         // successful result lets clients fall back to their own contacts.
-        Some(n) if n.eq_ignore_ascii_case("GAL") => store_answer(OK).text_child(s::TOTAL, "0"),
-        _ => store_answer(INVALID_REQUEST),
+        Some(n) if n.eq_ignore_ascii_case("GAL") => {
+            store_answer(Status::Ok).text_child(s::TOTAL, "0")
+        }
+        _ => store_answer(Status::InvalidRequest),
     };
     Ok(Reply::Wbxml(
         Element::new(s::SEARCH)
-            .text_child(s::STATUS, OK.to_string())
+            .text_child(s::STATUS, Status::Ok.to_string())
             .child(Element::new(s::RESPONSE).child(answer)),
     ))
 }
 
-fn store_answer(status: u8) -> Element {
+fn store_answer(status: Status) -> Element {
     Element::new(s::STORE).text_child(s::STATUS, status.to_string())
 }
 
-fn parse_query(q: &Element, out: &mut Query) -> Result<(), u8> {
+fn parse_query(q: &Element, out: &mut Query) -> Result<(), Status> {
     for e in q.elements() {
         if e.tag == s::AND {
             parse_query(e, out)?;
@@ -74,12 +82,12 @@ fn parse_query(q: &Element, out: &mut Query) -> Result<(), u8> {
         } else if e.tag == s::GREATER_THAN || e.tag == s::LESS_THAN {
             // Only DateReceived comparisons exist for mail ([MS-ASCMD] 2.2.3.79).
             if e.find(email::DATE_RECEIVED).is_none() {
-                return Err(INVALID_REQUEST);
+                return Err(Status::InvalidRequest);
             }
             let when = e
                 .text_of(s::VALUE)
                 .and_then(parse_datetime)
-                .ok_or(INVALID_REQUEST)?;
+                .ok_or(Status::InvalidRequest)?;
             if e.tag == s::GREATER_THAN {
                 out.after = Some(when);
             } else {
@@ -88,7 +96,7 @@ fn parse_query(q: &Element, out: &mut Query) -> Result<(), u8> {
         } else if e.tag == airsync::CLASS {
             // Mail is the only class a mailbox search returns.
         } else {
-            return Err(TOO_COMPLEX);
+            return Err(Status::TooComplex);
         }
     }
     Ok(())
@@ -111,16 +119,16 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let mut query = Query::default();
     if let Err(status) = store
         .find(s::QUERY)
-        .ok_or(INVALID_REQUEST)
+        .ok_or(Status::InvalidRequest)
         .and_then(|q| parse_query(q, &mut query))
     {
         return Ok(store_answer(status));
     }
     if query.words.is_empty() {
-        return Ok(store_answer(INVALID_REQUEST));
+        return Ok(store_answer(Status::InvalidRequest));
     }
     if query.words.len() > MAX_TERMS {
-        return Ok(store_answer(TOO_COMPLEX));
+        return Ok(store_answer(Status::TooComplex));
     }
     let max_folders = ctx.app.cfg.limits.max_collections;
     let Ok(named) = distinct_at_most(query.folders.iter(), max_folders) else {
@@ -128,7 +136,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
             Limit::SearchRange,
             format_args!("Search naming more than max_collections {max_folders} folders"),
         );
-        return Ok(store_answer(TOO_COMPLEX));
+        return Ok(store_answer(Status::TooComplex));
     };
     let options = store.find(s::OPTIONS);
     let range = options.and_then(|o| o.text_of(s::RANGE));
@@ -137,7 +145,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
             Limit::SearchRange,
             format_args!("Search Range {:?} out of bounds", range.unwrap_or_default()),
         );
-        return Ok(store_answer(INVALID_REQUEST));
+        return Ok(store_answer(Status::InvalidRequest));
     };
     let deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
     let body = match options.map(BodyOptions::parse).transpose() {
@@ -153,13 +161,16 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
             }],
             ..b.unwrap_or_default()
         },
-        Err(_) => return Ok(store_answer(INVALID_REQUEST)),
+        Err(_) => return Ok(store_answer(Status::InvalidRequest)),
     };
     let account = ctx.account.id;
     let tx = ctx.app.store.read()?;
     let body = ctx
         .mail_policy()
-        .enforce(MailOptions { filter: 0, body })
+        .enforce(MailOptions {
+            filter: FilterType::All,
+            body,
+        })
         .body;
     // Only the folders the device is shown may be named, and only those whose contents it
     // is sent are searched (none while it is quarantined: no hits).
@@ -180,7 +191,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let mut scope: Option<BTreeSet<FolderId>> = None;
     for id in named {
         let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f)) else {
-            return Ok(store_answer(FOLDER_SYNC_REQUIRED));
+            return Ok(store_answer(Status::FolderSyncRequired));
         };
         let set = scope.get_or_insert_with(BTreeSet::new);
         // Every folder below `root` (with DeepTraversal), each visited once.
@@ -207,7 +218,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         }
     }
     drop(tx);
-    let mut answer = store_answer(OK);
+    let mut answer = store_answer(Status::Ok);
     // The results stop before one that could take the response past `[limits]
     // max_response`; the response's Range then says which came ([MS-ASCMD] 2.2.3.143.3:
     // the number of matching entries being returned), and the client asks for the rest.
@@ -235,7 +246,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         answer.push(
             Element::new(s::RESULT)
                 .text_child(airsync::CLASS, "Email")
-                .text_child(s::LONG_ID, item_server_id(item.folder, item.id))
+                .text_child(s::LONG_ID, ItemRef::new(item.folder, item.id).to_string())
                 .text_child(airsync::COLLECTION_ID, item.folder.to_string())
                 .child(props),
         );

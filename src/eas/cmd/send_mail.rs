@@ -9,10 +9,10 @@ use crate::govern::settings::Sight;
 use crate::mail::smart::Smart;
 use crate::mail::submit::{self, Source, Submission, SubmitError};
 use crate::proto::command::Command;
+use crate::proto::ids::ItemRef;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::StoreError;
-use crate::sync::parse_item_server_id;
 use crate::wbxml::{Element, Tag, tag::composemail as cm};
 
 /// InvalidContent / InvalidMIME ([MS-ASCMD] 2.2.2).
@@ -99,11 +99,10 @@ fn from_wbxml(command: Command, body: Option<Element>) -> Option<Submission> {
         Some(kind) => {
             let s = b.find(cm::SOURCE)?;
             // Source by LongId (a search result) names `folder:item` like a ServerId.
-            let (folder, item) = match (s.text_of(cm::FOLDER_ID), s.text_of(cm::ITEM_ID)) {
-                (Some(f), Some(i)) => {
-                    parse_item_server_id(i).filter(|(fid, _)| f.parse() == Ok(*fid))?
-                }
-                _ => parse_item_server_id(s.text_of(cm::LONG_ID)?)?,
+            let ItemRef { folder, item } = match (s.text_of(cm::FOLDER_ID), s.text_of(cm::ITEM_ID))
+            {
+                (Some(f), Some(i)) => ItemRef::parse(i).filter(|r| f.parse() == Ok(r.folder))?,
+                _ => ItemRef::parse(s.text_of(cm::LONG_ID)?)?,
             };
             Some(Source {
                 folder,
@@ -128,7 +127,7 @@ fn from_query(ctx: &Ctx<'_>, command: Command) -> Option<Submission> {
     let source = match smart_kind(command) {
         Some(kind) => {
             let item = ctx.req.item_id.as_ref()?;
-            let (folder, id) = parse_item_server_id(item.as_str())?;
+            let ItemRef { folder, item: id } = ItemRef::parse(item.as_str())?;
             if ctx
                 .req
                 .collection_id

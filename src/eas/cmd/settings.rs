@@ -3,22 +3,32 @@
 
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::device;
+use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
 use crate::store::StoreError;
 use crate::store::model::{DeviceInfo, Oof, OofMessage};
 use crate::store::ops::{self, Reads};
 use crate::wbxml::{Element, tag::settings as st};
 
-/// Settings Status values ([MS-ASCMD] 2.2.3.177.13).
-const OK: u8 = 1;
-const PROTOCOL_ERROR: u8 = 2;
-const INVALID_ARGUMENTS: u8 = 5;
+command_status! {
+    /// Settings Status values ([MS-ASCMD] 2.2.3.177.13); Provision's DeviceInformation
+    /// answers with them too.
+    pub(super) enum Status {
+        Ok = 1,
+        ProtocolError = 2,
+        InvalidArguments = 5,
+    }
+}
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let Some(req) = body_with_root(body, st::SETTINGS) else {
-        return Ok(status_reply(st::SETTINGS, st::STATUS, PROTOCOL_ERROR));
+        return Ok(status_reply(
+            st::SETTINGS,
+            st::STATUS,
+            Status::ProtocolError,
+        ));
     };
-    let mut out = Element::new(st::SETTINGS).text_child(st::STATUS, OK.to_string());
+    let mut out = Element::new(st::SETTINGS).text_child(st::STATUS, Status::Ok.to_string());
     for part in req.elements() {
         let answer = if part.tag == st::OOF {
             oof(ctx, part).await?
@@ -31,17 +41,21 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         } else if part.tag == st::RIGHTS_MANAGEMENT_INFORMATION {
             // No IRM templates here: an empty list, successfully.
             Element::new(st::RIGHTS_MANAGEMENT_INFORMATION)
-                .text_child(st::STATUS, OK.to_string())
+                .text_child(st::STATUS, Status::Ok.to_string())
                 .child(Element::new(st::GET))
         } else {
-            return Ok(status_reply(st::SETTINGS, st::STATUS, PROTOCOL_ERROR));
+            return Ok(status_reply(
+                st::SETTINGS,
+                st::STATUS,
+                Status::ProtocolError,
+            ));
         };
         out.push(answer);
     }
     Ok(Reply::Wbxml(out))
 }
 
-fn with_status(tag: crate::wbxml::Tag, code: u8) -> Element {
+fn with_status(tag: crate::wbxml::Tag, code: Status) -> Element {
     Element::new(tag).text_child(st::STATUS, code.to_string())
 }
 
@@ -65,32 +79,32 @@ pub fn parse_device_information(e: &Element) -> Option<DeviceInfo> {
 /// Stores DeviceInformation on the device row; answers the part's element.
 pub async fn device_information(ctx: &mut Ctx<'_>, part: &Element) -> Result<Element, StoreError> {
     let Some(info) = parse_device_information(part) else {
-        return Ok(with_status(st::DEVICE_INFORMATION, PROTOCOL_ERROR));
+        return Ok(with_status(st::DEVICE_INFORMATION, Status::ProtocolError));
     };
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
         d.info = info.clone();
     })
     .await?;
-    Ok(with_status(st::DEVICE_INFORMATION, OK))
+    Ok(with_status(st::DEVICE_INFORMATION, Status::Ok))
 }
 
 async fn device_password(ctx: &mut Ctx<'_>, part: &Element) -> Result<Element, StoreError> {
     let Some(password) = part.find(st::SET).and_then(|s| s.text_of(st::PASSWORD)) else {
-        return Ok(with_status(st::DEVICE_PASSWORD, PROTOCOL_ERROR));
+        return Ok(with_status(st::DEVICE_PASSWORD, Status::ProtocolError));
     };
     let password = password.to_owned();
     ctx.device = device::update(&ctx.app.store, &ctx.device, move |d| {
         d.recovery_password = Some(password.clone());
     })
     .await?;
-    Ok(with_status(st::DEVICE_PASSWORD, OK))
+    Ok(with_status(st::DEVICE_PASSWORD, Status::Ok))
 }
 
 /// [MS-ASCMD] 2.2.3.87: 14.1+ wraps the addresses in Accounts/Account with the display
 /// name and the primary address; older versions get the bare list.
 fn user_information(ctx: &Ctx<'_>, part: &Element) -> Element {
     if part.find(st::GET).is_none() {
-        return with_status(st::USER_INFORMATION, PROTOCOL_ERROR);
+        return with_status(st::USER_INFORMATION, Status::ProtocolError);
     }
     let email = &ctx.account.email;
     let addresses = Element::new(st::EMAIL_ADDRESSES).text_child(st::SMTP_ADDRESS, email.clone());
@@ -102,7 +116,7 @@ fn user_information(ctx: &Ctx<'_>, part: &Element) -> Element {
     } else {
         Element::new(st::GET).child(addresses)
     };
-    with_status(st::USER_INFORMATION, OK).child(get)
+    with_status(st::USER_INFORMATION, Status::Ok).child(get)
 }
 
 fn display_name(ctx: &Ctx<'_>) -> String {
@@ -117,13 +131,13 @@ async fn oof(ctx: &mut Ctx<'_>, part: &Element) -> Result<Element, StoreError> {
     if part.find(st::GET).is_some() {
         let account = ctx.app.store.read()?.account(ctx.account.id)?;
         let oof = account.map(|a| a.oof).unwrap_or_default();
-        return Ok(with_status(st::OOF, OK).child(oof_get(&oof)));
+        return Ok(with_status(st::OOF, Status::Ok).child(oof_get(&oof)));
     }
     let Some(set) = part.find(st::SET) else {
-        return Ok(with_status(st::OOF, PROTOCOL_ERROR));
+        return Ok(with_status(st::OOF, Status::ProtocolError));
     };
     let Some(oof) = parse_oof_set(set) else {
-        return Ok(with_status(st::OOF, INVALID_ARGUMENTS));
+        return Ok(with_status(st::OOF, Status::InvalidArguments));
     };
     let id = ctx.account.id;
     ctx.app
@@ -136,7 +150,7 @@ async fn oof(ctx: &mut Ctx<'_>, part: &Element) -> Result<Element, StoreError> {
             ops::put_account(w, &a)
         })
         .await?;
-    Ok(with_status(st::OOF, OK))
+    Ok(with_status(st::OOF, Status::Ok))
 }
 
 fn parse_oof_set(set: &Element) -> Option<Oof> {

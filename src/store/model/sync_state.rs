@@ -8,15 +8,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::FolderId;
+use crate::proto::filter::FilterType;
+use crate::proto::ids::IssuedSyncKey;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CollectionState {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     /// Every log entry up to here has been dealt with for this device.
     pub modseq: u64,
-    /// FilterType in force (0 = everything).
-    pub filter: u8,
+    /// FilterType in force.
+    pub filter: FilterType,
     /// After a filter change the log is scanned again from 0; entries up to here were
     /// already served, so an item the device holds is not sent again as a Change.
     #[serde(default)]
@@ -44,9 +46,9 @@ pub struct CollectionState {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Previous {
-    pub key: u64,
+    pub key: IssuedSyncKey,
     pub modseq: u64,
-    pub filter: u8,
+    pub filter: FilterType,
     #[serde(default)]
     pub rescan_until: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

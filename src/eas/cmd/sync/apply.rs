@@ -8,6 +8,7 @@ use super::request::ClientCommand;
 use super::{CONFLICT, CONVERSION_ERROR, Conflict, ItemResponse, Job, NOT_FOUND, OK, drafts};
 use crate::eas::class::email;
 use crate::eas::class::groupware;
+use crate::proto::ids::ItemRef;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::Summary;
 use crate::store::model::{CollectionState, Held};
@@ -15,7 +16,6 @@ use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::collection::{self as coll, SyncItem};
-use crate::sync::item_server_id;
 use crate::sync::round::{self, Target};
 use crate::sync::stored;
 use crate::wbxml::Element;
@@ -166,7 +166,9 @@ impl Job {
                     out.push(ItemResponse::Add {
                         client_id: client_id.clone(),
                         status: answer.status,
-                        server_id: answer.item.map(|id| item_server_id(self.folder, id)),
+                        server_id: answer
+                            .item
+                            .map(|id| ItemRef::new(self.folder, id).to_string()),
                         data: answer.data,
                     });
                 }

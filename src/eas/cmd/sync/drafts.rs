@@ -17,12 +17,12 @@ use crate::eas::cmd::Ctx;
 use crate::mail::draft::save::{self, Author, Outcome};
 use crate::mail::draft::{EditError, Mailbox};
 use crate::mail::submit::SubmitError;
+use crate::proto::ids::ItemRef;
 use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::{CollectionState, Held};
 use crate::store::model::{Folder, FolderId, FolderType};
 use crate::store::{BlobStore, StoreError, WriteCtx};
-use crate::sync::item_server_id;
 use crate::wbxml::Element;
 
 /// What a collection needs to take drafts: present for the Drafts folder of a 16.0+
@@ -298,7 +298,7 @@ pub(super) async fn send_all(
             SubmitError::SourceNotFound => NOT_FOUND,
             SubmitError::InProgress | SubmitError::Relay(_) | SubmitError::Store(_) => SERVER_ERROR,
         };
-        let sid = item_server_id(folder, id);
+        let sid = ItemRef::new(folder, id).to_string();
         let named = responses.iter_mut().find_map(|r| match r {
             ItemResponse::Add {
                 server_id: Some(s),

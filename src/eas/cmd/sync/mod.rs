@@ -18,7 +18,8 @@ use super::{Ctx, Reply, status_reply};
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
-use crate::proto::ids::SyncKey;
+use crate::proto::filter::FilterType;
+use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
@@ -26,7 +27,7 @@ use crate::store::model::{CollectionState, Held, Merged};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::sync_state::{self, Generation, StateKey, SyncReads};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
-use crate::sync::collection::{self as coll, ServerChanges};
+use crate::sync::collection::ServerChanges;
 use crate::sync::retriable;
 use crate::sync::round::{self, Start};
 use crate::sync::stored::{self, StoreLog};
@@ -295,7 +296,7 @@ enum Outcome {
     /// which is answered again.
     Retry,
     Done {
-        key: u64,
+        key: IssuedSyncKey,
         changes: ServerChanges,
         responses: Vec<ItemResponse>,
         /// Drafts to send now that the round committed.
@@ -348,7 +349,7 @@ async fn sync_collection(
         None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id)?,
     };
     let key_before = key;
-    let device = ctx.device.device_id.clone();
+    let device = ctx.device.device_id.to_string();
     let sk = StateKey {
         account,
         device: &device,
@@ -378,7 +379,7 @@ async fn sync_collection(
             match quiet(
                 &ctx.app.store,
                 sk,
-                k.get(),
+                k,
                 &req,
                 (opts.mail.filter, folder.modseq),
                 merged.as_ref(),
@@ -397,7 +398,7 @@ async fn sync_collection(
                             .then(|| drafts::Drafting::of(ctx, &folder))
                             .flatten(),
                         merged,
-                        key: k.get(),
+                        key: k,
                         filter: opts.mail.filter,
                         window,
                         get_changes,
@@ -451,9 +452,8 @@ async fn sync_collection(
             responses,
             ..
         } => {
-            let quiet = matches!(key_before, SyncKey::Issued(k) if k.get() == key)
-                && changes.is_empty()
-                && responses.is_empty();
+            let quiet =
+                key_before == SyncKey::Issued(key) && changes.is_empty() && responses.is_empty();
             let e = render(
                 &ctx.app.store,
                 ctx.req.version,
@@ -491,11 +491,7 @@ fn current_key(
         device,
         folder,
     })?;
-    Ok(state
-        .and_then(|s| std::num::NonZeroU64::new(s.key))
-        .map_or(SyncKey::Unknown, |k| {
-            SyncKey::Issued(crate::proto::ids::IssuedSyncKey::new(k))
-        }))
+    Ok(state.map_or(SyncKey::Unknown, |s| SyncKey::Issued(s.key)))
 }
 
 /// SyncKey 0: a new, empty state. A second key-0 request before any data flowed gets the
@@ -505,10 +501,10 @@ async fn initial(
     account: u64,
     device: String,
     folder: FolderId,
-    filter: u8,
+    filter: FilterType,
     merged: Option<Merged>,
-) -> Result<u64, StoreError> {
-    let fresh = coll::fresh_key();
+) -> Result<IssuedSyncKey, StoreError> {
+    let fresh = IssuedSyncKey::fresh();
     store
         .write(move |w| {
             let k = StateKey {
@@ -542,9 +538,9 @@ async fn initial(
 fn quiet(
     store: &Store,
     sk: StateKey,
-    key: u64,
+    key: IssuedSyncKey,
     req: &CollectionRequest,
-    (filter, folder_modseq): (u8, u64),
+    (filter, folder_modseq): (FilterType, u64),
     merged: Option<&Merged>,
     get_changes: bool,
 ) -> Result<Option<Outcome>, StoreError> {
@@ -587,8 +583,8 @@ struct Job {
     drafts: Option<drafts::Drafting>,
     /// What the collection carries from other folders, as the device's settings now say.
     merged: Option<Merged>,
-    key: u64,
-    filter: u8,
+    key: IssuedSyncKey,
+    filter: FilterType,
     window: usize,
     get_changes: bool,
     /// Nothing of the folder is sent (a quarantined device): a Fetch finds nothing.

@@ -3,12 +3,13 @@
 
 use crate::eas::class::groupware;
 use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
+use crate::proto::ids::IssuedSyncKey;
+use crate::proto::ids::ItemRef;
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::Merge;
 use crate::store::model::Summary;
 use crate::store::{Store, StoreError};
 use crate::sync::collection::{ServerChanges, SyncItem};
-use crate::sync::item_server_id;
 use crate::wbxml::{Element, tag::airsync as a};
 
 /// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
@@ -67,7 +68,7 @@ pub(super) fn render(
     store: &Store,
     version: ProtocolVersion,
     collection_id: &str,
-    key: u64,
+    key: IssuedSyncKey,
     changes: &ServerChanges,
     responses: &[ItemResponse],
     body: &BodyOptions,
@@ -84,7 +85,10 @@ pub(super) fn render(
         for item in &changes.adds {
             cmds.push(
                 Element::new(a::ADD)
-                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
+                    .text_child(
+                        a::SERVER_ID,
+                        ItemRef::new(item.folder(), item.id()).to_string(),
+                    )
                     .child(item_data(store, item, body, version)?),
             );
         }
@@ -97,19 +101,24 @@ pub(super) fn render(
             };
             cmds.push(
                 Element::new(a::CHANGE)
-                    .text_child(a::SERVER_ID, item_server_id(item.folder(), item.id()))
+                    .text_child(
+                        a::SERVER_ID,
+                        ItemRef::new(item.folder(), item.id()).to_string(),
+                    )
                     .child(data),
             );
         }
         for (folder, id) in &changes.deletes {
             cmds.push(
-                Element::new(a::DELETE).text_child(a::SERVER_ID, item_server_id(*folder, *id)),
+                Element::new(a::DELETE)
+                    .text_child(a::SERVER_ID, ItemRef::new(*folder, *id).to_string()),
             );
         }
         let folder = collection_id.parse().unwrap_or_default();
         for id in &changes.soft_deletes {
             cmds.push(
-                Element::new(a::SOFT_DELETE).text_child(a::SERVER_ID, item_server_id(folder, *id)),
+                Element::new(a::SOFT_DELETE)
+                    .text_child(a::SERVER_ID, ItemRef::new(folder, *id).to_string()),
             );
         }
         e.push(cmds);

@@ -8,6 +8,7 @@ use crate::bounded::{Distinct, at_most};
 use crate::config;
 use crate::eas::class::groupware::Class;
 use crate::eas::class::{BodyOptions, MailOptions, MailPolicy};
+use crate::proto::filter::FilterType;
 use crate::store::model::CachedCollection;
 use crate::wbxml::tag::email2;
 use crate::wbxml::{self, Element, tag::airsync as a};
@@ -255,7 +256,7 @@ pub(super) fn options(
 ) -> Result<Options, &'static str> {
     let Some(bytes) = &req.options else {
         let mut mail = policy.enforce(MailOptions::default());
-        mail.filter = policy.filter(class, 0);
+        mail.filter = policy.filter(class, FilterType::All);
         return Ok(Options {
             mail,
             conflict: Conflict::ServerWins,
@@ -264,12 +265,8 @@ pub(super) fn options(
     let el = wbxml::decode(bytes, &wbxml::Limits::default())
         .map_err(|_| "cached Options do not decode")?;
     let filter = match el.text_of(a::FILTER_TYPE) {
-        Some(f) => f
-            .parse::<u8>()
-            .ok()
-            .filter(|f| *f <= 8)
-            .ok_or("FilterType out of range")?,
-        None => 0,
+        Some(f) => FilterType::parse(f).ok_or("FilterType out of range")?,
+        None => FilterType::All,
     };
     let conflict = match el.text_of(a::CONFLICT).map(str::trim) {
         Some("0") => Conflict::ClientWins,
@@ -517,7 +514,7 @@ mod tests {
         let policy = MailPolicy::of(&Default::default());
         assert_eq!(
             options(&opts("3"), &policy, None).map(|o| o.mail.filter),
-            Ok(3)
+            Ok(FilterType::OneWeek)
         );
         assert!(options(&opts("9"), &policy, None).is_err());
         assert!(options(&opts("x"), &policy, None).is_err());
