@@ -6,6 +6,7 @@ pub mod datetime;
 pub mod ids;
 pub mod query;
 pub mod status;
+pub mod timezone;
 pub mod version;
 
 #[cfg(test)]
