@@ -4,4 +4,5 @@
 //! bundled into the binary by jiff (`tzdb-bundle-always`), so the results do not depend
 //! on the appliance having /usr/share/zoneinfo.
 
+pub mod recur;
 pub mod tz;
