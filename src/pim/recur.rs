@@ -823,6 +823,18 @@ impl Recurrence {
                 DayRule::Day(day) => Pattern::Monthly { day },
                 DayRule::Nth(week, days) => Pattern::MonthlyNth { week, days },
             },
+            // Without BYMONTH, RFC 5545 applies BYDAY ordinals and BYSETPOS to the whole
+            // year and BYMONTHDAY to every month: no yearly EAS pattern means that.
+            "YEARLY"
+                if month.is_none()
+                    && !(rule.byday.is_empty()
+                        && rule.bymonthday.is_empty()
+                        && rule.bysetpos.is_none()) =>
+            {
+                return Err(NoEasForm(
+                    "BYDAY, BYMONTHDAY or BYSETPOS in a yearly rule without BYMONTH",
+                ));
+            }
             "YEARLY" => {
                 let month = month.unwrap_or(start.month() as u8);
                 match month_part(&rule, Some(month), start)? {

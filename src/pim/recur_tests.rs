@@ -991,6 +991,9 @@ fn rrules_without_an_eas_form_are_refused() {
         "FREQ=MONTHLY",
         "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
         "FREQ=YEARLY;BYMONTH=1,7",
+        // The first Monday of the year, the 15th of every month: no EAS pattern.
+        "FREQ=YEARLY;BYDAY=1MO",
+        "FREQ=YEARLY;BYMONTHDAY=15",
         "FREQ=WEEKLY;BYDAY=1MO",
         "FREQ=DAILY;INTERVAL=2;BYDAY=MO",
         "FREQ=WEEKLY;BYSETPOS=1",
