@@ -7,12 +7,17 @@
 //! occurrences. Each round expands every event over 2026 (UTC) with `Series::expand`;
 //! prints the occurrence count and the best and median round. Target: ≤ 20 ms per round
 //! (issue 15's budget).
+//!
+//! Also prints what mapping a Timezone blob to an IANA zone (`pim::tz::zone_for`) costs:
+//! for a blob found among the preferred zones, and for one no zone has (the whole
+//! database is scanned before the fallback).
 
 use std::time::{Duration, Instant};
 
 use easd::pim::recur::{
     CalendarType, DayOfWeek, DaySet, End, Pattern, Recurrence, Series, WeekOfMonth,
 };
+use easd::pim::tz::{blob_for, zone_for};
 use jiff::civil::{DateTime, date};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -151,6 +156,7 @@ fn main() {
     let events = events(&zones);
     let from: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
     let to: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
+    zone_mapping(&zones);
     let mut rounds = Vec::with_capacity(ROUNDS);
     let mut occurrences = 0;
     for _ in 0..ROUNDS {
@@ -180,4 +186,23 @@ fn main() {
         TARGET.as_millis(),
         if median <= TARGET { "OK" } else { "OVER" }
     );
+}
+
+/// The cost of `zone_for` for a common blob (Sydney's) and for rules no zone has.
+fn zone_mapping(zones: &[TimeZone]) {
+    let at: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
+    let common = blob_for(&zones[2], at);
+    let mut unknown = blob_for(&zones[0], at);
+    unknown.bias -= 7;
+    for (what, blob) in [("Sydney's blob", &common), ("an unknown blob", &unknown)] {
+        const N: u32 = 20;
+        let t = Instant::now();
+        for _ in 0..N {
+            std::hint::black_box(zone_for(std::hint::black_box(blob), 2026));
+        }
+        println!(
+            "tz: zone_for({what}) takes {:.3} ms",
+            t.elapsed().as_secs_f64() * 1e3 / f64::from(N)
+        );
+    }
 }

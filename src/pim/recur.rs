@@ -595,10 +595,8 @@ impl Series<'_> {
         let interval = i64::from(self.recurrence.interval.max(1));
         let months = |d: Date| i64::from(d.year()) * 12 + i64::from(d.month());
         let elapsed = match self.recurrence.pattern {
-            Pattern::Daily { days: None } => epoch_day(date) - epoch_day(start),
-            Pattern::Daily { .. } | Pattern::Weekly { .. } => {
-                (epoch_day(date) - epoch_day(start)) / 7
-            }
+            Pattern::Daily { days: None } => days_between(start, date),
+            Pattern::Daily { .. } | Pattern::Weekly { .. } => days_between(start, date) / 7,
             Pattern::Monthly { .. } | Pattern::MonthlyNth { .. } => months(date) - months(start),
             Pattern::Yearly { .. } | Pattern::YearlyNth { .. } => {
                 i64::from(date.year()) - i64::from(start.year())
@@ -609,7 +607,7 @@ impl Series<'_> {
 
     /// The dates of period `k` in order (the k-th day, week, month or year of the
     /// series, Interval apart); `None` past the end of the date range.
-    fn period_dates(&self, k: i64) -> Option<Vec<Date>> {
+    fn period_dates(&self, k: i64) -> Option<PeriodDates> {
         let rule = self.recurrence;
         let step = k.checked_mul(i64::from(rule.interval.max(1)))?;
         let start = self.start.date();
@@ -620,36 +618,41 @@ impl Series<'_> {
                 (index.rem_euclid(12) + 1) as i8,
             ))
         };
-        Some(match rule.pattern {
-            Pattern::Daily { days: None } => vec![date_of(epoch_day(start).checked_add(step)?)?],
+        let one = |date: Date| PeriodDates::from_slice(&[date]).ok();
+        match rule.pattern {
+            Pattern::Daily { days: None } => one(days_after(start, step)?),
             Pattern::Daily { days: Some(days) } | Pattern::Weekly { days } => {
                 let week_start = rule.first_day_of_week.unwrap_or(DayOfWeek::Sunday).number();
                 let back = (7 + start.weekday().to_sunday_zero_offset() as i64
                     - i64::from(week_start))
                     % 7;
-                let first = epoch_day(start) - back + step.checked_mul(7)?;
-                (first..first + 7)
-                    .filter_map(date_of)
-                    .filter(|d| days.has(d.weekday()))
-                    .collect()
+                let first = days_after(start, step.checked_mul(7)?.checked_sub(back)?)?;
+                let mut dates = PeriodDates::new();
+                for offset in 0..7 {
+                    let date = days_after(first, offset)?;
+                    if days.has(date.weekday()) {
+                        dates.push(date).ok()?;
+                    }
+                }
+                Some(dates)
             }
             Pattern::Monthly { day } => {
                 let (y, m) = month_of(step)?;
-                vec![clamped(y, m, day)?]
+                one(clamped(y, m, day)?)
             }
             Pattern::MonthlyNth { week, days } => {
                 let (y, m) = month_of(step)?;
-                vec![nth_day(y, m, week, days)?]
+                one(nth_day(y, m, week, days)?)
             }
             Pattern::Yearly { month, day } => {
                 let y = i16::try_from(i64::from(start.year()).checked_add(step)?).ok()?;
-                vec![clamped(y, month as i8, day)?]
+                one(clamped(y, month as i8, day)?)
             }
             Pattern::YearlyNth { month, week, days } => {
                 let y = i16::try_from(i64::from(start.year()).checked_add(step)?).ok()?;
-                vec![nth_day(y, month as i8, week, days)?]
+                one(nth_day(y, month as i8, week, days)?)
             }
-        })
+        }
     }
 }
 
@@ -659,16 +662,19 @@ enum Step {
     Done,
 }
 
-/// Days since 1970-01-01.
-fn epoch_day(date: Date) -> i64 {
-    TimeZone::UTC
-        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        .map_or(0, |t| t.as_second().div_euclid(86_400))
+/// The dates of one period: at most a week's seven, kept off the heap (expansion is on
+/// the free/busy path).
+type PeriodDates = heapless::Vec<Date, 7>;
+
+/// Whole days from `from` to `to`.
+fn days_between(from: Date, to: Date) -> i64 {
+    to.duration_since(from).as_secs().div_euclid(86_400)
 }
 
-fn date_of(epoch_day: i64) -> Option<Date> {
-    let t = Timestamp::from_second(epoch_day.checked_mul(86_400)?).ok()?;
-    Some(TimeZone::UTC.to_datetime(t).date())
+/// `date` + `n` days; `None` outside the date range.
+fn days_after(date: Date, n: i64) -> Option<Date> {
+    date.checked_add(SignedDuration::from_secs(n.checked_mul(86_400)?))
+        .ok()
 }
 
 /// Day `day` of the month, or its last day if the month is shorter (EWS DayOfMonth).
