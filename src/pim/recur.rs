@@ -478,7 +478,7 @@ pub struct Series<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expansion {
     pub starts: Vec<Timestamp>,
-    /// False when the limit (or the scan bound) cut the list short.
+    /// False when the limit or the scan bound was reached: more occurrences may follow.
     pub complete: bool,
 }
 
