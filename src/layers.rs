@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["proto", "protolog"],
     // Persisted records (`store::model`) and their storage.
     &["store"],
-    &["auth", "mail", "govern", "sync", "push"],
+    &["auth", "mail", "govern", "sync", "push", "pim"],
     // The state shared by all request handlers.
     &["app"],
     // The EAS front door, commands and item classes; the admin operations.

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod ids;
 pub mod query;
 pub mod status;
+pub mod timezone;
 pub mod version;
 
 #[cfg(test)]
