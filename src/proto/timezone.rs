@@ -226,21 +226,32 @@ impl TimeZoneInfo {
 }
 
 /// A name field: UTF-16LE up to the first 0x0000 (the units after it MUST be zero,
-/// [MS-ASDTYPE] 2.7.6, but garbage there does not change the name, so it is ignored).
+/// [MS-ASDTYPE] 2.7.6, but garbage there does not change the name, so it is ignored). The
+/// field is a null-terminated WCHAR[32] (Win32 TIME_ZONE_INFORMATION), so a name is at
+/// most 31 units: a 32nd unit where the terminator belongs is not part of it.
 fn name_at(bytes: &[u8; BLOB_LEN], at: usize, field: Field) -> Result<String, TimeZoneError> {
     let units: Vec<u16> = bytes[at..at + 2 * NAME_UNITS]
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take(NAME_UNITS - 1)
         .take_while(|&u| u != 0)
         .collect();
     String::from_utf16(&units).map_err(|_| TimeZoneError::Name(field))
 }
 
+/// Writes `name` as the field's UTF-16LE, cut to whole characters within 31 units so the
+/// terminator fits and no surrogate pair is split.
 fn put_name(out: &mut [u8], name: &str) {
-    for (slot, unit) in out
-        .chunks_exact_mut(2)
-        .zip(name.encode_utf16().take(NAME_UNITS - 1))
-    {
+    let mut units = Vec::with_capacity(NAME_UNITS - 1);
+    for c in name.chars() {
+        let mut buf = [0u16; 2];
+        let encoded = c.encode_utf16(&mut buf);
+        if units.len() + encoded.len() > NAME_UNITS - 1 {
+            break;
+        }
+        units.extend_from_slice(encoded);
+    }
+    for (slot, unit) in out.chunks_exact_mut(2).zip(units) {
         slot.copy_from_slice(&unit.to_le_bytes());
     }
 }
@@ -334,6 +345,23 @@ fn put_date(out: &mut [u8], date: ChangeDate) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_filling_the_whole_field_reads_as_31_units_and_writes_back_the_same() {
+        // Found by fuzzing: 32 units with no terminator, then a name cut at a surrogate.
+        let mut blob = TimeZoneInfo::fixed(0).to_bytes();
+        for (i, slot) in blob[88..152].chunks_exact_mut(2).enumerate() {
+            slot.copy_from_slice(&(0xAFAF_u16 + i as u16 % 2).to_le_bytes());
+        }
+        let read = TimeZoneInfo::from_bytes(&blob).expect("a full name field reads");
+        assert_eq!(read.daylight_name.encode_utf16().count(), 31);
+        let again = TimeZoneInfo::from_bytes(&read.to_bytes()).expect("written back reads");
+        assert_eq!(again, read);
+        let mut long = read.clone();
+        long.standard_name = format!("{}\u{1F600}", "x".repeat(30));
+        let cut = TimeZoneInfo::from_bytes(&long.to_bytes()).expect("a cut name reads");
+        assert_eq!(cut.standard_name, "x".repeat(30));
+    }
 
     fn at(hour: u8) -> TimeOfDay {
         TimeOfDay {
