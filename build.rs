@@ -51,7 +51,8 @@ fn main() -> BoxResult<()> {
 ///
 /// Only for x86_64 Linux release builds with rustc's own linker (lld, the default there):
 /// a linker configured for the target (`RUSTC_LINKER`) may not know the option.
-/// `EASD_LINK_MAP=FILE` also writes the linker's map, which `order-text.sh` reads.
+/// `EASD_LINK_MAP=FILE` also writes the linker's map, which `order-text.sh` reads and
+/// `image/measure.sh` counts the list's names in.
 fn link_text_order() -> BoxResult<()> {
     const ORDER: &str = "image/text-order.txt";
     println!("cargo:rerun-if-changed={ORDER}");

@@ -389,7 +389,7 @@ fn measure(pid: u32, observer: &Observer, name: &'static str, f: impl FnOnce() -
 }
 
 fn run(baseline: bool) -> Vec<Row> {
-    let daemon = DaemonProcess::start(&config(baseline), &[], true);
+    let daemon = DaemonProcess::start(&support::cli_path(), &config(baseline), &[], true);
     let pid = daemon.pid();
     daemon.add_user(ALICE, PASSWORD);
     let lmtp = daemon.lmtp.expect("LMTP is on");

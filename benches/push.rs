@@ -4,6 +4,9 @@
 //! RSS, the RSS per idle Ping, and the wake latency from an LMTP 250 to the first Ping of
 //! that account answering Status 2 (p50/p99 over `PUSH_BENCH_DELIVERIES`, default 200).
 //!
+//! `EASD_BASELINE_BIN=/path/to/easd` runs each N against that binary too and prints the
+//! ratio of the KiB per idle Ping, this build over the baseline.
+//!
 //! Targets: ≤ 24 KiB per idle TLS Ping, 10,000 Pings within 256 MiB, p99 wake < 20 ms.
 //!
 //! One async client (tokio current-thread, tokio-rustls, hyper) holds every connection.
@@ -15,6 +18,7 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -409,7 +413,8 @@ fn measure_wakes(
     out
 }
 
-fn run(n: usize, accounts: usize, deliveries: usize) -> bool {
+/// One run against `bin`: whether every target was met, and the KiB per idle Ping.
+fn run(bin: &Path, n: usize, accounts: usize, deliveries: usize) -> (bool, f64) {
     let start = Instant::now();
     let deadline = start + RUN_LIMIT;
     let accounts = accounts.min(n).max(1);
@@ -419,7 +424,7 @@ fn run(n: usize, accounts: usize, deliveries: usize) -> bool {
         accounts * 4 + 1024,
         n + 16
     );
-    let daemon = DaemonProcess::start(&config, &[], true);
+    let daemon = DaemonProcess::start(bin, &config, &[], true);
     let pid = daemon.pid();
     let killer_done = Arc::new(AtomicBool::new(false));
     {
@@ -572,7 +577,7 @@ fn run(n: usize, accounts: usize, deliveries: usize) -> bool {
         );
         println!("  smaps_rollup before: {before_rollup}");
         println!("  smaps_rollup connected: {rollup}");
-        return true;
+        return (true, per_ping);
     }
     lat.samples.sort();
     lat.from_data.sort();
@@ -628,7 +633,7 @@ fn run(n: usize, accounts: usize, deliveries: usize) -> bool {
         verdict(lat_ok),
         p99.as_secs_f64() * 1000.0
     );
-    ok & lat_ok & (waiting == n as u64)
+    (ok & lat_ok & (waiting == n as u64), per_ping)
 }
 
 fn main() {
@@ -654,14 +659,25 @@ fn main() {
             println!("N={n}: skipped, needs more descriptors than {limit}");
             continue;
         }
-        let ok = run(n, accounts, deliveries);
-        println!(
-            "N={n}: {}",
-            if ok {
-                "all targets met"
-            } else {
-                "some target missed"
+        let bins = support::bench_bins();
+        let mut per_ping = Vec::new();
+        for bin in &bins {
+            if bins.len() > 1 {
+                println!("--- {}", bin.display());
             }
-        );
+            let (ok, kib) = run(bin, n, accounts, deliveries);
+            per_ping.push(kib);
+            println!(
+                "N={n}: {}",
+                if ok {
+                    "all targets met"
+                } else {
+                    "some target missed"
+                }
+            );
+        }
+        if let [this, base] = per_ping[..] {
+            support::print_vs_baseline(&format!("N={n} per idle TLS Ping"), "KiB", this, base);
+        }
     }
 }

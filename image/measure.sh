@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Appliance footprint report:
 #   1. stripped size of the release binary for x86_64 (native), aarch64 and armv7;
-#      budget: <= 6 MiB per ARM target;
+#      budget: <= 6 MiB per ARM target; then how many names of image/text-order.txt the
+#      x86_64 link still found ("text order: N of M names found"; under half, it says to
+#      regenerate the list);
 #   2. largest contributors (per crate and per symbol) of the aarch64 binary, from an
 #      extra unstripped release build and `nm -C --size-sort -S` (no cargo-bloat: it would
 #      need the same unstripped rebuild plus its own install; nm comes with binutils);
@@ -32,8 +34,11 @@ declare -A strip_tool=(
     [armv7-unknown-linux-gnueabihf]=arm-linux-gnueabihf-strip
 )
 bin_of() { if [[ $1 == x86_64-unknown-linux-gnu ]]; then echo "$tdir/release/easd"; else echo "$tdir/$1/release/easd"; fi; }
+# The x86_64 link also writes its map (build.rs), where the text-order check below finds
+# which names of image/text-order.txt the binary still has: it is stripped.
+link_map=$(realpath -m "$tdir/release/easd.map")
 build() {
-    if [[ $1 == x86_64-unknown-linux-gnu ]]; then cargo build --release --bin easd
+    if [[ $1 == x86_64-unknown-linux-gnu ]]; then EASD_LINK_MAP=$link_map cargo build --release --bin easd
     else cargo build --release --target "$1" --bin easd; fi
 }
 
@@ -47,6 +52,26 @@ for t in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu armv7-unknown-linux-
     if [[ $t == x86_64-unknown-linux-gnu ]]; then v="(no budget)"; else v="$(verdict "$size" "$budget_size") (budget 6 MiB)"; fi
     printf '%-32s %9d bytes  %-10s %s\n' "$t" "$size" "$(mib "$size")" "$v"
 done
+
+echo
+echo "=== text order (image/text-order.txt, laid out first by the x86_64 release link)"
+order_total=$(grep -vc '^#' image/text-order.txt || true)
+if [[ -f $link_map ]]; then  # written by the build above (or the last one with the variable)
+    # The names the link had: Rust functions by their sections (.text.NAME, mangled; the
+    # map's symbol lines are demangled), C and assembly ones by their symbol lines (the
+    # same rule as order-text.sh).
+    linked() {
+        sed -n -E 's/.*:\(\.text\.((unlikely|hot|startup|exit|split)\.)?(.+)\)$/\3/p' "$link_map"
+        awk 'NF == 5 { print $NF }' "$link_map"
+    }
+    order_found=$(grep -v '^#' image/text-order.txt | grep -Fxc -f <(linked) || true)
+    echo "text order: $order_found of $order_total names found"
+    if ((order_found * 2 < order_total)); then
+        echo "text order: under half: regenerate it (image/order-text.sh) and compare 'cargo bench --bench server' with and without it"
+    fi
+else
+    echo "text order: not checked: no link map (build with EASD_LINK_MAP=$link_map)"
+fi
 
 if [[ ${MEASURE_SYMBOLS:-1} != 0 ]]; then
     echo

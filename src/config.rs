@@ -144,6 +144,10 @@ pub struct Limits {
     pub max_response: usize,
     /// The store's page cache in MiB (the OS page cache holds the rest of the file).
     pub store_cache_mib: usize,
+    /// Once listening, return the heap's free blocks and unmap the code only start-up ran
+    /// (`server::resident`). Lowers the resident set; whether that lowers what the board's
+    /// cgroup is charged depends on the board (its profile in `board/` says why).
+    pub release_startup_memory: bool,
     pub wbxml_max_depth: usize,
     pub wbxml_max_elements: usize,
     pub wbxml_max_string: usize,
@@ -236,6 +240,7 @@ impl Default for Limits {
             spool_over: 256 * 1024,
             max_response: 32 * 1024 * 1024,
             store_cache_mib: 8,
+            release_startup_memory: true,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,
             wbxml_max_string: 32 * 1024 * 1024,
@@ -359,6 +364,14 @@ mod tests {
         // 660 written in decimal is not 0o660.
         let cfg: Config = toml::from_str("lmtp_socket_mode = 660\n").unwrap();
         assert!(cfg.validate().unwrap_err().contains("0o660"));
+    }
+
+    #[test]
+    fn startup_memory_release_is_on_unless_turned_off() {
+        assert!(Config::default().limits.release_startup_memory);
+        let cfg: Config = toml::from_str("[limits]\nrelease_startup_memory = false\n").unwrap();
+        assert!(!cfg.limits.release_startup_memory);
+        assert!(toml::from_str::<Config>("[limits]\nrelease_startup_memory = 1\n").is_err());
     }
 
     #[test]

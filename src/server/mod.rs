@@ -83,8 +83,11 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
         // Handlers first, so a SIGTERM during the first start (argon2, certificate) is a
         // clean stop too.
         let signal = wait_for_signal();
+        let release = cfg.limits.release_startup_memory;
         let running = start(cfg).await?;
-        resident::release_startup_memory();
+        if release {
+            resident::release_startup_memory();
+        }
         signal.await;
         tracing::info!("shutting down");
         running.shutdown().await;

@@ -35,10 +35,25 @@ pub struct DaemonProcess {
     dir: tempfile::TempDir,
 }
 
+/// The easd binaries a daemon bench measures: this build's, then the one it is compared
+/// against when `EASD_BASELINE_BIN` names one.
+pub fn bench_bins() -> Vec<PathBuf> {
+    let baseline = std::env::var_os("EASD_BASELINE_BIN").map(PathBuf::from);
+    std::iter::once(cli_path()).chain(baseline).collect()
+}
+
+/// Prints a bench figure of the baseline binary next to this build's, and their ratio.
+pub fn print_vs_baseline(what: &str, unit: &str, this: f64, baseline: f64) {
+    println!(
+        "baseline: {what}: this build {this:.2} {unit}, baseline {baseline:.2} {unit}, ratio new/baseline {:.3}",
+        this / baseline
+    );
+}
+
 impl DaemonProcess {
-    /// Starts the daemon with `config` (TOML, may be empty) and `env`; waits (up to 60 s)
-    /// until HTTPS, LMTP and the control socket answer.
-    pub fn start(config: &str, env: &[(&str, &str)], with_lmtp: bool) -> Self {
+    /// Starts `bin serve` (usually [`cli_path`]) with `config` (TOML, may be empty) and
+    /// `env`; waits (up to 60 s) until HTTPS, LMTP and the control socket answer.
+    pub fn start(bin: &Path, config: &str, env: &[(&str, &str)], with_lmtp: bool) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("easd-bench")
             .tempdir()
@@ -47,7 +62,7 @@ impl DaemonProcess {
         std::fs::write(&cfg_path, config).expect("config file");
         let https = SocketAddr::from(([127, 0, 0, 1], closed_port()));
         let lmtp = with_lmtp.then(|| SocketAddr::from(([127, 0, 0, 1], closed_port())));
-        let mut cmd = std::process::Command::new(cli_path());
+        let mut cmd = std::process::Command::new(bin);
         cmd.arg("serve")
             .arg("--config")
             .arg(&cfg_path)
