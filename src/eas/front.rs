@@ -400,7 +400,7 @@ fn same_user(user: &str, account: &Account) -> bool {
         || (!login.contains('@') && account.email.split('@').next() == Some(login.as_str()))
 }
 
-async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
+pub(super) async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
     match e {
         AuthError::Missing => {
             tracing::debug!("{peer}: no credentials");

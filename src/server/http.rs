@@ -7,6 +7,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::App;
 use super::conn::RequestBody;
+use crate::eas::{EAS_PATH, autodiscover};
 use crate::http_body::{Body, plain};
 
 pub async fn handle(
@@ -15,11 +16,42 @@ pub async fn handle(
     peer: SocketAddr,
     secure: bool,
 ) -> Response<Body> {
-    let path = req.uri().path();
-    if path.eq_ignore_ascii_case("/Microsoft-Server-ActiveSync") {
+    let path = route_path(req.uri().path());
+    if path.eq_ignore_ascii_case(EAS_PATH) {
         crate::eas::front::handle(&app, req, peer, secure).await
+    } else if path.eq_ignore_ascii_case(autodiscover::PATH) {
+        // Whatever the Host (`autodiscover.<domain>` or the bare domain): the path decides.
+        autodiscover::handle(&app, req, peer, secure).await
     } else {
         tracing::debug!("{peer}: no route for {path}");
         plain(StatusCode::NOT_FOUND, "not found\n")
+    }
+}
+
+/// The path a route is matched on: one trailing slash is the same route (a browser
+/// pointed at `…/Microsoft-Server-ActiveSync/` reaches the endpoint).
+fn route_path(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_path;
+
+    #[test]
+    fn one_trailing_slash_is_the_same_route() {
+        assert_eq!(
+            route_path("/Microsoft-Server-ActiveSync/"),
+            "/Microsoft-Server-ActiveSync"
+        );
+        assert_eq!(
+            route_path("/Microsoft-Server-ActiveSync"),
+            "/Microsoft-Server-ActiveSync"
+        );
+        assert_eq!(route_path("/x//"), "/x/");
+        assert_eq!(route_path("/"), "/");
     }
 }

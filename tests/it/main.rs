@@ -11,6 +11,7 @@ mod support;
 mod govern;
 
 mod activation;
+mod autodiscover;
 mod backup;
 mod body;
 mod codec;
