@@ -36,12 +36,15 @@ pub async fn handle(
     _secure: bool,
 ) -> Response<Body> {
     let method = req.method().clone();
-    if method != Method::POST && method != Method::OPTIONS {
+    if ![Method::POST, Method::OPTIONS, Method::GET].contains(&method) {
         tracing::info!("{peer}: method {method} not allowed");
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET, OPTIONS and POST\n",
+        );
         r.headers_mut().insert(
             header::ALLOW,
-            header::HeaderValue::from_static("OPTIONS,POST"),
+            header::HeaderValue::from_static("GET,OPTIONS,POST"),
         );
         return r;
     }
@@ -71,11 +74,17 @@ pub async fn handle(
     };
     // Not kept in this future while a Ping waits.
     drop(device);
-    if method == Method::OPTIONS {
+    // OPTIONS ([MS-ASHTTP] 2.2.4.1.2), or GET: a browser's connectivity test, answered
+    // with a page naming the account and the same versions.
+    if method == Method::OPTIONS || method == Method::GET {
         return match govern::offered_versions(&app.store, &account) {
+            Ok(versions) if method == Method::GET => {
+                tracing::info!("{peer} {}: connectivity page", account.email);
+                super::connectivity::page(&account.email, &versions)
+            }
             Ok(versions) => options(&versions),
             Err(e) => {
-                tracing::error!("{}: OPTIONS failed: {e}", account.email);
+                tracing::error!("{}: {method} failed: {e}", account.email);
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
             }
         };

@@ -4,6 +4,7 @@
 pub mod autodiscover;
 pub mod class;
 pub mod cmd;
+pub mod connectivity;
 pub mod front;
 
 /// The ActiveSync endpoint's path ([MS-ASHTTP] 2.2.1.1.1); matched without regard to case.

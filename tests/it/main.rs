@@ -15,6 +15,7 @@ mod autodiscover;
 mod backup;
 mod body;
 mod codec;
+mod connectivity;
 mod device_settings;
 mod drafts;
 mod durability;
