@@ -42,6 +42,26 @@ pub struct Config {
     pub relay: RelayConfig,
     pub push: PushConfig,
     pub notify: NotifyListenerConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub access: MetricsAccess,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsAccess {
+    /// Clients on the same host only (a local Prometheus or node exporter).
+    #[default]
+    Loopback,
+    /// Loopback clients, and others with an admin account's login.
+    LoopbackOrAdmin,
+    /// Nobody: `/metrics` answers 404.
+    Off,
 }
 
 /// The UDP change-notification listener (see `push::notify` for the datagram format).
@@ -229,6 +249,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             push: PushConfig::default(),
             notify: NotifyListenerConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 /// (`module-cycles.py`) keeps the imports one way.
 const LAYERS: &[&[&str]] = &[
     // Small leaves everything may use: refusal counters, memory budgets, bounded
-    // collections, configuration, log setup, spool files, HTTP bodies.
+    // collections, configuration, log setup, spool files, HTTP bodies, metrics.
     &[
         "refusal",
         "budget",
@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "logging",
         "spool",
         "http_body",
+        "metrics",
     ],
     &["wbxml"],
     // Protocol values, and the protocol log (which redacts WBXML).

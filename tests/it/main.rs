@@ -29,6 +29,7 @@ mod limits;
 mod lockout;
 mod mail;
 mod memory;
+mod metrics;
 mod oof;
 mod policy;
 mod push;

@@ -15,7 +15,7 @@ use hyper::{HeaderMap, Method, Request, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 
 use super::EAS_PATH;
-use super::front::auth_failure;
+use super::front::login_without_device;
 use crate::app::App;
 use crate::auth::login_address;
 use crate::config::Config;
@@ -48,16 +48,9 @@ pub async fn handle(
             .insert(header::ALLOW, header::HeaderValue::from_static("GET,POST"));
         return r;
     }
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let login = app
-        .auth
-        .authenticate(&app.store, authorization, peer.ip(), None);
-    let account = match Box::pin(login).await {
+    let account = match login_without_device(app, req.headers(), peer).await {
         Ok(a) => a,
-        Err(e) => return auth_failure(e, peer).await,
+        Err(refused) => return refused,
     };
     let url = eas_url(&app.cfg, req.headers(), secure);
     let stamp = stamp(&app.cfg.hostname);
