@@ -7,6 +7,7 @@ use crate::auth::Authenticator;
 use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::mail::oof;
+use crate::metrics::Metrics;
 use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
@@ -30,4 +31,6 @@ pub struct App {
     pub budget: Rc<MemoryBudget>,
     /// Temporary files (DATA/tmp) for large request bodies and response parts.
     pub spool: Spool,
+    /// The counters `/metrics` shows.
+    pub metrics: Rc<Metrics>,
 }

@@ -17,8 +17,13 @@ pub struct Config {
     pub https: Option<SocketAddr>,
     /// Plain-HTTP listener, off by default: for reverse proxies and tests.
     pub http: Option<SocketAddr>,
-    /// Name put into the self-signed certificate's SANs and autodiscover answers.
+    /// Name put into the self-signed certificate's SANs, and the default domain of a bare
+    /// login name.
     pub hostname: String,
+    /// The URL phones reach this server under (`https://mail.example.com`, maybe with a
+    /// path prefix a proxy adds), which Autodiscover answers give. Unset: the request's
+    /// Host, with https on the TLS listener and http on the plain one.
+    pub public_url: Option<String>,
     /// LMTP listener for the MTA's deliveries: `host:port`, a unix socket path
     /// (`/run/easd/lmtp.sock` or `unix:PATH`), or `off`.
     pub lmtp: String,
@@ -37,6 +42,26 @@ pub struct Config {
     pub relay: RelayConfig,
     pub push: PushConfig,
     pub notify: NotifyListenerConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub access: MetricsAccess,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsAccess {
+    /// Clients on the same host only (a local Prometheus or node exporter).
+    #[default]
+    Loopback,
+    /// Loopback clients, and others with an admin account's login.
+    LoopbackOrAdmin,
+    /// Nobody: `/metrics` answers 404.
+    Off,
 }
 
 /// The UDP change-notification listener (see `push::notify` for the datagram format).
@@ -216,6 +241,7 @@ impl Default for Config {
             https: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
             http: None,
             hostname: "localhost".into(),
+            public_url: None,
             lmtp: "127.0.0.1:2424".into(),
             lmtp_socket_group: None,
             lmtp_socket_mode: 0o660,
@@ -227,6 +253,7 @@ impl Default for Config {
             relay: RelayConfig::default(),
             push: PushConfig::default(),
             notify: NotifyListenerConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -313,6 +340,9 @@ impl Config {
                 self.auth.lockout_seconds
             ));
         }
+        if let Some(url) = &self.public_url {
+            check_public_url(url)?;
+        }
         if self.lmtp_socket_mode > 0o777 {
             return Err(format!(
                 "lmtp_socket_mode {:o} (octal) is not a permission mode: write it as 0o660",
@@ -321,6 +351,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `public_url` is an absolute http(s) URL with a host and no query or fragment: the
+/// ActiveSync path is appended to it as it is.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("public_url {url:?} {why}"));
+    let Ok(uri) = url.parse::<hyper::Uri>() else {
+        return bad("is not a URL");
+    };
+    if !matches!(uri.scheme_str(), Some("https" | "http")) {
+        return bad("must start with https:// (or http://)");
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return bad("has no host");
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return bad("must not have a query or fragment");
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -372,6 +421,28 @@ mod tests {
         let cfg: Config = toml::from_str("[limits]\nrelease_startup_memory = false\n").unwrap();
         assert!(!cfg.limits.release_startup_memory);
         assert!(toml::from_str::<Config>("[limits]\nrelease_startup_memory = 1\n").is_err());
+    }
+
+    #[test]
+    fn public_url_is_checked() {
+        for good in [
+            "https://mail.example.com",
+            "https://x.example:8443/eas/",
+            "http://box",
+        ] {
+            let cfg: Config = toml::from_str(&format!("public_url = {good:?}\n")).unwrap();
+            assert!(cfg.validate().is_ok(), "{good}");
+        }
+        for bad in [
+            "mail.example.com",
+            "ftp://x",
+            "https://x/?a=b",
+            "https://x/#y",
+            "https://",
+        ] {
+            let cfg: Config = toml::from_str(&format!("public_url = {bad:?}\n")).unwrap();
+            assert!(cfg.validate().unwrap_err().contains("public_url"), "{bad}");
+        }
     }
 
     #[test]

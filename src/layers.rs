@@ -13,7 +13,7 @@ use std::path::Path;
 /// (`module-cycles.py`) keeps the imports one way.
 const LAYERS: &[&[&str]] = &[
     // Small leaves everything may use: refusal counters, memory budgets, bounded
-    // collections, configuration, log setup, spool files, HTTP bodies.
+    // collections, configuration, log setup, spool files, HTTP bodies, metrics.
     &[
         "refusal",
         "budget",
@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
         "logging",
         "spool",
         "http_body",
+        "metrics",
     ],
     &["wbxml"],
     // Protocol values, and the protocol log (which redacts WBXML).
@@ -44,6 +45,8 @@ const ALLOWED_TODAY: &[(&str, &str)] = &[
     // connection's own slot, read on demand after authentication). The body's reading
     // side still has to be split from the connection and moved below `eas`.
     ("eas/front.rs", "server"),
+    // Autodiscover reads its (small) body the same way, after authentication: the same debt.
+    ("eas/autodiscover/mod.rs", "server"),
 ];
 
 /// The layer of a top-level module; `None` for one not in [`LAYERS`].

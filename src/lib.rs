@@ -14,6 +14,7 @@ pub mod govern;
 pub mod http_body;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod pim;
 pub mod proto;
 pub mod protolog;

@@ -36,12 +36,15 @@ pub async fn handle(
     _secure: bool,
 ) -> Response<Body> {
     let method = req.method().clone();
-    if method != Method::POST && method != Method::OPTIONS {
+    if ![Method::POST, Method::OPTIONS, Method::GET].contains(&method) {
         tracing::info!("{peer}: method {method} not allowed");
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "only OPTIONS and POST\n");
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET, OPTIONS and POST\n",
+        );
         r.headers_mut().insert(
             header::ALLOW,
-            header::HeaderValue::from_static("OPTIONS,POST"),
+            header::HeaderValue::from_static("GET,OPTIONS,POST"),
         );
         return r;
     }
@@ -67,15 +70,21 @@ pub async fn handle(
     );
     let account = match Box::pin(login).await {
         Ok(a) => a,
-        Err(e) => return Box::pin(auth_failure(e, peer)).await,
+        Err(e) => return Box::pin(login_refused(app, e, peer)).await,
     };
     // Not kept in this future while a Ping waits.
     drop(device);
-    if method == Method::OPTIONS {
+    // OPTIONS ([MS-ASHTTP] 2.2.4.1.2), or GET: a browser's connectivity test, answered
+    // with a page naming the account and the same versions.
+    if method == Method::OPTIONS || method == Method::GET {
         return match govern::offered_versions(&app.store, &account) {
+            Ok(versions) if method == Method::GET => {
+                tracing::info!("{peer} {}: connectivity page", account.email);
+                super::connectivity::page(&account.email, &versions)
+            }
             Ok(versions) => options(&versions),
             Err(e) => {
-                tracing::error!("{}: OPTIONS failed: {e}", account.email);
+                tracing::error!("{}: {method} failed: {e}", account.email);
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "server error\n")
             }
         };
@@ -372,6 +381,19 @@ async fn reserve_decoded(
     }
 }
 
+/// What a request to the front door is, for the metrics: its command when the query
+/// names one, else its method (OPTIONS, GET) or `invalid`.
+pub fn command_label<B>(req: &Request<B>) -> &'static str {
+    match *req.method() {
+        Method::OPTIONS => "OPTIONS",
+        Method::GET => "GET",
+        Method::POST => {
+            parse_query(req.uri(), req.headers()).map_or("invalid", |r| r.command.name())
+        }
+        _ => "invalid",
+    }
+}
+
 fn parse_query(
     uri: &hyper::Uri,
     headers: &HeaderMap,
@@ -400,7 +422,30 @@ fn same_user(user: &str, account: &Account) -> bool {
         || (!login.contains('@') && account.email.split('@').next() == Some(login.as_str()))
 }
 
-async fn auth_failure(e: AuthError, peer: SocketAddr) -> Response<Body> {
+/// Authenticates a request that names no device (Autodiscover, the metrics) with the same
+/// authenticator and throttle: the account, or the answer refusing the login.
+pub async fn login_without_device(
+    app: &App,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<Account, Response<Body>> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let login = app
+        .auth
+        .authenticate(&app.store, authorization, peer.ip(), None);
+    match Box::pin(login).await {
+        Ok(account) => Ok(account),
+        Err(e) => Err(login_refused(app, e, peer).await),
+    }
+}
+
+/// The answer to a failed login, counted in the metrics when the credentials were wrong.
+async fn login_refused(app: &App, e: AuthError, peer: SocketAddr) -> Response<Body> {
+    if matches!(e, AuthError::BadCredentials { .. }) {
+        app.metrics.auth_failure();
+    }
     match e {
         AuthError::Missing => {
             tracing::debug!("{peer}: no credentials");

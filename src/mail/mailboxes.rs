@@ -10,6 +10,7 @@ use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::mail::lmtp::{Mailboxes, NotDelivered, Received};
 use crate::mail::oof;
+use crate::metrics::{Lmtp, Metrics};
 use crate::refusal::{Limit, Refusals};
 use crate::store::Store;
 use crate::store::blob::BlobWriter;
@@ -23,6 +24,8 @@ pub struct StoreMailboxes {
     pub refusals: Rc<Refusals>,
     /// What the out-of-office replies came to.
     pub oof: Rc<oof::Counters>,
+    /// Deliveries and refusals, for `/metrics`.
+    pub metrics: Rc<Metrics>,
     /// How long a delivery waits for the memory budget before the MTA is told to retry.
     pub patience: Duration,
 }
@@ -35,10 +38,14 @@ impl StoreMailboxes {
 
 impl Mailboxes for StoreMailboxes {
     fn resolve(&self, address: &str) -> Option<u64> {
-        resolve(&self.store, address).unwrap_or_else(|e| {
+        let found = resolve(&self.store, address).unwrap_or_else(|e| {
             tracing::error!("resolving {address}: {e}");
             None
-        })
+        });
+        if found.is_none() {
+            self.metrics.lmtp(Lmtp::UnknownRecipient);
+        }
+        found
     }
 
     fn spool(&self) -> std::io::Result<BlobWriter> {
@@ -66,11 +73,14 @@ impl Mailboxes for StoreMailboxes {
                     self.budget.total()
                 ),
             );
+            self.metrics.lmtp(Lmtp::NotDelivered);
             return Err(NotDelivered::Busy);
         };
-        let delivered = deliver(&self.store, accounts, raw)
-            .await
-            .map_err(|e| NotDelivered::Failed(e.to_string()))?;
+        let delivered = deliver(&self.store, accounts, raw).await.map_err(|e| {
+            self.metrics.lmtp(Lmtp::NotDelivered);
+            NotDelivered::Failed(e.to_string())
+        })?;
+        self.metrics.lmtp(Lmtp::Delivered);
         // After the commit, in a task of its own: the 250 does not wait for the replies.
         tokio::task::spawn_local(oof::after_delivery(
             self.store.clone(),
@@ -101,6 +111,7 @@ mod tests {
             budget: MemoryBudget::new(budget),
             refusals: Rc::new(Refusals::default()),
             oof: Rc::default(),
+            metrics: Rc::default(),
             patience: Duration::from_millis(50),
         };
         (dir, mailboxes, account.id)

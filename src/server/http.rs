@@ -1,12 +1,15 @@
-//! HTTP routing: which front end answers a request.
+//! HTTP routing: which front end answers a request; every answer is counted.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Instant;
 
 use hyper::{Request, Response, StatusCode};
 
 use super::App;
 use super::conn::RequestBody;
+use super::scrape;
+use crate::eas::{EAS_PATH, autodiscover, front};
 use crate::http_body::{Body, plain};
 
 pub async fn handle(
@@ -15,11 +18,50 @@ pub async fn handle(
     peer: SocketAddr,
     secure: bool,
 ) -> Response<Body> {
-    let path = req.uri().path();
-    if path.eq_ignore_ascii_case("/Microsoft-Server-ActiveSync") {
-        crate::eas::front::handle(&app, req, peer, secure).await
+    let started = Instant::now();
+    let path = route_path(req.uri().path());
+    let (what, response) = if path.eq_ignore_ascii_case(EAS_PATH) {
+        let what = front::command_label(&req);
+        (what, front::handle(&app, req, peer, secure).await)
+    } else if path.eq_ignore_ascii_case(autodiscover::PATH) {
+        // Whatever the Host (`autodiscover.<domain>` or the bare domain): the path decides.
+        let answer = autodiscover::handle(&app, req, peer, secure).await;
+        ("Autodiscover", answer)
+    } else if path == scrape::PATH {
+        ("metrics", scrape::handle(&app, &req, peer).await)
     } else {
         tracing::debug!("{peer}: no route for {path}");
-        plain(StatusCode::NOT_FOUND, "not found\n")
+        ("none", plain(StatusCode::NOT_FOUND, "not found\n"))
+    };
+    app.metrics
+        .request(what, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The path a route is matched on: one trailing slash is the same route (a browser
+/// pointed at `…/Microsoft-Server-ActiveSync/` reaches the endpoint).
+fn route_path(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_path;
+
+    #[test]
+    fn one_trailing_slash_is_the_same_route() {
+        assert_eq!(
+            route_path("/Microsoft-Server-ActiveSync/"),
+            "/Microsoft-Server-ActiveSync"
+        );
+        assert_eq!(
+            route_path("/Microsoft-Server-ActiveSync"),
+            "/Microsoft-Server-ActiveSync"
+        );
+        assert_eq!(route_path("/x//"), "/x/");
+        assert_eq!(route_path("/"), "/");
     }
 }

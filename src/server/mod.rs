@@ -7,6 +7,7 @@ pub mod activation;
 pub mod conn;
 pub mod http;
 mod resident;
+mod scrape;
 pub mod sdnotify;
 pub mod tls;
 
@@ -27,6 +28,7 @@ use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::mail::lmtp;
 use crate::mail::mailboxes::StoreMailboxes;
+use crate::metrics::Handshake;
 use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
@@ -235,6 +237,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         hub: Rc::new(Hub::default()),
         notify_counters: Rc::new(notify::Counters::default()),
         oof_counters: Rc::default(),
+        metrics: Rc::default(),
         budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
         refusals,
         spool: Spool::open(&cfg.data)
@@ -301,6 +304,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
             budget: app.budget.clone(),
             refusals: app.refusals.clone(),
             oof: app.oof_counters.clone(),
+            metrics: app.metrics.clone(),
             patience: StoreMailboxes::PATIENCE,
         });
         running.tasks.push(tokio::task::spawn_local(lmtp::serve(
@@ -527,12 +531,17 @@ async fn accept_loop(
                     // the connection's task.
                     let handshake = Box::pin(acceptor.accept(tcp));
                     match tokio::time::timeout(Duration::from_secs(15), handshake).await {
-                        Ok(Ok(stream)) => Box::new(conn::Io::Tls(stream)),
+                        Ok(Ok(stream)) => {
+                            app.metrics.handshake(Handshake::Completed);
+                            Box::new(conn::Io::Tls(stream))
+                        }
                         Ok(Err(e)) => {
+                            app.metrics.handshake(Handshake::Failed);
                             tracing::debug!("TLS handshake with {peer}: {e}");
                             return;
                         }
                         Err(_) => {
+                            app.metrics.handshake(Handshake::TimedOut);
                             tracing::debug!("TLS handshake with {peer} timed out");
                             return;
                         }

@@ -26,9 +26,6 @@ use super::tables::{self, ITEMS, TableVisitor};
 use super::{BlobId, SCHEMA_VERSION, Store, StoreError};
 use crate::store::model::MailItem;
 
-/// The database's name in the archive, and in a data directory.
-const DB_NAME: &str = "easd.redb";
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupSummary {
     pub path: PathBuf,
@@ -111,7 +108,7 @@ impl Store {
         let (accounts, items) = counts(&snapshot)?;
         drop(snapshot);
         let mut out = archive::Writer::create(path)?;
-        out.add_file(DB_NAME, &db_copy.0)?;
+        out.add_file(super::DATABASE_FILE, &db_copy.0)?;
         let mut missing = 0;
         for id in &blobs {
             match self.blobs().open_blob(id) {
@@ -297,7 +294,7 @@ fn check_target(dir: &Path, force: bool) -> Result<(), StoreError> {
             dir.display()
         )));
     }
-    let db = dir.join(DB_NAME);
+    let db = dir.join(super::DATABASE_FILE);
     match Database::open(&db) {
         Err(redb::DatabaseError::DatabaseAlreadyOpen) => Err(StoreError::Locked { path: db }),
         // Absent or unreadable: it is only being moved aside.
@@ -310,8 +307,8 @@ fn check_target(dir: &Path, force: bool) -> Result<(), StoreError> {
 fn unpack(archive_path: &Path, staging: &Path) -> Result<HashSet<BlobId>, StoreError> {
     let mut blobs = HashSet::new();
     archive::read_entries(archive_path, |name, contents, _| {
-        if name == DB_NAME {
-            write_new(&staging.join(DB_NAME), contents).map(drop)
+        if name == super::DATABASE_FILE {
+            write_new(&staging.join(super::DATABASE_FILE), contents).map(drop)
         } else if let Some(id) = blob_of(name) {
             let digest = write_new(&staging.join(name), contents)?;
             if hex(&digest) != id.as_str() {
@@ -373,7 +370,8 @@ fn inspect(staging: &Path, blobs: HashSet<BlobId>) -> Result<RestoreSummary, Sto
             "the backup holds no usable easd database: {detail}"
         ))
     };
-    let db = Database::open(staging.join(DB_NAME)).map_err(|e| not_a_store(e.to_string()))?;
+    let db = Database::open(staging.join(super::DATABASE_FILE))
+        .map_err(|e| not_a_store(e.to_string()))?;
     let tx = db.begin_read()?;
     let schema = super::schema_version(&tx)
         .map_err(|e| not_a_store(e.to_string()))?

@@ -54,6 +54,8 @@ struct Inner {
 /// redb's page cache when nothing else is configured. redb's own default (1 GiB) would
 /// let a large mailbox fill the RAM of a small box; the OS page cache still holds the file.
 pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
+/// The database file in the data directory, and its name in a backup archive.
+pub(super) const DATABASE_FILE: &str = "easd.redb";
 
 impl Store {
     /// Opens (creating if needed) the store in `data_dir` with the default cache size.
@@ -64,7 +66,7 @@ impl Store {
     /// Opens the store with a redb page cache of `cache_bytes`.
     pub fn open_with_cache(data_dir: &Path, cache_bytes: usize) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let path = data_dir.join("easd.redb");
+        let path = data_dir.join(DATABASE_FILE);
         let db = redb::Builder::new()
             .set_cache_size(cache_bytes)
             .create(&path)
@@ -102,6 +104,11 @@ impl Store {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
+    }
+
+    /// The database file's size on disk (blobs not included), for metrics.
+    pub fn database_bytes(&self) -> std::io::Result<u64> {
+        Ok(std::fs::metadata(self.inner.data_dir.join(DATABASE_FILE))?.len())
     }
 
     /// Runs `job` in a write transaction on the writer thread and waits until it is durable.

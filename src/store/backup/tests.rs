@@ -142,7 +142,7 @@ fn restore_wants_an_empty_directory_or_force() {
         fs::read_to_string(aside.join("old.txt")).unwrap(),
         "keep me"
     );
-    assert!(target.join(DB_NAME).exists() && !target.join("old.txt").exists());
+    assert!(target.join(super::super::DATABASE_FILE).exists() && !target.join("old.txt").exists());
 }
 
 #[test]
@@ -209,7 +209,7 @@ fn restore_refuses_a_newer_schema() {
     }
     let bytes = fs::read(&db_path).unwrap();
     fs::remove_file(&db_path).unwrap();
-    let archive = forged(dir.path(), &[(DB_NAME, &bytes)]);
+    let archive = forged(dir.path(), &[(super::super::DATABASE_FILE, &bytes)]);
     let err = restore(&archive, &dir.path().join("t"), false).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
     assert!(!dir.path().join("t").exists());
