@@ -75,6 +75,12 @@ macro_rules! command_status {
             pub fn code(self) -> u8 {
                 self as u8
             }
+
+            /// The status a number stands for, if it is one of this command's.
+            #[allow(dead_code)]
+            pub fn from_code(code: u8) -> Option<Self> {
+                [$($name::$variant),+].into_iter().find(|s| s.code() == code)
+            }
         }
 
         impl From<$name> for u8 {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::request::ClientCommand;
-use super::{CONFLICT, CONVERSION_ERROR, Conflict, ItemResponse, Job, NOT_FOUND, OK, drafts};
+use super::{Conflict, ItemResponse, Job, Status, drafts};
 use crate::eas::class::email;
 use crate::eas::class::groupware;
 use crate::proto::ids::ItemRef;
@@ -58,7 +58,7 @@ impl Job {
                     if let (Some(d), Target::Own(id)) = (&self.drafts, target(server_id)) {
                         let answer =
                             self.change_draft(d, w, state, resent, (pos, id, data, *send), sends)?;
-                        if answer.status != OK || answer.data.is_some() {
+                        if answer.status != Status::Ok || answer.data.is_some() {
                             out.push(ItemResponse::Change {
                                 server_id: server_id.clone(),
                                 status: answer.status,
@@ -68,23 +68,23 @@ impl Job {
                         continue;
                     }
                     let status = match target(server_id) {
-                        Target::Unknown => NOT_FOUND,
+                        Target::Unknown => Status::NotFound,
                         // A merged item (a task shown as an event) is the other folder's:
                         // the calendar cannot edit it. [MS-ASCMD] 2.2.3.177.17 Status 6, and
                         // the device gets the item back as the server has it.
                         Target::Merged(f, i, _) => {
                             refused.push((f, i, false));
-                            CONVERSION_ERROR
+                            Status::ConversionError
                         }
                         Target::Own(id) => match self.edit(data) {
                             // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
                             // invalid item."
-                            None => CONVERSION_ERROR,
+                            None => Status::ConversionError,
                             Some(edit) => self.change(w, state, id, &edit)?,
                         },
                     };
                     // [MS-ASCMD] 2.2.3.24: a successful Change gets no response element.
-                    if status != OK {
+                    if status != Status::Ok {
                         out.push(ItemResponse::Change {
                             server_id: server_id.clone(),
                             status,
@@ -94,25 +94,25 @@ impl Job {
                 }
                 ClientCommand::Delete { server_id } => {
                     let status = match target(server_id) {
-                        Target::Unknown => NOT_FOUND,
+                        Target::Unknown => Status::NotFound,
                         // Deleting the event must not delete the user's task: refused
                         // (Status 6), and the event is sent again.
                         Target::Merged(f, i, _) => {
                             refused.push((f, i, true));
-                            CONVERSION_ERROR
+                            Status::ConversionError
                         }
                         Target::Own(id) => match self.delete(w, id, &mut trash)? {
                             Some(tombstone) => {
                                 state.own.push((id, tombstone));
                                 held.0.remove(&id);
-                                OK
+                                Status::Ok
                             }
                             // Already gone: a resend of a delete whose answer was lost.
-                            None if held.0.remove(&id).is_some() => OK,
-                            None => NOT_FOUND,
+                            None if held.0.remove(&id).is_some() => Status::Ok,
+                            None => Status::NotFound,
                         },
                     };
-                    if status != OK {
+                    if status != Status::Ok {
                         out.push(ItemResponse::Delete {
                             server_id: server_id.clone(),
                             status,
@@ -154,9 +154,9 @@ impl Job {
                                 self.add(w, state, held, &replay, client_id, data.as_ref())?;
                             drafts::Answer {
                                 status: if added.is_some() {
-                                    OK
+                                    Status::Ok
                                 } else {
-                                    CONVERSION_ERROR
+                                    Status::ConversionError
                                 },
                                 item: added,
                                 data: None,
@@ -251,18 +251,18 @@ impl Job {
         state: &mut CollectionState,
         id: u64,
         edit: &Edit,
-    ) -> Result<u8, StoreError> {
+    ) -> Result<Status, StoreError> {
         let (account, folder) = (self.account, self.folder);
         let current = match edit {
             Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
             Edit::Replace(..) => w.groupware_item(account, folder, id)?.map(|g| g.modseq),
         };
         let Some(current) = current else {
-            return Ok(NOT_FOUND);
+            return Ok(Status::NotFound);
         };
         let conflict = coll::changed_since_served(state, id, current);
         if conflict && self.conflict == Conflict::ServerWins {
-            return Ok(CONFLICT);
+            return Ok(Status::Conflict);
         }
         let changed = match edit {
             Edit::Flags(change) => {
@@ -275,12 +275,12 @@ impl Job {
             }
         };
         let Some(modseq) = changed else {
-            return Ok(NOT_FOUND);
+            return Ok(Status::NotFound);
         };
         if modseq != current && !conflict {
             state.own.push((id, modseq));
         }
-        Ok(OK)
+        Ok(Status::Ok)
     }
 
     /// Deletes (or, for mail with DeletesAsMoves, moves to Deleted Items) one item; the tombstone's

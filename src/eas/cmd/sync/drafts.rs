@@ -11,7 +11,7 @@
 //! edits are made; it gets the same ServerIds and FileReferences again, and a Send only
 //! when the draft was not sent yet.
 
-use super::{CONFLICT, CONVERSION_ERROR, Conflict, ItemResponse, Job, NOT_FOUND, OK, SERVER_ERROR};
+use super::{Conflict, ItemResponse, Job, Status};
 use crate::eas::class::{draft, email};
 use crate::eas::cmd::Ctx;
 use crate::mail::draft::save::{self, Author, Outcome};
@@ -61,7 +61,7 @@ pub(super) struct Resent<'a> {
 /// A draft command's answer: its Status, the item, and the ApplicationData naming the
 /// attachments it added.
 pub(super) struct Answer {
-    pub status: u8,
+    pub status: Status,
     pub item: Option<u64>,
     pub data: Option<Element>,
 }
@@ -78,7 +78,7 @@ impl Job {
             .attached
             .extend(attached.iter().map(|(c, p)| (pos, c.clone(), *p)));
         Answer {
-            status: OK,
+            status: Status::Ok,
             item: Some(item),
             data: (!attached.is_empty()).then(|| draft::attached(self.folder, item, &attached)),
         }
@@ -87,7 +87,7 @@ impl Job {
     fn refused(&self, why: impl std::fmt::Display) -> Answer {
         tracing::info!("{}: draft refused: {why}", self.device);
         Answer {
-            status: CONVERSION_ERROR,
+            status: Status::ConversionError,
             item: None,
             data: None,
         }
@@ -155,8 +155,9 @@ impl Job {
             return self.change_again(w, state, first, (pos, id, send), sends);
         }
         let answer = self.change_once(d, w, state, (pos, id, data, send), sends)?;
-        if answer.status != OK {
-            state.refused.push((pos, answer.status));
+        if answer.status != Status::Ok {
+            // Stored as its number ([`CollectionState::refused`]).
+            state.refused.push((pos, answer.status.code()));
         }
         Ok(answer)
     }
@@ -167,7 +168,7 @@ impl Job {
     fn gone(&self, w: &WriteCtx, id: u64, send: bool) -> Result<Answer, StoreError> {
         let sent = send && save::was_sent(w, self.account, id)?;
         Ok(Answer {
-            status: if sent { OK } else { NOT_FOUND },
+            status: if sent { Status::Ok } else { Status::NotFound },
             item: None,
             data: None,
         })
@@ -183,10 +184,12 @@ impl Job {
         (pos, id, send): (u32, u64, bool),
         sends: &mut Vec<u64>,
     ) -> Result<Answer, StoreError> {
-        if let Some(&(_, status)) = first.refused.iter().find(|(p, _)| *p == pos) {
-            state.refused.push((pos, status));
+        if let Some(&(_, code)) = first.refused.iter().find(|(p, _)| *p == pos) {
+            state.refused.push((pos, code));
             return Ok(Answer {
-                status,
+                // Only refusals are stored; a number this binary does not know (a store
+                // written by another version) is answered as a conversion error.
+                status: Status::from_code(code).unwrap_or(Status::ConversionError),
                 item: None,
                 data: None,
             });
@@ -222,7 +225,7 @@ impl Job {
         let conflict = crate::sync::collection::changed_since_served(state, id, current.modseq);
         if conflict && self.conflict == Conflict::ServerWins {
             return Ok(Answer {
-                status: CONFLICT,
+                status: Status::Conflict,
                 item: None,
                 data: None,
             });
@@ -237,7 +240,7 @@ impl Job {
                 Outcome::Refused(EditError::NoSuchAttachment(part)) => {
                     tracing::info!("{}: draft {id} has no attachment {part}", self.device);
                     return Ok(Answer {
-                        status: NOT_FOUND,
+                        status: Status::NotFound,
                         item: None,
                         data: None,
                     });
@@ -294,9 +297,11 @@ pub(super) async fn send_all(
             // Not sendable as it is: the user must change the draft.
             SubmitError::NoRecipients
             | SubmitError::TooManyRecipients { .. }
-            | SubmitError::InvalidMime(_) => CONVERSION_ERROR,
-            SubmitError::SourceNotFound => NOT_FOUND,
-            SubmitError::InProgress | SubmitError::Relay(_) | SubmitError::Store(_) => SERVER_ERROR,
+            | SubmitError::InvalidMime(_) => Status::ConversionError,
+            SubmitError::SourceNotFound => Status::NotFound,
+            SubmitError::InProgress | SubmitError::Relay(_) | SubmitError::Store(_) => {
+                Status::ServerError
+            }
         };
         let sid = ItemRef::new(folder, id).to_string();
         let named = responses.iter_mut().find_map(|r| match r {

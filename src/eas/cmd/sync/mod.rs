@@ -32,11 +32,7 @@ use crate::sync::retriable;
 use crate::sync::round::{self, Start};
 use crate::sync::stored::{self, StoreLog};
 use crate::wbxml::{Element, tag::airsync as a};
-use render::{
-    CONFLICT, CONVERSION_ERROR, HIERARCHY_CHANGED, INCOMPLETE, INVALID_KEY, INVALID_WAIT,
-    ItemResponse, NOT_FOUND, OK, PROTOCOL_ERROR, RETRY, SERVER_ERROR, TOO_MANY_COLLECTIONS,
-    collection_status, render,
-};
+use render::{ItemResponse, Status, collection_status, render};
 use request::{
     BadRequest, Cache, ClientCommand, CollectionRequest, Conflict, HangRequest, options, parse,
     parse_hang,
@@ -63,7 +59,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         }),
         Err(why) => {
             tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
-            return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR));
+            return Ok(status_reply(a::SYNC, a::STATUS, Status::ProtocolError));
         }
     };
     let requests = match body {
@@ -75,21 +71,21 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .cloned()
                 .map(CollectionRequest::from)
                 .collect(),
-            _ => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
+            _ => return Ok(status_reply(a::SYNC, a::STATUS, Status::Incomplete)),
         },
         Some(b) if b.tag == a::SYNC => match parse(&b, cache.as_ref(), &ctx.app.cfg.limits) {
             Ok(r) if !r.is_empty() => r,
-            Ok(_) => return Ok(status_reply(a::SYNC, a::STATUS, INCOMPLETE)),
+            Ok(_) => return Ok(status_reply(a::SYNC, a::STATUS, Status::Incomplete)),
             Err(bad) => return Ok(refuse(ctx, bad)),
         },
-        Some(_) => return Ok(status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)),
+        Some(_) => return Ok(status_reply(a::SYNC, a::STATUS, Status::ProtocolError)),
     };
     let hang = match hanging(ctx, body_wait) {
         Ok(h) => h,
         Err(limit) => {
             return Ok(Reply::Wbxml(
                 Element::new(a::SYNC)
-                    .text_child(a::STATUS, INVALID_WAIT.to_string())
+                    .text_child(a::STATUS, Status::InvalidWait.to_string())
                     .text_child(a::LIMIT, limit.to_string()),
             ));
         }
@@ -98,7 +94,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         // [MS-ASCMD] 2.2.3.177.17: Status 16 is global; nothing was done yet.
         Err(e) if retriable(&e) => {
             tracing::warn!("Sync cache write failed, the client is told to retry: {e}");
-            return Ok(status_reply(a::SYNC, a::STATUS, RETRY));
+            return Ok(status_reply(a::SYNC, a::STATUS, Status::Retry));
         }
         written => written?,
     }
@@ -208,7 +204,7 @@ fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
     match refused {
         BadRequest::Malformed(why) => {
             tracing::info!("{}: malformed Sync: {why}", ctx.device.device_id);
-            status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
+            status_reply(a::SYNC, a::STATUS, Status::ProtocolError)
         }
         // [MS-ASCMD] 2.2.3.177.17 Status 15, with the most collections in Limit (2.2.3.97).
         BadRequest::TooManyCollections => {
@@ -219,7 +215,7 @@ fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
             );
             Reply::Wbxml(
                 Element::new(a::SYNC)
-                    .text_child(a::STATUS, TOO_MANY_COLLECTIONS.to_string())
+                    .text_child(a::STATUS, Status::TooManyCollections.to_string())
                     .text_child(a::LIMIT, max.to_string()),
             )
         }
@@ -232,7 +228,7 @@ fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
                     limits.max_commands
                 ),
             );
-            status_reply(a::SYNC, a::STATUS, PROTOCOL_ERROR)
+            status_reply(a::SYNC, a::STATUS, Status::ProtocolError)
         }
     }
 }
@@ -321,7 +317,7 @@ async fn sync_collection(
         // have: [MS-ASCMD] 2.2.3.177.17 Status 12, "the folder hierarchy has changed", and
         // the device's next FolderSync tells it which folders it has.
         None => {
-            let e = collection_status(&req.id, key_text.as_deref(), HIERARCHY_CHANGED);
+            let e = collection_status(&req.id, key_text.as_deref(), Status::HierarchyChanged);
             return Ok((e, false));
         }
     };
@@ -338,7 +334,7 @@ async fn sync_collection(
                 ctx.device.device_id,
                 req.id
             );
-            let e = collection_status(&req.id, key_text.as_deref(), PROTOCOL_ERROR);
+            let e = collection_status(&req.id, key_text.as_deref(), Status::ProtocolError);
             return Ok((e, false));
         }
     };
@@ -439,11 +435,11 @@ async fn sync_collection(
     }
     match outcome {
         Outcome::InvalidKey => {
-            let e = collection_status(&req.id, key_text.as_deref(), INVALID_KEY);
+            let e = collection_status(&req.id, key_text.as_deref(), Status::InvalidKey);
             Ok((e, false))
         }
         Outcome::Retry => {
-            let e = collection_status(&req.id, key_text.as_deref(), RETRY);
+            let e = collection_status(&req.id, key_text.as_deref(), Status::Retry);
             Ok((e, false))
         }
         Outcome::Done {

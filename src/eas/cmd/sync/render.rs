@@ -5,6 +5,7 @@ use crate::eas::class::groupware;
 use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
 use crate::proto::ids::IssuedSyncKey;
 use crate::proto::ids::ItemRef;
+use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::Merge;
 use crate::store::model::Summary;
@@ -12,35 +13,47 @@ use crate::store::{Store, StoreError};
 use crate::sync::collection::{ServerChanges, SyncItem};
 use crate::wbxml::{Element, tag::airsync as a};
 
-/// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
-pub(super) const OK: u8 = 1;
-pub(super) const INVALID_KEY: u8 = 3;
-pub(super) const PROTOCOL_ERROR: u8 = 4;
-pub(super) const SERVER_ERROR: u8 = 5;
-pub(super) const CONVERSION_ERROR: u8 = 6;
-pub(super) const CONFLICT: u8 = 7;
-pub(super) const NOT_FOUND: u8 = 8;
-pub(super) const HIERARCHY_CHANGED: u8 = 12;
-pub(super) const INCOMPLETE: u8 = 13;
-pub(super) const INVALID_WAIT: u8 = 14;
-pub(super) const TOO_MANY_COLLECTIONS: u8 = 15;
-pub(super) const RETRY: u8 = 16;
+command_status! {
+    /// Sync Status values ([MS-ASCMD] 2.2.3.177.17).
+    pub(super) enum Status {
+        Ok = 1,
+        /// Invalid or mismatched synchronization key: the client starts the collection over.
+        InvalidKey = 3,
+        ProtocolError = 4,
+        ServerError = 5,
+        /// The client's item could not be converted (bad ApplicationData).
+        ConversionError = 6,
+        /// A client change conflicts with a server change; the server's wins.
+        Conflict = 7,
+        /// The item the client named is not there.
+        NotFound = 8,
+        /// The folder hierarchy changed: the client runs FolderSync first.
+        HierarchyChanged = 12,
+        /// An empty or Partial Sync with nothing cached to complete it.
+        Incomplete = 13,
+        /// Wait or HeartbeatInterval out of range.
+        InvalidWait = 14,
+        TooManyCollections = 15,
+        /// A transient server failure: the client retries.
+        Retry = 16,
+    }
+}
 
 /// One item's answer in Responses.
 pub(super) enum ItemResponse {
     /// `data`: the ApplicationData of the answer (a draft's added attachments).
     Change {
         server_id: String,
-        status: u8,
+        status: Status,
         data: Option<Element>,
     },
     Delete {
         server_id: String,
-        status: u8,
+        status: Status,
     },
     Add {
         client_id: String,
-        status: u8,
+        status: Status,
         /// The new item's ServerId, with Status 1.
         server_id: Option<String>,
         data: Option<Element>,
@@ -52,7 +65,7 @@ pub(super) enum ItemResponse {
 }
 
 /// A collection answered with a Status alone (and the key it named, when it named one).
-pub(super) fn collection_status(id: &str, key: Option<&str>, status: u8) -> Element {
+pub(super) fn collection_status(id: &str, key: Option<&str>, status: Status) -> Element {
     let mut e = Element::new(a::COLLECTION);
     if let Some(k) = key {
         e.push_text(a::SYNC_KEY, k);
@@ -76,7 +89,7 @@ pub(super) fn render(
     let mut e = Element::new(a::COLLECTION)
         .text_child(a::SYNC_KEY, key.to_string())
         .text_child(a::COLLECTION_ID, collection_id)
-        .text_child(a::STATUS, OK.to_string());
+        .text_child(a::STATUS, Status::Ok.to_string());
     if changes.more_available {
         e.push(Element::new(a::MORE_AVAILABLE));
     }
@@ -164,13 +177,13 @@ pub(super) fn render(
                     item: None,
                 } => Element::new(a::FETCH)
                     .text_child(a::SERVER_ID, server_id.clone())
-                    .text_child(a::STATUS, NOT_FOUND.to_string()),
+                    .text_child(a::STATUS, Status::NotFound.to_string()),
                 ItemResponse::Fetch {
                     server_id,
                     item: Some(item),
                 } => Element::new(a::FETCH)
                     .text_child(a::SERVER_ID, server_id.clone())
-                    .text_child(a::STATUS, OK.to_string())
+                    .text_child(a::STATUS, Status::Ok.to_string())
                     .child(item_data(store, item, body, version)?),
             });
         }
