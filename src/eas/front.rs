@@ -546,7 +546,7 @@ fn version_above(request: &EasRequest, max: ProtocolVersion) -> Response<Body> {
 /// HTTP 403, with the command's Status body where the version has one ([MS-ASCMD] 2.2.2).
 fn forbidden(request: &EasRequest, status: GlobalStatus, text: &'static str) -> Response<Body> {
     match (request.version >= ProtocolVersion::V14_0)
-        .then(|| status_only(request.command, status as u16))
+        .then(|| status_only(request.command, status))
         .flatten()
     {
         Some(root) => {
@@ -581,7 +581,7 @@ fn status_answer(
     if request.version < ProtocolVersion::V14_0 {
         return plain(legacy, text);
     }
-    match status_only(request.command, status as u16) {
+    match status_only(request.command, status) {
         Some(root) => wbxml_response(&root),
         None => plain(StatusCode::FORBIDDEN, text),
     }
@@ -660,7 +660,7 @@ fn server_error(
         request.command
     );
     match (request.version >= ProtocolVersion::V14_0)
-        .then(|| status_only(request.command, GlobalStatus::ServerError as u16))
+        .then(|| status_only(request.command, GlobalStatus::ServerError))
         .flatten()
     {
         Some(root) => {

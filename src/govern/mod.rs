@@ -55,7 +55,7 @@ impl fmt::Display for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Gate::Pass => f.write_str("admitted"),
-            Gate::Refuse(s) => write!(f, "provisioning required ({s:?}, {})", *s as u16),
+            Gate::Refuse(s) => write!(f, "provisioning required ({s:?}, {})", s.code()),
             Gate::Blocked => f.write_str("device blocked"),
             Gate::Wiped => f.write_str("device wiped"),
             Gate::WipeRequested => f.write_str("remote wipe pending"),

@@ -16,6 +16,7 @@ use super::mime;
 use super::relay::{self, RelayError};
 use super::smart::{self, Smart};
 use crate::config::Config;
+use crate::proto::status::GlobalStatus;
 use crate::store::items::{self, ItemReads};
 use crate::store::marks::{self, MarkReads};
 use crate::store::model::Flags;
@@ -64,18 +65,16 @@ pub enum SubmitError {
 
 impl SubmitError {
     /// The ComposeMail status ([MS-ASCMD] 2.2.2 common status codes).
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> GlobalStatus {
         match self {
-            SubmitError::NoRecipients => 119,
-            // SendQuotaExceeded: [MS-ASCMD] 2.2.2 has no status for a recipient count, and
-            // this is the one that says "not sent, and sending it again will not help".
-            SubmitError::TooManyRecipients { .. } => 115,
-            SubmitError::SourceNotFound => 150,
-            // InvalidMIME: the Mime of a SmartReply/SmartForward is not a message.
-            SubmitError::InvalidMime(_) => 107,
-            // ServerErrorRetryLater: the client keeps the message and sends it again.
-            SubmitError::Relay(_) | SubmitError::InProgress => 111,
-            SubmitError::Store(_) => 110,
+            SubmitError::NoRecipients => GlobalStatus::MessageHasNoRecipient,
+            // [MS-ASCMD] 2.2.2 has no status for a recipient count, and this is the one
+            // that says "not sent, and sending it again will not help".
+            SubmitError::TooManyRecipients { .. } => GlobalStatus::SendQuotaExceeded,
+            SubmitError::SourceNotFound => GlobalStatus::ItemNotFound,
+            SubmitError::InvalidMime(_) => GlobalStatus::InvalidMime,
+            SubmitError::Relay(_) | SubmitError::InProgress => GlobalStatus::ServerErrorRetryLater,
+            SubmitError::Store(_) => GlobalStatus::ServerError,
         }
     }
 }

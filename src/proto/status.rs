@@ -7,7 +7,18 @@ use crate::wbxml::{Element, Tag, tag};
 /// Global status values ([MS-ASCMD] 2.2.2) that easd answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GlobalStatus {
+    /// The body of a SendMail (or its Mime) is not a message.
+    InvalidContent = 101,
+    /// The Mime of a SmartReply/SmartForward is not a message.
+    InvalidMime = 107,
     ServerError = 110,
+    /// Not sent now: the client keeps the message and sends it again.
+    ServerErrorRetryLater = 111,
+    /// Not sent, and sending it again will not help.
+    SendQuotaExceeded = 115,
+    MessageHasNoRecipient = 119,
+    /// The message a SmartReply/SmartForward names does not exist.
+    ItemNotFound = 150,
     /// ABQ block ([MS-ASCMD] 2.2.2: DeviceIsBlockedForThisUser).
     DeviceBlocked = 129,
     RemoteWipeRequested = 140,
@@ -15,6 +26,13 @@ pub enum GlobalStatus {
     PolicyRefresh = 143,
     InvalidPolicyKey = 144,
     MaximumDevicesReached = 177,
+}
+
+impl GlobalStatus {
+    /// The number on the wire.
+    pub fn code(self) -> u16 {
+        self as u16
+    }
 }
 
 /// The root element of `command`'s response and its top-level Status element.
@@ -50,9 +68,9 @@ pub fn response_root(command: Command) -> Option<(Tag, Tag)> {
 }
 
 /// `<Root><Status>code</Status></Root>` in the command's own namespace.
-pub fn status_only(command: Command, code: u16) -> Option<Element> {
+pub fn status_only(command: Command, code: GlobalStatus) -> Option<Element> {
     response_root(command)
-        .map(|(root, status)| Element::new(root).text_child(status, code.to_string()))
+        .map(|(root, status)| Element::new(root).text_child(status, code.code().to_string()))
 }
 
 /// Declares one command's Status enum: its values as the spec numbers them, each

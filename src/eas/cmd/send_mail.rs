@@ -10,13 +10,11 @@ use crate::mail::smart::Smart;
 use crate::mail::submit::{self, Source, Submission, SubmitError};
 use crate::proto::command::Command;
 use crate::proto::ids::ItemRef;
+use crate::proto::status::GlobalStatus;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::wbxml::{Element, Tag, tag::composemail as cm};
-
-/// InvalidContent / InvalidMIME ([MS-ASCMD] 2.2.2).
-const INVALID_CONTENT: u16 = 101;
 
 fn root(command: Command) -> Tag {
     match command {
@@ -43,7 +41,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     };
     let Some(submission) = submission else {
         tracing::info!("{}: malformed {command}", ctx.device.device_id);
-        return Ok(failure(ctx, command, INVALID_CONTENT));
+        return Ok(failure(ctx, command, GlobalStatus::InvalidContent));
     };
     // The message replied to or forwarded must be in a folder the device is sent the
     // contents of: one in a folder it does not have (or any while it is quarantined, as
@@ -82,10 +80,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
 }
 
 /// 14.0+ answers with the command's Status; 12.x only has HTTP statuses.
-fn failure(ctx: &Ctx<'_>, command: Command, status: u16) -> Reply {
+fn failure(ctx: &Ctx<'_>, command: Command, status: GlobalStatus) -> Reply {
     if ctx.req.version >= ProtocolVersion::V14_0 {
-        Reply::Wbxml(Element::new(root(command)).text_child(cm::STATUS, status.to_string()))
-    } else if status == 111 {
+        Reply::Wbxml(Element::new(root(command)).text_child(cm::STATUS, status.code().to_string()))
+    } else if status == GlobalStatus::ServerErrorRetryLater {
         Reply::Http(StatusCode::SERVICE_UNAVAILABLE)
     } else {
         Reply::Http(StatusCode::INTERNAL_SERVER_ERROR)
