@@ -1,5 +1,6 @@
-//! The bodies of HTTP requests and responses, and the small vocabulary of responses shared
-//! by the front ends; a leaf below both the connection (`server::conn`) and the front ends
+//! The bodies of HTTP requests and responses (a request body as the front ends read it:
+//! [`IncomingBody`], [`read_body`]), and the small vocabulary of responses shared by the
+//! front ends; a leaf below both the connection (`server::conn`) and the front ends
 //! (`eas`), which hand response bodies to each other.
 
 use std::fs::File;
@@ -9,7 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::{Response, StatusCode, header};
 
-use crate::budget::Reservation;
+use std::rc::Rc;
+
+use crate::budget::{MemoryBudget, Reservation};
+use crate::spool::Spool;
 
 /// How long a request waits for the memory budget before it is refused with 503.
 pub const BUDGET_PATIENCE: Duration = Duration::from_secs(2);
@@ -120,6 +124,72 @@ pub fn busy() -> Response<Body> {
         header::HeaderValue::from(BUDGET_RETRY_AFTER_SECS),
     );
     r
+}
+
+/// Where a body goes while it arrives, and how much it may take.
+pub struct BodyLimits<'a> {
+    /// The largest body accepted.
+    pub max: usize,
+    /// Bodies up to this size are kept in memory as they arrive (drawing from `budget`);
+    /// larger ones go to a file in `spool` and are loaded only once complete.
+    pub spool_over: usize,
+    pub budget: &'a Rc<MemoryBudget>,
+    pub spool: &'a Spool,
+}
+
+/// A whole request body in memory, and the budget its bytes hold.
+pub struct ReadBody {
+    pub bytes: Bytes,
+    pub held: Reservation,
+}
+
+/// A request body read on demand, after the request was authenticated: what a front end
+/// sees of the connection's body (`server::conn::RequestBody` is the one there is).
+// The futures stay on the connection's thread (current-thread runtime): no Send bound.
+#[allow(async_fn_in_trait)]
+pub trait IncomingBody {
+    /// The whole body within `limits`, as it arrived: in memory, or spooled to a file.
+    async fn receive(self, limits: &BodyLimits<'_>) -> Result<Received, BodyError>;
+}
+
+/// Reads the whole body within `limits`: refusing more than `limits.max` bytes without
+/// buffering them, drawing what it keeps in memory from the budget (waiting at most
+/// [`BUDGET_PATIENCE`] for room), and spooling a large body to a file while it arrives, so
+/// that a slow sender holds disk, not memory.
+/// Boxed, so that a request's future is not as large as this step for as long as it lives.
+pub async fn read_body(
+    body: impl IncomingBody,
+    limits: &BodyLimits<'_>,
+) -> Result<ReadBody, BodyError> {
+    let received = Box::pin(body.receive(limits)).await?;
+    match received {
+        Received::Memory(bytes, held) => Ok(ReadBody { bytes, held }),
+        Received::Spooled(mut file, len) => {
+            let held = limits
+                .budget
+                .reserve(len, BUDGET_PATIENCE)
+                .await
+                .ok_or(BodyError::Busy { wanted: len })?;
+            let mut bytes = Vec::with_capacity(len);
+            file.rewind().map_err(BodyError::Spool)?;
+            file.read_to_end(&mut bytes).map_err(BodyError::Spool)?;
+            if bytes.len() != len {
+                return Err(BodyError::Spool(std::io::ErrorKind::UnexpectedEof.into()));
+            }
+            Ok(ReadBody {
+                bytes: bytes.into(),
+                held,
+            })
+        }
+    }
+}
+
+/// A body as the connection received it.
+pub enum Received {
+    /// In memory, its bytes held in the budget.
+    Memory(Bytes, Reservation),
+    /// In an (unlinked) spool file of this many bytes.
+    Spooled(File, usize),
 }
 
 #[derive(Debug, thiserror::Error)]

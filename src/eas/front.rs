@@ -13,13 +13,15 @@ use crate::app::App;
 use crate::auth::AuthError;
 use crate::budget::Reservation;
 use crate::govern::{self, Gate};
-use crate::http_body::{BUDGET_PATIENCE, Body, BodyError, FilePart, busy, empty, plain};
+use crate::http_body::{
+    BUDGET_PATIENCE, Body, BodyError, BodyLimits, FilePart, IncomingBody, ReadBody, busy, empty,
+    plain, read_body,
+};
 use crate::proto::command::Command;
 use crate::proto::query::{self, EasRequest, QueryError};
 use crate::proto::status::{GlobalStatus, status_only};
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
-use crate::server::conn::{BodyLimits, ReadBody, RequestBody, read_body};
 use crate::store::StoreError;
 use crate::store::model::{Account, Device};
 use crate::wbxml::{self, Element};
@@ -31,7 +33,7 @@ static REQUEST_SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub async fn handle(
     app: &App,
-    req: Request<RequestBody>,
+    req: Request<impl IncomingBody>,
     peer: SocketAddr,
     _secure: bool,
 ) -> Response<Body> {

@@ -12,9 +12,8 @@
 //! the connection; graceful shutdown (idle connections close, in-flight requests finish).
 
 use std::cell::{Cell, RefCell};
-use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Seek};
+use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -27,9 +26,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
-use crate::budget::{MemoryBudget, Reservation};
-use crate::http_body::{BUDGET_PATIENCE, Body, BodyError};
-use crate::spool::Spool;
+use crate::budget::Reservation;
+use crate::http_body::{BUDGET_PATIENCE, Body, BodyError, BodyLimits, IncomingBody, Received};
 
 /// The time a client has to send a request head (also on an idle keep-alive connection).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -253,9 +251,10 @@ impl RequestBody {
     pub fn empty() -> Self {
         RequestBody(None)
     }
+}
 
-    /// The whole body within `limits` (see [`read_body`](read_body)).
-    pub async fn read(self, limits: &BodyLimits<'_>) -> Result<Received, BodyError> {
+impl IncomingBody for RequestBody {
+    async fn receive(self, limits: &BodyLimits<'_>) -> Result<Received, BodyError> {
         let Some(slot) = self.0 else {
             let none = limits.budget.nothing();
             return Ok(Received::Memory(Bytes::new(), none));
@@ -278,60 +277,6 @@ impl RequestBody {
         slot.done.notify_one();
         result
     }
-}
-
-/// Where a body goes while it arrives, and how much it may take.
-pub struct BodyLimits<'a> {
-    /// The largest body accepted.
-    pub max: usize,
-    /// Bodies up to this size are kept in memory as they arrive (drawing from `budget`);
-    /// larger ones go to a file in `spool` and are loaded only once complete.
-    pub spool_over: usize,
-    pub budget: &'a Rc<MemoryBudget>,
-    pub spool: &'a Spool,
-}
-
-/// A whole request body in memory, and the budget its bytes hold.
-pub struct ReadBody {
-    pub bytes: Bytes,
-    pub held: Reservation,
-}
-
-/// Reads the whole body within `limits`: refusing more than `limits.max` bytes without
-/// buffering them, drawing what it keeps in memory from the budget (waiting at most
-/// [`BUDGET_PATIENCE`] for room), and spooling a large body to a file while it arrives, so
-/// that a slow sender holds disk, not memory.
-/// Boxed, so that a request's future is not as large as this step for as long as it lives.
-pub async fn read_body(body: RequestBody, limits: &BodyLimits<'_>) -> Result<ReadBody, BodyError> {
-    let received = Box::pin(body.read(limits)).await?;
-    match received {
-        Received::Memory(bytes, held) => Ok(ReadBody { bytes, held }),
-        Received::Spooled(mut file, len) => {
-            let held = limits
-                .budget
-                .reserve(len, BUDGET_PATIENCE)
-                .await
-                .ok_or(BodyError::Busy { wanted: len })?;
-            let mut bytes = Vec::with_capacity(len);
-            file.rewind().map_err(BodyError::Spool)?;
-            file.read_to_end(&mut bytes).map_err(BodyError::Spool)?;
-            if bytes.len() != len {
-                return Err(BodyError::Spool(std::io::ErrorKind::UnexpectedEof.into()));
-            }
-            Ok(ReadBody {
-                bytes: bytes.into(),
-                held,
-            })
-        }
-    }
-}
-
-/// A body as the connection received it.
-pub enum Received {
-    /// In memory, its bytes held in the budget.
-    Memory(Bytes, Reservation),
-    /// In an (unlinked) spool file of this many bytes.
-    Spooled(File, usize),
 }
 
 async fn read_framed(
@@ -1001,7 +946,7 @@ mod tests {
                         budget: &budget,
                         spool: &spool,
                     };
-                    match super::read_body(req.into_body(), &limits).await {
+                    match crate::http_body::read_body(req.into_body(), &limits).await {
                         Ok(b) => {
                             assert_eq!(b.held.bytes(), b.bytes.len());
                             let text = format!("len={}", b.bytes.len());

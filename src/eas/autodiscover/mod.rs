@@ -19,8 +19,7 @@ use super::front::login_without_device;
 use crate::app::App;
 use crate::auth::login_address;
 use crate::config::Config;
-use crate::http_body::{Body, BodyError, busy, plain};
-use crate::server::conn::{BodyLimits, RequestBody, read_body};
+use crate::http_body::{Body, BodyError, BodyLimits, IncomingBody, busy, plain, read_body};
 use crate::store::model::Account;
 use request::{FrameworkError, Rejection, Schema};
 use response::{ErrorStamp, User};
@@ -36,7 +35,7 @@ const XML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
 pub async fn handle(
     app: &App,
-    req: Request<RequestBody>,
+    req: Request<impl IncomingBody>,
     peer: SocketAddr,
     secure: bool,
 ) -> Response<Body> {
