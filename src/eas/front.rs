@@ -79,10 +79,23 @@ pub async fn handle(
     // OPTIONS ([MS-ASHTTP] 2.2.4.1.2), or GET: a browser's connectivity test, answered
     // with a page naming the account and the same versions.
     if method == Method::OPTIONS || method == Method::GET {
-        return match govern::offered_versions(&app.store, &account) {
+        let offered = govern::offered_versions(&app.store, &account);
+        return match offered {
             Ok(versions) if method == Method::GET => {
-                tracing::info!("{peer} {}: connectivity page", account.email);
-                super::connectivity::page(&account.email, &versions)
+                match govern::new_device_outlook(&app.store, &account) {
+                    Ok(outlook) => {
+                        tracing::info!("{peer} {}: connectivity page", account.email);
+                        super::connectivity::page(&account.email, &versions, &outlook)
+                    }
+                    Err(e) => {
+                        tracing::error!("{}: {method} failed: {e}", account.email);
+                        plain(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "server error
+",
+                        )
+                    }
+                }
             }
             Ok(versions) => options(&versions),
             Err(e) => {

@@ -143,6 +143,45 @@ pub fn offered_versions(store: &Store, account: &Account) -> Result<String, Stor
     Ok(own::versions_header(max))
 }
 
+/// What the rules hold for a new device of `account` whose OS, model and type are not
+/// known yet (what the connectivity page tells a user before setting up a phone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeviceOutlook {
+    pub access: Access,
+    /// What decided it: "user rule for …", "domain rule for …", "global rule".
+    pub reason: String,
+    /// Enabled server rules look at the device's OS, model and type, which are not known
+    /// yet: one of them may decide instead when the device connects.
+    pub server_rules_may_decide: bool,
+    /// Where the account's security policy comes from ("own settings", "inherited from
+    /// domain example.com", …).
+    pub policy_source: String,
+}
+
+pub fn new_device_outlook(
+    store: &Store,
+    account: &Account,
+) -> Result<NewDeviceOutlook, StoreError> {
+    let view = cache::view(store)?;
+    let facts = abq::Facts {
+        email: &account.email,
+        domain: account.domain(),
+        ..abq::Facts::default()
+    };
+    let decision = view.rules.evaluate(&facts);
+    let by_account = view.rules.users.contains_key(&account.email)
+        || view.rules.domains.contains_key(account.domain());
+    let (_, policy_source) = view
+        .levels
+        .describe(&levels::Level::User(account.email.clone()));
+    Ok(NewDeviceOutlook {
+        access: decision.access,
+        reason: decision.reason,
+        server_rules_may_decide: !by_account && view.rules.server.iter().any(|r| r.enabled),
+        policy_source,
+    })
+}
+
 /// Checks the device's policy key against its current final key and the effective policy
 /// ([MS-ASPROV] 3.2.5.1; statuses from [MS-ASCMD] 2.2.2):
 /// - no key (none sent, or 0): 142 DeviceNotProvisioned — except that a device sending no

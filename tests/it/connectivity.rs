@@ -79,3 +79,60 @@ fn a_trailing_slash_reaches_the_commands_too() {
     r.expect_status(200);
     assert_eq!(r.wbxml().text_of(fh::STATUS), Some("1"));
 }
+
+#[test]
+fn the_page_says_what_the_rules_hold_for_a_new_device() {
+    use crate::govern::{add_rule, gov_ok};
+    use easd::admin::govern::GovRequest;
+    use easd::govern::abq::Param;
+    use easd::store::model::Access;
+
+    let s = server_with(&[ALICE]);
+    let auth = [("Authorization", basic_auth(ALICE, PASSWORD))];
+    let page = || {
+        s.https()
+            .request(Method::GET, EAS_PATH, &auth, Vec::new())
+            .text()
+    };
+    let html = page();
+    assert!(
+        html.contains("<strong id=\"access\">allowed to sync</strong>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span id=\"rule\">global rule</span>)."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span id=\"policy\">inherited from the built-in default</span>"),
+        "{html}"
+    );
+
+    // A server rule on the OS may decide once the phone says what it runs.
+    add_rule(&s, Param::Os, "Android", Access::Block, true);
+    let html = page();
+    assert!(html.contains("unless a server rule on its OS"), "{html}");
+
+    // The domain rule decides for every device of the account; the user's own policy shows.
+    gov_ok(
+        &s,
+        GovRequest::RuleDomain {
+            domain: "example.com".into(),
+            action: Some(Access::Quarantine),
+        },
+    );
+    s.set_policy(&format!("user:{ALICE}"), &[("AllowCamera", "0")]);
+    let html = page();
+    assert!(
+        html.contains(
+            "<strong id=\"access\">quarantined until an administrator allows it</strong>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("domain rule"), "{html}");
+    assert!(!html.contains("unless a server rule"), "{html}");
+    assert!(
+        html.contains("<span id=\"policy\">own settings</span>"),
+        "{html}"
+    );
+}
