@@ -4,10 +4,12 @@
 //!
 //! Every write of those records goes through this module — [`change`] for rules and
 //! levels, [`super::compliance::write`] for a device's state — which drops the cached copy once the
-//! write is durable. A copy is filled under the same lock, from a read transaction begun
-//! under it, so no fill can install records older than a change that has completed: the
-//! first request after a change sees it. Nothing else writes these records while easd
-//! runs: the store has one process, and restore refuses a running server.
+//! write is durable and counts a new generation. A fill notes the generation under the
+//! lock, reads (a [`Store::view`], which the lock is not held across) and installs its copy
+//! only if no drop came meanwhile; a drop after the read began may follow a commit the
+//! read did not see, so no fill can install records older than a change that has
+//! completed: the first request after a change sees it. Nothing else writes these records
+//! while easd runs: the store has one process, and restore refuses a running server.
 //!
 //! The cache is per process, keyed by the store's data directory, which names one store
 //! for as long as it is open (the store locks it).
@@ -42,6 +44,8 @@ impl View {
 struct Entry {
     view: Option<Arc<View>>,
     devices: HashMap<AccountId, HashMap<String, DeviceState>>,
+    /// Counts the drops: a fill that began before one does not install its copy.
+    generation: u64,
 }
 
 static CACHES: LazyLock<Mutex<HashMap<OsString, Entry>>> = LazyLock::new(Default::default);
@@ -57,15 +61,18 @@ fn with<T>(store: &Store, f: impl FnOnce(&mut Entry) -> T) -> T {
 }
 
 /// The rules and policy levels in force.
-pub fn view(store: &Store) -> Result<Arc<View>, StoreError> {
-    with(store, |e| match &e.view {
-        Some(v) => Ok(v.clone()),
-        None => {
-            let v = Arc::new(View::load(&store.read()?)?);
+pub async fn view(store: &Store) -> Result<Arc<View>, StoreError> {
+    let generation = match with(store, |e| e.view.clone().ok_or(e.generation)) {
+        Ok(v) => return Ok(v),
+        Err(generation) => generation,
+    };
+    let v = Arc::new(store.view(View::load).await?);
+    with(store, |e| {
+        if e.generation == generation {
             e.view = Some(v.clone());
-            Ok(v)
         }
-    })
+    });
+    Ok(v)
 }
 
 /// Runs a write job that changes rules or policy levels; the cached view goes once it is
@@ -80,34 +87,50 @@ where
 {
     let mut job = job;
     let out = store.write_or(move |ctx| job(ctx)).await;
-    with(store, |e| e.view = None);
+    with(store, Entry::drop_view);
     out
 }
 
 /// A device's state with its policy.
-pub fn device_state(
+pub async fn device_state(
     store: &Store,
     account: AccountId,
     device_id: &str,
 ) -> Result<DeviceState, StoreError> {
+    let cached = with(store, |e| {
+        let known = e.devices.get(&account).and_then(|d| d.get(device_id));
+        known.copied().ok_or(e.generation)
+    });
+    let generation = match cached {
+        Ok(s) => return Ok(s),
+        Err(generation) => generation,
+    };
+    let id = device_id.to_owned();
+    let s = store.view(move |tx| tx.device_state(account, &id)).await?;
     with(store, |e| {
-        let devices = e.devices.entry(account).or_default();
-        if let Some(s) = devices.get(device_id) {
-            return Ok(*s);
+        if e.generation == generation {
+            let devices = e.devices.entry(account).or_default();
+            devices.insert(device_id.to_owned(), s);
         }
-        let s = store.read()?.device_state(account, device_id)?;
-        devices.insert(device_id.to_owned(), s);
-        Ok(s)
-    })
+    });
+    Ok(s)
 }
 
 /// Drops the cached state of a device after [`super::compliance::write`] changed it.
 pub(super) fn forget_device(store: &Store, account: AccountId, device_id: &str) {
     with(store, |e| {
+        e.generation += 1;
         if let Some(devices) = e.devices.get_mut(&account) {
             devices.remove(device_id);
         }
     });
+}
+
+impl Entry {
+    fn drop_view(&mut self) {
+        self.generation += 1;
+        self.view = None;
+    }
 }
 
 #[cfg(test)]
@@ -123,19 +146,20 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let before = view(&store).expect("view");
-        assert!(Arc::ptr_eq(&before, &view(&store).expect("view")), "cached");
+        let before = rt.block_on(view(&store)).expect("view");
+        let again = rt.block_on(view(&store)).expect("view");
+        assert!(Arc::ptr_eq(&before, &again), "cached");
         let camera_off = [("AllowCamera".to_owned(), "0".to_owned())];
         rt.block_on(change(&store, move |tx| {
             crate::govern::levels::set(tx, &Level::Server, &camera_off)
         }))
         .expect("change");
-        let after = view(&store).expect("view");
+        let after = rt.block_on(view(&store)).expect("view");
         let (server, _) = after.levels.resolve(&Level::Server);
         assert_eq!(server.policy.get("AllowCamera"), Some(Value::Int(0)));
 
         assert_eq!(
-            device_state(&store, 1, "D").expect("state"),
+            rt.block_on(device_state(&store, 1, "D")).expect("state"),
             DeviceState::default()
         );
         rt.block_on(crate::govern::compliance::write(&store, 1, "D", |_, s| {
@@ -144,7 +168,9 @@ mod tests {
         }))
         .expect("write");
         assert_eq!(
-            device_state(&store, 1, "D").expect("state").accepted_at,
+            rt.block_on(device_state(&store, 1, "D"))
+                .expect("state")
+                .accepted_at,
             Some(5)
         );
     }

@@ -20,7 +20,7 @@ fn new_account_has_the_default_folders() {
     let (_dir, store) = open();
     let a = add(&store, "Alice@Example.com");
     assert_eq!(a.email, "alice@example.com");
-    let folders = store.read().unwrap().folders(a.id).unwrap();
+    let folders = store.sync_snapshot().unwrap().folders(a.id).unwrap();
     let kinds: Vec<u8> = folders.iter().map(|f| f.kind as u8).collect();
     assert_eq!(kinds, [2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
     assert!(folders.iter().all(|f| f.special && f.parent == ROOT_FOLDER));
@@ -34,7 +34,7 @@ fn duplicate_account_is_a_conflict_and_leaves_no_trace() {
         .write_blocking(|ctx| ops::create_account(ctx, "BOB@example.org", "x", "h", false))
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert_eq!(store.read().unwrap().accounts().unwrap().len(), 1);
+    assert_eq!(store.sync_snapshot().unwrap().accounts().unwrap().len(), 1);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn everything_survives_reopen() {
     };
     let store = Store::open(dir.path()).unwrap();
     let names: Vec<String> = store
-        .read()
+        .sync_snapshot()
         .unwrap()
         .folders(id)
         .unwrap()
@@ -121,7 +121,7 @@ fn set_schema_version(dir: &Path, version: u32) {
 }
 
 fn meta_value(store: &Store, key: &str) -> Option<Vec<u8>> {
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     let meta = tx.0.open_table(tables::META).unwrap();
     meta.get(key).unwrap().map(|v| v.value().to_vec())
 }
@@ -137,7 +137,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     set_schema_version(dir.path(), 1);
     let before = now();
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     assert_eq!(SCHEMA_VERSION, 5);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
@@ -150,7 +150,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
 fn a_new_store_records_no_upgrade() {
     let (_dir, store) = open();
     assert_eq!(
-        schema_version(&store.read().unwrap()).unwrap(),
+        schema_version(&store.sync_snapshot().unwrap()).unwrap(),
         Some(SCHEMA_VERSION)
     );
     assert!(meta_value(&store, "upgraded_at").is_none());
@@ -169,7 +169,7 @@ fn a_failing_job_does_not_fail_the_jobs_grouped_with_it() {
         let (a, b, c) = tokio::join!(a, b, c);
         assert!(a.is_ok() && b.is_err() && c.is_ok());
     });
-    assert_eq!(store.read().unwrap().accounts().unwrap().len(), 2);
+    assert_eq!(store.sync_snapshot().unwrap().accounts().unwrap().len(), 2);
 }
 
 /// Runs one folder operation in its own transaction.
@@ -237,7 +237,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
         .unwrap();
         // A relaxed commit is seen by the next reader.
         let seen = store
-            .read()
+            .sync_snapshot()
             .unwrap()
             .0
             .open_table(tables::META)
@@ -251,7 +251,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
     add(&store, "after@example.com");
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert!(tx.account(a.id).unwrap().is_some());
     assert!(tx.account_by_email("after@example.com").unwrap().is_some());
     let v =
@@ -304,7 +304,7 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     }
     set_schema_version(dir.path(), 2);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     let names: Vec<String> =
         tx.0.list_tables()
@@ -349,7 +349,7 @@ fn a_version_3_store_gets_the_groupware_table_and_keeps_its_mail() {
     }
     set_schema_version(dir.path(), 3);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     use super::items::ItemReads;
     assert_eq!(tx.folder_items(account, 1).unwrap().len(), 1);
@@ -369,7 +369,7 @@ fn a_version_4_store_gets_the_moved_table() {
     }
     set_schema_version(dir.path(), 4);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     use super::items::ItemReads;
     // Readable: the step created the table (reading a missing one is an error).
@@ -407,7 +407,12 @@ fn a_table_written_as_raw_bytes_opens_as_its_typed_json_table() {
     tx.commit().unwrap();
     drop(db);
     let store = Store::open(dir.path()).unwrap();
-    let read = store.read().unwrap().account(a.id).unwrap().unwrap();
+    let read = store
+        .sync_snapshot()
+        .unwrap()
+        .account(a.id)
+        .unwrap()
+        .unwrap();
     assert_eq!(read.display_name, "Written raw");
 }
 
