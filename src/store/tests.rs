@@ -437,3 +437,120 @@ fn only_the_store_names_its_engine() {
     assert!(!names("const S: &str = \"redb\";\n", "redb"));
     assert!(!names("fn redbook() {}\n", "redb"));
 }
+
+/// The store's synchronous read entry points in `text`: each function whose return type
+/// names [`Snapshot`] (it hands out a read view on the caller's thread), with whether it is
+/// visible outside `store` (`pub`, `pub(crate)`, `pub(super)` of the crate root, …; only
+/// private and `pub(in crate::store)` are not).
+fn sync_read_entry_points(text: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("fn ") {
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let head = text[line_start..at].trim();
+        if head.starts_with("//") || !(head.is_empty() || head.starts_with("pub")) {
+            continue;
+        }
+        let rest = &text[at + 3..];
+        let Some(open) = rest.find('(') else { continue };
+        let name = rest[..open].split('<').next().unwrap_or_default().trim();
+        // The return type: after the parameters' closing parenthesis, up to the body or a
+        // `where` clause (whose closure bounds may name a Snapshot without returning one).
+        let mut depth = 0;
+        let Some(close) = rest[open..].char_indices().find_map(|(i, c)| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            (depth == 0).then_some(open + i)
+        }) else {
+            continue;
+        };
+        let tail = &rest[close + 1..];
+        let end = [tail.find('{'), tail.find(';'), tail.find("where")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(tail.len());
+        let returns = tail[..end].split_once("->").map_or("", |(_, r)| r);
+        if crate::layers::names(returns, "Snapshot") {
+            let outside = head.starts_with("pub")
+                && !head.starts_with("pub(in crate::store)")
+                && !head.starts_with("pub(self)");
+            out.push((name.to_owned(), outside));
+        }
+    }
+    out
+}
+
+/// Reads outside the store go through [`Store::view`], a `Send` closure a networked backend
+/// can run off the event loop; nothing outside `src/store` takes a [`Snapshot`] on its own
+/// thread. The compiler refuses a call to an entry point that is not visible; this test
+/// fails when one is made visible again, or when code outside the store names one.
+#[test]
+fn outside_the_store_reads_go_through_view() {
+    use crate::layers::{names, source_files};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &src, &mut files);
+    assert!(files.len() > 50, "found the sources: {}", files.len());
+    let (store, outside): (Vec<_>, Vec<_>) =
+        (files.iter()).partition(|(f, _)| f.starts_with("store/"));
+    let entries: Vec<(String, bool)> = (store.iter())
+        .flat_map(|(_, text)| sync_read_entry_points(text))
+        .collect();
+    assert!(
+        entries.iter().any(|(name, _)| name == "sync_snapshot"),
+        "found the store's own synchronous read: {entries:?}"
+    );
+    let visible: Vec<&String> = (entries.iter())
+        .filter(|(_, outside)| *outside)
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        visible.is_empty(),
+        "synchronous reads visible outside store (read through Store::view): {visible:?}"
+    );
+    let calling: Vec<(&String, &String)> = (outside.iter())
+        .flat_map(|(file, text)| {
+            (entries.iter())
+                .filter(|(name, _)| names(text, name))
+                .map(move |(name, _)| (file, name))
+        })
+        .collect();
+    assert!(
+        calling.is_empty(),
+        "outside store, these read synchronously: {calling:?}"
+    );
+
+    // A planted public entry point is caught, whatever its name; `view` (a closure bound
+    // that names a Snapshot) and a private one are not.
+    let planted = "impl Store {\n    pub fn read(&self) -> Result<Snapshot, StoreError> {\n        todo!()\n    }\n}\n";
+    assert_eq!(sync_read_entry_points(planted), [("read".to_owned(), true)]);
+    let crate_wide = "    pub(crate) fn peek(\n        &self,\n    ) -> Snapshot {\n";
+    assert_eq!(
+        sync_read_entry_points(crate_wide),
+        [("peek".to_owned(), true)]
+    );
+    let view = "    pub async fn view<T, E, F>(&self, read: F) -> Result<T, E>\n    where\n        F: FnOnce(&Snapshot) -> Result<T, E>,\n    {\n";
+    assert!(sync_read_entry_points(view).is_empty());
+    let own =
+        "    pub(in crate::store) fn sync_snapshot(&self) -> Result<Snapshot, StoreError> {\n";
+    assert_eq!(
+        sync_read_entry_points(own),
+        [("sync_snapshot".to_owned(), false)]
+    );
+    // A planted call outside is caught; a comment or a string naming it is not code.
+    assert!(names(
+        "let tx = ctx.app.store.sync_snapshot()?;\n",
+        "sync_snapshot"
+    ));
+    assert!(!names(
+        "// not store.sync_snapshot()\nfn f() {}\n",
+        "sync_snapshot"
+    ));
+    assert!(!names(
+        "const S: &str = \"sync_snapshot\";\n",
+        "sync_snapshot"
+    ));
+}
