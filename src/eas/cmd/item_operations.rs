@@ -2,6 +2,7 @@
 //! EmptyFolderContents, and Move of a conversation. Attachments go into separate parts of a multipart response when the
 //! client accepts one ([MS-ASCMD] 2.2.1.10.1), so a large file is never base64 in WBXML.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use base64::Engine;
@@ -239,14 +240,21 @@ async fn fetch(
         let range = options.and_then(|o| o.text_of(io::RANGE));
         return fetch_attachment(ctx, policy, file_ref, range, out).await;
     }
-    // A search result names its message by LongId, which is `folder:item` like a ServerId.
+    // A search result names its message by LongId ([MS-ASCMD] 2.2.3.98.1), which easd
+    // issues as the message's `folder:item` ServerId: the folder it names is the collection.
     let long_id = op.text_of(search::LONG_ID);
-    let (Some(collection), Some(server_id)) = (
-        op.text_of(airsync::COLLECTION_ID)
-            .or_else(|| long_id.and_then(|l| l.split_once(':')).map(|(f, _)| f)),
-        op.text_of(airsync::SERVER_ID).or(long_id),
-    ) else {
+    let Some(server_id) = op.text_of(airsync::SERVER_ID).or(long_id) else {
         return Ok(fetch_status(Status::ProtocolError));
+    };
+    let named = ItemRef::parse(server_id);
+    let collection = match (op.text_of(airsync::COLLECTION_ID), long_id, named) {
+        (Some(c), _, _) => Cow::Borrowed(c),
+        (None, Some(_), Some(r)) => Cow::Owned(r.folder.to_string()),
+        // A LongId easd cannot have issued names nothing.
+        (None, Some(_), None) => {
+            return Ok(fetch_status(Status::NotFound).text_child(airsync::SERVER_ID, server_id));
+        }
+        (None, None, _) => return Ok(fetch_status(Status::ProtocolError)),
     };
     let body_opts = match options.map(BodyOptions::parse).transpose() {
         Ok(body) => {
@@ -260,13 +268,13 @@ async fn fetch(
         }
         Err(_) => return Ok(fetch_status(Status::ProtocolError)),
     };
-    let found = match (collection.parse::<u64>().ok(), ItemRef::parse(server_id)) {
+    let found = match (collection.parse::<u64>().ok(), named) {
         (Some(c), Some(r)) if c == r.folder => fetch_item(ctx, r.folder, r.item).await?,
         _ => None,
     };
     let answer = |status: Status| {
         fetch_status(status)
-            .text_child(airsync::COLLECTION_ID, collection)
+            .text_child(airsync::COLLECTION_ID, collection.as_ref())
             .text_child(airsync::SERVER_ID, server_id)
     };
     let (mut props, class, work) = match found {
