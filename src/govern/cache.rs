@@ -4,12 +4,14 @@
 //!
 //! Every write of those records goes through this module — [`change`] for rules and
 //! levels, [`super::compliance::write`] for a device's state — which drops the cached copy once the
-//! write is durable and counts a new generation. A fill notes the generation under the
-//! lock, reads (a [`Store::view`], which the lock is not held across) and installs its copy
-//! only if no drop came meanwhile; a drop after the read began may follow a commit the
-//! read did not see, so no fill can install records older than a change that has
-//! completed: the first request after a change sees it. Nothing else writes these records
-//! while easd runs: the store has one process, and restore refuses a running server.
+//! write is durable, counting a new generation. A fill notes the generation under the
+//! lock, reads through [`Store::view`] (the lock is not held across it) and installs its
+//! copy only if the generation is unchanged. A change that completed before the read began
+//! is in what it read; one that completes after drops the copy once it is installed, or
+//! has counted its drop before and the copy is not installed. So no fill installs records
+//! older than a change that has completed: the first request after a change sees it.
+//! Nothing else writes these records while easd runs: the store has one process, and
+//! restore refuses a running server.
 //!
 //! The cache is per process, keyed by the store's data directory, which names one store
 //! for as long as it is open (the store locks it).
@@ -67,12 +69,17 @@ pub async fn view(store: &Store) -> Result<Arc<View>, StoreError> {
         Err(generation) => generation,
     };
     let v = Arc::new(store.view(View::load).await?);
+    install(store, generation, |e| e.view = Some(v.clone()));
+    Ok(v)
+}
+
+/// Installs what a fill read, if no drop came since it noted `generation`.
+fn install(store: &Store, generation: u64, put: impl FnOnce(&mut Entry)) {
     with(store, |e| {
         if e.generation == generation {
-            e.view = Some(v.clone());
+            put(e);
         }
     });
-    Ok(v)
 }
 
 /// Runs a write job that changes rules or policy levels; the cached view goes once it is
@@ -107,11 +114,9 @@ pub async fn device_state(
     };
     let id = device_id.to_owned();
     let s = store.view(move |tx| tx.device_state(account, &id)).await?;
-    with(store, |e| {
-        if e.generation == generation {
-            let devices = e.devices.entry(account).or_default();
-            devices.insert(device_id.to_owned(), s);
-        }
+    install(store, generation, |e| {
+        let devices = e.devices.entry(account).or_default();
+        devices.insert(device_id.to_owned(), s);
     });
     Ok(s)
 }
@@ -138,6 +143,43 @@ mod tests {
     use super::*;
     use crate::govern::levels::Level;
     use crate::govern::policy::Value;
+
+    /// A fill whose read began before a change completed does not install what it read.
+    #[test]
+    fn a_fill_older_than_a_change_is_not_installed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let generation = with(&store, |e| e.generation);
+        let stale = Arc::new(rt.block_on(store.view(View::load)).expect("read"));
+        rt.block_on(change(&store, |tx| {
+            crate::govern::levels::set(tx, &Level::Server, &[("AllowCamera".into(), "0".into())])
+        }))
+        .expect("change");
+        install(&store, generation, |e| e.view = Some(stale.clone()));
+        let now = rt.block_on(view(&store)).expect("view");
+        assert!(!Arc::ptr_eq(&now, &stale), "the stale copy was installed");
+        let (server, _) = now.levels.resolve(&Level::Server);
+        assert_eq!(server.policy.get("AllowCamera"), Some(Value::Int(0)));
+
+        // The same for a device's state.
+        let generation = with(&store, |e| e.generation);
+        rt.block_on(crate::govern::compliance::write(&store, 1, "D", |_, s| {
+            s.accepted_at = Some(7);
+            Ok::<_, StoreError>(())
+        }))
+        .expect("write");
+        install(&store, generation, |e| {
+            e.devices
+                .entry(1)
+                .or_default()
+                .insert("D".into(), DeviceState::default());
+        });
+        let state = rt.block_on(device_state(&store, 1, "D")).expect("state");
+        assert_eq!(state.accepted_at, Some(7));
+    }
 
     #[test]
     fn a_change_is_seen_by_the_next_read() {
