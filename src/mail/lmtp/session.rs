@@ -1135,4 +1135,22 @@ mod tests {
         assert_eq!(strip_plus_tag("a+b"), "a+b");
         assert_eq!(strip_plus_tag(""), "");
     }
+
+    /// A RCPT stops the feed until its address is resolved: the rest of the input waits
+    /// in the slice and the replies stay in command order.
+    #[test]
+    fn a_recipient_is_resolved_before_the_rest_of_the_input() {
+        let mut h = Harness::in_transaction();
+        let mut input: &[u8] = b"RCPT TO:<alice+x@example.org>\r\nNOOP\r\n";
+        match h.session.feed(&mut input) {
+            Step::Resolve { address } => assert_eq!(address, "alice@example.org"),
+            _ => panic!("a RCPT asks for its address to be resolved"),
+        }
+        assert_eq!(input, b"NOOP\r\n", "the rest of the input waits");
+        assert_eq!(h.output(), "", "no reply before the address is resolved");
+        h.session.resolved(None);
+        assert_eq!(codes(&h.output()), ["550 5.1.1"]);
+        assert!(matches!(h.session.feed(&mut input), Step::NeedInput));
+        assert_eq!(codes(&h.output()), ["250 2.0.0"]);
+    }
 }
