@@ -340,7 +340,11 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
 /// Bytes of the index tables (stored + metadata + fragmented) and of the whole file.
 fn index_size(data: &Path) -> (u64, u64, u64) {
     let store = Store::open(data).expect("open store");
-    let (blocks, terms) = search_index::size(&store.read().expect("read")).expect("index size");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let size = rt.block_on(store.view(search_index::size));
+    let (blocks, terms) = size.expect("index size");
     drop(store);
     let file = std::fs::metadata(data.join("easd.redb")).map_or(0, |m| m.len());
     (blocks, terms, file)

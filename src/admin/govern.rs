@@ -16,7 +16,7 @@ use crate::govern::wipe;
 use crate::store::model::DeviceSettings;
 use crate::store::model::{Access, Account, Device, Wipe};
 use crate::store::ops::{self, Reads};
-use crate::store::{Event, Store};
+use crate::store::{Event, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "gop", rename_all = "snake_case")]
@@ -135,17 +135,21 @@ impl GovRequest {
 
     pub async fn run(self, store: &Store) -> Result<Reply, AdminError> {
         match self {
-            GovRequest::DeviceList { filter } => list(store, &filter),
+            GovRequest::DeviceList { filter } => list(store, &filter).await,
             GovRequest::DeviceShow { device } => {
-                let tx = store.read()?;
-                let (a, d) = find_device(&tx, &device)?;
-                let state = compliance::get(&tx, a.id, &d.device_id)?;
-                let view = cache::view(store)?;
+                let (a, d, state) = store
+                    .view(move |tx| {
+                        let (a, d) = find_device(tx, &device)?;
+                        let state = compliance::get(tx, a.id, &d.device_id)?;
+                        Ok::<_, AdminError>((a, d, state))
+                    })
+                    .await?;
+                let view = cache::view(store).await?;
                 Ok(devices(vec![summary(&view, &a, &d, &state)]))
             }
             GovRequest::DeviceAccess { device, access } => set_access(store, device, access).await,
             GovRequest::DeviceDelete { device } => {
-                let (a, d) = find_device(&store.read()?, &device)?;
+                let (a, d) = device_named(store, &device).await?;
                 let id = d.device_id.clone();
                 compliance::write(store, a.id, &d.device_id, move |tx, state| {
                     *state = DeviceState::default();
@@ -187,7 +191,7 @@ impl GovRequest {
                 clear,
             } => rule_settings(store, &rule, values, clear).await,
             GovRequest::RuleList => Ok(GovReply::Rules {
-                rules: Rules::load(&store.read()?)?,
+                rules: store.view(Rules::load).await?,
             }
             .into()),
             GovRequest::RuleAdd {
@@ -198,7 +202,7 @@ impl GovRequest {
                 description,
                 enabled,
             } => {
-                let value = rule_value(store, param, value, from_device)?;
+                let value = rule_value(store, param, value, from_device).await?;
                 let rule = Rule {
                     id: 0,
                     param,
@@ -260,7 +264,12 @@ impl GovRequest {
             }
             GovRequest::RuleUser { email, action } => {
                 let email = ops::normalize_email(&email)?;
-                if store.read()?.account_by_email(&email)?.is_none() {
+                let e = email.clone();
+                if store
+                    .view(move |tx| tx.account_by_email(&e))
+                    .await?
+                    .is_none()
+                {
                     return Err(AdminError::NotFound(format!("no account {email}")));
                 }
                 set_keyed(store, email, action, |r| &mut r.users).await
@@ -272,19 +281,19 @@ impl GovRequest {
                 }
                 set_keyed(store, domain, action, |r| &mut r.domains).await
             }
-            GovRequest::PolicyShow { level } => policy_show(store, &level),
+            GovRequest::PolicyShow { level } => policy_show(store, &level).await,
             GovRequest::PolicySet { level, values } => {
                 let l = Level::parse(&level)?;
                 if values.is_empty() {
                     return Err(AdminError::Invalid("nothing to set: give KEY=VALUE".into()));
                 }
                 cache::change(store, move |tx| levels::set(tx, &l, &values)).await?;
-                policy_show(store, &level)
+                policy_show(store, &level).await
             }
             GovRequest::PolicyInherit { level } => {
                 let l = Level::parse(&level)?;
                 cache::change(store, move |tx| levels::inherit(tx, &l)).await?;
-                policy_show(store, &level)
+                policy_show(store, &level).await
             }
         }
     }
@@ -296,9 +305,9 @@ impl From<GovReply> for Reply {
     }
 }
 
-fn policy_show(store: &Store, level: &str) -> Result<Reply, AdminError> {
+async fn policy_show(store: &Store, level: &str) -> Result<Reply, AdminError> {
     let l = Level::parse(level)?;
-    let (effective, source) = cache::view(store)?.levels.describe(&l);
+    let (effective, source) = cache::view(store).await?.levels.describe(&l);
     Ok(GovReply::Policy {
         level: l.describe(),
         source,
@@ -330,14 +339,16 @@ pub fn name(a: Access) -> &'static str {
     }
 }
 
-fn list(store: &Store, filter: &Filter) -> Result<Reply, AdminError> {
-    let tx = store.read()?;
-    let view = cache::view(store)?;
-    let accounts: std::collections::HashMap<u64, Account> =
-        tx.accounts()?.into_iter().map(|a| (a.id, a)).collect();
-    let mut states = compliance::all(&tx)?;
-    let list = tx
-        .devices()?
+async fn list(store: &Store, filter: &Filter) -> Result<Reply, AdminError> {
+    let view = cache::view(store).await?;
+    let (accounts, mut states, all) = store
+        .view(|tx| {
+            let accounts: std::collections::HashMap<u64, Account> =
+                tx.accounts()?.into_iter().map(|a| (a.id, a)).collect();
+            Ok::<_, StoreError>((accounts, compliance::all(tx)?, tx.devices()?))
+        })
+        .await?;
+    let list = all
         .iter()
         .filter_map(|d| {
             let state = states
@@ -348,6 +359,12 @@ fn list(store: &Store, filter: &Filter) -> Result<Reply, AdminError> {
         .filter(|s| filter.matches(s))
         .collect();
     Ok(devices(list))
+}
+
+/// `EMAIL/DEVICEID` → the account and the device, as stored now.
+async fn device_named(store: &Store, name: &str) -> Result<(Account, Device), AdminError> {
+    let name = name.to_owned();
+    store.view(move |tx| find_device(tx, &name)).await
 }
 
 /// `EMAIL/DEVICEID` → the account and the device.
@@ -407,7 +424,7 @@ async fn set_access(store: &Store, device: String, access: Access) -> Result<Rep
 }
 
 /// The value of a rule "for similar devices": the device's OS, Model or Type.
-fn rule_value(
+async fn rule_value(
     store: &Store,
     param: Param,
     value: Option<String>,
@@ -416,7 +433,7 @@ fn rule_value(
     let Some(from) = from_device else {
         return value.ok_or_else(|| AdminError::Invalid("--value or --from-device".into()));
     };
-    let (_, d) = find_device(&store.read()?, &from)?;
+    let (_, d) = device_named(store, &from).await?;
     let (model, os) = registry::model_os(&d);
     match param {
         Param::Os => os,
@@ -470,13 +487,13 @@ async fn device_settings(
     values: Vec<(String, String)>,
 ) -> Result<Reply, AdminError> {
     let d = if values.is_empty() {
-        find_device(&store.read()?, &device)?.1
+        device_named(store, &device).await?.1
     } else {
         let name = device.clone();
         store
             .write_or(move |ctx| {
                 let (a, mut d) = find_device(ctx, &name)?;
-                let mut s = d.settings_in_force().clone();
+                let mut s = *d.settings_in_force();
                 s.apply(&values)?;
                 s.check_folders(&ctx.folders(a.id)?)?;
                 // Set by an admin: admission, if still to come, keeps them.
@@ -489,7 +506,7 @@ async fn device_settings(
     Ok(GovReply::Settings {
         target: device,
         source: "device".into(),
-        settings: d.settings_in_force().clone(),
+        settings: *d.settings_in_force(),
     }
     .into())
 }
@@ -525,7 +542,7 @@ async fn rule_settings(
         })
         .await?;
     }
-    let (source, settings) = target.effective(&cache::view(store)?.rules)?;
+    let (source, settings) = target.effective(&cache::view(store).await?.rules)?;
     Ok(GovReply::Settings {
         target: rule.to_owned(),
         source: source.into(),
@@ -562,14 +579,14 @@ impl Template {
     /// The rule's own template; an error when there is no such rule.
     fn get(&self, r: &Rules) -> Result<Option<DeviceSettings>, AdminError> {
         Ok(match self {
-            Template::Global => r.global_settings.clone(),
-            Template::Server(id) => r
-                .server
-                .iter()
-                .find(|x| x.id == *id)
-                .ok_or_else(|| AdminError::NotFound(format!("no rule {id}")))?
-                .settings
-                .clone(),
+            Template::Global => r.global_settings,
+            Template::Server(id) => {
+                r.server
+                    .iter()
+                    .find(|x| x.id == *id)
+                    .ok_or_else(|| AdminError::NotFound(format!("no rule {id}")))?
+                    .settings
+            }
             Template::User(e) => keyed(&r.users, &r.user_settings, e, "user")?,
             Template::Domain(d) => keyed(&r.domains, &r.domain_settings, d, "domain")?,
         })
@@ -599,7 +616,7 @@ impl Template {
     fn effective(&self, r: &Rules) -> Result<(&'static str, DeviceSettings), AdminError> {
         Ok(match (self.get(r)?, &r.global_settings) {
             (Some(own), _) => ("own template", own),
-            (None, Some(global)) => ("no template of its own: the global rule's", global.clone()),
+            (None, Some(global)) => ("no template of its own: the global rule's", *global),
             (None, None) => (
                 "no template: the built-in defaults",
                 DeviceSettings::default(),

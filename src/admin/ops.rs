@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::AdminError;
 use crate::auth::password;
 use crate::config::AuthConfig;
-use crate::store::Store;
 use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
+use crate::store::{Store, StoreError};
 
 use super::reply::{Reply, UserSummary};
 
@@ -117,11 +117,11 @@ impl Request {
             }
             Request::UserList => {
                 let users = store
-                    .read()?
-                    .accounts()?
-                    .iter()
-                    .map(UserSummary::from)
-                    .collect();
+                    .view(|tx| {
+                        let accounts = tx.accounts()?;
+                        Ok::<_, StoreError>(accounts.iter().map(UserSummary::from).collect())
+                    })
+                    .await?;
                 Ok(Reply::Users { users })
             }
             Request::UserPasswd { email, password } => {

@@ -156,7 +156,8 @@ impl Authenticator {
         if let Some(wait) = self.throttle.borrow().locked(&attempt, Instant::now()) {
             return Err(self.refuse(wait));
         }
-        let account = store.read()?.account_by_email(&address)?;
+        let email = address.clone();
+        let account = store.view(move |tx| tx.account_by_email(&email)).await?;
         let verified = match &account {
             Some(a) => self.verify(a, &address, &password).await,
             None => {

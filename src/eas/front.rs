@@ -12,7 +12,7 @@ use super::cmd::{self, Ctx, Reply, Who};
 use crate::app::App;
 use crate::auth::AuthError;
 use crate::budget::Reservation;
-use crate::govern::{self, Gate};
+use crate::govern::{self, Gate, Verdict};
 use crate::http_body::{
     BUDGET_PATIENCE, Body, BodyError, BodyLimits, FilePart, IncomingBody, ReadBody, busy, empty,
     plain, read_body,
@@ -79,10 +79,10 @@ pub async fn handle(
     // OPTIONS ([MS-ASHTTP] 2.2.4.1.2), or GET: a browser's connectivity test, answered
     // with a page naming the account and the same versions.
     if method == Method::OPTIONS || method == Method::GET {
-        let offered = govern::offered_versions(&app.store, &account);
+        let offered = govern::offered_versions(&app.store, &account).await;
         return match offered {
             Ok(versions) if method == Method::GET => {
-                match govern::new_device_outlook(&app.store, &account) {
+                match govern::new_device_outlook(&app.store, &account).await {
                     Ok(outlook) => {
                         tracing::info!("{peer} {}: connectivity page", account.email);
                         super::connectivity::page(&account.email, &versions, &outlook)
@@ -149,9 +149,13 @@ pub async fn handle(
         app.hub.supersede(account.id, device.device_id.as_str());
     }
     let gate = govern::gate(&app.store, &account, &mut device, &request);
-    match Box::pin(gate).await {
-        Ok(Gate::Pass) => {}
-        Ok(refusal) => {
+    // The device's effective policy, as the gate decided on it, for the command's rules.
+    let policy = match Box::pin(gate).await {
+        Ok(Verdict {
+            gate: Gate::Pass,
+            policy,
+        }) => policy,
+        Ok(Verdict { gate: refusal, .. }) => {
             tracing::info!(
                 "{} {}: {} in {} refused: {refusal}",
                 account.email,
@@ -162,7 +166,7 @@ pub async fn handle(
             return refused(&request, refusal);
         }
         Err(e) => return server_error(&account, &request, &e),
-    }
+    };
     let who = format!("{}/{}", account.email, request.device_id);
     let limits = BodyLimits {
         max: app.cfg.limits.max_body,
@@ -201,11 +205,6 @@ pub async fn handle(
             tracing::info!("{who}: {e}");
             return plain(StatusCode::BAD_REQUEST, "unreadable request body\n");
         }
-    };
-    // The device's effective policy, for the command's mail rules (the gate read the same).
-    let policy = match govern::effective_policy(&app.store, &account, &device.device_id) {
-        Ok(p) => p,
-        Err(e) => return server_error(&account, &request, &e),
     };
     let logging = account.protocol_log || device.protocol_log;
     let seq = REQUEST_SEQ.fetch_add(1, Ordering::Relaxed) % 10_000;

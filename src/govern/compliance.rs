@@ -69,7 +69,7 @@ pub async fn record(
     compliance: Compliance,
     refused: bool,
 ) -> Result<(), StoreError> {
-    let state = cache::device_state(store, account.id, &device.device_id)?;
+    let state = cache::device_state(store, account.id, &device.device_id).await?;
     if state.compliance == compliance && (!refused || state.refusal_mailed) {
         return Ok(());
     }

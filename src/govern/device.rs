@@ -18,7 +18,8 @@ pub async fn touch(
     user_agent: Option<&str>,
 ) -> Result<Device, StoreError> {
     let t = now();
-    let existing = store.read()?.device(account.id, req.device_id.as_str())?;
+    let (owner, id) = (account.id, req.device_id.clone());
+    let existing = store.view(move |tx| tx.device(owner, id.as_str())).await?;
     let protocol = req.version;
     let current = existing.as_ref().is_some_and(|d| {
         d.protocol == protocol

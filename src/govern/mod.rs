@@ -65,19 +65,17 @@ impl fmt::Display for Gate {
     }
 }
 
-/// The effective policy of a device (device → user → domain → server → default), from the
-/// cache the gate reads.
-pub fn effective_policy(
-    store: &Store,
-    account: &Account,
-    device_id: &str,
-) -> Result<Arc<Effective>, StoreError> {
-    Ok(cache::view(store)?.levels.device(account, device_id))
-}
-
 /// The commands a device may send before it holds a current policy key: the handshake
 /// itself, and Settings, which 12.1+ clients send to introduce the device first.
 const BEFORE_PROVISIONING: [Command; 2] = [Command::Provision, Command::Settings];
+
+/// The gate's decision, with the device's effective policy (device → user → domain →
+/// server → default) it was made under: the command runs under the same policy, so a
+/// request resolves it once.
+pub struct Verdict {
+    pub gate: Gate,
+    pub policy: Arc<Effective>,
+}
 
 /// Decides whether the request may run: wipe state, ABQ state, the protocol version and
 /// device count the policy allows, then the policy key. A new device that passes is
@@ -88,6 +86,20 @@ pub async fn gate(
     account: &Account,
     device: &mut Device,
     req: &EasRequest,
+) -> Result<Verdict, StoreError> {
+    let view = cache::view(store).await?;
+    let policy = view.levels.device(account, &device.device_id);
+    let gate = decide(store, account, device, req, &view, &policy).await?;
+    Ok(Verdict { gate, policy })
+}
+
+async fn decide(
+    store: &Store,
+    account: &Account,
+    device: &mut Device,
+    req: &EasRequest,
+    view: &cache::View,
+    policy: &Effective,
 ) -> Result<Gate, StoreError> {
     match device.wipe {
         Wipe::Done => return Ok(Gate::Wiped),
@@ -98,8 +110,6 @@ pub async fn gate(
     if registry::access(device) == Access::Block {
         return Ok(Gate::Blocked);
     }
-    let view = cache::view(store)?;
-    let policy = view.levels.device(account, &device.device_id);
     if let Some(max) = policy.limits.max_version
         && req.version > max
     {
@@ -109,15 +119,19 @@ pub async fn gate(
         .limits
         .max_devices
         .filter(|_| registry::is_new(device));
-    if let Some(limit) = limit
-        && at_limit(&store.read()?, account.id, &device.device_id, limit)?
-    {
-        return Ok(Gate::TooManyDevices);
+    if let Some(limit) = limit {
+        let (account_id, device_id) = (account.id, device.device_id.clone());
+        let full = store
+            .view(move |tx| at_limit(tx, account_id, &device_id, limit))
+            .await?;
+        if full {
+            return Ok(Gate::TooManyDevices);
+        }
     }
     if BEFORE_PROVISIONING.contains(&req.command) {
         return Ok(Gate::Pass);
     }
-    if let Some(status) = policy_check(store, account, device, req, &policy).await? {
+    if let Some(status) = policy_check(store, account, device, req, policy).await? {
         return Ok(Gate::Refuse(status));
     }
     if device.abq.is_none() {
@@ -134,8 +148,9 @@ pub async fn gate(
 
 /// The `MS-ASProtocolVersions` OPTIONS offers `account`: no higher than the
 /// MaxProtocolVersion of its user level, since OPTIONS names no device.
-pub fn offered_versions(store: &Store, account: &Account) -> Result<String, StoreError> {
-    let max = cache::view(store)?
+pub async fn offered_versions(store: &Store, account: &Account) -> Result<String, StoreError> {
+    let max = cache::view(store)
+        .await?
         .levels
         .account(account)
         .limits
@@ -158,11 +173,11 @@ pub struct NewDeviceOutlook {
     pub policy_source: String,
 }
 
-pub fn new_device_outlook(
+pub async fn new_device_outlook(
     store: &Store,
     account: &Account,
 ) -> Result<NewDeviceOutlook, StoreError> {
-    let view = cache::view(store)?;
+    let view = cache::view(store).await?;
     let facts = abq::Facts {
         email: &account.email,
         domain: account.domain(),
@@ -220,7 +235,7 @@ async fn policy_check(
     let Some(sent) = sent else {
         return Ok(Some(GlobalStatus::DeviceNotProvisioned));
     };
-    let state = cache::device_state(store, account.id, &device.device_id)?;
+    let state = cache::device_state(store, account.id, &device.device_id).await?;
     if strict && state.compliance == Compliance::NonCompliant {
         compliance::record(store, account, device, Compliance::NonCompliant, true).await?;
         return Ok(Some(GlobalStatus::DeviceNotProvisioned));
@@ -285,7 +300,7 @@ async fn admit(
                 // template leave this device as it is), unless an admin set the device's
                 // own already.
                 if d.settings.is_none() {
-                    d.settings = Some(settings.clone());
+                    d.settings = Some(settings);
                 }
             }
             // Claimed in the same transaction, so concurrent requests mail only once.

@@ -80,14 +80,18 @@ async fn to_owner_and_admins(
     body: &str,
 ) -> Result<(), StoreError> {
     let mut to: Vec<(AccountId, String)> = vec![(account.id, account.email.clone())];
-    to.extend(
-        store
-            .read()?
-            .accounts()?
-            .into_iter()
-            .filter(|a| a.admin && a.id != account.id)
-            .map(|a| (a.id, a.email)),
-    );
+    let owner = account.id;
+    let admins = store
+        .view(move |tx| {
+            Ok::<_, StoreError>(
+                (tx.accounts()?.into_iter())
+                    .filter(|a| a.admin && a.id != owner)
+                    .map(|a| (a.id, a.email))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await?;
+    to.extend(admins);
     for (id, email) in to {
         deliver::deliver(store, &[id], message(&email, subject, body)).await?;
     }

@@ -152,7 +152,7 @@ impl DeviceSummary {
             policy_accepted: state.accepted_at,
             compliance: state.compliance.name().to_owned(),
             policy_refused: state.compliance.cannot_apply() && !limits.allow_non_provisionable,
-            settings: d.settings_in_force().clone(),
+            settings: *d.settings_in_force(),
         }
     }
 }

@@ -279,16 +279,19 @@ const MAX_DEPTH: usize = 256;
 /// for commands that take changes, [`Sight::contents`] for those that hand out items).
 /// Otherwise the settings decide, and a folder under a hidden folder is hidden too (the
 /// device could not place it).
+///
+/// It owns a copy of the settings (a few bytes), so that a command's read closure
+/// ([`crate::store::Store::view`]) can take it along.
 #[derive(Debug, Clone, Copy)]
-pub struct Sight<'a> {
-    settings: &'a DeviceSettings,
+pub struct Sight {
+    settings: DeviceSettings,
     quarantined: bool,
 }
 
-impl<'a> Sight<'a> {
-    pub fn of(device: &'a Device) -> Self {
+impl Sight {
+    pub fn of(device: &Device) -> Self {
         Sight {
-            settings: device.settings_in_force(),
+            settings: *device.settings_in_force(),
             quarantined: registry::access(device) == Access::Quarantine,
         }
     }
@@ -604,7 +607,7 @@ mod tests {
         ];
         let ids = |settings: &DeviceSettings, quarantined: bool| -> Vec<(u64, u8)> {
             Sight {
-                settings,
+                settings: *settings,
                 quarantined,
             }
             .hierarchy(folders.clone())

@@ -16,7 +16,7 @@ use crate::store::{conversations, items};
 
 /// Finds the account an address delivers to: plus-addressing (`alice+lists@x`) goes to
 /// `alice@x`; unknown and disabled accounts get nothing.
-pub fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, StoreError> {
+pub async fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, StoreError> {
     let address = address.trim().trim_start_matches('<').trim_end_matches('>');
     let Ok(email) = ops::normalize_email(address) else {
         return Ok(None);
@@ -28,11 +28,8 @@ pub fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, StoreE
         Some((base, _)) if !base.is_empty() => format!("{base}@{domain}"),
         _ => email.clone(),
     };
-    Ok(store
-        .read()?
-        .account_by_email(&base)?
-        .filter(|a| a.enabled)
-        .map(|a| a.id))
+    let found = store.view(move |tx| tx.account_by_email(&base)).await?;
+    Ok(found.filter(|a| a.enabled).map(|a| a.id))
 }
 
 /// Stores `raw` in the Inbox of each account (once per account, however often named), or

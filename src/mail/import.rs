@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use super::mime;
-use crate::store::blob::BlobBatch;
+use crate::store::blob::{BlobBatch, BlobStore};
 use crate::store::marks::{self, MarkReads};
 use crate::store::model::{AccountId, FolderId, FolderType, ROOT_FOLDER};
 use crate::store::model::{Flags, FollowUp, MessageMeta};
@@ -101,7 +101,7 @@ pub async fn import(
     let (account, folder) = find_or_create_folder(store, email, folder).await?;
     let mut summary = Summary::default();
     loop {
-        let (back, batch) = prepare_batch(store.clone(), source, account, folder).await?;
+        let (back, batch) = prepare_batch(store.blobs().clone(), source).await?;
         source = back;
         if batch.is_empty() {
             break;
@@ -162,32 +162,26 @@ enum Outcome {
     Failed(String),
 }
 
-/// Reads up to [`BATCH`] messages, off the async thread, skipping those already there and
-/// writing the blobs of the others. Hands the source back for the next batch.
+/// Reads up to [`BATCH`] messages, off the async thread, writing their blobs (a message
+/// imported before finds its blob there: blobs are content-addressed and kept). Whether a
+/// message is new is decided by the commit's transaction, which the store answers on the
+/// writer, so this task reads nothing from the store. Hands the source back for the next
+/// batch.
 async fn prepare_batch(
-    store: Store,
+    store: BlobStore,
     mut source: Source,
-    account: AccountId,
-    folder: FolderId,
 ) -> Result<(Source, Vec<Outcome>), ImportError> {
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         // The batch's blobs are made durable together, before the commit that uses them.
-        let mut blobs = store.blobs().batch();
+        let mut blobs = store.batch();
         while out.len() < BATCH {
             let Some(next) = source.next_message() else {
                 break;
             };
             out.push(match next {
-                Ok((raw, flags)) => prepare(
-                    &store,
-                    &mut blobs,
-                    (account, folder),
-                    &raw,
-                    flags,
-                    &mut seen,
-                )?,
+                Ok((raw, flags)) => prepare(&mut blobs, &raw, flags, &mut seen)?,
                 Err(reason) => Outcome::Failed(reason),
             });
         }
@@ -199,9 +193,7 @@ async fn prepare_batch(
 }
 
 fn prepare(
-    store: &Store,
     blobs: &mut BlobBatch,
-    (account, folder): (AccountId, FolderId),
     raw: &[u8],
     flags: Flags,
     seen: &mut HashSet<String>,
@@ -211,8 +203,7 @@ fn prepare(
     }
     let meta = mime::parse(raw, now());
     let key = dedup_key(meta.message_id.as_deref(), &BlobId::of(raw));
-    let known = store.read()?.was_imported(account, folder, &key)?;
-    if known || !seen.insert(key.clone()) {
+    if !seen.insert(key.clone()) {
         return Ok(Outcome::Skipped);
     }
     let blob = blobs.put(raw)?;
@@ -244,7 +235,8 @@ async fn commit(
         .write(move |w| {
             let (mut imported, mut skipped) = (0, 0);
             for p in &ready {
-                // Another import of the same file may have committed it meanwhile.
+                // Imported or delivered before (by an earlier batch or run, or another
+                // import committed meanwhile): skipped.
                 if w.was_imported(account, folder, &p.key)? {
                     skipped += 1;
                     continue;

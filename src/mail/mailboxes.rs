@@ -37,8 +37,8 @@ impl StoreMailboxes {
 }
 
 impl Mailboxes for StoreMailboxes {
-    fn resolve(&self, address: &str) -> Option<u64> {
-        let found = resolve(&self.store, address).unwrap_or_else(|e| {
+    async fn resolve(&self, address: &str) -> Option<u64> {
+        let found = resolve(&self.store, address).await.unwrap_or_else(|e| {
             tracing::error!("resolving {address}: {e}");
             None
         });

@@ -27,7 +27,7 @@ use crate::store::items::ItemReads;
 use crate::store::marks::{self, MarkReads};
 use crate::store::model::{Account, AccountId, FolderType, Oof, OofMessage};
 use crate::store::ops::Reads;
-use crate::store::{Store, StoreError, now};
+use crate::store::{Reader, Store, StoreError, now};
 
 /// At most one reply per (account, sender) in this many seconds (RFC 3834 section 2
 /// suggests 7 days).
@@ -142,7 +142,7 @@ async fn reply_for(
     account_id: AccountId,
     item: u64,
 ) -> Result<bool, StoreError> {
-    let Some((account, raw)) = original(store, account_id, item)? else {
+    let Some((account, raw)) = original(store, account_id, item).await? else {
         return Ok(false);
     };
     let Some(message) = MessageParser::default().parse(&raw) else {
@@ -152,7 +152,8 @@ async fn reply_for(
         return Ok(false);
     }
     let sender = sender.trim().to_ascii_lowercase();
-    let Some(reply) = choose(store, &account, &sender)? else {
+    let who = correspondent(store, account.id, &sender).await?;
+    let Some(reply) = choose(&account.oof, who) else {
         return Ok(false);
     };
     if !claim(store, account.id, &sender).await? {
@@ -165,52 +166,79 @@ async fn reply_for(
 }
 
 /// The account and the delivered message's bytes, when the account's Oof is on now.
-fn original(
+async fn original(
     store: &Store,
     account: AccountId,
     item: u64,
 ) -> Result<Option<(Account, Vec<u8>)>, StoreError> {
-    let tx = store.read()?;
-    let Some(account) = tx.account(account)?.filter(|a| active(&a.oof, now())) else {
+    let found = store
+        .view(move |tx| {
+            let Some(account) = tx.account(account)?.filter(|a| active(&a.oof, now())) else {
+                return Ok(None);
+            };
+            let Some(inbox) = tx
+                .folders(account.id)?
+                .into_iter()
+                .find(|f| f.kind == FolderType::Inbox)
+            else {
+                return Ok(None);
+            };
+            let item = tx.item(account.id, inbox.id, item)?;
+            Ok::<_, StoreError>(item.map(|item| (account, item.blob)))
+        })
+        .await?;
+    let Some((account, blob)) = found else {
         return Ok(None);
     };
-    let Some(inbox) = tx
-        .folders(account.id)?
-        .into_iter()
-        .find(|f| f.kind == FolderType::Inbox)
-    else {
-        return Ok(None);
-    };
-    let Some(item) = tx.item(account.id, inbox.id, item)? else {
-        return Ok(None);
-    };
-    let raw = store.blobs().read(&item.blob)?;
+    let raw = store.blobs().read(&blob)?;
     Ok(Some((account, raw.to_vec())))
 }
 
-/// The enabled reply message for `sender`, if any.
-fn choose(
+/// Who the sender is to the account, for the choice of reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Correspondent {
+    /// In a local domain.
+    Internal,
+    /// Outside, and sent a message from the account's Sent Items.
+    Known,
+    Unknown,
+}
+
+/// What the store says of `sender` (lower case) for `account`.
+async fn correspondent(
     store: &Store,
-    account: &Account,
+    account: AccountId,
     sender: &str,
-) -> Result<Option<OofMessage>, StoreError> {
-    let oof = &account.oof;
+) -> Result<Correspondent, StoreError> {
+    let domain = sender.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+    let sender = sender.to_owned();
+    store
+        .view(move |tx| {
+            Ok(if tx.is_local_domain(&domain)? {
+                Correspondent::Internal
+            } else if sent_to(tx, account, &sender)? {
+                Correspondent::Known
+            } else {
+                Correspondent::Unknown
+            })
+        })
+        .await
+}
+
+/// The enabled reply message for a correspondent, if any.
+fn choose(oof: &Oof, who: Correspondent) -> Option<OofMessage> {
     let enabled = |m: &Option<OofMessage>| m.clone().filter(|m| m.enabled);
-    let domain = sender.rsplit_once('@').map_or("", |(_, d)| d);
-    if store.read()?.is_local_domain(domain)? {
-        return Ok(enabled(&oof.internal));
+    match who {
+        Correspondent::Internal => enabled(&oof.internal),
+        Correspondent::Known => {
+            enabled(&oof.external_known).or_else(|| enabled(&oof.external_unknown))
+        }
+        Correspondent::Unknown => enabled(&oof.external_unknown),
     }
-    if sent_to(store, account.id, sender)?
-        && let Some(m) = enabled(&oof.external_known)
-    {
-        return Ok(Some(m));
-    }
-    Ok(enabled(&oof.external_unknown))
 }
 
 /// Whether a message in the account's Sent Items went to `address`.
-fn sent_to(store: &Store, account: AccountId, address: &str) -> Result<bool, StoreError> {
-    let tx = store.read()?;
+fn sent_to(tx: &impl Reader, account: AccountId, address: &str) -> Result<bool, StoreError> {
     let Some(sent) = tx
         .folders(account)?
         .into_iter()
@@ -286,7 +314,7 @@ async fn send(
     to: &str,
     raw: Vec<u8>,
 ) -> Result<(), StoreError> {
-    match deliver::resolve(store, to)? {
+    match deliver::resolve(store, to).await? {
         Some(local) => {
             deliver::deliver(store, &[local], raw).await?;
         }

@@ -80,8 +80,11 @@ impl SubmitError {
 }
 
 /// Whether a message with this ClientId was already sent.
-fn already_sent(store: &Store, account: u64, client_id: &str) -> Result<bool, StoreError> {
-    store.read()?.was_submitted(account, client_id)
+async fn already_sent(store: &Store, account: u64, client_id: &str) -> Result<bool, StoreError> {
+    let client_id = client_id.to_owned();
+    store
+        .view(move |tx| tx.was_submitted(account, &client_id))
+        .await
 }
 
 thread_local! {
@@ -110,28 +113,32 @@ pub async fn submit(
 ) -> Result<(), SubmitError> {
     let _in_flight = match &sub.client_id {
         Some(id) => {
-            if already_sent(store, account.id, id)? {
-                tracing::info!(
-                    "{}: ClientId {id} was already sent; not sending again",
-                    account.email
-                );
-                return Ok(());
-            }
             let key = (account.id, id.clone());
             if !IN_FLIGHT.with(|f| f.borrow_mut().insert(key.clone())) {
                 // The first copy is still being sent: the client asks again later and is
                 // then told it went out.
                 return Err(SubmitError::InProgress);
             }
-            InFlight(Some(key))
+            // Marked under way before the store is asked (the read may wait): a first copy
+            // that finished meanwhile recorded its ClientId before leaving the mark.
+            let in_flight = InFlight(Some(key));
+            if already_sent(store, account.id, id).await? {
+                tracing::info!(
+                    "{}: ClientId {id} was already sent; not sending again",
+                    account.email
+                );
+                return Ok(());
+            }
+            in_flight
         }
         None => InFlight(None),
     };
     let mut raw = sub.raw;
     if let Some(src) = &sub.source {
+        let (owner, folder, item) = (account.id, src.folder, src.item);
         let original = store
-            .read()?
-            .item(account.id, src.folder, src.item)?
+            .view(move |tx| tx.item(owner, folder, item))
+            .await?
             .ok_or(SubmitError::SourceNotFound)?;
         if !src.replace_mime {
             // Reading and rebuilding a large message is work for a blocking thread.
@@ -160,7 +167,7 @@ pub async fn submit(
     let mut local = Vec::new();
     let mut remote = Vec::new();
     for r in recipients {
-        match deliver::resolve(store, &r)? {
+        match deliver::resolve(store, &r).await? {
             Some(id) => local.push(id),
             None => remote.push(r),
         }

@@ -179,11 +179,11 @@ fn bump(counter: &Cell<u64>) {
 /// Receives notices on `socket` until `stop` turns true (or its sender goes away).
 ///
 /// `resolve` maps a notice to the events to publish, `None` meaning the account is
-/// unknown; `publish` hands each event to the push hub. Neither may block: this loop
-/// awaits nothing but the socket and `stop`.
+/// unknown (it reads the store, so it is awaited); `publish` hands each event to the push
+/// hub. Neither may block: this loop awaits nothing but the socket, `resolve` and `stop`.
 pub async fn serve(
     socket: tokio::net::UdpSocket,
-    resolve: impl Fn(&Notice) -> Option<Vec<Event>>,
+    resolve: impl AsyncFn(&Notice) -> Option<Vec<Event>>,
     publish: impl Fn(Event),
     counters: Rc<Counters>,
     cfg: NotifyConfig,
@@ -208,7 +208,9 @@ pub async fn serve(
             }
         };
         let now = Instant::now();
-        let outcome = listener.handle(&buf[..len], from, now, &resolve, &publish);
+        let outcome = listener
+            .handle(&buf[..len], from, now, &resolve, &publish)
+            .await;
         counters.count(outcome);
         if let Err(dropped) = outcome {
             listener.log_drop(dropped, from, now);
@@ -233,18 +235,18 @@ impl Listener {
     }
 
     /// Acts on one datagram: publishes the events for its notice, or says why not.
-    fn handle(
+    async fn handle(
         &mut self,
         datagram: &[u8],
         from: SocketAddr,
         now: Instant,
-        resolve: impl Fn(&Notice) -> Option<Vec<Event>>,
+        resolve: impl AsyncFn(&Notice) -> Option<Vec<Event>>,
         publish: impl Fn(Event),
     ) -> Result<(), Dropped> {
         self.admit(from, now)?;
         let notice = parse(datagram)?;
         tracing::debug!(account = %notice.account, folder = ?notice.folder, %from, "notify");
-        let events = resolve(&notice).ok_or(Dropped::UnknownAccount)?;
+        let events = resolve(&notice).await.ok_or(Dropped::UnknownAccount)?;
         events.into_iter().for_each(publish);
         Ok(())
     }
@@ -558,7 +560,7 @@ mod tests {
         let counters = Rc::new(Counters::default());
         let published = Rc::new(RefCell::new(Vec::new()));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let resolve = |n: &Notice| {
+        let resolve = async |n: &Notice| {
             (n.account == KNOWN).then(|| match n.folder_ref() {
                 Some(FolderRef::Inbox) => vec![Event::Folder {
                     account: 1,
@@ -687,7 +689,7 @@ mod tests {
         drop(stop_tx);
         let listener = serve(
             socket,
-            |_| None,
+            async |_: &Notice| None,
             |_| {},
             Rc::default(),
             NotifyConfig::default(),

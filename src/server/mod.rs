@@ -373,7 +373,7 @@ async fn serve_notify(socket: UdpSocket, app: Rc<App>, stopped: watch::Receiver<
         burst: app.cfg.notify.burst,
     };
     let resolver = app.clone();
-    let resolve = move |n: &notify::Notice| match notice_events(&resolver.store, n) {
+    let resolve = async move |n: &notify::Notice| match notice_events(&resolver.store, n).await {
         Ok(events) => events,
         Err(e) => {
             tracing::warn!("change notice for {}: {e}", n.account);
@@ -393,12 +393,22 @@ async fn serve_notify(socket: UdpSocket, app: Rc<App>, stopped: watch::Receiver<
 }
 
 /// The events a notice stands for: the named folder of the account, or all its folders.
-fn notice_events(store: &Store, n: &notify::Notice) -> Result<Option<Vec<Event>>, StoreError> {
-    let tx = store.read()?;
-    let Some(account) = tx.account_by_email(&n.account)? else {
+async fn notice_events(
+    store: &Store,
+    n: &notify::Notice,
+) -> Result<Option<Vec<Event>>, StoreError> {
+    let email = n.account.clone();
+    let found = store
+        .view(move |tx| {
+            let Some(account) = tx.account_by_email(&email)? else {
+                return Ok(None);
+            };
+            Ok::<_, StoreError>(Some((account.id, tx.folders(account.id)?)))
+        })
+        .await?;
+    let Some((account, folders)) = found else {
         return Ok(None);
     };
-    let folders = tx.folders(account.id)?;
     let chosen: Vec<&Folder> = match n.folder_ref() {
         None => folders.iter().collect(),
         Some(notify::FolderRef::Inbox) => folders
@@ -415,7 +425,7 @@ fn notice_events(store: &Store, n: &notify::Notice) -> Result<Option<Vec<Event>>
         chosen
             .into_iter()
             .map(|f| Event::Folder {
-                account: account.id,
+                account,
                 folder: f.id,
             })
             .collect(),
@@ -448,7 +458,7 @@ async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, ServeErro
 
 /// On an empty store: create the `admin` account and say its password once.
 async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
-    if !store.read()?.accounts()?.is_empty() {
+    if !store.view(|tx| tx.accounts()).await?.is_empty() {
         return Ok(());
     }
     let (password, announce) = match std::env::var("EASD_ADMIN_PASSWORD") {

@@ -1,7 +1,7 @@
 //! The durable store: redb for metadata, a blob directory for large values, and one writer.
 //!
-//! Readers take a [`Snapshot`] on the caller's thread (a redb read transaction: MVCC, it
-//! never waits for the writer). Every change goes through [`Store::write`], which hands a
+//! Readers run a closure on a [`Snapshot`] through [`Store::view`] (a redb read
+//! transaction: MVCC, it never waits for the writer). Every change goes through [`Store::write`], which hands a
 //! job to the writer thread; the writer groups queued jobs into one transaction and one
 //! fsync, and only then answers each job. A job's answer therefore means "durable".
 //!
@@ -93,8 +93,29 @@ impl Store {
         })
     }
 
-    /// A consistent view of the store as of the latest commit.
-    pub fn read(&self) -> Result<Snapshot, StoreError> {
+    /// Runs `read` on a consistent view of the store as of the latest commit, and answers
+    /// what it returns. Every read outside the store goes through here, so that the read
+    /// phase of a handler is one closure that owns what it needs (`Send + 'static`): a
+    /// backend on a networked engine runs it on a blocking pool in one REPEATABLE READ
+    /// transaction instead of on the event loop. `E` is the caller's own error type (as
+    /// for [`Store::write_or`]); opening the snapshot fails as `E::from(StoreError)`.
+    ///
+    /// redb runs it inline, on the caller's thread: a read transaction is an MVCC snapshot
+    /// of the memory-mapped file, it never waits for the writer, and its reads are page
+    /// walks of microseconds, so a hop to another thread would cost more than the read.
+    pub async fn view<T, E, F>(&self, read: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Snapshot) -> Result<T, E> + Send + 'static,
+    {
+        read(&self.sync_snapshot()?)
+    }
+
+    /// A consistent view as of the latest commit, on the caller's thread: for the store's
+    /// own modules (backup) and its unit tests; everything else reads through
+    /// [`Store::view`].
+    pub(in crate::store) fn sync_snapshot(&self) -> Result<Snapshot, StoreError> {
         Ok(Snapshot(self.inner.db.begin_read()?))
     }
 

@@ -398,7 +398,7 @@ pub enum Wipe {
 
 /// Per-device folder and sync settings (what they mean and how they are set:
 /// `govern::settings`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeviceSettings {
     pub groupware_folders: GroupwareFolders,

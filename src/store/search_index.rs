@@ -477,7 +477,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let tx = store.read().unwrap();
+        let tx = store.sync_snapshot().unwrap();
         let ids = |words: &str, keep: &dyn Fn(&Posting) -> bool| -> Vec<u64> {
             search(&tx, 1, &query_terms(words), keep)
                 .unwrap()
@@ -508,7 +508,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let tx = store.read().unwrap();
+        let tx = store.sync_snapshot().unwrap();
         let found: Vec<u64> = search(&tx, 1, &query_terms("rare"), |_| true)
             .unwrap()
             .iter()

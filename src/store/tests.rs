@@ -20,7 +20,7 @@ fn new_account_has_the_default_folders() {
     let (_dir, store) = open();
     let a = add(&store, "Alice@Example.com");
     assert_eq!(a.email, "alice@example.com");
-    let folders = store.read().unwrap().folders(a.id).unwrap();
+    let folders = store.sync_snapshot().unwrap().folders(a.id).unwrap();
     let kinds: Vec<u8> = folders.iter().map(|f| f.kind as u8).collect();
     assert_eq!(kinds, [2, 3, 4, 5, 6, 7, 8, 9, 10, 12]);
     assert!(folders.iter().all(|f| f.special && f.parent == ROOT_FOLDER));
@@ -34,7 +34,7 @@ fn duplicate_account_is_a_conflict_and_leaves_no_trace() {
         .write_blocking(|ctx| ops::create_account(ctx, "BOB@example.org", "x", "h", false))
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert_eq!(store.read().unwrap().accounts().unwrap().len(), 1);
+    assert_eq!(store.sync_snapshot().unwrap().accounts().unwrap().len(), 1);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn everything_survives_reopen() {
     };
     let store = Store::open(dir.path()).unwrap();
     let names: Vec<String> = store
-        .read()
+        .sync_snapshot()
         .unwrap()
         .folders(id)
         .unwrap()
@@ -121,7 +121,7 @@ fn set_schema_version(dir: &Path, version: u32) {
 }
 
 fn meta_value(store: &Store, key: &str) -> Option<Vec<u8>> {
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     let meta = tx.0.open_table(tables::META).unwrap();
     meta.get(key).unwrap().map(|v| v.value().to_vec())
 }
@@ -137,7 +137,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     set_schema_version(dir.path(), 1);
     let before = now();
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     assert_eq!(SCHEMA_VERSION, 5);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
@@ -150,7 +150,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
 fn a_new_store_records_no_upgrade() {
     let (_dir, store) = open();
     assert_eq!(
-        schema_version(&store.read().unwrap()).unwrap(),
+        schema_version(&store.sync_snapshot().unwrap()).unwrap(),
         Some(SCHEMA_VERSION)
     );
     assert!(meta_value(&store, "upgraded_at").is_none());
@@ -169,7 +169,7 @@ fn a_failing_job_does_not_fail_the_jobs_grouped_with_it() {
         let (a, b, c) = tokio::join!(a, b, c);
         assert!(a.is_ok() && b.is_err() && c.is_ok());
     });
-    assert_eq!(store.read().unwrap().accounts().unwrap().len(), 2);
+    assert_eq!(store.sync_snapshot().unwrap().accounts().unwrap().len(), 2);
 }
 
 /// Runs one folder operation in its own transaction.
@@ -237,7 +237,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
         .unwrap();
         // A relaxed commit is seen by the next reader.
         let seen = store
-            .read()
+            .sync_snapshot()
             .unwrap()
             .0
             .open_table(tables::META)
@@ -251,7 +251,7 @@ fn relaxed_commits_are_visible_at_once_and_durable_after_shutdown() {
     add(&store, "after@example.com");
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert!(tx.account(a.id).unwrap().is_some());
     assert!(tx.account_by_email("after@example.com").unwrap().is_some());
     let v =
@@ -304,7 +304,7 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     }
     set_schema_version(dir.path(), 2);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     let names: Vec<String> =
         tx.0.list_tables()
@@ -349,7 +349,7 @@ fn a_version_3_store_gets_the_groupware_table_and_keeps_its_mail() {
     }
     set_schema_version(dir.path(), 3);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     use super::items::ItemReads;
     assert_eq!(tx.folder_items(account, 1).unwrap().len(), 1);
@@ -369,7 +369,7 @@ fn a_version_4_store_gets_the_moved_table() {
     }
     set_schema_version(dir.path(), 4);
     let store = Store::open(dir.path()).unwrap();
-    let tx = store.read().unwrap();
+    let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
     use super::items::ItemReads;
     // Readable: the step created the table (reading a missing one is an error).
@@ -407,7 +407,12 @@ fn a_table_written_as_raw_bytes_opens_as_its_typed_json_table() {
     tx.commit().unwrap();
     drop(db);
     let store = Store::open(dir.path()).unwrap();
-    let read = store.read().unwrap().account(a.id).unwrap().unwrap();
+    let read = store
+        .sync_snapshot()
+        .unwrap()
+        .account(a.id)
+        .unwrap()
+        .unwrap();
     assert_eq!(read.display_name, "Written raw");
 }
 
@@ -431,4 +436,121 @@ fn only_the_store_names_its_engine() {
     assert!(!names("// redb locks the file\nfn f() {}\n", "redb"));
     assert!(!names("const S: &str = \"redb\";\n", "redb"));
     assert!(!names("fn redbook() {}\n", "redb"));
+}
+
+/// The store's synchronous read entry points in `text`: each function whose return type
+/// names [`Snapshot`] (it hands out a read view on the caller's thread), with whether it is
+/// visible outside `store` (`pub`, `pub(crate)`, `pub(super)` of the crate root, …; only
+/// private and `pub(in crate::store)` are not).
+fn sync_read_entry_points(text: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("fn ") {
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let head = text[line_start..at].trim();
+        if head.starts_with("//") || !(head.is_empty() || head.starts_with("pub")) {
+            continue;
+        }
+        let rest = &text[at + 3..];
+        let Some(open) = rest.find('(') else { continue };
+        let name = rest[..open].split('<').next().unwrap_or_default().trim();
+        // The return type: after the parameters' closing parenthesis, up to the body or a
+        // `where` clause (whose closure bounds may name a Snapshot without returning one).
+        let mut depth = 0;
+        let Some(close) = rest[open..].char_indices().find_map(|(i, c)| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            (depth == 0).then_some(open + i)
+        }) else {
+            continue;
+        };
+        let tail = &rest[close + 1..];
+        let end = [tail.find('{'), tail.find(';'), tail.find("where")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(tail.len());
+        let returns = tail[..end].split_once("->").map_or("", |(_, r)| r);
+        if crate::layers::names(returns, "Snapshot") {
+            let outside = head.starts_with("pub")
+                && !head.starts_with("pub(in crate::store)")
+                && !head.starts_with("pub(self)");
+            out.push((name.to_owned(), outside));
+        }
+    }
+    out
+}
+
+/// Reads outside the store go through [`Store::view`], a `Send` closure a networked backend
+/// can run off the event loop; nothing outside `src/store` takes a [`Snapshot`] on its own
+/// thread. The compiler refuses a call to an entry point that is not visible; this test
+/// fails when one is made visible again, or when code outside the store names one.
+#[test]
+fn outside_the_store_reads_go_through_view() {
+    use crate::layers::{names, source_files};
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    source_files(&src, &src, &mut files);
+    assert!(files.len() > 50, "found the sources: {}", files.len());
+    let (store, outside): (Vec<_>, Vec<_>) =
+        (files.iter()).partition(|(f, _)| f.starts_with("store/"));
+    let entries: Vec<(String, bool)> = (store.iter())
+        .flat_map(|(_, text)| sync_read_entry_points(text))
+        .collect();
+    assert!(
+        entries.iter().any(|(name, _)| name == "sync_snapshot"),
+        "found the store's own synchronous read: {entries:?}"
+    );
+    let visible: Vec<&String> = (entries.iter())
+        .filter(|(_, outside)| *outside)
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        visible.is_empty(),
+        "synchronous reads visible outside store (read through Store::view): {visible:?}"
+    );
+    let calling: Vec<(&String, &String)> = (outside.iter())
+        .flat_map(|(file, text)| {
+            (entries.iter())
+                .filter(|(name, _)| names(text, name))
+                .map(move |(name, _)| (file, name))
+        })
+        .collect();
+    assert!(
+        calling.is_empty(),
+        "outside store, these read synchronously: {calling:?}"
+    );
+
+    // A planted public entry point is caught, whatever its name; `view` (a closure bound
+    // that names a Snapshot) and a private one are not.
+    let planted = "impl Store {\n    pub fn read(&self) -> Result<Snapshot, StoreError> {\n        todo!()\n    }\n}\n";
+    assert_eq!(sync_read_entry_points(planted), [("read".to_owned(), true)]);
+    let crate_wide = "    pub(crate) fn peek(\n        &self,\n    ) -> Snapshot {\n";
+    assert_eq!(
+        sync_read_entry_points(crate_wide),
+        [("peek".to_owned(), true)]
+    );
+    let view = "    pub async fn view<T, E, F>(&self, read: F) -> Result<T, E>\n    where\n        F: FnOnce(&Snapshot) -> Result<T, E>,\n    {\n";
+    assert!(sync_read_entry_points(view).is_empty());
+    let own =
+        "    pub(in crate::store) fn sync_snapshot(&self) -> Result<Snapshot, StoreError> {\n";
+    assert_eq!(
+        sync_read_entry_points(own),
+        [("sync_snapshot".to_owned(), false)]
+    );
+    // A planted call outside is caught; a comment or a string naming it is not code.
+    assert!(names(
+        "let tx = ctx.app.store.sync_snapshot()?;\n",
+        "sync_snapshot"
+    ));
+    assert!(!names(
+        "// not store.sync_snapshot()\nfn f() {}\n",
+        "sync_snapshot"
+    ));
+    assert!(!names(
+        "const S: &str = \"sync_snapshot\";\n",
+        "sync_snapshot"
+    ));
 }

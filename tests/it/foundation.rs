@@ -723,12 +723,11 @@ fn device_information_sent_with_provision_is_stored() {
 
     s.shutdown();
     let store = easd::store::Store::open(s.data_dir()).expect("store");
-    let tx = store.read().unwrap();
-    let account = tx.account_by_email(ALICE).unwrap().expect("alice");
-    let d = tx
-        .device(account.id, "infodev")
-        .unwrap()
-        .expect("device row");
+    let d = stored(&store, |tx| {
+        let account = tx.account_by_email(ALICE)?.expect("alice");
+        tx.device(account.id, "infodev")
+    })
+    .expect("device row");
     assert_eq!(d.info.model.as_deref(), Some("Pixel 9"));
     assert_eq!(d.info.friendly_name.as_deref(), Some("Alice's phone"));
     assert_eq!(d.info.os.as_deref(), Some("Android 15"));
@@ -1209,9 +1208,11 @@ fn settings_device_information_device_password_and_rights_management() {
 
     s.shutdown();
     let store = easd::store::Store::open(s.data_dir()).unwrap();
-    let tx = store.read().unwrap();
-    let id = tx.account_by_email(ALICE).unwrap().unwrap().id;
-    let d = tx.device(id, "setdev").unwrap().expect("device");
+    let d = stored(&store, |tx| {
+        let id = tx.account_by_email(ALICE)?.expect("alice").id;
+        tx.device(id, "setdev")
+    })
+    .expect("device");
     assert_eq!(d.info.model.as_deref(), Some("iPhone15,2"));
     assert_eq!(d.info.imei.as_deref(), Some("356938035643809"));
     assert_eq!(d.info.friendly_name.as_deref(), Some("Work phone"));
@@ -1237,9 +1238,11 @@ fn a_declared_user_agent_survives_later_requests() {
     c.call("Settings", &user_information_get());
     s.shutdown();
     let store = easd::store::Store::open(s.data_dir()).unwrap();
-    let tx = store.read().unwrap();
-    let id = tx.account_by_email(ALICE).unwrap().unwrap().id;
-    let d = tx.device(id, "uadev").unwrap().unwrap();
+    let d = stored(&store, |tx| {
+        let id = tx.account_by_email(ALICE)?.expect("alice").id;
+        tx.device(id, "uadev")
+    })
+    .expect("device");
     assert_eq!(d.info.user_agent.as_deref(), Some("Declared-Agent/7.0"));
 }
 
@@ -1640,10 +1643,8 @@ fn graceful_shutdown_releases_the_store_and_the_socket() {
         Ok(None)
     ));
     let store = easd::store::Store::open(s.data_dir()).expect("store after shutdown");
-    let tx = store.read().unwrap();
-    assert!(tx.account_by_email(ALICE).unwrap().is_some());
+    assert!(stored(&store, |tx| tx.account_by_email(ALICE)).is_some());
     // The CLI works on the store directly once the daemon is gone.
-    drop(tx);
     drop(store);
     let out = std::process::Command::new(cli_path())
         .args(["user", "list", "--json", "--data"])

@@ -1033,6 +1033,50 @@ fn move_items_seen_by_the_mover_too_and_a_resend_answers_the_same() {
     assert_eq!(subjects(&left), ["keep"]);
 }
 
+/// A search result is fetched by its LongId alone ([MS-ASCMD] 2.2.3.98.1): the answer's
+/// CollectionId is the folder the LongId names. A LongId easd cannot have issued names
+/// nothing (6, the id echoed); a Fetch naming no item at all is a protocol error (2).
+#[test]
+fn item_operations_fetch_by_long_id() {
+    use easd::wbxml::tag::search as sr;
+    let s = server_with(&[ALICE]);
+    s.deliver_text(ALICE, "quarterly figures", "the numbers");
+    let a = s.device(ALICE, "deva");
+    let inbox = a.folder_of_type(INBOX);
+    let store = a.search_store("quarterly", &[]);
+    let result = store.find(sr::RESULT).expect("a search result");
+    let long_id = text(result, sr::LONG_ID).to_owned();
+    let fetch = |named: Option<&str>| {
+        let mut f = Element::new(io::FETCH).text_child(io::STORE, "Mailbox");
+        if let Some(id) = named {
+            f.push_text(sr::LONG_ID, id);
+        }
+        a.call(
+            "ItemOperations",
+            &Element::new(io::ITEM_OPERATIONS).child(f),
+        )
+    };
+
+    let r = fetch(Some(&long_id));
+    let f = io_single(&r);
+    assert_eq!(f.text_of(io::STATUS), Some("1"), "{r:?}");
+    assert_eq!(f.text_of(air::COLLECTION_ID), Some(inbox.as_str()));
+    assert_eq!(f.text_of(air::SERVER_ID), Some(long_id.as_str()));
+    assert_eq!(
+        subject(f.find(io::PROPERTIES).expect("Properties")),
+        "quarterly figures"
+    );
+
+    let r = fetch(Some("not-an-id"));
+    let f = io_single(&r);
+    assert_eq!(f.text_of(io::STATUS), Some("6"), "{r:?}");
+    assert_eq!(f.text_of(air::SERVER_ID), Some("not-an-id"));
+    assert_eq!(f.text_of(air::COLLECTION_ID), None);
+
+    let r = fetch(None);
+    assert_eq!(io_single(&r).text_of(io::STATUS), Some("2"), "{r:?}");
+}
+
 #[test]
 fn item_operations_fetch_item_attachment_multipart_and_range() {
     let s = server_with(&[ALICE]);

@@ -380,12 +380,8 @@ fn accepted_hours_ago(s: &mut TestServer, user: &str, device_id: &str, hours: i6
     s.shutdown();
     {
         let store = Store::open(s.data_dir()).expect("store");
-        let account = store
-            .read()
-            .unwrap()
-            .account_by_email(user)
-            .unwrap()
-            .unwrap();
+        let email = user.to_owned();
+        let account = stored(&store, move |tx| tx.account_by_email(&email)).expect("account");
         let t = easd::store::now() - hours * 3600;
         block_on(compliance::write(
             &store,

@@ -180,7 +180,7 @@ struct Applied {
 fn apply(
     wctx: &mut WriteCtx,
     account: u64,
-    sight: &Sight<'_>,
+    sight: &Sight,
     op: &Op,
 ) -> Result<Applied, FolderError> {
     let shown = |wctx: &WriteCtx, id: Option<FolderId>, missing: FolderError| match id {

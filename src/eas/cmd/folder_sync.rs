@@ -30,15 +30,17 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // state or settings reaches it as Adds and Deletes through the ordinary diff.
     let sight = Sight::of(&ctx.device);
     // Most FolderSyncs change nothing: answer those from a read transaction, no commit.
-    let plan = {
-        let tx = ctx.app.store.read()?;
-        hierarchy::plan(
-            tx.hierarchy(account, &device_id)?.as_ref(),
-            key,
-            &sight.hierarchy(tx.folders(account)?),
-            IssuedSyncKey::fresh(),
-        )
-    };
+    let id = device_id.clone();
+    let plan = (ctx.app.store)
+        .view(move |tx| {
+            Ok::<_, StoreError>(hierarchy::plan(
+                tx.hierarchy(account, &id)?.as_ref(),
+                key,
+                &sight.hierarchy(tx.folders(account)?),
+                IssuedSyncKey::fresh(),
+            ))
+        })
+        .await?;
     let plan = match plan {
         None => {
             return Ok(status_reply(
@@ -50,7 +52,6 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         Some(p) if p.save.is_none() => p,
         Some(_) => {
             let fresh = IssuedSyncKey::fresh();
-            let device = ctx.device.clone();
             let planned = ctx
                 .app
                 .store
@@ -59,7 +60,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                     let plan = hierarchy::plan(
                         state.as_ref(),
                         key,
-                        &Sight::of(&device).hierarchy(wctx.folders(account)?),
+                        &sight.hierarchy(wctx.folders(account)?),
                         fresh,
                     );
                     if let Some(Plan { save: Some(s), .. }) = &plan {

@@ -23,7 +23,7 @@ pub async fn handle(ctx: &mut Ctx<'_>) -> Result<Reply, StoreError> {
         );
         return Ok(Reply::Http(StatusCode::BAD_REQUEST));
     };
-    match find(ctx, name)? {
+    match find(ctx, name).await? {
         Found::Attachment(content_type, body) => Ok(Reply::Raw { content_type, body }),
         Found::Withheld(why) => {
             tracing::info!(
@@ -47,7 +47,7 @@ enum Found {
 
 /// The content type and decoded bytes of the attachment `file_ref` names, if it exists and
 /// the device's policy lets it have it (checked on the recorded size, before the blob is read).
-fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
+async fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
     let Some(FileRef {
         item: ItemRef { folder, item: id },
         part,
@@ -55,8 +55,11 @@ fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
     else {
         return Ok(Found::Nothing);
     };
-    let tx = ctx.app.store.read()?;
-    let Some(item) = Sight::of(&ctx.device).item(&tx, ctx.account.id, folder, id)? else {
+    let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+    let item = (ctx.app.store)
+        .view(move |tx| sight.item(tx, account, folder, id))
+        .await?;
+    let Some(item) = item else {
         return Ok(Found::Nothing);
     };
     let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {

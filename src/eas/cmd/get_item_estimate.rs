@@ -53,7 +53,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     };
     let mut out = Element::new(gie::GET_ITEM_ESTIMATE);
     for c in collections {
-        out.push(estimate_one(ctx, c)?);
+        out.push(estimate_one(ctx, c).await?);
     }
     Ok(Reply::Wbxml(out))
 }
@@ -70,7 +70,7 @@ fn response(status: Status, id: Option<&str>, estimate: Option<usize>) -> Elemen
     r
 }
 
-fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
+async fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
     let Some(id) = c.text_of(gie::COLLECTION_ID) else {
         return Ok(response(Status::InvalidCollection, None, None));
     };
@@ -86,51 +86,61 @@ fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError> {
         Some(Some(f)) => Some(f),
         None => None,
     };
-    let tx = ctx.app.store.read()?;
-    // A folder the device is not shown is one it does not have: Status 2, "one of the
-    // specified collection IDs was invalid" ([MS-ASCMD] 2.2.3.177.8).
-    let Some(folder) = Sight::of(&ctx.device).folder_named(&tx, ctx.account.id, id)? else {
-        return Ok(response(Status::InvalidCollection, Some(id), None));
-    };
-    let sk = StateKey {
-        account: ctx.account.id,
-        device: &ctx.device.device_id,
-        folder: folder.id,
-    };
-    let Some(state) = tx.sync_state(sk)? else {
-        return Ok(response(Status::NotPrimed, Some(id), None));
-    };
-    let (state, generation) = match key {
-        Some(SyncKey::Initial) => return Ok(response(Status::NotPrimed, Some(id), None)),
-        Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k) {
-            KeyMatch::Current => (state, Generation::Current),
-            KeyMatch::Previous => (
-                coll::rewind(&state).expect("previous state"),
-                Generation::Previous,
-            ),
-            KeyMatch::Unknown => return Ok(response(Status::InvalidKey, Some(id), None)),
-        },
-        Some(SyncKey::Unknown) => return Ok(response(Status::InvalidKey, Some(id), None)),
-        // 12.x: the device's current state.
-        None if ctx.req.version < ProtocolVersion::V14_0 => (state, Generation::Current),
-        None => return Ok(response(Status::InvalidKey, Some(id), None)),
-    };
-    // A state made under other settings (tasks as events) is one the next Sync refuses.
-    let merged = Sight::of(&ctx.device).merged_into(&tx, ctx.account.id, &folder)?;
-    if !Merged::same(state.merged.as_ref(), merged.as_ref()) {
-        return Ok(response(Status::InvalidKey, Some(id), None));
-    }
-    // The window the next Sync works in: the one asked for (or kept), as the policy allows.
-    let filter = ctx.mail_policy().filter(
-        Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref())),
-        filter.unwrap_or(state.filter),
+    // One snapshot for the folder, its state and the estimate.
+    let (sight, account, device) = (
+        Sight::of(&ctx.device),
+        ctx.account.id,
+        ctx.device.device_id.clone(),
     );
-    let held = tx.held(sk, generation)?;
-    // A quarantined device's Syncs bring nothing ([`Sight::serves_contents`]).
-    let n = if Sight::of(&ctx.device).serves_contents() {
-        stored::estimate(&tx, sk, state, held, filter, crate::store::now())?
-    } else {
-        0
-    };
-    Ok(response(Status::Ok, Some(id), Some(n)))
+    let (id, version, mail_policy) = (id.to_owned(), ctx.req.version, ctx.mail_policy());
+    (ctx.app.store)
+        .view(move |tx| {
+            // A folder the device is not shown is one it does not have: Status 2, "one of the
+            // specified collection IDs was invalid" ([MS-ASCMD] 2.2.3.177.8).
+            let Some(folder) = sight.folder_named(tx, account, &id)? else {
+                return Ok(response(Status::InvalidCollection, Some(&id), None));
+            };
+            let sk = StateKey {
+                account,
+                device: &device,
+                folder: folder.id,
+            };
+            let Some(state) = tx.sync_state(sk)? else {
+                return Ok(response(Status::NotPrimed, Some(&id), None));
+            };
+            let (state, generation) = match key {
+                Some(SyncKey::Initial) => return Ok(response(Status::NotPrimed, Some(&id), None)),
+                Some(SyncKey::Issued(k)) => match coll::match_key(Some(&state), k) {
+                    KeyMatch::Current => (state, Generation::Current),
+                    KeyMatch::Previous => (
+                        coll::rewind(&state).expect("previous state"),
+                        Generation::Previous,
+                    ),
+                    KeyMatch::Unknown => return Ok(response(Status::InvalidKey, Some(&id), None)),
+                },
+                Some(SyncKey::Unknown) => return Ok(response(Status::InvalidKey, Some(&id), None)),
+                // 12.x: the device's current state.
+                None if version < ProtocolVersion::V14_0 => (state, Generation::Current),
+                None => return Ok(response(Status::InvalidKey, Some(&id), None)),
+            };
+            // A state made under other settings (tasks as events) is one the next Sync refuses.
+            let merged = sight.merged_into(tx, account, &folder)?;
+            if !Merged::same(state.merged.as_ref(), merged.as_ref()) {
+                return Ok(response(Status::InvalidKey, Some(&id), None));
+            }
+            // The window the next Sync works in: the one asked for (or kept), as the policy allows.
+            let filter = mail_policy.filter(
+                Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref())),
+                filter.unwrap_or(state.filter),
+            );
+            let held = tx.held(sk, generation)?;
+            // A quarantined device's Syncs bring nothing ([`Sight::serves_contents`]).
+            let n = if sight.serves_contents() {
+                stored::estimate(tx, sk, state, held, filter, crate::store::now())?
+            } else {
+                0
+            };
+            Ok(response(Status::Ok, Some(&id), Some(n)))
+        })
+        .await
 }

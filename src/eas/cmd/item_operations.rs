@@ -2,6 +2,7 @@
 //! EmptyFolderContents, and Move of a conversation. Attachments go into separate parts of a multipart response when the
 //! client accepts one ([MS-ASCMD] 2.2.1.10.1), so a large file is never base64 in WBXML.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use base64::Engine;
@@ -239,14 +240,21 @@ async fn fetch(
         let range = options.and_then(|o| o.text_of(io::RANGE));
         return fetch_attachment(ctx, policy, file_ref, range, out).await;
     }
-    // A search result names its message by LongId, which is `folder:item` like a ServerId.
+    // A search result names its message by LongId ([MS-ASCMD] 2.2.3.98.1), which easd
+    // issues as the message's `folder:item` ServerId: the folder it names is the collection.
     let long_id = op.text_of(search::LONG_ID);
-    let (Some(collection), Some(server_id)) = (
-        op.text_of(airsync::COLLECTION_ID)
-            .or_else(|| long_id.and_then(|l| l.split_once(':')).map(|(f, _)| f)),
-        op.text_of(airsync::SERVER_ID).or(long_id),
-    ) else {
+    let Some(server_id) = op.text_of(airsync::SERVER_ID).or(long_id) else {
         return Ok(fetch_status(Status::ProtocolError));
+    };
+    let named = ItemRef::parse(server_id);
+    let collection = match (op.text_of(airsync::COLLECTION_ID), long_id, named) {
+        (Some(c), _, _) => Cow::Borrowed(c),
+        (None, Some(_), Some(r)) => Cow::Owned(r.folder.to_string()),
+        // A LongId easd cannot have issued names nothing.
+        (None, Some(_), None) => {
+            return Ok(fetch_status(Status::NotFound).text_child(airsync::SERVER_ID, server_id));
+        }
+        (None, None, _) => return Ok(fetch_status(Status::ProtocolError)),
     };
     let body_opts = match options.map(BodyOptions::parse).transpose() {
         Ok(body) => {
@@ -260,13 +268,13 @@ async fn fetch(
         }
         Err(_) => return Ok(fetch_status(Status::ProtocolError)),
     };
-    let found = match (collection.parse::<u64>().ok(), ItemRef::parse(server_id)) {
-        (Some(c), Some(r)) if c == r.folder => fetch_item(ctx, r.folder, r.item)?,
+    let found = match (collection.parse::<u64>().ok(), named) {
+        (Some(c), Some(r)) if c == r.folder => fetch_item(ctx, r.folder, r.item).await?,
         _ => None,
     };
     let answer = |status: Status| {
         fetch_status(status)
-            .text_child(airsync::COLLECTION_ID, collection)
+            .text_child(airsync::COLLECTION_ID, collection.as_ref())
             .text_child(airsync::SERVER_ID, server_id)
     };
     let (mut props, class, work) = match found {
@@ -314,22 +322,30 @@ enum Fetched {
 
 /// Item `id` of `folder`, when the device is sent what the folder holds; a groupware item
 /// only when the device is shown the folder as what it is (not as a mail folder).
-fn fetch_item(ctx: &Ctx<'_>, folder: FolderId, id: u64) -> Result<Option<Fetched>, StoreError> {
-    let tx = ctx.app.store.read()?;
-    let sight = Sight::of(&ctx.device);
-    let Some(f) = sight.contents(&tx, ctx.account.id, folder)? else {
-        return Ok(None);
-    };
-    if let Some(mail) = tx.item(ctx.account.id, folder, id)? {
-        return Ok(Some(Fetched::Mail(Box::new(mail))));
-    }
-    let merged = sight.merged_into(&tx, ctx.account.id, &f)?;
-    let Some(class) = Class::of(f.kind).filter(|_| !Merged::withholds_own(merged.as_ref())) else {
-        return Ok(None);
-    };
-    Ok(tx
-        .groupware_item(ctx.account.id, folder, id)?
-        .map(|g| Fetched::Groupware(g, class)))
+async fn fetch_item(
+    ctx: &Ctx<'_>,
+    folder: FolderId,
+    id: u64,
+) -> Result<Option<Fetched>, StoreError> {
+    let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+    (ctx.app.store)
+        .view(move |tx| {
+            let Some(f) = sight.contents(tx, account, folder)? else {
+                return Ok(None);
+            };
+            if let Some(mail) = tx.item(account, folder, id)? {
+                return Ok(Some(Fetched::Mail(Box::new(mail))));
+            }
+            let merged = sight.merged_into(tx, account, &f)?;
+            let shown_as = Class::of(f.kind).filter(|_| !Merged::withholds_own(merged.as_ref()));
+            let Some(class) = shown_as else {
+                return Ok(None);
+            };
+            Ok(tx
+                .groupware_item(account, folder, id)?
+                .map(|g| Fetched::Groupware(g, class)))
+        })
+        .await
 }
 
 /// `first-last` of [MS-ASCMD] 2.2.3.143.2 (Range), inclusive, within `total` bytes.
@@ -365,8 +381,11 @@ async fn fetch_attachment(
     else {
         return Ok(answer(Status::InvalidAttachment));
     };
-    let shown = Sight::of(&ctx.device).item(&ctx.app.store.read()?, ctx.account.id, folder, id);
-    let Some(item) = shown? else {
+    let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+    let shown = (ctx.app.store)
+        .view(move |tx| sight.item(tx, account, folder, id))
+        .await?;
+    let Some(item) = shown else {
         return Ok(answer(Status::InvalidAttachment));
     };
     let Some(listed) = item.meta.attachments.iter().find(|a| a.part == part) else {
@@ -482,7 +501,10 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
         .find(io::OPTIONS)
         .is_some_and(|o| o.find(io::DELETE_SUB_FOLDERS).is_some());
     let account = ctx.account.id;
-    let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, id)?;
+    let (sight, name) = (Sight::of(&ctx.device), id.to_owned());
+    let shown = (ctx.app.store)
+        .view(move |tx| sight.folder_named(tx, account, &name))
+        .await?;
     let Some(folder) = shown else {
         return Ok(answer(Status::NotFound, id));
     };
@@ -549,35 +571,44 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
         return Ok(answer(Status::MoveAlwaysMissing));
     }
     let account = ctx.account.id;
-    let tx = ctx.app.store.read()?;
-    let sight = Sight::of(&ctx.device);
-    // A folder the device does not have does not exist: 6.
-    let Some(dst) = sight.folder_named(&tx, account, dst)? else {
-        return Ok(answer(Status::NotFound));
+    let (sight, dst, conversation_id) = (Sight::of(&ctx.device), dst.to_owned(), id.clone());
+    // The destination and the messages to move, from one snapshot.
+    let planned = (ctx.app.store)
+        .view(move |tx| {
+            // A folder the device does not have does not exist: 6.
+            let Some(dst) = sight.folder_named(tx, account, &dst)? else {
+                return Ok(Err(Status::NotFound));
+            };
+            match dst.kind {
+                FolderType::RecipientCache => return Ok(Err(Status::RecipientCache)),
+                kind if !is_mail(kind) => return Ok(Err(Status::NotAMailFolder)),
+                _ => {}
+            }
+            // The conversation exists for the device when it has one of its messages
+            // anywhere (Sent Items and the destination too); those elsewhere move.
+            let mut found = false;
+            let mut moving: Vec<(FolderId, u64)> = Vec::new();
+            for f in tx.folders(account)? {
+                if !is_mail(f.kind) || sight.contents(tx, account, f.id)?.is_none() {
+                    continue;
+                }
+                let messages = conversations::messages_in(tx, account, f.id, &conversation_id)?;
+                found |= !messages.is_empty();
+                if f.id != dst.id && f.kind != FolderType::SentItems {
+                    moving.extend(messages.into_iter().map(|m| (f.id, m)));
+                }
+            }
+            Ok::<_, StoreError>(if found {
+                Ok((dst, moving))
+            } else {
+                Err(Status::NotFound)
+            })
+        })
+        .await?;
+    let (dst, moving) = match planned {
+        Ok(planned) => planned,
+        Err(status) => return Ok(answer(status)),
     };
-    match dst.kind {
-        FolderType::RecipientCache => return Ok(answer(Status::RecipientCache)),
-        kind if !is_mail(kind) => return Ok(answer(Status::NotAMailFolder)),
-        _ => {}
-    }
-    // The conversation exists for the device when it has one of its messages anywhere
-    // (Sent Items and the destination too); those elsewhere move.
-    let mut found = false;
-    let mut moving: Vec<(FolderId, u64)> = Vec::new();
-    for f in tx.folders(account)? {
-        if !is_mail(f.kind) || sight.contents(&tx, account, f.id)?.is_none() {
-            continue;
-        }
-        let messages = conversations::messages_in(&tx, account, f.id, id)?;
-        found |= !messages.is_empty();
-        if f.id != dst.id && f.kind != FolderType::SentItems {
-            moving.extend(messages.into_iter().map(|m| (f.id, m)));
-        }
-    }
-    drop(tx);
-    if !found {
-        return Ok(answer(Status::NotFound));
-    }
     let (to, conversation_id) = (dst.id, id.clone());
     let moved = ctx
         .app

@@ -97,12 +97,11 @@ impl Ctx<'_> {
 impl Ctx<'_> {
     /// Re-reads the device row: a waiting request (Ping, hanging Sync) may outlive an
     /// admin's change to it, such as an allow that ends a quarantine.
-    pub fn reload_device(&mut self) -> Result<(), StoreError> {
-        let fresh = self
-            .app
-            .store
-            .read()?
-            .device(self.account.id, &self.device.device_id)?;
+    pub async fn reload_device(&mut self) -> Result<(), StoreError> {
+        let (account, id) = (self.account.id, self.device.device_id.clone());
+        let fresh = (self.app.store)
+            .view(move |tx| tx.device(account, &id))
+            .await?;
         if let Some(d) = fresh {
             self.device = d;
         }

@@ -103,15 +103,19 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
     let account = ctx.account.id;
     let src_folder = m.src_folder.parse::<u64>().ok();
     let item = ItemRef::parse(&m.src_msg).filter(|r| Some(r.folder) == src_folder);
-    let tx = ctx.app.store.read()?;
     // Folders the device is not shown are ones it does not have: Status 1 or 2.
     let sight = Sight::of(&ctx.device);
-    let (Some(src), Some(ItemRef { item: id, .. })) =
-        (sight.folder_named(&tx, account, &m.src_folder)?, item)
-    else {
+    let (src_name, dst_name) = (m.src_folder.clone(), m.dst_folder.clone());
+    let (src, dst) = (ctx.app.store)
+        .view(move |tx| {
+            let src = sight.folder_named(tx, account, &src_name)?;
+            Ok::<_, StoreError>((src, sight.folder_named(tx, account, &dst_name)?))
+        })
+        .await?;
+    let (Some(src), Some(ItemRef { item: id, .. })) = (src, item) else {
         return Ok((Status::InvalidSource, None));
     };
-    let Some(dst) = sight.folder_named(&tx, account, &m.dst_folder)? else {
+    let Some(dst) = dst else {
         return Ok((Status::InvalidDestination, None));
     };
     if src.id == dst.id {
@@ -123,7 +127,6 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
     if Class::of(dst.kind) != class {
         return Ok((Status::InvalidDestination, None));
     }
-    drop(tx);
     let (from, to) = (src.id, dst.id);
     let moved = ctx
         .app

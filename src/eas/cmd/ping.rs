@@ -38,7 +38,10 @@ fn reply(status: Status) -> Reply {
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
     let account = ctx.account.id;
     let device = ctx.device.device_id.clone();
-    let stored = ctx.app.store.read()?.ping_params(account, &device)?;
+    let id = device.clone();
+    let stored = (ctx.app.store)
+        .view(move |tx| tx.ping_params(account, &id))
+        .await?;
     let limits = &ctx.app.cfg.push;
     let params = match body {
         None => stored.clone(),
@@ -65,7 +68,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     if params.folders.len() > limits.max_folders {
         return Ok(too_many_folders(ctx, &params.folders.len().to_string()));
     }
-    let Some(folders) = resolve(ctx, &params.folders)? else {
+    let Some(folders) = resolve(ctx, &params.folders).await? else {
         return Ok(reply(Status::HierarchyStale));
     };
     if stored.as_ref() != Some(&params) {
@@ -82,7 +85,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // A collection that carries other folders' items (tasks as events) is woken by their
     // changes too.
     let ids: Vec<FolderId> = folders.iter().map(|f| f.id).collect();
-    let sources = merged_sources(ctx, &folders)?;
+    let sources = merged_sources(ctx, &folders).await?;
     let mut watched = ids.clone();
     watched.extend(sources.iter().flat_map(|(_, s)| s.iter().copied()));
     let Ok(waiter) =
@@ -99,7 +102,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         );
         return Ok(Reply::Http(StatusCode::SERVICE_UNAVAILABLE));
     };
-    let changed = changed_folders(ctx, &folders)?;
+    let changed = changed_folders(ctx, &folders).await?;
     if !changed.is_empty() {
         return Ok(changes_reply(&changed));
     }
@@ -109,7 +112,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         match waiter.wait(left).await {
             Wake::Timeout | Wake::Superseded | Wake::Shutdown => return Ok(reply(Status::Expired)),
             Wake::Hierarchy => {
-                if resolve(ctx, &params.folders)?.is_none() {
+                if resolve(ctx, &params.folders).await?.is_none() {
                     return Ok(reply(Status::HierarchyStale));
                 }
             }
@@ -128,9 +131,9 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 // quarantine has it sync at once, each folder with something for it (or
                 // all of them when none has: it syncs them once under its new standing).
                 let was_served = Sight::of(&ctx.device).serves_contents();
-                ctx.reload_device()?;
+                ctx.reload_device().await?;
                 if !was_served && Sight::of(&ctx.device).serves_contents() {
-                    let changed = changed_folders(ctx, &folders)?;
+                    let changed = changed_folders(ctx, &folders).await?;
                     return Ok(changes_reply(if changed.is_empty() {
                         &ids
                     } else {
@@ -147,7 +150,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                     })
                     .cloned()
                     .collect();
-                let changed = changed_folders(ctx, &candidates)?;
+                let changed = changed_folders(ctx, &candidates).await?;
                 if !changed.is_empty() {
                     return Ok(changes_reply(&changed));
                 }
@@ -221,61 +224,72 @@ fn parse(b: &Element, stored: Option<&Params>, max_folders: usize) -> Result<Par
 
 /// The account's folders behind the ids; `None` when one no longer exists or the device is
 /// not shown it (the device must FolderSync first: Status 7, [MS-ASCMD] 2.2.3.177.11).
-fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Vec<Folder>>, StoreError> {
-    let tx = ctx.app.store.read()?;
-    let sight = Sight::of(&ctx.device);
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        match sight.folder_named(&tx, ctx.account.id, id)? {
-            Some(f) => out.push(f),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(out))
+async fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Vec<Folder>>, StoreError> {
+    let (sight, account, ids) = (Sight::of(&ctx.device), ctx.account.id, ids.to_vec());
+    (ctx.app.store)
+        .view(move |tx| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                match sight.folder_named(tx, account, id)? {
+                    Some(f) => out.push(f),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(out))
+        })
+        .await
 }
 
 /// The folders whose items each of `folders` carries besides its own (tasks as events).
-fn merged_sources(
+async fn merged_sources(
     ctx: &Ctx<'_>,
     folders: &[Folder],
 ) -> Result<Vec<(FolderId, Vec<FolderId>)>, StoreError> {
-    let tx = ctx.app.store.read()?;
-    let sight = Sight::of(&ctx.device);
-    let mut out = Vec::new();
-    for f in folders {
-        if let Some(m) = sight.merged_into(&tx, ctx.account.id, f)? {
-            out.push((f.id, m.folders().collect()));
-        }
-    }
-    Ok(out)
+    let (sight, account, folders) = (Sight::of(&ctx.device), ctx.account.id, folders.to_vec());
+    (ctx.app.store)
+        .view(move |tx| {
+            let mut out = Vec::new();
+            for f in &folders {
+                if let Some(m) = sight.merged_into(tx, account, f)? {
+                    out.push((f.id, m.folders().collect()));
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 /// The folders among `folders` a Sync would bring the device something from: none while
 /// it is sent nothing of them (quarantine), so its Ping waits for its heartbeat.
-fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<FolderId>, StoreError> {
+async fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<FolderId>, StoreError> {
     let sight = Sight::of(&ctx.device);
     if !sight.serves_contents() {
         return Ok(Vec::new());
     }
-    let tx = ctx.app.store.read()?;
-    let t = now();
-    let mut out = Vec::new();
-    for f in folders {
-        // Re-read: the folder's modseq may have moved since it was resolved.
-        let Some(current) = tx.folder(ctx.account.id, f.id)? else {
-            continue;
-        };
-        let k = StateKey {
-            account: ctx.account.id,
-            device: &ctx.device.device_id,
-            folder: f.id,
-        };
-        let merged = sight.merged_into(&tx, ctx.account.id, &current)?;
-        if coll::pending(&tx, k, current.modseq, merged.as_ref(), t)? {
-            out.push(f.id);
-        }
-    }
-    Ok(out)
+    let (account, device) = (ctx.account.id, ctx.device.device_id.clone());
+    let ids: Vec<FolderId> = folders.iter().map(|f| f.id).collect();
+    (ctx.app.store)
+        .view(move |tx| {
+            let t = now();
+            let mut out = Vec::new();
+            for id in ids {
+                // Re-read: the folder's modseq may have moved since it was resolved.
+                let Some(current) = tx.folder(account, id)? else {
+                    continue;
+                };
+                let k = StateKey {
+                    account,
+                    device: &device,
+                    folder: id,
+                };
+                let merged = sight.merged_into(tx, account, &current)?;
+                if coll::pending(tx, k, current.modseq, merged.as_ref(), t)? {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -5,15 +5,12 @@
 //! request carries in X-MS-PolicyKey. The acknowledgement also says whether the device
 //! applied the policy; one that did not is refused where AllowNonProvisionableDevices=0.
 
-use std::sync::Arc;
-
 use hyper::StatusCode;
 
 use super::settings::{self, device_information, parse_device_information};
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::govern::compliance::{self, Compliance};
-use crate::govern::levels::Effective;
-use crate::govern::{cache, device, policy, wipe};
+use crate::govern::{device, policy, wipe};
 use crate::proto::ids::PolicyKey;
 use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
@@ -123,13 +120,6 @@ fn policy_element(status: Status) -> Element {
         .text_child(pv::STATUS, status.to_string())
 }
 
-/// The device's effective policy (default → server → domain → user → device).
-fn effective(ctx: &Ctx<'_>) -> Result<Arc<Effective>, StoreError> {
-    Ok(cache::view(&ctx.app.store)?
-        .levels
-        .device(ctx.account, &ctx.device.device_id))
-}
-
 /// The answer to an acknowledgement reporting the policy was not applied, where that is
 /// not allowed: Status 139 where the version has it, else HTTP 403.
 fn not_fully_provisionable(ctx: &Ctx<'_>) -> Reply {
@@ -146,7 +136,7 @@ async fn phase_one(ctx: &mut Ctx<'_>) -> Result<Element, StoreError> {
         d.provision = d.provision.offered(temporary);
     })
     .await?;
-    let doc = effective(ctx)?.policy.provision_doc(ctx.req.version);
+    let doc = ctx.policy.policy.provision_doc(ctx.req.version);
     Ok(policy_element(Status::Ok)
         .text_child(pv::POLICY_KEY, temporary.to_string())
         .child(Element::new(pv::DATA).child(doc)))
@@ -178,7 +168,7 @@ async fn phase_two(
         return Ok(Some(policy_element(Status::WrongPolicyKey)));
     }
     let store = &ctx.app.store;
-    let policy = effective(ctx)?;
+    let policy = ctx.policy.clone();
     // [MS-ASPROV] 2.2.2.54.1: 1 applied; 2 partly, 3 not at all, 4 by a third party.
     let compliance = if client_status == Some("1") {
         Compliance::Compliant

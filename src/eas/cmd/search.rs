@@ -51,7 +51,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(status_reply(s::SEARCH, s::STATUS, Status::InvalidRequest));
     };
     let answer = match store.text_of(s::NAME) {
-        Some(n) if n.eq_ignore_ascii_case("Mailbox") => mailbox(ctx, &store)?,
+        Some(n) if n.eq_ignore_ascii_case("Mailbox") => mailbox(ctx, &store).await?,
         // The global address list and document libraries are not offered (yet): an empty,
         // successful result lets clients fall back to their own contacts.
         Some(n) if n.eq_ignore_ascii_case("GAL") => {
@@ -115,7 +115,7 @@ fn parse_range(text: Option<&str>) -> Option<(usize, usize)> {
     (a <= b).then(|| (a, b.min(a.saturating_add(MAX_RANGE - 1))))
 }
 
-fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
+async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let mut query = Query::default();
     if let Err(status) = store
         .find(s::QUERY)
@@ -131,7 +131,7 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         return Ok(store_answer(Status::TooComplex));
     }
     let max_folders = ctx.app.cfg.limits.max_collections;
-    let Ok(named) = distinct_at_most(query.folders.iter(), max_folders) else {
+    let Ok(named) = distinct_at_most(query.folders.iter().cloned(), max_folders) else {
         ctx.refuse(
             Limit::SearchRange,
             format_args!("Search naming more than max_collections {max_folders} folders"),
@@ -164,7 +164,6 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         Err(_) => return Ok(store_answer(Status::InvalidRequest)),
     };
     let account = ctx.account.id;
-    let tx = ctx.app.store.read()?;
     let body = ctx
         .mail_policy()
         .enforce(MailOptions {
@@ -175,49 +174,58 @@ fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     // Only the folders the device is shown may be named, and only those whose contents it
     // is sent are searched (none while it is quarantined: no hits).
     let sight = Sight::of(&ctx.device);
-    let folders = sight.hierarchy(tx.folders(account)?);
-    let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
-    let searched: BTreeSet<FolderId> = folders
-        .iter()
-        .filter(|_| sight.serves_contents())
-        .map(|f| f.id)
-        .collect();
-    let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
-    if deep {
-        for f in &folders {
-            children.entry(f.parent).or_default().push(f.id);
-        }
-    }
-    let mut scope: Option<BTreeSet<FolderId>> = None;
-    for id in named {
-        let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f)) else {
-            return Ok(store_answer(Status::FolderSyncRequired));
-        };
-        let set = scope.get_or_insert_with(BTreeSet::new);
-        // Every folder below `root` (with DeepTraversal), each visited once.
-        let mut frontier = vec![root];
-        while let Some(parent) = frontier.pop() {
-            if set.insert(parent) {
-                frontier.extend(children.get(&parent).into_iter().flatten());
+    // The folders, the index and the page of hits, from one snapshot.
+    let found = (ctx.app.store)
+        .view(move |tx| {
+            let folders = sight.hierarchy(tx.folders(account)?);
+            let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+            let searched: BTreeSet<FolderId> = folders
+                .iter()
+                .filter(|_| sight.serves_contents())
+                .map(|f| f.id)
+                .collect();
+            let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
+            if deep {
+                for f in &folders {
+                    children.entry(f.parent).or_default().push(f.id);
+                }
             }
-        }
-    }
-    // The index carries each hit's folder and DateReceived, newest first: only the page
-    // shown is read.
-    let hits = search_index::search(&tx, account, &query.words, |p| {
-        searched.contains(&p.folder)
-            && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
-            && query.after.is_none_or(|a| p.received > a)
-            && query.before.is_none_or(|b| p.received < b)
-    })?;
-    let total = hits.len();
-    let mut shown = Vec::new();
-    for p in hits.iter().skip(first).take(last - first + 1) {
-        if let Some(item) = tx.item(account, p.folder, p.item)? {
-            shown.push(item);
-        }
-    }
-    drop(tx);
+            let mut scope: Option<BTreeSet<FolderId>> = None;
+            for id in &named {
+                let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f))
+                else {
+                    return Ok(Err(Status::FolderSyncRequired));
+                };
+                let set = scope.get_or_insert_with(BTreeSet::new);
+                // Every folder below `root` (with DeepTraversal), each visited once.
+                let mut frontier = vec![root];
+                while let Some(parent) = frontier.pop() {
+                    if set.insert(parent) {
+                        frontier.extend(children.get(&parent).into_iter().flatten());
+                    }
+                }
+            }
+            // The index carries each hit's folder and DateReceived, newest first: only the page
+            // shown is read.
+            let hits = search_index::search(tx, account, &query.words, |p| {
+                searched.contains(&p.folder)
+                    && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
+                    && query.after.is_none_or(|a| p.received > a)
+                    && query.before.is_none_or(|b| p.received < b)
+            })?;
+            let mut shown = Vec::new();
+            for p in hits.iter().skip(first).take(last - first + 1) {
+                if let Some(item) = tx.item(account, p.folder, p.item)? {
+                    shown.push(item);
+                }
+            }
+            Ok::<_, StoreError>(Ok((hits.len(), shown)))
+        })
+        .await?;
+    let (total, shown) = match found {
+        Ok(found) => found,
+        Err(status) => return Ok(store_answer(status)),
+    };
     let mut answer = store_answer(Status::Ok);
     // The results stop before one that could take the response past `[limits]
     // max_response`; the response's Range then says which came ([MS-ASCMD] 2.2.3.143.3:

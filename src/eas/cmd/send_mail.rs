@@ -47,18 +47,20 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // contents of: one in a folder it does not have (or any while it is quarantined, as
     // the reply or forward would carry the original) is not found (Status 150,
     // ItemNotFound).
-    if let Some(src) = &submission.source
-        && Sight::of(&ctx.device)
-            .contents(&ctx.app.store.read()?, ctx.account.id, src.folder)?
-            .is_none()
-    {
-        let e = SubmitError::SourceNotFound;
-        tracing::info!(
-            "{} {}: {command}: {e}",
-            ctx.account.email,
-            ctx.device.device_id
-        );
-        return Ok(failure(ctx, command, e.status()));
+    if let Some(folder) = submission.source.as_ref().map(|s| s.folder) {
+        let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+        let shown = (ctx.app.store)
+            .view(move |tx| sight.contents(tx, account, folder))
+            .await?;
+        if shown.is_none() {
+            let e = SubmitError::SourceNotFound;
+            tracing::info!(
+                "{} {}: {command}: {e}",
+                ctx.account.email,
+                ctx.device.device_id
+            );
+            return Ok(failure(ctx, command, e.status()));
+        }
     }
     match submit::submit(&ctx.app.store, &ctx.app.cfg, ctx.account, submission).await {
         // [MS-ASCMD] 2.2.1.17: success is an empty response.

@@ -129,7 +129,8 @@ fn display_name(ctx: &Ctx<'_>) -> String {
 
 async fn oof(ctx: &mut Ctx<'_>, part: &Element) -> Result<Element, StoreError> {
     if part.find(st::GET).is_some() {
-        let account = ctx.app.store.read()?.account(ctx.account.id)?;
+        let id = ctx.account.id;
+        let account = ctx.app.store.view(move |tx| tx.account(id)).await?;
         let oof = account.map(|a| a.oof).unwrap_or_default();
         return Ok(with_status(st::OOF, Status::Ok).child(oof_get(&oof)));
     }

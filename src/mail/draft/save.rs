@@ -152,14 +152,20 @@ pub async fn send(
     folder: FolderId,
     id: u64,
 ) -> Result<(), SubmitError> {
-    let Some(item) = store.read()?.item(account.id, folder, id)? else {
-        return if was_sent(&store.read()?, account.id, id)? {
-            Ok(())
-        } else {
-            Err(SubmitError::SourceNotFound)
-        };
+    let owner = account.id;
+    // The draft's blob, or whether it is gone because it was sent.
+    let found = store
+        .view(move |tx| match tx.item(owner, folder, id)? {
+            Some(item) => Ok(Ok(item.blob)),
+            None => was_sent(tx, owner, id).map(Err),
+        })
+        .await?;
+    let blob = match found {
+        Ok(blob) => blob,
+        Err(true) => return Ok(()),
+        Err(false) => return Err(SubmitError::SourceNotFound),
     };
-    let raw = store.blobs().read(&item.blob).map_err(StoreError::from)?;
+    let raw = store.blobs().read(&blob).map_err(StoreError::from)?;
     let sub = Submission {
         raw,
         save_in_sent: true,

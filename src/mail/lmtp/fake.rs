@@ -33,7 +33,7 @@ impl Default for FakeMailboxes {
 }
 
 impl Mailboxes for FakeMailboxes {
-    fn resolve(&self, address: &str) -> Option<u64> {
+    async fn resolve(&self, address: &str) -> Option<u64> {
         match address {
             "alice@example.org" => Some(1),
             "bob@example.org" => Some(2),

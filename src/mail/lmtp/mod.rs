@@ -290,8 +290,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
         };
         loop {
-            match session.feed(&mut input, mailboxes) {
+            match session.feed(&mut input) {
                 Step::NeedInput => break,
+                Step::Resolve { address } => session.resolved(mailboxes.resolve(&address).await),
                 Step::Spill { chunk, first } => {
                     if first {
                         spool = Some(mailboxes.spool());

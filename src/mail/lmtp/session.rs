@@ -23,7 +23,7 @@ use smtp_proto::{
     Response,
 };
 
-use super::types::{LmtpConfig, Mailboxes, NotDelivered};
+use super::types::{LmtpConfig, NotDelivered};
 use crate::refusal::{Limit, Refusals};
 
 /// Longest command line accepted, CRLF included. RFC 5321 4.5.3.1.4 sets 512 and lets
@@ -39,6 +39,9 @@ pub enum Step {
     Deliver(Delivery),
     /// The conversation is over: flush the output and close the connection.
     Close,
+    /// A RCPT names this address (its `+tag` stripped): resolve it (a store read, which
+    /// may wait) and call [`Session::resolved`] before feeding the rest of the input.
+    Resolve { address: String },
     /// The next piece of a large message's data, in order: append it to the message's
     /// spool (`first`: start a new spool with it). The message's [`Delivery`] then says
     /// it was spilled and holds only the last piece.
@@ -132,6 +135,10 @@ pub struct Session {
     line: Vec<u8>,
     /// Replies not yet written to the peer.
     out: Vec<u8>,
+    /// A RCPT waiting for [`Session::resolved`]: its address as sent, for the log.
+    resolving: Option<String>,
+    /// The address to hand out as [`Step::Resolve`].
+    lookup: Option<String>,
 }
 
 impl Session {
@@ -147,6 +154,8 @@ impl Session {
             phase: Phase::Command,
             line: Vec::new(),
             out: Vec::new(),
+            resolving: None,
+            lookup: None,
         };
         // RFC 2034 section 3: the greeting carries no enhanced status code.
         let greeting = format!("220 {} LMTP easd ready\r\n", session.hostname);
@@ -154,10 +163,13 @@ impl Session {
         session
     }
 
-    /// Consumes `input` (advancing the slice) until it is drained, a message is complete
-    /// or the conversation ends. `mailboxes` is used only to resolve recipients.
-    pub fn feed(&mut self, input: &mut &[u8], mailboxes: &impl Mailboxes) -> Step {
+    /// Consumes `input` (advancing the slice) until it is drained, a recipient needs
+    /// resolving, a message is complete or the conversation ends.
+    pub fn feed(&mut self, input: &mut &[u8]) -> Step {
         loop {
+            if let Some(address) = self.lookup.take() {
+                return Step::Resolve { address };
+            }
             if matches!(self.phase, Phase::Closed) {
                 return Step::Close;
             }
@@ -166,7 +178,7 @@ impl Session {
             }
             // Each handler puts back the phase it wants next; Command is the default.
             match std::mem::replace(&mut self.phase, Phase::Command) {
-                Phase::Command => self.feed_command(input, mailboxes),
+                Phase::Command => self.feed_command(input),
                 Phase::SkipLine => self.skip_line(input),
                 Phase::Data(incoming) => {
                     if let Some(step) = self.feed_data(incoming, input) {
@@ -225,7 +237,7 @@ impl Session {
         std::mem::take(&mut self.out)
     }
 
-    fn feed_command(&mut self, input: &mut &[u8], mailboxes: &impl Mailboxes) {
+    fn feed_command(&mut self, input: &mut &[u8]) {
         let (chunk, complete) = split_line(input);
         if self.line.len() + chunk.len() > MAX_LINE {
             self.line.clear();
@@ -237,7 +249,7 @@ impl Session {
         }
         self.line.extend_from_slice(chunk);
         if complete {
-            self.execute_line(mailboxes);
+            self.execute_line();
         }
     }
 
@@ -247,19 +259,19 @@ impl Session {
         }
     }
 
-    fn execute_line(&mut self, mailboxes: &impl Mailboxes) {
+    fn execute_line(&mut self) {
         let line = std::mem::take(&mut self.line);
         // The parser reads invalid UTF-8 lossily; an address must not be such a guess.
         let utf8 = std::str::from_utf8(&line).is_ok();
         match Request::parse(&mut line.iter()) {
-            Ok(request) => self.command(request, utf8, mailboxes),
+            Ok(request) => self.command(request, utf8),
             Err(error) => self.parse_error(error),
         }
         self.line = line;
         self.line.clear();
     }
 
-    fn command(&mut self, request: Request<Cow<'_, str>>, utf8: bool, mailboxes: &impl Mailboxes) {
+    fn command(&mut self, request: Request<Cow<'_, str>>, utf8: bool) {
         match request {
             Request::Lhlo { .. } => self.lhlo(),
             Request::Helo { .. } | Request::Ehlo { .. } => {
@@ -272,7 +284,7 @@ impl Session {
                 self.not_utf8(&to.address, [5, 1, 3]);
             }
             Request::Mail { from } => self.mail(&from),
-            Request::Rcpt { to } => self.rcpt(&to.address, mailboxes),
+            Request::Rcpt { to } => self.rcpt(&to.address),
             Request::Data => self.data(),
             Request::Rset => {
                 self.envelope = None;
@@ -370,7 +382,7 @@ impl Session {
         }
     }
 
-    fn rcpt(&mut self, address: &str, mailboxes: &impl Mailboxes) {
+    fn rcpt(&mut self, address: &str) {
         let Some(envelope) = self.envelope.as_mut() else {
             return self.reply(503, [5, 5, 1], "need MAIL before RCPT");
         };
@@ -385,7 +397,18 @@ impl Session {
         if !envelope.smtputf8 && !address.is_ascii() {
             return self.refuse_non_ascii(address);
         }
-        match mailboxes.resolve(&strip_plus_tag(address)) {
+        self.lookup = Some(strip_plus_tag(address).into_owned());
+        self.resolving = Some(address.to_owned());
+    }
+
+    /// Answers the RCPT handed out as [`Step::Resolve`]: `account` is where its address
+    /// delivers, `None` for an unknown or disabled account.
+    pub fn resolved(&mut self, account: Option<u64>) {
+        let (Some(address), Some(envelope)) = (self.resolving.take(), self.envelope.as_mut())
+        else {
+            return;
+        };
+        match account {
             Some(account) => {
                 envelope.recipients.push(account);
                 self.reply(250, [2, 1, 5], "recipient OK");
@@ -576,6 +599,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use super::super::fake::FakeMailboxes;
+    use super::super::types::Mailboxes;
     use super::*;
 
     const HELLO: &[u8] = b"LHLO mta.test\r\nMAIL FROM:<sender@remote.test>\r\n";
@@ -619,8 +643,12 @@ mod tests {
 
         fn send(&mut self, mut input: &[u8]) -> String {
             loop {
-                match self.session.feed(&mut input, &self.mailboxes) {
+                match self.session.feed(&mut input) {
                     Step::NeedInput => break,
+                    Step::Resolve { address } => {
+                        let found = now(self.mailboxes.resolve(&address));
+                        self.session.resolved(found);
+                    }
                     Step::Spill { chunk, first } => {
                         if first {
                             self.spool.clear();
@@ -655,7 +683,7 @@ mod tests {
         }
     }
 
-    /// Runs a future that never waits (the fake's delivery).
+    /// Runs a future that never waits (the fake mailboxes).
     fn now<F: Future>(future: F) -> F::Output {
         match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(output) => output,
@@ -914,7 +942,7 @@ mod tests {
         for piece in data.chunks(64 * 1024 - 1) {
             let mut input = piece;
             loop {
-                match h.session.feed(&mut input, &h.mailboxes) {
+                match h.session.feed(&mut input) {
                     Step::Spill { chunk, first } => {
                         assert_eq!(first, spills == 0);
                         spills += 1;
@@ -934,7 +962,7 @@ mod tests {
                         h.session.delivered(d.pending, Ok(()));
                     }
                     Step::NeedInput => break,
-                    Step::Close => unreachable!(),
+                    Step::Resolve { .. } | Step::Close => unreachable!(),
                 }
             }
         }
@@ -1106,5 +1134,23 @@ mod tests {
         assert_eq!(strip_plus_tag("+tag@x.org"), "+tag@x.org");
         assert_eq!(strip_plus_tag("a+b"), "a+b");
         assert_eq!(strip_plus_tag(""), "");
+    }
+
+    /// A RCPT stops the feed until its address is resolved: the rest of the input waits
+    /// in the slice and the replies stay in command order.
+    #[test]
+    fn a_recipient_is_resolved_before_the_rest_of_the_input() {
+        let mut h = Harness::in_transaction();
+        let mut input: &[u8] = b"RCPT TO:<alice+x@example.org>\r\nNOOP\r\n";
+        match h.session.feed(&mut input) {
+            Step::Resolve { address } => assert_eq!(address, "alice@example.org"),
+            _ => panic!("a RCPT asks for its address to be resolved"),
+        }
+        assert_eq!(input, b"NOOP\r\n", "the rest of the input waits");
+        assert_eq!(h.output(), "", "no reply before the address is resolved");
+        h.session.resolved(None);
+        assert_eq!(codes(&h.output()), ["550 5.1.1"]);
+        assert!(matches!(h.session.feed(&mut input), Step::NeedInput));
+        assert_eq!(codes(&h.output()), ["250 2.0.0"]);
     }
 }

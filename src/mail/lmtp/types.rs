@@ -12,8 +12,9 @@ use crate::store::blob::BlobWriter;
 /// Implemented by the server for real delivery; tests use a fake.
 pub trait Mailboxes {
     /// Resolves a recipient address, with any `+tag` already stripped (`alice+lists@x` →
-    /// `alice@x`), to an account id; None = unknown or disabled account.
-    fn resolve(&self, address: &str) -> Option<u64>;
+    /// `alice@x`), to an account id; None = unknown or disabled account. It reads the
+    /// store, so it is awaited ([`super::Step::Resolve`]).
+    fn resolve(&self, address: &str) -> impl Future<Output = Option<u64>>;
 
     /// A new spool for a message too large to keep in memory while it arrives.
     fn spool(&self) -> io::Result<BlobWriter>;

@@ -70,7 +70,7 @@ fn the_table_list_names_each_table_of_a_populated_store_once() {
     let listed = tables::names();
     let unique: BTreeSet<String> = listed.iter().cloned().collect();
     assert_eq!(unique.len(), listed.len(), "a table is listed twice");
-    assert_eq!(table_names(&store.read().unwrap().0), unique);
+    assert_eq!(table_names(&store.sync_snapshot().unwrap().0), unique);
 }
 
 #[test]
@@ -91,10 +91,10 @@ fn backup_and_restore_keep_every_row_and_blob() {
     assert_eq!(restored.missing_blobs, 0);
     let copy = Store::open(&target).unwrap();
     assert_eq!(
-        dump(&copy.read().unwrap().0),
-        dump(&store.read().unwrap().0)
+        dump(&copy.sync_snapshot().unwrap().0),
+        dump(&store.sync_snapshot().unwrap().0)
     );
-    for id in referenced_blobs(&copy.read().unwrap().0).unwrap() {
+    for id in referenced_blobs(&copy.sync_snapshot().unwrap().0).unwrap() {
         assert_eq!(
             copy.blobs().read(&id).unwrap(),
             store.blobs().read(&id).unwrap()

@@ -360,3 +360,12 @@ impl TestServer {
         });
     }
 }
+
+/// What `read` finds in a store the test opened itself (its server stopped), read through
+/// the Store API's read entry point.
+pub fn stored<T: Send + 'static>(
+    store: &easd::store::Store,
+    read: impl FnOnce(&easd::store::Snapshot) -> Result<T, easd::store::StoreError> + Send + 'static,
+) -> T {
+    block_on(store.view(read)).expect("store read")
+}

@@ -43,7 +43,7 @@ const DEFAULT_WINDOW: usize = 100;
 const MAX_WINDOW: usize = 512;
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
-    let cache = load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?;
+    let cache = load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id).await?;
     let body_wait = match body
         .as_ref()
         .filter(|b| b.tag == a::SYNC)
@@ -101,7 +101,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // A hanging Sync registers before it first looks, so no change slips between the two.
     let waiter = match hang {
         Some(_) => {
-            let folders = watched(ctx, &requests)?;
+            let folders = watched(ctx, &requests).await?;
             let limit = ctx.app.cfg.push.max_waiting_per_account;
             match ctx
                 .app
@@ -146,7 +146,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             }
             // An admin may have changed the device meanwhile (an allow that ends its
             // quarantine): the collections are looked at again under its current row.
-            Wake::Changed(_) => ctx.reload_device()?,
+            Wake::Changed(_) => ctx.reload_device().await?,
             Wake::Notified(_) | Wake::Hierarchy => {}
         }
     }
@@ -154,20 +154,26 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
 
 /// The folders whose changes wake a hanging Sync of `requests`: the collections and the
 /// folders they carry items of (tasks as events).
-fn watched(ctx: &Ctx<'_>, requests: &[CollectionRequest]) -> Result<Vec<FolderId>, StoreError> {
-    let tx = ctx.app.store.read()?;
-    let sight = Sight::of(&ctx.device);
-    let mut out = Vec::new();
-    for r in requests {
-        let Ok(id) = r.id.parse() else { continue };
-        out.push(id);
-        if let Some(f) = sight.folder(&tx, ctx.account.id, id)?
-            && let Some(m) = sight.merged_into(&tx, ctx.account.id, &f)?
-        {
-            out.extend(m.folders());
-        }
-    }
-    Ok(out)
+async fn watched(
+    ctx: &Ctx<'_>,
+    requests: &[CollectionRequest],
+) -> Result<Vec<FolderId>, StoreError> {
+    let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+    let ids: Vec<FolderId> = requests.iter().filter_map(|r| r.id.parse().ok()).collect();
+    (ctx.app.store)
+        .view(move |tx| {
+            let mut out = Vec::new();
+            for id in ids {
+                out.push(id);
+                if let Some(f) = sight.folder(tx, account, id)?
+                    && let Some(m) = sight.merged_into(tx, account, &f)?
+                {
+                    out.extend(m.folders());
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 /// The Wait (minutes, 12.1+) or HeartbeatInterval (seconds, 14.0+) of a hanging Sync;
@@ -233,8 +239,13 @@ fn refuse(ctx: &Ctx<'_>, refused: BadRequest) -> Reply {
     }
 }
 
-fn load_cache(store: &Store, account: u64, device: &str) -> Result<Option<Cache>, StoreError> {
-    store.read()?.sync_cache(account, device)
+async fn load_cache(
+    store: &Store,
+    account: u64,
+    device: &str,
+) -> Result<Option<Cache>, StoreError> {
+    let device = device.to_owned();
+    store.view(move |tx| tx.sync_cache(account, &device)).await
 }
 
 /// Stores the request's parameters for later empty or Partial Syncs, only when they differ.
@@ -261,21 +272,29 @@ async fn remember(
     }
     // A folder that is gone or hidden (answered Status 12) is not repeated by later empty
     // Syncs.
-    let tx = ctx.app.store.read()?;
-    let sight = Sight::of(&ctx.device);
-    let mut live = Vec::with_capacity(merged.collections.len());
-    for c in merged.collections {
-        if sight.folder_named(&tx, ctx.account.id, &c.id)?.is_some() {
-            live.push(c);
-        }
-    }
-    merged.collections = live;
-    drop(tx);
-    if Some(&merged) == load_cache(&ctx.app.store, ctx.account.id, &ctx.device.device_id)?.as_ref()
-    {
+    let (sight, account, device) = (
+        Sight::of(&ctx.device),
+        ctx.account.id,
+        ctx.device.device_id.clone(),
+    );
+    let id = device.clone();
+    // The folders still there and the stored parameters, from one snapshot.
+    let (merged, unchanged) = (ctx.app.store)
+        .view(move |tx| {
+            let mut live = Vec::with_capacity(merged.collections.len());
+            for c in std::mem::take(&mut merged.collections) {
+                if sight.folder_named(tx, account, &c.id)?.is_some() {
+                    live.push(c);
+                }
+            }
+            merged.collections = live;
+            let unchanged = Some(&merged) == tx.sync_cache(account, &id)?.as_ref();
+            Ok::<_, StoreError>((merged, unchanged))
+        })
+        .await?;
+    if unchanged {
         return Ok(());
     }
-    let (account, device) = (ctx.account.id, ctx.device.device_id.clone());
     ctx.app
         .store
         .write(move |w| sync_state::put_sync_cache(w, account, &device, &merged))
@@ -309,10 +328,23 @@ async fn sync_collection(
     let account = ctx.account.id;
     let key_text = req.key.clone();
     // Quarantine: the device's changes are applied, nothing of the folder flows to it.
-    let withheld = !Sight::of(&ctx.device).serves_contents();
-    let shown = Sight::of(&ctx.device).folder_named(&ctx.app.store.read()?, account, &req.id)?;
-    let folder = match shown {
-        Some(f) => f,
+    let sight = Sight::of(&ctx.device);
+    let withheld = !sight.serves_contents();
+    // The folder, and what this device's collection carries from other folders (its
+    // settings decide; a state made under other settings is no longer valid: Status 3, the
+    // device resyncs), from one snapshot.
+    let name = req.id.clone();
+    let shown = (ctx.app.store)
+        .view(move |tx| match sight.folder_named(tx, account, &name)? {
+            Some(f) => {
+                let merged = sight.merged_into(tx, account, &f)?;
+                Ok::<_, StoreError>(Some((f, merged)))
+            }
+            None => Ok(None),
+        })
+        .await?;
+    let (folder, merged) = match shown {
+        Some(found) => found,
         // A folder the device is not shown (quarantine, its settings) is one it does not
         // have: [MS-ASCMD] 2.2.3.177.17 Status 12, "the folder hierarchy has changed", and
         // the device's next FolderSync tells it which folders it has.
@@ -321,9 +353,6 @@ async fn sync_collection(
             return Ok((e, false));
         }
     };
-    // What this device's collection carries from other folders (its settings decide); a
-    // state made under other settings is no longer valid (Status 3, the device resyncs).
-    let merged = Sight::of(&ctx.device).merged_into(&ctx.app.store.read()?, account, &folder)?;
     // A folder shown as a mail folder is a mail collection (it takes no Add).
     let class = Class::of(folder.kind).filter(|_| !Merged::withholds_own(merged.as_ref()));
     let opts = match options(&req, policy, class) {
@@ -342,7 +371,7 @@ async fn sync_collection(
     let key = match &key_text {
         Some(k) => SyncKey::parse(k),
         // A cached request continues from the device's current key.
-        None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id)?,
+        None => current_key(&ctx.app.store, account, &ctx.device.device_id, folder.id).await?,
     };
     let key_before = key;
     let device = ctx.device.device_id.to_string();
@@ -372,15 +401,14 @@ async fn sync_collection(
         SyncKey::Unknown => Outcome::InvalidKey,
         SyncKey::Issued(k) => {
             let get_changes = req.get_changes.unwrap_or(true) && !withheld;
-            match quiet(
-                &ctx.app.store,
-                sk,
-                k,
-                &req,
-                (opts.mail.filter, folder.modseq),
-                merged.as_ref(),
+            let asked = Asked {
+                key: k,
+                filter: opts.mail.filter,
+                folder_modseq: folder.modseq,
+                merged: merged.clone(),
                 get_changes,
-            )? {
+            };
+            match quiet(&ctx.app.store, sk, asked, &req).await? {
                 Some(o) => o,
                 None => {
                     let job = Job {
@@ -476,17 +504,22 @@ fn or_retry(written: Result<Outcome, StoreError>) -> Result<Outcome, StoreError>
     }
 }
 
-fn current_key(
+async fn current_key(
     store: &Store,
     account: u64,
     device: &str,
     folder: FolderId,
 ) -> Result<SyncKey, StoreError> {
-    let state = store.read()?.sync_state(StateKey {
-        account,
-        device,
-        folder,
-    })?;
+    let device = device.to_owned();
+    let state = store
+        .view(move |tx| {
+            tx.sync_state(StateKey {
+                account,
+                device: &device,
+                folder,
+            })
+        })
+        .await?;
     Ok(state.map_or(SyncKey::Unknown, |s| SyncKey::Issued(s.key)))
 }
 
@@ -528,42 +561,66 @@ async fn initial(
         .await
 }
 
-/// The read-only fast path: a current key, no client commands, and nothing to send.
-/// `(filter, folder_modseq)`: the requested FilterType and the folder's position when it
-/// was looked up.
-fn quiet(
-    store: &Store,
-    sk: StateKey,
+/// What the read-only fast path checks a collection's stored state against.
+struct Asked {
     key: IssuedSyncKey,
-    req: &CollectionRequest,
-    (filter, folder_modseq): (FilterType, u64),
-    merged: Option<&Merged>,
+    /// The requested FilterType.
+    filter: FilterType,
+    /// The folder's position when it was looked up.
+    folder_modseq: u64,
+    merged: Option<Merged>,
     get_changes: bool,
+}
+
+/// The read-only fast path: a current key, no client commands, and nothing to send. The
+/// state and the change log are read in one snapshot.
+async fn quiet(
+    store: &Store,
+    sk: StateKey<'_>,
+    asked: Asked,
+    req: &CollectionRequest,
 ) -> Result<Option<Outcome>, StoreError> {
     if !req.commands.is_empty() {
         return Ok(None);
     }
-    let tx = store.read()?;
-    let Some(state) = tx.sync_state(sk)? else {
-        return Ok(Some(Outcome::InvalidKey));
-    };
-    match round::begin(&state, key, merged, filter) {
-        None => return Ok(Some(Outcome::InvalidKey)),
-        // A resend, or a new FilterType, moves the key on: a write.
-        Some(start) if start.resent || start.filter_changed => return Ok(None),
-        Some(_) => {}
-    }
-    // The same check Ping makes: cheap when the folder has not moved since the last Sync,
-    // and it reads at most one item otherwise (the write path then collects the window).
-    if get_changes && stored::pending(&tx, sk, folder_modseq, merged, now())? {
-        return Ok(None);
-    }
-    Ok(Some(Outcome::Done {
-        key,
-        changes: ServerChanges::default(),
-        responses: Vec::new(),
-        sends: Vec::new(),
-    }))
+    let (account, device, folder) = (sk.account, sk.device.to_owned(), sk.folder);
+    store
+        .view(move |tx| {
+            let sk = StateKey {
+                account,
+                device: &device,
+                folder,
+            };
+            let Asked {
+                key,
+                filter,
+                folder_modseq,
+                merged,
+                get_changes,
+            } = asked;
+            let Some(state) = tx.sync_state(sk)? else {
+                return Ok(Some(Outcome::InvalidKey));
+            };
+            match round::begin(&state, key, merged.as_ref(), filter) {
+                None => return Ok(Some(Outcome::InvalidKey)),
+                // A resend, or a new FilterType, moves the key on: a write.
+                Some(start) if start.resent || start.filter_changed => return Ok(None),
+                Some(_) => {}
+            }
+            // The same check Ping makes: cheap when the folder has not moved since the
+            // last Sync, and it reads at most one item otherwise (the write path then
+            // collects the window).
+            if get_changes && stored::pending(tx, sk, folder_modseq, merged.as_ref(), now())? {
+                return Ok(None);
+            }
+            Ok(Some(Outcome::Done {
+                key,
+                changes: ServerChanges::default(),
+                responses: Vec::new(),
+                sends: Vec::new(),
+            }))
+        })
+        .await
 }
 
 /// Everything one collection's write transaction needs; run again as a whole if the writer
