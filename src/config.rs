@@ -43,6 +43,45 @@ pub struct Config {
     pub push: PushConfig,
     pub notify: NotifyListenerConfig,
     pub metrics: MetricsConfig,
+    pub acme: AcmeConfig,
+}
+
+/// Certificates from an ACME CA (Let's Encrypt), validated with HTTP-01 on the `http`
+/// listener (which must be what port 80 of every domain reaches).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcmeConfig {
+    pub enabled: bool,
+    /// The CA's directory URL.
+    pub directory: String,
+    /// Where the CA writes about expiry and problems: `mailto:` URLs.
+    pub contact: Vec<String>,
+    /// The names the certificate is for; empty: `hostname`.
+    pub domains: Vec<String>,
+    /// Renew when the certificate has fewer days left than this.
+    pub renew_before_days: u32,
+    /// Wait at least this long between two attempts (after a failure, and after a
+    /// certificate that is already due, e.g. with a large `renew_before_days`).
+    pub retry_minutes: u32,
+    /// An extra trust anchor (PEM) for the directory's HTTPS: a private CA, or a test one.
+    pub ca_root: Option<PathBuf>,
+}
+
+/// Let's Encrypt's production directory (RFC 8555 7.1.1).
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            directory: LETS_ENCRYPT.into(),
+            contact: Vec::new(),
+            domains: Vec::new(),
+            renew_before_days: 30,
+            retry_minutes: 60,
+            ca_root: None,
+        }
+    }
 }
 
 /// Who may read `/metrics`.
@@ -254,6 +293,7 @@ impl Default for Config {
             push: PushConfig::default(),
             notify: NotifyListenerConfig::default(),
             metrics: MetricsConfig::default(),
+            acme: AcmeConfig::default(),
         }
     }
 }
@@ -349,7 +389,30 @@ impl Config {
                 self.lmtp_socket_mode
             ));
         }
+        if self.acme.enabled {
+            if self.https.is_none() {
+                return Err("[acme] enabled needs the https listener".into());
+            }
+            if self.http.is_none() {
+                return Err(
+                    "[acme] enabled needs the http listener (port 80 of each domain) for HTTP-01"
+                        .into(),
+                );
+            }
+            if self.acme.retry_minutes == 0 {
+                return Err("[acme] retry_minutes must be at least 1".into());
+            }
+        }
         Ok(())
+    }
+
+    /// The names an ACME certificate is for: `[acme] domains`, else `hostname`.
+    pub fn acme_domains(&self) -> Vec<String> {
+        if self.acme.domains.is_empty() {
+            vec![self.hostname.clone()]
+        } else {
+            self.acme.domains.clone()
+        }
     }
 }
 
