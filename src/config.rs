@@ -509,6 +509,27 @@ mod tests {
     }
 
     #[test]
+    fn acme_needs_both_listeners_and_defaults_to_the_hostname() {
+        let cfg: Config = toml::from_str(
+            "hostname = \"mail.example.com\"\n[acme]\nenabled = true\ncontact = [\"mailto:a@example.com\"]\n",
+        )
+        .unwrap();
+        // No http listener by default: HTTP-01 could not be answered.
+        assert!(cfg.validate().unwrap_err().contains("http listener"));
+        let mut cfg = cfg;
+        cfg.http = Some(SocketAddr::from(([0, 0, 0, 0], 80)));
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.acme_domains(), ["mail.example.com"]);
+        assert_eq!(cfg.acme.directory, LETS_ENCRYPT);
+        assert_eq!(cfg.acme.renew_before_days, 30);
+        cfg.https = None;
+        assert!(cfg.validate().unwrap_err().contains("https listener"));
+        let cfg: Config =
+            toml::from_str("[acme]\ndomains = [\"a.example\", \"b.example\"]\n").unwrap();
+        assert_eq!(cfg.acme_domains(), ["a.example", "b.example"]);
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("hostnme = \"typo\"\n").is_err());
     }

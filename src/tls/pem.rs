@@ -130,6 +130,9 @@ mod tests {
         assert_eq!(c.leaf.subject, "CN=mail.example.com");
         assert_eq!(c.leaf.issuer, "CN=mail.example.com");
         assert!(c.leaf.not_after > crate::tls::now());
+        let der = &c.key.cert[0];
+        assert_eq!(c.leaf.sha256, x509::fingerprint(der));
+        assert_eq!(c.leaf.sha256.len(), 32 * 3 - 1);
         assert_eq!(c.key.cert.len(), 1);
         assert!(c.pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         // What is kept on disk reads back as the same pair.
