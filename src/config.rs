@@ -46,12 +46,13 @@ pub struct Config {
     pub acme: AcmeConfig,
 }
 
-/// Certificates from an ACME CA (Let's Encrypt), validated with HTTP-01 on the `http`
-/// listener (which must be what port 80 of every domain reaches).
+/// Certificates from an ACME CA (Let's Encrypt).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AcmeConfig {
     pub enabled: bool,
+    /// How the CA checks that easd answers for the domains.
+    pub challenge: AcmeChallenge,
     /// The CA's directory URL.
     pub directory: String,
     /// Where the CA writes about expiry and problems: `mailto:` URLs.
@@ -67,6 +68,20 @@ pub struct AcmeConfig {
     pub ca_root: Option<PathBuf>,
 }
 
+/// The ACME challenge easd answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum AcmeChallenge {
+    /// RFC 8555 8.3: the CA fetches a token over plain HTTP on port 80, which must reach
+    /// the `http` listener.
+    #[default]
+    #[serde(rename = "http-01")]
+    Http01,
+    /// RFC 8737: the CA makes a TLS handshake with ALPN `acme-tls/1` on port 443, which
+    /// must reach the `https` listener; no port 80 needed.
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
 /// Let's Encrypt's production directory (RFC 8555 7.1.1).
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
@@ -74,6 +89,7 @@ impl Default for AcmeConfig {
     fn default() -> Self {
         Self {
             enabled: false,
+            challenge: AcmeChallenge::Http01,
             directory: LETS_ENCRYPT.into(),
             contact: Vec::new(),
             domains: Vec::new(),
@@ -393,9 +409,9 @@ impl Config {
             if self.https.is_none() {
                 return Err("[acme] enabled needs the https listener".into());
             }
-            if self.http.is_none() {
+            if self.acme.challenge == AcmeChallenge::Http01 && self.http.is_none() {
                 return Err(
-                    "[acme] enabled needs the http listener (port 80 of each domain) for HTTP-01"
+                    "[acme] enabled with HTTP-01 needs the http listener (port 80 of each domain), or challenge = \"tls-alpn-01\""
                         .into(),
                 );
             }
@@ -524,6 +540,11 @@ mod tests {
         assert_eq!(cfg.acme.renew_before_days, 30);
         cfg.https = None;
         assert!(cfg.validate().unwrap_err().contains("https listener"));
+        // TLS-ALPN-01 is answered on the https listener: no http one needed.
+        let cfg: Config =
+            toml::from_str("[acme]\nenabled = true\nchallenge = \"tls-alpn-01\"\n").unwrap();
+        assert_eq!(cfg.acme.challenge, AcmeChallenge::TlsAlpn01);
+        assert!(cfg.validate().is_ok());
         let cfg: Config =
             toml::from_str("[acme]\ndomains = [\"a.example\", \"b.example\"]\n").unwrap();
         assert_eq!(cfg.acme_domains(), ["a.example", "b.example"]);

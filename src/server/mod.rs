@@ -546,6 +546,14 @@ async fn accept_loop(
                     // the connection's task.
                     let handshake = Box::pin(acceptor.accept(tcp));
                     match tokio::time::timeout(Duration::from_secs(15), handshake).await {
+                        Ok(Ok(stream))
+                            if stream.get_ref().1.alpn_protocol() == Some(tls::acme::ALPN) =>
+                        {
+                            // A TLS-ALPN-01 validation: the handshake was the answer, no
+                            // request follows (RFC 8737 3).
+                            tracing::info!("ACME: answered a TLS-ALPN-01 validation from {peer}");
+                            return;
+                        }
                         Ok(Ok(stream)) => {
                             app.metrics.handshake(Handshake::Completed);
                             Box::new(conn::Io::Tls(stream))

@@ -1,5 +1,6 @@
 //! The served certificate: chosen at start, swapped while running.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -15,17 +16,33 @@ use crate::store::model::AcmeRecord;
 
 /// The cell rustls asks at every handshake; a swap affects only handshakes after it.
 #[derive(Debug)]
-struct Cell(RwLock<Arc<CertifiedKey>>);
+struct Cell {
+    served: RwLock<Arc<CertifiedKey>>,
+    /// Open TLS-ALPN-01 challenges: the validation certificate by domain (RFC 8737 3).
+    alpn_challenges: RwLock<HashMap<String, Arc<CertifiedKey>>>,
+}
 
 impl ResolvesServerCert for Cell {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(
-            self.0
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-        )
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        // A CA validating TLS-ALPN-01 offers only `acme-tls/1` and names the domain in SNI;
+        // it gets the challenge's certificate, or no handshake at all.
+        if hello
+            .alpn()
+            .is_some_and(|mut offered| offered.any(|p| p == acme::ALPN))
+        {
+            let domain = hello.server_name()?.to_ascii_lowercase();
+            return read(&self.alpn_challenges).get(&domain).cloned();
+        }
+        Some(read(&self.served).clone())
     }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The daemon's certificate: what is served, where it comes from, and how to change it.
@@ -33,6 +50,8 @@ pub struct Certs {
     data: PathBuf,
     /// `[acme] enabled`: ACME owns the certificate, `install` refuses.
     acme: bool,
+    /// `[acme] challenge = "tls-alpn-01"`: the listener also offers ALPN `acme-tls/1`.
+    alpn_challenge: bool,
     cell: Arc<Cell>,
     state: Mutex<CertState>,
 }
@@ -64,8 +83,13 @@ impl Certs {
         Ok(Certs {
             data: data.clone(),
             acme: cfg.acme.enabled,
+            alpn_challenge: cfg.acme.enabled
+                && cfg.acme.challenge == crate::config::AcmeChallenge::TlsAlpn01,
             state: Mutex::new(state_of(&checked, source, acme)),
-            cell: Arc::new(Cell(RwLock::new(checked.key))),
+            cell: Arc::new(Cell {
+                served: RwLock::new(checked.key),
+                alpn_challenges: RwLock::default(),
+            }),
         })
     }
 
@@ -117,6 +141,9 @@ impl Certs {
             .with_no_client_auth()
             .with_cert_resolver(self.cell.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        if self.alpn_challenge {
+            config.alpn_protocols.push(acme::ALPN.to_vec());
+        }
         Ok(Arc::new(config))
     }
 
@@ -161,6 +188,16 @@ impl Certs {
         }
     }
 
+    /// Answers TLS-ALPN-01 handshakes for `domain` with `key` until
+    /// [`Certs::close_alpn_challenge`].
+    pub(super) fn open_alpn_challenge(&self, domain: &str, key: Arc<CertifiedKey>) {
+        write(&self.cell.alpn_challenges).insert(domain.to_ascii_lowercase(), key);
+    }
+
+    pub(super) fn close_alpn_challenge(&self, domain: &str) {
+        write(&self.cell.alpn_challenges).remove(&domain.to_ascii_lowercase());
+    }
+
     pub(super) fn set_acme_record(&self, record: AcmeRecord) {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(a) = &mut s.acme {
@@ -175,7 +212,7 @@ impl Certs {
     fn swap(&self, checked: Checked, source: Source) -> CertState {
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         *s = state_of(&checked, source, s.acme.take());
-        *self.cell.0.write().unwrap_or_else(PoisonError::into_inner) = checked.key;
+        *write(&self.cell.served) = checked.key;
         s.clone()
     }
 }

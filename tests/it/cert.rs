@@ -3,10 +3,12 @@
 //! cannot serve and keeps the old one; ACME against a local pebble issues and renews it.
 
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::support::*;
+use easd::config::AcmeChallenge;
 use easd::wbxml::Element;
 use easd::wbxml::tag::ping as p;
 use rustls::pki_types::CertificateDer;
@@ -216,13 +218,20 @@ fn without_a_server_cert_install_writes_what_the_next_start_serves() {
     );
 }
 
-/// A server whose `http` listener is on `http_port` (where pebble validates HTTP-01),
-/// with ACME against `pebble`.
-fn acme_server(pebble: &Pebble, http_port: u16) -> TestServer {
+/// A server with ACME against `pebble`, its `http` listener on `http_port` (where pebble
+/// validates HTTP-01) or none, and its `https` one on `https_port` (TLS-ALPN-01).
+fn acme_server(
+    pebble: &Pebble,
+    http_port: Option<u16>,
+    https_port: u16,
+    challenge: AcmeChallenge,
+) -> TestServer {
     let (directory, root) = (pebble.directory.clone(), pebble.api_root.clone());
     start_server(move |c| {
-        c.http = Some(std::net::SocketAddr::from(([127, 0, 0, 1], http_port)));
+        c.http = http_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+        c.https = Some(SocketAddr::from(([127, 0, 0, 1], https_port)));
         c.acme.enabled = true;
+        c.acme.challenge = challenge;
         c.acme.directory = directory;
         c.acme.ca_root = Some(root);
         c.acme.contact = vec!["mailto:admin@example.com".into()];
@@ -246,11 +255,11 @@ fn acme_chain(s: &TestServer, pebble: &Pebble) -> Vec<CertificateDer<'static>> {
 
 #[test]
 fn acme_issues_a_certificate_at_start_and_renews_it_when_due() {
-    let http_port = closed_port();
-    let Some(pebble) = Pebble::start(http_port) else {
+    let (http_port, https_port) = (closed_port(), closed_port());
+    let Some(pebble) = Pebble::start(http_port, https_port) else {
         return;
     };
-    let mut s = acme_server(&pebble, http_port);
+    let mut s = acme_server(&pebble, Some(http_port), https_port, AcmeChallenge::Http01);
     let first = acme_chain(&s, &pebble);
     let state = cert_show(&s);
     assert_eq!(state["source"]["kind"], "acme");
@@ -300,6 +309,25 @@ fn acme_issues_a_certificate_at_start_and_renews_it_when_due() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn acme_with_tls_alpn_01_needs_no_http_listener() {
+    let (http_port, https_port) = (closed_port(), closed_port());
+    let Some(pebble) = Pebble::start(http_port, https_port) else {
+        return;
+    };
+    // Port 80's stand-in is closed: pebble can only validate on the TLS listener.
+    let mut s = acme_server(&pebble, None, https_port, AcmeChallenge::TlsAlpn01);
+    let first = acme_chain(&s, &pebble);
+    let state = cert_show(&s);
+    assert_eq!(state["source"]["kind"], "acme");
+    assert!(state["acme"]["last_error"].is_null(), "{state}");
+
+    s.restart_with(|c| c.acme.renew_before_days = 100_000);
+    within("a renewed certificate", Duration::from_secs(60), || {
+        (acme_chain(&s, &pebble)[0] != first[0]).then_some(())
+    });
 }
 
 #[test]

@@ -1,8 +1,12 @@
 //! Certificates from an ACME CA (RFC 8555; Let's Encrypt), with instant-acme.
 //!
-//! easd answers the HTTP-01 challenge itself (RFC 8555 8.3): the CA fetches
-//! `http://DOMAIN/.well-known/acme-challenge/TOKEN` from port 80, which must reach the
-//! `http` listener; [`Challenges`] holds the answers while an order is open. A task
+//! easd answers the challenge itself, as `[acme] challenge` says. HTTP-01 (RFC 8555 8.3):
+//! the CA fetches `http://DOMAIN/.well-known/acme-challenge/TOKEN` from port 80, which
+//! must reach the `http` listener; [`Challenges`] holds the answers while an order is
+//! open. TLS-ALPN-01 (RFC 8737): the CA makes a handshake with ALPN `acme-tls/1` on port
+//! 443; the certificate resolver ([`Certs`]) answers it with a self-signed certificate
+//! for the domain carrying the acmeIdentifier extension, and the accept loop closes
+//! such a connection after the handshake. A task
 //! ([`run`]) asks for a certificate at start when there is no ACME certificate, then
 //! renews it `renew_before_days` before expiry, retrying at most every `retry_minutes`.
 //! What happened is kept in `DATA/tls/acme/state.json` and shown by `easd cert show`.
@@ -13,23 +17,28 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
     NewOrder, OrderStatus, RetryPolicy,
 };
+use rustls::pki_types::PrivateKeyDer;
+use rustls::sign::CertifiedKey;
 use serde::{Deserialize, Serialize};
 
 use super::files::{acme_dir, read_if_present, replace_private};
 use super::pem::{self, Checked};
 use super::{Certs, now};
-use crate::config::Config;
+use crate::config::{AcmeChallenge, Config};
 use crate::store::model::AcmeRecord;
 
 /// Where HTTP-01 challenges are fetched (RFC 8555 8.3).
 pub const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// The ALPN protocol of TLS-ALPN-01 handshakes (RFC 8737 6.2).
+pub const ALPN: &[u8] = b"acme-tls/1";
 
 /// How long the CA may take to validate the challenges, and to issue.
 const VALIDATION: RetryPolicy = RetryPolicy::new()
@@ -128,7 +137,7 @@ async fn attempt(certs: &Certs, cfg: &Config, challenges: &Challenges) {
         cfg.acme.directory,
         domains.join(", ")
     );
-    let outcome = match issue(cfg, &domains, data, challenges).await {
+    let outcome = match issue(cfg, &domains, certs, challenges).await {
         Ok(checked) => certs.serve_acme(checked).map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
@@ -194,14 +203,22 @@ async fn account(cfg: &Config, data: &Path) -> Result<Account, String> {
     Ok(account)
 }
 
-/// Orders a certificate for `domains`, answering HTTP-01, and reads it back.
+/// The challenges of an order that easd answers, closed when the order is done.
+#[derive(Default)]
+struct Open {
+    tokens: Vec<String>,
+    alpn_domains: Vec<String>,
+}
+
+/// Orders a certificate for `domains`, answering the configured challenge, and reads it
+/// back.
 async fn issue(
     cfg: &Config,
     domains: &[String],
-    data: &Path,
+    certs: &Certs,
     challenges: &Challenges,
 ) -> Result<Checked, String> {
-    let account = account(cfg, data).await?;
+    let account = account(cfg, certs.data()).await?;
     let ids: Vec<Identifier> = domains
         .iter()
         .map(|d| match d.parse::<IpAddr>() {
@@ -213,7 +230,7 @@ async fn issue(
         .new_order(&NewOrder::new(&ids))
         .await
         .map_err(|e| format!("new order: {e}"))?;
-    let mut tokens = Vec::new();
+    let mut open = Open::default();
     let validated = async {
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -223,15 +240,29 @@ async fn issue(
                 AuthorizationStatus::Valid => continue,
                 other => return Err(format!("authorization is {other:?}")),
             }
+            let kind = match cfg.acme.challenge {
+                AcmeChallenge::Http01 => ChallengeType::Http01,
+                AcmeChallenge::TlsAlpn01 => ChallengeType::TlsAlpn01,
+            };
             let mut challenge = authz
-                .challenge(ChallengeType::Http01)
-                .ok_or("the CA offers no HTTP-01 challenge")?;
-            let token = challenge.token.clone();
-            challenges.lock().insert(
-                token.clone(),
-                challenge.key_authorization().as_str().to_owned(),
-            );
-            tokens.push(token);
+                .challenge(kind.clone())
+                .ok_or_else(|| format!("the CA offers no {kind:?} challenge"))?;
+            let key_authorization = challenge.key_authorization();
+            match cfg.acme.challenge {
+                AcmeChallenge::Http01 => {
+                    let token = challenge.token.clone();
+                    challenges
+                        .lock()
+                        .insert(token.clone(), key_authorization.as_str().to_owned());
+                    open.tokens.push(token);
+                }
+                AcmeChallenge::TlsAlpn01 => {
+                    let domain = challenge.identifier().to_string();
+                    let key = alpn_certificate(&domain, key_authorization.digest().as_ref())?;
+                    certs.open_alpn_challenge(&domain, key);
+                    open.alpn_domains.push(domain);
+                }
+            }
             challenge
                 .set_ready()
                 .await
@@ -245,10 +276,13 @@ async fn issue(
     }
     .await;
     {
-        let mut open = challenges.lock();
-        for t in &tokens {
-            open.remove(t);
+        let mut tokens = challenges.lock();
+        for t in &open.tokens {
+            tokens.remove(t);
         }
+    }
+    for d in &open.alpn_domains {
+        certs.close_alpn_challenge(d);
     }
     validated?;
     let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
@@ -269,4 +303,28 @@ async fn issue(
         .map_err(|e| e.to_string())?;
     checked.current(now()).map_err(|e| e.to_string())?;
     Ok(checked)
+}
+
+/// The TLS-ALPN-01 validation certificate for `domain` (RFC 8737 3): self-signed, the
+/// domain as its only SAN, and the critical acmeIdentifier extension holding the SHA-256
+/// of the key authorization.
+fn alpn_certificate(domain: &str, digest: &[u8]) -> Result<Arc<CertifiedKey>, String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut params =
+        rcgen::CertificateParams::new(vec![domain.to_owned()]).map_err(|e| e.to_string())?;
+    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| format!("TLS-ALPN-01 certificate: {e}"))?;
+    let der = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    // Not `CertifiedKey::from_der`: its key check parses the certificate with webpki,
+    // which refuses the critical acmeIdentifier extension it does not know.
+    let signer = pem::provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("TLS-ALPN-01 key: {e}"))?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![cert.der().clone()],
+        signer,
+    )))
 }

@@ -103,10 +103,11 @@ pub struct Pebble {
 const PEBBLE: &str = "/usr/bin/pebble";
 
 impl Pebble {
-    /// Starts pebble with HTTP-01 validation against `http_port` on 127.0.0.1. `None` when
+    /// Starts pebble validating HTTP-01 against `http_port` and TLS-ALPN-01 against
+    /// `tls_port` on 127.0.0.1. `None` when
     /// pebble is not installed and this is not CI (the caller skips, saying why); under
     /// CI (`CI=true`) a missing pebble fails the test.
-    pub fn start(http_port: u16) -> Option<Pebble> {
+    pub fn start(http_port: u16, tls_port: u16) -> Option<Pebble> {
         if !Path::new(PEBBLE).exists() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -134,7 +135,7 @@ impl Pebble {
             "certificate": cert_path,
             "privateKey": key_path,
             "httpPort": http_port,
-            "tlsPort": closed_port(),
+            "tlsPort": tls_port,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }});
