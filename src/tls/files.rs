@@ -22,7 +22,7 @@ fn tls_dir(data: &Path) -> PathBuf {
 }
 
 /// Where the self-signed pair lives inside the data directory.
-pub fn default_paths(data: &Path) -> (PathBuf, PathBuf) {
+pub(super) fn default_paths(data: &Path) -> (PathBuf, PathBuf) {
     let dir = tls_dir(data);
     (dir.join("cert.pem"), dir.join("key.pem"))
 }
@@ -39,7 +39,10 @@ pub(super) fn acme_dir(data: &Path) -> PathBuf {
 }
 
 /// Makes the self-signed pair unless it exists. SANs: localhost, 127.0.0.1 and `hostname`.
-pub fn ensure_self_signed(data: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+pub(super) fn ensure_self_signed(
+    data: &Path,
+    hostname: &str,
+) -> Result<(PathBuf, PathBuf), TlsError> {
     let (cert_path, key_path) = default_paths(data);
     if cert_path.exists() && key_path.exists() {
         return Ok((cert_path, key_path));

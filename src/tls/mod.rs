@@ -17,8 +17,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use files::{default_paths, ensure_self_signed};
-pub use pem::Checked;
 pub use served::Certs;
 
 use crate::store::model::AcmeRecord;
