@@ -14,6 +14,7 @@ use crate::push::notify;
 use crate::refusal::Refusals;
 use crate::spool::Spool;
 use crate::store::Store;
+use crate::tls::{Certs, acme};
 
 /// Everything a request handler may need, shared by all connections.
 pub struct App {
@@ -33,4 +34,8 @@ pub struct App {
     pub spool: Spool,
     /// The counters `/metrics` shows.
     pub metrics: Rc<Metrics>,
+    /// The HTTPS listener's certificate (None when HTTPS is off).
+    pub certs: Option<Rc<Certs>>,
+    /// Open ACME HTTP-01 challenges, answered on any listener.
+    pub acme_challenges: Rc<acme::Challenges>,
 }

@@ -15,6 +15,7 @@ use crate::auth::password;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
+mod cert;
 mod govern;
 
 #[derive(Parser)]
@@ -63,6 +64,9 @@ enum Command {
     /// Security policies with inheritance (server, domain, user, device).
     #[command(subcommand)]
     Policy(govern::PolicyCmd),
+    /// The HTTPS certificate: show it, install one.
+    #[command(subcommand)]
+    Cert(cert::CertCmd),
     /// Show the running server's state: waiting requests, notify listener counters.
     Status {
         #[arg(long)]
@@ -190,6 +194,7 @@ pub fn main() -> ExitCode {
                 .map_err(|e| format!("sending to {to}: {e}"))
         }
         Command::Status { json } => status(&data_dir(data), json),
+        Command::Cert(cmd) => cert::cert(&data_dir(data), cmd),
         Command::Device(cmd) => govern::device(&data_dir(data), cmd),
         Command::Rule(cmd) => govern::rule(&data_dir(data), cmd),
         Command::Policy(cmd) => govern::policy(&data_dir(data), cmd),
@@ -311,6 +316,7 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
         Reply::Error { message } => Err(message),
         Reply::Govern(_) => Err("unexpected device governance reply".into()),
         Reply::Progress(_) => Err("unexpected progress reply".into()),
+        Reply::Cert { .. } => Err("unexpected certificate reply".into()),
     }
 }
 

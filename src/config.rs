@@ -43,6 +43,61 @@ pub struct Config {
     pub push: PushConfig,
     pub notify: NotifyListenerConfig,
     pub metrics: MetricsConfig,
+    pub acme: AcmeConfig,
+}
+
+/// Certificates from an ACME CA (Let's Encrypt).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AcmeConfig {
+    pub enabled: bool,
+    /// How the CA checks that easd answers for the domains.
+    pub challenge: AcmeChallenge,
+    /// The CA's directory URL.
+    pub directory: String,
+    /// Where the CA writes about expiry and problems: `mailto:` URLs.
+    pub contact: Vec<String>,
+    /// The names the certificate is for; empty: `hostname`.
+    pub domains: Vec<String>,
+    /// Renew when the certificate has fewer days left than this.
+    pub renew_before_days: u32,
+    /// Wait at least this long between two attempts (after a failure, and after a
+    /// certificate that is already due, e.g. with a large `renew_before_days`).
+    pub retry_minutes: u32,
+    /// An extra trust anchor (PEM) for the directory's HTTPS: a private CA, or a test one.
+    pub ca_root: Option<PathBuf>,
+}
+
+/// The ACME challenge easd answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum AcmeChallenge {
+    /// RFC 8555 8.3: the CA fetches a token over plain HTTP on port 80, which must reach
+    /// the `http` listener.
+    #[default]
+    #[serde(rename = "http-01")]
+    Http01,
+    /// RFC 8737: the CA makes a TLS handshake with ALPN `acme-tls/1` on port 443, which
+    /// must reach the `https` listener; no port 80 needed.
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
+/// Let's Encrypt's production directory (RFC 8555 7.1.1).
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+impl Default for AcmeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            challenge: AcmeChallenge::Http01,
+            directory: LETS_ENCRYPT.into(),
+            contact: Vec::new(),
+            domains: Vec::new(),
+            renew_before_days: 30,
+            retry_minutes: 60,
+            ca_root: None,
+        }
+    }
 }
 
 /// Who may read `/metrics`.
@@ -254,6 +309,7 @@ impl Default for Config {
             push: PushConfig::default(),
             notify: NotifyListenerConfig::default(),
             metrics: MetricsConfig::default(),
+            acme: AcmeConfig::default(),
         }
     }
 }
@@ -349,7 +405,30 @@ impl Config {
                 self.lmtp_socket_mode
             ));
         }
+        if self.acme.enabled {
+            if self.https.is_none() {
+                return Err("[acme] enabled needs the https listener".into());
+            }
+            if self.acme.challenge == AcmeChallenge::Http01 && self.http.is_none() {
+                return Err(
+                    "[acme] enabled with HTTP-01 needs the http listener (port 80 of each domain), or challenge = \"tls-alpn-01\""
+                        .into(),
+                );
+            }
+            if self.acme.retry_minutes == 0 {
+                return Err("[acme] retry_minutes must be at least 1".into());
+            }
+        }
         Ok(())
+    }
+
+    /// The names an ACME certificate is for: `[acme] domains`, else `hostname`.
+    pub fn acme_domains(&self) -> Vec<String> {
+        if self.acme.domains.is_empty() {
+            vec![self.hostname.clone()]
+        } else {
+            self.acme.domains.clone()
+        }
     }
 }
 
@@ -443,6 +522,32 @@ mod tests {
             let cfg: Config = toml::from_str(&format!("public_url = {bad:?}\n")).unwrap();
             assert!(cfg.validate().unwrap_err().contains("public_url"), "{bad}");
         }
+    }
+
+    #[test]
+    fn acme_needs_both_listeners_and_defaults_to_the_hostname() {
+        let cfg: Config = toml::from_str(
+            "hostname = \"mail.example.com\"\n[acme]\nenabled = true\ncontact = [\"mailto:a@example.com\"]\n",
+        )
+        .unwrap();
+        // No http listener by default: HTTP-01 could not be answered.
+        assert!(cfg.validate().unwrap_err().contains("http listener"));
+        let mut cfg = cfg;
+        cfg.http = Some(SocketAddr::from(([0, 0, 0, 0], 80)));
+        assert!(cfg.validate().is_ok());
+        assert_eq!(cfg.acme_domains(), ["mail.example.com"]);
+        assert_eq!(cfg.acme.directory, LETS_ENCRYPT);
+        assert_eq!(cfg.acme.renew_before_days, 30);
+        cfg.https = None;
+        assert!(cfg.validate().unwrap_err().contains("https listener"));
+        // TLS-ALPN-01 is answered on the https listener: no http one needed.
+        let cfg: Config =
+            toml::from_str("[acme]\nenabled = true\nchallenge = \"tls-alpn-01\"\n").unwrap();
+        assert_eq!(cfg.acme.challenge, AcmeChallenge::TlsAlpn01);
+        assert!(cfg.validate().is_ok());
+        let cfg: Config =
+            toml::from_str("[acme]\ndomains = [\"a.example\", \"b.example\"]\n").unwrap();
+        assert_eq!(cfg.acme_domains(), ["a.example", "b.example"]);
     }
 
     #[test]

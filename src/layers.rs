@@ -29,7 +29,7 @@ const LAYERS: &[&[&str]] = &[
     &["proto", "protolog"],
     // Persisted records (`store::model`) and their storage.
     &["store"],
-    &["auth", "mail", "govern", "sync", "push", "pim"],
+    &["auth", "mail", "govern", "sync", "push", "pim", "tls"],
     // The state shared by all request handlers.
     &["app"],
     // The EAS front door, commands and item classes; the admin operations.

@@ -24,6 +24,7 @@ pub mod server;
 pub mod spool;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod wbxml;
 
 // The layer rule (ARCHITECTURE.md), checked over the sources.

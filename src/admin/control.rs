@@ -16,6 +16,7 @@ use super::ops::Request;
 use super::reply::Reply;
 use crate::config::AuthConfig;
 use crate::store::Store;
+use crate::tls::Certs;
 
 /// Longest request line accepted (a password plus an address fits many times over).
 const MAX_LINE: usize = 64 * 1024;
@@ -40,7 +41,14 @@ pub fn bind(data: &Path) -> std::io::Result<UnixListener> {
 pub type StatusFn = Rc<dyn Fn() -> serde_json::Value>;
 
 /// Serves the control socket until the listener is dropped.
-pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>, status: StatusFn) {
+/// `certs` is the HTTPS listener's certificate, None when HTTPS is off.
+pub async fn serve(
+    listener: UnixListener,
+    store: Store,
+    auth: Rc<AuthConfig>,
+    status: StatusFn,
+    certs: Option<Rc<Certs>>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -51,8 +59,9 @@ pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>, s
             }
         };
         let (store, auth, status) = (store.clone(), auth.clone(), status.clone());
+        let certs = certs.clone();
         tokio::task::spawn_local(async move {
-            if let Err(e) = handle(stream, &store, &auth, &status).await {
+            if let Err(e) = handle(stream, &store, &auth, &status, certs.as_deref()).await {
                 tracing::warn!("control socket: {e}");
             }
         });
@@ -72,6 +81,7 @@ async fn handle(
     store: &Store,
     auth: &AuthConfig,
     status: &StatusFn,
+    certs: Option<&Certs>,
 ) -> std::io::Result<()> {
     if !peer_allowed(&stream) {
         tracing::warn!("control socket: refused a peer that is neither root nor easd's user");
@@ -83,6 +93,15 @@ async fn handle(
     while let Some(line) = lines.next_line().await? {
         let reply = match serde_json::from_str::<Request>(&line) {
             Ok(Request::Status) => Reply::Status { status: status() },
+            Ok(Request::Cert(c)) => {
+                tracing::info!(op = c.op_name(), "control request");
+                match certs {
+                    Some(certs) => c.execute(certs),
+                    None => Reply::Error {
+                        message: "HTTPS is off: easd serves no certificate".into(),
+                    },
+                }
+            }
             Ok(req) if req.streams_progress() => {
                 tracing::info!(op = op_name(&req), "control request");
                 execute_streaming(req, store, auth, &mut wr).await
@@ -139,6 +158,7 @@ fn op_name(req: &Request) -> &'static str {
         Request::UserDel { .. } => "user_del",
         Request::LogSet { .. } => "log_set",
         Request::Status => "status",
+        Request::Cert(c) => c.op_name(),
         Request::Govern(g) => g.op_name(),
         Request::Import { .. } => "import",
         Request::Backup { .. } => "backup",

@@ -40,6 +40,9 @@ pub enum Request {
     },
     /// The running daemon's state (answered by the control socket itself).
     Status,
+    /// The served certificate (answered by the control socket with the daemon's live
+    /// certificate, or by `easd cert` itself).
+    Cert(super::cert::CertRequest),
     /// Device governance: devices, ABQ rules, remote wipe.
     Govern(super::govern::GovRequest),
     /// Imports an .eml file, an mbox file or a Maildir into a folder of `email`; `path`
@@ -146,6 +149,9 @@ impl Request {
             }
             Request::LogSet { target, on } => set_log(store, target, on).await,
             Request::Status => Err(AdminError::Invalid("easd is not running".into())),
+            Request::Cert(_) => Err(AdminError::Invalid(
+                "certificate requests need the certificate store: use `easd cert`".into(),
+            )),
             Request::Govern(g) => g.run(store).await,
             Request::Import {
                 email,

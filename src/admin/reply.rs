@@ -45,6 +45,10 @@ pub enum Reply {
         message: String,
     },
     Govern(GovReply),
+    /// The served certificate (after `cert show`, or a successful `cert install`).
+    Cert {
+        state: Box<crate::tls::CertState>,
+    },
     /// An interim line of a streamed import (see `Request::Import::stream_progress`); the
     /// final reply follows.
     Progress(crate::mail::import::ImportProgress),

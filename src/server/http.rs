@@ -11,6 +11,7 @@ use super::conn::RequestBody;
 use super::scrape;
 use crate::eas::{EAS_PATH, autodiscover, front};
 use crate::http_body::{Body, plain};
+use crate::tls::acme;
 
 pub async fn handle(
     app: Rc<App>,
@@ -27,6 +28,8 @@ pub async fn handle(
         // Whatever the Host (`autodiscover.<domain>` or the bare domain): the path decides.
         let answer = autodiscover::handle(&app, req, peer, secure).await;
         ("Autodiscover", answer)
+    } else if let Some(token) = path.strip_prefix(acme::CHALLENGE_PREFIX) {
+        ("acme", acme_challenge(&app, &req, token))
     } else if path == scrape::PATH {
         ("metrics", scrape::handle(&app, &req, peer).await)
     } else {
@@ -36,6 +39,26 @@ pub async fn handle(
     app.metrics
         .request(what, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// The answer to an ACME HTTP-01 challenge (RFC 8555 8.3): the key authorization of an
+/// open challenge, as `application/octet-stream`; anything else is 404.
+fn acme_challenge(app: &App, req: &Request<RequestBody>, token: &str) -> Response<Body> {
+    match app.acme_challenges.answer(token) {
+        Some(answer) if req.method() == hyper::Method::GET => {
+            tracing::info!("ACME: answered the HTTP-01 challenge {token}");
+            let mut rsp = Response::new(Body::new(answer));
+            rsp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/octet-stream"),
+            );
+            rsp
+        }
+        _ => {
+            tracing::debug!("ACME: no open challenge {token}");
+            plain(StatusCode::NOT_FOUND, "not found\n")
+        }
+    }
 }
 
 /// The path a route is matched on: one trailing slash is the same route (a browser

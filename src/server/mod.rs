@@ -9,7 +9,6 @@ pub mod http;
 mod resident;
 mod scrape;
 pub mod sdnotify;
-pub mod tls;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
@@ -38,6 +37,7 @@ use crate::store::Event;
 use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError};
+use crate::tls::{self, Certs};
 use activation::Inherited;
 
 #[derive(Debug, thiserror::Error)]
@@ -219,14 +219,12 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
     first_start(&store, &cfg).await?;
-    let tls = match &cfg.https {
-        Some(_) => {
-            let (cert, key) = match (&cfg.cert, &cfg.key) {
-                (Some(c), Some(k)) => (c.clone(), k.clone()),
-                _ => tls::ensure_self_signed(&cfg.data, &cfg.hostname)?,
-            };
-            Some(TlsAcceptor::from(tls::server_config(&cert, &key)?))
-        }
+    let certs = match &cfg.https {
+        Some(_) => Some(Rc::new(Certs::load(&cfg)?)),
+        None => None,
+    };
+    let tls = match &certs {
+        Some(c) => Some(TlsAcceptor::from(c.server_config()?)),
         None => None,
     };
     let sockets = listeners(&cfg, inherited).await?;
@@ -243,6 +241,8 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         spool: Spool::open(&cfg.data)
             .map_err(|e| ServeError::Setup(format!("{}: {e}", cfg.data.join("tmp").display())))?,
         store: store.clone(),
+        certs: certs.clone(),
+        acme_challenges: Rc::default(),
         cfg,
     });
     let (stop, stopped) = watch::channel(false);
@@ -326,6 +326,20 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
     running
         .background
         .push(tokio::task::spawn_local(watchdog()));
+    if let (true, Some(certs)) = (app.cfg.acme.enabled, &certs) {
+        if running.http.is_none() {
+            tracing::warn!(
+                "[acme] is enabled but no http listener runs: HTTP-01 cannot be answered"
+            );
+        }
+        running
+            .background
+            .push(tokio::task::spawn_local(tls::acme::run(
+                certs.clone(),
+                Rc::new(app.cfg.clone()),
+                app.acme_challenges.clone(),
+            )));
+    }
     let status_app = app.clone();
     running
         .background
@@ -334,6 +348,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
             store,
             Rc::new(app.cfg.auth.clone()),
             Rc::new(move || status(&status_app)),
+            certs,
         )));
     let _ = sdnotify::status(&format!("serving {}", serving.join(", ")));
     let _ = sdnotify::ready();
@@ -541,6 +556,14 @@ async fn accept_loop(
                     // the connection's task.
                     let handshake = Box::pin(acceptor.accept(tcp));
                     match tokio::time::timeout(Duration::from_secs(15), handshake).await {
+                        Ok(Ok(stream))
+                            if stream.get_ref().1.alpn_protocol() == Some(tls::acme::ALPN) =>
+                        {
+                            // A TLS-ALPN-01 validation: the handshake was the answer, no
+                            // request follows (RFC 8737 3).
+                            tracing::info!("ACME: answered a TLS-ALPN-01 validation from {peer}");
+                            return;
+                        }
                         Ok(Ok(stream)) => {
                             app.metrics.handshake(Handshake::Completed);
                             Box::new(conn::Io::Tls(stream))

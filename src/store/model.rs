@@ -11,9 +11,11 @@ use crate::proto::version::ProtocolVersion;
 
 mod governance;
 mod sync_state;
+mod tls;
 
 pub use governance::*;
 pub use sync_state::*;
+pub use tls::*;
 
 pub type AccountId = u64;
 pub type FolderId = u64;

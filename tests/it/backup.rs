@@ -24,13 +24,7 @@ const DURING: usize = 40;
 
 /// Runs the real binary on `data`.
 fn easd(data: &Path, args: &[&str]) -> Output {
-    Command::new(cli_path())
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("EASD_DATA")
-        .output()
-        .expect("run easd")
+    run_cli(data, args)
 }
 
 fn stderr(out: &Output) -> String {

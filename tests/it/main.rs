@@ -14,6 +14,7 @@ mod activation;
 mod autodiscover;
 mod backup;
 mod body;
+mod cert;
 mod codec;
 mod connectivity;
 mod device_settings;

@@ -51,16 +51,21 @@ pub(super) fn tls_config(cert_pem: &Path) -> Arc<rustls::ClientConfig> {
         "no certificate in {}",
         cert_pem.display()
     );
-    let mut roots = rustls::RootCertStore::empty();
-    for c in certs {
-        roots.add(c).expect("server certificate as a trust anchor");
+    client_config(&certs)
+}
+
+/// A client configuration trusting exactly `roots`.
+pub(super) fn client_config(roots: &[CertificateDer<'static>]) -> Arc<rustls::ClientConfig> {
+    let mut store = rustls::RootCertStore::empty();
+    for c in roots {
+        store.add(c.clone()).expect("certificate as a trust anchor");
     }
     let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("TLS versions")
-    .with_root_certificates(roots)
+    .with_root_certificates(store)
     .with_no_client_auth();
     Arc::new(cfg)
 }

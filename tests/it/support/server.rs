@@ -197,6 +197,12 @@ impl TestServer {
     /// Stops the server and starts a new one on the same data directory (new ports).
     /// Clients made from this server follow it.
     pub fn restart(&mut self) {
+        self.restart_with(|_| {});
+    }
+
+    /// [`TestServer::restart`] with the configuration changed by `tweak`.
+    pub fn restart_with(&mut self, tweak: impl FnOnce(&mut Config)) {
+        tweak(&mut self.cfg);
         self.shutdown();
         let (running, endpoints) = spawn(self.cfg.clone());
         *self.endpoints.lock().expect("endpoints") = endpoints;
@@ -327,6 +333,17 @@ impl Drop for TestServer {
 /// The path of the CLI binary under test, for tests that run it.
 pub fn cli_path() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_easd"))
+}
+
+/// Runs the real `easd` binary with `--data data` and `args`.
+pub fn run_cli(data: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(cli_path())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("EASD_DATA")
+        .output()
+        .expect("run easd")
 }
 
 impl TestServer {
