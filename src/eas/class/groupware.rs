@@ -1,19 +1,17 @@
 //! Calendar, contact, task and note items ([MS-ASCAL], [MS-ASCNTC], [MS-ASTASK],
-//! [MS-ASNOTE]) as easd keeps them: the ApplicationData a client sent, losslessly (the
-//! element re-encoded as WBXML), with a small typed summary extracted when it is written
-//! for the server's own logic (the calendar filter, tasks as events).
-//!
-//! easd does not otherwise interpret these items: what one device sends, the others get
-//! back as it was sent. Full calendar and contact support (iCalendar/vCard, meeting
-//! requests, the GAL) is a later job; it replaces [`super::parse_groupware`] and
-//! [`application_data`] and
-//! the class modules' summaries, and leaves sync and the store as they are.
+//! [MS-ASNOTE]) as easd keeps them: typed records (`store::model::pim`), read from the
+//! ApplicationData a client sends and written back for each reader's protocol version,
+//! with a small summary for the server's own logic (the calendar filter, tasks as events).
+//! This module holds what the classes share: the class of a folder, the checks of a
+//! client's item beyond its record's own ([`Malformed`]: Status 6), and the item as a
+//! reader gets it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoreError;
+use crate::proto::version::ProtocolVersion;
+use crate::store::model::pim::Kind;
 use crate::store::model::{FolderType, GroupwareItem};
-use crate::wbxml::{self, Element, tag};
+use crate::wbxml::{Element, tag};
 
 /// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +42,16 @@ impl Class {
             Class::Contacts => "Contacts",
             Class::Tasks => "Tasks",
             Class::Notes => "Notes",
+        }
+    }
+
+    /// The record kind of the class's items.
+    pub fn kind(self) -> Kind {
+        match self {
+            Class::Calendar => Kind::Event,
+            Class::Contacts => Kind::Contact,
+            Class::Tasks => Kind::Task,
+            Class::Notes => Kind::Note,
         }
     }
 
@@ -80,38 +88,9 @@ impl Malformed {
     }
 }
 
-/// The item's ApplicationData as stored.
-pub fn application_data(item: &GroupwareItem) -> Result<Element, StoreError> {
-    wbxml::decode(&item.data, &wbxml::Limits::default()).map_err(|e| StoreError::Corrupt {
-        what: "groupware_items",
-        detail: format!("item {}: {e}", item.id),
-    })
-}
-
-/// An optional dateTime child; present but unparseable is malformed.
-pub(super) fn datetime(
-    class: Class,
-    data: &Element,
-    tag: wbxml::Tag,
-) -> Result<Option<i64>, Malformed> {
-    data.text_of(tag)
-        .map(|t| {
-            crate::proto::datetime::parse_datetime(t)
-                .ok_or_else(|| Malformed::new(class, format!("{tag} {t:?} is not a dateTime")))
-        })
-        .transpose()
-}
-
-/// An optional 0/1 child ([MS-ASDTYPE] 2.1 boolean); anything else is malformed.
-pub(super) fn flag(class: Class, data: &Element, tag: wbxml::Tag) -> Result<bool, Malformed> {
-    match data.text_of(tag).map(str::trim) {
-        None | Some("0") => Ok(false),
-        Some("1") => Ok(true),
-        Some(other) => Err(Malformed::new(
-            class,
-            format!("{tag} {other:?} is not 0 or 1"),
-        )),
-    }
+/// The item's ApplicationData as a reader of `version` gets it.
+pub fn application_data(item: &GroupwareItem, version: ProtocolVersion) -> Element {
+    item.record.render(version)
 }
 
 #[cfg(test)]
@@ -126,19 +105,19 @@ mod tests {
         let data = Element::new(airsync::APPLICATION_DATA)
             .text_child(t::SUBJECT, "Call")
             .text_child(t::COMPLETE, "0");
-        let (bytes, summary) = parse(Class::Tasks, &data).expect("a task");
+        let (record, summary) = parse(Class::Tasks, &data).expect("a task");
         assert!(matches!(summary, Summary::Task(_)));
         let item = GroupwareItem {
             id: 1,
             folder: 2,
-            data: bytes,
+            record,
             summary,
             created: 0,
             modseq: 1,
         };
         let json = serde_json::to_vec(&item).expect("json");
         let back: GroupwareItem = serde_json::from_slice(&json).expect("round trip");
-        assert_eq!(application_data(&back).expect("decodes"), data);
+        assert_eq!(application_data(&back, ProtocolVersion::V14_1), data);
 
         assert!(
             parse(Class::Calendar, &data).is_err(),

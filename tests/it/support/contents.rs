@@ -512,3 +512,30 @@ pub fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
     let preference = Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string());
     c.search_mailbox(word, &[preference])
 }
+
+/// A groupware item as a device received it, put in the order of the item `sent` and
+/// without what the server adds of its own (a calendar UID, a Body's EstimatedDataSize)
+/// where `sent` lacks it: equal to `sent` when the server kept every element and value.
+pub fn as_sent(got: &Element, sent: &Element) -> Element {
+    use easd::wbxml::tag::{airsyncbase, calendar};
+    let server_made = [calendar::UID, airsyncbase::ESTIMATED_DATA_SIZE];
+    let position = |e: &Element| {
+        sent.elements()
+            .position(|s| s.tag == e.tag)
+            .unwrap_or(usize::MAX)
+    };
+    let mut children: Vec<Element> = got
+        .elements()
+        .filter(|e| sent.find(e.tag).is_some() || !server_made.contains(&e.tag))
+        .map(|e| match sent.find(e.tag) {
+            Some(s) if e.elements().next().is_some() => as_sent(e, s),
+            _ => e.clone(),
+        })
+        .collect();
+    children.sort_by_key(position);
+    let mut out = Element::new(got.tag);
+    for c in children {
+        out.push(c);
+    }
+    out
+}

@@ -11,6 +11,7 @@ use crate::eas::class::groupware;
 use crate::proto::ids::ItemRef;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::Summary;
+use crate::store::model::pim::{Event, Record};
 use crate::store::model::{CollectionState, Held};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
@@ -24,8 +25,8 @@ use crate::wbxml::Element;
 enum Edit {
     /// Mail: flags, categories and the like.
     Flags(email::FlagChange),
-    /// Groupware: the whole new ApplicationData and its summary.
-    Replace(Vec<u8>, Summary),
+    /// Groupware: the item as the client sent it, read, and its summary.
+    Replace(Record, Summary),
 }
 
 /// A merged item the client changed or deleted: (its folder, its id, deleted).
@@ -184,7 +185,7 @@ impl Job {
                 .map(Edit::Flags)
                 .map_err(|e| format!("{e:?}")),
             Some(class) => crate::eas::class::parse_groupware(class, data)
-                .map(|(bytes, summary)| Edit::Replace(bytes, summary))
+                .map(|(record, summary)| Edit::Replace(record, summary))
                 .map_err(|e| e.to_string()),
         };
         edit.inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
@@ -221,14 +222,17 @@ impl Job {
                 "Add without ApplicationData",
             )),
         };
-        let (bytes, summary) = match parsed {
+        let (mut record, summary) = match parsed {
             Ok(p) => p,
             Err(why) => {
                 tracing::info!("{}: Sync Add refused: {why}", self.device);
                 return Ok(None);
             }
         };
-        let item = items::put_groupware(w, self.account, self.folder, None, bytes, summary)?
+        if let Record::Event(event) = &mut record {
+            give_uid(event);
+        }
+        let item = items::put_groupware(w, self.account, self.folder, None, record, summary)?
             .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
         state.own.push((item.id, item.modseq));
         state.added.push((client_id.to_owned(), item.id));
@@ -269,10 +273,15 @@ impl Job {
                 items::update_flags(w, account, folder, id, |f| change.apply(f))?.map(|i| i.modseq)
             }
             // A groupware Change carries the whole item: it replaces the stored one.
-            Edit::Replace(bytes, summary) => {
-                items::put_groupware(w, account, folder, Some(id), bytes.clone(), summary.clone())?
-                    .map(|g| g.modseq)
-            }
+            Edit::Replace(record, summary) => items::put_groupware(
+                w,
+                account,
+                folder,
+                Some(id),
+                record.clone(),
+                summary.clone(),
+            )?
+            .map(|g| g.modseq),
         };
         let Some(modseq) = changed else {
             return Ok(Status::NotFound);
@@ -312,5 +321,14 @@ impl Job {
             Some(t) => items::move_to(w, self.account, self.folder, id, t)?.map(|(tomb, _)| tomb),
             None => items::delete(w, self.account, self.folder, id)?.map(|(_, tomb)| tomb),
         })
+    }
+}
+
+/// Gives a new event the server's UID when its client sent none: from 16.0 the client MUST
+/// NOT send one and the server generates it ([MS-ASCAL] 2.2.2.46); before, the server MAY
+/// create one, and does, so that every reader (and a later iCalendar form) has one.
+fn give_uid(event: &mut Event) {
+    if event.uid.as_deref().is_none_or(str::is_empty) {
+        event.uid = Some(format!("{:032X}", rand::random::<u128>()));
     }
 }
