@@ -9,9 +9,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::pim::Kind;
+use crate::store::model::pim::{Contact, Event, Extra, Kind, Record, Task, keep_scalars};
 use crate::store::model::{FolderType, GroupwareItem};
-use crate::wbxml::{Element, tag};
+use crate::wbxml::tag::{airsyncbase as base, calendar as cal, contacts as con, tasks as tk};
+use crate::wbxml::{Element, Tag, tag};
 
 /// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +92,189 @@ impl Malformed {
 /// The item's ApplicationData as a reader of `version` gets it.
 pub fn application_data(item: &GroupwareItem, version: ProtocolVersion) -> Element {
     item.record.render(version)
+}
+
+/// Who sends a Change: what its protocol version can carry, and which elements its
+/// initial Sync listed in Supported ([MS-ASCMD] 2.2.3.179; `None`: no Supported).
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    pub version: ProtocolVersion,
+    pub supported: Option<&'a [u16]>,
+}
+
+impl Writer<'_> {
+    /// Whether `tag` is ghosted for this writer ([MS-ASCMD] 2.2.3.179): with a Supported
+    /// list, every element it does not name is; without one, none is.
+    fn ghosts(&self, tag: Tag) -> bool {
+        let code = u16::from(tag.page()) << 8 | u16::from(tag.token());
+        self.supported.is_some_and(|list| !list.contains(&code))
+    }
+}
+
+/// The stored item with a client's Change applied. `sent` is the Change read as a
+/// record, `change` its ApplicationData (what it names). An element the Change does not
+/// carry is deleted only where the class's rules say so; it is kept when it is ghosted
+/// for this writer, when the writer's version does not have it (a 12.1 device cannot
+/// send a 16.x element, so its Change does not erase one), when the server manages it,
+/// and for Body and Exceptions, which are never deleted by omission.
+pub fn merge(stored: &Record, sent: Record, change: &Element, writer: Writer<'_>) -> Record {
+    let has = |tag: Tag| change.find(tag).is_some();
+    match (stored, sent) {
+        (Record::Contact(old), Record::Contact(new)) => {
+            Record::Contact(Box::new(merge_contact(old, *new, &has, writer)))
+        }
+        (Record::Event(old), Record::Event(new)) => {
+            Record::Event(Box::new(merge_event(old, *new, &has, writer)))
+        }
+        (Record::Task(old), Record::Task(new)) => {
+            Record::Task(Box::new(merge_task(old, *new, &has, writer)))
+        }
+        // [MS-ASNOTE] 3.1.5.3: notes have no Supported; a Change carries the whole note.
+        (Record::Note(_), Record::Note(new)) => Record::Note(new),
+        // A Change is read as the folder's class, which is the stored item's.
+        (_, sent) => sent,
+    }
+}
+
+/// [MS-ASCNTC]: every contact element can be ghosted (2.2.2), Alias and WeightedRank are
+/// the server's (recipient information cache, 2.2.2.2, 2.2.2.64), and a Change without
+/// Body does not delete the stored notes (3.1.5.4 / 2.2.2.9).
+fn merge_contact(
+    old: &Contact,
+    mut new: Contact,
+    has: &dyn Fn(Tag) -> bool,
+    w: Writer<'_>,
+) -> Contact {
+    keep_scalars(&mut new, old, |tag, since| {
+        !has(tag)
+            && (w.ghosts(tag)
+                || w.version < since
+                || tag == con::ALIAS
+                || tag == con::WEIGHTED_RANK)
+    });
+    if !has(con::CATEGORIES) && w.ghosts(con::CATEGORIES) {
+        new.categories.clone_from(&old.categories);
+    }
+    if !has(con::CHILDREN) && w.ghosts(con::CHILDREN) {
+        new.children.clone_from(&old.children);
+    }
+    if !has(con::PICTURE) && w.ghosts(con::PICTURE) {
+        new.picture.clone_from(&old.picture);
+    }
+    if !has(base::BODY) {
+        new.body.clone_from(&old.body);
+    }
+    new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    new
+}
+
+/// Calendar elements the server keeps when a Change leaves them out: the UID and
+/// ClientUid it holds, what a 16.x client MUST NOT send (DtStamp, OrganizerName,
+/// OrganizerEmail; [MS-ASCAL] 2.2.2.18, 2.2.2.35–36), and what only responses carry
+/// (AppointmentReplyTime, ResponseType, OnlineMeeting*; 2.2.2.2, 2.2.2.40, 2.2.2.33–34).
+const SERVER_KEPT: [Tag; 9] = [
+    cal::UID,
+    cal::CLIENT_UID,
+    cal::DT_STAMP,
+    cal::ORGANIZER_NAME,
+    cal::ORGANIZER_EMAIL,
+    cal::APPOINTMENT_REPLY_TIME,
+    cal::RESPONSE_TYPE,
+    cal::ONLINE_MEETING_CONF_LINK,
+    cal::ONLINE_MEETING_EXTERNAL_LINK,
+];
+
+/// [MS-ASCAL]: up to 14.1 the Supported rules (Location cannot be ghosted, 2.2.2.27);
+/// from 16.0 every element a Change leaves out is ghosted (3.1.5.3). Exceptions left out
+/// stay, and an Exception left out of the list stays (3.1.5.3.1); from 16.0 a new
+/// StartTime, EndTime or Recurrence of the series deletes its exceptions (2.2.2.21).
+fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Event {
+    let v16 = w.version >= ProtocolVersion::V16_0;
+    let ghosts = |tag: Tag| v16 || (tag != cal::LOCATION && w.ghosts(tag));
+    keep_scalars(&mut new, old, |tag, since| {
+        !has(tag) && (ghosts(tag) || w.version < since || SERVER_KEPT.contains(&tag))
+    });
+    let sent_location = has(cal::LOCATION) || has(base::LOCATION);
+    match (&new.location, &old.location) {
+        // A 12.x/14.x device sends back the DisplayName it was given: the rest of the
+        // 16.x location (address, coordinates) it cannot show is kept.
+        (Some(sent), Some(kept))
+            if !v16 && has(cal::LOCATION) && sent.display_name == kept.display_name =>
+        {
+            new.location = Some(kept.clone());
+        }
+        _ if !sent_location && ghosts(cal::LOCATION) => new.location.clone_from(&old.location),
+        _ => {}
+    }
+    if has(cal::ATTENDEES) {
+        // AttendeeStatus is the server's (a 16.x client MUST NOT send it, [MS-ASCAL]
+        // 2.2.2.5): an attendee sent again keeps the status recorded for that address.
+        for a in &mut new.attendees {
+            if a.attendee_status.is_none() {
+                a.attendee_status = old
+                    .attendees
+                    .iter()
+                    .find(|o| eq_address(o.email.as_deref(), a.email.as_deref()))
+                    .and_then(|o| o.attendee_status);
+            }
+        }
+    } else if ghosts(cal::ATTENDEES) {
+        new.attendees.clone_from(&old.attendees);
+    }
+    if !has(cal::CATEGORIES) && ghosts(cal::CATEGORIES) {
+        new.categories.clone_from(&old.categories);
+    }
+    match (&mut new.recurrence, &old.recurrence) {
+        (None, Some(_)) if !has(cal::RECURRENCE) && ghosts(cal::RECURRENCE) => {
+            new.recurrence.clone_from(&old.recurrence);
+        }
+        // CalendarType, IsLeapMonth (14.0) and FirstDayOfWeek (14.1) an older device
+        // cannot send.
+        (Some(r), Some(o)) => keep_scalars(r, o, |_, since| w.version < since),
+        _ => {}
+    }
+    if !has(base::BODY) {
+        new.body.clone_from(&old.body);
+    }
+    let series_moved = new.start_time != old.start_time
+        || new.end_time != old.end_time
+        || new.recurrence != old.recurrence;
+    if v16 && series_moved {
+        // [MS-ASCAL] 2.2.2.21: the occurrences the exceptions named are gone.
+    } else {
+        let mut exceptions = old.exceptions.clone();
+        for x in std::mem::take(&mut new.exceptions) {
+            match exceptions.iter_mut().find(|o| o.original == x.original) {
+                Some(o) => *o = x,
+                None => exceptions.push(x),
+            }
+        }
+        new.exceptions = exceptions;
+    }
+    new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    new
+}
+
+fn eq_address(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.trim().eq_ignore_ascii_case(b.trim()))
+}
+
+/// [MS-ASTASK]: no Supported for tasks; a Change without Importance or ReminderSet keeps
+/// the stored value (3.2.5.3.1–2), and one without Body keeps the body.
+fn merge_task(old: &Task, mut new: Task, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Task {
+    keep_scalars(&mut new, old, |tag, since| {
+        !has(tag) && (tag == tk::IMPORTANCE || tag == tk::REMINDER_SET || w.version < since)
+    });
+    if !has(base::BODY) {
+        new.body.clone_from(&old.body);
+    }
+    if let (Some(r), Some(o)) = (&mut new.recurrence, &old.recurrence) {
+        // CalendarType, IsLeapMonth (14.0) and FirstDayOfWeek (14.1) an older device
+        // cannot send.
+        keep_scalars(r, o, |_, since| w.version < since);
+    }
+    new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    new
 }
 
 #[cfg(test)]

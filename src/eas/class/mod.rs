@@ -430,6 +430,15 @@ fn coded(
 /// record ([`groupware`]), checks it, and extracts its summary. Anything wrong is
 /// [`Malformed`] (Status 6).
 pub fn parse_groupware(class: Class, data: &Element) -> Result<(Record, Summary), Malformed> {
+    let record = read_groupware(class, data)?;
+    let summary = summarize(&record).map_err(|why| Malformed::new(class, why))?;
+    Ok((record, summary))
+}
+
+/// Reads a client's groupware ApplicationData into its record, checking each value but
+/// not the item as a whole (a Change may carry only some elements; [`summarize`] checks
+/// the item it makes).
+pub fn read_groupware(class: Class, data: &Element) -> Result<Record, Malformed> {
     if data.tag != tag::airsync::APPLICATION_DATA || data.elements().next().is_none() {
         return Err(Malformed::new(class, "no ApplicationData"));
     }
@@ -439,10 +448,7 @@ pub fn parse_groupware(class: Class, data: &Element) -> Result<(Record, Summary)
             format!("{} does not belong in this class", foreign.tag),
         ));
     }
-    let record = Record::parse(class.kind(), data, Mode::Strict)
-        .map_err(|bad| Malformed::new(class, bad.0))?;
-    let summary = summarize(&record).map_err(|why| Malformed::new(class, why))?;
-    Ok((record, summary))
+    Record::parse(class.kind(), data, Mode::Strict).map_err(|bad| Malformed::new(class, bad.0))
 }
 
 /// The summary of a record, after the checks its class makes beyond reading the values.

@@ -178,6 +178,18 @@ impl Extra {
         }
     }
 
+    /// `sent`'s kept elements, and those of `stored` whose tag `sent_has` says a client's
+    /// Change did not carry (nothing kept is dropped by an edit that did not name it).
+    pub fn keep_absent(stored: &Extra, sent: &Extra, sent_has: impl Fn(Tag) -> bool) -> Extra {
+        let mut out: Vec<Element> = stored
+            .elements()
+            .into_iter()
+            .filter(|e| !sent_has(e.tag))
+            .collect();
+        out.extend(sent.elements());
+        Extra::of(out)
+    }
+
     fn of(elements: Vec<Element>) -> Extra {
         if elements.is_empty() {
             return Extra::default();
@@ -197,6 +209,28 @@ pub struct Body {
     /// 1 plain text, 2 HTML, 3 RTF ([MS-ASAIRS] 2.2.2.41.1).
     pub kind: u8,
     pub data: String,
+}
+
+/// Copies into `into` the scalars of `from` for which `keep(tag, since)` holds: the
+/// stored values a client's Change leaves as they are.
+pub fn keep_scalars<R: Scalars>(
+    into: &mut R,
+    from: &R,
+    keep: impl Fn(Tag, ProtocolVersion) -> bool,
+) {
+    for (to, from) in into.scalars_mut().into_iter().zip(from.scalars()) {
+        if !keep(to.tag, to.since) {
+            continue;
+        }
+        match (to.slot, from.slot) {
+            (SlotMut::Text(t), Slot::Text(f)) => t.clone_from(f),
+            (SlotMut::Int(t), Slot::Int(f)) => *t = *f,
+            (SlotMut::Flag(t), Slot::Flag(f)) => *t = *f,
+            (SlotMut::Date(t), Slot::Date(f)) => *t = *f,
+            // The same record's tables: the same slots in the same order.
+            _ => {}
+        }
+    }
 }
 
 /// Reads one scalar element into its slot.

@@ -28,6 +28,8 @@ pub struct SyncColl {
     /// Further children of Options (MIMESupport, BodyPartPreference, …), after those.
     pub options: Vec<Element>,
     pub commands: Vec<Element>,
+    /// The Supported list of an initial Sync ([MS-ASCMD] 2.2.3.179); `None`: none sent.
+    pub supported: Option<Vec<easd::wbxml::Tag>>,
 }
 
 impl SyncColl {
@@ -37,6 +39,12 @@ impl SyncColl {
             key: Some(key.into()),
             ..SyncColl::default()
         }
+    }
+
+    #[must_use]
+    pub fn supported(mut self, tags: &[easd::wbxml::Tag]) -> Self {
+        self.supported = Some(tags.to_vec());
+        self
     }
 
     #[must_use]
@@ -111,6 +119,13 @@ impl SyncColl {
             c.push_text(air::SYNC_KEY, k.as_str());
         }
         c.push_text(air::COLLECTION_ID, self.id.as_str());
+        if let Some(tags) = &self.supported {
+            let mut list = Element::new(air::SUPPORTED);
+            for tag in tags {
+                list.push(Element::new(*tag));
+            }
+            c.push(list);
+        }
         if let Some(d) = self.deletes_as_moves {
             c.push_text(air::DELETES_AS_MOVES, if d { "1" } else { "0" });
         }

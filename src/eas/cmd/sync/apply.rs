@@ -10,7 +10,6 @@ use crate::eas::class::email;
 use crate::eas::class::groupware;
 use crate::proto::ids::ItemRef;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::Summary;
 use crate::store::model::pim::{Event, Record};
 use crate::store::model::{CollectionState, Held};
 use crate::store::model::{FolderId, FolderType};
@@ -25,8 +24,9 @@ use crate::wbxml::Element;
 enum Edit {
     /// Mail: flags, categories and the like.
     Flags(email::FlagChange),
-    /// Groupware: the item as the client sent it, read, and its summary.
-    Replace(Record, Summary),
+    /// Groupware: the Change read as a record, and its ApplicationData (what it names),
+    /// merged into the stored item when applied.
+    Merge(Record, Element),
 }
 
 /// A merged item the client changed or deleted: (its folder, its id, deleted).
@@ -184,8 +184,8 @@ impl Job {
             None => email::parse_change(data)
                 .map(Edit::Flags)
                 .map_err(|e| format!("{e:?}")),
-            Some(class) => crate::eas::class::parse_groupware(class, data)
-                .map(|(record, summary)| Edit::Replace(record, summary))
+            Some(class) => crate::eas::class::read_groupware(class, data)
+                .map(|record| Edit::Merge(record, data.clone()))
                 .map_err(|e| e.to_string()),
         };
         edit.inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
@@ -259,7 +259,7 @@ impl Job {
         let (account, folder) = (self.account, self.folder);
         let current = match edit {
             Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
-            Edit::Replace(..) => w.groupware_item(account, folder, id)?.map(|g| g.modseq),
+            Edit::Merge(..) => w.groupware_item(account, folder, id)?.map(|g| g.modseq),
         };
         let Some(current) = current else {
             return Ok(Status::NotFound);
@@ -272,16 +272,27 @@ impl Job {
             Edit::Flags(change) => {
                 items::update_flags(w, account, folder, id, |f| change.apply(f))?.map(|i| i.modseq)
             }
-            // A groupware Change carries the whole item: it replaces the stored one.
-            Edit::Replace(record, summary) => items::put_groupware(
-                w,
-                account,
-                folder,
-                Some(id),
-                record.clone(),
-                summary.clone(),
-            )?
-            .map(|g| g.modseq),
+            Edit::Merge(sent, change) => {
+                let Some(stored) = w.groupware_item(account, folder, id)? else {
+                    return Ok(Status::NotFound);
+                };
+                let writer = groupware::Writer {
+                    version: self.version,
+                    supported: state.supported.as_deref(),
+                };
+                let record = groupware::merge(&stored.record, sent.clone(), change, writer);
+                // The checks are made on the item as it would be: a Change may name
+                // only some elements.
+                let summary = match crate::eas::class::summarize(&record) {
+                    Ok(s) => s,
+                    Err(why) => {
+                        tracing::info!("{}: Sync Change refused: {why}", self.device);
+                        return Ok(Status::ConversionError);
+                    }
+                };
+                items::put_groupware(w, account, folder, Some(id), record, summary)?
+                    .map(|g| g.modseq)
+            }
         };
         let Some(modseq) = changed else {
             return Ok(Status::NotFound);

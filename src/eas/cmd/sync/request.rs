@@ -24,7 +24,15 @@ pub(super) struct CollectionRequest {
     /// The Options element, WBXML-encoded, so a later request without Options reuses it.
     pub(super) options: Option<Vec<u8>>,
     pub(super) commands: Vec<ClientCommand>,
+    /// The elements listed in Supported, as code page << 8 | token ([MS-ASCMD]
+    /// 2.2.3.179); `None` when the collection had no Supported. Only an initial Sync's
+    /// counts: it is kept with the new state.
+    pub(super) supported: Option<Vec<u16>>,
 }
+
+/// The most elements a Supported lists: more than the richest class (contacts with
+/// Contacts2) has.
+const MAX_SUPPORTED: usize = 128;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum ClientCommand {
@@ -75,6 +83,7 @@ impl From<CachedCollection> for CollectionRequest {
             get_changes: c.get_changes,
             options: c.options,
             commands: Vec::new(),
+            supported: None,
         }
     }
 }
@@ -227,6 +236,16 @@ fn parse_collection(
         get_changes: flag(a::GET_CHANGES),
         options,
         commands,
+        supported: match c.find(a::SUPPORTED) {
+            Some(list) => Some(
+                at_most(list.elements(), MAX_SUPPORTED)
+                    .map_err(|_| BadRequest::Malformed("Supported lists too many elements"))?
+                    .into_iter()
+                    .map(|e| u16::from(e.tag.page()) << 8 | u16::from(e.tag.token()))
+                    .collect(),
+            ),
+            None => None,
+        },
     })
 }
 
@@ -293,6 +312,7 @@ mod tests {
             get_changes: None,
             options: options.map(|o| wbxml::encode(&o)),
             commands: Vec::new(),
+            supported: None,
         };
         let conflict = |value: Option<&str>| {
             let mut o = Element::new(a::OPTIONS);
@@ -510,6 +530,7 @@ mod tests {
                 &Element::new(a::OPTIONS).text_child(a::FILTER_TYPE, f),
             )),
             commands: Vec::new(),
+            supported: None,
         };
         let policy = MailPolicy::of(&Default::default());
         assert_eq!(
