@@ -226,11 +226,23 @@ fn a_16_1_event_gets_a_server_uid_and_a_12_1_device_gets_location_and_keeps_the_
     let kn = init(&new, &folder, None);
     let ko = init(&old, &folder, None);
     let start = now() + DAY;
-    let (kn, sid) = add(&new, &folder, &kn, "e1", meeting(start));
+    let out = new.sync1(&SyncColl::new(&folder, &kn).command(add_cmd("e1", Some(meeting(start)))));
+    let (status, sid) = add_response(&out, "e1");
+    assert_eq!(status, "1");
+    let sid = sid.expect("ServerId");
+    let kn = out.ok_key();
+    // [MS-ASCAL] 2.2.2.46: the 16.x Add answer carries the server's UID.
+    let answered = out
+        .responses
+        .as_ref()
+        .and_then(|r| r.find_path(&[air::ADD, air::APPLICATION_DATA, cal::UID]))
+        .and_then(Element::text)
+        .expect("UID in the Add response")
+        .to_owned();
 
     let (ko, seen) = one_item(&old, &folder, &ko);
     let uid = seen.text_of(cal::UID).expect("the server's UID").to_owned();
-    assert!(!uid.is_empty());
+    assert_eq!(uid, answered);
     assert_eq!(seen.text_of(cal::LOCATION), Some("Room 4"));
     assert!(seen.find(asb::LOCATION).is_none(), "{seen:?}");
     assert!(

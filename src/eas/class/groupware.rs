@@ -314,4 +314,68 @@ mod tests {
             Element::new(airsync::APPLICATION_DATA).text_child(cal::START_TIME, "yesterday");
         assert!(parse(Class::Calendar, &bad_date).is_err());
     }
+
+    #[test]
+    fn a_16_change_keeps_attendee_status_and_a_moved_series_loses_its_exceptions() {
+        use crate::store::model::pim::{Attendee, Exception, Mode, Recurrence, Stamp};
+        let stored = Record::Event(Box::new(Event {
+            start_time: Some(Stamp(1_000)),
+            end_time: Some(Stamp(2_000)),
+            subject: Some("Sync".into()),
+            attendees: vec![Attendee {
+                email: Some("Bob@Example.com".into()),
+                attendee_status: Some(3),
+                ..Attendee::default()
+            }],
+            recurrence: Some(Recurrence {
+                kind: Some(0),
+                interval: Some(1),
+                ..Recurrence::default()
+            }),
+            exceptions: vec![Exception {
+                original: Stamp(87_400),
+                deleted: Some(true),
+                ..Exception::default()
+            }],
+            ..Event::default()
+        }));
+        let writer = Writer {
+            version: ProtocolVersion::V16_1,
+            supported: None,
+        };
+        let change = Element::new(airsync::APPLICATION_DATA).child(
+            Element::new(cal::ATTENDEES).child(
+                Element::new(cal::ATTENDEE)
+                    .text_child(cal::EMAIL, "bob@example.com")
+                    .text_child(cal::NAME, "Bob"),
+            ),
+        );
+        let sent = Record::parse(Kind::Event, &change, Mode::Strict).unwrap();
+        let Record::Event(merged) = merge(&stored, sent, &change, writer) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.attendees[0].attendee_status, Some(3));
+        assert_eq!(merged.subject.as_deref(), Some("Sync"), "ghosted at 16.x");
+        assert_eq!(merged.exceptions.len(), 1);
+
+        let moved = Element::new(airsync::APPLICATION_DATA)
+            .text_child(cal::START_TIME, "1970-01-01T00:30:00.000Z");
+        let sent = Record::parse(Kind::Event, &moved, Mode::Strict).unwrap();
+        let Record::Event(merged) = merge(&stored, sent, &moved, writer) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.start_time, Some(Stamp(1_800)));
+        assert!(merged.exceptions.is_empty(), "[MS-ASCAL] 2.2.2.21");
+        // Below 16.0 the same Change keeps them.
+        let older = Writer {
+            version: ProtocolVersion::V14_1,
+            supported: None,
+        };
+        let sent = Record::parse(Kind::Event, &moved, Mode::Strict).unwrap();
+        let Record::Event(merged) = merge(&stored, sent, &moved, older) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.exceptions.len(), 1);
+        assert_eq!(merged.subject, None, "no Supported: omitted is deleted");
+    }
 }

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use super::request::ClientCommand;
 use super::{Conflict, ItemResponse, Job, Status, drafts};
 use crate::eas::class::email;
-use crate::eas::class::groupware;
+use crate::eas::class::groupware::{self, Class};
 use crate::proto::ids::ItemRef;
+use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::pim::{Event, Record};
 use crate::store::model::{CollectionState, Held};
@@ -160,7 +161,10 @@ impl Job {
                                     Status::ConversionError
                                 },
                                 item: added,
-                                data: None,
+                                data: match added {
+                                    Some(id) => self.uid_answer(w, id)?,
+                                    None => None,
+                                },
                             }
                         }
                     };
@@ -239,6 +243,25 @@ impl Job {
         let id = item.id;
         held.0.insert(id, SyncItem::Groupware(item).window_date());
         Ok(Some(id))
+    }
+
+    /// The ApplicationData of a 16.x calendar Add's answer: the UID the server gave the
+    /// event ([MS-ASCAL] 2.2.2.46: from 16.0 the client sends none, and the server returns
+    /// it in the Sync Add response).
+    fn uid_answer(&self, w: &mut WriteCtx, id: u64) -> Result<Option<Element>, StoreError> {
+        if self.version < ProtocolVersion::V16_0 || self.class != Some(Class::Calendar) {
+            return Ok(None);
+        }
+        let Some(item) = w.groupware_item(self.account, self.folder, id)? else {
+            return Ok(None);
+        };
+        let Record::Event(event) = &item.record else {
+            return Ok(None);
+        };
+        Ok(event.uid.as_ref().map(|uid| {
+            Element::new(crate::wbxml::tag::airsync::APPLICATION_DATA)
+                .text_child(crate::wbxml::tag::calendar::UID, uid.clone())
+        }))
     }
 
     /// Applies a client's Change to item `id`; its Status. An item that changed on the

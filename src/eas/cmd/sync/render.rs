@@ -42,7 +42,7 @@ command_status! {
 
 /// One item's answer in Responses.
 pub(super) enum ItemResponse {
-    /// `data`: the ApplicationData of the answer (a draft's added attachments).
+    /// `data`: the ApplicationData of the answer (a draft's added attachments, a 16.x event's UID).
     Change {
         server_id: String,
         status: Status,
