@@ -515,3 +515,68 @@ fn malformed_items_get_status_6_and_leave_the_stored_item_as_it_was() {
     );
     assert_eq!(status, "6");
 }
+
+#[test]
+fn every_class_goes_both_ways_between_a_16_1_and_an_older_device() {
+    let s = server_with(&[ALICE]);
+    let new = device(&s, "a161", "16.1");
+    // Notes are 14.0+ ([MS-ASNOTE]); the rest is tried against 12.1.
+    let old = device(&s, "b121", "12.1");
+    let notes_old = device(&s, "c140", "14.0");
+    let cases = [
+        (
+            CONTACTS,
+            &old,
+            ada(),
+            data(vec![t(con::FIRST_NAME, "Ada"), t(con::LAST_NAME, "King")]),
+        ),
+        (
+            CALENDAR,
+            &old,
+            event("Standup", now() + DAY, now() + DAY + 1800),
+            event("Standup (moved)", now() + 2 * DAY, now() + 2 * DAY + 1800),
+        ),
+        (
+            TASKS,
+            &old,
+            data(vec![t(tk::SUBJECT, "Report"), t(tk::COMPLETE, "0")]),
+            data(vec![
+                t(tk::SUBJECT, "Report"),
+                t(tk::COMPLETE, "1"),
+                t(tk::DATE_COMPLETED, &date(now())),
+            ]),
+        ),
+        (
+            NOTES,
+            &notes_old,
+            data(vec![
+                t(nt::SUBJECT, "Ideas"),
+                t(nt::MESSAGE_CLASS, "IPM.StickyNote"),
+            ]),
+            data(vec![
+                t(nt::SUBJECT, "More"),
+                t(nt::MESSAGE_CLASS, "IPM.StickyNote"),
+            ]),
+        ),
+    ];
+    for (kind, other, added, changed) in cases {
+        let folder = new.folder_of_type(kind);
+        let kn = init(&new, &folder, None);
+        let ko = init(other, &folder, None);
+        // The older device adds, the 16.1 one gets it.
+        let (ko, sid) = add(other, &folder, &ko, "x", added.clone());
+        let (kn, got) = one_item(&new, &folder, &kn);
+        assert_eq!(as_sent(&got, &added), added, "type {kind}");
+        // The 16.1 device changes it, the older one gets the change.
+        let kn = change(&new, &folder, &kn, &sid, changed.clone());
+        let (ko, got) = one_item(other, &folder, &ko);
+        for child in changed.elements() {
+            assert_eq!(got.find(child.tag), Some(child), "type {kind}: {got:?}");
+        }
+        // The older device deletes it, the 16.1 one gets the Delete.
+        let out = other.sync1(&SyncColl::new(&folder, &ko).delete(&sid));
+        assert!(out.responses.is_none(), "{:?}", out.raw);
+        let out = new.sync1(&SyncColl::new(&folder, &kn));
+        assert_eq!(out.deletes, [sid.as_str()], "type {kind}");
+    }
+}

@@ -3,9 +3,9 @@
 //! ([MS-ASCMD] 2.2.3.71.2), and the all-day events other items are shown as (tasks and
 //! notes in a calendar).
 
-use crate::pim::recur::{self, RecurrenceFields};
+use crate::pim::recur;
 use crate::proto::timezone::TimeZoneInfo;
-use crate::store::model::pim::{Body, Event, Recurrence, Stamp};
+use crate::store::model::pim::{Body, Event, Stamp};
 use crate::store::model::{CalendarSummary, GroupwareItem};
 
 /// Checks what reading the values does not, and extracts the summary: a Timezone that is
@@ -20,7 +20,8 @@ pub fn summary(event: &Event) -> Result<CalendarSummary, String> {
         return Err("EndTime without StartTime".into());
     }
     if let Some(r) = &event.recurrence {
-        recur::Recurrence::from_fields(&fields(r)).map_err(|e| format!("Recurrence: {e}"))?;
+        recur::Recurrence::from_fields(&recurrence_fields!(r))
+            .map_err(|e| format!("Recurrence: {e}"))?;
     }
     Ok(CalendarSummary {
         start: event.start_time.map(|s| s.0),
@@ -30,24 +31,28 @@ pub fn summary(event: &Event) -> Result<CalendarSummary, String> {
     })
 }
 
-/// A stored Recurrence as the numbers `pim::recur` checks; a negative one is out of every
-/// range.
-pub fn fields(r: &Recurrence) -> RecurrenceFields {
-    let n = |v: Option<i32>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-    RecurrenceFields {
-        kind: n(r.kind),
-        interval: n(r.interval),
-        until: r.until.map(|s| s.0),
-        occurrences: n(r.occurrences),
-        day_of_week: n(r.day_of_week),
-        day_of_month: n(r.day_of_month),
-        week_of_month: n(r.week_of_month),
-        month_of_year: n(r.month_of_year),
-        first_day_of_week: n(r.first_day_of_week),
-        calendar_type: n(r.calendar_type),
-        is_leap_month: n(r.is_leap_month),
-    }
+/// A stored Recurrence (an event's, or a task's, whose pattern has the same children) as
+/// the numbers `pim::recur` checks; a negative one is out of every range.
+macro_rules! recurrence_fields {
+    ($r:expr) => {{
+        let r = $r;
+        let n = |v: Option<i32>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+        $crate::pim::recur::RecurrenceFields {
+            kind: n(r.kind),
+            interval: n(r.interval),
+            until: r.until.map(|s| s.0),
+            occurrences: n(r.occurrences),
+            day_of_week: n(r.day_of_week),
+            day_of_month: n(r.day_of_month),
+            week_of_month: n(r.week_of_month),
+            month_of_year: n(r.month_of_year),
+            first_day_of_week: n(r.first_day_of_week),
+            calendar_type: n(r.calendar_type),
+            is_leap_month: n(r.is_leap_month),
+        }
+    }};
 }
+pub(super) use recurrence_fields;
 
 /// An all-day event made from another item: the days `[first, after)` (midnights, UTC),
 /// what it carries over, shown as free time (it blocks nothing).
@@ -99,6 +104,7 @@ pub const DAY: i64 = 86_400;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::model::pim::Recurrence;
 
     #[test]
     fn a_series_is_in_every_window_and_a_bad_event_is_refused() {

@@ -3,8 +3,8 @@
 //! get tasks in their calendar (`tasks_as_events`).
 
 use super::calendar::{AllDay, DAY, midnight};
-use crate::pim::recur::{self, RecurrenceFields};
-use crate::store::model::pim::{Event, Task, TaskRecurrence};
+use crate::pim::recur;
+use crate::store::model::pim::{Event, Task};
 use crate::store::model::{GroupwareItem, TaskSummary};
 
 /// Checks a task's Recurrence ([MS-ASTASK] 3.2.5.3.3: Type and Start are required, and
@@ -14,7 +14,8 @@ pub fn summary(task: &Task) -> Result<TaskSummary, String> {
         if r.start.is_none() {
             return Err("Recurrence without Start".into());
         }
-        recur::Recurrence::from_fields(&fields(r)).map_err(|e| format!("Recurrence: {e}"))?;
+        recur::Recurrence::from_fields(&super::calendar::recurrence_fields!(r))
+            .map_err(|e| format!("Recurrence: {e}"))?;
     }
     // StartDate and DueDate are the user's local dates, which is what a day on a calendar
     // is; the Utc* forms are the fallback.
@@ -24,24 +25,6 @@ pub fn summary(task: &Task) -> Result<TaskSummary, String> {
         due: task.due_date.or(task.utc_due_date).map(|s| s.0),
         complete: task.complete == Some(true),
     })
-}
-
-/// A task's Recurrence as the numbers `pim::recur` checks.
-fn fields(r: &TaskRecurrence) -> RecurrenceFields {
-    let n = |v: Option<i32>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-    RecurrenceFields {
-        kind: n(r.kind),
-        interval: n(r.interval),
-        until: r.until.map(|s| s.0),
-        occurrences: n(r.occurrences),
-        day_of_week: n(r.day_of_week),
-        day_of_month: n(r.day_of_month),
-        week_of_month: n(r.week_of_month),
-        month_of_year: n(r.month_of_year),
-        first_day_of_week: n(r.first_day_of_week),
-        calendar_type: n(r.calendar_type),
-        is_leap_month: n(r.is_leap_month),
-    }
 }
 
 /// The calendar days `[first, after)` a task covers as an all-day event: from its start
@@ -84,7 +67,7 @@ pub fn as_event(item: &GroupwareItem, task: &Task, summary: &TaskSummary) -> Eve
 mod tests {
     use super::*;
     use crate::proto::version::ProtocolVersion;
-    use crate::store::model::pim::{Body, Record, Stamp};
+    use crate::store::model::pim::{Body, Record, Stamp, TaskRecurrence};
     use crate::wbxml::Element;
     use crate::wbxml::tag::{airsyncbase, calendar as cal};
 

@@ -334,6 +334,16 @@ fn write_body(body: &Body) -> Element {
         .text_child(airsyncbase::DATA, body.data.clone())
 }
 
+/// The end of every record's ApplicationData: its Body, then the elements kept as sent.
+fn write_body_and_extra(out: &mut Element, body: Option<&Body>, extra: &Extra) {
+    if let Some(b) = body {
+        out.push(write_body(b));
+    }
+    for e in extra.elements() {
+        out.push(e);
+    }
+}
+
 /// A list element's children's texts (Categories/Category, Children/Child).
 fn read_list(e: &Element, item: Tag) -> Vec<String> {
     e.find_all(item)

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BadValue, Body, Extra, Mode, Stamp, read_body, read_children, read_list, record, write_body,
-    write_list, write_scalars,
+    BadValue, Body, Extra, Mode, Stamp, read_body, read_children, read_list, record,
+    write_body_and_extra, write_list, write_scalars,
 };
 use crate::proto::datetime::format_datetime;
 use crate::proto::timezone::TimeZoneInfo;
@@ -197,12 +197,7 @@ impl Event {
             }
             out.push(list);
         }
-        if let Some(b) = &self.body {
-            out.push(write_body(b));
-        }
-        for e in self.extra.elements() {
-            out.push(e);
-        }
+        write_body_and_extra(&mut out, self.body.as_ref(), &self.extra);
         out
     }
 }
@@ -255,12 +250,7 @@ impl Exception {
         if let Some(c) = &self.categories {
             out.push(write_categories_even_empty(c));
         }
-        if let Some(b) = &self.body {
-            out.push(write_body(b));
-        }
-        for e in self.extra.elements() {
-            out.push(e);
-        }
+        write_body_and_extra(&mut out, self.body.as_ref(), &self.extra);
         out
     }
 }

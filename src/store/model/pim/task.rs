@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BadValue, Body, Extra, Mode, Stamp, read_body, read_children, read_list, record, write_body,
-    write_list, write_scalars,
+    BadValue, Body, Extra, Mode, Stamp, read_body, read_children, read_list, record,
+    write_body_and_extra, write_list, write_scalars,
 };
 use crate::proto::version::ProtocolVersion;
 use crate::wbxml::Element;
@@ -90,12 +90,7 @@ impl Task {
             write_scalars(r, &mut e, version);
             out.push(e);
         }
-        if let Some(b) = &self.body {
-            out.push(write_body(b));
-        }
-        for e in self.extra.elements() {
-            out.push(e);
-        }
+        write_body_and_extra(&mut out, self.body.as_ref(), &self.extra);
         out
     }
 }
