@@ -580,3 +580,82 @@ fn every_class_goes_both_ways_between_a_16_1_and_an_older_device() {
         assert_eq!(out.deletes, [sid.as_str()], "type {kind}");
     }
 }
+
+#[test]
+fn a_16_1_change_or_delete_of_one_occurrence_becomes_an_exception_of_the_series() {
+    let s = server_with(&[ALICE]);
+    let new = device(&s, "a161", "16.1");
+    let old = device(&s, "b141", "14.1");
+    let folder = new.folder_of_type(CALENDAR);
+    let kn = init(&new, &folder, None);
+    let ko = init(&old, &folder, None);
+    let start = now() - now() % DAY + 9 * 3600;
+    let week = |n: i64| date(start + n * 7 * DAY);
+    let (kn, sid) = add(&new, &folder, &kn, "s", meeting(start));
+    let (ko, _) = one_item(&old, &folder, &ko);
+    let (kn, single) = add(&new, &folder, &kn, "one", event("Once", start, start + 60));
+
+    let occurrence = |verb: Tag, server_id: &str, at: &str, d: Option<Element>| {
+        let mut e = Element::new(verb)
+            .text_child(air::SERVER_ID, server_id)
+            .text_child(asb::INSTANCE_ID, at);
+        if let Some(d) = d {
+            e.push(d);
+        }
+        e
+    };
+    let out = new.sync1(
+        &SyncColl::new(&folder, &kn)
+            .command(occurrence(
+                air::CHANGE,
+                &sid,
+                &week(1),
+                Some(data(vec![t(cal::SUBJECT, "Planning (moved)")])),
+            ))
+            .command(occurrence(air::DELETE, &sid, &week(2), None))
+            .command(occurrence(
+                air::CHANGE,
+                &single,
+                &week(0),
+                Some(data(vec![t(cal::SUBJECT, "x")])),
+            ))
+            .command(occurrence(air::DELETE, &sid, "next week", None)),
+    );
+    // [MS-ASAIRS] 2.2.2.25: InstanceId names an occurrence of a series.
+    assert_eq!(response_status(&out, air::CHANGE, &single), "6");
+    let r = out.responses.as_ref().expect("Responses");
+    assert_eq!(r.find_all(air::DELETE).count(), 1, "{r:?}");
+    assert_eq!(response_status(&out, air::DELETE, &sid), "6");
+
+    let out = old.sync1(&SyncColl::new(&folder, &ko).window(10));
+    let got = &out
+        .changes
+        .iter()
+        .find(|(id, _)| *id == sid)
+        .expect("the series changed")
+        .1;
+    let exceptions: Vec<(Option<&str>, Option<&str>, Option<&str>)> = got
+        .find(cal::EXCEPTIONS)
+        .expect("Exceptions")
+        .find_all(cal::EXCEPTION)
+        .map(|x| {
+            (
+                x.text_of(cal::EXCEPTION_START_TIME),
+                x.text_of(cal::DELETED),
+                x.text_of(cal::SUBJECT),
+            )
+        })
+        .collect();
+    assert_eq!(
+        exceptions,
+        [
+            (Some(week(1).as_str()), None, Some("Planning (moved)")),
+            (Some(week(2).as_str()), Some("1"), None),
+        ]
+    );
+    assert_eq!(
+        got.text_of(cal::SUBJECT),
+        Some("Planning"),
+        "the series is unchanged"
+    );
+}

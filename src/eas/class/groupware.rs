@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::pim::{Contact, Event, Extra, Kind, Record, Task, keep_scalars};
+use crate::store::model::pim::{
+    Contact, Event, Exception, Extra, Kind, MAX_EXCEPTIONS, Record, Stamp, Task, copy_scalars,
+};
 use crate::store::model::{FolderType, GroupwareItem};
 use crate::wbxml::tag::{airsyncbase as base, calendar as cal, contacts as con, tasks as tk};
 use crate::wbxml::{Element, Tag, tag};
@@ -145,7 +147,7 @@ fn merge_contact(
     has: &dyn Fn(Tag) -> bool,
     w: Writer<'_>,
 ) -> Contact {
-    keep_scalars(&mut new, old, |tag, since| {
+    copy_scalars(&mut new, old, |tag, since| {
         !has(tag)
             && (w.ghosts(tag)
                 || w.version < since
@@ -191,7 +193,7 @@ const SERVER_KEPT: [Tag; 9] = [
 fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Event {
     let v16 = w.version >= ProtocolVersion::V16_0;
     let ghosts = |tag: Tag| v16 || (tag != cal::LOCATION && w.ghosts(tag));
-    keep_scalars(&mut new, old, |tag, since| {
+    copy_scalars(&mut new, old, |tag, since| {
         !has(tag) && (ghosts(tag) || w.version < since || SERVER_KEPT.contains(&tag))
     });
     let sent_location = has(cal::LOCATION) || has(base::LOCATION);
@@ -230,7 +232,7 @@ fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer
         }
         // CalendarType, IsLeapMonth (14.0) and FirstDayOfWeek (14.1) an older device
         // cannot send.
-        (Some(r), Some(o)) => keep_scalars(r, o, |_, since| w.version < since),
+        (Some(r), Some(o)) => copy_scalars(r, o, |_, since| w.version < since),
         _ => {}
     }
     if !has(base::BODY) {
@@ -262,7 +264,7 @@ fn eq_address(a: Option<&str>, b: Option<&str>) -> bool {
 /// [MS-ASTASK]: no Supported for tasks; a Change without Importance or ReminderSet keeps
 /// the stored value (3.2.5.3.1–2), and one without Body keeps the body.
 fn merge_task(old: &Task, mut new: Task, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Task {
-    keep_scalars(&mut new, old, |tag, since| {
+    copy_scalars(&mut new, old, |tag, since| {
         !has(tag) && (tag == tk::IMPORTANCE || tag == tk::REMINDER_SET || w.version < since)
     });
     if !has(base::BODY) {
@@ -271,10 +273,64 @@ fn merge_task(old: &Task, mut new: Task, has: &dyn Fn(Tag) -> bool, w: Writer<'_
     if let (Some(r), Some(o)) = (&mut new.recurrence, &old.recurrence) {
         // CalendarType, IsLeapMonth (14.0) and FirstDayOfWeek (14.1) an older device
         // cannot send.
-        keep_scalars(r, o, |_, since| w.version < since);
+        copy_scalars(r, o, |_, since| w.version < since);
     }
     new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
     new
+}
+
+/// One occurrence of a series changed (`sent`: the Change read as an event, and its
+/// ApplicationData) or deleted (`None`) by a 16.x Sync Change or Delete that carries
+/// airsyncbase:InstanceId, its original start ([MS-ASCMD] 2.2.3.24, 2.2.3.42.2; [MS-ASAIRS]
+/// 2.2.2.25): it becomes the series' Exception for that start, or updates it with what the
+/// Change names (what it leaves out is ghosted, as for any 16.x calendar Change).
+pub fn edit_instance(
+    stored: &Record,
+    at: Stamp,
+    sent: Option<(&Event, &Element)>,
+) -> Result<Record, String> {
+    let Record::Event(event) = stored else {
+        return Err("InstanceId names an item that is not an event".into());
+    };
+    if event.recurrence.is_none() {
+        return Err("InstanceId names an event that is not a series".into());
+    }
+    let mut event = event.clone();
+    let position = event.exceptions.iter().position(|x| x.original == at);
+    let mut x = match position {
+        Some(p) => event.exceptions[p].clone(),
+        None => Exception {
+            original: at,
+            ..Exception::default()
+        },
+    };
+    match sent {
+        None => x.deleted = Some(true),
+        Some((e, change)) => {
+            let has = |tag: Tag| change.find(tag).is_some();
+            copy_scalars(&mut x, e, |tag, _| has(tag));
+            if has(cal::LOCATION) || has(base::LOCATION) {
+                x.location = Some(e.location.clone().unwrap_or_default());
+            }
+            if has(cal::ATTENDEES) {
+                x.attendees = Some(e.attendees.clone());
+            }
+            if has(cal::CATEGORIES) {
+                x.categories = Some(e.categories.clone());
+            }
+            if has(base::BODY) {
+                x.body.clone_from(&e.body);
+            }
+        }
+    }
+    match position {
+        Some(p) => event.exceptions[p] = x,
+        None if event.exceptions.len() >= MAX_EXCEPTIONS => {
+            return Err(format!("a series has at most {MAX_EXCEPTIONS} exceptions"));
+        }
+        None => event.exceptions.push(x),
+    }
+    Ok(Record::Event(event))
 }
 
 #[cfg(test)]

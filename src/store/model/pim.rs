@@ -211,23 +211,28 @@ pub struct Body {
     pub data: String,
 }
 
-/// Copies into `into` the scalars of `from` for which `keep(tag, since)` holds: the
-/// stored values a client's Change leaves as they are.
-pub fn keep_scalars<R: Scalars>(
-    into: &mut R,
-    from: &R,
-    keep: impl Fn(Tag, ProtocolVersion) -> bool,
+/// Copies into `into` the scalars of `from` with the same tag for which `pick(tag,
+/// since)` holds (`since` is `into`'s): the stored values a client's Change leaves as
+/// they are, or the elements a Change of one occurrence names.
+pub fn copy_scalars(
+    into: &mut impl Scalars,
+    from: &impl Scalars,
+    pick: impl Fn(Tag, ProtocolVersion) -> bool,
 ) {
-    for (to, from) in into.scalars_mut().into_iter().zip(from.scalars()) {
-        if !keep(to.tag, to.since) {
+    let from = from.scalars();
+    for to in into.scalars_mut() {
+        if !pick(to.tag, to.since) {
             continue;
         }
-        match (to.slot, from.slot) {
+        let Some(f) = from.iter().find(|f| f.tag == to.tag) else {
+            continue;
+        };
+        match (to.slot, &f.slot) {
             (SlotMut::Text(t), Slot::Text(f)) => t.clone_from(f),
-            (SlotMut::Int(t), Slot::Int(f)) => *t = *f,
-            (SlotMut::Flag(t), Slot::Flag(f)) => *t = *f,
-            (SlotMut::Date(t), Slot::Date(f)) => *t = *f,
-            // The same record's tables: the same slots in the same order.
+            (SlotMut::Int(t), Slot::Int(f)) => *t = **f,
+            (SlotMut::Flag(t), Slot::Flag(f)) => *t = **f,
+            (SlotMut::Date(t), Slot::Date(f)) => *t = **f,
+            // Records that give one tag different types share no value.
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ use crate::eas::class::groupware::{self, Class};
 use crate::proto::ids::ItemRef;
 use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::pim::{Event, Record};
+use crate::store::model::pim::{Event, Record, Stamp};
 use crate::store::model::{CollectionState, Held};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
@@ -28,6 +28,10 @@ enum Edit {
     /// Groupware: the Change read as a record, and its ApplicationData (what it names),
     /// merged into the stored item when applied.
     Merge(Record, Element),
+    /// Calendar, 16.x: one occurrence of a series changed (its original start, the
+    /// Change read as an event, its ApplicationData) or deleted.
+    Instance(Stamp, Record, Element),
+    DeleteInstance(Stamp),
 }
 
 /// A merged item the client changed or deleted: (its folder, its id, deleted).
@@ -56,6 +60,7 @@ impl Job {
                     server_id,
                     data,
                     send,
+                    instance,
                 } => {
                     if let (Some(d), Target::Own(id)) = (&self.drafts, target(server_id)) {
                         let answer =
@@ -78,7 +83,7 @@ impl Job {
                             refused.push((f, i, false));
                             Status::ConversionError
                         }
-                        Target::Own(id) => match self.edit(data) {
+                        Target::Own(id) => match self.edit(data, instance.as_deref()) {
                             // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
                             // invalid item."
                             None => Status::ConversionError,
@@ -94,7 +99,32 @@ impl Job {
                         });
                     }
                 }
-                ClientCommand::Delete { server_id } => {
+                ClientCommand::Delete {
+                    server_id,
+                    instance: Some(at),
+                } => {
+                    let status = match (target(server_id), self.instance(at)) {
+                        (Target::Own(id), Some(at)) => {
+                            self.change(w, state, id, &Edit::DeleteInstance(at))?
+                        }
+                        (Target::Own(_), None) => Status::ConversionError,
+                        (Target::Merged(f, i, _), _) => {
+                            refused.push((f, i, false));
+                            Status::ConversionError
+                        }
+                        (Target::Unknown, _) => Status::NotFound,
+                    };
+                    if status != Status::Ok {
+                        out.push(ItemResponse::Delete {
+                            server_id: server_id.clone(),
+                            status,
+                        });
+                    }
+                }
+                ClientCommand::Delete {
+                    server_id,
+                    instance: None,
+                } => {
                     let status = match target(server_id) {
                         Target::Unknown => Status::NotFound,
                         // Deleting the event must not delete the user's task: refused
@@ -182,8 +212,29 @@ impl Job {
         Ok((out, refused))
     }
 
+    /// An InstanceId of a calendar collection's Change or Delete: the occurrence's
+    /// original start; `None` (Status 6) in another class or when it is no dateTime
+    /// ([MS-ASAIRS] 2.2.2.25).
+    fn instance(&self, at: &str) -> Option<Stamp> {
+        let at = (self.class == Some(Class::Calendar))
+            .then(|| crate::proto::datetime::parse_datetime(at))
+            .flatten()
+            .map(Stamp);
+        if at.is_none() {
+            tracing::info!("{}: InstanceId refused", self.device);
+        }
+        at
+    }
+
     /// What a client's Change asks of an item of this collection; `None` when malformed.
-    fn edit(&self, data: &Element) -> Option<Edit> {
+    fn edit(&self, data: &Element, instance: Option<&str>) -> Option<Edit> {
+        if let Some(at) = instance {
+            let at = self.instance(at)?;
+            return crate::eas::class::read_groupware(Class::Calendar, data)
+                .map(|record| Edit::Instance(at, record, data.clone()))
+                .inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
+                .ok();
+        }
         let edit = match self.class {
             None => email::parse_change(data)
                 .map(Edit::Flags)
@@ -282,7 +333,9 @@ impl Job {
         let (account, folder) = (self.account, self.folder);
         let current = match edit {
             Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
-            Edit::Merge(..) => w.groupware_item(account, folder, id)?.map(|g| g.modseq),
+            Edit::Merge(..) | Edit::Instance(..) | Edit::DeleteInstance(_) => {
+                w.groupware_item(account, folder, id)?.map(|g| g.modseq)
+            }
         };
         let Some(current) = current else {
             return Ok(Status::NotFound);
@@ -295,19 +348,35 @@ impl Job {
             Edit::Flags(change) => {
                 items::update_flags(w, account, folder, id, |f| change.apply(f))?.map(|i| i.modseq)
             }
-            Edit::Merge(sent, change) => {
+            Edit::Merge(..) | Edit::Instance(..) | Edit::DeleteInstance(_) => {
                 let Some(stored) = w.groupware_item(account, folder, id)? else {
                     return Ok(Status::NotFound);
                 };
-                let writer = groupware::Writer {
-                    version: self.version,
-                    supported: state.supported.as_deref(),
+                let record = match edit {
+                    Edit::Merge(sent, change) => {
+                        let writer = groupware::Writer {
+                            version: self.version,
+                            supported: state.supported.as_deref(),
+                        };
+                        Ok(groupware::merge(
+                            &stored.record,
+                            sent.clone(),
+                            change,
+                            writer,
+                        ))
+                    }
+                    Edit::Instance(at, Record::Event(sent), change) => {
+                        groupware::edit_instance(&stored.record, *at, Some((sent, change)))
+                    }
+                    Edit::DeleteInstance(at) => groupware::edit_instance(&stored.record, *at, None),
+                    _ => Err("an occurrence's Change that is not an event".into()),
                 };
-                let record = groupware::merge(&stored.record, sent.clone(), change, writer);
                 // The checks are made on the item as it would be: a Change may name
                 // only some elements.
-                let summary = match crate::eas::class::summarize(&record) {
-                    Ok(s) => s,
+                let checked = record
+                    .and_then(|r| crate::eas::class::summarize(&r).map(|summary| (r, summary)));
+                let (record, summary) = match checked {
+                    Ok(c) => c,
                     Err(why) => {
                         tracing::info!("{}: Sync Change refused: {why}", self.device);
                         return Ok(Status::ConversionError);

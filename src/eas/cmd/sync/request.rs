@@ -37,13 +37,18 @@ const MAX_SUPPORTED: usize = 128;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum ClientCommand {
     /// `send`: email2:Send, a draft to send ([MS-ASEMAIL] 2.2.2.69).
+    /// `instance`: airsyncbase:InstanceId, one occurrence of a series (16.x; [MS-ASCMD]
+    /// 2.2.3.24), as sent.
     Change {
         server_id: String,
         data: Element,
         send: bool,
+        instance: Option<String>,
     },
+    /// `instance`: as for Change ([MS-ASCMD] 2.2.3.42.2).
     Delete {
         server_id: String,
+        instance: Option<String>,
     },
     Fetch {
         server_id: String,
@@ -192,6 +197,10 @@ fn parse_collection(
                     .ok_or("command without ServerId")
             };
             let send = cmd.find(email2::SEND).is_some();
+            let instance = |cmd: &Element| {
+                cmd.text_of(crate::wbxml::tag::airsyncbase::INSTANCE_ID)
+                    .map(str::to_owned)
+            };
             commands.push(if cmd.tag == a::CHANGE {
                 ClientCommand::Change {
                     server_id: server_id()?,
@@ -204,10 +213,12 @@ fn parse_collection(
                         }
                     },
                     send,
+                    instance: instance(cmd),
                 }
             } else if cmd.tag == a::DELETE {
                 ClientCommand::Delete {
                     server_id: server_id()?,
+                    instance: instance(cmd),
                 }
             } else if cmd.tag == a::FETCH {
                 ClientCommand::Fetch {
@@ -475,6 +486,7 @@ mod tests {
                     // A Send alone changes nothing else of the draft.
                     data: Element::new(a::APPLICATION_DATA),
                     send: true,
+                    instance: None,
                 },
                 ClientCommand::Add {
                     client_id: "c1".into(),
@@ -483,6 +495,7 @@ mod tests {
                 },
                 ClientCommand::Delete {
                     server_id: "1:3".into(),
+                    instance: None,
                 },
             ]
         );
