@@ -659,3 +659,85 @@ fn a_16_1_change_or_delete_of_one_occurrence_becomes_an_exception_of_the_series(
         "the series is unchanged"
     );
 }
+
+#[test]
+fn items_a_schema_5_store_kept_as_application_data_read_back_the_same_after_the_upgrade() {
+    use base64::Engine as _;
+    use redb::ReadableTable as _;
+    let mut s = server_with(&[ALICE]);
+    let a = device(&s, "a141", "14.1");
+    let contacts = a.folder_of_type(CONTACTS);
+    let calendar = a.folder_of_type(CALENDAR);
+    let (_, contact) = add(&a, &contacts, &init(&a, &contacts, None), "c", ada());
+    let mut appointment = event("Review", now() + DAY, now() + DAY + 3600);
+    appointment.push(t(cal::LOCATION, "Room 4"));
+    appointment.push(t(cal::UID, "client-uid-1"));
+    let (_, meeting) = add(
+        &a,
+        &calendar,
+        &init(&a, &calendar, None),
+        "e",
+        appointment.clone(),
+    );
+    s.shutdown();
+    // Rewrite both rows as schema 5 kept them: the ApplicationData the client sent,
+    // WBXML in base64, instead of the record.
+    {
+        let db = redb::Database::create(s.data_dir().join("easd.redb")).expect("store");
+        let items: redb::TableDefinition<(u64, u64, u64), &[u8]> =
+            redb::TableDefinition::new("groupware_items");
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let tx = db.begin_write().expect("write");
+        {
+            let mut table = tx.open_table(items).expect("groupware_items");
+            let rows: Vec<((u64, u64, u64), Vec<u8>)> = table
+                .iter()
+                .expect("rows")
+                .map(|r| {
+                    let (k, v) = r.expect("row");
+                    (k.value(), v.value().to_vec())
+                })
+                .collect();
+            assert_eq!(rows.len(), 2);
+            for (key, json) in rows {
+                let mut row: serde_json::Value = serde_json::from_slice(&json).expect("json");
+                let sid = format!("{}:{}", key.1, key.2);
+                let sent = if sid == contact {
+                    ada()
+                } else {
+                    appointment.clone()
+                };
+                assert!(sid == contact || sid == meeting, "{sid}");
+                let object = row.as_object_mut().expect("an object");
+                assert!(
+                    object.remove("record").is_some(),
+                    "schema 6 rows hold a record"
+                );
+                object.insert(
+                    "data".into(),
+                    base64::engine::general_purpose::STANDARD
+                        .encode(easd::wbxml::encode(&sent))
+                        .into(),
+                );
+                let bytes = serde_json::to_vec(&row).expect("json");
+                table.insert(key, bytes.as_slice()).expect("insert");
+            }
+            tx.open_table(meta)
+                .expect("meta")
+                .insert("schema_version", 5u32.to_le_bytes().as_slice())
+                .expect("schema_version");
+        }
+        tx.commit().expect("commit");
+    }
+    s.restart();
+    let b = device(&s, "b141", "14.1");
+    for (folder, sid, sent) in [
+        (&contacts, &contact, ada()),
+        (&calendar, &meeting, appointment),
+    ] {
+        let (_, adds) = b.sync_all(SyncColl::new(folder, &init(&b, folder, None)).window(10));
+        assert_eq!(adds.len(), 1, "{adds:?}");
+        assert_eq!(&adds[0].0, sid);
+        assert_eq!(as_sent(&adds[0].1, &sent), sent);
+    }
+}
