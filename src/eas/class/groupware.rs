@@ -210,15 +210,18 @@ fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer
     }
     if has(cal::ATTENDEES) {
         // AttendeeStatus is the server's (a 16.x client MUST NOT send it, [MS-ASCAL]
-        // 2.2.2.5): an attendee sent again keeps the status recorded for that address.
+        // 2.2.2.5), and an older device cannot send ProposedStartTime/EndTime (16.1): an
+        // attendee sent again keeps what was recorded for that address.
         for a in &mut new.attendees {
-            if a.attendee_status.is_none() {
-                a.attendee_status = old
-                    .attendees
-                    .iter()
-                    .find(|o| eq_address(o.email.as_deref(), a.email.as_deref()))
-                    .and_then(|o| o.attendee_status);
-            }
+            let Some(o) =
+                (old.attendees.iter()).find(|o| eq_address(o.email.as_deref(), a.email.as_deref()))
+            else {
+                continue;
+            };
+            let keep_status = a.attendee_status.is_none();
+            copy_scalars(a, o, |tag, since| {
+                w.version < since || (keep_status && tag == cal::ATTENDEE_STATUS)
+            });
         }
     } else if ghosts(cal::ATTENDEES) {
         new.attendees.clone_from(&old.attendees);
@@ -245,9 +248,13 @@ fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer
         // [MS-ASCAL] 2.2.2.21: the occurrences the exceptions named are gone.
     } else {
         let mut exceptions = old.exceptions.clone();
-        for x in std::mem::take(&mut new.exceptions) {
+        for mut x in std::mem::take(&mut new.exceptions) {
             match exceptions.iter_mut().find(|o| o.original == x.original) {
-                Some(o) => *o = x,
+                Some(o) => {
+                    // What the writer's version does not have of an occurrence stays.
+                    copy_scalars(&mut x, o, |_, since| w.version < since);
+                    *o = x;
+                }
                 None => exceptions.push(x),
             }
         }
@@ -433,5 +440,52 @@ mod tests {
         };
         assert_eq!(merged.exceptions.len(), 1);
         assert_eq!(merged.subject, None, "no Supported: omitted is deleted");
+    }
+
+    #[test]
+    fn an_older_writer_keeps_what_its_version_cannot_send() {
+        use crate::store::model::pim::{Attendee, Mode, Place, Stamp};
+        let stored = Record::Event(Box::new(Event {
+            subject: Some("Review".into()),
+            client_uid: Some("c-1".into()),
+            response_requested: Some(true),
+            location: Some(Place {
+                display_name: Some("Room 4".into()),
+                city: Some("Lyon".into()),
+                ..Place::default()
+            }),
+            attendees: vec![Attendee {
+                email: Some("bob@example.com".into()),
+                proposed_start_time: Some(Stamp(7_200)),
+                ..Attendee::default()
+            }],
+            ..Event::default()
+        }));
+        let change = Element::new(airsync::APPLICATION_DATA)
+            .text_child(cal::SUBJECT, "Review")
+            .text_child(cal::LOCATION, "Room 5")
+            .child(
+                Element::new(cal::ATTENDEES)
+                    .child(Element::new(cal::ATTENDEE).text_child(cal::EMAIL, "bob@example.com")),
+            );
+        let sent = Record::parse(Kind::Event, &change, Mode::Strict).unwrap();
+        let writer = Writer {
+            version: ProtocolVersion::V12_1,
+            supported: None,
+        };
+        let Record::Event(merged) = merge(&stored, sent, &change, writer) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.client_uid.as_deref(), Some("c-1"), "16.0+");
+        assert_eq!(merged.response_requested, Some(true), "14.0+");
+        assert_eq!(
+            merged.attendees[0].proposed_start_time,
+            Some(Stamp(7_200)),
+            "16.1"
+        );
+        // A new location text is a new place: the old address does not describe it.
+        let place = merged.location.expect("a location");
+        assert_eq!(place.display_name.as_deref(), Some("Room 5"));
+        assert_eq!(place.city, None);
     }
 }
