@@ -15,7 +15,7 @@ use super::tx::Tx;
 use super::{Event, StoreError, WriteCtx};
 use crate::store::BlobId;
 use crate::store::model::{Flags, MailItem, MessageMeta};
-use crate::store::model::{GroupwareItem, Summary};
+use crate::store::model::{GroupwareItem, Summary, pim};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogKind {
@@ -347,7 +347,7 @@ pub fn move_to(
 }
 
 /// Moves groupware item `id` from `from` to `to`, where it is a new item (new id, new
-/// modseq) with the same ApplicationData; the source's tombstone modseq and the new item.
+/// modseq) with the same record; the source's tombstone modseq and the new item.
 pub fn move_groupware(
     ctx: &mut WriteCtx,
     account: AccountId,
@@ -361,7 +361,7 @@ pub fn move_groupware(
     let Some(tombstone) = delete_groupware(ctx, account, from, id)? else {
         return Ok(None);
     };
-    let moved = put_groupware(ctx, account, to, None, item.data, item.summary)?
+    let moved = put_groupware(ctx, account, to, None, item.record, item.summary)?
         .ok_or_else(|| StoreError::NotFound(format!("new item in folder {to}")))?;
     record_move(ctx, account, (from, id), (to, moved.id))?;
     Ok(Some((tombstone, moved)))
@@ -379,13 +379,13 @@ fn record_move(
 }
 
 /// Stores a groupware item: a new one in `folder` (`id` `None`), or the new
-/// ApplicationData of item `id` (`Ok(None)`: no such item).
+/// record of item `id` (`Ok(None)`: no such item).
 pub fn put_groupware(
     ctx: &mut WriteCtx,
     account: AccountId,
     folder: FolderId,
     id: Option<u64>,
-    data: Vec<u8>,
+    record: pim::Record,
     summary: Summary,
 ) -> Result<Option<GroupwareItem>, StoreError> {
     let (id, created, replaces) = match id {
@@ -398,7 +398,7 @@ pub fn put_groupware(
     let item = GroupwareItem {
         id,
         folder,
-        data,
+        record,
         summary,
         created,
         modseq: next_modseq(ctx, account, folder)?,
@@ -488,5 +488,65 @@ pub fn purge_folder(
         (account, folder, 0)..=(account, folder, u64::MAX),
         |_, _| false,
     )?;
+    Ok(())
+}
+
+/// A groupware item as schema 5 stored it: the client's ApplicationData, WBXML, in base64.
+#[derive(serde::Deserialize)]
+struct Schema5Item {
+    id: u64,
+    folder: FolderId,
+    data: String,
+    summary: Summary,
+    created: i64,
+    modseq: u64,
+}
+
+/// Schema 6: every groupware item's stored ApplicationData read into its typed record.
+/// Values the reading cannot take (the old server kept what a client sent) stay as they
+/// were, in the record's kept elements, so the upgrade loses nothing. Row by row: the
+/// keys are read first, then each row is rewritten in place.
+pub(super) fn migrate_groupware_to_records(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    use base64::Engine as _;
+    use redb::TableHandle as _;
+    let raw: redb::TableDefinition<(AccountId, FolderId, u64), &[u8]> =
+        redb::TableDefinition::new(GROUPWARE_ITEMS.name());
+    let mut table = tx.open_table(raw)?;
+    let keys: Vec<(AccountId, FolderId, u64)> = table
+        .iter()?
+        .map(|row| row.map(|(k, _)| k.value()))
+        .collect::<Result<_, _>>()?;
+    let corrupt = |key: (AccountId, FolderId, u64), detail: String| StoreError::Corrupt {
+        what: "groupware_items",
+        detail: format!("item {key:?}: {detail}"),
+    };
+    for key in keys {
+        let Some(bytes) = table.get(key)?.map(|v| v.value().to_vec()) else {
+            continue;
+        };
+        let old: Schema5Item = tables::decode(&bytes)?;
+        let wbxml_bytes = base64::engine::general_purpose::STANDARD
+            .decode(&old.data)
+            .map_err(|e| corrupt(key, e.to_string()))?;
+        let data = crate::wbxml::decode(&wbxml_bytes, &crate::wbxml::Limits::default())
+            .map_err(|e| corrupt(key, e.to_string()))?;
+        let kind = match old.summary {
+            Summary::Calendar(_) => pim::Kind::Event,
+            Summary::Contact => pim::Kind::Contact,
+            Summary::Task(_) => pim::Kind::Task,
+            Summary::Note(_) => pim::Kind::Note,
+        };
+        let record =
+            pim::Record::parse(kind, &data, pim::Mode::Keep).map_err(|e| corrupt(key, e.0))?;
+        let item = GroupwareItem {
+            id: old.id,
+            folder: old.folder,
+            record,
+            summary: old.summary,
+            created: old.created,
+            modseq: old.modseq,
+        };
+        table.insert(key, tables::encode(&item).as_slice())?;
+    }
     Ok(())
 }

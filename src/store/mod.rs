@@ -36,7 +36,7 @@ pub use error::StoreError;
 pub use writer::{Durability, Event, WriteCtx};
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -195,8 +195,13 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 
 /// `STEPS[i]` takes a store from schema `i + 1` to `i + 2`. The length is tied to
 /// [`SCHEMA_VERSION`], so bumping the version without adding its step does not compile.
-const STEPS: [Step; SCHEMA_VERSION as usize - 1] =
-    [step_1_to_2, step_2_to_3, step_3_to_4, step_4_to_5];
+const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
+    step_1_to_2,
+    step_2_to_3,
+    step_3_to_4,
+    step_4_to_5,
+    step_5_to_6,
+];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
 fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -227,6 +232,12 @@ fn step_4_to_5(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::MOVED)?;
     tx.open_table(tables::CONVERSATION_MOVES)?;
     Ok(())
+}
+
+/// Schema 6 keeps calendar, contact, task and note items as typed records
+/// (`model::pim`) instead of the client's ApplicationData.
+fn step_5_to_6(tx: &WriteTransaction) -> Result<(), StoreError> {
+    items::migrate_groupware_to_records(tx)
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

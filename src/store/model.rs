@@ -10,6 +10,7 @@ use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
 mod governance;
+pub mod pim;
 mod sync_state;
 mod tls;
 
@@ -541,9 +542,8 @@ pub enum Summary {
 pub struct GroupwareItem {
     pub id: u64,
     pub folder: FolderId,
-    /// The ApplicationData element as the client sent it, WBXML-encoded.
-    #[serde(with = "base64_bytes")]
-    pub data: Vec<u8>,
+    /// The item, typed.
+    pub record: pim::Record,
     pub summary: Summary,
     /// When easd first stored the item (Unix seconds).
     pub created: i64,

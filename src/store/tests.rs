@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -553,4 +553,83 @@ fn outside_the_store_reads_go_through_view() {
         "const S: &str = \"sync_snapshot\";\n",
         "sync_snapshot"
     ));
+}
+
+#[test]
+fn a_version_5_store_gets_its_groupware_items_as_records() {
+    use crate::proto::version::ProtocolVersion;
+    use crate::store::model::pim::{Kind, Mode, Record};
+    use crate::store::model::{CalendarSummary, Summary};
+    use crate::wbxml::Element;
+    use crate::wbxml::tag::{airsync, airsyncbase, calendar as cal, contacts as c};
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    // Items as schema 5 kept them: the client's ApplicationData re-encoded as WBXML. The
+    // contact has a value the typed reading refuses (the old server did not check).
+    let event = Element::new(airsync::APPLICATION_DATA)
+        .text_child(cal::END_TIME, "2026-03-02T10:00:00.000Z")
+        .text_child(cal::SUBJECT, "Review")
+        .text_child(cal::START_TIME, "2026-03-02T09:00:00.000Z")
+        .text_child(cal::UID, "abc")
+        .text_child(cal::LOCATION, "Room 4")
+        .child(
+            Element::new(airsyncbase::BODY)
+                .text_child(airsyncbase::TYPE, "1")
+                .text_child(airsyncbase::ESTIMATED_DATA_SIZE, "4")
+                .text_child(airsyncbase::DATA, "Text"),
+        );
+    let contact = Element::new(airsync::APPLICATION_DATA)
+        .text_child(c::FIRST_NAME, "Ada")
+        .text_child(c::BIRTHDAY, "someday");
+    let old = |id: u64, data: &Element, summary: Summary| {
+        use base64::Engine as _;
+        serde_json::to_vec(&serde_json::json!({
+            "id": id,
+            "folder": 7,
+            "data": base64::engine::general_purpose::STANDARD.encode(crate::wbxml::encode(data)),
+            "summary": summary,
+            "created": 100,
+            "modseq": id,
+        }))
+        .unwrap()
+    };
+    {
+        let raw: redb::TableDefinition<(u64, u64, u64), &[u8]> =
+            redb::TableDefinition::new("groupware_items");
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(raw).unwrap();
+            let summary = Summary::Calendar(CalendarSummary::default());
+            t.insert((1, 7, 1), old(1, &event, summary).as_slice())
+                .unwrap();
+            t.insert((1, 7, 2), old(2, &contact, Summary::Contact).as_slice())
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 5);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    use super::items::ItemReads;
+    let e = tx.groupware_item(1, 7, 1).unwrap().expect("the event");
+    assert_eq!(
+        e.record,
+        Record::parse(Kind::Event, &event, Mode::Strict).unwrap(),
+        "read as a client's Add of it is"
+    );
+    assert_eq!((e.created, e.modseq), (100, 1));
+    // A 12.1 reader gets it as the old server sent it.
+    assert_eq!(e.record.render(ProtocolVersion::V12_1), event);
+    let c = tx.groupware_item(1, 7, 2).unwrap().expect("the contact");
+    let Record::Contact(read) = &c.record else {
+        panic!("{c:?}")
+    };
+    assert_eq!(read.first_name.as_deref(), Some("Ada"));
+    assert_eq!(
+        c.record.render(ProtocolVersion::V14_1),
+        contact,
+        "the unreadable Birthday is kept as it was"
+    );
 }

@@ -228,6 +228,7 @@ pub fn rewind(state: &CollectionState) -> Option<CollectionState> {
         added: Vec::new(),
         attached: Vec::new(),
         refused: Vec::new(),
+        supported: state.supported.clone(),
     })
 }
 

@@ -371,7 +371,7 @@ mod tests {
                     SyncItem::Groupware(GroupwareItem {
                         id,
                         folder,
-                        data: Vec::new(),
+                        record: crate::store::model::pim::Record::Contact(Box::default()),
                         summary: Summary::Contact,
                         created: 0,
                         modseq: e.modseq,

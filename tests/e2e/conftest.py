@@ -109,6 +109,7 @@ MARKERS = {
     "mail": "mail: LMTP delivery, Sync of mail folders, ItemOperations, MoveItems",
     "send_push": "SendMail and direct push (Ping)",
     "governance": "device governance: block, policy change, remote wipe",
+    "pim": "calendar, contacts, tasks and notes: typed items, ghosting",
 }
 
 

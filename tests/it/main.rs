@@ -32,6 +32,7 @@ mod mail;
 mod memory;
 mod metrics;
 mod oof;
+mod pim;
 mod policy;
 mod push;
 mod send;

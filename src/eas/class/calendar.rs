@@ -1,25 +1,58 @@
-//! Calendar items ([MS-ASCAL]): what the server reads of an event, for the FilterType
-//! window of calendar collections ([MS-ASCMD] 2.2.3.71.2), and the all-day events other
-//! items are shown as (tasks and notes in a calendar).
+//! Calendar items ([MS-ASCAL]): the checks of a client's event beyond its record's own,
+//! what the server reads of an event for the FilterType window of calendar collections
+//! ([MS-ASCMD] 2.2.3.71.2), and the all-day events other items are shown as (tasks and
+//! notes in a calendar).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-
-use super::groupware::{Class, Malformed, datetime, flag};
-use crate::proto::datetime::format_datetime;
+use crate::pim::recur;
+use crate::proto::timezone::TimeZoneInfo;
+use crate::store::model::pim::{Body, Event, Stamp};
 use crate::store::model::{CalendarSummary, GroupwareItem};
-use crate::wbxml::tag::{airsync, airsyncbase, calendar as cal};
-use crate::wbxml::{Element, Tag};
 
-pub fn summary(data: &Element) -> Result<CalendarSummary, Malformed> {
-    let class = Class::Calendar;
+/// Checks what reading the values does not, and extracts the summary: a Timezone that is
+/// a TIME_ZONE_INFORMATION ([MS-ASCAL] 2.2.2.44), an EndTime only with a StartTime
+/// (3.2.5.3), a Recurrence whose Type has the children it needs (2.2.2.37, 3.2.5.3).
+/// Each failure is Status 6.
+pub fn summary(event: &Event) -> Result<CalendarSummary, String> {
+    if let Some(blob) = &event.timezone {
+        TimeZoneInfo::from_base64(blob).map_err(|e| format!("Timezone: {e}"))?;
+    }
+    if event.end_time.is_some() && event.start_time.is_none() {
+        return Err("EndTime without StartTime".into());
+    }
+    if let Some(r) = &event.recurrence {
+        recur::Recurrence::from_fields(&recurrence_fields!(r))
+            .map_err(|e| format!("Recurrence: {e}"))?;
+    }
     Ok(CalendarSummary {
-        start: datetime(class, data, cal::START_TIME)?,
-        end: datetime(class, data, cal::END_TIME)?,
-        all_day: flag(class, data, cal::ALL_DAY_EVENT)?,
-        recurring: data.find(cal::RECURRENCE).is_some(),
+        start: event.start_time.map(|s| s.0),
+        end: event.end_time.map(|s| s.0),
+        all_day: event.all_day_event == Some(true),
+        recurring: event.recurrence.is_some(),
     })
 }
+
+/// A stored Recurrence (an event's, or a task's, whose pattern has the same children) as
+/// the numbers `pim::recur` checks; a negative one is out of every range.
+macro_rules! recurrence_fields {
+    ($r:expr) => {{
+        let r = $r;
+        let n = |v: Option<i32>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+        $crate::pim::recur::RecurrenceFields {
+            kind: n(r.kind),
+            interval: n(r.interval),
+            until: r.until.map(|s| s.0),
+            occurrences: n(r.occurrences),
+            day_of_week: n(r.day_of_week),
+            day_of_month: n(r.day_of_month),
+            week_of_month: n(r.week_of_month),
+            month_of_year: n(r.month_of_year),
+            first_day_of_week: n(r.first_day_of_week),
+            calendar_type: n(r.calendar_type),
+            is_leap_month: n(r.is_leap_month),
+        }
+    }};
+}
+pub(super) use recurrence_fields;
 
 /// An all-day event made from another item: the days `[first, after)` (midnights, UTC),
 /// what it carries over, shown as free time (it blocks nothing).
@@ -28,52 +61,36 @@ pub struct AllDay<'a> {
     pub first: i64,
     pub after: i64,
     pub subject: &'a str,
-    /// The source's ApplicationData, for its airsyncbase:Body and categories.
-    pub source: &'a Element,
-    /// The source's Categories element and its Category children.
-    pub categories: (Tag, Tag),
+    pub body: Option<&'a Body>,
+    pub categories: &'a [String],
     /// Minutes before the start.
     pub reminder: Option<i64>,
-    pub sensitivity: Option<&'a str>,
+    pub sensitivity: Option<i32>,
 }
 
 impl AllDay<'_> {
-    pub fn application_data(&self) -> Element {
-        // [MS-ASCAL] Timezone: a TIME_ZONE_INFORMATION of zero bias and no daylight rule
-        // (172 zero bytes), UTC; the event's days are the source's dates as sent.
-        let mut e = Element::new(airsync::APPLICATION_DATA)
-            .text_child(cal::TIMEZONE, BASE64.encode([0u8; 172]))
-            .text_child(cal::ALL_DAY_EVENT, "1");
-        if let Some(body) = self.source.find(airsyncbase::BODY) {
-            e.push(body.clone());
+    pub fn event(&self) -> Event {
+        Event {
+            // [MS-ASCAL] Timezone: a TIME_ZONE_INFORMATION of zero bias and no daylight
+            // rule, UTC; the event's days are the source's dates as sent. (A 16.x reader
+            // gets no Timezone for an all-day event.)
+            timezone: Some(TimeZoneInfo::utc().to_base64()),
+            all_day_event: Some(true),
+            body: self.body.cloned(),
+            // [MS-ASCAL] BusyStatus 0: free.
+            busy_status: Some(0),
+            categories: self.categories.to_vec(),
+            dt_stamp: Some(Stamp(self.item.created)),
+            end_time: Some(Stamp(self.after)),
+            // [MS-ASCAL] MeetingStatus 0: an appointment, not a meeting.
+            meeting_status: Some(0),
+            reminder: self.reminder.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+            sensitivity: self.sensitivity,
+            subject: Some(self.subject.to_owned()),
+            start_time: Some(Stamp(self.first)),
+            uid: Some(format!("easd-{}-{}", self.item.folder, self.item.id)),
+            ..Event::default()
         }
-        // [MS-ASCAL] BusyStatus 0: free.
-        e.push_text(cal::BUSY_STATUS, "0");
-        let (list, one) = self.categories;
-        if let Some(categories) = self.source.find(list) {
-            let mut c = Element::new(cal::CATEGORIES);
-            for category in categories.find_all(one) {
-                c.push_text(cal::CATEGORY, category.text().unwrap_or_default());
-            }
-            e.push(c);
-        }
-        e.push_text(cal::DT_STAMP, format_datetime(self.item.created));
-        e.push_text(cal::END_TIME, format_datetime(self.after));
-        // [MS-ASCAL] MeetingStatus 0: an appointment, not a meeting.
-        e.push_text(cal::MEETING_STATUS, "0");
-        if let Some(minutes) = self.reminder {
-            e.push_text(cal::REMINDER, minutes.to_string());
-        }
-        if let Some(s) = self.sensitivity {
-            e.push_text(cal::SENSITIVITY, s);
-        }
-        e.push_text(cal::SUBJECT, self.subject);
-        e.push_text(cal::START_TIME, format_datetime(self.first));
-        e.push_text(
-            cal::UID,
-            format!("easd-{}-{}", self.item.folder, self.item.id),
-        );
-        e
     }
 }
 
@@ -87,20 +104,42 @@ pub const DAY: i64 = 86_400;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wbxml::tag::airsync;
+    use crate::store::model::pim::Recurrence;
 
     #[test]
-    fn a_series_is_in_every_window() {
-        let event = Element::new(airsync::APPLICATION_DATA)
-            .text_child(cal::START_TIME, "2026-01-01T10:00:00.000Z")
-            .text_child(cal::END_TIME, "2026-01-01T11:00:00.000Z");
+    fn a_series_is_in_every_window_and_a_bad_event_is_refused() {
+        let event = Event {
+            start_time: Some(Stamp(1_767_261_600)),
+            end_time: Some(Stamp(1_767_265_200)),
+            ..Event::default()
+        };
         let s = summary(&event).expect("valid");
         assert_eq!(s.until(), 1_767_265_200);
-        let series = event
-            .clone()
-            .child(Element::new(cal::RECURRENCE).text_child(cal::TYPE, "0"));
+        let series = Event {
+            recurrence: Some(Recurrence {
+                kind: Some(0),
+                ..Recurrence::default()
+            }),
+            ..event.clone()
+        };
         assert_eq!(summary(&series).expect("valid").until(), i64::MAX);
-        let bad = event.text_child(cal::ALL_DAY_EVENT, "yes");
-        assert!(summary(&bad).is_err());
+        let weekly_without_days = Event {
+            recurrence: Some(Recurrence {
+                kind: Some(1),
+                ..Recurrence::default()
+            }),
+            ..event.clone()
+        };
+        assert!(summary(&weekly_without_days).is_err());
+        let bad_zone = Event {
+            timezone: Some("AAAA".into()),
+            ..event.clone()
+        };
+        assert!(summary(&bad_zone).is_err());
+        let end_only = Event {
+            start_time: None,
+            ..event
+        };
+        assert!(summary(&end_only).is_err());
     }
 }

@@ -1,19 +1,20 @@
 //! Calendar, contact, task and note items ([MS-ASCAL], [MS-ASCNTC], [MS-ASTASK],
-//! [MS-ASNOTE]) as easd keeps them: the ApplicationData a client sent, losslessly (the
-//! element re-encoded as WBXML), with a small typed summary extracted when it is written
-//! for the server's own logic (the calendar filter, tasks as events).
-//!
-//! easd does not otherwise interpret these items: what one device sends, the others get
-//! back as it was sent. Full calendar and contact support (iCalendar/vCard, meeting
-//! requests, the GAL) is a later job; it replaces [`super::parse_groupware`] and
-//! [`application_data`] and
-//! the class modules' summaries, and leaves sync and the store as they are.
+//! [MS-ASNOTE]) as easd keeps them: typed records (`store::model::pim`), read from the
+//! ApplicationData a client sends and written back for each reader's protocol version,
+//! with a small summary for the server's own logic (the calendar filter, tasks as events).
+//! This module holds what the classes share: the class of a folder, the checks of a
+//! client's item beyond its record's own ([`Malformed`]: Status 6), and the item as a
+//! reader gets it.
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoreError;
+use crate::proto::version::ProtocolVersion;
+use crate::store::model::pim::{
+    Contact, Event, Exception, Extra, Kind, MAX_EXCEPTIONS, Record, Stamp, Task, copy_scalars,
+};
 use crate::store::model::{FolderType, GroupwareItem};
-use crate::wbxml::{self, Element, tag};
+use crate::wbxml::tag::{airsyncbase as base, calendar as cal, contacts as con, tasks as tk};
+use crate::wbxml::{Element, Tag, tag};
 
 /// The item class a groupware folder holds (the [MS-ASCMD] Class of its collection).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +45,16 @@ impl Class {
             Class::Contacts => "Contacts",
             Class::Tasks => "Tasks",
             Class::Notes => "Notes",
+        }
+    }
+
+    /// The record kind of the class's items.
+    pub fn kind(self) -> Kind {
+        match self {
+            Class::Calendar => Kind::Event,
+            Class::Contacts => Kind::Contact,
+            Class::Tasks => Kind::Task,
+            Class::Notes => Kind::Note,
         }
     }
 
@@ -80,38 +91,253 @@ impl Malformed {
     }
 }
 
-/// The item's ApplicationData as stored.
-pub fn application_data(item: &GroupwareItem) -> Result<Element, StoreError> {
-    wbxml::decode(&item.data, &wbxml::Limits::default()).map_err(|e| StoreError::Corrupt {
-        what: "groupware_items",
-        detail: format!("item {}: {e}", item.id),
-    })
+/// The item's ApplicationData as a reader of `version` gets it.
+pub fn application_data(item: &GroupwareItem, version: ProtocolVersion) -> Element {
+    item.record.render(version)
 }
 
-/// An optional dateTime child; present but unparseable is malformed.
-pub(super) fn datetime(
-    class: Class,
-    data: &Element,
-    tag: wbxml::Tag,
-) -> Result<Option<i64>, Malformed> {
-    data.text_of(tag)
-        .map(|t| {
-            crate::proto::datetime::parse_datetime(t)
-                .ok_or_else(|| Malformed::new(class, format!("{tag} {t:?} is not a dateTime")))
-        })
-        .transpose()
+/// Who sends a Change: what its protocol version can carry, and which elements its
+/// initial Sync listed in Supported ([MS-ASCMD] 2.2.3.179; `None`: no Supported).
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    pub version: ProtocolVersion,
+    pub supported: Option<&'a [u16]>,
 }
 
-/// An optional 0/1 child ([MS-ASDTYPE] 2.1 boolean); anything else is malformed.
-pub(super) fn flag(class: Class, data: &Element, tag: wbxml::Tag) -> Result<bool, Malformed> {
-    match data.text_of(tag).map(str::trim) {
-        None | Some("0") => Ok(false),
-        Some("1") => Ok(true),
-        Some(other) => Err(Malformed::new(
-            class,
-            format!("{tag} {other:?} is not 0 or 1"),
-        )),
+impl Writer<'_> {
+    /// Whether `tag` is ghosted for this writer ([MS-ASCMD] 2.2.3.179): with a Supported
+    /// list, every element it does not name is; without one, none is.
+    fn ghosts(&self, tag: Tag) -> bool {
+        let code = u16::from(tag.page()) << 8 | u16::from(tag.token());
+        self.supported.is_some_and(|list| !list.contains(&code))
     }
+}
+
+/// The stored item with a client's Change applied. `sent` is the Change read as a
+/// record, `change` its ApplicationData (what it names). An element the Change does not
+/// carry is deleted only where the class's rules say so; it is kept when it is ghosted
+/// for this writer, when the writer's version does not have it (a 12.1 device cannot
+/// send a 16.x element, so its Change does not erase one), when the server manages it,
+/// and for Body and Exceptions, which are never deleted by omission.
+pub fn merge(stored: &Record, sent: Record, change: &Element, writer: Writer<'_>) -> Record {
+    let has = |tag: Tag| change.find(tag).is_some();
+    match (stored, sent) {
+        (Record::Contact(old), Record::Contact(new)) => {
+            Record::Contact(Box::new(merge_contact(old, *new, &has, writer)))
+        }
+        (Record::Event(old), Record::Event(new)) => {
+            Record::Event(Box::new(merge_event(old, *new, &has, writer)))
+        }
+        (Record::Task(old), Record::Task(new)) => {
+            Record::Task(Box::new(merge_task(old, *new, &has, writer)))
+        }
+        // [MS-ASNOTE] 3.1.5.3: notes have no Supported; a Change carries the whole note.
+        (Record::Note(_), Record::Note(new)) => Record::Note(new),
+        // A Change is read as the folder's class, which is the stored item's.
+        (_, sent) => sent,
+    }
+}
+
+/// [MS-ASCNTC]: every contact element can be ghosted (2.2.2), Alias and WeightedRank are
+/// the server's (recipient information cache, 2.2.2.2, 2.2.2.64), and a Change without
+/// Body does not delete the stored notes (3.1.5.4 / 2.2.2.9).
+fn merge_contact(
+    old: &Contact,
+    mut new: Contact,
+    has: &dyn Fn(Tag) -> bool,
+    w: Writer<'_>,
+) -> Contact {
+    copy_scalars(&mut new, old, |tag, since| {
+        !has(tag)
+            && (w.ghosts(tag)
+                || w.version < since
+                || tag == con::ALIAS
+                || tag == con::WEIGHTED_RANK)
+    });
+    if !has(con::CATEGORIES) && w.ghosts(con::CATEGORIES) {
+        new.categories.clone_from(&old.categories);
+    }
+    if !has(con::CHILDREN) && w.ghosts(con::CHILDREN) {
+        new.children.clone_from(&old.children);
+    }
+    if !has(con::PICTURE) && w.ghosts(con::PICTURE) {
+        new.picture.clone_from(&old.picture);
+    }
+    if !has(base::BODY) {
+        new.body.clone_from(&old.body);
+    }
+    new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    new
+}
+
+/// Calendar elements the server keeps when a Change leaves them out: the UID and
+/// ClientUid it holds, what a 16.x client MUST NOT send (DtStamp, OrganizerName,
+/// OrganizerEmail; [MS-ASCAL] 2.2.2.18, 2.2.2.35–36), and what only responses carry
+/// (AppointmentReplyTime, ResponseType, OnlineMeeting*; 2.2.2.2, 2.2.2.40, 2.2.2.33–34).
+const SERVER_KEPT: [Tag; 9] = [
+    cal::UID,
+    cal::CLIENT_UID,
+    cal::DT_STAMP,
+    cal::ORGANIZER_NAME,
+    cal::ORGANIZER_EMAIL,
+    cal::APPOINTMENT_REPLY_TIME,
+    cal::RESPONSE_TYPE,
+    cal::ONLINE_MEETING_CONF_LINK,
+    cal::ONLINE_MEETING_EXTERNAL_LINK,
+];
+
+/// [MS-ASCAL]: up to 14.1 the Supported rules (Location cannot be ghosted, 2.2.2.27);
+/// from 16.0 every element a Change leaves out is ghosted (3.1.5.3). Exceptions left out
+/// stay, and an Exception left out of the list stays (3.1.5.3.1); from 16.0 a new
+/// StartTime, EndTime or Recurrence of the series deletes its exceptions (2.2.2.21).
+fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Event {
+    let v16 = w.version >= ProtocolVersion::V16_0;
+    let ghosts = |tag: Tag| v16 || (tag != cal::LOCATION && w.ghosts(tag));
+    copy_scalars(&mut new, old, |tag, since| {
+        !has(tag) && (ghosts(tag) || w.version < since || SERVER_KEPT.contains(&tag))
+    });
+    let sent_location = has(cal::LOCATION) || has(base::LOCATION);
+    match (&new.location, &old.location) {
+        // A 12.x/14.x device sends back the DisplayName it was given: the rest of the
+        // 16.x location (address, coordinates) it cannot show is kept.
+        (Some(sent), Some(kept))
+            if !v16 && has(cal::LOCATION) && sent.display_name == kept.display_name =>
+        {
+            new.location = Some(kept.clone());
+        }
+        _ if !sent_location && ghosts(cal::LOCATION) => new.location.clone_from(&old.location),
+        _ => {}
+    }
+    if has(cal::ATTENDEES) {
+        // AttendeeStatus is the server's (a 16.x client MUST NOT send it, [MS-ASCAL]
+        // 2.2.2.5), and an older device cannot send ProposedStartTime/EndTime (16.1): an
+        // attendee sent again keeps what was recorded for that address.
+        for a in &mut new.attendees {
+            let Some(o) =
+                (old.attendees.iter()).find(|o| eq_address(o.email.as_deref(), a.email.as_deref()))
+            else {
+                continue;
+            };
+            let keep_status = a.attendee_status.is_none();
+            copy_scalars(a, o, |tag, since| {
+                w.version < since || (keep_status && tag == cal::ATTENDEE_STATUS)
+            });
+        }
+    } else if ghosts(cal::ATTENDEES) {
+        new.attendees.clone_from(&old.attendees);
+    }
+    if !has(cal::CATEGORIES) && ghosts(cal::CATEGORIES) {
+        new.categories.clone_from(&old.categories);
+    }
+    match (&mut new.recurrence, &old.recurrence) {
+        (None, Some(_)) if !has(cal::RECURRENCE) && ghosts(cal::RECURRENCE) => {
+            new.recurrence.clone_from(&old.recurrence);
+        }
+        // CalendarType, IsLeapMonth (14.0) and FirstDayOfWeek (14.1) an older device
+        // cannot send.
+        (Some(r), Some(o)) => copy_scalars(r, o, |_, since| w.version < since),
+        _ => {}
+    }
+    if !has(base::BODY) {
+        new.body.clone_from(&old.body);
+    }
+    let series_moved = new.start_time != old.start_time
+        || new.end_time != old.end_time
+        || new.recurrence != old.recurrence;
+    if v16 && series_moved {
+        // [MS-ASCAL] 2.2.2.21: the occurrences the exceptions named are gone.
+    } else {
+        let mut exceptions = old.exceptions.clone();
+        for mut x in std::mem::take(&mut new.exceptions) {
+            match exceptions.iter_mut().find(|o| o.original == x.original) {
+                Some(o) => {
+                    // What the writer's version does not have of an occurrence stays.
+                    copy_scalars(&mut x, o, |_, since| w.version < since);
+                    *o = x;
+                }
+                None => exceptions.push(x),
+            }
+        }
+        new.exceptions = exceptions;
+    }
+    new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    new
+}
+
+fn eq_address(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.trim().eq_ignore_ascii_case(b.trim()))
+}
+
+/// [MS-ASTASK]: no Supported for tasks; a Change without Importance or ReminderSet keeps
+/// the stored value (3.2.5.3.1–2), and one without Body keeps the body.
+fn merge_task(old: &Task, mut new: Task, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Task {
+    copy_scalars(&mut new, old, |tag, since| {
+        !has(tag) && (tag == tk::IMPORTANCE || tag == tk::REMINDER_SET || w.version < since)
+    });
+    if !has(base::BODY) {
+        new.body.clone_from(&old.body);
+    }
+    if let (Some(r), Some(o)) = (&mut new.recurrence, &old.recurrence) {
+        // CalendarType, IsLeapMonth (14.0) and FirstDayOfWeek (14.1) an older device
+        // cannot send.
+        copy_scalars(r, o, |_, since| w.version < since);
+    }
+    new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    new
+}
+
+/// One occurrence of a series changed (`sent`: the Change read as an event, and its
+/// ApplicationData) or deleted (`None`) by a 16.x Sync Change or Delete that carries
+/// airsyncbase:InstanceId, its original start ([MS-ASCMD] 2.2.3.24, 2.2.3.42.2; [MS-ASAIRS]
+/// 2.2.2.25): it becomes the series' Exception for that start, or updates it with what the
+/// Change names (what it leaves out is ghosted, as for any 16.x calendar Change).
+pub fn edit_instance(
+    stored: &Record,
+    at: Stamp,
+    sent: Option<(&Event, &Element)>,
+) -> Result<Record, String> {
+    let Record::Event(event) = stored else {
+        return Err("InstanceId names an item that is not an event".into());
+    };
+    if event.recurrence.is_none() {
+        return Err("InstanceId names an event that is not a series".into());
+    }
+    let mut event = event.clone();
+    let position = event.exceptions.iter().position(|x| x.original == at);
+    let mut x = match position {
+        Some(p) => event.exceptions[p].clone(),
+        None => Exception {
+            original: at,
+            ..Exception::default()
+        },
+    };
+    match sent {
+        None => x.deleted = Some(true),
+        Some((e, change)) => {
+            let has = |tag: Tag| change.find(tag).is_some();
+            copy_scalars(&mut x, e, |tag, _| has(tag));
+            if has(cal::LOCATION) || has(base::LOCATION) {
+                x.location = Some(e.location.clone().unwrap_or_default());
+            }
+            if has(cal::ATTENDEES) {
+                x.attendees = Some(e.attendees.clone());
+            }
+            if has(cal::CATEGORIES) {
+                x.categories = Some(e.categories.clone());
+            }
+            if has(base::BODY) {
+                x.body.clone_from(&e.body);
+            }
+        }
+    }
+    match position {
+        Some(p) => event.exceptions[p] = x,
+        None if event.exceptions.len() >= MAX_EXCEPTIONS => {
+            return Err(format!("a series has at most {MAX_EXCEPTIONS} exceptions"));
+        }
+        None => event.exceptions.push(x),
+    }
+    Ok(Record::Event(event))
 }
 
 #[cfg(test)]
@@ -126,19 +352,19 @@ mod tests {
         let data = Element::new(airsync::APPLICATION_DATA)
             .text_child(t::SUBJECT, "Call")
             .text_child(t::COMPLETE, "0");
-        let (bytes, summary) = parse(Class::Tasks, &data).expect("a task");
+        let (record, summary) = parse(Class::Tasks, &data).expect("a task");
         assert!(matches!(summary, Summary::Task(_)));
         let item = GroupwareItem {
             id: 1,
             folder: 2,
-            data: bytes,
+            record,
             summary,
             created: 0,
             modseq: 1,
         };
         let json = serde_json::to_vec(&item).expect("json");
         let back: GroupwareItem = serde_json::from_slice(&json).expect("round trip");
-        assert_eq!(application_data(&back).expect("decodes"), data);
+        assert_eq!(application_data(&back, ProtocolVersion::V14_1), data);
 
         assert!(
             parse(Class::Calendar, &data).is_err(),
@@ -150,5 +376,116 @@ mod tests {
         let bad_date =
             Element::new(airsync::APPLICATION_DATA).text_child(cal::START_TIME, "yesterday");
         assert!(parse(Class::Calendar, &bad_date).is_err());
+    }
+
+    #[test]
+    fn a_16_change_keeps_attendee_status_and_a_moved_series_loses_its_exceptions() {
+        use crate::store::model::pim::{Attendee, Exception, Mode, Recurrence, Stamp};
+        let stored = Record::Event(Box::new(Event {
+            start_time: Some(Stamp(1_000)),
+            end_time: Some(Stamp(2_000)),
+            subject: Some("Sync".into()),
+            attendees: vec![Attendee {
+                email: Some("Bob@Example.com".into()),
+                attendee_status: Some(3),
+                ..Attendee::default()
+            }],
+            recurrence: Some(Recurrence {
+                kind: Some(0),
+                interval: Some(1),
+                ..Recurrence::default()
+            }),
+            exceptions: vec![Exception {
+                original: Stamp(87_400),
+                deleted: Some(true),
+                ..Exception::default()
+            }],
+            ..Event::default()
+        }));
+        let writer = Writer {
+            version: ProtocolVersion::V16_1,
+            supported: None,
+        };
+        let change = Element::new(airsync::APPLICATION_DATA).child(
+            Element::new(cal::ATTENDEES).child(
+                Element::new(cal::ATTENDEE)
+                    .text_child(cal::EMAIL, "bob@example.com")
+                    .text_child(cal::NAME, "Bob"),
+            ),
+        );
+        let sent = Record::parse(Kind::Event, &change, Mode::Strict).unwrap();
+        let Record::Event(merged) = merge(&stored, sent, &change, writer) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.attendees[0].attendee_status, Some(3));
+        assert_eq!(merged.subject.as_deref(), Some("Sync"), "ghosted at 16.x");
+        assert_eq!(merged.exceptions.len(), 1);
+
+        let moved = Element::new(airsync::APPLICATION_DATA)
+            .text_child(cal::START_TIME, "1970-01-01T00:30:00.000Z");
+        let sent = Record::parse(Kind::Event, &moved, Mode::Strict).unwrap();
+        let Record::Event(merged) = merge(&stored, sent, &moved, writer) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.start_time, Some(Stamp(1_800)));
+        assert!(merged.exceptions.is_empty(), "[MS-ASCAL] 2.2.2.21");
+        // Below 16.0 the same Change keeps them.
+        let older = Writer {
+            version: ProtocolVersion::V14_1,
+            supported: None,
+        };
+        let sent = Record::parse(Kind::Event, &moved, Mode::Strict).unwrap();
+        let Record::Event(merged) = merge(&stored, sent, &moved, older) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.exceptions.len(), 1);
+        assert_eq!(merged.subject, None, "no Supported: omitted is deleted");
+    }
+
+    #[test]
+    fn an_older_writer_keeps_what_its_version_cannot_send() {
+        use crate::store::model::pim::{Attendee, Mode, Place, Stamp};
+        let stored = Record::Event(Box::new(Event {
+            subject: Some("Review".into()),
+            client_uid: Some("c-1".into()),
+            response_requested: Some(true),
+            location: Some(Place {
+                display_name: Some("Room 4".into()),
+                city: Some("Lyon".into()),
+                ..Place::default()
+            }),
+            attendees: vec![Attendee {
+                email: Some("bob@example.com".into()),
+                proposed_start_time: Some(Stamp(7_200)),
+                ..Attendee::default()
+            }],
+            ..Event::default()
+        }));
+        let change = Element::new(airsync::APPLICATION_DATA)
+            .text_child(cal::SUBJECT, "Review")
+            .text_child(cal::LOCATION, "Room 5")
+            .child(
+                Element::new(cal::ATTENDEES)
+                    .child(Element::new(cal::ATTENDEE).text_child(cal::EMAIL, "bob@example.com")),
+            );
+        let sent = Record::parse(Kind::Event, &change, Mode::Strict).unwrap();
+        let writer = Writer {
+            version: ProtocolVersion::V12_1,
+            supported: None,
+        };
+        let Record::Event(merged) = merge(&stored, sent, &change, writer) else {
+            panic!("an event")
+        };
+        assert_eq!(merged.client_uid.as_deref(), Some("c-1"), "16.0+");
+        assert_eq!(merged.response_requested, Some(true), "14.0+");
+        assert_eq!(
+            merged.attendees[0].proposed_start_time,
+            Some(Stamp(7_200)),
+            "16.1"
+        );
+        // A new location text is a new place: the old address does not describe it.
+        let place = merged.location.expect("a location");
+        assert_eq!(place.display_name.as_deref(), Some("Room 5"));
+        assert_eq!(place.city, None);
     }
 }

@@ -19,8 +19,9 @@ use groupware::{Class, Malformed};
 
 use crate::proto::ids::{FileRef, ItemRef};
 use crate::store::model::Summary;
+use crate::store::model::pim::{Mode, Record};
+use crate::wbxml::Element;
 use crate::wbxml::tag::{self, airsync, airsyncbase};
-use crate::wbxml::{self, Element};
 
 /// Body type codes ([MS-ASAIRS] 2.2.2.41.4); 3 (RTF) is accepted in requests, never
 /// produced: [`MailPolicy::enforce`] answers it with HTML.
@@ -425,9 +426,19 @@ fn coded(
     Ok(table.get(code).copied().flatten())
 }
 
-/// Checks a client's groupware ApplicationData ([`groupware`]) for a folder of `class` and extracts its summary;
-/// the bytes to store and the summary.
-pub fn parse_groupware(class: Class, data: &Element) -> Result<(Vec<u8>, Summary), Malformed> {
+/// Reads a client's groupware ApplicationData for a folder of `class` into its typed
+/// record ([`groupware`]), checks it, and extracts its summary. Anything wrong is
+/// [`Malformed`] (Status 6).
+pub fn parse_groupware(class: Class, data: &Element) -> Result<(Record, Summary), Malformed> {
+    let record = read_groupware(class, data)?;
+    let summary = summarize(&record).map_err(|why| Malformed::new(class, why))?;
+    Ok((record, summary))
+}
+
+/// Reads a client's groupware ApplicationData into its record, checking each value but
+/// not the item as a whole (a Change may carry only some elements; [`summarize`] checks
+/// the item it makes).
+pub fn read_groupware(class: Class, data: &Element) -> Result<Record, Malformed> {
     if data.tag != tag::airsync::APPLICATION_DATA || data.elements().next().is_none() {
         return Err(Malformed::new(class, "no ApplicationData"));
     }
@@ -437,13 +448,17 @@ pub fn parse_groupware(class: Class, data: &Element) -> Result<(Vec<u8>, Summary
             format!("{} does not belong in this class", foreign.tag),
         ));
     }
-    let summary = match class {
-        Class::Calendar => Summary::Calendar(calendar::summary(data)?),
-        Class::Contacts => Summary::Contact,
-        Class::Tasks => Summary::Task(tasks::summary(data)?),
-        Class::Notes => Summary::Note(notes::summary(data)?),
-    };
-    Ok((wbxml::encode(data), summary))
+    Record::parse(class.kind(), data, Mode::Strict).map_err(|bad| Malformed::new(class, bad.0))
+}
+
+/// The summary of a record, after the checks its class makes beyond reading the values.
+pub fn summarize(record: &Record) -> Result<Summary, String> {
+    Ok(match record {
+        Record::Event(e) => Summary::Calendar(calendar::summary(e)?),
+        Record::Contact(_) => Summary::Contact,
+        Record::Task(t) => Summary::Task(tasks::summary(t)?),
+        Record::Note(n) => Summary::Note(notes::summary(n)),
+    })
 }
 
 /// The full ApplicationData of a message, read from its blob: what Sync sends, and what

@@ -2,78 +2,75 @@
 //! ([MS-ASCAL]) or a task ([MS-ASTASK]) for devices that get notes that way (`notes_as`).
 
 use super::calendar::{AllDay, DAY, midnight};
-use super::groupware::{Class, Malformed, datetime};
+use crate::store::model::pim::{Event, Note, Task};
 use crate::store::model::{GroupwareItem, NoteSummary};
-use crate::wbxml::Element;
-use crate::wbxml::tag::{airsync, airsyncbase, notes as n, tasks as t};
 
-pub fn summary(data: &Element) -> Result<NoteSummary, Malformed> {
-    Ok(NoteSummary {
-        subject: data.text_of(n::SUBJECT).unwrap_or_default().to_owned(),
-        last_modified: datetime(Class::Notes, data, n::LAST_MODIFIED_DATE)?,
-    })
+pub fn summary(note: &Note) -> NoteSummary {
+    NoteSummary {
+        subject: note.subject.clone().unwrap_or_default(),
+        last_modified: note.last_modified_date.map(|s| s.0),
+    }
 }
 
 /// The note as an all-day event on the day it was last modified (or stored): Subject,
 /// Body and Categories carried over.
-pub fn as_event(item: &GroupwareItem, note: &Element, summary: &NoteSummary) -> Element {
+pub fn as_event(item: &GroupwareItem, note: &Note, summary: &NoteSummary) -> Event {
     let first = midnight(summary.last_modified.unwrap_or(item.created));
     AllDay {
         item,
         first,
         after: first + DAY,
         subject: &summary.subject,
-        source: note,
-        categories: (n::CATEGORIES, n::CATEGORY),
+        body: note.body.as_ref(),
+        categories: &note.categories,
         reminder: None,
         sensitivity: None,
     }
-    .application_data()
+    .event()
 }
 
 /// The note as an open task without dates: Subject, Body and Categories carried over.
-pub fn as_task(note: &Element, summary: &NoteSummary) -> Element {
-    let mut e = Element::new(airsync::APPLICATION_DATA);
-    if let Some(body) = note.find(airsyncbase::BODY) {
-        e.push(body.clone());
+pub fn as_task(note: &Note, summary: &NoteSummary) -> Task {
+    Task {
+        body: note.body.clone(),
+        categories: note.categories.clone(),
+        complete: Some(false),
+        subject: Some(summary.subject.clone()),
+        ..Task::default()
     }
-    if let Some(categories) = note.find(n::CATEGORIES) {
-        let mut c = Element::new(t::CATEGORIES);
-        for category in categories.find_all(n::CATEGORY) {
-            c.push_text(t::CATEGORY, category.text().unwrap_or_default());
-        }
-        e.push(c);
-    }
-    e.push_text(t::COMPLETE, "0");
-    e.push_text(t::SUBJECT, summary.subject.as_str());
-    e
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wbxml::tag::calendar as cal;
+    use crate::proto::version::ProtocolVersion;
+    use crate::store::model::pim::{Record, Stamp};
+    use crate::wbxml::Element;
+    use crate::wbxml::tag::{calendar as cal, tasks as t};
 
     #[test]
     fn a_note_becomes_an_event_on_its_day_or_an_open_task() {
-        let note = Element::new(airsync::APPLICATION_DATA)
-            .text_child(n::SUBJECT, "Groceries")
-            .text_child(n::LAST_MODIFIED_DATE, "2026-03-10T15:00:00.000Z")
-            .child(Element::new(n::CATEGORIES).text_child(n::CATEGORY, "Home"));
-        let s = summary(&note).expect("valid");
+        let note = Note {
+            subject: Some("Groceries".into()),
+            last_modified_date: crate::proto::datetime::parse_datetime("2026-03-10T15:00:00.000Z")
+                .map(Stamp),
+            categories: vec!["Home".into()],
+            ..Note::default()
+        };
+        let s = summary(&note);
         let item = GroupwareItem {
             id: 4,
             folder: 10,
-            data: Vec::new(),
+            record: Record::Note(Box::new(note.clone())),
             summary: crate::store::model::Summary::Note(s.clone()),
             created: 0,
             modseq: 1,
         };
-        let e = as_event(&item, &note, &s);
+        let e = as_event(&item, &note, &s).render(ProtocolVersion::V14_1);
         assert_eq!(e.text_of(cal::SUBJECT), Some("Groceries"));
         assert_eq!(e.text_of(cal::START_TIME), Some("2026-03-10T00:00:00.000Z"));
         assert_eq!(e.text_of(cal::END_TIME), Some("2026-03-11T00:00:00.000Z"));
-        let task = as_task(&note, &s);
+        let task = as_task(&note, &s).render(ProtocolVersion::V14_1);
         assert_eq!(task.text_of(t::SUBJECT), Some("Groceries"));
         assert_eq!(task.text_of(t::COMPLETE), Some("0"));
         assert_eq!(

@@ -295,9 +295,9 @@ async fn fetch(
             let props = off_the_loop(move || full_data(&store, &item, &body_opts, version)).await?;
             (props, "Email", work)
         }
-        // A groupware item as stored: its ApplicationData as the device that wrote it sent it.
+        // A groupware item: its record as this device's protocol version has it.
         Some(Fetched::Groupware(item, class)) => {
-            let props = groupware::application_data(&item)?;
+            let props = groupware::application_data(&item, ctx.req.version);
             let work = ctx.app.budget.nothing();
             (props, class.name(), work)
         }

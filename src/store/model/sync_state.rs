@@ -42,6 +42,11 @@ pub struct CollectionState {
     /// resend gets them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<(u32, u8)>,
+    /// The elements the device's initial Sync of a contacts or calendar folder listed in
+    /// Supported ([MS-ASCMD] 2.2.3.179), as code page << 8 | token; `None`: it sent no
+    /// Supported. Every other element that can be ghosted is, for this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

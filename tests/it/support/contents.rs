@@ -28,6 +28,8 @@ pub struct SyncColl {
     /// Further children of Options (MIMESupport, BodyPartPreference, …), after those.
     pub options: Vec<Element>,
     pub commands: Vec<Element>,
+    /// The Supported list of an initial Sync ([MS-ASCMD] 2.2.3.179); `None`: none sent.
+    pub supported: Option<Vec<easd::wbxml::Tag>>,
 }
 
 impl SyncColl {
@@ -37,6 +39,12 @@ impl SyncColl {
             key: Some(key.into()),
             ..SyncColl::default()
         }
+    }
+
+    #[must_use]
+    pub fn supported(mut self, tags: &[easd::wbxml::Tag]) -> Self {
+        self.supported = Some(tags.to_vec());
+        self
     }
 
     #[must_use]
@@ -111,6 +119,13 @@ impl SyncColl {
             c.push_text(air::SYNC_KEY, k.as_str());
         }
         c.push_text(air::COLLECTION_ID, self.id.as_str());
+        if let Some(tags) = &self.supported {
+            let mut list = Element::new(air::SUPPORTED);
+            for tag in tags {
+                list.push(Element::new(*tag));
+            }
+            c.push(list);
+        }
         if let Some(d) = self.deletes_as_moves {
             c.push_text(air::DELETES_AS_MOVES, if d { "1" } else { "0" });
         }
@@ -511,4 +526,31 @@ pub fn fetch_status(c: &EasClient, server_id: &str) -> String {
 pub fn search(c: &EasClient, word: &str, kind: u8) -> Vec<Element> {
     let preference = Element::new(asb::BODY_PREFERENCE).text_child(asb::TYPE, kind.to_string());
     c.search_mailbox(word, &[preference])
+}
+
+/// A groupware item as a device received it, put in the order of the item `sent` and
+/// without what the server adds of its own (a calendar UID, a Body's EstimatedDataSize)
+/// where `sent` lacks it: equal to `sent` when the server kept every element and value.
+pub fn as_sent(got: &Element, sent: &Element) -> Element {
+    use easd::wbxml::tag::{airsyncbase, calendar};
+    let server_made = [calendar::UID, airsyncbase::ESTIMATED_DATA_SIZE];
+    let position = |e: &Element| {
+        sent.elements()
+            .position(|s| s.tag == e.tag)
+            .unwrap_or(usize::MAX)
+    };
+    let mut children: Vec<Element> = got
+        .elements()
+        .filter(|e| sent.find(e.tag).is_some() || !server_made.contains(&e.tag))
+        .map(|e| match sent.find(e.tag) {
+            Some(s) if e.elements().next().is_some() => as_sent(e, s),
+            _ => e.clone(),
+        })
+        .collect();
+    children.sort_by_key(position);
+    let mut out = Element::new(got.tag);
+    for c in children {
+        out.push(c);
+    }
+    out
 }

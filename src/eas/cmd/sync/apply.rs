@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use super::request::ClientCommand;
 use super::{Conflict, ItemResponse, Job, Status, drafts};
 use crate::eas::class::email;
-use crate::eas::class::groupware;
+use crate::eas::class::groupware::{self, Class};
 use crate::proto::ids::ItemRef;
+use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::Summary;
+use crate::store::model::pim::{Event, Record, Stamp};
 use crate::store::model::{CollectionState, Held};
 use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
@@ -24,8 +25,13 @@ use crate::wbxml::Element;
 enum Edit {
     /// Mail: flags, categories and the like.
     Flags(email::FlagChange),
-    /// Groupware: the whole new ApplicationData and its summary.
-    Replace(Vec<u8>, Summary),
+    /// Groupware: the Change read as a record, and its ApplicationData (what it names),
+    /// merged into the stored item when applied.
+    Merge(Record, Element),
+    /// Calendar, 16.x: one occurrence of a series changed (its original start, the
+    /// Change read as an event, its ApplicationData) or deleted.
+    Instance(Stamp, Record, Element),
+    DeleteInstance(Stamp),
 }
 
 /// A merged item the client changed or deleted: (its folder, its id, deleted).
@@ -54,6 +60,7 @@ impl Job {
                     server_id,
                     data,
                     send,
+                    instance,
                 } => {
                     if let (Some(d), Target::Own(id)) = (&self.drafts, target(server_id)) {
                         let answer =
@@ -76,7 +83,7 @@ impl Job {
                             refused.push((f, i, false));
                             Status::ConversionError
                         }
-                        Target::Own(id) => match self.edit(data) {
+                        Target::Own(id) => match self.edit(data, instance.as_deref()) {
                             // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
                             // invalid item."
                             None => Status::ConversionError,
@@ -92,7 +99,32 @@ impl Job {
                         });
                     }
                 }
-                ClientCommand::Delete { server_id } => {
+                ClientCommand::Delete {
+                    server_id,
+                    instance: Some(at),
+                } => {
+                    let status = match (target(server_id), self.instance(at)) {
+                        (Target::Own(id), Some(at)) => {
+                            self.change(w, state, id, &Edit::DeleteInstance(at))?
+                        }
+                        (Target::Own(_), None) => Status::ConversionError,
+                        (Target::Merged(f, i, _), _) => {
+                            refused.push((f, i, false));
+                            Status::ConversionError
+                        }
+                        (Target::Unknown, _) => Status::NotFound,
+                    };
+                    if status != Status::Ok {
+                        out.push(ItemResponse::Delete {
+                            server_id: server_id.clone(),
+                            status,
+                        });
+                    }
+                }
+                ClientCommand::Delete {
+                    server_id,
+                    instance: None,
+                } => {
                     let status = match target(server_id) {
                         Target::Unknown => Status::NotFound,
                         // Deleting the event must not delete the user's task: refused
@@ -159,7 +191,10 @@ impl Job {
                                     Status::ConversionError
                                 },
                                 item: added,
-                                data: None,
+                                data: match added {
+                                    Some(id) => self.uid_answer(w, id)?,
+                                    None => None,
+                                },
                             }
                         }
                     };
@@ -177,14 +212,35 @@ impl Job {
         Ok((out, refused))
     }
 
+    /// An InstanceId of a calendar collection's Change or Delete: the occurrence's
+    /// original start; `None` (Status 6) in another class or when it is no dateTime
+    /// ([MS-ASAIRS] 2.2.2.25).
+    fn instance(&self, at: &str) -> Option<Stamp> {
+        let at = (self.class == Some(Class::Calendar))
+            .then(|| crate::proto::datetime::parse_datetime(at))
+            .flatten()
+            .map(Stamp);
+        if at.is_none() {
+            tracing::info!("{}: InstanceId refused", self.device);
+        }
+        at
+    }
+
     /// What a client's Change asks of an item of this collection; `None` when malformed.
-    fn edit(&self, data: &Element) -> Option<Edit> {
+    fn edit(&self, data: &Element, instance: Option<&str>) -> Option<Edit> {
+        if let Some(at) = instance {
+            let at = self.instance(at)?;
+            return crate::eas::class::read_groupware(Class::Calendar, data)
+                .map(|record| Edit::Instance(at, record, data.clone()))
+                .inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
+                .ok();
+        }
         let edit = match self.class {
             None => email::parse_change(data)
                 .map(Edit::Flags)
                 .map_err(|e| format!("{e:?}")),
-            Some(class) => crate::eas::class::parse_groupware(class, data)
-                .map(|(bytes, summary)| Edit::Replace(bytes, summary))
+            Some(class) => crate::eas::class::read_groupware(class, data)
+                .map(|record| Edit::Merge(record, data.clone()))
                 .map_err(|e| e.to_string()),
         };
         edit.inspect_err(|why| tracing::info!("{}: Sync Change refused: {why}", self.device))
@@ -221,20 +277,42 @@ impl Job {
                 "Add without ApplicationData",
             )),
         };
-        let (bytes, summary) = match parsed {
+        let (mut record, summary) = match parsed {
             Ok(p) => p,
             Err(why) => {
                 tracing::info!("{}: Sync Add refused: {why}", self.device);
                 return Ok(None);
             }
         };
-        let item = items::put_groupware(w, self.account, self.folder, None, bytes, summary)?
+        if let Record::Event(event) = &mut record {
+            give_uid(event);
+        }
+        let item = items::put_groupware(w, self.account, self.folder, None, record, summary)?
             .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
         state.own.push((item.id, item.modseq));
         state.added.push((client_id.to_owned(), item.id));
         let id = item.id;
         held.0.insert(id, SyncItem::Groupware(item).window_date());
         Ok(Some(id))
+    }
+
+    /// The ApplicationData of a 16.x calendar Add's answer: the UID the server gave the
+    /// event ([MS-ASCAL] 2.2.2.46: from 16.0 the client sends none, and the server returns
+    /// it in the Sync Add response).
+    fn uid_answer(&self, w: &mut WriteCtx, id: u64) -> Result<Option<Element>, StoreError> {
+        if self.version < ProtocolVersion::V16_0 || self.class != Some(Class::Calendar) {
+            return Ok(None);
+        }
+        let Some(item) = w.groupware_item(self.account, self.folder, id)? else {
+            return Ok(None);
+        };
+        let Record::Event(event) = &item.record else {
+            return Ok(None);
+        };
+        Ok(event.uid.as_ref().map(|uid| {
+            Element::new(crate::wbxml::tag::airsync::APPLICATION_DATA)
+                .text_child(crate::wbxml::tag::calendar::UID, uid.clone())
+        }))
     }
 
     /// Applies a client's Change to item `id`; its Status. An item that changed on the
@@ -255,7 +333,9 @@ impl Job {
         let (account, folder) = (self.account, self.folder);
         let current = match edit {
             Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
-            Edit::Replace(..) => w.groupware_item(account, folder, id)?.map(|g| g.modseq),
+            Edit::Merge(..) | Edit::Instance(..) | Edit::DeleteInstance(_) => {
+                w.groupware_item(account, folder, id)?.map(|g| g.modseq)
+            }
         };
         let Some(current) = current else {
             return Ok(Status::NotFound);
@@ -268,9 +348,41 @@ impl Job {
             Edit::Flags(change) => {
                 items::update_flags(w, account, folder, id, |f| change.apply(f))?.map(|i| i.modseq)
             }
-            // A groupware Change carries the whole item: it replaces the stored one.
-            Edit::Replace(bytes, summary) => {
-                items::put_groupware(w, account, folder, Some(id), bytes.clone(), summary.clone())?
+            Edit::Merge(..) | Edit::Instance(..) | Edit::DeleteInstance(_) => {
+                let Some(stored) = w.groupware_item(account, folder, id)? else {
+                    return Ok(Status::NotFound);
+                };
+                let record = match edit {
+                    Edit::Merge(sent, change) => {
+                        let writer = groupware::Writer {
+                            version: self.version,
+                            supported: state.supported.as_deref(),
+                        };
+                        Ok(groupware::merge(
+                            &stored.record,
+                            sent.clone(),
+                            change,
+                            writer,
+                        ))
+                    }
+                    Edit::Instance(at, Record::Event(sent), change) => {
+                        groupware::edit_instance(&stored.record, *at, Some((sent, change)))
+                    }
+                    Edit::DeleteInstance(at) => groupware::edit_instance(&stored.record, *at, None),
+                    _ => Err("an occurrence's Change that is not an event".into()),
+                };
+                // The checks are made on the item as it would be: a Change may name
+                // only some elements.
+                let checked = record
+                    .and_then(|r| crate::eas::class::summarize(&r).map(|summary| (r, summary)));
+                let (record, summary) = match checked {
+                    Ok(c) => c,
+                    Err(why) => {
+                        tracing::info!("{}: Sync Change refused: {why}", self.device);
+                        return Ok(Status::ConversionError);
+                    }
+                };
+                items::put_groupware(w, account, folder, Some(id), record, summary)?
                     .map(|g| g.modseq)
             }
         };
@@ -312,5 +424,14 @@ impl Job {
             Some(t) => items::move_to(w, self.account, self.folder, id, t)?.map(|(tomb, _)| tomb),
             None => items::delete(w, self.account, self.folder, id)?.map(|(_, tomb)| tomb),
         })
+    }
+}
+
+/// Gives a new event the server's UID when its client sent none: from 16.0 the client MUST
+/// NOT send one and the server generates it ([MS-ASCAL] 2.2.2.46); before, the server MAY
+/// create one, and does, so that every reader (and a later iCalendar form) has one.
+fn give_uid(event: &mut Event) {
+    if event.uid.as_deref().is_none_or(str::is_empty) {
+        event.uid = Some(format!("{:032X}", rand::random::<u128>()));
     }
 }

@@ -389,6 +389,7 @@ async fn sync_collection(
                 folder.id,
                 opts.mail.filter,
                 merged,
+                req.supported.clone(),
             )
             .await
             .map(|key| Outcome::Done {
@@ -436,6 +437,7 @@ async fn sync_collection(
                             opts.conflict
                         },
                         commands: req.commands.clone(),
+                        version: ctx.req.version,
                     };
                     // A round without client commands only advances the device's own sync
                     // state, so its commit need not be fsynced before the answer. If a power
@@ -532,6 +534,7 @@ async fn initial(
     folder: FolderId,
     filter: FilterType,
     merged: Option<Merged>,
+    supported: Option<Vec<u16>>,
 ) -> Result<IssuedSyncKey, StoreError> {
     let fresh = IssuedSyncKey::fresh();
     store
@@ -553,6 +556,7 @@ async fn initial(
                 key: fresh,
                 filter,
                 merged: merged.clone(),
+                supported: supported.clone(),
                 ..CollectionState::default()
             };
             sync_state::put_sync_state(w, k, &state, &Held::default(), None)?;
@@ -645,6 +649,8 @@ struct Job {
     deletes_as_moves: bool,
     conflict: Conflict,
     commands: Vec<ClientCommand>,
+    /// The device's protocol version: what its Changes can carry.
+    version: ProtocolVersion,
 }
 
 impl Job {

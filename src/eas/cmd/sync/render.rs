@@ -9,6 +9,7 @@ use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
 use crate::store::model::Merge;
 use crate::store::model::Summary;
+use crate::store::model::pim::Record;
 use crate::store::{Store, StoreError};
 use crate::sync::collection::{ServerChanges, SyncItem};
 use crate::wbxml::{Element, tag::airsync as a};
@@ -41,7 +42,7 @@ command_status! {
 
 /// One item's answer in Responses.
 pub(super) enum ItemResponse {
-    /// `data`: the ApplicationData of the answer (a draft's added attachments).
+    /// `data`: the ApplicationData of the answer (a draft's added attachments, a 16.x event's UID).
     Change {
         server_id: String,
         status: Status,
@@ -193,7 +194,7 @@ pub(super) fn render(
 }
 
 /// The ApplicationData of an item as the collection carries it: a message read from its
-/// blob; a groupware item as stored; a merged item converted.
+/// blob; a groupware item's record, for this reader's version; a merged item converted.
 fn item_data(
     store: &Store,
     item: &SyncItem,
@@ -202,17 +203,20 @@ fn item_data(
 ) -> Result<Element, StoreError> {
     match item {
         SyncItem::Mail(m) => full_data(store, m, body, version),
-        SyncItem::Groupware(g) => groupware::application_data(g),
+        SyncItem::Groupware(g) => Ok(groupware::application_data(g, version)),
         SyncItem::Merged(g, what) => {
-            let source = groupware::application_data(g)?;
             // The scan only carries items their conversion admits (tasks as tasks, notes
             // as notes), so another pairing is a record that changed class under it.
-            match (what, &g.summary) {
-                (Merge::TasksAsEvents { .. }, Summary::Task(t)) => {
-                    Ok(tasks::as_event(g, &source, t))
+            match (what, &g.summary, &g.record) {
+                (Merge::TasksAsEvents { .. }, Summary::Task(s), Record::Task(t)) => {
+                    Ok(tasks::as_event(g, t, s).render(version))
                 }
-                (Merge::NotesAsEvents, Summary::Note(n)) => Ok(notes::as_event(g, &source, n)),
-                (Merge::NotesAsTasks, Summary::Note(n)) => Ok(notes::as_task(&source, n)),
+                (Merge::NotesAsEvents, Summary::Note(s), Record::Note(n)) => {
+                    Ok(notes::as_event(g, n, s).render(version))
+                }
+                (Merge::NotesAsTasks, Summary::Note(s), Record::Note(n)) => {
+                    Ok(notes::as_task(n, s).render(version))
+                }
                 _ => Err(StoreError::Corrupt {
                     what: "groupware_items",
                     detail: format!(

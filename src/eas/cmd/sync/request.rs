@@ -24,18 +24,31 @@ pub(super) struct CollectionRequest {
     /// The Options element, WBXML-encoded, so a later request without Options reuses it.
     pub(super) options: Option<Vec<u8>>,
     pub(super) commands: Vec<ClientCommand>,
+    /// The elements listed in Supported, as code page << 8 | token ([MS-ASCMD]
+    /// 2.2.3.179); `None` when the collection had no Supported. Only an initial Sync's
+    /// counts: it is kept with the new state.
+    pub(super) supported: Option<Vec<u16>>,
 }
+
+/// The most elements a Supported lists: more than the richest class (contacts with
+/// Contacts2) has.
+const MAX_SUPPORTED: usize = 128;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum ClientCommand {
     /// `send`: email2:Send, a draft to send ([MS-ASEMAIL] 2.2.2.69).
+    /// `instance`: airsyncbase:InstanceId, one occurrence of a series (16.x; [MS-ASCMD]
+    /// 2.2.3.24), as sent.
     Change {
         server_id: String,
         data: Element,
         send: bool,
+        instance: Option<String>,
     },
+    /// `instance`: as for Change ([MS-ASCMD] 2.2.3.42.2).
     Delete {
         server_id: String,
+        instance: Option<String>,
     },
     Fetch {
         server_id: String,
@@ -75,6 +88,7 @@ impl From<CachedCollection> for CollectionRequest {
             get_changes: c.get_changes,
             options: c.options,
             commands: Vec::new(),
+            supported: None,
         }
     }
 }
@@ -183,6 +197,10 @@ fn parse_collection(
                     .ok_or("command without ServerId")
             };
             let send = cmd.find(email2::SEND).is_some();
+            let instance = |cmd: &Element| {
+                cmd.text_of(crate::wbxml::tag::airsyncbase::INSTANCE_ID)
+                    .map(str::to_owned)
+            };
             commands.push(if cmd.tag == a::CHANGE {
                 ClientCommand::Change {
                     server_id: server_id()?,
@@ -195,10 +213,12 @@ fn parse_collection(
                         }
                     },
                     send,
+                    instance: instance(cmd),
                 }
             } else if cmd.tag == a::DELETE {
                 ClientCommand::Delete {
                     server_id: server_id()?,
+                    instance: instance(cmd),
                 }
             } else if cmd.tag == a::FETCH {
                 ClientCommand::Fetch {
@@ -227,6 +247,16 @@ fn parse_collection(
         get_changes: flag(a::GET_CHANGES),
         options,
         commands,
+        supported: match c.find(a::SUPPORTED) {
+            Some(list) => Some(
+                at_most(list.elements(), MAX_SUPPORTED)
+                    .map_err(|_| BadRequest::Malformed("Supported lists too many elements"))?
+                    .into_iter()
+                    .map(|e| u16::from(e.tag.page()) << 8 | u16::from(e.tag.token()))
+                    .collect(),
+            ),
+            None => None,
+        },
     })
 }
 
@@ -293,6 +323,7 @@ mod tests {
             get_changes: None,
             options: options.map(|o| wbxml::encode(&o)),
             commands: Vec::new(),
+            supported: None,
         };
         let conflict = |value: Option<&str>| {
             let mut o = Element::new(a::OPTIONS);
@@ -455,6 +486,7 @@ mod tests {
                     // A Send alone changes nothing else of the draft.
                     data: Element::new(a::APPLICATION_DATA),
                     send: true,
+                    instance: None,
                 },
                 ClientCommand::Add {
                     client_id: "c1".into(),
@@ -463,6 +495,7 @@ mod tests {
                 },
                 ClientCommand::Delete {
                     server_id: "1:3".into(),
+                    instance: None,
                 },
             ]
         );
@@ -510,6 +543,7 @@ mod tests {
                 &Element::new(a::OPTIONS).text_child(a::FILTER_TYPE, f),
             )),
             commands: Vec::new(),
+            supported: None,
         };
         let policy = MailPolicy::of(&Default::default());
         assert_eq!(
