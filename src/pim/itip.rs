@@ -21,6 +21,7 @@ use calcard::icalendar::{
     ICalendarParameterValue, ICalendarParticipationRole, ICalendarParticipationStatus,
     ICalendarProperty, ICalendarRelated, ICalendarTransparency, ICalendarValue,
 };
+use calcard::{Entry, Parser};
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
@@ -214,7 +215,7 @@ pub fn parse(text: &str) -> Result<Itip, ItipError> {
     if text.len() > MAX_TEXT {
         return Err(ItipError::TooLarge(text.len()));
     }
-    let cal = ICalendar::parse(text).map_err(|_| ItipError::NotCalendar)?;
+    let cal = calendar(text)?;
     let root = cal
         .components
         .first()
@@ -243,6 +244,21 @@ pub fn parse(text: &str) -> Result<Itip, ItipError> {
         return Err(ItipError::NoEvent);
     }
     Ok(Itip { method, events })
+}
+
+/// The VCALENDAR object `text` begins with. Its first line is checked here and the rest
+/// handed to calcard's iCalendar parser directly rather than through its generic entry
+/// point, which also reads vCards: that keeps calcard's vCard code out of the binary.
+fn calendar(text: &str) -> Result<ICalendar, ItipError> {
+    let text = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    let (first, rest) = text.split_once('\n').ok_or(ItipError::NotCalendar)?;
+    if !first.trim_end().eq_ignore_ascii_case("BEGIN:VCALENDAR") {
+        return Err(ItipError::NotCalendar);
+    }
+    match Parser::new(rest).icalendar(ICalendarComponentType::VCalendar) {
+        Entry::ICalendar(cal) => Ok(cal),
+        _ => Err(ItipError::NotCalendar),
+    }
 }
 
 fn event(cal: &ICalendar, c: &ICalendarComponent, zones: &Zones<'_>) -> Result<Event, ItipError> {
