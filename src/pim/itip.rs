@@ -701,7 +701,9 @@ impl Zones<'_> {
             info.daylight_date = dst_date;
             info.standard_date = std_date;
         }
-        Some(info)
+        // The blob's own checks (offsets within 18 h, real months and times of day), so
+        // that nothing out of range reaches the zone mapping.
+        TimeZoneInfo::from_bytes(&info.to_bytes()).ok()
     }
 }
 

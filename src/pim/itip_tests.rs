@@ -124,6 +124,18 @@ fn unnamed_zone_from_its_vtimezone_rules() {
     let e = parse(kolkata).expect("parses").events.remove(0);
     assert_eq!(e.start, utc("2026-03-01T04:00:00Z"));
     assert_eq!(e.end, utc("2026-03-01T05:00:00Z"));
+    // Rules out of range (a change at 25:00, an offset of 99 hours) are no zone.
+    for (from, to) in [
+        ("DTSTART:16010101T030000", "DTSTART:16010101T250000"),
+        ("TZOFFSETTO:+0100", "TZOFFSETTO:+9900"),
+    ] {
+        let bad = text.replace(from, to);
+        assert_eq!(
+            parse(&bad).unwrap_err(),
+            ItipError::UnknownZone("Custom Zone 42".into()),
+            "{to}"
+        );
+    }
 }
 
 /// Google Calendar: IANA TZID, VTIMEZONE with X-LIC-LOCATION, a weekly series with
