@@ -14,8 +14,9 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
+use super::meeting;
 use super::skeleton::{Skeleton, Text};
-use crate::store::model::{AttachmentMeta, MessageMeta};
+use crate::store::model::{AttachmentMeta, MeetingMeta, MessageMeta};
 use crate::store::search_index;
 
 /// [MS-ASAIRS] 2.2.2.35: a Preview holds at most 255 characters.
@@ -197,7 +198,9 @@ fn fill(meta: &mut MessageMeta, message: &Message<'_>, skeleton: Option<&Skeleto
         .or_else(|| message.in_reply_to().as_text().map(strip_brackets));
     meta.references = references(message);
     meta.importance = importance(message);
-    meta.message_class = message_class(message).to_owned();
+    let (class, meeting) = classify(message);
+    meta.message_class = class.to_owned();
+    meta.meeting = meeting.map(Box::new);
     meta.has_text =
         body_parts(message, &message.text_body).any(|p| matches!(p.body, PartType::Text(_)));
     meta.has_html =
@@ -247,7 +250,7 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn quote(name: &str) -> String {
+pub(super) fn quote(name: &str) -> String {
     name.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
@@ -355,45 +358,46 @@ fn importance(message: &Message<'_>) -> u8 {
     }
 }
 
-/// [MS-ASEMAIL] MessageClass for the kinds of message easd tells apart.
-fn message_class(message: &Message<'_>) -> &'static str {
+/// [MS-ASEMAIL] MessageClass for the kinds of message easd tells apart and, for a
+/// meeting message, its MeetingRequest: the first text/calendar part (inline or an
+/// attachment) read as iTIP (`mail::meeting`). A calendar that does not read, and a TNEF
+/// attachment (winmail.dat, whose Outlook invitation easd does not decode), leave the
+/// message plain mail, with a log line.
+fn classify(message: &Message<'_>) -> (&'static str, Option<MeetingMeta>) {
     let root = message.root_part();
     let is_root = |kind: &str, sub: &str| root.is_content_type(kind, sub);
     if is_root("multipart", "signed") {
-        return "IPM.Note.SMIME.MultipartSigned";
+        return ("IPM.Note.SMIME.MultipartSigned", None);
     }
     if is_root("application", "pkcs7-mime") || is_root("application", "x-pkcs7-mime") {
-        return "IPM.Note.SMIME";
+        return ("IPM.Note.SMIME", None);
     }
-    match calendar_method(message).as_deref() {
-        Some("REQUEST") => "IPM.Schedule.Meeting.Request",
-        Some("CANCEL") => "IPM.Schedule.Meeting.Canceled",
-        _ => "IPM.Note",
-    }
-}
-
-/// The iTIP METHOD of the first text/calendar part: its `method` parameter, else the
-/// `METHOD:` property of the calendar itself.
-fn calendar_method(message: &Message<'_>) -> Option<String> {
-    let part = message
+    let message_id = message.message_id().unwrap_or_default();
+    let calendar = message
         .parts
         .iter()
-        .find(|p| p.is_content_type("text", "calendar"))?;
-    let from_param = part
-        .content_type()
-        .and_then(|ct| ct.attribute("method"))
-        .map(str::to_owned);
-    let from_body = || {
-        part.text_contents()?.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("METHOD")
-                .then(|| value.trim().to_owned())
-        })
-    };
-    from_param
-        .or_else(from_body)
-        .map(|m| m.to_ascii_uppercase())
+        .find(|p| p.is_content_type("text", "calendar"));
+    if let Some(part) = calendar {
+        let method = part.content_type().and_then(|ct| ct.attribute("method"));
+        match meeting::read(part.text_contents().unwrap_or_default(), method) {
+            Ok(Some(m)) => return (m.class, Some(m.meta)),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                message_id,
+                error = %e,
+                "the message's iCalendar part does not read: kept as plain mail"
+            ),
+        }
+    } else if message.parts.iter().any(|p| {
+        p.is_content_type("application", "ms-tnef")
+            || p.is_content_type("application", "vnd.ms-tnef")
+    }) {
+        tracing::info!(
+            message_id,
+            "a TNEF part (winmail.dat): kept as plain mail, an invitation in it is not read"
+        );
+    }
+    ("IPM.Note", None)
 }
 
 /// [MS-ASEMAIL] InternetCPID: the Windows code page of the main body's charset.
@@ -890,6 +894,7 @@ mod tests {
                 "attached",
                 "regards",
             ]),
+            meeting: None,
         };
         assert_eq!(meta, expected);
         // FILETIME of the Date header, big-endian, top five bytes.
@@ -1119,9 +1124,69 @@ mod tests {
         assert_eq!(request.message_class, "IPM.Schedule.Meeting.Request");
         assert_eq!(request.attachments[0].content_type, "text/calendar");
         assert_eq!(request.attachments[0].name, "attachment-1.ics");
+        let meeting = request
+            .meeting
+            .expect("an inline invitation is a meeting message");
+        assert_eq!(
+            (meeting.uid.as_str(), meeting.start),
+            ("meeting-1", 1_796_119_200)
+        );
         let cancel = parse(&fixture("meeting-cancel.eml"), RECEIVED);
         assert_eq!(cancel.message_class, "IPM.Schedule.Meeting.Canceled");
         assert_eq!(cancel.thread_topic, "Canceled: Planning meeting");
+        assert_eq!(
+            cancel.meeting.expect("a whole-message calendar").sequence,
+            1
+        );
+    }
+
+    /// What `f` logs, as text.
+    fn logged(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().expect("lock").clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    /// An iCalendar attachment that does not read and a TNEF invitation stay plain mail,
+    /// their attachment listed, each with a log line.
+    #[test]
+    fn broken_calendar_and_tnef_stay_plain_mail() {
+        for (name, attachment, log) in [
+            (
+                "meeting-broken.eml",
+                "invite.ics",
+                "an event has no DTSTART",
+            ),
+            ("winmail.eml", "winmail.dat", "a TNEF part (winmail.dat)"),
+        ] {
+            let mut meta = MessageMeta::default();
+            let lines = logged(|| meta = parse(&fixture(name), RECEIVED));
+            assert_eq!(meta.message_class, "IPM.Note", "{name}");
+            assert!(meta.meeting.is_none(), "{name}");
+            assert_eq!(meta.attachments[0].name, attachment);
+            assert!(lines.contains(log), "{name}: {lines}");
+            assert!(
+                lines.contains(meta.message_id.as_deref().expect("id")),
+                "{lines}"
+            );
+        }
     }
 
     #[test]

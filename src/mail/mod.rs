@@ -7,6 +7,7 @@ pub mod dsn;
 pub mod import;
 pub mod lmtp;
 pub mod mailboxes;
+pub mod meeting;
 pub mod mime;
 pub mod oof;
 pub mod relay;

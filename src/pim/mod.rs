@@ -4,5 +4,7 @@
 //! bundled into the binary by jiff (`tzdb-bundle-always`), so the results do not depend
 //! on the appliance having /usr/share/zoneinfo.
 
+pub mod goid;
+pub mod itip;
 pub mod recur;
 pub mod tz;

@@ -10,11 +10,13 @@ use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
 mod governance;
+mod meeting;
 pub mod pim;
 mod sync_state;
 mod tls;
 
 pub use governance::*;
+pub use meeting::*;
 pub use sync_state::*;
 pub use tls::*;
 
@@ -657,6 +659,10 @@ pub struct MessageMeta {
     /// Lower-cased words of subject, addresses and body text for Search.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search_terms: Vec<String>,
+    /// For a meeting message (an iCalendar part that reads): its `email:MeetingRequest`.
+    /// Absent from messages stored before easd read invitations, which stay plain mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<Box<MeetingMeta>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -737,6 +743,56 @@ mod tests {
             }
         );
         assert_eq!(serde_json::to_string(&d).unwrap(), OLD_DEVICE);
+    }
+
+    /// A message's metadata as easd stored it before meeting messages: it reads as
+    /// plain mail and writes back byte for byte; a meeting message's reads back whole.
+    #[test]
+    fn message_meta_before_meetings_reads_and_a_meeting_round_trips() {
+        let old = concat!(
+            r#"{"size":120,"received":1700000000,"date":null,"from":"a@b","to":"c@d","#,
+            r#""cc":"","bcc":"","reply_to":"","display_to":"c","subject":"Hi","#,
+            r#""thread_topic":"Hi","message_id":"x@y","in_reply_to":null,"references":[],"#,
+            r#""importance":1,"message_class":"IPM.Schedule.Meeting.Request","native_body":1,"#,
+            r#""has_text":true,"has_html":false,"internet_cpid":65001,"attachments":[],"#,
+            r#""preview":"Hi","conversation_id":[1,2],"conversation_index":[3]}"#
+        );
+        let meta: MessageMeta = serde_json::from_str(old).unwrap();
+        assert_eq!(meta.meeting, None);
+        assert_eq!(serde_json::to_string(&meta).unwrap(), old);
+
+        let meeting = MeetingMeta {
+            uid: "u".into(),
+            sequence: 2,
+            dtstamp: 1,
+            start: 2,
+            end: 3,
+            all_day: false,
+            instance_type: InstanceType::Master,
+            recurrence_id: None,
+            location: Some("Room".into()),
+            organizer: None,
+            reminder: Some(900),
+            response_requested: true,
+            recurrence: Some(MeetingRecurrence {
+                kind: 1,
+                interval: 1,
+                day_of_week: Some(2),
+                ..MeetingRecurrence::default()
+            }),
+            sensitivity: Sensitivity::Private,
+            busy_status: BusyStatus::Tentative,
+            time_zone: crate::proto::timezone::TimeZoneInfo::fixed(-60),
+            disallow_new_time_proposal: true,
+            message_type: MeetingMessageType::FullUpdate,
+        };
+        let with = MessageMeta {
+            meeting: Some(Box::new(meeting)),
+            ..meta
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        assert!(text.contains(r#""instance_type":"master""#), "{text}");
+        assert_eq!(serde_json::from_str::<MessageMeta>(&text).unwrap(), with);
     }
 
     fn key(n: u32) -> PolicyKey {

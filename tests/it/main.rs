@@ -29,6 +29,7 @@ mod import;
 mod limits;
 mod lockout;
 mod mail;
+mod meeting;
 mod memory;
 mod metrics;
 mod oof;

@@ -7,6 +7,9 @@
 //!   email2:LastVerbExecuted, email2:LastVerbExecutionTime, airsyncbase:Preview.
 //! - 14.1+: airsyncbase:BodyPart, for a client that sent a BodyPartPreference.
 //! - 16.0+: email2:Bcc, email2:IsDraft.
+//!
+//! A meeting message also carries email:MeetingRequest (`super::meeting`, whose children
+//! vary by version too).
 
 use std::borrow::Cow;
 
@@ -99,6 +102,9 @@ pub fn application_data(
         data.push(body_part(meta, raw, preference));
     }
     data.push_text(email::MESSAGE_CLASS, meta.message_class.as_str());
+    if let Some(meeting) = &meta.meeting {
+        data.push(super::meeting::meeting_request(meeting, version));
+    }
     data.push_text(email::INTERNET_CPID, meta.internet_cpid.to_string());
     data.push(flag(item.flags.flag.as_ref()));
     data.push_text(email::CONTENT_CLASS, CONTENT_CLASS);

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod draft;
 pub mod email;
 pub mod groupware;
+pub mod meeting;
 pub mod notes;
 pub mod tasks;
 

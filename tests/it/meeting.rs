@@ -1,0 +1,291 @@
+//! Meeting invitations delivered over LMTP: the Inbox shows them with
+//! `email:MeetingRequest` ([MS-ASEMAIL] 2.2.2.48) in each reader's protocol version, through
+//! Sync, ItemOperations and Search; an update arrives as a full update; an invitation
+//! that does not read, or comes as TNEF, stays plain mail.
+
+use crate::support::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use easd::pim::goid;
+use easd::proto::timezone::{ChangeDate, TimeOfDay, TimeZoneInfo};
+use easd::wbxml::Element;
+use easd::wbxml::tag::{airsyncbase as asb, calendar as cal, email as em, email2 as em2};
+
+const BOB: &str = "bob@example.com";
+const INBOX: u8 = 2;
+const UID: &str = "040000008200E00074C5B7101A82E00800000000A0D2E3B7E26ADC01000000000000000010000000F3C1A4E9B0D84E47A4E5A1B2C3D4E5F6";
+
+/// An invitation as Outlook sends it: text and calendar alternatives, the calendar with a
+/// Windows zone name and its VTIMEZONE, a weekly series of 5 on Wednesdays at 10:00
+/// Berlin time, a reminder, CDO properties. `sequence` and `start_day` vary for updates.
+fn outlook_invitation(sequence: u32, start_day: u32) -> Vec<u8> {
+    let calendar = format!(
+        "BEGIN:VCALENDAR\r\n\
+METHOD:REQUEST\r\n\
+PRODID:Microsoft Exchange Server 2010\r\n\
+VERSION:2.0\r\n\
+BEGIN:VTIMEZONE\r\n\
+TZID:W. Europe Standard Time\r\n\
+BEGIN:STANDARD\r\n\
+DTSTART:16010101T030000\r\n\
+TZOFFSETFROM:+0200\r\n\
+TZOFFSETTO:+0100\r\n\
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10\r\n\
+END:STANDARD\r\n\
+BEGIN:DAYLIGHT\r\n\
+DTSTART:16010101T020000\r\n\
+TZOFFSETFROM:+0100\r\n\
+TZOFFSETTO:+0200\r\n\
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r\n\
+END:DAYLIGHT\r\n\
+END:VTIMEZONE\r\n\
+BEGIN:VEVENT\r\n\
+ORGANIZER;CN=Olga Organizer:mailto:olga@example.org\r\n\
+ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN=Bob:mailto:{BOB}\r\n\
+RRULE:FREQ=WEEKLY;COUNT=5;INTERVAL=1;BYDAY=WE;WKST=MO\r\n\
+UID:{UID}\r\n\
+SUMMARY;LANGUAGE=en-US:Planning\r\n\
+DTSTART;TZID=W. Europe Standard Time:202607{start_day:02}T100000\r\n\
+DTEND;TZID=W. Europe Standard Time:202607{start_day:02}T113000\r\n\
+CLASS:PRIVATE\r\n\
+DTSTAMP:20260701T080000Z\r\n\
+TRANSP:OPAQUE\r\n\
+SEQUENCE:{sequence}\r\n\
+LOCATION;LANGUAGE=en-US:Room 4\r\n\
+X-MICROSOFT-CDO-INTENDEDSTATUS:TENTATIVE\r\n\
+X-MICROSOFT-DISALLOW-COUNTER:TRUE\r\n\
+BEGIN:VALARM\r\n\
+TRIGGER;RELATED=START:-PT15M\r\n\
+ACTION:DISPLAY\r\n\
+END:VALARM\r\n\
+END:VEVENT\r\n\
+END:VCALENDAR\r\n"
+    );
+    format!(
+        "From: Olga Organizer <olga@example.org>\r\n\
+To: Bob <{BOB}>\r\n\
+Subject: Planning (seq {sequence})\r\n\
+Message-ID: <invite-{sequence}@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"ALT\"\r\n\
+\r\n\
+--ALT\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Planning invitation.\r\n\
+--ALT\r\n\
+Content-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+{}\r\n\
+--ALT--\r\n",
+        BASE64.encode(calendar)
+    )
+    .into_bytes()
+}
+
+/// The Inbox's Adds for a new device of Bob's speaking `version`.
+#[track_caller]
+fn inbox(s: &TestServer, version: &'static str) -> (EasClient, Vec<(String, Element)>) {
+    let mut c = s
+        .eas(BOB, &format!("dev{}", version.replace('.', "")))
+        .with_version(version);
+    c.provision();
+    let inbox = c.folder_of_type(INBOX);
+    let key = c.sync_init(&inbox);
+    let (_, adds) = c.sync_all(SyncColl::new(&inbox, &key).window(100));
+    (c, adds)
+}
+
+#[track_caller]
+fn request_of(data: &Element) -> &Element {
+    data.find(em::MEETING_REQUEST)
+        .unwrap_or_else(|| panic!("no MeetingRequest in {data:?}"))
+}
+
+/// Checks what every version carries, with the values of `outlook_invitation(0, 15)`.
+#[track_caller]
+fn check_common(data: &Element) {
+    assert_eq!(
+        data.text_of(em::MESSAGE_CLASS),
+        Some("IPM.Schedule.Meeting.Request")
+    );
+    let m = request_of(data);
+    let text = |tag| m.text_of(tag);
+    assert_eq!(text(em::ALL_DAY_EVENT), Some("0"));
+    // 10:00 CEST is 08:00 UTC.
+    assert_eq!(text(em::START_TIME), Some("2026-07-15T08:00:00.000Z"));
+    assert_eq!(text(em::END_TIME), Some("2026-07-15T09:30:00.000Z"));
+    assert_eq!(text(em::DT_STAMP), Some("2026-07-01T08:00:00.000Z"));
+    assert_eq!(text(em::INSTANCE_TYPE), Some("1"), "a recurring master");
+    assert_eq!(
+        text(em::ORGANIZER),
+        Some("\"Olga Organizer\" <olga@example.org>")
+    );
+    assert_eq!(text(em::REMINDER), Some("900"), "seconds");
+    assert_eq!(text(em::RESPONSE_REQUESTED), Some("1"));
+    assert_eq!(text(em::SENSITIVITY), Some("2"), "CLASS:PRIVATE");
+    assert_eq!(text(em::BUSY_STATUS), Some("1"), "INTENDEDSTATUS:TENTATIVE");
+    assert_eq!(m.find(em::RECURRENCE_ID), None);
+    let r = m
+        .find(em::RECURRENCES)
+        .and_then(|r| r.find(em::RECURRENCE))
+        .expect("Recurrence");
+    assert_eq!(r.text_of(em::TYPE), Some("1"));
+    assert_eq!(r.text_of(em::INTERVAL), Some("1"));
+    assert_eq!(r.text_of(em::OCCURRENCES), Some("5"));
+    assert_eq!(r.text_of(em::DAY_OF_WEEK), Some("8"), "Wednesday");
+    let zone = TimeZoneInfo::from_base64(text(em::TIME_ZONE).expect("TimeZone")).expect("a blob");
+    assert_eq!((zone.bias, zone.daylight_bias), (-60, -60));
+    let at = |hour| TimeOfDay {
+        hour,
+        minute: 0,
+        second: 0,
+        millis: 0,
+    };
+    assert_eq!(
+        zone.daylight_date,
+        ChangeDate::Rule {
+            month: 3,
+            week: 5,
+            weekday: 0,
+            time: at(2)
+        }
+    );
+    assert_eq!(
+        zone.standard_date,
+        ChangeDate::Rule {
+            month: 10,
+            week: 5,
+            weekday: 0,
+            time: at(3)
+        }
+    );
+}
+
+#[test]
+fn lmtp_invitation_shows_meeting_request_per_version() {
+    let s = server_with(&[BOB]);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+
+    // 12.1: email:Location and GlobalObjId; nothing of 14.x.
+    let (_, adds) = inbox(&s, "12.1");
+    assert_eq!(adds.len(), 1);
+    let data = &adds[0].1;
+    check_common(data);
+    let m = request_of(data);
+    assert_eq!(m.text_of(em::LOCATION), Some("Room 4"));
+    let id = BASE64
+        .decode(m.text_of(em::GLOBAL_OBJ_ID).expect("GlobalObjId"))
+        .expect("base64");
+    assert_eq!(goid::to_uid(&id), UID, "Outlook's own id comes back");
+    for absent in [
+        em::DISALLOW_NEW_TIME_PROPOSAL,
+        em2::MEETING_MESSAGE_TYPE,
+        cal::UID,
+    ] {
+        assert_eq!(m.find(absent), None, "{absent:?} at 12.1");
+    }
+    let r = m
+        .find(em::RECURRENCES)
+        .unwrap()
+        .find(em::RECURRENCE)
+        .unwrap();
+    assert_eq!(r.find(em2::FIRST_DAY_OF_WEEK), None);
+
+    // 14.1: the same plus DisallowNewTimeProposal, MeetingMessageType, FirstDayOfWeek.
+    let (c141, adds) = inbox(&s, "14.1");
+    let data = &adds[0].1;
+    check_common(data);
+    let m = request_of(data);
+    assert_eq!(m.text_of(em::LOCATION), Some("Room 4"));
+    assert!(m.find(em::GLOBAL_OBJ_ID).is_some());
+    assert_eq!(m.find(cal::UID), None);
+    assert_eq!(m.text_of(em::DISALLOW_NEW_TIME_PROPOSAL), Some("1"));
+    assert_eq!(m.text_of(em2::MEETING_MESSAGE_TYPE), Some("1"), "initial");
+    let r = m
+        .find(em::RECURRENCES)
+        .unwrap()
+        .find(em::RECURRENCE)
+        .unwrap();
+    assert_eq!(r.text_of(em2::FIRST_DAY_OF_WEEK), Some("1"), "WKST=MO");
+
+    // ItemOperations and Search give the same element.
+    let fetched = c141.fetch_item(&adds[0].0, Some(1));
+    assert_eq!(request_of(&fetched), m);
+    let found = c141.search_mailbox("planning", &[]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(request_of(&found[0]), m);
+
+    // 16.1: calendar:UID and airsyncbase:Location instead.
+    let (_, adds) = inbox(&s, "16.1");
+    let data = &adds[0].1;
+    check_common(data);
+    let m = request_of(data);
+    assert_eq!(m.text_of(cal::UID), Some(UID));
+    assert_eq!(m.find(em::GLOBAL_OBJ_ID), None);
+    assert_eq!(m.find(em::LOCATION), None);
+    assert_eq!(
+        m.find(asb::LOCATION)
+            .and_then(|l| l.text_of(asb::DISPLAY_NAME)),
+        Some("Room 4")
+    );
+    assert_eq!(m.text_of(em2::MEETING_MESSAGE_TYPE), Some("1"));
+}
+
+/// The organizer moves the series (same UID, higher SEQUENCE): the new message is a full
+/// update with the new times; the first stays an initial request.
+#[test]
+fn an_update_arrives_as_a_full_update() {
+    let s = server_with(&[BOB]);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+    s.deliver(&[BOB], &outlook_invitation(1, 22));
+    let (_, adds) = inbox(&s, "14.1");
+    assert_eq!(adds.len(), 2);
+    let by_subject = |subject: &str| {
+        let (_, data) = adds
+            .iter()
+            .find(|(_, d)| d.text_of(em::SUBJECT) == Some(subject))
+            .unwrap_or_else(|| panic!("no {subject}"));
+        request_of(data).clone()
+    };
+    let first = by_subject("Planning (seq 0)");
+    let update = by_subject("Planning (seq 1)");
+    assert_eq!(first.text_of(em2::MEETING_MESSAGE_TYPE), Some("1"));
+    assert_eq!(update.text_of(em2::MEETING_MESSAGE_TYPE), Some("2"));
+    assert_eq!(
+        update.text_of(em::START_TIME),
+        Some("2026-07-22T08:00:00.000Z")
+    );
+    assert_eq!(
+        update.text_of(em::GLOBAL_OBJ_ID),
+        first.text_of(em::GLOBAL_OBJ_ID),
+        "the same meeting"
+    );
+}
+
+/// An invitation whose calendar does not read, and an Outlook invitation in TNEF, arrive
+/// as plain mail with their attachment.
+#[test]
+fn broken_and_tnef_invitations_stay_plain_mail() {
+    let s = server_with(&[BOB]);
+    s.deliver(
+        &[BOB],
+        include_bytes!("../fixtures/mail/meeting-broken.eml"),
+    );
+    s.deliver(&[BOB], include_bytes!("../fixtures/mail/winmail.eml"));
+    let (_, adds) = inbox(&s, "14.1");
+    assert_eq!(adds.len(), 2);
+    for (_, data) in &adds {
+        assert_eq!(
+            data.text_of(em::MESSAGE_CLASS),
+            Some("IPM.Note"),
+            "{data:?}"
+        );
+        assert_eq!(data.find(em::MEETING_REQUEST), None);
+        let attachments = data
+            .find(asb::ATTACHMENTS)
+            .expect("the attachment is listed");
+        assert_eq!(attachments.find_all(asb::ATTACHMENT).count(), 1);
+    }
+}
