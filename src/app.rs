@@ -1,9 +1,10 @@
 //! The state every request handler may need, shared by all connections; built by the
-//! daemon (`server`) at start, used by the front ends (`eas`).
+//! daemon (`server`) at start, used by the front ends (`eas`, `web`).
 
 use std::rc::Rc;
 
 use crate::auth::Authenticator;
+use crate::auth::session::Sessions;
 use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::mail::oof;
@@ -33,4 +34,8 @@ pub struct App {
     pub spool: Spool,
     /// The counters `/metrics` shows.
     pub metrics: Rc<Metrics>,
+    /// The web pages' login sessions (in memory only).
+    pub sessions: Sessions,
+    /// When the daemon started, for the dashboard's uptime.
+    pub started: std::time::Instant,
 }

@@ -43,6 +43,26 @@ pub struct Config {
     pub push: PushConfig,
     pub notify: NotifyListenerConfig,
     pub metrics: MetricsConfig,
+    pub web: WebConfig,
+}
+
+/// The web pages (`/admin`, `/account`): their login sessions, held in memory only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// A session unused this long ends (the next page asks for the password again).
+    pub session_idle_seconds: u64,
+    /// A session ends this long after its login, however busy.
+    pub session_lifetime_seconds: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_seconds: 30 * 60,
+            session_lifetime_seconds: 12 * 3600,
+        }
+    }
 }
 
 /// Who may read `/metrics`.
@@ -254,6 +274,7 @@ impl Default for Config {
             push: PushConfig::default(),
             notify: NotifyListenerConfig::default(),
             metrics: MetricsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -32,8 +32,9 @@ const LAYERS: &[&[&str]] = &[
     &["auth", "mail", "govern", "sync", "push", "pim"],
     // The state shared by all request handlers.
     &["app"],
-    // The EAS front door, commands and item classes; the admin operations.
-    &["eas", "admin"],
+    // The EAS front door, commands and item classes; the admin operations; the web pages
+    // (a second face on the admin operations).
+    &["eas", "admin", "web"],
     &["server"],
     &["cli"],
 ];

@@ -25,6 +25,7 @@ pub mod spool;
 pub mod store;
 pub mod sync;
 pub mod wbxml;
+pub mod web;
 
 // The layer rule (ARCHITECTURE.md), checked over the sources.
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::audit::Actor;
 use super::ops::Request;
 use super::reply::Reply;
 use crate::config::AuthConfig;
@@ -59,12 +60,15 @@ pub async fn serve(listener: UnixListener, store: Store, auth: Rc<AuthConfig>, s
     }
 }
 
-fn peer_allowed(stream: &UnixStream) -> bool {
+/// The peer's uid when it may use the socket: root or the daemon's own user.
+fn allowed_peer(stream: &UnixStream) -> Option<u32> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     stream
         .peer_cred()
-        .is_ok_and(|c| c.uid() == 0 || c.uid() == me)
+        .ok()
+        .map(|c| c.uid())
+        .filter(|&uid| uid == 0 || uid == me)
 }
 
 async fn handle(
@@ -73,10 +77,11 @@ async fn handle(
     auth: &AuthConfig,
     status: &StatusFn,
 ) -> std::io::Result<()> {
-    if !peer_allowed(&stream) {
+    let Some(uid) = allowed_peer(&stream) else {
         tracing::warn!("control socket: refused a peer that is neither root nor easd's user");
         return Ok(());
-    }
+    };
+    let actor = Actor::control_socket(uid);
     let (rd, mut wr) = stream.into_split();
     let mut lines = AsyncBufReader::new(rd.take(MAX_LINE as u64 + 1)).lines();
     use tokio::io::AsyncReadExt;
@@ -84,12 +89,12 @@ async fn handle(
         let reply = match serde_json::from_str::<Request>(&line) {
             Ok(Request::Status) => Reply::Status { status: status() },
             Ok(req) if req.streams_progress() => {
-                tracing::info!(op = op_name(&req), "control request");
-                execute_streaming(req, store, auth, &mut wr).await
+                tracing::info!(op = req.op_name(), "control request");
+                execute_streaming(req, store, auth, &actor, &mut wr).await
             }
             Ok(req) => {
-                tracing::info!(op = op_name(&req), "control request");
-                req.execute(store, auth).await
+                tracing::info!(op = req.op_name(), "control request");
+                req.execute(store, auth, &actor).await
             }
             Err(e) => Reply::Error {
                 message: format!("bad control request: {e}"),
@@ -109,10 +114,11 @@ async fn execute_streaming(
     req: Request,
     store: &Store,
     auth: &AuthConfig,
+    actor: &Actor,
     wr: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> Reply {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let run = req.execute_streaming(store, auth, Some(tx));
+    let run = req.execute_streaming(store, auth, actor, Some(tx));
     tokio::pin!(run);
     let mut listening = true;
     loop {
@@ -126,22 +132,6 @@ async fn execute_streaming(
                 }
             }
         }
-    }
-}
-
-/// The op's name for the log line; never the request itself, which may hold a password.
-fn op_name(req: &Request) -> &'static str {
-    match req {
-        Request::UserAdd { .. } => "user_add",
-        Request::UserList => "user_list",
-        Request::UserPasswd { .. } => "user_passwd",
-        Request::UserSetEnabled { .. } => "user_set_enabled",
-        Request::UserDel { .. } => "user_del",
-        Request::LogSet { .. } => "log_set",
-        Request::Status => "status",
-        Request::Govern(g) => g.op_name(),
-        Request::Import { .. } => "import",
-        Request::Backup { .. } => "backup",
     }
 }
 

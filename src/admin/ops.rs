@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;
+use super::audit::{self, Actor};
 use crate::auth::password;
 use crate::config::AuthConfig;
 use crate::store::Store;
+use crate::store::audit::AuditReads;
 use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
 
@@ -61,12 +63,51 @@ pub enum Request {
     Backup {
         path: std::path::PathBuf,
     },
+    /// The newest `limit` entries of the audit log, newest first.
+    AuditList {
+        limit: usize,
+    },
 }
 
 impl Request {
-    /// Runs the request against the store.
-    pub async fn execute(self, store: &Store, auth: &AuthConfig) -> Reply {
-        self.execute_streaming(store, auth, None).await
+    /// Runs the request against the store for `actor`, recording it in the audit log when
+    /// it changes something.
+    pub async fn execute(self, store: &Store, auth: &AuthConfig, actor: &Actor) -> Reply {
+        self.execute_streaming(store, auth, actor, None).await
+    }
+
+    /// The op's name, for log lines and the audit log; never the request itself, which
+    /// may hold a password.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Request::UserAdd { .. } => "user_add",
+            Request::UserList => "user_list",
+            Request::UserPasswd { .. } => "user_passwd",
+            Request::UserSetEnabled { .. } => "user_set_enabled",
+            Request::UserDel { .. } => "user_del",
+            Request::LogSet { .. } => "log_set",
+            Request::Status => "status",
+            Request::Govern(g) => g.op_name(),
+            Request::Import { .. } => "import",
+            Request::Backup { .. } => "backup",
+            Request::AuditList { .. } => "audit_list",
+        }
+    }
+
+    /// Whether the request changes something (and so goes into the audit log). A backup
+    /// changes nothing in the store but copies all of it out: it is logged too.
+    pub fn changes(&self) -> bool {
+        match self {
+            Request::UserList | Request::Status | Request::AuditList { .. } => false,
+            Request::Govern(g) => g.changes(),
+            Request::UserAdd { .. }
+            | Request::UserPasswd { .. }
+            | Request::UserSetEnabled { .. }
+            | Request::UserDel { .. }
+            | Request::LogSet { .. }
+            | Request::Import { .. }
+            | Request::Backup { .. } => true,
+        }
     }
 
     /// Whether the control socket should stream this request's progress.
@@ -85,14 +126,21 @@ impl Request {
         self,
         store: &Store,
         auth: &AuthConfig,
+        actor: &Actor,
         progress: Option<tokio::sync::mpsc::UnboundedSender<crate::mail::import::ImportProgress>>,
     ) -> Reply {
-        match self.run(store, auth, progress).await {
+        // The entry needs the request, which running it consumes.
+        let logged = self.changes().then(|| self.clone());
+        let reply = match self.run(store, auth, progress).await {
             Ok(r) => r,
             Err(e) => Reply::Error {
                 message: e.to_string(),
             },
+        };
+        if let Some(entry) = logged.and_then(|req| audit::entry(actor, &req, &reply)) {
+            audit::record(store, entry).await;
         }
+        reply
     }
 
     async fn run(
@@ -173,6 +221,9 @@ impl Request {
                 Ok(done(summary?.report()))
             }
             Request::Backup { path } => backup(store, path).await,
+            Request::AuditList { limit } => Ok(Reply::Audit {
+                entries: store.read()?.audit_newest(limit)?,
+            }),
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::govern::abq::Rules;
 use crate::govern::policy::Value;
 use crate::govern::registry::DeviceSummary;
-use crate::store::model::{Account, DeviceSettings};
+use crate::store::model::{Account, AuditEntry, DeviceSettings};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UserSummary {
@@ -45,6 +45,10 @@ pub enum Reply {
         message: String,
     },
     Govern(GovReply),
+    /// Audit log entries, newest first.
+    Audit {
+        entries: Vec<AuditEntry>,
+    },
     /// An interim line of a streamed import (see `Request::Import::stream_progress`); the
     /// final reply follows.
     Progress(crate::mail::import::ImportProgress),

@@ -11,6 +11,7 @@ use super::conn::RequestBody;
 use super::scrape;
 use crate::eas::{EAS_PATH, autodiscover, front};
 use crate::http_body::{Body, plain};
+use crate::web;
 
 pub async fn handle(
     app: Rc<App>,
@@ -29,6 +30,10 @@ pub async fn handle(
         ("Autodiscover", answer)
     } else if path == scrape::PATH {
         ("metrics", scrape::handle(&app, &req, peer).await)
+    } else if web::owns(path) {
+        // The path borrows the request, which the pages consume.
+        let path = path.to_owned();
+        ("web", web::handle(&app, req, peer, &path).await)
     } else {
         tracing::debug!("{peer}: no route for {path}");
         ("none", plain(StatusCode::NOT_FOUND, "not found\n"))

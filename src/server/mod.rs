@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin::control;
 use crate::app::App;
+use crate::auth::session::Sessions;
 use crate::auth::{Authenticator, password};
 use crate::budget::MemoryBudget;
 use crate::config::Config;
@@ -238,6 +239,8 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         notify_counters: Rc::new(notify::Counters::default()),
         oof_counters: Rc::default(),
         metrics: Rc::default(),
+        sessions: Sessions::new(&cfg.web),
+        started: std::time::Instant::now(),
         budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
         refusals,
         spool: Spool::open(&cfg.data)
@@ -362,6 +365,7 @@ fn status(app: &App) -> serde_json::Value {
         "refused": app.refusals.snapshot(),
         "memory_budget": app.budget.snapshot(),
         "login_throttle": { "refused_attempts": app.auth.throttled() },
+        "web_sessions": app.sessions.sweep(std::time::Instant::now()),
     })
 }
 

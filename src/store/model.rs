@@ -9,9 +9,11 @@ use crate::proto::filter::FilterType;
 use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
+mod audit;
 mod governance;
 mod sync_state;
 
+pub use audit::*;
 pub use governance::*;
 pub use sync_state::*;
 

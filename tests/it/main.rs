@@ -34,3 +34,4 @@ mod oof;
 mod policy;
 mod push;
 mod send;
+mod web;

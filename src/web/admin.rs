@@ -1,0 +1,233 @@
+//! The admin's pages: the dashboard, the accounts, the audit log. Each action is an
+//! `admin::ops` request run as the signed-in admin, so it is audited like the CLI's.
+
+use std::collections::BTreeMap;
+
+use hyper::{Response, StatusCode};
+use maud::{Markup, html};
+
+use super::form::Form;
+use super::page::{self, AdminTab, Area};
+use super::{Visit, i18n::Text};
+use crate::admin::ops::Request as AdminRequest;
+use crate::admin::reply::Reply;
+use crate::govern::registry;
+use crate::http_body::Body;
+use crate::store::audit::AuditReads;
+use crate::store::model::Access;
+use crate::store::ops::Reads;
+
+/// Audit entries the page shows (the newest); `easd audit --limit` reads further back.
+const AUDIT_PAGE: usize = 200;
+
+pub async fn get(visit: &Visit<'_>) -> Response<Body> {
+    let shown = match visit.path {
+        "/admin" => dashboard(visit),
+        "/admin/accounts" => return accounts(visit, None).await,
+        "/admin/audit" => audit(visit),
+        _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
+    };
+    match shown {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("{}: web: {}: {e}", visit.peer, visit.path);
+            visit.server_error()
+        }
+    }
+}
+
+pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
+    let req = match visit.path {
+        "/admin/accounts/add" => AdminRequest::UserAdd {
+            email: form.text("email").trim().to_owned(),
+            name: Some(form.text("name").trim().to_owned()).filter(|n| !n.is_empty()),
+            admin: form.checked("admin"),
+            password: form.text("password").to_owned(),
+        },
+        "/admin/accounts/enabled" => AdminRequest::UserSetEnabled {
+            email: form.text("email").to_owned(),
+            enabled: form.text("enabled") == "1",
+        },
+        _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
+    };
+    let reply = visit.run(req).await;
+    accounts(visit, Some(reply)).await
+}
+
+fn admin_page(visit: &Visit<'_>, tab: AdminTab, title: &str, body: Markup) -> Response<Body> {
+    page::html(
+        StatusCode::OK,
+        visit.shell(Area::Admin(tab)).page(title, body),
+    )
+}
+
+fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreError> {
+    let (t, app) = (visit.text(), visit.app);
+    let tx = app.store.read()?;
+    let accounts = tx.accounts()?.len();
+    let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
+    let devices = tx.devices()?;
+    for d in &devices {
+        *by_state
+            .entry(access_label(t, registry::access(d)))
+            .or_default() += 1;
+    }
+    let body = html! {
+        section {
+            dl {
+                dt { (t.version) } dd { (env!("CARGO_PKG_VERSION")) }
+                dt { (t.uptime) } dd { (duration(app.started.elapsed().as_secs())) }
+                dt { (t.memory) } dd { (resident_bytes().map_or("–".into(), mib)) }
+                dt { (t.store_size) } dd { (app.store.database_bytes().map_or("–".into(), mib)) }
+                dt { (t.accounts) } dd { (accounts) }
+                dt { (t.devices) } dd {
+                    (devices.len())
+                    @for (state, n) in &by_state { " · " (state) " " (n) }
+                }
+                dt { (t.waiting) } dd { (app.hub.waiting()) }
+            }
+        }
+    };
+    Ok(admin_page(
+        visit,
+        AdminTab::Dashboard,
+        t.nav_dashboard,
+        body,
+    ))
+}
+
+async fn accounts(visit: &Visit<'_>, outcome: Option<Reply>) -> Response<Body> {
+    let t = visit.text();
+    let csrf = visit
+        .signed_in
+        .as_ref()
+        .map_or("", |s| s.session.csrf.as_str());
+    let users = match visit.run(AdminRequest::UserList).await {
+        Reply::Users { users } => users,
+        other => {
+            tracing::error!("{}: web: listing accounts: {other:?}", visit.peer);
+            return visit.server_error();
+        }
+    };
+    let (status, notice) = match &outcome {
+        Some(Reply::Done { message }) => (StatusCode::OK, Some((message.as_str(), false))),
+        Some(Reply::Error { message }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some((message.as_str(), true)),
+        ),
+        _ => (StatusCode::OK, None),
+    };
+    let body = html! {
+        @if let Some((text, error)) = notice { (page::notice(text, error)) }
+        div.table { table {
+            thead { tr { th { (t.address) } th { (t.name) } th { (t.role) } th { (t.state) } th {} } }
+            tbody { @for u in &users { tr {
+                td { (u.email) }
+                td { (u.name) }
+                td { (if u.admin { t.admin } else { t.user }) }
+                td { (if u.enabled { t.enabled } else { t.disabled }) }
+                td {
+                    form.inline method="post" action="/admin/accounts/enabled" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="email" value=(u.email);
+                        input type="hidden" name="enabled" value=(if u.enabled { "0" } else { "1" });
+                        button.plain type="submit" { (if u.enabled { t.disable } else { t.enable }) }
+                    }
+                }
+            } } }
+        } }
+        h2 { (t.add_account) }
+        form.box method="post" action="/admin/accounts/add" {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="email" { (t.address) }
+            input #email type="email" name="email" required;
+            label for="name" { (t.name) }
+            input #name type="text" name="name";
+            label for="password" { (t.password) }
+            input #password type="password" name="password" autocomplete="new-password" required;
+            label { input type="checkbox" name="admin"; " " (t.admin) }
+            p { button type="submit" { (t.add) } }
+        }
+    };
+    let mut r = admin_page(visit, AdminTab::Accounts, t.nav_accounts, body);
+    *r.status_mut() = status;
+    r
+}
+
+fn audit(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreError> {
+    let t = visit.text();
+    let entries = visit.app.store.read()?.audit_newest(AUDIT_PAGE)?;
+    let body = html! {
+        @if entries.is_empty() {
+            p { (t.audit_empty) }
+        } @else {
+            div.table { table {
+                thead { tr {
+                    th { (t.when) } th { (t.who) } th { (t.from) } th { (t.action) }
+                    th { (t.detail) } th { (t.outcome) }
+                } }
+                tbody { @for e in &entries { tr {
+                    td { (page::when(e.at)) }
+                    td { (e.actor) }
+                    td { (e.origin) }
+                    td { (e.action) }
+                    td { code { (e.detail) } }
+                    td { @match &e.error {
+                        None => (t.ok),
+                        Some(m) => span.warn { (t.refused) ": " (m) },
+                    } }
+                } } }
+            } }
+        }
+    };
+    Ok(admin_page(visit, AdminTab::Audit, t.audit_title, body))
+}
+
+pub fn access_label(t: &Text, a: Access) -> &'static str {
+    match a {
+        Access::Allow => t.allowed,
+        Access::Block => t.blocked,
+        Access::Quarantine => t.quarantined,
+    }
+}
+
+/// The process's resident set (`/proc/self/statm`, in pages).
+fn resident_bytes() -> std::io::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| std::io::Error::other("unexpected /proc/self/statm"))?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Ok(pages * u64::try_from(page).unwrap_or(4096))
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `3d 4h 05m`, `4h 05m`, `5m`.
+fn duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (d, h) {
+        (0, 0) => format!("{m}m"),
+        (0, _) => format!("{h}h {m:02}m"),
+        _ => format!("{d}d {h}h {m:02}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_as_shown() {
+        assert_eq!(duration(59), "0m");
+        assert_eq!(duration(3 * 3600 + 5 * 60), "3h 05m");
+        assert_eq!(duration(2 * 86_400 + 3600), "2d 1h 00m");
+        assert_eq!(mib(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert!(resident_bytes().unwrap() > 0);
+    }
+}

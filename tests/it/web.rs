@@ -1,0 +1,592 @@
+//! The web pages (issue 14, points 1 and 2) over real HTTPS: `/` and the login, sessions
+//! (cookie attributes, logout, idle expiry), the login throttle shared with ActiveSync,
+//! CSRF, the admin-only pages, the self-service page and its device ownership, the audit
+//! log written by web and command-line actions, the language switch, and what each page
+//! shows.
+
+use std::collections::BTreeMap;
+
+use hyper::Method;
+
+use crate::govern::{cli, gov_ok, one_device};
+use crate::support::*;
+use easd::admin::govern::GovRequest;
+use easd::admin::ops::Request;
+use easd::admin::reply::Reply;
+use easd::store::model::{Access, AuditEntry};
+
+const ADMIN: &str = "boss@example.com";
+const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+
+/// A browser: a cookie jar over the server's HTTPS listener.
+struct Browser {
+    http: HttpClient,
+    cookies: BTreeMap<String, String>,
+    accept_language: Option<&'static str>,
+}
+
+impl Browser {
+    fn new(s: &TestServer) -> Self {
+        Browser {
+            http: s.https(),
+            cookies: BTreeMap::new(),
+            accept_language: None,
+        }
+    }
+
+    fn request(&mut self, method: Method, path: &str, body: Vec<u8>) -> Resp {
+        let mut headers = Vec::new();
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            headers.push(("Cookie", jar.join("; ")));
+        }
+        if let Some(l) = self.accept_language {
+            headers.push(("Accept-Language", l.to_owned()));
+        }
+        if method == Method::POST {
+            headers.push(("Content-Type", "application/x-www-form-urlencoded".into()));
+        }
+        let r = self.http.request(method, path, &headers, body);
+        for set in r.headers.get_all("set-cookie") {
+            let set = set.to_str().expect("ASCII cookie");
+            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        r
+    }
+
+    fn get(&mut self, path: &str) -> Resp {
+        self.request(Method::GET, path, Vec::new())
+    }
+
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        self.request(Method::POST, path, body.join("&").into_bytes())
+    }
+
+    /// Signs in through the login form; the answer to the form's POST.
+    fn sign_in(&mut self, user: &str, password: &str) -> Resp {
+        let form = self.get("/login");
+        form.expect_status(200);
+        let csrf = csrf_of(&form);
+        self.post(
+            "/login",
+            &[("csrf", &csrf), ("user", user), ("password", password)],
+        )
+    }
+
+    /// Signs in and checks it worked.
+    #[track_caller]
+    fn signed_in(s: &TestServer, user: &str) -> Self {
+        let mut b = Browser::new(s);
+        let r = b.sign_in(user, PASSWORD);
+        r.expect_status(303);
+        assert_eq!(r.header("location"), Some("/"));
+        b
+    }
+
+    /// The CSRF token of the forms on `path`.
+    fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path);
+        page.expect_status(200);
+        csrf_of(&page)
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of the first `csrf` field of a page.
+#[track_caller]
+fn csrf_of(page: &Resp) -> String {
+    let html = page.text();
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("no CSRF field in {html}"));
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').expect("end of value")].to_owned()
+}
+
+fn add_admin(s: &TestServer, email: &str) {
+    s.control_ok(Request::UserAdd {
+        email: email.into(),
+        name: Some("The Boss".into()),
+        admin: true,
+        password: PASSWORD.into(),
+    });
+}
+
+fn emails(s: &TestServer) -> Vec<String> {
+    match s.control(Request::UserList) {
+        Reply::Users { users } => users.into_iter().map(|u| u.email).collect(),
+        other => panic!("user list answered {other:?}"),
+    }
+}
+
+fn audit_json(s: &TestServer) -> Vec<AuditEntry> {
+    let out = cli(s, &["audit", "--json"]);
+    assert!(
+        out.status.success(),
+        "easd audit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("easd audit --json prints entries")
+}
+
+#[test]
+fn the_first_visit_leads_to_the_login_then_to_each_ones_pages_and_logout_ends_it() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let mut anon = Browser::new(&s);
+    for path in ["/", "/admin", "/admin/audit", "/account", "/account/"] {
+        let r = anon.get(path);
+        r.expect_status(303);
+        assert_eq!(r.header("location"), Some("/login"), "{path}");
+    }
+    let login = anon.get("/login");
+    login.expect_status(200);
+    assert!(login.text().contains("type=\"password\""));
+    assert_eq!(
+        login.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = login.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+
+    let mut admin = Browser::new(&s);
+    let r = admin.sign_in(ADMIN, PASSWORD);
+    r.expect_status(303);
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("easd_session="))
+        .expect("a session cookie");
+    for attr in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr} missing from {cookie}");
+    }
+    let r = admin.get("/");
+    r.expect_status(303);
+    assert_eq!(r.header("location"), Some("/admin"));
+    admin.get("/admin").expect_status(200);
+    admin.get("/admin/").expect_status(200);
+    // The stylesheet is embedded and served from the site itself.
+    let css = admin.get("/web.css");
+    css.expect_status(200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert!(css.text().contains(":focus-visible"));
+
+    let mut alice = Browser::signed_in(&s, ALICE);
+    let r = alice.get("/");
+    assert_eq!(r.header("location"), Some("/account"));
+    alice.get("/account").expect_status(200);
+
+    // Logout ends the session on the server: the old cookie no longer opens a page.
+    let stolen = admin.cookies.clone();
+    let csrf = admin.csrf("/admin");
+    let r = admin.post("/logout", &[("csrf", &csrf)]);
+    r.expect_status(303);
+    assert_eq!(r.header("location"), Some("/login"));
+    assert!(
+        !admin.cookies.contains_key("easd_session"),
+        "cookie cleared"
+    );
+    let mut replay = Browser::new(&s);
+    replay.cookies = stolen;
+    let r = replay.get("/admin");
+    r.expect_status(303);
+    assert_eq!(r.header("location"), Some("/login"));
+}
+
+#[test]
+fn wrong_passwords_are_refused_then_throttled_like_activesync_logins() {
+    let s = start_server(|c| {
+        c.auth.lockout_after = 3;
+        c.auth.slow_after = 100;
+    });
+    s.add_user(ALICE);
+    let mut b = Browser::new(&s);
+    for _ in 0..2 {
+        let r = b.sign_in(ALICE, "wrong password");
+        r.expect_status(401);
+        assert!(
+            r.text().contains("Wrong address or password"),
+            "{}",
+            r.text()
+        );
+        assert!(!b.cookies.contains_key("easd_session"));
+    }
+    // The third failure locks the account for unfamiliar sources: then the right
+    // password too is refused.
+    b.sign_in(ALICE, "wrong password").expect_status(429);
+    let r = b.sign_in(ALICE, PASSWORD);
+    r.expect_status(429);
+    assert!(r.header("retry-after").is_some());
+    assert!(r.text().contains("Too many failed sign-ins"));
+    // The same throttle as ActiveSync: a new device from this source is refused as well.
+    s.eas(ALICE, "NEWPHONE").options().expect_status(429);
+}
+
+#[test]
+fn an_idle_session_ends() {
+    let s = start_server(|c| c.web.session_idle_seconds = 2);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    // Taken before the request: the server marks the session used after this instant.
+    let last_use = std::time::Instant::now();
+    b.get("/admin").expect_status(200);
+    // Watched through `easd status`: a page would use the session and keep it alive.
+    let sessions = || match s.control(Request::Status) {
+        Reply::Status { status } => status["web_sessions"].as_u64().expect("web_sessions"),
+        other => panic!("status answered {other:?}"),
+    };
+    assert_eq!(sessions(), 1);
+    wait_for("the idle session to end", || sessions() == 0);
+    assert!(
+        last_use.elapsed() >= std::time::Duration::from_secs(2),
+        "ended before its idle timeout"
+    );
+    assert_eq!(b.get("/admin").header("location"), Some("/login"));
+}
+
+#[test]
+fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let s = server_with(&[]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let good = b.csrf("/admin/accounts");
+    fn add(csrf: Option<&str>) -> Vec<(&str, &str)> {
+        let mut f = vec![
+            ("email", "carol@example.com"),
+            ("password", "a long enough password"),
+        ];
+        if let Some(c) = csrf {
+            f.push(("csrf", c));
+        }
+        f
+    }
+    let r = b.post("/admin/accounts/add", &add(None));
+    r.expect_status(403);
+    assert!(r.text().contains("nothing was changed"), "{}", r.text());
+    let forged = "A".repeat(good.len());
+    b.post("/admin/accounts/add", &add(Some(&forged)))
+        .expect_status(403);
+    b.post("/logout", &[]).expect_status(403);
+    assert!(!emails(&s).contains(&"carol@example.com".to_owned()));
+    assert!(
+        audit_json(&s)
+            .iter()
+            .all(|e| e.action != "user_add" || !e.detail.contains("carol"))
+    );
+
+    // The login form has its own token.
+    let mut anon = Browser::new(&s);
+    anon.get("/login").expect_status(200);
+    anon.post("/login", &[("user", ADMIN), ("password", PASSWORD)])
+        .expect_status(403);
+    assert!(!anon.cookies.contains_key("easd_session"));
+
+    let r = b.post("/admin/accounts/add", &add(Some(&good)));
+    r.expect_status(200);
+    assert!(emails(&s).contains(&"carol@example.com".to_owned()));
+    assert!(r.text().contains("carol@example.com"));
+}
+
+#[test]
+fn a_user_is_refused_at_the_admin_pages() {
+    let s = server_with(&[ALICE]);
+    let mut alice = Browser::signed_in(&s, ALICE);
+    for path in ["/admin", "/admin/accounts", "/admin/audit"] {
+        let r = alice.get(path);
+        r.expect_status(403);
+        assert!(r.text().contains("for administrators"), "{path}");
+    }
+    let csrf = alice.csrf("/account");
+    alice
+        .post(
+            "/admin/accounts/add",
+            &[
+                ("csrf", &csrf),
+                ("email", "mallory@example.com"),
+                ("password", "a long enough password"),
+                ("admin", "on"),
+            ],
+        )
+        .expect_status(403);
+    assert!(!emails(&s).contains(&"mallory@example.com".to_owned()));
+}
+
+#[test]
+fn a_user_sees_and_wipes_only_their_own_devices() {
+    let s = server_with(&[ALICE, BOB]);
+    s.device(ALICE, "ALICEPHONE");
+    s.device(ALICE, "ALICEOLD");
+    s.device(BOB, "BOBPHONE");
+    gov_ok(
+        &s,
+        GovRequest::DeviceAccess {
+            device: format!("{ALICE}/ALICEOLD"),
+            access: Access::Block,
+        },
+    );
+    let mut alice = Browser::signed_in(&s, ALICE);
+    let page = alice.get("/account");
+    page.expect_status(200);
+    let html = page.text();
+    assert!(html.contains("ALICEPHONE"), "{html}");
+    assert!(
+        !html.contains("ALICEOLD"),
+        "a blocked device is not listed: {html}"
+    );
+    assert!(!html.contains("BOBPHONE"), "{html}");
+    let csrf = csrf_of(&page);
+
+    for other in ["BOBPHONE", "ALICEOLD", "NOSUCH"] {
+        for confirm in ["", "1"] {
+            let r = alice.post(
+                "/account/wipe",
+                &[("csrf", &csrf), ("device", other), ("confirm", confirm)],
+            );
+            r.expect_status(403);
+        }
+    }
+    assert_eq!(one_device(&s, BOB, "BOBPHONE").wipe, "none");
+    assert_eq!(one_device(&s, ALICE, "ALICEOLD").wipe, "none");
+
+    // Her own: a confirmation step first, then the wipe.
+    let r = alice.post(
+        "/account/wipe",
+        &[("csrf", &csrf), ("device", "ALICEPHONE")],
+    );
+    r.expect_status(200);
+    assert!(r.text().contains("Yes, wipe it"), "{}", r.text());
+    assert_eq!(one_device(&s, ALICE, "ALICEPHONE").wipe, "none");
+    let r = alice.post(
+        "/account/wipe",
+        &[("csrf", &csrf), ("device", "ALICEPHONE"), ("confirm", "1")],
+    );
+    r.expect_status(200);
+    assert!(r.text().contains("will be wiped"), "{}", r.text());
+    assert_eq!(one_device(&s, ALICE, "ALICEPHONE").wipe, "pending");
+    let wiped = audit_json(&s)
+        .into_iter()
+        .find(|e| e.action == "device_wipe")
+        .expect("the wipe is audited");
+    assert_eq!(wiped.actor, ALICE);
+    assert!(wiped.detail.contains("ALICEPHONE"));
+}
+
+#[test]
+fn a_user_changes_their_password_and_stays_signed_in() {
+    let s = server_with(&[ALICE]);
+    let mut alice = Browser::signed_in(&s, ALICE);
+    let csrf = alice.csrf("/account");
+    let r = alice.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "wrong"),
+            ("new", "another fine password"),
+        ],
+    );
+    r.expect_status(403);
+    assert!(r.text().contains("current password is wrong"));
+    let r = alice.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("new", "another fine password"),
+        ],
+    );
+    r.expect_status(303);
+    let r = alice.get(r.header("location").expect("location"));
+    r.expect_status(200);
+    assert!(
+        r.text().contains("Your password was changed"),
+        "{}",
+        r.text()
+    );
+    // The new password is the account's, for ActiveSync too.
+    s.eas(ALICE, "P1")
+        .with_password("another fine password")
+        .options()
+        .expect_status(200);
+    assert_eq!(Browser::new(&s).sign_in(ALICE, PASSWORD).status, 401);
+}
+
+#[test]
+fn web_and_command_line_actions_are_audited() {
+    let mut s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let csrf = b.csrf("/admin/accounts");
+    b.post(
+        "/admin/accounts/enabled",
+        &[("csrf", &csrf), ("email", ALICE), ("enabled", "0")],
+    )
+    .expect_status(200);
+    // A refused action is recorded with its error.
+    b.post(
+        "/admin/accounts/add",
+        &[
+            ("csrf", &csrf),
+            ("email", "not an address"),
+            ("password", "a long enough password"),
+        ],
+    )
+    .expect_status(422);
+    let out = cli(&s, &["user", "enable", ALICE]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let entries = audit_json(&s);
+    let [cli_enable, web_add, web_disable] = &entries[..3] else {
+        panic!("{entries:?}")
+    };
+    assert_eq!(web_disable.action, "user_set_enabled");
+    assert_eq!(web_disable.actor, ADMIN);
+    assert_eq!(web_disable.origin, "127.0.0.1");
+    assert!(web_disable.detail.contains(ALICE) && web_disable.detail.contains("false"));
+    assert_eq!(web_disable.error, None);
+    assert_eq!(web_add.action, "user_add");
+    assert!(web_add.error.is_some(), "{web_add:?}");
+    assert!(
+        !web_add.detail.contains("long enough"),
+        "no password: {web_add:?}"
+    );
+    assert_eq!(cli_enable.action, "user_set_enabled");
+    assert_eq!(cli_enable.origin, "control socket");
+    assert!(cli_enable.actor.starts_with("uid "), "{cli_enable:?}");
+    // The setup's own user_add (through the control socket) is there too.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "user_add" && e.detail.contains(ADMIN))
+    );
+    // Reads are not recorded.
+    assert!(entries.iter().all(|e| e.action != "user_list"));
+
+    let page = b.get("/admin/audit");
+    page.expect_status(200);
+    let html = page.text();
+    assert!(
+        html.contains("user_set_enabled") && html.contains("control socket"),
+        "{html}"
+    );
+    assert!(html.contains(ADMIN));
+
+    // With the daemon stopped the command line works on the store, and is audited too.
+    s.shutdown();
+    let out = cli(&s, &["user", "disable", ALICE]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&s, &["audit"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let newest = text.lines().next().expect("an entry");
+    assert!(
+        newest.contains("command line") && newest.contains("user_set_enabled"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_language_follows_the_browser_then_the_switch() {
+    let s = server_with(&[ALICE]);
+    let mut b = Browser::new(&s);
+    b.accept_language = Some("fr-FR,fr;q=0.9,en;q=0.5");
+    let page = b.get("/login");
+    let html = page.text();
+    assert!(html.contains("<html lang=\"fr\">"), "{html}");
+    assert!(html.contains("Se connecter"));
+    // The switch: back to the same page, in English, remembered by a cookie.
+    assert!(
+        html.contains("href=\"/lang?l=en&amp;back=%2Flogin\""),
+        "{html}"
+    );
+    let r = b.get("/lang?l=en&back=%2Flogin");
+    r.expect_status(303);
+    assert_eq!(r.header("location"), Some("/login"));
+    assert_eq!(b.cookies.get("easd_lang").map(String::as_str), Some("en"));
+    let html = b.get("/login").text();
+    assert!(
+        html.contains("<html lang=\"en\">") && html.contains("Sign in"),
+        "{html}"
+    );
+    // Only paths of this site are gone back to.
+    let r = b.get("/lang?l=fr&back=%2F%2Fevil.example");
+    assert_eq!(r.header("location"), Some("/"));
+
+    let mut alice = Browser::signed_in(&s, ALICE);
+    alice.accept_language = Some("fr");
+    let html = alice.get("/account").text();
+    assert!(html.contains("Mes appareils") && html.contains("Changer mon mot de passe"));
+}
+
+#[test]
+fn the_admin_pages_show_the_servers_data() {
+    // Three accounts besides the one made at first start.
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    s.device(ALICE, "ALICEPHONE");
+    s.device(BOB, "BOBPHONE");
+    gov_ok(
+        &s,
+        GovRequest::DeviceAccess {
+            device: format!("{BOB}/BOBPHONE"),
+            access: Access::Block,
+        },
+    );
+    s.set_enabled(BOB, false);
+    let mut b = Browser::signed_in(&s, ADMIN);
+
+    let html = b.get("/admin").text();
+    assert!(html.contains(env!("CARGO_PKG_VERSION")), "{html}");
+    assert!(html.contains("<dt>Accounts</dt><dd>4</dd>"), "{html}");
+    assert!(
+        html.contains("allowed 1") && html.contains("blocked 1"),
+        "{html}"
+    );
+    assert!(html.contains(" MiB"), "memory and store size: {html}");
+
+    let html = b.get("/admin/accounts").text();
+    for want in [ALICE, BOB, ADMIN, "The Boss", "administrator", "disabled"] {
+        assert!(html.contains(want), "{want} missing: {html}");
+    }
+
+    let html = b.get("/admin/audit").text();
+    assert!(
+        html.contains("user_set_enabled") && html.contains("device_access"),
+        "{html}"
+    );
+    assert!(html.contains(" UTC"), "{html}");
+}
