@@ -36,6 +36,8 @@ pub struct App {
     pub metrics: Rc<Metrics>,
     /// The web pages' login sessions (in memory only).
     pub sessions: Sessions,
+    /// The served certificate chain's PEM file (`None` without HTTPS), for the dashboard.
+    pub cert: Option<std::path::PathBuf>,
     /// When the daemon started, for the dashboard's uptime.
     pub started: std::time::Instant,
 }

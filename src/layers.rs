@@ -13,9 +13,11 @@ use std::path::Path;
 /// (`module-cycles.py`) keeps the imports one way.
 const LAYERS: &[&[&str]] = &[
     // Small leaves everything may use: refusal counters, memory budgets, bounded
-    // collections, configuration, log setup, spool files, HTTP bodies, metrics.
+    // collections, configuration, log setup, spool files, HTTP bodies, metrics, the
+    // served certificate's particulars.
     &[
         "refusal",
+        "certinfo",
         "budget",
         "bounded",
         "config",

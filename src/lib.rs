@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod bounded;
 pub mod budget;
+pub mod certinfo;
 pub mod cli;
 pub mod config;
 pub mod eas;

@@ -11,11 +11,17 @@ use super::page::{self, AdminTab, Area};
 use super::{Visit, i18n::Text};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
+use crate::certinfo;
 use crate::govern::registry;
 use crate::http_body::Body;
+use crate::metrics::Lmtp;
 use crate::store::audit::AuditReads;
 use crate::store::model::Access;
+use crate::store::now;
 use crate::store::ops::Reads;
+
+/// The dashboard warns about a certificate that expires in fewer days than this.
+const CERT_WARNING_DAYS: i64 = 14;
 
 /// Audit entries the page shows (the newest); `easd audit --limit` reads further back.
 const AUDIT_PAGE: usize = 200;
@@ -85,8 +91,18 @@ fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreErr
                     @for (state, n) in &by_state { " · " (state) " " (n) }
                 }
                 dt { (t.waiting) } dd { (app.hub.waiting()) }
+                dt { (t.lmtp) } dd {
+                    (t.delivered) " " (app.metrics.lmtp_count(Lmtp::Delivered)) " · "
+                    (t.unknown_recipients) " " (app.metrics.lmtp_count(Lmtp::UnknownRecipient)) " · "
+                    (t.not_delivered) " " (app.metrics.lmtp_count(Lmtp::NotDelivered))
+                }
+                dt { (t.notify) } dd {
+                    (t.received) " " (app.notify_counters.received.get()) " · "
+                    (t.accepted) " " (app.notify_counters.accepted.get())
+                }
             }
         }
+        (certificate(visit))
     };
     Ok(admin_page(
         visit,
@@ -94,6 +110,37 @@ fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreErr
         t.nav_dashboard,
         body,
     ))
+}
+
+/// The served certificate: issuer and expiry, warned about under [`CERT_WARNING_DAYS`].
+fn certificate(visit: &Visit<'_>) -> Markup {
+    let t = visit.text();
+    let Some(path) = &visit.app.cert else {
+        return html! {};
+    };
+    let info = match certinfo::read(path) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!("{}: dashboard: {}: {e}", visit.peer, path.display());
+            return html! { section { h2 { (t.certificate) } p.warn { (e.to_string()) } } };
+        }
+    };
+    let left_days = (info.not_after - now()) / 86_400;
+    html! {
+        section {
+            h2 { (t.certificate) }
+            dl {
+                dt { (t.issuer) } dd { (info.issuer) }
+                dt { (t.expires) } dd {
+                    (page::when(info.not_after))
+                    @if left_days < CERT_WARNING_DAYS {
+                        " " strong.warn role="alert" { (t.expires_soon) }
+                    }
+                }
+                dt { (t.fingerprint) } dd { code { (info.fingerprint) } }
+            }
+        }
+    }
 }
 
 async fn accounts(visit: &Visit<'_>, outcome: Option<Reply>) -> Response<Body> {

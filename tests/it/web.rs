@@ -590,3 +590,116 @@ fn the_admin_pages_show_the_servers_data() {
     );
     assert!(html.contains(" UTC"), "{html}");
 }
+
+#[test]
+fn the_dashboard_shows_the_served_certificate_and_warns_before_it_expires() {
+    let s = server_with(&[]);
+    add_admin(&s, ADMIN);
+    let served = easd::certinfo::read(&s.data_dir().join("tls").join("cert.pem")).unwrap();
+    let html = Browser::signed_in(&s, ADMIN).get("/admin").text();
+    assert!(html.contains(&served.fingerprint), "{html}");
+    assert!(html.contains(&served.issuer), "{html}");
+    assert!(!html.contains("expires in less than 14 days"), "{html}");
+
+    // A certificate ten days from its end.
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+    let soon = std::time::SystemTime::now() + std::time::Duration::from_secs(10 * 86_400);
+    params.not_after = soon.into();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Short-lived Test CA");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let s = start_server(|c| {
+        c.cert = Some(cert_path.clone());
+        c.key = Some(key_path.clone());
+    });
+    add_admin(&s, ADMIN);
+    // The test client trusts DATA/tls/cert.pem: put the served one there.
+    std::fs::create_dir_all(s.data_dir().join("tls")).unwrap();
+    std::fs::copy(&cert_path, s.data_dir().join("tls").join("cert.pem")).unwrap();
+    let html = Browser::signed_in(&s, ADMIN).get("/admin").text();
+    assert!(html.contains("CN=Short-lived Test CA"), "{html}");
+    assert!(html.contains("expires in less than 14 days"), "{html}");
+}
+
+#[test]
+fn the_first_start_prints_the_admin_url_and_the_certificate_fingerprint() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    /// The daemon started here, stopped however the test ends.
+    struct Daemon(std::process::Child);
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Daemon(
+        std::process::Command::new(cli_path())
+            .args([
+                "serve",
+                "--https",
+                "127.0.0.1:0",
+                "--lmtp",
+                "off",
+                "--notify",
+                "off",
+            ])
+            .arg("--data")
+            .arg(dir.path())
+            .env_remove("EASD_ADMIN_PASSWORD")
+            .env_remove("EASD_DATA")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start easd"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut said = Vec::new();
+    while !said.iter().any(|l: &String| l.contains("fingerprint")) {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) => said.push(line),
+            Err(e) => panic!("easd never printed its fingerprint ({e}): {said:?}"),
+        }
+    }
+    let text = said.join("\n");
+    let url = said
+        .iter()
+        .find_map(|l| l.strip_prefix("easd: sign in at "))
+        .unwrap_or_else(|| panic!("no URL in {text}"))
+        .to_owned();
+    let password = std::fs::read_to_string(dir.path().join("initial-admin-password")).unwrap();
+    let served = easd::certinfo::read(&dir.path().join("tls").join("cert.pem")).unwrap();
+    assert!(text.contains(&served.fingerprint), "{text}");
+    assert!(text.contains(password.trim()), "{text}");
+
+    // The URL leads to the login page of that daemon.
+    let port: u16 = url
+        .strip_prefix("https://localhost:")
+        .and_then(|rest| rest.strip_suffix("/admin"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected URL {url}"));
+    let http = HttpClient::https_to(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &dir.path().join("tls").join("cert.pem"),
+    );
+    let r = http.request(Method::GET, "/admin", &[], Vec::new());
+    drop(child);
+    r.expect_status(303);
+    assert_eq!(r.header("location"), Some("/login"));
+}
