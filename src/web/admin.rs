@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use hyper::{Response, StatusCode};
 use maud::{Markup, html};
 
+use super::devices;
 use super::form::Form;
 use super::page::{self, AdminTab, Area};
 use super::{Visit, i18n::Text};
@@ -30,6 +31,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
     let shown = match visit.path {
         "/admin" => dashboard(visit),
         "/admin/accounts" => return accounts(visit, None).await,
+        "/admin/devices" => return devices::get(visit).await,
         "/admin/audit" => audit(visit),
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     };
@@ -44,6 +46,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
 
 pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
     let req = match visit.path {
+        "/admin/devices" => return devices::post(visit, form).await,
         "/admin/accounts/add" => AdminRequest::UserAdd {
             email: form.text("email").trim().to_owned(),
             name: Some(form.text("name").trim().to_owned()).filter(|n| !n.is_empty()),

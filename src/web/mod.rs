@@ -12,6 +12,7 @@
 
 mod account;
 mod admin;
+mod devices;
 mod form;
 mod i18n;
 mod login;
@@ -122,7 +123,25 @@ impl Visit<'_> {
     }
 }
 
+/// Answers a request for one of the pages. `Server-Timing` says how long the server took
+/// (W3C Server Timing), which the page budget is measured by.
 pub async fn handle(
+    app: &App,
+    req: Request<impl IncomingBody>,
+    peer: SocketAddr,
+    path: &str,
+) -> Response<Body> {
+    let started = Instant::now();
+    let mut r = answer(app, req, peer, path).await;
+    let took = format!("app;dur={:.3}", started.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(v) = header::HeaderValue::from_str(&took) {
+        r.headers_mut()
+            .insert(header::HeaderName::from_static("server-timing"), v);
+    }
+    r
+}
+
+async fn answer(
     app: &App,
     req: Request<impl IncomingBody>,
     peer: SocketAddr,

@@ -30,6 +30,7 @@ pub enum Area {
 pub enum AdminTab {
     Dashboard,
     Accounts,
+    Devices,
     Audit,
 }
 
@@ -97,6 +98,7 @@ impl Shell<'_> {
             Area::Admin(_) => &[
                 ("/admin", t.nav_dashboard, Some(AdminTab::Dashboard)),
                 ("/admin/accounts", t.nav_accounts, Some(AdminTab::Accounts)),
+                ("/admin/devices", t.nav_devices, Some(AdminTab::Devices)),
                 ("/admin/audit", t.nav_audit, Some(AdminTab::Audit)),
                 ("/account", t.nav_my_account, None),
             ],

@@ -4,8 +4,6 @@
 //! log written by web and command-line actions, the language switch, and what each page
 //! shows.
 
-use std::collections::BTreeMap;
-
 use hyper::Method;
 
 use crate::govern::{cli, gov_ok, one_device};
@@ -18,116 +16,6 @@ use easd::store::model::{Access, AuditEntry};
 const ADMIN: &str = "boss@example.com";
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
-
-/// A browser: a cookie jar over the server's HTTPS listener.
-struct Browser {
-    http: HttpClient,
-    cookies: BTreeMap<String, String>,
-    accept_language: Option<&'static str>,
-}
-
-impl Browser {
-    fn new(s: &TestServer) -> Self {
-        Browser {
-            http: s.https(),
-            cookies: BTreeMap::new(),
-            accept_language: None,
-        }
-    }
-
-    fn request(&mut self, method: Method, path: &str, body: Vec<u8>) -> Resp {
-        let mut headers = Vec::new();
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            headers.push(("Cookie", jar.join("; ")));
-        }
-        if let Some(l) = self.accept_language {
-            headers.push(("Accept-Language", l.to_owned()));
-        }
-        if method == Method::POST {
-            headers.push(("Content-Type", "application/x-www-form-urlencoded".into()));
-        }
-        let r = self.http.request(method, path, &headers, body);
-        for set in r.headers.get_all("set-cookie") {
-            let set = set.to_str().expect("ASCII cookie");
-            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').expect("name=value");
-            if attrs.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-        r
-    }
-
-    fn get(&mut self, path: &str) -> Resp {
-        self.request(Method::GET, path, Vec::new())
-    }
-
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect();
-        self.request(Method::POST, path, body.join("&").into_bytes())
-    }
-
-    /// Signs in through the login form; the answer to the form's POST.
-    fn sign_in(&mut self, user: &str, password: &str) -> Resp {
-        let form = self.get("/login");
-        form.expect_status(200);
-        let csrf = csrf_of(&form);
-        self.post(
-            "/login",
-            &[("csrf", &csrf), ("user", user), ("password", password)],
-        )
-    }
-
-    /// Signs in and checks it worked.
-    #[track_caller]
-    fn signed_in(s: &TestServer, user: &str) -> Self {
-        let mut b = Browser::new(s);
-        let r = b.sign_in(user, PASSWORD);
-        r.expect_status(303);
-        assert_eq!(r.header("location"), Some("/"));
-        b
-    }
-
-    /// The CSRF token of the forms on `path`.
-    fn csrf(&mut self, path: &str) -> String {
-        let page = self.get(path);
-        page.expect_status(200);
-        csrf_of(&page)
-    }
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The value of the first `csrf` field of a page.
-#[track_caller]
-fn csrf_of(page: &Resp) -> String {
-    let html = page.text();
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .unwrap_or_else(|| panic!("no CSRF field in {html}"));
-    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
-    rest[..rest.find('"').expect("end of value")].to_owned()
-}
 
 fn add_admin(s: &TestServer, email: &str) {
     s.control_ok(Request::UserAdd {
@@ -702,4 +590,96 @@ fn the_first_start_prints_the_admin_url_and_the_certificate_fingerprint() {
     drop(child);
     r.expect_status(303);
     assert_eq!(r.header("location"), Some("/login"));
+}
+
+#[test]
+fn the_devices_page_filters_and_acts_with_a_confirmation_for_what_destroys() {
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    s.device(ALICE, "ALICEPHONE");
+    s.device(ALICE, "ALICETAB");
+    s.device(BOB, "BOBPHONE");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let page = b.get("/admin/devices");
+    page.expect_status(200);
+    let html = page.text();
+    for want in [
+        "ALICEPHONE",
+        "ALICETAB",
+        "BOBPHONE",
+        "TestDevice",
+        "16.1",
+        "3 devices",
+    ] {
+        assert!(html.contains(want), "{want} missing: {html}");
+    }
+    let html = b.get(&format!("/admin/devices?user={}", enc(BOB))).text();
+    assert!(
+        html.contains("BOBPHONE") && !html.contains("ALICEPHONE"),
+        "{html}"
+    );
+    assert!(html.contains("1 devices"), "{html}");
+
+    let csrf = csrf_of(&page);
+    let act = |b: &mut Browser, device: &str, action: &str, confirm: &str| {
+        let device = format!("{ALICE}/{device}");
+        b.post(
+            "/admin/devices",
+            &[
+                ("csrf", &csrf),
+                ("device", &device),
+                ("action", action),
+                ("confirm", confirm),
+            ],
+        )
+    };
+    act(&mut b, "ALICEPHONE", "block", "").expect_status(200);
+    assert_eq!(one_device(&s, ALICE, "ALICEPHONE").abq, Access::Block);
+    let html = b.get("/admin/devices?status=block").text();
+    assert!(
+        html.contains("ALICEPHONE") && !html.contains("ALICETAB"),
+        "{html}"
+    );
+    act(&mut b, "ALICEPHONE", "allow", "").expect_status(200);
+    assert_eq!(one_device(&s, ALICE, "ALICEPHONE").abq, Access::Allow);
+
+    // Wipes and delete ask first.
+    for (action, question) in [
+        ("wipe", "Erase everything on this device"),
+        ("account-wipe", "Erase this account's data"),
+        ("delete", "Delete this device from the registry"),
+    ] {
+        let r = act(&mut b, "ALICETAB", action, "");
+        r.expect_status(200);
+        assert!(r.text().contains(question), "{action}: {}", r.text());
+        assert_eq!(one_device(&s, ALICE, "ALICETAB").wipe, "none");
+    }
+    act(&mut b, "ALICETAB", "account-wipe", "1").expect_status(200);
+    assert_eq!(one_device(&s, ALICE, "ALICETAB").wipe, "pending");
+    act(&mut b, "ALICETAB", "wipe-cancel", "").expect_status(200);
+    assert_eq!(one_device(&s, ALICE, "ALICETAB").wipe, "none");
+    act(&mut b, "ALICETAB", "delete", "1").expect_status(200);
+    let html = b.get("/admin/devices").text();
+    assert!(
+        !html.contains("ALICETAB") && html.contains("2 devices"),
+        "{html}"
+    );
+    // An action on no device, or an unknown one, changes nothing and says why.
+    let r = b.post("/admin/devices", &[("csrf", &csrf), ("action", "block")]);
+    r.expect_status(422);
+    let r = act(&mut b, "NOSUCH", "block", "");
+    r.expect_status(422);
+    assert_eq!(one_device(&s, ALICE, "ALICEPHONE").abq, Access::Allow);
+    let audit = audit_json(&s);
+    for action in [
+        "device_access",
+        "device_wipe",
+        "device_wipe_cancel",
+        "device_delete",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.action == action && e.actor == ADMIN),
+            "{action}"
+        );
+    }
 }

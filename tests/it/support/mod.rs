@@ -13,6 +13,7 @@ mod lmtp;
 mod process;
 mod server;
 mod smtp;
+mod web;
 
 // Only benches use it (see `bench`); unused in the test binary.
 #[allow(unused_imports)]
@@ -24,6 +25,7 @@ pub use lmtp::*;
 pub use process::*;
 pub use server::*;
 pub use smtp::*;
+pub use web::*;
 
 /// Waits (up to 20 s, polling) until `cond` holds; panics naming `what` when it never does.
 #[track_caller]
