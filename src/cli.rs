@@ -165,6 +165,18 @@ enum UserCmd {
     Del {
         email: String,
     },
+    /// Let the account use ActiveSync, or not (its phones get 403; its web pages work).
+    Activesync {
+        email: String,
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Subcommand)]
@@ -385,6 +397,10 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
             enabled: true,
         },
         UserCmd::Del { email } => Request::UserDel { email },
+        UserCmd::Activesync { email, state } => Request::UserSetActiveSync {
+            email,
+            on: state == OnOff::On,
+        },
     };
     print_reply(admin(data, req)?, json)?;
     if let Some(pw) = generated {

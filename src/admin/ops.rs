@@ -34,6 +34,11 @@ pub enum Request {
     UserDel {
         email: String,
     },
+    /// Lets the account use ActiveSync, or not (403 to its phones; its web pages work).
+    UserSetActiveSync {
+        email: String,
+        on: bool,
+    },
     /// Switches the protocol log of an account (`EMAIL`), one device (`EMAIL/DEVICEID`) or
     /// every device with that id (`DEVICEID`).
     LogSet {
@@ -85,6 +90,7 @@ impl Request {
             Request::UserPasswd { .. } => "user_passwd",
             Request::UserSetEnabled { .. } => "user_set_enabled",
             Request::UserDel { .. } => "user_del",
+            Request::UserSetActiveSync { .. } => "user_set_activesync",
             Request::LogSet { .. } => "log_set",
             Request::Status => "status",
             Request::Govern(g) => g.op_name(),
@@ -104,6 +110,7 @@ impl Request {
             | Request::UserPasswd { .. }
             | Request::UserSetEnabled { .. }
             | Request::UserDel { .. }
+            | Request::UserSetActiveSync { .. }
             | Request::LogSet { .. }
             | Request::Import { .. }
             | Request::Backup { .. } => true,
@@ -181,6 +188,11 @@ impl Request {
                 let a = update_account(store, email, move |a| a.enabled = enabled).await?;
                 let state = if enabled { "enabled" } else { "disabled" };
                 Ok(done(format!("{} {state}", a.email)))
+            }
+            Request::UserSetActiveSync { email, on } => {
+                let a = update_account(store, email, move |a| a.activesync = on).await?;
+                let state = if on { "on" } else { "off" };
+                Ok(done(format!("ActiveSync {state} for {}", a.email)))
             }
             Request::UserDel { email } => {
                 let email = ops::normalize_email(&email)?;

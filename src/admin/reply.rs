@@ -15,6 +15,13 @@ pub struct UserSummary {
     pub admin: bool,
     pub enabled: bool,
     pub created: i64,
+    /// May use ActiveSync (older daemons do not say: on).
+    #[serde(default = "yes")]
+    pub activesync: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl From<&Account> for UserSummary {
@@ -25,6 +32,7 @@ impl From<&Account> for UserSummary {
             admin: a.admin,
             enabled: a.enabled,
             created: a.created,
+            activesync: a.activesync,
         }
     }
 }

@@ -167,6 +167,7 @@ mod tests {
             next_item_id: 1,
             protocol_log: false,
             oof: Default::default(),
+            activesync: true,
         }
     }
 

@@ -43,10 +43,17 @@ pub struct Account {
     pub protocol_log: bool,
     #[serde(default)]
     pub oof: Oof,
+    /// Whether the account may use ActiveSync (its web pages work either way).
+    #[serde(default = "yes")]
+    pub activesync: bool,
 }
 
 fn first_id() -> u64 {
     1
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Account {

@@ -146,6 +146,7 @@ pub fn create_account(
         next_item_id: 1,
         protocol_log: false,
         oof: Oof::default(),
+        activesync: true,
     };
     {
         let mut folders = ctx.tx.open_table(FOLDERS)?;

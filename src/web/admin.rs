@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 use hyper::{Response, StatusCode};
 use maud::{Markup, html};
 
-use super::devices;
 use super::form::Form;
 use super::page::{self, AdminTab, Area};
 use super::{Visit, i18n::Text};
-use crate::admin::ops::Request as AdminRequest;
-use crate::admin::reply::Reply;
+use super::{accounts, devices};
 use crate::certinfo;
 use crate::govern::registry;
 use crate::http_body::Body;
@@ -25,12 +23,12 @@ use crate::store::ops::Reads;
 const CERT_WARNING_DAYS: i64 = 14;
 
 /// Audit entries the page shows (the newest); `easd audit --limit` reads further back.
-const AUDIT_PAGE: usize = 200;
+const AUDIT_PAGE: usize = 100;
 
 pub async fn get(visit: &Visit<'_>) -> Response<Body> {
     let shown = match visit.path {
         "/admin" => dashboard(visit),
-        "/admin/accounts" => return accounts(visit, None).await,
+        "/admin/accounts" => return accounts::get(visit).await,
         "/admin/devices" => return devices::get(visit).await,
         "/admin/audit" => audit(visit),
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
@@ -45,22 +43,11 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
 }
 
 pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
-    let req = match visit.path {
-        "/admin/devices" => return devices::post(visit, form).await,
-        "/admin/accounts/add" => AdminRequest::UserAdd {
-            email: form.text("email").trim().to_owned(),
-            name: Some(form.text("name").trim().to_owned()).filter(|n| !n.is_empty()),
-            admin: form.checked("admin"),
-            password: form.text("password").to_owned(),
-        },
-        "/admin/accounts/enabled" => AdminRequest::UserSetEnabled {
-            email: form.text("email").to_owned(),
-            enabled: form.text("enabled") == "1",
-        },
-        _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
-    };
-    let reply = visit.run(req).await;
-    accounts(visit, Some(reply)).await
+    match visit.path {
+        "/admin/devices" => devices::post(visit, form).await,
+        "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
+        _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
+    }
 }
 
 fn admin_page(visit: &Visit<'_>, tab: AdminTab, title: &str, body: Markup) -> Response<Body> {
@@ -144,64 +131,6 @@ fn certificate(visit: &Visit<'_>) -> Markup {
             }
         }
     }
-}
-
-async fn accounts(visit: &Visit<'_>, outcome: Option<Reply>) -> Response<Body> {
-    let t = visit.text();
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
-    let users = match visit.run(AdminRequest::UserList).await {
-        Reply::Users { users } => users,
-        other => {
-            tracing::error!("{}: web: listing accounts: {other:?}", visit.peer);
-            return visit.server_error();
-        }
-    };
-    let (status, notice) = match &outcome {
-        Some(Reply::Done { message }) => (StatusCode::OK, Some((message.as_str(), false))),
-        Some(Reply::Error { message }) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some((message.as_str(), true)),
-        ),
-        _ => (StatusCode::OK, None),
-    };
-    let body = html! {
-        @if let Some((text, error)) = notice { (page::notice(text, error)) }
-        div.table { table {
-            thead { tr { th { (t.address) } th { (t.name) } th { (t.role) } th { (t.state) } th {} } }
-            tbody { @for u in &users { tr {
-                td { (u.email) }
-                td { (u.name) }
-                td { (if u.admin { t.admin } else { t.user }) }
-                td { (if u.enabled { t.enabled } else { t.disabled }) }
-                td {
-                    form.inline method="post" action="/admin/accounts/enabled" {
-                        input type="hidden" name="csrf" value=(csrf);
-                        input type="hidden" name="email" value=(u.email);
-                        input type="hidden" name="enabled" value=(if u.enabled { "0" } else { "1" });
-                        button.plain type="submit" { (if u.enabled { t.disable } else { t.enable }) }
-                    }
-                }
-            } } }
-        } }
-        h2 { (t.add_account) }
-        form.box method="post" action="/admin/accounts/add" {
-            input type="hidden" name="csrf" value=(csrf);
-            label for="email" { (t.address) }
-            input #email type="email" name="email" required;
-            label for="name" { (t.name) }
-            input #name type="text" name="name";
-            label for="password" { (t.password) }
-            input #password type="password" name="password" autocomplete="new-password" required;
-            label { input type="checkbox" name="admin"; " " (t.admin) }
-            p { button type="submit" { (t.add) } }
-        }
-    };
-    let mut r = admin_page(visit, AdminTab::Accounts, t.nav_accounts, body);
-    *r.status_mut() = status;
-    r
 }
 
 fn audit(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreError> {

@@ -11,6 +11,7 @@
 //! account as the audit log's actor.
 
 mod account;
+mod accounts;
 mod admin;
 mod devices;
 mod form;

@@ -333,8 +333,8 @@ fn web_and_command_line_actions_are_audited() {
     let mut b = Browser::signed_in(&s, ADMIN);
     let csrf = b.csrf("/admin/accounts");
     b.post(
-        "/admin/accounts/enabled",
-        &[("csrf", &csrf), ("email", ALICE), ("enabled", "0")],
+        "/admin/accounts",
+        &[("csrf", &csrf), ("account", ALICE), ("action", "disable")],
     )
     .expect_status(200);
     // A refused action is recorded with its error.
@@ -682,4 +682,68 @@ fn the_devices_page_filters_and_acts_with_a_confirmation_for_what_destroys() {
             "{action}"
         );
     }
+}
+
+#[test]
+fn the_accounts_page_switches_activesync_sets_passwords_and_deletes_after_asking() {
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let csrf = b.csrf("/admin/accounts");
+    let act = |b: &mut Browser, account: &str, action: &str, extra: &[(&str, &str)]| {
+        let mut f = vec![
+            ("csrf", csrf.as_str()),
+            ("account", account),
+            ("action", action),
+        ];
+        f.extend_from_slice(extra);
+        b.post("/admin/accounts", &f)
+    };
+
+    // ActiveSync off: the account's phones get 403, its web pages still work.
+    act(&mut b, ALICE, "activesync-off", &[]).expect_status(200);
+    s.eas(ALICE, "PHONE1").options().expect_status(403);
+    let html = b.get("/admin/accounts").text();
+    assert!(html.contains("<td>off</td>"), "{html}");
+    Browser::signed_in(&s, ALICE)
+        .get("/account")
+        .expect_status(200);
+    act(&mut b, ALICE, "activesync-on", &[]).expect_status(200);
+    s.eas(ALICE, "PHONE1").options().expect_status(200);
+
+    act(
+        &mut b,
+        BOB,
+        "password",
+        &[("password", "a brand new password")],
+    )
+    .expect_status(200);
+    s.eas(BOB, "PHONE2")
+        .with_password("a brand new password")
+        .options()
+        .expect_status(200);
+    // Empty: refused, said, nothing changed.
+    let r = act(&mut b, BOB, "password", &[("password", "")]);
+    r.expect_status(422);
+    assert!(r.text().contains("the password is empty"), "{}", r.text());
+    s.eas(BOB, "PHONE2")
+        .with_password("a brand new password")
+        .options()
+        .expect_status(200);
+
+    let r = act(&mut b, BOB, "delete", &[]);
+    r.expect_status(200);
+    assert!(r.text().contains("Delete this account"), "{}", r.text());
+    assert!(emails(&s).contains(&BOB.to_owned()));
+    act(&mut b, BOB, "delete", &[("confirm", "1")]).expect_status(200);
+    assert!(!emails(&s).contains(&BOB.to_owned()));
+    act(&mut b, "", "disable", &[]).expect_status(422);
+    let audit = audit_json(&s);
+    for action in ["user_set_activesync", "user_passwd", "user_del"] {
+        assert!(
+            audit.iter().any(|e| e.action == action && e.actor == ADMIN),
+            "{action}"
+        );
+    }
+    assert!(audit.iter().all(|e| !e.detail.contains("brand new")));
 }
