@@ -9,7 +9,7 @@ use crate::admin::govern::{self, GovRequest};
 use crate::admin::ops::Request;
 use crate::admin::reply::{GovReply, Reply};
 use crate::govern::abq::Param;
-use crate::govern::policy::Value;
+use crate::govern::policy::value_text;
 use crate::govern::registry::{DeviceSummary, Filter};
 use crate::store::model::Access;
 use crate::store::model::DeviceSettings;
@@ -469,15 +469,6 @@ fn print_device(d: &DeviceSummary) {
         d.wipe,
         d.compliance
     );
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Int(n) => n.to_string(),
-        Value::Text(t) => t.clone(),
-        Value::Unset => String::new(),
-        Value::List(items) => items.join(","),
-    }
 }
 
 fn pretty<T: serde::Serialize>(v: &T) -> Result<String, String> {

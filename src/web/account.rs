@@ -14,18 +14,25 @@ use super::{SESSION_COOKIE, SignedIn, Visit};
 use crate::admin::govern::GovRequest;
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{GovReply, Reply};
+use crate::govern::policy::{Value, value_text};
 use crate::govern::registry::{DeviceSummary, Filter};
 use crate::http_body::Body;
-use crate::store::model::Access;
+use crate::store::model::{Access, OofMessage};
 use crate::store::ops::Reads;
 
 /// Where a password change leads: the overview, saying so.
 const PASSWORD_CHANGED: &str = "/account?changed=password";
+/// Where saving the out-of-office settings leads.
+const OOF_SAVED: &str = "/account?changed=oof";
 
 pub async fn get(visit: &Visit<'_>, s: &SignedIn) -> Response<Body> {
     match visit.path {
         "/account" if visit.query == "changed=password" => {
             let notice = (StatusCode::OK, visit.text().password_changed, false);
+            overview(visit, s, Some(notice)).await
+        }
+        "/account" if visit.query == "changed=oof" => {
+            let notice = (StatusCode::OK, visit.text().oof_saved, false);
             overview(visit, s, Some(notice)).await
         }
         "/account" => overview(visit, s, None).await,
@@ -37,6 +44,7 @@ pub async fn post(visit: &Visit<'_>, s: &SignedIn, form: &Form) -> Response<Body
     match visit.path {
         "/account/wipe" => wipe(visit, s, form).await,
         "/account/password" => change_password(visit, s, form).await,
+        "/account/oof" => out_of_office(visit, s, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     }
 }
@@ -80,7 +88,21 @@ async fn overview(
             return visit.server_error();
         }
     };
+    let policy = match visit
+        .run(AdminRequest::Govern(GovRequest::PolicyShow {
+            level: format!("user:{}", s.account.email),
+        }))
+        .await
+    {
+        Reply::Govern(GovReply::Policy { source, values, .. }) => (source, values),
+        other => {
+            tracing::error!("{}: web: reading the policy: {other:?}", visit.peer);
+            return visit.server_error();
+        }
+    };
     let csrf = &s.session.csrf;
+    let oof = &s.account.oof;
+    let oof_text = oof.internal.as_ref().map_or("", |m| m.reply.as_str());
     let body = html! {
         @if let Some((_, text, error)) = outcome { (page::notice(text, error)) }
         h2 { (t.my_devices) }
@@ -107,6 +129,23 @@ async fn overview(
                     }
                 } } }
             } }
+        }
+        h2 { (t.my_policy) }
+        section {
+            p { (policy.0) }
+            dl {
+                @for (name, value) in policy.1.iter().filter(|(_, v)| *v != Value::Unset) {
+                    dt { (name) } dd { (value_text(value)) }
+                }
+            }
+        }
+        h2 { (t.out_of_office) }
+        form.box method="post" action="/account/oof" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { input type="checkbox" name="on" checked[oof.state != 0]; " " (t.oof_on) }
+            label for="reply" { (t.oof_reply) }
+            textarea #reply name="reply" rows="4" cols="40" { (oof_text) }
+            p { button type="submit" { (t.save) } }
         }
         h2 { (t.change_password) }
         form.box method="post" action="/account/password" {
@@ -215,4 +254,58 @@ async fn change_password(visit: &Visit<'_>, s: &SignedIn, form: &Form) -> Respon
         page::redirect(PASSWORD_CHANGED),
         page::cookie(SESSION_COOKIE, &token, "/", None),
     )
+}
+
+/// Out of office on (a reply to every sender, as Settings Oof's global state, [MS-ASCMD]
+/// 2.2.3.119) with the text typed, or off (the text is kept for next time).
+async fn out_of_office(visit: &Visit<'_>, s: &SignedIn, form: &Form) -> Response<Body> {
+    let t = visit.text();
+    let on = form.checked("on");
+    let reply = form.text("reply").to_owned();
+    if on && reply.trim().is_empty() {
+        return overview(
+            visit,
+            s,
+            Some((StatusCode::UNPROCESSABLE_ENTITY, t.oof_needs_text, true)),
+        )
+        .await;
+    }
+    let id = s.account.id;
+    let written = visit
+        .app
+        .store
+        .write(move |w| {
+            let mut a = w
+                .account(id)?
+                .ok_or_else(|| crate::store::StoreError::NotFound("account".into()))?;
+            let message = Some(OofMessage {
+                enabled: true,
+                reply: reply.clone(),
+                body_type: "Text".into(),
+            });
+            // 1: on for every sender until turned off; 0: off.
+            a.oof.state = u8::from(on);
+            a.oof.start_time = None;
+            a.oof.end_time = None;
+            a.oof.internal = message.clone();
+            a.oof.external_known = message.clone();
+            a.oof.external_unknown = message;
+            crate::store::ops::put_account(w, &a)
+        })
+        .await;
+    if let Err(e) = written {
+        tracing::error!(
+            "{}: web: {}: out of office: {e}",
+            visit.peer,
+            s.account.email
+        );
+        return visit.server_error();
+    }
+    tracing::info!(
+        "{}: web: {} set out of office {}",
+        visit.peer,
+        s.account.email,
+        if on { "on" } else { "off" }
+    );
+    page::redirect(OOF_SAVED)
 }

@@ -747,3 +747,54 @@ fn the_accounts_page_switches_activesync_sets_passwords_and_deletes_after_asking
     }
     assert!(audit.iter().all(|e| !e.detail.contains("brand new")));
 }
+
+#[test]
+fn the_account_page_shows_the_policy_that_applies_and_sets_out_of_office() {
+    let s = server_with(&[ALICE]);
+    s.set_policy(
+        "domain:example.com",
+        &[
+            ("DevicePasswordEnabled", "1"),
+            ("MinDevicePasswordLength", "6"),
+        ],
+    );
+    let mut alice = Browser::signed_in(&s, ALICE);
+    let page = alice.get("/account");
+    let html = page.text();
+    assert!(html.contains("inherited from domain example.com"), "{html}");
+    assert!(
+        html.contains("<dt>MinDevicePasswordLength</dt><dd>6</dd>"),
+        "{html}"
+    );
+
+    let csrf = csrf_of(&page);
+    let r = alice.post(
+        "/account/oof",
+        &[("csrf", &csrf), ("on", "on"), ("reply", "")],
+    );
+    r.expect_status(422);
+    let r = alice.post(
+        "/account/oof",
+        &[
+            ("csrf", &csrf),
+            ("on", "on"),
+            ("reply", "Back on Monday <3"),
+        ],
+    );
+    r.expect_status(303);
+    let html = alice.get(r.header("location").unwrap()).text();
+    assert!(html.contains("out-of-office settings were saved"), "{html}");
+    assert!(html.contains("name=\"on\" checked"), "{html}");
+    assert!(
+        html.contains(">Back on Monday &lt;3</textarea>"),
+        "escaped: {html}"
+    );
+    alice
+        .post(
+            "/account/oof",
+            &[("csrf", &csrf), ("reply", "Back on Monday <3")],
+        )
+        .expect_status(303);
+    let html = alice.get("/account").text();
+    assert!(!html.contains("name=\"on\" checked"), "{html}");
+}
