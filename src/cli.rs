@@ -82,6 +82,9 @@ enum Command {
     /// Write a consistent backup of the store (database and message blobs) to FILE, through
     /// the running server or directly when none runs.
     Backup { file: PathBuf },
+    /// Sync state maintenance.
+    #[command(subcommand)]
+    SyncState(SyncStateCmd),
     /// The audit log: admin actions (web pages and command line), newest first.
     Audit {
         #[arg(long)]
@@ -180,6 +183,17 @@ enum OnOff {
 }
 
 #[derive(Subcommand)]
+enum SyncStateCmd {
+    /// Reset the ActiveSync database: drop every device's sync state (or one account's
+    /// devices'), keeping mail, accounts and the devices' governance; each device syncs
+    /// everything again.
+    Reset {
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum LogCmd {
     /// Start logging: TARGET is EMAIL (all its devices), EMAIL/DEVICEID or DEVICEID.
     On { target: String },
@@ -217,6 +231,10 @@ pub fn main() -> ExitCode {
         Command::Backup { file } => backup(&data_dir(data), &file),
         Command::Import { user, folder, file } => import(&data_dir(data), user, folder, &file),
         Command::Restore { file, force } => restore(&data_dir(data), &file, force),
+        Command::SyncState(SyncStateCmd::Reset { user }) => {
+            admin(&data_dir(data), Request::SyncStateReset { user })
+                .and_then(|reply| print_reply(reply, false))
+        }
         Command::Audit { json, limit } => admin(&data_dir(data), Request::AuditList { limit })
             .and_then(|reply| print_reply(reply, json)),
     };

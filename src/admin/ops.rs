@@ -6,10 +6,10 @@ use super::AdminError;
 use super::audit::{self, Actor};
 use crate::auth::password;
 use crate::config::AuthConfig;
-use crate::store::Store;
 use crate::store::audit::AuditReads;
 use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
+use crate::store::{Event, Store};
 
 use super::reply::{Reply, UserSummary};
 
@@ -68,6 +68,12 @@ pub enum Request {
     Backup {
         path: std::path::PathBuf,
     },
+    /// The guide's "Reset the ActiveSync database": every device's sync state (of one
+    /// account with `user`) is dropped, mail, accounts and devices' governance kept;
+    /// each device syncs everything again.
+    SyncStateReset {
+        user: Option<String>,
+    },
     /// The newest `limit` entries of the audit log, newest first.
     AuditList {
         limit: usize,
@@ -96,6 +102,7 @@ impl Request {
             Request::Govern(g) => g.op_name(),
             Request::Import { .. } => "import",
             Request::Backup { .. } => "backup",
+            Request::SyncStateReset { .. } => "sync_state_reset",
             Request::AuditList { .. } => "audit_list",
         }
     }
@@ -113,7 +120,8 @@ impl Request {
             | Request::UserSetActiveSync { .. }
             | Request::LogSet { .. }
             | Request::Import { .. }
-            | Request::Backup { .. } => true,
+            | Request::Backup { .. }
+            | Request::SyncStateReset { .. } => true,
         }
     }
 
@@ -233,6 +241,7 @@ impl Request {
                 Ok(done(summary?.report()))
             }
             Request::Backup { path } => backup(store, path).await,
+            Request::SyncStateReset { user } => reset_sync_state(store, user).await,
             Request::AuditList { limit } => Ok(Reply::Audit {
                 entries: store.read()?.audit_newest(limit)?,
             }),
@@ -254,6 +263,28 @@ async fn backup(store: &Store, path: std::path::PathBuf) -> Result<Reply, AdminE
         .await
         .map_err(|e| AdminError::Invalid(format!("backup task failed: {e}")))??;
     Ok(done(summary.to_string()))
+}
+
+async fn reset_sync_state(store: &Store, user: Option<String>) -> Result<Reply, AdminError> {
+    let user = user.map(|u| ops::normalize_email(&u)).transpose()?;
+    let reset = store
+        .write_or(move |ctx| {
+            let only = user.as_deref().map(|e| find(ctx, e)).transpose()?;
+            let devices = match &only {
+                Some(a) => ctx.account_devices(a.id)?,
+                None => ctx.devices()?,
+            };
+            for d in &devices {
+                ops::drop_sync_state(ctx, d.account, d.device_id.as_str())?;
+                // A waiting Ping or hanging Sync looks again, and finds its state gone.
+                ctx.publish(Event::Device { account: d.account });
+            }
+            Ok::<_, AdminError>(devices.len())
+        })
+        .await?;
+    Ok(done(format!(
+        "sync state dropped for {reset} devices; each syncs everything again"
+    )))
 }
 
 fn done(message: String) -> Reply {

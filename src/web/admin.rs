@@ -10,6 +10,8 @@ use super::form::Form;
 use super::page::{self, AdminTab, Area};
 use super::{Visit, i18n::Text};
 use super::{accounts, devices};
+use crate::admin::ops::Request as AdminRequest;
+use crate::admin::reply::Reply;
 use crate::certinfo;
 use crate::govern::registry;
 use crate::http_body::Body;
@@ -46,6 +48,7 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
     match visit.path {
         "/admin/devices" => devices::post(visit, form).await,
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
+        "/admin/sync-reset" => reset_sync_state(visit, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     }
 }
@@ -93,6 +96,12 @@ fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreErr
             }
         }
         (certificate(visit))
+        h2 { (t.maintenance) }
+        form.box method="post" action="/admin/sync-reset" {
+            input type="hidden" name="csrf" value=(csrf(visit));
+            p { (t.sync_reset_explained) }
+            p { button.danger type="submit" { (t.sync_reset) } }
+        }
     };
     Ok(admin_page(
         visit,
@@ -100,6 +109,49 @@ fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreErr
         t.nav_dashboard,
         body,
     ))
+}
+
+fn csrf<'v>(visit: &'v Visit<'_>) -> &'v str {
+    visit
+        .signed_in
+        .as_ref()
+        .map_or("", |s| s.session.csrf.as_str())
+}
+
+/// "Reset the ActiveSync database", after a confirmation page.
+async fn reset_sync_state(visit: &Visit<'_>, form: &Form) -> Response<Body> {
+    let t = visit.text();
+    if form.text("confirm") != "1" {
+        let body = html! {
+            form.box method="post" action="/admin/sync-reset" {
+                p.warn { (t.sync_reset_question) }
+                input type="hidden" name="csrf" value=(csrf(visit));
+                input type="hidden" name="confirm" value="1";
+                p {
+                    button.danger type="submit" { (t.sync_reset) } " "
+                    a href="/admin" { (t.cancel) }
+                }
+            }
+        };
+        return admin_page(visit, AdminTab::Dashboard, t.sync_reset, body);
+    }
+    let (status, text, error) = match visit.run(AdminRequest::SyncStateReset { user: None }).await {
+        Reply::Done { message } => (StatusCode::OK, message, false),
+        Reply::Error { message } => (StatusCode::INTERNAL_SERVER_ERROR, message, true),
+        other => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{other:?}"),
+            true,
+        ),
+    };
+    let mut r = admin_page(
+        visit,
+        AdminTab::Dashboard,
+        t.sync_reset,
+        page::notice(&text, error),
+    );
+    *r.status_mut() = status;
+    r
 }
 
 /// The served certificate: issuer and expiry, warned about under [`CERT_WARNING_DAYS`].

@@ -798,3 +798,65 @@ fn the_account_page_shows_the_policy_that_applies_and_sets_out_of_office() {
     let html = alice.get("/account").text();
     assert!(!html.contains("name=\"on\" checked"), "{html}");
 }
+
+#[test]
+fn resetting_the_activesync_database_makes_devices_resync_and_keeps_their_governance() {
+    use easd::wbxml::tag::folderhierarchy as fh;
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    let alice = s.device(ALICE, "ALICEPHONE");
+    let bob = s.device(BOB, "BOBPHONE");
+    let (alice_key, _) = alice.folder_sync_ok("0");
+    let (bob_key, _) = bob.folder_sync_ok("0");
+    gov_ok(
+        &s,
+        GovRequest::DeviceSettings {
+            device: format!("{ALICE}/ALICEPHONE"),
+            values: vec![("mail_period".into(), "1w".into())],
+        },
+    );
+    let settings_before = one_device(&s, ALICE, "ALICEPHONE").settings;
+
+    // The command line, for one account: only bob's device starts over.
+    let out = cli(&s, &["sync-state", "reset", "--user", BOB]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bob.folder_sync(&bob_key).text_of(fh::STATUS), Some("9"));
+    assert_eq!(alice.folder_sync(&alice_key).text_of(fh::STATUS), Some("1"));
+
+    // The web page, after its confirmation page: every device.
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let csrf = b.csrf("/admin");
+    let r = b.post("/admin/sync-reset", &[("csrf", &csrf)]);
+    r.expect_status(200);
+    assert!(
+        r.text().contains("download all its folders again"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(alice.folder_sync(&alice_key).text_of(fh::STATUS), Some("1"));
+    let r = b.post("/admin/sync-reset", &[("csrf", &csrf), ("confirm", "1")]);
+    r.expect_status(200);
+    assert!(
+        r.text().contains("sync state dropped for 2 devices"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(alice.folder_sync(&alice_key).text_of(fh::STATUS), Some("9"));
+    // Governance and settings are kept: the device syncs again without a new Provision.
+    let (_, folders) = alice.folder_sync_ok("0");
+    assert!(!changes_of(&folders).adds.is_empty());
+    assert_eq!(
+        one_device(&s, ALICE, "ALICEPHONE").settings,
+        settings_before
+    );
+    let audit = audit_json(&s);
+    let resets: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "sync_state_reset")
+        .collect();
+    assert_eq!(resets.len(), 2, "{audit:?}");
+}
