@@ -122,10 +122,31 @@ fn any_time(input: &[u8]) -> Result<(i64, &[u8]), CertError> {
         GENERALIZED_TIME if text.len() == 15 => text.to_owned(),
         _ => return Err(CertError::Malformed("time")),
     };
-    let at = jiff::civil::DateTime::strptime("%Y%m%d%H%M%SZ", &full)
-        .ok()
-        .and_then(|dt| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
-        .ok_or(CertError::Malformed("time"))?;
+    // YYYYMMDDHHMMSSZ: read by hand (jiff's strptime would add its whole formatter).
+    let bad = CertError::Malformed("time");
+    let digits = full
+        .strip_suffix('Z')
+        .filter(|d| d.len() == 14 && d.bytes().all(|b| b.is_ascii_digit()));
+    let Some(d) = digits else {
+        return Err(bad);
+    };
+    let n = |r: std::ops::Range<usize>| {
+        d[r].parse::<i16>()
+            .map_err(|_| CertError::Malformed("time"))
+    };
+    let dt = jiff::civil::DateTime::new(
+        n(0..4)?,
+        n(4..6)? as i8,
+        n(6..8)? as i8,
+        n(8..10)? as i8,
+        n(10..12)? as i8,
+        n(12..14)? as i8,
+        0,
+    )
+    .map_err(|_| CertError::Malformed("time"))?;
+    let at = jiff::tz::TimeZone::UTC
+        .to_timestamp(dt)
+        .map_err(|_| CertError::Malformed("time"))?;
     Ok((at.as_second(), rest))
 }
 

@@ -209,7 +209,29 @@ pub fn with_cookie(mut r: Response<Body>, cookie: header::HeaderValue) -> Respon
 /// A Unix time as the pages show it (UTC, to the second).
 pub fn when(secs: i64) -> String {
     match jiff::Timestamp::from_second(secs) {
-        Ok(t) => t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        // Written by hand: jiff's strftime would add its whole formatter to the binary.
+        Ok(t) => {
+            let d = jiff::tz::TimeZone::UTC.to_datetime(t);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        }
         Err(_) => secs.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_as_shown() {
+        assert_eq!(super::when(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(super::when(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(super::when(i64::MAX), i64::MAX.to_string());
     }
 }
