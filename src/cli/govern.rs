@@ -477,18 +477,8 @@ fn pretty<T: serde::Serialize>(v: &T) -> Result<String, String> {
 
 /// `easd device show`: every field, one per line; the settings as `settings.KEY: VALUE`.
 fn print_fields(d: &DeviceSummary) -> Result<(), String> {
-    let value = serde_json::to_value(d).map_err(|e| e.to_string())?;
-    for (k, v) in value.as_object().into_iter().flatten() {
-        match v {
-            _ if k == "settings" => {
-                for (key, value) in d.settings.pairs() {
-                    println!("settings.{key}: {value}");
-                }
-            }
-            serde_json::Value::String(s) => println!("{k}: {s}"),
-            serde_json::Value::Null => println!("{k}: -"),
-            other => println!("{k}: {other}"),
-        }
+    for (k, v) in d.fields() {
+        println!("{k}: {v}");
     }
     Ok(())
 }

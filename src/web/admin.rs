@@ -32,6 +32,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
         "/admin" => dashboard(visit),
         "/admin/accounts" => return accounts::get(visit).await,
         "/admin/devices" => return devices::get(visit).await,
+        "/admin/devices/show" => return devices::show(visit).await,
         "/admin/audit" => audit(visit),
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     };
@@ -47,6 +48,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
 pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
     match visit.path {
         "/admin/devices" => devices::post(visit, form).await,
+        "/admin/devices/log" => devices::log_switch(visit, form).await,
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
         "/admin/sync-reset" => reset_sync_state(visit, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),

@@ -222,7 +222,9 @@ fn row(visit: &Visit<'_>, d: &DeviceSummary) -> Markup {
         tr {
             td { input type="radio" name="device" value=(name) aria-label=(name); }
             td { (d.user) }
-            td { (d.friendly_name.as_deref().unwrap_or(&d.device_id)) }
+            td { a href={ "/admin/devices/show?device=" (percent_encode(&name)) } {
+                (d.friendly_name.as_deref().unwrap_or(&d.device_id))
+            } }
             td { (d.device_type) }
             td { (d.model.as_deref().unwrap_or("–")) }
             td { (d.os.as_deref().unwrap_or("–")) }
@@ -232,6 +234,96 @@ fn row(visit: &Visit<'_>, d: &DeviceSummary) -> Markup {
             td { (d.wipe) }
             td { (access_label(t, d.abq)) }
         }
+    }
+}
+
+/// Most of a protocol log the device page shows: its end, within the page budget.
+const LOG_TAIL: usize = 24 * 1024;
+
+/// The device window: every field of the registry (device information, folder and sync
+/// settings, policy standing), the protocol log's latest entries with its switch, and
+/// the same actions as the list.
+pub async fn show(visit: &Visit<'_>) -> Response<Body> {
+    let t = visit.text();
+    let q = Form::parse(&visit.query).unwrap_or_default();
+    let name = q.text("device").to_owned();
+    let device = match visit
+        .run(AdminRequest::Govern(GovRequest::DeviceShow {
+            device: name.clone(),
+        }))
+        .await
+    {
+        Reply::Govern(GovReply::Devices { mut devices }) if devices.len() == 1 => devices.remove(0),
+        Reply::Error { message } => return visit.message(StatusCode::NOT_FOUND, &message),
+        other => {
+            tracing::error!("{}: web: showing {name}: {other:?}", visit.peer);
+            return visit.server_error();
+        }
+    };
+    let log = crate::protolog::ProtocolLog::read(&visit.app.cfg.data, &device.device_id)
+        .unwrap_or_default();
+    let tail = tail(&log, LOG_TAIL);
+    let csrf = visit
+        .signed_in
+        .as_ref()
+        .map_or("", |s| s.session.csrf.as_str());
+    let body = html! {
+        section { dl { @for (k, v) in device.fields() { dt { (k) } dd { (v) } } } }
+        form.box method="post" action="/admin/devices" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="device" value=(name);
+            @for a in Action::ALL {
+                button.plain type="submit" name="action" value=(a.name()) { (a.label(t)) } " "
+            }
+        }
+        h2 { (t.protocol_log) }
+        form.box method="post" action="/admin/devices/log" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="device" value=(name);
+            button.plain type="submit" name="on" value="1" { (t.log_on) } " "
+            button.plain type="submit" name="on" value="0" { (t.log_off) }
+        }
+        @if tail.is_empty() {
+            p { (t.log_empty) }
+        } @else {
+            @if tail.len() < log.len() { p { (t.log_tail) } }
+            pre.log { (tail) }
+        }
+    };
+    page::html(
+        StatusCode::OK,
+        visit
+            .shell(Area::Admin(AdminTab::Devices))
+            .page(&name, body),
+    )
+}
+
+/// The end of `log`, at most `max` bytes, from a line's start.
+fn tail(log: &str, max: usize) -> &str {
+    if log.len() <= max {
+        return log;
+    }
+    let mut start = log.len() - max;
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    let cut = &log[start..];
+    cut.find('\n').map_or(cut, |nl| &cut[nl + 1..])
+}
+
+/// The protocol log switch of one device.
+pub async fn log_switch(visit: &Visit<'_>, form: &Form) -> Response<Body> {
+    let device = form.text("device").to_owned();
+    let req = AdminRequest::LogSet {
+        target: device.clone(),
+        on: form.text("on") == "1",
+    };
+    match visit.run(req).await {
+        Reply::Error { message } => visit.message(StatusCode::UNPROCESSABLE_ENTITY, &message),
+        _ => page::redirect(&format!(
+            "/admin/devices/show?device={}",
+            percent_encode(&device)
+        )),
     }
 }
 
@@ -309,5 +401,8 @@ mod tests {
             Action::AccountOnlyWipe.request("a@b.c/D".into()),
             GovRequest::DeviceWipe { soft: true, .. }
         ));
+        assert_eq!(tail("short\nlog\n", 100), "short\nlog\n");
+        assert_eq!(tail("line one\nline two\nline three\n", 14), "line three\n");
+        assert_eq!(tail("ééé\nx\n", 5), "x\n");
     }
 }

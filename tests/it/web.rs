@@ -860,3 +860,52 @@ fn resetting_the_activesync_database_makes_devices_resync_and_keeps_their_govern
         .collect();
     assert_eq!(resets.len(), 2, "{audit:?}");
 }
+
+#[test]
+fn the_device_window_shows_the_device_and_its_protocol_log_with_its_switch() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let phone = s.device(ALICE, "ALICEPHONE");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let list = b.get("/admin/devices").text();
+    let link = "/admin/devices/show?device=alice%40example.com%2FALICEPHONE";
+    assert!(list.contains(link), "{list}");
+    let page = b.get(link);
+    page.expect_status(200);
+    let html = page.text();
+    for want in [
+        "<dt>device_id</dt><dd>ALICEPHONE</dd>",
+        "<dt>type</dt><dd>TestDevice</dd>",
+        "settings.mail_period",
+        "No protocol log",
+    ] {
+        assert!(html.contains(want), "{want} missing: {html}");
+    }
+    let csrf = csrf_of(&page);
+    let device = format!("{ALICE}/ALICEPHONE");
+    let r = b.post(
+        "/admin/devices/log",
+        &[("csrf", &csrf), ("device", &device), ("on", "1")],
+    );
+    r.expect_status(303);
+    phone.folder_sync_ok("0");
+    let html = b.get(link).text();
+    assert!(
+        html.contains("FolderSync") && html.contains("class=\"log\""),
+        "{html}"
+    );
+    b.post(
+        "/admin/devices/log",
+        &[("csrf", &csrf), ("device", &device), ("on", "0")],
+    )
+    .expect_status(303);
+    assert!(
+        audit_json(&s)
+            .iter()
+            .filter(|e| e.action == "log_set")
+            .count()
+            == 2
+    );
+    b.get("/admin/devices/show?device=alice%40example.com%2FNOSUCH")
+        .expect_status(404);
+}
