@@ -18,6 +18,7 @@ mod form;
 mod i18n;
 mod login;
 mod page;
+mod policies;
 
 use std::net::SocketAddr;
 use std::time::Instant;

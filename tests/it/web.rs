@@ -909,3 +909,89 @@ fn the_device_window_shows_the_device_and_its_protocol_log_with_its_switch() {
     b.get("/admin/devices/show?device=alice%40example.com%2FNOSUCH")
         .expect_status(404);
 }
+
+#[test]
+fn the_policies_page_edits_a_level_and_the_level_below_says_it_inherits() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let page = b.get("/admin/policies?level=domain:example.com");
+    page.expect_status(200);
+    let html = page.text();
+    for group in ["Security", "Synchronisation", "Device", "Applications"] {
+        assert!(
+            html.contains(&format!("<h2>{group}</h2>")),
+            "{group}: {html}"
+        );
+    }
+    assert!(!html.contains("own settings"), "{html}");
+    let csrf = csrf_of(&page);
+    let level = "domain:example.com";
+    let r = b.post(
+        "/admin/policies",
+        &[
+            ("csrf", &csrf),
+            ("level", level),
+            ("MinDevicePasswordLength", "6"),
+            ("DevicePasswordEnabled", "1"),
+        ],
+    );
+    r.expect_status(303);
+    let html = b.get(r.header("location").unwrap()).text();
+    assert!(html.contains("own settings"), "{html}");
+    assert!(
+        html.contains("name=\"MinDevicePasswordLength\" value=\"6\""),
+        "{html}"
+    );
+    let html = b
+        .get("/admin/policies?level=user:alice%40example.com")
+        .text();
+    assert!(html.contains("inherited from domain example.com"), "{html}");
+    assert!(
+        html.contains("name=\"MinDevicePasswordLength\" value=\"6\""),
+        "{html}"
+    );
+    // A value the policy does not accept: refused, said, nothing changed.
+    let r = b.post(
+        "/admin/policies",
+        &[
+            ("csrf", &csrf),
+            ("level", level),
+            ("MinDevicePasswordLength", "many"),
+        ],
+    );
+    r.expect_status(422);
+    assert!(
+        b.get("/admin/policies?level=domain:example.com")
+            .text()
+            .contains("value=\"6\"")
+    );
+    // Inherit again.
+    b.post(
+        "/admin/policies/inherit",
+        &[("csrf", &csrf), ("level", level)],
+    )
+    .expect_status(303);
+    let html = b
+        .get("/admin/policies?level=user:alice%40example.com")
+        .text();
+    assert!(
+        !html.contains("inherited from domain example.com"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("name=\"MinDevicePasswordLength\" value=\"6\""),
+        "{html}"
+    );
+    let audit = audit_json(&s);
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "policy_set" && e.actor == ADMIN)
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "policy_inherit" && e.actor == ADMIN)
+    );
+}
