@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::form::Form;
 use super::page::{self, AdminTab, Area};
 use super::{Visit, i18n::Text};
-use super::{accounts, devices, policies};
+use super::{accounts, devices, policies, rules};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
 use crate::certinfo;
@@ -34,6 +34,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
         "/admin/devices" => return devices::get(visit).await,
         "/admin/devices/show" => return devices::show(visit).await,
         "/admin/policies" => return policies::get(visit).await,
+        "/admin/rules" => return rules::get(visit).await,
         "/admin/audit" => audit(visit),
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     };
@@ -52,6 +53,7 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
         "/admin/devices/log" => devices::log_switch(visit, form).await,
         "/admin/policies" => policies::save(visit, form).await,
         "/admin/policies/inherit" => policies::inherit(visit, form).await,
+        p if p.starts_with("/admin/rules/") => rules::post(visit, form).await,
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
         "/admin/sync-reset" => reset_sync_state(visit, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),

@@ -19,6 +19,7 @@ mod i18n;
 mod login;
 mod page;
 mod policies;
+mod rules;
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -31,6 +31,7 @@ pub enum AdminTab {
     Dashboard,
     Accounts,
     Devices,
+    Rules,
     Policies,
     Audit,
 }
@@ -100,6 +101,7 @@ impl Shell<'_> {
                 ("/admin", t.nav_dashboard, Some(AdminTab::Dashboard)),
                 ("/admin/accounts", t.nav_accounts, Some(AdminTab::Accounts)),
                 ("/admin/devices", t.nav_devices, Some(AdminTab::Devices)),
+                ("/admin/rules", t.nav_rules, Some(AdminTab::Rules)),
                 ("/admin/policies", t.nav_policies, Some(AdminTab::Policies)),
                 ("/admin/audit", t.nav_audit, Some(AdminTab::Audit)),
                 ("/account", t.nav_my_account, None),

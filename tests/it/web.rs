@@ -995,3 +995,131 @@ fn the_policies_page_edits_a_level_and_the_level_below_says_it_inherits() {
             .any(|e| e.action == "policy_inherit" && e.actor == ADMIN)
     );
 }
+
+fn rules(s: &TestServer) -> easd::govern::abq::Rules {
+    match s.control(Request::Govern(GovRequest::RuleList)) {
+        Reply::Govern(easd::admin::reply::GovReply::Rules { rules }) => rules,
+        other => panic!("rule list answered {other:?}"),
+    }
+}
+
+#[test]
+fn the_rules_page_sets_the_global_server_user_and_domain_rules() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let csrf = b.csrf("/admin/rules");
+    b.post(
+        "/admin/rules/global",
+        &[("csrf", &csrf), ("global", "quarantine")],
+    )
+    .expect_status(303);
+    assert_eq!(rules(&s).global, Access::Quarantine);
+    // A new phone now waits for an admin: the rule is in force.
+    let mut phone = s.eas(ALICE, "NEWPHONE");
+    phone.provision();
+    crate::govern::folder_sync_status(&phone);
+    assert_eq!(one_device(&s, ALICE, "NEWPHONE").abq, Access::Quarantine);
+
+    let add = [
+        ("csrf", csrf.as_str()),
+        ("edit", ""),
+        ("param", "os"),
+        ("value", "iOS 17"),
+        ("action", "allow"),
+        ("description", "company iPhones"),
+    ];
+    b.post("/admin/rules/save", &add).expect_status(303);
+    let r = rules(&s).server;
+    assert_eq!(r.len(), 1);
+    let id = r[0].id.to_string();
+    assert_eq!(
+        (r[0].value.as_str(), r[0].action, r[0].enabled),
+        ("iOS 17", Access::Allow, true)
+    );
+    let html = b.get("/admin/rules").text();
+    assert!(
+        html.contains("company iPhones") && html.contains("iOS 17"),
+        "{html}"
+    );
+
+    let edit = [
+        ("csrf", csrf.as_str()),
+        ("edit", id.as_str()),
+        ("param", "model"),
+        ("value", "Pixel"),
+        ("action", "block"),
+        ("description", "no Pixels"),
+    ];
+    b.post("/admin/rules/save", &edit).expect_status(303);
+    let r = &rules(&s).server[0];
+    assert_eq!((r.value.as_str(), r.action), ("Pixel", Access::Block));
+    b.post(
+        "/admin/rules/server",
+        &[("csrf", &csrf), ("id", &id), ("op", "disable")],
+    )
+    .expect_status(303);
+    assert!(!rules(&s).server[0].enabled);
+    b.post("/admin/rules/server", &[("csrf", &csrf), ("op", "delete")])
+        .expect_status(422);
+    b.post(
+        "/admin/rules/server",
+        &[("csrf", &csrf), ("id", &id), ("op", "delete")],
+    )
+    .expect_status(303);
+    assert!(rules(&s).server.is_empty());
+
+    b.post(
+        "/admin/rules/target",
+        &[
+            ("csrf", &csrf),
+            ("target", &format!("user:{ALICE}")),
+            ("target_action", "block"),
+            ("op", "set"),
+        ],
+    )
+    .expect_status(303);
+    b.post(
+        "/admin/rules/target",
+        &[
+            ("csrf", &csrf),
+            ("target", "domain:example.com"),
+            ("target_action", "allow"),
+            ("op", "set"),
+        ],
+    )
+    .expect_status(303);
+    let r = rules(&s);
+    assert_eq!(r.users.get(ALICE), Some(&Access::Block));
+    assert_eq!(r.domains.get("example.com"), Some(&Access::Allow));
+    let html = b.get("/admin/rules").text();
+    assert!(
+        html.contains(&format!("user:{ALICE}")) && html.contains("domain:example.com"),
+        "{html}"
+    );
+    b.post(
+        "/admin/rules/target",
+        &[
+            ("csrf", &csrf),
+            ("target", &format!("user:{ALICE}")),
+            ("op", "remove"),
+        ],
+    )
+    .expect_status(303);
+    assert_eq!(rules(&s).users.get(ALICE), None);
+    let audit = audit_json(&s);
+    for action in [
+        "rule_global",
+        "rule_add",
+        "rule_edit",
+        "rule_set_enabled",
+        "rule_del",
+        "rule_user",
+        "rule_domain",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.action == action && e.actor == ADMIN),
+            "{action}"
+        );
+    }
+}
