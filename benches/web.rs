@@ -116,6 +116,12 @@ fn main() {
         ("/admin/accounts", true),
         ("/admin/devices", true),
         ("/admin/devices?status=quarantine&page=3", true),
+        (
+            "/admin/devices/show?device=user7%40domain7.example%2FPHONE7X0",
+            true,
+        ),
+        ("/admin/rules", true),
+        ("/admin/policies?level=domain:domain3.example", true),
         ("/admin/audit", true),
         ("/account", true),
         ("/login", false),
