@@ -181,21 +181,21 @@ async fn wipe(visit: &Visit<'_>, s: &SignedIn, form: &Form) -> Response<Body> {
         return visit.forbidden(t.not_your_device);
     };
     if form.text("confirm") != "1" {
-        let body = html! {
-            form.box method="post" action="/account/wipe" {
-                p.warn { (t.wipe_question) }
-                p { (device.friendly_name.as_deref().unwrap_or(&device.device_id)) " · "
-                    (device.device_type) " · " (device.model.as_deref().unwrap_or("–")) }
-                input type="hidden" name="csrf" value=(s.session.csrf);
-                input type="hidden" name="device" value=(device.device_id);
-                input type="hidden" name="confirm" value="1";
-                p {
-                    button.danger type="submit" { (t.wipe_confirm) } " "
-                    a href="/account" { (t.cancel) }
-                }
-            }
+        let subject = format!(
+            "{} · {} · {}",
+            device.friendly_name.as_deref().unwrap_or(&device.device_id),
+            device.device_type,
+            device.model.as_deref().unwrap_or("–")
+        );
+        let ask = page::Confirmation {
+            question: t.wipe_question,
+            subject: Some(&subject),
+            action: "/account/wipe",
+            fields: &[("device", &device.device_id)],
+            button: t.wipe_confirm,
+            back: "/account",
         };
-        return account_page(visit, StatusCode::OK, body);
+        return account_page(visit, StatusCode::OK, ask.form(&s.session.csrf, t.cancel));
     }
     let req = GovRequest::DeviceWipe {
         device: format!("{}/{}", s.account.email, device.device_id),

@@ -8,7 +8,7 @@ use maud::html;
 
 use super::Visit;
 use super::form::Form;
-use super::page::{self, AdminTab, Area};
+use super::page::{self, AdminTab};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{Reply, UserSummary};
 use crate::http_body::Body;
@@ -133,10 +133,7 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
 
 async fn list(visit: &Visit<'_>, page_no: usize, outcome: Option<Reply>) -> Response<Body> {
     let t = visit.text();
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
+    let csrf = visit.csrf();
     let users = match visit.run(AdminRequest::UserList).await {
         Reply::Users { users } => users,
         other => {
@@ -199,11 +196,11 @@ async fn list(visit: &Visit<'_>, page_no: usize, outcome: Option<Reply>) -> Resp
             p { button type="submit" { (t.add) } }
         }
     };
-    page::html(
-        status,
-        visit
-            .shell(Area::Admin(AdminTab::Accounts))
-            .page(t.nav_accounts, body),
+    visit.admin_page(
+        AdminTab::Accounts,
+        t.nav_accounts,
+        status != StatusCode::OK,
+        body,
     )
 }
 
@@ -222,30 +219,16 @@ fn row(t: &super::i18n::Text, u: &UserSummary) -> maud::Markup {
 
 fn confirm_delete(visit: &Visit<'_>, email: &str) -> Response<Body> {
     let t = visit.text();
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
-    let body = html! {
-        form.box method="post" action="/admin/accounts" {
-            p.warn { (t.delete_account_question) }
-            p { code { (email) } }
-            input type="hidden" name="csrf" value=(csrf);
-            input type="hidden" name="account" value=(email);
-            input type="hidden" name="action" value=(Action::Delete.name());
-            input type="hidden" name="confirm" value="1";
-            p {
-                button.danger type="submit" { (t.delete) } " "
-                a href="/admin/accounts" { (t.cancel) }
-            }
-        }
+    let ask = page::Confirmation {
+        question: t.delete_account_question,
+        subject: Some(email),
+        action: "/admin/accounts",
+        fields: &[("account", email), ("action", Action::Delete.name())],
+        button: t.delete,
+        back: "/admin/accounts",
     };
-    page::html(
-        StatusCode::OK,
-        visit
-            .shell(Area::Admin(AdminTab::Accounts))
-            .page(t.nav_accounts, body),
-    )
+    let body = ask.form(visit.csrf(), t.cancel);
+    visit.admin_page(AdminTab::Accounts, t.nav_accounts, false, body)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use hyper::{Response, StatusCode};
 use maud::{Markup, html};
 
 use super::form::Form;
-use super::page::{self, AdminTab, Area};
+use super::page::{self, AdminTab};
 use super::{Visit, i18n::Text};
 use super::{accounts, devices, policies, rules};
 use crate::admin::ops::Request as AdminRequest;
@@ -60,13 +60,6 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
     }
 }
 
-fn admin_page(visit: &Visit<'_>, tab: AdminTab, title: &str, body: Markup) -> Response<Body> {
-    page::html(
-        StatusCode::OK,
-        visit.shell(Area::Admin(tab)).page(title, body),
-    )
-}
-
 fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreError> {
     let (t, app) = (visit.text(), visit.app);
     let tx = app.store.read()?;
@@ -105,42 +98,28 @@ fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreErr
         (certificate(visit))
         h2 { (t.maintenance) }
         form.box method="post" action="/admin/sync-reset" {
-            input type="hidden" name="csrf" value=(csrf(visit));
+            input type="hidden" name="csrf" value=(visit.csrf());
             p { (t.sync_reset_explained) }
             p { button.danger type="submit" { (t.sync_reset) } }
         }
     };
-    Ok(admin_page(
-        visit,
-        AdminTab::Dashboard,
-        t.nav_dashboard,
-        body,
-    ))
-}
-
-fn csrf<'v>(visit: &'v Visit<'_>) -> &'v str {
-    visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str())
+    Ok(visit.admin_page(AdminTab::Dashboard, t.nav_dashboard, false, body))
 }
 
 /// "Reset the ActiveSync database", after a confirmation page.
 async fn reset_sync_state(visit: &Visit<'_>, form: &Form) -> Response<Body> {
     let t = visit.text();
     if form.text("confirm") != "1" {
-        let body = html! {
-            form.box method="post" action="/admin/sync-reset" {
-                p.warn { (t.sync_reset_question) }
-                input type="hidden" name="csrf" value=(csrf(visit));
-                input type="hidden" name="confirm" value="1";
-                p {
-                    button.danger type="submit" { (t.sync_reset) } " "
-                    a href="/admin" { (t.cancel) }
-                }
-            }
+        let ask = page::Confirmation {
+            question: t.sync_reset_question,
+            subject: None,
+            action: "/admin/sync-reset",
+            fields: &[],
+            button: t.sync_reset,
+            back: "/admin",
         };
-        return admin_page(visit, AdminTab::Dashboard, t.sync_reset, body);
+        let body = ask.form(visit.csrf(), t.cancel);
+        return visit.admin_page(AdminTab::Dashboard, t.sync_reset, false, body);
     }
     let (status, text, error) = match visit.run(AdminRequest::SyncStateReset { user: None }).await {
         Reply::Done { message } => (StatusCode::OK, message, false),
@@ -151,10 +130,10 @@ async fn reset_sync_state(visit: &Visit<'_>, form: &Form) -> Response<Body> {
             true,
         ),
     };
-    let mut r = admin_page(
-        visit,
+    let mut r = visit.admin_page(
         AdminTab::Dashboard,
         t.sync_reset,
+        error,
         page::notice(&text, error),
     );
     *r.status_mut() = status;
@@ -218,7 +197,7 @@ fn audit(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreError> 
             } }
         }
     };
-    Ok(admin_page(visit, AdminTab::Audit, t.audit_title, body))
+    Ok(visit.admin_page(AdminTab::Audit, t.audit_title, false, body))
 }
 
 pub fn access_label(t: &Text, a: Access) -> &'static str {

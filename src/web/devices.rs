@@ -10,7 +10,7 @@ use maud::{Markup, html};
 use super::Visit;
 use super::admin::access_label;
 use super::form::Form;
-use super::page::{self, AdminTab, Area};
+use super::page::{self, AdminTab};
 use crate::admin::govern::GovRequest;
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{GovReply, Reply};
@@ -141,10 +141,7 @@ async fn list(visit: &Visit<'_>, q: &Form, outcome: Option<(&str, bool)>) -> Res
     let page_no = page_no.min(pages - 1);
     let start = (page_no * PAGE).min(devices.len());
     let shown = &devices[start..(start + PAGE).min(devices.len())];
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
+    let csrf = visit.csrf();
     // The query of this view without its page, for the page links.
     let base: String = FILTERS
         .iter()
@@ -191,15 +188,11 @@ async fn list(visit: &Visit<'_>, q: &Form, outcome: Option<(&str, bool)>) -> Res
             }
         }
     };
-    page::html(
-        if outcome.is_some_and(|(_, e)| e) {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
-        visit
-            .shell(Area::Admin(AdminTab::Devices))
-            .page(t.nav_devices, body),
+    visit.admin_page(
+        AdminTab::Devices,
+        t.nav_devices,
+        outcome.is_some_and(|(_, e)| e),
+        body,
     )
 }
 
@@ -263,10 +256,7 @@ pub async fn show(visit: &Visit<'_>) -> Response<Body> {
     let log = crate::protolog::ProtocolLog::read(&visit.app.cfg.data, &device.device_id)
         .unwrap_or_default();
     let tail = tail(&log, LOG_TAIL);
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
+    let csrf = visit.csrf();
     let body = html! {
         section { dl { @for (k, v) in device.fields() { dt { (k) } dd { (v) } } } }
         form.box method="post" action="/admin/devices" {
@@ -290,12 +280,7 @@ pub async fn show(visit: &Visit<'_>) -> Response<Body> {
             pre.log { (tail) }
         }
     };
-    page::html(
-        StatusCode::OK,
-        visit
-            .shell(Area::Admin(AdminTab::Devices))
-            .page(&name, body),
-    )
+    visit.admin_page(AdminTab::Devices, &name, false, body)
 }
 
 /// The end of `log`, at most `max` bytes, from a line's start.
@@ -351,35 +336,21 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
 
 fn confirm(visit: &Visit<'_>, action: Action, device: &str) -> Response<Body> {
     let t = visit.text();
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
     let question = match action {
         Action::Delete => t.delete_question,
         Action::AccountOnlyWipe => t.account_wipe_question,
         _ => t.wipe_question,
     };
-    let body = html! {
-        form.box method="post" action="/admin/devices" {
-            p.warn { (question) }
-            p { code { (device) } }
-            input type="hidden" name="csrf" value=(csrf);
-            input type="hidden" name="device" value=(device);
-            input type="hidden" name="action" value=(action.name());
-            input type="hidden" name="confirm" value="1";
-            p {
-                button.danger type="submit" { (action.label(t)) } " "
-                a href="/admin/devices" { (t.cancel) }
-            }
-        }
+    let ask = page::Confirmation {
+        question,
+        subject: Some(device),
+        action: "/admin/devices",
+        fields: &[("device", device), ("action", action.name())],
+        button: action.label(t),
+        back: "/admin/devices",
     };
-    page::html(
-        StatusCode::OK,
-        visit
-            .shell(Area::Admin(AdminTab::Devices))
-            .page(t.nav_devices, body),
-    )
+    let body = ask.form(visit.csrf(), t.cancel);
+    visit.admin_page(AdminTab::Devices, t.nav_devices, false, body)
 }
 
 #[cfg(test)]

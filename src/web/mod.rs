@@ -106,6 +106,29 @@ impl Visit<'_> {
         page::html(status, self.shell(area).page(text, body))
     }
 
+    /// The session's CSRF token, for the page's forms.
+    fn csrf(&self) -> &str {
+        self.signed_in
+            .as_ref()
+            .map_or("", |s| s.session.csrf.as_str())
+    }
+
+    /// An admin page under `tab`: 422 when it reports a refused action, else 200.
+    fn admin_page(
+        &self,
+        tab: page::AdminTab,
+        title: &str,
+        refused: bool,
+        body: maud::Markup,
+    ) -> Response<Body> {
+        let status = if refused {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        page::html(status, self.shell(Area::Admin(tab)).page(title, body))
+    }
+
     fn forbidden(&self, text: &str) -> Response<Body> {
         self.message(StatusCode::FORBIDDEN, text)
     }

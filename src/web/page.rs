@@ -128,6 +128,39 @@ impl Shell<'_> {
     }
 }
 
+/// What a confirmation page asks before an action that destroys something.
+pub struct Confirmation<'a> {
+    pub question: &'a str,
+    /// What the action is about (a device, an account), shown under the question.
+    pub subject: Option<&'a str>,
+    /// Where the form goes, with these fields, `confirm=1` and the CSRF token.
+    pub action: &'a str,
+    pub fields: &'a [(&'a str, &'a str)],
+    pub button: &'a str,
+    /// Where "cancel" leads.
+    pub back: &'a str,
+}
+
+impl Confirmation<'_> {
+    pub fn form(&self, csrf: &str, cancel: &str) -> Markup {
+        html! {
+            form.box method="post" action=(self.action) {
+                p.warn { (self.question) }
+                @if let Some(subject) = self.subject { p { code { (subject) } } }
+                input type="hidden" name="csrf" value=(csrf);
+                @for (name, value) in self.fields {
+                    input type="hidden" name=(name) value=(value);
+                }
+                input type="hidden" name="confirm" value="1";
+                p {
+                    button.danger type="submit" { (self.button) } " "
+                    a href=(self.back) { (cancel) }
+                }
+            }
+        }
+    }
+}
+
 /// A notice above a page's content: what an action came to.
 pub fn notice(text: &str, error: bool) -> Markup {
     html! {

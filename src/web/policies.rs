@@ -10,7 +10,7 @@ use maud::html;
 
 use super::Visit;
 use super::form::Form;
-use super::page::{self, AdminTab, Area};
+use super::page::{self, AdminTab};
 use crate::admin::govern::GovRequest;
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{GovReply, Reply};
@@ -131,10 +131,7 @@ async fn page(visit: &Visit<'_>, level: &str, outcome: Option<(&str, bool)>) -> 
             return visit.server_error();
         }
     };
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
+    let csrf = visit.csrf();
     let body = html! {
         @if let Some((text, error)) = outcome { (page::notice(text, error)) }
         form.box method="get" action="/admin/policies" {
@@ -165,15 +162,11 @@ async fn page(visit: &Visit<'_>, level: &str, outcome: Option<(&str, bool)>) -> 
             p { button type="submit" { (t.save) } }
         }
     };
-    page::html(
-        if outcome.is_some_and(|(_, e)| e) {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
-        visit
-            .shell(Area::Admin(AdminTab::Policies))
-            .page(t.nav_policies, body),
+    visit.admin_page(
+        AdminTab::Policies,
+        t.nav_policies,
+        outcome.is_some_and(|(_, e)| e),
+        body,
     )
 }
 

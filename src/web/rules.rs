@@ -3,13 +3,13 @@
 //! and domain rules (set or remove). Each change is an `admin::govern` request.
 
 use clap::ValueEnum;
-use hyper::{Response, StatusCode};
+use hyper::Response;
 use maud::{Markup, html};
 
 use super::Visit;
 use super::admin::access_label;
 use super::form::Form;
-use super::page::{self, AdminTab, Area};
+use super::page::{self, AdminTab};
 use crate::admin::govern::GovRequest;
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{GovReply, Reply};
@@ -49,10 +49,7 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
             return visit.server_error();
         }
     };
-    let csrf = visit
-        .signed_in
-        .as_ref()
-        .map_or("", |s| s.session.csrf.as_str());
+    let csrf = visit.csrf();
     let choose = |name: &str, selected: Option<Access>| -> Markup {
         html! {
             select name=(name) id=(name) {
@@ -131,15 +128,11 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
             }
         }
     };
-    page::html(
-        if outcome.is_some_and(|(_, e)| e) {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::OK
-        },
-        visit
-            .shell(Area::Admin(AdminTab::Rules))
-            .page(t.nav_rules, body),
+    visit.admin_page(
+        AdminTab::Rules,
+        t.nav_rules,
+        outcome.is_some_and(|(_, e)| e),
+        body,
     )
 }
 
