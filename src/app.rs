@@ -1,9 +1,10 @@
 //! The state every request handler may need, shared by all connections; built by the
-//! daemon (`server`) at start, used by the front ends (`eas`).
+//! daemon (`server`) at start, used by the front ends (`eas`, `web`).
 
 use std::rc::Rc;
 
 use crate::auth::Authenticator;
+use crate::auth::session::Sessions;
 use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::mail::oof;
@@ -38,4 +39,8 @@ pub struct App {
     pub certs: Option<Rc<Certs>>,
     /// Open ACME HTTP-01 challenges, answered on any listener.
     pub acme_challenges: Rc<acme::Challenges>,
+    /// The web pages' login sessions (in memory only).
+    pub sessions: Sessions,
+    /// When the daemon started, for the dashboard's uptime.
+    pub started: std::time::Instant,
 }

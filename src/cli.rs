@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::admin::audit::Actor;
 use crate::admin::control;
 use crate::admin::ops::Request;
 use crate::admin::reply::Reply;
@@ -85,6 +86,17 @@ enum Command {
     /// Write a consistent backup of the store (database and message blobs) to FILE, through
     /// the running server or directly when none runs.
     Backup { file: PathBuf },
+    /// Sync state maintenance.
+    #[command(subcommand)]
+    SyncState(SyncStateCmd),
+    /// The audit log: admin actions (web pages and command line), newest first.
+    Audit {
+        #[arg(long)]
+        json: bool,
+        /// How many entries, newest first.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        limit: usize,
+    },
     /// Restore a backup into the data directory; the server must not be running there.
     Restore {
         file: PathBuf,
@@ -160,6 +172,29 @@ enum UserCmd {
     Del {
         email: String,
     },
+    /// Let the account use ActiveSync, or not (its phones get 403; its web pages work).
+    Activesync {
+        email: String,
+        #[arg(value_enum)]
+        state: OnOff,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Subcommand)]
+enum SyncStateCmd {
+    /// Reset the ActiveSync database: drop every device's sync state (or one account's
+    /// devices'), keeping mail, accounts and the devices' governance; each device syncs
+    /// everything again.
+    Reset {
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -201,6 +236,12 @@ pub fn main() -> ExitCode {
         Command::Backup { file } => backup(&data_dir(data), &file),
         Command::Import { user, folder, file } => import(&data_dir(data), user, folder, &file),
         Command::Restore { file, force } => restore(&data_dir(data), &file, force),
+        Command::SyncState(SyncStateCmd::Reset { user }) => {
+            admin(&data_dir(data), Request::SyncStateReset { user })
+                .and_then(|reply| print_reply(reply, false))
+        }
+        Command::Audit { json, limit } => admin(&data_dir(data), Request::AuditList { limit })
+            .and_then(|reply| print_reply(reply, json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -281,7 +322,7 @@ fn admin(data: &Path, req: Request) -> Result<Reply, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    Ok(rt.block_on(req.execute(&store, &auth)))
+    Ok(rt.block_on(req.execute(&store, &auth, &Actor::command_line())))
 }
 
 fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
@@ -311,6 +352,25 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
         }
         Reply::Status { status } => {
             println!("{status}");
+            Ok(())
+        }
+        Reply::Audit { entries } if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Reply::Audit { entries } => {
+            for e in entries {
+                let at =
+                    jiff::Timestamp::from_second(e.at).map_or(e.at.to_string(), |t| t.to_string());
+                let outcome = e.error.map_or("ok".into(), |m| format!("refused: {m}"));
+                println!(
+                    "{at}\t{}\t{}\t{} {}\t{outcome}",
+                    e.actor, e.origin, e.action, e.detail
+                );
+            }
             Ok(())
         }
         Reply::Error { message } => Err(message),
@@ -361,6 +421,10 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
             enabled: true,
         },
         UserCmd::Del { email } => Request::UserDel { email },
+        UserCmd::Activesync { email, state } => Request::UserSetActiveSync {
+            email,
+            on: state == OnOff::On,
+        },
     };
     print_reply(admin(data, req)?, json)?;
     if let Some(pw) = generated {

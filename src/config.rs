@@ -44,6 +44,7 @@ pub struct Config {
     pub notify: NotifyListenerConfig,
     pub metrics: MetricsConfig,
     pub acme: AcmeConfig,
+    pub web: WebConfig,
 }
 
 /// Certificates from an ACME CA (Let's Encrypt).
@@ -96,6 +97,25 @@ impl Default for AcmeConfig {
             renew_before_days: 30,
             retry_minutes: 60,
             ca_root: None,
+        }
+    }
+}
+
+/// The web pages (`/admin`, `/account`): their login sessions, held in memory only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// A session unused this long ends (the next page asks for the password again).
+    pub session_idle_seconds: u64,
+    /// A session ends this long after its login, however busy.
+    pub session_lifetime_seconds: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_seconds: 30 * 60,
+            session_lifetime_seconds: 12 * 3600,
         }
     }
 }
@@ -310,6 +330,7 @@ impl Default for Config {
             notify: NotifyListenerConfig::default(),
             metrics: MetricsConfig::default(),
             acme: AcmeConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -13,7 +13,8 @@ use std::path::Path;
 /// (`module-cycles.py`) keeps the imports one way.
 const LAYERS: &[&[&str]] = &[
     // Small leaves everything may use: refusal counters, memory budgets, bounded
-    // collections, configuration, log setup, spool files, HTTP bodies, metrics.
+    // collections, configuration, log setup, spool files, HTTP bodies, metrics, the
+    // served certificate's particulars.
     &[
         "refusal",
         "budget",
@@ -32,8 +33,9 @@ const LAYERS: &[&[&str]] = &[
     &["auth", "mail", "govern", "sync", "push", "pim", "tls"],
     // The state shared by all request handlers.
     &["app"],
-    // The EAS front door, commands and item classes; the admin operations.
-    &["eas", "admin"],
+    // The EAS front door, commands and item classes; the admin operations; the web pages
+    // (a second face on the admin operations).
+    &["eas", "admin", "web"],
     &["server"],
     &["cli"],
 ];

@@ -26,6 +26,7 @@ pub mod store;
 pub mod sync;
 pub mod tls;
 pub mod wbxml;
+pub mod web;
 
 // The layer rule (ARCHITECTURE.md), checked over the sources.
 #[cfg(test)]

@@ -120,6 +120,11 @@ impl Metrics {
         *self.lmtp.borrow_mut().entry(outcome).or_default() += 1;
     }
 
+    /// LMTP messages that came to `outcome` so far (the dashboard).
+    pub fn lmtp_count(&self, outcome: Lmtp) -> u64 {
+        self.lmtp.borrow().get(&outcome).copied().unwrap_or(0)
+    }
+
     /// Everything, in the Prometheus text format.
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(4096);

@@ -26,6 +26,11 @@ impl CertRequest {
         }
     }
 
+    /// Whether it changes something (and so goes into the audit log).
+    pub fn changes(&self) -> bool {
+        matches!(self, CertRequest::Install { .. })
+    }
+
     pub fn execute(self, certs: &Certs) -> Reply {
         match self {
             CertRequest::Show => Reply::Cert {

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::audit::{self, Actor};
 use super::ops::Request;
 use super::reply::Reply;
 use crate::config::AuthConfig;
@@ -68,12 +69,15 @@ pub async fn serve(
     }
 }
 
-fn peer_allowed(stream: &UnixStream) -> bool {
+/// The peer's uid when it may use the socket: root or the daemon's own user.
+fn allowed_peer(stream: &UnixStream) -> Option<u32> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     stream
         .peer_cred()
-        .is_ok_and(|c| c.uid() == 0 || c.uid() == me)
+        .ok()
+        .map(|c| c.uid())
+        .filter(|&uid| uid == 0 || uid == me)
 }
 
 async fn handle(
@@ -83,10 +87,11 @@ async fn handle(
     status: &StatusFn,
     certs: Option<&Certs>,
 ) -> std::io::Result<()> {
-    if !peer_allowed(&stream) {
+    let Some(uid) = allowed_peer(&stream) else {
         tracing::warn!("control socket: refused a peer that is neither root nor easd's user");
         return Ok(());
-    }
+    };
+    let actor = Actor::control_socket(uid);
     let (rd, mut wr) = stream.into_split();
     let mut lines = AsyncBufReader::new(rd.take(MAX_LINE as u64 + 1)).lines();
     use tokio::io::AsyncReadExt;
@@ -95,20 +100,24 @@ async fn handle(
             Ok(Request::Status) => Reply::Status { status: status() },
             Ok(Request::Cert(c)) => {
                 tracing::info!(op = c.op_name(), "control request");
-                match certs {
-                    Some(certs) => c.execute(certs),
+                let reply = match certs {
+                    Some(certs) => c.clone().execute(certs),
                     None => Reply::Error {
                         message: "HTTPS is off: easd serves no certificate".into(),
                     },
+                };
+                if let Some(entry) = audit::entry(&actor, &Request::Cert(c), &reply) {
+                    audit::record(store, entry).await;
                 }
+                reply
             }
             Ok(req) if req.streams_progress() => {
-                tracing::info!(op = op_name(&req), "control request");
-                execute_streaming(req, store, auth, &mut wr).await
+                tracing::info!(op = req.op_name(), "control request");
+                execute_streaming(req, store, auth, &actor, &mut wr).await
             }
             Ok(req) => {
-                tracing::info!(op = op_name(&req), "control request");
-                req.execute(store, auth).await
+                tracing::info!(op = req.op_name(), "control request");
+                req.execute(store, auth, &actor).await
             }
             Err(e) => Reply::Error {
                 message: format!("bad control request: {e}"),
@@ -128,10 +137,11 @@ async fn execute_streaming(
     req: Request,
     store: &Store,
     auth: &AuthConfig,
+    actor: &Actor,
     wr: &mut tokio::net::unix::OwnedWriteHalf,
 ) -> Reply {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let run = req.execute_streaming(store, auth, Some(tx));
+    let run = req.execute_streaming(store, auth, actor, Some(tx));
     tokio::pin!(run);
     let mut listening = true;
     loop {
@@ -145,23 +155,6 @@ async fn execute_streaming(
                 }
             }
         }
-    }
-}
-
-/// The op's name for the log line; never the request itself, which may hold a password.
-fn op_name(req: &Request) -> &'static str {
-    match req {
-        Request::UserAdd { .. } => "user_add",
-        Request::UserList => "user_list",
-        Request::UserPasswd { .. } => "user_passwd",
-        Request::UserSetEnabled { .. } => "user_set_enabled",
-        Request::UserDel { .. } => "user_del",
-        Request::LogSet { .. } => "log_set",
-        Request::Status => "status",
-        Request::Cert(c) => c.op_name(),
-        Request::Govern(g) => g.op_name(),
-        Request::Import { .. } => "import",
-        Request::Backup { .. } => "backup",
     }
 }
 

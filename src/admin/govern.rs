@@ -133,6 +133,32 @@ impl GovRequest {
         }
     }
 
+    /// Whether the request changes something (see `Request::changes`): a settings request
+    /// without values only shows them.
+    pub fn changes(&self) -> bool {
+        match self {
+            GovRequest::DeviceList { .. }
+            | GovRequest::DeviceShow { .. }
+            | GovRequest::RuleList
+            | GovRequest::PolicyShow { .. } => false,
+            GovRequest::DeviceSettings { values, .. } => !values.is_empty(),
+            GovRequest::RuleSettings { values, clear, .. } => !values.is_empty() || *clear,
+            GovRequest::DeviceAccess { .. }
+            | GovRequest::DeviceDelete { .. }
+            | GovRequest::DeviceWipe { .. }
+            | GovRequest::DeviceWipeCancel { .. }
+            | GovRequest::RuleAdd { .. }
+            | GovRequest::RuleEdit { .. }
+            | GovRequest::RuleDel { .. }
+            | GovRequest::RuleSetEnabled { .. }
+            | GovRequest::RuleGlobal { .. }
+            | GovRequest::RuleUser { .. }
+            | GovRequest::RuleDomain { .. }
+            | GovRequest::PolicySet { .. }
+            | GovRequest::PolicyInherit { .. } => true,
+        }
+    }
+
     pub async fn run(self, store: &Store) -> Result<Reply, AdminError> {
         match self {
             GovRequest::DeviceList { filter } => list(store, &filter).await,

@@ -1,6 +1,8 @@
 //! Administrative operations, one set for every front end: the CLI (directly on the store
-//! when the daemon is down), the control socket (while it runs) and later the web pages.
+//! when the daemon is down), the control socket (while it runs) and the web pages. Each
+//! change they make is recorded in the audit log (`audit`).
 
+pub mod audit;
 pub mod cert;
 pub mod control;
 mod error;

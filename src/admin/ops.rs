@@ -3,11 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;
+use super::audit::{self, Actor};
 use crate::auth::password;
 use crate::config::AuthConfig;
+use crate::store::audit::AuditReads;
 use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
-use crate::store::{Store, StoreError};
+use crate::store::{Event, Store, StoreError};
 
 use super::reply::{Reply, UserSummary};
 
@@ -31,6 +33,11 @@ pub enum Request {
     },
     UserDel {
         email: String,
+    },
+    /// Lets the account use ActiveSync, or not (403 to its phones; its web pages work).
+    UserSetActiveSync {
+        email: String,
+        on: bool,
     },
     /// Switches the protocol log of an account (`EMAIL`), one device (`EMAIL/DEVICEID`) or
     /// every device with that id (`DEVICEID`).
@@ -64,12 +71,63 @@ pub enum Request {
     Backup {
         path: std::path::PathBuf,
     },
+    /// The guide's "Reset the ActiveSync database": every device's sync state (of one
+    /// account with `user`) is dropped, mail, accounts and devices' governance kept;
+    /// each device syncs everything again.
+    SyncStateReset {
+        user: Option<String>,
+    },
+    /// The newest `limit` entries of the audit log, newest first.
+    AuditList {
+        limit: usize,
+    },
 }
 
 impl Request {
-    /// Runs the request against the store.
-    pub async fn execute(self, store: &Store, auth: &AuthConfig) -> Reply {
-        self.execute_streaming(store, auth, None).await
+    /// Runs the request against the store for `actor`, recording it in the audit log when
+    /// it changes something.
+    pub async fn execute(self, store: &Store, auth: &AuthConfig, actor: &Actor) -> Reply {
+        self.execute_streaming(store, auth, actor, None).await
+    }
+
+    /// The op's name, for log lines and the audit log; never the request itself, which
+    /// may hold a password.
+    pub fn op_name(&self) -> &'static str {
+        match self {
+            Request::UserAdd { .. } => "user_add",
+            Request::UserList => "user_list",
+            Request::UserPasswd { .. } => "user_passwd",
+            Request::UserSetEnabled { .. } => "user_set_enabled",
+            Request::UserDel { .. } => "user_del",
+            Request::UserSetActiveSync { .. } => "user_set_activesync",
+            Request::LogSet { .. } => "log_set",
+            Request::Status => "status",
+            Request::Cert(c) => c.op_name(),
+            Request::Govern(g) => g.op_name(),
+            Request::Import { .. } => "import",
+            Request::Backup { .. } => "backup",
+            Request::SyncStateReset { .. } => "sync_state_reset",
+            Request::AuditList { .. } => "audit_list",
+        }
+    }
+
+    /// Whether the request changes something (and so goes into the audit log). A backup
+    /// changes nothing in the store but copies all of it out: it is logged too.
+    pub fn changes(&self) -> bool {
+        match self {
+            Request::UserList | Request::Status | Request::AuditList { .. } => false,
+            Request::Govern(g) => g.changes(),
+            Request::Cert(c) => c.changes(),
+            Request::UserAdd { .. }
+            | Request::UserPasswd { .. }
+            | Request::UserSetEnabled { .. }
+            | Request::UserDel { .. }
+            | Request::UserSetActiveSync { .. }
+            | Request::LogSet { .. }
+            | Request::Import { .. }
+            | Request::Backup { .. }
+            | Request::SyncStateReset { .. } => true,
+        }
     }
 
     /// Whether the control socket should stream this request's progress.
@@ -88,14 +146,21 @@ impl Request {
         self,
         store: &Store,
         auth: &AuthConfig,
+        actor: &Actor,
         progress: Option<tokio::sync::mpsc::UnboundedSender<crate::mail::import::ImportProgress>>,
     ) -> Reply {
-        match self.run(store, auth, progress).await {
+        // The entry needs the request, which running it consumes.
+        let logged = self.changes().then(|| self.clone());
+        let reply = match self.run(store, auth, progress).await {
             Ok(r) => r,
             Err(e) => Reply::Error {
                 message: e.to_string(),
             },
+        };
+        if let Some(entry) = logged.and_then(|req| audit::entry(actor, &req, &reply)) {
+            audit::record(store, entry).await;
         }
+        reply
     }
 
     async fn run(
@@ -136,6 +201,11 @@ impl Request {
                 let a = update_account(store, email, move |a| a.enabled = enabled).await?;
                 let state = if enabled { "enabled" } else { "disabled" };
                 Ok(done(format!("{} {state}", a.email)))
+            }
+            Request::UserSetActiveSync { email, on } => {
+                let a = update_account(store, email, move |a| a.activesync = on).await?;
+                let state = if on { "on" } else { "off" };
+                Ok(done(format!("ActiveSync {state} for {}", a.email)))
             }
             Request::UserDel { email } => {
                 let email = ops::normalize_email(&email)?;
@@ -179,6 +249,10 @@ impl Request {
                 Ok(done(summary?.report()))
             }
             Request::Backup { path } => backup(store, path).await,
+            Request::SyncStateReset { user } => reset_sync_state(store, user).await,
+            Request::AuditList { limit } => Ok(Reply::Audit {
+                entries: store.view(move |tx| tx.audit_newest(limit)).await?,
+            }),
         }
     }
 }
@@ -197,6 +271,28 @@ async fn backup(store: &Store, path: std::path::PathBuf) -> Result<Reply, AdminE
         .await
         .map_err(|e| AdminError::Invalid(format!("backup task failed: {e}")))??;
     Ok(done(summary.to_string()))
+}
+
+async fn reset_sync_state(store: &Store, user: Option<String>) -> Result<Reply, AdminError> {
+    let user = user.map(|u| ops::normalize_email(&u)).transpose()?;
+    let reset = store
+        .write_or(move |ctx| {
+            let only = user.as_deref().map(|e| find(ctx, e)).transpose()?;
+            let devices = match &only {
+                Some(a) => ctx.account_devices(a.id)?,
+                None => ctx.devices()?,
+            };
+            for d in &devices {
+                ops::drop_sync_state(ctx, d.account, d.device_id.as_str())?;
+                // A waiting Ping or hanging Sync looks again, and finds its state gone.
+                ctx.publish(Event::Device { account: d.account });
+            }
+            Ok::<_, AdminError>(devices.len())
+        })
+        .await?;
+    Ok(done(format!(
+        "sync state dropped for {reset} devices; each syncs everything again"
+    )))
 }
 
 fn done(message: String) -> Reply {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::govern::abq::Rules;
 use crate::govern::policy::Value;
 use crate::govern::registry::DeviceSummary;
-use crate::store::model::{Account, DeviceSettings};
+use crate::store::model::{Account, AuditEntry, DeviceSettings};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UserSummary {
@@ -15,6 +15,13 @@ pub struct UserSummary {
     pub admin: bool,
     pub enabled: bool,
     pub created: i64,
+    /// May use ActiveSync (older daemons do not say: on).
+    #[serde(default = "yes")]
+    pub activesync: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl From<&Account> for UserSummary {
@@ -25,6 +32,7 @@ impl From<&Account> for UserSummary {
             admin: a.admin,
             enabled: a.enabled,
             created: a.created,
+            activesync: a.activesync,
         }
     }
 }
@@ -48,6 +56,10 @@ pub enum Reply {
     /// The served certificate (after `cert show`, or a successful `cert install`).
     Cert {
         state: Box<crate::tls::CertState>,
+    },
+    /// Audit log entries, newest first.
+    Audit {
+        entries: Vec<AuditEntry>,
     },
     /// An interim line of a streamed import (see `Request::Import::stream_progress`); the
     /// final reply follows.

@@ -6,6 +6,7 @@
 //! password change or reset invalidates it at once.
 
 pub mod password;
+pub mod session;
 pub mod throttle;
 
 use std::cell::{Cell, RefCell};
@@ -88,7 +89,9 @@ pub fn login_address(user: &str) -> String {
     }
 }
 
-fn fingerprint(hash: &str) -> [u8; 8] {
+/// A short digest of a stored password hash: what a cached credential or a web session
+/// remembers, so that a password change ends it.
+pub fn fingerprint(hash: &str) -> [u8; 8] {
     let d = Sha256::digest(hash.as_bytes());
     let mut f = [0; 8];
     f.copy_from_slice(&d[..8]);
@@ -144,7 +147,34 @@ impl Authenticator {
             return Err(self.refuse(wait));
         }
         let (user, password) = parse_basic(header.ok_or(AuthError::Missing)?)?;
-        let mut address = login_address(&user);
+        self.check_login(store, &user, &password, peer, device)
+            .await
+    }
+
+    /// Checks a user name and password typed into a form (the web pages' login), with
+    /// the same throttle as a request's Basic credentials.
+    pub async fn login(
+        &self,
+        store: &Store,
+        user: &str,
+        password: &str,
+        peer: IpAddr,
+    ) -> Result<Account, AuthError> {
+        if let Some(wait) = self.throttle.borrow().source_locked(peer, Instant::now()) {
+            return Err(self.refuse(wait));
+        }
+        self.check_login(store, user, password, peer, None).await
+    }
+
+    async fn check_login(
+        &self,
+        store: &Store,
+        user: &str,
+        password: &str,
+        peer: IpAddr,
+        device: Option<&str>,
+    ) -> Result<Account, AuthError> {
+        let mut address = login_address(user);
         if !address.contains('@') {
             address = format!("{address}@{}", self.default_domain.to_ascii_lowercase());
         }
@@ -159,11 +189,11 @@ impl Authenticator {
         let email = address.clone();
         let account = store.view(move |tx| tx.account_by_email(&email)).await?;
         let verified = match &account {
-            Some(a) => self.verify(a, &address, &password).await,
+            Some(a) => self.verify(a, &address, password).await,
             None => {
                 // The same argon2 work, through the same queue, as a wrong password for an
                 // account that exists: the answer's timing does not tell them apart.
-                self.check(&password, &self.decoy).await;
+                self.check(password, &self.decoy).await;
                 false
             }
         };

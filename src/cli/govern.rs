@@ -9,7 +9,7 @@ use crate::admin::govern::{self, GovRequest};
 use crate::admin::ops::Request;
 use crate::admin::reply::{GovReply, Reply};
 use crate::govern::abq::Param;
-use crate::govern::policy::Value;
+use crate::govern::policy::value_text;
 use crate::govern::registry::{DeviceSummary, Filter};
 use crate::store::model::Access;
 use crate::store::model::DeviceSettings;
@@ -471,33 +471,14 @@ fn print_device(d: &DeviceSummary) {
     );
 }
 
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Int(n) => n.to_string(),
-        Value::Text(t) => t.clone(),
-        Value::Unset => String::new(),
-        Value::List(items) => items.join(","),
-    }
-}
-
 fn pretty<T: serde::Serialize>(v: &T) -> Result<String, String> {
     serde_json::to_string_pretty(v).map_err(|e| e.to_string())
 }
 
 /// `easd device show`: every field, one per line; the settings as `settings.KEY: VALUE`.
 fn print_fields(d: &DeviceSummary) -> Result<(), String> {
-    let value = serde_json::to_value(d).map_err(|e| e.to_string())?;
-    for (k, v) in value.as_object().into_iter().flatten() {
-        match v {
-            _ if k == "settings" => {
-                for (key, value) in d.settings.pairs() {
-                    println!("settings.{key}: {value}");
-                }
-            }
-            serde_json::Value::String(s) => println!("{k}: {s}"),
-            serde_json::Value::Null => println!("{k}: -"),
-            other => println!("{k}: {other}"),
-        }
+    for (k, v) in d.fields() {
+        println!("{k}: {v}");
     }
     Ok(())
 }

@@ -76,6 +76,14 @@ pub async fn handle(
     };
     // Not kept in this future while a Ping waits.
     drop(device);
+    if !account.activesync {
+        // The account's web pages still work; only its phones are refused.
+        tracing::warn!("{peer}: {} may not use ActiveSync: 403", account.email);
+        return plain(
+            StatusCode::FORBIDDEN,
+            "ActiveSync is off for this account\n",
+        );
+    }
     // OPTIONS ([MS-ASHTTP] 2.2.4.1.2), or GET: a browser's connectivity test, answered
     // with a page naming the account and the same versions.
     if method == Method::OPTIONS || method == Method::GET {

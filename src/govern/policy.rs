@@ -20,6 +20,17 @@ pub const POLICY_TYPE: &str = "MS-EAS-Provisioning-WBXML";
 
 pub use crate::store::model::PolicyValue as Value;
 
+/// A value as `easd policy show` and the web pages write it (a list comma-separated,
+/// unset empty).
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Int(n) => n.to_string(),
+        Value::Text(t) => t.clone(),
+        Value::Unset => String::new(),
+        Value::List(items) => items.join(","),
+    }
+}
+
 pub struct Setting {
     /// The EASProvisionDoc element name.
     pub name: &'static str,

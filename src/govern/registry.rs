@@ -202,6 +202,28 @@ impl Filter {
     }
 }
 
+impl DeviceSummary {
+    /// Every field as (name, text), the settings as `settings.KEY`: what `easd device
+    /// show` prints and the admin's device page shows.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let mut out = Vec::new();
+        for (k, v) in value.as_object().into_iter().flatten() {
+            match v {
+                _ if k == "settings" => {
+                    for (key, value) in self.settings.pairs() {
+                        out.push((format!("settings.{key}"), value.to_string()));
+                    }
+                }
+                serde_json::Value::String(s) => out.push((k.clone(), s.clone())),
+                serde_json::Value::Null => out.push((k.clone(), "-".into())),
+                other => out.push((k.clone(), other.to_string())),
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -461,7 +461,7 @@ fn plain_save_in_sent(value: Option<Vec<u8>>) -> Result<bool, QueryError> {
 
 /// Decodes `%XX` escapes. `+` stays `+`: the ABNF values are VCHAR, which has no
 /// space, and user names such as `a+b@example.com` reach us unescaped.
-fn percent_decode(s: &str) -> Result<Vec<u8>, QueryError> {
+pub fn percent_decode(s: &str) -> Result<Vec<u8>, QueryError> {
     let mut out = Vec::with_capacity(s.len());
     let mut bytes = s.bytes();
     while let Some(b) = bytes.next() {
@@ -725,7 +725,7 @@ pub fn encode_plain_query(req: &EasRequest) -> String {
 }
 
 /// Escapes everything but RFC 3986 unreserved characters.
-fn percent_encode(s: &str) -> String {
+pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

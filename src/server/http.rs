@@ -12,6 +12,7 @@ use super::scrape;
 use crate::eas::{EAS_PATH, autodiscover, front};
 use crate::http_body::{Body, plain};
 use crate::tls::acme;
+use crate::web;
 
 pub async fn handle(
     app: Rc<App>,
@@ -32,6 +33,10 @@ pub async fn handle(
         ("acme", acme_challenge(&app, &req, token))
     } else if path == scrape::PATH {
         ("metrics", scrape::handle(&app, &req, peer).await)
+    } else if web::owns(path) {
+        // The path borrows the request, which the pages consume.
+        let path = path.to_owned();
+        ("web", web::handle(&app, req, peer, &path).await)
     } else {
         tracing::debug!("{peer}: no route for {path}");
         ("none", plain(StatusCode::NOT_FOUND, "not found\n"))

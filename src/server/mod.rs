@@ -12,6 +12,7 @@ pub mod sdnotify;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin::control;
 use crate::app::App;
+use crate::auth::session::Sessions;
 use crate::auth::{Authenticator, password};
 use crate::budget::MemoryBudget;
 use crate::config::Config;
@@ -218,7 +220,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 /// [`start`] with the sockets systemd (or a test) handed over.
 pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
-    first_start(&store, &cfg).await?;
+    let new_admin = first_start(&store, &cfg).await?;
     let certs = match &cfg.https {
         Some(_) => Some(Rc::new(Certs::load(&cfg)?)),
         None => None,
@@ -236,6 +238,8 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         notify_counters: Rc::new(notify::Counters::default()),
         oof_counters: Rc::default(),
         metrics: Rc::default(),
+        sessions: Sessions::new(&cfg.web),
+        started: std::time::Instant::now(),
         budget: MemoryBudget::new(cfg.limits.memory_budget_mib.saturating_mul(1024 * 1024)),
         refusals,
         spool: Spool::open(&cfg.data)
@@ -350,6 +354,9 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
             Rc::new(move || status(&status_app)),
             certs,
         )));
+    if let Some(admin) = new_admin {
+        announce(&admin, &running.app.cfg, &running);
+    }
     let _ = sdnotify::status(&format!("serving {}", serving.join(", ")));
     let _ = sdnotify::ready();
     Ok(running)
@@ -377,6 +384,7 @@ fn status(app: &App) -> serde_json::Value {
         "refused": app.refusals.snapshot(),
         "memory_budget": app.budget.snapshot(),
         "login_throttle": { "refused_attempts": app.auth.throttled() },
+        "web_sessions": app.sessions.sweep(std::time::Instant::now()),
     })
 }
 
@@ -471,10 +479,19 @@ async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, ServeErro
     }
 }
 
-/// On an empty store: create the `admin` account and say its password once.
-async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
+/// The admin account made at first start, whose password is to be said once serving.
+struct NewAdmin {
+    email: String,
+    password: String,
+    /// Where the password was also written.
+    file: PathBuf,
+}
+
+/// On an empty store: create the `admin` account; `Some` when its password was generated
+/// (and so must be said, once the listeners are up).
+async fn first_start(store: &Store, cfg: &Config) -> Result<Option<NewAdmin>, ServeError> {
     if !store.view(|tx| tx.accounts()).await?.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let (password, announce) = match std::env::var("EASD_ADMIN_PASSWORD") {
         Ok(p) if !p.is_empty() => (p, false),
@@ -487,27 +504,52 @@ async fn first_start(store: &Store, cfg: &Config) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Setup(e.to_string()))?
         .map_err(ServeError::Setup)?;
     let email = format!("admin@{}", cfg.hostname);
+    let stored = email.clone();
     store
-        .write(move |ctx| ops::create_account(ctx, &email, "Administrator", &hash, true))
+        .write(move |ctx| ops::create_account(ctx, &stored, "Administrator", &hash, true))
         .await?;
-    if announce {
-        let path = cfg.data.join("initial-admin-password");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| ServeError::Setup(format!("{}: {e}", path.display())))?;
-        std::io::Write::write_all(&mut f, format!("{password}\n").as_bytes())
-            .map_err(|e| ServeError::Setup(format!("{}: {e}", path.display())))?;
+    if !announce {
+        return Ok(None);
+    }
+    let file = cfg.data.join("initial-admin-password");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .map_err(|e| ServeError::Setup(format!("{}: {e}", file.display())))?;
+    std::io::Write::write_all(&mut f, format!("{password}\n").as_bytes())
+        .map_err(|e| ServeError::Setup(format!("{}: {e}", file.display())))?;
+    Ok(Some(NewAdmin {
+        email,
+        password,
+        file,
+    }))
+}
+
+/// Says the new admin's password, where to use it (the admin page's URL: `public_url`,
+/// else the host name and the listener's port) and the served certificate's fingerprint
+/// to check the browser's warning against.
+fn announce(admin: &NewAdmin, cfg: &Config, running: &Running) {
+    let url = match (&cfg.public_url, running.https, running.http) {
+        (Some(u), _, _) => format!("{}/admin", u.trim_end_matches('/')),
+        (None, Some(a), _) => format!("https://{}:{}/admin", cfg.hostname, a.port()),
+        (None, None, Some(a)) => format!("http://{}:{}/admin", cfg.hostname, a.port()),
+        (None, None, None) => "(no HTTP listener)".into(),
+    };
+    eprintln!(
+        "easd: first start: created account 'admin' ({}) with password {}\neasd: (also written to {})\neasd: sign in at {url}",
+        admin.email,
+        admin.password,
+        admin.file.display()
+    );
+    if let Some(certs) = &running.app.certs {
         eprintln!(
-            "easd: first start: created account 'admin' (admin@{}) with password {password}\neasd: (also written to {})",
-            cfg.hostname,
-            path.display()
+            "easd: the certificate's SHA-256 fingerprint (check it in the browser): {}",
+            certs.state().leaf.sha256
         );
     }
-    Ok(())
 }
 
 async fn accept_loop(

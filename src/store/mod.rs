@@ -10,6 +10,7 @@
 //! job's [`WriteCtx`], and write through the typed writes that take a [`WriteCtx`].
 
 pub mod archive;
+pub mod audit;
 pub mod backup;
 pub mod blob;
 pub mod conversations;
@@ -304,6 +305,7 @@ pub struct Snapshot(ReadTransaction);
 /// its own transaction's changes).
 pub trait Reader:
     ops::Reads
+    + audit::AuditReads
     + items::ItemReads
     + governance::GovernanceReads
     + marks::MarkReads

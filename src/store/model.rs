@@ -9,12 +9,14 @@ use crate::proto::filter::FilterType;
 use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
+mod audit;
 mod governance;
 mod meeting;
 pub mod pim;
 mod sync_state;
 mod tls;
 
+pub use audit::*;
 pub use governance::*;
 pub use meeting::*;
 pub use sync_state::*;
@@ -46,10 +48,17 @@ pub struct Account {
     pub protocol_log: bool,
     #[serde(default)]
     pub oof: Oof,
+    /// Whether the account may use ActiveSync (its web pages work either way).
+    #[serde(default = "yes")]
+    pub activesync: bool,
 }
 
 fn first_id() -> u64 {
     1
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Account {

@@ -146,6 +146,7 @@ pub fn create_account(
         next_item_id: 1,
         protocol_log: false,
         oof: Oof::default(),
+        activesync: true,
     };
     {
         let mut folders = ctx.tx.open_table(FOLDERS)?;
@@ -242,8 +243,19 @@ pub fn put_device(w: &WriteCtx, device: &Device) -> Result<(), StoreError> {
 
 /// Removes a device and all its sync state.
 pub fn delete_device(w: &WriteCtx, account: AccountId, device_id: &str) -> Result<(), StoreError> {
+    w.tx.open_table(DEVICES)?.remove((account, device_id))?;
+    drop_sync_state(w, account, device_id)
+}
+
+/// Forgets what a device was sent (folder hierarchy, every collection's state, its last
+/// Sync and Ping), keeping the device row and its governance: its next FolderSync or Sync
+/// finds its key unknown and it syncs everything again.
+pub fn drop_sync_state(
+    w: &WriteCtx,
+    account: AccountId,
+    device_id: &str,
+) -> Result<(), StoreError> {
     let tx = w.tx;
-    tx.open_table(DEVICES)?.remove((account, device_id))?;
     tx.open_table(HIERARCHY)?.remove((account, device_id))?;
     tx.open_table(SYNC_STATE)?.retain_in(
         (account, device_id, 0)..=(account, device_id, u64::MAX),

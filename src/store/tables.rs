@@ -174,6 +174,10 @@ pub const BLOCKS: TableDefinition<(AccountId, &str, u64), &[u8]> =
 pub const ITEM_TERMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
     TableDefinition::new("search_item_terms");
 
+/// The audit log of admin actions: sequence number → `AuditEntry` JSON, oldest first;
+/// bounded by `audit::KEEP`.
+pub const AUDIT: TableDefinition<u64, Json<AuditEntry>> = TableDefinition::new("audit");
+
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
 pub trait TableVisitor {
@@ -209,6 +213,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(IMPORTED)?;
     v.visit(BLOCKS)?;
     v.visit(ITEM_TERMS)?;
+    v.visit(AUDIT)?;
     Ok(())
 }
 

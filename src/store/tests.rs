@@ -633,3 +633,56 @@ fn a_version_5_store_gets_its_groupware_items_as_records() {
         "the unreadable Birthday is kept as it was"
     );
 }
+
+#[test]
+fn a_store_without_the_audit_table_opens_and_records() {
+    // Stores written before the audit log existed have no such table: opening one creates
+    // it, without a schema step (every listed table is created on open).
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::AUDIT).unwrap());
+        tx.commit().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    use super::audit::AuditReads;
+    assert!(
+        store
+            .sync_snapshot()
+            .unwrap()
+            .audit_newest(10)
+            .unwrap()
+            .is_empty()
+    );
+    let entry = |n: u64| AuditEntry {
+        at: n as i64,
+        actor: "admin@example.com".into(),
+        origin: "127.0.0.1".into(),
+        action: "user_add".into(),
+        detail: format!("#{n}"),
+        error: None,
+    };
+    store
+        .write_blocking(move |w| {
+            for n in 0..super::audit::KEEP + 3 {
+                super::audit::record(w, &entry(n))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    let newest = tx.audit_newest(2).unwrap();
+    assert_eq!(
+        newest,
+        vec![entry(super::audit::KEEP + 2), entry(super::audit::KEEP + 1)]
+    );
+    let all = tx.audit_newest(usize::MAX).unwrap();
+    assert_eq!(
+        all.len() as u64,
+        super::audit::KEEP,
+        "the oldest were dropped"
+    );
+    assert_eq!(all.last(), Some(&entry(3)));
+}

@@ -37,3 +37,4 @@ mod pim;
 mod policy;
 mod push;
 mod send;
+mod web;

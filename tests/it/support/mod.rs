@@ -14,6 +14,7 @@ mod process;
 mod server;
 mod smtp;
 mod tls;
+mod web;
 
 // Only benches use it (see `bench`); unused in the test binary.
 #[allow(unused_imports)]
@@ -26,6 +27,7 @@ pub use process::*;
 pub use server::*;
 pub use smtp::*;
 pub use tls::*;
+pub use web::*;
 
 /// Waits (up to 20 s, polling) until `cond` holds; panics naming `what` when it never does.
 #[track_caller]

@@ -82,6 +82,14 @@ pub fn served_chain(
 }
 
 /// The DER certificates of a PEM text.
+/// The facts of the first certificate of the PEM file at `path` (what the dashboard and
+/// the first start show of the served one).
+pub fn leaf_info(path: &std::path::Path) -> easd::tls::x509::CertInfo {
+    let pem = std::fs::read_to_string(path).unwrap();
+    let leaf = pem_certs(&pem).into_iter().next().expect("a certificate");
+    easd::tls::x509::info(&leaf).unwrap()
+}
+
 pub fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
     rustls_pemfile::certs(&mut pem.as_bytes())
         .collect::<Result<_, _>>()

@@ -1,0 +1,129 @@
+//! The audit log: every admin action that changes something is recorded, with who did it,
+//! from where, what, and how it ended, whichever face it came through (the web pages, the
+//! control socket, the command line on a stopped daemon's store).
+
+use serde_json::Value;
+
+use super::ops::Request;
+use super::reply::Reply;
+use crate::store::model::AuditEntry;
+use crate::store::{Store, audit, now};
+
+/// Who asks for an admin action, and through what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub who: String,
+    pub origin: String,
+}
+
+impl Actor {
+    /// An admin signed in to the web pages, from `peer`.
+    pub fn web(email: &str, peer: std::net::IpAddr) -> Self {
+        Self {
+            who: email.to_owned(),
+            origin: peer.to_canonical().to_string(),
+        }
+    }
+
+    /// The command line reaching a running daemon: the peer's uid, checked by the socket.
+    pub fn control_socket(uid: u32) -> Self {
+        Self {
+            who: format!("uid {uid}"),
+            origin: "control socket".into(),
+        }
+    }
+
+    /// The command line working on the store itself (no daemon runs).
+    pub fn command_line() -> Self {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        Self {
+            who: format!("uid {uid}"),
+            origin: "command line".into(),
+        }
+    }
+}
+
+/// Fields of a request never written to the log: secrets, and the request's framing.
+/// A certificate install's PEM texts are left out too: the key is secret, the chain long
+/// (the outcome names the installed certificate).
+const LEFT_OUT: [&str; 7] = [
+    "op",
+    "gop",
+    "password",
+    "progress",
+    "stream_progress",
+    "chain_pem",
+    "key_pem",
+];
+
+/// What the log says a request did: its arguments as compact JSON, secrets left out.
+fn detail(req: &Request) -> String {
+    match serde_json::to_value(req) {
+        Ok(Value::Object(mut fields)) => {
+            for f in LEFT_OUT {
+                fields.remove(f);
+            }
+            Value::Object(fields).to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// The entry for `req`, asked by `actor`, which was answered `reply`; `None` for requests
+/// that only read.
+pub fn entry(actor: &Actor, req: &Request, reply: &Reply) -> Option<AuditEntry> {
+    if !req.changes() {
+        return None;
+    }
+    Some(AuditEntry {
+        at: now(),
+        actor: actor.who.clone(),
+        origin: actor.origin.clone(),
+        action: req.op_name().to_owned(),
+        detail: detail(req),
+        error: match reply {
+            Reply::Error { message } => Some(message.clone()),
+            _ => None,
+        },
+    })
+}
+
+/// Writes `entry` durably. A failure is logged: the action itself is done by then.
+pub async fn record(store: &Store, entry: AuditEntry) {
+    let action = entry.action.clone();
+    if let Err(e) = store.write(move |w| audit::record(w, &entry)).await {
+        tracing::error!("audit log: {action} could not be recorded: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_left_out_and_reads_are_not_logged() {
+        let actor = Actor::web("admin@example.com", "::ffff:10.0.0.7".parse().unwrap());
+        assert_eq!(actor.origin, "10.0.0.7");
+        let add = Request::UserAdd {
+            email: "bob@example.com".into(),
+            name: None,
+            admin: false,
+            password: "s3cret-pass".into(),
+        };
+        let done = Reply::Done {
+            message: "created".into(),
+        };
+        let e = entry(&actor, &add, &done).unwrap();
+        assert_eq!(e.action, "user_add");
+        assert!(e.detail.contains("bob@example.com"), "{}", e.detail);
+        assert!(!e.detail.contains("s3cret"), "{}", e.detail);
+        assert_eq!(e.error, None);
+        let refused = Reply::Error {
+            message: "account exists".into(),
+        };
+        let e = entry(&actor, &add, &refused).unwrap();
+        assert_eq!(e.error.as_deref(), Some("account exists"));
+        assert_eq!(entry(&actor, &Request::UserList, &done), None);
+    }
+}
