@@ -88,7 +88,7 @@ fn meta(itip: &Itip, event: &Event, method: Method) -> MeetingMeta {
         recurrence_id: event.recurrence_id,
         location: event.location.clone(),
         organizer: event.organizer.as_ref().map(|o| match &o.name {
-            Some(name) => format!("\"{}\" <{}>", super::mime::quote(name), o.address),
+            Some(name) => format!("\"{}\" <{}>", super::address::quote(name), o.address),
             None => o.address.clone(),
         }),
         reminder: event.reminder.and_then(|s| u32::try_from(s).ok()),

@@ -14,8 +14,8 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Address, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
-use super::meeting;
 use super::skeleton::{Skeleton, Text};
+use super::{address, meeting};
 use crate::store::model::{AttachmentMeta, MeetingMeta, MessageMeta};
 use crate::store::search_index;
 
@@ -223,9 +223,11 @@ fn address_list(address: Option<&Address<'_>>) -> String {
         .iter()
         .filter_map(
             |addr| match (non_empty(addr.name()), non_empty(addr.address())) {
-                (Some(name), Some(email)) => Some(format!("\"{}\" <{email}>", quote(name))),
+                (Some(name), Some(email)) => {
+                    Some(format!("\"{}\" <{email}>", address::quote(name)))
+                }
                 (None, Some(email)) => Some(email.to_owned()),
-                (Some(name), None) => Some(format!("\"{}\"", quote(name))),
+                (Some(name), None) => Some(format!("\"{}\"", address::quote(name))),
                 (None, None) => None,
             },
         )
@@ -248,10 +250,6 @@ fn display_names(address: Option<&Address<'_>>) -> String {
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
-}
-
-pub(super) fn quote(name: &str) -> String {
-    name.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 // ---- threading -------------------------------------------------------------------------

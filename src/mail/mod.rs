@@ -1,5 +1,6 @@
 //! Mail: parsing messages, delivering them (LMTP), and sending them.
 
+mod address;
 pub mod compose;
 pub mod deliver;
 pub mod draft;

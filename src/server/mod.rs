@@ -599,7 +599,7 @@ async fn accept_loop(
                     let handshake = Box::pin(acceptor.accept(tcp));
                     match tokio::time::timeout(Duration::from_secs(15), handshake).await {
                         Ok(Ok(stream))
-                            if stream.get_ref().1.alpn_protocol() == Some(tls::acme::ALPN) =>
+                            if stream.get_ref().1.alpn_protocol() == Some(tls::ACME_ALPN) =>
                         {
                             // A TLS-ALPN-01 validation: the handshake was the answer, no
                             // request follows (RFC 8737 3).

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::TlsError;
 use crate::store::archive::sync_parent;
+use crate::store::model::AcmeRecord;
 
 pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + '_ {
     move |source| TlsError::Io {
@@ -96,5 +97,41 @@ pub(super) fn read_if_present(path: &Path) -> Result<Option<String>, TlsError> {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(path)(e)),
+    }
+}
+
+pub(super) fn acme_cert_path(data: &Path) -> PathBuf {
+    acme_dir(data).join("cert.pem")
+}
+
+fn record_path(data: &Path) -> PathBuf {
+    acme_dir(data).join("state.json")
+}
+
+pub(super) fn account_path(data: &Path) -> PathBuf {
+    acme_dir(data).join("account.json")
+}
+
+/// What was kept of the last attempts; empty when nothing was (or it does not read).
+pub(super) fn read_acme_record(data: &Path) -> AcmeRecord {
+    let path = record_path(data);
+    match read_if_present(&path) {
+        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!("{}: {e}", path.display());
+            AcmeRecord::default()
+        }),
+        Ok(None) => AcmeRecord::default(),
+        Err(e) => {
+            tracing::warn!("{e}");
+            AcmeRecord::default()
+        }
+    }
+}
+
+pub(super) fn write_acme_record(data: &Path, record: &AcmeRecord) {
+    let path = record_path(data);
+    let json = serde_json::to_vec_pretty(record).unwrap_or_default();
+    if let Err(e) = replace_private(&path, &json) {
+        tracing::warn!("keeping the ACME state: {e}");
     }
 }

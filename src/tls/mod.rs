@@ -17,6 +17,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+/// The ALPN protocol of ACME TLS-ALPN-01 handshakes (RFC 8737 6.2).
+pub const ACME_ALPN: &[u8] = b"acme-tls/1";
+
 pub use served::Certs;
 
 use crate::store::model::AcmeRecord;

@@ -8,9 +8,9 @@ use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use super::files::{self, io, read_if_present, replace_private};
+use super::files::{self, acme_cert_path, io, read_acme_record, read_if_present, replace_private};
 use super::pem::{self, Checked};
-use super::{AcmeState, CertState, Source, TlsError, acme, now};
+use super::{ACME_ALPN, AcmeState, CertState, Source, TlsError, now};
 use crate::config::Config;
 use crate::store::model::AcmeRecord;
 
@@ -28,7 +28,7 @@ impl ResolvesServerCert for Cell {
         // it gets the challenge's certificate, or no handshake at all.
         if hello
             .alpn()
-            .is_some_and(|mut offered| offered.any(|p| p == acme::ALPN))
+            .is_some_and(|mut offered| offered.any(|p| p == ACME_ALPN))
         {
             let domain = hello.server_name()?.to_ascii_lowercase();
             return read(&self.alpn_challenges).get(&domain).cloned();
@@ -78,7 +78,7 @@ impl Certs {
         let acme = cfg.acme.enabled.then(|| AcmeState {
             directory: cfg.acme.directory.clone(),
             domains: cfg.acme_domains(),
-            record: acme::read_record(data),
+            record: read_acme_record(data),
         });
         Ok(Certs {
             data: data.clone(),
@@ -98,7 +98,7 @@ impl Certs {
         if !cfg.acme.enabled {
             return Ok(None);
         }
-        let path = acme::cert_path(&cfg.data);
+        let path = acme_cert_path(&cfg.data);
         let Some(text) = read_if_present(&path)? else {
             return Ok(None);
         };
@@ -142,7 +142,7 @@ impl Certs {
             .with_cert_resolver(self.cell.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         if self.alpn_challenge {
-            config.alpn_protocols.push(acme::ALPN.to_vec());
+            config.alpn_protocols.push(ACME_ALPN.to_vec());
         }
         Ok(Arc::new(config))
     }
@@ -174,7 +174,7 @@ impl Certs {
 
     /// Keeps and serves a certificate ACME issued.
     pub(super) fn serve_acme(&self, checked: Checked) -> Result<CertState, TlsError> {
-        replace_private(&acme::cert_path(&self.data), checked.pem.as_bytes())?;
+        replace_private(&acme_cert_path(&self.data), checked.pem.as_bytes())?;
         Ok(self.swap(checked, Source::Acme))
     }
 

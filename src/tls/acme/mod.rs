@@ -15,7 +15,7 @@ mod client;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,17 +28,15 @@ use rustls::pki_types::PrivateKeyDer;
 use rustls::sign::CertifiedKey;
 use serde::{Deserialize, Serialize};
 
-use super::files::{acme_dir, read_if_present, replace_private};
+use super::files::{
+    account_path, read_acme_record, read_if_present, replace_private, write_acme_record,
+};
 use super::pem::{self, Checked};
 use super::{Certs, now};
 use crate::config::{AcmeChallenge, Config};
-use crate::store::model::AcmeRecord;
 
 /// Where HTTP-01 challenges are fetched (RFC 8555 8.3).
 pub const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
-
-/// The ALPN protocol of TLS-ALPN-01 handshakes (RFC 8737 6.2).
-pub const ALPN: &[u8] = b"acme-tls/1";
 
 /// How long the CA may take to validate the challenges, and to issue.
 const VALIDATION: RetryPolicy = RetryPolicy::new()
@@ -63,42 +61,6 @@ impl Challenges {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-pub(super) fn cert_path(data: &Path) -> PathBuf {
-    acme_dir(data).join("cert.pem")
-}
-
-fn record_path(data: &Path) -> PathBuf {
-    acme_dir(data).join("state.json")
-}
-
-fn account_path(data: &Path) -> PathBuf {
-    acme_dir(data).join("account.json")
-}
-
-/// What was kept of the last attempts; empty when nothing was (or it does not read).
-pub(super) fn read_record(data: &Path) -> AcmeRecord {
-    let path = record_path(data);
-    match read_if_present(&path) {
-        Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
-            tracing::warn!("{}: {e}", path.display());
-            AcmeRecord::default()
-        }),
-        Ok(None) => AcmeRecord::default(),
-        Err(e) => {
-            tracing::warn!("{e}");
-            AcmeRecord::default()
-        }
-    }
-}
-
-fn write_record(data: &Path, record: &AcmeRecord) {
-    let path = record_path(data);
-    let json = serde_json::to_vec_pretty(record).unwrap_or_default();
-    if let Err(e) = replace_private(&path, &json) {
-        tracing::warn!("keeping the ACME state: {e}");
     }
 }
 
@@ -127,9 +89,9 @@ pub async fn run(certs: Rc<Certs>, cfg: Rc<Config>, challenges: Rc<Challenges>) 
 /// One issuance: the record says when and how it went; a new certificate is served.
 async fn attempt(certs: &Certs, cfg: &Config, challenges: &Challenges) {
     let data = certs.data();
-    let mut record = read_record(data);
+    let mut record = read_acme_record(data);
     record.last_attempt = Some(now());
-    write_record(data, &record);
+    write_acme_record(data, &record);
     certs.set_acme_record(record.clone());
     let domains = cfg.acme_domains();
     tracing::info!(
@@ -157,7 +119,7 @@ async fn attempt(certs: &Certs, cfg: &Config, challenges: &Challenges) {
             record.last_error = Some(e);
         }
     }
-    write_record(data, &record);
+    write_acme_record(data, &record);
     certs.set_acme_record(record);
 }
 
