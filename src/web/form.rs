@@ -3,8 +3,10 @@
 
 use crate::proto::query::percent_decode;
 
-/// Most fields one form may carry: the largest page form has a handful.
-const MAX_FIELDS: usize = 32;
+/// Most fields one form may carry. The largest page form is the policies page's, which
+/// sends every policy key (the EASProvisionDoc elements and easd's own, about 60) besides
+/// its CSRF token and level (`web::policies` tests that it fits).
+pub const MAX_FIELDS: usize = 128;
 
 /// A parsed form or query string.
 #[derive(Debug, Default, PartialEq, Eq)]

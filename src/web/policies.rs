@@ -241,4 +241,11 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_policy_form_is_readable() {
+        // Every value (BluetoothLevel beside AllowBluetooth), the CSRF token and the level.
+        let fields = crate::govern::policy::SETTINGS.len() + crate::govern::own::KEYS.len() + 3;
+        assert!(fields <= super::super::form::MAX_FIELDS, "{fields} fields");
+    }
 }

@@ -110,6 +110,7 @@ MARKERS = {
     "send_push": "SendMail and direct push (Ping)",
     "governance": "device governance: block, policy change, remote wipe",
     "pim": "calendar, contacts, tasks and notes: typed items, ghosting",
+    "autodiscover": "Autodiscover (mobilesync schema) and the URL it answers",
 }
 
 
