@@ -363,6 +363,15 @@ fn web_and_command_line_actions_are_audited() {
     assert_eq!(web_disable.origin, "127.0.0.1");
     assert!(web_disable.detail.contains(ALICE) && web_disable.detail.contains("false"));
     assert_eq!(web_disable.error, None);
+    // Written once, with the change it records (in its transaction), not again after it.
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.actor == ADMIN && e.action == "user_set_enabled")
+            .count(),
+        1,
+        "{entries:?}"
+    );
     assert_eq!(web_add.action, "user_add");
     assert!(web_add.error.is_some(), "{web_add:?}");
     assert!(
