@@ -122,6 +122,7 @@ fn main() {
         ),
         ("/admin/rules", true),
         ("/admin/policies?level=domain:domain3.example", true),
+        ("/admin/certificate", true),
         ("/admin/audit", true),
         ("/account", true),
         ("/login", false),

@@ -1132,3 +1132,83 @@ fn the_rules_page_sets_the_global_server_user_and_domain_rules() {
         );
     }
 }
+
+#[test]
+fn the_certificate_page_installs_a_chain_audited_and_a_refused_one_keeps_the_old() {
+    let s = server_with(&[]);
+    add_admin(&s, ADMIN);
+    let old = pem_certs(
+        &std::fs::read_to_string(s.data_dir().join("tls").join("cert.pem")).expect("cert"),
+    );
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let dashboard = b.get("/admin").text();
+    assert!(dashboard.contains("self-signed"), "{dashboard}");
+    let page = b.get("/admin/certificate");
+    page.expect_status(200);
+    assert!(page.text().contains("name=\"chain_pem\""));
+    let csrf = csrf_of(&page);
+
+    let ca = TestCa::new("easd web CA");
+    let (chain, key) = ca.issue(&["localhost"], false);
+    let (_, other_key) = ca.issue(&["localhost"], false);
+    // A key of another certificate: refused with the reason, nothing served changes.
+    let refused = b.post(
+        "/admin/certificate",
+        &[
+            ("csrf", &csrf),
+            ("chain_pem", &chain),
+            ("key_pem", &other_key),
+        ],
+    );
+    refused.expect_status(422);
+    assert!(
+        refused
+            .text()
+            .contains("does not belong to the certificate"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        served_chain(s.https_addr(), "localhost", &old).unwrap(),
+        old
+    );
+    // Without the CSRF token nothing is installed either.
+    b.post(
+        "/admin/certificate",
+        &[("chain_pem", &chain), ("key_pem", &key)],
+    )
+    .expect_status(403);
+    assert_eq!(
+        served_chain(s.https_addr(), "localhost", &old).unwrap(),
+        old
+    );
+
+    let done = b.post(
+        "/admin/certificate",
+        &[("csrf", &csrf), ("chain_pem", &chain), ("key_pem", &key)],
+    );
+    done.expect_status(200);
+    assert!(
+        done.text().contains("installed (web page"),
+        "{}",
+        done.text()
+    );
+    let trusted = vec![ca.der()];
+    let served = served_chain(s.https_addr(), "localhost", &trusted).unwrap();
+    assert_eq!(served, pem_certs(&chain));
+
+    let audit = audit_json(&s);
+    let installs: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "cert_install" && e.actor == ADMIN)
+        .collect();
+    assert_eq!(installs.len(), 2, "{audit:?}");
+    assert_eq!(installs[0].error, None);
+    assert!(installs[1].error.is_some());
+    assert!(
+        installs
+            .iter()
+            .all(|e| !e.detail.contains("BEGIN") && !e.detail.contains("PRIVATE")),
+        "{installs:?}"
+    );
+}
