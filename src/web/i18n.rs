@@ -239,6 +239,8 @@ pub struct Text {
     pub cert_key: &'static str,
     pub cert_install_button: &'static str,
     pub cert_install_done: &'static str,
+    pub similar_param: &'static str,
+    pub rule_for_similar: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -404,6 +406,8 @@ pub static EN: Text = Text {
     cert_key: "Private key (PEM)",
     cert_install_button: "Install",
     cert_install_done: "Certificate installed: new connections get it.",
+    similar_param: "Rule for similar devices: same",
+    rule_for_similar: "Create the rule for similar devices",
 };
 
 pub static FR: Text = Text {
@@ -569,6 +573,8 @@ pub static FR: Text = Text {
     cert_key: "Clé privée (PEM)",
     cert_install_button: "Installer",
     cert_install_done: "Certificat installé : les nouvelles connexions le reçoivent.",
+    similar_param: "Règle pour les appareils similaires : même",
+    rule_for_similar: "Créer la règle pour les appareils similaires",
 };
 
 #[cfg(test)]

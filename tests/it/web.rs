@@ -1212,3 +1212,60 @@ fn the_certificate_page_installs_a_chain_audited_and_a_refused_one_keeps_the_old
         "{installs:?}"
     );
 }
+
+#[test]
+fn a_rule_for_similar_devices_is_made_from_the_device_list_or_window() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    s.device(ALICE, "ALICEPHONE");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let list = b.get("/admin/devices");
+    assert!(
+        list.text().contains("formaction=\"/admin/rules/similar\""),
+        "{}",
+        list.text()
+    );
+    let device = format!("{ALICE}/ALICEPHONE");
+    let window = b.get(&format!("/admin/devices/show?device={}", enc(&device)));
+    assert!(window.text().contains("action=\"/admin/rules/similar\""));
+    let csrf = csrf_of(&window);
+
+    // A device that does not exist: refused with the reason, no rule made.
+    let refused = b.post(
+        "/admin/rules/similar",
+        &[
+            ("csrf", &csrf),
+            ("device", &format!("{ALICE}/NOSUCH")),
+            ("similar_param", "type"),
+            ("similar_action", "quarantine"),
+        ],
+    );
+    refused.expect_status(422);
+    let server_rules = |s: &TestServer| match s.control(Request::Govern(GovRequest::RuleList)) {
+        Reply::Govern(easd::admin::reply::GovReply::Rules { rules }) => rules.server,
+        other => panic!("rule list answered {other:?}"),
+    };
+    assert!(server_rules(&s).is_empty());
+
+    let made = b.post(
+        "/admin/rules/similar",
+        &[
+            ("csrf", &csrf),
+            ("device", &device),
+            ("similar_param", "type"),
+            ("similar_action", "quarantine"),
+        ],
+    );
+    made.expect_status(303);
+    let rules = server_rules(&s);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].value, "TestDevice");
+    assert_eq!(rules[0].action, Access::Quarantine);
+    let page = b.get("/admin/rules").text();
+    assert!(page.contains("TestDevice"), "{page}");
+    assert!(
+        audit_json(&s)
+            .iter()
+            .any(|e| e.action == "rule_add" && e.actor == ADMIN && e.error.is_none())
+    );
+}
