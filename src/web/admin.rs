@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::form::Form;
 use super::page::{self, AdminTab};
 use super::{Visit, i18n::Text};
-use super::{accounts, cert, devices, policies, rules};
+use super::{accounts, cert, devices, logs, policies, rules};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
 use crate::govern::registry;
@@ -31,6 +31,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
         "/admin/policies" => return policies::get(visit).await,
         "/admin/rules" => return rules::get(visit).await,
         "/admin/certificate" => return cert::get(visit),
+        "/admin/logs" => return logs::get(visit).await,
         "/admin/audit" => audit(visit).await,
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     };
@@ -53,6 +54,7 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
         "/admin/sync-reset" => reset_sync_state(visit, form).await,
         "/admin/certificate" => cert::install(visit, form).await,
+        "/admin/logs/switch" => logs::switch(visit, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     }
 }

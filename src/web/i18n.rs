@@ -241,6 +241,10 @@ pub struct Text {
     pub cert_install_done: &'static str,
     pub similar_param: &'static str,
     pub rule_for_similar: &'static str,
+    pub logs_title: &'static str,
+    pub logs_text: &'static str,
+    pub logs_switch: &'static str,
+    pub logs_more: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -408,6 +412,10 @@ pub static EN: Text = Text {
     cert_install_done: "Certificate installed: new connections get it.",
     similar_param: "Rule for similar devices: same",
     rule_for_similar: "Create the rule for similar devices",
+    logs_title: "Protocol logs",
+    logs_text: "Text",
+    logs_switch: "Protocol log of every device of",
+    logs_more: "Older entries are left out: narrow the search.",
 };
 
 pub static FR: Text = Text {
@@ -575,6 +583,10 @@ pub static FR: Text = Text {
     cert_install_done: "Certificat installé : les nouvelles connexions le reçoivent.",
     similar_param: "Règle pour les appareils similaires : même",
     rule_for_similar: "Créer la règle pour les appareils similaires",
+    logs_title: "Journaux de protocole",
+    logs_text: "Texte",
+    logs_switch: "Journal de protocole de tous les appareils de",
+    logs_more: "Les entrées plus anciennes sont omises : affinez la recherche.",
 };
 
 #[cfg(test)]

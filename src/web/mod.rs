@@ -18,6 +18,7 @@ mod devices;
 mod form;
 mod i18n;
 mod login;
+mod logs;
 mod page;
 mod policies;
 mod rules;

@@ -34,6 +34,7 @@ pub enum AdminTab {
     Rules,
     Policies,
     Certificate,
+    Logs,
     Audit,
 }
 

@@ -1269,3 +1269,72 @@ fn a_rule_for_similar_devices_is_made_from_the_device_list_or_window() {
             .any(|e| e.action == "rule_add" && e.actor == ADMIN && e.error.is_none())
     );
 }
+
+#[test]
+fn the_logs_page_searches_an_accounts_device_logs_newest_first_and_switches_them() {
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    let alice = s.device(ALICE, "ALICEPHONE");
+    let bob = s.device(BOB, "BOBPHONE");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let page = b.get(&format!("/admin/logs?account={}", enc(ALICE)));
+    page.expect_status(200);
+    assert!(page.text().contains("No protocol log"), "{}", page.text());
+    let csrf = csrf_of(&page);
+    for who in [ALICE, BOB] {
+        b.post(
+            "/admin/logs/switch",
+            &[("csrf", &csrf), ("account", who), ("on", "1")],
+        )
+        .expect_status(303);
+    }
+    alice.folder_sync_ok("0");
+    alice.post("Settings", None);
+    bob.folder_sync_ok("0");
+
+    let html = b.get(&format!("/admin/logs?account={}", enc(ALICE))).text();
+    let (settings, folder_sync) = (
+        html.find("&lt;&lt;&lt; Settings"),
+        html.find("&lt;&lt;&lt; FolderSync"),
+    );
+    assert!(
+        settings.is_some() && folder_sync.is_some() && settings < folder_sync,
+        "newest first: {html}"
+    );
+    assert!(!html.contains("BOBPHONE ["), "only alice's: {html}");
+    let html = b
+        .get(&format!("/admin/logs?account={}&q=Settings", enc(ALICE)))
+        .text();
+    assert!(
+        html.contains("&lt;&lt;&lt; Settings") && !html.contains("&lt;&lt;&lt; FolderSync"),
+        "{html}"
+    );
+    let html = b.get("/admin/logs?device=BOBPHONE").text();
+    assert!(
+        html.contains("BOBPHONE [") && !html.contains("ALICEPHONE ["),
+        "{html}"
+    );
+
+    // Off again: nothing more is logged; an unknown account is refused.
+    b.post(
+        "/admin/logs/switch",
+        &[("csrf", &csrf), ("account", ALICE), ("on", "0")],
+    )
+    .expect_status(303);
+    b.post(
+        "/admin/logs/switch",
+        &[
+            ("csrf", &csrf),
+            ("account", "nobody@example.com"),
+            ("on", "1"),
+        ],
+    )
+    .expect_status(422);
+    assert_eq!(
+        audit_json(&s)
+            .iter()
+            .filter(|e| e.action == "log_set" && e.actor == ADMIN)
+            .count(),
+        4
+    );
+}
