@@ -122,6 +122,8 @@ fn main() {
         ),
         ("/admin/rules", true),
         ("/admin/policies?level=domain:domain3.example", true),
+        ("/admin/certificate", true),
+        ("/admin/logs?account=user7%40domain7.example&q=Sync", true),
         ("/admin/audit", true),
         ("/account", true),
         ("/login", false),

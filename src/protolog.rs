@@ -67,6 +67,54 @@ impl ProtocolLog {
     }
 }
 
+/// The end of a device's log, at most `max` bytes of each generation (the newest, then as
+/// much of the rotated one as fits), oldest first, starting at an entry's header: a bounded
+/// read whatever the configured log size.
+pub fn read_tail(data: &Path, device_id: &str, max: u64) -> std::io::Result<String> {
+    let path = ProtocolLog::path(data, device_id);
+    let newest = tail_of(&path, max)?;
+    let older = match max.saturating_sub(newest.len() as u64) {
+        0 => String::new(),
+        left => tail_of(&path.with_extension("log.1"), left).unwrap_or_default(),
+    };
+    let all = older + &newest;
+    let header = format!("{device_id} [");
+    let start = if all.starts_with(&header) {
+        0
+    } else {
+        all.find(&format!("\n{header}"))
+            .map_or(all.len(), |i| i + 1)
+    };
+    Ok(all[start..].to_owned())
+}
+
+/// The last `max` bytes of the file at `path` (from a character boundary).
+fn tail_of(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+    let mut bytes = Vec::with_capacity(max.min(len) as usize);
+    f.take(max).read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The entries of a device's log text (each a header line and the XML under it),
+/// oldest first.
+pub fn entries<'a>(log: &'a str, device_id: &str) -> Vec<&'a str> {
+    let header = format!("{device_id} [");
+    let mut starts: Vec<usize> = Vec::new();
+    let mut at = 0;
+    for line in log.split_inclusive('\n') {
+        if line.starts_with(&header) {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    starts.push(log.len());
+    starts.windows(2).map(|w| &log[w[0]..w[1]]).collect()
+}
+
 /// A copy of `e` with the text of password elements replaced by `***`.
 fn masked(e: &Element) -> Element {
     let secret = e.tag == tag::settings::PASSWORD;
@@ -101,6 +149,32 @@ mod tests {
         let text = ProtocolLog::read(dir.path(), "DEV1").unwrap();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("<Password>***</Password>"), "{text}");
+    }
+
+    #[test]
+    fn a_bounded_tail_starts_at_an_entry_and_splits_into_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProtocolLog::new(dir.path(), 1 << 20);
+        for n in 0..50 {
+            let e = Element::new(tag::ping::PING)
+                .text_child(tag::ping::HEARTBEAT_INTERVAL, n.to_string());
+            log.write(
+                "DEV1",
+                &format!("DEV1 [a@example.com] [{n:04}] 00:00:00 Ping"),
+                Some(&e),
+            );
+        }
+        let tail = read_tail(dir.path(), "DEV1", 600).unwrap();
+        assert!(tail.len() <= 600 && tail.starts_with("DEV1 ["), "{tail}");
+        let entries = entries(&tail, "DEV1");
+        assert!(entries.len() > 1);
+        assert!(entries.last().unwrap().contains("[0049]"));
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.starts_with("DEV1 [") && e.contains("<"))
+        );
+        assert!(read_tail(dir.path(), "NOSUCH", 600).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::ops::Request;
 use super::reply::Reply;
+use crate::store::audit::Pending;
 use crate::store::model::AuditEntry;
 use crate::store::{Store, audit, now};
 
@@ -70,9 +71,9 @@ fn detail(req: &Request) -> String {
     }
 }
 
-/// The entry for `req`, asked by `actor`, which was answered `reply`; `None` for requests
-/// that only read.
-pub fn entry(actor: &Actor, req: &Request, reply: &Reply) -> Option<AuditEntry> {
+/// The entry for `req`, asked by `actor`, as it reads when the action succeeds; `None`
+/// for requests that only read.
+pub fn entry(actor: &Actor, req: &Request) -> Option<AuditEntry> {
     if !req.changes() {
         return None;
     }
@@ -82,18 +83,38 @@ pub fn entry(actor: &Actor, req: &Request, reply: &Reply) -> Option<AuditEntry> 
         origin: actor.origin.clone(),
         action: req.op_name().to_owned(),
         detail: detail(req),
-        error: match reply {
-            Reply::Error { message } => Some(message.clone()),
-            _ => None,
-        },
+        error: None,
     })
 }
 
-/// Writes `entry` durably. A failure is logged: the action itself is done by then.
+/// `entry` with the outcome `reply`: the error, if it is one.
+pub fn with_outcome(mut entry: AuditEntry, reply: &Reply) -> AuditEntry {
+    if let Reply::Error { message } = reply {
+        entry.error = Some(message.clone());
+    }
+    entry
+}
+
+/// Writes `entry` durably in a transaction of its own, for an action that wrote nothing
+/// in the store (a refused one, a backup, a certificate install). A failure is logged.
 pub async fn record(store: &Store, entry: AuditEntry) {
     let action = entry.action.clone();
     if let Err(e) = store.write(move |w| audit::record(w, &entry)).await {
         tracing::error!("audit log: {action} could not be recorded: {e}");
+    }
+}
+
+/// Finishes the log of an action run on a `Store::audited` handle: an action whose
+/// writes committed has its entry already (in its first transaction); one that wrote
+/// nothing is recorded now with its outcome; one that failed after a committed write
+/// gets a second entry saying how it ended.
+pub async fn settle(store: &Store, pending: &Pending, logged: AuditEntry, reply: &Reply) {
+    match pending.unwritten() {
+        Some(entry) => record(store, with_outcome(entry, reply)).await,
+        None if matches!(reply, Reply::Error { .. }) => {
+            record(store, with_outcome(logged, reply)).await
+        }
+        None => {}
     }
 }
 
@@ -114,7 +135,7 @@ mod tests {
         let done = Reply::Done {
             message: "created".into(),
         };
-        let e = entry(&actor, &add, &done).unwrap();
+        let e = with_outcome(entry(&actor, &add).unwrap(), &done);
         assert_eq!(e.action, "user_add");
         assert!(e.detail.contains("bob@example.com"), "{}", e.detail);
         assert!(!e.detail.contains("s3cret"), "{}", e.detail);
@@ -122,8 +143,8 @@ mod tests {
         let refused = Reply::Error {
             message: "account exists".into(),
         };
-        let e = entry(&actor, &add, &refused).unwrap();
+        let e = with_outcome(entry(&actor, &add).unwrap(), &refused);
         assert_eq!(e.error.as_deref(), Some("account exists"));
-        assert_eq!(entry(&actor, &Request::UserList, &done), None);
+        assert_eq!(entry(&actor, &Request::UserList), None);
     }
 }

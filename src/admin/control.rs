@@ -106,8 +106,9 @@ async fn handle(
                         message: "HTTPS is off: easd serves no certificate".into(),
                     },
                 };
-                if let Some(entry) = audit::entry(&actor, &Request::Cert(c), &reply) {
-                    audit::record(store, entry).await;
+                // A certificate lives in files, not the store: its entry goes in alone.
+                if let Some(entry) = audit::entry(&actor, &Request::Cert(c)) {
+                    audit::record(store, audit::with_outcome(entry, &reply)).await;
                 }
                 reply
             }

@@ -149,17 +149,14 @@ impl Request {
         actor: &Actor,
         progress: Option<tokio::sync::mpsc::UnboundedSender<crate::mail::import::ImportProgress>>,
     ) -> Reply {
-        // The entry needs the request, which running it consumes.
-        let logged = self.changes().then(|| self.clone());
-        let reply = match self.run(store, auth, progress).await {
-            Ok(r) => r,
-            Err(e) => Reply::Error {
-                message: e.to_string(),
-            },
+        // The entry goes into the same transaction as the action's first write, so a
+        // crash cannot leave an action done but unlogged; see `Store::audited`.
+        let Some(entry) = audit::entry(actor, &self) else {
+            return reply_of(self.run(store, auth, progress).await);
         };
-        if let Some(entry) = logged.and_then(|req| audit::entry(actor, &req, &reply)) {
-            audit::record(store, entry).await;
-        }
+        let (audited, pending) = store.audited(entry.clone());
+        let reply = reply_of(self.run(&audited, auth, progress).await);
+        audit::settle(store, &pending, entry, &reply).await;
         reply
     }
 
@@ -293,6 +290,12 @@ async fn reset_sync_state(store: &Store, user: Option<String>) -> Result<Reply, 
     Ok(done(format!(
         "sync state dropped for {reset} devices; each syncs everything again"
     )))
+}
+
+fn reply_of(result: Result<Reply, AdminError>) -> Reply {
+    result.unwrap_or_else(|e| Reply::Error {
+        message: e.to_string(),
+    })
 }
 
 fn done(message: String) -> Reply {

@@ -1,5 +1,7 @@
 //! The audit log of admin actions: appended in order, the oldest dropped past [`KEEP`].
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use redb::ReadableTable;
 
 use super::model::AuditEntry;
@@ -39,4 +41,55 @@ pub fn record(w: &WriteCtx, entry: &AuditEntry) -> Result<(), StoreError> {
         table.remove(next - KEEP)?;
     }
     Ok(())
+}
+
+/// The audit entry of an admin action in progress (see `Store::audited`): held until a
+/// write of the action commits it, or taken back by the caller to record the outcome of
+/// an action that wrote nothing.
+#[derive(Debug)]
+pub struct Pending(Mutex<Option<AuditEntry>>);
+
+impl Pending {
+    pub(super) fn new(entry: AuditEntry) -> Self {
+        Self(Mutex::new(Some(entry)))
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<AuditEntry>> {
+        // The slot holds plain data: a panic elsewhere cannot leave it half-changed.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The entry if no write committed it; `None` once one did.
+    pub fn unwritten(&self) -> Option<AuditEntry> {
+        self.slot().take()
+    }
+}
+
+/// A write job's hold on the pending entry: the entry goes back to its [`Pending`] when
+/// dropped, unless the job committed ([`Claim::written`]).
+pub(super) struct Claim(Option<(Arc<Pending>, AuditEntry)>);
+
+impl Claim {
+    /// Takes the entry for one job, if there is one not yet written. Writes of one action
+    /// run one after the other, so the first that commits carries it.
+    pub(super) fn take(pending: Option<&Arc<Pending>>) -> Self {
+        Self(pending.and_then(|p| p.slot().take().map(|e| (p.clone(), e))))
+    }
+
+    pub(super) fn entry(&self) -> Option<&AuditEntry> {
+        self.0.as_ref().map(|(_, e)| e)
+    }
+
+    /// The job committed, and the entry with it.
+    pub(super) fn written(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some((pending, entry)) = self.0.take() {
+            *pending.slot() = Some(entry);
+        }
+    }
 }

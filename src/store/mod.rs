@@ -36,6 +36,8 @@ pub use blob::{BlobId, BlobStore};
 pub use error::StoreError;
 pub use writer::{Durability, Event, WriteCtx};
 
+use model::AuditEntry;
+
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
 pub const SCHEMA_VERSION: u32 = 6;
 
@@ -43,6 +45,9 @@ pub const SCHEMA_VERSION: u32 = 6;
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The audit entry of the admin action this handle runs, appended by its first
+    /// committed write (see [`Store::audited`]); `None` on an ordinary handle.
+    audit: Option<Arc<audit::Pending>>,
 }
 
 struct Inner {
@@ -91,7 +96,57 @@ impl Store {
                 writer,
                 data_dir: data_dir.to_owned(),
             }),
+            audit: None,
         })
+    }
+
+    /// A handle on the same store for running one admin action: its first write that
+    /// commits also appends `entry` to the audit log, in the same transaction, so an
+    /// action that is done is never missing from the log (a crash between two commits
+    /// would lose the entry). The returned [`audit::Pending`] still holds the entry if no
+    /// write committed (a refused action, or one that writes nothing): the caller records
+    /// it then, with its outcome.
+    pub fn audited(&self, entry: AuditEntry) -> (Store, Arc<audit::Pending>) {
+        let pending = Arc::new(audit::Pending::new(entry));
+        let store = Store {
+            inner: self.inner.clone(),
+            audit: Some(pending.clone()),
+        };
+        (store, pending)
+    }
+
+    /// Hands `job` to the writer; on an audited handle whose entry is not written yet,
+    /// the job appends it after its own changes (a job that fails rolls it back with them).
+    fn submit<T, F>(
+        &self,
+        durability: Durability,
+        mut job: F,
+    ) -> Result<(writer::Ticket<T>, audit::Claim), StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        let claim = audit::Claim::take(self.audit.as_ref());
+        let entry = claim.entry().cloned();
+        let ticket = self.inner.writer.submit(durability, move |ctx| {
+            let out = job(ctx)?;
+            if let Some(e) = &entry {
+                audit::record(ctx, e)?;
+            }
+            Ok(out)
+        })?;
+        Ok((ticket, claim))
+    }
+
+    /// Waits for a submitted job; its audit entry counts as written only if it committed.
+    async fn settle<T: 'static>(
+        (ticket, claim): (writer::Ticket<T>, audit::Claim),
+    ) -> Result<T, StoreError> {
+        let out = ticket.await;
+        if out.is_ok() {
+            claim.written();
+        }
+        out
     }
 
     /// Runs `read` on a consistent view of the store as of the latest commit, and answers
@@ -143,7 +198,7 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.submit(Durability::Immediate, job)?.await
+        Self::settle(self.submit(Durability::Immediate, job)?).await
     }
 
     /// [`Store::write`] with a chosen durability. [`Durability::Relaxed`] answers once the
@@ -154,7 +209,7 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.submit(durability, job)?.await
+        Self::settle(self.submit(durability, job)?).await
     }
 
     /// The same as [`Store::write`] for callers outside the async runtime (the CLI).
@@ -163,7 +218,12 @@ impl Store {
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
     {
-        self.inner.writer.submit(Durability::Immediate, job)?.wait()
+        let (ticket, claim) = self.submit(Durability::Immediate, job)?;
+        let out = ticket.wait();
+        if out.is_ok() {
+            claim.written();
+        }
+        out
     }
 
     /// [`Store::write`] for a job that may refuse its change with an error of its own
@@ -175,13 +235,12 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, E> + Send + 'static,
     {
-        let ticket = self
-            .inner
-            .writer
-            .submit(Durability::Immediate, move |ctx| {
-                job(ctx).map_err(error::Refused::wrap)
-            })?;
-        ticket.await.map_err(error::Refused::unwrap::<E>)
+        let submitted = self.submit(Durability::Immediate, move |ctx| {
+            job(ctx).map_err(error::Refused::wrap)
+        })?;
+        Self::settle(submitted)
+            .await
+            .map_err(error::Refused::unwrap::<E>)
     }
 
     /// Change events published after each durable commit.

@@ -635,6 +635,67 @@ fn a_version_5_store_gets_its_groupware_items_as_records() {
 }
 
 #[test]
+fn an_audited_handle_commits_the_entry_with_the_first_write_and_keeps_it_when_refused() {
+    use super::audit::AuditReads;
+    let (_dir, store) = open();
+    let entry = AuditEntry {
+        at: 1,
+        actor: "admin@example.com".into(),
+        origin: "127.0.0.1".into(),
+        action: "user_add".into(),
+        detail: "{}".into(),
+        error: None,
+    };
+    let logged = |s: &Store| s.sync_snapshot().unwrap().audit_newest(10).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+
+    // A refused write rolls back its change and the entry with it; the entry waits.
+    let (audited, pending) = store.audited(entry.clone());
+    #[derive(Debug)]
+    enum Refusal {
+        Refused,
+        Store,
+    }
+    impl From<StoreError> for Refusal {
+        fn from(_: StoreError) -> Self {
+            Refusal::Store
+        }
+    }
+    let refused: Result<(), Refusal> = rt.block_on(audited.write_or(|ctx| {
+        ops::create_account(ctx, "a@example.com", "", "h", false)?;
+        Err(Refusal::Refused)
+    }));
+    assert!(matches!(refused, Err(Refusal::Refused)), "{refused:?}");
+    assert!(logged(&store).is_empty());
+    assert!(
+        store
+            .sync_snapshot()
+            .unwrap()
+            .account_by_email("a@example.com")
+            .unwrap()
+            .is_none()
+    );
+
+    // The next write carries it: the change and its entry are visible in the same
+    // commit, before the caller has done anything more; later writes add nothing.
+    rt.block_on(audited.write(|ctx| {
+        ops::create_account(ctx, "a@example.com", "", "h", false)?;
+        Ok(())
+    }))
+    .unwrap();
+    assert_eq!(logged(&store), vec![entry.clone()]);
+    audited.write_blocking(|_| Ok(())).unwrap();
+    assert_eq!(logged(&store).len(), 1);
+    assert_eq!(pending.unwritten(), None, "written, nothing left to record");
+
+    // An ordinary handle writes no entry.
+    store.write_blocking(|_| Ok(())).unwrap();
+    assert_eq!(logged(&store).len(), 1);
+}
+
+#[test]
 fn a_store_without_the_audit_table_opens_and_records() {
     // Stores written before the audit log existed have no such table: opening one creates
     // it, without a schema step (every listed table is created on open).

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::form::Form;
 use super::page::{self, AdminTab};
 use super::{Visit, i18n::Text};
-use super::{accounts, devices, policies, rules};
+use super::{accounts, cert, devices, logs, policies, rules};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
 use crate::govern::registry;
@@ -17,11 +17,7 @@ use crate::http_body::Body;
 use crate::metrics::Lmtp;
 use crate::store::audit::AuditReads;
 use crate::store::model::Access;
-use crate::store::now;
 use crate::store::ops::Reads;
-
-/// The dashboard warns about a certificate that expires in fewer days than this.
-const CERT_WARNING_DAYS: i64 = 14;
 
 /// Audit entries the page shows (the newest); `easd audit --limit` reads further back.
 const AUDIT_PAGE: usize = 100;
@@ -34,6 +30,8 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
         "/admin/devices/show" => return devices::show(visit).await,
         "/admin/policies" => return policies::get(visit).await,
         "/admin/rules" => return rules::get(visit).await,
+        "/admin/certificate" => return cert::get(visit),
+        "/admin/logs" => return logs::get(visit).await,
         "/admin/audit" => audit(visit).await,
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     };
@@ -55,6 +53,8 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
         p if p.starts_with("/admin/rules/") => rules::post(visit, form).await,
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
         "/admin/sync-reset" => reset_sync_state(visit, form).await,
+        "/admin/certificate" => cert::install(visit, form).await,
+        "/admin/logs/switch" => logs::switch(visit, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     }
 }
@@ -139,27 +139,16 @@ async fn reset_sync_state(visit: &Visit<'_>, form: &Form) -> Response<Body> {
     r
 }
 
-/// The served certificate: issuer and expiry, warned about under [`CERT_WARNING_DAYS`].
+/// The served certificate (see `cert::summary`), linking to its page.
 fn certificate(visit: &Visit<'_>) -> Markup {
     let t = visit.text();
     let Some(certs) = &visit.app.certs else {
         return html! {};
     };
-    let info = certs.state().leaf;
-    let left_days = (info.not_after - now()) / 86_400;
     html! {
         section {
-            h2 { (t.certificate) }
-            dl {
-                dt { (t.issuer) } dd { (info.issuer) }
-                dt { (t.expires) } dd {
-                    (page::when(info.not_after))
-                    @if left_days < CERT_WARNING_DAYS {
-                        " " strong.warn role="alert" { (t.expires_soon) }
-                    }
-                }
-                dt { (t.fingerprint) } dd { code { (info.sha256) } }
-            }
+            h2 { a href="/admin/certificate" { (t.certificate) } }
+            (cert::summary(visit, &certs.state()))
         }
     }
 }

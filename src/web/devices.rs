@@ -11,6 +11,7 @@ use super::Visit;
 use super::admin::access_label;
 use super::form::Form;
 use super::page::{self, AdminTab};
+use super::rules;
 use crate::admin::govern::GovRequest;
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{GovReply, Reply};
@@ -174,6 +175,7 @@ async fn list(visit: &Visit<'_>, q: &Form, outcome: Option<(&str, bool)>) -> Res
                         button.plain type="submit" name="action" value=(a.name()) { (a.label(t)) } " "
                     }
                 }
+                (rules::similar_fields(t, true))
             }
         }
         @if pages > 1 {
@@ -265,6 +267,11 @@ pub async fn show(visit: &Visit<'_>) -> Response<Body> {
             @for a in Action::ALL {
                 button.plain type="submit" name="action" value=(a.name()) { (a.label(t)) } " "
             }
+        }
+        form.box method="post" action="/admin/rules/similar" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="device" value=(name);
+            (rules::similar_fields(t, false))
         }
         h2 { (t.protocol_log) }
         form.box method="post" action="/admin/devices/log" {

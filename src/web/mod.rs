@@ -13,10 +13,12 @@
 mod account;
 mod accounts;
 mod admin;
+mod cert;
 mod devices;
 mod form;
 mod i18n;
 mod login;
+mod logs;
 mod page;
 mod policies;
 mod rules;
@@ -44,8 +46,10 @@ const SESSION_COOKIE: &str = "easd_session";
 /// The language the switch chose.
 const LANG_COOKIE: &str = "easd_lang";
 
-/// A form is a few fields; anything larger is not one of ours.
-const MAX_FORM: usize = 16 * 1024;
+/// A form is a few fields; anything larger is not one of ours. The certificate page's
+/// PEM chain and key, URL-encoded, are the largest (a few certificates of up to ~2 KiB
+/// each, a third more once encoded).
+const MAX_FORM: usize = 64 * 1024;
 
 /// Whether `path` (without its trailing slash) is one of the web pages'.
 pub fn owns(path: &str) -> bool {
@@ -139,13 +143,17 @@ impl Visit<'_> {
 
     /// Runs an admin operation as the signed-in account (the audit log's actor).
     async fn run(&self, req: AdminRequest) -> Reply {
+        req.execute(&self.app.store, &self.app.cfg.auth, &self.actor())
+            .await
+    }
+
+    /// The signed-in account, as the audit log names it.
+    fn actor(&self) -> Actor {
         let who = self
             .signed_in
             .as_ref()
             .map_or("", |s| s.account.email.as_str());
-        let actor = Actor::web(who, self.peer.ip());
-        req.execute(&self.app.store, &self.app.cfg.auth, &actor)
-            .await
+        Actor::web(who, self.peer.ip())
     }
 }
 

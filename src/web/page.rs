@@ -33,6 +33,8 @@ pub enum AdminTab {
     Devices,
     Rules,
     Policies,
+    Certificate,
+    Logs,
     Audit,
 }
 
@@ -103,6 +105,11 @@ impl Shell<'_> {
                 ("/admin/devices", t.nav_devices, Some(AdminTab::Devices)),
                 ("/admin/rules", t.nav_rules, Some(AdminTab::Rules)),
                 ("/admin/policies", t.nav_policies, Some(AdminTab::Policies)),
+                (
+                    "/admin/certificate",
+                    t.certificate,
+                    Some(AdminTab::Certificate),
+                ),
                 ("/admin/audit", t.nav_audit, Some(AdminTab::Audit)),
                 ("/account", t.nav_my_account, None),
             ],

@@ -9,6 +9,7 @@ use maud::{Markup, html};
 use super::Visit;
 use super::admin::access_label;
 use super::form::Form;
+use super::i18n::Text;
 use super::page::{self, AdminTab};
 use crate::admin::govern::GovRequest;
 use crate::admin::ops::Request as AdminRequest;
@@ -32,6 +33,38 @@ fn access_name(a: Access) -> &'static str {
     }
 }
 
+/// A select of the three actions, `selected` chosen.
+fn choose_access(t: &Text, name: &str, selected: Option<Access>) -> Markup {
+    html! {
+        select name=(name) id=(name) {
+            @for a in ACCESS {
+                option value=(access_name(a)) selected[selected == Some(a)] { (access_label(t, a)) }
+            }
+        }
+    }
+}
+
+/// The guide's "rule for similar devices": the fields of a server rule on the OS, model
+/// or type of the device the form names (field `device`), with its action, posted to
+/// `/admin/rules/similar`. `formaction` lets it share the device list's form.
+pub fn similar_fields(t: &Text, shared_form: bool) -> Markup {
+    html! {
+        label for="similar_param" { (t.similar_param) }
+        select #similar_param name="similar_param" {
+            @for (_, n) in PARAMS { option value=(n) { (n) } }
+        }
+        label for="similar_action" { (t.action) }
+        (choose_access(t, "similar_action", None))
+        p {
+            @if shared_form {
+                button.plain type="submit" formaction="/admin/rules/similar" { (t.rule_for_similar) }
+            } @else {
+                button.plain type="submit" { (t.rule_for_similar) }
+            }
+        }
+    }
+}
+
 fn param_name(p: Param) -> &'static str {
     PARAMS.iter().find(|(q, _)| *q == p).map_or("", |(_, n)| n)
 }
@@ -50,15 +83,7 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
         }
     };
     let csrf = visit.csrf();
-    let choose = |name: &str, selected: Option<Access>| -> Markup {
-        html! {
-            select name=(name) id=(name) {
-                @for a in ACCESS {
-                    option value=(access_name(a)) selected[selected == Some(a)] { (access_label(t, a)) }
-                }
-            }
-        }
-    };
+    let choose = |name: &str, selected: Option<Access>| choose_access(t, name, selected);
     let body = html! {
         @if let Some((text, error)) = outcome { (page::notice(text, error)) }
         form.box method="post" action="/admin/rules/global" {
@@ -180,6 +205,22 @@ fn request(path: &str, f: &Form) -> Result<GovRequest, String> {
                     description: Some(description),
                 }),
             }
+        }
+        ("/admin/rules/similar", _) => {
+            let device = f.text("device").trim();
+            if device.is_empty() {
+                return Err("choose a device first".into());
+            }
+            Ok(GovRequest::RuleAdd {
+                param: Param::from_str(f.text("similar_param"), true)
+                    .map_err(|_| "parameter: os, model or type".to_owned())?,
+                // Taken from the device by the op (its OS, model or type).
+                value: None,
+                from_device: Some(device.to_owned()),
+                action: access("similar_action")?,
+                description: format!("like {device}"),
+                enabled: true,
+            })
         }
         ("/admin/rules/target", op @ ("set" | "remove")) => {
             let action = if op == "set" {

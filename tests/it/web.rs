@@ -363,6 +363,15 @@ fn web_and_command_line_actions_are_audited() {
     assert_eq!(web_disable.origin, "127.0.0.1");
     assert!(web_disable.detail.contains(ALICE) && web_disable.detail.contains("false"));
     assert_eq!(web_disable.error, None);
+    // Written once, with the change it records (in its transaction), not again after it.
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.actor == ADMIN && e.action == "user_set_enabled")
+            .count(),
+        1,
+        "{entries:?}"
+    );
     assert_eq!(web_add.action, "user_add");
     assert!(web_add.error.is_some(), "{web_add:?}");
     assert!(
@@ -1122,4 +1131,210 @@ fn the_rules_page_sets_the_global_server_user_and_domain_rules() {
             "{action}"
         );
     }
+}
+
+#[test]
+fn the_certificate_page_installs_a_chain_audited_and_a_refused_one_keeps_the_old() {
+    let s = server_with(&[]);
+    add_admin(&s, ADMIN);
+    let old = pem_certs(
+        &std::fs::read_to_string(s.data_dir().join("tls").join("cert.pem")).expect("cert"),
+    );
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let dashboard = b.get("/admin").text();
+    assert!(dashboard.contains("self-signed"), "{dashboard}");
+    let page = b.get("/admin/certificate");
+    page.expect_status(200);
+    assert!(page.text().contains("name=\"chain_pem\""));
+    let csrf = csrf_of(&page);
+
+    let ca = TestCa::new("easd web CA");
+    let (chain, key) = ca.issue(&["localhost"], false);
+    let (_, other_key) = ca.issue(&["localhost"], false);
+    // A key of another certificate: refused with the reason, nothing served changes.
+    let refused = b.post(
+        "/admin/certificate",
+        &[
+            ("csrf", &csrf),
+            ("chain_pem", &chain),
+            ("key_pem", &other_key),
+        ],
+    );
+    refused.expect_status(422);
+    assert!(
+        refused
+            .text()
+            .contains("does not belong to the certificate"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        served_chain(s.https_addr(), "localhost", &old).unwrap(),
+        old
+    );
+    // Without the CSRF token nothing is installed either.
+    b.post(
+        "/admin/certificate",
+        &[("chain_pem", &chain), ("key_pem", &key)],
+    )
+    .expect_status(403);
+    assert_eq!(
+        served_chain(s.https_addr(), "localhost", &old).unwrap(),
+        old
+    );
+
+    let done = b.post(
+        "/admin/certificate",
+        &[("csrf", &csrf), ("chain_pem", &chain), ("key_pem", &key)],
+    );
+    done.expect_status(200);
+    assert!(
+        done.text().contains("installed (web page"),
+        "{}",
+        done.text()
+    );
+    let trusted = vec![ca.der()];
+    let served = served_chain(s.https_addr(), "localhost", &trusted).unwrap();
+    assert_eq!(served, pem_certs(&chain));
+
+    let audit = audit_json(&s);
+    let installs: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "cert_install" && e.actor == ADMIN)
+        .collect();
+    assert_eq!(installs.len(), 2, "{audit:?}");
+    assert_eq!(installs[0].error, None);
+    assert!(installs[1].error.is_some());
+    assert!(
+        installs
+            .iter()
+            .all(|e| !e.detail.contains("BEGIN") && !e.detail.contains("PRIVATE")),
+        "{installs:?}"
+    );
+}
+
+#[test]
+fn a_rule_for_similar_devices_is_made_from_the_device_list_or_window() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    s.device(ALICE, "ALICEPHONE");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let list = b.get("/admin/devices");
+    assert!(
+        list.text().contains("formaction=\"/admin/rules/similar\""),
+        "{}",
+        list.text()
+    );
+    let device = format!("{ALICE}/ALICEPHONE");
+    let window = b.get(&format!("/admin/devices/show?device={}", enc(&device)));
+    assert!(window.text().contains("action=\"/admin/rules/similar\""));
+    let csrf = csrf_of(&window);
+
+    // A device that does not exist: refused with the reason, no rule made.
+    let refused = b.post(
+        "/admin/rules/similar",
+        &[
+            ("csrf", &csrf),
+            ("device", &format!("{ALICE}/NOSUCH")),
+            ("similar_param", "type"),
+            ("similar_action", "quarantine"),
+        ],
+    );
+    refused.expect_status(422);
+    let server_rules = |s: &TestServer| match s.control(Request::Govern(GovRequest::RuleList)) {
+        Reply::Govern(easd::admin::reply::GovReply::Rules { rules }) => rules.server,
+        other => panic!("rule list answered {other:?}"),
+    };
+    assert!(server_rules(&s).is_empty());
+
+    let made = b.post(
+        "/admin/rules/similar",
+        &[
+            ("csrf", &csrf),
+            ("device", &device),
+            ("similar_param", "type"),
+            ("similar_action", "quarantine"),
+        ],
+    );
+    made.expect_status(303);
+    let rules = server_rules(&s);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].value, "TestDevice");
+    assert_eq!(rules[0].action, Access::Quarantine);
+    let page = b.get("/admin/rules").text();
+    assert!(page.contains("TestDevice"), "{page}");
+    assert!(
+        audit_json(&s)
+            .iter()
+            .any(|e| e.action == "rule_add" && e.actor == ADMIN && e.error.is_none())
+    );
+}
+
+#[test]
+fn the_logs_page_searches_an_accounts_device_logs_newest_first_and_switches_them() {
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    let alice = s.device(ALICE, "ALICEPHONE");
+    let bob = s.device(BOB, "BOBPHONE");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let page = b.get(&format!("/admin/logs?account={}", enc(ALICE)));
+    page.expect_status(200);
+    assert!(page.text().contains("No protocol log"), "{}", page.text());
+    let csrf = csrf_of(&page);
+    for who in [ALICE, BOB] {
+        b.post(
+            "/admin/logs/switch",
+            &[("csrf", &csrf), ("account", who), ("on", "1")],
+        )
+        .expect_status(303);
+    }
+    alice.folder_sync_ok("0");
+    alice.post("Settings", None);
+    bob.folder_sync_ok("0");
+
+    let html = b.get(&format!("/admin/logs?account={}", enc(ALICE))).text();
+    let (settings, folder_sync) = (
+        html.find("&lt;&lt;&lt; Settings"),
+        html.find("&lt;&lt;&lt; FolderSync"),
+    );
+    assert!(
+        settings.is_some() && folder_sync.is_some() && settings < folder_sync,
+        "newest first: {html}"
+    );
+    assert!(!html.contains("BOBPHONE ["), "only alice's: {html}");
+    let html = b
+        .get(&format!("/admin/logs?account={}&q=Settings", enc(ALICE)))
+        .text();
+    assert!(
+        html.contains("&lt;&lt;&lt; Settings") && !html.contains("&lt;&lt;&lt; FolderSync"),
+        "{html}"
+    );
+    let html = b.get("/admin/logs?device=BOBPHONE").text();
+    assert!(
+        html.contains("BOBPHONE [") && !html.contains("ALICEPHONE ["),
+        "{html}"
+    );
+
+    // Off again: nothing more is logged; an unknown account is refused.
+    b.post(
+        "/admin/logs/switch",
+        &[("csrf", &csrf), ("account", ALICE), ("on", "0")],
+    )
+    .expect_status(303);
+    b.post(
+        "/admin/logs/switch",
+        &[
+            ("csrf", &csrf),
+            ("account", "nobody@example.com"),
+            ("on", "1"),
+        ],
+    )
+    .expect_status(422);
+    assert_eq!(
+        audit_json(&s)
+            .iter()
+            .filter(|e| e.action == "log_set" && e.actor == ADMIN)
+            .count(),
+        4
+    );
 }
