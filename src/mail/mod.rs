@@ -5,6 +5,7 @@ pub mod deliver;
 pub mod draft;
 pub mod dsn;
 pub mod import;
+pub mod invite;
 pub mod lmtp;
 pub mod mailboxes;
 pub mod meeting;
