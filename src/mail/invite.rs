@@ -11,7 +11,9 @@ use crate::pim::itip::{self, Busy, Class, Itip, Method, PartStat, Role};
 use crate::pim::tz;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::pim::{Attendee, Event, Exception, Place, Record, Recurrence, Stamp};
-use crate::store::model::{AccountId, CalendarSummary, FolderType, GroupwareItem, Summary};
+use crate::store::model::{
+    AccountId, CalendarSummary, FolderId, FolderType, GroupwareItem, Summary,
+};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 
@@ -49,32 +51,20 @@ pub fn apply(ctx: &mut WriteCtx, account: AccountId, s: &Scheduling) -> Result<(
     let Some(main) = s.itip.main_event() else {
         return Ok(());
     };
-    let Some(calendar) = ctx
-        .folders(account)?
-        .into_iter()
-        .find(|f| f.kind == FolderType::Calendar)
-    else {
+    let Some(calendar) = default_calendar(ctx, account)? else {
         tracing::info!(
             account,
             "a meeting message for an account without a calendar"
         );
         return Ok(());
     };
-    let stored = ctx
-        .groupware_items(account, calendar.id)?
-        .into_iter()
-        .find_map(|item| match &item.record {
-            Record::Event(e) if e.uid.as_deref() == Some(main.uid.as_str()) => {
-                Some((item.id, (**e).clone()))
-            }
-            _ => None,
-        });
+    let stored = find(ctx, account, calendar, &main.uid)?;
     let put = |ctx: &mut WriteCtx, id: Option<u64>, event: Event| {
         let summary = summary(&event);
         items::put_groupware(
             ctx,
             account,
-            calendar.id,
+            calendar,
             id,
             Record::Event(Box::new(event)),
             summary,
@@ -103,7 +93,7 @@ pub fn apply(ctx: &mut WriteCtx, account: AccountId, s: &Scheduling) -> Result<(
                 set_exception(&mut old.exceptions, deleted(original));
                 put(ctx, Some(id), old)
             }
-            _ => items::delete_groupware(ctx, account, calendar.id, id).map(|_| ()),
+            _ => items::delete_groupware(ctx, account, calendar, id).map(|_| ()),
         },
         (Method::Reply, Some((id, mut old))) => {
             // RFC 5546 3.2.3: the REPLY's one ATTENDEE is the one answering.
@@ -131,6 +121,134 @@ pub fn apply(ctx: &mut WriteCtx, account: AccountId, s: &Scheduling) -> Result<(
         }
         _ => Ok(()),
     }
+}
+
+/// The account's default calendar.
+pub fn default_calendar(
+    tx: &impl Reads,
+    account: AccountId,
+) -> Result<Option<FolderId>, StoreError> {
+    Ok(tx
+        .folders(account)?
+        .into_iter()
+        .find(|f| f.kind == FolderType::Calendar)
+        .map(|f| f.id))
+}
+
+/// The event of `folder` with the iCalendar UID `uid`: its id and record.
+pub fn find(
+    tx: &impl Reads,
+    account: AccountId,
+    folder: FolderId,
+    uid: &str,
+) -> Result<Option<(u64, Event)>, StoreError> {
+    Ok(tx
+        .groupware_items(account, folder)?
+        .into_iter()
+        .find_map(|item| match item.record {
+            Record::Event(e) if e.uid.as_deref() == Some(uid) => Some((item.id, *e)),
+            _ => None,
+        }))
+}
+
+/// A user's answer to a meeting ([MS-ASCMD] 2.2.3.182 UserResponse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Tentative,
+    Decline,
+}
+
+impl Answer {
+    /// UserResponse 1, 2, 3.
+    pub fn from_number(n: &str) -> Option<Self> {
+        match n.trim() {
+            "1" => Some(Answer::Accept),
+            "2" => Some(Answer::Tentative),
+            "3" => Some(Answer::Decline),
+            _ => None,
+        }
+    }
+}
+
+/// What [`respond`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responded {
+    /// The event stays in the calendar: its id.
+    Kept(u64),
+    /// Declined: the event left the calendar.
+    Removed,
+    /// No such event (any more).
+    Gone,
+    /// An InstanceId for an event that is no series.
+    NoSuchInstance,
+}
+
+/// Records `answer` on event `id` of `folder` (the whole series, or with `instance` the
+/// occurrence that started then): an accepted or tentative meeting stays with its
+/// ResponseType and BusyStatus ([MS-ASCAL] 2.2.2.40, 2.2.2.10), a declined one leaves the
+/// calendar (a declined occurrence becomes a deleted exception).
+pub fn respond(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    (folder, id): (FolderId, u64),
+    answer: Answer,
+    instance: Option<i64>,
+    now: i64,
+) -> Result<Responded, StoreError> {
+    let Some(item) = ctx.groupware_item(account, folder, id)? else {
+        return Ok(Responded::Gone);
+    };
+    let Record::Event(mut event) = item.record else {
+        return Ok(Responded::Gone);
+    };
+    // [MS-ASCAL] 2.2.2.40 ResponseType: 2 tentative, 3 accepted, 4 declined; BusyStatus
+    // (2.2.2.10): 0 free, 1 tentative, 2 busy.
+    let (response, busy) = match answer {
+        Answer::Accept => (3, 2),
+        Answer::Tentative => (2, 1),
+        Answer::Decline => (4, 0),
+    };
+    match instance {
+        Some(_) if event.recurrence.is_none() => return Ok(Responded::NoSuchInstance),
+        Some(original) if answer == Answer::Decline => {
+            set_exception(&mut event.exceptions, deleted(original));
+        }
+        Some(original) => {
+            let mut x = event
+                .exceptions
+                .iter()
+                .find(|x| x.original == Stamp(original))
+                .cloned()
+                .unwrap_or_else(|| Exception {
+                    original: Stamp(original),
+                    ..Exception::default()
+                });
+            x.response_type = Some(response);
+            x.busy_status = Some(busy);
+            x.appointment_reply_time = Some(Stamp(now));
+            set_exception(&mut event.exceptions, x);
+        }
+        None if answer == Answer::Decline => {
+            items::delete_groupware(ctx, account, folder, id)?;
+            return Ok(Responded::Removed);
+        }
+        None => {
+            event.response_type = Some(response);
+            event.busy_status = Some(busy);
+            event.appointment_reply_time = Some(Stamp(now));
+        }
+    }
+    let summary = summary(&event);
+    items::put_groupware(
+        ctx,
+        account,
+        folder,
+        Some(id),
+        Record::Event(event),
+        summary,
+    )?;
+    Ok(Responded::Kept(id))
 }
 
 /// The event a REQUEST places: the series (or single event) with its overridden and

@@ -506,3 +506,133 @@ ATTENDEE;PARTSTAT={partstat}:mailto:{who}\r\nEND:VEVENT\r\n"
         ]
     );
 }
+
+/// One MeetingResponse Request; the Result's (Status, CalendarId).
+#[track_caller]
+fn respond(
+    c: &EasClient,
+    answer: &str,
+    collection: &str,
+    request: &str,
+    instance: Option<&str>,
+) -> (String, Option<String>) {
+    use easd::wbxml::tag::meetingresponse as mr;
+    let mut r = Element::new(mr::REQUEST)
+        .text_child(mr::USER_RESPONSE, answer)
+        .text_child(mr::COLLECTION_ID, collection)
+        .text_child(mr::REQUEST_ID, request);
+    if let Some(i) = instance {
+        r.push_text(mr::INSTANCE_ID, i);
+    }
+    let out = c.call(
+        "MeetingResponse",
+        &Element::new(mr::MEETING_RESPONSE).child(r),
+    );
+    let result = out.find(mr::RESULT).unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(result.text_of(mr::REQUEST_ID), Some(request));
+    (
+        result.text_of(mr::STATUS).unwrap_or_default().to_owned(),
+        result.text_of(mr::CALENDAR_ID).map(str::to_owned),
+    )
+}
+
+/// MeetingResponse ([MS-ASCMD] 2.2.1.11): accepting from the Inbox updates the event and
+/// returns its CalendarId, and the request message goes to Deleted Items; a tentative
+/// answer from the calendar; an occurrence declined by InstanceId; a decline removes the
+/// event. Unknown ids, plain mail, a bad InstanceId, another account's ids: Status 2.
+#[test]
+fn meeting_response_from_the_inbox_and_the_calendar() {
+    const ALICE: &str = "alice@example.com";
+    let s = server_with(&[BOB, ALICE]);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+    s.deliver(
+        &[BOB],
+        &text_message("x@example.org", BOB, "plain", "hello"),
+    );
+    let (c, adds) = inbox(&s, "14.1");
+    let inbox_id = c.folder_of_type(INBOX);
+    let sid_of = |subject: &str| {
+        adds.iter()
+            .find(|(_, d)| d.text_of(em::SUBJECT) == Some(subject))
+            .map(|(sid, _)| sid.clone())
+            .unwrap_or_else(|| panic!("no {subject}"))
+    };
+    let (request, plain) = (sid_of("Planning (seq 0)"), sid_of("plain"));
+    let cal_folder = c.folder_of_type(CALENDAR);
+    let key = c.sync_init(&cal_folder);
+    let (key, events) = c.sync_all(SyncColl::new(&cal_folder, &key).window(100));
+    let event = events[0].0.clone();
+
+    // Errors first: nothing changes.
+    let two = ("2".to_owned(), None);
+    let mut alice = s.eas(ALICE, "alice1").with_version("14.1");
+    alice.provision();
+    assert_eq!(
+        respond(&alice, "1", &inbox_id, &request, None),
+        two,
+        "Bob's ids"
+    );
+    assert_eq!(respond(&c, "1", &inbox_id, &plain, None), two, "plain mail");
+    assert_eq!(
+        respond(&c, "1", &inbox_id, &format!("{inbox_id}:999"), None),
+        two
+    );
+    assert_eq!(
+        respond(&c, "7", &inbox_id, &request, None),
+        two,
+        "UserResponse 7"
+    );
+    assert_eq!(
+        respond(&c, "1", &cal_folder, &event, Some("tomorrow")),
+        two,
+        "a bad InstanceId"
+    );
+
+    let (status, calendar_id) = respond(&c, "1", &inbox_id, &request, None);
+    assert_eq!(status, "1");
+    assert_eq!(calendar_id.as_deref(), Some(event.as_str()));
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    let data = &out.changes[0].1;
+    assert_eq!(data.text_of(cal::RESPONSE_TYPE), Some("3"), "accepted");
+    assert_eq!(data.text_of(cal::BUSY_STATUS), Some("2"), "busy");
+    let key = out.ok_key();
+    let deleted_items = c.folder_of_type(4);
+    let dkey = c.sync_init(&deleted_items);
+    let (_, moved) = c.sync_all(SyncColl::new(&deleted_items, &dkey).window(100));
+    assert_eq!(moved.len(), 1, "the request went to Deleted Items");
+    assert_eq!(moved[0].1.text_of(em::SUBJECT), Some("Planning (seq 0)"));
+
+    // Tentative from the calendar, then one occurrence declined (22 July, 08:00 UTC).
+    let (status, calendar_id) = respond(&c, "2", &cal_folder, &event, None);
+    assert_eq!(
+        (status.as_str(), calendar_id.as_deref()),
+        ("1", Some(event.as_str()))
+    );
+    let (status, _) = respond(
+        &c,
+        "3",
+        &cal_folder,
+        &event,
+        Some("2026-07-22T08:00:00.000Z"),
+    );
+    assert_eq!(status, "1");
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    let data = &out.changes[0].1;
+    assert_eq!(data.text_of(cal::RESPONSE_TYPE), Some("2"), "tentative");
+    let x = data
+        .find(cal::EXCEPTIONS)
+        .and_then(|x| x.find(cal::EXCEPTION))
+        .expect("the declined occurrence");
+    assert_eq!(x.text_of(cal::DELETED), Some("1"));
+    let key = out.ok_key();
+
+    // Declined: the event leaves the calendar, no CalendarId.
+    assert_eq!(
+        respond(&c, "3", &cal_folder, &event, None),
+        ("1".to_owned(), None)
+    );
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    assert_eq!(out.deletes, vec![event.clone()]);
+    assert_eq!(respond(&c, "1", &cal_folder, &event, None), two, "gone");
+}
