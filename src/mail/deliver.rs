@@ -6,10 +6,10 @@
 //! recipient's Inbox. The caller may acknowledge (LMTP 250) once this returns Ok.
 
 use crate::mail::lmtp::Received;
-use crate::mail::{import, mime};
+use crate::mail::{import, invite, mime};
 use crate::store::marks;
-use crate::store::model::Flags;
 use crate::store::model::{AccountId, FolderType};
+use crate::store::model::{Flags, MessageMeta};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, now};
 use crate::store::{conversations, items};
@@ -49,23 +49,36 @@ pub async fn deliver(
     }
     let received = now();
     let blobs = store.blobs().clone();
-    let (blob, meta, key) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-        let (meta, blob) = match raw {
-            Received::Memory(raw) => (mime::parse(&raw, received), blobs.put(&raw)?),
-            // Parsed from the spool file's pages; the file itself becomes the blob.
-            Received::Spooled(spool) => {
-                let map = spool.map()?;
-                let meta = mime::parse_reading(&map, received, &mut |read| map.release(read));
-                drop(map);
-                (meta, spool.commit()?)
-            }
-        };
-        // Recorded so that importing the same message into the Inbox later skips it.
-        let key = import::dedup_key(meta.message_id.as_deref(), &blob);
-        Ok((blob, meta, key))
-    })
-    .await
-    .map_err(|e| StoreError::Io(std::io::Error::other(format!("delivery task failed: {e}"))))??;
+    let (blob, meta, key, scheduling) =
+        tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            // A meeting message is read again for its calendar change (only those: the
+            // calendar part is small, the second parse rare).
+            let scheduling = |meta: &MessageMeta, raw: &[u8]| {
+                meta.meeting.is_some().then(|| invite::read(raw)).flatten()
+            };
+            let (meta, blob, scheduling) = match raw {
+                Received::Memory(raw) => {
+                    let meta = mime::parse(&raw, received);
+                    let s = scheduling(&meta, &raw);
+                    (meta, blobs.put(&raw)?, s)
+                }
+                // Parsed from the spool file's pages; the file itself becomes the blob.
+                Received::Spooled(spool) => {
+                    let map = spool.map()?;
+                    let meta = mime::parse_reading(&map, received, &mut |read| map.release(read));
+                    let s = scheduling(&meta, &map);
+                    drop(map);
+                    (meta, spool.commit()?, s)
+                }
+            };
+            // Recorded so that importing the same message into the Inbox later skips it.
+            let key = import::dedup_key(meta.message_id.as_deref(), &blob);
+            Ok((blob, meta, key, scheduling))
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Io(std::io::Error::other(format!("delivery task failed: {e}")))
+        })??;
     store
         .write(move |ctx| {
             let mut out = Vec::with_capacity(accounts.len());
@@ -88,6 +101,11 @@ pub async fn deliver(
                     Flags::default(),
                 )?;
                 marks::mark_imported(ctx, account, folder, &key, item.id)?;
+                // In the same transaction: the message and its calendar change commit
+                // together or not at all.
+                if let Some(s) = &scheduling {
+                    invite::apply(ctx, account, s)?;
+                }
                 out.push((account, item.id));
             }
             Ok(out)

@@ -361,6 +361,26 @@ fn importance(message: &Message<'_>) -> u8 {
 /// attachment) read as iTIP (`mail::meeting`). A calendar that does not read, and a TNEF
 /// attachment (winmail.dat, whose Outlook invitation easd does not decode), leave the
 /// message plain mail, with a log line.
+/// A message's first text/calendar part (inline or an attachment): its text and its
+/// Content-Type `method=` parameter.
+fn calendar_part<'m>(message: &'m Message<'_>) -> Option<(&'m str, Option<&'m str>)> {
+    let part = message
+        .parts
+        .iter()
+        .find(|p| p.is_content_type("text", "calendar"))?;
+    let method = part.content_type().and_then(|ct| ct.attribute("method"));
+    Some((part.text_contents().unwrap_or_default(), method))
+}
+
+/// The text and `method=` parameter of the calendar part of `raw`, a message `parse` found
+/// to be a meeting message (read again for what the calendar does with it).
+pub fn calendar(raw: &[u8]) -> Option<(String, Option<String>)> {
+    with_message(raw, |message| {
+        calendar_part(message).map(|(text, method)| (text.to_owned(), method.map(str::to_owned)))
+    })
+    .flatten()
+}
+
 fn classify(message: &Message<'_>) -> (&'static str, Option<MeetingMeta>) {
     let root = message.root_part();
     let is_root = |kind: &str, sub: &str| root.is_content_type(kind, sub);
@@ -371,13 +391,8 @@ fn classify(message: &Message<'_>) -> (&'static str, Option<MeetingMeta>) {
         return ("IPM.Note.SMIME", None);
     }
     let message_id = message.message_id().unwrap_or_default();
-    let calendar = message
-        .parts
-        .iter()
-        .find(|p| p.is_content_type("text", "calendar"));
-    if let Some(part) = calendar {
-        let method = part.content_type().and_then(|ct| ct.attribute("method"));
-        match meeting::read(part.text_contents().unwrap_or_default(), method) {
+    if let Some((text, method)) = calendar_part(message) {
+        match meeting::read(text, method) {
             Ok(Some(m)) => return (m.class, Some(m.meta)),
             Ok(None) => {}
             Err(e) => tracing::warn!(

@@ -6,6 +6,7 @@ pub mod deliver;
 pub mod draft;
 pub mod dsn;
 pub mod import;
+pub mod invite;
 pub mod lmtp;
 pub mod mailboxes;
 pub mod meeting;

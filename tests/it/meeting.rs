@@ -289,3 +289,350 @@ fn broken_and_tnef_invitations_stay_plain_mail() {
         assert_eq!(attachments.find_all(asb::ATTACHMENT).count(), 1);
     }
 }
+
+const CALENDAR: u8 = 8;
+
+/// A message from `from` to `to` carrying `calendar` alone (as Thunderbird and Google
+/// send a CANCEL or a REPLY).
+fn itip_message(from: &str, to: &str, id: &str, method: &str, calendar: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {method} {id}\r\nMessage-ID: <{id}@example.org>\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/calendar; charset=utf-8; method={method}\r\n\r\n\
+BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:{method}\r\n{calendar}END:VCALENDAR\r\n"
+    )
+    .into_bytes()
+}
+
+/// Bob's default calendar as a new device speaking `version` syncs it: the client and its
+/// events.
+#[track_caller]
+fn calendar(
+    s: &TestServer,
+    version: &'static str,
+) -> (EasClient, String, String, Vec<(String, Element)>) {
+    let mut c = s
+        .eas(BOB, &format!("cal{}", version.replace('.', "")))
+        .with_version(version);
+    c.provision();
+    let folder = c.folder_of_type(CALENDAR);
+    let key = c.sync_init(&folder);
+    let (key, adds) = c.sync_all(SyncColl::new(&folder, &key).window(100));
+    (c, folder, key, adds)
+}
+
+/// The event as placed from `outlook_invitation(_, start_day)`, as every version has it.
+#[track_caller]
+fn check_placed(data: &Element, start: &str) {
+    assert_eq!(data.text_of(cal::SUBJECT), Some("Planning"));
+    assert_eq!(data.text_of(cal::START_TIME), Some(start));
+    assert_eq!(
+        data.text_of(cal::MEETING_STATUS),
+        Some("3"),
+        "a received meeting"
+    );
+    assert_eq!(data.text_of(cal::ORGANIZER_EMAIL), Some("olga@example.org"));
+    assert_eq!(data.text_of(cal::ORGANIZER_NAME), Some("Olga Organizer"));
+    assert_eq!(data.text_of(cal::BUSY_STATUS), Some("1"));
+    assert_eq!(data.text_of(cal::SENSITIVITY), Some("2"));
+    assert_eq!(data.text_of(cal::REMINDER), Some("15"), "minutes");
+    let zone =
+        TimeZoneInfo::from_base64(data.text_of(cal::TIMEZONE).expect("Timezone")).expect("a blob");
+    assert_eq!((zone.bias, zone.daylight_bias), (-60, -60));
+    let attendee = data
+        .find(cal::ATTENDEES)
+        .and_then(|a| a.find(cal::ATTENDEE))
+        .expect("the attendee");
+    assert_eq!(attendee.text_of(cal::EMAIL), Some(BOB));
+    assert_eq!(attendee.text_of(cal::ATTENDEE_STATUS), Some("5"));
+    let r = data.find(cal::RECURRENCE).expect("Recurrence");
+    assert_eq!(r.text_of(cal::TYPE), Some("1"));
+    assert_eq!(r.text_of(cal::OCCURRENCES), Some("5"));
+    assert_eq!(r.text_of(cal::DAY_OF_WEEK), Some("8"));
+}
+
+/// An invitation places its event in the calendar, not yet answered ([MS-ASCAL]
+/// MeetingStatus 3, ResponseType 5), read by 14.1 and 16.1 devices; a higher SEQUENCE
+/// updates it and a repeated older one does not; a CANCEL of one occurrence deletes that
+/// occurrence, a CANCEL of the meeting removes it.
+#[test]
+fn an_invitation_is_placed_in_the_calendar_updated_and_cancelled() {
+    let s = server_with(&[BOB]);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+
+    let (c14, folder, key14, adds) = calendar(&s, "14.1");
+    assert_eq!(adds.len(), 1, "{adds:?}");
+    let (sid, data) = &adds[0];
+    check_placed(data, "2026-07-15T08:00:00.000Z");
+    assert_eq!(data.text_of(cal::UID), Some(UID));
+    assert_eq!(data.text_of(cal::RESPONSE_TYPE), Some("5"), "not responded");
+    assert_eq!(data.text_of(cal::RESPONSE_REQUESTED), Some("1"));
+    assert_eq!(data.text_of(cal::LOCATION), Some("Room 4"));
+
+    let (_, _, _, adds16) = calendar(&s, "16.1");
+    assert_eq!(adds16.len(), 1);
+    let data = &adds16[0].1;
+    check_placed(data, "2026-07-15T08:00:00.000Z");
+    assert_eq!(data.text_of(cal::RESPONSE_TYPE), Some("5"));
+    assert_eq!(
+        data.find(asb::LOCATION)
+            .and_then(|l| l.text_of(asb::DISPLAY_NAME)),
+        Some("Room 4")
+    );
+
+    // The update moves the series a week on; the original sent again changes nothing.
+    s.deliver(&[BOB], &outlook_invitation(1, 22));
+    let out = c14.sync1(&SyncColl::new(&folder, &key14).window(100));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    assert_eq!(&out.changes[0].0, sid, "the same event");
+    check_placed(&out.changes[0].1, "2026-07-22T08:00:00.000Z");
+    let key = out.ok_key();
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+    let out = c14.sync1(&SyncColl::new(&folder, &key).window(100));
+    assert!(
+        out.changes.is_empty() && out.adds.is_empty(),
+        "{:?}",
+        out.raw
+    );
+
+    // The organizer cancels the third occurrence (29 July, 08:00 UTC) ...
+    let event = format!(
+        "BEGIN:VEVENT\r\nUID:{UID}\r\nSEQUENCE:2\r\nDTSTAMP:20260702T080000Z\r\n\
+RECURRENCE-ID:20260729T080000Z\r\nDTSTART:20260729T080000Z\r\nDTEND:20260729T093000Z\r\n\
+ORGANIZER:mailto:olga@example.org\r\nATTENDEE:mailto:{BOB}\r\nEND:VEVENT\r\n"
+    );
+    s.deliver(
+        &[BOB],
+        &itip_message("olga@example.org", BOB, "cancel-1", "CANCEL", &event),
+    );
+    let out = c14.sync1(&SyncColl::new(&folder, &key).window(100));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    let exception = out.changes[0]
+        .1
+        .find(cal::EXCEPTIONS)
+        .and_then(|x| x.find(cal::EXCEPTION))
+        .expect("an exception");
+    assert_eq!(exception.text_of(cal::DELETED), Some("1"));
+    assert_eq!(
+        exception.text_of(cal::EXCEPTION_START_TIME),
+        Some("2026-07-29T08:00:00.000Z")
+    );
+    let key = out.ok_key();
+
+    // ... then the meeting.
+    let event = format!(
+        "BEGIN:VEVENT\r\nUID:{UID}\r\nSEQUENCE:3\r\nDTSTAMP:20260703T080000Z\r\n\
+DTSTART:20260722T080000Z\r\nORGANIZER:mailto:olga@example.org\r\n\
+ATTENDEE:mailto:{BOB}\r\nEND:VEVENT\r\n"
+    );
+    s.deliver(
+        &[BOB],
+        &itip_message("olga@example.org", BOB, "cancel-2", "CANCEL", &event),
+    );
+    let out = c14.sync1(&SyncColl::new(&folder, &key).window(100));
+    assert_eq!(out.deletes, vec![sid.clone()], "{:?}", out.raw);
+}
+
+/// A REPLY delivered to the organizer records the attendee's answer on her event; one
+/// from someone not invited, or about an event she does not hold, changes nothing.
+#[test]
+fn a_reply_updates_the_organizers_event() {
+    const OLGA: &str = "olga@example.com";
+    let s = server_with(&[OLGA]);
+    let mut c = s.eas(OLGA, "olga1").with_version("14.1");
+    c.provision();
+    let folder = c.folder_of_type(CALENDAR);
+    let key = c.sync_init(&folder);
+    let attendee = |email: &str| {
+        Element::new(cal::ATTENDEE)
+            .text_child(cal::EMAIL, email)
+            .text_child(cal::NAME, email)
+            .text_child(cal::ATTENDEE_TYPE, "1")
+    };
+    let mut d = crate::groupware::event("Review", 1_800_000_000, 1_800_003_600);
+    d.push(Element::with_text(cal::UID, "review-1"));
+    d.push(Element::with_text(cal::MEETING_STATUS, "1"));
+    d.push(
+        Element::new(cal::ATTENDEES)
+            .child(attendee(BOB))
+            .child(attendee("carol@example.net")),
+    );
+    let (key, sid) = crate::groupware::add(&c, &folder, &key, "c1", d);
+
+    let reply = |who: &str, uid: &str, partstat: &str, id: &str| {
+        let event = format!(
+            "BEGIN:VEVENT\r\nUID:{uid}\r\nSEQUENCE:0\r\nDTSTAMP:20260702T080000Z\r\n\
+DTSTART:20270115T080000Z\r\nORGANIZER:mailto:{OLGA}\r\n\
+ATTENDEE;PARTSTAT={partstat}:mailto:{who}\r\nEND:VEVENT\r\n"
+        );
+        itip_message(who, OLGA, id, "REPLY", &event)
+    };
+    s.deliver(
+        &[OLGA],
+        &reply("dave@example.net", "review-1", "ACCEPTED", "r0"),
+    );
+    s.deliver(&[OLGA], &reply(BOB, "other", "ACCEPTED", "r1"));
+    let out = c.sync1(&SyncColl::new(&folder, &key).window(100));
+    assert!(out.changes.is_empty(), "{:?}", out.raw);
+    let key = out.ok_key();
+
+    s.deliver(&[OLGA], &reply(BOB, "review-1", "ACCEPTED", "r2"));
+    s.deliver(
+        &[OLGA],
+        &reply("Carol@Example.NET", "review-1", "DECLINED", "r3"),
+    );
+    let out = c.sync1(&SyncColl::new(&folder, &key).window(100));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    assert_eq!(out.changes[0].0, sid);
+    let data = &out.changes[0].1;
+    assert_eq!(data.text_of(cal::SUBJECT), Some("Review"), "the rest kept");
+    let status: Vec<_> = data
+        .find(cal::ATTENDEES)
+        .expect("attendees")
+        .find_all(cal::ATTENDEE)
+        .map(|a| {
+            (
+                a.text_of(cal::EMAIL).unwrap_or_default().to_owned(),
+                a.text_of(cal::ATTENDEE_STATUS)
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        vec![
+            (BOB.to_owned(), "3".to_owned()),
+            ("carol@example.net".to_owned(), "4".to_owned())
+        ]
+    );
+}
+
+/// One MeetingResponse Request; the Result's (Status, CalendarId).
+#[track_caller]
+fn respond(
+    c: &EasClient,
+    answer: &str,
+    collection: &str,
+    request: &str,
+    instance: Option<&str>,
+) -> (String, Option<String>) {
+    use easd::wbxml::tag::meetingresponse as mr;
+    let mut r = Element::new(mr::REQUEST)
+        .text_child(mr::USER_RESPONSE, answer)
+        .text_child(mr::COLLECTION_ID, collection)
+        .text_child(mr::REQUEST_ID, request);
+    if let Some(i) = instance {
+        r.push_text(mr::INSTANCE_ID, i);
+    }
+    let out = c.call(
+        "MeetingResponse",
+        &Element::new(mr::MEETING_RESPONSE).child(r),
+    );
+    let result = out.find(mr::RESULT).unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(result.text_of(mr::REQUEST_ID), Some(request));
+    (
+        result.text_of(mr::STATUS).unwrap_or_default().to_owned(),
+        result.text_of(mr::CALENDAR_ID).map(str::to_owned),
+    )
+}
+
+/// MeetingResponse ([MS-ASCMD] 2.2.1.11): accepting from the Inbox updates the event and
+/// returns its CalendarId, and the request message goes to Deleted Items; a tentative
+/// answer from the calendar; an occurrence declined by InstanceId; a decline removes the
+/// event. Unknown ids, plain mail, a bad InstanceId, another account's ids: Status 2.
+#[test]
+fn meeting_response_from_the_inbox_and_the_calendar() {
+    const ALICE: &str = "alice@example.com";
+    let s = server_with(&[BOB, ALICE]);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+    s.deliver(
+        &[BOB],
+        &text_message("x@example.org", BOB, "plain", "hello"),
+    );
+    let (c, adds) = inbox(&s, "14.1");
+    let inbox_id = c.folder_of_type(INBOX);
+    let sid_of = |subject: &str| {
+        adds.iter()
+            .find(|(_, d)| d.text_of(em::SUBJECT) == Some(subject))
+            .map(|(sid, _)| sid.clone())
+            .unwrap_or_else(|| panic!("no {subject}"))
+    };
+    let (request, plain) = (sid_of("Planning (seq 0)"), sid_of("plain"));
+    let cal_folder = c.folder_of_type(CALENDAR);
+    let key = c.sync_init(&cal_folder);
+    let (key, events) = c.sync_all(SyncColl::new(&cal_folder, &key).window(100));
+    let event = events[0].0.clone();
+
+    // Errors first: nothing changes.
+    let two = ("2".to_owned(), None);
+    let mut alice = s.eas(ALICE, "alice1").with_version("14.1");
+    alice.provision();
+    assert_eq!(
+        respond(&alice, "1", &inbox_id, &request, None),
+        two,
+        "Bob's ids"
+    );
+    assert_eq!(respond(&c, "1", &inbox_id, &plain, None), two, "plain mail");
+    assert_eq!(
+        respond(&c, "1", &inbox_id, &format!("{inbox_id}:999"), None),
+        two
+    );
+    assert_eq!(
+        respond(&c, "7", &inbox_id, &request, None),
+        two,
+        "UserResponse 7"
+    );
+    assert_eq!(
+        respond(&c, "1", &cal_folder, &event, Some("tomorrow")),
+        two,
+        "a bad InstanceId"
+    );
+
+    let (status, calendar_id) = respond(&c, "1", &inbox_id, &request, None);
+    assert_eq!(status, "1");
+    assert_eq!(calendar_id.as_deref(), Some(event.as_str()));
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    let data = &out.changes[0].1;
+    assert_eq!(data.text_of(cal::RESPONSE_TYPE), Some("3"), "accepted");
+    assert_eq!(data.text_of(cal::BUSY_STATUS), Some("2"), "busy");
+    let key = out.ok_key();
+    let deleted_items = c.folder_of_type(4);
+    let dkey = c.sync_init(&deleted_items);
+    let (_, moved) = c.sync_all(SyncColl::new(&deleted_items, &dkey).window(100));
+    assert_eq!(moved.len(), 1, "the request went to Deleted Items");
+    assert_eq!(moved[0].1.text_of(em::SUBJECT), Some("Planning (seq 0)"));
+
+    // Tentative from the calendar, then one occurrence declined (22 July, 08:00 UTC).
+    let (status, calendar_id) = respond(&c, "2", &cal_folder, &event, None);
+    assert_eq!(
+        (status.as_str(), calendar_id.as_deref()),
+        ("1", Some(event.as_str()))
+    );
+    let (status, _) = respond(
+        &c,
+        "3",
+        &cal_folder,
+        &event,
+        Some("2026-07-22T08:00:00.000Z"),
+    );
+    assert_eq!(status, "1");
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    let data = &out.changes[0].1;
+    assert_eq!(data.text_of(cal::RESPONSE_TYPE), Some("2"), "tentative");
+    let x = data
+        .find(cal::EXCEPTIONS)
+        .and_then(|x| x.find(cal::EXCEPTION))
+        .expect("the declined occurrence");
+    assert_eq!(x.text_of(cal::DELETED), Some("1"));
+    let key = out.ok_key();
+
+    // Declined: the event leaves the calendar, no CalendarId.
+    assert_eq!(
+        respond(&c, "3", &cal_folder, &event, None),
+        ("1".to_owned(), None)
+    );
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    assert_eq!(out.deletes, vec![event.clone()]);
+    assert_eq!(respond(&c, "1", &cal_folder, &event, None), two, "gone");
+}

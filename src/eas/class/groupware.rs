@@ -193,6 +193,8 @@ const SERVER_KEPT: [Tag; 9] = [
 fn merge_event(old: &Event, mut new: Event, has: &dyn Fn(Tag) -> bool, w: Writer<'_>) -> Event {
     let v16 = w.version >= ProtocolVersion::V16_0;
     let ghosts = |tag: Tag| v16 || (tag != cal::LOCATION && w.ghosts(tag));
+    // The server's own: no client sends it.
+    new.itip_sequence = old.itip_sequence;
     copy_scalars(&mut new, old, |tag, since| {
         !has(tag) && (ghosts(tag) || w.version < since || SERVER_KEPT.contains(&tag))
     });

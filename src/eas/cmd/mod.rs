@@ -6,6 +6,7 @@ pub mod folder_sync;
 pub mod get_attachment;
 pub mod get_item_estimate;
 pub mod item_operations;
+pub mod meeting_response;
 pub mod move_items;
 pub mod ping;
 pub mod provision;
@@ -34,7 +35,7 @@ use crate::store::ops::Reads;
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 16] = [
+pub const IMPLEMENTED: [Command; 17] = [
     Command::Sync,
     Command::Search,
     Command::Ping,
@@ -45,6 +46,7 @@ pub const IMPLEMENTED: [Command; 16] = [
     Command::GetItemEstimate,
     Command::ItemOperations,
     Command::MoveItems,
+    Command::MeetingResponse,
     Command::FolderSync,
     Command::FolderCreate,
     Command::FolderUpdate,
@@ -159,6 +161,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply,
         Command::GetItemEstimate => Box::pin(get_item_estimate::handle(ctx, body)),
         Command::ItemOperations => Box::pin(item_operations::handle(ctx, body)),
         Command::MoveItems => Box::pin(move_items::handle(ctx, body)),
+        Command::MeetingResponse => Box::pin(meeting_response::handle(ctx, body)),
         Command::FolderSync => Box::pin(folder_sync::handle(ctx, body)),
         Command::FolderCreate => Box::pin(folder_ops::create(ctx, body)),
         Command::FolderUpdate => Box::pin(folder_ops::update(ctx, body)),

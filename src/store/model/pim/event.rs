@@ -54,6 +54,9 @@ record! {
         -- pub exceptions: Vec<Exception>,
         -- pub body: Option<Body>,
         -- pub extra: Extra,
+        -- /// The iTIP SEQUENCE of the invitation the event was placed from (RFC 5546
+        /// 2.1.4): a later REQUEST updates it only with a higher one. Not an EAS element.
+        pub itip_sequence: Option<u32>,
     }
 }
 
