@@ -56,7 +56,8 @@ impl DayOfWeek {
         DAYS[weekday.to_sunday_zero_offset() as usize]
     }
 
-    fn code(self) -> &'static str {
+    /// The RFC 5545 weekday code (`SU` … `SA`).
+    pub fn code(self) -> &'static str {
         CODES[self as usize]
     }
 

@@ -52,7 +52,7 @@ macro_rules! recurrence_fields {
         }
     }};
 }
-pub(super) use recurrence_fields;
+pub(crate) use recurrence_fields;
 
 /// An all-day event made from another item: the days `[first, after)` (midnights, UTC),
 /// what it carries over, shown as free time (it blocks nothing).
