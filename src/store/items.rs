@@ -121,6 +121,21 @@ pub trait ItemReads: Tx {
         }
         Ok(out)
     }
+
+    /// Every groupware item of a folder.
+    fn folder_groupware(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+    ) -> Result<Vec<GroupwareItem>, StoreError> {
+        let table = self.table(GROUPWARE_ITEMS)?;
+        let mut out = Vec::new();
+        for row in table.range((account, folder, 0)..=(account, folder, u64::MAX))? {
+            let (_, v) = row?;
+            out.push(v.value().decode()?);
+        }
+        Ok(out)
+    }
 }
 
 impl<T: Tx> ItemReads for T {}
