@@ -17,9 +17,8 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::eas::class::calendar::recurrence_fields;
 use crate::pim::itip::{self, Busy, Class, PartStat, Role};
-use crate::pim::recur::{self, DayOfWeek};
+use crate::pim::recur::{self, DayOfWeek, recurrence_fields};
 use crate::pim::tz;
 use crate::proto::timezone::{ChangeDate, TimeZoneInfo};
 use crate::store::model::pim::{
