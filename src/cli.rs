@@ -74,7 +74,8 @@ enum Command {
         json: bool,
     },
     /// Import an .eml file, an mbox file or a Maildir directory into a mail folder (created
-    /// under the root when missing); messages imported before are skipped.
+    /// under the root when missing), or an .ics file into a calendar folder; messages, and
+    /// events whose UID is there, imported before are skipped.
     Import {
         #[arg(long, value_name = "EMAIL")]
         user: String,
@@ -82,6 +83,17 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         folder: String,
         file: PathBuf,
+    },
+    /// Write a calendar folder as an iCalendar file, to stdout or to --out FILE.
+    Export {
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+        #[arg(long, value_name = "NAME")]
+        folder: String,
+        #[arg(long, value_enum, default_value = "ics")]
+        format: ExportFormat,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Write a consistent backup of the store (database and message blobs) to FILE, through
     /// the running server or directly when none runs.
@@ -235,6 +247,12 @@ pub fn main() -> ExitCode {
         Command::Policy(cmd) => govern::policy(&data_dir(data), cmd),
         Command::Backup { file } => backup(&data_dir(data), &file),
         Command::Import { user, folder, file } => import(&data_dir(data), user, folder, &file),
+        Command::Export {
+            user,
+            folder,
+            format: ExportFormat::Ics,
+            out,
+        } => export(&data_dir(data), user, folder, out.as_deref()),
         Command::Restore { file, force } => restore(&data_dir(data), &file, force),
         Command::SyncState(SyncStateCmd::Reset { user }) => {
             admin(&data_dir(data), Request::SyncStateReset { user })
@@ -467,6 +485,27 @@ fn import(data: &Path, email: String, folder: String, file: &Path) -> Result<(),
             Ok(())
         }
         other => print_reply(other, false),
+    }
+}
+
+/// The file formats `easd export` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// iCalendar (RFC 5545), from a calendar folder.
+    Ics,
+}
+
+fn export(data: &Path, email: String, folder: String, out: Option<&Path>) -> Result<(), String> {
+    let text = match admin(data, Request::Export { email, folder })? {
+        Reply::Done { message } => message,
+        other => return print_reply(other, false),
+    };
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
     }
 }
 

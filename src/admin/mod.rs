@@ -3,6 +3,7 @@
 //! change they make is recorded in the audit log (`audit`).
 
 pub mod audit;
+pub mod calendar_file;
 pub mod cert;
 pub mod control;
 mod error;

@@ -66,6 +66,12 @@ pub enum Request {
         #[serde(default)]
         stream_progress: bool,
     },
+    /// The calendar folder `folder` of `email` as an iCalendar file, answered as the
+    /// Done message (`easd export`).
+    Export {
+        email: String,
+        folder: String,
+    },
     /// Writes a backup archive of the store to `path` (absolute: the daemon's working
     /// directory is not the caller's).
     Backup {
@@ -105,6 +111,7 @@ impl Request {
             Request::Cert(c) => c.op_name(),
             Request::Govern(g) => g.op_name(),
             Request::Import { .. } => "import",
+            Request::Export { .. } => "export",
             Request::Backup { .. } => "backup",
             Request::SyncStateReset { .. } => "sync_state_reset",
             Request::AuditList { .. } => "audit_list",
@@ -115,7 +122,10 @@ impl Request {
     /// changes nothing in the store but copies all of it out: it is logged too.
     pub fn changes(&self) -> bool {
         match self {
-            Request::UserList | Request::Status | Request::AuditList { .. } => false,
+            Request::UserList
+            | Request::Status
+            | Request::AuditList { .. }
+            | Request::Export { .. } => false,
             Request::Govern(g) => g.changes(),
             Request::Cert(c) => c.changes(),
             Request::UserAdd { .. }
@@ -220,6 +230,26 @@ impl Request {
                 "certificate requests need the certificate store: use `easd cert`".into(),
             )),
             Request::Govern(g) => g.run(store).await,
+            Request::Import {
+                email,
+                folder,
+                path,
+                ..
+            } if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("ics")) =>
+            {
+                // An iCalendar file goes into a calendar folder in one transaction: no
+                // batches to report progress on.
+                let text = tokio::fs::read_to_string(&path)
+                    .await
+                    .map_err(|e| AdminError::Invalid(format!("{}: {e}", path.display())))?;
+                let summary = super::calendar_file::import(store, &email, &folder, &text).await?;
+                Ok(done(summary.report()))
+            }
+            Request::Export { email, folder } => Ok(done(
+                super::calendar_file::export(store, &email, &folder).await?,
+            )),
             Request::Import {
                 email,
                 folder,

@@ -55,7 +55,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn fail(&mut self, reason: String) {
+    pub(crate) fn fail(&mut self, reason: String) {
         self.failed += 1;
         if self.reasons.len() < MAX_REASONS {
             self.reasons.push(reason);

@@ -153,6 +153,10 @@ pub struct Event {
     pub zone: TimeZone,
     pub summary: Option<String>,
     pub location: Option<String>,
+    /// DESCRIPTION: the plain-text body.
+    pub description: Option<String>,
+    /// Every CATEGORIES value, in order (RFC 5545 3.8.1.2).
+    pub categories: Vec<String>,
     pub organizer: Option<Person>,
     pub attendees: Vec<Attendee>,
     pub recurrence: Option<Recurrence>,
@@ -350,6 +354,12 @@ fn event(cal: &ICalendar, c: &ICalendarComponent, zones: &Zones<'_>) -> Result<E
         location: text(c, &ICalendarProperty::Location)
             .filter(|l| !l.is_empty())
             .map(str::to_owned),
+        description: text(c, &ICalendarProperty::Description).map(str::to_owned),
+        categories: c
+            .properties(&ICalendarProperty::Categories)
+            .flat_map(|e| e.values.iter().filter_map(|v| v.as_text()))
+            .map(str::to_owned)
+            .collect(),
         organizer: c.property(&ICalendarProperty::Organizer).and_then(person),
         attendees,
         recurrence,

@@ -5,6 +5,7 @@
 //! on the appliance having /usr/share/zoneinfo.
 
 pub mod goid;
+pub mod ical;
 pub mod itip;
 pub mod recur;
 pub mod tz;

@@ -56,7 +56,8 @@ impl DayOfWeek {
         DAYS[weekday.to_sunday_zero_offset() as usize]
     }
 
-    fn code(self) -> &'static str {
+    /// The RFC 5545 weekday code (`SU` … `SA`).
+    pub fn code(self) -> &'static str {
         CODES[self as usize]
     }
 
@@ -292,6 +293,29 @@ pub struct RecurrenceFields {
     pub calendar_type: Option<u32>,
     pub is_leap_month: Option<u32>,
 }
+
+/// A stored Recurrence (an event's, or a task's, whose pattern has the same children) as
+/// the numbers `pim::recur` checks; a negative one is out of every range.
+macro_rules! recurrence_fields {
+    ($r:expr) => {{
+        let r = $r;
+        let n = |v: Option<i32>| v.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+        $crate::pim::recur::RecurrenceFields {
+            kind: n(r.kind),
+            interval: n(r.interval),
+            until: r.until.map(|s| s.0),
+            occurrences: n(r.occurrences),
+            day_of_week: n(r.day_of_week),
+            day_of_month: n(r.day_of_month),
+            week_of_month: n(r.week_of_month),
+            month_of_year: n(r.month_of_year),
+            first_day_of_week: n(r.first_day_of_week),
+            calendar_type: n(r.calendar_type),
+            is_leap_month: n(r.is_leap_month),
+        }
+    }};
+}
+pub(crate) use recurrence_fields;
 
 /// Why a recurrence was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -177,3 +177,88 @@ fn import_eml_mbox_and_maildir_directly_and_through_the_daemon() {
     assert!(out.contains("imported 0, skipped 3"), "{out}");
     assert_eq!(folder_items(&c, "Later").len(), 3);
 }
+
+/// The shape of a Google Calendar export (see `pim::ical`'s tests for more of it).
+const ICS: &str = "BEGIN:VCALENDAR\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\n\
+VERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART:20261102T150000Z\r\nDTEND:20261102T153000Z\r\n\
+RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=5\r\nDTSTAMP:20261020T120000Z\r\nUID:s1@google.com\r\n\
+SUMMARY:Stand-up\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\n\
+DTEND;VALUE=DATE:20261226\r\nDTSTAMP:20261020T120000Z\r\nUID:h1@google.com\r\n\
+SUMMARY:Holiday\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:bad@google.com\r\nSUMMARY:x\r\n\
+END:VEVENT\r\nEND:VCALENDAR\r\n";
+
+#[test]
+fn import_and_export_an_ics_file_through_the_daemon() {
+    use easd::wbxml::tag::calendar as cal;
+    let s = start_server(|_| {});
+    s.add_user(ALICE);
+    let data = s.data_dir().to_owned();
+    let files = tempfile::tempdir().expect("temp dir");
+    let ics = files.path().join("google.ics");
+    std::fs::write(&ics, ICS).expect("write ics");
+
+    let out = import_ok(&data, "Calendar", &ics);
+    assert!(
+        out.contains("imported 2, skipped 0 (already there), failed 1"),
+        "{out}"
+    );
+    assert!(out.contains("VEVENT 3") && out.contains("DTSTART"), "{out}");
+    let out = import_ok(&data, "calendar", &ics);
+    assert!(
+        out.contains("imported 0, skipped 2 (already there), failed 1"),
+        "{out}"
+    );
+    // A calendar file into a mail folder: refused with the reason.
+    let out = import(&data, "INBOX", &ics);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a calendar"));
+
+    let mut c = s.eas(ALICE, "ics");
+    c.provision();
+    let mut subjects: Vec<String> = {
+        let (_, fs) = c.folder_sync_ok("0");
+        let folder = changes_of(&fs)
+            .adds
+            .into_iter()
+            .find(|f| f.name == "Calendar")
+            .expect("calendar folder");
+        let key = c.sync_init(&folder.server_id);
+        let (_, adds) = c.sync_all(SyncColl::new(&folder.server_id, &key).window(100));
+        adds.iter()
+            .map(|(_, d)| text(d, cal::SUBJECT).to_owned())
+            .collect()
+    };
+    subjects.sort();
+    assert_eq!(subjects, ["Holiday", "Stand-up"]);
+
+    let out_file = files.path().join("out.ics");
+    let out = Command::new(cli_path())
+        .arg("--data")
+        .arg(&data)
+        .args([
+            "export", "--user", ALICE, "--folder", "Calendar", "--format", "ics",
+        ])
+        .arg("--out")
+        .arg(&out_file)
+        .output()
+        .expect("run easd export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&out_file).expect("exported file");
+    assert!(text.contains("UID:s1@google.com\r\n"), "{text}");
+    assert!(
+        text.contains("RRULE:FREQ=WEEKLY;COUNT=5;BYDAY=MO"),
+        "{text}"
+    );
+    assert!(text.contains("DTSTART;VALUE=DATE:20261225\r\n"), "{text}");
+    // What was exported imports as what is there.
+    std::fs::write(&ics, &text).expect("rewrite");
+    let out = import_ok(&data, "Calendar", &ics);
+    assert!(
+        out.contains("imported 0, skipped 2 (already there), failed 0"),
+        "{out}"
+    );
+}
