@@ -12,7 +12,7 @@ use std::rc::Rc;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::audit::{self, Actor};
+use super::audit::{self, Actor, Audited};
 use super::ops::Request;
 use super::reply::Reply;
 use crate::config::AuthConfig;

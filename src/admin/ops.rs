@@ -89,16 +89,10 @@ pub enum Request {
     },
 }
 
-impl Request {
-    /// Runs the request against the store for `actor`, recording it in the audit log when
-    /// it changes something.
-    pub async fn execute(self, store: &Store, auth: &AuthConfig, actor: &Actor) -> Reply {
-        self.execute_streaming(store, auth, actor, None).await
-    }
-
+impl audit::Audited for Request {
     /// The op's name, for log lines and the audit log; never the request itself, which
     /// may hold a password.
-    pub fn op_name(&self) -> &'static str {
+    fn op_name(&self) -> &'static str {
         match self {
             Request::UserAdd { .. } => "user_add",
             Request::UserList => "user_list",
@@ -120,7 +114,7 @@ impl Request {
 
     /// Whether the request changes something (and so goes into the audit log). A backup
     /// changes nothing in the store but copies all of it out: it is logged too.
-    pub fn changes(&self) -> bool {
+    fn changes(&self) -> bool {
         match self {
             Request::UserList
             | Request::Status
@@ -138,6 +132,14 @@ impl Request {
             | Request::Backup { .. }
             | Request::SyncStateReset { .. } => true,
         }
+    }
+}
+
+impl Request {
+    /// Runs the request against the store for `actor`, recording it in the audit log when
+    /// it changes something.
+    pub async fn execute(self, store: &Store, auth: &AuthConfig, actor: &Actor) -> Reply {
+        self.execute_streaming(store, auth, actor, None).await
     }
 
     /// Whether the control socket should stream this request's progress.

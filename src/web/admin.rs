@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use hyper::{Response, StatusCode};
 use maud::{Markup, html};
 
+use super::Visit;
 use super::form::Form;
 use super::page::{self, AdminTab};
-use super::{Visit, i18n::Text};
 use super::{accounts, cert, devices, logs, policies, rules};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
@@ -16,7 +16,6 @@ use crate::govern::registry;
 use crate::http_body::Body;
 use crate::metrics::Lmtp;
 use crate::store::audit::AuditReads;
-use crate::store::model::Access;
 use crate::store::ops::Reads;
 
 /// Audit entries the page shows (the newest); `easd audit --limit` reads further back.
@@ -67,7 +66,7 @@ async fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::St
     let mut by_state: BTreeMap<&str, usize> = BTreeMap::new();
     for d in &devices {
         *by_state
-            .entry(access_label(t, registry::access(d)))
+            .entry(page::access_label(t, registry::access(d)))
             .or_default() += 1;
     }
     let body = html! {
@@ -182,14 +181,6 @@ async fn audit(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::StoreE
         }
     };
     Ok(visit.admin_page(AdminTab::Audit, t.audit_title, false, body))
-}
-
-pub fn access_label(t: &Text, a: Access) -> &'static str {
-    match a {
-        Access::Allow => t.allowed,
-        Access::Block => t.blocked,
-        Access::Quarantine => t.quarantined,
-    }
 }
 
 /// The process's resident set (`/proc/self/statm`, in pages).

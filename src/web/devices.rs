@@ -8,7 +8,6 @@ use hyper::{Response, StatusCode};
 use maud::{Markup, html};
 
 use super::Visit;
-use super::admin::access_label;
 use super::form::Form;
 use super::page::{self, AdminTab};
 use super::rules;
@@ -227,7 +226,7 @@ fn row(visit: &Visit<'_>, d: &DeviceSummary) -> Markup {
             td { (page::when(d.first_seen)) }
             td { (page::when(d.last_sync)) }
             td { (d.wipe) }
-            td { (access_label(t, d.abq)) }
+            td { (page::access_label(t, d.abq)) }
         }
     }
 }

@@ -5,8 +5,9 @@ use bytes::Bytes;
 use hyper::{Response, StatusCode, header};
 use maud::{DOCTYPE, Markup, html};
 
-use super::i18n::Lang;
+use super::i18n::{Lang, Text};
 use crate::http_body::Body;
+use crate::store::model::Access;
 
 /// The one stylesheet, embedded in the binary.
 pub const CSS: &str = include_str!("style.css");
@@ -250,6 +251,15 @@ pub fn with_cookie(mut r: Response<Body>, cookie: header::HeaderValue) -> Respon
     r
 }
 
+/// A device's access state as the pages name it.
+pub fn access_label(t: &Text, a: Access) -> &'static str {
+    match a {
+        Access::Allow => t.allowed,
+        Access::Block => t.blocked,
+        Access::Quarantine => t.quarantined,
+    }
+}
+
 /// A Unix time as the pages show it (UTC, to the second).
 pub fn when(secs: i64) -> String {
     match jiff::Timestamp::from_second(secs) {
@@ -274,8 +284,11 @@ pub fn when(secs: i64) -> String {
 mod tests {
     #[test]
     fn times_as_shown() {
-        assert_eq!(super::when(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(super::when(1_700_000_000), "2023-11-14 22:13:20 UTC");
-        assert_eq!(super::when(i64::MAX), i64::MAX.to_string());
+        assert_eq!(crate::web::page::when(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            crate::web::page::when(1_700_000_000),
+            "2023-11-14 22:13:20 UTC"
+        );
+        assert_eq!(crate::web::page::when(i64::MAX), i64::MAX.to_string());
     }
 }

@@ -7,7 +7,6 @@ use hyper::Response;
 use maud::{Markup, html};
 
 use super::Visit;
-use super::admin::access_label;
 use super::form::Form;
 use super::i18n::Text;
 use super::page::{self, AdminTab};
@@ -38,7 +37,7 @@ fn choose_access(t: &Text, name: &str, selected: Option<Access>) -> Markup {
     html! {
         select name=(name) id=(name) {
             @for a in ACCESS {
-                option value=(access_name(a)) selected[selected == Some(a)] { (access_label(t, a)) }
+                option value=(access_name(a)) selected[selected == Some(a)] { (page::access_label(t, a)) }
             }
         }
     }
@@ -107,7 +106,7 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
                     td { (r.description) }
                     td { (param_name(r.param)) }
                     td { (r.value) }
-                    td { (access_label(t, r.action)) }
+                    td { (page::access_label(t, r.action)) }
                 } } }
             } }
             p {
@@ -137,8 +136,8 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
         div.table { table {
             thead { tr { th { (t.rule_target) } th { (t.action) } } }
             tbody {
-                @for (u, a) in &rules.users { tr { td { "user:" (u) } td { (access_label(t, *a)) } } }
-                @for (d, a) in &rules.domains { tr { td { "domain:" (d) } td { (access_label(t, *a)) } } }
+                @for (u, a) in &rules.users { tr { td { "user:" (u) } td { (page::access_label(t, *a)) } } }
+                @for (d, a) in &rules.domains { tr { td { "domain:" (d) } td { (page::access_label(t, *a)) } } }
             }
         } }
         form.box method="post" action="/admin/rules/target" {
