@@ -14,6 +14,9 @@ use crate::http_body::{Body, plain};
 use crate::tls::acme;
 use crate::web;
 
+/// Each request's future lives as long as its answer takes, a waiting Ping's for up to an
+/// hour, and is as large as its largest arm: so the front ends other than EAS (the web
+/// pages' is several KiB) are boxed, and an idle Ping carries only a pointer for them.
 pub async fn handle(
     app: Rc<App>,
     req: Request<RequestBody>,
@@ -27,16 +30,16 @@ pub async fn handle(
         (what, front::handle(&app, req, peer, secure).await)
     } else if path.eq_ignore_ascii_case(autodiscover::PATH) {
         // Whatever the Host (`autodiscover.<domain>` or the bare domain): the path decides.
-        let answer = autodiscover::handle(&app, req, peer, secure).await;
+        let answer = Box::pin(autodiscover::handle(&app, req, peer, secure)).await;
         ("Autodiscover", answer)
     } else if let Some(token) = path.strip_prefix(acme::CHALLENGE_PREFIX) {
         ("acme", acme_challenge(&app, &req, token))
     } else if path == scrape::PATH {
-        ("metrics", scrape::handle(&app, &req, peer).await)
+        ("metrics", Box::pin(scrape::handle(&app, &req, peer)).await)
     } else if web::owns(path) {
         // The path borrows the request, which the pages consume.
         let path = path.to_owned();
-        ("web", web::handle(&app, req, peer, &path).await)
+        ("web", Box::pin(web::handle(&app, req, peer, &path)).await)
     } else {
         tracing::debug!("{peer}: no route for {path}");
         ("none", plain(StatusCode::NOT_FOUND, "not found\n"))
