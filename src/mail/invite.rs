@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::pim::itip::{self, Busy, Class, Itip, Method, PartStat, Role};
 use crate::pim::tz;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::pim::{Attendee, Event, Exception, Place, Record, Recurrence, Stamp};
+use crate::store::model::pim::{Attendee, Event, Exception, Place, Record, Stamp};
 use crate::store::model::{
     AccountId, CalendarSummary, FolderId, FolderType, GroupwareItem, Summary,
 };
@@ -280,23 +280,10 @@ fn placed(main: &itip::Event, itip: &Itip) -> Event {
             ..Place::default()
         }),
         attendees: main.attendees.iter().map(attendee).collect(),
-        recurrence: main.recurrence.as_ref().map(|r| {
-            let f = r.to_fields();
-            let n = |v: Option<u32>| v.and_then(|v| i32::try_from(v).ok());
-            Recurrence {
-                kind: n(f.kind),
-                occurrences: n(f.occurrences),
-                interval: n(f.interval),
-                week_of_month: n(f.week_of_month),
-                day_of_week: n(f.day_of_week),
-                month_of_year: n(f.month_of_year),
-                until: f.until.map(Stamp),
-                day_of_month: n(f.day_of_month),
-                calendar_type: n(f.calendar_type),
-                is_leap_month: n(f.is_leap_month),
-                first_day_of_week: n(f.first_day_of_week),
-            }
-        }),
+        recurrence: main
+            .recurrence
+            .as_ref()
+            .map(crate::pim::ical::recurrence_record),
         itip_sequence: Some(main.sequence),
         ..Event::default()
     };

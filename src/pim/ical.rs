@@ -284,7 +284,7 @@ fn busy_status(busy: Busy) -> i32 {
 }
 
 /// A checked pattern as the stored Recurrence's numbers ([MS-ASCAL] 2.2.2.37).
-fn recurrence_record(r: &recur::Recurrence) -> RecurrenceRecord {
+pub(crate) fn recurrence_record(r: &recur::Recurrence) -> RecurrenceRecord {
     let f = r.to_fields();
     let n = |v: Option<u32>| v.and_then(|v| i32::try_from(v).ok());
     RecurrenceRecord {
