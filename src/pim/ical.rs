@@ -9,6 +9,11 @@
 //! 3.8.4.4), ORGANIZER, ATTENDEE, CATEGORIES, CLASS, TRANSP and busy status, the plain
 //! text body as DESCRIPTION, the reminder as a VALARM.
 //!
+//! [`scheduling`] writes the same VEVENT as an iTIP message (RFC 5546): METHOD, SEQUENCE,
+//! DTSTAMP = when the message is made, and per method the attendees named (a REQUEST's
+//! all, asked to RSVP; a CANCEL's those told, STATUS:CANCELLED; a REPLY's one, with a
+//! RECURRENCE-ID when it answers for one occurrence).
+//!
 //! Import reads each VEVENT with `pim::itip` (calcard's parser, every zone resolved, every
 //! time in UTC) and turns the VEVENTs of one UID into one record: the series, its EXDATEs
 //! as deleted exceptions, its RECURRENCE-ID VEVENTs as changed ones. A VEVENT that does
@@ -66,13 +71,111 @@ pub struct Imported {
 /// none (its server id); `now` is the DTSTAMP of a record that has none (RFC 5545
 /// 3.6.1: DTSTAMP is required).
 pub fn export<'a>(events: impl IntoIterator<Item = (&'a str, &'a Event)>, now: i64) -> String {
+    calendar(
+        None,
+        events
+            .into_iter()
+            .map(|(uid, event)| (uid, event, Shape::export(event))),
+        now,
+    )
+}
+
+/// An iTIP message about an event (RFC 5546 3.2): its method, and what that changes in
+/// the VEVENT written.
+#[derive(Debug, Clone, Copy)]
+pub enum Scheduling<'a> {
+    /// METHOD:REQUEST (3.2.2): the event with its attendees, each asked to answer.
+    Request,
+    /// METHOD:CANCEL (3.2.5): the event marked STATUS:CANCELLED, naming the attendees
+    /// told.
+    Cancel { attendees: &'a [Attendee] },
+    /// METHOD:REPLY (3.2.3): exactly one ATTENDEE, the one answering, with its
+    /// PARTSTAT; for the whole event, or with `instance` for the occurrence whose
+    /// original start that is (RECURRENCE-ID).
+    Reply {
+        attendee: &'a Attendee,
+        instance: Option<i64>,
+    },
+}
+
+impl Scheduling<'_> {
+    /// The METHOD value, also the Content-Type `method` parameter (RFC 6047 2.4).
+    pub fn method(&self) -> &'static str {
+        match self {
+            Scheduling::Request => "REQUEST",
+            Scheduling::Cancel { .. } => "CANCEL",
+            Scheduling::Reply { .. } => "REPLY",
+        }
+    }
+}
+
+/// The iCalendar object of an iTIP message about `event` (UID `uid` when the record has
+/// none), at revision `sequence` (RFC 5546 2.1.4), made at `now` (its DTSTAMP).
+pub fn scheduling(
+    kind: Scheduling<'_>,
+    uid: &str,
+    event: &Event,
+    sequence: u32,
+    now: i64,
+) -> String {
+    let shape = Shape {
+        method: Some(kind),
+        sequence: Some(sequence),
+        dtstamp: Some(now),
+        attendees: match kind {
+            Scheduling::Request => &event.attendees,
+            Scheduling::Cancel { attendees } => attendees,
+            Scheduling::Reply { attendee, .. } => std::slice::from_ref(attendee),
+        },
+    };
+    calendar(Some(kind.method()), [(uid, event, shape)], now)
+}
+
+/// How one event is written: as it is (an export), or as part of an iTIP message.
+struct Shape<'a> {
+    method: Option<Scheduling<'a>>,
+    sequence: Option<u32>,
+    /// The DTSTAMP of every VEVENT: an iTIP message's is when it was made (RFC 5546
+    /// 2.1.5); an export keeps the record's.
+    dtstamp: Option<i64>,
+    attendees: &'a [Attendee],
+}
+
+impl<'a> Shape<'a> {
+    fn export(event: &'a Event) -> Self {
+        Shape {
+            method: None,
+            sequence: None,
+            dtstamp: None,
+            attendees: &event.attendees,
+        }
+    }
+
+    /// The occurrence a REPLY answers for, if any.
+    fn instance(&self) -> Option<i64> {
+        match self.method {
+            Some(Scheduling::Reply { instance, .. }) => instance,
+            _ => None,
+        }
+    }
+}
+
+/// One VCALENDAR: METHOD when an iTIP message, a VTIMEZONE per zone, the events.
+fn calendar<'a>(
+    method: Option<&str>,
+    events: impl IntoIterator<Item = (&'a str, &'a Event, Shape<'a>)>,
+    now: i64,
+) -> String {
     let mut out = Lines::default();
     out.line("BEGIN:VCALENDAR");
     out.line("VERSION:2.0");
     out.line("PRODID:-//easd//easd export//EN");
+    if let Some(m) = method {
+        out.line(&format!("METHOD:{m}"));
+    }
     let mut zones: Vec<String> = Vec::new();
     let mut body = Lines::default();
-    for (fallback_uid, event) in events {
+    for (fallback_uid, event, shape) in events {
         let zone = EventZone::of(event);
         if let EventZone::Named { id, info, .. } = &zone
             && !zones.contains(id)
@@ -80,7 +183,7 @@ pub fn export<'a>(events: impl IntoIterator<Item = (&'a str, &'a Event)>, now: i
             vtimezone(&mut out, id, info);
             zones.push(id.clone());
         }
-        write_event(&mut body, fallback_uid, event, &zone, now);
+        write_event(&mut body, (fallback_uid, event, &shape), &zone, now);
     }
     out.0.push_str(&body.0);
     out.line("END:VCALENDAR");
@@ -429,22 +532,50 @@ fn offset(minutes: i32) -> String {
     format!("{sign}{:02}{:02}", m / 60, m % 60)
 }
 
-fn write_event(out: &mut Lines, fallback_uid: &str, event: &Event, zone: &EventZone, now: i64) {
+fn write_event(
+    out: &mut Lines,
+    (fallback_uid, event, shape): (&str, &Event, &Shape<'_>),
+    zone: &EventZone,
+    now: i64,
+) {
     let uid = event.uid.as_deref().unwrap_or(fallback_uid);
     let all_day = event.all_day_event == Some(true);
     let start = event.start_time.map_or(now, |s| s.0);
     let end = event.end_time.map_or(start, |s| s.0);
+    let length = end - start;
+    let exported = shape.method.is_none();
+    let request = matches!(shape.method, Some(Scheduling::Request));
+    let dtstamp = |own: Option<Stamp>| utc(shape.dtstamp.or(own.map(|s| s.0)).unwrap_or(now));
     out.line("BEGIN:VEVENT");
     out.line(&format!("UID:{}", text(uid)));
-    out.line(&format!(
-        "DTSTAMP:{}",
-        utc(event.dt_stamp.map_or(now, |s| s.0))
-    ));
-    zone.write(out, "DTSTART", start, all_day);
-    zone.write(out, "DTEND", end, all_day);
+    out.line(&format!("DTSTAMP:{}", dtstamp(event.dt_stamp)));
+    if let Some(seq) = shape.sequence {
+        out.line(&format!("SEQUENCE:{seq}"));
+    }
+    match shape.instance() {
+        // RFC 5546 3.2.3: a REPLY to one occurrence names it by RECURRENCE-ID, with that
+        // occurrence's own times.
+        Some(original) => {
+            let changed = event.exceptions.iter().find(|e| e.original.0 == original);
+            let o_start = changed.and_then(|e| e.start_time).map_or(original, |s| s.0);
+            let o_end = changed
+                .and_then(|e| e.end_time)
+                .map_or(o_start + length, |s| s.0);
+            zone.write(out, "RECURRENCE-ID", original, all_day);
+            zone.write(out, "DTSTART", o_start, all_day);
+            zone.write(out, "DTEND", o_end, all_day);
+        }
+        None => {
+            zone.write(out, "DTSTART", start, all_day);
+            zone.write(out, "DTEND", end, all_day);
+        }
+    }
     if all_day && matches!(zone, EventZone::Named { .. }) {
         // Outlook's mark of an all-day event written in a zone (read by pim::itip).
         out.line("X-MICROSOFT-CDO-ALLDAYEVENT:TRUE");
+    }
+    if matches!(shape.method, Some(Scheduling::Cancel { .. })) {
+        out.line("STATUS:CANCELLED");
     }
     if let Some(s) = &event.subject {
         out.line(&format!("SUMMARY:{}", text(s)));
@@ -456,10 +587,15 @@ fn write_event(out: &mut Lines, fallback_uid: &str, event: &Event, zone: &EventZ
     {
         out.line(&format!("LOCATION:{}", text(name)));
     }
-    if let Some(body) = event.body.as_ref().filter(|b| b.kind == BODY_PLAIN) {
+    if let Some(body) = event
+        .body
+        .as_ref()
+        .filter(|b| b.kind == BODY_PLAIN && (exported || request))
+    {
         out.line(&format!("DESCRIPTION:{}", text(&body.data)));
     }
-    if !event.categories.is_empty() {
+    // Categories are the owner's own filing, not the meeting's.
+    if !event.categories.is_empty() && exported {
         let list: Vec<String> = event.categories.iter().map(|c| text(c)).collect();
         out.line(&format!("CATEGORIES:{}", list.join(",")));
     }
@@ -489,31 +625,11 @@ fn write_event(out: &mut Lines, fallback_uid: &str, event: &Event, zone: &EventZ
     if event.disallow_new_time_proposal == Some(true) {
         out.line("X-MICROSOFT-DISALLOW-COUNTER:TRUE");
     }
-    if let Some(email) = &event.organizer_email {
-        out.line(&format!(
-            "ORGANIZER{}:mailto:{email}",
-            cn(event.organizer_name.as_deref())
-        ));
-    }
-    for a in &event.attendees {
-        let Some(email) = &a.email else { continue };
-        let partstat = match a.attendee_status {
-            Some(STATUS_ACCEPT) => "ACCEPTED",
-            Some(STATUS_DECLINE) => "DECLINED",
-            Some(STATUS_TENTATIVE) => "TENTATIVE",
-            _ => "NEEDS-ACTION",
-        };
-        let role = match a.attendee_type {
-            Some(TYPE_OPTIONAL) => "OPT-PARTICIPANT",
-            Some(TYPE_RESOURCE) => "NON-PARTICIPANT;CUTYPE=RESOURCE",
-            _ => "REQ-PARTICIPANT",
-        };
-        out.line(&format!(
-            "ATTENDEE{};PARTSTAT={partstat};ROLE={role}:mailto:{email}",
-            cn(a.name.as_deref())
-        ));
-    }
-    if let Some(r) = &event.recurrence
+    people(out, event, shape.attendees, request);
+    if let Some(r) = event
+        .recurrence
+        .as_ref()
+        .filter(|_| shape.instance().is_none())
         && let Ok(rule) =
             recur::Recurrence::from_fields(&recurrence_fields!(r)).and_then(|r| r.to_rrule())
     {
@@ -522,7 +638,8 @@ fn write_event(out: &mut Lines, fallback_uid: &str, event: &Event, zone: &EventZ
             zone.write(out, "EXDATE", e.original.0, all_day);
         }
     }
-    if let Some(minutes) = event.reminder {
+    // An alarm is the owner's own; an iTIP message does not set one for its recipients.
+    if let Some(minutes) = event.reminder.filter(|_| exported) {
         out.line("BEGIN:VALARM");
         out.line("ACTION:DISPLAY");
         out.line(&format!(
@@ -533,18 +650,22 @@ fn write_event(out: &mut Lines, fallback_uid: &str, event: &Event, zone: &EventZ
         out.line("END:VALARM");
     }
     out.line("END:VEVENT");
-    if event.recurrence.is_none() {
+    // The changed occurrences go with the series in a file and in a REQUEST (RFC 5546
+    // 3.2.2: the whole recurring event); a REPLY or CANCEL is about the event as a whole.
+    if event.recurrence.is_none() || !(exported || request) {
         return;
     }
     for e in event.exceptions.iter().filter(|e| e.deleted != Some(true)) {
-        let length = end - start;
         let e_all_day = e.all_day_event.unwrap_or(all_day);
         out.line("BEGIN:VEVENT");
         out.line(&format!("UID:{}", text(uid)));
         out.line(&format!(
             "DTSTAMP:{}",
-            utc(e.dt_stamp.or(event.dt_stamp).map_or(now, |s| s.0))
+            dtstamp(e.dt_stamp.or(event.dt_stamp))
         ));
+        if let Some(seq) = shape.sequence {
+            out.line(&format!("SEQUENCE:{seq}"));
+        }
         zone.write(out, "RECURRENCE-ID", e.original.0, all_day);
         let e_start = e.start_time.map_or(e.original.0, |s| s.0);
         zone.write(out, "DTSTART", e_start, e_all_day);
@@ -564,7 +685,49 @@ fn write_event(out: &mut Lines, fallback_uid: &str, event: &Event, zone: &EventZ
         if let Some(name) = location.and_then(|l| l.display_name.as_ref()) {
             out.line(&format!("LOCATION:{}", text(name)));
         }
+        if request {
+            people(
+                out,
+                event,
+                e.attendees.as_deref().unwrap_or(shape.attendees),
+                true,
+            );
+        }
         out.line("END:VEVENT");
+    }
+}
+
+/// ORGANIZER and the ATTENDEE lines of `attendees`; in a REQUEST each is asked to answer
+/// (RSVP, RFC 5545 3.2.17) unless the organizer asked for no answers.
+fn people(out: &mut Lines, event: &Event, attendees: &[Attendee], request: bool) {
+    if let Some(email) = &event.organizer_email {
+        out.line(&format!(
+            "ORGANIZER{}:mailto:{email}",
+            cn(event.organizer_name.as_deref())
+        ));
+    }
+    let rsvp = if request && event.response_requested != Some(false) {
+        ";RSVP=TRUE"
+    } else {
+        ""
+    };
+    for a in attendees {
+        let Some(email) = &a.email else { continue };
+        let partstat = match a.attendee_status {
+            Some(STATUS_ACCEPT) => "ACCEPTED",
+            Some(STATUS_DECLINE) => "DECLINED",
+            Some(STATUS_TENTATIVE) => "TENTATIVE",
+            _ => "NEEDS-ACTION",
+        };
+        let role = match a.attendee_type {
+            Some(TYPE_OPTIONAL) => "OPT-PARTICIPANT",
+            Some(TYPE_RESOURCE) => "NON-PARTICIPANT;CUTYPE=RESOURCE",
+            _ => "REQ-PARTICIPANT",
+        };
+        out.line(&format!(
+            "ATTENDEE{};PARTSTAT={partstat};ROLE={role}{rsvp}:mailto:{email}",
+            cn(a.name.as_deref())
+        ));
     }
 }
 

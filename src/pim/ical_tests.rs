@@ -366,3 +366,124 @@ fn garbage_and_orphans_are_reported_never_a_panic() {
         got.rejected
     );
 }
+
+/// An iTIP message as `pim::itip` (calcard) reads it.
+fn read_itip(text: &str) -> itip::Itip {
+    itip::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+#[test]
+fn a_request_carries_method_sequence_every_attendee_and_the_series() {
+    let event = meeting();
+    let now = at("2026-03-01T12:00:00Z");
+    let text = scheduling(Scheduling::Request, "fallback", &event, 2, now);
+    let got = read_itip(&text);
+    assert_eq!(got.method, Some(itip::Method::Request));
+    let main = got.main_event().unwrap();
+    assert_eq!(main.uid, "weekly-1@example.com");
+    assert_eq!(main.sequence, 2);
+    assert_eq!(
+        main.dtstamp,
+        Some(now),
+        "DTSTAMP is when the message is made"
+    );
+    assert_eq!(main.start, at("2026-03-16T08:00:00Z"));
+    assert!(main.recurrence.is_some());
+    assert_eq!(main.exdates, vec![at("2026-03-23T08:00:00Z")]);
+    assert_eq!(main.attendees.len(), 3);
+    assert!(main.attendees.iter().all(|a| a.rsvp), "{text}");
+    assert_eq!(
+        main.organizer.as_ref().map(|o| o.address.as_str()),
+        Some("boss@example.com")
+    );
+    // The moved occurrence goes along, at the same revision.
+    let moved = got
+        .events
+        .iter()
+        .find(|e| e.recurrence_id == Some(at("2026-03-30T07:00:00Z")))
+        .expect("the changed occurrence");
+    assert_eq!(moved.sequence, 2);
+    assert_eq!(moved.start, at("2026-03-30T09:00:00Z"));
+    assert!(
+        !text.contains("BEGIN:VALARM"),
+        "no alarm is imposed: {text}"
+    );
+}
+
+#[test]
+fn a_reply_names_only_the_answering_attendee_and_an_instance_by_recurrence_id() {
+    let event = meeting();
+    let me = person("bob@example.com", "Bob", STATUS_ACCEPT, TYPE_OPTIONAL);
+    let now = at("2026-03-02T08:00:00Z");
+    let whole = scheduling(
+        Scheduling::Reply {
+            attendee: &me,
+            instance: None,
+        },
+        "x",
+        &event,
+        0,
+        now,
+    );
+    let got = read_itip(&whole);
+    assert_eq!(got.method, Some(itip::Method::Reply));
+    assert_eq!(
+        got.events.len(),
+        1,
+        "no changed occurrences in a reply: {whole}"
+    );
+    let e = &got.events[0];
+    assert_eq!(e.attendees.len(), 1);
+    assert_eq!(e.attendees[0].person.address, "bob@example.com");
+    assert_eq!(e.attendees[0].partstat, itip::PartStat::Accepted);
+    assert!(e.organizer.is_some(), "ORGANIZER is always written");
+    assert!(!whole.contains("DESCRIPTION:"), "{whole}");
+
+    let one = scheduling(
+        Scheduling::Reply {
+            attendee: &me,
+            instance: Some(at("2026-03-30T07:00:00Z")),
+        },
+        "x",
+        &event,
+        1,
+        now,
+    );
+    let got = read_itip(&one);
+    let e = &got.events[0];
+    assert_eq!(e.recurrence_id, Some(at("2026-03-30T07:00:00Z")));
+    // The moved occurrence's own time.
+    assert_eq!(e.start, at("2026-03-30T09:00:00Z"));
+    assert_eq!(e.sequence, 1);
+    assert!(e.recurrence.is_none(), "{one}");
+}
+
+#[test]
+fn a_cancel_is_marked_cancelled_and_names_only_those_told() {
+    let event = meeting();
+    let told = [person(
+        "room4@example.com",
+        "Room 4",
+        STATUS_NOT_RESPONDED,
+        TYPE_RESOURCE,
+    )];
+    let text = scheduling(
+        Scheduling::Cancel { attendees: &told },
+        "x",
+        &event,
+        3,
+        at("2026-03-03T00:00:00Z"),
+    );
+    assert!(text.contains("\r\nMETHOD:CANCEL\r\n"), "{text}");
+    assert!(text.contains("\r\nSTATUS:CANCELLED\r\n"), "{text}");
+    let got = read_itip(&text);
+    assert_eq!(got.method, Some(itip::Method::Cancel));
+    assert_eq!(got.events.len(), 1);
+    assert_eq!(got.events[0].sequence, 3);
+    let to: Vec<_> = got.events[0]
+        .attendees
+        .iter()
+        .map(|a| a.person.address.as_str())
+        .collect();
+    assert_eq!(to, ["room4@example.com"]);
+}

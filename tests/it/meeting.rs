@@ -516,6 +516,18 @@ fn respond(
     request: &str,
     instance: Option<&str>,
 ) -> (String, Option<String>) {
+    respond_with(c, (answer, collection, request), instance, None)
+}
+
+/// One MeetingResponse Request, with a 16.x SendResponse when `send` is set (its Body
+/// text, or an empty SendResponse).
+#[track_caller]
+fn respond_with(
+    c: &EasClient,
+    (answer, collection, request): (&str, &str, &str),
+    instance: Option<&str>,
+    send: Option<Option<&str>>,
+) -> (String, Option<String>) {
     use easd::wbxml::tag::meetingresponse as mr;
     let mut r = Element::new(mr::REQUEST)
         .text_child(mr::USER_RESPONSE, answer)
@@ -523,6 +535,17 @@ fn respond(
         .text_child(mr::REQUEST_ID, request);
     if let Some(i) = instance {
         r.push_text(mr::INSTANCE_ID, i);
+    }
+    if let Some(body) = send {
+        let mut e = Element::new(mr::SEND_RESPONSE);
+        if let Some(text) = body {
+            e.push(
+                Element::new(asb::BODY)
+                    .text_child(asb::TYPE, "1")
+                    .text_child(asb::DATA, text),
+            );
+        }
+        r.push(e);
     }
     let out = c.call(
         "MeetingResponse",
@@ -533,6 +556,28 @@ fn respond(
     (
         result.text_of(mr::STATUS).unwrap_or_default().to_owned(),
         result.text_of(mr::CALENDAR_ID).map(str::to_owned),
+    )
+}
+
+/// A mailed iTIP message: its recipients, its Content-Type method, the text part, and
+/// the calendar read back.
+#[track_caller]
+fn itip_of(m: &SmtpMessage) -> (Vec<String>, String, String, easd::pim::itip::Itip) {
+    let (text, method) =
+        easd::mail::mime::calendar(&m.data).unwrap_or_else(|| panic!("no calendar: {}", m.text()));
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&m.data)
+        .expect("a message");
+    let note = parsed
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_default();
+    let itip = easd::pim::itip::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (
+        m.recipients.clone(),
+        method.unwrap_or_default().to_ascii_uppercase(),
+        note,
+        itip,
     )
 }
 
@@ -635,4 +680,122 @@ fn meeting_response_from_the_inbox_and_the_calendar() {
     let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
     assert_eq!(out.deletes, vec![event.clone()]);
     assert_eq!(respond(&c, "1", &cal_folder, &event, None), two, "gone");
+}
+
+/// 16.x SendResponse ([MS-ASCMD] 2.2.3.163): the server mails the iTIP REPLY to the
+/// organizer (RFC 5546 3.2.3: one ATTENDEE, the user, with the answer's PARTSTAT; the
+/// UID and SEQUENCE of the invitation), with the Body as its text, and files it in Sent
+/// Items. Without SendResponse, or at 14.1, nothing is sent. A relay that is down does
+/// not undo the answer: Status 1 and the event updated.
+#[test]
+fn a_16_1_send_response_mails_the_reply_to_the_organizer() {
+    let (sink, s) = relaying_server_with(&[BOB]);
+    s.deliver(&[BOB], &outlook_invitation(3, 15));
+    let (c, adds) = inbox(&s, "16.1");
+    let inbox_id = c.folder_of_type(INBOX);
+    let cal_folder = c.folder_of_type(CALENDAR);
+    let key = c.sync_init(&cal_folder);
+    let (key, events) = c.sync_all(SyncColl::new(&cal_folder, &key).window(100));
+    let event = events[0].0.clone();
+
+    let (status, calendar_id) = respond_with(
+        &c,
+        ("1", &inbox_id, &adds[0].0),
+        None,
+        Some(Some("See you there")),
+    );
+    assert_eq!(
+        (status.as_str(), calendar_id.as_deref()),
+        ("1", Some(event.as_str()))
+    );
+    let sent = sink.messages();
+    assert_eq!(sent.len(), 1, "one reply");
+    let (to, method, note, itip) = itip_of(&sent[0]);
+    assert_eq!(to, ["olga@example.org"]);
+    assert_eq!(sent[0].from, BOB);
+    assert_eq!(method, "REPLY");
+    assert_eq!(note.trim(), "See you there");
+    assert_eq!(itip.method, Some(easd::pim::itip::Method::Reply));
+    let reply = itip.main_event().expect("a VEVENT");
+    assert_eq!(reply.uid, UID);
+    assert_eq!(reply.sequence, 3, "the invitation's SEQUENCE");
+    assert_eq!(
+        reply.organizer.as_ref().map(|o| o.address.as_str()),
+        Some("olga@example.org")
+    );
+    assert_eq!(reply.attendees.len(), 1);
+    assert_eq!(reply.attendees[0].person.address, BOB);
+    assert_eq!(
+        reply.attendees[0].partstat,
+        easd::pim::itip::PartStat::Accepted
+    );
+    assert!(sent[0].text().contains("Subject: Accepted: Planning"));
+    // A copy in Sent Items, as SendMail files one.
+    let sent_items = c.folder_of_type(5);
+    let skey = c.sync_init(&sent_items);
+    let (_, copies) = c.sync_all(SyncColl::new(&sent_items, &skey).window(100));
+    assert_eq!(copies.len(), 1);
+    assert_eq!(copies[0].1.text_of(em::SUBJECT), Some("Accepted: Planning"));
+
+    // Without SendResponse: the client sends its own, the server nothing.
+    let (status, _) = respond(&c, "2", &cal_folder, &event, None);
+    assert_eq!(status, "1");
+    assert_eq!(sink.messages().len(), 1);
+
+    // An empty SendResponse: a reply without text, one occurrence by RECURRENCE-ID.
+    let (status, _) = respond_with(
+        &c,
+        ("2", &cal_folder, &event),
+        Some("2026-07-22T08:00:00.000Z"),
+        Some(None),
+    );
+    assert_eq!(status, "1");
+    let sent = sink.messages();
+    assert_eq!(sent.len(), 2);
+    let (_, _, note, itip) = itip_of(&sent[1]);
+    assert_eq!(note.trim(), "");
+    let reply = &itip.events[0];
+    assert_eq!(
+        reply.recurrence_id,
+        Some(1_784_707_200),
+        "2026-07-22T08:00:00Z"
+    );
+    assert_eq!(
+        reply.attendees[0].partstat,
+        easd::pim::itip::PartStat::Tentative
+    );
+
+    // At 14.1 SendResponse is no element of the command: ignored, nothing sent.
+    let mut c14 = s.eas(BOB, "old141").with_version("14.1");
+    c14.provision();
+    let (status, _) = respond_with(&c14, ("1", &cal_folder, &event), None, Some(Some("x")));
+    assert_eq!(status, "1");
+    assert_eq!(sink.messages().len(), 2);
+
+    // The relay down: the answer stands (declined: the event leaves the calendar).
+    sink.set_mode(SinkMode::Refuse);
+    let (status, calendar_id) =
+        respond_with(&c, ("3", &cal_folder, &event), None, Some(Some("Sorry")));
+    assert_eq!((status.as_str(), calendar_id), ("1", None));
+    assert_eq!(sink.messages().len(), 2, "nothing was accepted");
+    let out = c.sync1(&SyncColl::new(&cal_folder, &key).window(100));
+    assert_eq!(out.deletes, vec![event], "{:?}", out.raw);
+}
+
+/// A relay that is not there at all (nothing listens where it is configured): the
+/// answer is recorded and the failure logged, no panic.
+#[test]
+fn send_response_without_a_reachable_relay_still_answers() {
+    let s = start_server(|c| {
+        c.relay.host = "127.0.0.1".into();
+        c.relay.port = 9;
+        c.relay.timeout_seconds = 2;
+    });
+    s.add_user(BOB);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+    let (c, adds) = inbox(&s, "16.1");
+    let inbox_id = c.folder_of_type(INBOX);
+    let (status, calendar_id) = respond_with(&c, ("1", &inbox_id, &adds[0].0), None, Some(None));
+    assert_eq!(status, "1");
+    assert!(calendar_id.is_some());
 }

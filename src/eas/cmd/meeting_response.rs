@@ -5,11 +5,18 @@
 //! removed) through `mail::invite::respond`; a meeting request message answered from the
 //! Inbox goes to Deleted Items (where Exchange puts it), or is deleted when there is none.
 //! The answer's CalendarId is the event's ServerId, absent for a decline (2.2.3.18).
+//!
+//! At 16.x a Request with SendResponse (2.2.3.163) also has the server mail the iTIP
+//! REPLY to the organizer (`mail::imip::reply`), after the calendar change is committed;
+//! below 16.0, or without SendResponse, nothing is sent (the client sends its own,
+//! 2.2.1.11). The spec has no Status for a reply that could not be mailed: the answer is
+//! the calendar's (Status 1), and the failure is logged.
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::mail::imip::{self, Note};
 use crate::mail::invite::{self, Answer, Responded};
 use crate::proto::datetime::parse_datetime;
 use crate::proto::ids::ItemRef;
@@ -17,9 +24,11 @@ use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::pim::{Event, Record};
 use crate::store::model::{AccountId, FolderId, FolderType, MeetingMessageType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx, now};
+use crate::wbxml::tag::airsyncbase as base;
 use crate::wbxml::{Element, tag::meetingresponse as mr};
 
 command_status! {
@@ -41,6 +50,25 @@ struct Asked {
     answer: Option<Answer>,
     /// `Some(None)`: an InstanceId that is no date-time.
     instance: Option<Option<i64>>,
+    /// 16.x SendResponse: mail the REPLY, with this text (`None`: no body).
+    send: Option<Option<Note>>,
+}
+
+/// A SendResponse's text: its airsyncbase:Body ([MS-ASAIRS] 2.2.2.9; Type 1 plain, 2
+/// HTML). An RTF body (Type 3) is not turned into text: the reply goes without one.
+fn send_response(e: &Element) -> Option<Note> {
+    let body = e.find(base::BODY)?;
+    let data = body.text_of(base::DATA).unwrap_or_default().to_owned();
+    match body.text_of(base::TYPE).map(str::trim) {
+        Some("2") => Some(Note::Html(data)),
+        Some("1") | None => Some(Note::Plain(data)),
+        Some(other) => {
+            tracing::info!(
+                "MeetingResponse: a SendResponse Body of Type {other} is sent without its text"
+            );
+            None
+        }
+    }
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
@@ -65,6 +93,8 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     };
     // InstanceId is a 14.1 element ([MS-ASCMD] 2.2.3.88.1).
     let instances = ctx.req.version >= ProtocolVersion::V14_1;
+    // SendResponse is a 16.0 element ([MS-ASCMD] 2.2.3.163).
+    let sends = ctx.req.version >= ProtocolVersion::V16_0;
     let asked: Vec<Asked> = requests
         .into_iter()
         .map(|r| Asked {
@@ -75,6 +105,10 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .text_of(mr::INSTANCE_ID)
                 .filter(|_| instances)
                 .map(parse_datetime),
+            send: r
+                .find(mr::SEND_RESPONSE)
+                .filter(|_| sends)
+                .map(send_response),
         })
         .collect();
     let mut out = Element::new(mr::MEETING_RESPONSE);
@@ -135,23 +169,74 @@ async fn answer_one(ctx: &Ctx<'_>, a: &Asked) -> Result<(Status, Option<String>)
         return invalid("no meeting request or event of this account by that id");
     };
     let at = now();
-    let done = (ctx.app.store)
+    let (done, answered) = (ctx.app.store)
         .write(move |w: &mut WriteCtx| {
+            // The event as it was answered: a declined one is gone after `respond`.
+            let answered = match w.groupware_item(account, calendar, event)? {
+                Some(item) => match item.record {
+                    Record::Event(e) => Some(*e),
+                    _ => None,
+                },
+                None => None,
+            };
             let done = invite::respond(w, account, (calendar, event), answer, instance, at)?;
             if let (Source::Message(folder, id), Responded::Kept(_) | Responded::Removed) =
                 (&source, done)
             {
                 put_away(w, account, *folder, *id)?;
             }
-            Ok(done)
+            Ok((done, answered))
         })
         .await?;
+    if let (Some(note), Responded::Kept(_) | Responded::Removed, Some(event)) =
+        (&a.send, done, &answered)
+    {
+        mail_reply(ctx, event, answer, instance, note.clone(), at).await;
+    }
     Ok(match done {
         Responded::Kept(id) => (Status::Ok, Some(ItemRef::new(calendar, id).to_string())),
         Responded::Removed => (Status::Ok, None),
         Responded::Gone => return invalid("the event is gone"),
         Responded::NoSuchInstance => return invalid("an InstanceId for a single event"),
     })
+}
+
+/// Mails the REPLY for a committed answer; a failure is logged, the answer stands.
+async fn mail_reply(
+    ctx: &Ctx<'_>,
+    event: &Event,
+    answer: Answer,
+    instance: Option<i64>,
+    note: Option<Note>,
+    at: i64,
+) {
+    let sender = imip::Sender {
+        email: &ctx.account.email,
+        name: &ctx.account.display_name,
+        hostname: &ctx.app.cfg.hostname,
+        now: at,
+    };
+    let Some(out) = imip::reply(&sender, event, answer, instance, note) else {
+        tracing::info!(
+            who = ctx.who(),
+            uid = event.uid.as_deref().unwrap_or_default(),
+            "MeetingResponse: SendResponse for a meeting without an organizer; no reply sent"
+        );
+        return;
+    };
+    match imip::send(&ctx.app.store, &ctx.app.cfg, ctx.account, out).await {
+        Ok(()) => tracing::info!(
+            who = ctx.who(),
+            uid = event.uid.as_deref().unwrap_or_default(),
+            "MeetingResponse: reply sent to the organizer"
+        ),
+        Err(e) => tracing::warn!(
+            who = ctx.who(),
+            uid = event.uid.as_deref().unwrap_or_default(),
+            error = %e,
+            "MeetingResponse: the reply to the organizer was not sent; the calendar keeps the answer"
+        ),
+    }
 }
 
 /// An event: its calendar folder and id.

@@ -1,0 +1,289 @@
+//! The meeting messages the server mails on the user's behalf (iMIP, RFC 6047): at 16.x
+//! the REPLY of a MeetingResponse with SendResponse ([MS-ASCMD] 2.2.3.163), and the
+//! REQUEST and CANCEL of a meeting the user organizes on a device ([MS-ASCMD] 3.1.5.5).
+//!
+//! A message is multipart/alternative: a text part, then the iCalendar object
+//! (`pim::ical::scheduling`) as `text/calendar; method=…` (RFC 6047 2.2–2.4). It goes out
+//! through the SendMail path (`submit`): the relay for remote recipients, local delivery
+//! for the server's own, a copy in Sent Items.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::mime::MimePart;
+
+use super::invite::Answer;
+use super::submit::{self, Submission, SubmitError};
+use crate::config::Config;
+use crate::pim::ical::{self, Scheduling};
+use crate::store::Store;
+use crate::store::model::Account;
+use crate::store::model::pim::{Attendee, Event};
+
+/// [MS-ASCAL] 2.2.2.4 AttendeeStatus: 2 tentative, 3 accepted, 4 declined.
+const STATUS_TENTATIVE: i32 = 2;
+const STATUS_ACCEPTED: i32 = 3;
+const STATUS_DECLINED: i32 = 4;
+
+/// The text a message carries beside its iCalendar object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Plain(String),
+    Html(String),
+}
+
+/// One message to mail: who to, and its bytes.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub raw: Vec<u8>,
+}
+
+/// Who a message is from (the account's address and display name), and when.
+pub struct Sender<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    /// The server's host name (Message-ID).
+    pub hostname: &'a str,
+    pub now: i64,
+}
+
+/// The REPLY of `sender` to the organizer of `event` for `answer` (RFC 5546 3.2.3): the
+/// user as the one ATTENDEE with its PARTSTAT, the event's SEQUENCE, a RECURRENCE-ID when
+/// answering for the occurrence that started at `instance`. The text is the client's
+/// SendResponse Body; without one the message has none ([MS-ASCMD] 2.2.3.163: "an empty
+/// SendResponse … an email with no body"). `None` when the event names no organizer.
+pub fn reply(
+    sender: &Sender<'_>,
+    event: &Event,
+    answer: Answer,
+    instance: Option<i64>,
+    note: Option<Note>,
+) -> Option<Outgoing> {
+    let organizer = event.organizer_email.as_deref().filter(|o| !o.is_empty())?;
+    let mut attendee = event
+        .attendees
+        .iter()
+        .find(|a| {
+            a.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(sender.email))
+        })
+        .cloned()
+        .unwrap_or_else(|| Attendee {
+            email: Some(sender.email.to_owned()),
+            name: Some(sender.name.to_owned()).filter(|n| !n.is_empty()),
+            ..Attendee::default()
+        });
+    attendee.attendee_status = Some(match answer {
+        Answer::Accept => STATUS_ACCEPTED,
+        Answer::Tentative => STATUS_TENTATIVE,
+        Answer::Decline => STATUS_DECLINED,
+    });
+    let kind = Scheduling::Reply {
+        attendee: &attendee,
+        instance,
+    };
+    let calendar = ical::scheduling(
+        kind,
+        "",
+        event,
+        event.itip_sequence.unwrap_or(0),
+        sender.now,
+    );
+    let subject = format!(
+        "{}: {}",
+        match answer {
+            Answer::Accept => "Accepted",
+            Answer::Tentative => "Tentative",
+            Answer::Decline => "Declined",
+        },
+        event.subject.as_deref().unwrap_or_default()
+    );
+    let to = [(event.organizer_name.as_deref(), organizer)];
+    Some(message(sender, &to, &subject, note, kind, &calendar))
+}
+
+/// A REQUEST or CANCEL from the organizer `sender` about `event` at revision `sequence`,
+/// to `to` (the attendees invited or told). `None` when none of them has an address.
+pub fn organizer_notice(
+    sender: &Sender<'_>,
+    event: &Event,
+    kind: Scheduling<'_>,
+    to: &[Attendee],
+    sequence: u32,
+) -> Option<Outgoing> {
+    let to: Vec<(Option<&str>, &str)> = to
+        .iter()
+        .filter_map(|a| Some((a.name.as_deref(), a.email.as_deref()?)))
+        .collect();
+    if to.is_empty() {
+        return None;
+    }
+    let calendar = ical::scheduling(kind, "", event, sequence, sender.now);
+    let title = event.subject.as_deref().unwrap_or_default();
+    let subject = match kind {
+        Scheduling::Cancel { .. } => format!("Canceled: {title}"),
+        _ if sequence > 0 => format!("Updated: {title}"),
+        _ => title.to_owned(),
+    };
+    let note = event
+        .body
+        .as_ref()
+        .filter(|b| b.kind == 1)
+        .map(|b| Note::Plain(b.data.clone()));
+    Some(message(sender, &to, &subject, note, kind, &calendar))
+}
+
+/// The multipart/alternative message of RFC 6047 2.4: the text, then the calendar.
+fn message(
+    sender: &Sender<'_>,
+    to: &[(Option<&str>, &str)],
+    subject: &str,
+    note: Option<Note>,
+    kind: Scheduling<'_>,
+    calendar: &str,
+) -> Outgoing {
+    let text = match note {
+        Some(Note::Html(html)) => MimePart::new("text/html", html),
+        Some(Note::Plain(text)) => MimePart::new("text/plain", text),
+        None => MimePart::new("text/plain", String::new()),
+    };
+    let calendar_type = ContentType::new("text/calendar")
+        .attribute("method", kind.method())
+        .attribute("charset", "utf-8");
+    let to = Address::new_list(
+        to.iter()
+            .map(|(name, email)| {
+                Address::new_address(name.map(|n| n.to_owned()), email.to_string())
+            })
+            .collect(),
+    );
+    let name = Some(sender.name.to_owned()).filter(|n| !n.is_empty());
+    let raw = MessageBuilder::new()
+        .from(Address::new_address(name, sender.email.to_owned()))
+        .to(to)
+        .subject(subject)
+        .date(sender.now)
+        .message_id(format!(
+            "{:032x}@{}",
+            rand::random::<u128>(),
+            sender.hostname
+        ))
+        .body(MimePart::new(
+            "multipart/alternative",
+            vec![text, MimePart::new(calendar_type, calendar.to_owned())],
+        ))
+        .write_to_vec()
+        // Writing into a Vec cannot fail.
+        .unwrap_or_default();
+    Outgoing { raw }
+}
+
+/// Mails `out` as `account` through the SendMail path, with a Sent Items copy as
+/// SendMail's default (SaveInSentItems) makes.
+pub async fn send(
+    store: &Store,
+    cfg: &Config,
+    account: &Account,
+    out: Outgoing,
+) -> Result<(), SubmitError> {
+    let sub = Submission {
+        raw: out.raw,
+        save_in_sent: true,
+        client_id: None,
+        source: None,
+        draft: None,
+    };
+    submit::submit(store, cfg, account, sub).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pim::itip::{self, PartStat};
+    use crate::store::model::pim::Stamp;
+
+    fn sender(now: i64) -> Sender<'static> {
+        Sender {
+            email: "bob@example.com",
+            name: "Bob B",
+            hostname: "mail.example.com",
+            now,
+        }
+    }
+
+    fn invited() -> Event {
+        Event {
+            uid: Some("m-1@example.org".into()),
+            subject: Some("Budget".into()),
+            start_time: Some(Stamp(1_800_000_000)),
+            end_time: Some(Stamp(1_800_003_600)),
+            organizer_email: Some("boss@example.org".into()),
+            organizer_name: Some("The Boss".into()),
+            attendees: vec![Attendee {
+                email: Some("BOB@example.com".into()),
+                name: Some("Bob".into()),
+                attendee_status: Some(5),
+                ..Attendee::default()
+            }],
+            itip_sequence: Some(2),
+            ..Event::default()
+        }
+    }
+
+    fn calendar_part(raw: &[u8]) -> (String, Option<String>, String) {
+        let m = mail_parser::MessageParser::default().parse(raw).unwrap();
+        let (text, method) = crate::mail::mime::calendar(raw).expect("a calendar part");
+        let first = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+        (text, method, first)
+    }
+
+    #[test]
+    fn a_reply_goes_to_the_organizer_with_the_users_partstat_and_the_sequence() {
+        let sender = sender(1_799_000_000);
+        let out = reply(
+            &sender,
+            &invited(),
+            Answer::Accept,
+            None,
+            Some(Note::Plain("See you there".into())),
+        )
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.raw);
+        assert!(text.contains("Subject: Accepted: Budget"), "{text}");
+        assert!(text.contains("boss@example.org"), "{text}");
+        assert!(text.contains("multipart/alternative"), "{text}");
+        let (ics, method, note) = calendar_part(&out.raw);
+        assert_eq!(
+            method.as_deref().map(str::to_ascii_uppercase).as_deref(),
+            Some("REPLY")
+        );
+        assert_eq!(note, "See you there");
+        let got = itip::parse(&ics).unwrap();
+        let e = got.main_event().unwrap();
+        assert_eq!(e.uid, "m-1@example.org");
+        assert_eq!(e.sequence, 2);
+        assert_eq!(e.attendees.len(), 1);
+        assert_eq!(e.attendees[0].partstat, PartStat::Accepted);
+        assert_eq!(e.attendees[0].person.name.as_deref(), Some("Bob"));
+    }
+
+    #[test]
+    fn a_reply_without_an_organizer_is_not_made() {
+        let sender = sender(0);
+        let mut event = invited();
+        event.organizer_email = None;
+        assert!(reply(&sender, &event, Answer::Decline, None, None).is_none());
+    }
+
+    #[test]
+    fn a_notice_to_no_address_is_not_made() {
+        let sender = sender(0);
+        let nobody = [Attendee {
+            name: Some("No address".into()),
+            ..Attendee::default()
+        }];
+        let made = organizer_notice(&sender, &invited(), Scheduling::Request, &nobody, 0);
+        assert!(made.is_none());
+    }
+}
