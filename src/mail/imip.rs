@@ -16,6 +16,7 @@ use super::invite::Answer;
 use super::submit::{self, Submission, SubmitError};
 use crate::config::Config;
 use crate::pim::ical::{self, Scheduling};
+use crate::pim::schedule::{Method, Notice};
 use crate::store::Store;
 use crate::store::model::Account;
 use crate::store::model::pim::{Attendee, Event};
@@ -24,6 +25,8 @@ use crate::store::model::pim::{Attendee, Event};
 const STATUS_TENTATIVE: i32 = 2;
 const STATUS_ACCEPTED: i32 = 3;
 const STATUS_DECLINED: i32 = 4;
+/// [MS-ASAIRS] 2.2.2.41.1 Body Type 1: plain text.
+const BODY_PLAIN: u8 = 1;
 
 /// The text a message carries beside its iCalendar object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,35 +106,64 @@ pub fn reply(
     Some(message(sender, &to, &subject, note, kind, &calendar))
 }
 
-/// A REQUEST or CANCEL from the organizer `sender` about `event` at revision `sequence`,
-/// to `to` (the attendees invited or told). `None` when none of them has an address.
-pub fn organizer_notice(
-    sender: &Sender<'_>,
-    event: &Event,
-    kind: Scheduling<'_>,
-    to: &[Attendee],
-    sequence: u32,
-) -> Option<Outgoing> {
-    let to: Vec<(Option<&str>, &str)> = to
-        .iter()
-        .filter_map(|a| Some((a.name.as_deref(), a.email.as_deref()?)))
-        .collect();
+/// The REQUEST or CANCEL `n` the organizer `sender` owes its attendees (`pim::schedule`).
+/// `None` when none of them has an address.
+pub fn notice(sender: &Sender<'_>, n: &Notice) -> Option<Outgoing> {
+    let to: Vec<(Option<&str>, &str)> =
+        n.to.iter()
+            .filter_map(|a| Some((a.name.as_deref(), a.email.as_deref()?)))
+            .collect();
     if to.is_empty() {
         return None;
     }
-    let calendar = ical::scheduling(kind, "", event, sequence, sender.now);
-    let title = event.subject.as_deref().unwrap_or_default();
-    let subject = match kind {
-        Scheduling::Cancel { .. } => format!("Canceled: {title}"),
-        _ if sequence > 0 => format!("Updated: {title}"),
-        _ => title.to_owned(),
+    let kind = n.scheduling();
+    let calendar = ical::scheduling(kind, "", &n.event, n.sequence, sender.now);
+    let title = n.event.subject.as_deref().unwrap_or_default();
+    let subject = match n.method {
+        Method::Cancel => format!("Canceled: {title}"),
+        Method::Request if n.sequence > 0 => format!("Updated: {title}"),
+        Method::Request => title.to_owned(),
     };
-    let note = event
+    let note = n
+        .event
         .body
         .as_ref()
-        .filter(|b| b.kind == 1)
+        .filter(|b| b.kind == BODY_PLAIN)
         .map(|b| Note::Plain(b.data.clone()));
     Some(message(sender, &to, &subject, note, kind, &calendar))
+}
+
+/// Mails the notices a committed Sync owes, one after the other; a failure is logged
+/// (the change itself stands: it was committed and answered).
+pub async fn send_notices(
+    store: &Store,
+    cfg: &Config,
+    account: &Account,
+    notices: &[Notice],
+    now: i64,
+) {
+    let sender = Sender {
+        email: &account.email,
+        name: &account.display_name,
+        hostname: &cfg.hostname,
+        now,
+    };
+    for n in notices {
+        let uid = n.event.uid.as_deref().unwrap_or_default();
+        let Some(out) = notice(&sender, n) else {
+            continue;
+        };
+        match send(store, cfg, account, out).await {
+            Ok(()) => tracing::info!(
+                account = %account.email, uid, method = n.scheduling().method(),
+                sequence = n.sequence, "meeting message sent to the attendees"
+            ),
+            Err(e) => tracing::warn!(
+                account = %account.email, uid, method = n.scheduling().method(),
+                error = %e, "meeting message not sent"
+            ),
+        }
+    }
 }
 
 /// The multipart/alternative message of RFC 6047 2.4: the text, then the calendar.
@@ -283,7 +315,12 @@ mod tests {
             name: Some("No address".into()),
             ..Attendee::default()
         }];
-        let made = organizer_notice(&sender, &invited(), Scheduling::Request, &nobody, 0);
-        assert!(made.is_none());
+        let n = Notice {
+            method: Method::Request,
+            event: invited(),
+            to: nobody.to_vec(),
+            sequence: 0,
+        };
+        assert!(notice(&sender, &n).is_none());
     }
 }

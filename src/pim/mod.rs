@@ -8,4 +8,5 @@ pub mod goid;
 pub mod ical;
 pub mod itip;
 pub mod recur;
+pub mod schedule;
 pub mod tz;

@@ -799,3 +799,181 @@ fn send_response_without_a_reachable_relay_still_answers() {
     assert_eq!(status, "1");
     assert!(calendar_id.is_some());
 }
+
+const OLGA: &str = "olga@example.com";
+
+/// A meeting as a device adds it: MeetingStatus 1 (the user organizes it), its
+/// attendees, weekly on Mondays.
+fn device_meeting(subject: &str, start: i64, attendees: &[&str]) -> Element {
+    use crate::groupware::{event, t};
+    let mut d = event(subject, start, start + 3600);
+    d.push(t(cal::MEETING_STATUS, "1"));
+    d.push(t(cal::LOCATION, "Room 1"));
+    let mut list = Element::new(cal::ATTENDEES);
+    for a in attendees {
+        list.push(
+            Element::new(cal::ATTENDEE)
+                .text_child(cal::EMAIL, *a)
+                .text_child(cal::NAME, *a)
+                .text_child(cal::ATTENDEE_TYPE, "1"),
+        );
+    }
+    d.push(list);
+    d.push(
+        Element::new(cal::RECURRENCE)
+            .text_child(cal::TYPE, "1")
+            .text_child(cal::INTERVAL, "1")
+            .text_child(cal::DAY_OF_WEEK, "2")
+            .text_child(cal::OCCURRENCES, "4"),
+    );
+    d
+}
+
+/// The new messages the sink holds since `seen`, as (recipients, method, SEQUENCE, UID).
+#[track_caller]
+fn mailed_since(sink: &SmtpSink, seen: usize) -> Vec<(Vec<String>, String, u32, String)> {
+    sink.messages()[seen..]
+        .iter()
+        .map(|m| {
+            let (to, method, _, itip) = itip_of(m);
+            let e = itip.main_event().expect("a VEVENT").clone();
+            assert_eq!(
+                e.organizer.as_ref().map(|o| o.address.as_str()),
+                Some(OLGA),
+                "{}",
+                m.text()
+            );
+            (to, method, e.sequence, e.uid)
+        })
+        .collect()
+}
+
+/// [MS-ASCMD] 3.1.5.5: a 16.1 device's new meeting has the server mail the REQUEST to
+/// its attendees (the server's UID, SEQUENCE 0, the RRULE); a re-save that changes
+/// nothing sends nothing; a new time with an attendee removed sends an update at
+/// SEQUENCE 1 and a CANCEL to the removed one; the delete a CANCEL to the rest. A 14.1
+/// device's meetings are its own to send; a relay that is down loses the mail, not the
+/// change.
+#[test]
+fn a_16_1_device_meeting_mails_requests_updates_and_cancels() {
+    use crate::groupware::{add, change_cmd};
+    const BOB_OUT: &str = "bob@example.org";
+    const CAROL: &str = "carol@example.net";
+    let (sink, s) = relaying_server_with(&[OLGA]);
+    let start = 1_800_000_000; // a Friday; the series is on Mondays
+    let mut c = s.eas(OLGA, "olga16").with_version("16.1");
+    c.provision();
+    let folder = c.folder_of_type(CALENDAR);
+    let key = c.sync_init(&folder);
+    let out = c.sync1(
+        &SyncColl::new(&folder, &key).command(crate::groupware::add_cmd(
+            "m1",
+            Some(device_meeting("Review", start, &[BOB_OUT, CAROL, OLGA])),
+        )),
+    );
+    let (status, sid) = crate::groupware::add_response(&out, "m1");
+    assert_eq!(status, "1", "{:?}", out.raw);
+    let sid = sid.unwrap();
+    let uid = out
+        .responses
+        .as_ref()
+        .and_then(|r| r.find(easd::wbxml::tag::airsync::ADD))
+        .and_then(|a| a.find(easd::wbxml::tag::airsync::APPLICATION_DATA))
+        .and_then(|d| d.text_of(cal::UID))
+        .expect("the server's UID in the Add response")
+        .to_owned();
+    let key = out.ok_key();
+    let mailed = mailed_since(&sink, 0);
+    assert_eq!(
+        mailed,
+        vec![(
+            vec![BOB_OUT.to_owned(), CAROL.to_owned()],
+            "REQUEST".to_owned(),
+            0,
+            uid.clone()
+        )]
+    );
+    let (_, _, _, itip) = itip_of(&sink.messages()[0]);
+    let e = itip.main_event().unwrap();
+    assert!(e.recurrence.is_some(), "the RRULE goes along");
+    assert_eq!(e.start, start);
+    assert_eq!(e.location.as_deref(), Some("Room 1"));
+    assert!(e.attendees.iter().all(|a| a.rsvp));
+
+    // The iPhone re-save: the same data again, nothing mailed.
+    let out = c.sync1(&SyncColl::new(&folder, &key).command(change_cmd(
+        &sid,
+        device_meeting("Review", start, &[BOB_OUT, CAROL, OLGA]),
+    )));
+    assert!(out.responses.is_none(), "{:?}", out.raw);
+    let key = out.ok_key();
+    assert_eq!(sink.messages().len(), 1, "a re-save mails nothing");
+
+    // Two hours later, without Carol.
+    let out = c.sync1(&SyncColl::new(&folder, &key).command(change_cmd(
+        &sid,
+        device_meeting("Review", start + 7200, &[BOB_OUT]),
+    )));
+    let key = out.ok_key();
+    assert_eq!(
+        mailed_since(&sink, 1),
+        vec![
+            (
+                vec![BOB_OUT.to_owned()],
+                "REQUEST".to_owned(),
+                1,
+                uid.clone()
+            ),
+            (vec![CAROL.to_owned()], "CANCEL".to_owned(), 1, uid.clone()),
+        ]
+    );
+    let (_, _, _, itip) = itip_of(&sink.messages()[1]);
+    assert_eq!(itip.main_event().unwrap().start, start + 7200);
+    assert!(
+        sink.messages()[1]
+            .text()
+            .contains("Subject: Updated: Review")
+    );
+
+    // Deleted: Bob hears of it.
+    let out = c.sync1(&SyncColl::new(&folder, &key).delete(&sid));
+    assert!(out.responses.is_none(), "{:?}", out.raw);
+    assert_eq!(
+        mailed_since(&sink, 3),
+        vec![(vec![BOB_OUT.to_owned()], "CANCEL".to_owned(), 2, uid)]
+    );
+    let key = out.ok_key();
+
+    // A 14.1 device sends its own invitations: the server mails nothing.
+    let mut c14 = s.eas(OLGA, "olga14").with_version("14.1");
+    c14.provision();
+    let key14 = c14.sync_init(&folder);
+    add(
+        &c14,
+        &folder,
+        &key14,
+        "old1",
+        device_meeting("Old style", start, &[BOB_OUT]),
+    );
+    assert_eq!(sink.messages().len(), 4);
+
+    // The relay down: the Add is still stored and answered Status 1.
+    sink.set_mode(SinkMode::Refuse);
+    let out = c.sync1(
+        &SyncColl::new(&folder, &key).command(crate::groupware::add_cmd(
+            "m2",
+            Some(device_meeting("Lost mail", start, &[BOB_OUT])),
+        )),
+    );
+    let (status, sid2) = crate::groupware::add_response(&out, "m2");
+    assert_eq!(status, "1", "{:?}", out.raw);
+    assert!(sid2.is_some());
+    assert_eq!(sink.messages().len(), 4, "nothing accepted");
+    let (_, events) = crate::groupware::full_sync(&c, &folder, None);
+    assert!(
+        events
+            .iter()
+            .any(|(_, d)| d.text_of(cal::SUBJECT) == Some("Lost mail")),
+        "the meeting is stored"
+    );
+}

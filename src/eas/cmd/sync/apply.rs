@@ -8,6 +8,7 @@ use super::request::ClientCommand;
 use super::{Conflict, ItemResponse, Job, Status, drafts};
 use crate::eas::class::email;
 use crate::eas::class::groupware::{self, Class};
+use crate::pim::schedule::{self, Notice};
 use crate::proto::ids::ItemRef;
 use crate::proto::version::ProtocolVersion;
 use crate::store::items::{self, ItemReads};
@@ -45,7 +46,7 @@ impl Job {
         w: &mut WriteCtx,
         (state, held): (&mut CollectionState, &mut Held),
         (replay, resent): (&[(String, u64)], Option<&drafts::Resent<'_>>),
-        sends: &mut Vec<u64>,
+        (sends, notices): (&mut Vec<u64>, &mut Vec<Notice>),
     ) -> Result<(Vec<ItemResponse>, Vec<Refused>), StoreError> {
         let mut out = Vec::new();
         let mut refused = Vec::new();
@@ -87,7 +88,7 @@ impl Job {
                             // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
                             // invalid item."
                             None => Status::ConversionError,
-                            Some(edit) => self.change(w, state, id, &edit)?,
+                            Some(edit) => self.change(w, state, id, &edit, notices)?,
                         },
                     };
                     // [MS-ASCMD] 2.2.3.24: a successful Change gets no response element.
@@ -105,7 +106,7 @@ impl Job {
                 } => {
                     let status = match (target(server_id), self.instance(at)) {
                         (Target::Own(id), Some(at)) => {
-                            self.change(w, state, id, &Edit::DeleteInstance(at))?
+                            self.change(w, state, id, &Edit::DeleteInstance(at), notices)?
                         }
                         (Target::Own(_), None) => Status::ConversionError,
                         (Target::Merged(f, i, _), _) => {
@@ -133,7 +134,7 @@ impl Job {
                             refused.push((f, i, true));
                             Status::ConversionError
                         }
-                        Target::Own(id) => match self.delete(w, id, &mut trash)? {
+                        Target::Own(id) => match self.delete(w, id, &mut trash, notices)? {
                             Some(tombstone) => {
                                 state.own.push((id, tombstone));
                                 held.0.remove(&id);
@@ -182,8 +183,13 @@ impl Job {
                             sends,
                         )?,
                         None => {
-                            let added =
-                                self.add(w, state, held, &replay, client_id, data.as_ref())?;
+                            let added = self.add(
+                                w,
+                                (state, held),
+                                &replay,
+                                (client_id, data.as_ref()),
+                                notices,
+                            )?;
                             drafts::Answer {
                                 status: if added.is_some() {
                                     Status::Ok
@@ -253,11 +259,10 @@ impl Job {
     fn add(
         &self,
         w: &mut WriteCtx,
-        state: &mut CollectionState,
-        held: &mut Held,
+        (state, held): (&mut CollectionState, &mut Held),
         replay: &HashMap<&str, u64>,
-        client_id: &str,
-        data: Option<&Element>,
+        (client_id, data): (&str, Option<&Element>),
+        notices: &mut Vec<Notice>,
     ) -> Result<Option<u64>, StoreError> {
         let Some(class) = self.class else {
             return Ok(None);
@@ -286,6 +291,9 @@ impl Job {
         };
         if let Record::Event(event) = &mut record {
             give_uid(event);
+            if let Some(me) = &self.organizer {
+                notices.extend(schedule::plan(me, None, Some(event)));
+            }
         }
         let item = items::put_groupware(w, self.account, self.folder, None, record, summary)?
             .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
@@ -329,6 +337,7 @@ impl Job {
         state: &mut CollectionState,
         id: u64,
         edit: &Edit,
+        notices: &mut Vec<Notice>,
     ) -> Result<Status, StoreError> {
         let (account, folder) = (self.account, self.folder);
         let current = match edit {
@@ -375,13 +384,18 @@ impl Job {
                 // only some elements.
                 let checked = record
                     .and_then(|r| crate::eas::class::summarize(&r).map(|summary| (r, summary)));
-                let (record, summary) = match checked {
+                let (mut record, summary) = match checked {
                     Ok(c) => c,
                     Err(why) => {
                         tracing::info!("{}: Sync Change refused: {why}", self.device);
                         return Ok(Status::ConversionError);
                     }
                 };
+                if let (Some(me), Record::Event(before), Record::Event(after)) =
+                    (&self.organizer, &stored.record, &mut record)
+                {
+                    notices.extend(schedule::plan(me, Some(before), Some(after)));
+                }
                 items::put_groupware(w, account, folder, Some(id), record, summary)?
                     .map(|g| g.modseq)
             }
@@ -403,7 +417,14 @@ impl Job {
         w: &mut WriteCtx,
         id: u64,
         trash: &mut Option<Option<FolderId>>,
+        notices: &mut Vec<Notice>,
     ) -> Result<Option<u64>, StoreError> {
+        if let Some(me) = &self.organizer
+            && let Some(item) = w.groupware_item(self.account, self.folder, id)?
+            && let Record::Event(before) = &item.record
+        {
+            notices.extend(schedule::plan(me, Some(before), None));
+        }
         // Groupware items are deleted outright: Deleted Items holds mail only in easd
         // (DeletesAsMoves is a request, [MS-ASCMD] 2.2.3.43).
         if self.class.is_some() {

@@ -18,6 +18,8 @@ use super::{Ctx, Reply, status_reply};
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
 use crate::govern::settings::Sight;
+use crate::mail::imip;
+use crate::pim::schedule::{Notice, Organizer};
 use crate::proto::filter::FilterType;
 use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::proto::version::ProtocolVersion;
@@ -316,6 +318,9 @@ enum Outcome {
         responses: Vec<ItemResponse>,
         /// Drafts to send now that the round committed.
         sends: Vec<u64>,
+        /// Meeting messages owed to attendees for the round's committed calendar changes
+        /// (16.x, `pim::schedule`).
+        notices: Vec<Notice>,
     },
 }
 
@@ -397,6 +402,7 @@ async fn sync_collection(
                 changes: ServerChanges::default(),
                 responses: Vec::new(),
                 sends: Vec::new(),
+                notices: Vec::new(),
             }),
         )?,
         SyncKey::Unknown => Outcome::InvalidKey,
@@ -438,6 +444,14 @@ async fn sync_collection(
                         },
                         commands: req.commands.clone(),
                         version: ctx.req.version,
+                        // [MS-ASCMD] 3.1.5.5: from 16.0 the server sends the meeting
+                        // requests of what the device organizes; below, the client does.
+                        organizer: (ctx.req.version >= ProtocolVersion::V16_0
+                            && class == Some(Class::Calendar))
+                        .then(|| Organizer {
+                            email: ctx.account.email.clone(),
+                            name: ctx.account.display_name.clone(),
+                        }),
                     };
                     // A round without client commands only advances the device's own sync
                     // state, so its commit need not be fsynced before the answer. If a power
@@ -458,10 +472,14 @@ async fn sync_collection(
         }
     };
     if let Outcome::Done {
-        sends, responses, ..
+        sends,
+        responses,
+        notices,
+        ..
     } = &mut outcome
     {
         drafts::send_all(ctx, folder.id, sends, responses).await;
+        imip::send_notices(&ctx.app.store, &ctx.app.cfg, ctx.account, notices, now()).await;
     }
     match outcome {
         Outcome::InvalidKey => {
@@ -622,6 +640,7 @@ async fn quiet(
                 changes: ServerChanges::default(),
                 responses: Vec::new(),
                 sends: Vec::new(),
+                notices: Vec::new(),
             }))
         })
         .await
@@ -651,6 +670,9 @@ struct Job {
     commands: Vec<ClientCommand>,
     /// The device's protocol version: what its Changes can carry.
     version: ProtocolVersion,
+    /// Set for a 16.x device's calendar: the user, who organizes the meetings it adds,
+    /// changes and deletes, and whose server mails their REQUESTs and CANCELs.
+    organizer: Option<Organizer>,
 }
 
 impl Job {
@@ -685,11 +707,12 @@ impl Job {
         });
         let replay = lost_round.as_ref().map_or(&[][..], |r| r.added);
         let mut sends = Vec::new();
+        let mut notices = Vec::new();
         let (responses, refused) = self.apply_commands(
             w,
             (&mut state, &mut held),
             (replay, lost_round.as_ref()),
-            &mut sends,
+            (&mut sends, &mut notices),
         )?;
         let log = StoreLog::new(w, self.account);
         let mut changes = if self.get_changes {
@@ -713,6 +736,7 @@ impl Job {
             changes,
             responses,
             sends,
+            notices,
         })
     }
 }
