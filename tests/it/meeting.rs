@@ -977,3 +977,93 @@ fn a_16_1_device_meeting_mails_requests_updates_and_cancels() {
         "the meeting is stored"
     );
 }
+
+/// The whole flow (issue 15 point 5): an invitation in by LMTP shows as a MeetingRequest
+/// in the Inbox and as an event in the calendar (14.1 and 16.1 devices); accepted on the
+/// 16.1 device with SendResponse, the REPLY reaches the organizer through the relay; the
+/// organizer's update (SEQUENCE 1) moves the event on every device; her CANCEL removes it.
+#[test]
+fn the_full_meeting_flow_from_invitation_to_cancellation() {
+    let (sink, s) = relaying_server_with(&[BOB]);
+    s.deliver(&[BOB], &outlook_invitation(0, 15));
+
+    let (_, mail14) = inbox(&s, "14.1");
+    assert_eq!(mail14.len(), 1);
+    check_common(&mail14[0].1);
+    let (c16, mail16) = inbox(&s, "16.1");
+    assert_eq!(mail16.len(), 1);
+    check_common(&mail16[0].1);
+    let (cal14, folder, key14, events14) = calendar(&s, "14.1");
+    let (cal16, _, key16, events16) = calendar(&s, "16.1");
+    assert_eq!((events14.len(), events16.len()), (1, 1));
+    check_placed(&events14[0].1, "2026-07-15T08:00:00.000Z");
+    check_placed(&events16[0].1, "2026-07-15T08:00:00.000Z");
+    let event = events16[0].0.clone();
+    assert_eq!(events14[0].0, event, "one event, one ServerId");
+
+    // Accepted on the 16.1 device, from its Inbox, the server sending the reply.
+    let inbox16 = c16.folder_of_type(INBOX);
+    let (status, calendar_id) = respond_with(
+        &c16,
+        ("1", &inbox16, &mail16[0].0),
+        None,
+        Some(Some("Count me in")),
+    );
+    assert_eq!(
+        (status.as_str(), calendar_id.as_deref()),
+        ("1", Some(event.as_str()))
+    );
+    let sent = sink.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].recipients, ["olga@example.org"]);
+    let text = sent[0].text();
+    let (_, method, note, itip) = itip_of(&sent[0]);
+    assert_eq!(method, "REPLY");
+    assert_eq!(note.trim(), "Count me in");
+    let reply = itip.main_event().unwrap();
+    assert_eq!(reply.uid, UID);
+    assert_eq!(reply.attendees.len(), 1, "{text}");
+    assert_eq!(reply.attendees[0].person.address, BOB);
+    assert_eq!(
+        reply.attendees[0].partstat,
+        easd::pim::itip::PartStat::Accepted
+    );
+    // Both calendars show the answer.
+    let mut keys = Vec::new();
+    for (c, key) in [(&cal14, &key14), (&cal16, &key16)] {
+        let out = c.sync1(&SyncColl::new(&folder, key).window(100));
+        assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+        assert_eq!(out.changes[0].1.text_of(cal::RESPONSE_TYPE), Some("3"));
+        keys.push(out.ok_key());
+    }
+
+    // The organizer moves the series a week on (SEQUENCE 1).
+    s.deliver(&[BOB], &outlook_invitation(1, 22));
+    for (c, key) in [&cal14, &cal16].into_iter().zip(keys.iter_mut()) {
+        let out = c.sync1(&SyncColl::new(&folder, key).window(100));
+        assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+        assert_eq!(out.changes[0].0, event);
+        check_placed(&out.changes[0].1, "2026-07-22T08:00:00.000Z");
+        *key = out.ok_key();
+    }
+
+    // Her CANCEL removes it everywhere.
+    let cancel = format!(
+        "BEGIN:VEVENT\r\nUID:{UID}\r\nSEQUENCE:2\r\nDTSTAMP:20260703T080000Z\r\n\
+DTSTART:20260722T080000Z\r\nORGANIZER:mailto:olga@example.org\r\n\
+ATTENDEE:mailto:{BOB}\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n"
+    );
+    s.deliver(
+        &[BOB],
+        &itip_message("olga@example.org", BOB, "cancel-all", "CANCEL", &cancel),
+    );
+    for (c, key) in [(&cal14, &keys[0]), (&cal16, &keys[1])] {
+        let out = c.sync1(&SyncColl::new(&folder, key).window(100));
+        assert_eq!(out.deletes, vec![event.clone()], "{:?}", out.raw);
+    }
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "the server mails only the reply it was asked to"
+    );
+}
