@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 import requests
 from pyactivesync import Client, FolderType
-from pyactivesync._codepages import CODEPAGES, PAGE_INDEX, REVERSE
+from pyactivesync._codepages import CODEPAGES, PAGE_INDEX, PAGE_ORDER, REVERSE
 from pyactivesync._wbxml import Node, NodeBuilder, WBXMLReader, WBXMLWriter, wtag
 
 __all__ = [
-    "inbox_id", "lmtp_deliver", "lmtp_deliver_message",
+    "inbox_id", "lmtp_deliver", "lmtp_deliver_message", "pim_pages", "post_as_version",
     "FolderChanges", "Node", "children", "child", "child_text", "descendants",
     "folder_sync", "post", "record_http", "register_settings_tokens", "wtag",
 ]
@@ -48,6 +50,83 @@ def register_settings_tokens() -> None:
 
 register_settings_tokens()
 
+# Code pages pyactivesync 0.17.0 does not have at all (it syncs no calendar and sends no
+# MeetingResponse), and AirSyncBase tokens of 16.x calendar items. Values from
+# [MS-ASWBXML] 2.1.2.1.5 (Calendar), 2.1.2.1.9 (MeetingResponse), 2.1.2.1.18
+# (AirSyncBase).
+_PIM_PAGES = {
+    "Calendar": (4, {
+        "Timezone": 0x05, "AllDayEvent": 0x06, "Attendees": 0x07, "Attendee": 0x08,
+        "Email": 0x09, "Name": 0x0A, "BusyStatus": 0x0D, "Categories": 0x0E,
+        "Category": 0x0F, "DtStamp": 0x11, "EndTime": 0x12, "Exception": 0x13,
+        "Exceptions": 0x14, "Deleted": 0x15, "ExceptionStartTime": 0x16, "Location": 0x17,
+        "MeetingStatus": 0x18, "OrganizerEmail": 0x19, "OrganizerName": 0x1A,
+        "Recurrence": 0x1B, "Type": 0x1C, "Until": 0x1D, "Occurrences": 0x1E,
+        "Interval": 0x1F, "DayOfWeek": 0x20, "DayOfMonth": 0x21, "WeekOfMonth": 0x22,
+        "MonthOfYear": 0x23, "Reminder": 0x24, "Sensitivity": 0x25, "Subject": 0x26,
+        "StartTime": 0x27, "UID": 0x28, "AttendeeStatus": 0x29, "AttendeeType": 0x2A,
+        "DisallowNewTimeProposal": 0x33, "ResponseRequested": 0x34,
+        "AppointmentReplyTime": 0x35, "ResponseType": 0x36, "CalendarType": 0x37,
+        "IsLeapMonth": 0x38, "FirstDayOfWeek": 0x39, "ClientUid": 0x3C,
+    }),
+    "MeetingResponse": (8, {
+        "CalendarId": 0x05, "CollectionId": 0x06, "MeetingResponse": 0x07,
+        "RequestId": 0x08, "Request": 0x09, "Result": 0x0A, "Status": 0x0B,
+        "UserResponse": 0x0C, "InstanceId": 0x0E, "SendResponse": 0x12,
+    }),
+}
+_PIM_TOKENS = {"AirSyncBase": {"Location": 0x20, "InstanceId": 0x2D}}
+
+
+@contextmanager
+def pim_pages() -> Iterator[None]:
+    """The Calendar and MeetingResponse pages (and 16.x AirSyncBase calendar tokens) known
+    to pyactivesync's codec for the block, then its own tables again (other suites check
+    the page/token names it reports for what it does not know)."""
+    saved_pages = {n: (PAGE_INDEX.get(n), CODEPAGES.get(n)) for n in _PIM_PAGES}
+    saved_reverse = {p: REVERSE.get(p) for p, _ in _PIM_PAGES.values()}
+    saved_order = {p: PAGE_ORDER.get(p) for p, _ in _PIM_PAGES.values()}
+    saved_tokens = {n: dict(CODEPAGES[n]) for n in _PIM_TOKENS}
+    saved_tokens_rev = {n: dict(REVERSE[PAGE_INDEX[n]]) for n in _PIM_TOKENS}
+    try:
+        for name, (page, tokens) in _PIM_PAGES.items():
+            assert PAGE_INDEX.get(name, page) == page, f"pyactivesync puts {name} elsewhere"
+            CODEPAGES[name] = dict(tokens)
+            PAGE_INDEX[name] = page
+            PAGE_ORDER[page] = name
+            REVERSE[page] = {tok: tag for tag, tok in tokens.items()}
+        for name, tokens in _PIM_TOKENS.items():
+            for tag, token in tokens.items():
+                existing = CODEPAGES[name].get(tag)
+                assert existing in (None, token), f"pyactivesync maps {name}.{tag} to {existing}"
+                CODEPAGES[name][tag] = token
+                REVERSE[PAGE_INDEX[name]][token] = tag
+        yield
+    finally:
+        for name, (page, tokens) in saved_pages.items():
+            if page is None:
+                PAGE_INDEX.pop(name, None)
+                CODEPAGES.pop(name, None)
+            else:
+                PAGE_INDEX[name] = page
+                CODEPAGES[name] = tokens
+        for page, rev in saved_reverse.items():
+            if rev is None:
+                REVERSE.pop(page, None)
+            else:
+                REVERSE[page] = rev
+        for page, name in saved_order.items():
+            if name is None:
+                PAGE_ORDER.pop(page, None)
+            else:
+                PAGE_ORDER[page] = name
+        for name, tokens in saved_tokens.items():
+            CODEPAGES[name].clear()
+            CODEPAGES[name].update(tokens)
+            rev = REVERSE[PAGE_INDEX[name]]
+            rev.clear()
+            rev.update(saved_tokens_rev[name])
+
 
 # -- request plumbing ---------------------------------------------------------------
 
@@ -70,6 +149,26 @@ def post(client: Client, cmd: str, root: NodeBuilder, *, provision: bool = True)
     raw = client._post(cmd, render(root))
     assert raw, f"{cmd}: empty response body"
     return WBXMLReader(raw).parse()
+
+
+def post_as_version(client: Client, cmd: str, root: NodeBuilder, version: str) -> list[Node]:
+    """POST one command as a device of another protocol version (pyactivesync always says
+    16.1): the same session, URL, query, Basic auth and policy key as its transport, with
+    ``MS-ASProtocolVersion: version``."""
+    client._ensure_provisioned()
+    t = client._transport
+    headers = {"Content-Type": "application/vnd.ms-sync.wbxml", "MS-ASProtocolVersion": version}
+    if t.policy_key:
+        headers["X-MS-PolicyKey"] = t.policy_key
+    resp = t.session.post(
+        t.base_url,
+        params={"Cmd": cmd, "User": client.user, "DeviceId": t.device_id,
+                "DeviceType": t.device_type},
+        data=render(root), headers=headers, timeout=t.timeout,
+    )
+    resp.raise_for_status()
+    assert resp.content, f"{cmd}: empty response body"
+    return WBXMLReader(resp.content).parse()
 
 
 @dataclass
