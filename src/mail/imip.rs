@@ -28,6 +28,38 @@ const STATUS_DECLINED: i32 = 4;
 /// [MS-ASAIRS] 2.2.2.41.1 Body Type 1: plain text.
 const BODY_PLAIN: u8 = 1;
 
+/// The words a subject starts with, in the languages easd speaks (those of its pages):
+/// English, and French for an LCID whose primary language is French (0x0C).
+struct Words {
+    accepted: &'static str,
+    tentative: &'static str,
+    declined: &'static str,
+    canceled: &'static str,
+    updated: &'static str,
+}
+
+impl Words {
+    fn of(lcid: Option<u16>) -> &'static Words {
+        // An LCID's low 10 bits are its primary language ([MS-LCID] 2.1).
+        match lcid.map(|l| l & 0x3FF) {
+            Some(0x0C) => &Words {
+                accepted: "Accepté : ",
+                tentative: "Provisoire : ",
+                declined: "Refusé : ",
+                canceled: "Annulé : ",
+                updated: "Mis à jour : ",
+            },
+            _ => &Words {
+                accepted: "Accepted: ",
+                tentative: "Tentative: ",
+                declined: "Declined: ",
+                canceled: "Canceled: ",
+                updated: "Updated: ",
+            },
+        }
+    }
+}
+
 /// The text a message carries beside its iCalendar object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
@@ -45,6 +77,9 @@ pub struct Outgoing {
 pub struct Sender<'a> {
     pub email: &'a str,
     pub name: &'a str,
+    /// The device's language, a Windows LCID (the base64 query's Locale, [MS-ASHTTP]
+    /// 2.2.1.1.1.1.4): the subject's words. `None`: English.
+    pub lcid: Option<u16>,
     /// The server's host name (Message-ID).
     pub hostname: &'a str,
     pub now: i64,
@@ -93,12 +128,13 @@ pub fn reply(
         event.itip_sequence.unwrap_or(0),
         sender.now,
     );
+    let words = Words::of(sender.lcid);
     let subject = format!(
-        "{}: {}",
+        "{}{}",
         match answer {
-            Answer::Accept => "Accepted",
-            Answer::Tentative => "Tentative",
-            Answer::Decline => "Declined",
+            Answer::Accept => words.accepted,
+            Answer::Tentative => words.tentative,
+            Answer::Decline => words.declined,
         },
         event.subject.as_deref().unwrap_or_default()
     );
@@ -119,9 +155,10 @@ pub fn notice(sender: &Sender<'_>, n: &Notice) -> Option<Outgoing> {
     let kind = n.scheduling();
     let calendar = ical::scheduling(kind, "", &n.event, n.sequence, sender.now);
     let title = n.event.subject.as_deref().unwrap_or_default();
+    let words = Words::of(sender.lcid);
     let subject = match n.method {
-        Method::Cancel => format!("Canceled: {title}"),
-        Method::Request if n.sequence > 0 => format!("Updated: {title}"),
+        Method::Cancel => format!("{}{title}", words.canceled),
+        Method::Request if n.sequence > 0 => format!("{}{title}", words.updated),
         Method::Request => title.to_owned(),
     };
     let note = n
@@ -139,12 +176,13 @@ pub async fn send_notices(
     store: &Store,
     cfg: &Config,
     account: &Account,
-    notices: &[Notice],
+    (notices, lcid): (&[Notice], Option<u16>),
     now: i64,
 ) {
     let sender = Sender {
         email: &account.email,
         name: &account.display_name,
+        lcid,
         hostname: &cfg.hostname,
         now,
     };
@@ -239,6 +277,7 @@ mod tests {
         Sender {
             email: "bob@example.com",
             name: "Bob B",
+            lcid: None,
             hostname: "mail.example.com",
             now,
         }
@@ -298,6 +337,34 @@ mod tests {
         assert_eq!(e.attendees.len(), 1);
         assert_eq!(e.attendees[0].partstat, PartStat::Accepted);
         assert_eq!(e.attendees[0].person.name.as_deref(), Some("Bob"));
+    }
+
+    #[test]
+    fn a_french_device_gets_french_subjects() {
+        let mut sender = sender(0);
+        sender.lcid = Some(0x040C); // fr-FR
+        let out = reply(&sender, &invited(), Answer::Tentative, None, None).unwrap();
+        let m = mail_parser::MessageParser::default()
+            .parse(&out.raw)
+            .unwrap();
+        assert_eq!(m.subject(), Some("Provisoire : Budget"));
+        let n = Notice {
+            method: Method::Cancel,
+            event: invited(),
+            to: invited().attendees,
+            sequence: 3,
+        };
+        let out = notice(&sender, &n).unwrap();
+        let m = mail_parser::MessageParser::default()
+            .parse(&out.raw)
+            .unwrap();
+        assert_eq!(m.subject(), Some("Annulé : Budget"));
+        sender.lcid = Some(0x0407); // de-DE: not a language easd speaks
+        let out = reply(&sender, &invited(), Answer::Decline, None, None).unwrap();
+        let m = mail_parser::MessageParser::default()
+            .parse(&out.raw)
+            .unwrap();
+        assert_eq!(m.subject(), Some("Declined: Budget"));
     }
 
     #[test]

@@ -213,6 +213,7 @@ async fn mail_reply(
     let sender = imip::Sender {
         email: &ctx.account.email,
         name: &ctx.account.display_name,
+        lcid: ctx.req.locale,
         hostname: &ctx.app.cfg.hostname,
         now: at,
     };

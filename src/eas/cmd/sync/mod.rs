@@ -479,7 +479,8 @@ async fn sync_collection(
     } = &mut outcome
     {
         drafts::send_all(ctx, folder.id, sends, responses).await;
-        imip::send_notices(&ctx.app.store, &ctx.app.cfg, ctx.account, notices, now()).await;
+        let owed = (&notices[..], ctx.req.locale);
+        imip::send_notices(&ctx.app.store, &ctx.app.cfg, ctx.account, owed, now()).await;
     }
     match outcome {
         Outcome::InvalidKey => {
