@@ -944,6 +944,22 @@ fn a_16_1_device_meeting_mails_requests_updates_and_cancels() {
     );
     let key = out.ok_key();
 
+    // A meeting the server refuses (an impossible recurrence: Status 6) mails nothing.
+    let mut bad = device_meeting("Broken", start, &[BOB_OUT]);
+    *bad.find_mut(cal::RECURRENCE).expect("a Recurrence") = Element::new(cal::RECURRENCE)
+        .text_child(cal::TYPE, "9")
+        .text_child(cal::INTERVAL, "1");
+    let out =
+        c.sync1(&SyncColl::new(&folder, &key).command(crate::groupware::add_cmd("bad", Some(bad))));
+    assert_eq!(
+        crate::groupware::add_response(&out, "bad").0,
+        "6",
+        "{:?}",
+        out.raw
+    );
+    assert_eq!(sink.messages().len(), 4);
+    let key = out.ok_key();
+
     // A 14.1 device sends its own invitations: the server mails nothing.
     let mut c14 = s.eas(OLGA, "olga14").with_version("14.1");
     c14.provision();
