@@ -8,8 +8,8 @@
 use crate::mail::lmtp::Received;
 use crate::mail::{import, invite, mime};
 use crate::store::marks;
+use crate::store::model::Flags;
 use crate::store::model::{AccountId, FolderType};
-use crate::store::model::{Flags, MessageMeta};
 use crate::store::ops::{self, Reads};
 use crate::store::{Store, StoreError, now};
 use crate::store::{conversations, items};
@@ -51,11 +51,7 @@ pub async fn deliver(
     let blobs = store.blobs().clone();
     let (blob, meta, key, scheduling) =
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            // A meeting message is read again for its calendar change (only those: the
-            // calendar part is small, the second parse rare).
-            let scheduling = |meta: &MessageMeta, raw: &[u8]| {
-                meta.meeting.is_some().then(|| invite::read(raw)).flatten()
-            };
+            let scheduling = invite::of_message;
             let (meta, blob, scheduling) = match raw {
                 Received::Memory(raw) => {
                     let meta = mime::parse(&raw, received);

@@ -44,6 +44,12 @@ pub fn read(raw: &[u8]) -> Option<Scheduling> {
     .then_some(Scheduling { method, itip })
 }
 
+/// The calendar change a parsed message carries: only meeting messages are read again
+/// (the calendar part is small, the second parse rare).
+pub fn of_message(meta: &crate::store::model::MessageMeta, raw: &[u8]) -> Option<Scheduling> {
+    meta.meeting.is_some().then(|| read(raw)).flatten()
+}
+
 /// Applies `s` to the default calendar of `account`. An account without a calendar, or
 /// a message about an event it does not hold (a CANCEL or REPLY of an unknown UID), leaves
 /// the calendar as it is.

@@ -12,6 +12,7 @@
 use super::compose;
 use super::deliver;
 use super::dsn::{self, Attempt};
+use super::invite;
 use super::mime;
 use super::relay::{self, RelayError};
 use super::smart::{self, Smart};
@@ -197,6 +198,9 @@ pub async fn submit(
     let save = sub.save_in_sent;
     let prepared = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
         let public_meta = mime::parse(&public, received);
+        // A meeting message changes its local recipients' calendars as LMTP delivery
+        // does (`invite::apply`, in the same commit as their copies).
+        let scheduling = invite::of_message(&public_meta, &public);
         let public_blob = blobs.put(&public)?;
         let sent = if save {
             let meta = mime::parse(&raw, received);
@@ -208,7 +212,7 @@ pub async fn submit(
             Some(report) => Some((blobs.put(&report)?, mime::parse(&report, received))),
             None => None,
         };
-        Ok((public_blob, public_meta, sent, report))
+        Ok((public_blob, public_meta, scheduling, sent, report))
     })
     .await
     .map_err(|e| {
@@ -216,7 +220,7 @@ pub async fn submit(
             "submission task failed: {e}"
         )))
     })??;
-    let (public_blob, public_meta, sent, report) = prepared;
+    let (public_blob, public_meta, scheduling, sent, report) = prepared;
     local.sort_unstable();
     local.dedup();
     let (account_id, client_id, source, draft) = (account.id, sub.client_id, sub.source, sub.draft);
@@ -238,6 +242,9 @@ pub async fn submit(
                     public_meta.clone(),
                     Flags::default(),
                 )?;
+                if let Some(s) = &scheduling {
+                    invite::apply(w, to, s)?;
+                }
             }
             // In the same commit as the Sent Items copy and the ClientId: a resend that
             // is answered "already sent" never makes a second report.

@@ -1083,3 +1083,61 @@ ATTENDEE:mailto:{BOB}\r\nSTATUS:CANCELLED\r\nEND:VEVENT\r\n"
         "the server mails only the reply it was asked to"
     );
 }
+
+/// Between two accounts of the server: Olga organizes a meeting on her 16.1 device, the
+/// REQUEST is delivered locally and places the event in Bob's calendar (as LMTP delivery
+/// does); Bob accepts on his 16.1 device with SendResponse, and the REPLY, delivered to
+/// Olga, records his answer on her event. Nothing goes to the relay.
+#[test]
+fn a_meeting_between_two_local_accounts_goes_round() {
+    use crate::groupware::{add_cmd, add_response};
+    let (sink, s) = relaying_server_with(&[OLGA, BOB]);
+    let start = 1_800_000_000;
+    let mut olga = s.eas(OLGA, "olga16").with_version("16.1");
+    olga.provision();
+    let folder = olga.folder_of_type(CALENDAR);
+    let key = olga.sync_init(&folder);
+    let out = olga.sync1(&SyncColl::new(&folder, &key).command(add_cmd(
+        "m1",
+        Some(device_meeting("Local review", start, &[BOB])),
+    )));
+    let (status, sid) = add_response(&out, "m1");
+    assert_eq!(status, "1", "{:?}", out.raw);
+    let (sid, key) = (sid.unwrap(), out.ok_key());
+
+    let (bob, mail) = inbox(&s, "16.1");
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(
+        mail[0].1.text_of(em::MESSAGE_CLASS),
+        Some("IPM.Schedule.Meeting.Request")
+    );
+    let (_, _, _, events) = calendar(&s, "16.1");
+    assert_eq!(events.len(), 1);
+    let placed = &events[0].1;
+    assert_eq!(placed.text_of(cal::SUBJECT), Some("Local review"));
+    assert_eq!(placed.text_of(cal::MEETING_STATUS), Some("3"));
+    assert_eq!(placed.text_of(cal::ORGANIZER_EMAIL), Some(OLGA));
+
+    let inbox_id = bob.folder_of_type(INBOX);
+    let (status, _) = respond_with(&bob, ("1", &inbox_id, &mail[0].0), None, Some(None));
+    assert_eq!(status, "1");
+    let out = olga.sync1(&SyncColl::new(&folder, &key).window(100));
+    assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
+    assert_eq!(out.changes[0].0, sid);
+    let attendee = out.changes[0]
+        .1
+        .find(cal::ATTENDEES)
+        .and_then(|a| a.find(cal::ATTENDEE))
+        .expect("Bob");
+    assert_eq!(attendee.text_of(cal::EMAIL), Some(BOB));
+    assert_eq!(
+        attendee.text_of(cal::ATTENDEE_STATUS),
+        Some("3"),
+        "accepted"
+    );
+    assert_eq!(
+        sink.messages().len(),
+        0,
+        "local mail never reaches the relay"
+    );
+}
