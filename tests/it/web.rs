@@ -17,7 +17,7 @@ const ADMIN: &str = "boss@example.com";
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
 
-fn add_admin(s: &TestServer, email: &str) {
+pub(crate) fn add_admin(s: &TestServer, email: &str) {
     s.control_ok(Request::UserAdd {
         email: email.into(),
         name: Some("The Boss".into()),
@@ -33,7 +33,7 @@ fn emails(s: &TestServer) -> Vec<String> {
     }
 }
 
-fn audit_json(s: &TestServer) -> Vec<AuditEntry> {
+pub(crate) fn audit_json(s: &TestServer) -> Vec<AuditEntry> {
     let out = cli(s, &["audit", "--json"]);
     assert!(
         out.status.success(),
