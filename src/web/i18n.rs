@@ -268,6 +268,9 @@ pub struct Text {
     pub set_relay_password: &'static str,
     pub set_notify: &'static str,
     pub set_lmtp: &'static str,
+    pub rule_settings: &'static str,
+    pub rule_settings_intro: &'static str,
+    pub rule_settings_clear: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -462,6 +465,9 @@ pub static EN: Text = Text {
     set_relay_password: "Relay password",
     set_notify: "Change-notification listener (UDP host:port or off)",
     set_lmtp: "LMTP listener (host:port, unix socket path or off)",
+    rule_settings: "New-device settings",
+    rule_settings_intro: "The folder and sync settings a device starts with when this rule decides its state (later changes leave admitted devices as they are). A rule without its own shows the global rule's, else the built-in defaults. Values as `easd rule settings` takes them; no folder id (folders belong to one account).",
+    rule_settings_clear: "Remove this rule's own settings",
 };
 
 pub static FR: Text = Text {
@@ -656,6 +662,9 @@ pub static FR: Text = Text {
     set_relay_password: "Mot de passe du relais",
     set_notify: "Écoute des notifications de changement (UDP hôte:port ou off)",
     set_lmtp: "Écoute LMTP (hôte:port, chemin de socket unix ou off)",
+    rule_settings: "Paramètres des nouveaux appareils",
+    rule_settings_intro: "Les paramètres de dossiers et de synchronisation avec lesquels démarre un appareil dont cette règle décide l'état (les modifications ultérieures ne touchent pas les appareils déjà admis). Une règle sans paramètres propres montre ceux de la règle globale, sinon ceux par défaut. Valeurs comme les prend `easd rule settings` ; aucun identifiant de dossier (les dossiers appartiennent à un compte).",
+    rule_settings_clear: "Supprimer les paramètres propres de cette règle",
 };
 
 #[cfg(test)]
