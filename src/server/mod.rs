@@ -223,9 +223,12 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
     // The settings saved from the admin's page override the file's, listeners included.
     let saved = store.view(|tx| tx.server_settings()).await?;
-    let settings = Rc::new(
-        Live::new(cfg, &saved).map_err(|e| ServeError::Setup(format!("server settings: {e}")))?,
-    );
+    let settings = Rc::new(Live::new(cfg, &saved).map_err(|e| {
+        ServeError::Setup(format!(
+            "the server settings saved in the store do not fit the configuration file: \
+                 {e} (`easd settings show`, `easd settings unset KEY --config FILE`)"
+        ))
+    })?);
     let cfg = settings.current().cfg.clone();
     let new_admin = first_start(&store, &cfg).await?;
     let certs = match &cfg.https {

@@ -291,3 +291,72 @@ fn only_admins_with_the_csrf_token_change_settings() {
     );
     assert!(!html.contains("saved here"), "{html}");
 }
+
+#[test]
+fn a_saved_setting_the_file_contradicts_stops_the_start_with_how_to_fix_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // No daemon: the command line saves on the store itself, checked over the file.
+    let out = run_cli(&data, &["settings", "set", "push.min_heartbeat=900"]);
+    assert!(out.status.success(), "{out:?}");
+    let config = dir.path().join("easd.toml");
+    std::fs::write(
+        &config,
+        "https = \"127.0.0.1:0\"\nlmtp = \"off\"\n[push]\nmax_heartbeat = 600\n[notify]\nlisten = \"off\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let mut serve = std::process::Command::new(cli_path())
+        .args(["serve", "--data"])
+        .arg(&data)
+        .args(["--config", config])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            panic!("easd serve started with contradicting settings");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("do not fit the configuration file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("min <= max"), "{stderr}");
+    // Checked over that file, the saved value is refused; going back to the file's works.
+    let out = run_cli(
+        &data,
+        &[
+            "settings",
+            "set",
+            "push.min_heartbeat=700",
+            "--config",
+            config,
+        ],
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let out = run_cli(
+        &data,
+        &[
+            "settings",
+            "unset",
+            "push.min_heartbeat",
+            "--config",
+            config,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let shown = String::from_utf8(run_cli(&data, &["settings", "show", "--config", config]).stdout)
+        .unwrap();
+    assert!(shown.contains("push.max_heartbeat\t600\tfile"), "{shown}");
+}
