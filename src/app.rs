@@ -13,13 +13,19 @@ use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
 use crate::refusal::Refusals;
+use crate::server_settings::Live;
 use crate::spool::Spool;
 use crate::store::Store;
 use crate::tls::{Certs, acme};
 
 /// Everything a request handler may need, shared by all connections.
 pub struct App {
+    /// The configuration as it was at start: the file's, with the saved server settings
+    /// over it. What an admin may change while easd runs is read from `settings`.
     pub cfg: Config,
+    /// The server settings in force (heartbeat bounds, versions on offer, `public_url`,
+    /// the relay), changed by the admin's settings page for the next request.
+    pub settings: Rc<Live>,
     pub store: Store,
     pub auth: Authenticator,
     pub protolog: ProtocolLog,

@@ -18,6 +18,7 @@ use crate::store::{Store, StoreError};
 
 mod cert;
 mod govern;
+mod settings;
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,10 @@ enum Command {
     /// The HTTPS certificate: show it, install one.
     #[command(subcommand)]
     Cert(cert::CertCmd),
+    /// Server settings saved over the configuration file's (heartbeat bounds, versions on
+    /// offer, public_url, relay, listeners): show, set, back to the file's value.
+    #[command(subcommand)]
+    Settings(settings::SettingsCmd),
     /// Show the running server's state: waiting requests, notify listener counters.
     Status {
         #[arg(long)]
@@ -242,6 +247,7 @@ pub fn main() -> ExitCode {
         }
         Command::Status { json } => status(&data_dir(data), json),
         Command::Cert(cmd) => cert::cert(&data_dir(data), cmd),
+        Command::Settings(cmd) => settings::settings(&data_dir(data), cmd),
         Command::Device(cmd) => govern::device(&data_dir(data), cmd),
         Command::Rule(cmd) => govern::rule(&data_dir(data), cmd),
         Command::Policy(cmd) => govern::policy(&data_dir(data), cmd),
@@ -318,16 +324,30 @@ fn read_password() -> Result<String, String> {
 
 /// Sends `req` to the running daemon, or runs it on the store directly when none runs.
 fn admin(data: &Path, req: Request) -> Result<Reply, String> {
-    match control::call(data, &req) {
-        Ok(Some(reply)) => return Ok(reply),
-        Ok(None) => {}
-        Err(e) => {
-            return Err(format!(
-                "control socket {}: {e}",
-                control::socket_path(data).display()
-            ));
-        }
+    if let Some(reply) = via_daemon(data, &req)? {
+        return Ok(reply);
     }
+    let auth = Config::default().auth;
+    on_store(data, async move |store| {
+        req.execute(&store, &auth, &Actor::command_line()).await
+    })
+}
+
+/// Sends `req` to the running daemon; `None` when none runs.
+fn via_daemon(data: &Path, req: &Request) -> Result<Option<Reply>, String> {
+    control::call(data, req).map_err(|e| {
+        format!(
+            "control socket {}: {e}",
+            control::socket_path(data).display()
+        )
+    })
+}
+
+/// Runs `run` on the store itself, which no daemon holds.
+fn on_store<F: std::future::Future<Output = Reply>>(
+    data: &Path,
+    run: impl FnOnce(Store) -> F,
+) -> Result<Reply, String> {
     let store = Store::open(data).map_err(|e| match e {
         StoreError::Locked { .. } => format!(
             "{e}; its control socket {} does not answer",
@@ -335,12 +355,11 @@ fn admin(data: &Path, req: Request) -> Result<Reply, String> {
         ),
         other => other.to_string(),
     })?;
-    let auth = Config::default().auth;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    Ok(rt.block_on(req.execute(&store, &auth, &Actor::command_line())))
+    Ok(rt.block_on(run(store)))
 }
 
 fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
@@ -395,6 +414,17 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
         Reply::Govern(_) => Err("unexpected device governance reply".into()),
         Reply::Progress(_) => Err("unexpected progress reply".into()),
         Reply::Cert { .. } => Err("unexpected certificate reply".into()),
+        Reply::Settings { settings } if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&settings).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Reply::Settings { settings } => {
+            print!("{}", settings::describe(&settings));
+            Ok(())
+        }
     }
 }
 

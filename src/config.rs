@@ -24,6 +24,10 @@ pub struct Config {
     /// path prefix a proxy adds), which Autodiscover answers give. Unset: the request's
     /// Host, with https on the TLS listener and http on the plain one.
     pub public_url: Option<String>,
+    /// The highest ActiveSync protocol version offered (`"14.1"`: 12.0 to 14.1); unset:
+    /// every version easd speaks. A policy's MaxProtocolVersion may lower it per device.
+    /// Checked by `server_settings` (the version names live above this module).
+    pub max_protocol_version: Option<String>,
     /// LMTP listener for the MTA's deliveries: `host:port`, a unix socket path
     /// (`/run/easd/lmtp.sock` or `unix:PATH`), or `off`.
     pub lmtp: String,
@@ -210,6 +214,19 @@ pub enum RelaySecurity {
     Tls,
 }
 
+impl RelaySecurity {
+    pub const ALL: [RelaySecurity; 3] = [Self::None, Self::Starttls, Self::Tls];
+
+    /// The name the configuration file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Starttls => "starttls",
+            Self::Tls => "tls",
+        }
+    }
+}
+
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
@@ -317,6 +334,7 @@ impl Default for Config {
             http: None,
             hostname: "localhost".into(),
             public_url: None,
+            max_protocol_version: None,
             lmtp: "127.0.0.1:2424".into(),
             lmtp_socket_group: None,
             lmtp_socket_mode: 0o660,

@@ -21,6 +21,7 @@ pub mod protolog;
 pub mod push;
 pub mod refusal;
 pub mod server;
+pub mod server_settings;
 pub mod spool;
 pub mod store;
 pub mod sync;

@@ -110,6 +110,23 @@ pub async fn record(store: &Store, entry: AuditEntry) {
     }
 }
 
+/// Runs an admin action logged as `entry` (`None`: a read, not logged): on a
+/// `Store::audited` handle, so the entry goes into the same transaction as the action's
+/// first write, and settled after with the action's outcome.
+pub async fn logged<F: std::future::Future<Output = Reply>>(
+    store: &Store,
+    entry: Option<AuditEntry>,
+    run: impl FnOnce(Store) -> F,
+) -> Reply {
+    let Some(entry) = entry else {
+        return run(store.clone()).await;
+    };
+    let (audited, pending) = store.audited(entry.clone());
+    let reply = run(audited).await;
+    settle(store, &pending, entry, &reply).await;
+    reply
+}
+
 /// Finishes the log of an action run on a `Store::audited` handle: an action whose
 /// writes committed has its entry already (in its first transaction); one that wrote
 /// nothing is recorded now with its outcome; one that failed after a committed write

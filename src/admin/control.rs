@@ -16,6 +16,7 @@ use super::audit::{self, Actor, Audited};
 use super::ops::Request;
 use super::reply::Reply;
 use crate::config::AuthConfig;
+use crate::server_settings::Live;
 use crate::store::Store;
 use crate::tls::Certs;
 
@@ -49,6 +50,7 @@ pub async fn serve(
     auth: Rc<AuthConfig>,
     status: StatusFn,
     certs: Option<Rc<Certs>>,
+    settings: Rc<Live>,
 ) {
     loop {
         let stream = match listener.accept().await {
@@ -60,9 +62,13 @@ pub async fn serve(
             }
         };
         let (store, auth, status) = (store.clone(), auth.clone(), status.clone());
-        let certs = certs.clone();
+        let (certs, settings) = (certs.clone(), settings.clone());
         tokio::task::spawn_local(async move {
-            if let Err(e) = handle(stream, &store, &auth, &status, certs.as_deref()).await {
+            let ours = Ours {
+                certs: certs.as_deref(),
+                settings: &settings,
+            };
+            if let Err(e) = handle(stream, &store, &auth, &status, ours).await {
                 tracing::warn!("control socket: {e}");
             }
         });
@@ -80,12 +86,20 @@ fn allowed_peer(stream: &UnixStream) -> Option<u32> {
         .filter(|&uid| uid == 0 || uid == me)
 }
 
+/// What the daemon holds that some requests run on, not the store.
+struct Ours<'a> {
+    /// The HTTPS listener's certificate, None when HTTPS is off.
+    certs: Option<&'a Certs>,
+    /// The server settings in force.
+    settings: &'a Live,
+}
+
 async fn handle(
     stream: UnixStream,
     store: &Store,
     auth: &AuthConfig,
     status: &StatusFn,
-    certs: Option<&Certs>,
+    ours: Ours<'_>,
 ) -> std::io::Result<()> {
     let Some(uid) = allowed_peer(&stream) else {
         tracing::warn!("control socket: refused a peer that is neither root nor easd's user");
@@ -100,7 +114,7 @@ async fn handle(
             Ok(Request::Status) => Reply::Status { status: status() },
             Ok(Request::Cert(c)) => {
                 tracing::info!(op = c.op_name(), "control request");
-                let reply = match certs {
+                let reply = match ours.certs {
                     Some(certs) => c.clone().execute(certs),
                     None => Reply::Error {
                         message: "HTTPS is off: easd serves no certificate".into(),
@@ -111,6 +125,10 @@ async fn handle(
                     audit::record(store, audit::with_outcome(entry, &reply)).await;
                 }
                 reply
+            }
+            Ok(Request::Settings(req)) => {
+                tracing::info!(op = req.op_name(), "control request");
+                req.execute_live(store, ours.settings, &actor).await
             }
             Ok(req) if req.streams_progress() => {
                 tracing::info!(op = req.op_name(), "control request");

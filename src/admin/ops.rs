@@ -87,6 +87,9 @@ pub enum Request {
     AuditList {
         limit: usize,
     },
+    /// The server settings saved over the configuration file's (answered with that file:
+    /// by the daemon, which puts a change in force, or by `easd settings` itself).
+    Settings(super::settings::SettingsRequest),
 }
 
 impl audit::Audited for Request {
@@ -109,6 +112,7 @@ impl audit::Audited for Request {
             Request::Backup { .. } => "backup",
             Request::SyncStateReset { .. } => "sync_state_reset",
             Request::AuditList { .. } => "audit_list",
+            Request::Settings(s) => s.op_name(),
         }
     }
 
@@ -122,6 +126,7 @@ impl audit::Audited for Request {
             | Request::Export { .. } => false,
             Request::Govern(g) => g.changes(),
             Request::Cert(c) => c.changes(),
+            Request::Settings(s) => s.changes(),
             Request::UserAdd { .. }
             | Request::UserPasswd { .. }
             | Request::UserSetEnabled { .. }
@@ -163,13 +168,11 @@ impl Request {
     ) -> Reply {
         // The entry goes into the same transaction as the action's first write, so a
         // crash cannot leave an action done but unlogged; see `Store::audited`.
-        let Some(entry) = audit::entry(actor, &self) else {
-            return reply_of(self.run(store, auth, progress).await);
-        };
-        let (audited, pending) = store.audited(entry.clone());
-        let reply = reply_of(self.run(&audited, auth, progress).await);
-        audit::settle(store, &pending, entry, &reply).await;
-        reply
+        let entry = audit::entry(actor, &self);
+        audit::logged(store, entry, async |s| {
+            reply_of(self.run(&s, auth, progress).await)
+        })
+        .await
     }
 
     async fn run(
@@ -232,6 +235,9 @@ impl Request {
                 "certificate requests need the certificate store: use `easd cert`".into(),
             )),
             Request::Govern(g) => g.run(store).await,
+            Request::Settings(_) => Err(AdminError::Invalid(
+                "settings requests need the configuration file: use `easd settings`".into(),
+            )),
             Request::Import {
                 email,
                 folder,
@@ -324,7 +330,7 @@ async fn reset_sync_state(store: &Store, user: Option<String>) -> Result<Reply, 
     )))
 }
 
-fn reply_of(result: Result<Reply, AdminError>) -> Reply {
+pub(super) fn reply_of(result: Result<Reply, AdminError>) -> Reply {
     result.unwrap_or_else(|e| Reply::Error {
         message: e.to_string(),
     })

@@ -57,6 +57,10 @@ pub enum Reply {
     Cert {
         state: Box<crate::tls::CertState>,
     },
+    /// Every server setting: the file's value, the one saved over it.
+    Settings {
+        settings: Vec<crate::server_settings::Shown>,
+    },
     /// Audit log entries, newest first.
     Audit {
         entries: Vec<AuditEntry>,

@@ -87,7 +87,8 @@ pub async fn handle(
     // OPTIONS ([MS-ASHTTP] 2.2.4.1.2), or GET: a browser's connectivity test, answered
     // with a page naming the account and the same versions.
     if method == Method::OPTIONS || method == Method::GET {
-        let offered = govern::offered_versions(&app.store, &account).await;
+        let server_max = app.settings.current().max_version;
+        let offered = govern::offered_versions(&app.store, &account, server_max).await;
         return match offered {
             Ok(versions) if method == Method::GET => {
                 match govern::new_device_outlook(&app.store, &account).await {
@@ -142,6 +143,20 @@ pub async fn handle(
     if !cmd::IMPLEMENTED.contains(&request.command) {
         tracing::info!("{}: {} is not implemented", account.email, request.command);
         return plain(StatusCode::NOT_IMPLEMENTED, "command not implemented\n");
+    }
+    // The versions on offer (the server settings' max_protocol_version): a request in a
+    // higher one is refused as one above MaxProtocolVersion ([MS-ASHTTP] 2.2.4.1.2.2).
+    if let Some(max) = app.settings.current().max_version
+        && request.version > max
+    {
+        tracing::info!(
+            "{} {}: {} in {} is above the versions on offer",
+            account.email,
+            request.device_id,
+            request.command,
+            request.version
+        );
+        return version_above(&request, max);
     }
     let user_agent = parts
         .headers

@@ -146,15 +146,24 @@ async fn decide(
     Ok(Gate::Pass)
 }
 
-/// The `MS-ASProtocolVersions` OPTIONS offers `account`: no higher than the
-/// MaxProtocolVersion of its user level, since OPTIONS names no device.
-pub async fn offered_versions(store: &Store, account: &Account) -> Result<String, StoreError> {
-    let max = cache::view(store)
+/// The `MS-ASProtocolVersions` OPTIONS offers `account`: no higher than the server's
+/// `server_max` (the versions on offer) nor the MaxProtocolVersion of its user level,
+/// since OPTIONS names no device.
+pub async fn offered_versions(
+    store: &Store,
+    account: &Account,
+    server_max: Option<ProtocolVersion>,
+) -> Result<String, StoreError> {
+    let policy_max = cache::view(store)
         .await?
         .levels
         .account(account)
         .limits
         .max_version;
+    let max = match (policy_max, server_max) {
+        (Some(p), Some(s)) => Some(p.min(s)),
+        (p, s) => p.or(s),
+    };
     Ok(own::versions_header(max))
 }
 

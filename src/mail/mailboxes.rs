@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use super::deliver::{deliver, resolve};
 use crate::budget::MemoryBudget;
-use crate::config::Config;
 use crate::mail::lmtp::{Mailboxes, NotDelivered, Received};
 use crate::mail::oof;
 use crate::metrics::{Lmtp, Metrics};
 use crate::refusal::{Limit, Refusals};
+use crate::server_settings::Live;
 use crate::store::Store;
 use crate::store::blob::BlobWriter;
 
@@ -19,7 +19,8 @@ use crate::store::blob::BlobWriter;
 /// replies, which are sent afterwards (see [`oof`]).
 pub struct StoreMailboxes {
     pub store: Store,
-    pub cfg: Rc<Config>,
+    /// The settings in force (an out-of-office reply goes through the relay).
+    pub settings: Rc<Live>,
     pub budget: Rc<MemoryBudget>,
     pub refusals: Rc<Refusals>,
     /// What the out-of-office replies came to.
@@ -84,7 +85,7 @@ impl Mailboxes for StoreMailboxes {
         // After the commit, in a task of its own: the 250 does not wait for the replies.
         tokio::task::spawn_local(oof::after_delivery(
             self.store.clone(),
-            self.cfg.clone(),
+            self.settings.current(),
             self.oof.clone(),
             sender.to_owned(),
             delivered,
@@ -107,7 +108,7 @@ mod tests {
             .unwrap();
         let mailboxes = StoreMailboxes {
             store,
-            cfg: Rc::new(Config::default()),
+            settings: Rc::new(Live::new(Default::default(), &Default::default()).unwrap()),
             budget: MemoryBudget::new(budget),
             refusals: Rc::new(Refusals::default()),
             oof: Rc::default(),

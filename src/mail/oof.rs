@@ -23,6 +23,7 @@ use mail_parser::{Address, Message, MessageParser};
 use super::{deliver, relay};
 use crate::config::Config;
 use crate::proto::datetime::parse_datetime;
+use crate::server_settings::Effective;
 use crate::store::items::ItemReads;
 use crate::store::marks::{self, MarkReads};
 use crate::store::model::{Account, AccountId, FolderType, Oof, OofMessage};
@@ -45,7 +46,7 @@ pub struct Counters {
 /// (account, Inbox item). Logs failures; counts each delivery once its reply is decided.
 pub async fn after_delivery(
     store: Store,
-    cfg: Rc<Config>,
+    settings: Rc<Effective>,
     counters: Rc<Counters>,
     sender: String,
     delivered: Vec<(AccountId, u64)>,
@@ -53,7 +54,7 @@ pub async fn after_delivery(
     let replyable = replyable_sender(&sender);
     for (account, item) in delivered {
         if replyable {
-            match reply_for(&store, &cfg, &sender, account, item).await {
+            match reply_for(&store, &settings.cfg, &sender, account, item).await {
                 Ok(true) => counters.sent.set(counters.sent.get() + 1),
                 Ok(false) => {}
                 Err(e) => tracing::warn!("oof reply of account {account} to {sender:?}: {e}"),

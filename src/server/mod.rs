@@ -34,6 +34,7 @@ use crate::protolog::ProtocolLog;
 use crate::push::hub::Hub;
 use crate::push::notify;
 use crate::refusal::Refusals;
+use crate::server_settings::Live;
 use crate::spool::Spool;
 use crate::store::Event;
 use crate::store::model::{Folder, FolderType};
@@ -220,6 +221,15 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 /// [`start`] with the sockets systemd (or a test) handed over.
 pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
+    // The settings saved from the admin's page override the file's, listeners included.
+    let saved = store.view(|tx| tx.server_settings()).await?;
+    let settings = Rc::new(Live::new(cfg, &saved).map_err(|e| {
+        ServeError::Setup(format!(
+            "the server settings saved in the store do not fit the configuration file: \
+                 {e} (`easd settings show`, `easd settings unset KEY --config FILE`)"
+        ))
+    })?);
+    let cfg = settings.current().cfg.clone();
     let new_admin = first_start(&store, &cfg).await?;
     let certs = match &cfg.https {
         Some(_) => Some(Rc::new(Certs::load(&cfg)?)),
@@ -247,6 +257,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         store: store.clone(),
         certs: certs.clone(),
         acme_challenges: Rc::default(),
+        settings: settings.clone(),
         cfg,
     });
     let (stop, stopped) = watch::channel(false);
@@ -304,7 +315,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         };
         let mailboxes = Rc::new(StoreMailboxes {
             store: store.clone(),
-            cfg: Rc::new(app.cfg.clone()),
+            settings: app.settings.clone(),
             budget: app.budget.clone(),
             refusals: app.refusals.clone(),
             oof: app.oof_counters.clone(),
@@ -353,6 +364,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
             Rc::new(app.cfg.auth.clone()),
             Rc::new(move || status(&status_app)),
             certs,
+            settings,
         )));
     if let Some(admin) = new_admin {
         announce(&admin, &running.app.cfg, &running);
@@ -385,6 +397,8 @@ fn status(app: &App) -> serde_json::Value {
         "memory_budget": app.budget.snapshot(),
         "login_throttle": { "refused_attempts": app.auth.throttled() },
         "web_sessions": app.sessions.sweep(std::time::Instant::now()),
+        // Saved listener addresses that apply once easd starts again.
+        "restart_pending": app.settings.restart_pending(),
     })
 }
 

@@ -13,12 +13,14 @@ mod audit;
 mod governance;
 mod meeting;
 pub mod pim;
+mod settings;
 mod sync_state;
 mod tls;
 
 pub use audit::*;
 pub use governance::*;
 pub use meeting::*;
+pub use settings::*;
 pub use sync_state::*;
 pub use tls::*;
 

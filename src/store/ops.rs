@@ -13,6 +13,11 @@ use crate::proto::ids::DeviceId;
 
 /// Typed reads, for any transaction.
 pub trait Reads: Tx {
+    /// The server settings saved over the configuration file's (none saved: empty).
+    fn server_settings(&self) -> Result<ServerSettings, StoreError> {
+        Ok(tables::get(&self.table(SERVER_SETTINGS)?, SERVER_SETTINGS_ROW)?.unwrap_or_default())
+    }
+
     fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         tables::get(&self.table(ACCOUNTS)?, id)
     }
@@ -110,6 +115,13 @@ pub fn normalize_email(email: &str) -> Result<String, StoreError> {
             "not a valid address: {email:?}"
         )))
     }
+}
+
+/// Replaces the saved server settings.
+pub fn put_server_settings(w: &WriteCtx, settings: &ServerSettings) -> Result<(), StoreError> {
+    w.tx.open_table(SERVER_SETTINGS)?
+        .insert(SERVER_SETTINGS_ROW, tables::Record::of(settings))?;
+    Ok(())
 }
 
 pub fn put_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::Visit;
 use super::form::Form;
 use super::page::{self, AdminTab};
-use super::{accounts, cert, devices, logs, policies, rules};
+use super::{accounts, cert, devices, logs, policies, rules, settings};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
 use crate::govern::registry;
@@ -29,8 +29,10 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
         "/admin/devices/show" => return devices::show(visit).await,
         "/admin/policies" => return policies::get(visit).await,
         "/admin/rules" => return rules::get(visit).await,
+        "/admin/rules/settings" => return rules::settings_get(visit).await,
         "/admin/certificate" => return cert::get(visit),
         "/admin/logs" => return logs::get(visit).await,
+        "/admin/settings" => return settings::get(visit).await,
         "/admin/audit" => audit(visit).await,
         _ => return visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     };
@@ -49,11 +51,14 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
         "/admin/devices/log" => devices::log_switch(visit, form).await,
         "/admin/policies" => policies::save(visit, form).await,
         "/admin/policies/inherit" => policies::inherit(visit, form).await,
+        "/admin/rules/settings" => rules::settings_post(visit, form).await,
         p if p.starts_with("/admin/rules/") => rules::post(visit, form).await,
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
         "/admin/sync-reset" => reset_sync_state(visit, form).await,
         "/admin/certificate" => cert::install(visit, form).await,
         "/admin/logs/switch" => logs::switch(visit, form).await,
+        "/admin/settings" => settings::save(visit, form).await,
+        "/admin/settings/unset" => settings::unset(visit, form).await,
         _ => visit.message(StatusCode::NOT_FOUND, visit.text().not_found),
     }
 }
@@ -69,7 +74,14 @@ async fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::St
             .entry(page::access_label(t, registry::access(d)))
             .or_default() += 1;
     }
+    let pending = app.settings.restart_pending();
     let body = html! {
+        @if !pending.is_empty() {
+            p.notice.error {
+                (t.settings_restart_pending) " " (pending.join(", ")) " "
+                a href="/admin/settings" { (t.nav_settings) }
+            }
+        }
         section {
             dl {
                 dt { (t.version) } dd { (env!("CARGO_PKG_VERSION")) }

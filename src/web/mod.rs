@@ -22,6 +22,7 @@ mod logs;
 mod page;
 mod policies;
 mod rules;
+mod settings;
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -36,6 +36,7 @@ pub enum AdminTab {
     Policies,
     Certificate,
     Logs,
+    Settings,
     Audit,
 }
 
@@ -111,6 +112,7 @@ impl Shell<'_> {
                     t.certificate,
                     Some(AdminTab::Certificate),
                 ),
+                ("/admin/settings", t.nav_settings, Some(AdminTab::Settings)),
                 ("/admin/audit", t.nav_audit, Some(AdminTab::Audit)),
                 ("/account", t.nav_my_account, None),
             ],

@@ -1,6 +1,8 @@
 //! The admin's rules page (`/admin/rules`): the global rule, the server rules (enabled,
 //! description, parameter, value, action; add, edit, enable/disable, delete) and the user
-//! and domain rules (set or remove). Each change is an `admin::govern` request.
+//! and domain rules (set or remove); and each rule's new-device settings
+//! (`/admin/rules/settings?rule=RULE`: the folder and sync settings a device starts with
+//! when that rule decides its state). Each change is an `admin::govern` request.
 
 use clap::ValueEnum;
 use hyper::Response;
@@ -15,6 +17,7 @@ use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::{GovReply, Reply};
 use crate::govern::abq::Param;
 use crate::http_body::Body;
+use crate::proto::query::percent_encode;
 use crate::store::model::Access;
 
 const ACCESS: [Access; 3] = [Access::Allow, Access::Block, Access::Quarantine];
@@ -72,6 +75,125 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
     page(visit, None).await
 }
 
+/// The link to a rule's new-device settings (`global`, a server rule's id, `user:EMAIL`,
+/// `domain:DOMAIN`).
+fn settings_link(t: &Text, rule: &str) -> Markup {
+    html! {
+        a href={ "/admin/rules/settings?rule=" (percent_encode(rule)) } { (t.rule_settings) }
+    }
+}
+
+/// A rule's new-device settings as a form.
+pub async fn settings_get(visit: &Visit<'_>) -> Response<Body> {
+    let q = Form::parse(&visit.query).unwrap_or_default();
+    settings_page(visit, q.text("rule").trim(), None).await
+}
+
+/// A rule's template: where it comes from and its values; the op's error as a message.
+async fn template(
+    visit: &Visit<'_>,
+    rule: &str,
+    values: Vec<(String, String)>,
+    clear: bool,
+) -> Result<(String, Vec<(&'static str, String)>), Reply> {
+    let req = GovRequest::RuleSettings {
+        rule: rule.to_owned(),
+        values,
+        clear,
+    };
+    match visit.run(AdminRequest::Govern(req)).await {
+        Reply::Govern(GovReply::Settings {
+            source, settings, ..
+        }) => Ok((source, settings.pairs())),
+        other => Err(other),
+    }
+}
+
+async fn settings_page(
+    visit: &Visit<'_>,
+    rule: &str,
+    outcome: Option<(&str, bool)>,
+) -> Response<Body> {
+    let t = visit.text();
+    let (source, pairs) = match template(visit, rule, Vec::new(), false).await {
+        Ok(v) => v,
+        Err(Reply::Error { message }) => {
+            return visit.message(hyper::StatusCode::NOT_FOUND, &message);
+        }
+        Err(other) => {
+            tracing::error!("{}: web: rule {rule} settings: {other:?}", visit.peer);
+            return visit.server_error();
+        }
+    };
+    let body = html! {
+        @if let Some((text, error)) = outcome { (page::notice(text, error)) }
+        p { (t.rule_settings_intro) }
+        p { (t.rule_target) ": " code { (rule) } " · " strong { (source) } }
+        form.box method="post" action="/admin/rules/settings" {
+            input type="hidden" name="csrf" value=(visit.csrf());
+            input type="hidden" name="rule" value=(rule);
+            @for (key, value) in &pairs {
+                label for=(key) { (key) }
+                input id=(key) type="text" name=(key) value=(value);
+            }
+            p {
+                button type="submit" name="op" value="save" { (t.save) } " "
+                button.plain type="submit" name="op" value="clear" { (t.rule_settings_clear) }
+            }
+        }
+        p { a href="/admin/rules" { (t.nav_rules) } }
+    };
+    visit.admin_page(
+        AdminTab::Rules,
+        t.rule_settings,
+        outcome.is_some_and(|(_, e)| e),
+        body,
+    )
+}
+
+/// Saves the values that differ from the rule's template (it then has its own), or
+/// removes its own template.
+pub async fn settings_post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
+    let t = visit.text();
+    let rule = form.text("rule").trim().to_owned();
+    let result = if form.text("op") == "clear" {
+        template(visit, &rule, Vec::new(), true).await.map(|_| ())
+    } else {
+        let current = match template(visit, &rule, Vec::new(), false).await {
+            Ok((_, pairs)) => pairs,
+            Err(Reply::Error { message }) => {
+                return settings_page(visit, &rule, Some((&message, true))).await;
+            }
+            Err(other) => {
+                tracing::error!("{}: web: rule {rule} settings: {other:?}", visit.peer);
+                return visit.server_error();
+            }
+        };
+        let changed: Vec<(String, String)> = current
+            .iter()
+            .filter_map(|(key, value)| {
+                let sent = form.get(key)?.trim();
+                (sent != value).then(|| ((*key).to_owned(), sent.to_owned()))
+            })
+            .collect();
+        if changed.is_empty() {
+            return settings_page(visit, &rule, Some((t.nothing_changed, false))).await;
+        }
+        template(visit, &rule, changed, false).await.map(|_| ())
+    };
+    match result {
+        Ok(()) => page::redirect(&format!(
+            "/admin/rules/settings?rule={}",
+            percent_encode(&rule)
+        )),
+        Err(Reply::Error { message }) => settings_page(visit, &rule, Some((&message, true))).await,
+        Err(other) => {
+            tracing::error!("{}: web: rule {rule} settings: {other:?}", visit.peer);
+            visit.server_error()
+        }
+    }
+}
+
 async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body> {
     let t = visit.text();
     let rules = match visit.run(AdminRequest::Govern(GovRequest::RuleList)).await {
@@ -90,6 +212,7 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
             label for="global" { (t.global_rule) }
             (choose("global", Some(rules.global)))
             " " button type="submit" { (t.save) }
+            " " (settings_link(t, "global"))
         }
         h2 { (t.server_rules) }
         form method="post" action="/admin/rules/server" {
@@ -97,7 +220,7 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
             div.table { table {
                 thead { tr {
                     th {} th { "#" } th { (t.state) } th { (t.description) } th { (t.parameter) }
-                    th { (t.value) } th { (t.action) }
+                    th { (t.value) } th { (t.action) } th { (t.rule_settings) }
                 } }
                 tbody { @for r in &rules.server { tr {
                     td { input type="radio" name="id" value=(r.id) aria-label=(r.id); }
@@ -107,6 +230,7 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
                     td { (param_name(r.param)) }
                     td { (r.value) }
                     td { (page::access_label(t, r.action)) }
+                    td { (settings_link(t, &r.id.to_string())) }
                 } } }
             } }
             p {
@@ -134,10 +258,16 @@ async fn page(visit: &Visit<'_>, outcome: Option<(&str, bool)>) -> Response<Body
         }
         h2 { (t.user_domain_rules) }
         div.table { table {
-            thead { tr { th { (t.rule_target) } th { (t.action) } } }
+            thead { tr { th { (t.rule_target) } th { (t.action) } th { (t.rule_settings) } } }
             tbody {
-                @for (u, a) in &rules.users { tr { td { "user:" (u) } td { (page::access_label(t, *a)) } } }
-                @for (d, a) in &rules.domains { tr { td { "domain:" (d) } td { (page::access_label(t, *a)) } } }
+                @for (u, a) in &rules.users { tr {
+                    td { "user:" (u) } td { (page::access_label(t, *a)) }
+                    td { (settings_link(t, &format!("user:{u}"))) }
+                } }
+                @for (d, a) in &rules.domains { tr {
+                    td { "domain:" (d) } td { (page::access_label(t, *a)) }
+                    td { (settings_link(t, &format!("domain:{d}"))) }
+                } }
             }
         } }
         form.box method="post" action="/admin/rules/target" {
@@ -257,6 +387,12 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_form_is_readable() {
+        // Every setting, the CSRF token, the rule and the button.
+        assert!(crate::govern::settings::KEYS.len() + 3 <= super::super::form::MAX_FIELDS);
+    }
 
     #[test]
     fn forms_become_requests() {

@@ -202,6 +202,38 @@ def test_device_log(browser: Page, admin_email: str, register_device, easd_serve
     browser.shot("log")
 
 
+def test_server_settings(browser: Page, admin_email: str, easd_server) -> None:
+    """ASSERTS: the settings page shows the longest heartbeat from the configuration file;
+    a new one saved there is said saved, shown as saved here and by `easd settings show`;
+    one outside 60..3540 s is refused on the page (422) and nothing changes; "Use the
+    file's value" brings the file's back."""
+    admin_login(browser, admin_email)
+    browser.open("/admin/settings")
+    field = "#push\\.max_heartbeat"
+    file_value = browser.find(field).get_attribute("value")
+    assert "from the configuration file" in browser.text()
+    browser.shot("file")
+    browser.find(field).clear()
+    browser.find(field).send_keys("900")
+    browser.submit_and_wait(browser.button("Save"))
+    assert "Settings saved." in browser.text(), browser.text()
+    assert browser.find(field).get_attribute("value") == "900"
+    assert "saved here" in browser.text()
+    assert "push.max_heartbeat\t900\tsaved" in easd(easd_server, "settings", "show")
+    browser.shot("saved")
+    browser.find(field).clear()
+    browser.find(field).send_keys("5000")
+    browser.submit_and_wait(browser.button("Save"))
+    assert browser.status() == 422
+    assert "60 to 3540" in browser.find("p.notice.error").text, browser.text()
+    assert "push.max_heartbeat\t900\tsaved" in easd(easd_server, "settings", "show")
+    browser.shot("refused")
+    browser.submit_and_wait(browser.button(f"Use the file's value ({file_value})"))
+    assert browser.find(field).get_attribute("value") == file_value
+    assert f"push.max_heartbeat\t{file_value}\tfile" in easd(easd_server, "settings", "show")
+    browser.shot("back-to-file")
+
+
 def test_switch_language(browser: Page, admin_email: str) -> None:
     """ASSERTS: the language link shows the pages in French, which stays so on the next
     page; the link back shows English again."""

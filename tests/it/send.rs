@@ -160,7 +160,7 @@ fn source(folder: &str, item: &str) -> Element {
 }
 
 /// SendMail with a fresh ClientId, saving in Sent Items.
-fn send_mail(c: &EasClient, mime: &[u8]) -> Resp {
+pub(crate) fn send_mail(c: &EasClient, mime: &[u8]) -> Resp {
     send_mail_as(c, &unique_token(), mime)
 }
 

@@ -17,7 +17,7 @@ const ADMIN: &str = "boss@example.com";
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
 
-fn add_admin(s: &TestServer, email: &str) {
+pub(crate) fn add_admin(s: &TestServer, email: &str) {
     s.control_ok(Request::UserAdd {
         email: email.into(),
         name: Some("The Boss".into()),
@@ -33,7 +33,7 @@ fn emails(s: &TestServer) -> Vec<String> {
     }
 }
 
-fn audit_json(s: &TestServer) -> Vec<AuditEntry> {
+pub(crate) fn audit_json(s: &TestServer) -> Vec<AuditEntry> {
     let out = cli(s, &["audit", "--json"]);
     assert!(
         out.status.success(),
@@ -1131,6 +1131,98 @@ fn the_rules_page_sets_the_global_server_user_and_domain_rules() {
             "{action}"
         );
     }
+}
+
+#[test]
+fn a_rules_new_device_settings_are_set_on_its_page_and_given_to_the_devices_it_admits() {
+    use easd::govern::abq::Param;
+    use easd::store::model::Period;
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let ios = crate::govern::add_rule(&s, Param::Os, "iOS", Access::Allow, true);
+    let page = format!("/admin/rules/settings?rule={ios}");
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let rules_page = b.get("/admin/rules").text();
+    assert!(
+        rules_page.contains(&format!("href=\"{page}\"")),
+        "{rules_page}"
+    );
+    assert!(rules_page.contains("href=\"/admin/rules/settings?rule=global\""));
+    let html = b.get(&page).text();
+    assert!(html.contains("built-in"), "{html}");
+    assert!(
+        html.contains("name=\"mail_period\" value=\"none\""),
+        "{html}"
+    );
+    let csrf = csrf_of(&b.get(&page));
+    let id = ios.to_string();
+    let r = b.post(
+        "/admin/rules/settings",
+        &[
+            ("csrf", &csrf),
+            ("rule", &id),
+            ("op", "save"),
+            ("mail_period", "1m"),
+            ("archive", "on"),
+        ],
+    );
+    r.expect_status(303);
+    let html = b.get(r.header("location").unwrap()).text();
+    assert!(html.contains("own template"), "{html}");
+    assert!(html.contains("name=\"mail_period\" value=\"1m\""), "{html}");
+    // Refused values say why and change nothing: a bad word, and a folder id (folders
+    // belong to one account).
+    for (key, value, says) in [
+        ("mail_period", "forever", "mail_period=forever"),
+        ("tasks_calendar", "5", "names no folder"),
+    ] {
+        let r = b.post(
+            "/admin/rules/settings",
+            &[("csrf", &csrf), ("rule", &id), ("op", "save"), (key, value)],
+        );
+        r.expect_status(422);
+        assert!(r.text().contains(says), "{key}: {}", r.text());
+    }
+    assert!(
+        b.get(&page)
+            .text()
+            .contains("name=\"mail_period\" value=\"1m\"")
+    );
+    // Without the CSRF token: refused, unchanged.
+    b.post(
+        "/admin/rules/settings",
+        &[("rule", &id), ("op", "save"), ("mail_period", "2w")],
+    )
+    .expect_status(403);
+
+    // A device the rule admits starts with them.
+    let phone = crate::govern::phone(&s, ALICE, "IPHONE", "iOS 17.4", "iPhone15,2");
+    assert_eq!(crate::govern::admitted(&s, &phone), Access::Allow);
+    let got = one_device(&s, ALICE, "IPHONE").settings;
+    assert_eq!(got.mail_period, Some(Period::OneMonth));
+    assert!(got.archive);
+
+    // Removing the rule's own settings: the built-in defaults again, the device keeps its.
+    b.post(
+        "/admin/rules/settings",
+        &[("csrf", &csrf), ("rule", &id), ("op", "clear")],
+    )
+    .expect_status(303);
+    assert!(b.get(&page).text().contains("built-in"));
+    assert_eq!(
+        one_device(&s, ALICE, "IPHONE").settings.mail_period,
+        Some(Period::OneMonth)
+    );
+    b.get("/admin/rules/settings?rule=99").expect_status(404);
+    let audit = audit_json(&s);
+    assert!(
+        audit
+            .iter()
+            .filter(|e| e.action == "rule_settings" && e.actor == ADMIN)
+            .count()
+            >= 2,
+        "{audit:?}"
+    );
 }
 
 #[test]

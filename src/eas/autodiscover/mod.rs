@@ -51,7 +51,7 @@ pub async fn handle(
         Ok(a) => a,
         Err(refused) => return refused,
     };
-    let url = eas_url(&app.cfg, req.headers(), secure);
+    let url = eas_url(&app.settings.current().cfg, req.headers(), secure);
     let stamp = stamp(&app.cfg.hostname);
     if method == Method::GET {
         // A browser or a probing client: the answer a POST for this account would get.

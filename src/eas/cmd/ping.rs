@@ -56,8 +56,14 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         return Ok(reply(Status::MissingParameters));
     };
     let heartbeat = params.heartbeat.unwrap_or_default();
-    if heartbeat < limits.min_heartbeat || heartbeat > limits.max_heartbeat {
-        let allowed = heartbeat.clamp(limits.min_heartbeat, limits.max_heartbeat);
+    // The bounds in force now (the settings page changes them for the next Ping), copied:
+    // this future lives as long as the Ping waits.
+    let (min, max) = {
+        let push = &ctx.app.settings.current().cfg.push;
+        (push.min_heartbeat, push.max_heartbeat)
+    };
+    if heartbeat < min || heartbeat > max {
+        let allowed = heartbeat.clamp(min, max);
         return Ok(Reply::Wbxml(
             Element::new(p::PING)
                 .text_child(p::STATUS, Status::BadHeartbeat.to_string())

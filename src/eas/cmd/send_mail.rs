@@ -62,7 +62,14 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             return Ok(failure(ctx, command, e.status()));
         }
     }
-    match submit::submit(&ctx.app.store, &ctx.app.cfg, ctx.account, submission).await {
+    match submit::submit(
+        &ctx.app.store,
+        &ctx.app.settings.current().cfg,
+        ctx.account,
+        submission,
+    )
+    .await
+    {
         // [MS-ASCMD] 2.2.1.17: success is an empty response.
         Ok(()) => Ok(Reply::Http(StatusCode::OK)),
         Err(SubmitError::Store(e)) => Err(e),

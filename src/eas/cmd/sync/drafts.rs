@@ -289,7 +289,15 @@ pub(super) async fn send_all(
     responses: &mut Vec<ItemResponse>,
 ) {
     for &id in sends {
-        let Err(e) = save::send(&ctx.app.store, &ctx.app.cfg, ctx.account, folder, id).await else {
+        let Err(e) = save::send(
+            &ctx.app.store,
+            &ctx.app.settings.current().cfg,
+            ctx.account,
+            folder,
+            id,
+        )
+        .await
+        else {
             continue;
         };
         tracing::warn!("{}: draft {id} not sent: {e}", ctx.device.device_id);

@@ -181,8 +181,10 @@ async fn watched(
 /// The Wait (minutes, 12.1+) or HeartbeatInterval (seconds, 14.0+) of a hanging Sync;
 /// `Err(limit)` when out of the configured range ([MS-ASCMD] 2.2.3.198, 2.2.3.88.2).
 fn hanging(ctx: &Ctx<'_>, wait: Option<HangRequest>) -> Result<Option<std::time::Duration>, u32> {
-    let push = &ctx.app.cfg.push;
-    let (min, max) = (push.min_heartbeat, push.max_heartbeat);
+    let (min, max) = {
+        let push = &ctx.app.settings.current().cfg.push;
+        (push.min_heartbeat, push.max_heartbeat)
+    };
     let seconds = match wait {
         None => return Ok(None),
         Some(HangRequest::WaitMinutes(m)) => {
