@@ -438,6 +438,7 @@ async fn sync_collection(
                         },
                         commands: req.commands.clone(),
                         version: ctx.req.version,
+                        device_type: ctx.device.device_type.as_str().to_owned(),
                     };
                     // A round without client commands only advances the device's own sync
                     // state, so its commit need not be fsynced before the answer. If a power
@@ -651,6 +652,8 @@ struct Job {
     commands: Vec<ClientCommand>,
     /// The device's protocol version: what its Changes can carry.
     version: ProtocolVersion,
+    /// Its DeviceType, for the clients' quirks (`groupware::Writer::for_device`).
+    device_type: String,
 }
 
 impl Job {
