@@ -9,3 +9,4 @@ pub mod ical;
 pub mod itip;
 pub mod recur;
 pub mod tz;
+pub mod vcard;

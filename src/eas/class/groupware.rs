@@ -200,6 +200,8 @@ fn merge_contact(
         new.body.clone_from(&old.body);
     }
     new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    // The server's own: no client sends it.
+    new.uid.clone_from(&old.uid);
     new
 }
 
