@@ -17,282 +17,23 @@
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use support::{
-    DaemonProcess, EasClient, HttpClient, KeepAliveClient, LmtpClient, SyncColl, dot_stuff,
-    proc_cpu_seconds, proc_status_kib, reset_peak_rss,
+    BENCH_PASSWORD, BENCH_USER, DaemonProcess, EasClient, HttpClient, KeepAliveClient, dot_stuff,
+    initial_sync, lmtp_worker, mail_message, proc_cpu_seconds, proc_status_kib, reset_peak_rss,
 };
 
-const USER: &str = "admin@localhost";
-const PASSWORD: &str = "bench-password";
 const LMTP_CONNECTIONS: usize = 4;
 const TARGET_ITEMS_PER_S: f64 = 5000.0;
 const TARGET_PEAK_KIB: u64 = 32 * 1024;
 /// The whole run is aborted (server killed) after this long.
 const RUN_LIMIT: Duration = Duration::from_secs(20 * 60);
-
-const WORDS: &[&str] = &[
-    "the",
-    "quarterly",
-    "report",
-    "meeting",
-    "invoice",
-    "attached",
-    "please",
-    "review",
-    "schedule",
-    "office",
-    "budget",
-    "project",
-    "customer",
-    "delivery",
-    "update",
-    "thanks",
-    "regards",
-    "tomorrow",
-    "morning",
-    "agenda",
-    "minutes",
-    "approval",
-    "contract",
-    "draft",
-    "server",
-    "backup",
-    "printer",
-    "network",
-    "holiday",
-    "team",
-    "lunch",
-    "friday",
-    "and",
-    "for",
-    "with",
-    "about",
-    "from",
-    "this",
-    "that",
-    "will",
-    "have",
-    "been",
-    "would",
-    "could",
-];
-
-fn words(rng: &mut StdRng, bytes: usize) -> String {
-    let mut out = String::with_capacity(bytes + 80);
-    let mut line = 0;
-    while out.len() < bytes {
-        let w = WORDS[rng.gen_range(0..WORDS.len())];
-        out.push_str(w);
-        line += w.len() + 1;
-        if line > 70 {
-            out.push_str("\r\n");
-            line = 0;
-        } else {
-            out.push(' ');
-        }
-        if rng.gen_ratio(1, 60) {
-            out.push_str("\r\n\r\n");
-            line = 0;
-        }
-    }
-    out.push_str("\r\n");
-    out
-}
-
-fn base64_lines(rng: &mut StdRng, raw: usize) -> String {
-    use base64::Engine as _;
-    let data: Vec<u8> = (0..raw).map(|_| rng.r#gen()).collect();
-    let b = base64::engine::general_purpose::STANDARD.encode(data);
-    let mut out = String::with_capacity(b.len() + b.len() / 38);
-    for chunk in b.as_bytes().chunks(76) {
-        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// One realistic message: Received/DKIM headers, and text/plain (55 %),
-/// multipart/alternative (42 %) or multipart/mixed with a 50 KB attachment (3 %).
-fn message(rng: &mut StdRng, i: usize) -> Vec<u8> {
-    let from = format!(
-        "Sender {} <sender{}@remote{}.example>",
-        i % 97,
-        i % 97,
-        i % 7
-    );
-    let subject = words(rng, 40).replace("\r\n", " ");
-    let mut m = format!(
-        "Return-Path: <sender{0}@remote{1}.example>\r\n\
-         Received: from mx{1}.remote.example (mx{1}.remote.example [192.0.2.{1}])\r\n\
-         \tby mail.localhost (Postfix) with ESMTPS id 4F{i:06X}\r\n\
-         \tfor <{USER}>; Tue, 1 Sep 2026 10:{2:02}:{3:02} +0000 (UTC)\r\n\
-         Received: from [10.0.0.{1}] (client.remote.example [198.51.100.{1}])\r\n\
-         \tby mx{1}.remote.example with ESMTPSA; Tue, 1 Sep 2026 10:{2:02}:{3:02} +0000\r\n\
-         DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=remote{1}.example;\r\n\
-         \ts=sel1; t=1788256800; h=from:to:subject:date:message-id;\r\n\
-         \tbh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;\r\n\
-         \tb=dGhpcyBpcyBub3QgYSByZWFsIHNpZ25hdHVyZSBidXQgaXQgaGFzIHRoZSByaWdodCBzaGFwZSBm\r\n\
-         \t b3IgYSBiZW5jaG1hcmsgbWVzc2FnZSBoZWFkZXIgYmxvY2sgb2YgYW4gZW1haWw=\r\n\
-         From: {from}\r\nTo: Admin <{USER}>\r\nSubject: {subject}\r\n\
-         Date: Tue, 1 Sep 2026 10:{2:02}:{3:02} +0000\r\n\
-         Message-ID: <{i}.{4}@remote{1}.example>\r\nMIME-Version: 1.0\r\n",
-        i % 97,
-        i % 7,
-        (i / 60) % 60,
-        i % 60,
-        rng.r#gen::<u32>(),
-    );
-    let kind = rng.gen_range(0..100);
-    if kind < 3 {
-        m.push_str("Content-Type: multipart/mixed; boundary=\"mix\"\r\n\r\n--mix\r\n");
-        m.push_str("Content-Type: text/plain; charset=utf-8\r\n\r\n");
-        let n = rng.gen_range(1500..4000);
-        m.push_str(&words(rng, n));
-        m.push_str("--mix\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n");
-        m.push_str("Content-Disposition: attachment; filename=\"report.pdf\"\r\n");
-        m.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
-        m.push_str(&base64_lines(rng, 50 * 1024));
-        m.push_str("--mix--\r\n");
-    } else if kind < 45 {
-        m.push_str("Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\n");
-        m.push_str("Content-Type: text/plain; charset=utf-8\r\n\r\n");
-        let n = rng.gen_range(900..2800);
-        let text = words(rng, n);
-        m.push_str(&text);
-        m.push_str("--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n");
-        m.push_str("<html><head><meta charset=\"utf-8\"></head><body><div>");
-        m.push_str(&text.replace("\r\n\r\n", "</div>\r\n<div>"));
-        m.push_str("</div></body></html>\r\n--alt--\r\n");
-    } else {
-        m.push_str("Content-Type: text/plain; charset=utf-8\r\n\r\n");
-        let n = rng.gen_range(2000..6800);
-        m.push_str(&words(rng, n));
-    }
-    m.into_bytes()
-}
-
-/// Delivers `messages` (dot-stuffed, with terminator) on one LMTP connection, pipelining
-/// MAIL, RCPT and DATA; returns the number of final 250s.
-fn lmtp_worker(addr: SocketAddr, messages: &[Vec<u8>], deadline: Instant) -> usize {
-    let mut c = LmtpClient::connect(addr);
-    c.lhlo();
-    let envelope = format!("MAIL FROM:<sender@remote.example>\r\nRCPT TO:<{USER}>\r\nDATA\r\n");
-    let mut ok = 0;
-    for m in messages {
-        if Instant::now() > deadline {
-            break;
-        }
-        c.write_raw(envelope.as_bytes()).expect("LMTP write");
-        let (mail, rcpt, data) = (c.read_reply(), c.read_reply(), c.read_reply());
-        assert!(
-            mail.code == 250 && rcpt.code == 250 && data.code == 354,
-            "LMTP envelope: {mail:?} {rcpt:?} {data:?}"
-        );
-        c.write_raw(m).expect("LMTP write");
-        let done = c.read_reply();
-        if done.code == 250 {
-            ok += 1;
-        } else {
-            eprintln!("LMTP delivery: {done:?}");
-        }
-    }
-    c.quit();
-    ok
-}
-
-struct SyncFigures {
-    items: usize,
-    rounds: usize,
-    bytes: usize,
-    wall: Duration,
-    client: Duration,
-    cpu: f64,
-    peak_kib: u64,
-    after_kib: u64,
-    connections: usize,
-}
-
-/// A fresh device's full initial Sync of the Inbox over one kept-alive connection.
-fn initial_sync(
-    addr: SocketAddr,
-    cert: &Path,
-    pid: u32,
-    device: &str,
-    window: usize,
-) -> SyncFigures {
-    let mut eas = EasClient::new(HttpClient::https_to(addr, cert), USER, PASSWORD, device);
-    eas.provision();
-    let inbox = eas.folder_of_type(2);
-    let mut conn = KeepAliveClient::new(addr, cert);
-    let coll = |key: &str| {
-        SyncColl::new(&inbox, key)
-            .window(window)
-            .body(2, Some(5120))
-    };
-    let body_of = |c: &SyncColl| {
-        easd::wbxml::Element::new(easd::wbxml::tag::airsync::SYNC).child(
-            easd::wbxml::Element::new(easd::wbxml::tag::airsync::COLLECTIONS).child(c.element()),
-        )
-    };
-    std::thread::sleep(Duration::from_millis(200));
-    reset_peak_rss(pid);
-    let cpu0 = proc_cpu_seconds(pid);
-    let start = Instant::now();
-    let mut key = "0".to_owned();
-    let (mut items, mut rounds, mut bytes) = (0, 0, 0);
-    let mut client = Duration::ZERO;
-    let limit = Instant::now() + Duration::from_secs(600);
-    loop {
-        assert!(
-            rounds < 100_000 && Instant::now() < limit,
-            "sync did not end"
-        );
-        let body = body_of(&coll(&key));
-        let r = eas.post_on(&mut conn, "Sync", Some(&body));
-        let t = Instant::now();
-        r.expect_status(200);
-        bytes += r.body.len();
-        let root = r.wbxml();
-        let c = root
-            .find_path(&[
-                easd::wbxml::tag::airsync::COLLECTIONS,
-                easd::wbxml::tag::airsync::COLLECTION,
-            ])
-            .expect("a Collection");
-        let out = support::SyncOut::parse(c);
-        client += t.elapsed();
-        let first = key == "0";
-        key = out.ok_key();
-        items += out.adds.len();
-        rounds += 1;
-        if !first && !out.more {
-            break;
-        }
-    }
-    let wall = start.elapsed();
-    let cpu = proc_cpu_seconds(pid) - cpu0;
-    let peak_kib = proc_status_kib(pid, "VmHWM");
-    std::thread::sleep(Duration::from_millis(200));
-    SyncFigures {
-        items,
-        rounds,
-        bytes,
-        wall,
-        client,
-        cpu,
-        peak_kib,
-        after_kib: proc_status_kib(pid, "VmRSS"),
-        connections: conn.connections,
-    }
-}
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
@@ -338,7 +79,7 @@ struct Rates {
 /// Seeds and syncs against `bin serve`.
 fn run(bin: &Path, total: usize) -> Rates {
     let run_deadline = Instant::now() + RUN_LIMIT;
-    let daemon = DaemonProcess::start(bin, "", &[("EASD_ADMIN_PASSWORD", PASSWORD)], true);
+    let daemon = DaemonProcess::start(bin, "", &[("EASD_ADMIN_PASSWORD", BENCH_PASSWORD)], true);
     let pid = daemon.pid();
     let done = Arc::new(AtomicBool::new(false));
     {
@@ -364,7 +105,12 @@ fn run(bin: &Path, total: usize) -> Rates {
     let idle_kib = proc_status_kib(pid, "VmRSS");
 
     // The admin's first login pays one full-cost argon2 run; the auth cache spares the rest.
-    let mut first = EasClient::new(HttpClient::https_to(addr, &cert), USER, PASSWORD, "BENCHW");
+    let mut first = EasClient::new(
+        HttpClient::https_to(addr, &cert),
+        BENCH_USER,
+        BENCH_PASSWORD,
+        "BENCHW",
+    );
     first.provision();
     let login_hwm = proc_status_kib(pid, "VmHWM");
 
@@ -373,7 +119,7 @@ fn run(bin: &Path, total: usize) -> Rates {
     let mut per_conn: Vec<Vec<Vec<u8>>> = vec![Vec::new(); LMTP_CONNECTIONS];
     let (mut raw_bytes, mut with_attachment) = (0usize, 0usize);
     for i in 0..total {
-        let m = message(&mut rng, i);
+        let m = mail_message(&mut rng, i);
         raw_bytes += m.len();
         with_attachment += usize::from(m.len() > 40_000);
         let mut stuffed = dot_stuff(&m);
@@ -441,7 +187,7 @@ fn run(bin: &Path, total: usize) -> Rates {
     let mut slowest = f64::INFINITY;
     for (device, window) in [("BENCHSYNC100", 100), ("BENCHSYNC512", 512)] {
         assert!(Instant::now() < run_deadline, "run limit");
-        let f = initial_sync(addr, &cert, pid, device, window);
+        let f = initial_sync((addr, &cert, pid), device, 2, window, Some((2, Some(5120))));
         let rate = f.items as f64 / f.wall.as_secs_f64();
         slowest = slowest.min(rate);
         worst_peak = worst_peak.max(f.peak_kib);
@@ -468,7 +214,12 @@ fn run(bin: &Path, total: usize) -> Rates {
     }
 
     // ---- a new TLS connection per request vs a kept-alive one ---------------------------
-    let mut eas = EasClient::new(HttpClient::https_to(addr, &cert), USER, PASSWORD, "BENCHFS");
+    let mut eas = EasClient::new(
+        HttpClient::https_to(addr, &cert),
+        BENCH_USER,
+        BENCH_PASSWORD,
+        "BENCHFS",
+    );
     eas.provision();
     let (fkey, _) = eas.folder_sync_ok("0");
     let body = easd::wbxml::Element::new(easd::wbxml::tag::folderhierarchy::FOLDER_SYNC)

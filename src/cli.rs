@@ -79,8 +79,9 @@ enum Command {
         json: bool,
     },
     /// Import an .eml file, an mbox file or a Maildir directory into a mail folder (created
-    /// under the root when missing), or an .ics file into a calendar folder; messages, and
-    /// events whose UID is there, imported before are skipped.
+    /// under the root when missing), an .ics file into a calendar folder or a .vcf file
+    /// into a contacts folder; messages, and events and contacts whose UID is there,
+    /// imported before are skipped.
     Import {
         #[arg(long, value_name = "EMAIL")]
         user: String,
@@ -89,7 +90,8 @@ enum Command {
         folder: String,
         file: PathBuf,
     },
-    /// Write a calendar folder as an iCalendar file, to stdout or to --out FILE.
+    /// Write a calendar folder as an iCalendar file or a contacts folder as a vCard file,
+    /// to stdout or to --out FILE.
     Export {
         #[arg(long, value_name = "EMAIL")]
         user: String,
@@ -256,9 +258,9 @@ pub fn main() -> ExitCode {
         Command::Export {
             user,
             folder,
-            format: ExportFormat::Ics,
+            format,
             out,
-        } => export(&data_dir(data), user, folder, out.as_deref()),
+        } => export(&data_dir(data), user, folder, format, out.as_deref()),
         Command::Restore { file, force } => restore(&data_dir(data), &file, force),
         Command::SyncState(SyncStateCmd::Reset { user }) => {
             admin(&data_dir(data), Request::SyncStateReset { user })
@@ -523,10 +525,31 @@ fn import(data: &Path, email: String, folder: String, file: &Path) -> Result<(),
 pub enum ExportFormat {
     /// iCalendar (RFC 5545), from a calendar folder.
     Ics,
+    /// vCard 3.0 (RFC 2426), from a contacts folder: what phones' address books read best.
+    Vcf,
+    /// vCard 4.0 (RFC 6350), from a contacts folder.
+    Vcf4,
 }
 
-fn export(data: &Path, email: String, folder: String, out: Option<&Path>) -> Result<(), String> {
-    let text = match admin(data, Request::Export { email, folder })? {
+fn export(
+    data: &Path,
+    email: String,
+    folder: String,
+    format: ExportFormat,
+    out: Option<&Path>,
+) -> Result<(), String> {
+    use crate::admin::pim_file::Format;
+    let format = match format {
+        ExportFormat::Ics => Format::Ics,
+        ExportFormat::Vcf => Format::Vcf,
+        ExportFormat::Vcf4 => Format::Vcf4,
+    };
+    let req = Request::Export {
+        email,
+        folder,
+        format,
+    };
+    let text = match admin(data, req)? {
         Reply::Done { message } => message,
         other => return print_reply(other, false),
     };

@@ -3,12 +3,12 @@
 //! change they make is recorded in the audit log (`audit`).
 
 pub mod audit;
-pub mod calendar_file;
 pub mod cert;
 pub mod control;
 mod error;
 pub mod govern;
 pub mod ops;
+pub mod pim_file;
 pub mod reply;
 pub mod settings;
 

@@ -66,11 +66,14 @@ pub enum Request {
         #[serde(default)]
         stream_progress: bool,
     },
-    /// The calendar folder `folder` of `email` as an iCalendar file, answered as the
-    /// Done message (`easd export`).
+    /// The calendar or contacts folder `folder` of `email` as an iCalendar or vCard file,
+    /// answered as the Done message (`easd export`).
     Export {
         email: String,
         folder: String,
+        /// Absent from an older CLI: iCalendar, all it could ask for.
+        #[serde(default)]
+        format: super::pim_file::Format,
     },
     /// Writes a backup archive of the store to `path` (absolute: the daemon's working
     /// directory is not the caller's).
@@ -238,25 +241,12 @@ impl Request {
             Request::Settings(_) => Err(AdminError::Invalid(
                 "settings requests need the configuration file: use `easd settings`".into(),
             )),
-            Request::Import {
+            Request::Export {
                 email,
                 folder,
-                path,
-                ..
-            } if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("ics")) =>
-            {
-                // An iCalendar file goes into a calendar folder in one transaction: no
-                // batches to report progress on.
-                let text = tokio::fs::read_to_string(&path)
-                    .await
-                    .map_err(|e| AdminError::Invalid(format!("{}: {e}", path.display())))?;
-                let summary = super::calendar_file::import(store, &email, &folder, &text).await?;
-                Ok(done(summary.report()))
-            }
-            Request::Export { email, folder } => Ok(done(
-                super::calendar_file::export(store, &email, &folder).await?,
+                format,
+            } => Ok(done(
+                super::pim_file::export(store, &email, &folder, format).await?,
             )),
             Request::Import {
                 email,
@@ -279,7 +269,14 @@ impl Request {
                         let _ = s.send(*p);
                     }
                 };
-                let summary = import::import(store, &email, &folder, &path, &mut report).await;
+                // A calendar or contacts file, by its extension; else mail.
+                let summary = match super::pim_file::Format::of_path(&path) {
+                    Some(format) => {
+                        super::pim_file::import(store, &email, &folder, &path, format, &mut report)
+                            .await
+                    }
+                    None => import::import(store, &email, &folder, &path, &mut report).await,
+                };
                 bar.finish();
                 Ok(done(summary?.report()))
             }

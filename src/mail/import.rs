@@ -52,6 +52,8 @@ pub struct Summary {
     pub skipped: u64,
     pub failed: u64,
     pub reasons: Vec<String>,
+    /// What was imported without all it held (a vCard's phone with no free slot, …).
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
@@ -59,6 +61,23 @@ impl Summary {
         self.failed += 1;
         if self.reasons.len() < MAX_REASONS {
             self.reasons.push(reason);
+        }
+    }
+
+    pub(crate) fn warn(&mut self, warning: String) {
+        if self.warnings.len() < MAX_REASONS {
+            self.warnings.push(warning);
+        }
+    }
+
+    /// How far an import got: `done` of `total` in the source's unit, and the counts.
+    pub(crate) fn progress(&self, done: u64, total: u64) -> ImportProgress {
+        ImportProgress {
+            done,
+            total,
+            imported: self.imported,
+            skipped: self.skipped,
+            failed: self.failed,
         }
     }
 
@@ -70,6 +89,10 @@ impl Summary {
         for r in &self.reasons {
             out.push_str("\n  ");
             out.push_str(r);
+        }
+        for w in &self.warnings {
+            out.push_str("\n  warning: ");
+            out.push_str(w);
         }
         out
     }
@@ -108,13 +131,7 @@ pub async fn import(
         }
         commit(store, account, folder, batch, &mut summary).await?;
         let (done, total) = source.position();
-        on_progress(&ImportProgress {
-            done,
-            total,
-            imported: summary.imported,
-            skipped: summary.skipped,
-            failed: summary.failed,
-        });
+        on_progress(&summary.progress(done, total));
     }
     Ok(summary)
 }

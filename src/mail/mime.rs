@@ -619,7 +619,7 @@ pub(super) fn escape_html(line: &str) -> String {
 
 /// HTML as plain text: tags, comments, scripts and styles dropped, entities decoded, block
 /// elements on their own lines, runs of blank lines collapsed to one.
-fn html_to_text(html: &str) -> String {
+pub(crate) fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
     while let Some(lt) = rest.find('<') {

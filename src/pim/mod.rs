@@ -10,3 +10,4 @@ pub mod itip;
 pub mod recur;
 pub mod schedule;
 pub mod tz;
+pub mod vcard;

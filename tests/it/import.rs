@@ -30,6 +30,25 @@ fn import(data: &Path, folder: &str, file: &Path) -> Output {
 }
 
 #[track_caller]
+/// `easd export` of ALICE's `folder` as `format` (with `more` arguments); its stdout.
+fn export(data: &Path, folder: &str, format: &str, more: &[&str]) -> String {
+    let out = Command::new(cli_path())
+        .arg("--data")
+        .arg(data)
+        .args([
+            "export", "--user", ALICE, "--folder", folder, "--format", format,
+        ])
+        .args(more)
+        .output()
+        .expect("run easd export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
 fn import_ok(data: &Path, folder: &str, file: &Path) -> String {
     let out = import(data, folder, file);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -232,20 +251,11 @@ fn import_and_export_an_ics_file_through_the_daemon() {
     assert_eq!(subjects, ["Holiday", "Stand-up"]);
 
     let out_file = files.path().join("out.ics");
-    let out = Command::new(cli_path())
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "export", "--user", ALICE, "--folder", "Calendar", "--format", "ics",
-        ])
-        .arg("--out")
-        .arg(&out_file)
-        .output()
-        .expect("run easd export");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    export(
+        &data,
+        "Calendar",
+        "ics",
+        &["--out", out_file.to_str().expect("path")],
     );
     let text = std::fs::read_to_string(&out_file).expect("exported file");
     assert!(text.contains("UID:s1@google.com\r\n"), "{text}");
@@ -261,4 +271,77 @@ fn import_and_export_an_ics_file_through_the_daemon() {
         out.contains("imported 0, skipped 2 (already there), failed 0"),
         "{out}"
     );
+}
+
+#[test]
+fn import_and_export_a_vcf_file_through_the_daemon() {
+    use easd::wbxml::tag::contacts as con;
+    let s = start_server(|_| {});
+    s.add_user(ALICE);
+    let data = s.data_dir().to_owned();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vcard");
+    let apple = fixtures.join("apple-contacts-3.0.vcf");
+    let out = import_ok(&data, "Contacts", &apple);
+    // The second card is an Apple group, not a contact.
+    assert!(
+        out.contains("imported 1, skipped 0 (already there), failed 1"),
+        "{out}"
+    );
+    assert!(out.contains("card 2 (line 47): a group card"), "{out}");
+    let out = import_ok(&data, "contacts", &fixtures.join("outlook-2.1.vcf"));
+    assert!(out.contains("imported 1,"), "{out}");
+    assert!(
+        out.contains("warning: card 1 (line 1): phone +49 30 1234569"),
+        "{out}"
+    );
+    let out = import_ok(&data, "Contacts", &apple);
+    assert!(out.contains("imported 0, skipped 1"), "{out}");
+    let out = import(&data, "Calendar", &apple);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a contacts folder"));
+
+    // A phone gets them as contacts, the photo within Picture.
+    let mut c = s.eas(ALICE, "vcf");
+    c.provision();
+    let folder = c.folder_of_type(9);
+    let key = c.sync_init(&folder);
+    let (_, adds) = c.sync_all(SyncColl::new(&folder, &key).window(100));
+    let mut names: Vec<(String, bool)> = adds
+        .iter()
+        .map(|(_, d)| {
+            (
+                text(d, con::FILE_AS).to_owned(),
+                d.find(con::PICTURE).is_some(),
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("Dr. Johnny Q. Appleseed Jr.".to_owned(), true),
+            ("Jürgen Müller".to_owned(), true)
+        ]
+    );
+
+    for (format, version) in [("vcf", "VERSION:3.0"), ("vcf4", "VERSION:4.0")] {
+        let text = export(&data, "Contacts", format, &[]);
+        assert_eq!(text.matches(version).count(), 2, "{text}");
+        assert!(
+            text.contains("UID:2E4CB084-4767-4C85-BBCA-805B1DCB1C8E\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("PHOTO"), "{text}");
+        // What was exported imports as what is there.
+        let back = tempfile::Builder::new()
+            .suffix(".vcf")
+            .tempfile()
+            .expect("temp");
+        std::fs::write(back.path(), &text).expect("write");
+        let out = import_ok(&data, "Contacts", back.path());
+        assert!(
+            out.contains("imported 0, skipped 2 (already there), failed 0"),
+            "{out}"
+        );
+    }
 }

@@ -741,3 +741,95 @@ fn items_a_schema_5_store_kept_as_application_data_read_back_the_same_after_the_
         assert_eq!(as_sent(&adds[0].1, &sent), sent);
     }
 }
+
+#[test]
+fn a_16_1_add_retried_with_the_same_client_uid_gets_the_event_it_made() {
+    let s = server_with(&[ALICE]);
+    let a = device(&s, "cu161", "16.1");
+    let folder = a.folder_of_type(CALENDAR);
+    let key = init(&a, &folder, None);
+    let start = now() + DAY;
+    let with_client_uid = || {
+        let mut d = event("Retried", start, start + 3600);
+        d.push(t(cal::CLIENT_UID, "client-uid-42"));
+        d
+    };
+    let uid_of = |out: &SyncOut, client_id: &str| {
+        let adds = out.responses.as_ref().expect("Responses");
+        adds.find_all(air::ADD)
+            .find(|e| e.text_of(air::CLIENT_ID) == Some(client_id))
+            .and_then(|e| e.find_path(&[air::APPLICATION_DATA, cal::UID]))
+            .and_then(Element::text)
+            .expect("UID in the Add response")
+            .to_owned()
+    };
+    let out =
+        a.sync1(&SyncColl::new(&folder, &key).command(add_cmd("e1", Some(with_client_uid()))));
+    let (status, first) = add_response(&out, "e1");
+    assert_eq!(status, "1");
+    let uid = uid_of(&out, "e1");
+    // The answer was lost: the client retries the Add, with a new ClientId and the same
+    // ClientUid ([MS-ASCAL] 2.2.2.13), from its new key.
+    let out = a.sync1(
+        &SyncColl::new(&folder, &out.ok_key()).command(add_cmd("e2", Some(with_client_uid()))),
+    );
+    let (status, again) = add_response(&out, "e2");
+    assert_eq!((status.as_str(), &again), ("1", &first));
+    assert_eq!(uid_of(&out, "e2"), uid);
+    // Nothing more comes to the device, and another device sees one event.
+    let more = a.sync1(&SyncColl::new(&folder, &out.ok_key()).window(100));
+    assert!(more.adds.is_empty(), "{:?}", more.raw);
+    let other = device(&s, "cu161b", "16.1");
+    let (_, adds) = other.sync_all(SyncColl::new(&folder, &init(&other, &folder, None)).window(10));
+    assert_eq!(adds.len(), 1);
+    // Another ClientUid is another event.
+    let mut d = event("Second", start, start + 3600);
+    d.push(t(cal::CLIENT_UID, "client-uid-43"));
+    let (_, sid) = add(&a, &folder, &more.ok_key(), "e3", d);
+    assert_ne!(Some(sid), first);
+}
+
+#[test]
+fn an_empty_picture_from_an_iphone_keeps_the_photo_and_from_others_deletes_it() {
+    let s = server_with(&[ALICE]);
+    let mut phone = s.eas(ALICE, "ios1").with_version("16.1");
+    phone.device_type = "iPhone".into();
+    phone.provision();
+    let other = device(&s, "and1", "16.1");
+    let folder = phone.folder_of_type(CONTACTS);
+    let kp = init(&phone, &folder, None);
+    let ko = init(&other, &folder, None);
+    let photo = base64_photo();
+    let (ko, sid) = add(
+        &other,
+        &folder,
+        &ko,
+        "c1",
+        data(vec![t(con::FIRST_NAME, "Ada"), t(con::PICTURE, &photo)]),
+    );
+    let (kp, seen) = one_item(&phone, &folder, &kp);
+    assert_eq!(seen.text_of(con::PICTURE), Some(photo.as_str()));
+    // iOS edits the name and sends the empty Picture it sends with every edit.
+    let edit = |name: &str| data(vec![t(con::FIRST_NAME, name), t(con::PICTURE, "")]);
+    let kp = change(&phone, &folder, &kp, &sid, edit("Ada L."));
+    let (ko, back) = one_item(&other, &folder, &ko);
+    assert_eq!(back.text_of(con::FIRST_NAME), Some("Ada L."));
+    assert_eq!(
+        back.text_of(con::PICTURE),
+        Some(photo.as_str()),
+        "photo kept"
+    );
+    // The same from another device deletes it ([MS-ASCNTC] 2.2.2.58).
+    change(&other, &folder, &ko, &sid, edit("Ada"));
+    let (_, back) = one_item(&phone, &folder, &kp);
+    assert_eq!(back.text_of(con::FIRST_NAME), Some("Ada"));
+    assert!(back.find(con::PICTURE).is_none(), "{back:?}");
+}
+
+/// A small JPEG-looking photo, base64.
+fn base64_photo() -> String {
+    use base64::Engine;
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..600u32).map(|i| (i * 7 % 251) as u8));
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

@@ -102,6 +102,32 @@ pub fn application_data(item: &GroupwareItem, version: ProtocolVersion) -> Eleme
 pub struct Writer<'a> {
     pub version: ProtocolVersion,
     pub supported: Option<&'a [u16]>,
+    /// The writer sends an empty contact Picture on every edit of a contact whose photo
+    /// it did not take (see [`Writer::for_device`]): an empty Picture from it keeps the
+    /// stored photo instead of deleting it.
+    pub empty_picture_keeps: bool,
+}
+
+impl<'a> Writer<'a> {
+    /// The writer a device of `device_type` is. iOS (DeviceType iPhone, iPad, iPod) from
+    /// 8.2 on sends an empty contacts:Picture with every edit of a contact whose photo
+    /// came from the server (pim-notes §6; Horde's QUIRK for it), which [MS-ASCNTC]
+    /// 2.2.2.58 would read as "delete the photo"; older iOS is not in use any more, so
+    /// every iOS device gets the quirk, and no other device does.
+    pub fn for_device(
+        version: ProtocolVersion,
+        supported: Option<&'a [u16]>,
+        device_type: &str,
+    ) -> Self {
+        let ios = ["iphone", "ipad", "ipod"]
+            .iter()
+            .any(|p| device_type.to_ascii_lowercase().starts_with(p));
+        Writer {
+            version,
+            supported,
+            empty_picture_keeps: ios,
+        }
+    }
 }
 
 impl Writer<'_> {
@@ -160,13 +186,22 @@ fn merge_contact(
     if !has(con::CHILDREN) && w.ghosts(con::CHILDREN) {
         new.children.clone_from(&old.children);
     }
-    if !has(con::PICTURE) && w.ghosts(con::PICTURE) {
+    let picture_kept = if has(con::PICTURE) {
+        // An empty Picture deletes the photo ([MS-ASCNTC] 2.2.2.58), except from a writer
+        // that sends one with every edit.
+        new.picture.is_none() && w.empty_picture_keeps
+    } else {
+        w.ghosts(con::PICTURE)
+    };
+    if picture_kept {
         new.picture.clone_from(&old.picture);
     }
     if !has(base::BODY) {
         new.body.clone_from(&old.body);
     }
     new.extra = Extra::keep_absent(&old.extra, &new.extra, has);
+    // The server's own: no client sends it.
+    new.uid.clone_from(&old.uid);
     new
 }
 
@@ -407,6 +442,7 @@ mod tests {
         let writer = Writer {
             version: ProtocolVersion::V16_1,
             supported: None,
+            empty_picture_keeps: false,
         };
         let change = Element::new(airsync::APPLICATION_DATA).child(
             Element::new(cal::ATTENDEES).child(
@@ -435,6 +471,7 @@ mod tests {
         let older = Writer {
             version: ProtocolVersion::V14_1,
             supported: None,
+            empty_picture_keeps: false,
         };
         let sent = Record::parse(Kind::Event, &moved, Mode::Strict).unwrap();
         let Record::Event(merged) = merge(&stored, sent, &moved, older) else {
@@ -474,6 +511,7 @@ mod tests {
         let writer = Writer {
             version: ProtocolVersion::V12_1,
             supported: None,
+            empty_picture_keeps: false,
         };
         let Record::Event(merged) = merge(&stored, sent, &change, writer) else {
             panic!("an event")

@@ -6,6 +6,7 @@
 //! re-exported here, so users write `use support::*` whatever topic an item lives in.
 
 mod bench;
+mod bench_load;
 mod contents;
 mod eas;
 mod http;
@@ -19,6 +20,8 @@ mod web;
 // Only benches use it (see `bench`); unused in the test binary.
 #[allow(unused_imports)]
 pub use bench::*;
+#[allow(unused_imports)]
+pub use bench_load::*;
 pub use contents::*;
 pub use eas::*;
 pub use http::*;

@@ -54,6 +54,9 @@ impl Job {
         let replay: HashMap<&str, u64> = replay.iter().map(|(c, id)| (c.as_str(), *id)).collect();
         // Deleted Items, looked up at the first Delete that moves there.
         let mut trash = None;
+        // The folder's events by ClientUid, read at the round's first 16.x Add that
+        // carries one (see `add`).
+        let mut client_uids = None;
         let target = |sid: &str| round::target(sid, self.folder, merged.as_ref());
         for (pos, cmd) in (0u32..).zip(&self.commands) {
             match cmd {
@@ -186,7 +189,7 @@ impl Job {
                             let added = self.add(
                                 w,
                                 (state, held),
-                                &replay,
+                                (&replay, &mut client_uids),
                                 (client_id, data.as_ref()),
                                 notices,
                             )?;
@@ -255,12 +258,13 @@ impl Job {
 
     /// A client's Add: the new item's id, or `None` (Status 6). Mail items are created by
     /// delivery and SendMail, and as drafts (`add_draft`), never by this. A resend of a round whose answer was lost
-    /// gets the item that round made, not a second one.
+    /// gets the item that round made, not a second one; so does a 16.x event whose
+    /// ClientUid an event of the folder already has (`client_uids`, read once a round).
     fn add(
         &self,
         w: &mut WriteCtx,
         (state, held): (&mut CollectionState, &mut Held),
-        replay: &HashMap<&str, u64>,
+        (replay, client_uids): (&HashMap<&str, u64>, &mut Option<HashMap<String, u64>>),
         (client_id, data): (&str, Option<&Element>),
         notices: &mut Vec<Notice>,
     ) -> Result<Option<u64>, StoreError> {
@@ -268,12 +272,7 @@ impl Job {
             return Ok(None);
         };
         if let Some(id) = replay.get(client_id) {
-            if let Some(item) = w.groupware_item(self.account, self.folder, *id)? {
-                held.0
-                    .insert(item.id, SyncItem::Groupware(item).window_date());
-            }
-            state.added.push((client_id.to_owned(), *id));
-            return Ok(Some(*id));
+            return self.added_before(w, (state, held), client_id, *id);
         }
         let parsed = match data {
             Some(d) => crate::eas::class::parse_groupware(class, d),
@@ -289,19 +288,81 @@ impl Job {
                 return Ok(None);
             }
         };
-        if let Record::Event(event) = &mut record {
-            give_uid(event);
-            if let Some(me) = &self.organizer {
-                notices.extend(schedule::plan(me, None, Some(event)));
+        let client_uid = match &mut record {
+            Record::Event(event) => {
+                give_uid(event);
+                self.client_uid(event)
             }
+            _ => None,
+        };
+        if let Some(cu) = &client_uid {
+            let known = match client_uids {
+                Some(known) => known,
+                None => client_uids.insert(self.client_uids(w)?),
+            };
+            if let Some(&id) = known.get(cu) {
+                tracing::info!(
+                    "{}: Sync Add of ClientUid {cu} answered with its event {id}",
+                    self.device
+                );
+                return self.added_before(w, (state, held), client_id, id);
+            }
+        }
+        // A retried Add (above) owes nothing: its REQUEST went with the first.
+        if let (Record::Event(event), Some(me)) = (&mut record, &self.organizer) {
+            notices.extend(schedule::plan(me, None, Some(event)));
         }
         let item = items::put_groupware(w, self.account, self.folder, None, record, summary)?
             .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
+        if let (Some(cu), Some(known)) = (client_uid, client_uids.as_mut()) {
+            known.insert(cu, item.id);
+        }
         state.own.push((item.id, item.modseq));
         state.added.push((client_id.to_owned(), item.id));
         let id = item.id;
         held.0.insert(id, SyncItem::Groupware(item).window_date());
         Ok(Some(id))
+    }
+
+    /// An Add answered with item `id`, made before (a resent round, or the same ClientUid):
+    /// the device holds it now, under this ClientId.
+    fn added_before(
+        &self,
+        w: &mut WriteCtx,
+        (state, held): (&mut CollectionState, &mut Held),
+        client_id: &str,
+        id: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        if let Some(item) = w.groupware_item(self.account, self.folder, id)? {
+            held.0
+                .insert(item.id, SyncItem::Groupware(item).window_date());
+        }
+        state.added.push((client_id.to_owned(), id));
+        Ok(Some(id))
+    }
+
+    /// The ClientUid of a 16.x event Add: [MS-ASCAL] 2.2.2.13, a client's id for the
+    /// event that stays the same when it retries the Add after a lost answer, so that the
+    /// server does not make the event twice. Below 16.0 there is none.
+    fn client_uid(&self, event: &Event) -> Option<String> {
+        (self.version >= ProtocolVersion::V16_0)
+            .then(|| event.client_uid.clone())
+            .flatten()
+            .filter(|cu| !cu.is_empty())
+    }
+
+    /// The folder's events that have a ClientUid, by it.
+    fn client_uids(&self, w: &WriteCtx) -> Result<HashMap<String, u64>, StoreError> {
+        Ok(w.groupware_items(self.account, self.folder)?
+            .into_iter()
+            .filter_map(|item| match item.record {
+                Record::Event(e) => e
+                    .client_uid
+                    .filter(|cu| !cu.is_empty())
+                    .map(|cu| (cu, item.id)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The ApplicationData of a 16.x calendar Add's answer: the UID the server gave the
@@ -363,10 +424,11 @@ impl Job {
                 };
                 let record = match edit {
                     Edit::Merge(sent, change) => {
-                        let writer = groupware::Writer {
-                            version: self.version,
-                            supported: state.supported.as_deref(),
-                        };
+                        let writer = groupware::Writer::for_device(
+                            self.version,
+                            state.supported.as_deref(),
+                            &self.device_type,
+                        );
                         Ok(groupware::merge(
                             &stored.record,
                             sent.clone(),

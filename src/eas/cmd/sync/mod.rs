@@ -454,6 +454,7 @@ async fn sync_collection(
                             email: ctx.account.email.clone(),
                             name: ctx.account.display_name.clone(),
                         }),
+                        device_type: ctx.device.device_type.as_str().to_owned(),
                     };
                     // A round without client commands only advances the device's own sync
                     // state, so its commit need not be fsynced before the answer. If a power
@@ -676,6 +677,8 @@ struct Job {
     /// Set for a 16.x device's calendar: the user, who organizes the meetings it adds,
     /// changes and deletes, and whose server mails their REQUESTs and CANCELs.
     organizer: Option<Organizer>,
+    /// Its DeviceType, for the clients' quirks (`groupware::Writer::for_device`).
+    device_type: String,
 }
 
 impl Job {

@@ -82,6 +82,10 @@ record! {
         pub picture: Option<String>,
         -- pub body: Option<Body>,
         -- pub extra: Extra,
+        -- /// The vCard UID of a contact imported from a vCard file (`easd import`), by which
+        /// a re-run knows it; no EAS element, never sent to a device, kept by Changes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub uid: Option<String>,
     }
 }
 
