@@ -173,7 +173,7 @@ impl Request {
         // crash cannot leave an action done but unlogged; see `Store::audited`.
         let entry = audit::entry(actor, &self);
         audit::logged(store, entry, async |s| {
-            reply_of(self.run(&s, auth, progress).await)
+            Reply::of(self.run(&s, auth, progress).await)
         })
         .await
     }
@@ -325,12 +325,6 @@ async fn reset_sync_state(store: &Store, user: Option<String>) -> Result<Reply, 
     Ok(done(format!(
         "sync state dropped for {reset} devices; each syncs everything again"
     )))
-}
-
-pub(super) fn reply_of(result: Result<Reply, AdminError>) -> Reply {
-    result.unwrap_or_else(|e| Reply::Error {
-        message: e.to_string(),
-    })
 }
 
 fn done(message: String) -> Reply {

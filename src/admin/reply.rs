@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::AdminError;
 use crate::govern::abq::Rules;
 use crate::govern::policy::Value;
 use crate::govern::registry::DeviceSummary;
@@ -96,4 +97,13 @@ pub enum GovReply {
         source: String,
         settings: DeviceSettings,
     },
+}
+
+impl Reply {
+    /// An operation's outcome as the answer the CLI prints: its refusal as an error line.
+    pub(super) fn of(result: Result<Reply, AdminError>) -> Reply {
+        result.unwrap_or_else(|e| Reply::Error {
+            message: e.to_string(),
+        })
+    }
 }

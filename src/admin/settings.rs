@@ -6,8 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;
-use super::audit::{self, Actor};
-use super::ops::{Request, reply_of};
+use super::audit::{self, Actor, Audited};
 use super::reply::Reply;
 use crate::config::Config;
 use crate::server_settings::{self, Key, Live};
@@ -31,8 +30,8 @@ pub enum SettingsRequest {
     },
 }
 
-impl SettingsRequest {
-    pub fn op_name(&self) -> &'static str {
+impl Audited for SettingsRequest {
+    fn op_name(&self) -> &'static str {
         match self {
             SettingsRequest::Show => "settings_show",
             SettingsRequest::Set { .. } => "settings_set",
@@ -41,14 +40,16 @@ impl SettingsRequest {
     }
 
     /// Whether it changes something (and so goes into the audit log).
-    pub fn changes(&self) -> bool {
+    fn changes(&self) -> bool {
         !matches!(self, SettingsRequest::Show)
     }
+}
 
+impl SettingsRequest {
     /// Runs the request on the store over the configuration `file`, audited as `actor`'s.
     pub async fn execute(self, store: &Store, file: &Config, actor: &Actor) -> Reply {
-        let entry = audit::entry(actor, &Request::Settings(self.clone()));
-        audit::logged(store, entry, async |s| reply_of(self.run(&s, file).await)).await
+        let entry = audit::entry(actor, &self);
+        audit::logged(store, entry, async |s| Reply::of(self.run(&s, file).await)).await
     }
 
     /// [`Self::execute`] in the daemon: a saved change is put in force for the next request.
