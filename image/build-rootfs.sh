@@ -35,9 +35,11 @@ OUT=${IMAGE_OUT:-$WORK/out}
 HOSTNAME_=${IMAGE_HOSTNAME:-easd.home.arpa}
 VARIANT=minbase
 # Base packages on top of minbase: an init, device manager, networking (networkd +
-# resolved), time sync (the Pi has no RTC: TLS needs a sane clock), modules.
-INCLUDE=systemd,systemd-sysv,udev,kmod,dbus,iproute2,netbase,ca-certificates,systemd-resolved,systemd-timesyncd,procps,less
-BASE_VERSION=1   # bump to invalidate cached base trees when the recipe changes
+# resolved), time sync (the Pi has no RTC: TLS needs a sane clock), modules, and the
+# time zone database easd reads its IANA zones from (tzdata: not bundled in the binary;
+# of priority "required" in bookworm, named here so that no suite or variant drops it).
+INCLUDE=systemd,systemd-sysv,udev,kmod,dbus,iproute2,netbase,ca-certificates,systemd-resolved,systemd-timesyncd,procps,less,tzdata
+BASE_VERSION=2   # bump to invalidate cached base trees when the recipe changes
 
 board_dir=$REPO_DIR/board/$BOARD
 [[ -f $board_dir/board.toml ]] || die "no board profile $board_dir"

@@ -6,7 +6,8 @@
 #      regenerate the list);
 #   2. largest contributors (per crate and per symbol) of the aarch64 binary, from an
 #      extra unstripped release build and `nm -C --size-sort -S` (no cargo-bloat: it would
-#      need the same unstripped rebuild plus its own install; nm comes with binutils);
+#      need the same unstripped rebuild plus its own install; nm comes with binutils), and
+#      the web admin's share ("web admin: N KiB", budget 400 KiB);
 #   3. idle RSS: the aarch64 binary under qemu-user (VmRSS of the qemu process, which
 #      includes qemu's own translator and code cache; a trivial aarch64 C program under
 #      qemu is measured as the baseline and subtracted for an estimate) and, for
@@ -97,6 +98,14 @@ if [[ ${MEASURE_SYMBOLS:-1} != 0 ]]; then
         for (c in sum) printf "%9d  %5.1f%%  %s\n", sum[c], 100 * sum[c] / total, c
         printf "%9d  100.0%%  (total of sized symbols)\n", total > "/dev/stderr"
     }' "$syms" 2>&1 | sort -rn | head -n 21 | sed 's/^/    /'
+    # The web admin's share (issue #14 budget: the whole admin adds <= 400 KiB): symbols
+    # naming easd::web:: (its own functions and what is instantiated for its types) or
+    # maud, plus the embedded stylesheet. The pages' string literals are unnamed .rodata,
+    # which nm cannot attribute: a lower bound.
+    web=$(awk '{ name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name) } name ~ /easd::web::|maud::/ { s += $2 } END { print s + 0 }' "$syms")
+    css=$(stat -c %s src/web/style.css)
+    printf '  web admin: %d KiB (symbols %d bytes + style.css %d bytes; budget 400 KiB)\n' \
+        $(((web + css + 1023) / 1024)) "$web" "$css"
     echo "  largest symbols:"
     sort -k2,2nr "$syms" | head -n 15 | awk '{ size = $2 + 0; name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name); printf "    %7d  %s\n", size, substr(name, 1, 110) }'
     rm -f "$syms"

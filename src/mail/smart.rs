@@ -67,9 +67,7 @@ pub fn complete(client: &[u8], original: &[u8], kind: Smart) -> Result<Vec<u8>, 
         },
         &extra,
     );
-    // Parts made by MimePart::new, written to a Vec: nothing here can fail.
-    body.write_part(&mut out)
-        .expect("writing to a Vec does not fail");
+    body.write_part(&mut out);
     Ok(out)
 }
 

@@ -12,9 +12,16 @@
 //! zone (exact for the blob, but without an IANA name), or a fixed offset for a blob
 //! without DST. Never "London with DST", the guess that shifted events by an hour in
 //! Z-Push-contrib issues 236 and 286.
+//!
+//! The IANA zones are the system's (jiff reads `TZDIR`, else /usr/share/zoneinfo:
+//! Debian's tzdata, which the image installs), not a copy bundled into the binary (about
+//! 190 KiB of aarch64 binary). A box without one still syncs events at the right times:
+//! every blob maps to its own rules, and an iCalendar zone is read from its VTIMEZONE
+//! (RFC 5545 3.6.5 has one for every TZID); only the IANA names are missing then.
+//! `serve` warns at start ([`database_missing`]).
 
 use jiff::civil::{Date, Weekday};
-use jiff::tz::{Offset, TimeZone};
+use jiff::tz::{Offset, TimeZone, TimeZoneDatabase};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::proto::timezone::{ChangeDate, TimeOfDay, TimeZoneInfo};
@@ -216,8 +223,8 @@ fn with_week4_as_last(info: &TimeZoneInfo) -> Option<TimeZoneInfo> {
 /// The candidate IANA zones in the order they are tried: [`PREFERRED`], then every
 /// area/location name of the database, `Etc/…` last. Bare legacy names ("CET",
 /// "EST5EDT") are left out.
-fn candidates() -> impl Iterator<Item = String> {
-    let mut rest: Vec<String> = jiff::tz::db()
+fn candidates(db: &TimeZoneDatabase) -> impl Iterator<Item = String> {
+    let mut rest: Vec<String> = db
         .available()
         .map(|n| n.as_str().to_owned())
         .filter(|n| n.contains('/') && !PREFERRED.contains(&n.as_str()))
@@ -226,12 +233,23 @@ fn candidates() -> impl Iterator<Item = String> {
     PREFERRED.iter().map(|&n| n.to_owned()).chain(rest)
 }
 
+/// Whether the system has no time zone database for jiff to read.
+pub fn database_missing() -> bool {
+    jiff::tz::db().is_definitively_empty()
+}
+
 /// The zone of an event whose blob is `info`, for an event in local `year`.
 ///
 /// UTC for the all-zero blob; else the first IANA zone whose offset changes in `year`
 /// equal the blob's (also with week 4 read as "last"); else the blob's rules as an
 /// unnamed zone ([`TimeZone::iana_name`] is `None` then).
 pub fn zone_for(info: &TimeZoneInfo, year: i16) -> TimeZone {
+    zone_in(jiff::tz::db(), info, year)
+}
+
+/// [`zone_for`] with the IANA zones of `db`: with an empty one (a box without tzdata)
+/// every blob gets its own rules.
+fn zone_in(db: &TimeZoneDatabase, info: &TimeZoneInfo, year: i16) -> TimeZone {
     let fixed = info.daylight_offset_minutes().is_none()
         || info.daylight_offset_minutes() == Some(info.standard_offset_minutes());
     if fixed && info.standard_offset_minutes() == 0 {
@@ -241,8 +259,7 @@ pub fn zone_for(info: &TimeZoneInfo, year: i16) -> TimeZone {
         .chain(with_week4_as_last(info))
         .filter_map(|i| blob_changes(&i, year))
         .collect();
-    let db = jiff::tz::db();
-    for name in candidates() {
+    for name in candidates(db) {
         let Ok(zone) = db.get(&name) else { continue };
         if zone_changes(&zone, year).is_some_and(|got| wanted.contains(&got)) {
             return zone;

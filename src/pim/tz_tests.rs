@@ -333,6 +333,26 @@ fn unknown_rules_fall_back_to_the_blobs_own_rules() {
     );
 }
 
+/// A box without tzdata: no IANA names, but each blob still gets its own exact rules.
+#[test]
+fn without_a_zone_database_blobs_keep_their_own_rules() {
+    let none = TimeZoneDatabase::none();
+    let cases = [
+        (blob(-60, -60, 10, 5, 3, 3, 5, 2), "Europe/Paris"),
+        (blob(300, -60, 11, 1, 2, 3, 2, 2), "America/New_York"),
+        (blob(-600, -60, 4, 1, 3, 10, 1, 2), "Australia/Sydney"),
+        (blob(-330, -60, 0, 0, 0, 0, 0, 0), "Asia/Kolkata"),
+    ];
+    for (info, name) in cases {
+        let got = zone_in(&none, &info, 2026);
+        assert_eq!(got.iana_name(), None, "{name}");
+        assert_same_rules(&got, name, &[2026, 2027]);
+        // The system's database (the tests need tzdata) names it.
+        assert!(zone_in(jiff::tz::db(), &info, 2026).iana_name().is_some());
+    }
+    assert!(!database_missing());
+}
+
 #[test]
 fn absolute_change_dates_are_honoured() {
     let mut info = blob(-60, -60, 10, 5, 3, 3, 5, 2);

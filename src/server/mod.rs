@@ -273,6 +273,12 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         background: vec![hub_task],
         owns_control_socket: sockets.owns_control_socket,
     };
+    if crate::pim::tz::database_missing() {
+        tracing::warn!(
+            "no time zone database (tzdata; TZDIR or /usr/share/zoneinfo): events keep their \
+             devices' zone rules but lose the IANA zone names; install tzdata"
+        );
+    }
     let mut serving = Vec::new();
     // Plain HTTP serves without TLS; HTTPS needs its acceptor (None when HTTPS is off).
     for (listener, acceptor, name) in [

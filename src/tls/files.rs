@@ -56,7 +56,7 @@ pub(super) fn ensure_self_signed(
     }
     let ck =
         rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
-    write_private(&key_path, ck.key_pair.serialize_pem().as_bytes())?;
+    write_private(&key_path, ck.signing_key.serialize_pem().as_bytes())?;
     std::fs::write(&cert_path, ck.cert.pem()).map_err(io(&cert_path))?;
     tracing::info!(
         "created a self-signed certificate at {}",

@@ -13,7 +13,7 @@ use super::*;
 
 /// A CA for the tests, issuing end-entity certificates chained to it.
 pub struct TestCa {
-    key: rcgen::KeyPair,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
     cert: rcgen::Certificate,
 }
 
@@ -26,7 +26,10 @@ impl TestCa {
             .push(rcgen::DnType::CommonName, name);
         let key = rcgen::KeyPair::generate().expect("CA key");
         let cert = params.self_signed(&key).expect("CA certificate");
-        TestCa { key, cert }
+        TestCa {
+            issuer: rcgen::Issuer::new(params, key),
+            cert,
+        }
     }
 
     pub fn der(&self) -> CertificateDer<'static> {
@@ -52,7 +55,7 @@ impl TestCa {
         }
         let key = rcgen::KeyPair::generate().expect("leaf key");
         let cert = params
-            .signed_by(&key, &self.cert, &self.key)
+            .signed_by(&key, &self.issuer)
             .expect("leaf certificate");
         (format!("{}{}", cert.pem(), self.pem()), key.serialize_pem())
     }
