@@ -388,10 +388,10 @@ fn index_size(data: &Path) -> (u64, u64, u64) {
         .build()
         .expect("runtime");
     let size = rt.block_on(store.view(search_index::size));
-    let (blocks, terms) = size.expect("index size");
+    let (postings, locations) = size.expect("index size");
     drop(store);
     let file = std::fs::metadata(data.join("easd.redb")).map_or(0, |m| m.len());
-    (blocks, terms, file)
+    (postings, locations, file)
 }
 
 /// `easd serve` on an already seeded data directory; killed on drop.
@@ -602,17 +602,17 @@ fn main() {
         seeded.store.as_secs_f64(),
         seeded.messages as f64 / seeded.store.as_secs_f64().max(1e-9)
     );
-    let (blocks, terms, file) = index_size(&data);
+    let (postings, locations, file) = index_size(&data);
     println!(
-        "on disk: easd.redb {:.1} MiB; index {:.1} MiB (postings blocks {:.1} MiB, per-item \
-         term lists {:.1} MiB) = {:.0} bytes per message",
+        "on disk: easd.redb {:.1} MiB; index {:.1} MiB (postings {:.1} MiB, message \
+         locations {:.1} MiB) = {:.0} bytes per message",
         file as f64 / 1048576.0,
-        (blocks + terms) as f64 / 1048576.0,
-        blocks as f64 / 1048576.0,
-        terms as f64 / 1048576.0,
-        (blocks + terms) as f64 / seeded.messages.max(1) as f64
+        (postings + locations) as f64 / 1048576.0,
+        postings as f64 / 1048576.0,
+        locations as f64 / 1048576.0,
+        (postings + locations) as f64 / seeded.messages.max(1) as f64
     );
-    let index_share = (blocks + terms) as f64 / seeded.raw_bytes.max(1) as f64;
+    let index_share = (postings + locations) as f64 / seeded.raw_bytes.max(1) as f64;
     println!(
         "target index <= 30% of the indexed mail: {} ({:.1}%)",
         verdict(index_share <= 0.30),
