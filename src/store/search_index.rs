@@ -101,54 +101,118 @@ fn block_of(
     Ok(Some((k.value().2, v.value().to_vec())))
 }
 
-/// Adds `doc` to `term`'s postings. A number above the term's last goes at the end of its
-/// last block; a full last block is first swept of dead documents, and a new block starts
-/// only if it is still full. A lower number (not made by deliveries) goes into its block.
-fn append(w: &mut Writer<'_>, account: AccountId, term: &str, doc: u64) -> Result<(), StoreError> {
-    let Some((first, bytes)) = block_of(&w.runs, account, term, u64::MAX)? else {
-        let block = codec::encode_docs(doc, &[doc]);
-        w.runs.insert((account, term, doc), block.as_slice())?;
-        return Ok(());
+/// Adds ascending `new` documents to `term`'s postings, reading and writing each touched
+/// block once. A number above the term's last goes at the end of its last block; a full
+/// last block is first swept of dead documents, and a new block starts only if it is
+/// still full. A lower number (not made by deliveries) goes into the block holding it.
+fn append(
+    w: &mut Writer<'_>,
+    account: AccountId,
+    term: &str,
+    new: &[u64],
+) -> Result<(), StoreError> {
+    let mut block: Option<(u64, Vec<u64>)> = match block_of(&w.runs, account, term, u64::MAX)? {
+        Some((first, bytes)) => {
+            let mut docs = Vec::with_capacity(codec::BLOCK_DOCS);
+            codec::decode_docs(first, &bytes, &mut docs)?;
+            Some((first, docs))
+        }
+        None => None,
     };
-    let mut docs = Vec::with_capacity(codec::BLOCK_DOCS);
-    codec::decode_docs(first, &bytes, &mut docs)?;
-    let last = docs.last().copied().unwrap_or(first);
-    let (first, docs) = if doc > last && docs.len() < codec::BLOCK_DOCS {
-        // The common case: the block's bytes plus one delta.
-        let mut grown = bytes;
-        codec::put_varint(&mut grown, doc - last);
-        w.runs.insert((account, term, first), grown.as_slice())?;
-        return Ok(());
-    } else if doc > last {
-        let mut live = Vec::with_capacity(docs.len() + 1);
-        for d in docs {
-            if w.docs.get((account, d))?.is_some() {
-                live.push(d);
-            }
-        }
-        if live.len() >= codec::BLOCK_DOCS {
-            let block = codec::encode_docs(doc, &[doc]);
-            w.runs.insert((account, term, doc), block.as_slice())?;
-            return Ok(());
-        }
-        live.push(doc);
-        (first, live)
-    } else {
-        let Some((first, bytes)) = block_of(&w.runs, account, term, doc)? else {
-            let block = codec::encode_docs(doc, &[doc]);
-            w.runs.insert((account, term, doc), block.as_slice())?;
-            return Ok(());
+    let mut changed = false;
+    for &doc in new {
+        let Some((first, docs)) = &mut block else {
+            block = Some((doc, vec![doc]));
+            changed = true;
+            continue;
         };
-        let mut docs = Vec::new();
-        codec::decode_docs(first, &bytes, &mut docs)?;
-        match docs.binary_search(&doc) {
-            Ok(_) => return Ok(()),
-            Err(i) => docs.insert(i, doc),
+        let last = docs.last().copied().unwrap_or(*first);
+        if doc <= last {
+            if !docs.contains(&doc) {
+                if changed {
+                    put_block(w, account, term, *first, docs)?;
+                }
+                insert_lower(w, account, term, doc)?;
+                // The last block may be the one that changed: read it again.
+                return append(w, account, term, &new[new.partition_point(|d| *d <= doc)..]);
+            }
+            continue;
         }
-        (first, docs)
+        if docs.len() >= codec::BLOCK_DOCS {
+            let mut live = Vec::with_capacity(docs.len() + 1);
+            for &d in docs.iter() {
+                if w.docs.get((account, d))?.is_some() {
+                    live.push(d);
+                }
+            }
+            if live.len() >= codec::BLOCK_DOCS {
+                if changed {
+                    put_block(w, account, term, *first, docs)?;
+                }
+                block = Some((doc, vec![doc]));
+                changed = true;
+                continue;
+            }
+            *docs = live;
+        }
+        docs.push(doc);
+        changed = true;
+    }
+    if let (Some((first, docs)), true) = (&block, changed) {
+        put_block(w, account, term, *first, docs)?;
+    }
+    Ok(())
+}
+
+fn put_block(
+    w: &mut Writer<'_>,
+    account: AccountId,
+    term: &str,
+    first: u64,
+    docs: &[u64],
+) -> Result<(), StoreError> {
+    let bytes = codec::encode_docs(first, docs);
+    w.runs.insert((account, term, first), bytes.as_slice())?;
+    Ok(())
+}
+
+/// Puts `doc`, lower than the term's last document, into the block that holds its range.
+fn insert_lower(
+    w: &mut Writer<'_>,
+    account: AccountId,
+    term: &str,
+    doc: u64,
+) -> Result<(), StoreError> {
+    let Some((first, bytes)) = block_of(&w.runs, account, term, doc)? else {
+        return put_block(w, account, term, doc, &[doc]);
     };
-    let block = codec::encode_docs(first, &docs);
-    w.runs.insert((account, term, first), block.as_slice())?;
+    let mut docs = Vec::new();
+    codec::decode_docs(first, &bytes, &mut docs)?;
+    if let Err(i) = docs.binary_search(&doc) {
+        docs.insert(i, doc);
+        put_block(w, account, term, first, &docs)?;
+    }
+    Ok(())
+}
+
+/// Postings added in a write transaction, appended to the blocks once, before it commits
+/// ([`flush`]): a term shared by the transaction's messages (a batch of deliveries, an
+/// import) reads and writes its last block once, not once per message.
+#[derive(Default)]
+pub(super) struct Pending(std::collections::BTreeMap<(AccountId, String), Vec<u64>>);
+
+/// Appends a transaction's pending postings; called by the writer before the commit.
+pub(super) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), StoreError> {
+    if pending.0.is_empty() {
+        return Ok(());
+    }
+    let mut w = Writer::open(tx)?;
+    for ((account, term), mut docs) in std::mem::take(&mut pending.0) {
+        // Documents are numbered as they are indexed, so this is mostly sorted already.
+        docs.sort_unstable();
+        docs.dedup();
+        append(&mut w, account, &term, &docs)?;
+    }
     Ok(())
 }
 
@@ -161,32 +225,34 @@ fn doc_of(tx: &WriteTransaction, account: AccountId, item: u64) -> Result<u64, S
 }
 
 /// Indexes a new message as document `doc` under `terms` (a new item's own id; a fresh
-/// number for an edited draft, whose old document is dead).
+/// number for an edited draft, whose old document is dead). The location is written now,
+/// the postings when the transaction is about to commit.
 fn add_doc(
-    tx: &WriteTransaction,
+    ctx: &mut WriteCtx,
     account: AccountId,
     doc: u64,
     at: Location,
     terms: &[String],
 ) -> Result<(), StoreError> {
     if doc != at.item {
-        tx.open_table(ITEM_DOCS)?.insert((account, at.item), doc)?;
+        ctx.tx
+            .open_table(ITEM_DOCS)?
+            .insert((account, at.item), doc)?;
     }
-    let mut w = Writer::open(tx)?;
-    put_location(&mut w.docs, account, doc, at)?;
-    // In key order, so that consecutive updates tend to share the B-tree's pages.
-    let mut sorted: Vec<&str> = terms.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    sorted.dedup();
-    for term in sorted {
-        append(&mut w, account, term, doc)?;
+    put_location(&mut ctx.tx.open_table(DOCS)?, account, doc, at)?;
+    for term in terms {
+        ctx.index
+            .0
+            .entry((account, term.clone()))
+            .or_default()
+            .push(doc);
     }
     Ok(())
 }
 
 /// Indexes item `item`, new in `folder`, under `terms`.
 pub fn add(
-    ctx: &WriteCtx,
+    ctx: &mut WriteCtx,
     account: AccountId,
     folder: FolderId,
     item: u64,
@@ -198,20 +264,20 @@ pub fn add(
         item,
         received,
     };
-    add_doc(ctx.tx, account, item, at, terms)
+    add_doc(ctx, account, item, at, terms)
 }
 
 /// Indexes item `item` again (its message was replaced) as the new document `doc`, a
 /// number never used in the account (the old document's postings are dead).
 pub fn readd(
-    ctx: &WriteCtx,
+    ctx: &mut WriteCtx,
     account: AccountId,
     doc: u64,
     at: Location,
     terms: &[String],
 ) -> Result<(), StoreError> {
     remove(ctx, account, at.folder, at.item)?;
-    add_doc(ctx.tx, account, doc, at, terms)
+    add_doc(ctx, account, doc, at, terms)
 }
 
 /// Removes an item from the index: its document loses its location, so its postings no
@@ -602,6 +668,32 @@ mod tests {
         assert_eq!(found(&store, 1, "draft"), [(20, 3)]);
         store.write_blocking(|w| remove(w, 1, 3, 20)).unwrap();
         assert!(found(&store, 1, "draft").is_empty());
+    }
+
+    #[test]
+    fn a_transactions_postings_are_appended_together_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let n = codec::BLOCK_DOCS as u64;
+        store
+            .write_blocking(|w| add(w, 1, 1, 100, 0, &terms("shared")))
+            .unwrap();
+        // One transaction: more than a block of one term, out of order, and a number
+        // below the term's last (not made by deliveries, but kept).
+        store
+            .write_blocking(move |w| {
+                for item in (101..=100 + 2 * n).rev() {
+                    add(w, 1, 1, item, 0, &terms("shared"))?;
+                }
+                add(w, 1, 1, 50, 0, &terms("shared other"))
+            })
+            .unwrap();
+        let all = found(&store, 1, "shared");
+        assert_eq!(all.len(), 2 * n as usize + 2);
+        assert_eq!((all[0].0, all[all.len() - 1].0), (100 + 2 * n, 50));
+        // [50], [100..=227], [228..=355], [356].
+        assert_eq!(blocks(&store, 1, "shared"), 4);
+        assert_eq!(found(&store, 1, "other"), [(50, 1)]);
     }
 
     #[test]

@@ -188,9 +188,8 @@ pub(in crate::store) fn convert_some(
     let mut w = super::Writer::open(tx)?;
     for (account, term, first, postings) in &taken {
         old.remove((*account, term.as_str(), *first))?;
-        for p in postings {
-            super::append(&mut w, *account, term, p.item)?;
-        }
+        let docs: Vec<u64> = postings.iter().map(|p| p.item).collect();
+        super::append(&mut w, *account, term, &docs)?;
     }
     Ok(true)
 }
