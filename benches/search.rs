@@ -7,7 +7,10 @@
 //! Prints the seed time (MIME parsing, blobs, commits with the index kept up to date), the
 //! index size on disk, Search latency p50/p99 for several queries (common word, rare word,
 //! sender, two words, a prefix, a folder with DeepTraversal, a date range), and the server's
-//! RSS growth during the searches. Targets: p99 < 100 ms per query, RSS growth < 16 MiB.
+//! RSS growth during the searches; the store-commit time per message at the start and at
+//! the end of the seeding, and the bytes written to disk per delivered byte
+//! (`/proc/self/io`). Targets: p99 < 100 ms per query, RSS growth < 16 MiB, index <= 30%
+//! of the mail, rate at the end >= 90% of the start, write amplification <= 3x.
 //!
 //! `SEARCH_BENCH_MESSAGES` overrides the 50,000 messages, `SEARCH_BENCH_ROUNDS` the 60
 //! requests per query. Loopback only; every loop is bounded in count and time, and the
@@ -258,6 +261,29 @@ struct Seeded {
     wall: Duration,
     /// (first, last) DateReceived.
     span: (i64, i64),
+    /// Store-commit seconds per message (index included) over the first and the last
+    /// [`RATE_WINDOW`] messages: flat when indexing cost does not grow with the mailbox.
+    per_message_start: f64,
+    per_message_end: f64,
+    /// Bytes the process had written to disk (`/proc/self/io` write_bytes: blobs, the
+    /// database file) during the deliveries.
+    written: u64,
+}
+
+/// Messages over which the start and end indexing rates are taken.
+const RATE_WINDOW: usize = 2_000;
+
+/// This process's bytes written to the storage layer so far (`write_bytes` of
+/// `/proc/self/io`: what reached the page cache for a file, counted once).
+fn written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Creates the account and seeds `total` messages into its Inbox and a subfolder.
@@ -287,6 +313,9 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
     let first = now - total as i64 * 600;
     let (mut generate, mut commit) = (Duration::ZERO, Duration::ZERO);
     let mut raw_bytes = 0;
+    // (messages, commit time) per batch, for the start and end rates.
+    let mut batches: Vec<(usize, Duration)> = Vec::new();
+    let written_before = written_bytes();
     let start = Instant::now();
     let mut done = 0;
     while done < total && Instant::now() < deadline {
@@ -322,8 +351,20 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
             })
             .expect("insert batch");
         commit += t.elapsed();
+        batches.push((n, t.elapsed()));
         done += n;
     }
+    let written = written_bytes().saturating_sub(written_before);
+    let per_message = |window: &mut dyn Iterator<Item = &(usize, Duration)>| {
+        let (mut n, mut t) = (0, Duration::ZERO);
+        for (m, d) in window {
+            (n, t) = (n + m, t + *d);
+            if n >= RATE_WINDOW {
+                break;
+            }
+        }
+        t.as_secs_f64() / n.max(1) as f64
+    };
     (
         Seeded {
             messages: done,
@@ -332,6 +373,9 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
             store: commit,
             wall: start.elapsed(),
             span: (first, first + done as i64 * 600),
+            per_message_start: per_message(&mut batches.iter()),
+            per_message_end: per_message(&mut batches.iter().rev()),
+            written,
         },
         sub,
     )
@@ -344,10 +388,10 @@ fn index_size(data: &Path) -> (u64, u64, u64) {
         .build()
         .expect("runtime");
     let size = rt.block_on(store.view(search_index::size));
-    let (blocks, terms) = size.expect("index size");
+    let (postings, locations) = size.expect("index size");
     drop(store);
     let file = std::fs::metadata(data.join("easd.redb")).map_or(0, |m| m.len());
-    (blocks, terms, file)
+    (postings, locations, file)
 }
 
 /// `easd serve` on an already seeded data directory; killed on drop.
@@ -558,15 +602,38 @@ fn main() {
         seeded.store.as_secs_f64(),
         seeded.messages as f64 / seeded.store.as_secs_f64().max(1e-9)
     );
-    let (blocks, terms, file) = index_size(&data);
+    let (postings, locations, file) = index_size(&data);
     println!(
-        "on disk: easd.redb {:.1} MiB; index {:.1} MiB (postings blocks {:.1} MiB, per-item \
-         term lists {:.1} MiB) = {:.0} bytes per message",
+        "on disk: easd.redb {:.1} MiB; index {:.1} MiB (postings {:.1} MiB, message \
+         locations {:.1} MiB) = {:.0} bytes per message",
         file as f64 / 1048576.0,
-        (blocks + terms) as f64 / 1048576.0,
-        blocks as f64 / 1048576.0,
-        terms as f64 / 1048576.0,
-        (blocks + terms) as f64 / seeded.messages.max(1) as f64
+        (postings + locations) as f64 / 1048576.0,
+        postings as f64 / 1048576.0,
+        locations as f64 / 1048576.0,
+        (postings + locations) as f64 / seeded.messages.max(1) as f64
+    );
+    let index_share = (postings + locations) as f64 / seeded.raw_bytes.max(1) as f64;
+    println!(
+        "target index <= 30% of the indexed mail: {} ({:.1}%)",
+        verdict(index_share <= 0.30),
+        index_share * 100.0
+    );
+    let flat = seeded.per_message_start / seeded.per_message_end.max(1e-12);
+    println!(
+        "store commit (index included) per message: first {RATE_WINDOW} {:.3} ms, last \
+         {RATE_WINDOW} {:.3} ms; target rate at the end >= 90% of the start: {} ({:.0}%)",
+        seeded.per_message_start * 1e3,
+        seeded.per_message_end * 1e3,
+        verdict(flat >= 0.9),
+        flat * 100.0
+    );
+    let amplification = seeded.written as f64 / seeded.raw_bytes.max(1) as f64;
+    println!(
+        "written to disk during the deliveries: {:.1} MiB for {:.1} MiB of mail; target write \
+         amplification <= 3x: {} ({amplification:.2}x)",
+        seeded.written as f64 / 1048576.0,
+        seeded.raw_bytes as f64 / 1048576.0,
+        verdict(amplification <= 3.0)
     );
 
     // ---- search through the daemon ---------------------------------------------------------

@@ -206,6 +206,20 @@ pub fn insert(
     flags: Flags,
 ) -> Result<MailItem, StoreError> {
     let terms = std::mem::take(&mut meta.search_terms);
+    let item = store_new(ctx, account, folder, blob, meta, flags)?;
+    search_index::add(ctx, account, folder, item.id, item.meta.received, &terms)?;
+    Ok(item)
+}
+
+/// Stores a new message in `folder` without touching the search index.
+fn store_new(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    blob: BlobId,
+    meta: MessageMeta,
+    flags: Flags,
+) -> Result<MailItem, StoreError> {
     let id = next_item_id(ctx, account)?;
     let modseq = next_modseq(ctx, account, folder)?;
     let item = MailItem {
@@ -223,7 +237,6 @@ pub fn insert(
         kind: LogKind::Upsert,
     };
     log(ctx, (account, folder), entry, None)?;
-    search_index::add(ctx, account, folder, id, item.meta.received, &terms)?;
     Ok(item)
 }
 
@@ -279,12 +292,18 @@ pub fn replace_message(
         return Ok(None);
     };
     let terms = std::mem::take(&mut meta.search_terms);
-    search_index::remove(ctx, account, folder, id)?;
     item.blob = blob;
     item.meta = meta;
     item.flags = flags;
     store_changed(ctx, account, &mut item)?;
-    search_index::add(ctx, account, folder, id, item.meta.received, &terms)?;
+    // A new document: the old one's postings (the old message's words) are dead with it.
+    let doc = next_item_id(ctx, account)?;
+    let at = search_index::Location {
+        folder,
+        item: id,
+        received: item.meta.received,
+    };
+    search_index::readd(ctx, account, doc, at, &terms)?;
     Ok(Some(item))
 }
 
@@ -309,18 +328,31 @@ pub fn backdate_for_tests(
     Ok(true)
 }
 
-/// Removes an item, leaving a tombstone. Returns the removed item (with its search terms)
-/// and the tombstone's modseq.
+/// Removes an item, leaving a tombstone, and takes it out of the search index. Returns the
+/// removed item and the tombstone's modseq.
 pub fn delete(
     ctx: &mut WriteCtx,
     account: AccountId,
     folder: FolderId,
     id: u64,
 ) -> Result<Option<(MailItem, u64)>, StoreError> {
-    let Some(mut item) = ctx.tx.item(account, folder, id)? else {
+    let removed = unlink(ctx, account, folder, id)?;
+    if removed.is_some() {
+        search_index::remove(ctx, account, folder, id)?;
+    }
+    Ok(removed)
+}
+
+/// Removes an item, leaving a tombstone, without touching the search index.
+fn unlink(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    id: u64,
+) -> Result<Option<(MailItem, u64)>, StoreError> {
+    let Some(item) = ctx.tx.item(account, folder, id)? else {
         return Ok(None);
     };
-    item.meta.search_terms = search_index::remove(ctx, account, folder, id)?;
     ctx.tx.open_table(ITEMS)?.remove((account, folder, id))?;
     let modseq = tombstone(ctx, account, folder, id, item.modseq)?;
     Ok(Some((item, modseq)))
@@ -353,10 +385,17 @@ pub fn move_to(
     id: u64,
     to: FolderId,
 ) -> Result<Option<(u64, MailItem)>, StoreError> {
-    let Some((item, tombstone)) = delete(ctx, account, from, id)? else {
+    let Some((item, tombstone)) = unlink(ctx, account, from, id)? else {
         return Ok(None);
     };
-    let moved = insert(ctx, account, to, item.blob, item.meta, item.flags)?;
+    let moved = store_new(ctx, account, to, item.blob, item.meta, item.flags)?;
+    // The same indexed document, found at its new place: no word is indexed again.
+    let at = search_index::Location {
+        folder: to,
+        item: moved.id,
+        received: moved.meta.received,
+    };
+    search_index::relocate(ctx, account, (from, id), at)?;
     record_move(ctx, account, (from, id), (to, moved.id))?;
     Ok(Some((tombstone, moved)))
 }

@@ -39,7 +39,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -87,6 +87,7 @@ impl Store {
             })?;
         let db = Arc::new(db);
         migrate(&db)?;
+        finish_index_conversion(&db)?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
         let writer = writer::Handle::spawn(db.clone())?;
         Ok(Self {
@@ -261,6 +262,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_3_to_4,
     step_4_to_5,
     step_5_to_6,
+    step_6_to_7,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -273,8 +275,6 @@ fn step_1_to_2(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// Schema 3 packs the search postings into blocks that also carry each item's folder and
 /// DateReceived (a query no longer reads every matching item).
 fn step_2_to_3(tx: &WriteTransaction) -> Result<(), StoreError> {
-    // The new table must exist before the step fills it.
-    tx.open_table(tables::BLOCKS)?;
     search_index::migrate_postings_to_blocks(tx)
 }
 
@@ -298,6 +298,38 @@ fn step_4_to_5(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// (`model::pim`) instead of the client's ApplicationData.
 fn step_5_to_6(tx: &WriteTransaction) -> Result<(), StoreError> {
     items::migrate_groupware_to_records(tx)
+}
+
+/// Schema 7's search index keeps no word list per message and postings of bare document
+/// numbers (see `search_index`): the locations are written here and the word lists
+/// dropped; the old postings blocks are converted after this step, in transactions of
+/// their own ([`finish_index_conversion`]).
+fn step_6_to_7(tx: &WriteTransaction) -> Result<(), StoreError> {
+    search_index::start_conversion(tx)
+}
+
+/// Converts what remains of a schema 6 index, a batch per durable transaction, so that a
+/// large mailbox's upgrade neither holds it all in one transaction nor starts over after
+/// a kill: each committed batch is gone from the old table, and the next open resumes.
+fn finish_index_conversion(db: &Database) -> Result<(), StoreError> {
+    let mut batches = 0u64;
+    loop {
+        let tx = db.begin_write()?;
+        if !search_index::conversion_pending(&tx)? {
+            break;
+        }
+        let more = search_index::convert_some(&tx, search_index::CONVERT_BATCH)?;
+        tx.commit()?;
+        batches += 1;
+        if !more {
+            tracing::info!(batches, "search index converted to schema 7");
+            break;
+        }
+        if batches.is_multiple_of(25) {
+            tracing::info!(batches, "converting the search index to schema 7");
+        }
+    }
+    Ok(())
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

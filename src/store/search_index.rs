@@ -1,33 +1,52 @@
 //! The per-account word index behind Search: kept up to date as items come and go, so a
 //! query reads postings instead of opening every blob.
 //!
-//! Postings live in blocks: (account, term, first item) → the postings of items from that
-//! id up to the next block's, packed. Item ids only grow within an account (a moved item
-//! gets a new one), so a delivery appends to each term's last block and starts a new block
-//! when that one is full. Each posting carries the item's folder and DateReceived, so a
-//! query filters by folder and date and sorts newest first without reading any item: only
-//! the page it answers is loaded. A word prefix is a range scan over terms.
+//! A message is indexed as a *document*, numbered with the item id it had when indexed
+//! (item ids only grow, so a document number never names two messages). Three tables:
+//! - runs: (account, term, first document of the block) → the block's ascending document
+//!   numbers, delta- and varint-encoded, at most [`codec::BLOCK_DOCS`] (about 1.1 bytes a
+//!   posting). A delivery appends to each of its terms' last block: the work of indexing a
+//!   message is its distinct terms, whatever the mailbox's size.
+//! - docs: (account, document) → where the message is now (folder, item id, DateReceived),
+//!   7–8 bytes; a query filters by folder and date and sorts newest first from it, loading
+//!   only the page it answers.
+//! - item docs: (account, item) → document, only for an item whose document number differs
+//!   from its id (a moved message, an edited draft).
 //!
-//! The terms of each item are kept too, so removing an item removes exactly its postings.
+//! Removal is by document liveness, not by stored word lists: deleting a message removes
+//! its location, so its postings no longer match (a query keeps only documents that have
+//! one); a move rewrites the location only, the postings stay. Dead postings are dropped
+//! when their block is next touched (a full last block is swept before a new one starts)
+//! and with the account. Re-tokenizing the body on delete was not chosen: the store does
+//! not parse MIME (that is `mail::mime`, above it), a move would have to re-tokenize too,
+//! and a message whose blob is gone would keep its postings for ever.
 
-use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::model::{AccountId, FolderId};
-use super::tables::{BLOCKS, ITEM_TERMS};
+use super::tables::{DOCS, ITEM_DOCS, RUNS};
 use super::tx::Tx;
 use super::{StoreError, WriteCtx};
 
-/// Schema 2's postings, one key per (term, item); replaced by [`BLOCKS`] in schema 3.
-const OLD_POSTINGS: TableDefinition<(AccountId, &str, FolderId, u64), ()> =
-    TableDefinition::new("search_postings");
+mod codec;
+mod legacy;
 
-/// A block takes new postings until it holds this many bytes (about 60 to 100 postings).
-const BLOCK_BYTES: usize = 512;
+pub(super) use codec::Location;
+#[cfg(test)]
+pub(super) use legacy::write_schema_6_for_tests;
+pub(super) use legacy::{
+    CONVERT_BATCH, conversion_pending, convert_some, migrate_postings_to_blocks, start_conversion,
+};
 
 /// Most postings one query term may read: bounds a query's time and memory.
 pub const MAX_POSTINGS_PER_TERM: usize = 200_000;
 
-/// One item in a term's postings.
+/// A query with at most this many candidates looks each one's location up; more are
+/// merged with a scan of the account's locations (a key lookup costs as much as scanning
+/// a few dozen rows).
+const LOOKUP_MAX: usize = 4_096;
+
+/// One item found by a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posting {
     pub item: u64,
@@ -36,193 +55,282 @@ pub struct Posting {
     pub received: i64,
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
+type Runs<'t> = redb::Table<'t, (AccountId, &'static str, u64), &'static [u8]>;
+type Docs<'t> = redb::Table<'t, (AccountId, u64), &'static [u8]>;
+
+/// The index's tables, open for writing in one transaction.
+struct Writer<'t> {
+    runs: Runs<'t>,
+    docs: Docs<'t>,
+}
+
+impl<'t> Writer<'t> {
+    fn open(tx: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            runs: tx.open_table(RUNS)?,
+            docs: tx.open_table(DOCS)?,
+        })
     }
-    out.push(v as u8);
 }
 
-fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*at)?;
-        *at += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-/// Packs postings (sorted by item, all at or above `first`): per posting the item's
-/// distance from the previous one (from `first` for the first), the folder, and the
-/// DateReceived's difference from the previous one.
-fn encode_block(first: u64, postings: &[Posting]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(postings.len() * 6);
-    let (mut item, mut received) = (first, 0i64);
-    for p in postings {
-        put_varint(&mut out, p.item - item);
-        put_varint(&mut out, p.folder);
-        put_varint(&mut out, zigzag(p.received.wrapping_sub(received)));
-        (item, received) = (p.item, p.received);
-    }
-    out
-}
-
-fn decode_block(first: u64, bytes: &[u8], out: &mut Vec<Posting>) -> Result<(), StoreError> {
-    let corrupt = || StoreError::Corrupt {
-        what: "search_blocks",
-        detail: "a postings block does not decode".into(),
-    };
-    let (mut item, mut received, mut at) = (first, 0i64, 0);
-    while at < bytes.len() {
-        item = item
-            .checked_add(get_varint(bytes, &mut at).ok_or_else(corrupt)?)
-            .ok_or_else(corrupt)?;
-        let folder = get_varint(bytes, &mut at).ok_or_else(corrupt)?;
-        received = received.wrapping_add(unzigzag(get_varint(bytes, &mut at).ok_or_else(corrupt)?));
-        out.push(Posting {
-            item,
-            folder,
-            received,
-        });
-    }
+fn put_location(
+    docs: &mut Docs<'_>,
+    account: AccountId,
+    doc: u64,
+    l: Location,
+) -> Result<(), StoreError> {
+    docs.insert((account, doc), codec::encode_location(doc, l).as_slice())?;
     Ok(())
 }
 
-/// The block of `term` that holds (or would hold) `item`: the last one starting at or
-/// before it, as (first item, postings, encoded length).
+/// The block of `term` that holds (or would hold) `doc`: the last one starting at or
+/// before it, as (first document, encoded documents).
 fn block_of(
-    table: &redb::Table<'_, (AccountId, &'static str, u64), &'static [u8]>,
+    runs: &Runs<'_>,
     account: AccountId,
     term: &str,
-    item: u64,
-) -> Result<Option<(u64, Vec<Posting>, usize)>, StoreError> {
-    let Some(row) = table
-        .range((account, term, 0)..=(account, term, item))?
+    doc: u64,
+) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    let Some(row) = runs
+        .range((account, term, 0)..=(account, term, doc))?
         .next_back()
     else {
         return Ok(None);
     };
     let (k, v) = row?;
-    let first = k.value().2;
-    let mut postings = Vec::new();
-    decode_block(first, v.value(), &mut postings)?;
-    Ok(Some((first, postings, v.value().len())))
+    Ok(Some((k.value().2, v.value().to_vec())))
 }
 
-/// Adds one item's postings for `terms`.
-fn add_postings(
-    tx: &WriteTransaction,
+/// Adds ascending `new` documents to `term`'s postings, reading and writing each touched
+/// block once. A number above the term's last goes at the end of its last block; a full
+/// last block is first swept of dead documents, and a new block starts only if it is
+/// still full. A lower number (not made by deliveries) goes into the block holding it.
+fn append(
+    w: &mut Writer<'_>,
     account: AccountId,
-    posting: Posting,
-    terms: &[String],
+    term: &str,
+    new: &[u64],
 ) -> Result<(), StoreError> {
-    let mut table = tx.open_table(BLOCKS)?;
-    // In key order, so that consecutive updates tend to share the B-tree's pages.
-    let mut sorted: Vec<&str> = terms.iter().map(String::as_str).collect();
-    sorted.sort_unstable();
-    for term in sorted {
-        let Some((first, mut postings, len)) = block_of(&table, account, term, posting.item)?
-        else {
-            table.insert(
-                (account, term, posting.item),
-                encode_block(posting.item, &[posting]).as_slice(),
-            )?;
+    let mut block: Option<(u64, Vec<u64>)> = match block_of(&w.runs, account, term, u64::MAX)? {
+        Some((first, bytes)) => {
+            let mut docs = Vec::with_capacity(codec::BLOCK_DOCS);
+            codec::decode_docs(first, &bytes, &mut docs)?;
+            Some((first, docs))
+        }
+        None => None,
+    };
+    let mut changed = false;
+    for &doc in new {
+        let Some((first, docs)) = &mut block else {
+            block = Some((doc, vec![doc]));
+            changed = true;
             continue;
         };
-        match postings.binary_search_by_key(&posting.item, |p| p.item) {
-            Ok(i) => postings[i] = posting,
-            // Appending to a full block starts the next one.
-            Err(i) if i == postings.len() && len >= BLOCK_BYTES => {
-                table.insert(
-                    (account, term, posting.item),
-                    encode_block(posting.item, &[posting]).as_slice(),
-                )?;
+        let last = docs.last().copied().unwrap_or(*first);
+        if doc <= last {
+            if !docs.contains(&doc) {
+                if changed {
+                    put_block(w, account, term, *first, docs)?;
+                }
+                insert_lower(w, account, term, doc)?;
+                // The last block may be the one that changed: read it again.
+                return append(w, account, term, &new[new.partition_point(|d| *d <= doc)..]);
+            }
+            continue;
+        }
+        if docs.len() >= codec::BLOCK_DOCS {
+            let mut live = Vec::with_capacity(docs.len() + 1);
+            for &d in docs.iter() {
+                if w.docs.get((account, d))?.is_some() {
+                    live.push(d);
+                }
+            }
+            if live.len() >= codec::BLOCK_DOCS {
+                if changed {
+                    put_block(w, account, term, *first, docs)?;
+                }
+                block = Some((doc, vec![doc]));
+                changed = true;
                 continue;
             }
-            Err(i) => postings.insert(i, posting),
+            *docs = live;
         }
-        table.insert(
-            (account, term, first),
-            encode_block(first, &postings).as_slice(),
-        )?;
+        docs.push(doc);
+        changed = true;
+    }
+    if let (Some((first, docs)), true) = (&block, changed) {
+        put_block(w, account, term, *first, docs)?;
     }
     Ok(())
 }
 
+fn put_block(
+    w: &mut Writer<'_>,
+    account: AccountId,
+    term: &str,
+    first: u64,
+    docs: &[u64],
+) -> Result<(), StoreError> {
+    let bytes = codec::encode_docs(first, docs);
+    w.runs.insert((account, term, first), bytes.as_slice())?;
+    Ok(())
+}
+
+/// Puts `doc`, lower than the term's last document, into the block that holds its range.
+fn insert_lower(
+    w: &mut Writer<'_>,
+    account: AccountId,
+    term: &str,
+    doc: u64,
+) -> Result<(), StoreError> {
+    let Some((first, bytes)) = block_of(&w.runs, account, term, doc)? else {
+        return put_block(w, account, term, doc, &[doc]);
+    };
+    let mut docs = Vec::new();
+    codec::decode_docs(first, &bytes, &mut docs)?;
+    if let Err(i) = docs.binary_search(&doc) {
+        docs.insert(i, doc);
+        put_block(w, account, term, first, &docs)?;
+    }
+    Ok(())
+}
+
+/// Postings added in a write transaction, appended to the blocks once, before it commits
+/// ([`flush`]): a term shared by the transaction's messages (a batch of deliveries, an
+/// import) reads and writes its last block once, not once per message.
+#[derive(Default)]
+pub(super) struct Pending(std::collections::BTreeMap<(AccountId, String), Vec<u64>>);
+
+/// Appends a transaction's pending postings; called by the writer before the commit.
+pub(super) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), StoreError> {
+    if pending.0.is_empty() {
+        return Ok(());
+    }
+    let mut w = Writer::open(tx)?;
+    for ((account, term), mut docs) in std::mem::take(&mut pending.0) {
+        // Documents are numbered as they are indexed, so this is mostly sorted already.
+        docs.sort_unstable();
+        docs.dedup();
+        append(&mut w, account, &term, &docs)?;
+    }
+    Ok(())
+}
+
+/// The document of item `item`, if it is indexed.
+fn doc_of(tx: &WriteTransaction, account: AccountId, item: u64) -> Result<u64, StoreError> {
+    Ok(tx
+        .open_table(ITEM_DOCS)?
+        .get((account, item))?
+        .map_or(item, |d| d.value()))
+}
+
+/// Indexes a new message as document `doc` under `terms` (a new item's own id; a fresh
+/// number for an edited draft, whose old document is dead). The location is written now,
+/// the postings when the transaction is about to commit.
+fn add_doc(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    doc: u64,
+    at: Location,
+    terms: &[String],
+) -> Result<(), StoreError> {
+    if doc != at.item {
+        ctx.tx
+            .open_table(ITEM_DOCS)?
+            .insert((account, at.item), doc)?;
+    }
+    put_location(&mut ctx.tx.open_table(DOCS)?, account, doc, at)?;
+    for term in terms {
+        ctx.index
+            .0
+            .entry((account, term.clone()))
+            .or_default()
+            .push(doc);
+    }
+    Ok(())
+}
+
+/// Indexes item `item`, new in `folder`, under `terms`.
 pub fn add(
-    ctx: &WriteCtx,
+    ctx: &mut WriteCtx,
     account: AccountId,
     folder: FolderId,
     item: u64,
     received: i64,
     terms: &[String],
 ) -> Result<(), StoreError> {
-    if terms.is_empty() {
-        return Ok(());
-    }
-    let posting = Posting {
-        item,
+    let at = Location {
         folder,
+        item,
         received,
     };
-    add_postings(ctx.tx, account, posting, terms)?;
-    ctx.tx
-        .open_table(ITEM_TERMS)?
-        .insert((account, folder, item), terms.join("\n").as_bytes())?;
-    Ok(())
+    add_doc(ctx, account, item, at, terms)
 }
 
-/// Removes an item's postings; returns its terms (a move indexes them again).
+/// Indexes item `item` again (its message was replaced) as the new document `doc`, a
+/// number never used in the account (the old document's postings are dead).
+pub fn readd(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    doc: u64,
+    at: Location,
+    terms: &[String],
+) -> Result<(), StoreError> {
+    remove(ctx, account, at.folder, at.item)?;
+    add_doc(ctx, account, doc, at, terms)
+}
+
+/// Removes an item from the index: its document loses its location, so its postings no
+/// longer match (they are dropped when their block is next swept).
 pub fn remove(
     ctx: &WriteCtx,
     account: AccountId,
     folder: FolderId,
     item: u64,
-) -> Result<Vec<String>, StoreError> {
-    let mut table = ctx.tx.open_table(ITEM_TERMS)?;
-    let terms: Vec<String> = match table.remove((account, folder, item))? {
-        Some(raw) => String::from_utf8_lossy(raw.value())
-            .split('\n')
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        None => return Ok(Vec::new()),
-    };
-    drop(table);
-    let mut blocks = ctx.tx.open_table(BLOCKS)?;
-    for t in &terms {
-        let term = t.as_str();
-        let Some((first, mut postings, _)) = block_of(&blocks, account, term, item)? else {
-            continue;
-        };
-        let Ok(i) = postings.binary_search_by_key(&item, |p| p.item) else {
-            continue;
-        };
-        postings.remove(i);
-        // The key stays even when its first posting goes: it still starts the block's range.
-        if postings.is_empty() {
-            blocks.remove((account, term, first))?;
-        } else {
-            blocks.insert(
-                (account, term, first),
-                encode_block(first, &postings).as_slice(),
-            )?;
+) -> Result<(), StoreError> {
+    let doc = doc_of(ctx.tx, account, item)?;
+    let mut docs = ctx.tx.open_table(DOCS)?;
+    let here = match docs.get((account, doc))? {
+        Some(v) => {
+            let l = codec::decode_location(doc, v.value())?;
+            l.folder == folder && l.item == item
         }
+        None => false,
+    };
+    if here {
+        docs.remove((account, doc))?;
+        ctx.tx.open_table(ITEM_DOCS)?.remove((account, item))?;
     }
-    Ok(terms)
+    Ok(())
+}
+
+/// Item `from` moved to `to` (a new id in another folder): the same document, its
+/// location rewritten; the postings do not change.
+pub fn relocate(
+    ctx: &WriteCtx,
+    account: AccountId,
+    from: (FolderId, u64),
+    to: Location,
+) -> Result<(), StoreError> {
+    let doc = doc_of(ctx.tx, account, from.1)?;
+    let mut docs = ctx.tx.open_table(DOCS)?;
+    let indexed = match docs.get((account, doc))? {
+        Some(v) => {
+            let l = codec::decode_location(doc, v.value())?;
+            (l.folder, l.item) == from
+        }
+        None => false,
+    };
+    if !indexed {
+        return Ok(());
+    }
+    put_location(&mut docs, account, doc, to)?;
+    let mut item_docs = ctx.tx.open_table(ITEM_DOCS)?;
+    item_docs.remove((account, from.1))?;
+    if doc != to.item {
+        item_docs.insert((account, to.item), doc)?;
+    }
+    Ok(())
 }
 
 /// Removes every posting of a folder's items (the folder is being purged).
@@ -238,16 +346,16 @@ pub fn purge_folder(
     Ok(())
 }
 
-/// Removes every posting and term list of an account.
+/// Removes the whole index of an account.
 pub fn delete_account(tx: &WriteTransaction, account: AccountId) -> Result<(), StoreError> {
-    tx.open_table(ITEM_TERMS)?
-        .retain_in((account, 0, 0)..=(account, u64::MAX, u64::MAX), |_, _| {
-            false
-        })?;
-    tx.open_table(BLOCKS)?.retain_in(
+    tx.open_table(RUNS)?.retain_in(
         (account, "", 0)..=(account, "\u{10FFFF}", u64::MAX),
         |_, _| false,
     )?;
+    tx.open_table(DOCS)?
+        .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
+    tx.open_table(ITEM_DOCS)?
+        .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
     Ok(())
 }
 
@@ -268,43 +376,42 @@ pub fn query_terms(text: &str) -> Vec<String> {
     out
 }
 
-/// Postings of every term starting with `prefix`, sorted by item, at most
-/// [`MAX_POSTINGS_PER_TERM`]; with `within`, only items in it (sorted).
-fn prefix_postings(
-    table: &impl ReadableTable<(AccountId, &'static str, u64), &'static [u8]>,
+/// Documents of every term starting with `prefix`, ascending, at most
+/// [`MAX_POSTINGS_PER_TERM`]; with `within`, only those in it (sorted).
+fn prefix_docs(
+    runs: &impl ReadableTable<(AccountId, &'static str, u64), &'static [u8]>,
     account: AccountId,
     prefix: &str,
-    within: Option<&[Posting]>,
-) -> Result<Vec<Posting>, StoreError> {
+    within: Option<&[u64]>,
+) -> Result<Vec<u64>, StoreError> {
     let upper = format!("{prefix}\u{10FFFF}");
     let mut out = Vec::new();
-    let mut block = Vec::new();
-    // Terms come in order, each term's blocks in item order: when the prefix spans several
-    // terms the runs are merged at the end.
-    let mut runs = 0;
+    let mut block = Vec::with_capacity(codec::BLOCK_DOCS);
+    // Terms come in order, each term's blocks in document order: when the prefix spans
+    // several terms the runs are merged at the end.
+    let mut runs_seen = 0;
     let mut last_term = String::new();
-    for row in table.range((account, prefix, 0)..=(account, upper.as_str(), u64::MAX))? {
+    for row in runs.range((account, prefix, 0)..=(account, upper.as_str(), u64::MAX))? {
         let (k, v) = row?;
         let (_, term, first) = k.value();
-        if runs == 0 || term != last_term {
-            runs += 1;
+        if runs_seen == 0 || term != last_term {
+            runs_seen += 1;
             term.clone_into(&mut last_term);
         }
         block.clear();
-        decode_block(first, v.value(), &mut block)?;
-        for p in &block {
-            if within.is_none_or(|w| w.binary_search_by_key(&p.item, |x| x.item).is_ok()) {
-                out.push(*p);
-            }
+        codec::decode_docs(first, v.value(), &mut block)?;
+        match within {
+            Some(w) => out.extend(block.iter().filter(|d| w.binary_search(d).is_ok())),
+            None => out.extend_from_slice(&block),
         }
         if out.len() >= MAX_POSTINGS_PER_TERM {
             out.truncate(MAX_POSTINGS_PER_TERM);
             break;
         }
     }
-    if runs > 1 {
-        out.sort_unstable_by_key(|p| p.item);
-        out.dedup_by_key(|p| p.item);
+    if runs_seen > 1 {
+        out.sort_unstable();
+        out.dedup();
     }
     Ok(out)
 }
@@ -312,14 +419,14 @@ fn prefix_postings(
 /// How many blocks the terms starting with `prefix` have, counting up to `cap`: a cheap
 /// measure of how many items a query word matches.
 fn prefix_blocks(
-    table: &impl ReadableTable<(AccountId, &'static str, u64), &'static [u8]>,
+    runs: &impl ReadableTable<(AccountId, &'static str, u64), &'static [u8]>,
     account: AccountId,
     prefix: &str,
     cap: usize,
 ) -> Result<usize, StoreError> {
     let upper = format!("{prefix}\u{10FFFF}");
     let mut n = 0;
-    for row in table.range((account, prefix, 0)..=(account, upper.as_str(), u64::MAX))? {
+    for row in runs.range((account, prefix, 0)..=(account, upper.as_str(), u64::MAX))? {
         row?;
         n += 1;
         if n >= cap {
@@ -327,6 +434,44 @@ fn prefix_blocks(
         }
     }
     Ok(n)
+}
+
+/// Where the (sorted) documents are now, as postings; dead documents are left out.
+fn locate(
+    docs: &impl ReadableTable<(AccountId, u64), &'static [u8]>,
+    account: AccountId,
+    found: &[u64],
+) -> Result<Vec<Posting>, StoreError> {
+    let posting = |doc: u64, bytes: &[u8]| -> Result<Posting, StoreError> {
+        let l = codec::decode_location(doc, bytes)?;
+        Ok(Posting {
+            item: l.item,
+            folder: l.folder,
+            received: l.received,
+        })
+    };
+    let mut out = Vec::with_capacity(found.len());
+    let (Some(&lo), Some(&hi)) = (found.first(), found.last()) else {
+        return Ok(out);
+    };
+    if found.len() <= LOOKUP_MAX {
+        for &doc in found {
+            if let Some(v) = docs.get((account, doc))? {
+                out.push(posting(doc, v.value())?);
+            }
+        }
+        return Ok(out);
+    }
+    let mut wanted = found.iter().peekable();
+    for row in docs.range((account, lo)..=(account, hi))? {
+        let (k, v) = row?;
+        let doc = k.value().1;
+        while wanted.next_if(|d| **d < doc).is_some() {}
+        if wanted.next_if_eq(&&doc).is_some() {
+            out.push(posting(doc, v.value())?);
+        }
+    }
+    Ok(out)
 }
 
 /// Items of `account` having a word that starts with every one of `terms` (AND of prefix
@@ -340,75 +485,35 @@ pub fn search(
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    let table = tx.table(BLOCKS)?;
+    let runs = tx.table(RUNS)?;
     // The rarest word first: the candidates only shrink from there.
     let mut order = Vec::with_capacity(terms.len());
     for t in terms {
-        order.push((prefix_blocks(&table, account, t, 4096)?, t.as_str()));
+        order.push((prefix_blocks(&runs, account, t, 4096)?, t.as_str()));
     }
     order.sort_unstable();
-    let mut hits: Option<Vec<Posting>> = None;
+    let mut found: Option<Vec<u64>> = None;
     for (_, term) in order {
-        let mut found = prefix_postings(&table, account, term, hits.as_deref())?;
-        if hits.is_none() {
-            found.retain(&keep);
-        }
-        if found.is_empty() {
+        let docs = prefix_docs(&runs, account, term, found.as_deref())?;
+        if docs.is_empty() {
             return Ok(Vec::new());
         }
-        hits = Some(found);
+        found = Some(docs);
     }
-    let mut hits = hits.unwrap_or_default();
+    let mut hits = locate(&tx.table(DOCS)?, account, &found.unwrap_or_default())?;
+    hits.retain(&keep);
     hits.sort_unstable_by(|a, b| b.received.cmp(&a.received).then(b.item.cmp(&a.item)));
     Ok(hits)
 }
 
-/// Schema 2 → 3: builds the blocks from schema 2's one-key-per-posting table, then drops
-/// it. Items are indexed in id order per account, as deliveries would have.
-pub(super) fn migrate_postings_to_blocks(tx: &WriteTransaction) -> Result<(), StoreError> {
-    use super::tables::ITEMS;
-    // (account, item, folder), in index order.
-    let mut indexed: Vec<(AccountId, u64, FolderId)> = Vec::new();
-    for row in tx.open_table(ITEM_TERMS)?.iter()? {
-        let (k, _) = row?;
-        let (account, folder, item) = k.value();
-        indexed.push((account, item, folder));
-    }
-    indexed.sort_unstable();
-    for (account, item, folder) in indexed {
-        let received = match tx.open_table(ITEMS)?.get((account, folder, item))? {
-            Some(v) => {
-                let item: crate::store::model::MailItem = v.value().decode()?;
-                item.meta.received
-            }
-            None => continue,
-        };
-        let terms: Vec<String> = match tx.open_table(ITEM_TERMS)?.get((account, folder, item))? {
-            Some(raw) => String::from_utf8_lossy(raw.value())
-                .split('\n')
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            None => continue,
-        };
-        let posting = Posting {
-            item,
-            folder,
-            received,
-        };
-        add_postings(tx, account, posting, &terms)?;
-    }
-    tx.delete_table(OLD_POSTINGS)?;
-    Ok(())
-}
-
-/// The bytes the index takes in the database file: (postings blocks, per-item term
-/// lists), each counting stored, metadata and fragmented bytes.
+/// The bytes the index takes in the database file: (postings, locations), each counting
+/// stored, metadata and fragmented bytes.
 pub fn size(snapshot: &super::Snapshot) -> Result<(u64, u64), StoreError> {
     let bytes = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
-    let blocks = bytes(snapshot.0.open_table(BLOCKS)?.stats()?);
-    let terms = bytes(snapshot.0.open_table(ITEM_TERMS)?.stats()?);
-    Ok((blocks, terms))
+    let runs = bytes(snapshot.0.open_table(RUNS)?.stats()?);
+    let docs = bytes(snapshot.0.open_table(DOCS)?.stats()?)
+        + bytes(snapshot.0.open_table(ITEM_DOCS)?.stats()?);
+    Ok((runs, docs))
 }
 
 #[cfg(test)]
@@ -425,34 +530,22 @@ mod tests {
         assert!(query_terms("a . ,").is_empty());
     }
 
-    #[test]
-    fn blocks_round_trip() {
-        let ps = [
-            Posting {
-                item: 7,
-                folder: 1,
-                received: 1_700_000_000,
-            },
-            Posting {
-                item: 300,
-                folder: 12,
-                received: 1_600_000_000,
-            },
-            Posting {
-                item: u64::MAX,
-                folder: 0,
-                received: -5,
-            },
-        ];
-        let bytes = encode_block(5, &ps);
-        let mut back = Vec::new();
-        decode_block(5, &bytes, &mut back).unwrap();
-        assert_eq!(back, ps);
-        assert!(decode_block(5, &[0x80], &mut back).is_err());
-    }
-
     fn terms(words: &str) -> Vec<String> {
         words.split(' ').map(str::to_owned).collect()
+    }
+
+    fn found(store: &Store, account: AccountId, words: &str) -> Vec<(u64, FolderId)> {
+        let tx = store.sync_snapshot().unwrap();
+        search(&tx, account, &query_terms(words), |_| true)
+            .unwrap()
+            .iter()
+            .map(|p| (p.item, p.folder))
+            .collect()
+    }
+
+    fn blocks(store: &Store, account: AccountId, term: &str) -> usize {
+        let tx = store.sync_snapshot().unwrap();
+        prefix_blocks(&tx.table(RUNS).unwrap(), account, term, usize::MAX).unwrap()
     }
 
     #[test]
@@ -477,6 +570,10 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        assert_eq!(
+            blocks(&store, 1, "common"),
+            500usize.div_ceil(codec::BLOCK_DOCS)
+        );
         let tx = store.sync_snapshot().unwrap();
         let ids = |words: &str, keep: &dyn Fn(&Posting) -> bool| -> Vec<u64> {
             search(&tx, 1, &query_terms(words), keep)
@@ -500,26 +597,134 @@ mod tests {
 
         store
             .write_blocking(|w| {
-                assert_eq!(remove(w, 1, 2, 400)?, terms("common rare budget"));
-                assert!(remove(w, 1, 2, 400)?.is_empty());
+                remove(w, 1, 2, 400)?;
+                // Twice, or in the wrong folder: nothing more happens.
+                remove(w, 1, 2, 400)?;
+                remove(w, 1, 1, 500)?;
                 for item in (1..=300).filter(|i| i % 100 != 0) {
                     remove(w, 1, 1 + item % 3, item)?;
                 }
                 Ok(())
             })
             .unwrap();
+        let rare: Vec<u64> = found(&store, 1, "rare").iter().map(|f| f.0).collect();
+        assert_eq!(rare, [500, 300, 200, 100]);
+        assert_eq!(found(&store, 1, "common").len(), 500 - 1 - 297);
+        assert_eq!(found(&store, 2, "rare"), [(1, 1)]);
+
+        store.write_blocking(|w| delete_account(w.tx, 1)).unwrap();
+        assert!(found(&store, 1, "common").is_empty());
+        assert_eq!(blocks(&store, 1, ""), 0);
+        assert_eq!(found(&store, 2, "common"), [(1, 1)]);
+    }
+
+    #[test]
+    fn a_moved_message_is_found_at_its_new_place_without_indexing_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write_blocking(|w| {
+                add(w, 1, 1, 10, 100, &terms("invoice march"))?;
+                add(w, 1, 1, 11, 101, &terms("invoice april"))?;
+                let to = |folder, item| Location {
+                    folder,
+                    item,
+                    received: 100,
+                };
+                relocate(w, 1, (1, 10), to(5, 12))?;
+                // Moved on again: the same document.
+                relocate(w, 1, (5, 12), to(6, 13))?;
+                // A stale source (already moved) changes nothing.
+                relocate(w, 1, (1, 10), to(7, 14))?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(found(&store, 1, "march"), [(13, 6)]);
+        assert_eq!(found(&store, 1, "invoice"), [(11, 1), (13, 6)]);
+        store.write_blocking(|w| remove(w, 1, 6, 13)).unwrap();
+        assert!(found(&store, 1, "march").is_empty());
+        assert_eq!(found(&store, 1, "invoice"), [(11, 1)]);
         let tx = store.sync_snapshot().unwrap();
-        let found: Vec<u64> = search(&tx, 1, &query_terms("rare"), |_| true)
-            .unwrap()
-            .iter()
-            .map(|p| p.item)
-            .collect();
-        assert_eq!(found, [500, 300, 200, 100]);
-        assert_eq!(
-            search(&tx, 1, &query_terms("common"), |_| true)
-                .unwrap()
-                .len(),
-            500 - 1 - 297
-        );
+        assert_eq!(tx.table(ITEM_DOCS).unwrap().len().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_edited_message_loses_its_old_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write_blocking(|w| {
+                add(w, 1, 3, 20, 100, &terms("draft budget"))?;
+                let at = Location {
+                    folder: 3,
+                    item: 20,
+                    received: 200,
+                };
+                readd(w, 1, 21, at, &terms("draft agenda"))
+            })
+            .unwrap();
+        assert!(found(&store, 1, "budget").is_empty());
+        assert_eq!(found(&store, 1, "agenda"), [(20, 3)]);
+        assert_eq!(found(&store, 1, "draft"), [(20, 3)]);
+        store.write_blocking(|w| remove(w, 1, 3, 20)).unwrap();
+        assert!(found(&store, 1, "draft").is_empty());
+    }
+
+    #[test]
+    fn a_transactions_postings_are_appended_together_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let n = codec::BLOCK_DOCS as u64;
+        store
+            .write_blocking(|w| add(w, 1, 1, 100, 0, &terms("shared")))
+            .unwrap();
+        // One transaction: more than a block of one term, out of order, and a number
+        // below the term's last (not made by deliveries, but kept).
+        store
+            .write_blocking(move |w| {
+                for item in (101..=100 + 2 * n).rev() {
+                    add(w, 1, 1, item, 0, &terms("shared"))?;
+                }
+                add(w, 1, 1, 50, 0, &terms("shared other"))
+            })
+            .unwrap();
+        let all = found(&store, 1, "shared");
+        assert_eq!(all.len(), 2 * n as usize + 2);
+        assert_eq!((all[0].0, all[all.len() - 1].0), (100 + 2 * n, 50));
+        // [50], [100..=227], [228..=355], [356].
+        assert_eq!(blocks(&store, 1, "shared"), 4);
+        assert_eq!(found(&store, 1, "other"), [(50, 1)]);
+    }
+
+    #[test]
+    fn a_full_block_is_swept_of_dead_documents_before_a_new_one_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let n = codec::BLOCK_DOCS as u64;
+        store
+            .write_blocking(move |w| {
+                for item in 1..=n {
+                    add(w, 1, 1, item, 0, &terms("word"))?;
+                }
+                for item in 1..n {
+                    remove(w, 1, 1, item)?;
+                }
+                // The full block has room again once its dead documents go.
+                add(w, 1, 1, n + 1, 0, &terms("word"))
+            })
+            .unwrap();
+        assert_eq!(blocks(&store, 1, "word"), 1);
+        assert_eq!(found(&store, 1, "word"), [(n + 1, 1), (n, 1)]);
+        store
+            .write_blocking(move |w| {
+                for item in n + 2..=2 * n + 1 {
+                    add(w, 1, 1, item, 0, &terms("word"))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        // Every document alive: the block stays full and the next one starts.
+        assert_eq!(blocks(&store, 1, "word"), 2);
+        assert_eq!(found(&store, 1, "word").len(), n as usize + 2);
     }
 }

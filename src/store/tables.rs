@@ -166,13 +166,16 @@ pub const OOF_SENT: TableDefinition<(AccountId, &str), i64> = TableDefinition::n
 pub const IMPORTED: TableDefinition<(AccountId, FolderId, &str), u64> =
     TableDefinition::new("imported");
 
-/// The word index behind Search (`search_index`): (account, term, first item id of the
-/// block) → packed postings (see `search_index::Posting`).
-pub const BLOCKS: TableDefinition<(AccountId, &str, u64), &[u8]> =
-    TableDefinition::new("search_blocks");
-/// (account, folder, item) → the terms of the item, so removing it removes its postings.
-pub const ITEM_TERMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
-    TableDefinition::new("search_item_terms");
+/// The word index behind Search (`search_index`): (account, term, first document of the
+/// block) → the block's document numbers, delta- and varint-encoded.
+pub const RUNS: TableDefinition<(AccountId, &str, u64), &[u8]> =
+    TableDefinition::new("search_runs");
+/// (account, document) → where the indexed message is now (`search_index::Location`);
+/// a document without one is dead.
+pub const DOCS: TableDefinition<(AccountId, u64), &[u8]> = TableDefinition::new("search_docs");
+/// (account, item) → its document, for an item whose document number is not its id.
+pub const ITEM_DOCS: TableDefinition<(AccountId, u64), u64> =
+    TableDefinition::new("search_item_docs");
 
 /// The audit log of admin actions: sequence number → `AuditEntry` JSON, oldest first;
 /// bounded by `audit::KEEP`.
@@ -216,8 +219,9 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(GOVERNANCE)?;
     v.visit(OOF_SENT)?;
     v.visit(IMPORTED)?;
-    v.visit(BLOCKS)?;
-    v.visit(ITEM_TERMS)?;
+    v.visit(RUNS)?;
+    v.visit(DOCS)?;
+    v.visit(ITEM_DOCS)?;
     v.visit(AUDIT)?;
     v.visit(SERVER_SETTINGS)?;
     Ok(())

@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 6);
+    assert_eq!(SCHEMA_VERSION, 7);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -286,19 +286,27 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
             .unwrap();
         a.id
     };
-    // Schema 2 kept one key per posting and had no blocks.
+    // Schema 2 kept one key per posting and the terms of each item, and had no blocks.
     {
         let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
         let tx = db.begin_write().unwrap();
-        tx.delete_table(tables::BLOCKS).unwrap();
+        tx.delete_table(tables::RUNS).unwrap();
+        tx.delete_table(tables::DOCS).unwrap();
+        tx.delete_table(tables::ITEM_DOCS).unwrap();
         let old: redb::TableDefinition<(AccountId, &str, FolderId, u64), ()> =
             redb::TableDefinition::new("search_postings");
+        let item_terms: redb::TableDefinition<(AccountId, FolderId, u64), &[u8]> =
+            redb::TableDefinition::new("search_item_terms");
         {
             let mut t = tx.open_table(old).unwrap();
             for (term, item) in [("budget", 1), ("plan", 1), ("lunch", 2), ("plan", 2)] {
                 t.insert((account, term, 1, item), ()).unwrap();
             }
             t.insert((account, "budget", 1, 3), ()).unwrap();
+            let mut t = tx.open_table(item_terms).unwrap();
+            for (item, terms) in [(1, "budget\nplan"), (2, "lunch\nplan"), (3, "budget")] {
+                t.insert((account, 1, item), terms.as_bytes()).unwrap();
+            }
         }
         tx.commit().unwrap();
     }
@@ -311,7 +319,9 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
             .unwrap()
             .map(|t| redb::TableHandle::name(&t).to_owned())
             .collect();
-    assert!(!names.iter().any(|n| n == "search_postings"), "{names:?}");
+    for gone in ["search_postings", "search_blocks", "search_item_terms"] {
+        assert!(!names.iter().any(|n| n == gone), "{names:?}");
+    }
     let hits = |q: &str| -> Vec<(u64, i64)> {
         search_index::search(&tx, account, &search_index::query_terms(q), |_| true)
             .unwrap()
@@ -322,6 +332,144 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     assert_eq!(hits("budget"), [(3, 1002), (1, 1000)]);
     assert_eq!(hits("plan"), [(2, 1001), (1, 1000)]);
     assert_eq!(hits("pl bud"), [(1, 1000)]);
+}
+
+#[test]
+fn a_version_6_index_converts_in_batches_and_resumes_after_a_kill() {
+    use crate::store::model::{Flags, MessageMeta};
+    let dir = tempfile::tempdir().unwrap();
+    // Messages stored by today's code; their index is then rewritten the schema 6 way
+    // (the encoder of then, kept in `search_index::legacy`).
+    let words = |i: u64| match i % 3 {
+        0 => "budget plan common",
+        1 => "lunch plan common",
+        _ => "budget common",
+    };
+    let (account, moved) = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "convert@example.com");
+        let moved = store
+            .write_blocking(move |w| {
+                let mut ids = Vec::new();
+                for i in 0..300u64 {
+                    let meta = MessageMeta {
+                        received: 1000 + i as i64,
+                        ..MessageMeta::default()
+                    };
+                    let blob = BlobId::of(&i.to_le_bytes());
+                    ids.push(super::items::insert(w, a.id, 1, blob, meta, Flags::default())?.id);
+                }
+                // One deleted, one moved: schema 6 had updated its index for both.
+                let first = ids[0];
+                super::items::delete(w, a.id, 1, first)?;
+                let (_, m) = super::items::move_to(w, a.id, 1, first + 1, 2)?.unwrap();
+                Ok((first, m.id))
+            })
+            .unwrap();
+        (a.id, moved)
+    };
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(tables::RUNS).unwrap();
+        tx.delete_table(tables::DOCS).unwrap();
+        tx.delete_table(tables::ITEM_DOCS).unwrap();
+        let items: Vec<(FolderId, u64, i64)> = {
+            let t = tx.open_table(tables::ITEMS).unwrap();
+            t.iter()
+                .unwrap()
+                .map(|r| {
+                    let (k, v) = r.unwrap();
+                    let item: MailItem = v.value().decode().unwrap();
+                    (k.value().1, k.value().2, item.meta.received)
+                })
+                .collect()
+        };
+        for (folder, item, received) in items {
+            // The moved message kept its words under its new id.
+            let source = if item == moved.1 { moved.0 + 1 } else { item };
+            let terms: Vec<String> = words(source - moved.0)
+                .split(' ')
+                .map(str::to_owned)
+                .collect();
+            search_index::write_schema_6_for_tests(&tx, account, folder, item, received, &terms)
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 6);
+    let expected_plan = (1..300u64).filter(|i| i % 3 != 2).count();
+    // Upgrade, one small batch committed, then killed: the old blocks that batch took are
+    // gone from the old table and in the new one; the rest wait.
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        migrate(&db).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(search_index::conversion_pending(&tx).unwrap());
+        assert!(search_index::convert_some(&tx, 2).unwrap());
+        tx.commit().unwrap();
+        // A batch under way when the process dies is never committed.
+        let tx = db.begin_write().unwrap();
+        assert!(search_index::convert_some(&tx, 3).unwrap());
+        drop(tx);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    let names: Vec<String> =
+        tx.0.list_tables()
+            .unwrap()
+            .map(|t| redb::TableHandle::name(&t).to_owned())
+            .collect();
+    for gone in ["search_blocks", "search_item_terms"] {
+        assert!(!names.iter().any(|n| n == gone), "{names:?}");
+    }
+    let hits = |q: &str| -> Vec<(u64, FolderId)> {
+        search_index::search(&tx, account, &search_index::query_terms(q), |_| true)
+            .unwrap()
+            .iter()
+            .map(|p| (p.item, p.folder))
+            .collect()
+    };
+    assert_eq!(hits("common").len(), 299);
+    assert_eq!(hits("plan").len(), expected_plan);
+    assert_eq!(hits("lunch budget"), []);
+    assert!(hits("common").contains(&(moved.1, 2)));
+    assert!(
+        !hits("common")
+            .iter()
+            .any(|h| h.0 == moved.0 || h.0 == moved.0 + 1)
+    );
+    drop(tx);
+    // The converted index takes deliveries and removals as a new one does.
+    store
+        .write_blocking(move |w| {
+            let meta = MessageMeta {
+                received: 5000,
+                search_terms: vec!["lunch".into(), "budget".into()],
+                ..MessageMeta::default()
+            };
+            let blob = BlobId::of(b"new");
+            super::items::insert(w, account, 1, blob, meta, Flags::default())?;
+            super::items::delete(w, account, 2, moved.1)?;
+            Ok(())
+        })
+        .unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    let found = search_index::search(
+        &tx,
+        account,
+        &search_index::query_terms("lunch budget"),
+        |_| true,
+    )
+    .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        search_index::search(&tx, account, &["common".into()], |_| true)
+            .unwrap()
+            .len(),
+        298
+    );
 }
 
 #[test]

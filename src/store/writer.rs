@@ -54,6 +54,8 @@ pub enum Event {
 pub struct WriteCtx<'a> {
     pub(super) tx: &'a WriteTransaction,
     events: Vec<Event>,
+    /// Search postings of this transaction, appended just before it commits.
+    pub(super) index: super::search_index::Pending,
 }
 
 impl WriteCtx<'_> {
@@ -240,11 +242,13 @@ fn run_group(
     let mut ctx = WriteCtx {
         tx: &tx,
         events: Vec::new(),
+        index: Default::default(),
     };
     let mut outputs = Vec::with_capacity(group.len());
     for p in group.iter_mut() {
         outputs.push((p.job)(&mut ctx)?);
     }
+    super::search_index::flush(&tx, &mut ctx.index)?;
     let evs = std::mem::take(&mut ctx.events);
     tx.commit()?;
     *relaxed = if lax { *relaxed + 1 } else { 0 };

@@ -1,0 +1,232 @@
+//! The index's byte formats, pure: varints, a block of postings (ascending document
+//! numbers, delta-encoded) and a document's location record.
+
+use super::super::StoreError;
+use super::super::model::FolderId;
+
+/// Most document numbers one postings block holds: appending to a term rewrites at most
+/// this many varints (a few hundred bytes), whatever the mailbox's size.
+pub const BLOCK_DOCS: usize = 128;
+
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+pub fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*at)?;
+        *at += 1;
+        // The tenth byte may carry only the top bit of a u64.
+        if shift == 63 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+pub fn corrupt(what: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: "an index record does not decode".into(),
+    }
+}
+
+/// A block of document numbers: strictly ascending, all at or above `first` (the block's
+/// key), each stored as its distance from the previous one (the first from `first`).
+pub fn encode_docs(first: u64, docs: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(docs.len() + 4);
+    let mut prev = first;
+    for &d in docs {
+        put_varint(&mut out, d - prev);
+        prev = d;
+    }
+    out
+}
+
+/// Appends the block's documents to `out`; an error when the bytes do not decode or the
+/// numbers are not strictly ascending from `first`.
+pub fn decode_docs(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Result<(), StoreError> {
+    let (mut prev, mut at, start) = (first, 0, out.len());
+    while at < bytes.len() {
+        let delta = get_varint(bytes, &mut at).ok_or_else(|| corrupt("search_runs"))?;
+        if delta == 0 && out.len() > start {
+            return Err(corrupt("search_runs"));
+        }
+        prev = prev
+            .checked_add(delta)
+            .ok_or_else(|| corrupt("search_runs"))?;
+        out.push(prev);
+    }
+    Ok(())
+}
+
+/// Where a document is now: the message's folder and id, and its DateReceived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub folder: FolderId,
+    pub item: u64,
+    /// DateReceived, Unix seconds.
+    pub received: i64,
+}
+
+/// A location, `doc` being its key: the item id is stored as its distance from the
+/// document number (0 until the message moves), so most records take 7 to 8 bytes.
+pub fn encode_location(doc: u64, l: Location) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12);
+    put_varint(&mut out, l.folder);
+    put_varint(&mut out, zigzag(l.item.wrapping_sub(doc) as i64));
+    put_varint(&mut out, zigzag(l.received));
+    out
+}
+
+pub fn decode_location(doc: u64, bytes: &[u8]) -> Result<Location, StoreError> {
+    let bad = || corrupt("search_docs");
+    let mut at = 0;
+    let folder = get_varint(bytes, &mut at).ok_or_else(bad)?;
+    let item = doc.wrapping_add(unzigzag(get_varint(bytes, &mut at).ok_or_else(bad)?) as u64);
+    let received = unzigzag(get_varint(bytes, &mut at).ok_or_else(bad)?);
+    if at != bytes.len() {
+        return Err(bad());
+    }
+    Ok(Location {
+        folder,
+        item,
+        received,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_at_their_boundaries() {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut bytes = Vec::new();
+            put_varint(&mut bytes, v);
+            let mut at = 0;
+            assert_eq!(get_varint(&bytes, &mut at), Some(v));
+            assert_eq!(at, bytes.len());
+        }
+        let one_byte = [127u64, 1];
+        let two_bytes = [128u64, 16_383];
+        for (values, len) in [(&one_byte[..], 1), (&two_bytes[..], 2)] {
+            for v in values {
+                let mut bytes = Vec::new();
+                put_varint(&mut bytes, *v);
+                assert_eq!(bytes.len(), len, "{v}");
+            }
+        }
+        // Cut short, or longer than a u64.
+        assert_eq!(get_varint(&[0x80], &mut 0), None);
+        assert_eq!(get_varint(&[0xff; 10], &mut 0), None);
+        assert_eq!(
+            get_varint(
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+                &mut 0
+            ),
+            None
+        );
+        for v in [0, -1, 1, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn a_block_round_trips_and_costs_a_byte_per_close_document() {
+        let docs: Vec<u64> = (1000..1000 + BLOCK_DOCS as u64).collect();
+        let bytes = encode_docs(1000, &docs);
+        assert_eq!(bytes.len(), BLOCK_DOCS);
+        let mut back = vec![7];
+        decode_docs(1000, &bytes, &mut back).unwrap();
+        assert_eq!(back[1..], docs[..]);
+        // Far apart, at the ends of the range.
+        let docs = [5, 6, 1 << 40, u64::MAX];
+        let mut back = Vec::new();
+        decode_docs(5, &encode_docs(5, &docs), &mut back).unwrap();
+        assert_eq!(back, docs);
+        assert!(encode_docs(5, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_bad_block_is_an_error() {
+        let mut out = Vec::new();
+        assert!(decode_docs(1, &[0x80], &mut out).is_err());
+        // Not ascending: a repeated number.
+        assert!(decode_docs(1, &[1, 0], &mut out).is_err());
+        // Past u64::MAX.
+        let mut bytes = Vec::new();
+        put_varint(&mut bytes, u64::MAX);
+        assert!(decode_docs(1, &bytes, &mut out).is_err());
+    }
+
+    #[test]
+    fn locations_round_trip() {
+        for (doc, l) in [
+            (
+                10,
+                Location {
+                    folder: 1,
+                    item: 10,
+                    received: 1_700_000_000,
+                },
+            ),
+            (
+                10,
+                Location {
+                    folder: 99,
+                    item: 5_000_000,
+                    received: -3,
+                },
+            ),
+            (
+                u64::MAX,
+                Location {
+                    folder: u64::MAX,
+                    item: 0,
+                    received: i64::MIN,
+                },
+            ),
+        ] {
+            assert_eq!(decode_location(doc, &encode_location(doc, l)).unwrap(), l);
+        }
+        let small = encode_location(
+            10,
+            Location {
+                folder: 1,
+                item: 10,
+                received: 1_700_000_000,
+            },
+        );
+        assert_eq!(small.len(), 7);
+        assert!(decode_location(10, &[1, 0]).is_err());
+        assert!(decode_location(10, &[1, 0, 0, 0]).is_err());
+    }
+}
