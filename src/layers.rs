@@ -30,7 +30,16 @@ const LAYERS: &[&[&str]] = &[
     &["proto", "protolog"],
     // Persisted records (`store::model`) and their storage.
     &["store"],
-    &["auth", "mail", "govern", "sync", "push", "pim", "tls"],
+    &[
+        "auth",
+        "mail",
+        "govern",
+        "sync",
+        "push",
+        "pim",
+        "tls",
+        "directory",
+    ],
     // The state shared by all request handlers.
     &["app"],
     // The EAS front door, commands and item classes; the admin operations; the web pages

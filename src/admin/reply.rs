@@ -57,6 +57,10 @@ pub enum Reply {
     Cert {
         state: Box<crate::tls::CertState>,
     },
+    /// An account's directory entry.
+    Directory {
+        entry: Box<crate::directory::entry::Shown>,
+    },
     /// Audit log entries, newest first.
     Audit {
         entries: Vec<AuditEntry>,

@@ -247,6 +247,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         store: store.clone(),
         certs: certs.clone(),
         acme_challenges: Rc::default(),
+        gal: Default::default(),
         cfg,
     });
     let (stop, stopped) = watch::channel(false);

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod backup;
 pub mod blob;
 pub mod conversations;
+pub mod directory;
 mod error;
 pub mod folders;
 pub mod governance;
@@ -39,7 +40,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -261,6 +262,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_3_to_4,
     step_4_to_5,
     step_5_to_6,
+    step_6_to_7,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -298,6 +300,14 @@ fn step_4_to_5(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// (`model::pim`) instead of the client's ApplicationData.
 fn step_5_to_6(tx: &WriteTransaction) -> Result<(), StoreError> {
     items::migrate_groupware_to_records(tx)
+}
+
+/// Schema 7 adds the company directory (an account's names, phones, photo and
+/// certificates); older stores have no entries, and their accounts are in the directory
+/// with their address and display name only.
+fn step_6_to_7(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::DIRECTORY)?;
+    Ok(())
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {
@@ -365,6 +375,7 @@ pub struct Snapshot(ReadTransaction);
 pub trait Reader:
     ops::Reads
     + audit::AuditReads
+    + directory::DirectoryReads
     + items::ItemReads
     + governance::GovernanceReads
     + marks::MarkReads

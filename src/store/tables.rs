@@ -178,6 +178,11 @@ pub const ITEM_TERMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
 /// bounded by `audit::KEEP`.
 pub const AUDIT: TableDefinition<u64, Json<AuditEntry>> = TableDefinition::new("audit");
 
+/// The company directory: account → its `DirectoryEntry` (names, phones, photo and
+/// certificates by blob). Accounts without one have none here.
+pub const DIRECTORY: TableDefinition<AccountId, Json<DirectoryEntry>> =
+    TableDefinition::new("directory");
+
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
 pub trait TableVisitor {
@@ -214,6 +219,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(BLOCKS)?;
     v.visit(ITEM_TERMS)?;
     v.visit(AUDIT)?;
+    v.visit(DIRECTORY)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! One module per EAS command. Each takes the decoded request body and answers with a
 //! WBXML tree (or an HTTP status); store failures bubble up as errors the front door maps.
 
+mod directory;
 pub mod folder_ops;
 pub mod folder_sync;
 pub mod get_attachment;

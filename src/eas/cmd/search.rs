@@ -1,11 +1,14 @@
 //! Search ([MS-ASCMD] 2.2.1.16) of the mailbox: FreeText words (prefix matches, all of
 //! them) over subject, addresses and body text, answered from the word index that delivery
-//! keeps up to date — never a scan of the blobs.
+//! keeps up to date — never a scan of the blobs; and of the GAL, answered from the
+//! in-memory list (`directory::gal`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::directory::{GAL_PICTURE, Pictures, gal_properties};
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
+use crate::directory::gal::{Scope, query_words};
 use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
@@ -27,6 +30,8 @@ command_status! {
         InvalidRequest = 2,
         TooComplex = 8,
         FolderSyncRequired = 11,
+        /// A Range past what the store returns ([MS-ASCMD] 2.2.3.177.13).
+        EndOfRange = 12,
     }
 }
 
@@ -52,11 +57,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     };
     let answer = match store.text_of(s::NAME) {
         Some(n) if n.eq_ignore_ascii_case("Mailbox") => mailbox(ctx, &store).await?,
-        // The global address list and document libraries are not offered (yet): an empty,
-        // successful result lets clients fall back to their own contacts.
-        Some(n) if n.eq_ignore_ascii_case("GAL") => {
-            store_answer(Status::Ok).text_child(s::TOTAL, "0")
-        }
+        Some(n) if n.eq_ignore_ascii_case("GAL") => gal(ctx, &store).await?,
         _ => store_answer(Status::InvalidRequest),
     };
     Ok(Reply::Wbxml(
@@ -113,6 +114,71 @@ fn parse_range(text: Option<&str>) -> Option<(usize, usize)> {
     let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
     let (a, b) = (usize::try_from(a).ok()?, usize::try_from(b).ok()?);
     (a <= b).then(|| (a, b.min(a.saturating_add(MAX_RANGE - 1))))
+}
+
+/// A GAL search ([MS-ASCMD] 2.2.3.142.2 Query, 2.2.3.143.3 Range): the entries whose
+/// words the query's words are prefixes of, sorted by display name, within the account's
+/// GAL scope. Range is at most 0-99: a first position past 99 is Status 12.
+async fn gal(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
+    let words = query_words(store.text_of(s::QUERY).unwrap_or_default());
+    if words.is_empty() {
+        return Ok(store_answer(Status::InvalidRequest));
+    }
+    if words.len() > MAX_TERMS {
+        return Ok(store_answer(Status::TooComplex));
+    }
+    let options = store.find(s::OPTIONS);
+    let range = options.and_then(|o| o.text_of(s::RANGE));
+    let Some((first, last)) = parse_range(range) else {
+        ctx.refuse(
+            Limit::SearchRange,
+            format_args!(
+                "GAL Search Range {:?} out of bounds",
+                range.unwrap_or_default()
+            ),
+        );
+        return Ok(store_answer(Status::InvalidRequest));
+    };
+    if first >= MAX_RANGE {
+        return Ok(store_answer(Status::EndOfRange));
+    }
+    let last = last.min(MAX_RANGE - 1);
+    let mut pictures = match options.and_then(|o| o.find(s::PICTURE)) {
+        None => None,
+        Some(p) => match Pictures::parse(
+            p,
+            s::MAX_SIZE,
+            s::MAX_PICTURES,
+            ctx.app.cfg.limits.max_response,
+        ) {
+            Some(p) => Some(p),
+            None => return Ok(store_answer(Status::InvalidRequest)),
+        },
+    };
+    let index = ctx.app.gal.current(&ctx.app.store).await?;
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let mut total = 0;
+    let mut answer = store_answer(Status::Ok);
+    let mut shown = 0;
+    for entry in index.search(&words, scope) {
+        if (first..=last).contains(&total) {
+            let mut props = Element::new(s::PROPERTIES);
+            gal_properties(entry)
+                .into_iter()
+                .for_each(|p| props.push(p));
+            if let Some(pictures) = &mut pictures {
+                props.push(pictures.picture(&ctx.app.store, entry.photo(), GAL_PICTURE)?);
+            }
+            answer.push(Element::new(s::RESULT).child(props));
+            shown += 1;
+        }
+        total += 1;
+    }
+    if shown > 0 {
+        answer.push_text(s::RANGE, format!("{first}-{}", first + shown - 1));
+    }
+    answer.push_text(s::TOTAL, total.to_string());
+    Ok(answer)
 }
 
 async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
