@@ -73,10 +73,28 @@ impl GalEntry {
     }
 
     fn matches(&self, query: &[String]) -> bool {
-        query
-            .iter()
-            .all(|q| self.keys.split('\0').any(|k| k.starts_with(q.as_str())))
+        keys_match(&self.keys, query)
     }
+}
+
+/// Whether every query word is a prefix of one of `keys` (from [`match_keys`]).
+pub fn keys_match(keys: &str, query: &[String]) -> bool {
+    !query.is_empty()
+        && query
+            .iter()
+            .all(|q| keys.split('\0').any(|k| k.starts_with(q.as_str())))
+}
+
+/// What a query matches of an entry: the folded words of its names, its folded address
+/// whole, and the words of the address's local part ("bob.smith@" by "smith"),
+/// `\0`-separated.
+pub fn match_keys(names: &[&str], email: &str) -> Box<str> {
+    let mut keys: Vec<String> = names.iter().flat_map(|v| words(v)).collect();
+    keys.push(fold(email));
+    keys.extend(words(email.split('@').next().unwrap_or_default()));
+    keys.sort();
+    keys.dedup();
+    keys.join("\0").into()
 }
 
 /// The words of a query, folded; an address (with `@`) stays one word, matched against
@@ -161,15 +179,15 @@ impl GalIndex {
 
     /// The entries `query` (from [`query_words`]) matches that `scope` shows, sorted by
     /// display name. An empty query matches nothing.
-    pub fn search<'s>(
+    pub fn search<'s: 'q, 'q>(
         &'s self,
-        query: &'s [String],
-        scope: Scope<'s>,
-    ) -> impl Iterator<Item = &'s GalEntry> + 's {
+        query: &'q [String],
+        scope: Scope<'_>,
+    ) -> impl Iterator<Item = &'s GalEntry> + 'q {
         let domain = self.domain_of(scope);
-        self.entries.iter().filter(move |e| {
-            !query.is_empty() && domain.is_none_or(|d| e.domain == d) && e.matches(query)
-        })
+        self.entries
+            .iter()
+            .filter(move |e| domain.is_none_or(|d| e.domain == d) && e.matches(query))
     }
 
     /// The entry with exactly this address, if `scope` shows it.
@@ -254,19 +272,10 @@ fn entry(origin: Origin, display: &str, d: &DirectoryEntry, email: &str, domain:
         .map(|v| v.replace('\0', ""))
         .collect::<Vec<_>>()
         .join("\0");
-    let mut keys: Vec<String> = [display, &d.first_name, &d.last_name, &d.alias]
-        .iter()
-        .flat_map(|v| words(v))
-        .collect();
-    // The address whole, and the words of its local part ("bob.smith@" by "smith").
-    keys.push(fold(email));
-    keys.extend(words(email.split('@').next().unwrap_or_default()));
-    keys.sort();
-    keys.dedup();
     GalEntry {
         origin,
         text: text.into(),
-        keys: keys.join("\0").into(),
+        keys: match_keys(&[display, &d.first_name, &d.last_name, &d.alias], email),
         domain,
         photo: d.photo.clone().map(Box::new),
         certificates: d.certificates.len().min(u8::MAX as usize) as u8,

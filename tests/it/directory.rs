@@ -336,3 +336,345 @@ fn the_gal_scope_is_the_own_domain_or_every_domain() {
     assert_eq!(names(&gal_search(&c, "caroline", &[])), ["Caroline Smith"]);
     assert!(!names(&gal_search(&c, "bob", &[])).contains(&"Carol Bobet"));
 }
+
+// ---- ResolveRecipients ---------------------------------------------------------------
+
+use easd::wbxml::tag::contacts as con;
+use easd::wbxml::tag::resolverecipients as rr;
+
+/// Monday 2030-01-07 00:00 UTC: the Availability windows below start there.
+const WINDOW_START: &str = "2030-01-07T00:00:00.000Z";
+
+/// Bob's calendar (imported as an .ics): Monday 09:00-10:00 busy, a daily 14:00-14:30
+/// tentative series from Monday whose Tuesday occurrence is deleted, and Wednesday all
+/// day out of office.
+fn bobs_calendar(s: &TestServer) {
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+BEGIN:VEVENT\r\nUID:one@test\r\nDTSTAMP:20291201T000000Z\r\nDTSTART:20300107T090000Z\r\n\
+DTEND:20300107T100000Z\r\nSUMMARY:Review\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:daily@test\r\nDTSTAMP:20291201T000000Z\r\nDTSTART:20300107T140000Z\r\n\
+DTEND:20300107T143000Z\r\nRRULE:FREQ=DAILY\r\nEXDATE:20300108T140000Z\r\nSUMMARY:Standup\r\n\
+X-MICROSOFT-CDO-INTENDEDSTATUS:TENTATIVE\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:away@test\r\nDTSTAMP:20291201T000000Z\r\nDTSTART:20300109T000000Z\r\n\
+DTEND:20300110T000000Z\r\nSUMMARY:Away\r\nX-MICROSOFT-CDO-INTENDEDSTATUS:OOF\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bob.ics");
+    std::fs::write(&file, ics).unwrap();
+    let out = run_cli(
+        s.data_dir(),
+        &[
+            "import",
+            "--user",
+            BOB,
+            "--folder",
+            "Calendar",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn resolve(c: &EasClient, to: &[&str], options: Option<Element>) -> Element {
+    let mut req = Element::new(rr::RESOLVE_RECIPIENTS);
+    for t in to {
+        req.push_text(rr::TO, *t);
+    }
+    if let Some(o) = options {
+        req.push(o);
+    }
+    c.call("ResolveRecipients", &req)
+}
+
+fn responses(r: &Element) -> Vec<&Element> {
+    assert_eq!(r.text_of(rr::STATUS), Some("1"), "{r:?}");
+    r.find_all(rr::RESPONSE).collect()
+}
+
+fn recipients(response: &Element) -> Vec<(&str, &str)> {
+    response
+        .find_all(rr::RECIPIENT)
+        .map(|r| {
+            (
+                r.text_of(rr::TYPE).unwrap(),
+                r.text_of(rr::EMAIL_ADDRESS).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn availability(start: &str, end: Option<&str>) -> Element {
+    let mut a = Element::new(rr::AVAILABILITY).text_child(rr::START_TIME, start);
+    if let Some(e) = end {
+        a.push_text(rr::END_TIME, e);
+    }
+    Element::new(rr::OPTIONS).child(a)
+}
+
+#[test]
+fn resolve_recipients_resolves_ambiguous_and_unknown_recipients_from_gal_and_contacts() {
+    let s = office(GalScope::Domain);
+    let c = s.device(ALICE, "RRDEV1");
+    // Alice's own contact: an outside address, and Bob's (which the GAL has already).
+    let folder = c.folder_of_type(9);
+    let key = c.sync1(&SyncColl::new(&folder, "0")).ok_key();
+    let contact = |first: &str, email: &str| {
+        let mut d = Element::new(easd::wbxml::tag::airsync::APPLICATION_DATA);
+        d.push_text(con::FIRST_NAME, first);
+        d.push_text(con::EMAIL1_ADDRESS, email);
+        d
+    };
+    let out = c.sync1(
+        &SyncColl::new(&folder, &key)
+            .command(
+                Element::new(easd::wbxml::tag::airsync::ADD)
+                    .text_child(easd::wbxml::tag::airsync::CLIENT_ID, "c1")
+                    .child(contact("Zoe", "\"Zoe Outside\" <zoe@outside.net>")),
+            )
+            .command(
+                Element::new(easd::wbxml::tag::airsync::ADD)
+                    .text_child(easd::wbxml::tag::airsync::CLIENT_ID, "c2")
+                    .child(contact("Bobby", BOB)),
+            ),
+    );
+    out.ok_key();
+    let r = resolve(&c, &[BOB, "zoe", "bob", "nobody-here", "Carol"], None);
+    let rs = responses(&r);
+    assert_eq!(rs.len(), 5);
+    // An address: resolved (1) from the GAL (Type 1), with its display name.
+    assert_eq!(rs[0].text_of(rr::TO), Some(BOB));
+    assert_eq!(rs[0].text_of(rr::STATUS), Some("1"));
+    assert_eq!(recipients(rs[0]), [("1", BOB)]);
+    assert_eq!(
+        rs[0]
+            .find_path(&[rr::RECIPIENT, rr::DISPLAY_NAME])
+            .and_then(Element::text),
+        Some("Bob Example")
+    );
+    // A name only her contacts have: Type 2.
+    assert_eq!(rs[1].text_of(rr::STATUS), Some("1"));
+    assert_eq!(recipients(rs[1]), [("2", "zoe@outside.net")]);
+    // Ambiguous (2): every suggestion; Bob comes once (the GAL's), not also as a contact.
+    assert_eq!(rs[2].text_of(rr::STATUS), Some("2"));
+    assert_eq!(rs[2].text_of(rr::RECIPIENT_COUNT), Some("3"));
+    assert_eq!(recipients(rs[2]), [("1", BOB), ("1", BOBBY), ("1", CAROL)]);
+    // Not found (4): no Recipient.
+    assert_eq!(rs[3].text_of(rr::STATUS), Some("4"));
+    assert!(recipients(rs[3]).is_empty());
+    assert_eq!(rs[4].text_of(rr::STATUS), Some("1"));
+
+    // MaxAmbiguousRecipients: a partial list (3), RecipientCount says how many there are.
+    let r = resolve(
+        &c,
+        &["bob"],
+        Some(Element::new(rr::OPTIONS).text_child(rr::MAX_AMBIGUOUS_RECIPIENTS, "1")),
+    );
+    let rs = responses(&r);
+    assert_eq!(rs[0].text_of(rr::STATUS), Some("3"));
+    assert_eq!(rs[0].text_of(rr::RECIPIENT_COUNT), Some("3"));
+    assert_eq!(recipients(rs[0]), [("1", BOB)]);
+    // Dave is another domain's: not found from here.
+    let r = resolve(&c, &[DAVE], None);
+    assert_eq!(responses(&r)[0].text_of(rr::STATUS), Some("4"));
+}
+
+#[test]
+fn resolve_recipients_returns_certificates_and_photos_within_their_limits() {
+    let s = office(GalScope::Domain);
+    let bob_cert = certificate("Bob Example");
+    set(
+        &s,
+        BOB,
+        vec![Change::AddCertificate {
+            file: Upload::of(&bob_cert),
+        }],
+    );
+    set(
+        &s,
+        BOBBY,
+        vec![Change::AddCertificate {
+            file: Upload::of(&certificate("Bobby")),
+        }],
+    );
+    let c = s.device(ALICE, "RRDEV2");
+    let certs = |retrieval: &str, max: Option<&str>| {
+        let mut o = Element::new(rr::OPTIONS).text_child(rr::CERTIFICATE_RETRIEVAL, retrieval);
+        if let Some(m) = max {
+            o.push_text(rr::MAX_CERTIFICATES, m);
+        }
+        resolve(&c, &[BOB, BOBBY, CAROL], Some(o))
+    };
+    let r = certs("2", None);
+    let rs = responses(&r);
+    let cert_of = |resp: &Element| {
+        resp.find_path(&[rr::RECIPIENT, rr::CERTIFICATES])
+            .unwrap()
+            .clone()
+    };
+    let bob = cert_of(rs[0]);
+    assert_eq!(bob.text_of(rr::STATUS), Some("1"));
+    assert_eq!(bob.text_of(rr::CERTIFICATE_COUNT), Some("1"));
+    use base64::Engine;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(bob.text_of(rr::CERTIFICATE).unwrap())
+            .unwrap(),
+        bob_cert
+    );
+    // Carol has none: 7.
+    assert_eq!(cert_of(rs[2]).text_of(rr::STATUS), Some("7"));
+    // MaxCertificates 1: Bob's, then the limit (8) for Bobby's.
+    let r = certs("2", Some("1"));
+    let rs = responses(&r);
+    assert_eq!(cert_of(rs[0]).text_of(rr::STATUS), Some("1"));
+    assert_eq!(cert_of(rs[1]).text_of(rr::STATUS), Some("8"));
+    assert!(cert_of(rs[1]).find(rr::CERTIFICATE).is_none());
+    // CertificateRetrieval 1 (none): no Certificates element.
+    let r = certs("1", None);
+    assert!(
+        responses(&r)[0]
+            .find_path(&[rr::RECIPIENT, rr::CERTIFICATES])
+            .is_none()
+    );
+
+    // Photos: MaxPictures 1 over Bob and Bobby, Carol has none.
+    let r = resolve(
+        &c,
+        &[BOB, BOBBY, CAROL],
+        Some(
+            Element::new(rr::OPTIONS)
+                .child(Element::new(rr::PICTURE).text_child(rr::MAX_PICTURES, "1")),
+        ),
+    );
+    let status: Vec<&str> = responses(&r)
+        .iter()
+        .map(|resp| {
+            resp.find_path(&[rr::RECIPIENT, rr::PICTURE])
+                .and_then(|p| p.text_of(rr::STATUS))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(status, ["1", "175", "173"]);
+}
+
+#[test]
+fn resolve_recipients_merges_free_busy_from_the_calendar_in_30_minute_slots() {
+    let s = office(GalScope::Domain);
+    bobs_calendar(&s);
+    let c = s.device(ALICE, "RRDEV3");
+    // Three days from Monday 00:00.
+    let r = resolve(
+        &c,
+        &[BOB, "zoe-unknown@outside.net", "bob", CAROL],
+        Some(availability(WINDOW_START, Some("2030-01-10T00:00:00.000Z"))),
+    );
+    let rs = responses(&r);
+    let merged = |resp: &Element| {
+        resp.find_path(&[rr::RECIPIENT, rr::AVAILABILITY]).map(|a| {
+            (
+                a.text_of(rr::STATUS).unwrap().to_owned(),
+                a.text_of(rr::MERGED_FREE_BUSY).map(str::to_owned),
+            )
+        })
+    };
+    let (status, bob) = merged(rs[0]).unwrap();
+    assert_eq!(status, "1");
+    let bob = bob.unwrap();
+    assert_eq!(bob.len(), 3 * 48);
+    let slot = |day: usize, hour: usize, half: usize| &bob[day * 48 + hour * 2 + half..][..1];
+    // Monday: busy 09:00-10:00, tentative 14:00-14:30, free otherwise.
+    assert_eq!(slot(0, 8, 1), "0");
+    assert_eq!(slot(0, 9, 0), "2");
+    assert_eq!(slot(0, 9, 1), "2");
+    assert_eq!(slot(0, 10, 0), "0");
+    assert_eq!(slot(0, 14, 0), "1");
+    assert_eq!(slot(0, 14, 1), "0");
+    // Tuesday's occurrence is deleted; Wednesday is out of office all day, which wins
+    // over the tentative series.
+    assert_eq!(slot(1, 14, 0), "0");
+    assert!(bob[96..].chars().all(|c| c == '3'), "{bob}");
+    assert_eq!(bob.matches('2').count(), 2);
+    // An unknown address is not found and gets no Availability; an ambiguous To none
+    // either; Carol's empty calendar is all free.
+    assert_eq!(rs[1].text_of(rr::STATUS), Some("4"));
+    assert!(merged(rs[1]).is_none());
+    assert_eq!(rs[2].text_of(rr::STATUS), Some("2"));
+    assert!(merged(rs[2]).is_none());
+    let (_, carol) = merged(rs[3]).unwrap();
+    assert_eq!(carol.unwrap(), "0".repeat(144));
+    // EndTime defaults to a week; the count of slots is rounded up.
+    let r = resolve(&c, &[BOB], Some(availability(WINDOW_START, None)));
+    let (_, week) = merged(responses(&r)[0]).unwrap();
+    assert_eq!(week.unwrap().len(), 7 * 48);
+    let r = resolve(
+        &c,
+        &[BOB],
+        Some(availability(WINDOW_START, Some("2030-01-07T00:45:00.000Z"))),
+    );
+    let (_, short) = merged(responses(&r)[0]).unwrap();
+    assert_eq!(short.unwrap(), "00");
+}
+
+#[test]
+fn resolve_recipients_refuses_bad_requests_with_their_status() {
+    let s = office(GalScope::Domain);
+    let c = s.device(ALICE, "RRDEV4");
+    let top = |r: Element| r.text_of(rr::STATUS).unwrap().to_owned();
+    // A window under 30 minutes, over 42 days, an EndTime before the start: 5.
+    for end in [
+        "2030-01-07T00:29:00.000Z",
+        "2030-02-19T00:00:01.000Z",
+        "2030-01-06T00:00:00.000Z",
+    ] {
+        assert_eq!(
+            top(resolve(
+                &c,
+                &[BOB],
+                Some(availability(WINDOW_START, Some(end)))
+            )),
+            "5",
+            "{end}"
+        );
+    }
+    assert_eq!(
+        top(resolve(
+            &c,
+            &[BOB],
+            Some(Element::new(rr::OPTIONS).child(Element::new(rr::AVAILABILITY)))
+        )),
+        "5"
+    );
+    // No To, more than 100, one over 256 characters, a CertificateRetrieval of 4.
+    assert_eq!(top(resolve(&c, &[], None)), "5");
+    let many: Vec<String> = (0..101).map(|i| format!("u{i}@example.com")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(top(resolve(&c, &many, None)), "5");
+    assert_eq!(s.refused("recipients"), 1);
+    assert_eq!(top(resolve(&c, &[&"x".repeat(257)], None)), "5");
+    assert_eq!(
+        top(resolve(
+            &c,
+            &[BOB],
+            Some(Element::new(rr::OPTIONS).text_child(rr::CERTIFICATE_RETRIEVAL, "4"))
+        )),
+        "5"
+    );
+
+    // More recipients than free/busy is looked up for: the 21st gets 160.
+    let users: Vec<String> = (0..21).map(|i| format!("fb{i:02}@example.com")).collect();
+    for u in &users {
+        s.add_user(u);
+    }
+    let to: Vec<&str> = users.iter().map(String::as_str).collect();
+    let r = resolve(&c, &to, Some(availability(WINDOW_START, None)));
+    let status: Vec<&str> = responses(&r)
+        .iter()
+        .map(|resp| {
+            resp.find_path(&[rr::RECIPIENT, rr::AVAILABILITY])
+                .and_then(|a| a.text_of(rr::STATUS))
+                .unwrap()
+        })
+        .collect();
+    assert!(status[..20].iter().all(|s| *s == "1"), "{status:?}");
+    assert_eq!(status[20], "160");
+}
