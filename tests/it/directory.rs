@@ -678,3 +678,173 @@ fn resolve_recipients_refuses_bad_requests_with_their_status() {
     assert!(status[..20].iter().all(|s| *s == "1"), "{status:?}");
     assert_eq!(status[20], "160");
 }
+
+// ---- Find (16.1) ---------------------------------------------------------------------
+
+use easd::wbxml::tag::airsync as air;
+use easd::wbxml::tag::email as em;
+use easd::wbxml::tag::find as fd;
+use easd::wbxml::tag::itemoperations as io;
+
+fn find(c: &EasClient, search_id: Option<&str>, criterion: Element) -> Element {
+    let mut req = Element::new(fd::FIND);
+    if let Some(id) = search_id {
+        req.push_text(fd::SEARCH_ID, id);
+    }
+    req.push(Element::new(fd::EXECUTE_SEARCH).child(criterion));
+    c.call("Find", &req)
+}
+
+fn criterion(kind: easd::wbxml::Tag, text: &str, options: &[Element]) -> Element {
+    let mut e = Element::new(kind).child(Element::new(fd::QUERY).text_child(fd::FREE_TEXT, text));
+    if !options.is_empty() {
+        e.push(
+            options
+                .iter()
+                .fold(Element::new(fd::OPTIONS), |o, x| o.child(x.clone())),
+        );
+    }
+    e
+}
+
+fn find_response(r: &Element) -> &Element {
+    assert_eq!(r.text_of(fd::STATUS), Some("1"), "{r:?}");
+    let resp = r.find(fd::RESPONSE).expect("Response");
+    assert_eq!(resp.text_of(fd::STATUS), Some("1"), "{r:?}");
+    resp
+}
+
+#[test]
+fn find_searches_the_gal_and_the_mailbox() {
+    let s = office(GalScope::Domain);
+    s.deliver_text(
+        ALICE,
+        "Quarterly budget",
+        "The budget plan for Bob, attached soon.",
+    );
+    s.deliver_text(ALICE, "Lunch", "Nothing about money here.");
+    let c = s.device(ALICE, "FINDDEV1");
+
+    // The GAL: a colleague by name prefix, with the same properties as a GAL search.
+    let r = find(
+        &c,
+        Some("s1"),
+        criterion(
+            fd::GAL_SEARCH_CRITERION,
+            "bob",
+            &[
+                Element::with_text(fd::RANGE, "0-1"),
+                Element::new(fd::PICTURE).text_child(fd::MAX_PICTURES, "1"),
+            ],
+        ),
+    );
+    let resp = find_response(&r);
+    assert_eq!(resp.text_of(io::STORE), Some("GAL"));
+    let props: Vec<&Element> = resp
+        .find_all(fd::RESULT)
+        .map(|x| x.find(fd::PROPERTIES).unwrap())
+        .collect();
+    assert_eq!(props.len(), 2);
+    assert_eq!(props[0].text_of(gal::EMAIL_ADDRESS), Some(BOB));
+    assert_eq!(props[0].text_of(gal::TITLE), Some("Buyer"));
+    assert_eq!(picture_status(props[0]), "1");
+    assert_eq!(picture_status(props[1]), "175");
+    assert_eq!(resp.text_of(fd::RANGE), Some("0-1"));
+    assert_eq!(resp.text_of(fd::TOTAL), Some("3"));
+
+    // The mailbox: the message with the word, with its summary properties.
+    let inbox = c.folder_of_type(2);
+    let r = find(
+        &c,
+        Some("s2"),
+        criterion(fd::MAIL_BOX_SEARCH_CRITERION, "budg", &[]),
+    );
+    let resp = find_response(&r);
+    assert_eq!(resp.text_of(io::STORE), Some("Mailbox"));
+    let results: Vec<&Element> = resp.find_all(fd::RESULT).collect();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].text_of(air::CLASS), Some("Email"));
+    assert_eq!(results[0].text_of(air::COLLECTION_ID), Some(inbox.as_str()));
+    assert!(
+        results[0]
+            .text_of(air::SERVER_ID)
+            .unwrap()
+            .starts_with(&format!("{inbox}:"))
+    );
+    let p = results[0].find(fd::PROPERTIES).unwrap();
+    assert_eq!(p.text_of(em::SUBJECT), Some("Quarterly budget"));
+    assert_eq!(p.text_of(em::READ), Some("0"));
+    assert_eq!(p.text_of(fd::HAS_ATTACHMENTS), Some("0"));
+    assert!(p.text_of(fd::PREVIEW).unwrap().contains("budget plan"));
+    assert_eq!(resp.text_of(fd::TOTAL), Some("1"));
+    // A KQL property restriction searches its value; a folder by CollectionId.
+    let mut scoped = criterion(fd::MAIL_BOX_SEARCH_CRITERION, "subject:lunch", &[]);
+    scoped
+        .find_mut(fd::QUERY)
+        .unwrap()
+        .push_text(air::COLLECTION_ID, inbox.clone());
+    let r = find(&c, None, scoped);
+    assert_eq!(find_response(&r).text_of(fd::TOTAL), Some("1"));
+}
+
+#[test]
+fn find_errors_have_their_status() {
+    let s = office(GalScope::Domain);
+    let c = s.device(ALICE, "FINDDEV2");
+    let status = |r: Element| r.text_of(fd::STATUS).unwrap().to_owned();
+    let gal_with = |range: &str| {
+        criterion(
+            fd::GAL_SEARCH_CRITERION,
+            "bob",
+            &[Element::with_text(fd::RANGE, range)],
+        )
+    };
+    // A new search (no SearchId) must start at 0: 4; paging a known one may not.
+    assert_eq!(status(find(&c, None, gal_with("1-2"))), "4");
+    let r = find(&c, Some("page"), gal_with("1-2"));
+    assert_eq!(find_response(&r).text_of(fd::RANGE), Some("1-2"));
+    // Past 999, reversed, no criterion, both criteria, no FreeText, another class: 2.
+    assert_eq!(status(find(&c, None, gal_with("0-1000"))), "2");
+    assert_eq!(status(find(&c, None, gal_with("3-1"))), "2");
+    assert_eq!(
+        status(c.call(
+            "Find",
+            &Element::new(fd::FIND).child(Element::new(fd::EXECUTE_SEARCH))
+        )),
+        "2"
+    );
+    assert_eq!(
+        status(
+            c.call(
+                "Find",
+                &Element::new(fd::FIND).child(
+                    Element::new(fd::EXECUTE_SEARCH)
+                        .child(criterion(fd::GAL_SEARCH_CRITERION, "bob", &[]))
+                        .child(criterion(fd::MAIL_BOX_SEARCH_CRITERION, "bob", &[]))
+                )
+            )
+        ),
+        "2"
+    );
+    assert_eq!(
+        status(find(
+            &c,
+            None,
+            criterion(fd::MAIL_BOX_SEARCH_CRITERION, " ", &[])
+        )),
+        "2"
+    );
+    let mut contacts = criterion(fd::MAIL_BOX_SEARCH_CRITERION, "bob", &[]);
+    contacts
+        .find_mut(fd::QUERY)
+        .unwrap()
+        .push_text(air::CLASS, "Contacts");
+    assert_eq!(status(find(&c, None, contacts)), "2");
+    // A folder the device does not know: 3.
+    let mut unknown = criterion(fd::MAIL_BOX_SEARCH_CRITERION, "bob", &[]);
+    unknown
+        .find_mut(fd::QUERY)
+        .unwrap()
+        .push_text(air::COLLECTION_ID, "999");
+    assert_eq!(status(find(&c, None, unknown)), "3");
+}

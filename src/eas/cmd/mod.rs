@@ -2,6 +2,7 @@
 //! WBXML tree (or an HTTP status); store failures bubble up as errors the front door maps.
 
 mod directory;
+pub mod find;
 pub mod folder_ops;
 pub mod folder_sync;
 pub mod get_attachment;
@@ -37,7 +38,7 @@ use crate::store::ops::Reads;
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 18] = [
+pub const IMPLEMENTED: [Command; 19] = [
     Command::Sync,
     Command::Search,
     Command::Ping,
@@ -50,6 +51,7 @@ pub const IMPLEMENTED: [Command; 18] = [
     Command::MoveItems,
     Command::MeetingResponse,
     Command::ResolveRecipients,
+    Command::Find,
     Command::FolderSync,
     Command::FolderCreate,
     Command::FolderUpdate,
@@ -166,6 +168,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply,
         Command::MoveItems => Box::pin(move_items::handle(ctx, body)),
         Command::MeetingResponse => Box::pin(meeting_response::handle(ctx, body)),
         Command::ResolveRecipients => Box::pin(resolve_recipients::handle(ctx, body)),
+        Command::Find => Box::pin(find::handle(ctx, body)),
         Command::FolderSync => Box::pin(folder_sync::handle(ctx, body)),
         Command::FolderCreate => Box::pin(folder_ops::create(ctx, body)),
         Command::FolderUpdate => Box::pin(folder_ops::update(ctx, body)),

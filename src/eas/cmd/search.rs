@@ -18,7 +18,7 @@ use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
-use crate::store::model::FolderId;
+use crate::store::model::{FolderId, MailItem};
 use crate::store::ops::Reads;
 use crate::store::search_index;
 use crate::wbxml::{Element, tag::airsync, tag::email, tag::search as s};
@@ -39,13 +39,84 @@ command_status! {
 const MAX_TERMS: usize = 16;
 const MAX_RANGE: usize = 100;
 
-/// What a Mailbox query asks.
+/// What a Mailbox query asks (Search's, and Find's MailBoxSearchCriterion).
 #[derive(Debug, Default)]
-struct Query {
-    words: Vec<String>,
-    folders: Vec<String>,
-    after: Option<i64>,
-    before: Option<i64>,
+pub(super) struct Query {
+    pub words: Vec<String>,
+    pub folders: Vec<String>,
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    /// Folders below the named ones too.
+    pub deep: bool,
+}
+
+/// Why a mailbox query finds nothing to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unanswered {
+    /// A named folder is not one the device is shown.
+    UnknownFolder,
+}
+
+/// The messages matching `query` in the folders the device is shown (only those whose
+/// contents it is sent), newest first: how many there are, and those at positions
+/// `first..=last`, all read from one snapshot of the word index.
+pub(super) async fn mailbox_hits(
+    ctx: &Ctx<'_>,
+    query: Query,
+    first: usize,
+    last: usize,
+) -> Result<Result<(usize, Vec<MailItem>), Unanswered>, StoreError> {
+    let account = ctx.account.id;
+    // Only the folders the device is shown may be named, and only those whose contents it
+    // is sent are searched (none while it is quarantined: no hits).
+    let sight = Sight::of(&ctx.device);
+    (ctx.app.store)
+        .view(move |tx| {
+            let folders = sight.hierarchy(tx.folders(account)?);
+            let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+            let searched: BTreeSet<FolderId> = folders
+                .iter()
+                .filter(|_| sight.serves_contents())
+                .map(|f| f.id)
+                .collect();
+            let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
+            if query.deep {
+                for f in &folders {
+                    children.entry(f.parent).or_default().push(f.id);
+                }
+            }
+            let mut scope: Option<BTreeSet<FolderId>> = None;
+            for id in &query.folders {
+                let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f))
+                else {
+                    return Ok(Err(Unanswered::UnknownFolder));
+                };
+                let set = scope.get_or_insert_with(BTreeSet::new);
+                // Every folder below `root` (with DeepTraversal), each visited once.
+                let mut frontier = vec![root];
+                while let Some(parent) = frontier.pop() {
+                    if set.insert(parent) {
+                        frontier.extend(children.get(&parent).into_iter().flatten());
+                    }
+                }
+            }
+            // The index carries each hit's folder and DateReceived, newest first: only the page
+            // shown is read.
+            let hits = search_index::search(tx, account, &query.words, |p| {
+                searched.contains(&p.folder)
+                    && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
+                    && query.after.is_none_or(|a| p.received > a)
+                    && query.before.is_none_or(|b| p.received < b)
+            })?;
+            let mut shown = Vec::new();
+            for p in hits.iter().skip(first).take(last - first + 1) {
+                if let Some(item) = tx.item(account, p.folder, p.item)? {
+                    shown.push(item);
+                }
+            }
+            Ok::<_, StoreError>(Ok((hits.len(), shown)))
+        })
+        .await
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
@@ -213,7 +284,8 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
         );
         return Ok(store_answer(Status::InvalidRequest));
     };
-    let deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
+    query.deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
+    query.folders = named;
     let body = match options.map(BodyOptions::parse).transpose() {
         Ok(Some(b)) if !b.preferences.is_empty() => b,
         // Other options (a BodyPartPreference) are kept.
@@ -229,7 +301,6 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
         },
         Err(_) => return Ok(store_answer(Status::InvalidRequest)),
     };
-    let account = ctx.account.id;
     let body = ctx
         .mail_policy()
         .enforce(MailOptions {
@@ -237,60 +308,10 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
             body,
         })
         .body;
-    // Only the folders the device is shown may be named, and only those whose contents it
-    // is sent are searched (none while it is quarantined: no hits).
-    let sight = Sight::of(&ctx.device);
-    // The folders, the index and the page of hits, from one snapshot.
-    let found = (ctx.app.store)
-        .view(move |tx| {
-            let folders = sight.hierarchy(tx.folders(account)?);
-            let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
-            let searched: BTreeSet<FolderId> = folders
-                .iter()
-                .filter(|_| sight.serves_contents())
-                .map(|f| f.id)
-                .collect();
-            let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
-            if deep {
-                for f in &folders {
-                    children.entry(f.parent).or_default().push(f.id);
-                }
-            }
-            let mut scope: Option<BTreeSet<FolderId>> = None;
-            for id in &named {
-                let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f))
-                else {
-                    return Ok(Err(Status::FolderSyncRequired));
-                };
-                let set = scope.get_or_insert_with(BTreeSet::new);
-                // Every folder below `root` (with DeepTraversal), each visited once.
-                let mut frontier = vec![root];
-                while let Some(parent) = frontier.pop() {
-                    if set.insert(parent) {
-                        frontier.extend(children.get(&parent).into_iter().flatten());
-                    }
-                }
-            }
-            // The index carries each hit's folder and DateReceived, newest first: only the page
-            // shown is read.
-            let hits = search_index::search(tx, account, &query.words, |p| {
-                searched.contains(&p.folder)
-                    && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
-                    && query.after.is_none_or(|a| p.received > a)
-                    && query.before.is_none_or(|b| p.received < b)
-            })?;
-            let mut shown = Vec::new();
-            for p in hits.iter().skip(first).take(last - first + 1) {
-                if let Some(item) = tx.item(account, p.folder, p.item)? {
-                    shown.push(item);
-                }
-            }
-            Ok::<_, StoreError>(Ok((hits.len(), shown)))
-        })
-        .await?;
+    let found = mailbox_hits(ctx, query, first, last).await?;
     let (total, shown) = match found {
         Ok(found) => found,
-        Err(status) => return Ok(store_answer(status)),
+        Err(Unanswered::UnknownFolder) => return Ok(store_answer(Status::FolderSyncRequired)),
     };
     let mut answer = store_answer(Status::Ok);
     // The results stop before one that could take the response past `[limits]
