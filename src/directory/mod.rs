@@ -2,6 +2,7 @@
 //! global address list built from them (`gal`), which GAL Search, ResolveRecipients and
 //! Find search; case and accent folding for matching (`fold`).
 
+pub mod availability;
 pub mod contacts;
 pub mod entry;
 pub mod fold;

@@ -751,6 +751,13 @@ fn find_searches_the_gal_and_the_mailbox() {
     assert_eq!(picture_status(props[1]), "175");
     assert_eq!(resp.text_of(fd::RANGE), Some("0-1"));
     assert_eq!(resp.text_of(fd::TOTAL), Some("3"));
+    // A GAL query sent as the Query's own text (as pyactivesync does) works too.
+    let r = find(
+        &c,
+        None,
+        Element::new(fd::GAL_SEARCH_CRITERION).child(Element::with_text(fd::QUERY, "carol")),
+    );
+    assert_eq!(find_response(&r).text_of(fd::TOTAL), Some("1"));
 
     // The mailbox: the message with the word, with its summary properties.
     let inbox = c.folder_of_type(2);

@@ -61,7 +61,12 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     let Some(query) = search.find(f::QUERY) else {
         return Ok(invalid());
     };
-    let text = query.text_of(f::FREE_TEXT).unwrap_or_default();
+    // The words are a FreeText child ([MS-ASCMD] 2.2.3.80.1); some clients send a GAL
+    // query as the Query's own text, which is taken as well.
+    let text = query
+        .text_of(f::FREE_TEXT)
+        .or_else(|| query.text())
+        .unwrap_or_default();
     if query
         .text_of(airsync::CLASS)
         .is_some_and(|c| !c.eq_ignore_ascii_case("Email"))

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::directory::Pictures;
 use super::{Ctx, Reply, body_with_root, status_reply};
+use crate::directory::availability::calendar_free_busy;
 use crate::directory::contacts::{self, ContactCard};
 use crate::directory::gal::{GalEntry, GalIndex, Origin, Scope, query_words};
 use crate::pim::freebusy::FreeBusy;
@@ -435,27 +436,4 @@ fn certificates_element(ders: Option<&Vec<Vec<u8>>>, left: &mut Option<u32>) -> 
         e.push_text(rr::CERTIFICATE, STANDARD.encode(der));
     }
     e
-}
-
-/// The free/busy of an account's default calendar over `[start, end)`.
-fn calendar_free_busy(
-    tx: &(impl Reads + ItemReads),
-    account: AccountId,
-    start: i64,
-    end: i64,
-) -> Result<FreeBusy, StoreError> {
-    let mut fb = FreeBusy::new(start, end);
-    let Some(calendar) = tx
-        .folders(account)?
-        .into_iter()
-        .find(|f| f.kind == FolderType::Calendar)
-    else {
-        return Ok(FreeBusy::no_data(start, end));
-    };
-    for item in tx.groupware_items(account, calendar.id)? {
-        if let Record::Event(event) = &item.record {
-            fb.add(event);
-        }
-    }
-    Ok(fb)
 }

@@ -1,0 +1,33 @@
+//! A recipient's free/busy for ResolveRecipients' Availability: the events of the
+//! account's default calendar merged by `pim::freebusy`.
+
+use crate::pim::freebusy::FreeBusy;
+use crate::store::StoreError;
+use crate::store::items::ItemReads;
+use crate::store::model::pim::Record;
+use crate::store::model::{AccountId, FolderType};
+use crate::store::ops::Reads;
+
+/// The free/busy of an account's default calendar over `[start, end)`; "no data" in
+/// every slot for an account without one.
+pub fn calendar_free_busy(
+    tx: &(impl Reads + ItemReads),
+    account: AccountId,
+    start: i64,
+    end: i64,
+) -> Result<FreeBusy, StoreError> {
+    let Some(calendar) = tx
+        .folders(account)?
+        .into_iter()
+        .find(|f| f.kind == FolderType::Calendar)
+    else {
+        return Ok(FreeBusy::no_data(start, end));
+    };
+    let mut fb = FreeBusy::new(start, end);
+    for item in tx.groupware_items(account, calendar.id)? {
+        if let Record::Event(event) = &item.record {
+            fb.add(event);
+        }
+    }
+    Ok(fb)
+}
