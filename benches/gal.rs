@@ -120,7 +120,7 @@ async fn gal(store: &Store) -> bool {
                     let entry = DirectoryEntry {
                         first_name: title(first),
                         last_name: title(last),
-                        alias: format!("{}{}", &first[..1], last),
+                        alias: format!("{}{last}", first.chars().next().unwrap_or('x')),
                         title: "Account manager".into(),
                         company: "Example Trading".into(),
                         office: format!("Building {}", i % 7),
