@@ -60,6 +60,14 @@ impl<T: DeserializeOwned> Record<'_, T> {
     }
 }
 
+impl<T> Record<'_, T> {
+    /// Decodes only the fields of the record that `U` names (the others are skipped
+    /// over, not built).
+    pub fn decode_part<U: DeserializeOwned>(&self) -> Result<U, StoreError> {
+        decode(&self.bytes)
+    }
+}
+
 impl<T: 'static> redb::Value for Json<T> {
     type SelfType<'a>
         = Record<'a, T>
