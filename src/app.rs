@@ -47,6 +47,8 @@ pub struct App {
     pub acme_challenges: Rc<acme::Challenges>,
     /// The web pages' login sessions (in memory only).
     pub sessions: Sessions,
+    /// The global address list, rebuilt when the directory changes.
+    pub gal: crate::directory::gal::Gal,
     /// When the daemon started, for the dashboard's uptime.
     pub started: std::time::Instant,
 }

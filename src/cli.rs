@@ -191,6 +191,21 @@ enum UserCmd {
     Del {
         email: String,
     },
+    /// Change the account's directory entry (what the GAL shows): KEY=VALUE for name,
+    /// first_name, last_name, alias, title, company, office, phone, home_phone,
+    /// mobile_phone (empty clears); photo=@FILE.jpg (photo= removes it); cert=@FILE.der
+    /// adds an S/MIME certificate; cert-clear removes them all.
+    Set {
+        email: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        changes: Vec<String>,
+    },
+    /// Show the account's directory entry.
+    Show {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Let the account use ActiveSync, or not (its phones get 403; its web pages work).
     Activesync {
         email: String,
@@ -412,6 +427,29 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
             }
             Ok(())
         }
+        Reply::Directory { entry } if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entry).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+        Reply::Directory { entry } => {
+            println!("email\t{}", entry.email);
+            for (key, value) in &entry.fields {
+                println!("{key}\t{value}");
+            }
+            match entry.photo {
+                Some(size) => println!("photo\t{size} bytes"),
+                None => println!("photo\t"),
+            }
+            for c in &entry.certificates {
+                let until = jiff::Timestamp::from_second(c.not_after)
+                    .map_or(c.not_after.to_string(), |t| t.to_string());
+                println!("cert\t{}\tuntil {until}\t{}", c.subject, c.sha256);
+            }
+            Ok(())
+        }
         Reply::Error { message } => Err(message),
         Reply::Govern(_) => Err("unexpected device governance reply".into()),
         Reply::Progress(_) => Err("unexpected progress reply".into()),
@@ -471,6 +509,16 @@ fn user(data: &Path, cmd: UserCmd) -> Result<(), String> {
             enabled: true,
         },
         UserCmd::Del { email } => Request::UserDel { email },
+        UserCmd::Set { email, changes } => Request::UserSet {
+            email,
+            changes: crate::directory::entry::parse_args(&changes, |path| {
+                std::fs::read(path).map_err(|e| format!("{path}: {e}"))
+            })?,
+        },
+        UserCmd::Show { email, json: j } => {
+            json = j;
+            Request::UserShow { email }
+        }
         UserCmd::Activesync { email, state } => Request::UserSetActiveSync {
             email,
             on: state == OnOff::On,

@@ -49,6 +49,25 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub acme: AcmeConfig,
     pub web: WebConfig,
+    pub directory: DirectoryConfig,
+}
+
+/// The company directory (the global address list phones search).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// Whose entries an account finds in the GAL.
+    pub gal_scope: GalScope,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GalScope {
+    /// The accounts of the searcher's own domain.
+    #[default]
+    Domain,
+    /// Every account of every domain on the server.
+    All,
 }
 
 /// Certificates from an ACME CA (Let's Encrypt).
@@ -349,6 +368,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             acme: AcmeConfig::default(),
             web: WebConfig::default(),
+            directory: DirectoryConfig::default(),
         }
     }
 }
@@ -521,6 +541,14 @@ mod tests {
             Limits::default().wbxml_max_depth
         );
         assert_eq!(cfg.https, Config::default().https);
+    }
+
+    #[test]
+    fn the_gal_scope_is_the_own_domain_unless_set() {
+        assert_eq!(Config::default().directory.gal_scope, GalScope::Domain);
+        let cfg: Config = toml::from_str("[directory]\ngal_scope = \"all\"\n").unwrap();
+        assert_eq!(cfg.directory.gal_scope, GalScope::All);
+        assert!(toml::from_str::<Config>("[directory]\ngal_scope = \"world\"\n").is_err());
     }
 
     #[test]

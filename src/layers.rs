@@ -39,6 +39,7 @@ const LAYERS: &[&[&str]] = &[
         "pim",
         "tls",
         "server_settings",
+        "directory",
     ],
     // The state shared by all request handlers.
     &["app"],

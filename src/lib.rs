@@ -9,6 +9,7 @@ pub mod bounded;
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod eas;
 pub mod govern;
 pub mod http_body;

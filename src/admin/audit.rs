@@ -47,7 +47,7 @@ impl Actor {
 /// Fields of a request never written to the log: secrets, and the request's framing.
 /// A certificate install's PEM texts are left out too: the key is secret, the chain long
 /// (the outcome names the installed certificate).
-const LEFT_OUT: [&str; 7] = [
+const LEFT_OUT: [&str; 8] = [
     "op",
     "gop",
     "password",
@@ -55,6 +55,8 @@ const LEFT_OUT: [&str; 7] = [
     "stream_progress",
     "chain_pem",
     "key_pem",
+    // A directory photo's or certificate's bytes (their size stays).
+    "content_base64",
 ];
 
 /// What the log needs of a request (the admin operations implement it): its name, whether
@@ -67,13 +69,26 @@ pub trait Audited: serde::Serialize {
 /// What the log says a request did: its arguments as compact JSON, secrets left out.
 fn detail(req: &impl Audited) -> String {
     match serde_json::to_value(req) {
-        Ok(Value::Object(mut fields)) => {
+        Ok(mut v @ Value::Object(_)) => {
+            leave_out(&mut v);
+            v.to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Removes the [`LEFT_OUT`] fields at every depth (a file's bytes sit inside a list of
+/// changes).
+fn leave_out(v: &mut Value) {
+    match v {
+        Value::Object(fields) => {
             for f in LEFT_OUT {
                 fields.remove(f);
             }
-            Value::Object(fields).to_string()
+            fields.values_mut().for_each(leave_out);
         }
-        _ => String::new(),
+        Value::Array(items) => items.iter_mut().for_each(leave_out),
+        _ => {}
     }
 }
 

@@ -20,8 +20,9 @@ use crate::server_settings::Live;
 use crate::store::Store;
 use crate::tls::Certs;
 
-/// Longest request line accepted (a password plus an address fits many times over).
-const MAX_LINE: usize = 64 * 1024;
+/// Longest request line accepted: 64 KiB for the fields (a password plus an address fits
+/// many times over), plus a directory edit's photo and certificates as base64.
+const MAX_LINE: usize = 64 * 1024 + crate::directory::entry::MAX_REQUEST_FILES.div_ceil(3) * 4;
 
 pub fn socket_path(data: &Path) -> PathBuf {
     data.join("control.sock")

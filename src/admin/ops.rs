@@ -6,7 +6,9 @@ use super::AdminError;
 use super::audit::{self, Actor};
 use crate::auth::password;
 use crate::config::AuthConfig;
+use crate::directory::entry;
 use crate::store::audit::AuditReads;
+use crate::store::directory::{self, DirectoryReads};
 use crate::store::model::Account;
 use crate::store::ops::{self, Reads};
 use crate::store::{Event, Store, StoreError};
@@ -38,6 +40,15 @@ pub enum Request {
     UserSetActiveSync {
         email: String,
         on: bool,
+    },
+    /// Changes the account's directory entry (`easd user set`).
+    UserSet {
+        email: String,
+        changes: Vec<entry::Change>,
+    },
+    /// The account's directory entry (`easd user show`).
+    UserShow {
+        email: String,
     },
     /// Switches the protocol log of an account (`EMAIL`), one device (`EMAIL/DEVICEID`) or
     /// every device with that id (`DEVICEID`).
@@ -106,6 +117,8 @@ impl audit::Audited for Request {
             Request::UserSetEnabled { .. } => "user_set_enabled",
             Request::UserDel { .. } => "user_del",
             Request::UserSetActiveSync { .. } => "user_set_activesync",
+            Request::UserSet { .. } => "user_set",
+            Request::UserShow { .. } => "user_show",
             Request::LogSet { .. } => "log_set",
             Request::Status => "status",
             Request::Cert(c) => c.op_name(),
@@ -124,6 +137,7 @@ impl audit::Audited for Request {
     fn changes(&self) -> bool {
         match self {
             Request::UserList
+            | Request::UserShow { .. }
             | Request::Status
             | Request::AuditList { .. }
             | Request::Export { .. } => false,
@@ -135,6 +149,7 @@ impl audit::Audited for Request {
             | Request::UserSetEnabled { .. }
             | Request::UserDel { .. }
             | Request::UserSetActiveSync { .. }
+            | Request::UserSet { .. }
             | Request::LogSet { .. }
             | Request::Import { .. }
             | Request::Backup { .. }
@@ -232,6 +247,8 @@ impl Request {
                     .await?;
                 Ok(done("account deleted".into()))
             }
+            Request::UserSet { email, changes } => set_directory(store, email, changes).await,
+            Request::UserShow { email } => show_directory(store, email).await,
             Request::LogSet { target, on } => set_log(store, target, on).await,
             Request::Status => Err(AdminError::Invalid("easd is not running".into())),
             Request::Cert(_) => Err(AdminError::Invalid(
@@ -359,6 +376,57 @@ async fn update_account(
             Ok(a)
         })
         .await
+}
+
+/// Checks the changes, writes the photo and certificates as blobs, then changes the
+/// account and its entry in one transaction.
+async fn set_directory(
+    store: &Store,
+    email: String,
+    changes: Vec<entry::Change>,
+) -> Result<Reply, AdminError> {
+    let email = ops::normalize_email(&email)?;
+    let checked = entry::check(&changes).map_err(AdminError::Invalid)?;
+    let blobs = store.blobs().clone();
+    let ready = tokio::task::spawn_blocking(move || checked.store_files(&blobs))
+        .await
+        .map_err(|e| AdminError::Invalid(format!("directory files: {e}")))?
+        .map_err(|e| AdminError::Store(StoreError::from(e)))?;
+    let a = store
+        .write_or(move |ctx| {
+            let mut a = find(ctx, &email)?;
+            let mut d = ctx.directory_entry(a.id)?;
+            ready.apply(&mut a, &mut d).map_err(AdminError::Conflict)?;
+            ops::put_account(ctx, &a)?;
+            directory::put_entry(ctx, a.id, &d)?;
+            Ok::<_, AdminError>(a)
+        })
+        .await?;
+    Ok(done(format!("directory entry of {} changed", a.email)))
+}
+
+async fn show_directory(store: &Store, email: String) -> Result<Reply, AdminError> {
+    let email = ops::normalize_email(&email)?;
+    let (a, d) = store
+        .view(move |tx| {
+            let a = find(tx, &email)?;
+            let d = tx.directory_entry(a.id)?;
+            Ok::<_, AdminError>((a, d))
+        })
+        .await?;
+    let blobs = store.blobs().clone();
+    let ids: Vec<_> = d.certificates.iter().map(|c| c.blob.clone()).collect();
+    let certificates = tokio::task::spawn_blocking(move || {
+        ids.iter()
+            .map(|id| blobs.read(id))
+            .collect::<std::io::Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| AdminError::Invalid(format!("directory files: {e}")))?
+    .map_err(|e| AdminError::Store(StoreError::from(e)))?;
+    Ok(Reply::Directory {
+        entry: Box::new(entry::Shown::of(&a, &d, &certificates)),
+    })
 }
 
 async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, AdminError> {

@@ -62,6 +62,10 @@ pub enum Reply {
     Settings {
         settings: Vec<crate::server_settings::Shown>,
     },
+    /// An account's directory entry.
+    Directory {
+        entry: Box<crate::directory::entry::Shown>,
+    },
     /// Audit log entries, newest first.
     Audit {
         entries: Vec<AuditEntry>,

@@ -4,6 +4,7 @@
 //! bundled into the binary by jiff (`tzdb-bundle-always`), so the results do not depend
 //! on the appliance having /usr/share/zoneinfo.
 
+pub mod freebusy;
 pub mod goid;
 pub mod ical;
 pub mod itip;

@@ -258,6 +258,7 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
         certs: certs.clone(),
         acme_challenges: Rc::default(),
         settings: settings.clone(),
+        gal: Default::default(),
         cfg,
     });
     let (stop, stopped) = watch::channel(false);

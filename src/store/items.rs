@@ -67,6 +67,27 @@ pub trait ItemReads: Tx {
         tables::get(&self.table(GROUPWARE_ITEMS)?, (account, folder, id))
     }
 
+    /// The summaries of a folder's groupware items, by id, without building their
+    /// records: a free/busy read decodes only the events its window needs.
+    fn groupware_summaries(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+    ) -> Result<Vec<(u64, Summary)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct SummaryOnly {
+            summary: Summary,
+        }
+        let table = self.table(GROUPWARE_ITEMS)?;
+        let mut out = Vec::new();
+        for row in table.range((account, folder, 0)..=(account, folder, u64::MAX))? {
+            let (k, v) = row?;
+            let part: SummaryOnly = v.value().decode_part()?;
+            out.push((k.value().2, part.summary));
+        }
+        Ok(out)
+    }
+
     /// Where item `id` of `folder` was moved: (destination folder, new id), if it was.
     fn moved_to(
         &self,

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod backup;
 pub mod blob;
 pub mod conversations;
+pub mod directory;
 mod error;
 pub mod folders;
 pub mod governance;
@@ -39,7 +40,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -263,6 +264,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_4_to_5,
     step_5_to_6,
     step_6_to_7,
+    step_7_to_8,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -332,6 +334,14 @@ fn finish_index_conversion(db: &Database) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Schema 8 adds the company directory (an account's names, phones, photo and
+/// certificates); older stores have no entries, and their accounts are in the directory
+/// with their address and display name only.
+fn step_7_to_8(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::DIRECTORY)?;
+    Ok(())
+}
+
 fn migrate(db: &Database) -> Result<(), StoreError> {
     let tx = db.begin_write()?;
     match schema_version(&tx)? {
@@ -397,6 +407,7 @@ pub struct Snapshot(ReadTransaction);
 pub trait Reader:
     ops::Reads
     + audit::AuditReads
+    + directory::DirectoryReads
     + items::ItemReads
     + governance::GovernanceReads
     + marks::MarkReads

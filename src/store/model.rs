@@ -10,6 +10,7 @@ use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
 mod audit;
+mod directory;
 mod governance;
 mod meeting;
 pub mod pim;
@@ -18,6 +19,7 @@ mod sync_state;
 mod tls;
 
 pub use audit::*;
+pub use directory::*;
 pub use governance::*;
 pub use meeting::*;
 pub use settings::*;

@@ -126,6 +126,7 @@ pub fn put_server_settings(w: &WriteCtx, settings: &ServerSettings) -> Result<()
 
 pub fn put_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError> {
     let tx = w.tx;
+    super::directory::account_changing(tx, tx.account(account.id)?.as_ref(), account)?;
     tx.open_table(ACCOUNTS)?
         .insert(account.id, tables::Record::of(account))?;
     Ok(())
@@ -211,6 +212,7 @@ pub fn delete_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError>
             |_, _| false,
         )?;
     super::search_index::delete_account(tx, account.id)?;
+    super::directory::delete_entry(tx, account.id)?;
     tx.open_table(SENT_CLIENT_IDS)?
         .retain_in((account.id, "")..=(account.id, "\u{10FFFF}"), |_, _| false)?;
     tx.open_table(OOF_SENT)?

@@ -60,6 +60,14 @@ impl<T: DeserializeOwned> Record<'_, T> {
     }
 }
 
+impl<T> Record<'_, T> {
+    /// Decodes only the fields of the record that `U` names (the others are skipped
+    /// over, not built).
+    pub fn decode_part<U: DeserializeOwned>(&self) -> Result<U, StoreError> {
+        decode(&self.bytes)
+    }
+}
+
 impl<T: 'static> redb::Value for Json<T> {
     type SelfType<'a>
         = Record<'a, T>
@@ -185,6 +193,10 @@ pub const AUDIT: TableDefinition<u64, Json<AuditEntry>> = TableDefinition::new("
 pub const SERVER_SETTINGS: TableDefinition<&str, Json<ServerSettings>> =
     TableDefinition::new("server_settings");
 pub const SERVER_SETTINGS_ROW: &str = "server";
+/// The company directory: account → its `DirectoryEntry` (names, phones, photo and
+/// certificates by blob). Accounts without one have none here.
+pub const DIRECTORY: TableDefinition<AccountId, Json<DirectoryEntry>> =
+    TableDefinition::new("directory");
 
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
@@ -224,6 +236,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(ITEM_DOCS)?;
     v.visit(AUDIT)?;
     v.visit(SERVER_SETTINGS)?;
+    v.visit(DIRECTORY)?;
     Ok(())
 }
 

@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 7);
+    assert_eq!(SCHEMA_VERSION, 8);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -894,4 +894,97 @@ fn a_store_without_the_audit_table_opens_and_records() {
         "the oldest were dropped"
     );
     assert_eq!(all.last(), Some(&entry(3)));
+}
+
+#[test]
+fn a_version_6_store_gets_the_directory_and_keeps_its_accounts() {
+    use super::directory::DirectoryReads;
+    let dir = tempfile::tempdir().unwrap();
+    let account = add(&Store::open(dir.path()).unwrap(), "dir@example.com");
+    // Schema 6 had no directory table.
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::DIRECTORY).unwrap());
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 6);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    assert!(tx.account_by_email("dir@example.com").unwrap().is_some());
+    // Readable: the step created the table (reading a missing one is an error).
+    assert_eq!(
+        tx.directory_entry(account.id).unwrap(),
+        DirectoryEntry::default()
+    );
+    assert!(tx.directory_entries().unwrap().is_empty());
+}
+
+#[test]
+fn the_directory_generation_moves_only_with_what_the_directory_shows() {
+    use super::directory::{DirectoryReads, put_entry};
+    let (_dir, store) = open();
+    let generation = || {
+        store
+            .sync_snapshot()
+            .unwrap()
+            .directory_generation()
+            .unwrap()
+    };
+    let start = generation();
+    let a = add(&store, "gen@example.com");
+    assert!(generation() > start, "a new account shows");
+    let after_add = generation();
+    // A delivery's counter change does not show.
+    let mut counted = a.clone();
+    counted.next_item_id += 5;
+    store
+        .write_blocking(move |w| ops::put_account(w, &counted))
+        .unwrap();
+    assert_eq!(generation(), after_add);
+    let mut renamed = a.clone();
+    renamed.next_item_id += 5;
+    renamed.display_name = "Gen Eration".into();
+    store
+        .write_blocking(move |w| ops::put_account(w, &renamed))
+        .unwrap();
+    let after_rename = generation();
+    assert!(after_rename > after_add);
+    let entry = DirectoryEntry {
+        title: "Buyer".into(),
+        ..DirectoryEntry::default()
+    };
+    let stored = entry.clone();
+    store
+        .write_blocking(move |w| put_entry(w, a.id, &stored))
+        .unwrap();
+    assert!(generation() > after_rename);
+    assert_eq!(
+        store
+            .sync_snapshot()
+            .unwrap()
+            .directory_entry(a.id)
+            .unwrap(),
+        entry
+    );
+    let before_delete = generation();
+    let gone = store
+        .sync_snapshot()
+        .unwrap()
+        .account(a.id)
+        .unwrap()
+        .unwrap();
+    store
+        .write_blocking(move |w| ops::delete_account(w, &gone))
+        .unwrap();
+    assert!(generation() > before_delete);
+    assert!(
+        store
+            .sync_snapshot()
+            .unwrap()
+            .directory_entries()
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -38,14 +38,24 @@ _MISSING_SETTINGS_TOKENS = {
 }
 
 
+# ... and its ResolveRecipients code page (10) stops at CertificateCount: the
+# Availability and Picture tokens, from [MS-ASWBXML] 2.1.2.1.11.
+_MISSING_RESOLVE_RECIPIENTS_TOKENS = {
+    "Availability": 0x16, "StartTime": 0x17, "EndTime": 0x18, "MergedFreeBusy": 0x19,
+    "Picture": 0x1A, "MaxSize": 0x1B, "Data": 0x1C, "MaxPictures": 0x1D,
+}
+
+
 def register_settings_tokens() -> None:
     """Extend pyactivesync's codepage tables in-process (writer and reader)."""
-    page = PAGE_INDEX["Settings"]
-    for name, token in _MISSING_SETTINGS_TOKENS.items():
-        existing = CODEPAGES["Settings"].get(name)
-        assert existing in (None, token), f"pyactivesync maps Settings.{name} to {existing:#x}"
-        CODEPAGES["Settings"][name] = token
-        REVERSE[page][token] = name
+    for page_name, tokens in (("Settings", _MISSING_SETTINGS_TOKENS),
+                              ("ResolveRecipients", _MISSING_RESOLVE_RECIPIENTS_TOKENS)):
+        page = PAGE_INDEX[page_name]
+        for name, token in tokens.items():
+            existing = CODEPAGES[page_name].get(name)
+            assert existing in (None, token), f"pyactivesync maps {page_name}.{name} to {existing:#x}"
+            CODEPAGES[page_name][name] = token
+            REVERSE[page][token] = name
 
 
 register_settings_tokens()

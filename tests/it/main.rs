@@ -18,6 +18,7 @@ mod cert;
 mod codec;
 mod connectivity;
 mod device_settings;
+mod directory;
 mod drafts;
 mod durability;
 mod enforce;

@@ -1,6 +1,8 @@
 //! One module per EAS command. Each takes the decoded request body and answers with a
 //! WBXML tree (or an HTTP status); store failures bubble up as errors the front door maps.
 
+mod directory;
+pub mod find;
 pub mod folder_ops;
 pub mod folder_sync;
 pub mod get_attachment;
@@ -10,6 +12,7 @@ pub mod meeting_response;
 pub mod move_items;
 pub mod ping;
 pub mod provision;
+pub mod resolve_recipients;
 pub mod search;
 pub mod send_mail;
 pub mod settings;
@@ -35,7 +38,7 @@ use crate::store::ops::Reads;
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 17] = [
+pub const IMPLEMENTED: [Command; 19] = [
     Command::Sync,
     Command::Search,
     Command::Ping,
@@ -47,6 +50,8 @@ pub const IMPLEMENTED: [Command; 17] = [
     Command::ItemOperations,
     Command::MoveItems,
     Command::MeetingResponse,
+    Command::ResolveRecipients,
+    Command::Find,
     Command::FolderSync,
     Command::FolderCreate,
     Command::FolderUpdate,
@@ -162,6 +167,8 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply,
         Command::ItemOperations => Box::pin(item_operations::handle(ctx, body)),
         Command::MoveItems => Box::pin(move_items::handle(ctx, body)),
         Command::MeetingResponse => Box::pin(meeting_response::handle(ctx, body)),
+        Command::ResolveRecipients => Box::pin(resolve_recipients::handle(ctx, body)),
+        Command::Find => Box::pin(find::handle(ctx, body)),
         Command::FolderSync => Box::pin(folder_sync::handle(ctx, body)),
         Command::FolderCreate => Box::pin(folder_ops::create(ctx, body)),
         Command::FolderUpdate => Box::pin(folder_ops::update(ctx, body)),

@@ -1,11 +1,14 @@
 //! Search ([MS-ASCMD] 2.2.1.16) of the mailbox: FreeText words (prefix matches, all of
 //! them) over subject, addresses and body text, answered from the word index that delivery
-//! keeps up to date — never a scan of the blobs.
+//! keeps up to date — never a scan of the blobs; and of the GAL, answered from the
+//! in-memory list (`directory::gal`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::directory::{GAL_PICTURE, Pictures, gal_properties};
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
+use crate::directory::gal::{Scope, query_words};
 use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
@@ -15,7 +18,7 @@ use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
-use crate::store::model::FolderId;
+use crate::store::model::{FolderId, MailItem};
 use crate::store::ops::Reads;
 use crate::store::search_index;
 use crate::wbxml::{Element, tag::airsync, tag::email, tag::search as s};
@@ -27,6 +30,8 @@ command_status! {
         InvalidRequest = 2,
         TooComplex = 8,
         FolderSyncRequired = 11,
+        /// A Range past what the store returns ([MS-ASCMD] 2.2.3.177.13).
+        EndOfRange = 12,
     }
 }
 
@@ -34,13 +39,84 @@ command_status! {
 const MAX_TERMS: usize = 16;
 const MAX_RANGE: usize = 100;
 
-/// What a Mailbox query asks.
+/// What a Mailbox query asks (Search's, and Find's MailBoxSearchCriterion).
 #[derive(Debug, Default)]
-struct Query {
-    words: Vec<String>,
-    folders: Vec<String>,
-    after: Option<i64>,
-    before: Option<i64>,
+pub(super) struct Query {
+    pub words: Vec<String>,
+    pub folders: Vec<String>,
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    /// Folders below the named ones too.
+    pub deep: bool,
+}
+
+/// Why a mailbox query finds nothing to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unanswered {
+    /// A named folder is not one the device is shown.
+    UnknownFolder,
+}
+
+/// The messages matching `query` in the folders the device is shown (only those whose
+/// contents it is sent), newest first: how many there are, and those at positions
+/// `first..=last`, all read from one snapshot of the word index.
+pub(super) async fn mailbox_hits(
+    ctx: &Ctx<'_>,
+    query: Query,
+    first: usize,
+    last: usize,
+) -> Result<Result<(usize, Vec<MailItem>), Unanswered>, StoreError> {
+    let account = ctx.account.id;
+    // Only the folders the device is shown may be named, and only those whose contents it
+    // is sent are searched (none while it is quarantined: no hits).
+    let sight = Sight::of(&ctx.device);
+    (ctx.app.store)
+        .view(move |tx| {
+            let folders = sight.hierarchy(tx.folders(account)?);
+            let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
+            let searched: BTreeSet<FolderId> = folders
+                .iter()
+                .filter(|_| sight.serves_contents())
+                .map(|f| f.id)
+                .collect();
+            let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
+            if query.deep {
+                for f in &folders {
+                    children.entry(f.parent).or_default().push(f.id);
+                }
+            }
+            let mut scope: Option<BTreeSet<FolderId>> = None;
+            for id in &query.folders {
+                let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f))
+                else {
+                    return Ok(Err(Unanswered::UnknownFolder));
+                };
+                let set = scope.get_or_insert_with(BTreeSet::new);
+                // Every folder below `root` (with DeepTraversal), each visited once.
+                let mut frontier = vec![root];
+                while let Some(parent) = frontier.pop() {
+                    if set.insert(parent) {
+                        frontier.extend(children.get(&parent).into_iter().flatten());
+                    }
+                }
+            }
+            // The index carries each hit's folder and DateReceived, newest first: only the page
+            // shown is read.
+            let hits = search_index::search(tx, account, &query.words, |p| {
+                searched.contains(&p.folder)
+                    && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
+                    && query.after.is_none_or(|a| p.received > a)
+                    && query.before.is_none_or(|b| p.received < b)
+            })?;
+            let mut shown = Vec::new();
+            for p in hits.iter().skip(first).take(last - first + 1) {
+                if let Some(item) = tx.item(account, p.folder, p.item)? {
+                    shown.push(item);
+                }
+            }
+            Ok::<_, StoreError>(Ok((hits.len(), shown)))
+        })
+        .await
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
@@ -52,11 +128,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     };
     let answer = match store.text_of(s::NAME) {
         Some(n) if n.eq_ignore_ascii_case("Mailbox") => mailbox(ctx, &store).await?,
-        // The global address list and document libraries are not offered (yet): an empty,
-        // successful result lets clients fall back to their own contacts.
-        Some(n) if n.eq_ignore_ascii_case("GAL") => {
-            store_answer(Status::Ok).text_child(s::TOTAL, "0")
-        }
+        Some(n) if n.eq_ignore_ascii_case("GAL") => gal(ctx, &store).await?,
         _ => store_answer(Status::InvalidRequest),
     };
     Ok(Reply::Wbxml(
@@ -115,6 +187,71 @@ fn parse_range(text: Option<&str>) -> Option<(usize, usize)> {
     (a <= b).then(|| (a, b.min(a.saturating_add(MAX_RANGE - 1))))
 }
 
+/// A GAL search ([MS-ASCMD] 2.2.3.142.2 Query, 2.2.3.143.3 Range): the entries whose
+/// words the query's words are prefixes of, sorted by display name, within the account's
+/// GAL scope. Range is at most 0-99: a first position past 99 is Status 12.
+async fn gal(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
+    let words = query_words(store.text_of(s::QUERY).unwrap_or_default());
+    if words.is_empty() {
+        return Ok(store_answer(Status::InvalidRequest));
+    }
+    if words.len() > MAX_TERMS {
+        return Ok(store_answer(Status::TooComplex));
+    }
+    let options = store.find(s::OPTIONS);
+    let range = options.and_then(|o| o.text_of(s::RANGE));
+    let Some((first, last)) = parse_range(range) else {
+        ctx.refuse(
+            Limit::SearchRange,
+            format_args!(
+                "GAL Search Range {:?} out of bounds",
+                range.unwrap_or_default()
+            ),
+        );
+        return Ok(store_answer(Status::InvalidRequest));
+    };
+    if first >= MAX_RANGE {
+        return Ok(store_answer(Status::EndOfRange));
+    }
+    let last = last.min(MAX_RANGE - 1);
+    let mut pictures = match options.and_then(|o| o.find(s::PICTURE)) {
+        None => None,
+        Some(p) => match Pictures::parse(
+            p,
+            s::MAX_SIZE,
+            s::MAX_PICTURES,
+            ctx.app.cfg.limits.max_response,
+        ) {
+            Some(p) => Some(p),
+            None => return Ok(store_answer(Status::InvalidRequest)),
+        },
+    };
+    let index = ctx.app.gal.current(&ctx.app.store).await?;
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let mut total = 0;
+    let mut answer = store_answer(Status::Ok);
+    let mut shown = 0;
+    for entry in index.search(&words, scope) {
+        if (first..=last).contains(&total) {
+            let mut props = Element::new(s::PROPERTIES);
+            gal_properties(entry)
+                .into_iter()
+                .for_each(|p| props.push(p));
+            if let Some(pictures) = &mut pictures {
+                props.push(pictures.picture(&ctx.app.store, entry.photo(), GAL_PICTURE)?);
+            }
+            answer.push(Element::new(s::RESULT).child(props));
+            shown += 1;
+        }
+        total += 1;
+    }
+    if shown > 0 {
+        answer.push_text(s::RANGE, format!("{first}-{}", first + shown - 1));
+    }
+    answer.push_text(s::TOTAL, total.to_string());
+    Ok(answer)
+}
+
 async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
     let mut query = Query::default();
     if let Err(status) = store
@@ -147,7 +284,8 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
         );
         return Ok(store_answer(Status::InvalidRequest));
     };
-    let deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
+    query.deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
+    query.folders = named;
     let body = match options.map(BodyOptions::parse).transpose() {
         Ok(Some(b)) if !b.preferences.is_empty() => b,
         // Other options (a BodyPartPreference) are kept.
@@ -163,7 +301,6 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
         },
         Err(_) => return Ok(store_answer(Status::InvalidRequest)),
     };
-    let account = ctx.account.id;
     let body = ctx
         .mail_policy()
         .enforce(MailOptions {
@@ -171,60 +308,10 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
             body,
         })
         .body;
-    // Only the folders the device is shown may be named, and only those whose contents it
-    // is sent are searched (none while it is quarantined: no hits).
-    let sight = Sight::of(&ctx.device);
-    // The folders, the index and the page of hits, from one snapshot.
-    let found = (ctx.app.store)
-        .view(move |tx| {
-            let folders = sight.hierarchy(tx.folders(account)?);
-            let named_ok: BTreeSet<FolderId> = folders.iter().map(|f| f.id).collect();
-            let searched: BTreeSet<FolderId> = folders
-                .iter()
-                .filter(|_| sight.serves_contents())
-                .map(|f| f.id)
-                .collect();
-            let mut children: BTreeMap<FolderId, Vec<FolderId>> = BTreeMap::new();
-            if deep {
-                for f in &folders {
-                    children.entry(f.parent).or_default().push(f.id);
-                }
-            }
-            let mut scope: Option<BTreeSet<FolderId>> = None;
-            for id in &named {
-                let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f))
-                else {
-                    return Ok(Err(Status::FolderSyncRequired));
-                };
-                let set = scope.get_or_insert_with(BTreeSet::new);
-                // Every folder below `root` (with DeepTraversal), each visited once.
-                let mut frontier = vec![root];
-                while let Some(parent) = frontier.pop() {
-                    if set.insert(parent) {
-                        frontier.extend(children.get(&parent).into_iter().flatten());
-                    }
-                }
-            }
-            // The index carries each hit's folder and DateReceived, newest first: only the page
-            // shown is read.
-            let hits = search_index::search(tx, account, &query.words, |p| {
-                searched.contains(&p.folder)
-                    && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
-                    && query.after.is_none_or(|a| p.received > a)
-                    && query.before.is_none_or(|b| p.received < b)
-            })?;
-            let mut shown = Vec::new();
-            for p in hits.iter().skip(first).take(last - first + 1) {
-                if let Some(item) = tx.item(account, p.folder, p.item)? {
-                    shown.push(item);
-                }
-            }
-            Ok::<_, StoreError>(Ok((hits.len(), shown)))
-        })
-        .await?;
+    let found = mailbox_hits(ctx, query, first, last).await?;
     let (total, shown) = match found {
         Ok(found) => found,
-        Err(status) => return Ok(store_answer(status)),
+        Err(Unanswered::UnknownFolder) => return Ok(store_answer(Status::FolderSyncRequired)),
     };
     let mut answer = store_answer(Status::Ok);
     // The results stop before one that could take the response past `[limits]
