@@ -55,7 +55,7 @@ pub struct WriteCtx<'a> {
     pub(super) tx: &'a WriteTransaction,
     events: Vec<Event>,
     /// Search postings of this transaction, appended just before it commits.
-    pub(super) index: super::search_index::Pending,
+    pub(super) index: super::search_index::postings::Pending,
 }
 
 impl WriteCtx<'_> {
@@ -248,7 +248,7 @@ fn run_group(
     for p in group.iter_mut() {
         outputs.push((p.job)(&mut ctx)?);
     }
-    super::search_index::flush(&tx, &mut ctx.index)?;
+    super::search_index::postings::flush(&tx, &mut ctx.index)?;
     let evs = std::mem::take(&mut ctx.events);
     tx.commit()?;
     *relaxed = if lax { *relaxed + 1 } else { 0 };
