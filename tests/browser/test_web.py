@@ -128,7 +128,9 @@ def test_create_rule(browser: Page, admin_email: str) -> None:
     assert len(rows) == before + 1, browser.text()
     row = browser.row_of("No Pixels from the browser test")
     cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-    assert cells[2:] == ["enabled", "No Pixels from the browser test", "model", "Pixel 9", "blocked"], cells
+    assert cells[2:] == [
+        "enabled", "No Pixels from the browser test", "model", "Pixel 9", "blocked", "New-device settings"
+    ], cells
     browser.shot("added")
 
 
