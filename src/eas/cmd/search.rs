@@ -187,6 +187,20 @@ fn parse_range(text: Option<&str>) -> Option<(usize, usize)> {
     (a <= b).then(|| (a, b.min(a.saturating_add(MAX_RANGE - 1))))
 }
 
+/// The Range an Options element asks for, or `None` (logged as `what`'s refusal) when it
+/// is malformed: the caller answers Status 2.
+fn requested_range(ctx: &Ctx<'_>, options: Option<&Element>, what: &str) -> Option<(usize, usize)> {
+    let range = options.and_then(|o| o.text_of(s::RANGE));
+    let parsed = parse_range(range);
+    if parsed.is_none() {
+        ctx.refuse(
+            Limit::SearchRange,
+            format_args!("{what} Range {:?} out of bounds", range.unwrap_or_default()),
+        );
+    }
+    parsed
+}
+
 /// A GAL search ([MS-ASCMD] 2.2.3.142.2 Query, 2.2.3.143.3 Range): the entries whose
 /// words the query's words are prefixes of, sorted by display name, within the account's
 /// GAL scope. Range is at most 0-99: a first position past 99 is Status 12.
@@ -199,15 +213,7 @@ async fn gal(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         return Ok(store_answer(Status::TooComplex));
     }
     let options = store.find(s::OPTIONS);
-    let range = options.and_then(|o| o.text_of(s::RANGE));
-    let Some((first, last)) = parse_range(range) else {
-        ctx.refuse(
-            Limit::SearchRange,
-            format_args!(
-                "GAL Search Range {:?} out of bounds",
-                range.unwrap_or_default()
-            ),
-        );
+    let Some((first, last)) = requested_range(ctx, options, "GAL Search") else {
         return Ok(store_answer(Status::InvalidRequest));
     };
     if first >= MAX_RANGE {
@@ -276,12 +282,7 @@ async fn mailbox(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> 
         return Ok(store_answer(Status::TooComplex));
     };
     let options = store.find(s::OPTIONS);
-    let range = options.and_then(|o| o.text_of(s::RANGE));
-    let Some((first, last)) = parse_range(range) else {
-        ctx.refuse(
-            Limit::SearchRange,
-            format_args!("Search Range {:?} out of bounds", range.unwrap_or_default()),
-        );
+    let Some((first, last)) = requested_range(ctx, options, "Search") else {
         return Ok(store_answer(Status::InvalidRequest));
     };
     query.deep = options.is_some_and(|o| o.find(s::DEEP_TRAVERSAL).is_some());
