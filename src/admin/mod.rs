@@ -10,5 +10,6 @@ mod error;
 pub mod govern;
 pub mod ops;
 pub mod reply;
+pub mod share;
 
 pub use error::AdminError;

@@ -22,6 +22,7 @@ pub mod marks;
 pub mod model;
 pub mod ops;
 pub mod search_index;
+pub mod share;
 pub mod sync_state;
 mod tables;
 mod tx;
@@ -39,7 +40,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -261,6 +262,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_3_to_4,
     step_4_to_5,
     step_5_to_6,
+    step_6_to_7,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -298,6 +300,17 @@ fn step_4_to_5(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// (`model::pim`) instead of the client's ApplicationData.
 fn step_5_to_6(tx: &WriteTransaction) -> Result<(), StoreError> {
     items::migrate_groupware_to_records(tx)
+}
+
+/// Schema 7 adds sharing: groups, shared and public folders, and the readers' ids for
+/// other accounts' folders; older stores share nothing.
+fn step_6_to_7(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::GROUPS)?;
+    tx.open_table(tables::SHARES)?;
+    tx.open_table(tables::PUBLIC_FOLDERS)?;
+    tx.open_table(tables::FOREIGN_FOLDERS)?;
+    tx.open_table(tables::FOREIGN_IDS)?;
+    Ok(())
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {
@@ -368,6 +381,7 @@ pub trait Reader:
     + items::ItemReads
     + governance::GovernanceReads
     + marks::MarkReads
+    + share::ShareReads
     + sync_state::SyncReads
 {
 }

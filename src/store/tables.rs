@@ -178,6 +178,22 @@ pub const ITEM_TERMS: TableDefinition<(AccountId, FolderId, u64), &[u8]> =
 /// bounded by `audit::KEEP`.
 pub const AUDIT: TableDefinition<u64, Json<AuditEntry>> = TableDefinition::new("audit");
 
+/// Groups of accounts: id → `Group` JSON.
+pub const GROUPS: TableDefinition<GroupId, Json<Group>> = TableDefinition::new("groups");
+/// Folders shared: (owner, folder, grantee kind, grantee id) → `Share` JSON (see
+/// `Grantee::key`). An office has tens of shares: readers scan the whole table.
+pub const SHARES: TableDefinition<(AccountId, FolderId, u8, u64), Json<Share>> =
+    TableDefinition::new("shares");
+/// Public folders: (owner, folder) → `PublicFolder` JSON.
+pub const PUBLIC_FOLDERS: TableDefinition<(AccountId, FolderId), Json<PublicFolder>> =
+    TableDefinition::new("public_folders");
+/// The ids under which a reader sees other accounts' folders: (reader, its id) →
+/// `ForeignFolder` JSON, and back: (reader, owner, folder) → the reader's id.
+pub const FOREIGN_FOLDERS: TableDefinition<(AccountId, FolderId), Json<ForeignFolder>> =
+    TableDefinition::new("foreign_folders");
+pub const FOREIGN_IDS: TableDefinition<(AccountId, AccountId, FolderId), FolderId> =
+    TableDefinition::new("foreign_ids");
+
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
 pub trait TableVisitor {
@@ -214,6 +230,11 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(BLOCKS)?;
     v.visit(ITEM_TERMS)?;
     v.visit(AUDIT)?;
+    v.visit(GROUPS)?;
+    v.visit(SHARES)?;
+    v.visit(PUBLIC_FOLDERS)?;
+    v.visit(FOREIGN_FOLDERS)?;
+    v.visit(FOREIGN_IDS)?;
     Ok(())
 }
 

@@ -37,4 +37,5 @@ mod pim;
 mod policy;
 mod push;
 mod send;
+mod share;
 mod web;
