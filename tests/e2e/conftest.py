@@ -111,6 +111,7 @@ MARKERS = {
     "governance": "device governance: block, policy change, remote wipe",
     "pim": "calendar, contacts, tasks and notes: typed items, ghosting",
     "autodiscover": "Autodiscover (mobilesync schema) and the URL it answers",
+    "share": "shared and public folders in FolderSync",
 }
 
 
