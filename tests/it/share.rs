@@ -388,3 +388,27 @@ fn no_id_a_reader_sends_reaches_the_owners_items() {
     let (_, adds) = alice.sync_all(SyncColl::new(alice_inbox, &key));
     assert_eq!(adds.len(), 1);
 }
+
+#[test]
+fn a_quarantined_device_is_shown_no_foreign_folder_whatever_its_settings() {
+    let s = server();
+    share_ok(&s, share(ALICE, "Calendar", BOB, &[]));
+    s.control_ok(Request::Govern(GovRequest::RuleGlobal {
+        action: easd::store::model::Access::Quarantine,
+    }));
+    let bob = s.device(BOB, "bobphone");
+    reach(&s, BOB, "bobphone", true, true);
+    let (_, folders) = all_folders(&bob);
+    assert!(!folders.is_empty());
+    assert!(named(&folders, "Calendar (Alice)").is_none(), "{folders:?}");
+    // Allowed, it is.
+    gov_ok(
+        &s,
+        GovRequest::DeviceAccess {
+            device: format!("{BOB}/bobphone"),
+            access: easd::store::model::Access::Allow,
+        },
+    );
+    let (_, folders) = all_folders(&bob);
+    assert!(named(&folders, "Calendar (Alice)").is_some(), "{folders:?}");
+}

@@ -64,7 +64,13 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 .store
                 .write(move |wctx| {
                     foreign::assign_ids(wctx, account, sight.reach())?;
-                    let folders = shown(wctx, account, sight)?.unwrap_or_default();
+                    // Every reachable foreign folder has an id now; were one still
+                    // missing, an empty list would tell the device to delete everything.
+                    let folders =
+                        shown(wctx, account, sight)?.ok_or_else(|| StoreError::Corrupt {
+                            what: "foreign_ids",
+                            detail: "a foreign folder has no id after assign_ids".into(),
+                        })?;
                     let state = wctx.hierarchy(account, &device_id)?;
                     let plan = hierarchy::plan(state.as_ref(), key, &folders, fresh);
                     if let Some(Plan { save: Some(s), .. }) = &plan {
