@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::store::model::{AccountId, Folder, FolderId, ROOT_FOLDER};
+use crate::store::model::{AccountId, Folder, FolderId, ForeignFolder, ROOT_FOLDER, Rights};
 use crate::store::ops::Reads;
 use crate::store::share::{self, Reach, ShareReads};
 use crate::store::{StoreError, WriteCtx};
@@ -70,4 +70,53 @@ pub fn assign_ids(ctx: &mut WriteCtx, reader: AccountId, reach: Reach) -> Result
         share::foreign_id(ctx, reader, owner, folder)?;
     }
     Ok(())
+}
+
+/// A foreign folder a command names by the reader's id for it.
+pub struct Reached {
+    /// The folder as the reader's: its id the reader's, its type a user-created one; its
+    /// name and parent the owner's (commands other than FolderSync show neither).
+    pub folder: Folder,
+    /// Where its items are.
+    pub at: ForeignFolder,
+    pub rights: Rights,
+}
+
+/// The foreign folder behind the reader's id `id` when `reach` lets the reader reach it;
+/// `None` for any other id (one of the reader's own, another account's, a forged one).
+pub fn folder(
+    tx: &(impl Reads + ShareReads),
+    reader: AccountId,
+    id: FolderId,
+    reach: Reach,
+) -> Result<Option<Reached>, StoreError> {
+    let Some((at, rights)) = tx.foreign_access(reader, id, reach)? else {
+        return Ok(None);
+    };
+    let Some(f) = tx.folder(at.owner, at.folder)? else {
+        return Ok(None);
+    };
+    Ok(Some(Reached {
+        folder: Folder {
+            id,
+            kind: f.kind.as_user_created(),
+            special: false,
+            ..f
+        },
+        at,
+        rights,
+    }))
+}
+
+/// [`folder`] for a folder id as the device sent it.
+pub fn folder_named(
+    tx: &(impl Reads + ShareReads),
+    reader: AccountId,
+    id: &str,
+    reach: Reach,
+) -> Result<Option<Reached>, StoreError> {
+    match id.parse() {
+        Ok(id) => folder(tx, reader, id, reach),
+        Err(_) => Ok(None),
+    }
 }

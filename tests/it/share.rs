@@ -3,11 +3,13 @@
 //! accounts' folders under its device settings.
 
 use crate::govern::{cli, gov_ok};
+use crate::groupware::{add, add_cmd, add_response, change_cmd, event, full_sync, response_status};
 use crate::support::*;
 use easd::admin::govern::GovRequest;
 use easd::admin::ops::Request;
 use easd::admin::reply::{Reply, ShareReply, ShareSummary};
 use easd::admin::share::{Right, ShareRequest};
+use easd::wbxml::tag::{airsync as air, calendar as cal};
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
@@ -367,10 +369,15 @@ fn no_id_a_reader_sends_reaches_the_owners_items() {
         .clone();
     let forged = (foreign.parse::<u64>().unwrap() + 1).to_string();
     let alice_inbox = "1";
-    for id in [foreign.as_str(), forged.as_str(), "999"] {
+    for id in [forged.as_str(), "999"] {
         let out = bob.sync1(&SyncColl::new(id, "0"));
         assert_eq!(out.status, "12", "Sync of {id}: {:?}", out.raw);
     }
+    // His id for her Inbox reaches it, and names its items by his id.
+    let (_, adds) = full_sync(&bob, &foreign, None);
+    let ids: Vec<&str> = adds.iter().map(|(sid, _)| sid.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{adds:?}");
+    assert!(ids[0].starts_with(&format!("{foreign}:")), "{ids:?}");
     // The owner's real id is the reader's own folder of that id: Bob's Inbox, without
     // Alice's message.
     let key = bob.sync_init(alice_inbox);
@@ -411,4 +418,141 @@ fn a_quarantined_device_is_shown_no_foreign_folder_whatever_its_settings() {
     );
     let (_, folders) = all_folders(&bob);
     assert!(named(&folders, "Calendar (Alice)").is_some(), "{folders:?}");
+}
+
+/// Bob's device with `shared_folders` on, and his id for Alice's Calendar.
+fn bob_with_alices_calendar(s: &TestServer) -> (EasClient, String) {
+    let bob = s.device(BOB, "bobphone");
+    reach(s, BOB, "bobphone", true, false);
+    let (_, folders) = all_folders(&bob);
+    let id = named(&folders, "Calendar (Alice)")
+        .unwrap_or_else(|| panic!("no shared calendar in {folders:?}"))
+        .server_id
+        .clone();
+    (bob, id)
+}
+
+fn subject(data: &easd::wbxml::Element) -> Option<&str> {
+    data.text_of(cal::SUBJECT)
+}
+
+const ALICE_CALENDAR: &str = "7";
+
+#[test]
+fn a_read_only_grantee_syncs_a_shared_calendar_and_its_writes_change_nothing() {
+    let s = server();
+    let alice = s.device(ALICE, "alicephone");
+    let akey = alice.sync_init(ALICE_CALENDAR);
+    let t0 = easd::store::now() + 86_400;
+    add(
+        &alice,
+        ALICE_CALENDAR,
+        &akey,
+        "a1",
+        event("Standup", t0, t0 + 900),
+    );
+    share_ok(&s, share(ALICE, "Calendar", BOB, &[]));
+    let (bob, cal_id) = bob_with_alices_calendar(&s);
+
+    // Read: the initial sync, under Bob's ids.
+    let (key, adds) = full_sync(&bob, &cal_id, None);
+    assert_eq!(adds.len(), 1, "{adds:?}");
+    let (sid, data) = &adds[0];
+    assert!(sid.starts_with(&format!("{cal_id}:")), "{sid}");
+    assert_eq!(subject(data), Some("Standup"));
+    // Fetch.
+    let out = bob.sync1(&SyncColl::new(&cal_id, &key).fetch(sid));
+    let fetched = out.fetched();
+    assert_eq!(fetched.text_of(air::STATUS), Some("1"), "{fetched:?}");
+    assert_eq!(
+        fetched.find(air::APPLICATION_DATA).and_then(subject),
+        Some("Standup")
+    );
+    let key = out.ok_key();
+
+    // Writes without the right: Status 6 each, and the device's copy is put right.
+    let out = bob.sync1(
+        &SyncColl::new(&cal_id, &key)
+            .command(add_cmd("b1", Some(event("Intruder", t0, t0 + 60))))
+            .command(change_cmd(sid, event("Renamed", t0, t0 + 900))),
+    );
+    assert_eq!(add_response(&out, "b1"), ("6".to_owned(), None));
+    assert_eq!(response_status(&out, air::CHANGE, sid), "6");
+    assert_eq!(out.changes.len(), 1, "the item goes back: {:?}", out.raw);
+    assert_eq!(subject(&out.changes[0].1), Some("Standup"));
+    let key = out.ok_key();
+    let out = bob.sync1(&SyncColl::new(&cal_id, &key).delete(sid));
+    assert_eq!(response_status(&out, air::DELETE, sid), "6");
+    assert_eq!(
+        out.add_ids(),
+        vec![sid.clone()],
+        "added again: {:?}",
+        out.raw
+    );
+    let key = out.ok_key();
+
+    // Alice's calendar is as it was.
+    let (akey, theirs) = full_sync(&alice, ALICE_CALENDAR, None);
+    let subjects: Vec<_> = theirs.iter().map(|(_, d)| subject(d)).collect();
+    assert_eq!(subjects, vec![Some("Standup")]);
+
+    // Her later changes reach Bob at his next Sync.
+    add(
+        &alice,
+        ALICE_CALENDAR,
+        &akey,
+        "a2",
+        event("Review", t0, t0 + 600),
+    );
+    let out = bob.sync1(&SyncColl::new(&cal_id, &key));
+    let subjects: Vec<_> = out.adds.iter().map(|(_, d)| subject(d)).collect();
+    assert_eq!(subjects, vec![Some("Review")], "{:?}", out.raw);
+}
+
+#[test]
+fn a_grantee_writes_in_a_shared_calendar_as_far_as_its_rights_go() {
+    let s = server();
+    let alice = s.device(ALICE, "alicephone");
+    let akey = alice.sync_init(ALICE_CALENDAR);
+    share_ok(&s, share(ALICE, "Calendar", BOB, &[Right::Write]));
+    let (bob, cal_id) = bob_with_alices_calendar(&s);
+    let key = bob.sync_init(&cal_id);
+    let t0 = easd::store::now() + 86_400;
+
+    // Write: Bob adds and changes, in Alice's calendar.
+    let (key, sid) = add(&bob, &cal_id, &key, "b1", event("Lunch", t0, t0 + 3600));
+    assert!(sid.starts_with(&format!("{cal_id}:")), "{sid}");
+    let out = bob.sync1(
+        &SyncColl::new(&cal_id, &key).command(change_cmd(&sid, event("Long lunch", t0, t0 + 7200))),
+    );
+    assert!(out.responses.is_none(), "{:?}", out.raw);
+    assert!(
+        !out.has_commands(),
+        "his own change is not echoed: {:?}",
+        out.raw
+    );
+    let key = out.ok_key();
+    let (akey, adds) = alice.sync_all(SyncColl::new(ALICE_CALENDAR, &akey));
+    let subjects: Vec<_> = adds.iter().map(|(_, d)| subject(d)).collect();
+    assert_eq!(subjects, vec![Some("Long lunch")]);
+    let alice_sid = adds[0].0.clone();
+
+    // No delete right: Status 6, the event stays and comes back to Bob.
+    let out = bob.sync1(&SyncColl::new(&cal_id, &key).delete(&sid));
+    assert_eq!(response_status(&out, air::DELETE, &sid), "6");
+    assert_eq!(out.add_ids(), vec![sid.clone()]);
+    let key = out.ok_key();
+    let out = alice.sync1(&SyncColl::new(ALICE_CALENDAR, &akey));
+    assert!(!out.has_commands(), "{:?}", out.raw);
+    let akey = out.ok_key();
+
+    // With it, the delete reaches Alice.
+    share_ok(
+        &s,
+        share(ALICE, "Calendar", BOB, &[Right::Write, Right::Delete]),
+    );
+    let out = bob.sync1(&SyncColl::new(&cal_id, &key).delete(&sid));
+    assert!(out.responses.is_none(), "{:?}", out.raw);
+    let out = alice.sync1(&SyncColl::new(ALICE_CALENDAR, &akey));
+    assert_eq!(out.deletes, vec![alice_sid], "{:?}", out.raw);
 }

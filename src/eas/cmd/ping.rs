@@ -283,7 +283,7 @@ async fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<Folder
                     folder: id,
                 };
                 let merged = sight.merged_into(tx, account, &current)?;
-                if coll::pending(tx, k, current.modseq, merged.as_ref(), t)? {
+                if coll::pending(tx, k, None, current.modseq, merged.as_ref(), t)? {
                     out.push(id);
                 }
             }

@@ -18,7 +18,7 @@ use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::collection::{self as coll, SyncItem};
-use crate::sync::round::{self, Target};
+use crate::sync::round::{self, Log, Target};
 use crate::sync::stored;
 use crate::wbxml::Element;
 
@@ -84,6 +84,13 @@ impl Job {
                             refused.push((f, i, false));
                             Status::ConversionError
                         }
+                        // A shared folder the account may not write in: refused like a
+                        // merged item (Status 6, [MS-ASCMD] 2.2.3.177.17; the protocol
+                        // has no Status for a missing right), and the item is sent back.
+                        Target::Own(id) if !self.may(|r| r.write) => {
+                            refused.push((self.folder, id, false));
+                            Status::ConversionError
+                        }
                         Target::Own(id) => match self.edit(data, instance.as_deref()) {
                             // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
                             // invalid item."
@@ -105,6 +112,10 @@ impl Job {
                     instance: Some(at),
                 } => {
                     let status = match (target(server_id), self.instance(at)) {
+                        (Target::Own(id), _) if !self.may(|r| r.write) => {
+                            refused.push((self.folder, id, false));
+                            Status::ConversionError
+                        }
                         (Target::Own(id), Some(at)) => {
                             self.change(w, state, id, &Edit::DeleteInstance(at), notices)?
                         }
@@ -134,6 +145,10 @@ impl Job {
                             refused.push((f, i, true));
                             Status::ConversionError
                         }
+                        Target::Own(id) if !self.may(|r| r.delete) => {
+                            refused.push((self.folder, id, true));
+                            Status::ConversionError
+                        }
                         Target::Own(id) => match self.delete(w, id, &mut trash, notices)? {
                             Some(tombstone) => {
                                 state.own.push((id, tombstone));
@@ -155,7 +170,9 @@ impl Job {
                 ClientCommand::Fetch { server_id } => {
                     let item = match target(server_id) {
                         _ if self.withheld => None,
-                        Target::Own(i) => stored::read_item(w, self.account, self.folder, i, None)?
+                        Target::Own(i) => self
+                            .log(w)
+                            .item(self.folder, i, None)?
                             .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_))),
                         Target::Merged(f, i, what) => {
                             stored::read_item(w, self.account, f, i, Some(what))?
@@ -174,6 +191,13 @@ impl Job {
                     send,
                 } => {
                     let answer = match &self.drafts {
+                        // Nothing is added to a shared folder the account may not write in
+                        // (Status 6 as for a Change, above).
+                        _ if !self.may(|r| r.write) => drafts::Answer {
+                            status: Status::ConversionError,
+                            item: None,
+                            data: None,
+                        },
                         Some(d) => self.add_draft(
                             d,
                             w,
@@ -268,7 +292,8 @@ impl Job {
             return Ok(None);
         };
         if let Some(id) = replay.get(client_id) {
-            if let Some(item) = w.groupware_item(self.account, self.folder, *id)? {
+            let (account, folder) = self.home();
+            if let Some(item) = w.groupware_item(account, folder, *id)? {
                 held.0
                     .insert(item.id, SyncItem::Groupware(item).window_date());
             }
@@ -295,7 +320,8 @@ impl Job {
                 notices.extend(schedule::plan(me, None, Some(event)));
             }
         }
-        let item = items::put_groupware(w, self.account, self.folder, None, record, summary)?
+        let (account, folder) = self.home();
+        let item = items::put_groupware(w, account, folder, None, record, summary)?
             .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
         state.own.push((item.id, item.modseq));
         state.added.push((client_id.to_owned(), item.id));
@@ -311,7 +337,8 @@ impl Job {
         if self.version < ProtocolVersion::V16_0 || self.class != Some(Class::Calendar) {
             return Ok(None);
         }
-        let Some(item) = w.groupware_item(self.account, self.folder, id)? else {
+        let (account, folder) = self.home();
+        let Some(item) = w.groupware_item(account, folder, id)? else {
             return Ok(None);
         };
         let Record::Event(event) = &item.record else {
@@ -339,7 +366,7 @@ impl Job {
         edit: &Edit,
         notices: &mut Vec<Notice>,
     ) -> Result<Status, StoreError> {
-        let (account, folder) = (self.account, self.folder);
+        let (account, folder) = self.home();
         let current = match edit {
             Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
             Edit::Merge(..) | Edit::Instance(..) | Edit::DeleteInstance(_) => {
@@ -419,8 +446,9 @@ impl Job {
         trash: &mut Option<Option<FolderId>>,
         notices: &mut Vec<Notice>,
     ) -> Result<Option<u64>, StoreError> {
+        let (account, folder) = self.home();
         if let Some(me) = &self.organizer
-            && let Some(item) = w.groupware_item(self.account, self.folder, id)?
+            && let Some(item) = w.groupware_item(account, folder, id)?
             && let Record::Event(before) = &item.record
         {
             notices.extend(schedule::plan(me, Some(before), None));
@@ -428,9 +456,14 @@ impl Job {
         // Groupware items are deleted outright: Deleted Items holds mail only in easd
         // (DeletesAsMoves is a request, [MS-ASCMD] 2.2.3.43).
         if self.class.is_some() {
-            return items::delete_groupware(w, self.account, self.folder, id);
+            return items::delete_groupware(w, account, folder, id);
         }
-        let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
+        // A shared folder's mail is deleted outright: the account's Deleted Items is not
+        // its owner's.
+        let trash = if self.deletes_as_moves
+            && self.kind != FolderType::DeletedItems
+            && self.foreign.is_none()
+        {
             if trash.is_none() {
                 let found = (w.folders(self.account)?.into_iter())
                     .find(|f| f.kind == FolderType::DeletedItems)
@@ -442,8 +475,8 @@ impl Job {
             None
         };
         Ok(match trash {
-            Some(t) => items::move_to(w, self.account, self.folder, id, t)?.map(|(tomb, _)| tomb),
-            None => items::delete(w, self.account, self.folder, id)?.map(|(_, tomb)| tomb),
+            Some(t) => items::move_to(w, account, folder, id, t)?.map(|(tomb, _)| tomb),
+            None => items::delete(w, account, folder, id)?.map(|(_, tomb)| tomb),
         })
     }
 }
