@@ -28,6 +28,7 @@ use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::model::{CollectionState, Held, Merged};
 use crate::store::model::{FolderId, FolderType, ForeignFolder, Rights};
+use crate::store::share::{Reach, ShareReads};
 use crate::store::sync_state::{self, Generation, StateKey, SyncReads};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
 use crate::sync::collection::ServerChanges;
@@ -309,6 +310,9 @@ async fn remember(
 /// The result of one collection's transaction.
 enum Outcome {
     InvalidKey,
+    /// A foreign collection no longer reached (unshared meanwhile): [MS-ASCMD]
+    /// 2.2.3.177.17 Status 12, as for any folder the device does not have.
+    Unreachable,
     /// The store could not make the collection's changes durable, for a transient reason:
     /// Status 16 ([MS-ASCMD] 2.2.3.177.17: "Something on the server caused a retriable
     /// error"; the client resends the request). The resent key is the current one (the
@@ -431,6 +435,7 @@ async fn sync_collection(
                         folder: folder.id,
                         kind: folder.kind,
                         foreign,
+                        reach: sight.reach(),
                         class,
                         // Drafts are the account's own (a shared folder is never its Drafts).
                         drafts: (class.is_none() && foreign.is_none())
@@ -494,6 +499,10 @@ async fn sync_collection(
         imip::send_notices(&ctx.app.store, &ctx.app.cfg, ctx.account, owed, now()).await;
     }
     match outcome {
+        Outcome::Unreachable => {
+            let e = collection_status(&req.id, key_text.as_deref(), Status::HierarchyChanged);
+            Ok((e, false))
+        }
         Outcome::InvalidKey => {
             let e = collection_status(&req.id, key_text.as_deref(), Status::InvalidKey);
             Ok((e, false))
@@ -669,6 +678,9 @@ struct Job {
     /// Set when the collection is a folder of another account: where its items are, and
     /// what the account may do there.
     foreign: Option<(ForeignFolder, Rights)>,
+    /// Which foreign folders the device reaches (its settings), to check `foreign` again
+    /// in the write.
+    reach: Reach,
     /// The collection's item class; `None`: mail.
     class: Option<Class>,
     /// Set when the collection is a 16.0+ device's Drafts folder: it takes drafts.
@@ -718,6 +730,16 @@ impl Job {
             device: &self.device,
             folder: self.folder,
         };
+        // A share may have changed since the folder was looked up: this write goes on only
+        // under the access the store holds now (gone: Status 12; other rights: Status 16,
+        // and the client's resend is looked up afresh).
+        if let Some(seen) = self.foreign {
+            match w.foreign_access(self.account, self.folder, self.reach)? {
+                None => return Ok(Outcome::Unreachable),
+                Some(now) if now != seen => return Ok(Outcome::Retry),
+                Some(_) => {}
+            }
+        }
         let Some(stored) = w.sync_state(sk)? else {
             return Ok(Outcome::InvalidKey);
         };
