@@ -4,6 +4,7 @@
 
 use crate::govern::{cli, gov_ok};
 use crate::groupware::{add, add_cmd, add_response, change_cmd, event, full_sync, response_status};
+use crate::push::{assert_prompt, hanging_sync_in_background, join, ping_in_background};
 use crate::support::*;
 use easd::admin::govern::GovRequest;
 use easd::admin::ops::Request;
@@ -555,4 +556,58 @@ fn a_grantee_writes_in_a_shared_calendar_as_far_as_its_rights_go() {
     assert!(out.responses.is_none(), "{:?}", out.raw);
     let out = alice.sync1(&SyncColl::new(ALICE_CALENDAR, &akey));
     assert_eq!(out.deletes, vec![alice_sid], "{:?}", out.raw);
+}
+
+#[test]
+fn the_owners_change_wakes_a_grantees_ping_and_hanging_sync_on_the_shared_folder() {
+    let s = server();
+    let alice = s.device(ALICE, "alicephone");
+    let akey = alice.sync_init(ALICE_CALENDAR);
+    share_ok(&s, share(ALICE, "Calendar", BOB, &[]));
+    let (bob, cal_id) = bob_with_alices_calendar(&s);
+    let (key, _) = full_sync(&bob, &cal_id, None);
+    let t0 = easd::store::now() + 86_400;
+
+    // Ping: Status 2 for Bob's id of the calendar, at Alice's change.
+    let waiting = ping_in_background(&bob, 60, &[&cal_id]);
+    s.wait_until_waiting(1);
+    let (akey, _) = add(
+        &alice,
+        ALICE_CALENDAR,
+        &akey,
+        "a1",
+        event("Standup", t0, t0 + 900),
+    );
+    let changed = std::time::Instant::now();
+    let (out, answered) = join(waiting);
+    assert_eq!(out.status, "2", "{out:?}");
+    assert_eq!(out.folders, [cal_id.as_str()], "{out:?}");
+    assert_prompt(
+        answered,
+        changed,
+        "a grantee's Ping after the owner's change",
+    );
+    let out = bob.sync1(&SyncColl::new(&cal_id, &key));
+    assert_eq!(out.adds.len(), 1, "{:?}", out.raw);
+    let key = out.ok_key();
+
+    // A hanging Sync: answered with the change.
+    let waiting = hanging_sync_in_background(&bob, &cal_id, &key);
+    s.wait_until_waiting(1);
+    add(
+        &alice,
+        ALICE_CALENDAR,
+        &akey,
+        "a2",
+        event("Review", t0, t0 + 600),
+    );
+    let changed = std::time::Instant::now();
+    let (out, answered) = join(waiting);
+    let subjects: Vec<_> = out.adds.iter().map(|(_, d)| subject(d)).collect();
+    assert_eq!(subjects, vec![Some("Review")], "{:?}", out.raw);
+    assert_prompt(
+        answered,
+        changed,
+        "a grantee's hanging Sync after the owner's change",
+    );
 }

@@ -157,25 +157,33 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
 }
 
 /// The folders whose changes wake a hanging Sync of `requests`: the collections and the
-/// folders they carry items of (tasks as events).
+/// folders they carry items of (tasks as events), and the owners' folders behind the
+/// foreign collections.
 async fn watched(
     ctx: &Ctx<'_>,
     requests: &[CollectionRequest],
-) -> Result<Vec<FolderId>, StoreError> {
+) -> Result<(Vec<FolderId>, Vec<(FolderId, ForeignFolder)>), StoreError> {
     let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
     let ids: Vec<FolderId> = requests.iter().filter_map(|r| r.id.parse().ok()).collect();
     (ctx.app.store)
         .view(move |tx| {
-            let mut out = Vec::new();
+            let (mut out, mut foreign) = (Vec::new(), Vec::new());
             for id in ids {
-                out.push(id);
-                if let Some(f) = sight.folder(tx, account, id)?
-                    && let Some(m) = sight.merged_into(tx, account, &f)?
-                {
-                    out.extend(m.folders());
+                match sight.folder(tx, account, id)? {
+                    Some(f) => {
+                        out.push(id);
+                        if let Some(m) = sight.merged_into(tx, account, &f)? {
+                            out.extend(m.folders());
+                        }
+                    }
+                    None => {
+                        if let Some(r) = foreign::folder(tx, account, id, sight.reach())? {
+                            foreign.push((id, r.at));
+                        }
+                    }
                 }
             }
-            Ok(out)
+            Ok((out, foreign))
         })
         .await
 }
