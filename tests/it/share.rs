@@ -611,3 +611,58 @@ fn the_owners_change_wakes_a_grantees_ping_and_hanging_sync_on_the_shared_folder
         "a grantee's hanging Sync after the owner's change",
     );
 }
+
+#[test]
+fn a_grantee_moves_items_between_shared_folders_only_with_the_rights_and_within_one_account() {
+    let s = server();
+    let alice = s.device(ALICE, "alicephone");
+    let (fkey, _) = alice.folder_sync_ok("0");
+    let created = alice.folder_create(&fkey, ALICE_CALENDAR, "Holidays", "13");
+    let holidays_of_alice = created
+        .text_of(easd::wbxml::tag::folderhierarchy::SERVER_ID)
+        .expect("new folder id")
+        .to_owned();
+    let akey = alice.sync_init(ALICE_CALENDAR);
+    let t0 = easd::store::now() + 86_400;
+    add(
+        &alice,
+        ALICE_CALENDAR,
+        &akey,
+        "a1",
+        event("Offsite", t0, t0 + 900),
+    );
+    share_ok(
+        &s,
+        share(ALICE, "Calendar", BOB, &[Right::Write, Right::Delete]),
+    );
+    share_ok(&s, share(ALICE, "Holidays", BOB, &[Right::Write]));
+    let (bob, cal_id) = bob_with_alices_calendar(&s);
+    let (_, folders) = all_folders(&bob);
+    let holidays = named(&folders, "Holidays (Alice)")
+        .expect("shown")
+        .server_id
+        .clone();
+    let bobs_calendar = bob.folder_of_type(8);
+    let (_, adds) = full_sync(&bob, &cal_id, None);
+    let sid = adds[0].0.clone();
+
+    // Forged ids: Status 1 or 2, as for any folder he does not have.
+    let forged = (holidays.parse::<u64>().unwrap() + 1000).to_string();
+    assert_eq!(bob.move_item(&sid, &forged, &holidays).0, "1");
+    assert_eq!(bob.move_item(&sid, &cal_id, "999").0, "2");
+    // Out of the shared calendar into his own: between accounts, refused (Status 5).
+    assert_eq!(bob.move_item(&sid, &cal_id, &bobs_calendar).0, "5");
+
+    // Calendar (delete) to Holidays (write): moved, named by his id for Holidays.
+    let (status, moved) = bob.move_item(&sid, &cal_id, &holidays);
+    assert_eq!(status, "3");
+    let moved = moved.expect("DstMsgId");
+    assert!(moved.starts_with(&format!("{holidays}:")), "{moved}");
+    // Back: no delete right in Holidays (Status 5), the event stays there.
+    assert_eq!(bob.move_item(&moved, &holidays, &cal_id).0, "5");
+    let (_, theirs) = full_sync(&alice, &holidays_of_alice, None);
+    let subjects: Vec<_> = theirs.iter().map(|(_, d)| subject(d)).collect();
+    assert_eq!(subjects, vec![Some("Offsite")]);
+    let (_, left) = full_sync(&alice, ALICE_CALENDAR, None);
+    assert!(left.is_empty(), "{left:?}");
+}
