@@ -21,14 +21,6 @@ pub struct StoreLog<'a, T> {
 }
 
 impl<'a, T: Reader> StoreLog<'a, T> {
-    pub fn new(tx: &'a T, account: AccountId) -> Self {
-        StoreLog {
-            tx,
-            account,
-            foreign: None,
-        }
-    }
-
     /// The log of a collection `collection` of the reader `account` that stands for the
     /// owner's folder `at` when set: its items are named by the reader's id, never the
     /// owner's (`store::share`: who reaches which folder).
@@ -151,12 +143,13 @@ fn merged_caught_up(
 pub fn estimate(
     tx: &impl Reader,
     k: StateKey,
+    at: Option<ForeignFolder>,
     mut state: CollectionState,
     mut held: Held,
     filter: FilterType,
     now: i64,
 ) -> Result<usize, StoreError> {
     change_filter(&mut state, filter);
-    let log = StoreLog::new(tx, k.account);
+    let log = StoreLog::of(tx, k.account, k.folder, at);
     Ok(round::serve(&log, k.folder, &mut state, &mut held, usize::MAX, now)?.len())
 }

@@ -461,6 +461,17 @@ fn a_read_only_grantee_syncs_a_shared_calendar_and_its_writes_change_nothing() {
     let (sid, data) = &adds[0];
     assert!(sid.starts_with(&format!("{cal_id}:")), "{sid}");
     assert_eq!(subject(data), Some("Standup"));
+    // GetItemEstimate: nothing more to come; the whole calendar from key 0's state.
+    assert_eq!(
+        estimate(&bob, &cal_id, Some(&key), None),
+        ("1".to_owned(), Some(0))
+    );
+    let fresh = bob.sync_init(&cal_id);
+    assert_eq!(
+        estimate(&bob, &cal_id, Some(&fresh), None),
+        ("1".to_owned(), Some(1))
+    );
+    let (key, _) = bob.sync_all(SyncColl::new(&cal_id, &fresh));
     // Fetch.
     let out = bob.sync1(&SyncColl::new(&cal_id, &key).fetch(sid));
     let fetched = out.fetched();
