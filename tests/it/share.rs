@@ -472,7 +472,11 @@ fn a_read_only_grantee_syncs_a_shared_calendar_and_its_writes_change_nothing() {
         ("1".to_owned(), Some(1))
     );
     let (key, _) = bob.sync_all(SyncColl::new(&cal_id, &fresh));
-    // Fetch.
+    // ItemOperations Fetch; a forged item of the folder is not found.
+    let props = bob.fetch_item(sid, None);
+    assert_eq!(subject(&props), Some("Standup"));
+    assert_eq!(fetch_status(&bob, &format!("{cal_id}:999")), "6");
+    // Sync Fetch.
     let out = bob.sync1(&SyncColl::new(&cal_id, &key).fetch(sid));
     let fetched = out.fetched();
     assert_eq!(fetched.text_of(air::STATUS), Some("1"), "{fetched:?}");
