@@ -19,6 +19,7 @@ use crate::store::{Store, StoreError};
 mod cert;
 mod govern;
 mod settings;
+mod share;
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +67,15 @@ enum Command {
     /// Security policies with inheritance (server, domain, user, device).
     #[command(subcommand)]
     Policy(govern::PolicyCmd),
+    /// Groups of accounts, to share folders with.
+    #[command(subcommand)]
+    Group(share::GroupCmd),
+    /// Share a folder with accounts or groups, end a share, list them.
+    #[command(subcommand)]
+    Folder(share::FolderCmd),
+    /// Folders every account sees (owned by a public or group account).
+    #[command(subcommand)]
+    PublicFolder(share::PublicFolderCmd),
     /// The HTTPS certificate: show it, install one.
     #[command(subcommand)]
     Cert(cert::CertCmd),
@@ -268,6 +278,9 @@ pub fn main() -> ExitCode {
         Command::Device(cmd) => govern::device(&data_dir(data), cmd),
         Command::Rule(cmd) => govern::rule(&data_dir(data), cmd),
         Command::Policy(cmd) => govern::policy(&data_dir(data), cmd),
+        Command::Group(cmd) => share::group(&data_dir(data), cmd),
+        Command::Folder(cmd) => share::folder(&data_dir(data), cmd),
+        Command::PublicFolder(cmd) => share::public_folder(&data_dir(data), cmd),
         Command::Backup { file } => backup(&data_dir(data), &file),
         Command::Import { user, folder, file } => import(&data_dir(data), user, folder, &file),
         Command::Export {
@@ -452,6 +465,7 @@ fn print_reply(reply: Reply, json: bool) -> Result<(), String> {
         }
         Reply::Error { message } => Err(message),
         Reply::Govern(_) => Err("unexpected device governance reply".into()),
+        Reply::Share(r) => share::print(r, json),
         Reply::Progress(_) => Err("unexpected progress reply".into()),
         Reply::Cert { .. } => Err("unexpected certificate reply".into()),
         Reply::Settings { settings } if json => {

@@ -11,5 +11,6 @@ pub mod ops;
 pub mod pim_file;
 pub mod reply;
 pub mod settings;
+pub mod share;
 
 pub use error::AdminError;

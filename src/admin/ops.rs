@@ -63,6 +63,8 @@ pub enum Request {
     Cert(super::cert::CertRequest),
     /// Device governance: devices, ABQ rules, remote wipe.
     Govern(super::govern::GovRequest),
+    /// Groups, shared folders and public folders.
+    Share(super::share::ShareRequest),
     /// Imports an .eml file, an mbox file or a Maildir into a folder of `email`; `path`
     /// is read by whoever executes the request, so it should be absolute.
     Import {
@@ -123,6 +125,7 @@ impl audit::Audited for Request {
             Request::Status => "status",
             Request::Cert(c) => c.op_name(),
             Request::Govern(g) => g.op_name(),
+            Request::Share(s) => s.op_name(),
             Request::Import { .. } => "import",
             Request::Export { .. } => "export",
             Request::Backup { .. } => "backup",
@@ -142,6 +145,7 @@ impl audit::Audited for Request {
             | Request::AuditList { .. }
             | Request::Export { .. } => false,
             Request::Govern(g) => g.changes(),
+            Request::Share(s) => s.changes(),
             Request::Cert(c) => c.changes(),
             Request::Settings(s) => s.changes(),
             Request::UserAdd { .. }
@@ -255,6 +259,7 @@ impl Request {
                 "certificate requests need the certificate store: use `easd cert`".into(),
             )),
             Request::Govern(g) => g.run(store).await,
+            Request::Share(s) => s.run(store).await,
             Request::Settings(_) => Err(AdminError::Invalid(
                 "settings requests need the configuration file: use `easd settings`".into(),
             )),
@@ -357,7 +362,7 @@ async fn hash_blocking(password: String, auth: &AuthConfig) -> Result<String, Ad
         .map_err(AdminError::Invalid)
 }
 
-fn find(tx: &impl Reads, email: &str) -> Result<Account, AdminError> {
+pub(super) fn find(tx: &impl Reads, email: &str) -> Result<Account, AdminError> {
     tx.account_by_email(email)?
         .ok_or_else(|| AdminError::NotFound(format!("no account {email}")))
 }

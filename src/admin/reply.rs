@@ -54,6 +54,8 @@ pub enum Reply {
         message: String,
     },
     Govern(GovReply),
+    /// Groups, shares and public folders (`admin::share`).
+    Share(ShareReply),
     /// The served certificate (after `cert show`, or a successful `cert install`).
     Cert {
         state: Box<crate::tls::CertState>,
@@ -110,4 +112,29 @@ impl Reply {
             message: e.to_string(),
         })
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupSummary {
+    pub name: String,
+    /// The members' addresses.
+    pub members: Vec<String>,
+}
+
+/// One share or public folder as the lists show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShareSummary {
+    pub owner: String,
+    pub folder: String,
+    /// An address, `group NAME`, or `everyone` for a public folder.
+    pub grantee: String,
+    /// `read`, `read,write`, …
+    pub rights: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ShareReply {
+    Groups { groups: Vec<GroupSummary> },
+    Shares { shares: Vec<ShareSummary> },
 }

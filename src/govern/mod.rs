@@ -6,6 +6,7 @@ pub mod cache;
 pub mod compliance;
 pub mod device;
 mod error;
+pub mod foreign;
 pub mod levels;
 pub mod notice;
 pub mod own;

@@ -36,6 +36,7 @@ use crate::store::model::{
 };
 use crate::store::model::{Merge, Merged};
 use crate::store::ops::Reads;
+use crate::store::share::Reach;
 
 use super::registry;
 
@@ -345,6 +346,18 @@ impl Sight {
             return Ok(None);
         };
         Ok(self.shows(&f, |p| tx.folder(account, p))?.then_some(f))
+    }
+
+    /// Which other accounts' folders the device is shown: those its `shared_folders` and
+    /// `public_folders` settings allow; none while quarantined.
+    pub fn reach(&self) -> Reach {
+        if self.quarantined {
+            return Reach::NONE;
+        }
+        Reach {
+            shared: self.settings.shared_folders,
+            public: self.settings.public_folders,
+        }
     }
 
     /// Whether the device is sent anything of what its folders hold: items, their changes,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast};
 
 use crate::store::Event;
-use crate::store::model::{AccountId, FolderId};
+use crate::store::model::{AccountId, FolderId, ForeignFolder};
 
 /// Why a waiting request was woken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,9 @@ fn merge(have: &mut Vec<FolderId>, more: Vec<FolderId>) {
 
 pub struct Waiter {
     folders: Vec<FolderId>,
+    /// Folders of other accounts it watches: the waiter's account's id for each, and the
+    /// owner's folder (`store::share`), whose changes are published under the owner.
+    foreign: Vec<(FolderId, ForeignFolder)>,
     wake: RefCell<Option<Wake>>,
     notify: Notify,
 }
@@ -83,10 +86,15 @@ impl Waiter {
     }
 }
 
+type Waiters = Vec<Weak<Waiter>>;
+
 #[derive(Default)]
 pub struct Hub {
     by_account: RefCell<HashMap<AccountId, Vec<Weak<Waiter>>>>,
     by_device: RefCell<HashMap<(AccountId, String), Weak<Waiter>>>,
+    /// Waiters watching a folder of another account, by the owner's folder. Empty while
+    /// nobody waits on a shared folder, so an event then costs one look at an empty map.
+    by_foreign: RefCell<HashMap<(AccountId, FolderId), Waiters>>,
     shutting_down: Cell<bool>,
 }
 
@@ -95,13 +103,15 @@ pub struct Hub {
 pub struct Busy;
 
 impl Hub {
-    /// Registers a waiter for `folders` of `account` on behalf of `device`, ending the
-    /// device's older one. At most `per_account` waiters per account.
+    /// Registers a waiter for `folders` of `account` on behalf of `device` (and for the
+    /// `foreign` folders of other accounts it reaches: a change there wakes it with its id
+    /// for the folder), ending the device's older one. At most `per_account` waiters per
+    /// account.
     pub fn register(
         &self,
         account: AccountId,
         device: &str,
-        folders: Vec<FolderId>,
+        (folders, foreign): (Vec<FolderId>, Vec<(FolderId, ForeignFolder)>),
         per_account: usize,
     ) -> Result<Rc<Waiter>, Busy> {
         self.supersede(account, device);
@@ -113,10 +123,17 @@ impl Hub {
         }
         let waiter = Rc::new(Waiter {
             folders,
+            foreign,
             wake: RefCell::new(self.shutting_down.get().then_some(Wake::Shutdown)),
             notify: Notify::new(),
         });
         list.push(Rc::downgrade(&waiter));
+        let mut by_foreign = self.by_foreign.borrow_mut();
+        for (_, at) in &waiter.foreign {
+            let list = by_foreign.entry((at.owner, at.folder)).or_default();
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Rc::downgrade(&waiter));
+        }
         self.by_device
             .borrow_mut()
             .insert((account, device.to_owned()), Rc::downgrade(&waiter));
@@ -156,7 +173,7 @@ impl Hub {
                 list.retain(|w| w.strong_count() > 0);
                 list.iter().filter_map(Weak::upgrade).collect()
             }
-            None => return,
+            None => Vec::new(),
         };
         for w in waiters {
             match event {
@@ -169,6 +186,37 @@ impl Hub {
                 // re-checks everything it watches.
                 Event::Device { .. } => w.wake(Wake::Changed(w.folders.clone())),
             }
+        }
+        if let Event::Folder { account, folder } = event {
+            self.wake_foreign(account, folder, folder_wake);
+        }
+    }
+
+    /// Wakes the waiters of other accounts that watch `owner`'s `folder`, each with its own
+    /// id for it.
+    fn wake_foreign(
+        &self,
+        owner: AccountId,
+        folder: FolderId,
+        folder_wake: fn(Vec<FolderId>) -> Wake,
+    ) {
+        let mut by_foreign = self.by_foreign.borrow_mut();
+        let Some(list) = by_foreign.get_mut(&(owner, folder)) else {
+            return;
+        };
+        list.retain(|w| w.strong_count() > 0);
+        let waiters: Vec<Rc<Waiter>> = list.iter().filter_map(Weak::upgrade).collect();
+        if waiters.is_empty() {
+            by_foreign.remove(&(owner, folder));
+        }
+        drop(by_foreign);
+        let at = ForeignFolder { owner, folder };
+        for w in waiters {
+            let ids: Vec<FolderId> = (w.foreign.iter())
+                .filter(|(_, f)| *f == at)
+                .map(|(id, _)| *id)
+                .collect();
+            w.wake(folder_wake(ids));
         }
     }
 
@@ -185,7 +233,8 @@ impl Hub {
     /// Wakes every waiter to re-check everything it watches (events were missed).
     fn wake_all(&self) {
         for w in self.all() {
-            let folders = w.folders.clone();
+            let mut folders = w.folders.clone();
+            folders.extend(w.foreign.iter().map(|(id, _)| *id));
             w.wake(Wake::Changed(folders));
         }
     }
@@ -232,9 +281,11 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_folder_event_wakes_only_its_watchers() {
         let hub = Hub::default();
-        let a = hub.register(1, "DEV1", vec![10, 11], 8).unwrap();
-        let b = hub.register(1, "DEV2", vec![12], 8).unwrap();
-        let c = hub.register(2, "DEV3", vec![10], 8).unwrap();
+        let a = hub
+            .register(1, "DEV1", (vec![10, 11], Vec::new()), 8)
+            .unwrap();
+        let b = hub.register(1, "DEV2", (vec![12], Vec::new()), 8).unwrap();
+        let c = hub.register(2, "DEV3", (vec![10], Vec::new()), 8).unwrap();
         hub.publish(Event::Folder {
             account: 1,
             folder: 11,
@@ -248,10 +299,79 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_change_in_a_shared_folder_wakes_the_readers_waiting_on_it_under_their_ids() {
+        let hub = Hub::default();
+        let alices = ForeignFolder {
+            owner: 1,
+            folder: 7,
+        };
+        let owner = hub.register(1, "DEV1", (vec![7], Vec::new()), 8).unwrap();
+        let bob = hub
+            .register(2, "DEV2", (vec![5], vec![(40, alices)]), 8)
+            .unwrap();
+        let carol = hub
+            .register(
+                3,
+                "DEV3",
+                (
+                    vec![7],
+                    vec![(
+                        41,
+                        ForeignFolder {
+                            owner: 1,
+                            folder: 8,
+                        },
+                    )],
+                ),
+                8,
+            )
+            .unwrap();
+        hub.publish(Event::Folder {
+            account: 1,
+            folder: 7,
+        });
+        assert_eq!(
+            owner.wait(Duration::from_millis(10)).await,
+            Wake::Changed(vec![7])
+        );
+        assert_eq!(
+            bob.wait(Duration::from_millis(10)).await,
+            Wake::Changed(vec![40])
+        );
+        // Carol's own folder 7 and her share of another of Alice's folders: not woken.
+        assert_eq!(carol.wait(Duration::from_millis(10)).await, Wake::Timeout);
+        // Bob's own folder 7 (his id space, not Alice's) is not hers.
+        let bob = hub.register(2, "DEV2", (vec![7], Vec::new()), 8).unwrap();
+        hub.publish(Event::Folder {
+            account: 1,
+            folder: 7,
+        });
+        assert_eq!(bob.wait(Duration::from_millis(10)).await, Wake::Timeout);
+        // Also when the owner never waited.
+        let dans = ForeignFolder {
+            owner: 9,
+            folder: 7,
+        };
+        let bob = hub
+            .register(2, "DEV2", (Vec::new(), vec![(40, dans)]), 8)
+            .unwrap();
+        hub.publish(Event::Folder {
+            account: 9,
+            folder: 7,
+        });
+        assert_eq!(
+            bob.wait(Duration::from_millis(10)).await,
+            Wake::Changed(vec![40])
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_device_change_has_the_accounts_waiters_look_at_everything() {
         let hub = Hub::default();
-        let a = hub.register(1, "DEV1", vec![10, 11], 8).unwrap();
-        let other = hub.register(2, "DEV2", vec![10], 8).unwrap();
+        let a = hub
+            .register(1, "DEV1", (vec![10, 11], Vec::new()), 8)
+            .unwrap();
+        let other = hub.register(2, "DEV2", (vec![10], Vec::new()), 8).unwrap();
         hub.publish(Event::Device { account: 1 });
         assert_eq!(
             a.wait(Duration::from_millis(10)).await,
@@ -263,12 +383,15 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_newer_request_supersedes_and_limits_hold() {
         let hub = Hub::default();
-        let old = hub.register(1, "DEV1", vec![10], 2).unwrap();
-        let new = hub.register(1, "DEV1", vec![10], 2).unwrap();
+        let old = hub.register(1, "DEV1", (vec![10], Vec::new()), 2).unwrap();
+        let new = hub.register(1, "DEV1", (vec![10], Vec::new()), 2).unwrap();
         assert_eq!(old.wait(Duration::from_millis(10)).await, Wake::Superseded);
         drop(old);
-        let _other = hub.register(1, "DEV2", vec![10], 2).unwrap();
-        assert_eq!(hub.register(1, "DEV3", vec![10], 2).err(), Some(Busy));
+        let _other = hub.register(1, "DEV2", (vec![10], Vec::new()), 2).unwrap();
+        assert_eq!(
+            hub.register(1, "DEV3", (vec![10], Vec::new()), 2).err(),
+            Some(Busy)
+        );
         hub.publish(Event::Hierarchy { account: 1 });
         assert_eq!(new.wait(Duration::from_millis(10)).await, Wake::Hierarchy);
         assert_eq!(hub.waiting(), 2);
@@ -277,14 +400,14 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn shutdown_answers_everyone_and_later_waits() {
         let hub = Hub::default();
-        let a = hub.register(1, "DEV1", vec![10], 8).unwrap();
+        let a = hub.register(1, "DEV1", (vec![10], Vec::new()), 8).unwrap();
         hub.shutdown();
         hub.publish(Event::Folder {
             account: 1,
             folder: 10,
         });
         assert_eq!(a.wait(Duration::from_secs(5)).await, Wake::Shutdown);
-        let late = hub.register(1, "DEV2", vec![10], 8).unwrap();
+        let late = hub.register(1, "DEV2", (vec![10], Vec::new()), 8).unwrap();
         assert_eq!(late.wait(Duration::from_secs(5)).await, Wake::Shutdown);
     }
 }

@@ -163,6 +163,8 @@ pub fn delete(
         ops::remove_folder(ctx, account_id, *f)?;
         super::items::purge_folder(ctx, account_id, *f)?;
     }
+    // A deleted folder is shared with no one any more.
+    super::share::forget_folders(ctx, account_id, &doomed)?;
     ctx.publish(Event::Hierarchy {
         account: account_id,
     });

@@ -23,6 +23,7 @@ pub mod marks;
 pub mod model;
 pub mod ops;
 pub mod search_index;
+pub mod share;
 pub mod sync_state;
 mod tables;
 mod tx;
@@ -40,7 +41,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -265,6 +266,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_5_to_6,
     step_6_to_7,
     step_7_to_8,
+    step_8_to_9,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -342,6 +344,17 @@ fn step_7_to_8(tx: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Schema 9 adds sharing: groups, shared and public folders, and the readers' ids for
+/// other accounts' folders; older stores share nothing.
+fn step_8_to_9(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::GROUPS)?;
+    tx.open_table(tables::SHARES)?;
+    tx.open_table(tables::PUBLIC_FOLDERS)?;
+    tx.open_table(tables::FOREIGN_FOLDERS)?;
+    tx.open_table(tables::FOREIGN_IDS)?;
+    Ok(())
+}
+
 fn migrate(db: &Database) -> Result<(), StoreError> {
     let tx = db.begin_write()?;
     match schema_version(&tx)? {
@@ -411,6 +424,7 @@ pub trait Reader:
     + items::ItemReads
     + governance::GovernanceReads
     + marks::MarkReads
+    + share::ShareReads
     + sync_state::SyncReads
 {
 }

@@ -15,6 +15,7 @@ mod governance;
 mod meeting;
 pub mod pim;
 mod settings;
+mod share;
 mod sync_state;
 mod tls;
 
@@ -23,6 +24,7 @@ pub use directory::*;
 pub use governance::*;
 pub use meeting::*;
 pub use settings::*;
+pub use share::*;
 pub use sync_state::*;
 pub use tls::*;
 
@@ -164,6 +166,23 @@ impl FolderType {
                 | FolderType::UserJournal
                 | FolderType::UserNotes
         )
+    }
+}
+
+impl FolderType {
+    /// The type another account's folder is shown with: a default folder's type belongs to
+    /// the reader's own default folder, so a shared one is typed as user-created.
+    pub fn as_user_created(self) -> FolderType {
+        use FolderType::*;
+        match self {
+            Inbox | Drafts | DeletedItems | SentItems | Outbox => UserMail,
+            Tasks => UserTasks,
+            Calendar => UserCalendar,
+            Contacts => UserContacts,
+            Notes => UserNotes,
+            Journal => UserJournal,
+            other => other,
+        }
     }
 }
 
@@ -423,9 +442,10 @@ pub struct DeviceSettings {
     pub mail_folders: MailFolders,
     /// Archive folders (none exist in easd yet).
     pub archive: bool,
-    /// Public folders (none exist in easd yet).
+    /// Public folders (`store::share`), shown in FolderSync when on.
     pub public_folders: bool,
-    /// Folders other accounts share (none exist in easd yet).
+    /// Folders other accounts share with the device's account or its groups
+    /// (`store::share`), shown in FolderSync when on.
     pub shared_folders: bool,
     /// The widest FilterType of mail collections; `None`: the device's own choice.
     pub mail_period: Option<Period>,

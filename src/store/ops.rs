@@ -190,8 +190,9 @@ pub fn create_account(
     Ok(account)
 }
 
-/// Removes an account and everything it owns.
-pub fn delete_account(w: &WriteCtx, account: &Account) -> Result<(), StoreError> {
+/// Removes an account and everything it owns, and its part in sharing.
+pub fn delete_account(w: &mut WriteCtx, account: &Account) -> Result<(), StoreError> {
+    super::share::forget_account(w, account.id)?;
     let tx = w.tx;
     tx.open_table(ACCOUNTS)?.remove(account.id)?;
     tx.open_table(ACCOUNT_BY_EMAIL)?
@@ -296,7 +297,7 @@ pub fn put_hierarchy(
     Ok(())
 }
 
-fn next_id(tx: &WriteTransaction, counter: &str) -> Result<u64, StoreError> {
+pub(super) fn next_id(tx: &WriteTransaction, counter: &str) -> Result<u64, StoreError> {
     let mut meta = tx.open_table(META)?;
     let current = match meta.get(counter)? {
         Some(v) => u64::from_le_bytes(v.value().try_into().map_err(|_| StoreError::Corrupt {

@@ -197,6 +197,21 @@ pub const SERVER_SETTINGS_ROW: &str = "server";
 /// certificates by blob). Accounts without one have none here.
 pub const DIRECTORY: TableDefinition<AccountId, Json<DirectoryEntry>> =
     TableDefinition::new("directory");
+/// Groups of accounts: id → `Group` JSON.
+pub const GROUPS: TableDefinition<GroupId, Json<Group>> = TableDefinition::new("groups");
+/// Folders shared: (owner, folder, grantee kind, grantee id) → `Share` JSON (see
+/// `Grantee::key`). An office has tens of shares: readers scan the whole table.
+pub const SHARES: TableDefinition<(AccountId, FolderId, u8, u64), Json<Share>> =
+    TableDefinition::new("shares");
+/// Public folders: (owner, folder) → `PublicFolder` JSON.
+pub const PUBLIC_FOLDERS: TableDefinition<(AccountId, FolderId), Json<PublicFolder>> =
+    TableDefinition::new("public_folders");
+/// The ids under which a reader sees other accounts' folders: (reader, its id) →
+/// `ForeignFolder` JSON, and back: (reader, owner, folder) → the reader's id.
+pub const FOREIGN_FOLDERS: TableDefinition<(AccountId, FolderId), Json<ForeignFolder>> =
+    TableDefinition::new("foreign_folders");
+pub const FOREIGN_IDS: TableDefinition<(AccountId, AccountId, FolderId), FolderId> =
+    TableDefinition::new("foreign_ids");
 
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
@@ -237,6 +252,11 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(AUDIT)?;
     v.visit(SERVER_SETTINGS)?;
     v.visit(DIRECTORY)?;
+    v.visit(GROUPS)?;
+    v.visit(SHARES)?;
+    v.visit(PUBLIC_FOLDERS)?;
+    v.visit(FOREIGN_FOLDERS)?;
+    v.visit(FOREIGN_IDS)?;
     Ok(())
 }
 

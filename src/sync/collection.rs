@@ -111,6 +111,16 @@ impl SyncItem {
         }
     }
 
+    /// The item as the collection `folder` carries it: a foreign folder's items are named
+    /// by the reader's id for the folder, not the owner's.
+    pub fn named_in(mut self, folder: FolderId) -> Self {
+        match &mut self {
+            SyncItem::Mail(m) => m.folder = folder,
+            SyncItem::Groupware(g) | SyncItem::Merged(g, _) => g.folder = folder,
+        }
+        self
+    }
+
     pub fn id(&self) -> u64 {
         match self {
             SyncItem::Mail(m) => m.id,

@@ -277,26 +277,30 @@ fn set_position(state: &mut CollectionState, i: usize, modseq: u64) {
     }
 }
 
-/// Sends a merged item the device changed or deleted back to it as the server has it: the
-/// device cannot change an item of another folder through this collection (the event of
-/// a task), so its copy is put right (Add again after a Delete, Change after a Change;
-/// Delete when the item is gone meanwhile).
-pub fn resend_merged(
+/// Sends an item the device changed or deleted but may not back to it as the server has
+/// it: an item of another folder merged into this collection (the event of a task), or an
+/// item of a shared folder the reader has no right to change or delete. The device's copy
+/// is put right (Add again after a Delete, Change after a Change; Delete when the item is
+/// gone meanwhile).
+pub fn resend_refused(
     log: &impl Log,
+    collection: FolderId,
     state: &CollectionState,
     held: &mut Held,
     (folder, id): (FolderId, u64),
     deleted: bool,
     out: &mut ServerChanges,
 ) -> Result<(), StoreError> {
-    let Some(what) = Merged::of(state.merged.as_ref(), folder) else {
-        return Ok(());
+    let what = match Merged::of(state.merged.as_ref(), folder) {
+        Some(what) => Some(what),
+        None if folder == collection => None,
+        None => return Ok(()),
     };
     if deleted {
         held.0.remove(&id);
     }
     let item = log
-        .item(folder, id, Some(what))?
+        .item(folder, id, what)?
         .filter(|i| i.in_window(state.filter, None));
     match (item, held.0.contains_key(&id)) {
         (Some(i), true) => out.changes.push(i),

@@ -3,7 +3,9 @@
 
 use crate::proto::filter::FilterType;
 use crate::store::items::LogEntry;
-use crate::store::model::{AccountId, CollectionState, FolderId, Held, Merge, Merged};
+use crate::store::model::{
+    AccountId, CollectionState, FolderId, ForeignFolder, Held, Merge, Merged,
+};
 use crate::store::sync_state::{Generation, StateKey};
 use crate::store::{Reader, StoreError};
 use crate::sync::collection::{SyncItem, change_filter};
@@ -13,11 +15,34 @@ use crate::sync::round::{self, Log};
 pub struct StoreLog<'a, T> {
     tx: &'a T,
     account: AccountId,
+    /// A collection that is a folder of another account: the reader's id for it and the
+    /// owner's folder its log and items are read from.
+    foreign: Option<(FolderId, ForeignFolder)>,
 }
 
 impl<'a, T: Reader> StoreLog<'a, T> {
-    pub fn new(tx: &'a T, account: AccountId) -> Self {
-        StoreLog { tx, account }
+    /// The log of a collection `collection` of the reader `account` that stands for the
+    /// owner's folder `at` when set: its items are named by the reader's id, never the
+    /// owner's (`store::share`: who reaches which folder).
+    pub fn of(
+        tx: &'a T,
+        account: AccountId,
+        collection: FolderId,
+        at: Option<ForeignFolder>,
+    ) -> Self {
+        StoreLog {
+            tx,
+            account,
+            foreign: at.map(|f| (collection, f)),
+        }
+    }
+
+    /// Where the items of the reader's folder `folder` are stored.
+    fn home(&self, folder: FolderId) -> (AccountId, FolderId) {
+        match self.foreign {
+            Some((id, at)) if id == folder => (at.owner, at.folder),
+            _ => (self.account, folder),
+        }
     }
 }
 
@@ -28,7 +53,8 @@ impl<T: Reader> Log for StoreLog<'_, T> {
         after: u64,
         limit: usize,
     ) -> Result<Vec<LogEntry>, StoreError> {
-        self.tx.log_since(self.account, folder, after, limit)
+        let (account, at) = self.home(folder);
+        self.tx.log_since(account, at, after, limit)
     }
 
     fn item(
@@ -37,7 +63,9 @@ impl<T: Reader> Log for StoreLog<'_, T> {
         id: u64,
         merge: Option<Merge>,
     ) -> Result<Option<SyncItem>, StoreError> {
-        read_item(self.tx, self.account, folder, id, merge)
+        let (account, at) = self.home(folder);
+        let item = read_item(self.tx, account, at, id, merge)?;
+        Ok(item.map(|i| i.named_in(folder)))
     }
 }
 
@@ -71,6 +99,7 @@ pub fn read_item(
 pub fn pending(
     tx: &impl Reader,
     k: StateKey,
+    at: Option<ForeignFolder>,
     folder_modseq: u64,
     merged: Option<&Merged>,
     now: i64,
@@ -88,7 +117,7 @@ pub fn pending(
         return Ok(false);
     }
     let mut held = tx.held(k, Generation::Current)?;
-    let log = StoreLog::new(tx, k.account);
+    let log = StoreLog::of(tx, k.account, k.folder, at);
     Ok(!round::serve(&log, k.folder, &mut state, &mut held, 1, now)?.is_empty())
 }
 
@@ -114,12 +143,13 @@ fn merged_caught_up(
 pub fn estimate(
     tx: &impl Reader,
     k: StateKey,
+    at: Option<ForeignFolder>,
     mut state: CollectionState,
     mut held: Held,
     filter: FilterType,
     now: i64,
 ) -> Result<usize, StoreError> {
     change_filter(&mut state, filter);
-    let log = StoreLog::new(tx, k.account);
+    let log = StoreLog::of(tx, k.account, k.folder, at);
     Ok(round::serve(&log, k.folder, &mut state, &mut held, usize::MAX, now)?.len())
 }

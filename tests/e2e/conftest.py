@@ -112,6 +112,7 @@ MARKERS = {
     "pim": "calendar, contacts, tasks and notes: typed items, ghosting",
     "autodiscover": "Autodiscover (mobilesync schema) and the URL it answers",
     "directory": "the company directory: GAL Search, ResolveRecipients, Find",
+    "share": "shared and public folders in FolderSync",
 }
 
 

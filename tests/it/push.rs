@@ -76,9 +76,9 @@ fn ping_body(heartbeat: Option<&str>, folders: Option<&[&str]>) -> Element {
 
 /// A Ping answer, taken apart.
 #[derive(Debug)]
-struct PingOut {
-    status: String,
-    folders: Vec<String>,
+pub(crate) struct PingOut {
+    pub(crate) status: String,
+    pub(crate) folders: Vec<String>,
     heartbeat: Option<String>,
     max_folders: Option<String>,
     took: Duration,
@@ -122,7 +122,7 @@ fn ping(c: &EasClient, heartbeat: u32, folders: &[&str]) -> PingOut {
 }
 
 /// A Ping on its own thread; joined, it gives the answer and the instant it came.
-fn ping_in_background(
+pub(crate) fn ping_in_background(
     c: &EasClient,
     heartbeat: u32,
     folders: &[&str],
@@ -137,12 +137,12 @@ fn ping_in_background(
 }
 
 #[track_caller]
-fn join<T>(h: JoinHandle<T>) -> T {
+pub(crate) fn join<T>(h: JoinHandle<T>) -> T {
     h.join().expect("the background request panicked")
 }
 
 #[track_caller]
-fn assert_prompt(answered: Instant, since: Instant, what: &str) {
+pub(crate) fn assert_prompt(answered: Instant, since: Instant, what: &str) {
     let after = answered.saturating_duration_since(since);
     assert!(
         after < PROMPT,
@@ -162,7 +162,7 @@ fn hanging_sync_body(folder: &str, key: &str, tag: easd::wbxml::Tag, value: &str
 
 /// A hanging Sync (HeartbeatInterval 60) of one collection on its own thread; joined, it
 /// gives the collection's answer and the instant it came.
-fn hanging_sync_in_background(
+pub(crate) fn hanging_sync_in_background(
     c: &EasClient,
     folder: &str,
     key: &str,

@@ -2,11 +2,13 @@
 //! changes since the device's key.
 
 use super::{Ctx, Reply, body_with_root, status_reply};
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::proto::status::command_status;
-use crate::store::StoreError;
+use crate::store::model::{AccountId, Folder};
 use crate::store::ops::{self, Reads};
+use crate::store::{Reader, StoreError};
 use crate::sync::hierarchy::{self, Changes, Plan};
 use crate::wbxml::{Element, tag::folderhierarchy as fh};
 
@@ -30,39 +32,47 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // state or settings reaches it as Adds and Deletes through the ordinary diff.
     let sight = Sight::of(&ctx.device);
     // Most FolderSyncs change nothing: answer those from a read transaction, no commit.
+    // A foreign folder the account has no id for yet needs the write below.
     let id = device_id.clone();
     let plan = (ctx.app.store)
         .view(move |tx| {
-            Ok::<_, StoreError>(hierarchy::plan(
-                tx.hierarchy(account, &id)?.as_ref(),
+            let Some(folders) = shown(tx, account, sight)? else {
+                return Ok(None);
+            };
+            let state = tx.hierarchy(account, &id)?;
+            Ok::<_, StoreError>(Some(hierarchy::plan(
+                state.as_ref(),
                 key,
-                &sight.hierarchy(tx.folders(account)?),
+                &folders,
                 IssuedSyncKey::fresh(),
-            ))
+            )))
         })
         .await?;
     let plan = match plan {
-        None => {
+        Some(None) => {
             return Ok(status_reply(
                 fh::FOLDER_SYNC,
                 fh::STATUS,
                 Status::InvalidKey,
             ));
         }
-        Some(p) if p.save.is_none() => p,
-        Some(_) => {
+        Some(Some(p)) if p.save.is_none() => p,
+        _ => {
             let fresh = IssuedSyncKey::fresh();
             let planned = ctx
                 .app
                 .store
                 .write(move |wctx| {
+                    foreign::assign_ids(wctx, account, sight.reach())?;
+                    // Every reachable foreign folder has an id now; were one still
+                    // missing, an empty list would tell the device to delete everything.
+                    let folders =
+                        shown(wctx, account, sight)?.ok_or_else(|| StoreError::Corrupt {
+                            what: "foreign_ids",
+                            detail: "a foreign folder has no id after assign_ids".into(),
+                        })?;
                     let state = wctx.hierarchy(account, &device_id)?;
-                    let plan = hierarchy::plan(
-                        state.as_ref(),
-                        key,
-                        &sight.hierarchy(wctx.folders(account)?),
-                        fresh,
-                    );
+                    let plan = hierarchy::plan(state.as_ref(), key, &folders, fresh);
                     if let Some(Plan { save: Some(s), .. }) = &plan {
                         ops::put_hierarchy(wctx, account, &device_id, s)?;
                     }
@@ -87,6 +97,22 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             .text_child(fh::SYNC_KEY, plan.key.to_string())
             .child(changes_element(&plan.changes)),
     ))
+}
+
+/// The folders the device is shown: its account's own that its `Sight` admits, and the
+/// other accounts' folders its settings reach (`govern::foreign`); `None` when one of
+/// those has no id for the account yet.
+fn shown(
+    tx: &impl Reader,
+    account: AccountId,
+    sight: Sight,
+) -> Result<Option<Vec<Folder>>, StoreError> {
+    let Some(foreign) = foreign::folders(tx, account, sight.reach())? else {
+        return Ok(None);
+    };
+    let mut folders = sight.hierarchy(tx.folders(account)?);
+    folders.extend(foreign);
+    Ok(Some(folders))
 }
 
 fn changes_element(c: &Changes) -> Element {

@@ -4,6 +4,7 @@
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::proto::filter::FilterType;
 use crate::proto::ids::SyncKey;
@@ -97,8 +98,14 @@ async fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError>
         .view(move |tx| {
             // A folder the device is not shown is one it does not have: Status 2, "one of the
             // specified collection IDs was invalid" ([MS-ASCMD] 2.2.3.177.8).
-            let Some(folder) = sight.folder_named(tx, account, &id)? else {
-                return Ok(response(Status::InvalidCollection, Some(&id), None));
+            // A folder of another account the device reaches is estimated from its
+            // owner's log (`store::share`).
+            let (folder, at) = match sight.folder_named(tx, account, &id)? {
+                Some(f) => (f, None),
+                None => match foreign::folder_named(tx, account, &id, sight.reach())? {
+                    Some(r) => (r.folder, Some(r.at)),
+                    None => return Ok(response(Status::InvalidCollection, Some(&id), None)),
+                },
             };
             let sk = StateKey {
                 account,
@@ -124,7 +131,10 @@ async fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError>
                 None => return Ok(response(Status::InvalidKey, Some(&id), None)),
             };
             // A state made under other settings (tasks as events) is one the next Sync refuses.
-            let merged = sight.merged_into(tx, account, &folder)?;
+            let merged = match at {
+                Some(_) => None,
+                None => sight.merged_into(tx, account, &folder)?,
+            };
             if !Merged::same(state.merged.as_ref(), merged.as_ref()) {
                 return Ok(response(Status::InvalidKey, Some(&id), None));
             }
@@ -136,7 +146,7 @@ async fn estimate_one(ctx: &Ctx<'_>, c: &Element) -> Result<Element, StoreError>
             let held = tx.held(sk, generation)?;
             // A quarantined device's Syncs bring nothing ([`Sight::serves_contents`]).
             let n = if sight.serves_contents() {
-                stored::estimate(tx, sk, state, held, filter, crate::store::now())?
+                stored::estimate(tx, sk, at, state, held, filter, crate::store::now())?
             } else {
                 0
             };

@@ -12,6 +12,7 @@ use crate::bounded::at_most;
 use crate::budget::Reservation;
 use crate::eas::class::groupware::{self, Class};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data};
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
@@ -330,20 +331,35 @@ async fn fetch_item(
     let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
     (ctx.app.store)
         .view(move |tx| {
-            let Some(f) = sight.contents(tx, account, folder)? else {
-                return Ok(None);
+            // A folder of another account the device reaches: its owner's item, named by
+            // the device's id for the folder (`store::share`).
+            let (f, (owner, home), foreign) = match sight.contents(tx, account, folder)? {
+                Some(f) => (f, (account, folder), false),
+                None if sight.serves_contents() => {
+                    match foreign::folder(tx, account, folder, sight.reach())? {
+                        Some(r) => (r.folder, (r.at.owner, r.at.folder), true),
+                        None => return Ok(None),
+                    }
+                }
+                None => return Ok(None),
             };
-            if let Some(mail) = tx.item(account, folder, id)? {
+            if let Some(mut mail) = tx.item(owner, home, id)? {
+                mail.folder = folder;
                 return Ok(Some(Fetched::Mail(Box::new(mail))));
             }
-            let merged = sight.merged_into(tx, account, &f)?;
+            let merged = if foreign {
+                None
+            } else {
+                sight.merged_into(tx, account, &f)?
+            };
             let shown_as = Class::of(f.kind).filter(|_| !Merged::withholds_own(merged.as_ref()));
             let Some(class) = shown_as else {
                 return Ok(None);
             };
-            Ok(tx
-                .groupware_item(account, folder, id)?
-                .map(|g| Fetched::Groupware(g, class)))
+            Ok(tx.groupware_item(owner, home, id)?.map(|mut g| {
+                g.folder = folder;
+                Fetched::Groupware(g, class)
+            }))
         })
         .await
 }

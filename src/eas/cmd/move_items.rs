@@ -10,13 +10,16 @@
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::proto::ids::ItemRef;
 use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
+use crate::store::model::{AccountId, Folder, FolderId, ForeignFolder, Rights};
 use crate::store::ops::Reads;
-use crate::store::{StoreError, WriteCtx};
+use crate::store::share::ShareReads;
+use crate::store::{Reader, StoreError, WriteCtx};
 use crate::sync::retriable;
 use crate::wbxml::{Element, tag::r#move as mv};
 
@@ -27,7 +30,9 @@ command_status! {
         InvalidDestination = 2,
         Ok = 3,
         SameFolder = 4,
-        /// "The item cannot be moved to more than one item at a time" (more than one DstFldId).
+        /// "The item cannot be moved to more than one item at a time" (more than one DstFldId),
+        /// and "a failure occurred during the MoveItem operation": a move the account has no
+        /// right to make in a shared folder, or between accounts.
         Failed = 5,
         /// "Source or destination item was locked": a transient server condition; the client
         /// retries the move.
@@ -43,6 +48,48 @@ struct Move {
     several_destinations: bool,
 }
 
+/// A folder a move names, as the device's account reaches it.
+struct Place {
+    /// As the device knows it (its id the device's).
+    folder: Folder,
+    /// For a folder of another account: where it is and what the account may do there.
+    foreign: Option<(ForeignFolder, Rights)>,
+}
+
+impl Place {
+    fn find(
+        tx: &impl Reader,
+        sight: Sight,
+        account: AccountId,
+        id: &str,
+    ) -> Result<Option<Place>, StoreError> {
+        if let Some(folder) = sight.folder_named(tx, account, id)? {
+            return Ok(Some(Place {
+                folder,
+                foreign: None,
+            }));
+        }
+        Ok(
+            foreign::folder_named(tx, account, id, sight.reach())?.map(|r| Place {
+                folder: r.folder,
+                foreign: Some((r.at, r.rights)),
+            }),
+        )
+    }
+
+    /// The account and folder the items are stored in.
+    fn home(&self, account: AccountId) -> (AccountId, FolderId) {
+        match self.foreign {
+            Some((at, _)) => (at.owner, at.folder),
+            None => (account, self.folder.id),
+        }
+    }
+
+    fn may(&self, right: impl Fn(Rights) -> bool) -> bool {
+        self.foreign.is_none_or(|(_, rights)| right(rights))
+    }
+}
+
 /// What the move's write transaction found.
 enum Moved {
     To(String),
@@ -50,6 +97,9 @@ enum Moved {
     SourceGone,
     /// The destination folder was deleted since it was looked up.
     DestinationGone,
+    /// A share of either folder changed since it was looked up: the client retries, and
+    /// its retry is looked up afresh.
+    AccessChanged,
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
@@ -108,8 +158,8 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
     let (src_name, dst_name) = (m.src_folder.clone(), m.dst_folder.clone());
     let (src, dst) = (ctx.app.store)
         .view(move |tx| {
-            let src = sight.folder_named(tx, account, &src_name)?;
-            Ok::<_, StoreError>((src, sight.folder_named(tx, account, &dst_name)?))
+            let src = Place::find(tx, sight, account, &src_name)?;
+            Ok::<_, StoreError>((src, Place::find(tx, sight, account, &dst_name)?))
         })
         .await?;
     let (Some(src), Some(ItemRef { item: id, .. })) = (src, item) else {
@@ -118,20 +168,40 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
     let Some(dst) = dst else {
         return Ok((Status::InvalidDestination, None));
     };
-    if src.id == dst.id {
+    if src.folder.id == dst.folder.id {
         return Ok((Status::SameFolder, None));
     }
     // An item goes only where its kind lives: mail between mail folders, an event between
     // calendars, ... ([MS-ASCMD] 2.2.3.177.9 Status 2, "invalid destination collection").
-    let class = Class::of(src.kind);
-    if Class::of(dst.kind) != class {
+    let class = Class::of(src.folder.kind);
+    if Class::of(dst.folder.kind) != class {
         return Ok((Status::InvalidDestination, None));
     }
-    let (from, to) = (src.id, dst.id);
+    // In shared folders a move takes the right to delete (move out) at the source and to
+    // write at the destination; items move within one account's folders only.
+    let ((owner, from), (dst_owner, to)) = (src.home(account), dst.home(account));
+    if owner != dst_owner || !src.may(|r| r.delete) || !dst.may(|r| r.write) {
+        tracing::info!(
+            "{}: MoveItems from {} to {} refused: no such right, or between accounts",
+            ctx.device.device_id,
+            m.src_folder,
+            m.dst_folder
+        );
+        return Ok((Status::Failed, None));
+    }
+    let reach = sight.reach();
+    let shown_id = dst.folder.id;
+    let seen = [(src.folder.id, src.foreign), (dst.folder.id, dst.foreign)];
     let moved = ctx
         .app
         .store
         .write(move |w: &mut WriteCtx| {
+            for (id, foreign) in seen {
+                if foreign.is_some() && w.foreign_access(account, id, reach)? != foreign {
+                    return Ok(Moved::AccessChanged);
+                }
+            }
+            let account = owner;
             if w.folder(account, to)?.is_none() {
                 return Ok(Moved::DestinationGone);
             }
@@ -140,7 +210,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
                 Some(_) => items::move_groupware(w, account, from, id, to)?.map(|(_, g)| g.id),
             };
             if let Some(new_id) = new_id {
-                return Ok(Moved::To(ItemRef::new(to, new_id).to_string()));
+                return Ok(Moved::To(ItemRef::new(shown_id, new_id).to_string()));
             }
             // Gone from the source: a resend of this very move gets the same answer while
             // the moved item is still where the move put it.
@@ -150,7 +220,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
                         && (w.item(account, to, new_id)?.is_some()
                             || w.groupware_item(account, to, new_id)?.is_some()) =>
                 {
-                    Ok(Moved::To(ItemRef::new(to, new_id).to_string()))
+                    Ok(Moved::To(ItemRef::new(shown_id, new_id).to_string()))
                 }
                 _ => Ok(Moved::SourceGone),
             }
@@ -160,6 +230,7 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
         Ok(Moved::To(new_id)) => (Status::Ok, Some(new_id)),
         Ok(Moved::SourceGone) => (Status::InvalidSource, None),
         Ok(Moved::DestinationGone) => (Status::InvalidDestination, None),
+        Ok(Moved::AccessChanged) => (Status::Locked, None),
         Err(e) => (write_failure(e)?, None),
     })
 }

@@ -7,11 +7,12 @@ use hyper::StatusCode;
 
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::Distinct;
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::proto::status::command_status;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
-use crate::store::model::{Folder, FolderId, PingParams as Params};
+use crate::store::model::{Folder, FolderId, ForeignFolder, PingParams as Params};
 use crate::store::ops::Reads;
 use crate::store::sync_state::{self, StateKey, SyncReads};
 use crate::store::{StoreError, now};
@@ -74,7 +75,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     if params.folders.len() > limits.max_folders {
         return Ok(too_many_folders(ctx, &params.folders.len().to_string()));
     }
-    let Some(folders) = resolve(ctx, &params.folders).await? else {
+    let Some((folders, foreign)) = resolve(ctx, &params.folders).await? else {
         return Ok(reply(Status::HierarchyStale));
     };
     if stored.as_ref() != Some(&params) {
@@ -91,14 +92,20 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
     // A collection that carries other folders' items (tasks as events) is woken by their
     // changes too.
     let ids: Vec<FolderId> = folders.iter().map(|f| f.id).collect();
-    let sources = merged_sources(ctx, &folders).await?;
-    let mut watched = ids.clone();
+    // A folder of another account is woken by its owner's changes (`push::hub`).
+    let own: Vec<Folder> = (folders.iter())
+        .filter(|f| foreign.iter().all(|(id, _)| *id != f.id))
+        .cloned()
+        .collect();
+    let sources = merged_sources(ctx, &own).await?;
+    let mut watched: Vec<FolderId> = own.iter().map(|f| f.id).collect();
     watched.extend(sources.iter().flat_map(|(_, s)| s.iter().copied()));
-    let Ok(waiter) =
-        ctx.app
-            .hub
-            .register(account, &device, watched, limits.max_waiting_per_account)
-    else {
+    let Ok(waiter) = ctx.app.hub.register(
+        account,
+        &device,
+        (watched, foreign),
+        limits.max_waiting_per_account,
+    ) else {
         ctx.refuse(
             Limit::WaitingRequests,
             format_args!(
@@ -228,23 +235,31 @@ fn parse(b: &Element, stored: Option<&Params>, max_folders: usize) -> Result<Par
     Ok(Params { heartbeat, folders })
 }
 
-/// The account's folders behind the ids; `None` when one no longer exists or the device is
-/// not shown it (the device must FolderSync first: Status 7, [MS-ASCMD] 2.2.3.177.11).
-async fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Vec<Folder>>, StoreError> {
+/// The folders behind the ids (the account's own, or other accounts' it reaches: those
+/// also listed with where they are); `None` when one no longer exists or the device is not
+/// shown it (the device must FolderSync first: Status 7, [MS-ASCMD] 2.2.3.177.11).
+async fn resolve(ctx: &Ctx<'_>, ids: &[String]) -> Result<Option<Resolved>, StoreError> {
     let (sight, account, ids) = (Sight::of(&ctx.device), ctx.account.id, ids.to_vec());
     (ctx.app.store)
         .view(move |tx| {
-            let mut out = Vec::with_capacity(ids.len());
+            let (mut out, mut foreign) = (Vec::with_capacity(ids.len()), Vec::new());
             for id in &ids {
-                match sight.folder_named(tx, account, id)? {
-                    Some(f) => out.push(f),
-                    None => return Ok(None),
+                if let Some(f) = sight.folder_named(tx, account, id)? {
+                    out.push(f);
+                } else if let Some(r) = foreign::folder_named(tx, account, id, sight.reach())? {
+                    foreign.push((r.folder.id, r.at));
+                    out.push(r.folder);
+                } else {
+                    return Ok(None);
                 }
             }
-            Ok(Some(out))
+            Ok(Some((out, foreign)))
         })
         .await
 }
+
+/// The folders a Ping names, and where the foreign ones among them are.
+type Resolved = (Vec<Folder>, Vec<(FolderId, ForeignFolder)>);
 
 /// The folders whose items each of `folders` carries besides its own (tasks as events).
 async fn merged_sources(
@@ -279,17 +294,25 @@ async fn changed_folders(ctx: &Ctx<'_>, folders: &[Folder]) -> Result<Vec<Folder
             let t = now();
             let mut out = Vec::new();
             for id in ids {
-                // Re-read: the folder's modseq may have moved since it was resolved.
-                let Some(current) = tx.folder(account, id)? else {
-                    continue;
+                // Re-read: the folder's modseq may have moved since it was resolved. A
+                // foreign folder's log is its owner's.
+                let (current, at) = match tx.folder(account, id)? {
+                    Some(f) => (f, None),
+                    None => match foreign::folder(tx, account, id, sight.reach())? {
+                        Some(r) => (r.folder, Some(r.at)),
+                        None => continue,
+                    },
                 };
                 let k = StateKey {
                     account,
                     device: &device,
                     folder: id,
                 };
-                let merged = sight.merged_into(tx, account, &current)?;
-                if coll::pending(tx, k, current.modseq, merged.as_ref(), t)? {
+                let merged = match at {
+                    Some(_) => None,
+                    None => sight.merged_into(tx, account, &current)?,
+                };
+                if coll::pending(tx, k, at, current.modseq, merged.as_ref(), t)? {
                     out.push(id);
                 }
             }

@@ -18,7 +18,7 @@ use crate::store::model::{FolderId, FolderType};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::collection::{self as coll, SyncItem};
-use crate::sync::round::{self, Target};
+use crate::sync::round::{self, Log, Target};
 use crate::sync::stored;
 use crate::wbxml::Element;
 
@@ -87,6 +87,13 @@ impl Job {
                             refused.push((f, i, false));
                             Status::ConversionError
                         }
+                        // A shared folder the account may not write in: refused like a
+                        // merged item (Status 6, [MS-ASCMD] 2.2.3.177.17; the protocol
+                        // has no Status for a missing right), and the item is sent back.
+                        Target::Own(id) if !self.may(|r| r.write) => {
+                            refused.push((self.folder, id, false));
+                            Status::ConversionError
+                        }
                         Target::Own(id) => match self.edit(data, instance.as_deref()) {
                             // [MS-ASCMD] 2.2.3.177.17: "The client has sent a malformed or
                             // invalid item."
@@ -108,6 +115,10 @@ impl Job {
                     instance: Some(at),
                 } => {
                     let status = match (target(server_id), self.instance(at)) {
+                        (Target::Own(id), _) if !self.may(|r| r.write) => {
+                            refused.push((self.folder, id, false));
+                            Status::ConversionError
+                        }
                         (Target::Own(id), Some(at)) => {
                             self.change(w, state, id, &Edit::DeleteInstance(at), notices)?
                         }
@@ -137,6 +148,10 @@ impl Job {
                             refused.push((f, i, true));
                             Status::ConversionError
                         }
+                        Target::Own(id) if !self.may(|r| r.delete) => {
+                            refused.push((self.folder, id, true));
+                            Status::ConversionError
+                        }
                         Target::Own(id) => match self.delete(w, id, &mut trash, notices)? {
                             Some(tombstone) => {
                                 state.own.push((id, tombstone));
@@ -158,7 +173,9 @@ impl Job {
                 ClientCommand::Fetch { server_id } => {
                     let item = match target(server_id) {
                         _ if self.withheld => None,
-                        Target::Own(i) => stored::read_item(w, self.account, self.folder, i, None)?
+                        Target::Own(i) => self
+                            .log(w)
+                            .item(self.folder, i, None)?
                             .filter(|i| self.class.is_some() || matches!(i, SyncItem::Mail(_))),
                         Target::Merged(f, i, what) => {
                             stored::read_item(w, self.account, f, i, Some(what))?
@@ -177,6 +194,13 @@ impl Job {
                     send,
                 } => {
                     let answer = match &self.drafts {
+                        // Nothing is added to a shared folder the account may not write in
+                        // (Status 6 as for a Change, above).
+                        _ if !self.may(|r| r.write) => drafts::Answer {
+                            status: Status::ConversionError,
+                            item: None,
+                            data: None,
+                        },
                         Some(d) => self.add_draft(
                             d,
                             w,
@@ -312,7 +336,8 @@ impl Job {
         if let (Record::Event(event), Some(me)) = (&mut record, &self.organizer) {
             notices.extend(schedule::plan(me, None, Some(event)));
         }
-        let item = items::put_groupware(w, self.account, self.folder, None, record, summary)?
+        let (account, folder) = self.home();
+        let item = items::put_groupware(w, account, folder, None, record, summary)?
             .ok_or_else(|| StoreError::NotFound(format!("new item in folder {}", self.folder)))?;
         if let (Some(cu), Some(known)) = (client_uid, client_uids.as_mut()) {
             known.insert(cu, item.id);
@@ -333,7 +358,10 @@ impl Job {
         client_id: &str,
         id: u64,
     ) -> Result<Option<u64>, StoreError> {
-        if let Some(item) = w.groupware_item(self.account, self.folder, id)? {
+        if let Some(item) = {
+            let (account, folder) = self.home();
+            w.groupware_item(account, folder, id)
+        }? {
             held.0
                 .insert(item.id, SyncItem::Groupware(item).window_date());
         }
@@ -353,16 +381,19 @@ impl Job {
 
     /// The folder's events that have a ClientUid, by it.
     fn client_uids(&self, w: &WriteCtx) -> Result<HashMap<String, u64>, StoreError> {
-        Ok(w.groupware_items(self.account, self.folder)?
-            .into_iter()
-            .filter_map(|item| match item.record {
-                Record::Event(e) => e
-                    .client_uid
-                    .filter(|cu| !cu.is_empty())
-                    .map(|cu| (cu, item.id)),
-                _ => None,
-            })
-            .collect())
+        Ok({
+            let (account, folder) = self.home();
+            w.groupware_items(account, folder)
+        }?
+        .into_iter()
+        .filter_map(|item| match item.record {
+            Record::Event(e) => e
+                .client_uid
+                .filter(|cu| !cu.is_empty())
+                .map(|cu| (cu, item.id)),
+            _ => None,
+        })
+        .collect())
     }
 
     /// The ApplicationData of a 16.x calendar Add's answer: the UID the server gave the
@@ -372,7 +403,8 @@ impl Job {
         if self.version < ProtocolVersion::V16_0 || self.class != Some(Class::Calendar) {
             return Ok(None);
         }
-        let Some(item) = w.groupware_item(self.account, self.folder, id)? else {
+        let (account, folder) = self.home();
+        let Some(item) = w.groupware_item(account, folder, id)? else {
             return Ok(None);
         };
         let Record::Event(event) = &item.record else {
@@ -400,7 +432,7 @@ impl Job {
         edit: &Edit,
         notices: &mut Vec<Notice>,
     ) -> Result<Status, StoreError> {
-        let (account, folder) = (self.account, self.folder);
+        let (account, folder) = self.home();
         let current = match edit {
             Edit::Flags(_) => w.item(account, folder, id)?.map(|i| i.modseq),
             Edit::Merge(..) | Edit::Instance(..) | Edit::DeleteInstance(_) => {
@@ -481,8 +513,9 @@ impl Job {
         trash: &mut Option<Option<FolderId>>,
         notices: &mut Vec<Notice>,
     ) -> Result<Option<u64>, StoreError> {
+        let (account, folder) = self.home();
         if let Some(me) = &self.organizer
-            && let Some(item) = w.groupware_item(self.account, self.folder, id)?
+            && let Some(item) = w.groupware_item(account, folder, id)?
             && let Record::Event(before) = &item.record
         {
             notices.extend(schedule::plan(me, Some(before), None));
@@ -490,9 +523,14 @@ impl Job {
         // Groupware items are deleted outright: Deleted Items holds mail only in easd
         // (DeletesAsMoves is a request, [MS-ASCMD] 2.2.3.43).
         if self.class.is_some() {
-            return items::delete_groupware(w, self.account, self.folder, id);
+            return items::delete_groupware(w, account, folder, id);
         }
-        let trash = if self.deletes_as_moves && self.kind != FolderType::DeletedItems {
+        // A shared folder's mail is deleted outright: the account's Deleted Items is not
+        // its owner's.
+        let trash = if self.deletes_as_moves
+            && self.kind != FolderType::DeletedItems
+            && self.foreign.is_none()
+        {
             if trash.is_none() {
                 let found = (w.folders(self.account)?.into_iter())
                     .find(|f| f.kind == FolderType::DeletedItems)
@@ -504,8 +542,8 @@ impl Job {
             None
         };
         Ok(match trash {
-            Some(t) => items::move_to(w, self.account, self.folder, id, t)?.map(|(tomb, _)| tomb),
-            None => items::delete(w, self.account, self.folder, id)?.map(|(_, tomb)| tomb),
+            Some(t) => items::move_to(w, account, folder, id, t)?.map(|(tomb, _)| tomb),
+            None => items::delete(w, account, folder, id)?.map(|(_, tomb)| tomb),
         })
     }
 }

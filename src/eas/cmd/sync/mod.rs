@@ -17,6 +17,7 @@ mod request;
 use super::{Ctx, Reply, status_reply};
 use crate::eas::class::MailPolicy;
 use crate::eas::class::groupware::Class;
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::mail::imip;
 use crate::pim::schedule::{Notice, Organizer};
@@ -26,7 +27,8 @@ use crate::proto::version::ProtocolVersion;
 use crate::push::hub::Wake;
 use crate::refusal::Limit;
 use crate::store::model::{CollectionState, Held, Merged};
-use crate::store::model::{FolderId, FolderType};
+use crate::store::model::{FolderId, FolderType, ForeignFolder, Rights};
+use crate::store::share::{Reach, ShareReads};
 use crate::store::sync_state::{self, Generation, StateKey, SyncReads};
 use crate::store::{Durability, Store, StoreError, WriteCtx, now};
 use crate::sync::collection::ServerChanges;
@@ -155,25 +157,33 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
 }
 
 /// The folders whose changes wake a hanging Sync of `requests`: the collections and the
-/// folders they carry items of (tasks as events).
+/// folders they carry items of (tasks as events), and the owners' folders behind the
+/// foreign collections.
 async fn watched(
     ctx: &Ctx<'_>,
     requests: &[CollectionRequest],
-) -> Result<Vec<FolderId>, StoreError> {
+) -> Result<(Vec<FolderId>, Vec<(FolderId, ForeignFolder)>), StoreError> {
     let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
     let ids: Vec<FolderId> = requests.iter().filter_map(|r| r.id.parse().ok()).collect();
     (ctx.app.store)
         .view(move |tx| {
-            let mut out = Vec::new();
+            let (mut out, mut foreign) = (Vec::new(), Vec::new());
             for id in ids {
-                out.push(id);
-                if let Some(f) = sight.folder(tx, account, id)?
-                    && let Some(m) = sight.merged_into(tx, account, &f)?
-                {
-                    out.extend(m.folders());
+                match sight.folder(tx, account, id)? {
+                    Some(f) => {
+                        out.push(id);
+                        if let Some(m) = sight.merged_into(tx, account, &f)? {
+                            out.extend(m.folders());
+                        }
+                    }
+                    None => {
+                        if let Some(r) = foreign::folder(tx, account, id, sight.reach())? {
+                            foreign.push((id, r.at));
+                        }
+                    }
                 }
             }
-            Ok(out)
+            Ok((out, foreign))
         })
         .await
 }
@@ -287,7 +297,9 @@ async fn remember(
         .view(move |tx| {
             let mut live = Vec::with_capacity(merged.collections.len());
             for c in std::mem::take(&mut merged.collections) {
-                if sight.folder_named(tx, account, &c.id)?.is_some() {
+                if sight.folder_named(tx, account, &c.id)?.is_some()
+                    || foreign::folder_named(tx, account, &c.id, sight.reach())?.is_some()
+                {
                     live.push(c);
                 }
             }
@@ -308,6 +320,9 @@ async fn remember(
 /// The result of one collection's transaction.
 enum Outcome {
     InvalidKey,
+    /// A foreign collection no longer reached (unshared meanwhile): [MS-ASCMD]
+    /// 2.2.3.177.17 Status 12, as for any folder the device does not have.
+    Unreachable,
     /// The store could not make the collection's changes durable, for a transient reason:
     /// Status 16 ([MS-ASCMD] 2.2.3.177.17: "Something on the server caused a retriable
     /// error"; the client resends the request). The resent key is the current one (the
@@ -340,17 +355,21 @@ async fn sync_collection(
     // The folder, and what this device's collection carries from other folders (its
     // settings decide; a state made under other settings is no longer valid: Status 3, the
     // device resyncs), from one snapshot.
+    // A folder of another account the device reaches is named by the account's own id for
+    // it; its items are read (and, as its rights allow, written) where the owner has them,
+    // while the device's sync state stays the account's.
     let name = req.id.clone();
     let shown = (ctx.app.store)
         .view(move |tx| match sight.folder_named(tx, account, &name)? {
             Some(f) => {
                 let merged = sight.merged_into(tx, account, &f)?;
-                Ok::<_, StoreError>(Some((f, merged)))
+                Ok::<_, StoreError>(Some((f, merged, None)))
             }
-            None => Ok(None),
+            None => Ok(foreign::folder_named(tx, account, &name, sight.reach())?
+                .map(|r| (r.folder, None, Some((r.at, r.rights))))),
         })
         .await?;
-    let (folder, merged) = match shown {
+    let (folder, merged, foreign) = match shown {
         Some(found) => found,
         // A folder the device is not shown (quarantine, its settings) is one it does not
         // have: [MS-ASCMD] 2.2.3.177.17 Status 12, "the folder hierarchy has changed", and
@@ -417,7 +436,7 @@ async fn sync_collection(
                 merged: merged.clone(),
                 get_changes,
             };
-            match quiet(&ctx.app.store, sk, asked, &req).await? {
+            match quiet(&ctx.app.store, sk, foreign.map(|f| f.0), asked, &req).await? {
                 Some(o) => o,
                 None => {
                     let job = Job {
@@ -425,9 +444,11 @@ async fn sync_collection(
                         device: device.clone(),
                         folder: folder.id,
                         kind: folder.kind,
+                        foreign,
+                        reach: sight.reach(),
                         class,
-                        drafts: class
-                            .is_none()
+                        // Drafts are the account's own (a shared folder is never its Drafts).
+                        drafts: (class.is_none() && foreign.is_none())
                             .then(|| drafts::Drafting::of(ctx, &folder))
                             .flatten(),
                         merged,
@@ -448,8 +469,11 @@ async fn sync_collection(
                         version: ctx.req.version,
                         // [MS-ASCMD] 3.1.5.5: from 16.0 the server sends the meeting
                         // requests of what the device organizes; below, the client does.
+                        // A shared calendar's meetings are its owner's: the reader sends
+                        // no meeting mail in their name.
                         organizer: (ctx.req.version >= ProtocolVersion::V16_0
-                            && class == Some(Class::Calendar))
+                            && class == Some(Class::Calendar)
+                            && foreign.is_none())
                         .then(|| Organizer {
                             email: ctx.account.email.clone(),
                             name: ctx.account.display_name.clone(),
@@ -486,6 +510,10 @@ async fn sync_collection(
         imip::send_notices(&ctx.app.store, &ctx.app.cfg, ctx.account, owed, now()).await;
     }
     match outcome {
+        Outcome::Unreachable => {
+            let e = collection_status(&req.id, key_text.as_deref(), Status::HierarchyChanged);
+            Ok((e, false))
+        }
         Outcome::InvalidKey => {
             let e = collection_status(&req.id, key_text.as_deref(), Status::InvalidKey);
             Ok((e, false))
@@ -603,6 +631,7 @@ struct Asked {
 async fn quiet(
     store: &Store,
     sk: StateKey<'_>,
+    at: Option<ForeignFolder>,
     asked: Asked,
     req: &CollectionRequest,
 ) -> Result<Option<Outcome>, StoreError> {
@@ -636,7 +665,7 @@ async fn quiet(
             // The same check Ping makes: cheap when the folder has not moved since the
             // last Sync, and it reads at most one item otherwise (the write path then
             // collects the window).
-            if get_changes && stored::pending(tx, sk, folder_modseq, merged.as_ref(), now())? {
+            if get_changes && stored::pending(tx, sk, at, folder_modseq, merged.as_ref(), now())? {
                 return Ok(None);
             }
             Ok(Some(Outcome::Done {
@@ -657,6 +686,12 @@ struct Job {
     device: String,
     folder: FolderId,
     kind: FolderType,
+    /// Set when the collection is a folder of another account: where its items are, and
+    /// what the account may do there.
+    foreign: Option<(ForeignFolder, Rights)>,
+    /// Which foreign folders the device reaches (its settings), to check `foreign` again
+    /// in the write.
+    reach: Reach,
     /// The collection's item class; `None`: mail.
     class: Option<Class>,
     /// Set when the collection is a 16.0+ device's Drafts folder: it takes drafts.
@@ -682,12 +717,42 @@ struct Job {
 }
 
 impl Job {
+    /// Where the collection's items are stored: the account's folder, or the owner's
+    /// folder a foreign one stands for.
+    fn home(&self) -> (u64, FolderId) {
+        match self.foreign {
+            Some((at, _)) => (at.owner, at.folder),
+            None => (self.account, self.folder),
+        }
+    }
+
+    /// Whether the account may do what `right` asks of its rights in the collection: in its
+    /// own folders everything.
+    fn may(&self, right: impl Fn(Rights) -> bool) -> bool {
+        self.foreign.is_none_or(|(_, rights)| right(rights))
+    }
+
+    /// The collection's change log and items, as the device is sent them.
+    fn log<'a, 'w>(&self, w: &'a WriteCtx<'w>) -> StoreLog<'a, WriteCtx<'w>> {
+        StoreLog::of(w, self.account, self.folder, self.foreign.map(|f| f.0))
+    }
+
     fn run(&self, w: &mut WriteCtx) -> Result<Outcome, StoreError> {
         let sk = StateKey {
             account: self.account,
             device: &self.device,
             folder: self.folder,
         };
+        // A share may have changed since the folder was looked up: this write goes on only
+        // under the access the store holds now (gone: Status 12; other rights: Status 16,
+        // and the client's resend is looked up afresh).
+        if let Some(seen) = self.foreign {
+            match w.foreign_access(self.account, self.folder, self.reach)? {
+                None => return Ok(Outcome::Unreachable),
+                Some(now) if now != seen => return Ok(Outcome::Retry),
+                Some(_) => {}
+            }
+        }
         let Some(stored) = w.sync_state(sk)? else {
             return Ok(Outcome::InvalidKey);
         };
@@ -720,14 +785,23 @@ impl Job {
             (replay, lost_round.as_ref()),
             (&mut sends, &mut notices),
         )?;
-        let log = StoreLog::new(w, self.account);
+        let log = self.log(w);
         let mut changes = if self.get_changes {
             round::serve(&log, self.folder, &mut state, &mut held, self.window, now())?
         } else {
             ServerChanges::default()
         };
         for (folder, id, deleted) in refused {
-            round::resend_merged(&log, &state, &mut held, (folder, id), deleted, &mut changes)?;
+            let refused = (folder, id);
+            round::resend_refused(
+                &log,
+                self.folder,
+                &state,
+                &mut held,
+                refused,
+                deleted,
+                &mut changes,
+            )?;
         }
         let moved = resent || !self.commands.is_empty() || !changes.is_empty() || filter_changed;
         let key = match round::conclude(stored.key, state, previous, moved) {
