@@ -24,3 +24,12 @@ pub enum AdminError {
     #[error("{0}")]
     Conflict(String),
 }
+
+/// The account an operation names by address, or the refusal naming it.
+pub(super) fn find_account(
+    tx: &impl crate::store::ops::Reads,
+    email: &str,
+) -> Result<crate::store::model::Account, AdminError> {
+    tx.account_by_email(email)?
+        .ok_or_else(|| AdminError::NotFound(format!("no account {email}")))
+}

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdminError;
 use super::audit::{self, Actor};
+use super::error::find_account;
 use crate::auth::password;
 use crate::config::AuthConfig;
 use crate::directory::entry;
@@ -245,7 +246,7 @@ impl Request {
                 let email = ops::normalize_email(&email)?;
                 store
                     .write_or(move |ctx| {
-                        let a = find(ctx, &email)?;
+                        let a = find_account(ctx, &email)?;
                         Ok::<_, AdminError>(ops::delete_account(ctx, &a)?)
                     })
                     .await?;
@@ -331,7 +332,7 @@ async fn reset_sync_state(store: &Store, user: Option<String>) -> Result<Reply, 
     let user = user.map(|u| ops::normalize_email(&u)).transpose()?;
     let reset = store
         .write_or(move |ctx| {
-            let only = user.as_deref().map(|e| find(ctx, e)).transpose()?;
+            let only = user.as_deref().map(|e| find_account(ctx, e)).transpose()?;
             let devices = match &only {
                 Some(a) => ctx.account_devices(a.id)?,
                 None => ctx.devices()?,
@@ -362,11 +363,6 @@ async fn hash_blocking(password: String, auth: &AuthConfig) -> Result<String, Ad
         .map_err(AdminError::Invalid)
 }
 
-pub(super) fn find(tx: &impl Reads, email: &str) -> Result<Account, AdminError> {
-    tx.account_by_email(email)?
-        .ok_or_else(|| AdminError::NotFound(format!("no account {email}")))
-}
-
 async fn update_account(
     store: &Store,
     email: String,
@@ -375,7 +371,7 @@ async fn update_account(
     let email = ops::normalize_email(&email)?;
     store
         .write_or(move |ctx| {
-            let mut a = find(ctx, &email)?;
+            let mut a = find_account(ctx, &email)?;
             change(&mut a);
             ops::put_account(ctx, &a)?;
             Ok(a)
@@ -399,7 +395,7 @@ async fn set_directory(
         .map_err(|e| AdminError::Store(StoreError::from(e)))?;
     let a = store
         .write_or(move |ctx| {
-            let mut a = find(ctx, &email)?;
+            let mut a = find_account(ctx, &email)?;
             let mut d = ctx.directory_entry(a.id)?;
             ready.apply(&mut a, &mut d).map_err(AdminError::Conflict)?;
             ops::put_account(ctx, &a)?;
@@ -414,7 +410,7 @@ async fn show_directory(store: &Store, email: String) -> Result<Reply, AdminErro
     let email = ops::normalize_email(&email)?;
     let (a, d) = store
         .view(move |tx| {
-            let a = find(tx, &email)?;
+            let a = find_account(tx, &email)?;
             let d = tx.directory_entry(a.id)?;
             Ok::<_, AdminError>((a, d))
         })
@@ -446,13 +442,13 @@ async fn set_log(store: &Store, target: String, on: bool) -> Result<Reply, Admin
             let mut changed = 0;
             match (&email, &device) {
                 (Some(email), None) => {
-                    let mut a = find(ctx, email)?;
+                    let mut a = find_account(ctx, email)?;
                     a.protocol_log = on;
                     ops::put_account(ctx, &a)?;
                     changed += 1;
                 }
                 (email, Some(device_id)) => {
-                    let account = email.as_deref().map(|e| find(ctx, e)).transpose()?;
+                    let account = email.as_deref().map(|e| find_account(ctx, e)).transpose()?;
                     for mut d in ctx.devices()? {
                         if d.device_id.as_str() == device_id
                             && account.as_ref().is_none_or(|a| a.id == d.account)

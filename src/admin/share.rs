@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;
-use super::ops::find;
+use super::error::find_account;
 use super::reply::{GroupSummary, Reply, ShareReply, ShareSummary};
 use crate::store::model::{
     Account, AccountId, Folder, FolderId, FolderType, Grantee, PublicFolder, Rights, Share,
@@ -223,7 +223,7 @@ impl ShareRequest {
                 let owner = owner.map(|o| ops::normalize_email(&o)).transpose()?;
                 let shares = store
                     .view(move |tx| {
-                        let only = owner.as_deref().map(|e| find(tx, e)).transpose()?;
+                        let only = owner.as_deref().map(|e| find_account(tx, e)).transpose()?;
                         let mut out = Vec::new();
                         for s in tx.shares()? {
                             if only.as_ref().is_some_and(|a| a.id != s.owner) {
@@ -319,7 +319,7 @@ async fn member(
     let message = store
         .write_or(move |ctx| {
             let g = group(ctx, &name)?;
-            let a = find(ctx, &email)?;
+            let a = find_account(ctx, &email)?;
             let name = g.name.clone();
             let changed = share::set_members(ctx, g, |members| {
                 let changed = if add {
@@ -371,7 +371,7 @@ fn group(tx: &impl ShareReads, name: &str) -> Result<crate::store::model::Group,
 fn grantee(ctx: &WriteCtx, to: &str) -> Result<Grantee, AdminError> {
     if to.contains('@') {
         let email = ops::normalize_email(to)?;
-        Ok(Grantee::Account(find(ctx, &email)?.id))
+        Ok(Grantee::Account(find_account(ctx, &email)?.id))
     } else {
         Ok(Grantee::Group(group(ctx, to)?.id))
     }
@@ -384,7 +384,7 @@ fn owned_folder(
     folder: &str,
 ) -> Result<(Account, Folder), AdminError> {
     let email = ops::normalize_email(email)?;
-    let a = find(ctx, &email)?;
+    let a = find_account(ctx, &email)?;
     let folders = ctx.folders(a.id)?;
     let wanted = folder.trim();
     let mut hits = folders.into_iter().filter(|f| {
