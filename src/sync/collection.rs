@@ -22,6 +22,10 @@ use crate::store::model::{
     CollectionState, FolderId, GroupwareItem, MailItem, Merge, Merged, Source, Summary,
 };
 
+/// The shortest mail window (FilterType, [MS-ASCMD] 2.2.3.71.2) under which tasks shown as
+/// mail are carried: a week.
+const TASKS_AS_MAIL_MIN_DAYS: i64 = 7;
+
 impl Merge {
     /// Whether an item of a source folder is carried under the collection's FilterType
     /// `filter`: of the source's class, and, for tasks limited to the open ones, not
@@ -34,7 +38,9 @@ impl Merge {
                 !(not_completed && t.complete)
             }
             (Merge::NotesAsEvents | Merge::NotesAsTasks | Merge::AsMail, Summary::Note(_)) => true,
-            (Merge::AsMail, Summary::Task(_)) => filter.window_days().is_none_or(|d| d >= 7),
+            (Merge::AsMail, Summary::Task(_)) => filter
+                .window_days()
+                .is_none_or(|d| d >= TASKS_AS_MAIL_MIN_DAYS),
             _ => false,
         }
     }

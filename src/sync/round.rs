@@ -527,5 +527,12 @@ mod tests {
         for garbage in ["", "4", "4:x", "4:12:1"] {
             assert_eq!(named(garbage), Target::Unknown, "{garbage}");
         }
+        // A folder whose own items are carried as mail: they are read-only, as merged ones.
+        let as_mail = Merged::as_mail();
+        assert_eq!(
+            target("4:12", FOLDER, Some(&as_mail)),
+            Target::Merged(FOLDER, 12, Merge::AsMail)
+        );
+        assert_eq!(target("7:3", FOLDER, Some(&as_mail)), Target::Unknown);
     }
 }
