@@ -1,7 +1,7 @@
 //! GroupWare mail access (`groupware_folders=all-as-mail`) over real sockets: a mail-only
 //! device is shown the Notes and Tasks folders as mail folders whose messages are made of
 //! the notes and tasks (subject, body, categories as the sender, DateReceived the last
-//! change), tasks left out under a mail window shorter than a week; the device cannot
+//! change), tasks left out under a mail window shorter than a week (GetItemEstimate too); the device cannot
 //! add, change, delete or move anything there; a changed or deleted note reaches it as a
 //! Change or Delete of the same ServerId and wakes its Ping; a fetched message has the
 //! same bytes every time.
@@ -150,6 +150,11 @@ fn notes_and_tasks_are_messages_and_tasks_leave_under_a_window_shorter_than_a_we
     }
 
     // FilterType 2 (three days) leaves the tasks out, the notes in; a week (3) keeps both.
+    // GetItemEstimate counts what Sync would bring.
+    let k = b.sync1(&SyncColl::new(&it.tasks, "0").filter(2)).ok_key();
+    let estimated = |filter| estimate(&b, &it.tasks, Some(&k), Some(filter));
+    assert_eq!(estimated(2), ("1".into(), Some(0)));
+    assert_eq!(estimated(3), ("1".into(), Some(1)));
     assert!(as_mail(&b, &it.tasks, PLAIN, 2).1.is_empty());
     assert_eq!(as_mail(&b, &it.notes, PLAIN, 2).1.len(), 1);
     assert_eq!(as_mail(&b, &it.tasks, PLAIN, 3).1.len(), 1);
