@@ -409,8 +409,16 @@ impl Sight {
         }
     }
 
+    /// Whether the device is shown groupware folder `folder` as a mail folder
+    /// (`groupware_folders=all-as-mail`): read-only, what it holds generated messages.
+    pub fn shows_as_mail(&self, folder: &Folder) -> bool {
+        self.settings.groupware_folders == GroupwareFolders::AllAsMail && is_groupware(folder.kind)
+    }
+
     /// What the collection of `folder` carries besides its own items for this device:
-    /// - none of its own groupware items for a groupware folder shown as a mail folder, and
+    /// - its notes or tasks as generated messages for a notes or tasks folder shown as a
+    ///   mail folder, none of its own groupware items for another groupware folder so
+    ///   shown (calendars, contacts), and
     ///   for a notes folder when `notes_as` is `events` or `tasks` (the device gets the
     ///   notes there instead; `tasks-and-notes` keeps them in both);
     /// - `tasks_as_events` on: the calendar it names (`tasks_calendar`, else the default
@@ -427,11 +435,15 @@ impl Sight {
         folder: &Folder,
     ) -> Result<Option<Merged>, StoreError> {
         let kind = Kind::of(folder.kind);
+        if self.shows_as_mail(folder) {
+            // Notes and tasks read as messages; calendars and contacts stay empty.
+            return Ok(Some(match kind {
+                Some(Kind::Notes | Kind::Tasks) => Merged::as_mail(),
+                _ => Merged::withholding_own(),
+            }));
+        }
         let notes_elsewhere = matches!(self.settings.notes_as, NotesAs::Events | NotesAs::Tasks);
-        if (self.settings.groupware_folders == GroupwareFolders::AllAsMail
-            && is_groupware(folder.kind))
-            || (notes_elsewhere && kind == Some(Kind::Notes))
-        {
+        if notes_elsewhere && kind == Some(Kind::Notes) {
             return Ok(Some(Merged::withholding_own()));
         }
         let tasks = match self.settings.tasks_as_events {

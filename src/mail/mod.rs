@@ -5,6 +5,7 @@ pub mod compose;
 pub mod deliver;
 pub mod draft;
 pub mod dsn;
+pub mod gwmail;
 pub mod imip;
 pub mod import;
 pub mod invite;

@@ -476,6 +476,7 @@ pub fn put_groupware(
         record,
         summary,
         created,
+        modified: Some(super::now()),
         modseq: next_modseq(ctx, account, folder)?,
     };
     ctx.tx
@@ -619,6 +620,7 @@ pub(super) fn migrate_groupware_to_records(tx: &redb::WriteTransaction) -> Resul
             record,
             summary: old.summary,
             created: old.created,
+            modified: None,
             modseq: old.modseq,
         };
         table.insert(key, tables::encode(&item).as_slice())?;

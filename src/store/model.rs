@@ -582,6 +582,10 @@ pub struct GroupwareItem {
     pub summary: Summary,
     /// When easd first stored the item (Unix seconds).
     pub created: i64,
+    /// When easd last stored a change of it (Unix seconds); `None` for an item stored
+    /// before easd kept it (its `created` stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<i64>,
     /// The folder modseq of the item's last change.
     pub modseq: u64,
 }

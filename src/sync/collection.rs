@@ -22,15 +22,25 @@ use crate::store::model::{
     CollectionState, FolderId, GroupwareItem, MailItem, Merge, Merged, Source, Summary,
 };
 
+/// The shortest mail window (FilterType, [MS-ASCMD] 2.2.3.71.2) under which tasks shown as
+/// mail are carried: a week.
+const TASKS_AS_MAIL_MIN_DAYS: i64 = 7;
+
 impl Merge {
-    /// Whether an item of a source folder is carried: of the source's class, and, for
-    /// tasks limited to the open ones, not complete.
-    fn admits(self, summary: &Summary) -> bool {
+    /// Whether an item of a source folder is carried under the collection's FilterType
+    /// `filter`: of the source's class, and, for tasks limited to the open ones, not
+    /// complete. As mail, notes always are, and tasks unless the mail window is under a
+    /// week (the guide's "GroupWare mail access": a short mail window is for recent mail,
+    /// which a task list is not).
+    fn admits(self, summary: &Summary, filter: FilterType) -> bool {
         match (self, summary) {
             (Merge::TasksAsEvents { not_completed }, Summary::Task(t)) => {
                 !(not_completed && t.complete)
             }
-            (Merge::NotesAsEvents | Merge::NotesAsTasks, Summary::Note(_)) => true,
+            (Merge::NotesAsEvents | Merge::NotesAsTasks | Merge::AsMail, Summary::Note(_)) => true,
+            (Merge::AsMail, Summary::Task(_)) => filter
+                .window_days()
+                .is_none_or(|d| d >= TASKS_AS_MAIL_MIN_DAYS),
             _ => false,
         }
     }
@@ -51,6 +61,7 @@ impl Merged {
         (!sources.is_empty()).then_some(Merged {
             sources,
             withholds_own: false,
+            own_as: None,
         })
     }
 
@@ -59,6 +70,16 @@ impl Merged {
         Merged {
             sources: Vec::new(),
             withholds_own: true,
+            own_as: None,
+        }
+    }
+
+    /// A notes or tasks folder shown as a mail folder: its own items carried as
+    /// generated messages, never as what they are (see `own_as`).
+    pub fn as_mail() -> Self {
+        Merged {
+            own_as: Some(Merge::AsMail),
+            ..Merged::withholding_own()
         }
     }
 
@@ -74,7 +95,9 @@ impl Merged {
                 .flat_map(|m| m.sources.iter().map(|s| (s.folder, s.what)))
                 .collect()
         };
-        kinds(a) == kinds(b) && Merged::withholds_own(a) == Merged::withholds_own(b)
+        kinds(a) == kinds(b)
+            && Merged::withholds_own(a) == Merged::withholds_own(b)
+            && Merged::own_as(a) == Merged::own_as(b)
     }
 
     /// The conversion of source folder `folder`, when it is one.
@@ -84,6 +107,25 @@ impl Merged {
             .iter()
             .find(|s| s.folder == folder)
             .map(|s| s.what)
+    }
+
+    /// The conversion the collection's own items are carried under, when they are.
+    pub fn own_as(merged: Option<&Merged>) -> Option<Merge> {
+        merged?.own_as
+    }
+
+    /// The conversion item `folder` of collection `collection` is carried under: the
+    /// collection's own when it is the collection's folder, else its source's.
+    pub fn conversion(
+        merged: Option<&Merged>,
+        collection: FolderId,
+        folder: FolderId,
+    ) -> Option<Merge> {
+        if folder == collection {
+            Merged::own_as(merged)
+        } else {
+            Merged::of(merged, folder)
+        }
     }
 
     /// The source folders.
@@ -154,7 +196,7 @@ impl SyncItem {
                 Summary::Task(t) => filter != FilterType::IncompleteTasks || !t.complete,
                 Summary::Contact | Summary::Note(_) => true,
             },
-            SyncItem::Merged(g, what) => what.admits(&g.summary),
+            SyncItem::Merged(g, what) => what.admits(&g.summary, filter),
         }
     }
 }

@@ -53,13 +53,14 @@ pub enum Target {
 }
 
 /// What ServerId `server_id` names in collection `collection`, which carries `merged`.
+/// The collection's own items carried converted (notes as mail) are the read-only kind.
 pub fn target(server_id: &str, collection: FolderId, merged: Option<&Merged>) -> Target {
-    match ItemRef::parse(server_id) {
-        Some(r) if r.folder == collection => Target::Own(r.item),
-        Some(r) => match Merged::of(merged, r.folder) {
-            Some(what) => Target::Merged(r.folder, r.item, what),
-            None => Target::Unknown,
-        },
+    let Some(r) = ItemRef::parse(server_id) else {
+        return Target::Unknown;
+    };
+    match Merged::conversion(merged, collection, r.folder) {
+        Some(what) => Target::Merged(r.folder, r.item, what),
+        None if r.folder == collection => Target::Own(r.item),
         None => Target::Unknown,
     }
 }
@@ -180,8 +181,10 @@ pub fn serve(
             out.soft_deletes.push(id);
         }
     }
-    // The collection's own log, then each merged folder's, each from its position.
-    let sources: Vec<(FolderId, Option<Merge>)> = std::iter::once((collection, None))
+    // The collection's own log (its items converted when it carries them so), then each
+    // merged folder's, each from its position.
+    let own_as = Merged::own_as(state.merged.as_ref());
+    let sources: Vec<(FolderId, Option<Merge>)> = std::iter::once((collection, own_as))
         .chain(
             state
                 .merged
@@ -205,7 +208,10 @@ pub fn serve(
                     break 'scan;
                 }
                 set_position(state, source, e.modseq);
-                if merge.is_none() && own.contains(&(e.item, e.modseq)) {
+                // Source 0 is the collection's own folder, the one the device changes, that
+                // a filter change rescans and whose items leave by SoftDelete.
+                let own_folder = source == 0;
+                if own_folder && own.contains(&(e.item, e.modseq)) {
                     continue;
                 }
                 match e.kind {
@@ -217,14 +223,14 @@ pub fn serve(
                     LogKind::Upsert => {
                         let item = log
                             .item(folder, e.item, merge)?
-                            .filter(|i| !withheld || matches!(i, SyncItem::Mail(_)));
+                            .filter(|i| !withheld || !matches!(i, SyncItem::Groupware(_)));
                         let Some(item) = item else {
                             continue;
                         };
                         let in_window = item.in_window(state.filter, cutoff);
                         let holds = held.0.contains_key(&e.item);
                         match (holds, in_window) {
-                            (true, true) if merge.is_none() && e.modseq <= state.rescan_until => {}
+                            (true, true) if own_folder && e.modseq <= state.rescan_until => {}
                             (true, true) => out.changes.push(item),
                             (false, true) => {
                                 held.0.insert(e.item, item.window_date());
@@ -232,7 +238,7 @@ pub fn serve(
                             }
                             // A merged item its conversion no longer admits (a task now
                             // complete) is gone from the collection, not out of a window.
-                            (true, false) if merge.is_some() => {
+                            (true, false) if !own_folder => {
                                 held.0.remove(&e.item);
                                 out.deletes.push((folder, e.item));
                             }
@@ -291,7 +297,7 @@ pub fn resend_refused(
     deleted: bool,
     out: &mut ServerChanges,
 ) -> Result<(), StoreError> {
-    let what = match Merged::of(state.merged.as_ref(), folder) {
+    let what = match Merged::conversion(state.merged.as_ref(), collection, folder) {
         Some(what) => Some(what),
         None if folder == collection => None,
         None => return Ok(()),
@@ -378,6 +384,7 @@ mod tests {
                         record: crate::store::model::pim::Record::Contact(Box::default()),
                         summary: Summary::Contact,
                         created: 0,
+                        modified: None,
                         modseq: e.modseq,
                     })
                 }))
@@ -520,5 +527,12 @@ mod tests {
         for garbage in ["", "4", "4:x", "4:12:1"] {
             assert_eq!(named(garbage), Target::Unknown, "{garbage}");
         }
+        // A folder whose own items are carried as mail: they are read-only, as merged ones.
+        let as_mail = Merged::as_mail();
+        assert_eq!(
+            target("4:12", FOLDER, Some(&as_mail)),
+            Target::Merged(FOLDER, 12, Merge::AsMail)
+        );
+        assert_eq!(target("7:3", FOLDER, Some(&as_mail)), Target::Unknown);
     }
 }

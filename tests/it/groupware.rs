@@ -26,7 +26,7 @@ pub(crate) const DAY: i64 = 86_400;
 
 /// `easd device settings USER/ID KEY=VALUE…`.
 #[track_caller]
-fn set_device(s: &TestServer, user: &str, id: &str, pairs: &[(&str, &str)]) {
+pub(crate) fn set_device(s: &TestServer, user: &str, id: &str, pairs: &[(&str, &str)]) {
     gov_ok(
         s,
         GovRequest::DeviceSettings {
@@ -137,7 +137,7 @@ pub(crate) fn event(subject: &str, start: i64, end: i64) -> Element {
     ])
 }
 
-fn task(subject: &str, start: Option<i64>, due: Option<i64>, complete: bool) -> Element {
+pub(crate) fn task(subject: &str, start: Option<i64>, due: Option<i64>, complete: bool) -> Element {
     let mut d = vec![t(tk::SUBJECT, subject)];
     if let Some(s) = start {
         d.push(t(tk::START_DATE, &date(s)));

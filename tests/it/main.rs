@@ -26,6 +26,7 @@ mod foundation;
 mod get_attachment;
 mod governance;
 mod groupware;
+mod gwmail;
 mod import;
 mod limits;
 mod lockout;

@@ -397,6 +397,7 @@ mod tests {
             record,
             summary,
             created: 0,
+            modified: None,
             modseq: 1,
         };
         let json = serde_json::to_vec(&item).expect("json");

@@ -12,9 +12,10 @@ pub mod notes;
 pub mod tasks;
 
 use crate::govern::policy::{Policy, Value};
+use crate::mail::gwmail;
 use crate::proto::filter::FilterType;
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::{DeviceSettings, MailItem};
+use crate::store::model::{DeviceSettings, GroupwareItem, MailItem};
 use crate::store::{Store, StoreError};
 use groupware::{Class, Malformed};
 
@@ -475,6 +476,26 @@ pub fn full_data(
     Ok(email::application_data(
         item,
         &raw,
+        body,
+        version,
+        &|part| FileRef::new(ItemRef::new(folder, id), part).to_string(),
+    ))
+}
+
+/// The full ApplicationData of the message generated for a note or task of a folder
+/// shown as a mail folder (`mail::gwmail`), for the account whose address is `owner`;
+/// `None` for an item that has no such message.
+pub fn generated_data(
+    item: &GroupwareItem,
+    owner: &str,
+    body: &BodyOptions,
+    version: ProtocolVersion,
+) -> Option<Element> {
+    let g = gwmail::message(item, owner)?;
+    let (folder, id) = (item.folder, item.id);
+    Some(email::application_data(
+        &g.item,
+        &g.raw,
         body,
         version,
         &|part| FileRef::new(ItemRef::new(folder, id), part).to_string(),

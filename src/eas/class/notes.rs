@@ -64,6 +64,7 @@ mod tests {
             record: Record::Note(Box::new(note.clone())),
             summary: crate::store::model::Summary::Note(s.clone()),
             created: 0,
+            modified: None,
             modseq: 1,
         };
         let e = as_event(&item, &note, &s).render(ProtocolVersion::V14_1);

@@ -115,6 +115,7 @@ mod tests {
             record: Record::Task(Box::new(task.clone())),
             summary: crate::store::model::Summary::Task(summary.clone()),
             created: 0,
+            modified: None,
             modseq: 1,
         };
         let e = as_event(&item, &task, &summary).render(ProtocolVersion::V14_1);

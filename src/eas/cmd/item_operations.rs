@@ -11,7 +11,9 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::budget::Reservation;
 use crate::eas::class::groupware::{self, Class};
-use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data};
+use crate::eas::class::{
+    AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data, generated_data,
+};
 use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
@@ -24,8 +26,8 @@ use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
 use crate::store::model::GroupwareItem;
 use crate::store::model::MailItem;
-use crate::store::model::Merged;
 use crate::store::model::{FolderId, FolderType};
+use crate::store::model::{Merge, Merged};
 use crate::store::ops::Reads;
 use crate::store::{StoreError, WriteCtx};
 use crate::store::{conversations, folders};
@@ -302,6 +304,14 @@ async fn fetch(
             let work = ctx.app.budget.nothing();
             (props, class.name(), work)
         }
+        // Made from the record, as small as the note or task: no blob to read.
+        Some(Fetched::Generated(item)) => {
+            let owner = &ctx.account.email;
+            match generated_data(&item, owner, &body_opts, ctx.req.version) {
+                Some(props) => (props, "Email", ctx.app.budget.nothing()),
+                None => return Ok(answer(Status::NotFound)),
+            }
+        }
         None => return Ok(answer(Status::NotFound)),
     };
     let len = props.content_len();
@@ -318,6 +328,8 @@ async fn fetch(
 /// An item ItemOperations fetches.
 enum Fetched {
     Mail(Box<MailItem>),
+    /// A note or task of a folder shown as mail: its generated message.
+    Generated(GroupwareItem),
     Groupware(GroupwareItem, Class),
 }
 
@@ -352,6 +364,12 @@ async fn fetch_item(
             } else {
                 sight.merged_into(tx, account, &f)?
             };
+            if Merged::own_as(merged.as_ref()) == Some(Merge::AsMail) {
+                return Ok(tx.groupware_item(owner, home, id)?.map(|mut g| {
+                    g.folder = folder;
+                    Fetched::Generated(g)
+                }));
+            }
             let shown_as = Class::of(f.kind).filter(|_| !Merged::withholds_own(merged.as_ref()));
             let Some(class) = shown_as else {
                 return Ok(None);

@@ -171,6 +171,19 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
     if src.folder.id == dst.folder.id {
         return Ok((Status::SameFolder, None));
     }
+    // A groupware folder shown as a mail folder (`all-as-mail`) holds messages made of
+    // notes and tasks, server to device only: nothing moves out of it or into it.
+    // [MS-ASCMD] 2.2.3.177.10 Status 5, "a failure occurred during the MoveItem operation",
+    // as for a move the account has no right to make.
+    if sight.shows_as_mail(&src.folder) || sight.shows_as_mail(&dst.folder) {
+        tracing::info!(
+            "{}: MoveItems from {} to {} refused: a groupware folder shown as mail is read-only",
+            ctx.device.device_id,
+            m.src_folder,
+            m.dst_folder
+        );
+        return Ok((Status::Failed, None));
+    }
     // An item goes only where its kind lives: mail between mail folders, an event between
     // calendars, ... ([MS-ASCMD] 2.2.3.177.9 Status 2, "invalid destination collection").
     let class = Class::of(src.folder.kind);

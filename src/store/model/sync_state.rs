@@ -73,6 +73,10 @@ pub struct Merged {
     /// elsewhere, as events or tasks (`notes_as=events|tasks`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub withholds_own: bool,
+    /// The folder's own groupware items are carried converted instead
+    /// (`groupware_folders=all-as-mail`: notes and tasks as generated messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_as: Option<Merge>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +95,9 @@ pub enum Merge {
     NotesAsEvents,
     /// Notes as tasks in a task folder.
     NotesAsTasks,
+    /// A notes or tasks folder's own items as generated read-only messages, in that folder
+    /// shown as a mail folder (`groupware_folders=all-as-mail`).
+    AsMail,
 }
 
 /// Items the device holds: id → DateReceived (for the filter window's moving edge).

@@ -293,6 +293,7 @@ impl Job {
         notices: &mut Vec<Notice>,
     ) -> Result<Option<u64>, StoreError> {
         let Some(class) = self.class else {
+            tracing::info!("{}: Sync Add refused: not a groupware folder", self.device);
             return Ok(None);
         };
         if let Some(id) = replay.get(client_id) {

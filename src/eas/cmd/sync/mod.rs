@@ -531,7 +531,7 @@ async fn sync_collection(
             let quiet =
                 key_before == SyncKey::Issued(key) && changes.is_empty() && responses.is_empty();
             let e = render(
-                &ctx.app.store,
+                (&ctx.app.store, &ctx.account.email),
                 ctx.req.version,
                 &req.id,
                 key,

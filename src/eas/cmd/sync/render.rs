@@ -2,14 +2,14 @@
 //! of its round. Writes nothing; messages are read from their blobs.
 
 use crate::eas::class::groupware;
-use crate::eas::class::{BodyOptions, email, full_data, notes, tasks};
+use crate::eas::class::{BodyOptions, email, full_data, generated_data, notes, tasks};
 use crate::proto::ids::IssuedSyncKey;
 use crate::proto::ids::ItemRef;
 use crate::proto::status::command_status;
 use crate::proto::version::ProtocolVersion;
-use crate::store::model::Merge;
 use crate::store::model::Summary;
 use crate::store::model::pim::Record;
+use crate::store::model::{GroupwareItem, Merge};
 use crate::store::{Store, StoreError};
 use crate::sync::collection::{ServerChanges, SyncItem};
 use crate::wbxml::{Element, tag::airsync as a};
@@ -78,8 +78,9 @@ pub(super) fn collection_status(id: &str, key: Option<&str>, status: Status) -> 
 /// A collection's answer: its new key, the server's changes (Commands) and the answers
 /// to the client's commands (Responses). Messages are read from their blobs as they are
 /// rendered; nothing is written.
+/// `owner`: the account's address, which the messages made of notes and tasks are from.
 pub(super) fn render(
-    store: &Store,
+    (store, owner): (&Store, &str),
     version: ProtocolVersion,
     collection_id: &str,
     key: IssuedSyncKey,
@@ -103,7 +104,7 @@ pub(super) fn render(
                         a::SERVER_ID,
                         ItemRef::new(item.folder(), item.id()).to_string(),
                     )
-                    .child(item_data(store, item, body, version)?),
+                    .child(item_data((store, owner), item, body, version)?),
             );
         }
         for item in &changes.changes {
@@ -111,7 +112,7 @@ pub(super) fn render(
             // other items are sent whole.
             let data = match item {
                 SyncItem::Mail(m) if !m.flags.draft => email::flags_change(m, version),
-                other => item_data(store, other, body, version)?,
+                other => item_data((store, owner), other, body, version)?,
             };
             cmds.push(
                 Element::new(a::CHANGE)
@@ -185,7 +186,7 @@ pub(super) fn render(
                 } => Element::new(a::FETCH)
                     .text_child(a::SERVER_ID, server_id.clone())
                     .text_child(a::STATUS, Status::Ok.to_string())
-                    .child(item_data(store, item, body, version)?),
+                    .child(item_data((store, owner), item, body, version)?),
             });
         }
         e.push(r);
@@ -196,7 +197,7 @@ pub(super) fn render(
 /// The ApplicationData of an item as the collection carries it: a message read from its
 /// blob; a groupware item's record, for this reader's version; a merged item converted.
 fn item_data(
-    store: &Store,
+    (store, owner): (&Store, &str),
     item: &SyncItem,
     body: &BodyOptions,
     version: ProtocolVersion,
@@ -217,14 +218,23 @@ fn item_data(
                 (Merge::NotesAsTasks, Summary::Note(s), Record::Note(n)) => {
                     Ok(notes::as_task(n, s).render(version))
                 }
-                _ => Err(StoreError::Corrupt {
-                    what: "groupware_items",
-                    detail: format!(
-                        "item {} of folder {} cannot be shown as {what:?}",
-                        g.id, g.folder
-                    ),
-                }),
+                // A note or task shown as mail: its generated message, whole (a changed
+                // item is sent whole, as a draft is).
+                (Merge::AsMail, Summary::Note(_) | Summary::Task(_), _) => {
+                    generated_data(g, owner, body, version).ok_or_else(|| unconvertible(g, what))
+                }
+                _ => Err(unconvertible(g, what)),
             }
         }
+    }
+}
+
+fn unconvertible(g: &GroupwareItem, what: &Merge) -> StoreError {
+    StoreError::Corrupt {
+        what: "groupware_items",
+        detail: format!(
+            "item {} of folder {} cannot be shown as {what:?}",
+            g.id, g.folder
+        ),
     }
 }
