@@ -40,7 +40,8 @@ fn main() -> BoxResult<()> {
     let pages = parse(&fs::read_to_string(TSV)?)?;
     let out = PathBuf::from(env::var("OUT_DIR")?).join("codepages.rs");
     fs::write(out, generate(&pages)?)?;
-    link_text_order()
+    link_text_order()?;
+    discard_unwind_tables()
 }
 
 /// The functions a serving daemon runs, in `image/text-order.txt`, are linked first and
@@ -75,6 +76,33 @@ fn link_text_order() -> BoxResult<()> {
     if let Ok(map) = env::var("EASD_LINK_MAP") {
         println!("cargo:rustc-link-arg-bins=-Wl,-Map={map}");
     }
+    Ok(())
+}
+
+/// The ARM release binaries are linked without unwind tables (`image/no-unwind-tables.ld`):
+/// on aarch64 `.eh_frame` and `.eh_frame_hdr` were 614 KB of 6.86 MB stripped, the
+/// largest cut left under the 6 MiB budget (image/README.md, "Footprint"). They are there
+/// although release panics abort: fat LTO merges std's bitcode, built for unwinding with
+/// debug info, and LLVM then gives every function its call frame information
+/// (`-C force-unwind-tables=no` changes nothing). Nothing unwinds with `panic = "abort"`;
+/// what is lost is `RUST_BACKTRACE=full`'s list of raw addresses at a panic (the stripped
+/// binary has no names to print, so `RUST_BACKTRACE=1` printed no frame already), and a
+/// debugger unwinds a core dump by reading function prologues instead. The panic message
+/// and its source location stay. Only release builds of the binary: tests and benchmarks
+/// unwind. On armv7 the tables are EHABI's `.ARM.exidx`/`.ARM.extab`.
+fn discard_unwind_tables() -> BoxResult<()> {
+    const SCRIPT: &str = "image/no-unwind-tables.ld";
+    println!("cargo:rerun-if-changed={SCRIPT}");
+    let arm = matches!(
+        env::var("CARGO_CFG_TARGET_ARCH")?.as_str(),
+        "aarch64" | "arm"
+    );
+    if !arm || env::var("CARGO_CFG_TARGET_OS")? != "linux" || env::var("PROFILE")? != "release" {
+        return Ok(());
+    }
+    let script = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join(SCRIPT);
+    println!("cargo:rustc-link-arg-bins=-Wl,--no-eh-frame-hdr");
+    println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     Ok(())
 }
 
