@@ -40,7 +40,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -89,8 +89,10 @@ impl Store {
         let db = Arc::new(db);
         migrate(&db)?;
         finish_index_conversion(&db)?;
-        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
-        let writer = writer::Handle::spawn(db.clone())?;
+        let blobs = BlobStore::open_packed(&data_dir.join("blobs"), db.clone())?;
+        let packs = blobs.packs().expect("the store packs small blobs").clone();
+        packs.pack_loose(&data_dir.join("blobs"), None)?;
+        let writer = writer::Handle::spawn(db.clone(), packs)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -265,6 +267,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_5_to_6,
     step_6_to_7,
     step_7_to_8,
+    step_8_to_9,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -340,6 +343,15 @@ fn finish_index_conversion(db: &Database) -> Result<(), StoreError> {
 fn step_7_to_8(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::DIRECTORY)?;
     Ok(())
+}
+
+/// Schema 9 packs small blobs into segment files (`blob::pack`) instead of a file each:
+/// the index tables are created here, and the files are moved after this step, a batch
+/// per durable transaction ([`blob::pack::Packs::pack_loose`]), resuming after a kill.
+fn step_8_to_9(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::PACKED)?;
+    tx.open_table(tables::PACK_MARKS)?;
+    blob::pack::mark_loose_pending(tx)
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {
