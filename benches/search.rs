@@ -32,7 +32,9 @@ use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync, search as s};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use support::{EasClient, HttpClient, KeepAliveClient, proc_status_kib, reset_peak_rss};
+use support::{
+    EasClient, HttpClient, KeepAliveClient, Zipf, proc_status_kib, reset_peak_rss, vocabulary,
+};
 
 const USER: &str = "searcher@example.com";
 const PASSWORD: &str = "bench-password-search";
@@ -92,57 +94,6 @@ const DOMAINS: &[&str] = &[
     "tailspin.example",
     "adatum.example",
 ];
-
-/// A Zipf-like sampler over `n` ranks (weight 1/(rank+1)).
-struct Zipf {
-    cumulative: Vec<f64>,
-}
-
-impl Zipf {
-    fn new(n: usize) -> Self {
-        let mut total = 0.0;
-        let cumulative = (0..n)
-            .map(|r| {
-                total += 1.0 / (r as f64 + 1.0);
-                total
-            })
-            .collect();
-        Self { cumulative }
-    }
-
-    fn sample(&self, rng: &mut StdRng) -> usize {
-        let x = rng.r#gen::<f64>() * self.cumulative.last().copied().unwrap_or(1.0);
-        self.cumulative
-            .partition_point(|c| *c < x)
-            .min(self.cumulative.len() - 1)
-    }
-}
-
-/// 8,000 words: the common ones first, then made-up words of 2–4 syllables.
-fn vocabulary(rng: &mut StdRng) -> Vec<String> {
-    const ONSETS: &[&str] = &[
-        "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br",
-        "st", "tr", "pl", "gr", "ch", "sh",
-    ];
-    const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou", "ea"];
-    let mut words: Vec<String> = COMMON.iter().map(|w| (*w).to_owned()).collect();
-    let mut seen: std::collections::HashSet<String> = words.iter().cloned().collect();
-    while words.len() < 8_000 {
-        let syllables = rng.gen_range(2..=4);
-        let mut w = String::new();
-        for _ in 0..syllables {
-            w.push_str(ONSETS[rng.gen_range(0..ONSETS.len())]);
-            w.push_str(VOWELS[rng.gen_range(0..VOWELS.len())]);
-        }
-        if rng.gen_ratio(1, 3) {
-            w.push_str(["n", "r", "s", "t", "x"][rng.gen_range(0..5)]);
-        }
-        if w != RARE && seen.insert(w.clone()) {
-            words.push(w);
-        }
-    }
-    words
-}
 
 struct Generator {
     rng: StdRng,
@@ -301,7 +252,7 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
         .expect("account");
     let _ = ROOT_FOLDER;
     let mut rng = StdRng::seed_from_u64(20_261_125);
-    let words = vocabulary(&mut rng);
+    let words = vocabulary(&mut rng, COMMON, 8_000, RARE);
     let mut g = Generator {
         zipf: Zipf::new(words.len()),
         senders: Zipf::new(FIRST.len() * LAST.len()),

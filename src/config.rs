@@ -280,6 +280,9 @@ pub struct Limits {
     pub max_response: usize,
     /// The store's page cache in MiB (the OS page cache holds the rest of the file).
     pub store_cache_mib: usize,
+    /// Compress small message bodies as they are stored (deflate, kept only where it saves
+    /// at least a tenth; `store::blob::pack`). Off: new bodies are stored as they came.
+    pub compress_mail: bool,
     /// Once listening, return the heap's free blocks and unmap the code only start-up ran
     /// (`server::resident`). Lowers the resident set; whether that lowers what the board's
     /// cgroup is charged depends on the board (its profile in `board/` says why).
@@ -382,6 +385,7 @@ impl Default for Limits {
             spool_over: 256 * 1024,
             max_response: 32 * 1024 * 1024,
             store_cache_mib: 8,
+            compress_mail: true,
             release_startup_memory: true,
             wbxml_max_depth: 32,
             wbxml_max_elements: 200_000,

@@ -221,6 +221,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 /// [`start`] with the sockets systemd (or a test) handed over.
 pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
+    store.blobs().set_compression(cfg.limits.compress_mail);
     // The settings saved from the admin's page override the file's, listeners included.
     let saved = store.view(|tx| tx.server_settings()).await?;
     let settings = Rc::new(Live::new(cfg, &saved).map_err(|e| {

@@ -112,8 +112,7 @@ impl Store {
         let mut missing = 0;
         for id in &blobs {
             match self.blobs().open_blob(id) {
-                Ok(mut f) => {
-                    let size = f.metadata()?.len();
+                Ok((size, mut f)) => {
                     out.add(&blob_name(id), &mut f, size)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => missing += 1,
@@ -182,6 +181,9 @@ fn copy_database(src: &ReadTransaction, dest: &Path) -> Result<(), StoreError> {
     let db = Database::create(dest).map_err(StoreError::from)?;
     let tx = db.begin_write()?;
     tables::for_each(&mut CopyTables { src, dst: &tx })?;
+    // The archive holds every blob as a file, packed or not: the restored store packs
+    // them again when first opened.
+    super::blob::pack::mark_loose_pending(&tx)?;
     tx.commit()?;
     Ok(())
 }
@@ -198,6 +200,10 @@ impl TableVisitor for CopyTables<'_> {
     ) -> Result<(), StoreError> {
         let from = self.src.open_table(table)?;
         let mut to = self.dst.open_table(table)?;
+        // Where blobs are packed in this data directory, which the archive does not hold.
+        if [tables::PACKED.name(), tables::PACK_MARKS.name()].contains(&table.name()) {
+            return Ok(());
+        }
         for row in from.iter()? {
             let (k, v) = row?;
             to.insert(k.value(), v.value())?;

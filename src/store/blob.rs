@@ -1,13 +1,21 @@
-//! Content-addressed blob files: large values (message bodies, attachments) live on disk,
-//! written and fsynced before the commit that references them, so a crash leaves at worst
-//! an orphan file, never a record pointing at nothing.
+//! Content-addressed blobs: large values (message bodies, attachments) live outside the
+//! database, written and fsynced before the commit that references them, so a crash leaves
+//! at worst an orphan, never a record pointing at nothing. Bodies under
+//! [`pack::PACK_UNDER`] are packed into segment files ([`pack`]); larger ones, and every
+//! blob of a store opened without packing (spool directories, tests), are a file each.
+
+pub mod pack;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
+
+use super::StoreError;
+use pack::{Hash, Packs};
 
 /// SHA-256 of the content, as 64 lower-case hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -29,23 +37,60 @@ impl BlobId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    fn hash(&self) -> Hash {
+        pack::parse_hex(&self.0).expect("a blob id is 64 lower-case hex digits")
+    }
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// Where small blobs go; `None`: every blob is a file.
+    packs: Option<Arc<Packs>>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlobStore({})", self.root.display())
+    }
 }
 
 impl BlobStore {
+    /// A blob directory where every blob is a file of its own.
     pub fn open(root: &Path) -> io::Result<Self> {
         fs::create_dir_all(root.join("tmp"))?;
         Ok(Self {
             root: root.to_owned(),
+            packs: None,
         })
+    }
+
+    /// The store's blob directory: small blobs packed into `root/packs`, indexed in `db`.
+    pub(super) fn open_packed(root: &Path, db: Arc<redb::Database>) -> Result<Self, StoreError> {
+        let mut store = Self::open(root)?;
+        store.packs = Some(Arc::new(Packs::open(&root.join("packs"), db)?));
+        Ok(store)
+    }
+
+    pub(super) fn packs(&self) -> Option<&Arc<Packs>> {
+        self.packs.as_ref()
+    }
+
+    /// Whether new small bodies are compressed where that pays (the default).
+    pub fn set_compression(&self, on: bool) {
+        if let Some(p) = &self.packs {
+            p.set_compression(on);
+        }
+    }
+
+    /// Where `bytes` go: the packs when there are some and it is small.
+    fn packed_for(&self, len: usize) -> Option<&Packs> {
+        self.packs.as_deref().filter(|_| len < pack::PACK_UNDER)
     }
 
     fn path(&self, id: &BlobId) -> PathBuf {
@@ -55,6 +100,10 @@ impl BlobStore {
     /// Writes `bytes` durably and returns their id. Writing the same content twice is free.
     pub fn put(&self, bytes: &[u8]) -> io::Result<BlobId> {
         let id = BlobId::of(bytes);
+        if let Some(packs) = self.packed_for(bytes.len()) {
+            packs.put(id.hash(), bytes).map_err(into_io)?;
+            return Ok(id);
+        }
         let dest = self.path(&id);
         if dest.exists() {
             return Ok(id);
@@ -83,6 +132,7 @@ impl BlobStore {
         BlobBatch {
             store: self,
             written: 0,
+            packed: Vec::new(),
         }
     }
 
@@ -109,12 +159,39 @@ impl BlobStore {
         })
     }
 
-    pub fn open_blob(&self, id: &BlobId) -> io::Result<File> {
-        File::open(self.path(id))
+    /// A blob as a reader and its length (a backup streams it).
+    pub fn open_blob(&self, id: &BlobId) -> io::Result<(u64, Box<dyn Read + Send>)> {
+        if let Some(bytes) = self.read_packed(id)? {
+            return Ok((bytes.len() as u64, Box::new(io::Cursor::new(bytes))));
+        }
+        let f = File::open(self.path(id))?;
+        Ok((f.metadata()?.len(), Box::new(f)))
     }
 
     pub fn read(&self, id: &BlobId) -> io::Result<Vec<u8>> {
-        fs::read(self.path(id))
+        match self.read_packed(id)? {
+            Some(bytes) => Ok(bytes),
+            None => fs::read(self.path(id)),
+        }
+    }
+
+    fn read_packed(&self, id: &BlobId) -> io::Result<Option<Vec<u8>>> {
+        let Some(packs) = &self.packs else {
+            return Ok(None);
+        };
+        let hash = id.hash();
+        match packs.find(&hash).map_err(into_io)? {
+            Some(at) => packs.read(&hash, at).map(Some).map_err(into_io),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A store error where the blob API speaks `io::Error` (its callers' error type).
+fn into_io(e: StoreError) -> io::Error {
+    match e {
+        StoreError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
     }
 }
 
@@ -163,6 +240,10 @@ impl BlobWriter {
     /// stored is kept and the spool discarded.
     pub fn commit(mut self) -> io::Result<BlobId> {
         let id = BlobId(hex(&std::mem::take(&mut self.hasher).finalize()));
+        if let Some(packs) = self.store.packed_for(self.len as usize) {
+            packs.put(id.hash(), &self.map()?).map_err(into_io)?;
+            return Ok(id); // Drop removes the spool file.
+        }
         let dest = self.store.path(&id);
         if dest.exists() {
             return Ok(id); // Drop removes the spool file.
@@ -226,12 +307,23 @@ impl std::ops::Deref for Mapped {
 pub struct BlobBatch<'a> {
     store: &'a BlobStore,
     written: usize,
+    /// Packed records appended, registered once synced.
+    packed: Vec<(Hash, crate::store::model::PackedBody)>,
 }
 
 impl BlobBatch<'_> {
     /// Writes `bytes` (not yet durably) and returns their id.
     pub fn put(&mut self, bytes: &[u8]) -> io::Result<BlobId> {
         let id = BlobId::of(bytes);
+        if let Some(packs) = self.store.packed_for(bytes.len()) {
+            let hash = id.hash();
+            if self.packed.iter().any(|(h, _)| *h == hash) {
+                return Ok(id);
+            }
+            let appended = packs.append_unsynced(hash, bytes).map_err(into_io)?;
+            self.packed.extend(appended);
+            return Ok(id);
+        }
         let dest = self.store.path(&id);
         if dest.exists() {
             return Ok(id);
@@ -252,6 +344,11 @@ impl BlobBatch<'_> {
     /// Makes every blob of the batch durable: one `syncfs` of the blob directory's file
     /// system flushes the files' data and the directory entries of their renames.
     pub fn sync(self) -> io::Result<()> {
+        if let Some(packs) = &self.store.packs
+            && !self.packed.is_empty()
+        {
+            packs.register(self.packed).map_err(into_io)?;
+        }
         if self.written == 0 {
             return Ok(());
         }

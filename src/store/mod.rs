@@ -41,7 +41,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -90,8 +90,10 @@ impl Store {
         let db = Arc::new(db);
         migrate(&db)?;
         finish_index_conversion(&db)?;
-        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
-        let writer = writer::Handle::spawn(db.clone())?;
+        let blobs = BlobStore::open_packed(&data_dir.join("blobs"), db.clone())?;
+        let packs = blobs.packs().expect("the store packs small blobs").clone();
+        packs.pack_loose(&data_dir.join("blobs"), None)?;
+        let writer = writer::Handle::spawn(db.clone(), packs)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -267,6 +269,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_6_to_7,
     step_7_to_8,
     step_8_to_9,
+    step_9_to_10,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -353,6 +356,15 @@ fn step_8_to_9(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::FOREIGN_FOLDERS)?;
     tx.open_table(tables::FOREIGN_IDS)?;
     Ok(())
+}
+
+/// Schema 10 packs small blobs into segment files (`blob::pack`) instead of a file each:
+/// the index tables are created here, and the files are moved after this step, a batch
+/// per durable transaction ([`blob::pack::Packs::pack_loose`]), resuming after a kill.
+fn step_9_to_10(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::PACKED)?;
+    tx.open_table(tables::PACK_MARKS)?;
+    blob::pack::mark_loose_pending(tx)
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;
 
 mod audit;
+mod blob;
 mod directory;
 mod governance;
 mod meeting;
@@ -20,6 +21,7 @@ mod sync_state;
 mod tls;
 
 pub use audit::*;
+pub use blob::*;
 pub use directory::*;
 pub use governance::*;
 pub use meeting::*;

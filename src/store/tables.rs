@@ -213,6 +213,14 @@ pub const FOREIGN_FOLDERS: TableDefinition<(AccountId, FolderId), Json<ForeignFo
 pub const FOREIGN_IDS: TableDefinition<(AccountId, AccountId, FolderId), FolderId> =
     TableDefinition::new("foreign_ids");
 
+/// Packed small blobs (`blob::pack`): SHA-256 of the content → `PackedBody::to_row`
+/// (segment, offset, stored length, flags).
+pub const PACKED: TableDefinition<&[u8], (u32, u64, u32, u8)> =
+    TableDefinition::new("packed_blobs");
+/// Per packed segment: how far its records are in [`PACKED`] (the rest is read back at
+/// open).
+pub const PACK_MARKS: TableDefinition<u32, u64> = TableDefinition::new("pack_marks");
+
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
 pub trait TableVisitor {
@@ -257,6 +265,8 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(PUBLIC_FOLDERS)?;
     v.visit(FOREIGN_FOLDERS)?;
     v.visit(FOREIGN_IDS)?;
+    v.visit(PACKED)?;
+    v.visit(PACK_MARKS)?;
     Ok(())
 }
 

@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 9);
+    assert_eq!(SCHEMA_VERSION, 10);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -1012,4 +1012,94 @@ fn a_version_8_store_gets_the_sharing_tables() {
     assert!(tx.shares().unwrap().is_empty());
     assert!(tx.groups().unwrap().is_empty());
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
+}
+
+/// A schema 9 store (every blob a file, as easd wrote them before packing) converts in
+/// place: interrupted after some batches, and again in the middle of one, then opened
+/// again, it has every body, packed, and no small blob file left.
+#[test]
+fn a_schema_9_store_packs_its_blob_files_resuming_after_a_kill() {
+    use super::blob::pack::{PACK_BATCH, PACK_UNDER};
+    use crate::store::model::{Flags, MessageMeta};
+    let dir = tempfile::tempdir().unwrap();
+    let blob_root = dir.path().join("blobs");
+    let bodies: Vec<Vec<u8>> = (0..PACK_BATCH * 2 + 40)
+        .map(|i| {
+            format!(
+                "Subject: {i}\r\n\r\n{}",
+                "lorem ipsum dolor ".repeat(50 + i % 90)
+            )
+            .into()
+        })
+        .chain(std::iter::once(vec![b'x'; PACK_UNDER + 1]))
+        .collect();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "old@example.com");
+        // Written the way schema 9 did: a file per blob.
+        let loose = BlobStore::open(&blob_root).unwrap();
+        let ids: Vec<BlobId> = bodies.iter().map(|b| loose.put(b).unwrap()).collect();
+        store
+            .write_blocking(move |w| {
+                for id in &ids {
+                    items::insert(
+                        w,
+                        a.id,
+                        1,
+                        id.clone(),
+                        MessageMeta::default(),
+                        Flags::default(),
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        tx.delete_table(tables::PACKED).unwrap();
+        tx.delete_table(tables::PACK_MARKS).unwrap();
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 9);
+    // Killed after one batch committed...
+    {
+        let db = Arc::new(redb::Database::create(dir.path().join("easd.redb")).unwrap());
+        migrate(&db).unwrap();
+        let blobs = BlobStore::open_packed(&blob_root, db.clone()).unwrap();
+        let packs = blobs.packs().unwrap();
+        assert!(!packs.pack_loose(&blob_root, Some(1)).unwrap());
+        // ... and while the next one was being appended, before its commit.
+        let h = super::blob::pack::parse_hex(BlobId::of(&bodies[PACK_BATCH + 7]).as_str());
+        packs
+            .append_unsynced(h.unwrap(), &bodies[PACK_BATCH + 7])
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert!(meta_value(&store, super::blob::pack::LOOSE_PENDING).is_none());
+    let tx = store.sync_snapshot().unwrap();
+    let account = tx.account_by_email("old@example.com").unwrap().unwrap().id;
+    let stored: Vec<BlobId> =
+        tx.0.open_table(tables::ITEMS)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let item: MailItem = r.unwrap().1.value().decode().unwrap();
+                item.blob
+            })
+            .collect();
+    assert_eq!(stored.len(), bodies.len(), "account {account}");
+    for (id, body) in stored.iter().zip(&bodies) {
+        assert_eq!(&store.blobs().read(id).unwrap(), body);
+    }
+    // Only the large blob is still a file.
+    let files: usize = std::fs::read_dir(&blob_root)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().len() == 2)
+        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+        .sum();
+    assert_eq!(files, 1);
 }

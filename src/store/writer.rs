@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use redb::{Database, WriteTransaction};
 use tokio::sync::{broadcast, oneshot};
 
+use super::blob::pack::Packs;
 use super::error::StoreError;
 use super::model::{AccountId, FolderId};
 
@@ -124,13 +125,15 @@ impl<T: 'static> std::future::IntoFuture for Ticket<T> {
 }
 
 impl Handle {
-    pub(super) fn spawn(db: Arc<Database>) -> Result<Self, StoreError> {
+    /// Starts the writer; each commit also indexes the packed blobs made durable before it
+    /// (`blob::pack`), so the commit that references a body carries its index entry.
+    pub(super) fn spawn(db: Arc<Database>, packs: Arc<Packs>) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Pending>();
         let (events, _) = broadcast::channel(1024);
         let publisher = events.clone();
         let thread = std::thread::Builder::new()
             .name("easd-writer".into())
-            .spawn(move || run(&db, &rx, &publisher))?;
+            .spawn(move || run(&db, &packs, &rx, &publisher))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
@@ -169,7 +172,12 @@ impl Handle {
     }
 }
 
-fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<Event>) {
+fn run(
+    db: &Database,
+    packs: &Packs,
+    rx: &mpsc::Receiver<Pending>,
+    events: &broadcast::Sender<Event>,
+) {
     // Relaxed commits since the last durable one.
     let mut relaxed = 0usize;
     loop {
@@ -208,7 +216,7 @@ fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<E
         // If one job of a group fails (or the commit does), each is retried alone so that
         // one bad job cannot fail the others.
         if group.len() > 1
-            && let Ok((outputs, evs)) = run_group(db, &mut group, &mut relaxed)
+            && let Ok((outputs, evs)) = run_group(db, packs, &mut group, &mut relaxed)
         {
             publish(events, evs);
             for (p, out) in group.into_iter().zip(outputs) {
@@ -217,11 +225,12 @@ fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<E
             continue;
         }
         for mut p in group {
-            let result =
-                run_group(db, std::slice::from_mut(&mut p), &mut relaxed).map(|(mut outs, evs)| {
+            let result = run_group(db, packs, std::slice::from_mut(&mut p), &mut relaxed).map(
+                |(mut outs, evs)| {
                     publish(events, evs);
                     outs.pop().expect("one output per job")
-                });
+                },
+            );
             let _ = p.reply.send(result);
         }
     }
@@ -231,6 +240,7 @@ fn run(db: &Database, rx: &mpsc::Receiver<Pending>, events: &broadcast::Sender<E
 /// asks for it, which also makes every earlier relaxed commit durable.
 fn run_group(
     db: &Database,
+    packs: &Packs,
     group: &mut [Pending],
     relaxed: &mut usize,
 ) -> Result<(Vec<Output>, Vec<Event>), StoreError> {
@@ -249,8 +259,10 @@ fn run_group(
         outputs.push((p.job)(&mut ctx)?);
     }
     super::search_index::postings::flush(&tx, &mut ctx.index)?;
+    let staged = packs.stage(&tx)?;
     let evs = std::mem::take(&mut ctx.events);
     tx.commit()?;
+    packs.committed(staged);
     *relaxed = if lax { *relaxed + 1 } else { 0 };
     Ok((outputs, evs))
 }

@@ -287,3 +287,55 @@ pub fn initial_sync(
         connections: conn.connections,
     }
 }
+
+/// A Zipf-like sampler over `n` ranks (weight 1/(rank+1)): word frequencies of natural text.
+pub struct Zipf {
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    pub fn new(n: usize) -> Self {
+        let mut total = 0.0;
+        let cumulative = (0..n)
+            .map(|r| {
+                total += 1.0 / (r as f64 + 1.0);
+                total
+            })
+            .collect();
+        Self { cumulative }
+    }
+
+    pub fn sample(&self, rng: &mut StdRng) -> usize {
+        let x = rng.r#gen::<f64>() * self.cumulative.last().copied().unwrap_or(1.0);
+        self.cumulative
+            .partition_point(|c| *c < x)
+            .min(self.cumulative.len() - 1)
+    }
+}
+
+/// `size` words: `common` first (the most frequent ranks), then made-up words of 2–4
+/// syllables, none equal to `exclude`.
+pub fn vocabulary(rng: &mut StdRng, common: &[&str], size: usize, exclude: &str) -> Vec<String> {
+    const ONSETS: &[&str] = &[
+        "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br",
+        "st", "tr", "pl", "gr", "ch", "sh",
+    ];
+    const VOWELS: &[&str] = &["a", "e", "i", "o", "u", "ai", "ou", "ea"];
+    let mut words: Vec<String> = common.iter().map(|w| (*w).to_owned()).collect();
+    let mut seen: std::collections::HashSet<String> = words.iter().cloned().collect();
+    while words.len() < size {
+        let syllables = rng.gen_range(2..=4);
+        let mut w = String::new();
+        for _ in 0..syllables {
+            w.push_str(ONSETS[rng.gen_range(0..ONSETS.len())]);
+            w.push_str(VOWELS[rng.gen_range(0..VOWELS.len())]);
+        }
+        if rng.gen_ratio(1, 3) {
+            w.push_str(["n", "r", "s", "t", "x"][rng.gen_range(0..5)]);
+        }
+        if w != exclude && seen.insert(w.clone()) {
+            words.push(w);
+        }
+    }
+    words
+}

@@ -1,0 +1,539 @@
+//! Small blobs packed into append-only segment files (`blobs/packs/NNNNNNNN.pack`)
+//! instead of one file each: a 2 KB message no longer costs a 4 KiB block and an inode.
+//!
+//! A segment is a sequence of self-describing records ([`MAGIC`], flags, stored length,
+//! the SHA-256 of the original bytes, the stored bytes, deflated when that saves at least
+//! a tenth). A record is appended and fdatasynced before its id is handed out, as a blob
+//! file is today, so a body is durable before anything references it.
+//!
+//! The index (hash → segment, offset, length, flags) lives in the store (`PACKED`); the
+//! writer adds the entries of durable records to the transaction it commits next
+//! ([`Packs::stage`]), which is the one referencing them, so no extra commit is paid per
+//! body. Until then they are kept in memory. `PACK_MARKS` records, per segment, how far
+//! its records are indexed: at open the records past the mark are read back and indexed
+//! ([`Packs::open`]), and a torn record (a crash mid-append) ends the segment there: it is
+//! truncated, and it was never acknowledged.
+//!
+//! Blobs are never deleted (no record counts their references yet), so segments have no
+//! dead bytes to compact.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use redb::{Database, ReadableTable, WriteTransaction};
+use sha2::{Digest, Sha256};
+
+use super::super::StoreError;
+use super::super::model::PackedBody;
+use super::super::tables::{META, PACK_MARKS, PACKED};
+
+/// Bodies shorter than this are packed; longer ones (attachments) keep a file each, where
+/// a block of slack is small next to the body and reading a range needs no decompression.
+pub const PACK_UNDER: usize = 32 * 1024;
+/// A segment is closed and the next one started past this size.
+const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
+const MAGIC: [u8; 4] = *b"ebp1";
+/// Magic, flags, stored length (u32 LE), SHA-256 of the original bytes.
+const HEADER: usize = 4 + 1 + 4 + 32;
+/// The stored bytes are raw deflate of the original.
+pub const FLAG_DEFLATE: u8 = 1;
+/// META key present while a store converted from schema 9 (or restored from a backup,
+/// which holds blobs as files) may still hold small blobs as files: [`Packs::pack_loose`].
+pub const LOOSE_PENDING: &str = "loose_blobs_pending";
+/// Files moved into segments per durable commit while converting.
+pub const PACK_BATCH: usize = 256;
+
+pub type Hash = [u8; 32];
+
+/// The packed segments of a data directory and the index entries not yet committed.
+pub struct Packs {
+    dir: PathBuf,
+    /// Weak: a blob store handle kept after the store is dropped must not keep the
+    /// database open (the store is reopened right after, by a restart in-process).
+    db: Weak<Database>,
+    compress: AtomicBool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The segment appended to: its number, file and length.
+    active: Option<(u32, File, u64)>,
+    /// Durable records whose index entry is not committed yet.
+    unindexed: HashMap<Hash, PackedBody>,
+    /// Segments appended to since their mark was last staged, with their length.
+    ends: HashMap<u32, u64>,
+}
+
+/// What [`Packs::stage`] put into a transaction, removed from memory once it committed.
+pub struct Staged {
+    entries: Vec<(Hash, PackedBody)>,
+    ends: Vec<(u32, u64)>,
+}
+
+impl Packs {
+    /// Opens the segments under `dir`, indexing the records past each segment's mark and
+    /// truncating a torn tail. Runs before the writer starts.
+    pub fn open(dir: &Path, db: Arc<Database>) -> Result<Self, StoreError> {
+        if !dir.exists() {
+            fs::create_dir_all(dir)?;
+            // Its entry must survive a crash with the segments made in it.
+            if let Some(parent) = dir.parent() {
+                File::open(parent)?.sync_all()?;
+            }
+        }
+        let mut segments: Vec<u32> = fs::read_dir(dir)?
+            .filter_map(|e| segment_number(&e.ok()?.file_name().to_string_lossy()))
+            .collect();
+        segments.sort_unstable();
+        let tx = db.begin_write()?;
+        let mut recovered = 0usize;
+        let mut active = None;
+        {
+            let mut marks = tx.open_table(PACK_MARKS)?;
+            let mut index = tx.open_table(PACKED)?;
+            for &n in &segments {
+                let path = segment_path(dir, n);
+                let file = File::options().read(true).write(true).open(&path)?;
+                let from = marks.get(n)?.map_or(0, |m| m.value());
+                let (found, end) = scan(&file, n, from)?;
+                let len = file.metadata()?.len();
+                if end < len {
+                    tracing::warn!(
+                        segment = %path.display(),
+                        at = end,
+                        dropped = len - end,
+                        "store: torn record at the end of a packed segment (a crash while \
+                         appending, never acknowledged); truncated"
+                    );
+                    file.set_len(end)?;
+                }
+                file.sync_data()?;
+                for (hash, body) in &found {
+                    index.insert(hash.as_slice(), body.to_row())?;
+                }
+                recovered += found.len();
+                marks.insert(n, end)?;
+                active = Some((n, file, end));
+            }
+        }
+        tx.commit()?;
+        if recovered > 0 {
+            tracing::info!(recovered, "store: packed bodies indexed from segment tails");
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            db: Arc::downgrade(&db),
+            compress: AtomicBool::new(true),
+            state: Mutex::new(State {
+                active,
+                ..State::default()
+            }),
+        })
+    }
+
+    /// Whether new bodies are deflated where that saves at least a tenth (the default).
+    pub fn set_compression(&self, on: bool) {
+        self.compress.store(on, Ordering::Relaxed);
+    }
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.db.upgrade().ok_or(StoreError::WriterGone)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding it leaves at worst an unregistered record: garbage.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where a packed body is, committed or not.
+    pub fn find(&self, hash: &Hash) -> Result<Option<PackedBody>, StoreError> {
+        if let Some(b) = self.lock().unindexed.get(hash) {
+            return Ok(Some(*b));
+        }
+        self.indexed(hash)
+    }
+
+    fn indexed(&self, hash: &Hash) -> Result<Option<PackedBody>, StoreError> {
+        let tx = self.db()?.begin_read()?;
+        let table = tx.open_table(PACKED)?;
+        Ok(table
+            .get(hash.as_slice())?
+            .map(|v| PackedBody::from_row(v.value())))
+    }
+
+    /// Appends `bytes` durably (one fdatasync) unless already packed; returns its hash.
+    pub fn put(&self, hash: Hash, bytes: &[u8]) -> Result<(), StoreError> {
+        let record = self.record(&hash, bytes);
+        let mut state = self.lock();
+        if state.unindexed.contains_key(&hash) || self.indexed(&hash)?.is_some() {
+            return Ok(());
+        }
+        // Held across the fdatasync: a record is registered only once durable, and the
+        // segment's length (the mark the writer stages) never passes a record that is
+        // neither registered nor garbage of an unsynced batch.
+        let (segment, offset) = self.append(&mut state, &record)?;
+        let file = &state
+            .active
+            .as_ref()
+            .expect("appended to the active segment")
+            .1;
+        file.sync_data()?;
+        state
+            .unindexed
+            .insert(hash, located(segment, offset, &record));
+        Ok(())
+    }
+
+    /// Appends `bytes` without an fsync (a batch, made durable by [`Packs::register`]).
+    pub fn append_unsynced(
+        &self,
+        hash: Hash,
+        bytes: &[u8],
+    ) -> Result<Option<(Hash, PackedBody)>, StoreError> {
+        let record = self.record(&hash, bytes);
+        let mut state = self.lock();
+        if state.unindexed.contains_key(&hash) || self.indexed(&hash)?.is_some() {
+            return Ok(None);
+        }
+        let (segment, offset) = self.append(&mut state, &record)?;
+        Ok(Some((hash, located(segment, offset, &record))))
+    }
+
+    /// Makes the records of a batch durable (every segment they are in) and registers them.
+    pub fn register(&self, records: Vec<(Hash, PackedBody)>) -> Result<(), StoreError> {
+        let mut segments: Vec<u32> = records.iter().map(|(_, b)| b.segment).collect();
+        segments.sort_unstable();
+        segments.dedup();
+        for n in segments {
+            File::open(segment_path(&self.dir, n))?.sync_data()?;
+        }
+        self.lock().unindexed.extend(records);
+        Ok(())
+    }
+
+    /// The record of `bytes`: header and the stored (maybe deflated) bytes.
+    fn record(&self, hash: &Hash, bytes: &[u8]) -> Vec<u8> {
+        let deflated = self
+            .compress
+            .load(Ordering::Relaxed)
+            .then(|| deflated(bytes))
+            .flatten();
+        let (flags, stored) = match &deflated {
+            Some(d) => (FLAG_DEFLATE, d.as_slice()),
+            None => (0, bytes),
+        };
+        let mut r = Vec::with_capacity(HEADER + stored.len());
+        r.extend_from_slice(&MAGIC);
+        r.push(flags);
+        r.extend_from_slice(&(stored.len() as u32).to_le_bytes());
+        r.extend_from_slice(hash);
+        r.extend_from_slice(stored);
+        r
+    }
+
+    /// Writes `record` at the end of the active segment (starting a new one when it is
+    /// full); returns the segment and the record's offset.
+    fn append(&self, state: &mut State, record: &[u8]) -> Result<(u32, u64), StoreError> {
+        let full = state
+            .active
+            .as_ref()
+            .is_none_or(|(_, _, len)| *len > 0 && len + record.len() as u64 > SEGMENT_MAX);
+        if full {
+            let next = state.active.as_ref().map_or(1, |(n, _, _)| n + 1);
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(segment_path(&self.dir, next))?;
+            // The new file's directory entry must survive a crash with its records.
+            File::open(&self.dir)?.sync_all()?;
+            state.active = Some((next, file, 0));
+        }
+        let (n, file, len) = state.active.as_mut().expect("an active segment");
+        let offset = *len;
+        if let Err(e) = file.write_all_at(record, offset) {
+            // A partial record stays past the length: the next append overwrites it.
+            return Err(e.into());
+        }
+        *len += record.len() as u64;
+        state.ends.insert(*n, *len);
+        Ok((*n, offset))
+    }
+
+    /// Reads a packed body back (checked against its hash).
+    pub fn read(&self, hash: &Hash, at: PackedBody) -> Result<Vec<u8>, StoreError> {
+        let file = File::open(segment_path(&self.dir, at.segment))?;
+        let mut record = vec![0; HEADER + at.stored_len as usize];
+        file.read_exact_at(&mut record, at.offset)?;
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: "packed blob",
+            detail: format!("segment {} offset {}: {detail}", at.segment, at.offset),
+        };
+        match parse(&record) {
+            Some((h, flags, stored)) if h == *hash && stored.len() == record.len() - HEADER => {
+                let bytes = original(flags, stored).ok_or_else(|| corrupt("bad deflate".into()))?;
+                if Sha256::digest(&bytes).as_slice() != hash {
+                    return Err(corrupt("content does not match its hash".into()));
+                }
+                Ok(bytes)
+            }
+            _ => Err(corrupt("no record of this blob".into())),
+        }
+    }
+
+    /// Puts the entries registered so far and the segments' marks into `tx` (the writer's
+    /// next commit); [`Packs::committed`] drops them from memory once it committed.
+    pub fn stage(&self, tx: &WriteTransaction) -> Result<Staged, StoreError> {
+        let state = self.lock();
+        if state.unindexed.is_empty() && state.ends.is_empty() {
+            return Ok(Staged {
+                entries: Vec::new(),
+                ends: Vec::new(),
+            });
+        }
+        let mut index = tx.open_table(PACKED)?;
+        for (hash, body) in &state.unindexed {
+            index.insert(hash.as_slice(), body.to_row())?;
+        }
+        let mut marks = tx.open_table(PACK_MARKS)?;
+        for (&n, &end) in &state.ends {
+            marks.insert(n, end)?;
+        }
+        Ok(Staged {
+            entries: state.unindexed.iter().map(|(h, b)| (*h, *b)).collect(),
+            ends: state.ends.iter().map(|(n, e)| (*n, *e)).collect(),
+        })
+    }
+
+    /// The staged entries are committed: readers find them in the table now.
+    pub fn committed(&self, staged: Staged) {
+        if staged.entries.is_empty() && staged.ends.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for (hash, body) in staged.entries {
+            if state.unindexed.get(&hash) == Some(&body) {
+                state.unindexed.remove(&hash);
+            }
+        }
+        for (n, end) in staged.ends {
+            if state.ends.get(&n) == Some(&end) {
+                state.ends.remove(&n);
+            }
+        }
+    }
+
+    /// Moves the small blob files under `loose_root` (`blobs/xx/yyyy…`) into segments,
+    /// [`PACK_BATCH`] per durable commit, each batch's files removed only after its commit:
+    /// a kill at any point loses nothing, and the next open resumes (a file already packed
+    /// is just removed). Stops after `max_batches` batches if given (tests); returns
+    /// whether it finished. Runs before the writer starts.
+    pub fn pack_loose(
+        &self,
+        loose_root: &Path,
+        max_batches: Option<usize>,
+    ) -> Result<bool, StoreError> {
+        let db = self.db()?;
+        if !loose_pending(&db)? {
+            return Ok(true);
+        }
+        let mut files = Vec::new();
+        for dir in fs::read_dir(loose_root)? {
+            let dir = dir?;
+            let name = dir.file_name().to_string_lossy().into_owned();
+            if name.len() != 2 || !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(dir.path())? {
+                let f = f?;
+                let id = format!("{name}{}", f.file_name().to_string_lossy());
+                if let Some(hash) = parse_hex(&id)
+                    && f.metadata()?.len() < PACK_UNDER as u64
+                {
+                    files.push((hash, f.path()));
+                }
+            }
+        }
+        let total = files.len();
+        for (done, batch) in files.chunks(PACK_BATCH).enumerate() {
+            if max_batches.is_some_and(|m| done >= m) {
+                return Ok(false);
+            }
+            self.pack_batch(batch)?;
+            if done % 40 == 39 {
+                tracing::info!(
+                    packed = (done + 1) * PACK_BATCH,
+                    total,
+                    "store: packing blob files"
+                );
+            }
+        }
+        let tx = db.begin_write()?;
+        tx.open_table(META)?.remove(LOOSE_PENDING)?;
+        tx.commit()?;
+        if total > 0 {
+            tracing::info!(
+                files = total,
+                "store: small blob files packed into segments"
+            );
+        }
+        Ok(true)
+    }
+
+    fn pack_batch(&self, batch: &[(Hash, PathBuf)]) -> Result<(), StoreError> {
+        let mut records = Vec::with_capacity(batch.len());
+        for (hash, path) in batch {
+            let bytes = fs::read(path)?;
+            if Sha256::digest(&bytes).as_slice() != hash {
+                tracing::warn!(
+                    file = %path.display(),
+                    "store: blob file does not match its name; left as it is"
+                );
+                continue;
+            }
+            records.extend(self.append_unsynced(*hash, &bytes)?);
+        }
+        self.register(records)?;
+        let tx = self.db()?.begin_write()?;
+        let staged = self.stage(&tx)?;
+        tx.commit()?;
+        self.committed(staged);
+        let mut dirs: Vec<&Path> = Vec::new();
+        for (hash, path) in batch {
+            // Packed now (this batch or before): the file is a second copy.
+            if self.indexed(hash)?.is_some() {
+                fs::remove_file(path)?;
+                dirs.extend(path.parent());
+            }
+        }
+        dirs.dedup();
+        for d in dirs {
+            File::open(d)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a converted or restored store may still hold small blobs as files.
+fn loose_pending(db: &Database) -> Result<bool, StoreError> {
+    let tx = db.begin_read()?;
+    Ok(tx.open_table(META)?.get(LOOSE_PENDING)?.is_some())
+}
+
+/// Marks a store as holding small blobs as files (the schema 10 conversion, a restore).
+pub fn mark_loose_pending(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(META)?
+        .insert(LOOSE_PENDING, [1u8].as_slice())?;
+    Ok(())
+}
+
+fn located(segment: u32, offset: u64, record: &[u8]) -> PackedBody {
+    PackedBody {
+        segment,
+        offset,
+        stored_len: (record.len() - HEADER) as u32,
+        deflated: record[4] & FLAG_DEFLATE != 0,
+    }
+}
+
+/// A record's hash, flags and stored bytes; `None` if `bytes` does not start with a whole
+/// record header.
+fn parse(bytes: &[u8]) -> Option<(Hash, u8, &[u8])> {
+    let header = bytes.get(..HEADER)?;
+    if header[..4] != MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes(header[5..9].try_into().ok()?) as usize;
+    let hash: Hash = header[9..HEADER].try_into().ok()?;
+    let stored = bytes.get(HEADER..HEADER + len)?;
+    Some((hash, header[4], stored))
+}
+
+/// `bytes` deflated (raw deflate, the fastest level: on natural text it saves nearly as
+/// much as the slower ones), if that saves at least a tenth.
+pub fn deflated(bytes: &[u8]) -> Option<Vec<u8>> {
+    Some(miniz_oxide::deflate::compress_to_vec(bytes, 1))
+        .filter(|d| d.len() * 10 <= bytes.len() * 9)
+}
+
+/// The original bytes of a record's stored bytes.
+pub fn original(flags: u8, stored: &[u8]) -> Option<Vec<u8>> {
+    if flags & FLAG_DEFLATE == 0 {
+        return Some(stored.to_vec());
+    }
+    miniz_oxide::inflate::decompress_to_vec_with_limit(stored, PACK_UNDER).ok()
+}
+
+/// The whole, intact records of `file` from `from` on, and where they end (the first torn
+/// or garbled record, or the end of the file).
+fn scan(
+    file: &File,
+    segment: u32,
+    from: u64,
+) -> Result<(Vec<(Hash, PackedBody)>, u64), StoreError> {
+    let len = file.metadata()?.len();
+    let mut found = Vec::new();
+    let mut at = from.min(len);
+    let mut header = [0u8; HEADER];
+    while at + HEADER as u64 <= len {
+        file.read_exact_at(&mut header, at)?;
+        let stored_len = u32::from_le_bytes(header[5..9].try_into().expect("4 bytes")) as u64;
+        if header[..4] != MAGIC || at + HEADER as u64 + stored_len > len {
+            break;
+        }
+        let mut record = vec![0; HEADER + stored_len as usize];
+        file.read_exact_at(&mut record, at)?;
+        let Some((hash, flags, stored)) = parse(&record) else {
+            break;
+        };
+        match original(flags, stored) {
+            Some(bytes) if Sha256::digest(&bytes).as_slice() == hash => {}
+            _ => break,
+        }
+        found.push((
+            hash,
+            PackedBody {
+                segment,
+                offset: at,
+                stored_len: stored_len as u32,
+                deflated: flags & FLAG_DEFLATE != 0,
+            },
+        ));
+        at += record.len() as u64;
+    }
+    Ok((found, at))
+}
+
+fn segment_path(dir: &Path, n: u32) -> PathBuf {
+    dir.join(format!("{n:08}.pack"))
+}
+
+fn segment_number(name: &str) -> Option<u32> {
+    let n = name.strip_suffix(".pack")?;
+    (n.len() == 8).then(|| n.parse().ok()).flatten()
+}
+
+/// The hash a 64-digit lower-case hex blob id names.
+pub fn parse_hex(id: &str) -> Option<Hash> {
+    if id.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in id.as_bytes().chunks(2).enumerate() {
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests;
