@@ -35,7 +35,7 @@ use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
 pub use blob::{BlobId, BlobStore};
 pub use error::StoreError;
-pub use writer::{Durability, Event, WriteCtx};
+pub use writer::{Durability, Event, THREAD_NAME as WRITER_THREAD, WriteCtx, WriterStats};
 
 use model::AuditEntry;
 
@@ -243,6 +243,11 @@ impl Store {
         Self::settle(submitted)
             .await
             .map_err(error::Refused::unwrap::<E>)
+    }
+
+    /// Where the writer's time went since the store was opened.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
     }
 
     /// Change events published after each durable commit.
