@@ -40,7 +40,7 @@ pub use writer::{Durability, Event, THREAD_NAME as WRITER_THREAD, WriteCtx, Writ
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -270,6 +270,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_5_to_6,
     step_6_to_7,
     step_7_to_8,
+    step_8_to_9,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -344,6 +345,14 @@ fn finish_index_conversion(db: &Database) -> Result<(), StoreError> {
 /// with their address and display name only.
 fn step_7_to_8(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::DIRECTORY)?;
+    Ok(())
+}
+
+/// Schema 9 queues a delivery's search postings as one row per message (the pending
+/// table) and merges them into the blocks in bulk (`search_index::postings`); an older
+/// store has its postings all in the blocks and none queued.
+fn step_8_to_9(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::PENDING)?;
     Ok(())
 }
 
