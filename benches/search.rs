@@ -1,18 +1,22 @@
-//! Mailbox Search on a large mailbox: seeds 50,000 realistic messages (a Zipf-distributed
+//! Mailbox Search on a large mailbox: delivers 20,000 realistic messages (a Zipf-distributed
 //! vocabulary of 8,000 words, 500 senders, 40–700-word bodies, a tenth in a subfolder of
-//! the Inbox) straight into the store (items::insert, as delivery does, with blobs made
-//! durable per batch), then starts the real `easd serve` on that data directory and times
-//! Search requests over a kept-alive TLS connection.
+//! the Inbox) into the store over four concurrent sessions as LMTP delivery does (each
+//! message a durable blob, then `items::insert` in a store write of its own, which the
+//! writer groups with whatever else is queued), then starts the real `easd serve` on that
+//! data directory and times Search requests over a kept-alive TLS connection.
 //!
-//! Prints the seed time (MIME parsing, blobs, commits with the index kept up to date), the
-//! index size on disk, Search latency p50/p99 for several queries (common word, rare word,
-//! sender, two words, a prefix, a folder with DeepTraversal, a date range), and the server's
-//! RSS growth during the searches; the store-commit time per message at the start and at
-//! the end of the seeding, and the bytes written to disk per delivered byte
-//! (`/proc/self/io`). Targets: p99 < 100 ms per query, RSS growth < 16 MiB, index <= 30%
-//! of the mail, rate at the end >= 90% of the start, write amplification <= 3x.
+//! Prints the delivery rate over the first and the last tenth of the messages, where a
+//! delivery's time goes (parsing, blob, store write; inside the writer: items, index
+//! postings, commit and fsync), the bytes written to disk per delivered byte
+//! (`/proc/self/task/*/io`: the writer thread's are the database's, the others' the
+//! blobs'), the index size on disk, Search latency p50/p99 for several queries (common
+//! word, rare word, sender, two words, a prefix, a folder with DeepTraversal, a date
+//! range), and the server's RSS growth during the searches. Targets: p99 < 100 ms per
+//! query, RSS growth < 16 MiB, index <= 30% of the mail, rate at the end >= 90% of the
+//! start, write amplification <= 3x.
 //!
-//! `SEARCH_BENCH_MESSAGES` overrides the 50,000 messages, `SEARCH_BENCH_ROUNDS` the 60
+//! `SEARCH_BENCH_MESSAGES` overrides the 20,000 messages (100,000 for the long run),
+//! `SEARCH_BENCH_ROUNDS` the 60
 //! requests per query. Loopback only; every loop is bounded in count and time, and the
 //! server is stopped at the end (also on panic).
 
@@ -23,11 +27,12 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use easd::store::model::Flags;
 use easd::store::model::{FolderType, ROOT_FOLDER};
-use easd::store::{Store, folders, items, ops, search_index};
+use easd::store::{Store, WriterStats, folders, items, ops, search_index};
 use easd::wbxml::Element;
 use easd::wbxml::tag::{airsync, search as s};
 use rand::rngs::StdRng;
@@ -39,7 +44,6 @@ use support::{
 const USER: &str = "searcher@example.com";
 const PASSWORD: &str = "bench-password-search";
 const INBOX: u64 = 1;
-const BATCH: usize = 500;
 const TARGET_P99: Duration = Duration::from_millis(100);
 const TARGET_GROWTH_KIB: u64 = 16 * 1024;
 /// The whole run is aborted (server killed) after this long.
@@ -207,37 +211,89 @@ fn rfc5322(t: i64) -> String {
 struct Seeded {
     messages: usize,
     raw_bytes: usize,
-    generate: Duration,
-    store: Duration,
     wall: Duration,
     /// (first, last) DateReceived.
     span: (i64, i64),
-    /// Store-commit seconds per message (index included) over the first and the last
-    /// [`RATE_WINDOW`] messages: flat when indexing cost does not grow with the mailbox.
-    per_message_start: f64,
-    per_message_end: f64,
-    /// Bytes the process had written to disk (`/proc/self/io` write_bytes: blobs, the
-    /// database file) during the deliveries.
-    written: u64,
+    /// Messages per second over the first and the last [`window`] deliveries: flat when
+    /// a delivery's cost does not grow with the mailbox.
+    rate_start: f64,
+    rate_end: f64,
+    /// Seconds the sessions spent, summed: generating and parsing, writing the blobs
+    /// durably, waiting for the store's commit.
+    parse: Duration,
+    blobs: Duration,
+    commits: Duration,
+    /// The store writer's own time, over the first and the last window.
+    writer_start: WriterStats,
+    writer_end: WriterStats,
+    /// Bytes written to disk during the deliveries (`/proc/self/task/*/io` write_bytes):
+    /// by the store's writer thread (the database file) and by the rest (blob files).
+    written_db: u64,
+    written_blobs: u64,
 }
 
-/// Messages over which the start and end indexing rates are taken.
-const RATE_WINDOW: usize = 2_000;
+/// Concurrent delivery sessions, as an MTA's LMTP connections.
+const SESSIONS: usize = 4;
 
-/// This process's bytes written to the storage layer so far (`write_bytes` of
-/// `/proc/self/io`: what reached the page cache for a file, counted once).
-fn written_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("write_bytes:"))
-                .and_then(|v| v.trim().parse().ok())
+/// Deliveries over which the start and end rates are taken: a tenth of the run.
+fn window(total: usize) -> usize {
+    (total / 10).max(1)
+}
+
+/// Bytes written to disk by this process so far (`write_bytes`: what reached the page
+/// cache for a file, counted once), as (by the store's writer thread, by the others).
+fn written_bytes() -> (u64, u64) {
+    let read = |path: &Path| -> u64 {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("write_bytes:"))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let all = read(Path::new("/proc/self/io"));
+    let writer = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.trim_end() == easd::store::WRITER_THREAD)
         })
-        .unwrap_or(0)
+        .map_or(0, |t| read(&t.path().join("io")));
+    (writer, all.saturating_sub(writer))
 }
 
-/// Creates the account and seeds `total` messages into its Inbox and a subfolder.
+/// `b - a`, phase by phase.
+fn stats_between(a: &WriterStats, b: &WriterStats) -> WriterStats {
+    WriterStats {
+        commits: b.commits - a.commits,
+        jobs: b.jobs - a.jobs,
+        jobs_time: b.jobs_time - a.jobs_time,
+        index_time: b.index_time - a.index_time,
+        commit_time: b.commit_time - a.commit_time,
+    }
+}
+
+/// What the sessions share: the message generator and what was measured.
+struct Shared {
+    next: usize,
+    generator: Generator,
+    raw_bytes: usize,
+    /// When each delivery was acknowledged (its commit durable), in order.
+    done: Vec<Instant>,
+    /// The writer's figures when the first window ended and the last one started.
+    marks: [Option<WriterStats>; 2],
+    parse: Duration,
+    blobs: Duration,
+    commits: Duration,
+}
+
+/// Creates the account and delivers `total` messages into its Inbox and a subfolder over
+/// [`SESSIONS`] concurrent sessions, each message its own durable blob and store write,
+/// as LMTP delivery does.
 fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
     let store = Store::open(data).expect("open store");
     let hash = easd::auth::password::hash(PASSWORD, &easd::config::AuthConfig::default())
@@ -253,80 +309,108 @@ fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
     let _ = ROOT_FOLDER;
     let mut rng = StdRng::seed_from_u64(20_261_125);
     let words = vocabulary(&mut rng, COMMON, 8_000, RARE);
-    let mut g = Generator {
-        zipf: Zipf::new(words.len()),
-        senders: Zipf::new(FIRST.len() * LAST.len()),
-        words,
-        rng,
-    };
+    let shared = Mutex::new(Shared {
+        next: 0,
+        generator: Generator {
+            zipf: Zipf::new(words.len()),
+            senders: Zipf::new(FIRST.len() * LAST.len()),
+            words,
+            rng,
+        },
+        raw_bytes: 0,
+        done: Vec::with_capacity(total),
+        marks: [None, None],
+        parse: Duration::ZERO,
+        blobs: Duration::ZERO,
+        commits: Duration::ZERO,
+    });
     // One message every 10 minutes, the newest now.
     let now = easd::store::now();
     let first = now - total as i64 * 600;
-    let (mut generate, mut commit) = (Duration::ZERO, Duration::ZERO);
-    let mut raw_bytes = 0;
-    // (messages, commit time) per batch, for the start and end rates.
-    let mut batches: Vec<(usize, Duration)> = Vec::new();
+    let w = window(total);
     let written_before = written_bytes();
     let start = Instant::now();
-    let mut done = 0;
-    while done < total && Instant::now() < deadline {
-        let t = Instant::now();
-        let n = BATCH.min(total - done);
-        let mut batch = Vec::with_capacity(n);
-        let mut blobs = store.blobs().batch();
-        for i in done..done + n {
-            let received = first + i as i64 * 600;
-            let raw = g.message(i, &rfc5322(received));
-            raw_bytes += raw.len();
-            let meta = easd::mail::mime::parse(&raw, received);
-            let blob = blobs.put(&raw).expect("blob");
-            let folder = if i % 10 == 3 { sub } else { INBOX };
-            batch.push((folder, blob, meta));
-        }
-        blobs.sync().expect("blob sync");
-        generate += t.elapsed();
-        let t = Instant::now();
-        store
-            .write_blocking(move |w| {
-                for (folder, blob, meta) in &batch {
-                    items::insert(
-                        w,
-                        account,
-                        *folder,
-                        blob.clone(),
-                        meta.clone(),
-                        Flags::default(),
-                    )?;
+    std::thread::scope(|scope| {
+        for _ in 0..SESSIONS {
+            scope.spawn(|| {
+                loop {
+                    let t = Instant::now();
+                    let (i, raw) = {
+                        let mut s = shared.lock().expect("bench lock");
+                        if s.next >= total || Instant::now() > deadline {
+                            return;
+                        }
+                        let i = s.next;
+                        s.next += 1;
+                        let raw = s.generator.message(i, &rfc5322(first + i as i64 * 600));
+                        s.raw_bytes += raw.len();
+                        (i, raw)
+                    };
+                    let received = first + i as i64 * 600;
+                    let meta = easd::mail::mime::parse(&raw, received);
+                    let parsed = Instant::now();
+                    let blob = store.blobs().put(&raw).expect("blob");
+                    let stored = Instant::now();
+                    let folder = if i % 10 == 3 { sub } else { INBOX };
+                    store
+                        .write_blocking(move |w| {
+                            items::insert(
+                                w,
+                                account,
+                                folder,
+                                blob.clone(),
+                                meta.clone(),
+                                Flags::default(),
+                            )
+                        })
+                        .expect("deliver");
+                    let mut s = shared.lock().expect("bench lock");
+                    s.parse += parsed - t;
+                    s.blobs += stored - parsed;
+                    s.commits += stored.elapsed();
+                    s.done.push(Instant::now());
+                    let n = s.done.len();
+                    if n == w {
+                        s.marks[0] = Some(store.writer_stats());
+                    }
+                    if n == total.saturating_sub(w) {
+                        s.marks[1] = Some(store.writer_stats());
+                    }
                 }
-                Ok(())
-            })
-            .expect("insert batch");
-        commit += t.elapsed();
-        batches.push((n, t.elapsed()));
-        done += n;
-    }
-    let written = written_bytes().saturating_sub(written_before);
-    let per_message = |window: &mut dyn Iterator<Item = &(usize, Duration)>| {
-        let (mut n, mut t) = (0, Duration::ZERO);
-        for (m, d) in window {
-            (n, t) = (n + m, t + *d);
-            if n >= RATE_WINDOW {
-                break;
-            }
+            });
         }
-        t.as_secs_f64() / n.max(1) as f64
+    });
+    let (db_after, blobs_after) = written_bytes();
+    let wall = start.elapsed();
+    let end_stats = store.writer_stats();
+    let s = shared.into_inner().expect("bench lock");
+    let done = s.done.len();
+    let rate =
+        |from: Instant, to: Instant, n: usize| n as f64 / (to - from).as_secs_f64().max(1e-9);
+    let (rate_start, rate_end) = match (s.done.get(w - 1), s.done.len().checked_sub(w + 1)) {
+        (Some(&end_first), Some(before_last)) => (
+            rate(start, end_first, w),
+            rate(s.done[before_last], s.done[done - 1], w),
+        ),
+        _ => (0.0, 0.0),
     };
+    let zero = WriterStats::default();
+    let [mark_start, mark_end] = s.marks;
     (
         Seeded {
             messages: done,
-            raw_bytes,
-            generate,
-            store: commit,
-            wall: start.elapsed(),
+            raw_bytes: s.raw_bytes,
+            wall,
             span: (first, first + done as i64 * 600),
-            per_message_start: per_message(&mut batches.iter()),
-            per_message_end: per_message(&mut batches.iter().rev()),
-            written,
+            rate_start,
+            rate_end,
+            parse: s.parse,
+            blobs: s.blobs,
+            commits: s.commits,
+            writer_start: stats_between(&zero, &mark_start.unwrap_or_default()),
+            writer_end: stats_between(&mark_end.unwrap_or_default(), &end_stats),
+            written_db: db_after.saturating_sub(written_before.0),
+            written_blobs: blobs_after.saturating_sub(written_before.1),
         },
         sub,
     )
@@ -524,7 +608,7 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let total = env("SEARCH_BENCH_MESSAGES", 50_000);
+    let total = env("SEARCH_BENCH_MESSAGES", 20_000);
     let rounds = env("SEARCH_BENCH_ROUNDS", 60).max(1);
     let run_deadline = Instant::now() + RUN_LIMIT;
     std::thread::spawn(|| {
@@ -541,18 +625,35 @@ fn main() {
 
     // ---- seed ----------------------------------------------------------------------------
     let (seeded, sub) = seed(&data, total, run_deadline);
+    let per = |d: Duration| d.as_secs_f64() * 1e3 / seeded.messages.max(1) as f64;
     println!(
-        "seeded {} messages ({:.1} MiB, avg {:.1} KB; Inbox and a subfolder) in {:.1} s: \
-         generate + parse + blobs {:.1} s, store commits with the index {:.1} s \
-         ({:.0} messages/s into the store)",
+        "delivered {} messages ({:.1} MiB, avg {:.1} KB; Inbox and a subfolder) over {SESSIONS} \
+         sessions in {:.1} s ({:.0} messages/s); per message, summed over the sessions: \
+         generate + parse {:.3} ms, blob written durably {:.3} ms, store write awaited {:.3} ms",
         seeded.messages,
         seeded.raw_bytes as f64 / 1048576.0,
         seeded.raw_bytes as f64 / seeded.messages.max(1) as f64 / 1000.0,
         seeded.wall.as_secs_f64(),
-        seeded.generate.as_secs_f64(),
-        seeded.store.as_secs_f64(),
-        seeded.messages as f64 / seeded.store.as_secs_f64().max(1e-9)
+        seeded.messages as f64 / seeded.wall.as_secs_f64().max(1e-9),
+        per(seeded.parse),
+        per(seeded.blobs),
+        per(seeded.commits),
     );
+    let w = window(seeded.messages);
+    for (label, s) in [
+        ("first", &seeded.writer_start),
+        ("last", &seeded.writer_end),
+    ] {
+        let per_job = |d: Duration| d.as_secs_f64() * 1e3 / s.jobs.max(1) as f64;
+        println!(
+            "store writer, {label} {w} deliveries: {:.2} jobs per commit; per delivery: items \
+             {:.3} ms, index postings {:.3} ms, commit + fsync {:.3} ms",
+            s.jobs as f64 / s.commits.max(1) as f64,
+            per_job(s.jobs_time),
+            per_job(s.index_time),
+            per_job(s.commit_time),
+        );
+    }
     let (postings, locations, file) = index_size(&data);
     println!(
         "on disk: easd.redb {:.1} MiB; index {:.1} MiB (postings {:.1} MiB, message \
@@ -569,21 +670,24 @@ fn main() {
         verdict(index_share <= 0.30),
         index_share * 100.0
     );
-    let flat = seeded.per_message_start / seeded.per_message_end.max(1e-12);
+    let flat = seeded.rate_end / seeded.rate_start.max(1e-12);
     println!(
-        "store commit (index included) per message: first {RATE_WINDOW} {:.3} ms, last \
-         {RATE_WINDOW} {:.3} ms; target rate at the end >= 90% of the start: {} ({:.0}%)",
-        seeded.per_message_start * 1e3,
-        seeded.per_message_end * 1e3,
+        "delivery rate: first {w} {:.0} messages/s, last {w} {:.0} messages/s; target rate at \
+         the end >= 90% of the start: {} ({:.0}%)",
+        seeded.rate_start,
+        seeded.rate_end,
         verdict(flat >= 0.9),
         flat * 100.0
     );
-    let amplification = seeded.written as f64 / seeded.raw_bytes.max(1) as f64;
+    let written = seeded.written_db + seeded.written_blobs;
+    let amplification = written as f64 / seeded.raw_bytes.max(1) as f64;
     println!(
-        "written to disk during the deliveries: {:.1} MiB for {:.1} MiB of mail; target write \
-         amplification <= 3x: {} ({amplification:.2}x)",
-        seeded.written as f64 / 1048576.0,
+        "written to disk during the deliveries: {:.1} MiB for {:.1} MiB of mail (database \
+         {:.2}x, blobs {:.2}x); target write amplification <= 3x: {} ({amplification:.2}x)",
+        written as f64 / 1048576.0,
         seeded.raw_bytes as f64 / 1048576.0,
+        seeded.written_db as f64 / seeded.raw_bytes.max(1) as f64,
+        seeded.written_blobs as f64 / seeded.raw_bytes.max(1) as f64,
         verdict(amplification <= 3.0)
     );
 

@@ -36,12 +36,12 @@ use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
 pub use blob::{BlobId, BlobStore};
 pub use error::StoreError;
-pub use writer::{Durability, Event, WriteCtx};
+pub use writer::{Durability, Event, THREAD_NAME as WRITER_THREAD, WriteCtx, WriterStats};
 
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -248,6 +248,11 @@ impl Store {
             .map_err(error::Refused::unwrap::<E>)
     }
 
+    /// Where the writer's time went since the store was opened.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
     /// Change events published after each durable commit.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Event> {
         self.inner.writer.subscribe()
@@ -270,6 +275,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_7_to_8,
     step_8_to_9,
     step_9_to_10,
+    step_10_to_11,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -365,6 +371,14 @@ fn step_9_to_10(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::PACKED)?;
     tx.open_table(tables::PACK_MARKS)?;
     blob::pack::mark_loose_pending(tx)
+}
+
+/// Schema 11 queues a delivery's search postings as one row per message (the pending
+/// table) and merges them into the blocks in bulk (`search_index::postings`); an older
+/// store has its postings all in the blocks and none queued.
+fn step_10_to_11(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::PENDING)?;
+    Ok(())
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

@@ -24,7 +24,7 @@
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::model::{AccountId, FolderId};
-use super::tables::{DOCS, ITEM_DOCS, RUNS};
+use super::tables::{DOCS, ITEM_DOCS, PENDING, RUNS};
 use super::tx::Tx;
 use super::{StoreError, WriteCtx};
 
@@ -92,13 +92,7 @@ fn add_doc(
             .insert((account, at.item), doc)?;
     }
     put_location(&mut ctx.tx.open_table(DOCS)?, account, doc, at)?;
-    for term in terms {
-        ctx.index
-            .0
-            .entry((account, term.clone()))
-            .or_default()
-            .push(doc);
-    }
+    ctx.index.0.push((account, doc, terms.to_vec()));
     Ok(())
 }
 
@@ -152,6 +146,8 @@ pub fn remove(
     if here {
         docs.remove((account, doc))?;
         ctx.tx.open_table(ITEM_DOCS)?.remove((account, item))?;
+        // Still queued: not merged at all (a merged one's postings are swept later).
+        ctx.tx.open_table(PENDING)?.remove((account, doc))?;
     }
     Ok(())
 }
@@ -207,6 +203,8 @@ pub fn delete_account(tx: &WriteTransaction, account: AccountId) -> Result<(), S
     tx.open_table(DOCS)?
         .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
     tx.open_table(ITEM_DOCS)?
+        .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
+    tx.open_table(PENDING)?
         .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
     Ok(())
 }
@@ -288,6 +286,40 @@ fn prefix_blocks(
     Ok(n)
 }
 
+/// The queued documents (not merged into the blocks yet) having a word that starts with
+/// each of `terms`: one ascending list per term.
+fn queued_docs(
+    queued: &impl ReadableTable<(AccountId, u64), &'static [u8]>,
+    account: AccountId,
+    terms: &[String],
+) -> Result<Vec<Vec<u64>>, StoreError> {
+    let mut out = vec![Vec::new(); terms.len()];
+    for row in queued.range((account, 0)..=(account, u64::MAX))? {
+        let (k, v) = row?;
+        let doc = k.value().1;
+        codec::decode_terms(v.value(), |word| {
+            for (i, t) in terms.iter().enumerate() {
+                if word.starts_with(t.as_str()) && out[i].last() != Some(&doc) {
+                    out[i].push(doc);
+                }
+            }
+        })?;
+    }
+    Ok(out)
+}
+
+/// The union of two ascending lists, ascending and without repeats.
+fn union(a: Vec<u64>, b: &[u64]) -> Vec<u64> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = a;
+    out.extend_from_slice(b);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Where the (sorted) documents are now, as postings; dead documents are left out.
 fn locate(
     docs: &impl ReadableTable<(AccountId, u64), &'static [u8]>,
@@ -338,15 +370,24 @@ pub fn search(
         return Ok(Vec::new());
     }
     let runs = tx.table(RUNS)?;
+    // Postings still queued count as much as merged ones: a message is found as soon as
+    // its delivery is acknowledged.
+    let queued = queued_docs(&tx.table(PENDING)?, account, terms)?;
     // The rarest word first: the candidates only shrink from there.
     let mut order = Vec::with_capacity(terms.len());
-    for t in terms {
-        order.push((prefix_blocks(&runs, account, t, 4096)?, t.as_str()));
+    for (i, t) in terms.iter().enumerate() {
+        order.push((prefix_blocks(&runs, account, t, 4096)?, i));
     }
     order.sort_unstable();
     let mut found: Option<Vec<u64>> = None;
-    for (_, term) in order {
-        let docs = prefix_docs(&runs, account, term, found.as_deref())?;
+    for (_, i) in order {
+        let within = found.as_deref();
+        let more: Vec<u64> = queued[i]
+            .iter()
+            .copied()
+            .filter(|d| within.is_none_or(|w| w.binary_search(d).is_ok()))
+            .collect();
+        let docs = union(prefix_docs(&runs, account, &terms[i], within)?, &more);
         if docs.is_empty() {
             return Ok(Vec::new());
         }
@@ -358,11 +399,13 @@ pub fn search(
     Ok(hits)
 }
 
-/// The bytes the index takes in the database file: (postings, locations), each counting
+/// The bytes the index takes in the database file: (postings, queued ones included;
+/// locations), each counting
 /// stored, metadata and fragmented bytes.
 pub fn size(snapshot: &super::Snapshot) -> Result<(u64, u64), StoreError> {
     let bytes = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
-    let runs = bytes(snapshot.0.open_table(RUNS)?.stats()?);
+    let runs = bytes(snapshot.0.open_table(RUNS)?.stats()?)
+        + bytes(snapshot.0.open_table(PENDING)?.stats()?);
     let docs = bytes(snapshot.0.open_table(DOCS)?.stats()?)
         + bytes(snapshot.0.open_table(ITEM_DOCS)?.stats()?);
     Ok((runs, docs))
@@ -395,6 +438,18 @@ mod tests {
             .collect()
     }
 
+    /// Merges the queued postings into the blocks, as enough deliveries would.
+    fn merge(store: &Store) {
+        store
+            .write_blocking(|w| postings::merge_queued(w.tx))
+            .unwrap();
+    }
+
+    fn queued(store: &Store) -> u64 {
+        let tx = store.sync_snapshot().unwrap();
+        tx.table(PENDING).unwrap().len().unwrap()
+    }
+
     fn blocks(store: &Store, account: AccountId, term: &str) -> usize {
         let tx = store.sync_snapshot().unwrap();
         prefix_blocks(&tx.table(RUNS).unwrap(), account, term, usize::MAX).unwrap()
@@ -422,6 +477,14 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        // Queued, not merged yet: found all the same.
+        assert_eq!(queued(&store), 501);
+        assert_eq!(blocks(&store, 1, ""), 0);
+        assert_eq!(found(&store, 1, "common").len(), 500);
+        assert_eq!(found(&store, 1, "budg rare").len(), 5);
+        assert_eq!(found(&store, 2, "rare"), [(1, 1)]);
+        merge(&store);
+        assert_eq!(queued(&store), 0);
         assert_eq!(
             blocks(&store, 1, "common"),
             500usize.div_ceil(codec::BLOCK_DOCS)
@@ -530,6 +593,7 @@ mod tests {
         store
             .write_blocking(|w| add(w, 1, 1, 100, 0, &terms("shared")))
             .unwrap();
+        merge(&store);
         // One transaction: more than a block of one term, out of order, and a number
         // below the term's last (not made by deliveries, but kept).
         store
@@ -540,6 +604,7 @@ mod tests {
                 add(w, 1, 1, 50, 0, &terms("shared other"))
             })
             .unwrap();
+        merge(&store);
         let all = found(&store, 1, "shared");
         assert_eq!(all.len(), 2 * n as usize + 2);
         assert_eq!((all[0].0, all[all.len() - 1].0), (100 + 2 * n, 50));
@@ -565,6 +630,7 @@ mod tests {
                 add(w, 1, 1, n + 1, 0, &terms("word"))
             })
             .unwrap();
+        merge(&store);
         assert_eq!(blocks(&store, 1, "word"), 1);
         assert_eq!(found(&store, 1, "word"), [(n + 1, 1), (n, 1)]);
         store
@@ -575,8 +641,74 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+        merge(&store);
         // Every document alive: the block stays full and the next one starts.
         assert_eq!(blocks(&store, 1, "word"), 2);
         assert_eq!(found(&store, 1, "word").len(), n as usize + 2);
+    }
+
+    #[test]
+    fn deliveries_queue_their_postings_until_enough_wait_then_merge_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let below = postings::MERGE_DOCS - 1;
+        // One transaction per delivery would be slow here: two big ones and single ones.
+        store
+            .write_blocking(move |w| {
+                for item in 1..below - 1 {
+                    add(w, 1, 1, item, 0, &terms("bulk"))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        store
+            .write_blocking(move |w| add(w, 1, 1, below - 1, 0, &terms("budget march")))
+            .unwrap();
+        store
+            .write_blocking(move |w| add(w, 2, 1, below, 0, &terms("budget april")))
+            .unwrap();
+        assert_eq!(queued(&store), below);
+        assert_eq!(blocks(&store, 1, ""), 0);
+        assert_eq!(found(&store, 1, "budget"), [(below - 1, 1)]);
+        assert_eq!(found(&store, 2, "bud apr"), [(below, 1)]);
+        // A queued message deleted leaves the queue; its account's others stay.
+        store
+            .write_blocking(move |w| remove(w, 2, 1, below))
+            .unwrap();
+        assert!(found(&store, 2, "budget").is_empty());
+        assert_eq!(queued(&store), below - 1);
+        // The delivery that fills the queue merges it, its own postings with it.
+        store
+            .write_blocking(move |w| {
+                add(w, 2, 1, below + 1, 0, &terms("budget may"))?;
+                add(w, 1, 1, below + 2, 0, &terms("budget june"))
+            })
+            .unwrap();
+        assert_eq!(queued(&store), 0);
+        assert_eq!(blocks(&store, 1, "budget"), 1);
+        assert_eq!(found(&store, 1, "budget"), [(below + 2, 1), (below - 1, 1)]);
+        assert_eq!(found(&store, 2, "budget"), [(below + 1, 1)]);
+        assert_eq!(found(&store, 1, "bulk").len(), below as usize - 2);
+    }
+
+    #[test]
+    fn queued_postings_survive_a_restart_and_go_with_their_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write_blocking(|w| {
+                add(w, 1, 1, 7, 0, &terms("contract signed"))?;
+                add(w, 2, 1, 7, 0, &terms("contract draft"))
+            })
+            .unwrap();
+        // Closed without any merge: the queue is in the database, committed with them.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(queued(&store), 2);
+        assert_eq!(found(&store, 1, "contract sig"), [(7, 1)]);
+        store.write_blocking(|w| delete_account(w.tx, 1)).unwrap();
+        assert!(found(&store, 1, "contract").is_empty());
+        assert_eq!(queued(&store), 1);
+        assert_eq!(found(&store, 2, "contract"), [(7, 1)]);
     }
 }

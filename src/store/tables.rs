@@ -185,6 +185,14 @@ pub const DOCS: TableDefinition<(AccountId, u64), &[u8]> = TableDefinition::new(
 pub const ITEM_DOCS: TableDefinition<(AccountId, u64), u64> =
     TableDefinition::new("search_item_docs");
 
+/// Postings not yet in `RUNS`: (account, document) → the document's distinct terms
+/// (front-coded, `search_index` codec). A delivery writes one row here, at the end of the
+/// account's range, instead of touching a block per term; the rows are merged into the
+/// blocks once enough wait (`search_index::postings::MERGE_DOCS`), and queries read them
+/// too.
+pub const PENDING: TableDefinition<(AccountId, u64), &[u8]> =
+    TableDefinition::new("search_pending");
+
 /// The audit log of admin actions: sequence number → `AuditEntry` JSON, oldest first;
 /// bounded by `audit::KEEP`.
 pub const AUDIT: TableDefinition<u64, Json<AuditEntry>> = TableDefinition::new("audit");
@@ -257,6 +265,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(RUNS)?;
     v.visit(DOCS)?;
     v.visit(ITEM_DOCS)?;
+    v.visit(PENDING)?;
     v.visit(AUDIT)?;
     v.visit(SERVER_SETTINGS)?;
     v.visit(DIRECTORY)?;

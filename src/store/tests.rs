@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 10);
+    assert_eq!(SCHEMA_VERSION, 11);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -332,6 +332,62 @@ fn a_version_2_store_gets_its_search_postings_in_blocks() {
     assert_eq!(hits("budget"), [(3, 1002), (1, 1000)]);
     assert_eq!(hits("plan"), [(2, 1001), (1, 1000)]);
     assert_eq!(hits("pl bud"), [(1, 1000)]);
+}
+
+#[test]
+fn a_version_10_store_queues_new_postings_and_finds_its_old_ones() {
+    use crate::store::model::{Flags, MessageMeta};
+    let dir = tempfile::tempdir().unwrap();
+    let deliver = |store: &Store, account: AccountId, i: u64, words: &'static str| {
+        store
+            .write_blocking(move |w| {
+                let meta = MessageMeta {
+                    received: 1000 + i as i64,
+                    search_terms: search_index::query_terms(words),
+                    ..MessageMeta::default()
+                };
+                let blob = BlobId::of(&i.to_le_bytes());
+                Ok(super::items::insert(w, account, 1, blob, meta, Flags::default())?.id)
+            })
+            .unwrap()
+    };
+    // Messages stored by today's code with every posting in the blocks, and no queue
+    // table: a store as schema 10 left it.
+    let (account, old) = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "queue@example.com");
+        let old = [
+            deliver(&store, a.id, 1, "budget plan"),
+            deliver(&store, a.id, 2, "budget lunch"),
+        ];
+        store
+            .write_blocking(|w| search_index::postings::merge_queued(w.tx))
+            .unwrap();
+        (a.id, old)
+    };
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::PENDING).unwrap());
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 10);
+    let store = Store::open(dir.path()).unwrap();
+    let new = deliver(&store, account, 3, "budget review");
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    let queued = redb::ReadableTableMetadata::len(&tx.0.open_table(tables::PENDING).unwrap());
+    assert_eq!(queued.unwrap(), 1);
+    let hits = |q: &str| -> Vec<u64> {
+        search_index::search(&tx, account, &search_index::query_terms(q), |_| true)
+            .unwrap()
+            .iter()
+            .map(|p| p.item)
+            .collect()
+    };
+    assert_eq!(hits("budget"), [new, old[1], old[0]]);
+    assert_eq!(hits("bud rev"), [new]);
+    assert_eq!(hits("lunch"), [old[1]]);
 }
 
 #[test]

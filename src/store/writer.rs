@@ -2,8 +2,9 @@
 //! transaction so that a burst of deliveries or client changes costs one fsync.
 
 use std::any::Any;
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use redb::{Database, WriteTransaction};
 use tokio::sync::{broadcast, oneshot};
@@ -67,6 +68,22 @@ impl WriteCtx<'_> {
     }
 }
 
+/// Where the writer's time went since the store was opened, summed over its commits: what
+/// a delivery costs inside the store, by phase (the search bench prints it).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WriterStats {
+    /// Write transactions of jobs committed (one per group).
+    pub commits: u64,
+    /// Jobs committed.
+    pub jobs: u64,
+    /// Running the jobs (item records, folder log, index locations…).
+    pub jobs_time: Duration,
+    /// Adding the transactions' postings to the search index before each commit.
+    pub index_time: Duration,
+    /// redb's commit, its fsync included.
+    pub commit_time: Duration,
+}
+
 type Output = Box<dyn Any + Send>;
 type Job = Box<dyn FnMut(&mut WriteCtx) -> Result<Output, StoreError> + Send>;
 
@@ -80,6 +97,7 @@ pub(super) struct Handle {
     tx: Option<mpsc::Sender<Pending>>,
     thread: Option<std::thread::JoinHandle<()>>,
     events: broadcast::Sender<Event>,
+    stats: Arc<Mutex<WriterStats>>,
 }
 
 impl Drop for Handle {
@@ -131,13 +149,16 @@ impl Handle {
         let (tx, rx) = mpsc::channel::<Pending>();
         let (events, _) = broadcast::channel(1024);
         let publisher = events.clone();
+        let stats = Arc::new(Mutex::new(WriterStats::default()));
+        let counted = stats.clone();
         let thread = std::thread::Builder::new()
-            .name("easd-writer".into())
-            .spawn(move || run(&db, &packs, &rx, &publisher))?;
+            .name(THREAD_NAME.into())
+            .spawn(move || run(&db, &packs, &rx, &publisher, &counted))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
             events,
+            stats,
         })
     }
 
@@ -170,13 +191,22 @@ impl Handle {
     pub(super) fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
+
+    pub(super) fn stats(&self) -> WriterStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
+
+/// The writer thread's name: what it writes to disk is told apart from the blobs'
+/// (`/proc/self/task/*/io`) by it.
+pub const THREAD_NAME: &str = "easd-writer";
 
 fn run(
     db: &Database,
     packs: &Packs,
     rx: &mpsc::Receiver<Pending>,
     events: &broadcast::Sender<Event>,
+    stats: &Mutex<WriterStats>,
 ) {
     // Relaxed commits since the last durable one.
     let mut relaxed = 0usize;
@@ -216,7 +246,7 @@ fn run(
         // If one job of a group fails (or the commit does), each is retried alone so that
         // one bad job cannot fail the others.
         if group.len() > 1
-            && let Ok((outputs, evs)) = run_group(db, packs, &mut group, &mut relaxed)
+            && let Ok((outputs, evs)) = run_group(db, packs, &mut group, &mut relaxed, stats)
         {
             publish(events, evs);
             for (p, out) in group.into_iter().zip(outputs) {
@@ -225,12 +255,11 @@ fn run(
             continue;
         }
         for mut p in group {
-            let result = run_group(db, packs, std::slice::from_mut(&mut p), &mut relaxed).map(
-                |(mut outs, evs)| {
+            let result = run_group(db, packs, std::slice::from_mut(&mut p), &mut relaxed, stats)
+                .map(|(mut outs, evs)| {
                     publish(events, evs);
                     outs.pop().expect("one output per job")
-                },
-            );
+                });
             let _ = p.reply.send(result);
         }
     }
@@ -243,7 +272,9 @@ fn run_group(
     packs: &Packs,
     group: &mut [Pending],
     relaxed: &mut usize,
+    stats: &Mutex<WriterStats>,
 ) -> Result<(Vec<Output>, Vec<Event>), StoreError> {
+    let started = Instant::now();
     let mut tx = db.begin_write()?;
     let lax = group.iter().all(|p| p.durability == Durability::Relaxed);
     if lax {
@@ -258,12 +289,20 @@ fn run_group(
     for p in group.iter_mut() {
         outputs.push((p.job)(&mut ctx)?);
     }
+    let jobs_done = Instant::now();
     super::search_index::postings::flush(&tx, &mut ctx.index)?;
     let staged = packs.stage(&tx)?;
     let evs = std::mem::take(&mut ctx.events);
+    let indexed = Instant::now();
     tx.commit()?;
     packs.committed(staged);
     *relaxed = if lax { *relaxed + 1 } else { 0 };
+    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
+    s.commits += 1;
+    s.jobs += group.len() as u64;
+    s.jobs_time += jobs_done - started;
+    s.index_time += indexed - jobs_done;
+    s.commit_time += indexed.elapsed();
     Ok((outputs, evs))
 }
 

@@ -77,6 +77,46 @@ pub fn decode_docs(first: u64, bytes: &[u8], out: &mut Vec<u64>) -> Result<(), S
     Ok(())
 }
 
+/// A document's distinct terms while its postings wait to be merged into the blocks:
+/// sorted, each stored as the length it shares with the previous one, then the length and
+/// bytes of the rest (front coding: about half a word's bytes in English text).
+pub fn encode_terms<'a>(terms: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut terms: Vec<&str> = terms.into_iter().collect();
+    terms.sort_unstable();
+    terms.dedup();
+    let mut out = Vec::with_capacity(terms.len() * 5);
+    let mut prev: &[u8] = &[];
+    for t in terms {
+        let t = t.as_bytes();
+        let shared = prev.iter().zip(t).take_while(|(a, b)| a == b).count();
+        put_varint(&mut out, shared as u64);
+        put_varint(&mut out, (t.len() - shared) as u64);
+        out.extend_from_slice(&t[shared..]);
+        prev = t;
+    }
+    out
+}
+
+/// Calls `each` with every term of an [`encode_terms`] record, in order; an error when
+/// the bytes do not decode.
+pub fn decode_terms(bytes: &[u8], mut each: impl FnMut(&str)) -> Result<(), StoreError> {
+    let bad = || corrupt("search_pending");
+    let (mut term, mut at) = (Vec::<u8>::new(), 0);
+    while at < bytes.len() {
+        let shared = get_varint(bytes, &mut at).ok_or_else(bad)? as usize;
+        let rest = get_varint(bytes, &mut at).ok_or_else(bad)? as usize;
+        let end = at.checked_add(rest).filter(|e| *e <= bytes.len());
+        let (Some(end), true) = (end, shared <= term.len()) else {
+            return Err(bad());
+        };
+        term.truncate(shared);
+        term.extend_from_slice(&bytes[at..end]);
+        at = end;
+        each(std::str::from_utf8(&term).map_err(|_| bad())?);
+    }
+    Ok(())
+}
+
 /// Where a document is now: the message's folder and id, and its DateReceived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
@@ -185,6 +225,23 @@ mod tests {
         let mut bytes = Vec::new();
         put_varint(&mut bytes, u64::MAX);
         assert!(decode_docs(1, &bytes, &mut out).is_err());
+    }
+
+    #[test]
+    fn a_documents_terms_round_trip_sorted_and_front_coded() {
+        let terms = ["budget", "über", "budgets", "zz", "budget", "übel", "b1"];
+        let bytes = encode_terms(terms);
+        let mut back = Vec::new();
+        decode_terms(&bytes, |t| back.push(t.to_owned())).unwrap();
+        assert_eq!(back, ["b1", "budget", "budgets", "zz", "übel", "über"]);
+        // "budgets" after "budget" costs its lengths and one byte.
+        assert_eq!(bytes.len(), 4 + 7 + 3 + 4 + 7 + 3);
+        assert!(encode_terms([]).is_empty());
+        // Cut short, a shared length past the previous term, bytes that are not UTF-8.
+        let mut none = |_: &str| {};
+        assert!(decode_terms(&bytes[..bytes.len() - 1], &mut none).is_err());
+        assert!(decode_terms(&[1, 1, b'a'], &mut none).is_err());
+        assert!(decode_terms(&[0, 1, 0xff], &mut none).is_err());
     }
 
     #[test]

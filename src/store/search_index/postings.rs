@@ -1,13 +1,20 @@
-//! The postings blocks as written: a write transaction's new postings gathered
-//! ([`Pending`]) and appended to each term's blocks once, just before it commits
-//! ([`flush`], called by the store's writer). Kept apart from the rest of the index so
-//! the writer, which owns the pending postings, needs nothing that needs it.
+//! The postings blocks as written: a write transaction's new documents gathered
+//! ([`Pending`]) and, just before it commits ([`flush`], called by the store's writer),
+//! either queued as one row per document in the pending table or, once [`MERGE_DOCS`]
+//! wait, merged with the queued ones into each term's blocks. Kept apart from the rest of
+//! the index so the writer, which owns the pending postings, needs nothing that needs it.
+//!
+//! Why a queue: redb rewrites a whole B-tree page for any change in it, and a message's
+//! ~200 distinct terms have their last blocks on ~200 different pages, so appending at
+//! every commit wrote some 200 pages (800 KiB) per delivered message, and more as the
+//! mailbox grew (a deeper tree). A queued document is one row appended at the end of the
+//! table; a merge touches each term's last block once for hundreds of messages.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::super::StoreError;
 use super::super::model::AccountId;
-use super::super::tables::{DOCS, RUNS};
+use super::super::tables::{DOCS, PENDING, RUNS};
 use super::codec;
 
 pub(super) type Runs<'t> = redb::Table<'t, (AccountId, &'static str, u64), &'static [u8]>;
@@ -140,23 +147,72 @@ pub(super) fn insert_lower(
     Ok(())
 }
 
-/// Postings added in a write transaction, appended to the blocks once, before it commits
-/// ([`flush`]): a term shared by the transaction's messages (a batch of deliveries, an
-/// import) reads and writes its last block once, not once per message.
-#[derive(Default)]
-pub(crate) struct Pending(pub(super) std::collections::BTreeMap<(AccountId, String), Vec<u64>>);
+/// Documents queued in the pending table before they are merged into the blocks: a merge
+/// costs a block write per distinct term of the queued messages (a few thousand for
+/// natural text, whatever their number), and a query reads every queued row (about a
+/// kilobyte each); 512 keeps both small.
+pub(crate) const MERGE_DOCS: u64 = 512;
 
-/// Appends a transaction's pending postings; called by the writer before the commit.
+/// Documents indexed in a write transaction, as (account, document, terms): queued or
+/// merged once, before it commits ([`flush`]).
+#[derive(Default)]
+pub(crate) struct Pending(pub(super) Vec<(AccountId, u64, Vec<String>)>);
+
+/// Queues a transaction's new documents, or merges them with the queued ones into the
+/// blocks when [`MERGE_DOCS`] would be waiting; called by the writer before the commit,
+/// so documents and postings commit together (nothing acknowledged waits in memory).
 pub(crate) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), StoreError> {
     if pending.0.is_empty() {
         return Ok(());
     }
+    let new = std::mem::take(&mut pending.0);
+    let mut queued = tx.open_table(PENDING)?;
+    if queued.len()? + (new.len() as u64) < MERGE_DOCS {
+        for (account, doc, terms) in &new {
+            let bytes = codec::encode_terms(terms.iter().map(String::as_str));
+            queued.insert((*account, *doc), bytes.as_slice())?;
+        }
+        return Ok(());
+    }
+    drop(queued);
+    merge(tx, new)
+}
+
+/// Merges the queued documents and `new` ones into the blocks, emptying the queue: each
+/// term's last block is read and written once.
+fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<String>)>) -> Result<(), StoreError> {
+    let mut queued = tx.open_table(PENDING)?;
+    let mut by_term: std::collections::BTreeMap<(AccountId, String), Vec<u64>> = Default::default();
+    for row in queued.iter()? {
+        let (k, v) = row?;
+        let (account, doc) = k.value();
+        codec::decode_terms(v.value(), |t| {
+            by_term
+                .entry((account, t.to_owned()))
+                .or_default()
+                .push(doc);
+        })?;
+    }
+    queued.retain(|_, _| false)?;
+    drop(queued);
+    for (account, doc, terms) in new {
+        for t in terms {
+            by_term.entry((account, t)).or_default().push(doc);
+        }
+    }
     let mut w = Writer::open(tx)?;
-    for ((account, term), mut docs) in std::mem::take(&mut pending.0) {
-        // Documents are numbered as they are indexed, so this is mostly sorted already.
+    for ((account, term), mut docs) in by_term {
+        // Queued in document order, mostly; a term repeated in a message is there twice.
         docs.sort_unstable();
         docs.dedup();
         append(&mut w, account, &term, &docs)?;
     }
     Ok(())
+}
+
+/// Merges what is queued now (a test looking at the blocks, or making a store as schema 10
+/// left it).
+#[cfg(test)]
+pub(in crate::store) fn merge_queued(tx: &WriteTransaction) -> Result<(), StoreError> {
+    merge(tx, Vec::new())
 }
