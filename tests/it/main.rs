@@ -39,4 +39,5 @@ mod policy;
 mod push;
 mod send;
 mod settings;
+mod validate_cert;
 mod web;
