@@ -58,6 +58,9 @@ pub struct Config {
 pub struct DirectoryConfig {
     /// Whose entries an account finds in the GAL.
     pub gal_scope: GalScope,
+    /// A PEM file of the certificate authorities ValidateCert checks S/MIME certificates
+    /// against, instead of the system's trust store.
+    pub smime_roots: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

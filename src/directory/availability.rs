@@ -4,7 +4,7 @@
 use crate::pim::freebusy::FreeBusy;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
-use crate::store::model::pim::Record;
+use crate::store::model::pim::Event;
 use crate::store::model::{AccountId, FolderType, Summary};
 use crate::store::ops::Reads;
 
@@ -24,19 +24,16 @@ pub fn calendar_free_busy(
         return Ok(FreeBusy::no_data(start, end));
     };
     let mut fb = FreeBusy::new(start, end);
-    // Each event's summary first: a single event outside the window is not decoded.
-    for (id, summary) in tx.groupware_summaries(account, calendar.id)? {
-        let Summary::Calendar(s) = summary else {
-            continue;
-        };
-        if !s.recurring && (s.until() < start || s.start.is_none_or(|t| t >= end)) {
-            continue;
+    // A single event outside the window is not decoded; a series always is (its summary
+    // does not say when it ends).
+    let touching = |summary: &Summary| match summary {
+        Summary::Calendar(s) => {
+            s.recurring || (s.until() >= start && s.start.is_some_and(|t| t < end))
         }
-        if let Some(item) = tx.groupware_item(account, calendar.id, id)?
-            && let Record::Event(event) = &item.record
-        {
-            fb.add(event);
-        }
+        _ => false,
+    };
+    for times in tx.event_times_where(account, calendar.id, touching)? {
+        fb.add(&Event::from(times));
     }
     Ok(fb)
 }

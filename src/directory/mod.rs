@@ -3,6 +3,7 @@
 //! Find search; case and accent folding for matching (`fold`).
 
 pub mod availability;
+pub mod certcheck;
 pub mod contacts;
 pub mod entry;
 pub mod fold;

@@ -21,7 +21,6 @@ use redb::{
 use sha2::{Digest, Sha256};
 
 use super::archive::{self, sync_parent};
-use super::blob::hex;
 use super::tables::{self, ITEMS, TableVisitor};
 use super::{BlobId, SCHEMA_VERSION, Store, StoreError};
 use crate::store::model::MailItem;
@@ -317,7 +316,7 @@ fn unpack(archive_path: &Path, staging: &Path) -> Result<HashSet<BlobId>, StoreE
             write_new(&staging.join(super::DATABASE_FILE), contents).map(drop)
         } else if let Some(id) = blob_of(name) {
             let digest = write_new(&staging.join(name), contents)?;
-            if hex(&digest) != id.as_str() {
+            if BlobId::of_digest(&digest) != id {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("{name} does not match its checksum"),

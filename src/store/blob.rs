@@ -17,34 +17,11 @@ use sha2::{Digest, Sha256};
 use super::StoreError;
 use pack::{Hash, Packs};
 
-/// SHA-256 of the content, as 64 lower-case hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct BlobId(String);
+pub use super::model::BlobId;
 
-impl BlobId {
-    pub fn of(bytes: &[u8]) -> Self {
-        BlobId(hex(&Sha256::digest(bytes)))
-    }
-
-    /// Validates an id read back from a record before it becomes a path.
-    pub fn parse(s: &str) -> Option<Self> {
-        (s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| BlobId(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn hash(&self) -> Hash {
-        pack::parse_hex(&self.0).expect("a blob id is 64 lower-case hex digits")
-    }
-}
-
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Where a blob's packed record is looked up: its id's 32 bytes.
+fn hash_of(id: &BlobId) -> Hash {
+    pack::parse_hex(id.as_str()).expect("a blob id is 64 lower-case hex digits")
 }
 
 #[derive(Clone)]
@@ -94,14 +71,14 @@ impl BlobStore {
     }
 
     fn path(&self, id: &BlobId) -> PathBuf {
-        self.root.join(&id.0[..2]).join(&id.0[2..])
+        self.root.join(&id.as_str()[..2]).join(&id.as_str()[2..])
     }
 
     /// Writes `bytes` durably and returns their id. Writing the same content twice is free.
     pub fn put(&self, bytes: &[u8]) -> io::Result<BlobId> {
         let id = BlobId::of(bytes);
         if let Some(packs) = self.packed_for(bytes.len()) {
-            packs.put(id.hash(), bytes).map_err(into_io)?;
+            packs.put(hash_of(&id), bytes).map_err(into_io)?;
             return Ok(id);
         }
         let dest = self.path(&id);
@@ -111,7 +88,7 @@ impl BlobStore {
         let tmp = self
             .root
             .join("tmp")
-            .join(format!("{}.{}", id.0, std::process::id()));
+            .join(format!("{}.{}", id.as_str(), std::process::id()));
         {
             let mut f = File::create(&tmp)?;
             f.write_all(bytes)?;
@@ -179,7 +156,7 @@ impl BlobStore {
         let Some(packs) = &self.packs else {
             return Ok(None);
         };
-        let hash = id.hash();
+        let hash = hash_of(id);
         match packs.find(&hash).map_err(into_io)? {
             Some(at) => packs.read(&hash, at).map(Some).map_err(into_io),
             None => Ok(None),
@@ -239,9 +216,9 @@ impl BlobWriter {
     /// Makes the written bytes durable as a blob and returns its id; content already
     /// stored is kept and the spool discarded.
     pub fn commit(mut self) -> io::Result<BlobId> {
-        let id = BlobId(hex(&std::mem::take(&mut self.hasher).finalize()));
+        let id = BlobId::of_digest(&std::mem::take(&mut self.hasher).finalize());
         if let Some(packs) = self.store.packed_for(self.len as usize) {
-            packs.put(id.hash(), &self.map()?).map_err(into_io)?;
+            packs.put(hash_of(&id), &self.map()?).map_err(into_io)?;
             return Ok(id); // Drop removes the spool file.
         }
         let dest = self.store.path(&id);
@@ -316,7 +293,7 @@ impl BlobBatch<'_> {
     pub fn put(&mut self, bytes: &[u8]) -> io::Result<BlobId> {
         let id = BlobId::of(bytes);
         if let Some(packs) = self.store.packed_for(bytes.len()) {
-            let hash = id.hash();
+            let hash = hash_of(&id);
             if self.packed.iter().any(|(h, _)| *h == hash) {
                 return Ok(id);
             }
@@ -332,7 +309,7 @@ impl BlobBatch<'_> {
             .store
             .root
             .join("tmp")
-            .join(format!("{}.{}", id.0, std::process::id()));
+            .join(format!("{}.{}", id.as_str(), std::process::id()));
         fs::write(&tmp, bytes)?;
         let dir = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(dir)?;

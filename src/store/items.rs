@@ -67,23 +67,33 @@ pub trait ItemReads: Tx {
         tables::get(&self.table(GROUPWARE_ITEMS)?, (account, folder, id))
     }
 
-    /// The summaries of a folder's groupware items, by id, without building their
-    /// records: a free/busy read decodes only the events its window needs.
-    fn groupware_summaries(
+    /// The events of a folder whose summary `wanted` accepts, with only what free/busy
+    /// reads of them, in one scan: each item's summary is read first, and only the record
+    /// of one it keeps, as far as [`pim::EventTimes`] goes (other items are skipped).
+    fn event_times_where(
         &self,
         account: AccountId,
         folder: FolderId,
-    ) -> Result<Vec<(u64, Summary)>, StoreError> {
+        mut wanted: impl FnMut(&Summary) -> bool,
+    ) -> Result<Vec<pim::EventTimes>, StoreError> {
         #[derive(serde::Deserialize)]
         struct SummaryOnly {
             summary: Summary,
         }
+        #[derive(serde::Deserialize)]
+        struct TimesOnly {
+            record: pim::EventTimesOf,
+        }
         let table = self.table(GROUPWARE_ITEMS)?;
         let mut out = Vec::new();
         for row in table.range((account, folder, 0)..=(account, folder, u64::MAX))? {
-            let (k, v) = row?;
-            let part: SummaryOnly = v.value().decode_part()?;
-            out.push((k.value().2, part.summary));
+            let (_, v) = row?;
+            let stored = v.value();
+            if wanted(&stored.decode_part::<SummaryOnly>()?.summary)
+                && let Some(times) = stored.decode_part::<TimesOnly>()?.record.0
+            {
+                out.push(times);
+            }
         }
         Ok(out)
     }

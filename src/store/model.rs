@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::blob::BlobId;
 use crate::proto::filter::FilterType;
 use crate::proto::ids::{DeviceId, DeviceType, IssuedSyncKey, PolicyKey};
 use crate::proto::version::ProtocolVersion;

@@ -1,7 +1,8 @@
 //! The admin's accounts page (`/admin/accounts`): the accounts, [`PAGE`] at a time, and
 //! the actions on the one chosen — disable/enable, ActiveSync off/on (its phones get
 //! 403, its web pages work), a new password, delete (after a confirmation page) — and a
-//! form to add one. Each action is an `admin::ops` request.
+//! form to add one. Each action is an `admin::ops` request. Each row links to the
+//! account's directory entry page (`web::entry`).
 
 use hyper::{Response, StatusCode};
 use maud::html;
@@ -160,7 +161,7 @@ async fn list(visit: &Visit<'_>, page_no: usize, outcome: Option<Reply>) -> Resp
             div.table { table {
                 thead { tr {
                     th {} th { (t.address) } th { (t.name) } th { (t.role) } th { (t.state) }
-                    th { "ActiveSync" }
+                    th { "ActiveSync" } th { (t.entry_heading) }
                 } }
                 tbody { @for u in shown { (row(t, u)) } }
             } }
@@ -213,6 +214,7 @@ fn row(t: &super::i18n::Text, u: &UserSummary) -> maud::Markup {
             td { (if u.admin { t.admin } else { t.user }) }
             td { (if u.enabled { t.enabled } else { t.disabled }) }
             td { (if u.activesync { t.on } else { t.off }) }
+            td { a href=(super::entry::href(&u.email)) { (t.entry_heading) } }
         }
     }
 }

@@ -9,7 +9,7 @@ use maud::{Markup, html};
 use super::Visit;
 use super::form::Form;
 use super::page::{self, AdminTab};
-use super::{accounts, cert, devices, logs, policies, rules, settings};
+use super::{accounts, cert, devices, entry, logs, policies, rules, settings};
 use crate::admin::ops::Request as AdminRequest;
 use crate::admin::reply::Reply;
 use crate::govern::registry;
@@ -25,6 +25,7 @@ pub async fn get(visit: &Visit<'_>) -> Response<Body> {
     let shown = match visit.path {
         "/admin" => dashboard(visit).await,
         "/admin/accounts" => return accounts::get(visit).await,
+        entry::PATH => return entry::get(visit).await,
         "/admin/devices" => return devices::get(visit).await,
         "/admin/devices/show" => return devices::show(visit).await,
         "/admin/policies" => return policies::get(visit).await,
@@ -54,6 +55,7 @@ pub async fn post(visit: &Visit<'_>, form: &Form) -> Response<Body> {
         "/admin/rules/settings" => rules::settings_post(visit, form).await,
         p if p.starts_with("/admin/rules/") => rules::post(visit, form).await,
         "/admin/accounts" | "/admin/accounts/add" => accounts::post(visit, form).await,
+        entry::PATH => entry::post(visit, form).await,
         "/admin/sync-reset" => reset_sync_state(visit, form).await,
         "/admin/certificate" => cert::install(visit, form).await,
         "/admin/logs/switch" => logs::switch(visit, form).await,

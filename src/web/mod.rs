@@ -15,6 +15,7 @@ mod accounts;
 mod admin;
 mod cert;
 mod devices;
+mod entry;
 mod form;
 mod i18n;
 mod login;
@@ -51,6 +52,9 @@ const LANG_COOKIE: &str = "easd_lang";
 /// PEM chain and key, URL-encoded, are the largest (a few certificates of up to ~2 KiB
 /// each, a third more once encoded).
 const MAX_FORM: usize = 64 * 1024;
+/// A multipart form (the directory entry's, with a photo and certificates): the files one
+/// entry edit may carry, and room for its text fields.
+const MAX_UPLOAD: usize = crate::directory::entry::MAX_REQUEST_FILES + MAX_FORM;
 
 /// Whether `path` (without its trailing slash) is one of the web pages'.
 pub fn owns(path: &str) -> bool {
@@ -343,9 +347,24 @@ async fn read_form(
     req: Request<impl IncomingBody>,
     peer: SocketAddr,
 ) -> Result<Form, Response<Body>> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+        })
+        .map(str::to_owned);
+    let max = if multipart.is_some() {
+        MAX_UPLOAD
+    } else {
+        MAX_FORM
+    };
     let limits = BodyLimits {
-        max: MAX_FORM,
-        spool_over: MAX_FORM,
+        max,
+        spool_over: max,
         budget: &app.budget,
         spool: &app.spool,
     };
@@ -358,6 +377,9 @@ async fn read_form(
         Err(BodyError::Busy { .. }) => return Err(busy()),
         Err(e) => return Err(bad(&e)),
     };
+    if let Some(content_type) = multipart {
+        return Form::parse_multipart(&content_type, &body.bytes).map_err(|e| bad(&e));
+    }
     let text = std::str::from_utf8(&body.bytes).map_err(|e| bad(&e))?;
     Form::parse(text).map_err(|e| bad(&e))
 }

@@ -309,3 +309,41 @@ def test_login_with_keyboard_only(browser: Page, easd_server) -> None:
             assert browser.status() == 401
             assert browser.driver.current_url.endswith("/login")
             browser.shot("refused")
+
+
+def test_edit_directory_entry(browser: Page, admin_email: str, easd_server, tmp_path) -> None:
+    """ASSERTS: the accounts page leads to an account's directory entry; a title typed
+    and a photo uploaded there are said saved, shown on the page and by `easd user show`;
+    a file that is not an image is refused on the page (422) with its reason and changes
+    nothing."""
+    email = easd_server.alice.email
+    admin_login(browser, admin_email)
+    browser.open("/admin/accounts")
+    link = browser.row_of(email).find_element(By.LINK_TEXT, "Directory entry")
+    browser.submit_and_wait(link)
+    assert email in browser.text()
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(2000))
+    browser.find("#f-title").clear()
+    browser.find("#f-title").send_keys("Head of purchasing")
+    browser.find("#photo").send_keys(str(photo))
+    browser.shot("filled")
+    browser.submit_and_wait(browser.button("Save"))
+    assert "Directory entry saved." in browser.text(), browser.text()
+    assert browser.find("#f-title").get_attribute("value") == "Head of purchasing"
+    assert "Photo of 2004 B" in browser.text()
+    shown = json.loads(easd(easd_server, "user", "show", email, "--json"))
+    assert ["title", "Head of purchasing"] in shown["fields"], shown
+    assert shown["photo"] == 2004, shown
+    browser.shot("saved")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    browser.find("#f-title").clear()
+    browser.find("#f-title").send_keys("Changed")
+    browser.find("#photo").send_keys(str(text))
+    browser.submit_and_wait(browser.button("Save"))
+    assert browser.status() == 422
+    assert "not a JPEG" in browser.find("p.notice.error").text, browser.text()
+    shown = json.loads(easd(easd_server, "user", "show", email, "--json"))
+    assert ["title", "Head of purchasing"] in shown["fields"], shown
+    browser.shot("refused")

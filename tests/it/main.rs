@@ -41,4 +41,5 @@ mod push;
 mod send;
 mod settings;
 mod share;
+mod validate_cert;
 mod web;

@@ -1430,3 +1430,165 @@ fn the_logs_page_searches_an_accounts_device_logs_newest_first_and_switches_them
         4
     );
 }
+
+/// The directory entry of `email`, as `easd user show` reads it.
+fn entry_of(s: &TestServer, email: &str) -> easd::directory::entry::Shown {
+    match s.control(Request::UserShow {
+        email: email.into(),
+    }) {
+        Reply::Directory { entry } => *entry,
+        other => panic!("user show: {other:?}"),
+    }
+}
+
+fn entry_field(e: &easd::directory::entry::Shown, key: &str) -> String {
+    e.fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no field {key}"))
+}
+
+fn test_certificate(name: &str) -> rcgen::Certificate {
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn the_admin_edits_a_directory_entry_with_its_photo_and_certificates() {
+    let s = server_with(&[ALICE]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    let accounts = b.get("/admin/accounts").text();
+    let page_path = "/admin/accounts/entry?account=alice%40example.com";
+    assert!(
+        accounts.contains("/admin/accounts/entry?account=alice%40example.com"),
+        "{accounts}"
+    );
+    let csrf = b.csrf(page_path);
+    let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    photo.resize(3000, 7);
+    let (one, two) = (test_certificate("Alice One"), test_certificate("Alice Two"));
+    let pem = format!("{}{}", one.pem(), two.pem());
+    let r = b.post_multipart(
+        "/admin/accounts/entry",
+        &[
+            ("csrf", &csrf),
+            ("account", ALICE),
+            ("name", "Alice Example"),
+            ("first_name", "Alice"),
+            ("title", "Acheteuse"),
+            ("mobile_phone", "+33 6 12 34 56 78"),
+        ],
+        &[
+            ("photo", "alice.jpg", &photo),
+            ("certificate", "alice.pem", pem.as_bytes()),
+        ],
+    );
+    r.expect_status(200);
+    assert!(r.text().contains("Directory entry saved."), "{}", r.text());
+    assert!(r.text().contains("CN=Alice Two"), "{}", r.text());
+    let e = entry_of(&s, ALICE);
+    assert_eq!(entry_field(&e, "name"), "Alice Example");
+    assert_eq!(entry_field(&e, "title"), "Acheteuse");
+    assert_eq!(entry_field(&e, "mobile_phone"), "+33 6 12 34 56 78");
+    assert_eq!(e.photo, Some(3000));
+    assert_eq!(e.certificates.len(), 2);
+    // The same audited operation as `easd user set`, by the web's admin.
+    let audit = audit_json(&s);
+    let set = audit
+        .iter()
+        .find(|a| a.action == "user_set")
+        .expect("user_set audited");
+    assert!(set.actor.contains(ADMIN), "{set:?}");
+    assert!(set.detail.contains("alice@example.com"), "{set:?}");
+
+    // A DER file adds one more; the photo and the old certificates can go.
+    let r = b.post_multipart(
+        "/admin/accounts/entry",
+        &[
+            ("csrf", &csrf),
+            ("account", ALICE),
+            ("photo_remove", "on"),
+            ("certificates_clear", "on"),
+        ],
+        &[(
+            "certificate",
+            "new.der",
+            test_certificate("Alice Three").der(),
+        )],
+    );
+    r.expect_status(200);
+    let e = entry_of(&s, ALICE);
+    assert_eq!(e.photo, None);
+    assert_eq!(e.certificates.len(), 1);
+    assert!(e.certificates[0].subject.contains("Alice Three"));
+    assert_eq!(
+        entry_field(&e, "title"),
+        "Acheteuse",
+        "fields not sent stay"
+    );
+
+    // A photo that is not an image is refused with the command line's reason, and
+    // nothing of that form is saved.
+    let r = b.post_multipart(
+        "/admin/accounts/entry",
+        &[("csrf", &csrf), ("account", ALICE), ("title", "Other")],
+        &[("photo", "notes.txt", b"just some text")],
+    );
+    r.expect_status(422);
+    assert!(r.text().contains("not a JPEG"), "{}", r.text());
+    let big = vec![0xFF; 100 * 1024 + 1];
+    b.post_multipart(
+        "/admin/accounts/entry",
+        &[("csrf", &csrf), ("account", ALICE)],
+        &[("photo", "big.jpg", &big)],
+    )
+    .expect_status(422);
+    assert_eq!(entry_field(&entry_of(&s, ALICE), "title"), "Acheteuse");
+    assert_eq!(entry_of(&s, ALICE).photo, None);
+
+    // French.
+    b.accept_language = Some("fr");
+    b.cookies.remove("easd_lang");
+    assert!(b.get(page_path).text().contains("Fiche d'annuaire"));
+}
+
+#[test]
+fn the_directory_entry_form_needs_its_csrf_token_and_an_admin() {
+    let s = server_with(&[ALICE, BOB]);
+    add_admin(&s, ADMIN);
+    let mut b = Browser::signed_in(&s, ADMIN);
+    b.get("/admin/accounts/entry?account=alice%40example.com")
+        .expect_status(200);
+    let r = b.post_multipart(
+        "/admin/accounts/entry",
+        &[("account", ALICE), ("title", "Forged")],
+        &[],
+    );
+    r.expect_status(403);
+    assert_eq!(entry_field(&entry_of(&s, ALICE), "title"), "");
+
+    // A user: refused at the page and at the form, with their own valid token.
+    let mut alice = Browser::signed_in(&s, ALICE);
+    alice
+        .get("/admin/accounts/entry?account=bob%40example.com")
+        .expect_status(403);
+    let csrf = alice.csrf("/account");
+    alice
+        .post_multipart(
+            "/admin/accounts/entry",
+            &[("csrf", &csrf), ("account", BOB), ("title", "Mallory")],
+            &[],
+        )
+        .expect_status(403);
+    assert_eq!(entry_field(&entry_of(&s, BOB), "title"), "");
+    // An unknown account is not found.
+    b.get("/admin/accounts/entry?account=nobody%40example.com")
+        .expect_status(404);
+}

@@ -17,6 +17,7 @@ pub mod search;
 pub mod send_mail;
 pub mod settings;
 pub mod sync;
+pub mod validate_cert;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -38,7 +39,7 @@ use crate::store::ops::Reads;
 use crate::wbxml::{Element, Tag};
 
 /// The commands this server answers; OPTIONS advertises exactly these, others get 501.
-pub const IMPLEMENTED: [Command; 19] = [
+pub const IMPLEMENTED: [Command; 20] = [
     Command::Sync,
     Command::Search,
     Command::Ping,
@@ -52,6 +53,7 @@ pub const IMPLEMENTED: [Command; 19] = [
     Command::MeetingResponse,
     Command::ResolveRecipients,
     Command::Find,
+    Command::ValidateCert,
     Command::FolderSync,
     Command::FolderCreate,
     Command::FolderUpdate,
@@ -169,17 +171,13 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply,
         Command::MeetingResponse => Box::pin(meeting_response::handle(ctx, body)),
         Command::ResolveRecipients => Box::pin(resolve_recipients::handle(ctx, body)),
         Command::Find => Box::pin(find::handle(ctx, body)),
+        Command::ValidateCert => Box::pin(validate_cert::handle(ctx, body)),
         Command::FolderSync => Box::pin(folder_sync::handle(ctx, body)),
         Command::FolderCreate => Box::pin(folder_ops::create(ctx, body)),
         Command::FolderUpdate => Box::pin(folder_ops::update(ctx, body)),
         Command::FolderDelete => Box::pin(folder_ops::delete(ctx, body)),
         Command::Provision => Box::pin(provision::handle(ctx, body)),
         Command::Settings => Box::pin(settings::handle(ctx, body)),
-        // The front door answers 501 before dispatching anything else.
-        other => {
-            tracing::error!("dispatch reached unimplemented {other}");
-            return Ok(Reply::Http(StatusCode::NOT_IMPLEMENTED));
-        }
     };
     command.await
 }

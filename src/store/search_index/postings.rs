@@ -213,6 +213,6 @@ fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<String>)>) -> Resu
 /// Merges what is queued now (a test looking at the blocks, or making a store as schema 10
 /// left it).
 #[cfg(test)]
-pub(in crate::store) fn merge_queued(tx: &WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn merge_queued(tx: &WriteTransaction) -> Result<(), StoreError> {
     merge(tx, Vec::new())
 }

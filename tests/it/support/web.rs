@@ -1,5 +1,5 @@
 //! A browser for the web pages: a cookie jar over the server's HTTPS listener, forms
-//! posted urlencoded, the CSRF token read from a page.
+//! posted urlencoded (or multipart, with files), the CSRF token read from a page.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +24,17 @@ impl Browser {
     }
 
     pub fn request(&mut self, method: Method, path: &str, body: Vec<u8>) -> Resp {
+        let form = (method == Method::POST).then_some("application/x-www-form-urlencoded");
+        self.send(method, path, form, body)
+    }
+
+    fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
         let mut headers = Vec::new();
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
@@ -36,8 +47,8 @@ impl Browser {
         if let Some(l) = self.accept_language {
             headers.push(("Accept-Language", l.to_owned()));
         }
-        if method == Method::POST {
-            headers.push(("Content-Type", "application/x-www-form-urlencoded".into()));
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct.to_owned()));
         }
         let r = self.http.request(method, path, &headers, body);
         for set in r.headers.get_all("set-cookie") {
@@ -63,6 +74,39 @@ impl Browser {
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
             .collect();
         self.request(Method::POST, path, body.join("&").into_bytes())
+    }
+
+    /// Posts a `multipart/form-data` form: text fields, then files as (field, file name,
+    /// bytes).
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Resp {
+        const BOUNDARY: &str = "----easdTestBoundary7MA4YWxk";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, filename, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        let ct = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.send(Method::POST, path, Some(&ct), body)
     }
 
     /// Signs in through the login form; the answer to the form's POST.

@@ -344,3 +344,71 @@ fn write_categories_even_empty(list: &[String]) -> Element {
     }
     e
 }
+
+/// What free/busy reads of a stored event: its times, status, zone, recurrence and
+/// exceptions. Deserialized from the event's record with its other fields (subject, body,
+/// attendees, …) skipped over, not built.
+#[derive(Debug, Default, Deserialize)]
+pub struct EventTimes {
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    busy_status: Option<i32>,
+    #[serde(default)]
+    meeting_status: Option<i32>,
+    #[serde(default)]
+    start_time: Option<Stamp>,
+    #[serde(default)]
+    end_time: Option<Stamp>,
+    #[serde(default)]
+    recurrence: Option<Recurrence>,
+    #[serde(default)]
+    exceptions: Vec<Exception>,
+}
+
+impl From<EventTimes> for Event {
+    fn from(t: EventTimes) -> Event {
+        Event {
+            timezone: t.timezone,
+            busy_status: t.busy_status,
+            meeting_status: t.meeting_status,
+            start_time: t.start_time,
+            end_time: t.end_time,
+            recurrence: t.recurrence,
+            exceptions: t.exceptions,
+            ..Event::default()
+        }
+    }
+}
+
+/// A stored groupware record (`Record`, `{"Event": {…}}`) read as [`EventTimes`] when it
+/// is an event; another class is skipped over (`None`).
+#[derive(Debug, Default)]
+pub struct EventTimesOf(pub Option<EventTimes>);
+
+impl<'de> Deserialize<'de> for EventTimesOf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Variant;
+        impl<'de> serde::de::Visitor<'de> for Variant {
+            type Value = EventTimesOf;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a groupware record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EventTimesOf, A::Error> {
+                let mut out = EventTimesOf(None);
+                while let Some(class) = map.next_key::<String>()? {
+                    if class == "Event" {
+                        out.0 = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Variant)
+    }
+}

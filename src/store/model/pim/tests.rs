@@ -222,3 +222,45 @@ fn tasks_and_notes_go_round() {
     let parsed = Note::parse(&note, Mode::Strict).expect("a note");
     assert_eq!(parsed.render(V16), note);
 }
+
+#[test]
+fn an_events_times_read_from_its_stored_record_skip_the_rest() {
+    let event = Event {
+        subject: Some("Budget".into()),
+        uid: Some("u1".into()),
+        start_time: Some(Stamp(1_000)),
+        end_time: Some(Stamp(2_800)),
+        busy_status: Some(1),
+        meeting_status: Some(1),
+        timezone: Some("AAAA".into()),
+        recurrence: Some(Recurrence {
+            kind: Some(0),
+            interval: Some(2),
+            ..Recurrence::default()
+        }),
+        exceptions: vec![Exception {
+            original: Stamp(1_000 + 2 * 86_400),
+            deleted: Some(true),
+            ..Exception::default()
+        }],
+        categories: vec!["Work".into()],
+        ..Event::default()
+    };
+    let times: EventTimesOf = serde_json::from_slice(
+        &serde_json::to_vec(&Record::Event(Box::new(event.clone()))).unwrap(),
+    )
+    .unwrap();
+    let read = Event::from(times.0.expect("an event"));
+    assert_eq!(
+        read,
+        Event {
+            subject: None,
+            uid: None,
+            categories: Vec::new(),
+            ..event
+        }
+    );
+    let note = Record::Note(Box::default());
+    let times: EventTimesOf = serde_json::from_slice(&serde_json::to_vec(&note).unwrap()).unwrap();
+    assert!(times.0.is_none());
+}
