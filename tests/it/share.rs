@@ -681,3 +681,163 @@ fn a_grantee_moves_items_between_shared_folders_only_with_the_rights_and_within_
     let (_, left) = full_sync(&alice, ALICE_CALENDAR, None);
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A Mailbox Search for `word`, in these folders (none: all): the Store element, whatever its
+/// Status.
+fn search_in(c: &EasClient, word: &str, folders: &[&str]) -> easd::wbxml::Element {
+    use easd::wbxml::Element;
+    use easd::wbxml::tag::search as sr;
+    let mut and = Element::new(sr::AND).text_child(sr::FREE_TEXT, word);
+    for f in folders {
+        and.push_text(air::COLLECTION_ID, *f);
+    }
+    let r = c.call(
+        "Search",
+        &Element::new(sr::SEARCH).child(
+            Element::new(sr::STORE)
+                .text_child(sr::NAME, "Mailbox")
+                .child(Element::new(sr::QUERY).child(and)),
+        ),
+    );
+    r.find_path(&[sr::RESPONSE, sr::STORE])
+        .unwrap_or_else(|| panic!("no Store in {r:?}"))
+        .clone()
+}
+
+/// Each result of a Search Store: (LongId, CollectionId, Subject).
+fn search_results(store: &easd::wbxml::Element) -> Vec<(String, String, String)> {
+    use easd::wbxml::tag::{email, search as sr};
+    store
+        .find_all(sr::RESULT)
+        .map(|r| {
+            let text = |e: Option<&str>| e.unwrap_or_default().to_owned();
+            (
+                text(r.text_of(sr::LONG_ID)),
+                text(r.text_of(air::COLLECTION_ID)),
+                text(
+                    r.find(sr::PROPERTIES)
+                        .and_then(|p| p.text_of(email::SUBJECT)),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Bob's device with `shared_folders` on, Alice's Inbox shared with him (read), and his id
+/// for it.
+fn bob_with_alices_inbox(s: &TestServer) -> (EasClient, String) {
+    share_ok(s, share(ALICE, "Inbox", BOB, &[]));
+    let bob = s.device(BOB, "bobphone");
+    reach(s, BOB, "bobphone", true, false);
+    let (_, folders) = all_folders(&bob);
+    let id = named(&folders, "Inbox (Alice)")
+        .unwrap_or_else(|| panic!("no shared inbox in {folders:?}"))
+        .server_id
+        .clone();
+    (bob, id)
+}
+
+#[test]
+fn search_and_find_reach_a_shared_folder_only_when_named_and_under_the_readers_ids() {
+    use crate::directory::find;
+    use easd::wbxml::tag::find as fd;
+    let s = server();
+    s.deliver_text(ALICE, "Budget of Alice", "the quarterly budget");
+    s.deliver_text(BOB, "Budget of Bob", "his own budget");
+    let (bob, foreign) = bob_with_alices_inbox(&s);
+    let own_inbox = bob.folder_of_type(2);
+
+    // "All folders" are his own: Alice's message is not among them.
+    let all = search_in(&bob, "budget", &[]);
+    assert_eq!(all.text_of(easd::wbxml::tag::search::STATUS), Some("1"));
+    let hits = search_results(&all);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (hits[0].1.as_str(), hits[0].2.as_str()),
+        (own_inbox.as_str(), "Budget of Bob")
+    );
+
+    // Named by his id, her folder is searched, and the hit is named by his ids.
+    let theirs = search_results(&search_in(&bob, "budget", &[&foreign]));
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    let (long_id, collection, subject) = &theirs[0];
+    assert_eq!(
+        (collection.as_str(), subject.as_str()),
+        (foreign.as_str(), "Budget of Alice")
+    );
+    assert!(long_id.starts_with(&format!("{foreign}:")), "{long_id}");
+    // ItemOperations fetches it by that LongId.
+    let props = bob.fetch_item(long_id, Some(1));
+    assert_eq!(
+        props.text_of(easd::wbxml::tag::email::SUBJECT),
+        Some("Budget of Alice")
+    );
+    // Both, named together: newest first, each under the device's id of its folder.
+    let both = search_results(&search_in(&bob, "budget", &[&foreign, &own_inbox]));
+    let mut folders: Vec<&str> = both.iter().map(|h| h.1.as_str()).collect();
+    folders.sort_unstable();
+    let mut expected = [own_inbox.as_str(), foreign.as_str()];
+    expected.sort_unstable();
+    assert_eq!(folders, expected, "{both:?}");
+
+    // Alice's real Inbox id is Bob's own Inbox to him; a forged id, and his id sent by an
+    // account it is not Bob's, reach nothing: Status 11 (FolderSyncRequired).
+    let forged = (foreign.parse::<u64>().unwrap() + 1).to_string();
+    let real = search_results(&search_in(&bob, "budget", &["1"]));
+    assert!(real.iter().all(|h| h.2 == "Budget of Bob"), "{real:?}");
+    let carol = s.device(CAROL, "carolphone");
+    reach(&s, CAROL, "carolphone", true, true);
+    for (c, id) in [
+        (&bob, forged.as_str()),
+        (&carol, foreign.as_str()),
+        (&bob, "x"),
+    ] {
+        let store = search_in(c, "budget", &[id]);
+        assert_eq!(
+            store.text_of(easd::wbxml::tag::search::STATUS),
+            Some("11"),
+            "{id}: {store:?}"
+        );
+        assert!(search_results(&store).is_empty());
+    }
+
+    // Find (16.1): the same scope and ids.
+    let query = |folder: Option<&str>| {
+        let mut q = easd::wbxml::Element::new(fd::QUERY).text_child(fd::FREE_TEXT, "budget");
+        if let Some(f) = folder {
+            q.push_text(air::COLLECTION_ID, f);
+        }
+        easd::wbxml::Element::new(fd::MAIL_BOX_SEARCH_CRITERION).child(q)
+    };
+    let server_ids = |r: &easd::wbxml::Element| -> Vec<String> {
+        r.find(fd::RESPONSE)
+            .map(|resp| {
+                resp.find_all(fd::RESULT)
+                    .map(|x| x.text_of(air::SERVER_ID).unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let r = find(&bob, None, query(None));
+    assert_eq!(r.text_of(fd::STATUS), Some("1"), "{r:?}");
+    let ids = server_ids(&r);
+    assert!(
+        ids.len() == 1 && ids[0].starts_with(&format!("{own_inbox}:")),
+        "{ids:?}"
+    );
+    let r = find(&bob, None, query(Some(&foreign)));
+    let ids = server_ids(&r);
+    assert!(
+        ids.len() == 1 && ids[0].starts_with(&format!("{foreign}:")),
+        "{ids:?}"
+    );
+    for (c, id) in [(&bob, forged.as_str()), (&carol, foreign.as_str())] {
+        let r = find(c, None, query(Some(id)));
+        assert_eq!(r.text_of(fd::STATUS), Some("3"), "{id}: {r:?}");
+    }
+
+    // Unshared: his id reaches nothing any more.
+    share_ok(&s, unshare(ALICE, "Inbox", BOB));
+    let store = search_in(&bob, "budget", &[&foreign]);
+    assert_eq!(store.text_of(easd::wbxml::tag::search::STATUS), Some("11"));
+}

@@ -12,7 +12,7 @@ use crate::bounded::at_most;
 use crate::budget::Reservation;
 use crate::eas::class::groupware::{self, Class};
 use crate::eas::class::{AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data};
-use crate::govern::foreign;
+use crate::govern::foreign::Place;
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
@@ -333,16 +333,11 @@ async fn fetch_item(
         .view(move |tx| {
             // A folder of another account the device reaches: its owner's item, named by
             // the device's id for the folder (`store::share`).
-            let (f, (owner, home), foreign) = match sight.contents(tx, account, folder)? {
-                Some(f) => (f, (account, folder), false),
-                None if sight.serves_contents() => {
-                    match foreign::folder(tx, account, folder, sight.reach())? {
-                        Some(r) => (r.folder, (r.at.owner, r.at.folder), true),
-                        None => return Ok(None),
-                    }
-                }
-                None => return Ok(None),
+            let Some(place) = Place::contents(tx, sight, account, folder)? else {
+                return Ok(None);
             };
+            let (owner, home) = place.home(account);
+            let (f, foreign) = (place.folder, place.foreign.is_some());
             if let Some(mut mail) = tx.item(owner, home, id)? {
                 mail.folder = folder;
                 return Ok(Some(Fetched::Mail(Box::new(mail))));
@@ -398,8 +393,10 @@ async fn fetch_attachment(
         return Ok(answer(Status::InvalidAttachment));
     };
     let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+    // The reference names the folder by the device's id: for a shared folder, the
+    // reader's id, never the owner's (`store::share`).
     let shown = (ctx.app.store)
-        .view(move |tx| sight.item(tx, account, folder, id))
+        .view(move |tx| Place::item(tx, sight, account, folder, id))
         .await?;
     let Some(item) = shown else {
         return Ok(answer(Status::InvalidAttachment));
