@@ -841,3 +841,93 @@ fn search_and_find_reach_a_shared_folder_only_when_named_and_under_the_readers_i
     let store = search_in(&bob, "budget", &[&foreign]);
     assert_eq!(store.text_of(easd::wbxml::tag::search::STATUS), Some("11"));
 }
+
+/// ItemOperations EmptyFolderContents of `folder` (with DeleteSubFolders when asked): its
+/// Status.
+fn empty_folder(c: &EasClient, folder: &str, subfolders: bool) -> String {
+    use easd::wbxml::Element;
+    use easd::wbxml::tag::itemoperations as io;
+    let mut op = Element::new(io::EMPTY_FOLDER_CONTENTS).text_child(air::COLLECTION_ID, folder);
+    if subfolders {
+        op.push(Element::new(io::OPTIONS).empty_child(io::DELETE_SUB_FOLDERS));
+    }
+    let r = c.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(op),
+    );
+    r.find_path(&[io::RESPONSE, io::EMPTY_FOLDER_CONTENTS, io::STATUS])
+        .and_then(|e| e.text())
+        .unwrap_or_else(|| panic!("no EmptyFolderContents Status in {r:?}"))
+        .to_owned()
+}
+
+#[test]
+fn item_operations_in_a_shared_mail_folder_go_as_far_as_the_rights_and_only_by_the_readers_ids() {
+    use easd::wbxml::tag::airsyncbase as asb;
+    let s = server();
+    s.deliver(
+        &[ALICE],
+        &message_with_attachment(ALICE, "Contract", "contract.bin", b"signed bytes"),
+    );
+    s.deliver_text(ALICE, "Minutes", "of the meeting");
+    s.deliver_text(BOB, "Mine", "his own");
+    let (bob, foreign) = bob_with_alices_inbox(&s);
+    let own_inbox = bob.folder_of_type(2);
+    let (_, adds) = full_sync(&bob, &foreign, None);
+    assert_eq!(adds.len(), 2, "{adds:?}");
+    let file_ref = adds
+        .iter()
+        .find_map(|(_, d)| d.find_path(&[asb::ATTACHMENTS, asb::ATTACHMENT]))
+        .and_then(|a| a.text_of(asb::FILE_REFERENCE))
+        .expect("FileReference")
+        .to_owned();
+    // The reference names the folder by Bob's id, and fetches Alice's attachment.
+    assert!(file_ref.starts_with(&format!("{foreign}:")), "{file_ref}");
+    assert_eq!(
+        bob.fetch_attachment(&file_ref),
+        ("1".into(), Some(b"signed bytes".to_vec()))
+    );
+    // The same reference with Alice's real folder id (Bob's own Inbox to him), a forged
+    // folder id, or sent by Carol: Status 15, no bytes.
+    let rest = file_ref.split_once(':').expect("folder:item:part").1;
+    let forged = (foreign.parse::<u64>().unwrap() + 1).to_string();
+    let carol = s.device(CAROL, "carolphone");
+    reach(&s, CAROL, "carolphone", true, true);
+    for (c, r) in [
+        (&bob, format!("1:{rest}")),
+        (&bob, format!("{forged}:{rest}")),
+        (&carol, file_ref.clone()),
+    ] {
+        assert_eq!(c.fetch_attachment(&r), ("15".into(), None), "{r}");
+    }
+
+    // EmptyFolderContents: read only, refused (16); ids he does not reach: 6. Nothing goes.
+    assert_eq!(empty_folder(&bob, &foreign, false), "16");
+    assert_eq!(empty_folder(&bob, &forged, false), "6");
+    assert_eq!(empty_folder(&carol, &foreign, false), "6");
+    let alice = s.device(ALICE, "alicephone");
+    let alice_inbox = alice.folder_of_type(2);
+    assert_eq!(full_sync(&alice, &alice_inbox, None).1.len(), 2);
+    // A conversation does not move into her folder: between accounts (16).
+    let (_, mine) = full_sync(&bob, &own_inbox, None);
+    let conversation = mine[0]
+        .1
+        .find(easd::wbxml::tag::email2::CONVERSATION_ID)
+        .and_then(easd::wbxml::Element::opaque)
+        .expect("ConversationId")
+        .to_vec();
+    assert_eq!(
+        crate::mail::move_conversation(&bob, Some(&conversation), &foreign, true).0,
+        "16"
+    );
+    assert_eq!(full_sync(&bob, &own_inbox, None).1.len(), 1);
+
+    // With the delete right: emptied, but not with DeleteSubFolders (her folders are not
+    // his to delete). His own Inbox keeps its message.
+    share_ok(&s, share(ALICE, "Inbox", BOB, &[Right::Delete]));
+    assert_eq!(empty_folder(&bob, &foreign, true), "16");
+    assert_eq!(full_sync(&alice, &alice_inbox, None).1.len(), 2);
+    assert_eq!(empty_folder(&bob, &foreign, false), "1");
+    assert!(full_sync(&alice, &alice_inbox, None).1.is_empty());
+    assert_eq!(full_sync(&bob, &own_inbox, None).1.len(), 1);
+}
