@@ -44,25 +44,36 @@ pub fn folders(
             continue;
         };
         if let std::collections::btree_map::Entry::Vacant(e) = owners.entry(owner) {
-            e.insert(tx.account(owner)?.map_or_else(String::new, |a| {
-                if a.display_name.trim().is_empty() {
-                    a.email
-                } else {
-                    a.display_name
-                }
-            }));
+            e.insert(owner_name(tx, owner)?);
         }
         let parent: FolderId = ids.get(&(owner, f.parent)).copied().unwrap_or(ROOT_FOLDER);
-        out.push(Folder {
-            id,
-            parent,
-            name: format!("{} ({})", f.name, owners[&owner]),
-            kind: f.kind.as_user_created(),
-            special: false,
-            modseq: f.modseq,
-        });
+        out.push(as_readers(&f, id, parent, &owners[&owner]));
     }
     Ok(Some(out))
+}
+
+/// What a reader's foreign folders say of their owner: its display name, else its address.
+pub fn owner_name(tx: &impl Reads, owner: AccountId) -> Result<String, StoreError> {
+    Ok(tx.account(owner)?.map_or_else(String::new, |a| {
+        if a.display_name.trim().is_empty() {
+            a.email
+        } else {
+            a.display_name
+        }
+    }))
+}
+
+/// The owner's folder `f` as a reader is shown it: under the reader's `id`, below the
+/// reader's `parent`, named after its owner, typed as a user-created folder.
+pub fn as_readers(f: &Folder, id: FolderId, parent: FolderId, owner_name: &str) -> Folder {
+    Folder {
+        id,
+        parent,
+        name: format!("{} ({owner_name})", f.name),
+        kind: f.kind.as_user_created(),
+        special: false,
+        modseq: f.modseq,
+    }
 }
 
 /// Gives the reader an id for each foreign folder it is shown under `reach` that has none.

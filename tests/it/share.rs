@@ -931,3 +931,134 @@ fn item_operations_in_a_shared_mail_folder_go_as_far_as_the_rights_and_only_by_t
     assert!(full_sync(&alice, &alice_inbox, None).1.is_empty());
     assert_eq!(full_sync(&bob, &own_inbox, None).1.len(), 1);
 }
+
+/// A folder command's Status, and the ServerId FolderCreate gives.
+fn folder_status(r: &easd::wbxml::Element) -> (String, Option<String>) {
+    use easd::wbxml::tag::folderhierarchy as fh;
+    (
+        r.text_of(fh::STATUS).unwrap_or_default().to_owned(),
+        r.text_of(fh::SERVER_ID).map(str::to_owned),
+    )
+}
+
+#[test]
+fn folders_under_a_shared_folder_take_the_create_right_and_the_shared_folder_itself_stays_the_owners()
+ {
+    let s = server();
+    share_ok(
+        &s,
+        share(ALICE, "Calendar", BOB, &[Right::CreateSubfolders]),
+    );
+    share_ok(&s, share(ALICE, "Calendar", CAROL, &[]));
+    let (bob, cal) = bob_with_alices_calendar(&s);
+    let carol = s.device(CAROL, "carolphone");
+    reach(&s, CAROL, "carolphone", true, false);
+    let (ckey, cfolders) = all_folders(&carol);
+    let carol_cal = named(&cfolders, "Calendar (Alice)")
+        .expect("shown")
+        .server_id
+        .clone();
+    let alice = s.device(ALICE, "alicephone");
+    let alice_names = |c: &EasClient| -> Vec<(String, String)> {
+        let mut v: Vec<_> = all_folders(c)
+            .1
+            .into_iter()
+            .map(|f| (f.name, f.parent_id))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = alice_names(&alice);
+
+    // Carol, read only: no subfolder (Status 3), no rename (2), no delete (3).
+    assert_eq!(
+        folder_status(&carol.folder_create(&ckey, &carol_cal, "Mine", "13")).0,
+        "3"
+    );
+    assert_eq!(
+        folder_status(&carol.folder_update(&ckey, &carol_cal, "0", "Renamed")).0,
+        "2"
+    );
+    assert_eq!(
+        folder_status(&carol.folder_delete(&ckey, &carol_cal)).0,
+        "3"
+    );
+    // Bob may create a subfolder, but the shared folder itself is not his either.
+    let (key, _) = bob.folder_sync_ok("0");
+    assert_eq!(
+        folder_status(&bob.folder_update(&key, &cal, "0", "Renamed")).0,
+        "2"
+    );
+    assert_eq!(folder_status(&bob.folder_delete(&key, &cal)).0, "3");
+    // Ids he does not reach: not found (4, 5); one of his own into her folder: 3 (between
+    // accounts).
+    let forged = (cal.parse::<u64>().unwrap() + 1000).to_string();
+    assert_eq!(
+        folder_status(&bob.folder_create(&key, &forged, "X", "13")).0,
+        "5"
+    );
+    assert_eq!(folder_status(&bob.folder_delete(&key, &forged)).0, "4");
+    let created = bob.folder_create(&key, "0", "Own", "13");
+    let (status, own) = folder_status(&created);
+    assert_eq!(status, "1");
+    let key = created
+        .text_of(easd::wbxml::tag::folderhierarchy::SYNC_KEY)
+        .expect("SyncKey")
+        .to_owned();
+    let own = own.expect("ServerId");
+    // Bob's folder id is no folder of Carol's.
+    assert_eq!(folder_status(&carol.folder_delete(&ckey, &own)).0, "4");
+    assert_eq!(
+        folder_status(&bob.folder_update(&key, &own, &cal, "Own")).0,
+        "3"
+    );
+    assert_eq!(alice_names(&alice), before, "nothing of Alice's changed");
+
+    // Bob creates "Sprint" in her Calendar: hers, shared as the Calendar is, his id for it.
+    let created = bob.folder_create(&key, &cal, "Sprint", "13");
+    let (status, sprint) = folder_status(&created);
+    assert_eq!(status, "1", "{created:?}");
+    let sprint = sprint.expect("ServerId");
+    let key = created
+        .text_of(easd::wbxml::tag::folderhierarchy::SYNC_KEY)
+        .expect("SyncKey")
+        .to_owned();
+    let (_, changes) = bob.folder_sync_ok(&key);
+    assert_eq!(
+        changes_of(&changes).count,
+        0,
+        "his own change is not sent back"
+    );
+    let theirs = all_folders(&alice).1;
+    let alice_sprint = named(&theirs, "Sprint").expect("Alice has it");
+    assert_eq!(alice_sprint.parent_id, ALICE_CALENDAR);
+    assert_ne!(alice_sprint.server_id, sprint, "Bob's id is his own");
+    let bobs = all_folders(&bob).1;
+    let shown = named(&bobs, "Sprint (Alice)").expect("Bob is shown it");
+    assert_eq!(
+        (shown.server_id.as_str(), shown.parent_id.as_str()),
+        (sprint.as_str(), cal.as_str())
+    );
+    // Carol reaches it as she reaches the Calendar: read only.
+    let (ckey, cfolders) = all_folders(&carol);
+    let carol_sprint = named(&cfolders, "Sprint (Alice)").expect("Carol is shown it");
+    assert_eq!(carol_sprint.parent_id, carol_cal);
+    assert_eq!(
+        folder_status(&carol.folder_delete(&ckey, &carol_sprint.server_id)).0,
+        "3"
+    );
+
+    // Bob renames and deletes the subfolder he may manage.
+    let (key, _) = bob.folder_sync_ok("0");
+    let renamed = bob.folder_update(&key, &sprint, &cal, "Sprint 2");
+    assert_eq!(folder_status(&renamed).0, "1", "{renamed:?}");
+    assert!(named(&all_folders(&alice).1, "Sprint 2").is_some());
+    let key = renamed
+        .text_of(easd::wbxml::tag::folderhierarchy::SYNC_KEY)
+        .expect("SyncKey")
+        .to_owned();
+    assert_eq!(folder_status(&bob.folder_delete(&key, &sprint)).0, "1");
+    let theirs = all_folders(&alice).1;
+    assert!(named(&theirs, "Sprint 2").is_none(), "{theirs:?}");
+    assert!(named(&theirs, "Calendar").is_some());
+}
