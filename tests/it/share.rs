@@ -353,9 +353,8 @@ fn a_group_share_reaches_its_members_and_a_public_folder_every_account() {
     );
 }
 
-/// Until the commands learn rights, a shared folder's id reaches nothing, and no id a
-/// reader sends (the owner's real ids, another reader's, a forged one) reaches the
-/// owner's folders.
+/// No id a reader sends (the owner's real ids, another reader's, a forged one) reaches
+/// the owner's folders; only the reader's own id for a shared folder does.
 #[test]
 fn no_id_a_reader_sends_reaches_the_owners_items() {
     let s = server();
