@@ -10,7 +10,7 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
 use crate::directory::gal::{Scope, query_words};
 use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
-use crate::govern::foreign::Place;
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
 use crate::proto::filter::FilterType;
@@ -100,10 +100,12 @@ pub(super) async fn mailbox_hits(
                     return Ok(Err(Unanswered::UnknownFolder));
                 };
                 if !named_ok.contains(&root) {
-                    let Some(place) = Place::contents(tx, sight, account, root)? else {
+                    // Not one of its own: a foreign folder it reaches (none while
+                    // quarantined: `Sight::reach`), or none.
+                    let Some(reached) = foreign::folder(tx, account, root, sight.reach())? else {
                         return Ok(Err(Unanswered::UnknownFolder));
                     };
-                    let (owner, home) = place.home(account);
+                    let (owner, home) = (reached.at.owner, reached.at.folder);
                     let shown = foreign.entry(owner).or_default();
                     shown.insert(home, root);
                     if query.deep {
