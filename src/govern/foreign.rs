@@ -8,7 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::store::model::{AccountId, Folder, FolderId, ForeignFolder, ROOT_FOLDER, Rights};
+use crate::govern::settings::Sight;
+use crate::store::items::ItemReads;
+use crate::store::model::{
+    AccountId, Folder, FolderId, ForeignFolder, MailItem, ROOT_FOLDER, Rights,
+};
 use crate::store::ops::Reads;
 use crate::store::share::{self, Reach, ShareReads};
 use crate::store::{StoreError, WriteCtx};
@@ -40,25 +44,36 @@ pub fn folders(
             continue;
         };
         if let std::collections::btree_map::Entry::Vacant(e) = owners.entry(owner) {
-            e.insert(tx.account(owner)?.map_or_else(String::new, |a| {
-                if a.display_name.trim().is_empty() {
-                    a.email
-                } else {
-                    a.display_name
-                }
-            }));
+            e.insert(owner_name(tx, owner)?);
         }
         let parent: FolderId = ids.get(&(owner, f.parent)).copied().unwrap_or(ROOT_FOLDER);
-        out.push(Folder {
-            id,
-            parent,
-            name: format!("{} ({})", f.name, owners[&owner]),
-            kind: f.kind.as_user_created(),
-            special: false,
-            modseq: f.modseq,
-        });
+        out.push(as_readers(&f, id, parent, &owners[&owner]));
     }
     Ok(Some(out))
+}
+
+/// What a reader's foreign folders say of their owner: its display name, else its address.
+pub fn owner_name(tx: &impl Reads, owner: AccountId) -> Result<String, StoreError> {
+    Ok(tx.account(owner)?.map_or_else(String::new, |a| {
+        if a.display_name.trim().is_empty() {
+            a.email
+        } else {
+            a.display_name
+        }
+    }))
+}
+
+/// The owner's folder `f` as a reader is shown it: under the reader's `id`, below the
+/// reader's `parent`, named after its owner, typed as a user-created folder.
+pub fn as_readers(f: &Folder, id: FolderId, parent: FolderId, owner_name: &str) -> Folder {
+    Folder {
+        id,
+        parent,
+        name: format!("{} ({owner_name})", f.name),
+        kind: f.kind.as_user_created(),
+        special: false,
+        modseq: f.modseq,
+    }
 }
 
 /// Gives the reader an id for each foreign folder it is shown under `reach` that has none.
@@ -118,5 +133,96 @@ pub fn folder_named(
     match id.parse() {
         Ok(id) => folder(tx, reader, id, reach),
         Err(_) => Ok(None),
+    }
+}
+
+/// A folder a command names by the device's id for it, as the device's account reaches
+/// it: one of its own the device is shown, or a foreign one its [`Reach`] allows.
+pub struct Place {
+    /// As the device knows it (its id the device's).
+    pub folder: Folder,
+    /// For a folder of another account: where it is and what the account may do there.
+    pub foreign: Option<(ForeignFolder, Rights)>,
+}
+
+impl Place {
+    pub fn find(
+        tx: &(impl Reads + ShareReads),
+        sight: Sight,
+        account: AccountId,
+        id: &str,
+    ) -> Result<Option<Place>, StoreError> {
+        if let Some(folder) = sight.folder_named(tx, account, id)? {
+            return Ok(Some(Place {
+                folder,
+                foreign: None,
+            }));
+        }
+        Ok(
+            folder_named(tx, account, id, sight.reach())?.map(|r| Place {
+                folder: r.folder,
+                foreign: Some((r.at, r.rights)),
+            }),
+        )
+    }
+
+    /// [`Place::find`] for commands that hand out what the folder holds: nothing while
+    /// the device is not sent contents ([`Sight::contents`]).
+    pub fn contents(
+        tx: &(impl Reads + ShareReads),
+        sight: Sight,
+        account: AccountId,
+        id: FolderId,
+    ) -> Result<Option<Place>, StoreError> {
+        if !sight.serves_contents() {
+            return Ok(None);
+        }
+        Place::find(tx, sight, account, &id.to_string())
+    }
+
+    /// Message `id` of the folder the device names `folder`, when the device is sent what
+    /// that folder holds; named by the device's id (the owner's message for a foreign one).
+    pub fn item(
+        tx: &(impl Reads + ShareReads + ItemReads),
+        sight: Sight,
+        account: AccountId,
+        folder: FolderId,
+        id: u64,
+    ) -> Result<Option<MailItem>, StoreError> {
+        let Some(place) = Place::contents(tx, sight, account, folder)? else {
+            return Ok(None);
+        };
+        let (owner, home) = place.home(account);
+        Ok(tx.item(owner, home, id)?.map(|mut m| {
+            m.folder = folder;
+            m
+        }))
+    }
+
+    /// The account and folder the items are stored in.
+    pub fn home(&self, account: AccountId) -> (AccountId, FolderId) {
+        match self.foreign {
+            Some((at, _)) => (at.owner, at.folder),
+            None => (account, self.folder.id),
+        }
+    }
+
+    /// Whether the account may do what `right` asks here: anything in its own folders.
+    pub fn may(&self, right: impl Fn(Rights) -> bool) -> bool {
+        self.foreign.is_none_or(|(_, rights)| right(rights))
+    }
+
+    /// Whether the access this place was found with still holds, checked again inside a
+    /// write (a share may have ended or changed since it was looked up).
+    pub fn unchanged(
+        &self,
+        tx: &impl ShareReads,
+        account: AccountId,
+        reach: Reach,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.foreign {
+            None => true,
+            Some(seen) => tx.foreign_access(account, self.folder.id, reach)? == Some(seen),
+        })
     }
 }

@@ -28,8 +28,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto::filter::FilterType;
 use crate::store::StoreError;
-use crate::store::items::ItemReads;
-use crate::store::model::MailItem;
 use crate::store::model::{
     Access, AccountId, Device, DeviceSettings, Folder, FolderId, FolderType, GroupwareFolders,
     MailFolders, NotesAs, Period, TasksAsEvents,
@@ -391,21 +389,6 @@ impl Sight {
         match id.parse() {
             Ok(id) => self.folder(tx, account, id),
             Err(_) => Ok(None),
-        }
-    }
-
-    /// Item `id` of `folder`, when the device is sent what that folder holds
-    /// ([`Sight::contents`]): the items of a folder it does not have are not found either.
-    pub fn item(
-        &self,
-        tx: &(impl Reads + ItemReads),
-        account: AccountId,
-        folder: FolderId,
-        id: u64,
-    ) -> Result<Option<MailItem>, StoreError> {
-        match self.contents(tx, account, folder)? {
-            Some(_) => tx.item(account, folder, id),
-            None => Ok(None),
         }
     }
 

@@ -305,11 +305,11 @@ impl BlobBatch<'_> {
         if dest.exists() {
             return Ok(id);
         }
-        let tmp = self
-            .store
-            .root
-            .join("tmp")
-            .join(format!("{}.{}", id.as_str(), std::process::id()));
+        let tmp =
+            self.store
+                .root
+                .join("tmp")
+                .join(format!("{}.{}", id.as_str(), std::process::id()));
         fs::write(&tmp, bytes)?;
         let dir = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(dir)?;

@@ -333,6 +333,49 @@ pub fn foreign_id(
     Ok(id)
 }
 
+/// Shares `owner`'s new folder `child` as its parent `parent` is shared: with the same
+/// grantees and rights, and public when the parent is: a subfolder a grantee creates in a
+/// shared folder is as shared as the folder it is in, so that every grantee who could
+/// create it reaches it too, the creator included.
+pub fn inherit(
+    ctx: &mut WriteCtx,
+    owner: AccountId,
+    parent: FolderId,
+    child: FolderId,
+) -> Result<(), StoreError> {
+    let created = now();
+    let shares: Vec<Share> = ctx
+        .shares()?
+        .into_iter()
+        .filter(|s| s.owner == owner && s.folder == parent)
+        .collect();
+    for s in shares {
+        put_share(
+            ctx,
+            &Share {
+                folder: child,
+                created,
+                ..s
+            },
+        )?;
+    }
+    let public = ctx
+        .public_folders()?
+        .into_iter()
+        .find(|p| p.owner == owner && p.folder == parent);
+    if let Some(p) = public {
+        put_public(
+            ctx,
+            &PublicFolder {
+                folder: child,
+                created,
+                ..p
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Forgets the shares and public entries of deleted folders of `owner`. The readers' ids
 /// for them stay: the owner never reuses a folder id, so they point at nothing.
 pub fn forget_folders(

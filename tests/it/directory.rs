@@ -686,7 +686,7 @@ use easd::wbxml::tag::email as em;
 use easd::wbxml::tag::find as fd;
 use easd::wbxml::tag::itemoperations as io;
 
-fn find(c: &EasClient, search_id: Option<&str>, criterion: Element) -> Element {
+pub(crate) fn find(c: &EasClient, search_id: Option<&str>, criterion: Element) -> Element {
     let mut req = Element::new(fd::FIND);
     if let Some(id) = search_id {
         req.push_text(fd::SEARCH_ID, id);

@@ -1243,7 +1243,7 @@ fn thread_message(subject: &str, id: &str, root: Option<&str>) -> Vec<u8> {
 
 /// ItemOperations Move of conversation `id` to `dst`: the Move's Status and the
 /// ConversationId it echoes.
-fn move_conversation(
+pub(crate) fn move_conversation(
     c: &EasClient,
     id: Option<&[u8]>,
     dst: &str,

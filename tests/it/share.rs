@@ -353,9 +353,8 @@ fn a_group_share_reaches_its_members_and_a_public_folder_every_account() {
     );
 }
 
-/// Until the commands learn rights, a shared folder's id reaches nothing, and no id a
-/// reader sends (the owner's real ids, another reader's, a forged one) reaches the
-/// owner's folders.
+/// No id a reader sends (the owner's real ids, another reader's, a forged one) reaches
+/// the owner's folders; only the reader's own id for a shared folder does.
 #[test]
 fn no_id_a_reader_sends_reaches_the_owners_items() {
     let s = server();
@@ -680,4 +679,385 @@ fn a_grantee_moves_items_between_shared_folders_only_with_the_rights_and_within_
     assert_eq!(subjects, vec![Some("Offsite")]);
     let (_, left) = full_sync(&alice, ALICE_CALENDAR, None);
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A Mailbox Search for `word`, in these folders (none: all): the Store element, whatever its
+/// Status.
+fn search_in(c: &EasClient, word: &str, folders: &[&str]) -> easd::wbxml::Element {
+    use easd::wbxml::Element;
+    use easd::wbxml::tag::search as sr;
+    let mut and = Element::new(sr::AND).text_child(sr::FREE_TEXT, word);
+    for f in folders {
+        and.push_text(air::COLLECTION_ID, *f);
+    }
+    let r = c.call(
+        "Search",
+        &Element::new(sr::SEARCH).child(
+            Element::new(sr::STORE)
+                .text_child(sr::NAME, "Mailbox")
+                .child(Element::new(sr::QUERY).child(and)),
+        ),
+    );
+    r.find_path(&[sr::RESPONSE, sr::STORE])
+        .unwrap_or_else(|| panic!("no Store in {r:?}"))
+        .clone()
+}
+
+/// Each result of a Search Store: (LongId, CollectionId, Subject).
+fn search_results(store: &easd::wbxml::Element) -> Vec<(String, String, String)> {
+    use easd::wbxml::tag::{email, search as sr};
+    store
+        .find_all(sr::RESULT)
+        .map(|r| {
+            let text = |e: Option<&str>| e.unwrap_or_default().to_owned();
+            (
+                text(r.text_of(sr::LONG_ID)),
+                text(r.text_of(air::COLLECTION_ID)),
+                text(
+                    r.find(sr::PROPERTIES)
+                        .and_then(|p| p.text_of(email::SUBJECT)),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Bob's device with `shared_folders` on, Alice's Inbox shared with him (read), and his id
+/// for it.
+fn bob_with_alices_inbox(s: &TestServer) -> (EasClient, String) {
+    share_ok(s, share(ALICE, "Inbox", BOB, &[]));
+    let bob = s.device(BOB, "bobphone");
+    reach(s, BOB, "bobphone", true, false);
+    let (_, folders) = all_folders(&bob);
+    let id = named(&folders, "Inbox (Alice)")
+        .unwrap_or_else(|| panic!("no shared inbox in {folders:?}"))
+        .server_id
+        .clone();
+    (bob, id)
+}
+
+#[test]
+fn search_and_find_reach_a_shared_folder_only_when_named_and_under_the_readers_ids() {
+    use crate::directory::find;
+    use easd::wbxml::tag::find as fd;
+    let s = server();
+    s.deliver_text(ALICE, "Budget of Alice", "the quarterly budget");
+    s.deliver_text(BOB, "Budget of Bob", "his own budget");
+    let (bob, foreign) = bob_with_alices_inbox(&s);
+    let own_inbox = bob.folder_of_type(2);
+
+    // "All folders" are his own: Alice's message is not among them.
+    let all = search_in(&bob, "budget", &[]);
+    assert_eq!(all.text_of(easd::wbxml::tag::search::STATUS), Some("1"));
+    let hits = search_results(&all);
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (hits[0].1.as_str(), hits[0].2.as_str()),
+        (own_inbox.as_str(), "Budget of Bob")
+    );
+
+    // Named by his id, her folder is searched, and the hit is named by his ids.
+    let theirs = search_results(&search_in(&bob, "budget", &[&foreign]));
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    let (long_id, collection, subject) = &theirs[0];
+    assert_eq!(
+        (collection.as_str(), subject.as_str()),
+        (foreign.as_str(), "Budget of Alice")
+    );
+    assert!(long_id.starts_with(&format!("{foreign}:")), "{long_id}");
+    // ItemOperations fetches it by that LongId.
+    let props = bob.fetch_item(long_id, Some(1));
+    assert_eq!(
+        props.text_of(easd::wbxml::tag::email::SUBJECT),
+        Some("Budget of Alice")
+    );
+    // Both, named together: newest first, each under the device's id of its folder.
+    let both = search_results(&search_in(&bob, "budget", &[&foreign, &own_inbox]));
+    let mut folders: Vec<&str> = both.iter().map(|h| h.1.as_str()).collect();
+    folders.sort_unstable();
+    let mut expected = [own_inbox.as_str(), foreign.as_str()];
+    expected.sort_unstable();
+    assert_eq!(folders, expected, "{both:?}");
+
+    // Alice's real Inbox id is Bob's own Inbox to him; a forged id, and his id sent by an
+    // account it is not Bob's, reach nothing: Status 11 (FolderSyncRequired).
+    let forged = (foreign.parse::<u64>().unwrap() + 1).to_string();
+    let real = search_results(&search_in(&bob, "budget", &["1"]));
+    assert!(real.iter().all(|h| h.2 == "Budget of Bob"), "{real:?}");
+    let carol = s.device(CAROL, "carolphone");
+    reach(&s, CAROL, "carolphone", true, true);
+    for (c, id) in [
+        (&bob, forged.as_str()),
+        (&carol, foreign.as_str()),
+        (&bob, "x"),
+    ] {
+        let store = search_in(c, "budget", &[id]);
+        assert_eq!(
+            store.text_of(easd::wbxml::tag::search::STATUS),
+            Some("11"),
+            "{id}: {store:?}"
+        );
+        assert!(search_results(&store).is_empty());
+    }
+
+    // Find (16.1): the same scope and ids.
+    let query = |folder: Option<&str>| {
+        let mut q = easd::wbxml::Element::new(fd::QUERY).text_child(fd::FREE_TEXT, "budget");
+        if let Some(f) = folder {
+            q.push_text(air::COLLECTION_ID, f);
+        }
+        easd::wbxml::Element::new(fd::MAIL_BOX_SEARCH_CRITERION).child(q)
+    };
+    let server_ids = |r: &easd::wbxml::Element| -> Vec<String> {
+        r.find(fd::RESPONSE)
+            .map(|resp| {
+                resp.find_all(fd::RESULT)
+                    .map(|x| x.text_of(air::SERVER_ID).unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let r = find(&bob, None, query(None));
+    assert_eq!(r.text_of(fd::STATUS), Some("1"), "{r:?}");
+    let ids = server_ids(&r);
+    assert!(
+        ids.len() == 1 && ids[0].starts_with(&format!("{own_inbox}:")),
+        "{ids:?}"
+    );
+    let r = find(&bob, None, query(Some(&foreign)));
+    let ids = server_ids(&r);
+    assert!(
+        ids.len() == 1 && ids[0].starts_with(&format!("{foreign}:")),
+        "{ids:?}"
+    );
+    for (c, id) in [(&bob, forged.as_str()), (&carol, foreign.as_str())] {
+        let r = find(c, None, query(Some(id)));
+        assert_eq!(r.text_of(fd::STATUS), Some("3"), "{id}: {r:?}");
+    }
+
+    // Unshared: his id reaches nothing any more.
+    share_ok(&s, unshare(ALICE, "Inbox", BOB));
+    let store = search_in(&bob, "budget", &[&foreign]);
+    assert_eq!(store.text_of(easd::wbxml::tag::search::STATUS), Some("11"));
+}
+
+/// ItemOperations EmptyFolderContents of `folder` (with DeleteSubFolders when asked): its
+/// Status.
+fn empty_folder(c: &EasClient, folder: &str, subfolders: bool) -> String {
+    use easd::wbxml::Element;
+    use easd::wbxml::tag::itemoperations as io;
+    let mut op = Element::new(io::EMPTY_FOLDER_CONTENTS).text_child(air::COLLECTION_ID, folder);
+    if subfolders {
+        op.push(Element::new(io::OPTIONS).empty_child(io::DELETE_SUB_FOLDERS));
+    }
+    let r = c.call(
+        "ItemOperations",
+        &Element::new(io::ITEM_OPERATIONS).child(op),
+    );
+    r.find_path(&[io::RESPONSE, io::EMPTY_FOLDER_CONTENTS, io::STATUS])
+        .and_then(|e| e.text())
+        .unwrap_or_else(|| panic!("no EmptyFolderContents Status in {r:?}"))
+        .to_owned()
+}
+
+#[test]
+fn item_operations_in_a_shared_mail_folder_go_as_far_as_the_rights_and_only_by_the_readers_ids() {
+    use easd::wbxml::tag::airsyncbase as asb;
+    let s = server();
+    s.deliver(
+        &[ALICE],
+        &message_with_attachment(ALICE, "Contract", "contract.bin", b"signed bytes"),
+    );
+    s.deliver_text(ALICE, "Minutes", "of the meeting");
+    s.deliver_text(BOB, "Mine", "his own");
+    let (bob, foreign) = bob_with_alices_inbox(&s);
+    let own_inbox = bob.folder_of_type(2);
+    let (_, adds) = full_sync(&bob, &foreign, None);
+    assert_eq!(adds.len(), 2, "{adds:?}");
+    let file_ref = adds
+        .iter()
+        .find_map(|(_, d)| d.find_path(&[asb::ATTACHMENTS, asb::ATTACHMENT]))
+        .and_then(|a| a.text_of(asb::FILE_REFERENCE))
+        .expect("FileReference")
+        .to_owned();
+    // The reference names the folder by Bob's id, and fetches Alice's attachment.
+    assert!(file_ref.starts_with(&format!("{foreign}:")), "{file_ref}");
+    assert_eq!(
+        bob.fetch_attachment(&file_ref),
+        ("1".into(), Some(b"signed bytes".to_vec()))
+    );
+    // The same reference with Alice's real folder id (Bob's own Inbox to him), a forged
+    // folder id, or sent by Carol: Status 15, no bytes.
+    let rest = file_ref.split_once(':').expect("folder:item:part").1;
+    let forged = (foreign.parse::<u64>().unwrap() + 1).to_string();
+    let carol = s.device(CAROL, "carolphone");
+    reach(&s, CAROL, "carolphone", true, true);
+    for (c, r) in [
+        (&bob, format!("1:{rest}")),
+        (&bob, format!("{forged}:{rest}")),
+        (&carol, file_ref.clone()),
+    ] {
+        assert_eq!(c.fetch_attachment(&r), ("15".into(), None), "{r}");
+    }
+
+    // EmptyFolderContents: read only, refused (16); ids he does not reach: 6. Nothing goes.
+    assert_eq!(empty_folder(&bob, &foreign, false), "16");
+    assert_eq!(empty_folder(&bob, &forged, false), "6");
+    assert_eq!(empty_folder(&carol, &foreign, false), "6");
+    let alice = s.device(ALICE, "alicephone");
+    let alice_inbox = alice.folder_of_type(2);
+    assert_eq!(full_sync(&alice, &alice_inbox, None).1.len(), 2);
+    // A conversation does not move into her folder: between accounts (16).
+    let (_, mine) = full_sync(&bob, &own_inbox, None);
+    let conversation = mine[0]
+        .1
+        .find(easd::wbxml::tag::email2::CONVERSATION_ID)
+        .and_then(easd::wbxml::Element::opaque)
+        .expect("ConversationId")
+        .to_vec();
+    assert_eq!(
+        crate::mail::move_conversation(&bob, Some(&conversation), &foreign, true).0,
+        "16"
+    );
+    assert_eq!(full_sync(&bob, &own_inbox, None).1.len(), 1);
+
+    // With the delete right: emptied, but not with DeleteSubFolders (her folders are not
+    // his to delete). His own Inbox keeps its message.
+    share_ok(&s, share(ALICE, "Inbox", BOB, &[Right::Delete]));
+    assert_eq!(empty_folder(&bob, &foreign, true), "16");
+    assert_eq!(full_sync(&alice, &alice_inbox, None).1.len(), 2);
+    assert_eq!(empty_folder(&bob, &foreign, false), "1");
+    assert!(full_sync(&alice, &alice_inbox, None).1.is_empty());
+    assert_eq!(full_sync(&bob, &own_inbox, None).1.len(), 1);
+}
+
+/// A folder command's Status, and the ServerId FolderCreate gives.
+fn folder_status(r: &easd::wbxml::Element) -> (String, Option<String>) {
+    use easd::wbxml::tag::folderhierarchy as fh;
+    (
+        r.text_of(fh::STATUS).unwrap_or_default().to_owned(),
+        r.text_of(fh::SERVER_ID).map(str::to_owned),
+    )
+}
+
+#[test]
+fn folders_under_a_shared_folder_take_the_create_right_and_the_shared_folder_itself_stays_the_owners()
+ {
+    let s = server();
+    share_ok(
+        &s,
+        share(ALICE, "Calendar", BOB, &[Right::CreateSubfolders]),
+    );
+    share_ok(&s, share(ALICE, "Calendar", CAROL, &[]));
+    let (bob, cal) = bob_with_alices_calendar(&s);
+    let carol = s.device(CAROL, "carolphone");
+    reach(&s, CAROL, "carolphone", true, false);
+    let (ckey, cfolders) = all_folders(&carol);
+    let carol_cal = named(&cfolders, "Calendar (Alice)")
+        .expect("shown")
+        .server_id
+        .clone();
+    let alice = s.device(ALICE, "alicephone");
+    let alice_names = |c: &EasClient| -> Vec<(String, String)> {
+        let mut v: Vec<_> = all_folders(c)
+            .1
+            .into_iter()
+            .map(|f| (f.name, f.parent_id))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = alice_names(&alice);
+
+    // Carol, read only: no subfolder (Status 3), no rename (2), no delete (3).
+    assert_eq!(
+        folder_status(&carol.folder_create(&ckey, &carol_cal, "Mine", "13")).0,
+        "3"
+    );
+    assert_eq!(
+        folder_status(&carol.folder_update(&ckey, &carol_cal, "0", "Renamed")).0,
+        "2"
+    );
+    assert_eq!(
+        folder_status(&carol.folder_delete(&ckey, &carol_cal)).0,
+        "3"
+    );
+    // Bob may create a subfolder, but the shared folder itself is not his either.
+    let (key, _) = bob.folder_sync_ok("0");
+    assert_eq!(
+        folder_status(&bob.folder_update(&key, &cal, "0", "Renamed")).0,
+        "2"
+    );
+    assert_eq!(folder_status(&bob.folder_delete(&key, &cal)).0, "3");
+    // Ids he does not reach: not found (4, 5); one of his own into her folder: 3 (between
+    // accounts).
+    let forged = (cal.parse::<u64>().unwrap() + 1000).to_string();
+    assert_eq!(
+        folder_status(&bob.folder_create(&key, &forged, "X", "13")).0,
+        "5"
+    );
+    assert_eq!(folder_status(&bob.folder_delete(&key, &forged)).0, "4");
+    let created = bob.folder_create(&key, "0", "Own", "13");
+    let (status, own) = folder_status(&created);
+    assert_eq!(status, "1");
+    let key = created
+        .text_of(easd::wbxml::tag::folderhierarchy::SYNC_KEY)
+        .expect("SyncKey")
+        .to_owned();
+    let own = own.expect("ServerId");
+    // Bob's folder id is no folder of Carol's.
+    assert_eq!(folder_status(&carol.folder_delete(&ckey, &own)).0, "4");
+    assert_eq!(
+        folder_status(&bob.folder_update(&key, &own, &cal, "Own")).0,
+        "3"
+    );
+    assert_eq!(alice_names(&alice), before, "nothing of Alice's changed");
+
+    // Bob creates "Sprint" in her Calendar: hers, shared as the Calendar is, his id for it.
+    let created = bob.folder_create(&key, &cal, "Sprint", "13");
+    let (status, sprint) = folder_status(&created);
+    assert_eq!(status, "1", "{created:?}");
+    let sprint = sprint.expect("ServerId");
+    let key = created
+        .text_of(easd::wbxml::tag::folderhierarchy::SYNC_KEY)
+        .expect("SyncKey")
+        .to_owned();
+    let (_, changes) = bob.folder_sync_ok(&key);
+    assert_eq!(
+        changes_of(&changes).count,
+        0,
+        "his own change is not sent back"
+    );
+    let theirs = all_folders(&alice).1;
+    let alice_sprint = named(&theirs, "Sprint").expect("Alice has it");
+    assert_eq!(alice_sprint.parent_id, ALICE_CALENDAR);
+    assert_ne!(alice_sprint.server_id, sprint, "Bob's id is his own");
+    let bobs = all_folders(&bob).1;
+    let shown = named(&bobs, "Sprint (Alice)").expect("Bob is shown it");
+    assert_eq!(
+        (shown.server_id.as_str(), shown.parent_id.as_str()),
+        (sprint.as_str(), cal.as_str())
+    );
+    // Carol reaches it as she reaches the Calendar: read only.
+    let (ckey, cfolders) = all_folders(&carol);
+    let carol_sprint = named(&cfolders, "Sprint (Alice)").expect("Carol is shown it");
+    assert_eq!(carol_sprint.parent_id, carol_cal);
+    assert_eq!(
+        folder_status(&carol.folder_delete(&ckey, &carol_sprint.server_id)).0,
+        "3"
+    );
+
+    // Bob renames and deletes the subfolder he may manage.
+    let (key, _) = bob.folder_sync_ok("0");
+    let renamed = bob.folder_update(&key, &sprint, &cal, "Sprint 2");
+    assert_eq!(folder_status(&renamed).0, "1", "{renamed:?}");
+    assert!(named(&all_folders(&alice).1, "Sprint 2").is_some());
+    let key = renamed
+        .text_of(easd::wbxml::tag::folderhierarchy::SYNC_KEY)
+        .expect("SyncKey")
+        .to_owned();
+    assert_eq!(folder_status(&bob.folder_delete(&key, &sprint)).0, "1");
+    let theirs = all_folders(&alice).1;
+    assert!(named(&theirs, "Sprint 2").is_none(), "{theirs:?}");
+    assert!(named(&theirs, "Calendar").is_some());
 }

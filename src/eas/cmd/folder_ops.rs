@@ -5,12 +5,14 @@
 //! and answers with the next key.
 
 use super::{Ctx, Reply, body_with_root, status_reply};
+use crate::govern::foreign::{self, Reached};
 use crate::govern::settings::Sight;
 use crate::proto::ids::{IssuedSyncKey, SyncKey};
 use crate::proto::status::command_status;
 use crate::store::folders::{self, FolderError};
-use crate::store::model::{FolderId, FolderType, FolderView, ROOT_FOLDER};
+use crate::store::model::{AccountId, Folder, FolderId, FolderType, FolderView, ROOT_FOLDER};
 use crate::store::ops::{self, Reads};
+use crate::store::share::{self, Reach, ShareReads};
 use crate::store::{StoreError, WriteCtx};
 use crate::sync::hierarchy;
 use crate::wbxml::{Element, Tag, tag::folderhierarchy as fh};
@@ -177,6 +179,14 @@ struct Applied {
 
 /// Applies `op`. Folders the device is not shown are ones it does not have: naming one is
 /// Status 4 (the folder) or 5 (the parent), as for a folder that does not exist.
+///
+/// In another account's folder the device reaches, a subfolder is created (in the owner's
+/// account, shared as its parent: `share::inherit`), renamed, moved or deleted only with
+/// the right to create subfolders there. A shared folder itself is not the reader's to
+/// rename or delete: refused as a special folder is (FolderUpdate Status 2, FolderDelete 3,
+/// [MS-ASCMD] 2.2.3.177.6, 2.2.3.177.4); nor is a folder the reader may not create in a
+/// parent for FolderCreate or FolderUpdate (Status 3, "the parent folder is a special
+/// system folder", 2.2.3.177.3, 2.2.3.177.6).
 fn apply(
     wctx: &mut WriteCtx,
     account: u64,
@@ -188,30 +198,135 @@ fn apply(
         Some(id) if sight.folder(wctx, account, id)?.is_some() => Ok(id),
         _ => Err(missing),
     };
+    let reach = sight.reach();
+    // A folder of another account named by the device's id (`None`: its own, the root, or
+    // one it does not reach).
+    let foreign_of = |wctx: &WriteCtx, id: Option<FolderId>| match id {
+        Some(id) if id != ROOT_FOLDER && sight.folder(wctx, account, id)?.is_none() => {
+            Ok::<_, FolderError>(foreign::folder(wctx, account, id, reach)?)
+        }
+        _ => Ok(None),
+    };
+    // A foreign folder the device may create subfolders in.
+    let creatable = |r: Option<Reached>| r.filter(|r| r.rights.create_subfolders);
     Ok(match op {
-        Op::Create { parent, name, kind } => {
-            let parent = shown(wctx, *parent, FolderError::ParentNotFound)?;
-            let f = folders::create(wctx, account, parent, name, *kind)?;
-            Applied {
-                created: Some(f.id),
-                changed: Some((f.id, f.view())),
-                removed: Vec::new(),
+        Op::Create { parent, name, kind } => match foreign_of(wctx, *parent)? {
+            Some(reached) => {
+                let parent = creatable(Some(reached)).ok_or(FolderError::SpecialParent)?;
+                let (owner, home) = (parent.at.owner, parent.at.folder);
+                let f = folders::create(wctx, owner, home, name, *kind)?;
+                share::inherit(wctx, owner, home, f.id)?;
+                let id = share::foreign_id(wctx, account, owner, f.id)?;
+                let view = readers_view(wctx, owner, &f, id, parent.folder.id)?;
+                Applied {
+                    created: Some(id),
+                    changed: Some((id, view)),
+                    removed: Vec::new(),
+                }
             }
-        }
-        Op::Update { id, parent, name } => {
-            let id = shown(wctx, *id, FolderError::NotFound)?;
-            let parent = shown(wctx, *parent, FolderError::ParentNotFound)?;
-            let f = folders::update(wctx, account, id, parent, name)?;
-            Applied {
+            None => {
+                let parent = shown(wctx, *parent, FolderError::ParentNotFound)?;
+                let f = folders::create(wctx, account, parent, name, *kind)?;
+                Applied {
+                    created: Some(f.id),
+                    changed: Some((f.id, f.view())),
+                    removed: Vec::new(),
+                }
+            }
+        },
+        Op::Update { id, parent, name } => match foreign_of(wctx, *id)? {
+            Some(folder) => {
+                managed(wctx, account, reach, &folder)?;
+                let parent = creatable(foreign_of(wctx, *parent)?)
+                    .filter(|p| p.at.owner == folder.at.owner)
+                    .ok_or(FolderError::SpecialParent)?;
+                let f = folders::update(
+                    wctx,
+                    folder.at.owner,
+                    folder.at.folder,
+                    parent.at.folder,
+                    name,
+                )?;
+                let view = readers_view(
+                    wctx,
+                    folder.at.owner,
+                    &f,
+                    folder.folder.id,
+                    parent.folder.id,
+                )?;
+                Applied {
+                    created: None,
+                    changed: Some((folder.folder.id, view)),
+                    removed: Vec::new(),
+                }
+            }
+            None => {
+                let id = shown(wctx, *id, FolderError::NotFound)?;
+                if foreign_of(wctx, *parent)?.is_some() {
+                    // Into another account's folder: between accounts.
+                    return Err(FolderError::SpecialParent);
+                }
+                let parent = shown(wctx, *parent, FolderError::ParentNotFound)?;
+                let f = folders::update(wctx, account, id, parent, name)?;
+                Applied {
+                    created: None,
+                    changed: Some((f.id, f.view())),
+                    removed: Vec::new(),
+                }
+            }
+        },
+        Op::Delete { id } => match foreign_of(wctx, *id)? {
+            Some(folder) => {
+                managed(wctx, account, reach, &folder)?;
+                let owner = folder.at.owner;
+                let mut removed = Vec::new();
+                for gone in folders::delete(wctx, owner, folder.at.folder)? {
+                    removed.extend(wctx.foreign_id_of(account, owner, gone)?);
+                }
+                Applied {
+                    created: None,
+                    changed: None,
+                    removed,
+                }
+            }
+            None => Applied {
                 created: None,
-                changed: Some((f.id, f.view())),
-                removed: Vec::new(),
-            }
-        }
-        Op::Delete { id } => Applied {
-            created: None,
-            changed: None,
-            removed: folders::delete(wctx, account, shown(wctx, *id, FolderError::NotFound)?)?,
+                changed: None,
+                removed: folders::delete(wctx, account, shown(wctx, *id, FolderError::NotFound)?)?,
+            },
         },
     })
+}
+
+/// Checks that the reader may rename, move or delete the foreign folder `folder`: a
+/// subfolder of a folder it reaches with the right to create subfolders; a shared folder
+/// itself is refused as a special folder.
+fn managed(
+    wctx: &WriteCtx,
+    account: u64,
+    reach: Reach,
+    folder: &Reached,
+) -> Result<(), FolderError> {
+    // `Reached::folder` keeps the owner's parent id.
+    let owner = folder.at.owner;
+    let Some(parent) = wctx.foreign_id_of(account, owner, folder.folder.parent)? else {
+        return Err(FolderError::Special);
+    };
+    match foreign::folder(wctx, account, parent, reach)? {
+        Some(p) if p.rights.create_subfolders => Ok(()),
+        _ => Err(FolderError::Special),
+    }
+}
+
+/// How the reader's device is shown the owner's folder `f` (what FolderSync will say of
+/// it), for the device's hierarchy snapshot.
+fn readers_view(
+    wctx: &WriteCtx,
+    owner: AccountId,
+    f: &Folder,
+    id: FolderId,
+    parent: FolderId,
+) -> Result<FolderView, FolderError> {
+    let owner_name = foreign::owner_name(wctx, owner)?;
+    Ok(foreign::as_readers(f, id, parent, &owner_name).view())
 }

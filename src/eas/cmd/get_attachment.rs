@@ -10,6 +10,7 @@ use hyper::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::eas::class::AttachmentRefusal;
+use crate::govern::foreign::Place;
 use crate::govern::settings::Sight;
 use crate::mail::mime;
 use crate::proto::ids::{FileRef, ItemRef};
@@ -57,7 +58,7 @@ async fn find(ctx: &Ctx<'_>, file_ref: &str) -> Result<Found, StoreError> {
     };
     let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
     let item = (ctx.app.store)
-        .view(move |tx| sight.item(tx, account, folder, id))
+        .view(move |tx| Place::item(tx, sight, account, folder, id))
         .await?;
     let Some(item) = item else {
         return Ok(Found::Nothing);

@@ -14,7 +14,7 @@ use crate::eas::class::groupware::{self, Class};
 use crate::eas::class::{
     AttachmentRefusal, BodyOptions, MailOptions, MailPolicy, full_data, generated_data,
 };
-use crate::govern::foreign;
+use crate::govern::foreign::Place;
 use crate::govern::settings::Sight;
 use crate::http_body::{BUDGET_PATIENCE, FilePart};
 use crate::mail::mime;
@@ -48,7 +48,8 @@ command_status! {
         /// what one response may carry (`[limits] max_response`).
         TooLarge = 11,
         InvalidAttachment = 15,
-        /// "Access to the resource is denied": the policy disables attachments.
+        /// "Access to the resource is denied": the policy disables attachments; in a shared
+        /// folder, an EmptyFolderContents or Move the reader has no right to.
         AccessDenied = 16,
         /// Move: "the destination folder cannot be the recipient information cache" ([MS-ASCON]
         /// 2.2.2.10).
@@ -345,16 +346,11 @@ async fn fetch_item(
         .view(move |tx| {
             // A folder of another account the device reaches: its owner's item, named by
             // the device's id for the folder (`store::share`).
-            let (f, (owner, home), foreign) = match sight.contents(tx, account, folder)? {
-                Some(f) => (f, (account, folder), false),
-                None if sight.serves_contents() => {
-                    match foreign::folder(tx, account, folder, sight.reach())? {
-                        Some(r) => (r.folder, (r.at.owner, r.at.folder), true),
-                        None => return Ok(None),
-                    }
-                }
-                None => return Ok(None),
+            let Some(place) = Place::contents(tx, sight, account, folder)? else {
+                return Ok(None);
             };
+            let (owner, home) = place.home(account);
+            let (f, foreign) = (place.folder, place.foreign.is_some());
             if let Some(mut mail) = tx.item(owner, home, id)? {
                 mail.folder = folder;
                 return Ok(Some(Fetched::Mail(Box::new(mail))));
@@ -416,8 +412,10 @@ async fn fetch_attachment(
         return Ok(answer(Status::InvalidAttachment));
     };
     let (sight, account) = (Sight::of(&ctx.device), ctx.account.id);
+    // The reference names the folder by the device's id: for a shared folder, the
+    // reader's id, never the owner's (`store::share`).
     let shown = (ctx.app.store)
-        .view(move |tx| sight.item(tx, account, folder, id))
+        .view(move |tx| Place::item(tx, sight, account, folder, id))
         .await?;
     let Some(item) = shown else {
         return Ok(answer(Status::InvalidAttachment));
@@ -520,7 +518,9 @@ async fn fetch_attachment(
 }
 
 /// EmptyFolderContents ([MS-ASCMD] 2.2.3.58): every item of the folder, and with
-/// DeleteSubFolders its subfolders too.
+/// DeleteSubFolders its subfolders too. In a folder of another account it takes the right
+/// to delete, and its subfolders are not the reader's to delete (Status 16, nothing
+/// deleted).
 async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError> {
     let answer = |status: Status, id: &str| {
         Element::new(io::EMPTY_FOLDER_CONTENTS)
@@ -537,47 +537,63 @@ async fn empty_folder(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError
     let account = ctx.account.id;
     let (sight, name) = (Sight::of(&ctx.device), id.to_owned());
     let shown = (ctx.app.store)
-        .view(move |tx| sight.folder_named(tx, account, &name))
+        .view(move |tx| Place::find(tx, sight, account, &name))
         .await?;
-    let Some(folder) = shown else {
+    let Some(place) = shown else {
         return Ok(answer(Status::NotFound, id));
     };
+    if place.foreign.is_some() && (subfolders || !place.may(|r| r.delete)) {
+        tracing::info!(
+            "{}: EmptyFolderContents of shared folder {id} refused: no delete right, or \
+             DeleteSubFolders",
+            ctx.who()
+        );
+        return Ok(answer(Status::AccessDenied, id));
+    }
+    let reach = sight.reach();
     let emptied = ctx
         .app
         .store
         .write_or(move |w: &mut WriteCtx| {
-            items::empty_folder(w, account, folder.id)?;
+            // A share ended or changed since the look-up: refused as without the right.
+            if !place.unchanged(w, account, reach)? {
+                return Ok(false);
+            }
+            let (owner, folder) = place.home(account);
+            items::empty_folder(w, owner, folder)?;
             if subfolders {
                 let children: Vec<u64> = w
                     .folders(account)?
                     .iter()
-                    .filter(|f| f.parent == folder.id)
+                    .filter(|f| f.parent == folder)
                     .map(|f| f.id)
                     .collect();
                 for child in children {
                     folders::delete(w, account, child)?;
                 }
             }
-            Ok(())
+            Ok(true)
         })
         .await;
     match emptied {
-        Ok(()) => {}
-        Err(folders::FolderError::Store(e)) => return Err(e),
+        Ok(true) => Ok(answer(Status::Ok, id)),
+        Ok(false) => Ok(answer(Status::AccessDenied, id)),
+        Err(folders::FolderError::Store(e)) => Err(e),
         // A subfolder the store will not delete: nothing was emptied (the transaction
         // rolled back), and the server says it failed ([MS-ASCMD] 2.2.3.177.8, Status 3).
         Err(refused) => {
             tracing::info!("{}: EmptyFolderContents of {id}: {refused}", ctx.who());
-            return Ok(answer(Status::ServerError, id));
+            Ok(answer(Status::ServerError, id))
         }
     }
-    Ok(answer(Status::Ok, id))
 }
 
 /// Move of a conversation ([MS-ASCMD] 2.2.3.117.1, [MS-ASCON] 2.2.2.7-2.2.2.10): every
 /// message of the conversation in the mail folders the device is sent the contents of,
 /// except Sent Items, goes to DstFldId, and with MoveAlways (required) so do its later
-/// messages, as they are delivered. Each moved message is a Delete and an Add at every
+/// messages, as they are delivered. The account's own folders only: a conversation does
+/// not move into or out of a shared or public folder (between accounts, as MoveItems
+/// refuses). Each moved message is a Delete and an Add at every
 /// device's next Sync of the folders, as for MoveItems. A resend finds the messages already
 /// there and answers the same.
 async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, StoreError> {
@@ -609,10 +625,16 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
     // The destination and the messages to move, from one snapshot.
     let planned = (ctx.app.store)
         .view(move |tx| {
-            // A folder the device does not have does not exist: 6.
-            let Some(dst) = sight.folder_named(tx, account, &dst)? else {
+            // A folder the device does not have does not exist: 6. A conversation moves
+            // within the account's own mail folders: into a folder of another account it
+            // would move between accounts, which MoveItems refuses too (16).
+            let Some(dst) = Place::find(tx, sight, account, &dst)? else {
                 return Ok(Err(Status::NotFound));
             };
+            if dst.foreign.is_some() {
+                return Ok(Err(Status::AccessDenied));
+            }
+            let dst = dst.folder;
             match dst.kind {
                 FolderType::RecipientCache => return Ok(Err(Status::RecipientCache)),
                 kind if !is_mail(kind) => return Ok(Err(Status::NotAMailFolder)),
@@ -641,7 +663,15 @@ async fn move_conversation(ctx: &Ctx<'_>, op: &Element) -> Result<Element, Store
         .await?;
     let (dst, moving) = match planned {
         Ok(planned) => planned,
-        Err(status) => return Ok(answer(status)),
+        Err(status) => {
+            if status == Status::AccessDenied {
+                tracing::info!(
+                    "{}: ItemOperations Move into another account's folder refused",
+                    ctx.who()
+                );
+            }
+            return Ok(answer(status));
+        }
     };
     let (to, conversation_id) = (dst.id, id.clone());
     let moved = ctx

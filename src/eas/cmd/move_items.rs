@@ -10,16 +10,14 @@
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::at_most;
 use crate::eas::class::groupware::Class;
-use crate::govern::foreign;
+use crate::govern::foreign::Place;
 use crate::govern::settings::Sight;
 use crate::proto::ids::ItemRef;
 use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::items::{self, ItemReads};
-use crate::store::model::{AccountId, Folder, FolderId, ForeignFolder, Rights};
 use crate::store::ops::Reads;
-use crate::store::share::ShareReads;
-use crate::store::{Reader, StoreError, WriteCtx};
+use crate::store::{StoreError, WriteCtx};
 use crate::sync::retriable;
 use crate::wbxml::{Element, tag::r#move as mv};
 
@@ -46,48 +44,6 @@ struct Move {
     dst_folder: String,
     /// More than one DstFldId: one item cannot go to several folders.
     several_destinations: bool,
-}
-
-/// A folder a move names, as the device's account reaches it.
-struct Place {
-    /// As the device knows it (its id the device's).
-    folder: Folder,
-    /// For a folder of another account: where it is and what the account may do there.
-    foreign: Option<(ForeignFolder, Rights)>,
-}
-
-impl Place {
-    fn find(
-        tx: &impl Reader,
-        sight: Sight,
-        account: AccountId,
-        id: &str,
-    ) -> Result<Option<Place>, StoreError> {
-        if let Some(folder) = sight.folder_named(tx, account, id)? {
-            return Ok(Some(Place {
-                folder,
-                foreign: None,
-            }));
-        }
-        Ok(
-            foreign::folder_named(tx, account, id, sight.reach())?.map(|r| Place {
-                folder: r.folder,
-                foreign: Some((r.at, r.rights)),
-            }),
-        )
-    }
-
-    /// The account and folder the items are stored in.
-    fn home(&self, account: AccountId) -> (AccountId, FolderId) {
-        match self.foreign {
-            Some((at, _)) => (at.owner, at.folder),
-            None => (account, self.folder.id),
-        }
-    }
-
-    fn may(&self, right: impl Fn(Rights) -> bool) -> bool {
-        self.foreign.is_none_or(|(_, rights)| right(rights))
-    }
 }
 
 /// What the move's write transaction found.
@@ -204,13 +160,12 @@ async fn move_one(ctx: &Ctx<'_>, m: &Move) -> Result<(Status, Option<String>), S
     }
     let reach = sight.reach();
     let shown_id = dst.folder.id;
-    let seen = [(src.folder.id, src.foreign), (dst.folder.id, dst.foreign)];
     let moved = ctx
         .app
         .store
         .write(move |w: &mut WriteCtx| {
-            for (id, foreign) in seen {
-                if foreign.is_some() && w.foreign_access(account, id, reach)? != foreign {
+            for place in [&src, &dst] {
+                if !place.unchanged(w, account, reach)? {
                     return Ok(Moved::AccessChanged);
                 }
             }

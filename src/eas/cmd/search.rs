@@ -10,6 +10,7 @@ use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
 use crate::directory::gal::{Scope, query_words};
 use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
+use crate::govern::foreign;
 use crate::govern::settings::Sight;
 use crate::proto::datetime::parse_datetime;
 use crate::proto::filter::FilterType;
@@ -18,9 +19,10 @@ use crate::proto::status::command_status;
 use crate::refusal::Limit;
 use crate::store::StoreError;
 use crate::store::items::ItemReads;
-use crate::store::model::{FolderId, MailItem};
+use crate::store::model::{AccountId, FolderId, MailItem};
 use crate::store::ops::Reads;
 use crate::store::search_index;
+use crate::store::share::ShareReads;
 use crate::wbxml::{Element, tag::airsync, tag::email, tag::search as s};
 
 command_status! {
@@ -60,6 +62,10 @@ pub(super) enum Unanswered {
 /// The messages matching `query` in the folders the device is shown (only those whose
 /// contents it is sent), newest first: how many there are, and those at positions
 /// `first..=last`, all read from one snapshot of the word index.
+///
+/// Without a named folder the account's own folders are searched; a folder of another
+/// account (shared or public) only when the query names it by the device's id for it, and
+/// its messages are answered under that id, never the owner's.
 pub(super) async fn mailbox_hits(
     ctx: &Ctx<'_>,
     query: Query,
@@ -86,12 +92,27 @@ pub(super) async fn mailbox_hits(
                 }
             }
             let mut scope: Option<BTreeSet<FolderId>> = None;
+            // Foreign folders named: owner → (owner's folder id → the device's id).
+            let mut foreign: BTreeMap<AccountId, BTreeMap<FolderId, FolderId>> = BTreeMap::new();
             for id in &query.folders {
-                let Some(root) = id.parse::<FolderId>().ok().filter(|f| named_ok.contains(f))
-                else {
+                let set = scope.get_or_insert_with(BTreeSet::new);
+                let Some(root) = id.parse::<FolderId>().ok() else {
                     return Ok(Err(Unanswered::UnknownFolder));
                 };
-                let set = scope.get_or_insert_with(BTreeSet::new);
+                if !named_ok.contains(&root) {
+                    // Not one of its own: a foreign folder it reaches (none while
+                    // quarantined: `Sight::reach`), or none.
+                    let Some(reached) = foreign::folder(tx, account, root, sight.reach())? else {
+                        return Ok(Err(Unanswered::UnknownFolder));
+                    };
+                    let (owner, home) = (reached.at.owner, reached.at.folder);
+                    let shown = foreign.entry(owner).or_default();
+                    shown.insert(home, root);
+                    if query.deep {
+                        shown.extend(foreign_below(tx, account, sight, owner, home)?);
+                    }
+                    continue;
+                }
                 // Every folder below `root` (with DeepTraversal), each visited once.
                 let mut frontier = vec![root];
                 while let Some(parent) = frontier.pop() {
@@ -102,21 +123,69 @@ pub(super) async fn mailbox_hits(
             }
             // The index carries each hit's folder and DateReceived, newest first: only the page
             // shown is read.
-            let hits = search_index::search(tx, account, &query.words, |p| {
-                searched.contains(&p.folder)
-                    && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
-                    && query.after.is_none_or(|a| p.received > a)
+            let dated = |p: &search_index::Posting| {
+                query.after.is_none_or(|a| p.received > a)
                     && query.before.is_none_or(|b| p.received < b)
-            })?;
+            };
+            let mut hits: Vec<(AccountId, FolderId, search_index::Posting)> = Vec::new();
+            if scope.as_ref().is_none_or(|s| !s.is_empty()) {
+                let own = search_index::search(tx, account, &query.words, |p| {
+                    searched.contains(&p.folder)
+                        && scope.as_ref().is_none_or(|s| s.contains(&p.folder))
+                        && dated(p)
+                })?;
+                hits.extend(own.into_iter().map(|p| (account, p.folder, p)));
+            }
+            for (owner, shown) in &foreign {
+                let theirs = search_index::search(tx, *owner, &query.words, |p| {
+                    shown.contains_key(&p.folder) && dated(p)
+                })?;
+                hits.extend(theirs.into_iter().map(|p| (*owner, shown[&p.folder], p)));
+            }
+            if !foreign.is_empty() {
+                hits.sort_by(|a, b| {
+                    b.2.received
+                        .cmp(&a.2.received)
+                        .then(b.2.item.cmp(&a.2.item))
+                });
+            }
             let mut shown = Vec::new();
-            for p in hits.iter().skip(first).take(last - first + 1) {
-                if let Some(item) = tx.item(account, p.folder, p.item)? {
+            for (owner, as_shown, p) in hits.iter().skip(first).take(last - first + 1) {
+                if let Some(mut item) = tx.item(*owner, p.folder, p.item)? {
+                    item.folder = *as_shown;
                     shown.push(item);
                 }
             }
             Ok::<_, StoreError>(Ok((hits.len(), shown)))
         })
         .await
+}
+
+/// The folders of `owner` below its folder `home` that the device reaches too (DeepTraversal
+/// of a foreign folder), as the owner's id → the device's id.
+fn foreign_below(
+    tx: &(impl Reads + ShareReads),
+    account: AccountId,
+    sight: Sight,
+    owner: AccountId,
+    home: FolderId,
+) -> Result<Vec<(FolderId, FolderId)>, StoreError> {
+    let reached = tx.reachable_foreign(account, sight.reach())?;
+    let theirs = tx.folders(owner)?;
+    let mut out = Vec::new();
+    let mut frontier = vec![home];
+    while let Some(parent) = frontier.pop() {
+        for f in theirs.iter().filter(|f| f.parent == parent) {
+            if !reached.contains_key(&(owner, f.id)) {
+                continue;
+            }
+            if let Some(id) = tx.foreign_id_of(account, owner, f.id)? {
+                out.push((f.id, id));
+                frontier.push(f.id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, StoreError> {
