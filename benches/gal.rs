@@ -15,7 +15,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use easd::config::GalScope;
 use easd::directory::availability::calendar_free_busy;
 use easd::directory::gal::{Gal, Scope, query_words};
 use easd::store::directory::put_entry;
@@ -176,7 +175,10 @@ async fn gal(store: &Store) -> bool {
         // counted (Total) and the first 100 taken.
         let index = gal.current(store).await.unwrap();
         let words = query_words(&prefix);
-        let scope = Scope::of(GalScope::Domain, "searcher@example.com");
+        let scope = Scope {
+            searcher: 1,
+            domain: Some("example.com"),
+        };
         let mut total = 0;
         let mut shown = Vec::new();
         for e in index.search(&words, scope) {

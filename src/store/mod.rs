@@ -41,7 +41,7 @@ pub use writer::{Durability, Event, WriteCtx};
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -267,6 +267,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_6_to_7,
     step_7_to_8,
     step_8_to_9,
+    step_9_to_10,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -352,6 +353,12 @@ fn step_8_to_9(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::PUBLIC_FOLDERS)?;
     tx.open_table(tables::FOREIGN_FOLDERS)?;
     tx.open_table(tables::FOREIGN_IDS)?;
+    Ok(())
+}
+
+/// Schema 10 adds the contacts folders flagged as GAL sources; older stores have none.
+fn step_9_to_10(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::GAL_SOURCES)?;
     Ok(())
 }
 

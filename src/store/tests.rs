@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 9);
+    assert_eq!(SCHEMA_VERSION, 10);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -1011,5 +1011,28 @@ fn a_version_8_store_gets_the_sharing_tables() {
     // Readable: the step created the tables (reading a missing one is an error).
     assert!(tx.shares().unwrap().is_empty());
     assert!(tx.groups().unwrap().is_empty());
+    assert!(tx.account_by_email("old@example.com").unwrap().is_some());
+}
+
+#[test]
+fn a_version_9_store_gets_the_gal_sources_table() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        add(&store, "old@example.com");
+    }
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::GAL_SOURCES).unwrap());
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 9);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    use super::directory::DirectoryReads;
+    // Readable: the step created the table (reading a missing one is an error).
+    assert!(tx.gal_sources().unwrap().is_empty());
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
 }

@@ -188,7 +188,7 @@ async fn gal(
     mut pictures: Option<&mut Pictures>,
 ) -> Result<Element, StoreError> {
     let index = ctx.app.gal.current(&ctx.app.store).await?;
-    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, ctx.account);
     let mut answer = response("GAL");
     let (mut total, mut shown) = (0, 0);
     for entry in index.search(words, scope) {

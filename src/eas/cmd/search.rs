@@ -233,7 +233,7 @@ async fn gal(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         },
     };
     let index = ctx.app.gal.current(&ctx.app.store).await?;
-    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, ctx.account);
     let mut total = 0;
     let mut answer = store_answer(Status::Ok);
     let mut shown = 0;
