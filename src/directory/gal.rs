@@ -39,8 +39,9 @@ pub enum Property {
 }
 
 /// Where an entry comes from. When several sources have the same address, a searcher
-/// gets one entry for it: the account's own before a contact of a flagged folder
-/// ([`Origin::rank`]), the first by name among contacts.
+/// gets one entry for it: the account's own (when the searcher sees it) before a contact
+/// of a flagged folder, since what the account says of itself is authoritative and a
+/// contact card is someone's copy; the first by name among contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Account(AccountId),
@@ -53,15 +54,6 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// Precedence among entries with the same address (lower wins): what the account
-    /// says of itself is authoritative, a contact card is someone's copy of it.
-    fn rank(self) -> u8 {
-        match self {
-            Origin::Account(_) => 0,
-            Origin::Contact { .. } => 1,
-        }
-    }
-
     /// The account an entry is, if it is one (free/busy and certificates are its own).
     pub fn account(self) -> Option<AccountId> {
         match self {
@@ -70,6 +62,8 @@ impl Origin {
         }
     }
 }
+
+const NO_SHADOW: u32 = u32::MAX;
 
 /// Who sees a set of entries: the accounts of `domain` (when the searcher's scope takes
 /// that domain in), and `accounts` whatever their domain (sorted).
@@ -89,6 +83,9 @@ pub struct GalEntry {
     keys: Box<str>,
     /// Index into [`GalIndex`]'s audiences.
     audience: u32,
+    /// A contact's: the audience of the account entry with the same address
+    /// ([`NO_SHADOW`]: none). Who sees that entry gets it, never the contact.
+    shadow: u32,
     photo: Option<Box<StoredBytes>>,
     pub certificates: u8,
 }
@@ -113,6 +110,13 @@ impl GalEntry {
 
     fn matches(&self, query: &[String]) -> bool {
         keys_match(&self.keys, query)
+    }
+
+    /// Whether a searcher who sees these audiences (by index) gets this entry: its own
+    /// audience, unless it sees the account entry of the same address instead.
+    fn seen(&self, audiences: &[bool]) -> bool {
+        audiences[self.audience as usize]
+            && (self.shadow == NO_SHADOW || !audiences[self.shadow as usize])
     }
 }
 
@@ -259,6 +263,11 @@ impl GalIndex {
             );
             b.push(entry);
         }
+        let account_audiences: HashMap<String, u32> = b
+            .sorted
+            .iter()
+            .map(|(_, e)| (e.email().to_owned(), e.audience))
+            .collect();
         let shares = tx.shares()?;
         let public = tx.public_folders()?;
         for source in tx.gal_sources()? {
@@ -298,7 +307,9 @@ impl GalIndex {
                 let d = contact_details(c);
                 for email in contacts::addresses(c) {
                     let display = name.clone().unwrap_or_else(|| email.clone());
-                    b.push(entry(origin, &display, &d, &email, audience));
+                    let mut e = entry(origin, &display, &d, &email, audience);
+                    e.shadow = account_audiences.get(&email).copied().unwrap_or(NO_SHADOW);
+                    b.push(e);
                 }
             }
         }
@@ -318,26 +329,27 @@ impl GalIndex {
     }
 
     /// The entries `query` (from [`query_words`]) matches that `scope` shows, sorted by
-    /// display name, one per address (the best source's, [`Origin::rank`]). An empty
-    /// query matches nothing.
+    /// display name, one per address: a contact whose address is an account the
+    /// searcher sees is never listed (the account is, when it matches), and of contacts
+    /// with the same address the first matching one is. An empty query matches nothing.
     pub fn search(&self, query: &[String], scope: Scope<'_>) -> Vec<&GalEntry> {
         let seen = self.seen_by(scope);
         let hits: Vec<&GalEntry> = self
             .entries
             .iter()
-            .filter(|e| seen[e.audience as usize] && e.matches(query))
+            .filter(|e| e.seen(&seen) && e.matches(query))
             .collect();
         one_per_address(hits)
     }
 
-    /// The entry with exactly this address, if `scope` shows one (the best source's).
+    /// The entry with exactly this address, if `scope` shows one (the account's, if it
+    /// is one the searcher sees).
     pub fn by_address(&self, email: &str, scope: Scope<'_>) -> Option<&GalEntry> {
         let seen = self.seen_by(scope);
         let email = email.trim();
         self.entries
             .iter()
-            .filter(|e| seen[e.audience as usize] && e.email().eq_ignore_ascii_case(email))
-            .min_by_key(|e| e.origin.rank())
+            .find(|e| e.seen(&seen) && e.email().eq_ignore_ascii_case(email))
     }
 
     /// Which audiences include the searcher, by index.
@@ -386,23 +398,17 @@ impl GalIndex {
     }
 }
 
-/// Keeps, of entries with the same address, the one of the best origin (the first of
-/// equals), in the hits' order.
+/// Keeps the first of the hits with the same address (contacts of two folders; an
+/// account's address is in no other visible entry, see [`GalEntry::seen`]).
 fn one_per_address(hits: Vec<&GalEntry>) -> Vec<&GalEntry> {
-    let mut best: HashMap<&str, usize> = HashMap::with_capacity(hits.len());
-    for (i, e) in hits.iter().enumerate() {
-        let kept = best.entry(e.email()).or_insert(i);
-        if e.origin.rank() < hits[*kept].origin.rank() {
-            *kept = i;
-        }
-    }
-    if best.len() == hits.len() {
+    let mut addresses: HashSet<&str> = HashSet::with_capacity(hits.len());
+    let unique = hits.iter().all(|e| addresses.insert(e.email()));
+    if unique {
         return hits;
     }
-    hits.iter()
-        .enumerate()
-        .filter(|(i, e)| best[e.email()] == *i)
-        .map(|(_, e)| *e)
+    addresses.clear();
+    hits.into_iter()
+        .filter(|e| addresses.insert(e.email()))
         .collect()
 }
 
@@ -470,6 +476,7 @@ fn entry(
         text: text.into(),
         keys: match_keys(&[display, &d.first_name, &d.last_name, &d.alias], email),
         audience,
+        shadow: NO_SHADOW,
         photo: d.photo.clone().map(Box::new),
         certificates: d.certificates.len().min(u8::MAX as usize) as u8,
     }
@@ -832,6 +839,12 @@ mod sources_tests {
                 .unwrap()
                 .origin,
             Origin::Account(bob)
+        );
+        // The card is never listed where Bob's own entry is seen, even when only it matches.
+        assert!(
+            index
+                .search(&query_words("robert"), scope(alice, here))
+                .is_empty()
         );
         // The public folder: the owner's domain; another domain only when the scope is all.
         let joe = query_words("plumber");
