@@ -398,17 +398,23 @@ impl GalIndex {
     }
 }
 
-/// Keeps the first of the hits with the same address (contacts of two folders; an
-/// account's address is in no other visible entry, see [`GalEntry::seen`]).
+/// Keeps the first of the hits with the same address. Only contacts can share one (of
+/// two folders): an account's address is unique among accounts, and a contact with it is
+/// seen only by who does not see the account ([`GalEntry::seen`]); so only contacts are
+/// hashed.
 fn one_per_address(hits: Vec<&GalEntry>) -> Vec<&GalEntry> {
-    let mut addresses: HashSet<&str> = HashSet::with_capacity(hits.len());
-    let unique = hits.iter().all(|e| addresses.insert(e.email()));
+    let is_contact = |e: &GalEntry| matches!(e.origin, Origin::Contact { .. });
+    let mut addresses: HashSet<&str> = HashSet::new();
+    let unique = hits
+        .iter()
+        .filter(|e| is_contact(e))
+        .all(|e| addresses.insert(e.email()));
     if unique {
         return hits;
     }
     addresses.clear();
     hits.into_iter()
-        .filter(|e| addresses.insert(e.email()))
+        .filter(|e| !is_contact(e) || addresses.insert(e.email()))
         .collect()
 }
 
