@@ -1036,3 +1036,52 @@ fn a_version_9_store_gets_the_gal_sources_table() {
     assert!(tx.gal_sources().unwrap().is_empty());
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
 }
+
+#[test]
+fn deleting_a_flagged_folder_or_its_account_unflags_it_and_moves_the_directory_on() {
+    use super::directory::{DirectoryReads, set_gal_source};
+    let (_dir, store) = open();
+    let a = add(&store, "alice@example.com");
+    let (f, before) = store
+        .write_blocking(move |ctx| {
+            let f = folders::create(
+                ctx,
+                a.id,
+                ROOT_FOLDER,
+                "Suppliers",
+                FolderType::UserContacts,
+            )
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            set_gal_source(ctx, a.id, f.id, true)?;
+            set_gal_source(ctx, a.id, 9, true)?;
+            Ok((f.id, ctx.tx.directory_generation()?))
+        })
+        .unwrap();
+    store
+        .write_blocking(move |ctx| {
+            folders::delete(ctx, a.id, f).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            Ok(())
+        })
+        .unwrap();
+    let snap = store.sync_snapshot().unwrap();
+    let left: Vec<FolderId> = snap
+        .gal_sources()
+        .unwrap()
+        .iter()
+        .map(|s| s.folder)
+        .collect();
+    assert_eq!(left, [9]);
+    assert!(snap.directory_generation().unwrap() > before);
+    drop(snap);
+    store
+        .write_blocking(move |ctx| ops::delete_account(ctx, &a))
+        .unwrap();
+    assert!(
+        store
+            .sync_snapshot()
+            .unwrap()
+            .gal_sources()
+            .unwrap()
+            .is_empty()
+    );
+}
