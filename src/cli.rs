@@ -225,7 +225,7 @@ enum UserCmd {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OnOff {
+pub enum OnOff {
     On,
     Off,
 }

@@ -119,6 +119,16 @@ pub struct GroupSummary {
     pub name: String,
     /// The members' addresses.
     pub members: Vec<String>,
+    /// "Put all members in the GAL".
+    #[serde(default)]
+    pub gal_members: bool,
+}
+
+/// A contacts folder flagged as a GAL source, as `easd folder gal-sources` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GalSourceSummary {
+    pub owner: String,
+    pub folder: String,
 }
 
 /// One share or public folder as the lists show it.
@@ -137,4 +147,5 @@ pub struct ShareSummary {
 pub enum ShareReply {
     Groups { groups: Vec<GroupSummary> },
     Shares { shares: Vec<ShareSummary> },
+    GalSources { sources: Vec<GalSourceSummary> },
 }

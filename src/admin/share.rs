@@ -1,13 +1,15 @@
 //! Sharing admin operations: groups and their members, folders an account shares with
 //! accounts or groups, and public folders (`easd group`, `easd folder`,
-//! `easd public-folder`). A grantee given as text is an account when it holds an `@`,
+//! `easd public-folder`), and the GAL's sources among them: contacts folders flagged as
+//! GAL sources and groups whose members are all in the GAL. A grantee given as text is an account when it holds an `@`,
 //! else a group name; a folder is named by its display name (case-insensitive) or its id.
 
 use serde::{Deserialize, Serialize};
 
 use super::AdminError;
 use super::error::find_account;
-use super::reply::{GroupSummary, Reply, ShareReply, ShareSummary};
+use super::reply::{GalSourceSummary, GroupSummary, Reply, ShareReply, ShareSummary};
+use crate::store::directory::{self, DirectoryReads};
 use crate::store::model::{
     Account, AccountId, Folder, FolderId, FolderType, Grantee, PublicFolder, Rights, Share,
 };
@@ -70,6 +72,19 @@ pub enum ShareRequest {
         email: String,
     },
     GroupList,
+    /// Sets a group's options: `gal_members`, its members all in the GAL.
+    GroupSet {
+        name: String,
+        gal_members: bool,
+    },
+    /// Flags (or unflags) `owner`'s contacts folder `folder` as a GAL source.
+    FolderGalSource {
+        owner: String,
+        folder: String,
+        on: bool,
+    },
+    /// The contacts folders flagged as GAL sources.
+    GalSourceList,
     /// Shares `owner`'s `folder` with `to` (an address or a group name); sharing again
     /// replaces the rights.
     FolderShare {
@@ -107,6 +122,9 @@ impl ShareRequest {
             ShareRequest::GroupMemberAdd { .. } => "group_member_add",
             ShareRequest::GroupMemberDel { .. } => "group_member_del",
             ShareRequest::GroupList => "group_list",
+            ShareRequest::GroupSet { .. } => "group_set",
+            ShareRequest::FolderGalSource { .. } => "folder_gal_source",
+            ShareRequest::GalSourceList => "gal_source_list",
             ShareRequest::FolderShare { .. } => "folder_share",
             ShareRequest::FolderUnshare { .. } => "folder_unshare",
             ShareRequest::ShareList { .. } => "share_list",
@@ -119,7 +137,10 @@ impl ShareRequest {
     pub fn changes(&self) -> bool {
         !matches!(
             self,
-            ShareRequest::GroupList | ShareRequest::ShareList { .. } | ShareRequest::PublicList
+            ShareRequest::GroupList
+                | ShareRequest::ShareList { .. }
+                | ShareRequest::PublicList
+                | ShareRequest::GalSourceList
         )
     }
 
@@ -158,12 +179,67 @@ impl ShareRequest {
                             out.push(GroupSummary {
                                 name: g.name,
                                 members,
+                                gal_members: g.gal_members,
                             });
                         }
                         Ok::<_, StoreError>(out)
                     })
                     .await?;
                 Ok(Reply::Share(ShareReply::Groups { groups }))
+            }
+            ShareRequest::GroupSet { name, gal_members } => {
+                let message = store
+                    .write_or(move |ctx| {
+                        let mut g = group(ctx, &name)?;
+                        g.gal_members = gal_members;
+                        share::put_group(ctx, &g)?;
+                        let state = if gal_members { "on" } else { "off" };
+                        Ok::<_, AdminError>(format!("{}: gal-members={state}", g.name))
+                    })
+                    .await?;
+                Ok(done(message))
+            }
+            ShareRequest::FolderGalSource { owner, folder, on } => {
+                let message = store
+                    .write_or(move |ctx| {
+                        let (a, f) = owned_folder(ctx, &owner, &folder)?;
+                        // Only contacts become directory entries ([MS-ASCMD] 2.2.3.142.2:
+                        // the GAL holds people and their addresses).
+                        if !matches!(f.kind, FolderType::Contacts | FolderType::UserContacts) {
+                            return Err(AdminError::Invalid(format!(
+                                "{}'s {:?} is not a contacts folder",
+                                a.email, f.name
+                            )));
+                        }
+                        let changed = directory::set_gal_source(ctx, a.id, f.id, on)?;
+                        Ok(match (changed, on) {
+                            (true, true) => format!("{}'s {:?} is a GAL source", a.email, f.name),
+                            (true, false) => {
+                                format!("{}'s {:?} is no longer a GAL source", a.email, f.name)
+                            }
+                            (false, true) => {
+                                format!("{}'s {:?} was a GAL source already", a.email, f.name)
+                            }
+                            (false, false) => {
+                                format!("{}'s {:?} was not a GAL source", a.email, f.name)
+                            }
+                        })
+                    })
+                    .await?;
+                Ok(done(message))
+            }
+            ShareRequest::GalSourceList => {
+                let sources = store
+                    .view(|tx| {
+                        let mut out = Vec::new();
+                        for s in tx.gal_sources()? {
+                            let (owner, folder) = names(tx, s.owner, s.folder)?;
+                            out.push(GalSourceSummary { owner, folder });
+                        }
+                        Ok::<_, StoreError>(out)
+                    })
+                    .await?;
+                Ok(Reply::Share(ShareReply::GalSources { sources }))
             }
             ShareRequest::FolderShare {
                 owner,
@@ -351,16 +427,27 @@ fn summary(
     grantee: Option<String>,
     rights: Rights,
 ) -> Result<ShareSummary, StoreError> {
+    let (owner, folder) = names(tx, owner, folder)?;
     Ok(ShareSummary {
-        owner: tx
-            .account(owner)?
-            .map_or_else(|| format!("account {owner}"), |a| a.email),
-        folder: tx
-            .folder(owner, folder)?
-            .map_or_else(|| format!("folder {folder}"), |f| f.name),
+        owner,
+        folder,
         grantee: grantee.unwrap_or_else(|| "?".into()),
         rights: rights_text(rights),
     })
+}
+
+/// An owner's address and its folder's name, as the lists show them.
+fn names(
+    tx: &impl Reads,
+    owner: AccountId,
+    folder: FolderId,
+) -> Result<(String, String), StoreError> {
+    Ok((
+        tx.account(owner)?
+            .map_or_else(|| format!("account {owner}"), |a| a.email),
+        tx.folder(owner, folder)?
+            .map_or_else(|| format!("folder {folder}"), |f| f.name),
+    ))
 }
 
 fn group(tx: &impl ShareReads, name: &str) -> Result<crate::store::model::Group, AdminError> {

@@ -9,6 +9,7 @@ use super::{admin, print_reply};
 use crate::admin::ops::Request;
 use crate::admin::reply::ShareReply;
 use crate::admin::share::{Right, ShareRequest};
+use crate::govern::settings::on_off;
 
 #[derive(Subcommand)]
 pub enum GroupCmd {
@@ -19,6 +20,9 @@ pub enum GroupCmd {
     /// Add or remove a member.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// Set a group's option: gal-members=on|off (every member in the GAL of every other,
+    /// whatever their domains).
+    Set { name: String, setting: String },
     /// The groups and their members.
     List {
         #[arg(long)]
@@ -74,6 +78,18 @@ pub enum FolderCmd {
         folder: String,
         to: String,
     },
+    /// Flag OWNER's contacts FOLDER (display name or id) as a GAL source, or unflag it.
+    GalSource {
+        owner: String,
+        folder: String,
+        #[arg(value_enum)]
+        state: super::OnOff,
+    },
+    /// The contacts folders flagged as GAL sources.
+    GalSources {
+        #[arg(long)]
+        json: bool,
+    },
     /// Every share, or OWNER's.
     ListShares {
         owner: Option<String>,
@@ -115,6 +131,13 @@ pub fn group(data: &Path, cmd: GroupCmd) -> Result<(), String> {
         GroupCmd::Member(MemberCmd::Del { group, email }) => {
             (ShareRequest::GroupMemberDel { group, email }, false)
         }
+        GroupCmd::Set { name, setting } => {
+            let gal_members = match setting.split_once('=') {
+                Some(("gal-members", value)) => on_off("gal-members", value)?,
+                _ => return Err(format!("{setting}: expected gal-members=on|off")),
+            };
+            (ShareRequest::GroupSet { name, gal_members }, false)
+        }
         GroupCmd::List { json } => (ShareRequest::GroupList, json),
     };
     run(data, req, json)
@@ -139,6 +162,19 @@ pub fn folder(data: &Path, cmd: FolderCmd) -> Result<(), String> {
         FolderCmd::Unshare { owner, folder, to } => {
             (ShareRequest::FolderUnshare { owner, folder, to }, false)
         }
+        FolderCmd::GalSource {
+            owner,
+            folder,
+            state,
+        } => (
+            ShareRequest::FolderGalSource {
+                owner,
+                folder,
+                on: state == super::OnOff::On,
+            },
+            false,
+        ),
+        FolderCmd::GalSources { json } => (ShareRequest::GalSourceList, json),
         FolderCmd::ListShares { owner, json } => (ShareRequest::ShareList { owner }, json),
     };
     run(data, req, json)
@@ -172,6 +208,7 @@ pub fn print(reply: ShareReply, json: bool) -> Result<(), String> {
         let text = match &reply {
             ShareReply::Groups { groups } => serde_json::to_string_pretty(groups),
             ShareReply::Shares { shares } => serde_json::to_string_pretty(shares),
+            ShareReply::GalSources { sources } => serde_json::to_string_pretty(sources),
         };
         println!("{}", text.map_err(|e| e.to_string())?);
         return Ok(());
@@ -179,12 +216,18 @@ pub fn print(reply: ShareReply, json: bool) -> Result<(), String> {
     match reply {
         ShareReply::Groups { groups } => {
             for g in groups {
-                println!("{}\t{}", g.name, g.members.join(", "));
+                let gal = if g.gal_members { "\tgal-members" } else { "" };
+                println!("{}\t{}{gal}", g.name, g.members.join(", "));
             }
         }
         ShareReply::Shares { shares } => {
             for s in shares {
                 println!("{}\t{}\t{}\t{}", s.owner, s.folder, s.grantee, s.rights);
+            }
+        }
+        ShareReply::GalSources { sources } => {
+            for s in sources {
+                println!("{}\t{}", s.owner, s.folder);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! An account's own contacts as ResolveRecipients candidates ([MS-ASCMD] 2.2.3.186.5
 //! Type 2): one card per e-mail address of a contact, matched like GAL entries.
 
-use super::gal::{keys_match, match_keys};
+use super::fold::{keys_match, match_keys};
 use crate::store::model::pim::Contact;
 
 /// A contact's address with the name it is shown under.
@@ -25,24 +25,45 @@ pub fn cards<'a>(contacts: impl Iterator<Item = &'a Contact>) -> Vec<ContactCard
     let mut seen = std::collections::HashSet::new();
     for c in contacts {
         let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
-        let (first, last, file_as) = (text(&c.first_name), text(&c.last_name), text(&c.file_as));
-        for raw in [&c.email1_address, &c.email2_address, &c.email3_address] {
-            let email = bare_address(raw.as_deref().unwrap_or_default()).to_ascii_lowercase();
-            if email.is_empty() || !email.contains('@') || !seen.insert(email.clone()) {
+        let (first, last) = (text(&c.first_name), text(&c.last_name));
+        let shown = shown_name(c);
+        for email in addresses(c) {
+            if !seen.insert(email.clone()) {
                 continue;
             }
-            let name = if !file_as.is_empty() {
-                file_as.clone()
-            } else if !(first.is_empty() && last.is_empty()) {
-                format!("{first} {last}").trim().to_owned()
-            } else {
-                email.clone()
-            };
+            let name = shown.clone().unwrap_or_else(|| email.clone());
             let keys = match_keys(&[&name, &first, &last], &email);
             out.push(ContactCard { name, email, keys });
         }
     }
     out.sort_by_cached_key(|c| super::fold::fold(&c.name));
+    out
+}
+
+/// The name a contact is shown under: its FileAs, else its first and last names (`None`:
+/// neither, so its address is).
+pub fn shown_name(c: &Contact) -> Option<String> {
+    let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+    let (first, last, file_as) = (text(&c.first_name), text(&c.last_name), text(&c.file_as));
+    if !file_as.is_empty() {
+        Some(file_as)
+    } else if !(first.is_empty() && last.is_empty()) {
+        Some(format!("{first} {last}").trim().to_owned())
+    } else {
+        None
+    }
+}
+
+/// A contact's distinct e-mail addresses (Email1..3), bare and lower-cased; values that
+/// are not addresses are left out.
+pub fn addresses(c: &Contact) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in [&c.email1_address, &c.email2_address, &c.email3_address] {
+        let email = bare_address(raw.as_deref().unwrap_or_default()).to_ascii_lowercase();
+        if email.contains('@') && !out.contains(&email) {
+            out.push(email);
+        }
+    }
     out
 }
 
@@ -57,7 +78,7 @@ fn bare_address(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::gal::query_words;
+    use crate::directory::fold::query_words;
 
     #[test]
     fn each_address_is_a_card_found_by_name_or_address() {

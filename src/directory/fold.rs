@@ -53,6 +53,40 @@ pub fn words(s: &str) -> impl Iterator<Item = String> + '_ {
         .map(fold)
 }
 
+/// Whether every query word is a prefix of one of `keys` (from [`match_keys`]).
+pub fn keys_match(keys: &str, query: &[String]) -> bool {
+    !query.is_empty()
+        && query
+            .iter()
+            .all(|q| keys.split('\0').any(|k| k.starts_with(q.as_str())))
+}
+
+/// What a query matches of an entry: the folded words of its names, its folded address
+/// whole, and the words of the address's local part ("bob.smith@" by "smith"),
+/// `\0`-separated.
+pub fn match_keys(names: &[&str], email: &str) -> Box<str> {
+    let mut keys: Vec<String> = names.iter().flat_map(|v| words(v)).collect();
+    keys.push(fold(email));
+    keys.extend(words(email.split('@').next().unwrap_or_default()));
+    keys.sort();
+    keys.dedup();
+    keys.join("\0").into()
+}
+
+/// The words of a query, folded; an address (with `@`) stays one word, matched against
+/// the whole address.
+pub fn query_words(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in query.split_whitespace() {
+        if piece.contains('@') {
+            out.push(fold(piece));
+        } else {
+            out.extend(words(piece));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,7 +74,7 @@ fn word_of<T: Serialize>(value: &T) -> String {
     }
 }
 
-fn on_off(key: &str, value: &str) -> Result<bool, String> {
+pub fn on_off(key: &str, value: &str) -> Result<bool, String> {
     match value {
         "on" => Ok(true),
         "off" => Ok(false),

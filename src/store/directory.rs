@@ -1,12 +1,15 @@
 //! The company directory's records: each account's [`DirectoryEntry`], and a generation
 //! number that changes with every change a directory reader can see (an entry, an
 //! account's address, display name or enabled state, an account added or removed), so an
-//! index built from the directory knows when it is stale without comparing it.
+//! index built from the directory knows when it is stale without comparing it. Also the
+//! contacts folders flagged as GAL sources: a change of their contacts, of the groups or
+//! of the shares (which decide who sees a source) moves the generation too; a change to
+//! any other folder (every delivery) does not.
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::model::{Account, AccountId, DirectoryEntry};
-use super::tables::{self, DIRECTORY, META};
+use super::model::{Account, AccountId, DirectoryEntry, FolderId, GalSource};
+use super::tables::{self, DIRECTORY, GAL_SOURCES, META};
 use super::tx::Tx;
 use super::{StoreError, WriteCtx};
 
@@ -26,6 +29,15 @@ pub trait DirectoryReads: Tx {
         for row in table.iter()? {
             let (k, v) = row?;
             out.push((k.value(), v.value().decode()?));
+        }
+        Ok(out)
+    }
+
+    /// The contacts folders flagged as GAL sources, by owner and folder.
+    fn gal_sources(&self) -> Result<Vec<GalSource>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.table(GAL_SOURCES)?.iter()? {
+            out.push(row?.1.value().decode()?);
         }
         Ok(out)
     }
@@ -84,7 +96,73 @@ pub(super) fn account_changing(
     Ok(())
 }
 
-fn bump(tx: &WriteTransaction) -> Result<(), StoreError> {
+/// Flags (`on`) or unflags `owner`'s `folder` as a GAL source; `false` when it already
+/// was (or was not). The caller checks the folder holds contacts.
+pub fn set_gal_source(
+    w: &WriteCtx,
+    owner: AccountId,
+    folder: FolderId,
+    on: bool,
+) -> Result<bool, StoreError> {
+    let tx = w.tx;
+    let mut table = tx.open_table(GAL_SOURCES)?;
+    let flagged = table.get((owner, folder))?.is_some();
+    let changed = if on {
+        let source = GalSource {
+            owner,
+            folder,
+            created: super::now(),
+        };
+        if !flagged {
+            table.insert((owner, folder), tables::Record::of(&source))?;
+        }
+        !flagged
+    } else {
+        table.remove((owner, folder))?.is_some()
+    };
+    drop(table);
+    if changed {
+        bump(tx)?;
+    }
+    Ok(changed)
+}
+
+/// Called by every write of a groupware item of `owner`'s `folder`: moves the generation
+/// on when the folder is a GAL source. One key lookup; mail writes never call it.
+pub(super) fn folder_contacts_changed(
+    tx: &WriteTransaction,
+    owner: AccountId,
+    folder: FolderId,
+) -> Result<(), StoreError> {
+    if tx.open_table(GAL_SOURCES)?.get((owner, folder))?.is_some() {
+        bump(tx)?;
+    }
+    Ok(())
+}
+
+/// Unflags deleted folders (all of `owner`'s when `folders` is `None`: the account is
+/// deleted).
+pub(super) fn forget_sources(
+    tx: &WriteTransaction,
+    owner: AccountId,
+    folders: Option<&[FolderId]>,
+) -> Result<(), StoreError> {
+    let mut removed = false;
+    tx.open_table(GAL_SOURCES)?
+        .retain_in((owner, 0)..=(owner, u64::MAX), |k, _| {
+            let doomed = folders.is_none_or(|f| f.contains(&k.1));
+            removed |= doomed;
+            !doomed
+        })?;
+    if removed {
+        bump(tx)?;
+    }
+    Ok(())
+}
+
+/// Moves the generation on: also for changes of groups and shares, which decide who sees
+/// which GAL entry (admin operations, rare: the list is rebuilt on the next search).
+pub(super) fn bump(tx: &WriteTransaction) -> Result<(), StoreError> {
     let next = tx.directory_generation()? + 1;
     tx.open_table(META)?
         .insert(GENERATION, next.to_le_bytes().as_slice())?;

@@ -165,6 +165,7 @@ pub fn delete(
     }
     // A deleted folder is shared with no one any more.
     super::share::forget_folders(ctx, account_id, &doomed)?;
+    super::directory::forget_sources(ctx.tx, account_id, Some(&doomed))?;
     ctx.publish(Event::Hierarchy {
         account: account_id,
     });

@@ -492,6 +492,7 @@ pub fn put_groupware(
     ctx.tx
         .open_table(GROUPWARE_ITEMS)?
         .insert((account, folder, id), tables::Record::of(&item))?;
+    super::directory::folder_contacts_changed(ctx.tx, account, folder)?;
     let entry = LogEntry {
         modseq: item.modseq,
         item: id,
@@ -515,6 +516,7 @@ pub fn delete_groupware(
     ctx.tx
         .open_table(GROUPWARE_ITEMS)?
         .remove((account, folder, id))?;
+    super::directory::folder_contacts_changed(ctx.tx, account, folder)?;
     tombstone(ctx, account, folder, id, item.modseq).map(Some)
 }
 

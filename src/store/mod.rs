@@ -41,7 +41,7 @@ pub use writer::{Durability, Event, THREAD_NAME as WRITER_THREAD, WriteCtx, Writ
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -276,6 +276,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_8_to_9,
     step_9_to_10,
     step_10_to_11,
+    step_11_to_12,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -378,6 +379,12 @@ fn step_9_to_10(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// store has its postings all in the blocks and none queued.
 fn step_10_to_11(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::PENDING)?;
+    Ok(())
+}
+
+/// Schema 12 adds the contacts folders flagged as GAL sources; older stores have none.
+fn step_11_to_12(tx: &WriteTransaction) -> Result<(), StoreError> {
+    tx.open_table(tables::GAL_SOURCES)?;
     Ok(())
 }
 

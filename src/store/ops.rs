@@ -214,6 +214,7 @@ pub fn delete_account(w: &mut WriteCtx, account: &Account) -> Result<(), StoreEr
         )?;
     super::search_index::delete_account(tx, account.id)?;
     super::directory::delete_entry(tx, account.id)?;
+    super::directory::forget_sources(tx, account.id, None)?;
     tx.open_table(SENT_CLIENT_IDS)?
         .retain_in((account.id, "")..=(account.id, "\u{10FFFF}"), |_, _| false)?;
     tx.open_table(OOF_SENT)?

@@ -204,6 +204,7 @@ pub fn create_group(ctx: &mut WriteCtx, name: &str) -> Result<Group, StoreError>
         name,
         members: Default::default(),
         created: now(),
+        gal_members: false,
     };
     put_group(ctx, &group)?;
     Ok(group)
@@ -214,7 +215,8 @@ pub fn put_group(ctx: &mut WriteCtx, group: &Group) -> Result<(), StoreError> {
     ctx.tx
         .open_table(GROUPS)?
         .insert(group.id, tables::Record::of(group))?;
-    Ok(())
+    // Members and the GAL option decide who sees which GAL entry.
+    super::directory::bump(ctx.tx)
 }
 
 /// Changes a group's members, waking the devices of who joined or left.
@@ -239,7 +241,7 @@ pub fn delete_group(ctx: &mut WriteCtx, group: &Group) -> Result<(), StoreError>
         .open_table(SHARES)?
         .retain(|k, _| !(k.2 == kind && k.3 == id))?;
     publish_hierarchy(ctx, group.members.iter().copied());
-    Ok(())
+    super::directory::bump(ctx.tx)
 }
 
 /// Shares (or re-shares with new rights) a folder.
@@ -251,7 +253,8 @@ pub fn put_share(ctx: &mut WriteCtx, share: &Share) -> Result<(), StoreError> {
     )?;
     let accounts = affected(ctx, share.grantee)?;
     publish_hierarchy(ctx, accounts);
-    Ok(())
+    // Who reads a folder is who sees it as a GAL source.
+    super::directory::bump(ctx.tx)
 }
 
 /// Ends a share; `false` when there was none.
@@ -270,15 +273,17 @@ pub fn remove_share(
     if removed {
         let accounts = affected(ctx, grantee)?;
         publish_hierarchy(ctx, accounts);
+        super::directory::bump(ctx.tx)?;
     }
     Ok(removed)
 }
 
-/// Every account's hierarchy may change with a public folder.
+/// Every account's hierarchy may change with a public folder (and who sees it as a GAL
+/// source).
 fn publish_everyone(ctx: &mut WriteCtx) -> Result<(), StoreError> {
     let ids: Vec<AccountId> = ctx.accounts()?.into_iter().map(|a| a.id).collect();
     publish_hierarchy(ctx, ids);
-    Ok(())
+    super::directory::bump(ctx.tx)
 }
 
 pub fn put_public(ctx: &mut WriteCtx, public: &PublicFolder) -> Result<(), StoreError> {

@@ -205,6 +205,9 @@ pub const SERVER_SETTINGS_ROW: &str = "server";
 /// certificates by blob). Accounts without one have none here.
 pub const DIRECTORY: TableDefinition<AccountId, Json<DirectoryEntry>> =
     TableDefinition::new("directory");
+/// Contacts folders in the GAL: (owner, folder) → `GalSource` JSON (schema 10).
+pub const GAL_SOURCES: TableDefinition<(AccountId, FolderId), Json<GalSource>> =
+    TableDefinition::new("gal_sources");
 /// Groups of accounts: id → `Group` JSON.
 pub const GROUPS: TableDefinition<GroupId, Json<Group>> = TableDefinition::new("groups");
 /// Folders shared: (owner, folder, grantee kind, grantee id) → `Share` JSON (see
@@ -276,6 +279,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(FOREIGN_IDS)?;
     v.visit(PACKED)?;
     v.visit(PACK_MARKS)?;
+    v.visit(GAL_SOURCES)?;
     Ok(())
 }
 

@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 11);
+    assert_eq!(SCHEMA_VERSION, 12);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -1158,4 +1158,76 @@ fn a_schema_9_store_packs_its_blob_files_resuming_after_a_kill() {
         .map(|d| std::fs::read_dir(d.path()).unwrap().count())
         .sum();
     assert_eq!(files, 1);
+}
+
+#[test]
+fn a_version_11_store_gets_the_gal_sources_table() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        add(&store, "old@example.com");
+    }
+    {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        assert!(tx.delete_table(tables::GAL_SOURCES).unwrap());
+        tx.commit().unwrap();
+    }
+    set_schema_version(dir.path(), 11);
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    use super::directory::DirectoryReads;
+    // Readable: the step created the table (reading a missing one is an error).
+    assert!(tx.gal_sources().unwrap().is_empty());
+    assert!(tx.account_by_email("old@example.com").unwrap().is_some());
+}
+
+#[test]
+fn deleting_a_flagged_folder_or_its_account_unflags_it_and_moves_the_directory_on() {
+    use super::directory::{DirectoryReads, set_gal_source};
+    let (_dir, store) = open();
+    let a = add(&store, "alice@example.com");
+    let (f, before) = store
+        .write_blocking(move |ctx| {
+            let f = folders::create(
+                ctx,
+                a.id,
+                ROOT_FOLDER,
+                "Suppliers",
+                FolderType::UserContacts,
+            )
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            set_gal_source(ctx, a.id, f.id, true)?;
+            set_gal_source(ctx, a.id, 9, true)?;
+            Ok((f.id, ctx.tx.directory_generation()?))
+        })
+        .unwrap();
+    store
+        .write_blocking(move |ctx| {
+            folders::delete(ctx, a.id, f).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            Ok(())
+        })
+        .unwrap();
+    let snap = store.sync_snapshot().unwrap();
+    let left: Vec<FolderId> = snap
+        .gal_sources()
+        .unwrap()
+        .iter()
+        .map(|s| s.folder)
+        .collect();
+    assert_eq!(left, [9]);
+    assert!(snap.directory_generation().unwrap() > before);
+    drop(snap);
+    store
+        .write_blocking(move |ctx| ops::delete_account(ctx, &a))
+        .unwrap();
+    assert!(
+        store
+            .sync_snapshot()
+            .unwrap()
+            .gal_sources()
+            .unwrap()
+            .is_empty()
+    );
 }

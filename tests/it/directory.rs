@@ -855,3 +855,208 @@ fn find_errors_have_their_status() {
         .push_text(air::COLLECTION_ID, "999");
     assert_eq!(status(find(&c, None, unknown)), "3");
 }
+
+/// Adds a contact to the device's folder through Sync; the new key and its ServerId.
+fn add_contact(
+    c: &EasClient,
+    folder: &str,
+    key: &str,
+    fields: &[(easd::wbxml::Tag, &str)],
+) -> (String, String) {
+    let data = fields
+        .iter()
+        .fold(Element::new(air::APPLICATION_DATA), |d, (tag, value)| {
+            d.text_child(*tag, *value)
+        });
+    let out = c.sync1(
+        &SyncColl::new(folder, key).command(
+            Element::new(air::ADD)
+                .text_child(air::CLIENT_ID, "new")
+                .child(data),
+        ),
+    );
+    let id = out
+        .responses
+        .as_ref()
+        .and_then(|r| r.find(air::ADD))
+        .and_then(|a| a.text_of(air::SERVER_ID))
+        .unwrap_or_else(|| panic!("no ServerId for the Add in {:?}", out.raw))
+        .to_owned();
+    (out.ok_key(), id)
+}
+
+fn share_ok(s: &TestServer, req: easd::admin::share::ShareRequest) {
+    let Reply::Done { .. } = s.control(Request::Share(req)) else {
+        panic!("refused");
+    };
+}
+
+/// The GAL over the directory, two flagged contacts folders (Alice's, shared with Bob;
+/// Carol's, public) and a group with gal-members spanning two domains, as Search,
+/// ResolveRecipients and Find answer it, each searcher seeing what it may read.
+#[test]
+fn the_gal_searches_flagged_folders_and_groups_with_the_directory_by_reader() {
+    use easd::admin::share::{Right, ShareRequest};
+    let s = office(GalScope::Domain);
+    let alice = s.device(ALICE, "GALSRC1");
+    let contacts = alice.folder_of_type(9);
+    let key = alice.sync1(&SyncColl::new(&contacts, "0")).ok_key();
+    let (key, max) = add_contact(
+        &alice,
+        &contacts,
+        &key,
+        &[
+            (con::FIRST_NAME, "Max"),
+            (con::LAST_NAME, "Muller"),
+            (con::JOB_TITLE, "Supplier"),
+            (con::EMAIL1_ADDRESS, "\"Max Muller\" <max@supply.example>"),
+        ],
+    );
+    // A card with Bob's address: Bob's own entry is the one the GAL gives.
+    let (key, _) = add_contact(
+        &alice,
+        &contacts,
+        &key,
+        &[(con::FIRST_NAME, "Robert"), (con::EMAIL1_ADDRESS, BOB)],
+    );
+    let carol = s.device(CAROL, "GALSRC2");
+    let carols = carol.folder_of_type(9);
+    let ckey = carol.sync1(&SyncColl::new(&carols, "0")).ok_key();
+    add_contact(
+        &carol,
+        &carols,
+        &ckey,
+        &[
+            (con::FILE_AS, "Joe Plumber"),
+            (con::EMAIL1_ADDRESS, "joe@plumb.example"),
+        ],
+    );
+
+    // Flagged from the command line, audited; a mail folder is refused.
+    for (owner, folder) in [(ALICE, "Contacts"), (CAROL, "Contacts")] {
+        let out = run_cli(s.data_dir(), &["folder", "gal-source", owner, folder, "on"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let out = run_cli(
+        s.data_dir(),
+        &["folder", "gal-source", ALICE, "Inbox", "on"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a contacts folder"));
+    let out = run_cli(s.data_dir(), &["folder", "gal-sources"]);
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.contains(ALICE) && listed.contains(CAROL), "{listed}");
+    let out = run_cli(s.data_dir(), &["audit", "--json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("folder_gal_source"));
+    share_ok(
+        &s,
+        ShareRequest::FolderShare {
+            owner: ALICE.into(),
+            folder: "Contacts".into(),
+            to: BOB.into(),
+            rights: vec![Right::Read],
+        },
+    );
+    share_ok(
+        &s,
+        ShareRequest::PublicAdd {
+            owner: CAROL.into(),
+            folder: "Contacts".into(),
+            rights: vec![Right::Read],
+        },
+    );
+    share_ok(
+        &s,
+        ShareRequest::GroupAdd {
+            name: "partners".into(),
+        },
+    );
+    for email in [BOB, DAVE] {
+        share_ok(
+            &s,
+            ShareRequest::GroupMemberAdd {
+                group: "partners".into(),
+                email: email.into(),
+            },
+        );
+    }
+    let out = run_cli(
+        s.data_dir(),
+        &["group", "set", "partners", "gal-members=on"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = run_cli(s.data_dir(), &["group", "set", "partners", "colour=red"]);
+    assert!(!out.status.success());
+
+    // Bob reads Alice's folder: her contact, the public one, and Dave through the group.
+    let bob = s.device(BOB, "GALSRC3");
+    let muller = gal_search(&bob, "muller", &[]);
+    assert_eq!(names(&muller), ["Max Muller"]);
+    assert_eq!(results(&muller)[0].text_of(gal::TITLE), Some("Supplier"));
+    assert_eq!(
+        results(&muller)[0].text_of(gal::EMAIL_ADDRESS),
+        Some("max@supply.example")
+    );
+    assert_eq!(names(&gal_search(&bob, "plumber", &[])), ["Joe Plumber"]);
+    assert_eq!(names(&gal_search(&bob, "dave", &[])), ["Dave Bobson"]);
+    // One entry for Bob's address: his own (title Buyer), not Alice's card "Robert".
+    let bobs = gal_search(&bob, BOB, &[]);
+    assert_eq!(names(&bobs), ["Bob Example"]);
+    assert_eq!(results(&bobs)[0].text_of(gal::TITLE), Some("Buyer"));
+    assert!(names(&gal_search(&alice, "robert", &[])).is_empty());
+
+    // ResolveRecipients resolves the flagged folder's contact as a GAL recipient (Type 1).
+    let r = resolve(&bob, &["max@supply.example", "muller"], None);
+    let rs = responses(&r);
+    assert_eq!(rs[0].text_of(rr::STATUS), Some("1"), "{r:?}");
+    assert_eq!(recipients(rs[0]), [("1", "max@supply.example")]);
+    assert_eq!(recipients(rs[1]), [("1", "max@supply.example")]);
+    // Find's GAL part too.
+    let r = find(
+        &bob,
+        None,
+        criterion(fd::GAL_SEARCH_CRITERION, "muller", &[]),
+    );
+    let resp = find_response(&r);
+    assert_eq!(resp.text_of(fd::TOTAL), Some("1"));
+
+    // Carol reads neither Alice's folder nor is it public; Dave, of another domain, sees
+    // neither folder, but Bob through the group.
+    assert!(names(&gal_search(&carol, "muller", &[])).is_empty());
+    assert!(recipients(responses(&resolve(&carol, &["max@supply.example"], None))[0]).is_empty());
+    assert_eq!(names(&gal_search(&carol, "plumber", &[])), ["Joe Plumber"]);
+    let dave = s.device(DAVE, "GALSRC4");
+    assert!(names(&gal_search(&dave, "muller", &[])).is_empty());
+    assert!(names(&gal_search(&dave, "plumber", &[])).is_empty());
+    assert_eq!(
+        names(&gal_search(&dave, "bob example", &[])),
+        ["Bob Example"]
+    );
+    assert!(names(&gal_search(&dave, "carol", &[])).is_empty());
+
+    // Alice's edit of the contact shows in Bob's next search.
+    let changed = Element::new(air::APPLICATION_DATA)
+        .text_child(con::FIRST_NAME, "Maxime")
+        .text_child(con::LAST_NAME, "Muller")
+        .text_child(con::EMAIL1_ADDRESS, "max@supply.example");
+    alice
+        .sync1(
+            &SyncColl::new(&contacts, &key).command(
+                Element::new(air::CHANGE)
+                    .text_child(air::SERVER_ID, max.clone())
+                    .child(changed),
+            ),
+        )
+        .ok_key();
+    assert_eq!(names(&gal_search(&bob, "muller", &[])), ["Maxime Muller"]);
+
+    // Unflagged: the contacts leave the GAL; the other source stays.
+    let out = run_cli(
+        s.data_dir(),
+        &["folder", "gal-source", ALICE, "Contacts", "off"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(names(&gal_search(&bob, "muller", &[])).is_empty());
+    assert!(recipients(responses(&resolve(&bob, &["max@supply.example"], None))[0]).is_empty());
+    assert_eq!(names(&gal_search(&bob, "plumber", &[])), ["Joe Plumber"]);
+}

@@ -5,7 +5,8 @@
 use super::directory::{GAL_PICTURE, Pictures, gal_properties};
 use super::search::{Query, Unanswered, mailbox_hits};
 use super::{Ctx, Reply, body_with_root, status_reply};
-use crate::directory::gal::{Scope, query_words};
+use crate::directory::fold::query_words;
+use crate::directory::gal::Scope;
 use crate::proto::datetime::format_datetime;
 use crate::proto::ids::ItemRef;
 use crate::proto::status::command_status;
@@ -188,7 +189,7 @@ async fn gal(
     mut pictures: Option<&mut Pictures>,
 ) -> Result<Element, StoreError> {
     let index = ctx.app.gal.current(&ctx.app.store).await?;
-    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, ctx.account);
     let mut answer = response("GAL");
     let (mut total, mut shown) = (0, 0);
     for entry in index.search(words, scope) {

@@ -11,7 +11,8 @@ use super::directory::Pictures;
 use super::{Ctx, Reply, body_with_root, status_reply};
 use crate::directory::availability::calendar_free_busy;
 use crate::directory::contacts::{self, ContactCard};
-use crate::directory::gal::{GalEntry, GalIndex, Origin, Scope, query_words};
+use crate::directory::fold::query_words;
+use crate::directory::gal::{GalEntry, GalIndex, Scope};
 use crate::pim::freebusy::FreeBusy;
 use crate::proto::datetime::parse_datetime;
 use crate::proto::status::command_status;
@@ -193,7 +194,11 @@ fn resolve<'a>(
         }
     }
     let words = query_words(to);
-    let mut found: Vec<Found<'a>> = gal.search(&words, scope).map(Found::Gal).collect();
+    let mut found: Vec<Found<'a>> = gal
+        .search(&words, scope)
+        .into_iter()
+        .map(Found::Gal)
+        .collect();
     let known: std::collections::HashSet<String> = found
         .iter()
         .map(|f| f.email().to_ascii_lowercase())
@@ -249,7 +254,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
         },
     };
     let gal = ctx.app.gal.current(&ctx.app.store).await?;
-    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, ctx.account);
     let account = ctx.account.id;
     let cards = (ctx.app.store)
         .view(move |tx| {
@@ -292,9 +297,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
                 Found::Gal(e) => Some(*e),
                 Found::Contact(c) => gal.by_address(&c.email, scope),
             };
-            let id = local.map(|e| match e.origin {
-                Origin::Account(id) => id,
-            });
+            let id = local.and_then(|e| e.origin.account());
             wanted.push((email, id));
         }
         let merged = (ctx.app.store)
@@ -320,9 +323,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             .iter()
             .flat_map(|(_, f)| f.iter())
             .filter_map(|f| match f {
-                Found::Gal(e) if e.certificates > 0 => match e.origin {
-                    Origin::Account(id) => Some(id),
-                },
+                Found::Gal(e) if e.certificates > 0 => e.origin.account(),
                 _ => None,
             })
             .collect();
@@ -387,9 +388,7 @@ pub async fn handle(ctx: &mut Ctx<'_>, body: Option<Element>) -> Result<Reply, S
             }
             if request.certificates == Certificates::Full {
                 let ders = match f {
-                    Found::Gal(e) => match e.origin {
-                        Origin::Account(id) => certificates.get(&id),
-                    },
+                    Found::Gal(e) => e.origin.account().and_then(|id| certificates.get(&id)),
                     Found::Contact(_) => None,
                 };
                 recipient.push(certificates_element(ders, &mut certificates_left));

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::directory::{GAL_PICTURE, Pictures, gal_properties};
 use super::{Ctx, Reply, status_reply};
 use crate::bounded::distinct_at_most;
-use crate::directory::gal::{Scope, query_words};
+use crate::directory::fold::query_words;
+use crate::directory::gal::Scope;
 use crate::eas::class::{BODY_PLAIN, BodyOptions, BodyPreference, MailOptions, full_data};
 use crate::govern::foreign;
 use crate::govern::settings::Sight;
@@ -302,7 +303,7 @@ async fn gal(ctx: &Ctx<'_>, store: &Element) -> Result<Element, StoreError> {
         },
     };
     let index = ctx.app.gal.current(&ctx.app.store).await?;
-    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, &ctx.account.email);
+    let scope = Scope::of(ctx.app.cfg.directory.gal_scope, ctx.account);
     let mut total = 0;
     let mut answer = store_answer(Status::Ok);
     let mut shown = 0;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{AccountId, FolderId};
 use crate::store::blob::BlobId;
 
 /// What the directory says of an account beyond its address and display name (both kept
@@ -41,4 +42,14 @@ pub struct DirectoryEntry {
 pub struct StoredBytes {
     pub blob: BlobId,
     pub size: u32,
+}
+
+/// A contacts folder whose contacts are in the global address list (schema 10): the
+/// owner's own, one it shares, a public folder or a group account's. Who sees them is
+/// decided when the list is built (`directory::gal`), from the folder's shares.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GalSource {
+    pub owner: AccountId,
+    pub folder: FolderId,
+    pub created: i64,
 }

@@ -17,6 +17,10 @@ pub struct Group {
     pub name: String,
     pub members: BTreeSet<AccountId>,
     pub created: i64,
+    /// "Put all members in the GAL": every member sees every other member's directory
+    /// entry, whatever `[directory] gal_scope` says of their domains.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gal_members: bool,
 }
 
 /// Who a folder is shared with.
