@@ -259,6 +259,7 @@ impl tables::TableVisitor for IndexBytes<'_> {
 fn compact(db: &DbLock, path: &Path) -> Result<Compacted, StoreError> {
     let started = Instant::now();
     let before = file_len(path)?;
+    tracing::info!(file = before, "store: compacting {}", mib(before));
     loop {
         let mut guard = db.blocking_write();
         match guard.compact() {

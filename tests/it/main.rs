@@ -39,4 +39,5 @@ mod policy;
 mod push;
 mod send;
 mod settings;
+mod store_space;
 mod web;
