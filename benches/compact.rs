@@ -130,7 +130,11 @@ fn main() {
         mib(refilled),
         (refilled as f64 / compacted as f64 - 1.0) * 100.0
     );
-    delete(&store, account, &deliver(&store, account, 20_000_000, gone.len() as u64));
+    delete(
+        &store,
+        account,
+        &deliver(&store, account, 20_000_000, gone.len() as u64),
+    );
     let again = store.database_bytes().unwrap();
     println!(
         "the same again, deleted: file {} (+{:.1}% over the refilled file: freed pages reused)",
