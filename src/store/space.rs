@@ -4,7 +4,8 @@
 //!
 //! The database file's figures come from walking every page of its trees (redb's
 //! `WriteTransaction::stats`), which takes the writer thread for as long as the walk
-//! (about 10 ms per 10 MiB of file in page cache), and the blobs' from walking the blob
+//! (proportional to the file: `cargo bench --bench compact` prints it), and the blobs'
+//! from walking the blob
 //! directory: [`super::Store::sizes`] computes both when asked and keeps the answer for
 //! [`SIZES_MAX_AGE`], so a dashboard reloaded in a loop does not walk the store in a loop.
 //!
