@@ -14,6 +14,7 @@ use crate::admin::ops::Request;
 use crate::admin::reply::Reply;
 use crate::auth::password;
 use crate::config::Config;
+use crate::store::space::{StoreSizes, mib};
 use crate::store::{Store, StoreError};
 
 mod cert;
@@ -118,6 +119,9 @@ enum Command {
     /// Sync state maintenance.
     #[command(subcommand)]
     SyncState(SyncStateCmd),
+    /// The store's file: compact it.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// The audit log: admin actions (web pages and command line), newest first.
     Audit {
         #[arg(long)]
@@ -252,6 +256,13 @@ enum LogCmd {
 }
 
 #[derive(Subcommand)]
+enum StoreCmd {
+    /// Give the database file's free space back to the file system (through the running
+    /// server, or directly when none runs); prints its size before and after.
+    Compact,
+}
+
+#[derive(Subcommand)]
 enum WbxmlCmd {
     /// WBXML (file or stdin) to the XML view on stdout.
     Decode { file: Option<PathBuf> },
@@ -294,6 +305,8 @@ pub fn main() -> ExitCode {
             admin(&data_dir(data), Request::SyncStateReset { user })
                 .and_then(|reply| print_reply(reply, false))
         }
+        Command::Store(StoreCmd::Compact) => admin(&data_dir(data), Request::StoreCompact)
+            .and_then(|reply| print_reply(reply, false)),
         Command::Audit { json, limit } => admin(&data_dir(data), Request::AuditList { limit })
             .and_then(|reply| print_reply(reply, json)),
     };
@@ -653,7 +666,10 @@ fn status(data: &Path, json: bool) -> Result<(), String> {
         }
         Ok(Some(Reply::Status { status })) => {
             for (k, v) in status.as_object().into_iter().flatten() {
-                println!("{k}: {v}");
+                match serde_json::from_value::<StoreSizes>(v.clone()) {
+                    Ok(sizes) if k == "store" => print!("{}", describe_sizes(&sizes)),
+                    _ => println!("{k}: {v}"),
+                }
             }
             Ok(())
         }
@@ -665,6 +681,24 @@ fn status(data: &Path, json: bool) -> Result<(), String> {
         )),
         Err(e) => Err(format!("control socket: {e}")),
     }
+}
+
+/// The store's sizes as `easd status` prints them, one line each.
+fn describe_sizes(s: &StoreSizes) -> String {
+    format!(
+        "store database: {} (live {}, metadata {}, free {}; search index {})\n\
+         store blobs: {} files, {} ({} on disk)\n\
+         store on disk: {}\n",
+        mib(s.database_file),
+        mib(s.database_live),
+        mib(s.database_metadata),
+        mib(s.database_free),
+        mib(s.search_index),
+        s.blob_files,
+        mib(s.blob_bytes),
+        mib(s.blob_disk),
+        mib(s.total_disk()),
+    )
 }
 
 fn log(data: &Path, cmd: LogCmd) -> Result<(), String> {

@@ -50,6 +50,29 @@ pub struct Config {
     pub acme: AcmeConfig,
     pub web: WebConfig,
     pub directory: DirectoryConfig,
+    pub compaction: CompactionConfig,
+}
+
+/// When the store's database file is compacted on its own (`easd store compact` does it
+/// on demand): once no write has come for `idle_minutes`, if its free space is at least
+/// `min_free_mib` and `min_free_percent` of the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactionConfig {
+    /// Minutes without a write before the file is looked at; 0: never on its own.
+    pub idle_minutes: u64,
+    pub min_free_mib: u64,
+    pub min_free_percent: u8,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 10,
+            min_free_mib: 16,
+            min_free_percent: 25,
+        }
+    }
 }
 
 /// The company directory (the global address list phones search).
@@ -375,6 +398,7 @@ impl Default for Config {
             acme: AcmeConfig::default(),
             web: WebConfig::default(),
             directory: DirectoryConfig::default(),
+            compaction: CompactionConfig::default(),
         }
     }
 }

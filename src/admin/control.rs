@@ -112,7 +112,9 @@ async fn handle(
     use tokio::io::AsyncReadExt;
     while let Some(line) = lines.next_line().await? {
         let reply = match serde_json::from_str::<Request>(&line) {
-            Ok(Request::Status) => Reply::Status { status: status() },
+            Ok(Request::Status) => Reply::Status {
+                status: with_store_sizes(status(), store).await,
+            },
             Ok(Request::Cert(c)) => {
                 tracing::info!(op = c.op_name(), "control request");
                 let reply = match ours.certs {
@@ -148,6 +150,22 @@ async fn handle(
         wr.write_all(&out).await?;
     }
     Ok(())
+}
+
+/// The daemon's state with what the store occupies under `"store"` (its error instead
+/// when it cannot be measured: the rest of the state is still worth showing).
+async fn with_store_sizes(mut status: serde_json::Value, store: &Store) -> serde_json::Value {
+    let sizes = match store.sizes().await {
+        Ok(s) => serde_json::to_value(s).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!("status: measuring the store: {e}");
+            serde_json::json!({ "error": e.to_string() })
+        }
+    };
+    if let Some(map) = status.as_object_mut() {
+        map.insert("store".into(), sizes);
+    }
+    status
 }
 
 /// Runs a request whose progress goes to the client as `Reply::Progress` lines before the

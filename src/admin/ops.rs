@@ -94,6 +94,9 @@ pub enum Request {
     Backup {
         path: std::path::PathBuf,
     },
+    /// Compacts the store's database file (`easd store compact`), answered with its size
+    /// before and after.
+    StoreCompact,
     /// The guide's "Reset the ActiveSync database": every device's sync state (of one
     /// account with `user`) is dropped, mail, accounts and devices' governance kept;
     /// each device syncs everything again.
@@ -130,6 +133,7 @@ impl audit::Audited for Request {
             Request::Import { .. } => "import",
             Request::Export { .. } => "export",
             Request::Backup { .. } => "backup",
+            Request::StoreCompact => "store_compact",
             Request::SyncStateReset { .. } => "sync_state_reset",
             Request::AuditList { .. } => "audit_list",
             Request::Settings(s) => s.op_name(),
@@ -158,6 +162,7 @@ impl audit::Audited for Request {
             | Request::LogSet { .. }
             | Request::Import { .. }
             | Request::Backup { .. }
+            | Request::StoreCompact
             | Request::SyncStateReset { .. } => true,
         }
     }
@@ -304,6 +309,7 @@ impl Request {
                 Ok(done(summary?.report()))
             }
             Request::Backup { path } => backup(store, path).await,
+            Request::StoreCompact => Ok(done(store.compact().await?.to_string())),
             Request::SyncStateReset { user } => reset_sync_state(store, user).await,
             Request::AuditList { limit } => Ok(Reply::Audit {
                 entries: store.view(move |tx| tx.audit_newest(limit)).await?,

@@ -39,6 +39,7 @@ use crate::spool::Spool;
 use crate::store::Event;
 use crate::store::model::{Folder, FolderType};
 use crate::store::ops::{self, Reads};
+use crate::store::space::AutoCompact;
 use crate::store::{Store, StoreError};
 use crate::tls::{self, Certs};
 use activation::Inherited;
@@ -222,6 +223,7 @@ pub async fn start(cfg: Config) -> Result<Running, ServeError> {
 pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Running, ServeError> {
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
     store.blobs().set_compression(cfg.limits.compress_mail);
+    store.auto_compact(auto_compact(&cfg.compaction))?;
     // The settings saved from the admin's page override the file's, listeners included.
     let saved = store.view(|tx| tx.server_settings()).await?;
     let settings = Rc::new(Live::new(cfg, &saved).map_err(|e| {
@@ -380,6 +382,15 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
     let _ = sdnotify::status(&format!("serving {}", serving.join(", ")));
     let _ = sdnotify::ready();
     Ok(running)
+}
+
+/// The configured compaction when idle, as the store takes it.
+fn auto_compact(c: &crate::config::CompactionConfig) -> Option<AutoCompact> {
+    (c.idle_minutes > 0).then(|| AutoCompact {
+        idle: std::time::Duration::from_secs(c.idle_minutes * 60),
+        min_free: c.min_free_mib * 1024 * 1024,
+        min_free_percent: c.min_free_percent.min(100),
+    })
 }
 
 /// The state `easd status` shows.

@@ -99,7 +99,7 @@ impl Store {
     /// as the copy takes: run it on a blocking thread.
     pub fn snapshot_to(&self, path: &Path) -> Result<BackupSummary, StoreError> {
         let started = Instant::now();
-        let snapshot = self.inner.db.begin_read()?;
+        let snapshot = self.begin_read()?;
         check_tables_listed(&snapshot)?;
         let db_copy = TempFile(with_suffix(path, ".db.tmp")?);
         copy_database(&snapshot, &db_copy.0)?;

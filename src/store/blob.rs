@@ -48,7 +48,10 @@ impl BlobStore {
     }
 
     /// The store's blob directory: small blobs packed into `root/packs`, indexed in `db`.
-    pub(super) fn open_packed(root: &Path, db: Arc<redb::Database>) -> Result<Self, StoreError> {
+    pub(super) fn open_packed(
+        root: &Path,
+        db: &Arc<tokio::sync::RwLock<redb::Database>>,
+    ) -> Result<Self, StoreError> {
         let mut store = Self::open(root)?;
         store.packs = Some(Arc::new(Packs::open(&root.join("packs"), db)?));
         Ok(store)

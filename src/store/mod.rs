@@ -24,6 +24,7 @@ pub mod model;
 pub mod ops;
 pub mod search_index;
 pub mod share;
+pub mod space;
 pub mod sync_state;
 mod tables;
 mod tx;
@@ -53,10 +54,12 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    db: space::DbLock,
     blobs: BlobStore,
     writer: writer::Handle,
     data_dir: PathBuf,
+    /// The last answer of [`Store::sizes`], and when it was measured.
+    sizes: std::sync::Mutex<Option<(std::time::Instant, space::StoreSizes)>>,
 }
 
 /// redb's page cache when nothing else is configured. redb's own default (1 GiB) would
@@ -87,19 +90,20 @@ impl Store {
                     source,
                 },
             })?;
-        let db = Arc::new(db);
         migrate(&db)?;
         finish_index_conversion(&db)?;
-        let blobs = BlobStore::open_packed(&data_dir.join("blobs"), db.clone())?;
+        let db = Arc::new(tokio::sync::RwLock::new(db));
+        let blobs = BlobStore::open_packed(&data_dir.join("blobs"), &db)?;
         let packs = blobs.packs().expect("the store packs small blobs").clone();
         packs.pack_loose(&data_dir.join("blobs"), None)?;
-        let writer = writer::Handle::spawn(db.clone(), packs)?;
+        let writer = writer::Handle::spawn(db.clone(), path, packs)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 blobs,
                 writer,
                 data_dir: data_dir.to_owned(),
+                sizes: Default::default(),
             }),
             audit: None,
         })
@@ -170,14 +174,26 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Snapshot) -> Result<T, E> + Send + 'static,
     {
-        read(&self.sync_snapshot()?)
+        // Waits (without blocking the event loop) only while the writer compacts.
+        let snapshot = self.inner.db.read().await.begin_read();
+        read(&Snapshot(snapshot.map_err(StoreError::from)?))
     }
 
     /// A consistent view as of the latest commit, on the caller's thread: for the store's
-    /// own modules (backup) and its unit tests; everything else reads through
-    /// [`Store::view`].
+    /// unit tests; everything else reads through [`Store::view`].
+    #[cfg(test)]
     pub(in crate::store) fn sync_snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot(self.inner.db.begin_read()?))
+        Ok(Snapshot(self.begin_read()?))
+    }
+
+    /// A redb read transaction, for a caller outside the runtime (a backup, on a blocking
+    /// thread) or a test: it blocks while the writer compacts.
+    fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
+        let snapshot = match self.inner.db.try_read() {
+            Ok(db) => db.begin_read(),
+            Err(_) => self.inner.db.blocking_read().begin_read(),
+        };
+        Ok(snapshot?)
     }
 
     pub fn blobs(&self) -> &BlobStore {
@@ -191,6 +207,58 @@ impl Store {
     /// The database file's size on disk (blobs not included), for metrics.
     pub fn database_bytes(&self) -> std::io::Result<u64> {
         Ok(std::fs::metadata(self.inner.data_dir.join(DATABASE_FILE))?.len())
+    }
+
+    /// What the store occupies (see [`space::StoreSizes`]): measured when asked, at most
+    /// once per [`space::SIZES_MAX_AGE`] (the walk takes the writer thread meanwhile).
+    pub async fn sizes(&self) -> Result<space::StoreSizes, StoreError> {
+        let cached = *self.inner.sizes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, sizes)) = cached
+            && at.elapsed() < space::SIZES_MAX_AGE
+        {
+            return Ok(sizes);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner.writer.space(space::SpaceOp::Measure(reply))?;
+        let root = self.inner.data_dir.join("blobs");
+        let blobs = tokio::task::spawn_blocking(move || space::blob_usage(&root));
+        let db = answer.await.map_err(|_| StoreError::WriterGone)??;
+        let (blob_files, blob_bytes, blob_disk) = blobs
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+        let sizes = space::StoreSizes {
+            database_file: db.file,
+            database_live: db.live,
+            database_metadata: db.metadata,
+            database_free: db.free,
+            search_index: db.search_index,
+            blob_files,
+            blob_bytes,
+            blob_disk,
+        };
+        *self.inner.sizes.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), sizes));
+        Ok(sizes)
+    }
+
+    /// Compacts the database file on the writer thread, after the jobs queued before;
+    /// refused ([`StoreError::Conflict`]) while a long read holds a snapshot.
+    pub async fn compact(&self) -> Result<space::Compacted, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.inner.writer.space(space::SpaceOp::Compact(reply))?;
+        let done = answer.await.map_err(|_| StoreError::WriterGone)?;
+        // The sizes measured before are stale either way.
+        self.inner
+            .sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        done
+    }
+
+    /// Has the writer compact the file on its own when idle (`None`: never, the default).
+    pub fn auto_compact(&self, policy: Option<space::AutoCompact>) -> Result<(), StoreError> {
+        self.inner.writer.space(space::SpaceOp::Auto(policy))
     }
 
     /// Runs `job` in a write transaction on the writer thread and waits until it is durable.

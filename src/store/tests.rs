@@ -1121,9 +1121,10 @@ fn a_schema_9_store_packs_its_blob_files_resuming_after_a_kill() {
     set_schema_version(dir.path(), 9);
     // Killed after one batch committed...
     {
-        let db = Arc::new(redb::Database::create(dir.path().join("easd.redb")).unwrap());
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
         migrate(&db).unwrap();
-        let blobs = BlobStore::open_packed(&blob_root, db.clone()).unwrap();
+        let db = Arc::new(tokio::sync::RwLock::new(db));
+        let blobs = BlobStore::open_packed(&blob_root, &db).unwrap();
         let packs = blobs.packs().unwrap();
         assert!(!packs.pack_loose(&blob_root, Some(1)).unwrap());
         // ... and while the next one was being appended, before its commit.

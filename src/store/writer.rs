@@ -6,12 +6,15 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+
 use redb::{Database, WriteTransaction};
 use tokio::sync::{broadcast, oneshot};
 
 use super::blob::pack::Packs;
 use super::error::StoreError;
 use super::model::{AccountId, FolderId};
+use super::space::{self, DbLock, SpaceOp};
 
 /// Upper bound on jobs in one transaction, so one commit's latency stays bounded.
 const MAX_GROUP: usize = 64;
@@ -93,8 +96,15 @@ struct Pending {
     reply: oneshot::Sender<Result<Output, StoreError>>,
 }
 
+/// What the writer's queue carries: jobs, and work on the file's space, run between
+/// two commits.
+enum Msg {
+    Job(Pending),
+    Space(SpaceOp),
+}
+
 pub(super) struct Handle {
-    tx: Option<mpsc::Sender<Pending>>,
+    tx: Option<mpsc::Sender<Msg>>,
     thread: Option<std::thread::JoinHandle<()>>,
     events: broadcast::Sender<Event>,
     stats: Arc<Mutex<WriterStats>>,
@@ -143,17 +153,18 @@ impl<T: 'static> std::future::IntoFuture for Ticket<T> {
 }
 
 impl Handle {
-    /// Starts the writer; each commit also indexes the packed blobs made durable before it
-    /// (`blob::pack`), so the commit that references a body carries its index entry.
-    pub(super) fn spawn(db: Arc<Database>, packs: Arc<Packs>) -> Result<Self, StoreError> {
-        let (tx, rx) = mpsc::channel::<Pending>();
+    /// Starts the writer on `db`, whose file is `path`; each commit also indexes the packed
+    /// blobs made durable before it (`blob::pack`), so the commit that references a body
+    /// carries its index entry.
+    pub(super) fn spawn(db: DbLock, path: PathBuf, packs: Arc<Packs>) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel::<Msg>();
         let (events, _) = broadcast::channel(1024);
         let publisher = events.clone();
         let stats = Arc::new(Mutex::new(WriterStats::default()));
         let counted = stats.clone();
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
-            .spawn(move || run(&db, &packs, &rx, &publisher, &counted))?;
+            .spawn(move || run(&db, &path, &packs, &rx, &publisher, &counted))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
@@ -173,19 +184,28 @@ impl Handle {
     {
         let (reply, rx) = oneshot::channel();
         let job: Job = Box::new(move |ctx| job(ctx).map(|v| Box::new(v) as Output));
-        self.tx
-            .as_ref()
-            .ok_or(StoreError::WriterGone)?
-            .send(Pending {
-                job,
-                durability,
-                reply,
-            })
-            .map_err(|_| StoreError::WriterGone)?;
+        self.send(Msg::Job(Pending {
+            job,
+            durability,
+            reply,
+        }))?;
         Ok(Ticket {
             rx,
             _t: std::marker::PhantomData,
         })
+    }
+
+    /// Queues work on the file's space; it runs after the jobs queued before it.
+    pub(super) fn space(&self, op: SpaceOp) -> Result<(), StoreError> {
+        self.send(Msg::Space(op))
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), StoreError> {
+        self.tx
+            .as_ref()
+            .ok_or(StoreError::WriterGone)?
+            .send(msg)
+            .map_err(|_| StoreError::WriterGone)
     }
 
     pub(super) fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -202,51 +222,80 @@ impl Handle {
 pub const THREAD_NAME: &str = "easd-writer";
 
 fn run(
-    db: &Database,
+    db: &DbLock,
+    path: &std::path::Path,
     packs: &Packs,
-    rx: &mpsc::Receiver<Pending>,
+    rx: &mpsc::Receiver<Msg>,
     events: &broadcast::Sender<Event>,
     stats: &Mutex<WriterStats>,
 ) {
     // Relaxed commits since the last durable one.
     let mut relaxed = 0usize;
+    let mut idle = space::Idle::new();
+    // A message taken off the queue while grouping jobs, to run next.
+    let mut held: Option<Msg> = None;
     loop {
-        let first = if relaxed == 0 {
-            match rx.recv() {
-                Ok(p) => p,
-                Err(_) => return,
-            }
-        } else if relaxed >= MAX_RELAXED {
-            flush(db, &mut relaxed);
+        if relaxed >= MAX_RELAXED {
+            flush(&db.blocking_read(), &mut relaxed);
             if relaxed > 0 {
                 // The flush failed: give the disk a moment rather than spin.
                 std::thread::sleep(FLUSH_IDLE);
             }
             continue;
+        }
+        let wait = if relaxed > 0 {
+            Some(FLUSH_IDLE)
         } else {
-            match rx.recv_timeout(FLUSH_IDLE) {
-                Ok(p) => p,
+            idle.wait()
+        };
+        let msg = match (held.take(), wait) {
+            (Some(m), _) => m,
+            (None, None) => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+            (None, Some(wait)) => match rx.recv_timeout(wait) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) if relaxed > 0 => {
+                    flush(&db.blocking_read(), &mut relaxed);
+                    continue;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    flush(db, &mut relaxed);
+                    idle.idle(db, path);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    flush(db, &mut relaxed);
+                    if relaxed > 0 {
+                        flush(&db.blocking_read(), &mut relaxed);
+                    }
                     return;
                 }
+            },
+        };
+        let first = match msg {
+            Msg::Job(p) => p,
+            Msg::Space(op) => {
+                idle.run(op, db, path);
+                continue;
             }
         };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
-                Ok(p) => group.push(p),
+                Ok(Msg::Job(p)) => group.push(p),
+                Ok(other) => {
+                    held = Some(other);
+                    break;
+                }
                 Err(_) => break,
             }
         }
+        idle.wrote();
+        let db = db.blocking_read();
         // If one job of a group fails (or the commit does), each is retried alone so that
         // one bad job cannot fail the others.
         if group.len() > 1
-            && let Ok((outputs, evs)) = run_group(db, packs, &mut group, &mut relaxed, stats)
+            && let Ok((outputs, evs)) = run_group(&db, packs, &mut group, &mut relaxed, stats)
         {
             publish(events, evs);
             for (p, out) in group.into_iter().zip(outputs) {
@@ -255,11 +304,17 @@ fn run(
             continue;
         }
         for mut p in group {
-            let result = run_group(db, packs, std::slice::from_mut(&mut p), &mut relaxed, stats)
-                .map(|(mut outs, evs)| {
-                    publish(events, evs);
-                    outs.pop().expect("one output per job")
-                });
+            let result = run_group(
+                &db,
+                packs,
+                std::slice::from_mut(&mut p),
+                &mut relaxed,
+                stats,
+            )
+            .map(|(mut outs, evs)| {
+                publish(events, evs);
+                outs.pop().expect("one output per job")
+            });
             let _ = p.reply.send(result);
         }
     }

@@ -17,6 +17,7 @@ use crate::http_body::Body;
 use crate::metrics::Lmtp;
 use crate::store::audit::AuditReads;
 use crate::store::ops::Reads;
+use crate::store::space::mib;
 
 /// Audit entries the page shows (the newest); `easd audit --limit` reads further back.
 const AUDIT_PAGE: usize = 100;
@@ -77,6 +78,13 @@ async fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::St
             .or_default() += 1;
     }
     let pending = app.settings.restart_pending();
+    // A store that cannot be measured still gets its dashboard.
+    let sizes = app
+        .store
+        .sizes()
+        .await
+        .inspect_err(|e| tracing::warn!("web: measuring the store: {e}"))
+        .ok();
     let body = html! {
         @if !pending.is_empty() {
             p.notice.error {
@@ -89,7 +97,25 @@ async fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::St
                 dt { (t.version) } dd { (env!("CARGO_PKG_VERSION")) }
                 dt { (t.uptime) } dd { (duration(app.started.elapsed().as_secs())) }
                 dt { (t.memory) } dd { (resident_bytes().map_or("–".into(), mib)) }
-                dt { (t.store_size) } dd { (app.store.database_bytes().map_or("–".into(), mib)) }
+                dt { (t.store_size) } dd {
+                    @match &sizes {
+                        Some(s) => {
+                            (mib(s.database_file)) " · " (t.store_live) " " (mib(s.database_live))
+                            " · " (t.store_free) " " (mib(s.database_free))
+                            " · " (t.search_index) " " (mib(s.search_index))
+                        }
+                        None => "–",
+                    }
+                }
+                dt { (t.blob_files) } dd {
+                    @match &sizes {
+                        Some(s) => {
+                            (s.blob_files) " · " (mib(s.blob_bytes))
+                            " · " (t.on_disk) " " (mib(s.blob_disk))
+                        }
+                        None => "–",
+                    }
+                }
                 dt { (t.accounts) } dd { (accounts) }
                 dt { (t.devices) } dd {
                     (devices.len())
@@ -208,10 +234,6 @@ fn resident_bytes() -> std::io::Result<u64> {
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Ok(pages * u64::try_from(page).unwrap_or(4096))
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// `3d 4h 05m`, `4h 05m`, `5m`.

@@ -41,5 +41,6 @@ mod push;
 mod send;
 mod settings;
 mod share;
+mod store_space;
 mod validate_cert;
 mod web;

@@ -474,6 +474,19 @@ fn the_admin_pages_show_the_servers_data() {
         "{html}"
     );
     assert!(html.contains(" MiB"), "memory and store size: {html}");
+    // The store's sizes: the file with its live data, free space and search index, and
+    // the message files.
+    assert!(
+        html.contains("<dt>Store database</dt>")
+            && html.contains(" · data ")
+            && html.contains(" · free ")
+            && html.contains(" · search index "),
+        "{html}"
+    );
+    assert!(
+        html.contains("<dt>Message files</dt>") && html.contains(" · on disk "),
+        "{html}"
+    );
 
     let html = b.get("/admin/accounts").text();
     for want in [ALICE, BOB, ADMIN, "The Boss", "administrator", "disabled"] {

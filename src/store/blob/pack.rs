@@ -53,8 +53,9 @@ pub type Hash = [u8; 32];
 pub struct Packs {
     dir: PathBuf,
     /// Weak: a blob store handle kept after the store is dropped must not keep the
-    /// database open (the store is reopened right after, by a restart in-process).
-    db: Weak<Database>,
+    /// database open (the store is reopened right after, by a restart in-process). Behind
+    /// the store's lock, which a compaction (`store::space`) holds exclusively.
+    db: Weak<tokio::sync::RwLock<Database>>,
     compress: AtomicBool,
     state: Mutex<State>,
 }
@@ -78,7 +79,8 @@ pub struct Staged {
 impl Packs {
     /// Opens the segments under `dir`, indexing the records past each segment's mark and
     /// truncating a torn tail. Runs before the writer starts.
-    pub fn open(dir: &Path, db: Arc<Database>) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path, lock: &Arc<tokio::sync::RwLock<Database>>) -> Result<Self, StoreError> {
+        let db = lock.try_read().map_err(|_| StoreError::WriterGone)?;
         if !dir.exists() {
             fs::create_dir_all(dir)?;
             // Its entry must survive a crash with the segments made in it.
@@ -127,7 +129,7 @@ impl Packs {
         }
         Ok(Self {
             dir: dir.to_owned(),
-            db: Arc::downgrade(&db),
+            db: Arc::downgrade(lock),
             compress: AtomicBool::new(true),
             state: Mutex::new(State {
                 active,
@@ -141,8 +143,21 @@ impl Packs {
         self.compress.store(on, Ordering::Relaxed);
     }
 
-    fn db(&self) -> Result<Arc<Database>, StoreError> {
-        self.db.upgrade().ok_or(StoreError::WriterGone)
+    /// Runs `f` on the database. A compaction holds it exclusively, on the writer thread
+    /// (which never reads a blob meanwhile): a blob read waits for it to end. The wait
+    /// polls rather than blocks on the lock, since a blob may be read on the event
+    /// loop's thread, where tokio forbids a blocking lock.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let lock = self.db.upgrade().ok_or(StoreError::WriterGone)?;
+        loop {
+            if let Ok(db) = lock.try_read() {
+                return f(&db);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -159,7 +174,7 @@ impl Packs {
     }
 
     fn indexed(&self, hash: &Hash) -> Result<Option<PackedBody>, StoreError> {
-        let tx = self.db()?.begin_read()?;
+        let tx = self.with_db(|db| Ok(db.begin_read()?))?;
         let table = tx.open_table(PACKED)?;
         Ok(table
             .get(hash.as_slice())?
@@ -338,8 +353,7 @@ impl Packs {
         loose_root: &Path,
         max_batches: Option<usize>,
     ) -> Result<bool, StoreError> {
-        let db = self.db()?;
-        if !loose_pending(&db)? {
+        if !self.with_db(loose_pending)? {
             return Ok(true);
         }
         let mut files = Vec::new();
@@ -373,7 +387,7 @@ impl Packs {
                 );
             }
         }
-        let tx = db.begin_write()?;
+        let tx = self.with_db(|db| Ok(db.begin_write()?))?;
         tx.open_table(META)?.remove(LOOSE_PENDING)?;
         tx.commit()?;
         if total > 0 {
@@ -399,7 +413,7 @@ impl Packs {
             records.extend(self.append_unsynced(*hash, &bytes)?);
         }
         self.register(records)?;
-        let tx = self.db()?.begin_write()?;
+        let tx = self.with_db(|db| Ok(db.begin_write()?))?;
         let staged = self.stage(&tx)?;
         tx.commit()?;
         self.committed(staged);

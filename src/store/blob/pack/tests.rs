@@ -104,10 +104,11 @@ fn a_torn_record_at_the_end_is_cut_off_at_the_next_open() {
     let whole = fs::metadata(&seg).unwrap().len();
     // A crash mid-append: the header and part of the next record reached the disk.
     let torn = {
-        let probe = Packs::open(&dir.path().join("probe"), {
-            let db = redb::Database::create(dir.path().join("probe.redb")).unwrap();
-            Arc::new(db)
-        })
+        let db = redb::Database::create(dir.path().join("probe.redb")).unwrap();
+        let probe = Packs::open(
+            &dir.path().join("probe"),
+            &Arc::new(tokio::sync::RwLock::new(db)),
+        )
         .unwrap();
         probe.record(&[7; 32], &text(99, 2000))
     };
