@@ -10,11 +10,10 @@ use crate::groupware::{
     ALICE, DAY, NOTES, TASKS, add, change_cmd, data, date, now, response_status, set_device, t,
     task,
 };
+use crate::push::{join, ping_in_background};
 use crate::support::*;
 use easd::wbxml::Element;
-use easd::wbxml::tag::{
-    airsync as air, airsyncbase as asb, email as em, notes as nt, ping as p, tasks as tk,
-};
+use easd::wbxml::tag::{airsync as air, airsyncbase as asb, email as em, notes as nt, tasks as tk};
 
 const PLAIN: u8 = 1;
 const HTML: u8 = 2;
@@ -225,23 +224,7 @@ fn a_changed_or_deleted_note_changes_the_message_and_wakes_the_ping() {
     set_device(&s, ALICE, "devb", &[("groupware_folders", "all-as-mail")]);
     let (k, _) = as_mail(&b, &it.notes, PLAIN, 0);
 
-    let waiting = {
-        let (b, notes) = (b.clone(), it.notes.clone());
-        std::thread::spawn(move || {
-            b.call(
-                "Ping",
-                &Element::new(p::PING)
-                    .text_child(p::HEARTBEAT_INTERVAL, "60")
-                    .child(
-                        Element::new(p::FOLDERS).child(
-                            Element::new(p::FOLDER)
-                                .text_child(p::ID, notes)
-                                .text_child(p::CLASS, "Email"),
-                        ),
-                    ),
-            )
-        })
-    };
+    let waiting = ping_in_background(&b, 60, &[&it.notes]);
     // The Ping is registered before the change, so only the wake path can answer it.
     s.wait_until_waiting(1);
     let out =
@@ -250,8 +233,8 @@ fn a_changed_or_deleted_note_changes_the_message_and_wakes_the_ping() {
             data(vec![t(nt::SUBJECT, "Gate code")]),
         )));
     let ka = out.ok_key();
-    let r = waiting.join().expect("the Ping");
-    assert_eq!(r.text_of(p::STATUS), Some("2"), "{r:?}");
+    let (r, _) = join(waiting);
+    assert_eq!(r.status, "2", "{r:?}");
 
     let out = b.sync1(&SyncColl::new(&it.notes, &k).body(PLAIN, None));
     assert_eq!(out.changes.len(), 1, "{:?}", out.raw);
