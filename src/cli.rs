@@ -402,7 +402,13 @@ fn on_store<F: std::future::Future<Output = Reply>>(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    Ok(rt.block_on(run(store)))
+    rt.block_on(async {
+        // Deliveries acknowledged before a crash go in before the command runs.
+        crate::mail::deliver::replay(&store)
+            .await
+            .map_err(|e| format!("applying the delivery journal: {e}"))?;
+        Ok(run(store).await)
+    })
 }
 
 fn print_reply(reply: Reply, json: bool) -> Result<(), String> {

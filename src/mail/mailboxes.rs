@@ -1,11 +1,11 @@
 //! The store as the LMTP listener's mailboxes: a delivery waits for the memory budget,
-//! goes through [`deliver`](super::deliver::deliver), and then owes any out-of-office
+//! goes through [`accept`](super::deliver::accept), and then owes any out-of-office
 //! replies (sent afterwards by [`oof`]).
 
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::deliver::{deliver, resolve};
+use super::deliver::{accept, resolve};
 use crate::budget::MemoryBudget;
 use crate::mail::lmtp::{Mailboxes, NotDelivered, Received};
 use crate::mail::oof;
@@ -77,19 +77,25 @@ impl Mailboxes for StoreMailboxes {
             self.metrics.lmtp(Lmtp::NotDelivered);
             return Err(NotDelivered::Busy);
         };
-        let delivered = deliver(&self.store, accounts, raw).await.map_err(|e| {
+        let applied = accept(&self.store, accounts, raw).await.map_err(|e| {
             self.metrics.lmtp(Lmtp::NotDelivered);
             NotDelivered::Failed(e.to_string())
         })?;
         self.metrics.lmtp(Lmtp::Delivered);
-        // After the commit, in a task of its own: the 250 does not wait for the replies.
-        tokio::task::spawn_local(oof::after_delivery(
+        // Durable now (journaled): the 250 waits neither for the commit that applies it
+        // nor for the out-of-office replies, which follow in a task of their own.
+        let (store, settings, oof) = (
             self.store.clone(),
             self.settings.current(),
             self.oof.clone(),
-            sender.to_owned(),
-            delivered,
-        ));
+        );
+        let sender = sender.to_owned();
+        tokio::task::spawn_local(async move {
+            match applied.await {
+                Ok(delivered) => oof::after_delivery(store, settings, oof, sender, delivered).await,
+                Err(e) => tracing::error!("delivery from <{sender}> not applied yet: {e}"),
+            }
+        });
         Ok(())
     }
 }

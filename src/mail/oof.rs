@@ -20,9 +20,9 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
 use mail_parser::{Address, Message, MessageParser};
 
-use super::{deliver, relay};
+use super::deliver::{self, Delivered};
+use super::relay;
 use crate::config::Config;
-use crate::proto::datetime::parse_datetime;
 use crate::server_settings::Effective;
 use crate::store::items::ItemReads;
 use crate::store::marks::{self, MarkReads};
@@ -49,11 +49,16 @@ pub async fn after_delivery(
     settings: Rc<Effective>,
     counters: Rc<Counters>,
     sender: String,
-    delivered: Vec<(AccountId, u64)>,
+    delivered: Vec<Delivered>,
 ) {
     let replyable = replyable_sender(&sender);
-    for (account, item) in delivered {
-        if replyable {
+    for Delivered {
+        account,
+        item,
+        away,
+    } in delivered
+    {
+        if replyable && away {
             match reply_for(&store, &settings.cfg, &sender, account, item).await {
                 Ok(true) => counters.sent.set(counters.sent.get() + 1),
                 Ok(false) => {}
@@ -61,19 +66,6 @@ pub async fn after_delivery(
             }
         }
         counters.decided.set(counters.decided.get() + 1);
-    }
-}
-
-/// Whether Oof is on at `now`: globally (1), or time-based (2) within its window.
-pub fn active(oof: &Oof, now: i64) -> bool {
-    match oof.state {
-        1 => true,
-        2 => {
-            let start = oof.start_time.as_deref().and_then(parse_datetime);
-            let end = oof.end_time.as_deref().and_then(parse_datetime);
-            matches!((start, end), (Some(s), Some(e)) if s <= now && now < e)
-        }
-        _ => false,
     }
 }
 
@@ -174,7 +166,7 @@ async fn original(
 ) -> Result<Option<(Account, Vec<u8>)>, StoreError> {
     let found = store
         .view(move |tx| {
-            let Some(account) = tx.account(account)?.filter(|a| active(&a.oof, now())) else {
+            let Some(account) = tx.account(account)?.filter(|a| a.oof.is_on(now())) else {
                 return Ok(None);
             };
             let Some(inbox) = tx
@@ -343,6 +335,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::datetime::parse_datetime;
 
     fn parsed(raw: &[u8]) -> Message<'_> {
         MessageParser::default().parse(raw).expect("message")
@@ -401,9 +394,9 @@ mod tests {
             ..Oof::default()
         };
         let start = parse_datetime("2026-01-01T00:00:00.000Z").expect("date");
-        assert!(active(&oof, start + 10));
-        assert!(!active(&oof, start - 10));
-        assert!(!active(&oof, start + 8 * 86_400));
-        assert!(!active(&Oof::default(), start));
+        assert!(oof.is_on(start + 10));
+        assert!(!oof.is_on(start - 10));
+        assert!(!oof.is_on(start + 8 * 86_400));
+        assert!(!Oof::default().is_on(start));
     }
 }

@@ -224,6 +224,8 @@ pub async fn start_with(cfg: Config, inherited: &mut Inherited) -> Result<Runnin
     let store = Store::open_with_cache(&cfg.data, cfg.limits.store_cache_mib.max(1) * 1024 * 1024)?;
     store.blobs().set_compression(cfg.limits.compress_mail);
     store.auto_compact(auto_compact(&cfg.compaction))?;
+    // Deliveries acknowledged before a crash go in before anything else does.
+    crate::mail::deliver::replay(&store).await?;
     // The settings saved from the admin's page override the file's, listeners included.
     let saved = store.view(|tx| tx.server_settings()).await?;
     let settings = Rc::new(Live::new(cfg, &saved).map_err(|e| {

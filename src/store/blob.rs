@@ -47,14 +47,16 @@ impl BlobStore {
         })
     }
 
-    /// The store's blob directory: small blobs packed into `root/packs`, indexed in `db`.
+    /// The store's blob directory: small blobs packed into `root/packs`, indexed in `db`;
+    /// with the delivery journal's records still to apply.
     pub(super) fn open_packed(
         root: &Path,
         db: &Arc<tokio::sync::RwLock<redb::Database>>,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<(Self, pack::Unapplied), StoreError> {
         let mut store = Self::open(root)?;
-        store.packs = Some(Arc::new(Packs::open(&root.join("packs"), db)?));
-        Ok(store)
+        let (packs, unapplied) = Packs::open(&root.join("packs"), db)?;
+        store.packs = Some(Arc::new(packs));
+        Ok((store, unapplied))
     }
 
     pub(super) fn packs(&self) -> Option<&Arc<Packs>> {
@@ -102,6 +104,19 @@ impl BlobStore {
         fs::rename(&tmp, &dest)?;
         // The rename is durable only once the directory entry is.
         File::open(dir)?.sync_all()?;
+        Ok(id)
+    }
+
+    /// Writes `bytes` and returns their id; a small body is durable only with the next
+    /// sync of the packs, which the delivery journal's record after it brings
+    /// (`Store::journal`) and every commit comes after ([`Packs::stage`]). A large one is
+    /// durable on return, as with [`BlobStore::put`].
+    pub fn put_deferred(&self, bytes: &[u8]) -> io::Result<BlobId> {
+        let id = BlobId::of(bytes);
+        match self.packed_for(bytes.len()) {
+            Some(packs) => packs.put_deferred(hash_of(&id), bytes).map_err(into_io)?,
+            None => return self.put(bytes),
+        }
         Ok(id)
     }
 

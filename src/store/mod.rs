@@ -19,6 +19,7 @@ mod error;
 pub mod folders;
 pub mod governance;
 pub mod items;
+mod journal;
 pub mod marks;
 pub mod model;
 pub mod ops;
@@ -37,12 +38,13 @@ use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
 pub use blob::{BlobId, BlobStore};
 pub use error::StoreError;
-pub use writer::{Durability, Event, THREAD_NAME as WRITER_THREAD, WriteCtx, WriterStats};
+pub use journal::Entry as JournalEntry;
+pub use writer::{Applied, Durability, Event, THREAD_NAME as WRITER_THREAD, WriteCtx, WriterStats};
 
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -60,6 +62,8 @@ struct Inner {
     data_dir: PathBuf,
     /// The last answer of [`Store::sizes`], and when it was measured.
     sizes: std::sync::Mutex<Option<(std::time::Instant, space::StoreSizes)>>,
+    /// The delivery journal's records found at open, until [`Store::take_journal`].
+    unapplied: std::sync::Mutex<Option<blob::pack::Unapplied>>,
 }
 
 /// redb's page cache when nothing else is configured. redb's own default (1 GiB) would
@@ -93,7 +97,7 @@ impl Store {
         migrate(&db)?;
         finish_index_conversion(&db)?;
         let db = Arc::new(tokio::sync::RwLock::new(db));
-        let blobs = BlobStore::open_packed(&data_dir.join("blobs"), &db)?;
+        let (blobs, unapplied) = BlobStore::open_packed(&data_dir.join("blobs"), &db)?;
         let packs = blobs.packs().expect("the store packs small blobs").clone();
         packs.pack_loose(&data_dir.join("blobs"), None)?;
         let writer = writer::Handle::spawn(db.clone(), path, packs)?;
@@ -104,6 +108,7 @@ impl Store {
                 writer,
                 data_dir: data_dir.to_owned(),
                 sizes: Default::default(),
+                unapplied: std::sync::Mutex::new(Some(unapplied)),
             }),
             audit: None,
         })
@@ -174,6 +179,8 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Snapshot) -> Result<T, E> + Send + 'static,
     {
+        // Deliveries acknowledged before this read are in what it sees.
+        self.inner.writer.caught_up().await;
         // Waits (without blocking the event loop) only while the writer compacts.
         let snapshot = self.inner.db.read().await.begin_read();
         read(&Snapshot(snapshot.map_err(StoreError::from)?))
@@ -189,6 +196,7 @@ impl Store {
     /// A redb read transaction, for a caller outside the runtime (a backup, on a blocking
     /// thread) or a test: it blocks while the writer compacts.
     fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
+        self.inner.writer.caught_up_blocking();
         let snapshot = match self.inner.db.try_read() {
             Ok(db) => db.begin_read(),
             Err(_) => self.inner.db.blocking_read().begin_read(),
@@ -316,6 +324,96 @@ impl Store {
             .map_err(error::Refused::unwrap::<E>)
     }
 
+    /// Journals a delivery and queues `job`, which applies it: once this returns Ok, the
+    /// delivery is durable (its record, and the body put with [`BlobStore::put_deferred`]
+    /// before it, are fdatasynced) and may be acknowledged; the writer commits it with the
+    /// others of its batch (see `journal`), and the answer says what the job returned.
+    /// Blocks on the disk: call it from a blocking thread. Refused until the deliveries
+    /// journaled before the last stop were taken ([`Store::take_journal`]): they go first.
+    ///
+    /// The job must not fail on what it finds (an account deleted meanwhile is skipped,
+    /// not an error): a failed job holds back every later delivery until a restart.
+    pub fn journal<T, F>(
+        &self,
+        delivery: &model::JournaledDelivery,
+        job: F,
+    ) -> Result<Applied<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pending = self
+            .inner
+            .unapplied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|u| !u.is_empty());
+        if pending {
+            return Err(StoreError::Conflict(
+                "the deliveries journaled before the last stop are not applied yet".into(),
+            ));
+        }
+        let packs = self.packs();
+        let payload = journal::encode(delivery);
+        let ticket = packs.append_journal(&payload, |_| self.inner.writer.submit_journaled(job))?;
+        // Should this fail, the job is queued all the same: the delivery may be applied
+        // and still be refused to the MTA, which retries (a duplicate, never a loss).
+        packs.sync()?;
+        Ok(Applied(ticket))
+    }
+
+    /// The deliveries journaled but not applied when the store last stopped (a crash), in
+    /// order. Whoever opens the store to use it applies each with
+    /// [`Store::apply_journaled`], in this order, before journaling anything new.
+    pub fn take_journal(&self) -> Vec<JournalEntry> {
+        self.inner
+            .unapplied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(pos, payload)| JournalEntry::decode(pos, &payload))
+            .collect()
+    }
+
+    /// Queues the job that applies a delivery of [`Store::take_journal`].
+    pub fn apply_journaled<T, F>(
+        &self,
+        entry: JournalEntry,
+        job: F,
+    ) -> Result<Applied<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        tracing::debug!(
+            segment = entry.pos.segment,
+            offset = entry.pos.offset,
+            "store: applying a journaled delivery again"
+        );
+        Ok(Applied(self.inner.writer.submit_journaled(job)?))
+    }
+
+    /// Journals `delivery` without queueing its job: the state a crash between the 250
+    /// and the commit leaves behind.
+    #[cfg(test)]
+    pub(crate) fn journal_without_applying(&self, delivery: &model::JournaledDelivery) {
+        let packs = self.packs();
+        packs
+            .append_journal(&journal::encode(delivery), |_| Ok(()))
+            .unwrap();
+        packs.sync().unwrap();
+    }
+
+    fn packs(&self) -> &Arc<blob::pack::Packs> {
+        self.inner
+            .blobs
+            .packs()
+            .expect("the store packs small blobs")
+    }
+
     /// Where the writer's time went since the store was opened.
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
@@ -345,6 +443,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_9_to_10,
     step_10_to_11,
     step_11_to_12,
+    step_12_to_13,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -453,6 +552,13 @@ fn step_10_to_11(tx: &WriteTransaction) -> Result<(), StoreError> {
 /// Schema 12 adds the contacts folders flagged as GAL sources; older stores have none.
 fn step_11_to_12(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::GAL_SOURCES)?;
+    Ok(())
+}
+
+/// Schema 13 journals deliveries in the packed segments (`journal`): records an older
+/// binary would take for a torn tail and cut off, bodies with them. No table changes; an
+/// older store's segments hold no journal records.
+fn step_12_to_13(_: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod audit;
 mod blob;
 mod directory;
 mod governance;
+mod journal;
 mod meeting;
 pub mod pim;
 mod settings;
@@ -23,6 +24,7 @@ pub use audit::*;
 pub use blob::*;
 pub use directory::*;
 pub use governance::*;
+pub use journal::*;
 pub use meeting::*;
 pub use settings::*;
 pub use share::*;
@@ -84,6 +86,22 @@ pub struct Oof {
     pub internal: Option<OofMessage>,
     pub external_known: Option<OofMessage>,
     pub external_unknown: Option<OofMessage>,
+}
+
+impl Oof {
+    /// Whether it is on at `now`: globally (1), or time-based (2) within its window.
+    pub fn is_on(&self, now: i64) -> bool {
+        use crate::proto::datetime::parse_datetime;
+        match self.state {
+            1 => true,
+            2 => {
+                let start = self.start_time.as_deref().and_then(parse_datetime);
+                let end = self.end_time.as_deref().and_then(parse_datetime);
+                matches!((start, end), (Some(s), Some(e)) if s <= now && now < e)
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

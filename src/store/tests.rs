@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 12);
+    assert_eq!(SCHEMA_VERSION, 13);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -1124,7 +1124,7 @@ fn a_schema_9_store_packs_its_blob_files_resuming_after_a_kill() {
         let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
         migrate(&db).unwrap();
         let db = Arc::new(tokio::sync::RwLock::new(db));
-        let blobs = BlobStore::open_packed(&blob_root, &db).unwrap();
+        let (blobs, _) = BlobStore::open_packed(&blob_root, &db).unwrap();
         let packs = blobs.packs().unwrap();
         assert!(!packs.pack_loose(&blob_root, Some(1)).unwrap());
         // ... and while the next one was being appended, before its commit.

@@ -13,11 +13,19 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::blob::pack::Packs;
 use super::error::StoreError;
+use super::journal::Progress;
 use super::model::{AccountId, FolderId};
 use super::space::{self, DbLock, SpaceOp};
 
 /// Upper bound on jobs in one transaction, so one commit's latency stays bounded.
 const MAX_GROUP: usize = 64;
+/// Journaled deliveries (`store::journal`) are already durable and nobody waits for their
+/// commit: the writer waits up to this long for more of them to come, so that a burst of
+/// mail costs one commit per [`MAX_JOURNALED`] messages. Any other job, or a reader that
+/// wants them visible ([`Handle::caught_up`]), ends the wait.
+pub(super) const JOURNAL_WINDOW: Duration = Duration::from_millis(50);
+/// Upper bound on a group of journaled deliveries.
+pub(super) const MAX_JOURNALED: usize = 256;
 
 /// After a relaxed commit (see [`Durability`]), the writer makes everything durable once it
 /// has been idle this long, or after this many relaxed commits in a row, whichever is first:
@@ -93,14 +101,18 @@ type Job = Box<dyn FnMut(&mut WriteCtx) -> Result<Output, StoreError> + Send>;
 struct Pending {
     job: Job,
     durability: Durability,
+    /// A journaled delivery's job (`store::journal`): applied in the order queued, and
+    /// not at all once one of them failed.
+    journaled: bool,
     reply: oneshot::Sender<Result<Output, StoreError>>,
 }
 
-/// What the writer's queue carries: jobs, and work on the file's space, run between
-/// two commits.
+/// What the writer's queue carries: jobs, work on the file's space (run between two
+/// commits), and a reader's request to commit the journaled deliveries without waiting.
 enum Msg {
     Job(Pending),
     Space(SpaceOp),
+    Nudge,
 }
 
 pub(super) struct Handle {
@@ -108,6 +120,7 @@ pub(super) struct Handle {
     thread: Option<std::thread::JoinHandle<()>>,
     events: broadcast::Sender<Event>,
     stats: Arc<Mutex<WriterStats>>,
+    progress: Arc<Progress>,
 }
 
 impl Drop for Handle {
@@ -152,6 +165,19 @@ impl<T: 'static> std::future::IntoFuture for Ticket<T> {
     }
 }
 
+/// A journaled delivery's job, answered once the writer applied it: what the job
+/// returned, or why it could not be applied (it is then applied again at the next start).
+pub struct Applied<T>(pub(super) Ticket<T>);
+
+impl<T: 'static> std::future::IntoFuture for Applied<T> {
+    type Output = Result<T, StoreError>;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.0.into_future()
+    }
+}
+
 impl Handle {
     /// Starts the writer on `db`, whose file is `path`; each commit also indexes the packed
     /// blobs made durable before it (`blob::pack`), so the commit that references a body
@@ -162,20 +188,59 @@ impl Handle {
         let publisher = events.clone();
         let stats = Arc::new(Mutex::new(WriterStats::default()));
         let counted = stats.clone();
+        let progress = Arc::new(Progress::new());
+        let answered = progress.clone();
         let thread = std::thread::Builder::new()
             .name(THREAD_NAME.into())
-            .spawn(move || run(&db, &path, &packs, &rx, &publisher, &counted))?;
+            .spawn(move || {
+                let w = Writer {
+                    db: &db,
+                    path: &path,
+                    packs: &packs,
+                    events: &publisher,
+                    stats: &counted,
+                    progress: &answered,
+                };
+                w.run(&rx);
+            })?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
             events,
             stats,
+            progress,
         })
     }
 
     pub(super) fn submit<T, F>(
         &self,
         durability: Durability,
+        job: F,
+    ) -> Result<Ticket<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.queue(durability, false, job)
+    }
+
+    /// Queues a journaled delivery's job: called under the packs' lock, right after its
+    /// record was appended ([`Packs::append_journal`]), so the jobs are in the records'
+    /// order.
+    pub(super) fn submit_journaled<T, F>(&self, job: F) -> Result<Ticket<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
+    {
+        let ticket = self.queue(Durability::Immediate, true, job)?;
+        self.progress.queued();
+        Ok(ticket)
+    }
+
+    fn queue<T, F>(
+        &self,
+        durability: Durability,
+        journaled: bool,
         mut job: F,
     ) -> Result<Ticket<T>, StoreError>
     where
@@ -187,6 +252,7 @@ impl Handle {
         self.send(Msg::Job(Pending {
             job,
             durability,
+            journaled,
             reply,
         }))?;
         Ok(Ticket {
@@ -215,150 +281,241 @@ impl Handle {
     pub(super) fn stats(&self) -> WriterStats {
         *self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Waits until every journaled delivery queued before this call is applied (or
+    /// refused), asking the writer to commit them now: what a reader must see.
+    pub(super) async fn caught_up(&self) {
+        if let Some(target) = self.progress.behind() {
+            let _ = self.send(Msg::Nudge);
+            self.progress.reached(target).await;
+        }
+    }
+
+    /// [`Handle::caught_up`] for a thread outside the runtime.
+    pub(super) fn caught_up_blocking(&self) {
+        if let Some(target) = self.progress.behind() {
+            let _ = self.send(Msg::Nudge);
+            self.progress.reached_blocking(target);
+        }
+    }
 }
 
 /// The writer thread's name: what it writes to disk is told apart from the blobs'
 /// (`/proc/self/task/*/io`) by it.
 pub const THREAD_NAME: &str = "easd-writer";
 
-fn run(
-    db: &DbLock,
-    path: &std::path::Path,
-    packs: &Packs,
-    rx: &mpsc::Receiver<Msg>,
-    events: &broadcast::Sender<Event>,
-    stats: &Mutex<WriterStats>,
-) {
-    // Relaxed commits since the last durable one.
-    let mut relaxed = 0usize;
-    let mut idle = space::Idle::new();
-    // A message taken off the queue while grouping jobs, to run next.
-    let mut held: Option<Msg> = None;
-    loop {
-        if relaxed >= MAX_RELAXED {
-            flush(&db.blocking_read(), &mut relaxed);
-            if relaxed > 0 {
-                // The flush failed: give the disk a moment rather than spin.
-                std::thread::sleep(FLUSH_IDLE);
-            }
-            continue;
-        }
-        let wait = if relaxed > 0 {
-            Some(FLUSH_IDLE)
-        } else {
-            idle.wait()
-        };
-        let msg = match (held.take(), wait) {
-            (Some(m), _) => m,
-            (None, None) => match rx.recv() {
-                Ok(m) => m,
-                Err(_) => return,
-            },
-            (None, Some(wait)) => match rx.recv_timeout(wait) {
-                Ok(m) => m,
-                Err(mpsc::RecvTimeoutError::Timeout) if relaxed > 0 => {
-                    flush(&db.blocking_read(), &mut relaxed);
-                    continue;
+/// The writer thread's world.
+struct Writer<'a> {
+    db: &'a DbLock,
+    path: &'a std::path::Path,
+    packs: &'a Packs,
+    events: &'a broadcast::Sender<Event>,
+    stats: &'a Mutex<WriterStats>,
+    progress: &'a Progress,
+}
+
+impl Writer<'_> {
+    fn run(&self, rx: &mpsc::Receiver<Msg>) {
+        let db = self.db;
+        // Relaxed commits since the last durable one.
+        let mut relaxed = 0usize;
+        let mut idle = space::Idle::new();
+        // A message taken off the queue while grouping jobs, to run next.
+        let mut held: Option<Msg> = None;
+        // Set once a journaled delivery could not be applied: the ones after it are not
+        // applied either (their records stay past the marks), so that the next start
+        // applies them all again in order, and none twice.
+        let mut stuck = false;
+        loop {
+            if relaxed >= MAX_RELAXED {
+                flush(&db.blocking_read(), &mut relaxed);
+                if relaxed > 0 {
+                    // The flush failed: give the disk a moment rather than spin.
+                    std::thread::sleep(FLUSH_IDLE);
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    idle.idle(db, path);
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    if relaxed > 0 {
-                        flush(&db.blocking_read(), &mut relaxed);
-                    }
-                    return;
-                }
-            },
-        };
-        let first = match msg {
-            Msg::Job(p) => p,
-            Msg::Space(op) => {
-                idle.run(op, db, path);
                 continue;
             }
-        };
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(Msg::Job(p)) => group.push(p),
-                Ok(other) => {
-                    held = Some(other);
-                    break;
+            let wait = if relaxed > 0 {
+                Some(FLUSH_IDLE)
+            } else {
+                idle.wait()
+            };
+            let msg = match (held.take(), wait) {
+                (Some(m), _) => m,
+                (None, None) => match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => return,
+                },
+                (None, Some(wait)) => match rx.recv_timeout(wait) {
+                    Ok(m) => m,
+                    Err(mpsc::RecvTimeoutError::Timeout) if relaxed > 0 => {
+                        flush(&db.blocking_read(), &mut relaxed);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        idle.idle(db, self.path);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        if relaxed > 0 {
+                            flush(&db.blocking_read(), &mut relaxed);
+                        }
+                        return;
+                    }
+                },
+            };
+            let first = match msg {
+                Msg::Job(p) => p,
+                Msg::Space(op) => {
+                    idle.run(op, db, self.path);
+                    continue;
                 }
-                Err(_) => break,
+                // Nothing journaled is waiting (it would be in a group).
+                Msg::Nudge => continue,
+            };
+            let (mut group, next) = gather(first, rx);
+            held = next;
+            idle.wrote();
+            if stuck {
+                group = self.refuse_journaled(group);
+                if group.is_empty() {
+                    continue;
+                }
+            }
+            let db = db.blocking_read();
+            // If one job of a group fails (or the commit does), each is retried alone so
+            // that one bad job cannot fail the others.
+            let journaled = group.iter().filter(|p| p.journaled).count();
+            if group.len() > 1
+                && let Ok((outputs, evs)) = self.run_group(&db, &mut group, &mut relaxed)
+            {
+                publish(self.events, evs);
+                for (p, out) in group.into_iter().zip(outputs) {
+                    let _ = p.reply.send(Ok(out));
+                }
+                self.progress.answered(journaled);
+                continue;
+            }
+            for mut p in group {
+                if p.journaled && stuck {
+                    self.refuse(p);
+                    continue;
+                }
+                let result = self
+                    .run_group(&db, std::slice::from_mut(&mut p), &mut relaxed)
+                    .map(|(mut outs, evs)| {
+                        publish(self.events, evs);
+                        outs.pop().expect("one output per job")
+                    });
+                if p.journaled {
+                    if let Err(e) = &result {
+                        tracing::error!(
+                            "store: an acknowledged delivery could not be applied ({e}); it \
+                             and the deliveries after it stay in the journal and are applied \
+                             when easd starts again"
+                        );
+                        stuck = true;
+                    }
+                    self.progress.answered(1);
+                }
+                let _ = p.reply.send(result);
             }
         }
-        idle.wrote();
-        let db = db.blocking_read();
-        // If one job of a group fails (or the commit does), each is retried alone so that
-        // one bad job cannot fail the others.
-        if group.len() > 1
-            && let Ok((outputs, evs)) = run_group(&db, packs, &mut group, &mut relaxed, stats)
-        {
-            publish(events, evs);
-            for (p, out) in group.into_iter().zip(outputs) {
-                let _ = p.reply.send(Ok(out));
-            }
-            continue;
+    }
+
+    /// Answers the journaled jobs of `group` unapplied; returns the others.
+    fn refuse_journaled(&self, group: Vec<Pending>) -> Vec<Pending> {
+        let (journaled, rest): (Vec<_>, Vec<_>) = group.into_iter().partition(|p| p.journaled);
+        for p in journaled {
+            self.refuse(p);
         }
-        for mut p in group {
-            let result = run_group(
-                &db,
-                packs,
-                std::slice::from_mut(&mut p),
-                &mut relaxed,
-                stats,
-            )
-            .map(|(mut outs, evs)| {
-                publish(events, evs);
-                outs.pop().expect("one output per job")
-            });
-            let _ = p.reply.send(result);
+        rest
+    }
+
+    fn refuse(&self, p: Pending) {
+        let _ = p.reply.send(Err(StoreError::Conflict(
+            "an earlier acknowledged delivery could not be applied; this one is applied \
+             from the journal when easd starts again"
+                .into(),
+        )));
+        self.progress.answered(1);
+    }
+
+    /// Runs a group of jobs in one transaction. The commit is immediate (fsynced) if any
+    /// job asks for it, which also makes every earlier relaxed commit durable.
+    fn run_group(
+        &self,
+        db: &Database,
+        group: &mut [Pending],
+        relaxed: &mut usize,
+    ) -> Result<(Vec<Output>, Vec<Event>), StoreError> {
+        let started = Instant::now();
+        let mut tx = db.begin_write()?;
+        let lax = group.iter().all(|p| p.durability == Durability::Relaxed);
+        if lax {
+            tx.set_durability(redb::Durability::None);
         }
+        let mut ctx = WriteCtx {
+            tx: &tx,
+            events: Vec::new(),
+            index: Default::default(),
+        };
+        let mut outputs = Vec::with_capacity(group.len());
+        for p in group.iter_mut() {
+            outputs.push((p.job)(&mut ctx)?);
+        }
+        let jobs_done = Instant::now();
+        super::search_index::postings::flush(&tx, &mut ctx.index)?;
+        let applied = group.iter().filter(|p| p.journaled).count();
+        let staged = self.packs.stage(&tx, applied)?;
+        let evs = std::mem::take(&mut ctx.events);
+        let indexed = Instant::now();
+        tx.commit()?;
+        self.packs.committed(staged);
+        *relaxed = if lax { *relaxed + 1 } else { 0 };
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        s.commits += 1;
+        s.jobs += group.len() as u64;
+        s.jobs_time += jobs_done - started;
+        s.index_time += indexed - jobs_done;
+        s.commit_time += indexed.elapsed();
+        Ok((outputs, evs))
     }
 }
 
-/// Runs a group of jobs in one transaction. The commit is immediate (fsynced) if any job
-/// asks for it, which also makes every earlier relaxed commit durable.
-fn run_group(
-    db: &Database,
-    packs: &Packs,
-    group: &mut [Pending],
-    relaxed: &mut usize,
-    stats: &Mutex<WriterStats>,
-) -> Result<(Vec<Output>, Vec<Event>), StoreError> {
-    let started = Instant::now();
-    let mut tx = db.begin_write()?;
-    let lax = group.iter().all(|p| p.durability == Durability::Relaxed);
-    if lax {
-        tx.set_durability(redb::Durability::None);
+/// The jobs queued behind `first`, for one transaction; and the message that ended the
+/// group, if it is not a job. A group of journaled deliveries waits up to
+/// [`JOURNAL_WINDOW`] for more, unless a reader nudges or another job comes.
+fn gather(first: Pending, rx: &mpsc::Receiver<Msg>) -> (Vec<Pending>, Option<Msg>) {
+    let window_ends = Instant::now() + JOURNAL_WINDOW;
+    let mut group = vec![first];
+    let mut nudged = false;
+    loop {
+        let journaled = group.iter().all(|p| p.journaled);
+        let cap = if journaled { MAX_JOURNALED } else { MAX_GROUP };
+        if group.len() >= cap {
+            return (group, None);
+        }
+        let next = match rx.try_recv() {
+            Ok(m) => m,
+            Err(mpsc::TryRecvError::Disconnected) => return (group, None),
+            Err(mpsc::TryRecvError::Empty) => {
+                let now = Instant::now();
+                if nudged || !journaled || now >= window_ends {
+                    return (group, None);
+                }
+                match rx.recv_timeout(window_ends - now) {
+                    Ok(m) => m,
+                    Err(_) => return (group, None),
+                }
+            }
+        };
+        match next {
+            Msg::Job(p) => group.push(p),
+            Msg::Nudge => nudged = true,
+            other => return (group, Some(other)),
+        }
     }
-    let mut ctx = WriteCtx {
-        tx: &tx,
-        events: Vec::new(),
-        index: Default::default(),
-    };
-    let mut outputs = Vec::with_capacity(group.len());
-    for p in group.iter_mut() {
-        outputs.push((p.job)(&mut ctx)?);
-    }
-    let jobs_done = Instant::now();
-    super::search_index::postings::flush(&tx, &mut ctx.index)?;
-    let staged = packs.stage(&tx)?;
-    let evs = std::mem::take(&mut ctx.events);
-    let indexed = Instant::now();
-    tx.commit()?;
-    packs.committed(staged);
-    *relaxed = if lax { *relaxed + 1 } else { 0 };
-    let mut s = stats.lock().unwrap_or_else(|e| e.into_inner());
-    s.commits += 1;
-    s.jobs += group.len() as u64;
-    s.jobs_time += jobs_done - started;
-    s.index_time += indexed - jobs_done;
-    s.commit_time += indexed.elapsed();
-    Ok((outputs, evs))
 }
 
 /// Makes the relaxed commits durable with an empty immediate commit. On failure they stay

@@ -3,8 +3,18 @@
 //!
 //! A segment is a sequence of self-describing records ([`MAGIC`], flags, stored length,
 //! the SHA-256 of the original bytes, the stored bytes, deflated when that saves at least
-//! a tenth). A record is appended and fdatasynced before its id is handed out, as a blob
-//! file is today, so a body is durable before anything references it.
+//! a tenth). A record is fdatasynced before its id is handed out ([`Packs::put`]) or, for
+//! a delivery's body, with the delivery's journal record after it ([`Packs::put_deferred`],
+//! [`Packs::append_journal`]); the writer syncs what is still unsynced before any commit
+//! ([`Packs::stage`]), so a body is durable before anything durable references it.
+//! Appends share their fdatasync ([`Packs::sync`]: whoever syncs covers every record
+//! appended before it), so concurrent deliveries cost one between them.
+//!
+//! The segments also carry the delivery journal (`store::journal`): records of another
+//! magic ([`JOURNAL_MAGIC`]) whose payload is a delivery acknowledged to the MTA before the
+//! database has it. They are applied in the order appended, and a segment's mark never
+//! passes a journal record whose delivery is not committed yet: at open, the journal
+//! records past the marks are exactly the deliveries to apply again ([`Packs::open`]).
 //!
 //! The index (hash → segment, offset, length, flags) lives in the store (`PACKED`); the
 //! writer adds the entries of durable records to the transaction it commits next
@@ -17,7 +27,7 @@
 //! Blobs are never deleted (no record counts their references yet), so segments have no
 //! dead bytes to compact.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -37,6 +47,8 @@ pub const PACK_UNDER: usize = 32 * 1024;
 /// A segment is closed and the next one started past this size.
 const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
 const MAGIC: [u8; 4] = *b"ebp1";
+/// A delivery journal record: flags 0, its payload stored as it is, the hash its SHA-256.
+const JOURNAL_MAGIC: [u8; 4] = *b"ebj1";
 /// Magic, flags, stored length (u32 LE), SHA-256 of the original bytes.
 const HEADER: usize = 4 + 1 + 4 + 32;
 /// The stored bytes are raw deflate of the original.
@@ -49,6 +61,14 @@ pub const PACK_BATCH: usize = 256;
 
 pub type Hash = [u8; 32];
 
+/// Where a journal record starts: its segment and offset (records are appended in this
+/// order, so it also orders them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JournalPos {
+    pub segment: u32,
+    pub offset: u64,
+}
+
 /// The packed segments of a data directory and the index entries not yet committed.
 pub struct Packs {
     dir: PathBuf,
@@ -58,28 +78,52 @@ pub struct Packs {
     db: Weak<tokio::sync::RwLock<Database>>,
     compress: AtomicBool,
     state: Mutex<State>,
+    /// Held by the one fdatasync in progress: the others wait for it, then find their
+    /// records synced by it (group commit).
+    syncing: Mutex<()>,
 }
 
 #[derive(Default)]
 struct State {
-    /// The segment appended to: its number, file and length.
-    active: Option<(u32, File, u64)>,
-    /// Durable records whose index entry is not committed yet.
+    /// The segment appended to.
+    active: Option<Active>,
+    /// Records whose index entry is not committed yet (synced or not: see `Active`).
     unindexed: HashMap<Hash, PackedBody>,
     /// Segments appended to since their mark was last staged, with their length.
     ends: HashMap<u32, u64>,
+    /// Journal records whose delivery is not committed yet, in the order appended (which
+    /// is the order their jobs were queued in).
+    unapplied: VecDeque<JournalPos>,
+}
+
+struct Active {
+    n: u32,
+    /// Shared with an fdatasync running outside the state's lock.
+    file: Arc<File>,
+    len: u64,
+    /// How much of it is known durable.
+    synced: u64,
 }
 
 /// What [`Packs::stage`] put into a transaction, removed from memory once it committed.
 pub struct Staged {
     entries: Vec<(Hash, PackedBody)>,
     ends: Vec<(u32, u64)>,
+    /// Journal records whose deliveries this transaction applies (the oldest ones).
+    applied: usize,
 }
+
+/// The journal records found past the marks at open, in order: deliveries acknowledged
+/// whose commit was lost, to apply again.
+pub type Unapplied = Vec<(JournalPos, Vec<u8>)>;
 
 impl Packs {
     /// Opens the segments under `dir`, indexing the records past each segment's mark and
     /// truncating a torn tail. Runs before the writer starts.
-    pub fn open(dir: &Path, lock: &Arc<tokio::sync::RwLock<Database>>) -> Result<Self, StoreError> {
+    pub fn open(
+        dir: &Path,
+        lock: &Arc<tokio::sync::RwLock<Database>>,
+    ) -> Result<(Self, Unapplied), StoreError> {
         let db = lock.try_read().map_err(|_| StoreError::WriterGone)?;
         if !dir.exists() {
             fs::create_dir_all(dir)?;
@@ -95,6 +139,9 @@ impl Packs {
         let tx = db.begin_write()?;
         let mut recovered = 0usize;
         let mut active = None;
+        let mut journal: Unapplied = Vec::new();
+        // Segments whose mark waits for the journal's deliveries to be applied again.
+        let mut held_ends = HashMap::new();
         {
             let mut marks = tx.open_table(PACK_MARKS)?;
             let mut index = tx.open_table(PACKED)?;
@@ -115,27 +162,59 @@ impl Packs {
                     file.set_len(end)?;
                 }
                 file.sync_data()?;
-                for (hash, body) in &found {
-                    index.insert(hash.as_slice(), body.to_row())?;
+                // Held before the first journal record: its delivery is not committed.
+                let held = journal.first().map(|(p, _)| *p);
+                for record in found {
+                    match record {
+                        Found::Body(hash, body) => {
+                            index.insert(hash.as_slice(), body.to_row())?;
+                            recovered += 1;
+                        }
+                        Found::Journal(pos, payload) => journal.push((pos, payload)),
+                    }
                 }
-                recovered += found.len();
-                marks.insert(n, end)?;
-                active = Some((n, file, end));
+                let mark = match (held, journal.first()) {
+                    (Some(_), _) => None,
+                    (None, Some((p, _))) => Some(p.offset),
+                    (None, None) => Some(end),
+                };
+                if let Some(mark) = mark {
+                    marks.insert(n, mark)?;
+                }
+                if mark != Some(end) {
+                    held_ends.insert(n, end);
+                }
+                active = Some(Active {
+                    n,
+                    file: Arc::new(file),
+                    len: end,
+                    synced: end,
+                });
             }
         }
         tx.commit()?;
         if recovered > 0 {
             tracing::info!(recovered, "store: packed bodies indexed from segment tails");
         }
-        Ok(Self {
+        if !journal.is_empty() {
+            tracing::warn!(
+                deliveries = journal.len(),
+                "store: deliveries acknowledged before a crash are applied again from the journal"
+            );
+        }
+        let packs = Self {
             dir: dir.to_owned(),
             db: Arc::downgrade(lock),
             compress: AtomicBool::new(true),
             state: Mutex::new(State {
                 active,
+                unapplied: journal.iter().map(|(p, _)| *p).collect(),
+                ends: held_ends,
                 ..State::default()
             }),
-        })
+            syncing: Mutex::new(()),
+        };
+        Ok((packs, journal))
     }
 
     /// Whether new bodies are deflated where that saves at least a tenth (the default).
@@ -181,27 +260,79 @@ impl Packs {
             .map(|v| PackedBody::from_row(v.value())))
     }
 
-    /// Appends `bytes` durably (one fdatasync) unless already packed; returns its hash.
+    /// Appends `bytes` durably unless already packed (its fdatasync shared with the
+    /// appends made meanwhile).
     pub fn put(&self, hash: Hash, bytes: &[u8]) -> Result<(), StoreError> {
+        self.put_deferred(hash, bytes)?;
+        self.sync()
+    }
+
+    /// Appends `bytes` unless already packed, without waiting for the disk: durable with
+    /// the next [`Packs::sync`] (a delivery's journal record) or, at the latest, before
+    /// the writer's next commit ([`Packs::stage`]), so before anything durable refers to it.
+    /// Registered at once: a read finds it in the page cache meanwhile.
+    pub fn put_deferred(&self, hash: Hash, bytes: &[u8]) -> Result<(), StoreError> {
         let record = self.record(&hash, bytes);
         let mut state = self.lock();
         if state.unindexed.contains_key(&hash) || self.indexed(&hash)?.is_some() {
             return Ok(());
         }
-        // Held across the fdatasync: a record is registered only once durable, and the
-        // segment's length (the mark the writer stages) never passes a record that is
-        // neither registered nor garbage of an unsynced batch.
         let (segment, offset) = self.append(&mut state, &record)?;
-        let file = &state
-            .active
-            .as_ref()
-            .expect("appended to the active segment")
-            .1;
-        file.sync_data()?;
         state
             .unindexed
             .insert(hash, located(segment, offset, &record));
         Ok(())
+    }
+
+    /// Appends a delivery's journal record (durable with the next [`Packs::sync`]) and,
+    /// under the same lock, runs `queue` with its position: the record's job is queued in
+    /// the order the records are, which is the order they are marked applied in.
+    pub fn append_journal<T>(
+        &self,
+        payload: &[u8],
+        queue: impl FnOnce(JournalPos) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut r = Vec::with_capacity(HEADER + payload.len());
+        r.extend_from_slice(&JOURNAL_MAGIC);
+        r.push(0);
+        r.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        r.extend_from_slice(&Sha256::digest(payload));
+        r.extend_from_slice(payload);
+        let mut state = self.lock();
+        let (segment, offset) = self.append(&mut state, &r)?;
+        let pos = JournalPos { segment, offset };
+        state.unapplied.push_back(pos);
+        queue(pos)
+    }
+
+    /// Makes everything appended so far durable: one fdatasync, or none if another one
+    /// that started after the last append is done or running (it is waited for).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let Some((n, file, target)) = self.unsynced() else {
+            return Ok(());
+        };
+        let _one = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+        // Someone may have synced past `target` while this waited.
+        let Some((m, _, now)) = self.unsynced() else {
+            return Ok(());
+        };
+        if m != n {
+            // The segment was closed, and closing syncs it (`append`).
+            return Ok(());
+        }
+        file.sync_data()?;
+        let mut state = self.lock();
+        if let Some(a) = state.active.as_mut().filter(|a| a.n == n) {
+            a.synced = a.synced.max(now.max(target));
+        }
+        Ok(())
+    }
+
+    /// The active segment, if some of it is not synced yet: its number, file and length.
+    fn unsynced(&self) -> Option<(u32, Arc<File>, u64)> {
+        let state = self.lock();
+        let a = state.active.as_ref()?;
+        (a.synced < a.len).then(|| (a.n, a.file.clone(), a.len))
     }
 
     /// Appends `bytes` without an fsync (a batch, made durable by [`Packs::register`]).
@@ -257,9 +388,15 @@ impl Packs {
         let full = state
             .active
             .as_ref()
-            .is_none_or(|(_, _, len)| *len > 0 && len + record.len() as u64 > SEGMENT_MAX);
+            .is_none_or(|a| a.len > 0 && a.len + record.len() as u64 > SEGMENT_MAX);
         if full {
-            let next = state.active.as_ref().map_or(1, |(n, _, _)| n + 1);
+            if let Some(old) = &state.active
+                && old.synced < old.len
+            {
+                // Only the active segment can hold unsynced records (see `sync`).
+                old.file.sync_data()?;
+            }
+            let next = state.active.as_ref().map_or(1, |a| a.n + 1);
             let file = File::options()
                 .read(true)
                 .write(true)
@@ -267,17 +404,23 @@ impl Packs {
                 .open(segment_path(&self.dir, next))?;
             // The new file's directory entry must survive a crash with its records.
             File::open(&self.dir)?.sync_all()?;
-            state.active = Some((next, file, 0));
+            state.active = Some(Active {
+                n: next,
+                file: Arc::new(file),
+                len: 0,
+                synced: 0,
+            });
         }
-        let (n, file, len) = state.active.as_mut().expect("an active segment");
-        let offset = *len;
-        if let Err(e) = file.write_all_at(record, offset) {
+        let a = state.active.as_mut().expect("an active segment");
+        let offset = a.len;
+        if let Err(e) = a.file.write_all_at(record, offset) {
             // A partial record stays past the length: the next append overwrites it.
             return Err(e.into());
         }
-        *len += record.len() as u64;
-        state.ends.insert(*n, *len);
-        Ok((*n, offset))
+        a.len += record.len() as u64;
+        let (n, len) = (a.n, a.len);
+        state.ends.insert(n, len);
+        Ok((n, offset))
     }
 
     /// Reads a packed body back (checked against its hash).
@@ -290,7 +433,9 @@ impl Packs {
             detail: format!("segment {} offset {}: {detail}", at.segment, at.offset),
         };
         match parse(&record) {
-            Some((h, flags, stored)) if h == *hash && stored.len() == record.len() - HEADER => {
+            Some((Kind::Body, h, flags, stored))
+                if h == *hash && stored.len() == record.len() - HEADER =>
+            {
                 let bytes = original(flags, stored).ok_or_else(|| corrupt("bad deflate".into()))?;
                 if Sha256::digest(&bytes).as_slice() != hash {
                     return Err(corrupt("content does not match its hash".into()));
@@ -301,36 +446,52 @@ impl Packs {
         }
     }
 
-    /// Puts the entries registered so far and the segments' marks into `tx` (the writer's
-    /// next commit); [`Packs::committed`] drops them from memory once it committed.
-    pub fn stage(&self, tx: &WriteTransaction) -> Result<Staged, StoreError> {
+    /// Makes what was appended durable, then puts the entries registered so far and the
+    /// segments' marks into `tx` (the writer's next commit), which applies the `applied`
+    /// oldest journal records' deliveries: a mark stops at the first journal record still
+    /// unapplied after it, and the segments after that one keep theirs. [`Packs::committed`]
+    /// drops from memory what was staged once it committed.
+    pub fn stage(&self, tx: &WriteTransaction, applied: usize) -> Result<Staged, StoreError> {
+        self.sync()?;
         let state = self.lock();
         if state.unindexed.is_empty() && state.ends.is_empty() {
             return Ok(Staged {
                 entries: Vec::new(),
                 ends: Vec::new(),
+                applied,
             });
         }
         let mut index = tx.open_table(PACKED)?;
         for (hash, body) in &state.unindexed {
             index.insert(hash.as_slice(), body.to_row())?;
         }
+        let held = state.unapplied.get(applied).copied();
         let mut marks = tx.open_table(PACK_MARKS)?;
+        let mut ends = Vec::with_capacity(state.ends.len());
         for (&n, &end) in &state.ends {
-            marks.insert(n, end)?;
+            let mark = match held {
+                Some(h) if n > h.segment => continue,
+                Some(h) if n == h.segment => end.min(h.offset),
+                _ => end,
+            };
+            marks.insert(n, mark)?;
+            ends.push((n, mark));
         }
         Ok(Staged {
             entries: state.unindexed.iter().map(|(h, b)| (*h, *b)).collect(),
-            ends: state.ends.iter().map(|(n, e)| (*n, *e)).collect(),
+            ends,
+            applied,
         })
     }
 
     /// The staged entries are committed: readers find them in the table now.
     pub fn committed(&self, staged: Staged) {
-        if staged.entries.is_empty() && staged.ends.is_empty() {
+        if staged.entries.is_empty() && staged.ends.is_empty() && staged.applied == 0 {
             return;
         }
         let mut state = self.lock();
+        let applied = staged.applied.min(state.unapplied.len());
+        state.unapplied.drain(..applied);
         for (hash, body) in staged.entries {
             if state.unindexed.get(&hash) == Some(&body) {
                 state.unindexed.remove(&hash);
@@ -414,7 +575,7 @@ impl Packs {
         }
         self.register(records)?;
         let tx = self.with_db(|db| Ok(db.begin_write()?))?;
-        let staged = self.stage(&tx)?;
+        let staged = self.stage(&tx, 0)?;
         tx.commit()?;
         self.committed(staged);
         let mut dirs: Vec<&Path> = Vec::new();
@@ -455,17 +616,36 @@ fn located(segment: u32, offset: u64, record: &[u8]) -> PackedBody {
     }
 }
 
-/// A record's hash, flags and stored bytes; `None` if `bytes` does not start with a whole
-/// record header.
-fn parse(bytes: &[u8]) -> Option<(Hash, u8, &[u8])> {
-    let header = bytes.get(..HEADER)?;
-    if header[..4] != MAGIC {
-        return None;
+/// What a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Body,
+    Journal,
+}
+
+fn kind_of(magic: &[u8]) -> Option<Kind> {
+    match magic {
+        m if m == MAGIC => Some(Kind::Body),
+        m if m == JOURNAL_MAGIC => Some(Kind::Journal),
+        _ => None,
     }
+}
+
+/// A record's kind, hash, flags and stored bytes; `None` if `bytes` does not start with a
+/// whole record header.
+fn parse(bytes: &[u8]) -> Option<(Kind, Hash, u8, &[u8])> {
+    let header = bytes.get(..HEADER)?;
+    let kind = kind_of(&header[..4])?;
     let len = u32::from_le_bytes(header[5..9].try_into().ok()?) as usize;
     let hash: Hash = header[9..HEADER].try_into().ok()?;
     let stored = bytes.get(HEADER..HEADER + len)?;
-    Some((hash, header[4], stored))
+    Some((kind, hash, header[4], stored))
+}
+
+/// An intact record found by [`scan`].
+enum Found {
+    Body(Hash, PackedBody),
+    Journal(JournalPos, Vec<u8>),
 }
 
 /// `bytes` deflated (raw deflate, the fastest level: on natural text it saves nearly as
@@ -485,11 +665,7 @@ pub fn original(flags: u8, stored: &[u8]) -> Option<Vec<u8>> {
 
 /// The whole, intact records of `file` from `from` on, and where they end (the first torn
 /// or garbled record, or the end of the file).
-fn scan(
-    file: &File,
-    segment: u32,
-    from: u64,
-) -> Result<(Vec<(Hash, PackedBody)>, u64), StoreError> {
+fn scan(file: &File, segment: u32, from: u64) -> Result<(Vec<Found>, u64), StoreError> {
     let len = file.metadata()?.len();
     let mut found = Vec::new();
     let mut at = from.min(len);
@@ -497,27 +673,38 @@ fn scan(
     while at + HEADER as u64 <= len {
         file.read_exact_at(&mut header, at)?;
         let stored_len = u32::from_le_bytes(header[5..9].try_into().expect("4 bytes")) as u64;
-        if header[..4] != MAGIC || at + HEADER as u64 + stored_len > len {
+        if kind_of(&header[..4]).is_none() || at + HEADER as u64 + stored_len > len {
             break;
         }
         let mut record = vec![0; HEADER + stored_len as usize];
         file.read_exact_at(&mut record, at)?;
-        let Some((hash, flags, stored)) = parse(&record) else {
+        let Some((kind, hash, flags, stored)) = parse(&record) else {
             break;
         };
-        match original(flags, stored) {
-            Some(bytes) if Sha256::digest(&bytes).as_slice() == hash => {}
-            _ => break,
-        }
-        found.push((
-            hash,
-            PackedBody {
-                segment,
-                offset: at,
-                stored_len: stored_len as u32,
-                deflated: flags & FLAG_DEFLATE != 0,
+        match kind {
+            Kind::Body => match original(flags, stored) {
+                Some(bytes) if Sha256::digest(&bytes).as_slice() == hash => {
+                    found.push(Found::Body(
+                        hash,
+                        PackedBody {
+                            segment,
+                            offset: at,
+                            stored_len: stored_len as u32,
+                            deflated: flags & FLAG_DEFLATE != 0,
+                        },
+                    ));
+                }
+                _ => break,
             },
-        ));
+            Kind::Journal if Sha256::digest(stored).as_slice() == hash => {
+                let pos = JournalPos {
+                    segment,
+                    offset: at,
+                };
+                found.push(Found::Journal(pos, stored.to_vec()));
+            }
+            Kind::Journal => break,
+        }
         at += record.len() as u64;
     }
     Ok((found, at))

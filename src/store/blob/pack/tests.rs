@@ -105,7 +105,7 @@ fn a_torn_record_at_the_end_is_cut_off_at_the_next_open() {
     // A crash mid-append: the header and part of the next record reached the disk.
     let torn = {
         let db = redb::Database::create(dir.path().join("probe.redb")).unwrap();
-        let probe = Packs::open(
+        let (probe, _) = Packs::open(
             &dir.path().join("probe"),
             &Arc::new(tokio::sync::RwLock::new(db)),
         )
