@@ -29,7 +29,11 @@ pub async fn resolve(store: &Store, address: &str) -> Result<Option<AccountId>, 
         Some((base, _)) if !base.is_empty() => format!("{base}@{domain}"),
         _ => email.clone(),
     };
-    let found = store.view(move |tx| tx.account_by_email(&base)).await?;
+    // Accounts are not mail: no need to wait for the deliveries in flight (see
+    // `Store::view_committed`), which would cut every batch short at each RCPT.
+    let found = store
+        .view_committed(move |tx| tx.account_by_email(&base))
+        .await?;
     Ok(found.filter(|a| a.enabled).map(|a| a.id))
 }
 

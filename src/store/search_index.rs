@@ -24,13 +24,14 @@
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::model::{AccountId, FolderId};
-use super::tables::{DOCS, ITEM_DOCS, PENDING, RUNS};
+use super::tables::{DOCS, ITEM_DOCS, PENDING, RUNS, SEARCH_RUN_LIST, search_run, search_run_name};
 use super::tx::Tx;
 use super::{StoreError, WriteCtx};
 
 mod codec;
 mod legacy;
 pub(super) mod postings;
+mod runs;
 
 use postings::{Docs, Writer, append};
 
@@ -145,9 +146,17 @@ pub fn remove(
     };
     if here {
         docs.remove((account, doc))?;
+        drop(docs);
         ctx.tx.open_table(ITEM_DOCS)?.remove((account, item))?;
-        // Still queued: not merged at all (a merged one's postings are swept later).
-        ctx.tx.open_table(PENDING)?.remove((account, doc))?;
+        // Still queued: not merged at all. Merged: dead postings in its run, counted.
+        let queued = ctx
+            .tx
+            .open_table(PENDING)?
+            .remove((account, doc))?
+            .is_some();
+        if !queued {
+            runs::note_dead(ctx.tx, account, doc)?;
+        }
     }
     Ok(())
 }
@@ -206,7 +215,7 @@ pub fn delete_account(tx: &WriteTransaction, account: AccountId) -> Result<(), S
         .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
     tx.open_table(PENDING)?
         .retain_in((account, 0)..=(account, u64::MAX), |_, _| false)?;
-    Ok(())
+    runs::delete_account(tx, account)
 }
 
 /// The index's words of `text`: runs of letters and digits, lower-cased, kept when they
@@ -229,6 +238,7 @@ pub fn query_terms(text: &str) -> Vec<String> {
 /// Documents of every term starting with `prefix`, ascending, at most
 /// [`MAX_POSTINGS_PER_TERM`]; with `within`, only those in it (sorted).
 fn prefix_docs(
+    tx: &impl Tx,
     runs: &impl ReadableTable<(AccountId, &'static str, u64), &'static [u8]>,
     account: AccountId,
     prefix: &str,
@@ -248,27 +258,53 @@ fn prefix_docs(
             runs_seen += 1;
             term.clone_into(&mut last_term);
         }
-        block.clear();
-        codec::decode_docs(first, v.value(), &mut block)?;
-        match within {
-            Some(w) => out.extend(block.iter().filter(|d| w.binary_search(d).is_ok())),
-            None => out.extend_from_slice(&block),
-        }
+        take_block(first, v.value(), within, &mut block, &mut out)?;
         if out.len() >= MAX_POSTINGS_PER_TERM {
             out.truncate(MAX_POSTINGS_PER_TERM);
-            break;
+            return Ok(out);
         }
     }
-    if runs_seen > 1 {
+    let before = out.len();
+    for run in runs::list(&tx.table(SEARCH_RUN_LIST)?, account)? {
+        let name = search_run_name(account, run.n);
+        let table = tx.table(search_run(&name))?;
+        for row in table.range((prefix, 0)..=(upper.as_str(), u64::MAX))? {
+            let (k, v) = row?;
+            take_block(k.value().1, v.value(), within, &mut block, &mut out)?;
+            if out.len() >= MAX_POSTINGS_PER_TERM {
+                break;
+            }
+        }
+    }
+    out.truncate(MAX_POSTINGS_PER_TERM);
+    if runs_seen > 1 || out.len() > before {
         out.sort_unstable();
         out.dedup();
     }
     Ok(out)
 }
 
+/// Adds the documents of a block (those in `within`, if given) to `out`.
+fn take_block(
+    first: u64,
+    bytes: &[u8],
+    within: Option<&[u64]>,
+    block: &mut Vec<u64>,
+    out: &mut Vec<u64>,
+) -> Result<(), StoreError> {
+    block.clear();
+    codec::decode_docs(first, bytes, block)?;
+    match within {
+        Some(w) => out.extend(block.iter().filter(|d| w.binary_search(d).is_ok())),
+        None => out.extend_from_slice(block),
+    }
+    Ok(())
+}
+
 /// How many blocks the terms starting with `prefix` have, counting up to `cap`: a cheap
 /// measure of how many items a query word matches.
 fn prefix_blocks(
+    tx: &impl Tx,
     runs: &impl ReadableTable<(AccountId, &'static str, u64), &'static [u8]>,
     account: AccountId,
     prefix: &str,
@@ -280,7 +316,18 @@ fn prefix_blocks(
         row?;
         n += 1;
         if n >= cap {
-            break;
+            return Ok(n);
+        }
+    }
+    for run in runs::list(&tx.table(SEARCH_RUN_LIST)?, account)? {
+        let name = search_run_name(account, run.n);
+        let table = tx.table(search_run(&name))?;
+        for row in table.range((prefix, 0)..=(upper.as_str(), u64::MAX))? {
+            row?;
+            n += 1;
+            if n >= cap {
+                return Ok(n);
+            }
         }
     }
     Ok(n)
@@ -376,7 +423,7 @@ pub fn search(
     // The rarest word first: the candidates only shrink from there.
     let mut order = Vec::with_capacity(terms.len());
     for (i, t) in terms.iter().enumerate() {
-        order.push((prefix_blocks(&runs, account, t, 4096)?, i));
+        order.push((prefix_blocks(tx, &runs, account, t, 4096)?, i));
     }
     order.sort_unstable();
     let mut found: Option<Vec<u64>> = None;
@@ -387,7 +434,7 @@ pub fn search(
             .copied()
             .filter(|d| within.is_none_or(|w| w.binary_search(d).is_ok()))
             .collect();
-        let docs = union(prefix_docs(&runs, account, &terms[i], within)?, &more);
+        let docs = union(prefix_docs(tx, &runs, account, &terms[i], within)?, &more);
         if docs.is_empty() {
             return Ok(Vec::new());
         }
@@ -405,7 +452,8 @@ pub fn search(
 pub fn size(snapshot: &super::Snapshot) -> Result<(u64, u64), StoreError> {
     let bytes = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
     let runs = bytes(snapshot.0.open_table(RUNS)?.stats()?)
-        + bytes(snapshot.0.open_table(PENDING)?.stats()?);
+        + bytes(snapshot.0.open_table(PENDING)?.stats()?)
+        + runs::size(&snapshot.0)?;
     let docs = bytes(snapshot.0.open_table(DOCS)?.stats()?)
         + bytes(snapshot.0.open_table(ITEM_DOCS)?.stats()?);
     Ok((runs, docs))
@@ -452,7 +500,7 @@ mod tests {
 
     fn blocks(store: &Store, account: AccountId, term: &str) -> usize {
         let tx = store.sync_snapshot().unwrap();
-        prefix_blocks(&tx.table(RUNS).unwrap(), account, term, usize::MAX).unwrap()
+        prefix_blocks(&tx, &tx.table(RUNS).unwrap(), account, term, usize::MAX).unwrap()
     }
 
     #[test]
@@ -614,7 +662,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_block_is_swept_of_dead_documents_before_a_new_one_starts() {
+    fn documents_deleted_before_their_postings_are_merged_leave_none() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let n = codec::BLOCK_DOCS as u64;
@@ -626,7 +674,6 @@ mod tests {
                 for item in 1..n {
                     remove(w, 1, 1, item)?;
                 }
-                // The full block has room again once its dead documents go.
                 add(w, 1, 1, n + 1, 0, &terms("word"))
             })
             .unwrap();
@@ -642,9 +689,81 @@ mod tests {
             })
             .unwrap();
         merge(&store);
-        // Every document alive: the block stays full and the next one starts.
+        // A run per merge: [n, n + 1], then n more.
         assert_eq!(blocks(&store, 1, "word"), 2);
         assert_eq!(found(&store, 1, "word").len(), n as usize + 2);
+    }
+
+    #[test]
+    fn runs_of_a_full_level_merge_into_one_and_deleted_documents_leave_their_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let list = |store: &Store| {
+            let tx = store.sync_snapshot().unwrap();
+            runs::list(&tx.table(SEARCH_RUN_LIST).unwrap(), 1).unwrap()
+        };
+        let per = 10u64;
+        for r in 0..runs::FANOUT as u64 {
+            store
+                .write_blocking(move |w| {
+                    for item in r * per + 1..=(r + 1) * per {
+                        add(w, 1, 1, item, 0, &terms(&format!("alpha w{item}")))?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            merge(&store);
+            let runs = list(&store);
+            if r + 1 < runs::FANOUT as u64 {
+                assert_eq!(runs.len() as u64, r + 1, "a level-0 run per merge");
+            }
+        }
+        // The eighth level-0 run made them one level-1 run, holding everything.
+        let total = runs::FANOUT as u64 * per;
+        let runs = list(&store);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].level, runs[0].docs, runs[0].lo, runs[0].hi),
+            (1, total, 1, total)
+        );
+        assert_eq!(found(&store, 1, "alpha").len(), total as usize);
+        assert_eq!(found(&store, 1, "w17"), [(17, 1)]);
+        // Half of its documents deleted: rewritten without them.
+        store
+            .write_blocking(move |w| {
+                for item in 1..=total / 2 {
+                    remove(w, 1, 1, item)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let runs = list(&store);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].docs, runs[0].dead, runs[0].lo),
+            (total / 2, 0, total / 2 + 1)
+        );
+        assert!(found(&store, 1, "w17").is_empty());
+        assert_eq!(found(&store, 1, "alpha").len(), (total / 2) as usize);
+        // All deleted: the run is gone, and its table with it.
+        store
+            .write_blocking(move |w| {
+                for item in total / 2 + 1..=total {
+                    remove(w, 1, 1, item)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(list(&store).is_empty());
+        assert_eq!(blocks(&store, 1, ""), 0);
+        let tx = store.sync_snapshot().unwrap();
+        use redb::TableHandle;
+        let tables =
+            tx.0.list_tables()
+                .unwrap()
+                .filter(|t| t.name().starts_with("search_run."))
+                .count();
+        assert_eq!(tables, 0);
     }
 
     #[test]

@@ -175,9 +175,29 @@ pub const IMPORTED: TableDefinition<(AccountId, FolderId, &str), u64> =
     TableDefinition::new("imported");
 
 /// The word index behind Search (`search_index`): (account, term, first document of the
-/// block) → the block's document numbers, delta- and varint-encoded.
+/// block) → the block's document numbers, delta- and varint-encoded. What was indexed
+/// before schema 14 (and by the legacy conversions); merges write runs since.
 pub const RUNS: TableDefinition<(AccountId, &str, u64), &[u8]> =
     TableDefinition::new("search_runs");
+/// The word index's runs (`search_index::runs`): (account, run) → (level, lowest and
+/// highest document, documents, documents deleted since). Each run is a table of its
+/// own, [`search_run`].
+pub const SEARCH_RUN_LIST: TableDefinition<(AccountId, u32), RunRow> =
+    TableDefinition::new("search_run_list");
+
+/// A row of [`SEARCH_RUN_LIST`]: level, lowest and highest document, documents, deleted.
+pub type RunRow = (u8, u64, u64, u64, u64);
+
+/// The name of run `n` of `account`'s word index.
+pub fn search_run_name(account: AccountId, n: u32) -> String {
+    format!("search_run.{account}.{n}")
+}
+
+/// A run of the word index: (term, first document of the block) → the block, as in
+/// [`RUNS`]. Named by [`search_run_name`].
+pub fn search_run(name: &str) -> TableDefinition<'_, (&'static str, u64), &'static [u8]> {
+    TableDefinition::new(name)
+}
 /// (account, document) → where the indexed message is now (`search_index::Location`);
 /// a document without one is dead.
 pub const DOCS: TableDefinition<(AccountId, u64), &[u8]> = TableDefinition::new("search_docs");
@@ -266,6 +286,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(OOF_SENT)?;
     v.visit(IMPORTED)?;
     v.visit(RUNS)?;
+    v.visit(SEARCH_RUN_LIST)?;
     v.visit(DOCS)?;
     v.visit(ITEM_DOCS)?;
     v.visit(PENDING)?;

@@ -165,7 +165,19 @@ pub(crate) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), 
     if pending.0.is_empty() {
         return Ok(());
     }
-    let new = std::mem::take(&mut pending.0);
+    let mut new = std::mem::take(&mut pending.0);
+    // Documents deleted in the transaction that added them are left out (one deleted
+    // later leaves the queue then, or is counted against its run).
+    {
+        let docs = tx.open_table(DOCS)?;
+        let mut live = Vec::with_capacity(new.len());
+        for (account, doc, terms) in new {
+            if docs.get((account, doc))?.is_some() {
+                live.push((account, doc, terms));
+            }
+        }
+        new = live;
+    }
     let mut queued = tx.open_table(PENDING)?;
     if queued.len()? + (new.len() as u64) < MERGE_DOCS {
         for (account, doc, terms) in &new {
@@ -178,14 +190,17 @@ pub(crate) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), 
     merge(tx, new)
 }
 
-/// Merges the queued documents and `new` ones into the blocks, emptying the queue: each
-/// term's last block is read and written once.
+/// Merges the queued documents and `new` ones into a new run per account (`runs`),
+/// emptying the queue.
 fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<String>)>) -> Result<(), StoreError> {
     let mut queued = tx.open_table(PENDING)?;
     let mut by_term: std::collections::BTreeMap<(AccountId, String), Vec<u64>> = Default::default();
+    // Documents per account.
+    let mut counts: std::collections::HashMap<AccountId, u64> = Default::default();
     for row in queued.iter()? {
         let (k, v) = row?;
         let (account, doc) = k.value();
+        *counts.entry(account).or_default() += 1;
         codec::decode_terms(v.value(), |t| {
             by_term
                 .entry((account, t.to_owned()))
@@ -196,16 +211,26 @@ fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<String>)>) -> Resu
     queued.retain(|_, _| false)?;
     drop(queued);
     for (account, doc, terms) in new {
+        *counts.entry(account).or_default() += 1;
         for t in terms {
             by_term.entry((account, t)).or_default().push(doc);
         }
     }
-    let mut w = Writer::open(tx)?;
-    for ((account, term), mut docs) in by_term {
-        // Queued in document order, mostly; a term repeated in a message is there twice.
-        docs.sort_unstable();
-        docs.dedup();
-        append(&mut w, account, &term, &docs)?;
+    // A run per account, then the account's levels merged where full (`runs`).
+    let mut accounts: Vec<AccountId> = by_term.keys().map(|(a, _)| *a).collect();
+    accounts.dedup();
+    let mut terms = by_term.into_iter().peekable();
+    for account in accounts {
+        let mut mine = Vec::new();
+        while let Some(((_, term), mut docs)) = terms.next_if(|((a, _), _)| *a == account) {
+            // Queued in document order, mostly; a term repeated in a message is there twice.
+            docs.sort_unstable();
+            docs.dedup();
+            mine.push((term, docs));
+        }
+        let n = counts.get(&account).copied().unwrap_or(0);
+        super::runs::write(tx, account, 0, mine, n)?;
+        super::runs::compact(tx, account)?;
     }
     Ok(())
 }
