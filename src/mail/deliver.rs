@@ -8,8 +8,7 @@
 //! in between, [`replay`] applies it at the next start.
 
 use crate::mail::lmtp::Received;
-use crate::mail::{import, invite, mime};
-use crate::store::marks;
+use crate::mail::{invite, mime};
 use crate::store::model::{AccountId, BlobId, Flags, FolderType, JournaledDelivery};
 use crate::store::ops::{self, Reads};
 use crate::store::{Applied, Store, StoreError, WriteCtx, now};
@@ -164,8 +163,6 @@ fn apply(
     blob: BlobId,
     parsed: Parsed,
 ) -> impl FnMut(&mut WriteCtx) -> Result<Vec<Delivered>, StoreError> + Send + 'static {
-    // Recorded so that importing the same message into the Inbox later skips it.
-    let key = import::dedup_key(parsed.meta.message_id.as_deref(), &blob);
     let Parsed { meta, scheduling } = parsed;
     move |ctx| {
         let mut out = Vec::with_capacity(accounts.len());
@@ -193,7 +190,6 @@ fn apply(
                 meta.clone(),
                 Flags::default(),
             )?;
-            marks::mark_imported(ctx, account, folder, &key, item.id)?;
             // In the same transaction: the message and its calendar change commit
             // together or not at all.
             if let Some(s) = &scheduling {

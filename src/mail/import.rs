@@ -2,8 +2,10 @@
 //!
 //! Each message is stored like a delivery (blob durable, then the commit), in batches of
 //! [`BATCH`] per transaction. A message is skipped when its key (Message-ID and the SHA-256
-//! of the raw bytes, which is also its blob id) was imported into or delivered to the
-//! folder before, so a re-run adds nothing. An mbox file is read message by message, never
+//! of the raw bytes, which is also its blob id) was imported into the folder before (the
+//! imported marks), or is the key of a message in the folder when the import starts (a
+//! delivered one: deliveries record no mark, which would cost every delivery a write at a
+//! random place in a large table), so a re-run adds nothing. An mbox file is read message by message, never
 //! whole.
 
 use std::collections::HashSet;
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use super::mime;
 use crate::store::blob::{BlobBatch, BlobStore};
+use crate::store::items::ItemReads;
 use crate::store::marks::{self, MarkReads};
 use crate::store::model::{AccountId, FolderId, FolderType, ROOT_FOLDER};
 use crate::store::model::{Flags, FollowUp, MessageMeta};
@@ -122,6 +125,7 @@ pub async fn import(
 ) -> Result<Summary, ImportError> {
     let mut source = Source::open(path)?;
     let (account, folder) = find_or_create_folder(store, email, folder).await?;
+    let present = std::sync::Arc::new(present_keys(store, account, folder).await?);
     let mut summary = Summary::default();
     loop {
         let (back, batch) = prepare_batch(store.blobs().clone(), source).await?;
@@ -129,11 +133,28 @@ pub async fn import(
         if batch.is_empty() {
             break;
         }
-        commit(store, account, folder, batch, &mut summary).await?;
+        commit(store, (account, folder), &present, batch, &mut summary).await?;
         let (done, total) = source.position();
         on_progress(&summary.progress(done, total));
     }
     Ok(summary)
+}
+
+/// The keys of the messages in the folder now.
+async fn present_keys(
+    store: &Store,
+    account: AccountId,
+    folder: FolderId,
+) -> Result<HashSet<String>, StoreError> {
+    store
+        .view(move |tx| {
+            Ok(tx
+                .folder_items(account, folder)?
+                .iter()
+                .map(|i| dedup_key(i.meta.message_id.as_deref(), &i.blob))
+                .collect())
+        })
+        .await
 }
 
 async fn find_or_create_folder(
@@ -235,11 +256,12 @@ fn prepare(
 /// Stores a batch in one transaction and records every message's key.
 async fn commit(
     store: &Store,
-    account: AccountId,
-    folder: FolderId,
+    (account, folder): (AccountId, FolderId),
+    present: &std::sync::Arc<HashSet<String>>,
     batch: Vec<Outcome>,
     summary: &mut Summary,
 ) -> Result<(), StoreError> {
+    let present = present.clone();
     let mut ready = Vec::new();
     for outcome in batch {
         match outcome {
@@ -252,9 +274,9 @@ async fn commit(
         .write(move |w| {
             let (mut imported, mut skipped) = (0, 0);
             for p in &ready {
-                // Imported or delivered before (by an earlier batch or run, or another
-                // import committed meanwhile): skipped.
-                if w.was_imported(account, folder, &p.key)? {
+                // Imported before (by an earlier batch or run, or another import
+                // committed meanwhile) or there when the import started: skipped.
+                if present.contains(&p.key) || w.was_imported(account, folder, &p.key)? {
                     skipped += 1;
                     continue;
                 }
@@ -560,6 +582,46 @@ mod tests {
         let summary = run(&mut again);
         assert_eq!((summary.imported, summary.skipped), (0, 250));
         assert_eq!(again.last().unwrap().skipped, 250);
+    }
+
+    #[test]
+    fn a_message_delivered_before_is_skipped_and_a_new_one_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).unwrap();
+        let account = store
+            .write_blocking(|w| {
+                crate::store::ops::create_account(w, "imp@example.com", "", "h", false)
+            })
+            .unwrap()
+            .id;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let delivered = b"Message-ID: <d@example.com>\r\nSubject: delivered\r\n\r\nbody\r\n";
+        rt.block_on(crate::mail::deliver::deliver(
+            &store,
+            &[account],
+            delivered.to_vec(),
+        ))
+        .unwrap();
+        let run = |bytes: &[u8], name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            rt.block_on(import(
+                &store,
+                "imp@example.com",
+                "INBOX",
+                &path,
+                &mut |_| {},
+            ))
+            .unwrap()
+        };
+        let summary = run(delivered, "same.eml");
+        assert_eq!((summary.imported, summary.skipped), (0, 1));
+        // The same Message-ID with other bytes is another message.
+        let other = b"Message-ID: <d@example.com>\r\nSubject: edited\r\n\r\nbody\r\n";
+        let summary = run(other, "other.eml");
+        assert_eq!((summary.imported, summary.skipped), (1, 0));
     }
 
     #[test]

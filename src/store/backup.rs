@@ -153,7 +153,8 @@ fn with_suffix(path: &Path, suffix: &str) -> Result<PathBuf, StoreError> {
 /// Refuses a store holding a table the copy would not know: a backup silently missing a
 /// table is worse than none.
 fn check_tables_listed(tx: &ReadTransaction) -> Result<(), StoreError> {
-    let known = tables::names();
+    let mut known = tables::names();
+    known.extend(tables::search_run_names(tx)?);
     let unknown = |name: &str| {
         StoreError::Invalid(format!(
             "table {name} is not in the store's table list (store::tables::for_each); \
@@ -179,7 +180,12 @@ fn copy_database(src: &ReadTransaction, dest: &Path) -> Result<(), StoreError> {
     }
     let db = Database::create(dest).map_err(StoreError::from)?;
     let tx = db.begin_write()?;
-    tables::for_each(&mut CopyTables { src, dst: &tx })?;
+    let mut copy = CopyTables { src, dst: &tx };
+    tables::for_each(&mut copy)?;
+    // The search index's runs: a table each, named by the list just copied.
+    for name in tables::search_run_names(src)? {
+        copy.copy(tables::search_run(&name))?;
+    }
     // The archive holds every blob as a file, packed or not: the restored store packs
     // them again when first opened.
     super::blob::pack::mark_loose_pending(&tx)?;
@@ -192,15 +198,15 @@ struct CopyTables<'a> {
     dst: &'a redb::WriteTransaction,
 }
 
-impl TableVisitor for CopyTables<'_> {
-    fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &mut self,
-        table: redb::TableDefinition<'static, K, V>,
+impl CopyTables<'_> {
+    fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        table: redb::TableDefinition<'_, K, V>,
     ) -> Result<(), StoreError> {
         let from = self.src.open_table(table)?;
         let mut to = self.dst.open_table(table)?;
         // Where blobs are packed in this data directory, which the archive does not hold.
-        if [tables::PACKED.name(), tables::PACK_MARKS.name()].contains(&table.name()) {
+        if tables::LOCAL_TO_THE_DATA_DIRECTORY.contains(&table.name()) {
             return Ok(());
         }
         for row in from.iter()? {
@@ -208,6 +214,15 @@ impl TableVisitor for CopyTables<'_> {
             to.insert(k.value(), v.value())?;
         }
         Ok(())
+    }
+}
+
+impl TableVisitor for CopyTables<'_> {
+    fn visit<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        table: redb::TableDefinition<'static, K, V>,
+    ) -> Result<(), StoreError> {
+        self.copy(table)
     }
 }
 

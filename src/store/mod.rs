@@ -579,8 +579,12 @@ fn step_12_to_13(_: &WriteTransaction) -> Result<(), StoreError> {
 /// Schema 14 writes merged search postings as runs, a table each (`search_index::runs`),
 /// listed in a new table; an older store's postings stay where they are and are read with
 /// the runs (an older binary would not see the runs: it is refused by the version).
+/// It also keeps how far each segment's journal records are applied apart from how far its
+/// bodies are indexed (`journal_marks`; until then the one mark said both, which is where
+/// the journal marks start), so that bodies are indexed in batches.
 fn step_13_to_14(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::SEARCH_RUN_LIST)?;
+    tx.open_table(tables::JOURNAL_MARKS)?;
     Ok(())
 }
 

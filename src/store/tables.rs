@@ -252,6 +252,25 @@ pub const PACKED: TableDefinition<&[u8], (u32, u64, u32, u8)> =
 /// open).
 pub const PACK_MARKS: TableDefinition<u32, u64> = TableDefinition::new("pack_marks");
 
+/// A record per packed segment: how far its journal records (`store::journal`) are
+/// applied (the deliveries past it are applied again at open). Kept apart from
+/// [`PACK_MARKS`], which the index of bodies moves on, in batches of its own.
+pub const JOURNAL_MARKS: TableDefinition<u32, u64> = TableDefinition::new("journal_marks");
+
+/// The tables that describe this data directory's segment files, which a backup does not
+/// hold (it holds blobs as files): not copied into one.
+pub const LOCAL_TO_THE_DATA_DIRECTORY: [&str; 3] = ["packed_blobs", "pack_marks", "journal_marks"];
+
+/// The names of the search index's run tables, as listed in [`SEARCH_RUN_LIST`].
+pub fn search_run_names(tx: &redb::ReadTransaction) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    for row in tx.open_table(SEARCH_RUN_LIST)?.iter()? {
+        let (account, n) = row?.0.value();
+        out.push(search_run_name(account, n));
+    }
+    Ok(out)
+}
+
 /// Something done to every table of the store: creating it on open, copying it into a
 /// backup, naming it in a test.
 pub trait TableVisitor {
@@ -300,6 +319,7 @@ pub fn for_each(v: &mut impl TableVisitor) -> Result<(), StoreError> {
     v.visit(FOREIGN_IDS)?;
     v.visit(PACKED)?;
     v.visit(PACK_MARKS)?;
+    v.visit(JOURNAL_MARKS)?;
     v.visit(GAL_SOURCES)?;
     Ok(())
 }

@@ -467,7 +467,7 @@ impl Writer<'_> {
         let jobs_done = Instant::now();
         super::search_index::postings::flush(&tx, &mut ctx.index)?;
         let applied = group.iter().filter(|p| p.journaled).count();
-        let staged = self.packs.stage(&tx, applied)?;
+        let staged = self.packs.stage(&tx, applied, false)?;
         let evs = std::mem::take(&mut ctx.events);
         let indexed = Instant::now();
         tx.commit()?;

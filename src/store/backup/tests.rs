@@ -93,7 +93,15 @@ fn backup_and_restore_keep_every_row_and_blob() {
     // Where each blob sits in its data directory's segments is that directory's own:
     // the restored store packed the archive's blob files again when opened.
     let rows = |s: &Store| -> Vec<String> {
-        let local = [tables::PACKED.name(), tables::PACK_MARKS.name()];
+        let local = tables::LOCAL_TO_THE_DATA_DIRECTORY;
+        assert_eq!(
+            local,
+            [
+                tables::PACKED.name(),
+                tables::PACK_MARKS.name(),
+                tables::JOURNAL_MARKS.name()
+            ]
+        );
         dump(&s.sync_snapshot().unwrap().0)
             .into_iter()
             .filter(|r| !local.iter().any(|t| r.starts_with(&format!("{t}: "))))
@@ -232,4 +240,39 @@ fn restore_refuses_a_newer_schema() {
     let err = restore(&archive, &dir.path().join("t"), false).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { .. }), "{err}");
     assert!(!dir.path().join("t").exists());
+}
+
+#[test]
+fn a_backup_holds_the_search_index_runs_and_the_restored_store_searches_them() {
+    let (dir, store) = populated();
+    let blob = store.blobs().put(b"Subject: many\r\n\r\nbody").unwrap();
+    let n = crate::store::search_index::postings::MERGE_DOCS + 10;
+    store
+        .write_blocking(move |ctx| {
+            for _ in 0..n {
+                let meta = MessageMeta {
+                    search_terms: vec!["quarterly".into()],
+                    ..MessageMeta::default()
+                };
+                items::insert(ctx, 1, 1, blob.clone(), meta, Flags::default())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let runs = |s: &Store| tables::search_run_names(&s.sync_snapshot().unwrap().0).unwrap();
+    assert!(!runs(&store).is_empty(), "the queue was merged into a run");
+    let archive = dir.path().join("b.easd");
+    store.snapshot_to(&archive).unwrap();
+    let target = dir.path().join("restored");
+    restore(&archive, &target, false).unwrap();
+    let copy = Store::open(&target).unwrap();
+    assert_eq!(runs(&copy), runs(&store));
+    let found = |s: &Store| {
+        let tx = s.sync_snapshot().unwrap();
+        crate::store::search_index::search(&tx, 1, &["quarterly".into()], |_| true)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(found(&store), n as usize);
+    assert_eq!(found(&copy), n as usize);
 }

@@ -17,12 +17,13 @@
 //! records past the marks are exactly the deliveries to apply again ([`Packs::open`]).
 //!
 //! The index (hash → segment, offset, length, flags) lives in the store (`PACKED`); the
-//! writer adds the entries of durable records to the transaction it commits next
-//! ([`Packs::stage`]), which is the one referencing them, so no extra commit is paid per
-//! body. Until then they are kept in memory. `PACK_MARKS` records, per segment, how far
-//! its records are indexed: at open the records past the mark are read back and indexed
-//! ([`Packs::open`]), and a torn record (a crash mid-append) ends the segment there: it is
-//! truncated, and it was never acknowledged.
+//! writer adds the entries of records to one of its commits once [`INDEX_BATCH`] of them
+//! wait ([`Packs::stage`]): keyed by hash, one entry per commit would cost a page per
+//! message. Until then they are kept in memory, and found there. `PACK_MARKS` records, per
+//! segment, how far its records are indexed, `JOURNAL_MARKS` how far its journal records
+//! are applied: at open the records past the marks are read back, bodies indexed and
+//! journal records returned to be applied ([`Packs::open`]), and a torn record (a crash
+//! mid-append) ends the segment there: it is truncated, and it was never acknowledged.
 //!
 //! Blobs are never deleted (no record counts their references yet), so segments have no
 //! dead bytes to compact.
@@ -39,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use super::super::StoreError;
 use super::super::model::PackedBody;
-use super::super::tables::{META, PACK_MARKS, PACKED};
+use super::super::tables::{JOURNAL_MARKS, META, PACK_MARKS, PACKED};
 
 /// Bodies shorter than this are packed; longer ones (attachments) keep a file each, where
 /// a block of slack is small next to the body and reading a range needs no decompression.
@@ -58,6 +59,12 @@ pub const FLAG_DEFLATE: u8 = 1;
 pub const LOOSE_PENDING: &str = "loose_blobs_pending";
 /// Files moved into segments per durable commit while converting.
 pub const PACK_BATCH: usize = 256;
+/// Bodies whose index entries wait in memory before they go into [`PACKED`] together. The
+/// index is keyed by hash, so each entry lands on a page of its own: written one commit at
+/// a time they cost a page per message (as much as the message); 4,096 at once rewrite the
+/// index once. Until then they are found in memory, and after a crash by the scan of the
+/// segments past their mark. About 250 KiB of memory at most.
+pub const INDEX_BATCH: usize = 4096;
 
 pub type Hash = [u8; 32];
 
@@ -87,10 +94,13 @@ pub struct Packs {
 struct State {
     /// The segment appended to.
     active: Option<Active>,
-    /// Records whose index entry is not committed yet (synced or not: see `Active`).
+    /// Records whose index entry is not committed yet (synced or not: see `Active`), at
+    /// most about [`INDEX_BATCH`].
     unindexed: HashMap<Hash, PackedBody>,
     /// Segments appended to since their mark was last staged, with their length.
     ends: HashMap<u32, u64>,
+    /// The same for the journal marks.
+    journal_ends: HashMap<u32, u64>,
     /// Journal records whose delivery is not committed yet, in the order appended (which
     /// is the order their jobs were queued in).
     unapplied: VecDeque<JournalPos>,
@@ -109,6 +119,7 @@ struct Active {
 pub struct Staged {
     entries: Vec<(Hash, PackedBody)>,
     ends: Vec<(u32, u64)>,
+    journal_ends: Vec<(u32, u64)>,
     /// Journal records whose deliveries this transaction applies (the oldest ones).
     applied: usize,
 }
@@ -140,16 +151,20 @@ impl Packs {
         let mut recovered = 0usize;
         let mut active = None;
         let mut journal: Unapplied = Vec::new();
-        // Segments whose mark waits for the journal's deliveries to be applied again.
+        // Segments whose journal mark waits for their deliveries to be applied again.
         let mut held_ends = HashMap::new();
         {
             let mut marks = tx.open_table(PACK_MARKS)?;
+            let mut journal_marks = tx.open_table(JOURNAL_MARKS)?;
             let mut index = tx.open_table(PACKED)?;
             for &n in &segments {
                 let path = segment_path(dir, n);
                 let file = File::options().read(true).write(true).open(&path)?;
-                let from = marks.get(n)?.map_or(0, |m| m.value());
-                let (found, end) = scan(&file, n, from)?;
+                let bodies_from = marks.get(n)?.map_or(0, |m| m.value());
+                // None before schema 14, when one mark said both (held at the first
+                // unapplied journal record).
+                let journal_from = journal_marks.get(n)?.map_or(bodies_from, |m| m.value());
+                let (found, end) = scan(&file, n, bodies_from.min(journal_from))?;
                 let len = file.metadata()?.len();
                 if end < len {
                     tracing::warn!(
@@ -166,20 +181,24 @@ impl Packs {
                 let held = journal.first().map(|(p, _)| *p);
                 for record in found {
                     match record {
-                        Found::Body(hash, body) => {
+                        Found::Body(hash, body) if body.offset >= bodies_from => {
                             index.insert(hash.as_slice(), body.to_row())?;
                             recovered += 1;
                         }
-                        Found::Journal(pos, payload) => journal.push((pos, payload)),
+                        Found::Journal(pos, payload) if pos.offset >= journal_from => {
+                            journal.push((pos, payload));
+                        }
+                        _ => {}
                     }
                 }
+                marks.insert(n, end)?;
                 let mark = match (held, journal.first()) {
                     (Some(_), _) => None,
                     (None, Some((p, _))) => Some(p.offset),
                     (None, None) => Some(end),
                 };
                 if let Some(mark) = mark {
-                    marks.insert(n, mark)?;
+                    journal_marks.insert(n, mark)?;
                 }
                 if mark != Some(end) {
                     held_ends.insert(n, end);
@@ -209,7 +228,7 @@ impl Packs {
             state: Mutex::new(State {
                 active,
                 unapplied: journal.iter().map(|(p, _)| *p).collect(),
-                ends: held_ends,
+                journal_ends: held_ends,
                 ..State::default()
             }),
             syncing: Mutex::new(()),
@@ -420,6 +439,7 @@ impl Packs {
         a.len += record.len() as u64;
         let (n, len) = (a.n, a.len);
         state.ends.insert(n, len);
+        state.journal_ends.insert(n, len);
         Ok((n, offset))
     }
 
@@ -446,47 +466,62 @@ impl Packs {
         }
     }
 
-    /// Makes what was appended durable, then puts the entries registered so far and the
-    /// segments' marks into `tx` (the writer's next commit), which applies the `applied`
-    /// oldest journal records' deliveries: a mark stops at the first journal record still
-    /// unapplied after it, and the segments after that one keep theirs. [`Packs::committed`]
-    /// drops from memory what was staged once it committed.
-    pub fn stage(&self, tx: &WriteTransaction, applied: usize) -> Result<Staged, StoreError> {
+    /// Makes what was appended durable, then puts into `tx` (the writer's next commit) the
+    /// index entries registered so far, once [`INDEX_BATCH`] wait or if `index_all`, with
+    /// the segments' marks; and the journal marks, the commit applying the `applied` oldest
+    /// journal records' deliveries: a journal mark stops at the first journal record still
+    /// unapplied after it, and the segments after that one keep theirs.
+    /// [`Packs::committed`] drops from memory what was staged once it committed.
+    pub fn stage(
+        &self,
+        tx: &WriteTransaction,
+        applied: usize,
+        index_all: bool,
+    ) -> Result<Staged, StoreError> {
         self.sync()?;
         let state = self.lock();
-        if state.unindexed.is_empty() && state.ends.is_empty() {
-            return Ok(Staged {
-                entries: Vec::new(),
-                ends: Vec::new(),
-                applied,
-            });
-        }
-        let mut index = tx.open_table(PACKED)?;
-        for (hash, body) in &state.unindexed {
-            index.insert(hash.as_slice(), body.to_row())?;
-        }
-        let held = state.unapplied.get(applied).copied();
-        let mut marks = tx.open_table(PACK_MARKS)?;
-        let mut ends = Vec::with_capacity(state.ends.len());
-        for (&n, &end) in &state.ends {
-            let mark = match held {
-                Some(h) if n > h.segment => continue,
-                Some(h) if n == h.segment => end.min(h.offset),
-                _ => end,
-            };
-            marks.insert(n, mark)?;
-            ends.push((n, mark));
-        }
-        Ok(Staged {
-            entries: state.unindexed.iter().map(|(h, b)| (*h, *b)).collect(),
-            ends,
+        let mut staged = Staged {
+            entries: Vec::new(),
+            ends: Vec::new(),
+            journal_ends: Vec::new(),
             applied,
-        })
+        };
+        let index_now = index_all || state.unindexed.len() >= INDEX_BATCH;
+        if index_now && !(state.unindexed.is_empty() && state.ends.is_empty()) {
+            let mut index = tx.open_table(PACKED)?;
+            for (hash, body) in &state.unindexed {
+                index.insert(hash.as_slice(), body.to_row())?;
+            }
+            let mut marks = tx.open_table(PACK_MARKS)?;
+            for (&n, &end) in &state.ends {
+                marks.insert(n, end)?;
+            }
+            staged.entries = state.unindexed.iter().map(|(h, b)| (*h, *b)).collect();
+            staged.ends = state.ends.iter().map(|(n, e)| (*n, *e)).collect();
+        }
+        if !state.journal_ends.is_empty() {
+            let held = state.unapplied.get(applied).copied();
+            let mut marks = tx.open_table(JOURNAL_MARKS)?;
+            for (&n, &end) in &state.journal_ends {
+                let mark = match held {
+                    Some(h) if n > h.segment => continue,
+                    Some(h) if n == h.segment => end.min(h.offset),
+                    _ => end,
+                };
+                marks.insert(n, mark)?;
+                staged.journal_ends.push((n, mark));
+            }
+        }
+        Ok(staged)
     }
 
     /// The staged entries are committed: readers find them in the table now.
     pub fn committed(&self, staged: Staged) {
-        if staged.entries.is_empty() && staged.ends.is_empty() && staged.applied == 0 {
+        if staged.entries.is_empty()
+            && staged.ends.is_empty()
+            && staged.journal_ends.is_empty()
+            && staged.applied == 0
+        {
             return;
         }
         let mut state = self.lock();
@@ -500,6 +535,11 @@ impl Packs {
         for (n, end) in staged.ends {
             if state.ends.get(&n) == Some(&end) {
                 state.ends.remove(&n);
+            }
+        }
+        for (n, end) in staged.journal_ends {
+            if state.journal_ends.get(&n) == Some(&end) {
+                state.journal_ends.remove(&n);
             }
         }
     }
@@ -575,7 +615,7 @@ impl Packs {
         }
         self.register(records)?;
         let tx = self.with_db(|db| Ok(db.begin_write()?))?;
-        let staged = self.stage(&tx, 0)?;
+        let staged = self.stage(&tx, 0, true)?;
         tx.commit()?;
         self.committed(staged);
         let mut dirs: Vec<&Path> = Vec::new();

@@ -154,3 +154,42 @@ fn unsynced_batch_records_are_not_found_until_synced_and_a_record_damaged_later_
     let err = store.blobs().read(&id).unwrap_err();
     assert!(err.to_string().contains("packed blob"), "{err}");
 }
+
+#[test]
+fn index_entries_wait_in_memory_for_a_batch_and_a_crash_loses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let indexed = |store: &Store| {
+        let tx = store.sync_snapshot().unwrap();
+        redb::ReadableTableMetadata::len(&tx.0.open_table(PACKED).unwrap()).unwrap()
+    };
+    let bodies: Vec<Vec<u8>> = (0..10).map(|i| text(1000 + i, 1500)).collect();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for b in &bodies {
+            store.blobs().put(b).unwrap();
+        }
+        // A commit of something else: the entries wait for a batch, found meanwhile.
+        store.write_blocking(|_| Ok(())).unwrap();
+        assert_eq!(indexed(&store), 0);
+        for b in &bodies {
+            assert_eq!(&store.blobs().read(&BlobId::of(b)).unwrap(), b);
+        }
+    }
+    // Gone from memory with the process: the scan past the mark indexes them.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(indexed(&store), 10);
+    for b in &bodies {
+        assert_eq!(&store.blobs().read(&BlobId::of(b)).unwrap(), b);
+    }
+    // A full batch goes in with the next commit.
+    let more: Vec<Vec<u8>> = (0..INDEX_BATCH).map(|i| text(5000 + i, 300)).collect();
+    for b in &more {
+        store.blobs().put_deferred(b).unwrap();
+    }
+    store.write_blocking(|_| Ok(())).unwrap();
+    assert_eq!(indexed(&store), 10 + INDEX_BATCH as u64);
+    assert_eq!(
+        store.blobs().read(&BlobId::of(&more[77])).unwrap(),
+        more[77]
+    );
+}
