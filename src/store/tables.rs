@@ -193,8 +193,9 @@ pub fn search_run_name(account: AccountId, n: u32) -> String {
     format!("search_run.{account}.{n}")
 }
 
-/// A run of the word index: (term, first document of the block) → the block, as in
-/// [`RUNS`]. Named by [`search_run_name`].
+/// A run of the word index: (first term of a chunk, 0) → the chunk: consecutive terms
+/// with their documents (`search_index::codec::chunk_push`), about 3.6 KB, so that each
+/// fills a page. Named by [`search_run_name`].
 pub fn search_run(name: &str) -> TableDefinition<'_, (&'static str, u64), &'static [u8]> {
     TableDefinition::new(name)
 }

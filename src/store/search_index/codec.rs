@@ -152,6 +152,79 @@ pub fn decode_location(doc: u64, bytes: &[u8]) -> Result<Location, StoreError> {
     })
 }
 
+/// A run's chunks are filled up to about this many bytes: a chunk is one value, which redb
+/// keeps on a page of its own, nearly full (small entries added in key order leave redb's
+/// leaf pages half full, split in two at every overflow: what a run of one row per term
+/// and block cost, twice its bytes).
+pub const CHUNK_BYTES: usize = 3_600;
+
+/// Appends `term` and its documents (ascending) to a run's chunk: the length the term
+/// shares with the chunk's previous term (`prev`, updated), the length and bytes of the
+/// rest, then the length and bytes of its documents delta-encoded from 0.
+pub fn chunk_push(chunk: &mut Vec<u8>, prev: &mut Vec<u8>, term: &str, docs: &[u64]) {
+    let t = term.as_bytes();
+    let shared = prev.iter().zip(t).take_while(|(a, b)| a == b).count();
+    put_varint(chunk, shared as u64);
+    put_varint(chunk, (t.len() - shared) as u64);
+    chunk.extend_from_slice(&t[shared..]);
+    let encoded = encode_docs(0, docs);
+    put_varint(chunk, encoded.len() as u64);
+    chunk.extend_from_slice(&encoded);
+    prev.clear();
+    prev.extend_from_slice(t);
+}
+
+/// The entries of a run's chunk, in order: each term and its documents, still encoded
+/// (decode them with [`decode_docs`] from 0).
+pub struct ChunkEntries<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    term: Vec<u8>,
+}
+
+/// A chunk's entry: the term's bytes (borrowed from the reader) and its documents.
+pub type ChunkEntry<'t, 'a> = (&'t [u8], &'a [u8]);
+
+pub fn chunk_entries(bytes: &[u8]) -> ChunkEntries<'_> {
+    ChunkEntries {
+        bytes,
+        at: 0,
+        term: Vec::new(),
+    }
+}
+
+impl<'a> ChunkEntries<'a> {
+    /// The next term (as bytes, valid until the next call) and its encoded documents.
+    pub fn next_entry(&mut self) -> Option<Result<ChunkEntry<'_, 'a>, StoreError>> {
+        if self.at >= self.bytes.len() {
+            return None;
+        }
+        Some(self.read())
+    }
+
+    fn read(&mut self) -> Result<ChunkEntry<'_, 'a>, StoreError> {
+        let bad = || corrupt("search run chunk");
+        let b = self.bytes;
+        let shared = get_varint(b, &mut self.at).ok_or_else(bad)? as usize;
+        let rest = get_varint(b, &mut self.at).ok_or_else(bad)? as usize;
+        let suffix = b
+            .get(self.at..self.at.checked_add(rest).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        self.at += rest;
+        if shared > self.term.len() {
+            return Err(bad());
+        }
+        self.term.truncate(shared);
+        self.term.extend_from_slice(suffix);
+        let len = get_varint(b, &mut self.at).ok_or_else(bad)? as usize;
+        let docs = b
+            .get(self.at..self.at.checked_add(len).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        self.at += len;
+        Ok((&self.term, docs))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +358,45 @@ mod tests {
         assert_eq!(small.len(), 7);
         assert!(decode_location(10, &[1, 0]).is_err());
         assert!(decode_location(10, &[1, 0, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn a_chunk_gives_back_its_terms_and_documents_and_refuses_garbage() {
+        let mut chunk = Vec::new();
+        let mut prev = Vec::new();
+        let terms = [
+            ("budget", vec![3u64, 9, 400]),
+            ("budgets", vec![5]),
+            ("plan", vec![1, 2]),
+        ];
+        for (t, d) in &terms {
+            chunk_push(&mut chunk, &mut prev, t, d);
+        }
+        let mut entries = chunk_entries(&chunk);
+        for (t, d) in &terms {
+            let (term, docs) = entries.next_entry().unwrap().unwrap();
+            assert_eq!(term, t.as_bytes());
+            let mut out = Vec::new();
+            decode_docs(0, docs, &mut out).unwrap();
+            assert_eq!(&out, d);
+        }
+        assert!(entries.next_entry().is_none());
+        // Cut anywhere: fewer entries or an error, never a wrong one. Claiming more shared
+        // bytes than the previous term has: an error.
+        for cut in 0..chunk.len() {
+            let mut e = chunk_entries(&chunk[..cut]);
+            let mut whole = 0;
+            while let Some(Ok((term, _))) = e.next_entry() {
+                assert_eq!(term, terms[whole].0.as_bytes());
+                whole += 1;
+            }
+            assert!(whole < terms.len(), "cut at {cut}");
+        }
+        assert!(
+            chunk_entries(&[5, 1, b'x', 0])
+                .next_entry()
+                .unwrap()
+                .is_err()
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Postings merged from the queue, as runs: each merge of the queued documents writes a
-//! new table of its own (a run: term, first document of the block → the block), so a
+//! new table of its own (a run: its terms in order, in chunks of about
+//! [`codec::CHUNK_BYTES`], each keyed by its first term; a term with its documents,
+//! front-coded, see `codec::chunk_push`), so a
 //! merge writes its postings once, at the end of the file, instead of rewriting each
 //! term's last block among all the others (which, with the terms of 512 messages spread
 //! over the whole vocabulary, rewrote nearly every page of the index at every merge: work
@@ -86,15 +88,14 @@ pub(super) fn write(
     let name = search_run_name(account, n);
     let (mut lo, mut hi) = (u64::MAX, 0);
     {
-        let mut table = tx.open_table(search_run(&name))?;
+        let mut out = Chunks::new(tx.open_table(search_run(&name))?);
         for (term, docs) in terms {
-            for block in docs.chunks(codec::BLOCK_DOCS) {
-                let bytes = codec::encode_docs(block[0], block);
-                table.insert((term.as_str(), block[0]), bytes.as_slice())?;
+            if let (Some(&a), Some(&b)) = (docs.first(), docs.last()) {
+                (lo, hi) = (lo.min(a), hi.max(b));
+                out.push(&term, &docs)?;
             }
-            lo = lo.min(docs.first().copied().unwrap_or(lo));
-            hi = hi.max(docs.last().copied().unwrap_or(hi));
         }
+        out.finish()?;
     }
     if lo > hi {
         tx.delete_table(search_run(&name))?;
@@ -152,23 +153,77 @@ pub(super) fn compact(tx: &WriteTransaction, account: AccountId) -> Result<(), S
     }
 }
 
-/// One run's rows, read in term order, a term at a time.
+/// A run being written: terms in order, gathered into chunks.
+struct Chunks<'t> {
+    table: redb::Table<'t, (&'static str, u64), &'static [u8]>,
+    chunk: Vec<u8>,
+    first: String,
+    prev: Vec<u8>,
+}
+
+impl<'t> Chunks<'t> {
+    fn new(table: redb::Table<'t, (&'static str, u64), &'static [u8]>) -> Self {
+        Self {
+            table,
+            chunk: Vec::with_capacity(codec::CHUNK_BYTES + 256),
+            first: String::new(),
+            prev: Vec::new(),
+        }
+    }
+
+    /// Adds `term` (greater than the last one) with its documents (ascending, not empty).
+    fn push(&mut self, term: &str, docs: &[u64]) -> Result<(), StoreError> {
+        if self.chunk.is_empty() {
+            term.clone_into(&mut self.first);
+            self.prev.clear();
+        }
+        codec::chunk_push(&mut self.chunk, &mut self.prev, term, docs);
+        if self.chunk.len() >= codec::CHUNK_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.chunk.is_empty() {
+            self.table
+                .insert((self.first.as_str(), 0), self.chunk.as_slice())?;
+            self.chunk.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), StoreError> {
+        self.flush()
+    }
+}
+
+/// One run's entries, read in term order.
 struct Source<'t> {
     rows: redb::Range<'t, (&'static str, u64), &'static [u8]>,
-    /// The next row: term, first document, block.
-    head: Option<(String, u64, Vec<u8>)>,
+    /// The rest of the chunk being read: terms and their documents, encoded.
+    pending: std::collections::VecDeque<(String, Vec<u8>)>,
+    /// The next entry.
+    head: Option<(String, Vec<u8>)>,
 }
 
 impl Source<'_> {
     fn advance(&mut self) -> Result<(), StoreError> {
-        self.head = match self.rows.next() {
-            Some(row) => {
-                let (k, v) = row?;
-                let (term, first) = k.value();
-                Some((term.to_owned(), first, v.value().to_vec()))
+        while self.pending.is_empty() {
+            let Some(row) = self.rows.next() else {
+                self.head = None;
+                return Ok(());
+            };
+            let (_, chunk) = row?;
+            let mut entries = codec::chunk_entries(chunk.value());
+            while let Some(e) = entries.next_entry() {
+                let (term, docs) = e?;
+                let term = String::from_utf8(term.to_vec())
+                    .map_err(|_| codec::corrupt("search run chunk"))?;
+                self.pending.push_back((term, docs.to_vec()));
             }
-            None => None,
-        };
+        }
+        self.head = self.pending.pop_front();
         Ok(())
     }
 }
@@ -199,7 +254,7 @@ fn merge(
         .collect();
     let (mut new_lo, mut new_hi) = (u64::MAX, 0);
     {
-        let mut out = tx.open_table(search_run(&out_name))?;
+        let mut out = Chunks::new(tx.open_table(search_run(&out_name))?);
         let tables = names
             .iter()
             .map(|n| tx.open_table(search_run(n)))
@@ -208,6 +263,7 @@ fn merge(
         for t in &tables {
             let mut s = Source {
                 rows: t.range::<(&str, u64)>(..)?,
+                pending: Default::default(),
                 head: None,
             };
             s.advance()?;
@@ -221,24 +277,22 @@ fn merge(
         {
             docs.clear();
             for s in &mut sources {
-                while let Some((t, first, bytes)) = &s.head
+                if let Some((t, bytes)) = &s.head
                     && *t == term
                 {
-                    codec::decode_docs(*first, bytes, &mut docs)?;
+                    codec::decode_docs(0, bytes, &mut docs)?;
                     s.advance()?;
                 }
             }
             docs.sort_unstable();
             docs.dedup();
             docs.retain(|d| live.binary_search(d).is_ok());
-            for block in docs.chunks(codec::BLOCK_DOCS) {
-                let bytes = codec::encode_docs(block[0], block);
-                out.insert((term.as_str(), block[0]), bytes.as_slice())?;
-            }
             if let (Some(&a), Some(&b)) = (docs.first(), docs.last()) {
                 (new_lo, new_hi) = (new_lo.min(a), new_hi.max(b));
+                out.push(&term, &docs)?;
             }
         }
+        out.finish()?;
     }
     let mut list_table = tx.open_table(SEARCH_RUN_LIST)?;
     for (r, name) in chosen.iter().zip(&names) {
