@@ -71,6 +71,16 @@ impl Progress {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
+
+    /// Waits (on a blocking thread) until fewer than `limit` journaled deliveries wait for
+    /// the writer: deliveries acknowledged faster than the writer applies them would
+    /// otherwise pile up in memory (each holds its parsed headers and words).
+    pub(super) fn below_blocking(&self, limit: u64) {
+        let queued = self.queued.load(Ordering::SeqCst);
+        if let Some(target) = queued.checked_sub(limit) {
+            self.reached_blocking(target + 1);
+        }
+    }
 }
 
 /// A delivery found in the journal at open, to apply again

@@ -367,6 +367,7 @@ impl Store {
                 "the deliveries journaled before the last stop are not applied yet".into(),
             ));
         }
+        self.inner.writer.room_for_journaled();
         let packs = self.packs();
         let payload = journal::encode(delivery);
         let ticket = packs.append_journal(&payload, |_| self.inner.writer.submit_journaled(job))?;

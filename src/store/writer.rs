@@ -26,6 +26,10 @@ const MAX_GROUP: usize = 64;
 pub(super) const JOURNAL_WINDOW: Duration = Duration::from_millis(50);
 /// Upper bound on a group of journaled deliveries.
 pub(super) const MAX_JOURNALED: usize = 256;
+/// Journaled deliveries waiting for the writer past which a new one waits (before it is
+/// journaled, so before its 250): the memory they hold stays bounded (a few MiB) when mail
+/// comes in faster than the writer applies it.
+pub(super) const MAX_BACKLOG: u64 = 1024;
 
 /// After a relaxed commit (see [`Durability`]), the writer makes everything durable once it
 /// has been idle this long, or after this many relaxed commits in a row, whichever is first:
@@ -289,6 +293,11 @@ impl Handle {
             let _ = self.send(Msg::Nudge);
             self.progress.reached(target).await;
         }
+    }
+
+    /// Waits until fewer than [`MAX_BACKLOG`] journaled deliveries wait to be applied.
+    pub(super) fn room_for_journaled(&self) {
+        self.progress.below_blocking(MAX_BACKLOG);
     }
 
     /// [`Handle::caught_up`] for a thread outside the runtime.

@@ -122,3 +122,24 @@ fn a_crash_before_the_commit_leaves_the_delivery_to_the_next_open_and_only_that_
     assert!(store.take_journal().is_empty());
     assert!(marked(&store, "first") && marked(&store, "second"));
 }
+
+#[test]
+fn a_delivery_waits_while_too_many_wait_for_the_writer() {
+    let progress = std::sync::Arc::new(super::Progress::new());
+    for _ in 0..5 {
+        progress.queued();
+    }
+    // Five waiting, room for ten: no wait.
+    progress.below_blocking(10);
+    // Room for three: waits until the writer answered three of them.
+    let answering = progress.clone();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..3 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            answering.answered(1);
+        }
+    });
+    progress.below_blocking(3);
+    assert!(*progress.answered.borrow() >= 3);
+    writer.join().unwrap();
+}
