@@ -154,7 +154,9 @@ fn with_suffix(path: &Path, suffix: &str) -> Result<PathBuf, StoreError> {
 /// table is worse than none.
 fn check_tables_listed(tx: &ReadTransaction) -> Result<(), StoreError> {
     let mut known = tables::names();
-    known.extend(tables::search_run_names(tx)?);
+    known.extend(tables::search_run_names(
+        &tx.open_table(tables::SEARCH_RUN_LIST)?,
+    )?);
     let unknown = |name: &str| {
         StoreError::Invalid(format!(
             "table {name} is not in the store's table list (store::tables::for_each); \
@@ -183,7 +185,7 @@ fn copy_database(src: &ReadTransaction, dest: &Path) -> Result<(), StoreError> {
     let mut copy = CopyTables { src, dst: &tx };
     tables::for_each(&mut copy)?;
     // The search index's runs: a table each, named by the list just copied.
-    for name in tables::search_run_names(src)? {
+    for name in tables::search_run_names(&src.open_table(tables::SEARCH_RUN_LIST)?)? {
         copy.copy(tables::search_run(&name))?;
     }
     // The archive holds every blob as a file, packed or not: the restored store packs

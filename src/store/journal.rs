@@ -87,7 +87,6 @@ impl Progress {
 /// ([`crate::store::Store::apply_journaled`]), in the order given.
 #[derive(Debug)]
 pub struct Entry {
-    pub(super) pos: JournalPos,
     /// `None` if its record does not decode (a bug or damage past its checksum): it is
     /// then applied as nothing, with an error logged, so the ones after it are not held.
     pub delivery: Option<JournaledDelivery>,
@@ -104,7 +103,7 @@ impl Entry {
                 );
             })
             .ok();
-        Self { pos, delivery }
+        Self { delivery }
     }
 }
 

@@ -392,21 +392,18 @@ impl Store {
             .collect()
     }
 
-    /// Queues the job that applies a delivery of [`Store::take_journal`].
+    /// Queues the job that applies a delivery of [`Store::take_journal`]: the entry is
+    /// taken so that only those are applied this way, and in the order queued, which is
+    /// the order their records are marked applied in.
     pub fn apply_journaled<T, F>(
         &self,
-        entry: JournalEntry,
+        _entry: JournalEntry,
         job: F,
     ) -> Result<Applied<T>, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut WriteCtx) -> Result<T, StoreError> + Send + 'static,
     {
-        tracing::debug!(
-            segment = entry.pos.segment,
-            offset = entry.pos.offset,
-            "store: applying a journaled delivery again"
-        );
         Ok(Applied(self.inner.writer.submit_journaled(job)?))
     }
 

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
+use redb::{Database, ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
@@ -230,16 +230,8 @@ fn measure(db: &Database, path: &Path) -> Result<DbSpace, StoreError> {
     tables::for_each(&mut index)?;
     // The index's runs are tables of their own, named as the list says.
     let mut search_index = index.bytes;
-    let runs: Vec<(u64, u32)> = {
-        let list = tx.open_table(tables::SEARCH_RUN_LIST)?;
-        let mut keys = Vec::new();
-        for row in list.iter()? {
-            keys.push(row?.0.value());
-        }
-        keys
-    };
-    for (account, n) in runs {
-        let name = tables::search_run_name(account, n);
+    let runs = tables::search_run_names(&tx.open_table(tables::SEARCH_RUN_LIST)?)?;
+    for name in runs {
         let s = tx.open_table(tables::search_run(&name))?.stats()?;
         search_index += s.stored_bytes() + s.metadata_bytes();
     }

@@ -262,10 +262,12 @@ pub const JOURNAL_MARKS: TableDefinition<u32, u64> = TableDefinition::new("journ
 /// hold (it holds blobs as files): not copied into one.
 pub const LOCAL_TO_THE_DATA_DIRECTORY: [&str; 3] = ["packed_blobs", "pack_marks", "journal_marks"];
 
-/// The names of the search index's run tables, as listed in [`SEARCH_RUN_LIST`].
-pub fn search_run_names(tx: &redb::ReadTransaction) -> Result<Vec<String>, StoreError> {
+/// The names of the search index's run tables, as `list` ([`SEARCH_RUN_LIST`]) lists them.
+pub fn search_run_names(
+    list: &impl ReadableTable<(AccountId, u32), RunRow>,
+) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
-    for row in tx.open_table(SEARCH_RUN_LIST)?.iter()? {
+    for row in list.iter()? {
         let (account, n) = row?.0.value();
         out.push(search_run_name(account, n));
     }

@@ -259,7 +259,10 @@ fn a_backup_holds_the_search_index_runs_and_the_restored_store_searches_them() {
             Ok(())
         })
         .unwrap();
-    let runs = |s: &Store| tables::search_run_names(&s.sync_snapshot().unwrap().0).unwrap();
+    let runs = |s: &Store| {
+        let tx = s.sync_snapshot().unwrap();
+        tables::search_run_names(&tx.0.open_table(tables::SEARCH_RUN_LIST).unwrap()).unwrap()
+    };
     assert!(!runs(&store).is_empty(), "the queue was merged into a run");
     let archive = dir.path().join("b.easd");
     store.snapshot_to(&archive).unwrap();

@@ -25,7 +25,9 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::super::StoreError;
 use super::super::model::AccountId;
-use super::super::tables::{DOCS, RunRow, SEARCH_RUN_LIST, search_run, search_run_name};
+use super::super::tables::{
+    DOCS, RunRow, SEARCH_RUN_LIST, search_run, search_run_name, search_run_names,
+};
 use super::codec;
 
 /// Runs of one level merged into one of the next.
@@ -333,17 +335,10 @@ pub(super) fn delete_account(tx: &WriteTransaction, account: AccountId) -> Resul
 pub(super) fn size(tx: &redb::ReadTransaction) -> Result<u64, StoreError> {
     use redb::ReadableTableMetadata;
     let list = tx.open_table(SEARCH_RUN_LIST)?;
-    let mut total = {
-        let s = list.stats()?;
-        s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes()
-    };
-    for row in list.iter()? {
-        let (k, _) = row?;
-        let (account, n) = k.value();
-        let s = tx
-            .open_table(search_run(&search_run_name(account, n)))?
-            .stats()?;
-        total += s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+    let bytes = |s: redb::TableStats| s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+    let mut total = bytes(list.stats()?);
+    for name in search_run_names(&list)? {
+        total += bytes(tx.open_table(search_run(&name))?.stats()?);
     }
     Ok(total)
 }
