@@ -590,6 +590,48 @@ struct Schema5Item {
     modseq: u64,
 }
 
+/// Schema 15: the message items from JSON to compact records ([`tables::Compact`]; the
+/// steps before it read the JSON rows through the same table type).
+///
+/// Copied into a scratch table, then back into a new `items`, rather than rewritten in
+/// place: rows shrunk in place would leave every page of the table as full as before
+/// (redb does not merge pages on update, nor compaction pages' contents), and new items
+/// are only ever appended after them, so the space would never be reused. Both copies
+/// stream row by row (nothing the size of the mailbox is held in memory); the step runs
+/// in the opening transaction, so a kill during it leaves the store as schema 14.
+pub(super) fn migrate_items_to_compact(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    use redb::TableHandle as _;
+    use tables::Format as _;
+    type Key = (AccountId, FolderId, u64);
+    let raw: redb::TableDefinition<Key, &[u8]> = redb::TableDefinition::new(ITEMS.name());
+    let scratch: redb::TableDefinition<Key, &[u8]> = redb::TableDefinition::new("items_to_compact");
+    {
+        let old = tx.open_table(raw)?;
+        let mut out = tx.open_table(scratch)?;
+        for row in old.iter()? {
+            let (k, v) = row?;
+            // Reads JSON (and a row already compact: the tests of older steps set the
+            // version of a store this version wrote back).
+            let item: MailItem = tables::AsCompact::decode(v.value())?;
+            out.insert(
+                k.value(),
+                tables::Record::<_, tables::AsCompact>::of(&item).bytes(),
+            )?;
+        }
+    }
+    tx.delete_table(raw)?;
+    {
+        let from = tx.open_table(scratch)?;
+        let mut items = tx.open_table(raw)?;
+        for row in from.iter()? {
+            let (k, v) = row?;
+            items.insert(k.value(), v.value())?;
+        }
+    }
+    tx.delete_table(scratch)?;
+    Ok(())
+}
+
 /// Schema 6: every groupware item's stored ApplicationData read into its typed record.
 /// Values the reading cannot take (the old server kept what a client sent) stay as they
 /// were, in the record's kept elements, so the upgrade loses nothing. Row by row: the

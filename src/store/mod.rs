@@ -44,7 +44,7 @@ pub use writer::{Applied, Durability, Event, THREAD_NAME as WRITER_THREAD, Write
 use model::AuditEntry;
 
 /// Version of the schema this binary writes. Bump it with a migration in [`migrate`].
-pub const SCHEMA_VERSION: u32 = 14;
+pub const SCHEMA_VERSION: u32 = 15;
 
 /// Cloneable handle to the open store.
 #[derive(Clone)]
@@ -456,6 +456,7 @@ const STEPS: [Step; SCHEMA_VERSION as usize - 1] = [
     step_11_to_12,
     step_12_to_13,
     step_13_to_14,
+    step_14_to_15,
 ];
 
 /// Schema 2 changes no table; it starts recording when the store was last upgraded.
@@ -584,6 +585,12 @@ fn step_13_to_14(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(tables::SEARCH_RUN_LIST)?;
     tx.open_table(tables::JOURNAL_MARKS)?;
     Ok(())
+}
+
+/// Schema 15 stores message items as compact records instead of JSON (less than half
+/// the size; `tables::Compact`).
+fn step_14_to_15(tx: &WriteTransaction) -> Result<(), StoreError> {
+    items::migrate_items_to_compact(tx)
 }
 
 fn migrate(db: &Database) -> Result<(), StoreError> {

@@ -712,12 +712,16 @@ pub struct MessageMeta {
     pub conversation_id: Vec<u8>,
     /// [MS-ASEMAIL] ConversationIndex: 22 bytes for a thread root, +5 per reply level.
     pub conversation_index: Vec<u8>,
-    /// Lower-cased words of subject, addresses and body text for Search.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Lower-cased words of subject, addresses and body text for Search (taken out by the
+    /// indexing, so empty in a stored item).
+    ///
+    /// This and `meeting` are always written (postcard, the items' encoding, cannot read
+    /// a skipped field back); the defaults read JSON rows written before they existed.
+    #[serde(default)]
     pub search_terms: Vec<String>,
     /// For a meeting message (an iCalendar part that reads): its `email:MeetingRequest`.
     /// Absent from messages stored before easd read invitations, which stay plain mail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub meeting: Option<Box<MeetingMeta>>,
 }
 
@@ -801,8 +805,9 @@ mod tests {
         assert_eq!(serde_json::to_string(&d).unwrap(), OLD_DEVICE);
     }
 
-    /// A message's metadata as easd stored it before meeting messages: it reads as
-    /// plain mail and writes back byte for byte; a meeting message's reads back whole.
+    /// A message's metadata as easd stored it (as JSON) before meeting messages: it reads
+    /// as plain mail; a meeting message's reads back whole, as JSON and as the compact
+    /// record items are stored as.
     #[test]
     fn message_meta_before_meetings_reads_and_a_meeting_round_trips() {
         let old = concat!(
@@ -815,7 +820,8 @@ mod tests {
         );
         let meta: MessageMeta = serde_json::from_str(old).unwrap();
         assert_eq!(meta.meeting, None);
-        assert_eq!(serde_json::to_string(&meta).unwrap(), old);
+        assert_eq!(meta.subject, "Hi");
+        assert_eq!(meta.conversation_id, [1, 2]);
 
         let meeting = MeetingMeta {
             uid: "u".into(),
@@ -844,11 +850,16 @@ mod tests {
         };
         let with = MessageMeta {
             meeting: Some(Box::new(meeting)),
-            ..meta
+            ..meta.clone()
         };
         let text = serde_json::to_string(&with).unwrap();
         assert!(text.contains(r#""instance_type":"master""#), "{text}");
         assert_eq!(serde_json::from_str::<MessageMeta>(&text).unwrap(), with);
+        use crate::store::tables::{AsCompact, Format};
+        for m in [&meta, &with] {
+            let bytes = AsCompact::encode(m);
+            assert_eq!(&AsCompact::decode::<MessageMeta>(&bytes).unwrap(), m);
+        }
     }
 
     fn key(n: u32) -> PolicyKey {

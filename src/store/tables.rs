@@ -1,9 +1,15 @@
 //! redb table definitions. Private to `store`: nothing outside it names a table.
 //!
 //! Records are JSON so that adding a field (with a serde default) needs no migration;
-//! keys are native redb types so that range scans per account are cheap. A JSON table's
-//! value type is [`Json<T>`], so the table itself says which record it holds and no
-//! reader decodes by a table name.
+//! keys are native redb types so that range scans per account are cheap. A record
+//! table's value type is [`Json<T>`] (or [`Compact<T>`]), so the table itself says which
+//! record it holds and how it is encoded, and no reader decodes by a table name.
+//!
+//! The one exception is [`ITEMS`], a row per message: there the JSON field names alone
+//! were a third of the record, and the table the largest part of the database file
+//! (issue 17), so its rows are [`Compact<T>`] — postcard, a tenth of the size for the
+//! names and numbers — and a new field in [`MailItem`] needs a schema step that rewrites
+//! the rows (the format byte [`COMPACT_V1`] says which layout a row has).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,26 +21,92 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::StoreError;
 use super::model::*;
 
-/// The value type of a table of `T` records stored as JSON.
-///
-/// On disk it is the same as a `&[u8]` value (its [`redb::Value::type_name`] is that of
-/// `&[u8]`), so tables written before the records were typed open unchanged.
-pub struct Json<T>(PhantomData<fn() -> T>);
+/// How a record table encodes its rows.
+pub trait Format: 'static {
+    fn encode<T: Serialize>(value: &T) -> Vec<u8>;
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>;
+}
 
-impl<T> fmt::Debug for Json<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Json<{}>", std::any::type_name::<T>())
+/// Rows as JSON objects: self-describing, so a field added with a serde default reads
+/// from the rows written before it.
+pub enum AsJson {}
+
+/// Rows as [`COMPACT_V1`] then the record in postcard (fields in declaration order,
+/// integers as varints, no names): not self-describing, see the module's comment.
+pub enum AsCompact {}
+
+/// The first byte of a [`AsCompact`] row: the layout of the record after it.
+pub const COMPACT_V1: u8 = 1;
+
+impl Format for AsJson {
+    fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+        encode(value)
+    }
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+        decode(bytes)
     }
 }
 
-/// One stored `T`: its JSON bytes, decoded on demand (a scan that only counts or skips
-/// rows never decodes them).
-pub struct Record<'a, T> {
-    bytes: Cow<'a, [u8]>,
-    _t: PhantomData<fn() -> T>,
+impl Format for AsCompact {
+    fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+        // Our plain structs serialise to postcard without fail (no maps, no
+        // `skip_serializing_if`, which postcard could not read back).
+        postcard::to_extend(value, vec![COMPACT_V1]).expect("record serialises")
+    }
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: std::any::type_name::<T>(),
+            detail,
+        };
+        match bytes.split_first() {
+            Some((&COMPACT_V1, rest)) => match postcard::take_from_bytes(rest) {
+                Ok((value, [])) => Ok(value),
+                Ok((_, extra)) => Err(corrupt(format!("{} bytes after the record", extra.len()))),
+                Err(e) => Err(corrupt(e.to_string())),
+            },
+            // A JSON row, as schema 14 and older wrote them: read by the schema steps that
+            // run before the one converting them (`items::migrate_items_to_compact`).
+            Some((b'{', _)) => decode(bytes),
+            Some((b, _)) => Err(corrupt(format!("unknown record format {b}"))),
+            None => Err(corrupt("an empty record".into())),
+        }
+    }
 }
 
-impl<T> fmt::Debug for Record<'_, T> {
+/// The value type of a table of `T` records encoded as `F` says.
+///
+/// On disk it is the same as a `&[u8]` value (its [`redb::Value::type_name`] is that of
+/// `&[u8]`), so tables written before the records were typed open unchanged, and a
+/// schema step can reread a table's rows as bytes to convert them.
+pub struct Stored<T, F = AsJson>(PhantomData<fn() -> (T, F)>);
+
+/// A table of JSON records.
+pub type Json<T> = Stored<T, AsJson>;
+
+/// A table of compact records.
+pub type Compact<T> = Stored<T, AsCompact>;
+
+impl<T, F> fmt::Debug for Stored<T, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Stored<{}, {}>",
+            std::any::type_name::<T>(),
+            std::any::type_name::<F>()
+        )
+    }
+}
+
+/// One stored `T`: its bytes, decoded on demand (a scan that only counts or skips rows
+/// never decodes them).
+pub struct Record<'a, T, F = AsJson> {
+    bytes: Cow<'a, [u8]>,
+    _t: PhantomData<fn() -> (T, F)>,
+}
+
+impl<T, F> fmt::Debug for Record<'_, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -45,22 +117,29 @@ impl<T> fmt::Debug for Record<'_, T> {
     }
 }
 
-impl<T: Serialize> Record<'static, T> {
+impl<T: Serialize, F: Format> Record<'static, T, F> {
     pub fn of(value: &T) -> Self {
         Record {
-            bytes: Cow::Owned(encode(value)),
+            bytes: Cow::Owned(F::encode(value)),
             _t: PhantomData,
         }
     }
 }
 
-impl<T: DeserializeOwned> Record<'_, T> {
-    pub fn decode(&self) -> Result<T, StoreError> {
-        decode(&self.bytes)
+impl<T, F> Record<'_, T, F> {
+    /// The record as stored.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
-impl<T> Record<'_, T> {
+impl<T: DeserializeOwned, F: Format> Record<'_, T, F> {
+    pub fn decode(&self) -> Result<T, StoreError> {
+        F::decode(&self.bytes)
+    }
+}
+
+impl<T> Record<'_, T, AsJson> {
     /// Decodes only the fields of the record that `U` names (the others are skipped
     /// over, not built).
     pub fn decode_part<U: DeserializeOwned>(&self) -> Result<U, StoreError> {
@@ -68,9 +147,9 @@ impl<T> Record<'_, T> {
     }
 }
 
-impl<T: 'static> redb::Value for Json<T> {
+impl<T: 'static, F: Format> redb::Value for Stored<T, F> {
     type SelfType<'a>
-        = Record<'a, T>
+        = Record<'a, T, F>
     where
         Self: 'a;
     type AsBytes<'a>
@@ -82,7 +161,7 @@ impl<T: 'static> redb::Value for Json<T> {
         None
     }
 
-    fn from_bytes<'a>(data: &'a [u8]) -> Record<'a, T>
+    fn from_bytes<'a>(data: &'a [u8]) -> Record<'a, T, F>
     where
         Self: 'a,
     {
@@ -92,7 +171,7 @@ impl<T: 'static> redb::Value for Json<T> {
         }
     }
 
-    fn as_bytes<'a, 'b: 'a>(value: &'a Record<'b, T>) -> &'a [u8]
+    fn as_bytes<'a, 'b: 'a>(value: &'a Record<'b, T, F>) -> &'a [u8]
     where
         Self: 'b,
     {
@@ -117,7 +196,7 @@ pub const HIERARCHY: TableDefinition<(AccountId, &str), Json<HierarchyState>> =
     TableDefinition::new("device_hierarchy");
 
 /// Messages (and later other items): (account, folder, item id) → `MailItem` JSON.
-pub const ITEMS: TableDefinition<(AccountId, FolderId, u64), Json<MailItem>> =
+pub const ITEMS: TableDefinition<(AccountId, FolderId, u64), Compact<MailItem>> =
     TableDefinition::new("items");
 /// Calendar, contact, task and note items: (account, folder, item id) →
 /// `GroupwareItem` JSON. Their ids come from the same per-account counter as messages,
@@ -359,18 +438,94 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("record serialises")
 }
 
-/// Reads one record of a [`Json`] table.
-pub fn get<'k, K, T, Tb>(
+/// Reads one record of a record table.
+pub fn get<'k, K, T, F, Tb>(
     table: &Tb,
     key: impl std::borrow::Borrow<K::SelfType<'k>>,
 ) -> Result<Option<T>, StoreError>
 where
     K: redb::Key + 'static,
     T: DeserializeOwned + 'static,
-    Tb: ReadableTable<K, Json<T>>,
+    F: Format,
+    Tb: ReadableTable<K, Stored<T, F>>,
 {
     match table.get(key)? {
         Some(v) => v.value().decode().map(Some),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(blob: BlobId) -> MailItem {
+        MailItem {
+            id: 7,
+            folder: 2,
+            blob,
+            meta: MessageMeta {
+                size: 3000,
+                received: 1_700_000_000,
+                subject: "Budget for the next quarter".into(),
+                from: "\"Ann\" <ann@example.com>".into(),
+                preview: "Please find the figures attached".into(),
+                conversation_id: vec![9; 16],
+                ..MessageMeta::default()
+            },
+            flags: Flags {
+                read: true,
+                categories: vec!["Red".into()],
+                last_verb: Some((1, 1_700_000_100)),
+                ..Flags::default()
+            },
+            modseq: 12,
+        }
+    }
+
+    #[test]
+    fn a_compact_item_reads_back_whole_at_under_half_its_json_size() {
+        let it = item(BlobId::of(b"body"));
+        let bytes = AsCompact::encode(&it);
+        assert_eq!(bytes[0], COMPACT_V1);
+        assert_eq!(AsCompact::decode::<MailItem>(&bytes).unwrap(), it);
+        assert!(bytes.len() * 2 < encode(&it).len(), "{} bytes", bytes.len());
+        // The digest is stored as its 32 bytes, not as 64 hex digits.
+        assert!(
+            !bytes
+                .windows(8)
+                .any(|w| w == &it.blob.as_str().as_bytes()[..8])
+        );
+        // An id that is not a digest (from a row older than the checks) keeps its text.
+        let odd = item(serde_json::from_str::<BlobId>("\"not-a-digest\"").unwrap());
+        assert_eq!(
+            AsCompact::decode::<MailItem>(&AsCompact::encode(&odd)).unwrap(),
+            odd
+        );
+    }
+
+    #[test]
+    fn a_json_row_of_an_older_schema_still_reads() {
+        let it = item(BlobId::of(b"body"));
+        assert_eq!(AsCompact::decode::<MailItem>(&encode(&it)).unwrap(), it);
+    }
+
+    #[test]
+    fn a_damaged_compact_record_is_an_error_not_a_panic() {
+        let bytes = AsCompact::encode(&item(BlobId::of(b"x")));
+        for cut in 0..bytes.len() {
+            assert!(
+                AsCompact::decode::<MailItem>(&bytes[..cut]).is_err(),
+                "{cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let err = AsCompact::decode::<MailItem>(&longer).unwrap_err();
+        assert!(err.to_string().contains("after the record"), "{err}");
+        let mut other = bytes.clone();
+        other[0] = 0xff;
+        let err = AsCompact::decode::<MailItem>(&other).unwrap_err();
+        assert!(err.to_string().contains("record format"), "{err}");
     }
 }

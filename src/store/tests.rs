@@ -139,7 +139,7 @@ fn a_version_1_store_is_upgraded_and_keeps_its_data() {
     let store = Store::open(dir.path()).unwrap();
     let tx = store.sync_snapshot().unwrap();
     assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
-    assert_eq!(SCHEMA_VERSION, 14);
+    assert_eq!(SCHEMA_VERSION, 15);
     assert!(tx.account_by_email("old@example.com").unwrap().is_some());
     let at = meta_value(&store, "upgraded_at").expect("upgraded_at recorded");
     let at = i64::from_le_bytes(at.try_into().unwrap());
@@ -1043,6 +1043,115 @@ fn the_directory_generation_moves_only_with_what_the_directory_shows() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A schema 14 store (message items as JSON) converts its items to compact records on
+/// open: every item reads back as it was, in its folder, and the table is smaller.
+#[test]
+fn a_version_14_store_gets_compact_items_that_read_as_before() {
+    use super::items::ItemReads;
+    use super::tables::Format;
+    use crate::store::model::{Flags, FollowUp, MessageMeta};
+    let dir = tempfile::tempdir().unwrap();
+    let account = {
+        let store = Store::open(dir.path()).unwrap();
+        let a = add(&store, "compact@example.com");
+        store
+            .write_blocking(move |w| {
+                for i in 0..500u64 {
+                    let meta = MessageMeta {
+                        received: 1000 + i as i64,
+                        subject: format!("message {i} about the budget"),
+                        from: format!("\"User {i}\" <u{i}@example.com>"),
+                        preview: "word ".repeat(50),
+                        conversation_id: vec![i as u8; 16],
+                        attachments: vec![AttachmentMeta {
+                            part: 2,
+                            name: "a.pdf".into(),
+                            ..AttachmentMeta::default()
+                        }],
+                        ..MessageMeta::default()
+                    };
+                    let flags = Flags {
+                        read: i % 2 == 0,
+                        flag: (i % 5 == 0).then(|| FollowUp {
+                            status: 2,
+                            flag_type: "Follow up".into(),
+                            due: Some(7),
+                            ..FollowUp::default()
+                        }),
+                        categories: vec!["Blue".into()],
+                        ..Flags::default()
+                    };
+                    let blob = BlobId::of(&i.to_le_bytes());
+                    super::items::insert(w, a.id, 1 + i % 2, blob, meta, flags)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        a.id
+    };
+    type Raw = redb::TableDefinition<'static, (AccountId, FolderId, u64), &'static [u8]>;
+    let raw: Raw = redb::TableDefinition::new("items");
+    let rows = |db: &redb::Database| -> Vec<((AccountId, FolderId, u64), Vec<u8>)> {
+        let tx = db.begin_read().unwrap();
+        let t = tx.open_table(raw).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value(), v.value().to_vec())
+            })
+            .collect()
+    };
+    // Today's items, as schema 14 wrote them: JSON.
+    let expected: Vec<_> = {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        let compact = rows(&db);
+        let tx = db.begin_write().unwrap();
+        let mut expected = Vec::new();
+        {
+            let mut t = tx.open_table(raw).unwrap();
+            for (k, v) in compact {
+                let item: MailItem = tables::AsCompact::decode(&v).unwrap();
+                t.insert(k, tables::encode(&item).as_slice()).unwrap();
+                expected.push((k, item));
+            }
+        }
+        tx.commit().unwrap();
+        expected
+    };
+    assert_eq!(expected.len(), 500);
+    set_schema_version(dir.path(), 14);
+    let json_bytes: usize = {
+        let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+        rows(&db).iter().map(|(_, v)| v.len()).sum()
+    };
+    let store = Store::open(dir.path()).unwrap();
+    let tx = store.sync_snapshot().unwrap();
+    assert_eq!(schema_version(&tx).unwrap(), Some(SCHEMA_VERSION));
+    for (k, item) in &expected {
+        assert_eq!(tx.item(k.0, k.1, k.2).unwrap().as_ref(), Some(item));
+    }
+    assert_eq!(tx.folder_items(account, 1).unwrap().len(), 250);
+    drop(tx);
+    drop(store);
+    let db = redb::Database::create(dir.path().join("easd.redb")).unwrap();
+    let after = rows(&db);
+    assert_eq!(after.len(), 500);
+    assert!(after.iter().all(|(_, v)| v[0] == tables::COMPACT_V1));
+    let compact_bytes: usize = after.iter().map(|(_, v)| v.len()).sum();
+    assert!(
+        compact_bytes * 2 < json_bytes,
+        "{compact_bytes} bytes compact, {json_bytes} as JSON"
+    );
+    let tx = db.begin_read().unwrap();
+    let names: Vec<String> = tx
+        .list_tables()
+        .unwrap()
+        .map(|t| redb::TableHandle::name(&t).to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == "items_to_compact"), "{names:?}");
 }
 
 #[test]

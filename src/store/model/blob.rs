@@ -2,8 +2,54 @@ use sha2::{Digest, Sha256};
 
 /// A stored blob's name: the SHA-256 of its content, as 64 lower-case hex digits (content
 /// addressing: the same bytes are stored once).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+///
+/// In JSON records it is that string; in compact ones (`store::tables::Compact`, not
+/// human-readable) the 32 bytes of the digest, or the text's bytes for an id that is not
+/// a digest (rows written before ids were checked), which never has 32 of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BlobId(String);
+
+impl serde::Serialize for BlobId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            return s.serialize_str(&self.0);
+        }
+        match self.digest() {
+            Some(d) => s.serialize_bytes(&d),
+            None => s.serialize_bytes(self.0.as_bytes()),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BlobId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            return String::deserialize(d).map(BlobId);
+        }
+        let bytes: Vec<u8> = serde_bytes_vec(d)?;
+        if bytes.len() == 32 {
+            return Ok(Self::of_digest(&bytes));
+        }
+        String::from_utf8(bytes)
+            .map(BlobId)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a byte string (postcard's `serialize_bytes`).
+fn serde_bytes_vec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    struct Bytes;
+    impl serde::de::Visitor<'_> for Bytes {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a blob id's bytes")
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+    }
+    d.deserialize_bytes(Bytes)
+}
 
 impl BlobId {
     pub fn of(bytes: &[u8]) -> Self {
@@ -25,6 +71,17 @@ impl BlobId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The digest the id names, if it is one (64 lower-case hex digits).
+    fn digest(&self) -> Option<[u8; 32]> {
+        let text = Self::parse(&self.0)?.0;
+        let mut out = [0u8; 32];
+        for (o, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let hex = std::str::from_utf8(pair).ok()?;
+            *o = u8::from_str_radix(hex, 16).ok()?;
+        }
+        Some(out)
     }
 }
 

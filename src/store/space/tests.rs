@@ -149,9 +149,18 @@ fn compacting_after_mass_deletion_shrinks_the_file_and_keeps_every_item() {
         assert!(done.after <= before / 2, "{done:?}");
         (account, kept, before)
     };
-    // Reopened, every remaining message reads as delivered, and the file stays small.
+    // Reopened, every remaining message reads as delivered, and the file stays small on
+    // disk (the first commit after compaction may extend its length, doubling a small
+    // file: redb's growth step, a sparse extension until pages are written there).
     let store = Store::open(dir.path()).unwrap();
-    assert!(file(&store) <= before / 2);
+    let on_disk = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir.path().join("easd.redb"))
+            .unwrap()
+            .blocks()
+            * 512
+    };
+    assert!(on_disk <= before / 2, "{on_disk} of {before}");
     let snap = store.sync_snapshot().unwrap();
     for id in &kept {
         let item = snap.item(account, 1, *id).unwrap().expect("kept item");
