@@ -79,6 +79,8 @@ pub async fn accept(
     }
     let received = now();
     let store = store.clone();
+    // Counted from here: an fdatasync for other deliveries waits for this one to append.
+    let arriving = store.arriving();
     tokio::task::spawn_blocking(move || {
         let blobs = store.blobs();
         let (parsed, blob) = match raw {
@@ -101,7 +103,7 @@ pub async fn accept(
             blob: blob.clone(),
             received,
         };
-        store.journal(&record, apply(accounts, blob, parsed))
+        store.journal(&record, apply(accounts, blob, parsed), arriving)
     })
     .await
     .map_err(|e| StoreError::Io(std::io::Error::other(format!("delivery task failed: {e}"))))?

@@ -36,6 +36,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadTransaction, ReadableTable, WriteTransaction};
 
+pub use blob::pack::Arriving;
 pub use blob::{BlobId, BlobStore};
 pub use error::StoreError;
 pub use journal::Entry as JournalEntry;
@@ -346,10 +347,14 @@ impl Store {
     ///
     /// The job must not fail on what it finds (an account deleted meanwhile is skipped,
     /// not an error): a failed job holds back every later delivery until a restart.
+    ///
+    /// `arriving` ([`Store::arriving`], taken when the delivery started) is let go once
+    /// the record is appended, before the fdatasync.
     pub fn journal<T, F>(
         &self,
         delivery: &model::JournaledDelivery,
         job: F,
+        arriving: Arriving,
     ) -> Result<Applied<T>, StoreError>
     where
         T: Send + 'static,
@@ -370,11 +375,19 @@ impl Store {
         self.inner.writer.room_for_journaled();
         let packs = self.packs();
         let payload = journal::encode(delivery);
-        let ticket = packs.append_journal(&payload, |_| self.inner.writer.submit_journaled(job))?;
+        let ticket = packs.append_journal(&payload, |_| self.inner.writer.submit_journaled(job));
+        drop(arriving);
+        let ticket = ticket?;
         // Should this fail, the job is queued all the same: the delivery may be applied
         // and still be refused to the MTA, which retries (a duplicate, never a loss).
         packs.sync()?;
         Ok(Applied(ticket))
+    }
+
+    /// Counts a delivery as on its way to [`Store::journal`]: an fdatasync of the packed
+    /// segments waits (briefly) for it, so that concurrent deliveries share one.
+    pub fn arriving(&self) -> Arriving {
+        self.packs().arriving()
     }
 
     /// The deliveries journaled but not applied when the store last stopped (a crash), in

@@ -8,7 +8,11 @@
 //! [`Packs::append_journal`]); the writer syncs what is still unsynced before any commit
 //! ([`Packs::stage`]), so a body is durable before anything durable references it.
 //! Appends share their fdatasync ([`Packs::sync`]: whoever syncs covers every record
-//! appended before it), so concurrent deliveries cost one between them.
+//! appended before it), so concurrent deliveries cost one between them. A delivery on its
+//! way ([`Packs::arriving`]: parsed and appended, not journaled yet) is waited for, at most
+//! [`COMMIT_DELAY`], before an fdatasync starts, so that it shares it instead of needing
+//! the next one: each fdatasync writes the segment's last, partly filled, page again,
+//! which cost more than a compressed message itself when each had its own (issue 17).
 //!
 //! The segments also carry the delivery journal (`store::journal`): records of another
 //! magic ([`JOURNAL_MAGIC`]) whose payload is a delivery acknowledged to the MTA before the
@@ -32,8 +36,9 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -88,6 +93,30 @@ pub struct Packs {
     /// Held by the one fdatasync in progress: the others wait for it, then find their
     /// records synced by it (group commit).
     syncing: Mutex<()>,
+    /// Deliveries on their way to a journal record ([`Packs::arriving`]), and the signal
+    /// that one got there.
+    arriving: Mutex<usize>,
+    arrived: Condvar,
+    /// [`COMMIT_DELAY`] in microseconds (a test lengthens it, to be sure of its order).
+    commit_delay: AtomicU64,
+}
+
+/// The longest an fdatasync waits for the deliveries on their way to append first: well
+/// under a disk's fdatasync, so a lone delivery (nothing on its way) never waits, and a
+/// group waits less than its members would have for a sync of their own.
+pub const COMMIT_DELAY: Duration = Duration::from_millis(2);
+
+/// A delivery on its way to its journal record: while one is held, an fdatasync waits
+/// (at most [`COMMIT_DELAY`]) for it to append. Dropped once the record is appended, or
+/// when the delivery fails before.
+pub struct Arriving(Arc<Packs>);
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        let mut n = self.0.arriving.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        self.0.arrived.notify_all();
+    }
 }
 
 #[derive(Default)]
@@ -232,6 +261,9 @@ impl Packs {
                 ..State::default()
             }),
             syncing: Mutex::new(()),
+            arriving: Mutex::new(0),
+            arrived: Condvar::new(),
+            commit_delay: AtomicU64::new(COMMIT_DELAY.as_micros() as u64),
         };
         Ok((packs, journal))
     }
@@ -324,6 +356,35 @@ impl Packs {
         queue(pos)
     }
 
+    #[cfg(test)]
+    pub(crate) fn set_commit_delay(&self, delay: Duration) {
+        self.commit_delay
+            .store(delay.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a delivery on its way to its journal record until the token is dropped.
+    pub fn arriving(self: &Arc<Self>) -> Arriving {
+        *self.arriving.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Arriving(self.clone())
+    }
+
+    /// Waits until no delivery is on its way to its journal record, or [`COMMIT_DELAY`].
+    fn wait_for_arrivals(&self) {
+        let delay = Duration::from_micros(self.commit_delay.load(Ordering::Relaxed));
+        let deadline = Instant::now() + delay;
+        let mut n = self.arriving.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            n = self
+                .arrived
+                .wait_timeout(n, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
     /// Makes everything appended so far durable: one fdatasync, or none if another one
     /// that started after the last append is done or running (it is waited for).
     pub fn sync(&self) -> Result<(), StoreError> {
@@ -331,6 +392,8 @@ impl Packs {
             return Ok(());
         };
         let _one = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+        // The deliveries on their way append first, and share this fdatasync.
+        self.wait_for_arrivals();
         // Someone may have synced past `target` while this waited.
         let Some((m, _, now)) = self.unsynced() else {
             return Ok(());

@@ -37,11 +37,17 @@ fn a_failed_delivery_holds_back_the_later_ones_until_the_next_start_applies_them
     {
         let store = Store::open(dir.path()).unwrap();
         let failing = store
-            .journal(&record(1), |_| -> Result<(), StoreError> {
-                Err(StoreError::Io(std::io::Error::other("disk gone")))
-            })
+            .journal(
+                &record(1),
+                |_| -> Result<(), StoreError> {
+                    Err(StoreError::Io(std::io::Error::other("disk gone")))
+                },
+                store.arriving(),
+            )
             .unwrap();
-        let next = store.journal(&record(2), mark("second")).unwrap();
+        let next = store
+            .journal(&record(2), mark("second"), store.arriving())
+            .unwrap();
         // Both were acknowledged (journaled); neither is applied, and reads do not hang.
         assert!(rt.block_on(failing.into_future()).is_err());
         assert!(matches!(
@@ -56,7 +62,7 @@ fn a_failed_delivery_holds_back_the_later_ones_until_the_next_start_applies_them
     let store = Store::open(dir.path()).unwrap();
     // New deliveries wait until the old ones are taken.
     assert!(matches!(
-        store.journal(&record(3), mark("third")),
+        store.journal(&record(3), mark("third"), store.arriving()),
         Err(StoreError::Conflict(_))
     ));
     let entries = store.take_journal();
@@ -75,7 +81,7 @@ fn a_failed_delivery_holds_back_the_later_ones_until_the_next_start_applies_them
     }
     rt.block_on(
         store
-            .journal(&record(3), mark("third"))
+            .journal(&record(3), mark("third"), store.arriving())
             .unwrap()
             .into_future(),
     )
@@ -96,7 +102,7 @@ fn a_crash_before_the_commit_leaves_the_delivery_to_the_next_open_and_only_that_
         let store = Store::open(dir.path()).unwrap();
         rt.block_on(
             store
-                .journal(&record(1), mark("first"))
+                .journal(&record(1), mark("first"), store.arriving())
                 .unwrap()
                 .into_future(),
         )

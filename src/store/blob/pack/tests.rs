@@ -193,3 +193,45 @@ fn index_entries_wait_in_memory_for_a_batch_and_a_crash_loses_none() {
         more[77]
     );
 }
+
+/// A delivery on its way when an fdatasync starts appends first and shares it: once the
+/// first sync returns, the second record is durable too (nothing left to sync).
+#[test]
+fn an_fdatasync_waits_for_the_delivery_on_its_way_and_covers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let packs = store.packs().clone();
+    // Long enough that only the arrival can end the wait in this test.
+    packs.set_commit_delay(std::time::Duration::from_secs(30));
+    let second = packs.arriving();
+    store.blobs().put_deferred(&text(1, 2000)).unwrap();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let syncing = {
+        let packs = packs.clone();
+        std::thread::spawn(move || {
+            started_tx.send(()).unwrap();
+            packs.sync().unwrap();
+        })
+    };
+    started.recv().unwrap();
+    // The sync cannot finish before the arrival is let go.
+    assert!(!syncing.is_finished());
+    store.blobs().put_deferred(&text(2, 2000)).unwrap();
+    drop(second);
+    syncing.join().unwrap();
+    assert!(packs.unsynced().is_none(), "the one fdatasync covered both");
+}
+
+/// An arrival that never appends holds an fdatasync back for the delay only.
+#[test]
+fn an_fdatasync_waits_no_longer_than_the_commit_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let packs = store.packs().clone();
+    let _stuck = packs.arriving();
+    store.blobs().put_deferred(&text(3, 2000)).unwrap();
+    let t = std::time::Instant::now();
+    packs.sync().unwrap();
+    assert!(t.elapsed() >= COMMIT_DELAY);
+    assert!(packs.unsynced().is_none());
+}
