@@ -9,9 +9,14 @@
 
 use std::time::{Duration, Instant};
 
-use easd::store::model::{Flags, MessageMeta};
+// The integration tests' harness; a bench uses only a part of it (items and re-exports).
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
+
+use easd::store::model::MessageMeta;
 use easd::store::space::mib;
-use easd::store::{BlobId, Store, items, ops};
+use easd::store::{Store, ops};
 
 const BATCH: u64 = 500;
 
@@ -32,37 +37,11 @@ fn meta(i: u64) -> MessageMeta {
 }
 
 fn deliver(store: &Store, account: u64, from: u64, n: u64) -> Vec<u64> {
-    let mut ids = Vec::new();
-    for start in (from..from + n).step_by(BATCH as usize) {
-        let end = (start + BATCH).min(from + n);
-        ids.extend(
-            store
-                .write_blocking(move |ctx| {
-                    (start..end)
-                        .map(|i| {
-                            let blob = BlobId::of(&i.to_le_bytes());
-                            Ok(items::insert(ctx, account, 1, blob, meta(i), Flags::default())?.id)
-                        })
-                        .collect::<Result<Vec<_>, easd::store::StoreError>>()
-                })
-                .unwrap(),
-        );
-    }
-    ids
+    support::insert_messages(store, account, from, n, BATCH, meta)
 }
 
 fn delete(store: &Store, account: u64, ids: &[u64]) {
-    for batch in ids.chunks(BATCH as usize) {
-        let batch = batch.to_vec();
-        store
-            .write_blocking(move |ctx| {
-                for &id in &batch {
-                    items::delete(ctx, account, 1, id)?;
-                }
-                Ok(())
-            })
-            .unwrap();
-    }
+    support::delete_messages(store, account, ids, BATCH as usize);
 }
 
 fn main() {

@@ -16,8 +16,9 @@
 //! [`writer::JOURNAL_WINDOW`]: super::writer::JOURNAL_WINDOW
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use super::blob::pack::JournalPos;
 use super::model::JournaledDelivery;
@@ -28,15 +29,25 @@ use super::tables;
 /// first was when it started.
 pub(super) struct Progress {
     queued: AtomicU64,
-    answered: watch::Sender<u64>,
+    answered: Mutex<u64>,
+    /// Wakes the waiters on threads outside the runtime ([`Progress::reached_blocking`]).
+    changed: Condvar,
+    /// Wakes the waiting tasks ([`Progress::reached`]).
+    notify: Notify,
 }
 
 impl Progress {
     pub(super) fn new() -> Self {
         Self {
             queued: AtomicU64::new(0),
-            answered: watch::Sender::new(0),
+            answered: Mutex::new(0),
+            changed: Condvar::new(),
+            notify: Notify::new(),
         }
+    }
+
+    fn answered_now(&self) -> MutexGuard<'_, u64> {
+        self.answered.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Called as a journaled job is queued (before it is acknowledged).
@@ -47,28 +58,41 @@ impl Progress {
     /// Called by the writer once it answered `n` journaled jobs.
     pub(super) fn answered(&self, n: usize) {
         if n > 0 {
-            self.answered.send_modify(|a| *a += n as u64);
+            *self.answered_now() += n as u64;
+            self.changed.notify_all();
+            self.notify.notify_waiters();
         }
     }
 
     /// The count a reader starting now must wait for, if the writer is behind it.
     pub(super) fn behind(&self) -> Option<u64> {
         let target = self.queued.load(Ordering::SeqCst);
-        (*self.answered.borrow() < target).then_some(target)
+        (*self.answered_now() < target).then_some(target)
     }
 
     /// Waits until the writer answered `target` journaled jobs.
     pub(super) async fn reached(&self, target: u64) {
-        let mut rx = self.answered.subscribe();
-        // The sender lives as long as the store: the wait ends only by reaching it.
-        let _ = rx.wait_for(|a| *a >= target).await;
+        loop {
+            // Registered before the count is read, so an answer in between still wakes it.
+            let woken = self.notify.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if *self.answered_now() >= target {
+                return;
+            }
+            woken.await;
+        }
     }
 
-    /// [`Progress::reached`] for a thread outside the runtime (a backup): it polls, as
-    /// it may run where no runtime can be blocked on.
+    /// [`Progress::reached`] for a thread outside the runtime (a backup, a delivery
+    /// waiting for room).
     pub(super) fn reached_blocking(&self, target: u64) {
-        while *self.answered.borrow() < target {
-            std::thread::sleep(std::time::Duration::from_millis(1));
+        let mut answered = self.answered_now();
+        while *answered < target {
+            answered = self
+                .changed
+                .wait(answered)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 

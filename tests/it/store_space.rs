@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::support::*;
-use easd::store::items::{self, ItemReads};
-use easd::store::model::{Flags, MessageMeta};
-use easd::store::{BlobId, Store, ops};
+use easd::store::items::ItemReads;
+use easd::store::model::MessageMeta;
+use easd::store::{Store, ops};
 
 const ALICE: &str = "alice@example.com";
 
@@ -63,39 +63,14 @@ fn store_with_deletions(data: &Path, n: u64) -> (u64, Vec<u64>) {
         .write_blocking(|ctx| ops::create_account(ctx, ALICE, "A", "h", false))
         .unwrap();
     let account = a.id;
-    let mut ids = Vec::new();
-    for start in (0..n).step_by(200) {
-        ids.extend(
-            store
-                .write_blocking(move |ctx| {
-                    let mut ids = Vec::new();
-                    for i in start..(start + 200).min(n) {
-                        let meta = MessageMeta {
-                            subject: format!("message {i}"),
-                            preview: "text of the message ".repeat(12),
-                            search_terms: (0..30).map(|w| format!("t{}w{w}", i % 50)).collect(),
-                            ..MessageMeta::default()
-                        };
-                        let blob = BlobId::of(format!("{i}").as_bytes());
-                        ids.push(items::insert(ctx, account, 1, blob, meta, Flags::default())?.id);
-                    }
-                    Ok(ids)
-                })
-                .unwrap(),
-        );
-    }
+    let ids = insert_messages(&store, account, 0, n, 200, |i| MessageMeta {
+        subject: format!("message {i}"),
+        preview: "text of the message ".repeat(12),
+        search_terms: (0..30).map(|w| format!("t{}w{w}", i % 50)).collect(),
+        ..MessageMeta::default()
+    });
     let (kept, gone): (Vec<u64>, Vec<u64>) = ids.into_iter().partition(|id| id % 10 == 0);
-    for batch in gone.chunks(200) {
-        let batch = batch.to_vec();
-        store
-            .write_blocking(move |ctx| {
-                for &id in &batch {
-                    items::delete(ctx, account, 1, id)?;
-                }
-                Ok(())
-            })
-            .unwrap();
-    }
+    delete_messages(&store, account, &gone, 200);
     (account, kept)
 }
 
