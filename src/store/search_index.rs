@@ -93,7 +93,8 @@ fn add_doc(
             .insert((account, at.item), doc)?;
     }
     put_location(&mut ctx.tx.open_table(DOCS)?, account, doc, at)?;
-    ctx.index.0.push((account, doc, terms.to_vec()));
+    let terms = codec::encode_terms(terms.iter().map(String::as_str));
+    ctx.index.0.push((account, doc, terms));
     Ok(())
 }
 

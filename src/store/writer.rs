@@ -20,13 +20,18 @@ use super::space::{self, DbLock, SpaceOp};
 /// Upper bound on jobs in one transaction, so one commit's latency stays bounded.
 const MAX_GROUP: usize = 64;
 /// Journaled deliveries (`store::journal`) are already durable and nobody waits for their
-/// commit: the writer waits up to this long for more of them to come, so that a burst of
-/// mail costs one commit per [`MAX_JOURNALED`] messages. Any other job, or a reader that
-/// wants them visible ([`Handle::caught_up`]), ends the wait. A commit writes the pages of
-/// every table it touches (tail leaves, their branches, redb's own tables) whatever the
-/// group's size: at 50 ms and 256 the writer wrote ~1.9x the mail's bytes, at 100 ms and
-/// 512 ~0.9x (issue 17's write amplification).
+/// commit: while they keep coming (each within [`JOURNAL_GAP`] of the one before), the
+/// writer gathers them for up to this long, so that a burst of mail costs one commit per
+/// [`MAX_JOURNALED`] messages. Any other job, or a reader that wants them visible
+/// ([`Handle::caught_up`]), ends the wait. A commit writes the pages of every table it
+/// touches (tail leaves, their branches, redb's own tables) whatever the group's size: at
+/// 50 ms and 256 the writer wrote ~1.9x the mail's bytes, at 100 ms and 512 ~0.9x (issue
+/// 17's write amplification).
 pub(super) const JOURNAL_WINDOW: Duration = Duration::from_millis(100);
+/// A delivery alone (none follows within this long) is committed right away: its commit
+/// is what wakes the devices waiting in Ping for it (push p99 < 20 ms, `benches/push.rs`),
+/// which must not wait for a burst that is not coming.
+pub(super) const JOURNAL_GAP: Duration = Duration::from_millis(5);
 /// Upper bound on a group of journaled deliveries.
 pub(super) const MAX_JOURNALED: usize = 512;
 /// Journaled deliveries waiting for the writer past which a new one waits (before it is
@@ -497,9 +502,12 @@ impl Writer<'_> {
 
 /// The jobs queued behind `first`, for one transaction; and the message that ended the
 /// group, if it is not a job. A group of journaled deliveries waits up to
-/// [`JOURNAL_WINDOW`] for more, unless a reader nudges or another job comes.
+/// [`JOURNAL_WINDOW`] for more while they keep coming ([`JOURNAL_GAP`]), unless a reader
+/// nudges or another job comes.
 fn gather(first: Pending, rx: &mpsc::Receiver<Msg>) -> (Vec<Pending>, Option<Msg>) {
     let window_ends = Instant::now() + JOURNAL_WINDOW;
+    // When the last job came: a gap of `JOURNAL_GAP` after it ends the group.
+    let mut last = Instant::now();
     let mut group = vec![first];
     let mut nudged = false;
     loop {
@@ -513,17 +521,21 @@ fn gather(first: Pending, rx: &mpsc::Receiver<Msg>) -> (Vec<Pending>, Option<Msg
             Err(mpsc::TryRecvError::Disconnected) => return (group, None),
             Err(mpsc::TryRecvError::Empty) => {
                 let now = Instant::now();
-                if nudged || !journaled || now >= window_ends {
+                let until = window_ends.min(last + JOURNAL_GAP);
+                if nudged || !journaled || now >= until {
                     return (group, None);
                 }
-                match rx.recv_timeout(window_ends - now) {
+                match rx.recv_timeout(until - now) {
                     Ok(m) => m,
                     Err(_) => return (group, None),
                 }
             }
         };
         match next {
-            Msg::Job(p) => group.push(p),
+            Msg::Job(p) => {
+                last = Instant::now();
+                group.push(p);
+            }
             Msg::Nudge => nudged = true,
             other => return (group, Some(other)),
         }

@@ -154,9 +154,11 @@ pub(super) fn insert_lower(
 pub(crate) const MERGE_DOCS: u64 = 512;
 
 /// Documents indexed in a write transaction, as (account, document, terms): queued or
-/// merged once, before it commits ([`flush`]).
+/// merged once, before it commits ([`flush`]). The terms are kept as the queue's rows
+/// hold them ([`codec::encode_terms`], a few bytes a word instead of a `String` each): a
+/// group of hundreds of deliveries holds them all until its commit.
 #[derive(Default)]
-pub(crate) struct Pending(pub(super) Vec<(AccountId, u64, Vec<String>)>);
+pub(crate) struct Pending(pub(super) Vec<(AccountId, u64, Vec<u8>)>);
 
 /// Queues a transaction's new documents, or merges them with the queued ones into the
 /// blocks when [`MERGE_DOCS`] would be waiting; called by the writer before the commit,
@@ -181,8 +183,7 @@ pub(crate) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), 
     let mut queued = tx.open_table(PENDING)?;
     if queued.len()? + (new.len() as u64) < MERGE_DOCS {
         for (account, doc, terms) in &new {
-            let bytes = codec::encode_terms(terms.iter().map(String::as_str));
-            queued.insert((*account, *doc), bytes.as_slice())?;
+            queued.insert((*account, *doc), terms.as_slice())?;
         }
         return Ok(());
     }
@@ -192,7 +193,7 @@ pub(crate) fn flush(tx: &WriteTransaction, pending: &mut Pending) -> Result<(), 
 
 /// Merges the queued documents and `new` ones into a new run per account (`runs`),
 /// emptying the queue.
-fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<String>)>) -> Result<(), StoreError> {
+fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<u8>)>) -> Result<(), StoreError> {
     let mut queued = tx.open_table(PENDING)?;
     let mut by_term: std::collections::BTreeMap<(AccountId, String), Vec<u64>> = Default::default();
     // Documents per account.
@@ -212,9 +213,12 @@ fn merge(tx: &WriteTransaction, new: Vec<(AccountId, u64, Vec<String>)>) -> Resu
     drop(queued);
     for (account, doc, terms) in new {
         *counts.entry(account).or_default() += 1;
-        for t in terms {
-            by_term.entry((account, t)).or_default().push(doc);
-        }
+        codec::decode_terms(&terms, |t| {
+            by_term
+                .entry((account, t.to_owned()))
+                .or_default()
+                .push(doc);
+        })?;
     }
     // A run per account, then the account's levels merged where full (`runs`).
     let mut accounts: Vec<AccountId> = by_term.keys().map(|(a, _)| *a).collect();
