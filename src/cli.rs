@@ -692,9 +692,10 @@ fn status(data: &Path, json: bool) -> Result<(), String> {
 /// The store's sizes as `easd status` prints them, one line each.
 fn describe_sizes(s: &StoreSizes) -> String {
     format!(
-        "store database: {} (live {}, metadata {}, free {}; search index {})\n\
+        "store database: {} on disk, {} long (live {}, metadata {}, free {}; search index {})\n\
          store blobs: {} files, {} ({} on disk)\n\
          store on disk: {}\n",
+        mib(s.database_disk),
         mib(s.database_file),
         mib(s.database_live),
         mib(s.database_metadata),

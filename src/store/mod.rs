@@ -250,6 +250,7 @@ impl Store {
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
         let sizes = space::StoreSizes {
             database_file: db.file,
+            database_disk: db.disk,
             database_live: db.live,
             database_metadata: db.metadata,
             database_free: db.free,

@@ -44,8 +44,12 @@ const READ_WAIT: Duration = Duration::from_secs(1);
 /// What the store occupies, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreSizes {
-    /// The database file on disk.
+    /// The database file's length.
     pub database_file: u64,
+    /// What it occupies on disk (whole blocks): less than its length, as redb extends the
+    /// file ahead of use and the extension stays sparse until pages are written there.
+    #[serde(default)]
+    pub database_disk: u64,
     /// Keys and values stored in its tables (live data).
     pub database_live: u64,
     /// Branch pages, table roots and redb's own system tables.
@@ -68,7 +72,7 @@ pub struct StoreSizes {
 impl StoreSizes {
     /// What the store occupies on disk in all.
     pub fn total_disk(&self) -> u64 {
-        self.database_file + self.blob_disk
+        self.database_disk + self.blob_disk
     }
 }
 
@@ -76,6 +80,7 @@ impl StoreSizes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct DbSpace {
     pub file: u64,
+    pub disk: u64,
     pub live: u64,
     pub metadata: u64,
     pub free: u64,
@@ -238,6 +243,10 @@ fn measure(db: &Database, path: &Path) -> Result<DbSpace, StoreError> {
     tx.abort()?;
     Ok(DbSpace {
         file: file_len(path)?,
+        disk: {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(path)?.blocks() * 512
+        },
         live: stats.stored_bytes(),
         metadata: stats.metadata_bytes(),
         free: stats.fragmented_bytes(),

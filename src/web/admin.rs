@@ -100,7 +100,7 @@ async fn dashboard(visit: &Visit<'_>) -> Result<Response<Body>, crate::store::St
                 dt { (t.store_size) } dd {
                     @match &sizes {
                         Some(s) => {
-                            (mib(s.database_file)) " · " (t.store_live) " " (mib(s.database_live))
+                            (mib(s.database_disk)) " · " (t.store_live) " " (mib(s.database_live))
                             " · " (t.store_free) " " (mib(s.database_free))
                             " · " (t.search_index) " " (mib(s.search_index))
                         }
