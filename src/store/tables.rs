@@ -504,6 +504,130 @@ mod tests {
         );
     }
 
+    /// Every field of a stored item set, once: its compact bytes are pinned below.
+    fn full_item() -> MailItem {
+        use crate::proto::timezone::{ChangeDate, TimeOfDay, TimeZoneInfo};
+        let rule = |month, hour| ChangeDate::Rule {
+            month,
+            week: 5,
+            weekday: 0,
+            time: TimeOfDay {
+                hour,
+                minute: 0,
+                second: 0,
+                millis: 0,
+            },
+        };
+        let meeting = MeetingMeta {
+            uid: "uid-1".into(),
+            sequence: 3,
+            dtstamp: 1_700_000_000,
+            start: 1_700_003_600,
+            end: 1_700_007_200,
+            all_day: false,
+            instance_type: InstanceType::Exception,
+            recurrence_id: Some(1_700_003_600),
+            location: Some("Room 2".into()),
+            organizer: Some("boss@example.com".into()),
+            reminder: Some(15),
+            response_requested: true,
+            recurrence: Some(MeetingRecurrence {
+                kind: 1,
+                interval: 2,
+                until: Some(1_800_000_000),
+                occurrences: Some(10),
+                day_of_week: Some(2),
+                day_of_month: Some(3),
+                week_of_month: Some(4),
+                month_of_year: Some(5),
+                first_day_of_week: Some(1),
+                calendar_type: Some(0),
+                is_leap_month: Some(0),
+            }),
+            sensitivity: Sensitivity::Private,
+            busy_status: BusyStatus::OutOfOffice,
+            time_zone: TimeZoneInfo {
+                bias: -60,
+                standard_name: "W".into(),
+                standard_date: rule(10, 3),
+                standard_bias: 0,
+                daylight_name: "S".into(),
+                daylight_date: rule(3, 2),
+                daylight_bias: -60,
+            },
+            disallow_new_time_proposal: true,
+            message_type: MeetingMessageType::FullUpdate,
+        };
+        let mut it = item(BlobId::of(b"full"));
+        it.meta = MessageMeta {
+            date: Some(1_699_999_000),
+            to: "b@example.com".into(),
+            cc: "c@example.com".into(),
+            bcc: "d@example.com".into(),
+            reply_to: "e@example.com".into(),
+            display_to: "B".into(),
+            thread_topic: "Budget".into(),
+            message_id: Some("m@x".into()),
+            in_reply_to: Some("p@x".into()),
+            references: vec!["p@x".into()],
+            importance: 2,
+            message_class: "IPM.Schedule.Meeting.Request".into(),
+            native_body: 2,
+            has_text: true,
+            has_html: true,
+            internet_cpid: 65001,
+            attachments: vec![AttachmentMeta {
+                part: 3,
+                name: "a.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 1234,
+                content_id: Some("cid1".into()),
+                inline: true,
+            }],
+            conversation_index: vec![1, 2, 3],
+            search_terms: vec!["budget".into()],
+            meeting: Some(Box::new(meeting)),
+            ..it.meta
+        };
+        it.flags.flag = Some(FollowUp {
+            status: 2,
+            flag_type: "Follow up".into(),
+            start: Some(1),
+            due: Some(2),
+            completed: Some(3),
+        });
+        it.flags.draft = true;
+        it
+    }
+
+    /// The stored layout of an item, byte for byte. Postcard rows carry no field names:
+    /// a field added, removed, reordered or retyped anywhere in `MailItem` (and the types
+    /// it holds) would make every stored item unreadable, or read wrong. Should this
+    /// fail, do not update the bytes: add a `COMPACT_V2` that reads `COMPACT_V1` rows, and a
+    /// schema step that rewrites them.
+    #[test]
+    fn the_compact_item_layout_is_pinned() {
+        let bytes = AsCompact::encode(&full_item());
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, PINNED_ITEM, "the compact layout of MailItem changed");
+        assert_eq!(AsCompact::decode::<MailItem>(&bytes).unwrap(), full_item());
+    }
+
+    const PINNED_ITEM: &str = concat!(
+        "01070220a18b869b2e81c0c529552a3c4fa5c92ed08b98a4e146aed778d71d27517f83acb81780c4",
+        "9fd50c01b0b49fd50c1722416e6e22203c616e6e406578616d706c652e636f6d3e0d62406578616d",
+        "706c652e636f6d0d63406578616d706c652e636f6d0d64406578616d706c652e636f6d0d65406578",
+        "616d706c652e636f6d01421b42756467657420666f7220746865206e657874207175617274657206",
+        "42756467657401036d407801037040780103704078021c49504d2e5363686564756c652e4d656574",
+        "696e672e52657175657374020101e9fb03010305612e7064660f6170706c69636174696f6e2f7064",
+        "66d2090104636964310120506c656173652066696e64207468652066696775726573206174746163",
+        "686564100909090909090909090909090909090903010203010662756467657401057569642d3103",
+        "80c49fd50ca0fc9fd50cc0b4a0d50c000201a0fc9fd50c0106526f6f6d20320110626f7373406578",
+        "616d706c652e636f6d010f010101020180c8ceb40d010a0102010301040105010101000100020377",
+        "0157010a050003000000000153010305000200000077010201010209466f6c6c6f77207570010201",
+        "04010601035265640101c8c59fd50c010c",
+    );
+
     #[test]
     fn a_json_row_of_an_older_schema_still_reads() {
         let it = item(BlobId::of(b"body"));
