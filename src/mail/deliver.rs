@@ -12,7 +12,7 @@ use crate::mail::{invite, mime};
 use crate::store::model::{AccountId, BlobId, Flags, FolderType, JournaledDelivery};
 use crate::store::ops::{self, Reads};
 use crate::store::{Applied, Store, StoreError, WriteCtx, now};
-use crate::store::{conversations, items};
+use crate::store::{conversations, items, search_index};
 
 /// Finds the account an address delivers to: plus-addressing (`alice+lists@x`) goes to
 /// `alice@x`; unknown and disabled accounts get nothing.
@@ -165,7 +165,13 @@ fn apply(
     blob: BlobId,
     parsed: Parsed,
 ) -> impl FnMut(&mut WriteCtx) -> Result<Vec<Delivered>, StoreError> + Send + 'static {
-    let Parsed { meta, scheduling } = parsed;
+    let Parsed {
+        mut meta,
+        scheduling,
+    } = parsed;
+    // Held until the writer applies the delivery (hundreds wait in a burst): encoded, the
+    // words take a few bytes each instead of a String each.
+    let terms = search_index::Terms::of(&std::mem::take(&mut meta.search_terms));
     move |ctx| {
         let mut out = Vec::with_capacity(accounts.len());
         for &account in &accounts {
@@ -184,13 +190,14 @@ fn apply(
             // MoveAlways go where it was moved.
             let folder = conversations::delivery_folder(ctx, account, &meta.conversation_id)?
                 .unwrap_or(inbox.id);
-            let item = items::insert(
+            let item = items::insert_indexed(
                 ctx,
                 account,
                 folder,
                 blob.clone(),
                 meta.clone(),
                 Flags::default(),
+                &terms,
             )?;
             // In the same transaction: the message and its calendar change commit
             // together or not at all.

@@ -236,9 +236,23 @@ pub fn insert(
     mut meta: MessageMeta,
     flags: Flags,
 ) -> Result<MailItem, StoreError> {
-    let terms = std::mem::take(&mut meta.search_terms);
+    let terms = search_index::Terms::of(&std::mem::take(&mut meta.search_terms));
+    insert_indexed(ctx, account, folder, blob, meta, flags, &terms)
+}
+
+/// [`insert`] of a message whose words were taken out of its metadata and encoded
+/// beforehand (a delivery waiting for the writer keeps them so).
+pub fn insert_indexed(
+    ctx: &mut WriteCtx,
+    account: AccountId,
+    folder: FolderId,
+    blob: BlobId,
+    meta: MessageMeta,
+    flags: Flags,
+    terms: &search_index::Terms,
+) -> Result<MailItem, StoreError> {
     let item = store_new(ctx, account, folder, blob, meta, flags)?;
-    search_index::add(ctx, account, folder, item.id, item.meta.received, &terms)?;
+    search_index::add(ctx, account, folder, item.id, item.meta.received, terms)?;
     Ok(item)
 }
 
@@ -322,7 +336,7 @@ pub fn replace_message(
     let Some(mut item) = ctx.tx.item(account, folder, id)? else {
         return Ok(None);
     };
-    let terms = std::mem::take(&mut meta.search_terms);
+    let terms = search_index::Terms::of(&std::mem::take(&mut meta.search_terms));
     item.blob = blob;
     item.meta = meta;
     item.flags = flags;

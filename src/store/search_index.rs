@@ -80,12 +80,25 @@ fn doc_of(tx: &WriteTransaction, account: AccountId, item: u64) -> Result<u64, S
 /// Indexes a new message as document `doc` under `terms` (a new item's own id; a fresh
 /// number for an edited draft, whose old document is dead). The location is written now,
 /// the postings when the transaction is about to commit.
+/// A message's words for the index, encoded as the queue keeps them (sorted, distinct,
+/// front-coded: [`codec::encode_terms`]), a few bytes a word instead of a `String` each: a
+/// delivery acknowledged and waiting for the writer holds them until its commit, and up
+/// to hundreds wait in a burst.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms(Vec<u8>);
+
+impl Terms {
+    pub fn of(words: &[String]) -> Self {
+        Terms(codec::encode_terms(words.iter().map(String::as_str)))
+    }
+}
+
 fn add_doc(
     ctx: &mut WriteCtx,
     account: AccountId,
     doc: u64,
     at: Location,
-    terms: &[String],
+    terms: &Terms,
 ) -> Result<(), StoreError> {
     if doc != at.item {
         ctx.tx
@@ -93,8 +106,7 @@ fn add_doc(
             .insert((account, at.item), doc)?;
     }
     put_location(&mut ctx.tx.open_table(DOCS)?, account, doc, at)?;
-    let terms = codec::encode_terms(terms.iter().map(String::as_str));
-    ctx.index.0.push((account, doc, terms));
+    ctx.index.0.push((account, doc, terms.0.clone()));
     Ok(())
 }
 
@@ -105,7 +117,7 @@ pub fn add(
     folder: FolderId,
     item: u64,
     received: i64,
-    terms: &[String],
+    terms: &Terms,
 ) -> Result<(), StoreError> {
     let at = Location {
         folder,
@@ -122,7 +134,7 @@ pub fn readd(
     account: AccountId,
     doc: u64,
     at: Location,
-    terms: &[String],
+    terms: &Terms,
 ) -> Result<(), StoreError> {
     remove(ctx, account, at.folder, at.item)?;
     add_doc(ctx, account, doc, at, terms)
@@ -505,8 +517,8 @@ mod tests {
         assert!(query_terms("a . ,").is_empty());
     }
 
-    fn terms(words: &str) -> Vec<String> {
-        words.split(' ').map(str::to_owned).collect()
+    fn terms(words: &str) -> Terms {
+        Terms::of(&words.split(' ').map(str::to_owned).collect::<Vec<_>>())
     }
 
     fn found(store: &Store, account: AccountId, words: &str) -> Vec<(u64, FolderId)> {

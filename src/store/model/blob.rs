@@ -58,7 +58,15 @@ impl BlobId {
 
     /// The id of content whose SHA-256 was computed as it streamed by.
     pub fn of_digest(digest: &[u8]) -> Self {
-        BlobId(digest.iter().map(|b| format!("{b:02x}")).collect())
+        // Called for every item read (compact records keep the digest's bytes): one
+        // allocation, not one per byte.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(digest.len() * 2);
+        for b in digest {
+            text.push(char::from(HEX[usize::from(b >> 4)]));
+            text.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        BlobId(text)
     }
 
     /// Validates an id read back from a record before it becomes a path.
@@ -75,11 +83,18 @@ impl BlobId {
 
     /// The digest the id names, if it is one (64 lower-case hex digits).
     fn digest(&self) -> Option<[u8; 32]> {
-        let text = Self::parse(&self.0)?.0;
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let text = self.0.as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
         let mut out = [0u8; 32];
-        for (o, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
-            let hex = std::str::from_utf8(pair).ok()?;
-            *o = u8::from_str_radix(hex, 16).ok()?;
+        for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
         }
         Some(out)
     }
