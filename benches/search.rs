@@ -1,9 +1,11 @@
 //! Mailbox Search on a large mailbox: delivers 20,000 realistic messages (a Zipf-distributed
 //! vocabulary of 8,000 words, 500 senders, 40–700-word bodies, a tenth in a subfolder of
-//! the Inbox) into the store over four concurrent sessions as LMTP delivery does (each
-//! message a durable blob, then `items::insert` in a store write of its own, which the
-//! writer groups with whatever else is queued), then starts the real `easd serve` on that
-//! data directory and times Search requests over a kept-alive TLS connection.
+//! the Inbox) into the store over four concurrent sessions (each message a durable blob,
+//! then `items::insert` in a durable store write of its own, which the writer groups with
+//! whatever else is queued; not the LMTP path, which journals deliveries and commits them
+//! in larger groups: `benches/storage.rs` measures that), then starts the real `easd
+//! serve` on that data directory and times Search requests over a kept-alive TLS
+//! connection.
 //!
 //! Prints the delivery rate over the first and the last tenth of the messages, where a
 //! delivery's time goes (parsing, blob, store write; inside the writer: items, index
@@ -12,8 +14,9 @@
 //! blobs'), the index size on disk, Search latency p50/p99 for several queries (common
 //! word, rare word, sender, two words, a prefix, a folder with DeepTraversal, a date
 //! range), and the server's RSS growth during the searches. Targets: p99 < 100 ms per
-//! query, RSS growth < 16 MiB, index <= 30% of the mail, rate at the end >= 90% of the
-//! start, write amplification <= 3x.
+//! query, RSS growth < 16 MiB, index <= 30% of the mail. (The delivery rate's and write
+//! amplification's budgets are the LMTP path's, checked by `benches/storage.rs`; here they
+//! show the index's share of a durable write per message.)
 //!
 //! `SEARCH_BENCH_MESSAGES` overrides the 20,000 messages (100,000 for the long run),
 //! `SEARCH_BENCH_ROUNDS` the 60
@@ -292,8 +295,7 @@ struct Shared {
 }
 
 /// Creates the account and delivers `total` messages into its Inbox and a subfolder over
-/// [`SESSIONS`] concurrent sessions, each message its own durable blob and store write,
-/// as LMTP delivery does.
+/// [`SESSIONS`] concurrent sessions, each message its own durable blob and store write.
 fn seed(data: &Path, total: usize, deadline: Instant) -> (Seeded, u64) {
     let store = Store::open(data).expect("open store");
     let hash = easd::auth::password::hash(PASSWORD, &easd::config::AuthConfig::default())
@@ -672,23 +674,21 @@ fn main() {
     );
     let flat = seeded.rate_end / seeded.rate_start.max(1e-12);
     println!(
-        "delivery rate: first {w} {:.0} messages/s, last {w} {:.0} messages/s; target rate at \
-         the end >= 90% of the start: {} ({:.0}%)",
+        "delivery rate (a durable store write each, not the LMTP path): first {w} {:.0} \
+         messages/s, last {w} {:.0} messages/s ({:.0}% at the end)",
         seeded.rate_start,
         seeded.rate_end,
-        verdict(flat >= 0.9),
         flat * 100.0
     );
     let written = seeded.written_db + seeded.written_blobs;
     let amplification = written as f64 / seeded.raw_bytes.max(1) as f64;
     println!(
         "written to disk during the deliveries: {:.1} MiB for {:.1} MiB of mail (database \
-         {:.2}x, blobs {:.2}x); target write amplification <= 3x: {} ({amplification:.2}x)",
+         {:.2}x, blobs {:.2}x): {amplification:.2}x",
         written as f64 / 1048576.0,
         seeded.raw_bytes as f64 / 1048576.0,
         seeded.written_db as f64 / seeded.raw_bytes.max(1) as f64,
         seeded.written_blobs as f64 / seeded.raw_bytes.max(1) as f64,
-        verdict(amplification <= 3.0)
     );
 
     // ---- search through the daemon ---------------------------------------------------------
