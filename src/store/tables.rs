@@ -7,9 +7,10 @@
 //!
 //! The one exception is [`ITEMS`], a row per message: there the JSON field names alone
 //! were a third of the record, and the table the largest part of the database file
-//! (issue 17), so its rows are [`Compact<T>`] — postcard, a tenth of the size for the
-//! names and numbers — and a new field in [`MailItem`] needs a schema step that rewrites
-//! the rows (the format byte [`COMPACT_V1`] says which layout a row has).
+//! (issue 17), so its rows are [`Compact<T>`] — postcard: no field names, integers as
+//! varints, less than half the size — and a new field in [`MailItem`] needs a schema step
+//! that rewrites the rows (the format byte [`COMPACT_V1`] says which layout a row has;
+//! `tests::the_compact_item_layout_is_pinned` fails when the layout changes).
 
 use std::borrow::Cow;
 use std::fmt;
