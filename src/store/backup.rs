@@ -23,7 +23,6 @@ use sha2::{Digest, Sha256};
 use super::archive::{self, sync_parent};
 use super::tables::{self, ITEMS, TableVisitor};
 use super::{BlobId, SCHEMA_VERSION, Store, StoreError};
-use crate::store::model::MailItem;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupSummary {
@@ -99,6 +98,9 @@ impl Store {
     /// as the copy takes: run it on a blocking thread.
     pub fn snapshot_to(&self, path: &Path) -> Result<BackupSummary, StoreError> {
         let started = Instant::now();
+        // No blob is collected while this runs: the snapshot may name blobs that stop
+        // being referenced meanwhile.
+        let _hold = self.blobs().hold();
         let snapshot = self.begin_read()?;
         check_tables_listed(&snapshot)?;
         let db_copy = TempFile(with_suffix(path, ".db.tmp")?);
@@ -228,14 +230,13 @@ impl TableVisitor for CopyTables<'_> {
     }
 }
 
-/// Every blob the items of `tx` point at, in id order (which is the on-disk order too).
+/// Every blob the records of `tx` name (messages, directory photos and certificates), in
+/// id order (which is the on-disk order of blob files too).
 fn referenced_blobs(tx: &ReadTransaction) -> Result<Vec<BlobId>, StoreError> {
     let mut ids = HashSet::new();
-    for row in tx.open_table(ITEMS)?.iter()? {
-        let (_, v) = row?;
-        let item: MailItem = v.value().decode()?;
-        ids.insert(item.blob);
-    }
+    super::collect::for_each_reference(tx, |id| {
+        ids.insert(id.clone());
+    })?;
     let mut ids: Vec<BlobId> = ids.into_iter().collect();
     ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     Ok(ids)

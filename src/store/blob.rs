@@ -9,8 +9,9 @@ pub mod pack;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
@@ -29,6 +30,22 @@ pub struct BlobStore {
     root: PathBuf,
     /// Where small blobs go; `None`: every blob is a file.
     packs: Option<Arc<Packs>>,
+    /// Held to put a blob file in place, or to find an existing one and touch it, and by
+    /// a collection to look at a file's age and remove it: a file is collected only if no
+    /// put has found it within the grace period (`store::collect`).
+    files: Arc<Mutex<()>>,
+    /// Backups in progress: no collection runs meanwhile (a backup's snapshot may name
+    /// blobs that are no longer referenced).
+    holds: Arc<AtomicUsize>,
+}
+
+/// A backup in progress ([`BlobStore::hold`]).
+pub struct Hold(Arc<AtomicUsize>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -44,6 +61,8 @@ impl BlobStore {
         Ok(Self {
             root: root.to_owned(),
             packs: None,
+            files: Arc::default(),
+            holds: Arc::default(),
         })
     }
 
@@ -79,6 +98,103 @@ impl BlobStore {
         self.root.join(&id.as_str()[..2]).join(&id.as_str()[2..])
     }
 
+    fn files(&self) -> MutexGuard<'_, ()> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the blob file `dest` exists; if so it is touched, so that a collection
+    /// running before the put's job commits finds it new and keeps it.
+    fn reuse_file(&self, dest: &Path) -> io::Result<bool> {
+        let _files = self.files();
+        match File::options().write(true).open(dest) {
+            Ok(f) => f.set_modified(SystemTime::now()).map(|()| true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves a written blob file into place (its directory made first).
+    fn place(&self, tmp: &Path, dest: &Path) -> io::Result<()> {
+        let dir = dest.parent().expect("blob path has a parent");
+        fs::create_dir_all(dir)?;
+        let _files = self.files();
+        fs::rename(tmp, dest)
+    }
+
+    /// Counts a backup in progress until the guard is dropped.
+    pub fn hold(&self) -> Hold {
+        self.holds.fetch_add(1, Ordering::SeqCst);
+        Hold(self.holds.clone())
+    }
+
+    /// Whether a backup is in progress.
+    pub(super) fn held(&self) -> bool {
+        self.holds.load(Ordering::SeqCst) > 0
+    }
+
+    /// The blob files (not the segments) last written or reused before `cutoff`, with
+    /// their lengths.
+    pub(super) fn files_before(&self, cutoff: SystemTime) -> io::Result<Vec<(BlobId, u64)>> {
+        let mut out = Vec::new();
+        for dir in fs::read_dir(&self.root)? {
+            let dir = dir?;
+            let prefix = dir.file_name().to_string_lossy().into_owned();
+            if prefix.len() != 2 || !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(dir.path())? {
+                let f = f?;
+                let Some(id) =
+                    BlobId::parse(&format!("{prefix}{}", f.file_name().to_string_lossy()))
+                else {
+                    continue;
+                };
+                let meta = f.metadata()?;
+                if meta.modified()? <= cutoff {
+                    out.push((id, meta.len()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the blob file of `id` if nothing wrote or reused it since `cutoff`;
+    /// answers its length if it did.
+    pub(super) fn remove_file_before(
+        &self,
+        id: &BlobId,
+        cutoff: SystemTime,
+    ) -> io::Result<Option<u64>> {
+        let path = self.path(id);
+        let _files = self.files();
+        let meta = match fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if meta.modified()? > cutoff {
+            return Ok(None);
+        }
+        fs::remove_file(&path)?;
+        Ok(Some(meta.len()))
+    }
+
+    /// Removes the files in `tmp` older than `cutoff`: spools of messages a crash
+    /// interrupted.
+    pub(super) fn remove_tmp_before(&self, cutoff: SystemTime) -> io::Result<(u64, u64)> {
+        let (mut files, mut bytes) = (0, 0);
+        for f in fs::read_dir(self.root.join("tmp"))? {
+            let f = f?;
+            let meta = f.metadata()?;
+            if meta.is_file() && meta.modified()? <= cutoff {
+                fs::remove_file(f.path())?;
+                files += 1;
+                bytes += meta.len();
+            }
+        }
+        Ok((files, bytes))
+    }
+
     /// Writes `bytes` durably and returns their id. Writing the same content twice is free.
     pub fn put(&self, bytes: &[u8]) -> io::Result<BlobId> {
         let id = BlobId::of(bytes);
@@ -87,7 +203,7 @@ impl BlobStore {
             return Ok(id);
         }
         let dest = self.path(&id);
-        if dest.exists() {
+        if self.reuse_file(&dest)? {
             return Ok(id);
         }
         let tmp = self
@@ -99,11 +215,9 @@ impl BlobStore {
             f.write_all(bytes)?;
             f.sync_all()?;
         }
-        let dir = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(dir)?;
-        fs::rename(&tmp, &dest)?;
+        self.place(&tmp, &dest)?;
         // The rename is durable only once the directory entry is.
-        File::open(dir)?.sync_all()?;
+        File::open(dest.parent().expect("blob path has a parent"))?.sync_all()?;
         Ok(id)
     }
 
@@ -174,11 +288,7 @@ impl BlobStore {
         let Some(packs) = &self.packs else {
             return Ok(None);
         };
-        let hash = hash_of(id);
-        match packs.find(&hash).map_err(into_io)? {
-            Some(at) => packs.read(&hash, at).map(Some).map_err(into_io),
-            None => Ok(None),
-        }
+        packs.read_current(&hash_of(id)).map_err(into_io)
     }
 }
 
@@ -240,15 +350,13 @@ impl BlobWriter {
             return Ok(id); // Drop removes the spool file.
         }
         let dest = self.store.path(&id);
-        if dest.exists() {
+        if self.store.reuse_file(&dest)? {
             return Ok(id); // Drop removes the spool file.
         }
         self.file.sync_all()?;
-        let dir = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(dir)?;
-        fs::rename(&self.tmp, &dest)?;
+        self.store.place(&self.tmp, &dest)?;
         // The rename is durable only once the directory entry is.
-        File::open(dir)?.sync_all()?;
+        File::open(dest.parent().expect("blob path has a parent"))?.sync_all()?;
         Ok(id)
     }
 }
@@ -320,7 +428,7 @@ impl BlobBatch<'_> {
             return Ok(id);
         }
         let dest = self.store.path(&id);
-        if dest.exists() {
+        if self.store.reuse_file(&dest)? {
             return Ok(id);
         }
         let tmp =
@@ -329,9 +437,7 @@ impl BlobBatch<'_> {
                 .join("tmp")
                 .join(format!("{}.{}", id.as_str(), std::process::id()));
         fs::write(&tmp, bytes)?;
-        let dir = dest.parent().expect("blob path has a parent");
-        fs::create_dir_all(dir)?;
-        fs::rename(&tmp, &dest)?;
+        self.store.place(&tmp, &dest)?;
         self.written += 1;
         Ok(id)
     }

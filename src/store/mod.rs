@@ -13,6 +13,7 @@ pub mod archive;
 pub mod audit;
 pub mod backup;
 pub mod blob;
+mod collect;
 pub mod conversations;
 pub mod directory;
 mod error;
@@ -99,9 +100,9 @@ impl Store {
         finish_index_conversion(&db)?;
         let db = Arc::new(tokio::sync::RwLock::new(db));
         let (blobs, unapplied) = BlobStore::open_packed(&data_dir.join("blobs"), &db)?;
-        let packs = blobs.packs().expect("the store packs small blobs").clone();
+        let packs = blobs.packs().expect("the store packs small blobs");
         packs.pack_loose(&data_dir.join("blobs"), None)?;
-        let writer = writer::Handle::spawn(db.clone(), path, packs)?;
+        let writer = writer::Handle::spawn(db.clone(), path, blobs.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,

@@ -1,6 +1,7 @@
 //! The store's room on disk: what the database file and the blob directory hold (live
 //! data, metadata, free space), compacting the file, and compacting it on its own when
-//! the store has been idle and enough of the file is free.
+//! the store has been idle and enough of the file is free. Both begin by collecting the
+//! blobs nothing references any more (`store::collect`).
 //!
 //! The database file's figures come from walking every page of its trees (redb's
 //! `WriteTransaction::stats`), which takes the writer thread for as long as the walk
@@ -28,8 +29,9 @@ use std::time::{Duration, Instant};
 use redb::{Database, ReadableTableMetadata, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
-use super::StoreError;
+use super::collect::{self, Collected};
 use super::tables;
+use super::{BlobStore, StoreError};
 
 /// The database, shared by the writer thread and the readers: readers take it for reading
 /// only while they begin a snapshot, the writer for writing only to compact.
@@ -94,16 +96,35 @@ pub struct Compacted {
     pub before: u64,
     pub after: u64,
     pub millis: u64,
+    /// The blobs collected first.
+    #[serde(default)]
+    pub blobs: Collected,
 }
 
 impl std::fmt::Display for Compacted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "store compacted: {} → {} in {:.1} s",
+            "store compacted: {} → {} in {:.1} s; {}",
             mib(self.before),
             mib(self.after),
-            self.millis as f64 / 1000.0
+            self.millis as f64 / 1000.0,
+            self.blobs
+        )
+    }
+}
+
+impl std::fmt::Display for Collected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "blobs: {} freed ({} of {} closed segments rewritten, {} records copied; {} \
+             files removed)",
+            mib(self.bytes_freed),
+            self.segments_removed,
+            self.segments_seen,
+            self.records_copied,
+            self.files_removed
         )
     }
 }
@@ -163,12 +184,26 @@ impl Idle {
         self.wrote = true;
     }
 
-    /// The writer has been idle for [`Idle::wait`]: compacts if it pays.
-    pub fn idle(&mut self, db: &DbLock, path: &Path) {
+    /// The writer has been idle for [`Idle::wait`]: collects the blobs nothing references
+    /// (unless `stuck`: see [`collect_blobs`]), then compacts the file if it pays.
+    pub fn idle(&mut self, db: &DbLock, path: &Path, blobs: &BlobStore, stuck: bool) {
         let Some(policy) = self.policy else {
             return;
         };
         self.wrote = false;
+        match collect_blobs(db, blobs, stuck) {
+            Ok(c) if c.bytes_freed > 0 => tracing::info!(
+                freed = c.bytes_freed,
+                copied = c.bytes_copied,
+                millis = c.millis,
+                "store: {c} (idle)"
+            ),
+            Ok(c) => tracing::debug!(millis = c.millis, "store: {c} (idle)"),
+            Err(e) => {
+                self.wrote = true;
+                tracing::warn!("store: collecting blobs when idle: {e}");
+            }
+        }
         let space = match measure(&db.blocking_read(), path) {
             Ok(s) => s,
             Err(e) => {
@@ -203,13 +238,14 @@ impl Idle {
     }
 
     /// Runs `op` on the writer thread.
-    pub fn run(&mut self, op: SpaceOp, db: &DbLock, path: &Path) {
+    pub fn run(&mut self, op: SpaceOp, db: &DbLock, path: &Path, blobs: &BlobStore, stuck: bool) {
         match op {
             SpaceOp::Measure(reply) => {
                 let _ = reply.send(measure(&db.blocking_read(), path));
             }
             SpaceOp::Compact(reply) => {
-                let out = compact(db, path);
+                let out = collect_blobs(db, blobs, stuck)
+                    .and_then(|blobs| compact(db, path).map(|c| Compacted { blobs, ..c }));
                 match &out {
                     Ok(c) => {
                         tracing::info!(before = c.before, after = c.after, millis = c.millis, "{c}")
@@ -273,6 +309,20 @@ impl tables::TableVisitor for IndexBytes<'_> {
     }
 }
 
+/// Collects the blobs nothing references; refused while deliveries acknowledged to the
+/// MTA wait in the journal for the next start (`stuck`): they name their bodies, and no
+/// record does yet.
+fn collect_blobs(db: &DbLock, blobs: &BlobStore, stuck: bool) -> Result<Collected, StoreError> {
+    if stuck {
+        return Err(StoreError::Conflict(
+            "blobs are not collected while deliveries wait in the journal for easd to \
+             start again"
+                .into(),
+        ));
+    }
+    collect::pass(&db.blocking_read(), blobs, collect::GRACE)
+}
+
 /// Compacts the database file; see the module's comment for when it refuses.
 fn compact(db: &DbLock, path: &Path) -> Result<Compacted, StoreError> {
     let started = Instant::now();
@@ -301,6 +351,7 @@ fn compact(db: &DbLock, path: &Path) -> Result<Compacted, StoreError> {
         before,
         after: file_len(path)?,
         millis: started.elapsed().as_millis() as u64,
+        blobs: Collected::default(),
     })
 }
 
@@ -334,4 +385,4 @@ pub(super) fn blob_usage(root: &Path) -> std::io::Result<(u64, u64, u64)> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

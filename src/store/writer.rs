@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use redb::{Database, WriteTransaction};
 use tokio::sync::{broadcast, oneshot};
 
+use super::blob::BlobStore;
 use super::blob::pack::Packs;
 use super::error::StoreError;
 use super::journal::Progress;
@@ -194,7 +195,8 @@ impl Handle {
     /// Starts the writer on `db`, whose file is `path`; each commit also indexes the packed
     /// blobs made durable before it (`blob::pack`), so the commit that references a body
     /// carries its index entry.
-    pub(super) fn spawn(db: DbLock, path: PathBuf, packs: Arc<Packs>) -> Result<Self, StoreError> {
+    pub(super) fn spawn(db: DbLock, path: PathBuf, blobs: BlobStore) -> Result<Self, StoreError> {
+        let packs = blobs.packs().expect("the store packs small blobs").clone();
         let (tx, rx) = mpsc::channel::<Msg>();
         let (events, _) = broadcast::channel(1024);
         let publisher = events.clone();
@@ -209,6 +211,7 @@ impl Handle {
                     db: &db,
                     path: &path,
                     packs: &packs,
+                    blobs: &blobs,
                     events: &publisher,
                     stats: &counted,
                     progress: &answered,
@@ -326,6 +329,8 @@ struct Writer<'a> {
     db: &'a DbLock,
     path: &'a std::path::Path,
     packs: &'a Packs,
+    /// The blob directory (collected when idle or for a compaction).
+    blobs: &'a BlobStore,
     events: &'a broadcast::Sender<Event>,
     stats: &'a Mutex<WriterStats>,
     progress: &'a Progress,
@@ -370,7 +375,7 @@ impl Writer<'_> {
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        idle.idle(db, self.path);
+                        idle.idle(db, self.path, self.blobs, stuck);
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -384,7 +389,7 @@ impl Writer<'_> {
             let first = match msg {
                 Msg::Job(p) => p,
                 Msg::Space(op) => {
-                    idle.run(op, db, self.path);
+                    idle.run(op, db, self.path, self.blobs, stuck);
                     continue;
                 }
                 // Nothing journaled is waiting (it would be in a group).

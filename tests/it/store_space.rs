@@ -126,3 +126,93 @@ fn a_kill_during_compaction_loses_nothing() {
     assert!(after < before, "{before} → {after}");
     all_there(&data, account, &kept);
 }
+
+/// The blob files (bodies of 32 KiB and more, a file each) in `data`.
+fn blob_files(data: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(data.join("blobs")).unwrap() {
+        let dir = dir.unwrap();
+        if dir.file_name().len() == 2 {
+            files.extend(
+                std::fs::read_dir(dir.path())
+                    .unwrap()
+                    .map(|f| f.unwrap().path()),
+            );
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A message a phone deleted gives its room back: its blob file goes at the first
+/// `easd store compact` once the hour a blob is always kept has passed (the test ages the
+/// files instead of waiting), and the message kept is still read whole.
+#[test]
+fn a_message_deleted_on_the_phone_gives_its_room_back_at_the_next_compaction() {
+    use easd::wbxml::tag::airsyncbase as asb;
+    let s = server_with(&[ALICE]);
+    let attachment = |seed: u32| -> Vec<u8> {
+        (0..60_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 13) as u8)
+            .collect()
+    };
+    for (subject, seed) in [("keep", 1), ("drop", 2)] {
+        let m = message_with_attachment(ALICE, subject, "scan.pdf", &attachment(seed));
+        s.deliver(&[ALICE], &m);
+    }
+    let mut c = s.eas(ALICE, "gc121").with_version("12.1");
+    c.provision();
+    let inbox = c.folder_of_type(2);
+    let key = c.sync_init(&inbox);
+    let (key, adds) = c.sync_all(SyncColl::new(&inbox, &key).window(50));
+    let id_of = |subject: &str| {
+        let (id, _) = adds
+            .iter()
+            .find(|(_, e)| text(e, easd::wbxml::tag::email::SUBJECT) == subject)
+            .unwrap_or_else(|| panic!("{subject} not synced"));
+        id.clone()
+    };
+    let out = c.sync1(
+        &SyncColl::new(&inbox, &key)
+            .deletes_as_moves(false)
+            .delete(&id_of("drop")),
+    );
+    out.ok_key();
+    let before = blob_files(s.data_dir());
+    assert_eq!(before.len(), 2, "{before:?}");
+
+    // Within the hour nothing goes: a put of the same content may be waiting for its commit.
+    let out = run_cli(s.data_dir(), &["store", "compact"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("0 files removed"), "{said}");
+    assert_eq!(blob_files(s.data_dir()), before);
+
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3700);
+    for f in &before {
+        let f = std::fs::File::options().write(true).open(f).unwrap();
+        f.set_modified(hour_ago).unwrap();
+    }
+    let out = run_cli(s.data_dir(), &["store", "compact"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("1 files removed"), "{said}");
+    assert_eq!(blob_files(s.data_dir()).len(), 1);
+
+    // The message kept is read whole, attachment and all.
+    let kept = adds
+        .iter()
+        .find(|(id, _)| *id == id_of("keep"))
+        .map(|(_, e)| e)
+        .unwrap();
+    let file_ref = text(
+        kept.find(asb::ATTACHMENTS)
+            .and_then(|a| a.find(asb::ATTACHMENT))
+            .expect("Attachment"),
+        asb::FILE_REFERENCE,
+    )
+    .to_owned();
+    let r = get_attachment(&c, &file_ref);
+    r.expect_status(200);
+    assert_eq!(&r.body[..], &attachment(1)[..]);
+}

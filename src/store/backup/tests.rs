@@ -4,19 +4,33 @@ use redb::TableDefinition;
 
 use super::*;
 use crate::store::model::FolderType;
-use crate::store::model::{Flags, MessageMeta};
-use crate::store::{folders, items, ops};
+use crate::store::model::{DirectoryEntry, Flags, MessageMeta, StoredBytes};
+use crate::store::{directory, folders, items, ops};
 
-/// A store with one account, a created folder and two messages (one blob shared).
+/// A directory photo large enough to be a blob file of its own.
+static PHOTO: [u8; 40_000] = [7; 40_000];
+
+/// A store with one account, a created folder, three messages (one blob shared), and a
+/// directory entry with a photo (a blob file) and a certificate (packed).
 fn populated() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("data")).unwrap();
     let blobs = store.blobs().clone();
     let one = blobs.put(b"Subject: one\r\n\r\nbody one").unwrap();
     let two = blobs.put(b"Subject: two\r\n\r\nbody two").unwrap();
+    let stored = |bytes: &[u8]| StoredBytes {
+        blob: blobs.put(bytes).unwrap(),
+        size: bytes.len() as u32,
+    };
+    let entry = DirectoryEntry {
+        photo: Some(stored(&PHOTO)),
+        certificates: vec![stored(b"a certificate")],
+        ..DirectoryEntry::default()
+    };
     store
         .write_blocking(move |ctx| {
             let a = ops::create_account(ctx, "ann@example.com", "Ann", "h", false)?;
+            directory::put_entry(ctx, a.id, &entry)?;
             folders::create(ctx, a.id, 0, "Projects", FolderType::UserMail)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             for blob in [&one, &two, &one] {
@@ -78,7 +92,8 @@ fn backup_and_restore_keep_every_row_and_blob() {
     let (dir, store) = populated();
     let archive = dir.path().join("b.easd");
     let summary = store.snapshot_to(&archive).unwrap();
-    assert_eq!((summary.accounts, summary.items, summary.blobs), (1, 3, 2));
+    // Two message bodies, the photo and the certificate.
+    assert_eq!((summary.accounts, summary.items, summary.blobs), (1, 3, 4));
     assert!(!dir.path().join("b.easd.tmp").exists());
     assert!(!dir.path().join("b.easd.db.tmp").exists());
 
@@ -86,7 +101,7 @@ fn backup_and_restore_keep_every_row_and_blob() {
     let restored = restore(&archive, &target, false).unwrap();
     assert_eq!(
         (restored.accounts, restored.items, restored.blobs),
-        (1, 3, 2)
+        (1, 3, 4)
     );
     assert_eq!(restored.missing_blobs, 0);
     let copy = Store::open(&target).unwrap();
@@ -117,10 +132,11 @@ fn backup_and_restore_keep_every_row_and_blob() {
             .len()
             .unwrap()
     };
-    assert_eq!(packed(&copy), 2);
-    // No second copy left as a file.
+    assert_eq!(packed(&copy), 3);
+    // No second copy left as a file; the photo is one.
     let one = BlobId::of(b"Subject: one\r\n\r\nbody one");
     assert!(!target.join(blob_name(&one)).exists());
+    assert!(target.join(blob_name(&BlobId::of(&PHOTO))).exists());
     for id in referenced_blobs(&copy.sync_snapshot().unwrap().0).unwrap() {
         assert_eq!(
             copy.blobs().read(&id).unwrap(),

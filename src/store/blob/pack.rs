@@ -29,8 +29,14 @@
 //! journal records returned to be applied ([`Packs::open`]), and a torn record (a crash
 //! mid-append) ends the segment there: it is truncated, and it was never acknowledged.
 //!
-//! Blobs are never deleted (no record counts their references yet), so segments have no
-//! dead bytes to compact.
+//! Records nothing references any more are collected (`store::collect`): a closed segment
+//! mostly dead has its live records copied to the active one ([`Packs::copy`]) and is
+//! removed. Only segments closed at least a grace period ago are collected, and a record
+//! a new put may share without writing its own is one of the active segment
+//! ([`Packs::reusable`]): the put that made or shared a record was then made while its
+//! segment was active, so the commit that references it came long before the segment is
+//! looked at (a put's job is queued at once, and the writer runs the collection between
+//! its jobs). A segment's file modification time is the time it was closed.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File};
@@ -38,7 +44,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use redb::{Database, ReadableTable, WriteTransaction};
 use sha2::{Digest, Sha256};
@@ -99,6 +105,8 @@ pub struct Packs {
     arrived: Condvar,
     /// [`COMMIT_DELAY`] in microseconds (a test lengthens it, to be sure of its order).
     commit_delay: AtomicU64,
+    /// [`SEGMENT_MAX`] (a test shortens it, to close segments without filling 64 MiB).
+    segment_max: AtomicU64,
 }
 
 /// The longest an fdatasync waits for the deliveries on their way to append first: well
@@ -133,6 +141,9 @@ struct State {
     /// Journal records whose delivery is not committed yet, in the order appended (which
     /// is the order their jobs were queued in).
     unapplied: VecDeque<JournalPos>,
+    /// How many of them were found at open (the oldest): deliveries of a run before,
+    /// whose bodies nothing else names until they are applied again.
+    replaying: usize,
 }
 
 struct Active {
@@ -172,10 +183,7 @@ impl Packs {
                 File::open(parent)?.sync_all()?;
             }
         }
-        let mut segments: Vec<u32> = fs::read_dir(dir)?
-            .filter_map(|e| segment_number(&e.ok()?.file_name().to_string_lossy()))
-            .collect();
-        segments.sort_unstable();
+        let segments = segment_numbers(dir)?;
         let tx = db.begin_write()?;
         let mut recovered = 0usize;
         let mut active = None;
@@ -257,6 +265,7 @@ impl Packs {
             state: Mutex::new(State {
                 active,
                 unapplied: journal.iter().map(|(p, _)| *p).collect(),
+                replaying: journal.len(),
                 journal_ends: held_ends,
                 ..State::default()
             }),
@@ -264,6 +273,7 @@ impl Packs {
             arriving: Mutex::new(0),
             arrived: Condvar::new(),
             commit_delay: AtomicU64::new(COMMIT_DELAY.as_micros() as u64),
+            segment_max: AtomicU64::new(SEGMENT_MAX),
         };
         Ok((packs, journal))
     }
@@ -325,7 +335,7 @@ impl Packs {
     pub fn put_deferred(&self, hash: Hash, bytes: &[u8]) -> Result<(), StoreError> {
         let record = self.record(&hash, bytes);
         let mut state = self.lock();
-        if state.unindexed.contains_key(&hash) || self.indexed(&hash)?.is_some() {
+        if self.reusable(&state, &hash)? {
             return Ok(());
         }
         let (segment, offset) = self.append(&mut state, &record)?;
@@ -333,6 +343,21 @@ impl Packs {
             .unindexed
             .insert(hash, located(segment, offset, &record));
         Ok(())
+    }
+
+    /// Whether a put of `hash` may share the record there is instead of appending its own:
+    /// only if that record is in the active segment. One in a closed segment may be
+    /// collected once the segment is old enough, before the put's job commits (see the
+    /// module's comment); the put appends a fresh copy, which the index then names.
+    fn reusable(&self, state: &State, hash: &Hash) -> Result<bool, StoreError> {
+        let Some(active) = state.active.as_ref().map(|a| a.n) else {
+            return Ok(false);
+        };
+        let at = match state.unindexed.get(hash) {
+            Some(b) => Some(*b),
+            None => self.indexed(hash)?,
+        };
+        Ok(at.is_some_and(|b| b.segment == active))
     }
 
     /// Appends a delivery's journal record (durable with the next [`Packs::sync`]) and,
@@ -354,6 +379,11 @@ impl Packs {
         let pos = JournalPos { segment, offset };
         state.unapplied.push_back(pos);
         queue(pos)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_segment_max(&self, max: u64) {
+        self.segment_max.store(max, Ordering::Relaxed);
     }
 
     #[cfg(test)]
@@ -425,7 +455,7 @@ impl Packs {
     ) -> Result<Option<(Hash, PackedBody)>, StoreError> {
         let record = self.record(&hash, bytes);
         let mut state = self.lock();
-        if state.unindexed.contains_key(&hash) || self.indexed(&hash)?.is_some() {
+        if self.reusable(&state, &hash)? {
             return Ok(None);
         }
         let (segment, offset) = self.append(&mut state, &record)?;
@@ -467,16 +497,20 @@ impl Packs {
     /// Writes `record` at the end of the active segment (starting a new one when it is
     /// full); returns the segment and the record's offset.
     fn append(&self, state: &mut State, record: &[u8]) -> Result<(u32, u64), StoreError> {
+        let max = self.segment_max.load(Ordering::Relaxed);
         let full = state
             .active
             .as_ref()
-            .is_none_or(|a| a.len > 0 && a.len + record.len() as u64 > SEGMENT_MAX);
+            .is_none_or(|a| a.len > 0 && a.len + record.len() as u64 > max);
         if full {
-            if let Some(old) = &state.active
-                && old.synced < old.len
-            {
-                // Only the active segment can hold unsynced records (see `sync`).
-                old.file.sync_data()?;
+            if let Some(old) = &state.active {
+                // Its modification time says when it was closed: it is collected no
+                // sooner than a grace period after (see the module's comment).
+                old.file.set_modified(SystemTime::now())?;
+                if old.synced < old.len {
+                    // Only the active segment can hold unsynced records (see `sync`).
+                    old.file.sync_data()?;
+                }
             }
             let next = state.active.as_ref().map_or(1, |a| a.n + 1);
             let file = File::options()
@@ -506,27 +540,147 @@ impl Packs {
         Ok((n, offset))
     }
 
+    /// Reads a packed body back (checked against its hash), if there is one. A segment
+    /// removed by a collection between finding the record and opening its file had it
+    /// copied first (and the index says where) before: it is looked up once more.
+    pub fn read_current(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        for last in [false, true] {
+            let Some(at) = self.find(hash)? else {
+                return Ok(None);
+            };
+            match self.read(hash, at) {
+                Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !last => {
+                    continue;
+                }
+                read => return read.map(Some),
+            }
+        }
+        unreachable!("the second look returns")
+    }
+
     /// Reads a packed body back (checked against its hash).
     pub fn read(&self, hash: &Hash, at: PackedBody) -> Result<Vec<u8>, StoreError> {
+        let record = self.record_at(hash, at)?;
+        original(record[4], &record[HEADER..]).ok_or_else(|| corrupt(at, "bad deflate"))
+    }
+
+    /// The whole record of `hash` at `at`, checked: its header names it and its content
+    /// matches its hash.
+    fn record_at(&self, hash: &Hash, at: PackedBody) -> Result<Vec<u8>, StoreError> {
         let file = File::open(segment_path(&self.dir, at.segment))?;
         let mut record = vec![0; HEADER + at.stored_len as usize];
         file.read_exact_at(&mut record, at.offset)?;
-        let corrupt = |detail: String| StoreError::Corrupt {
-            what: "packed blob",
-            detail: format!("segment {} offset {}: {detail}", at.segment, at.offset),
-        };
         match parse(&record) {
             Some((Kind::Body, h, flags, stored))
                 if h == *hash && stored.len() == record.len() - HEADER =>
             {
-                let bytes = original(flags, stored).ok_or_else(|| corrupt("bad deflate".into()))?;
+                let bytes = original(flags, stored).ok_or_else(|| corrupt(at, "bad deflate"))?;
                 if Sha256::digest(&bytes).as_slice() != hash {
-                    return Err(corrupt("content does not match its hash".into()));
+                    return Err(corrupt(at, "content does not match its hash"));
                 }
-                Ok(bytes)
+                Ok(record)
             }
-            _ => Err(corrupt("no record of this blob".into())),
+            _ => Err(corrupt(at, "no record of this blob")),
         }
+    }
+
+    /// Whether deliveries found in the journal at open are still to be applied: their
+    /// bodies are named by nothing else meanwhile, and may be in old segments.
+    pub fn replaying(&self) -> bool {
+        self.lock().replaying > 0
+    }
+
+    /// The closed segments a collection may look at: closed at least `grace` ago (by
+    /// their modification time), with every record indexed and every journal record
+    /// applied, none of which waits in memory. In segment order, with their lengths.
+    pub fn closed(&self, grace: Duration) -> Result<Vec<(u32, u64)>, StoreError> {
+        let cutoff = SystemTime::now() - grace;
+        let mut out = Vec::new();
+        // Segments with records or marks that wait in memory.
+        let (active, waiting) = {
+            let state = self.lock();
+            let Some(active) = state.active.as_ref().map(|a| a.n) else {
+                return Ok(out);
+            };
+            let waiting: std::collections::HashSet<u32> = (state.unindexed.values())
+                .map(|b| b.segment)
+                .chain(state.ends.keys().copied())
+                .chain(state.journal_ends.keys().copied())
+                .collect();
+            (active, waiting)
+        };
+        let tx = self.with_db(|db| Ok(db.begin_read()?))?;
+        let (marks, journal_marks) = (tx.open_table(PACK_MARKS)?, tx.open_table(JOURNAL_MARKS)?);
+        for n in segment_numbers(&self.dir)? {
+            if n >= active || waiting.contains(&n) {
+                continue;
+            }
+            let meta = match fs::metadata(segment_path(&self.dir, n)) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let len = meta.len();
+            let done = |m: Option<redb::AccessGuard<u64>>| m.is_some_and(|m| m.value() >= len);
+            if meta.modified()? <= cutoff && done(marks.get(n)?) && done(journal_marks.get(n)?) {
+                out.push((n, len));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Copies the records at `from` (each checked) to the end of the active segment,
+    /// durably; answers where each copy is. A record whose hash a put has just appended
+    /// again (the index entry waiting in memory names another record) needs no copy and
+    /// is left out.
+    pub fn copy(&self, from: &[(Hash, PackedBody)]) -> Result<Vec<(Hash, PackedBody)>, StoreError> {
+        let mut copies = Vec::with_capacity(from.len());
+        for (hash, at) in from {
+            let record = self.record_at(hash, *at)?;
+            let mut state = self.lock();
+            if state.unindexed.get(hash).is_some_and(|b| b != at) {
+                continue;
+            }
+            let (segment, offset) = self.append(&mut state, &record)?;
+            copies.push((*hash, located(segment, offset, &record)));
+        }
+        self.sync()?;
+        Ok(copies)
+    }
+
+    /// Removes a segment nothing in the index names any more (durably: its directory is
+    /// synced); answers its length. Its marks stay until the caller removes them after:
+    /// without them the next open would read the segment's journal records as unapplied.
+    pub fn remove(&self, n: u32) -> Result<u64, StoreError> {
+        if self.lock().active.as_ref().is_some_and(|a| a.n <= n) {
+            return Err(StoreError::Conflict(format!(
+                "packed segment {n} is the active one"
+            )));
+        }
+        let path = segment_path(&self.dir, n);
+        let len = fs::metadata(&path)?.len();
+        fs::remove_file(&path)?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(len)
+    }
+
+    /// The segments whose marks remain without their file (removed, then a crash before
+    /// the marks were).
+    pub fn marks_without_segment(&self, tx: &WriteTransaction) -> Result<Vec<u32>, StoreError> {
+        let files: std::collections::HashSet<u32> =
+            segment_numbers(&self.dir)?.into_iter().collect();
+        let mut gone = Vec::new();
+        for table in [tx.open_table(PACK_MARKS)?, tx.open_table(JOURNAL_MARKS)?] {
+            for row in table.iter()? {
+                let n = row?.0.value();
+                if !files.contains(&n) {
+                    gone.push(n);
+                }
+            }
+        }
+        gone.sort_unstable();
+        gone.dedup();
+        Ok(gone)
     }
 
     /// Makes what was appended durable, then puts into `tx` (the writer's next commit) the
@@ -590,6 +744,7 @@ impl Packs {
         let mut state = self.lock();
         let applied = staged.applied.min(state.unapplied.len());
         state.unapplied.drain(..applied);
+        state.replaying = state.replaying.saturating_sub(applied);
         for (hash, body) in staged.entries {
             if state.unindexed.get(&hash) == Some(&body) {
                 state.unindexed.remove(&hash);
@@ -710,6 +865,18 @@ pub fn mark_loose_pending(tx: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The length of the record of `body` in its segment.
+pub fn record_len(body: &PackedBody) -> u64 {
+    (HEADER + body.stored_len as usize) as u64
+}
+
+fn corrupt(at: PackedBody, detail: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: "packed blob",
+        detail: format!("segment {} offset {}: {detail}", at.segment, at.offset),
+    }
+}
+
 fn located(segment: u32, offset: u64, record: &[u8]) -> PackedBody {
     PackedBody {
         segment,
@@ -815,6 +982,16 @@ fn scan(file: &File, segment: u32, from: u64) -> Result<(Vec<Found>, u64), Store
 
 fn segment_path(dir: &Path, n: u32) -> PathBuf {
     dir.join(format!("{n:08}.pack"))
+}
+
+/// The numbers of the segment files in `dir`, in order.
+fn segment_numbers(dir: &Path) -> std::io::Result<Vec<u32>> {
+    let mut segments = Vec::new();
+    for e in fs::read_dir(dir)? {
+        segments.extend(segment_number(&e?.file_name().to_string_lossy()));
+    }
+    segments.sort_unstable();
+    Ok(segments)
 }
 
 fn segment_number(name: &str) -> Option<u32> {

@@ -5,7 +5,8 @@ use super::super::{BlobId, Store, StoreError, items, ops};
 use super::{AutoCompact, StoreSizes};
 use crate::store::items::ItemReads;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// Runs `f` to completion on a runtime of its own (the store tests' async calls).
+pub(in crate::store) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -53,7 +54,8 @@ fn meta(i: u64) -> MessageMeta {
     }
 }
 
-fn delete(store: &Store, account: u64, ids: &[u64]) {
+/// Deletes the messages `ids` of the Inbox of `account`, 100 per transaction.
+pub(in crate::store) fn delete(store: &Store, account: u64, ids: &[u64]) {
     for batch in ids.chunks(100) {
         let batch = batch.to_vec();
         store
