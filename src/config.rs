@@ -53,9 +53,10 @@ pub struct Config {
     pub compaction: CompactionConfig,
 }
 
-/// When the store's database file is compacted on its own (`easd store compact` does it
-/// on demand): once no write has come for `idle_minutes`, if its free space is at least
-/// `min_free_mib` and `min_free_percent` of the file.
+/// When the store collects the blobs nothing references and compacts its database file on
+/// its own (`easd store compact` does both on demand): once no write has come for
+/// `idle_minutes`; the file only if its free space is at least `min_free_mib` and
+/// `min_free_percent` of the file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompactionConfig {

@@ -57,22 +57,31 @@ impl Format for AsCompact {
     }
 
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt {
-            what: std::any::type_name::<T>(),
-            detail,
-        };
-        match bytes.split_first() {
-            Some((&COMPACT_V1, rest)) => match postcard::take_from_bytes(rest) {
-                Ok((value, [])) => Ok(value),
-                Ok((_, extra)) => Err(corrupt(format!("{} bytes after the record", extra.len()))),
-                Err(e) => Err(corrupt(e.to_string())),
-            },
-            // A JSON row, as schema 14 and older wrote them: read by the schema steps that
-            // run before the one converting them (`items::migrate_items_to_compact`).
-            Some((b'{', _)) => decode(bytes),
-            Some((b, _)) => Err(corrupt(format!("unknown record format {b}"))),
-            None => Err(corrupt("an empty record".into())),
+        match decode_compact(bytes)? {
+            (value, []) => Ok(value),
+            (_, extra) => Err(StoreError::Corrupt {
+                what: std::any::type_name::<T>(),
+                detail: format!("{} bytes after the record", extra.len()),
+            }),
         }
+    }
+}
+
+/// A compact row's record (or the leading fields `T` names) and the bytes after it.
+fn decode_compact<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, &[u8]), StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt {
+        what: std::any::type_name::<T>(),
+        detail,
+    };
+    match bytes.split_first() {
+        Some((&COMPACT_V1, rest)) => {
+            postcard::take_from_bytes(rest).map_err(|e| corrupt(e.to_string()))
+        }
+        // A JSON row, as schema 14 and older wrote them: read by the schema steps that
+        // run before the one converting them (`items::migrate_items_to_compact`).
+        Some((b'{', _)) => Ok((decode(bytes)?, &[])),
+        Some((b, _)) => Err(corrupt(format!("unknown record format {b}"))),
+        None => Err(corrupt("an empty record".into())),
     }
 }
 
@@ -145,6 +154,15 @@ impl<T> Record<'_, T, AsJson> {
     /// over, not built).
     pub fn decode_part<U: DeserializeOwned>(&self) -> Result<U, StoreError> {
         decode(&self.bytes)
+    }
+}
+
+impl<T> Record<'_, T, AsCompact> {
+    /// Decodes only the leading fields of the record: `U` names the first fields of `T`,
+    /// in their order (a compact row has no names to skip others by), and the rest is
+    /// not read.
+    pub fn decode_leading<U: DeserializeOwned>(&self) -> Result<U, StoreError> {
+        decode_compact(&self.bytes).map(|(leading, _)| leading)
     }
 }
 
@@ -633,6 +651,36 @@ mod tests {
     fn a_json_row_of_an_older_schema_still_reads() {
         let it = item(BlobId::of(b"body"));
         assert_eq!(AsCompact::decode::<MailItem>(&encode(&it)).unwrap(), it);
+    }
+
+    #[test]
+    fn the_leading_fields_of_a_compact_or_json_row_decode_alone() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Leading {
+            id: u64,
+            folder: u64,
+            blob: BlobId,
+        }
+        let it = item(BlobId::of(b"body"));
+        let want = Leading {
+            id: 7,
+            folder: 2,
+            blob: it.blob.clone(),
+        };
+        for bytes in [AsCompact::encode(&it), encode(&it)] {
+            let record = Record::<MailItem, AsCompact> {
+                bytes: Cow::Borrowed(&bytes),
+                _t: PhantomData,
+            };
+            assert_eq!(record.decode_leading::<Leading>().unwrap(), want);
+        }
+        // Cut inside the leading fields: an error.
+        let bytes = AsCompact::encode(&it);
+        let record = Record::<MailItem, AsCompact> {
+            bytes: Cow::Borrowed(&bytes[..12]),
+            _t: PhantomData,
+        };
+        assert!(record.decode_leading::<Leading>().is_err());
     }
 
     #[test]

@@ -405,3 +405,31 @@ fn a_delivery_found_in_the_journal_keeps_its_body_until_it_is_applied_again() {
     block_on(store.compact()).unwrap();
     assert_eq!(store.blobs().read(&blob).unwrap(), lost);
 }
+
+#[test]
+fn the_writer_collects_blobs_on_its_own_once_idle() {
+    let AllDeleted {
+        dir,
+        store,
+        delivered,
+        ..
+    } = all_deleted(100);
+    let first = segments(dir.path())[0].clone();
+    // The file itself is never worth compacting here: only the blobs are collected.
+    let policy = crate::store::space::AutoCompact {
+        idle: Duration::from_millis(100),
+        min_free: u64::MAX,
+        min_free_percent: 100,
+    };
+    store.auto_compact(Some(policy)).unwrap();
+    // A write, then the idle period.
+    store
+        .write_blocking(|ctx| ops::create_account(ctx, "later@example.com", "L", "h", false))
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while first.exists() {
+        assert!(std::time::Instant::now() < deadline, "not collected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(store.blobs().read(&delivered[0].1).is_err());
+}
