@@ -1,6 +1,7 @@
 //! Content-addressed blobs: large values (message bodies, attachments) live outside the
 //! database, written and fsynced before the commit that references them, so a crash leaves
-//! at worst an orphan, never a record pointing at nothing. Bodies under
+//! at worst an orphan (collected later, as the blobs of deleted mail are:
+//! `store::collect`), never a record pointing at nothing. Bodies under
 //! [`pack::PACK_UNDER`] are packed into segment files ([`pack`]); larger ones, and every
 //! blob of a store opened without packing (spool directories, tests), are a file each.
 
