@@ -7,6 +7,7 @@
 
 pub mod pack;
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,27 @@ pub use super::model::BlobId;
 
 /// Where a blob's packed record is looked up: its id's 32 bytes.
 fn hash_of(id: &BlobId) -> Hash {
-    pack::parse_hex(id.as_str()).expect("a blob id is 64 lower-case hex digits")
+    id.digest().expect("a blob id is 64 lower-case hex digits")
+}
+
+/// Calls `f` with each blob file under `root` (`xx/yyyy…`, named by its content's hash:
+/// the packed segments, `tmp` and anything else left out), its path and metadata.
+fn blob_files(root: &Path, mut f: impl FnMut(Hash, PathBuf, fs::Metadata)) -> io::Result<()> {
+    for dir in fs::read_dir(root)? {
+        let dir = dir?;
+        let prefix = dir.file_name().to_string_lossy().into_owned();
+        if prefix.len() != 2 || !dir.file_type()?.is_dir() {
+            continue;
+        }
+        for file in fs::read_dir(dir.path())? {
+            let file = file?;
+            let name = format!("{prefix}{}", file.file_name().to_string_lossy());
+            if let Some(hash) = super::model::digest_of_hex(&name) {
+                f(hash, file.path(), file.metadata()?);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -109,7 +130,16 @@ impl BlobStore {
         let _files = self.files();
         match File::options().write(true).open(dest) {
             Ok(f) => f.set_modified(SystemTime::now()).map(|()| true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            // Not there; or not ours to touch (restored by another user): the put writes
+            // it again, and the rename gives the file a new time.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
@@ -133,40 +163,25 @@ impl BlobStore {
         self.holds.load(Ordering::SeqCst) > 0
     }
 
-    /// The blob files (not the segments) last written or reused before `cutoff`, with
-    /// their lengths.
-    pub(super) fn files_before(&self, cutoff: SystemTime) -> io::Result<Vec<(BlobId, u64)>> {
-        let mut out = Vec::new();
-        for dir in fs::read_dir(&self.root)? {
-            let dir = dir?;
-            let prefix = dir.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !dir.file_type()?.is_dir() {
-                continue;
+    /// The blob files (not the segments) last written or reused before `cutoff`.
+    pub(super) fn files_before(&self, cutoff: SystemTime) -> io::Result<HashSet<Hash>> {
+        let mut old = HashSet::new();
+        blob_files(&self.root, |hash, _, meta| {
+            if meta.modified().is_ok_and(|m| m <= cutoff) {
+                old.insert(hash);
             }
-            for f in fs::read_dir(dir.path())? {
-                let f = f?;
-                let Some(id) =
-                    BlobId::parse(&format!("{prefix}{}", f.file_name().to_string_lossy()))
-                else {
-                    continue;
-                };
-                let meta = f.metadata()?;
-                if meta.modified()? <= cutoff {
-                    out.push((id, meta.len()));
-                }
-            }
-        }
-        Ok(out)
+        })?;
+        Ok(old)
     }
 
-    /// Removes the blob file of `id` if nothing wrote or reused it since `cutoff`;
+    /// Removes the blob file of `hash` if nothing wrote or reused it since `cutoff`;
     /// answers its length if it did.
     pub(super) fn remove_file_before(
         &self,
-        id: &BlobId,
+        hash: &Hash,
         cutoff: SystemTime,
     ) -> io::Result<Option<u64>> {
-        let path = self.path(id);
+        let path = self.path(&BlobId::of_digest(hash));
         let _files = self.files();
         let meta = match fs::metadata(&path) {
             Ok(m) => m,

@@ -126,7 +126,7 @@ pub(super) fn pass(
         packs.committed(staged);
         closed = packs.closed(grace)?;
     }
-    let mut files: HashMap<BlobId, u64> = blobs.files_before(cutoff)?.into_iter().collect();
+    let mut files = blobs.files_before(cutoff)?;
     done.segments_seen = closed.len() as u64;
 
     if !closed.is_empty() || !files.is_empty() {
@@ -153,19 +153,20 @@ pub(super) fn pass(
         }
         entries.sort_unstable_by_key(|e| e.hash);
         for_each_reference(&snapshot, |id| {
-            if let Some(hash) = pack::parse_hex(id.as_str())
-                && let Ok(i) = entries.binary_search_by(|e| e.hash.cmp(&hash))
-            {
+            let Some(hash) = id.digest() else {
+                return;
+            };
+            if let Ok(i) = entries.binary_search_by(|e| e.hash.cmp(&hash)) {
                 entries[i].live = true;
             }
-            files.remove(id);
+            files.remove(&hash);
         })?;
         drop(snapshot);
         if let Some(packs) = packs {
             rewrite(db, packs, &closed, &entries, &mut done)?;
         }
-        for id in files.keys() {
-            if let Some(len) = blobs.remove_file_before(id, cutoff)? {
+        for hash in &files {
+            if let Some(len) = blobs.remove_file_before(hash, cutoff)? {
                 done.files_removed += 1;
                 done.bytes_freed += len;
             }

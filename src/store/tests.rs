@@ -1237,7 +1237,7 @@ fn a_schema_9_store_packs_its_blob_files_resuming_after_a_kill() {
         let packs = blobs.packs().unwrap();
         assert!(!packs.pack_loose(&blob_root, Some(1)).unwrap());
         // ... and while the next one was being appended, before its commit.
-        let h = super::blob::pack::parse_hex(BlobId::of(&bodies[PACK_BATCH + 7]).as_str());
+        let h = BlobId::of(&bodies[PACK_BATCH + 7]).digest();
         packs
             .append_unsynced(h.unwrap(), &bodies[PACK_BATCH + 7])
             .unwrap();

@@ -776,22 +776,11 @@ impl Packs {
             return Ok(true);
         }
         let mut files = Vec::new();
-        for dir in fs::read_dir(loose_root)? {
-            let dir = dir?;
-            let name = dir.file_name().to_string_lossy().into_owned();
-            if name.len() != 2 || !dir.file_type()?.is_dir() {
-                continue;
+        super::blob_files(loose_root, |hash, path, meta| {
+            if meta.len() < PACK_UNDER as u64 {
+                files.push((hash, path));
             }
-            for f in fs::read_dir(dir.path())? {
-                let f = f?;
-                let id = format!("{name}{}", f.file_name().to_string_lossy());
-                if let Some(hash) = parse_hex(&id)
-                    && f.metadata()?.len() < PACK_UNDER as u64
-                {
-                    files.push((hash, f.path()));
-                }
-            }
-        }
+        })?;
         let total = files.len();
         for (done, batch) in files.chunks(PACK_BATCH).enumerate() {
             if max_batches.is_some_and(|m| done >= m) {
@@ -997,23 +986,6 @@ fn segment_numbers(dir: &Path) -> std::io::Result<Vec<u32>> {
 fn segment_number(name: &str) -> Option<u32> {
     let n = name.strip_suffix(".pack")?;
     (n.len() == 8).then(|| n.parse().ok()).flatten()
-}
-
-/// The hash a 64-digit lower-case hex blob id names.
-pub fn parse_hex(id: &str) -> Option<Hash> {
-    if id.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in id.as_bytes().chunks(2).enumerate() {
-        let digit = |b: u8| match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        };
-        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]

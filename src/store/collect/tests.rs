@@ -118,7 +118,7 @@ fn deleted_messages_bodies_are_collected_and_the_kept_ones_read_back() {
     let before = segments(dir.path());
     let packs = store.blobs().packs().unwrap().clone();
     let segment_of = |blob: &BlobId| {
-        let hash = super::pack::parse_hex(blob.as_str()).unwrap();
+        let hash = blob.digest().unwrap();
         packs.find(&hash).unwrap().map(|at| at.segment)
     };
     // The bodies in closed segments, which a pass collects (the active one is left).
@@ -276,7 +276,7 @@ fn copies_made_before_a_crash_are_found_at_the_next_open_and_the_old_segment_goe
     let in_first: Vec<_> = delivered
         .iter()
         .filter_map(|(_, blob)| {
-            let hash = super::pack::parse_hex(blob.as_str()).unwrap();
+            let hash = blob.digest().unwrap();
             let at = packs.find(&hash).unwrap().unwrap();
             (at.segment == 1).then_some((hash, at))
         })

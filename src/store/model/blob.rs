@@ -51,6 +51,24 @@ fn serde_bytes_vec<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D:
     d.deserialize_bytes(Bytes)
 }
 
+/// The digest 64 lower-case hex digits (a blob id, a blob file's name) spell.
+pub fn digest_of_hex(text: &str) -> Option<[u8; 32]> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let text = text.as_bytes();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
 impl BlobId {
     pub fn of(bytes: &[u8]) -> Self {
         Self::of_digest(&Sha256::digest(bytes))
@@ -82,21 +100,8 @@ impl BlobId {
     }
 
     /// The digest the id names, if it is one (64 lower-case hex digits).
-    fn digest(&self) -> Option<[u8; 32]> {
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        let text = self.0.as_bytes();
-        if text.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-            *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
-        }
-        Some(out)
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        digest_of_hex(&self.0)
     }
 }
 
