@@ -39,12 +39,12 @@ use super::{BlobStore, StoreError};
 
 /// How long a closed segment, or a blob file since it was last written or reused, is left
 /// alone: far longer than a put waits for the commit naming what it wrote.
-pub const GRACE: Duration = Duration::from_secs(3600);
+const GRACE: Duration = Duration::from_secs(3600);
 /// Spools in the blob directory's `tmp` older than this were left by a crash.
 const STALE_SPOOL: Duration = Duration::from_secs(24 * 3600);
 /// A closed segment is rewritten when at most this share of it is live: copying the live
 /// part then gives back at least as much as it writes.
-pub const REWRITE_LIVE_PERCENT: u64 = 50;
+const REWRITE_LIVE_PERCENT: u64 = 50;
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,11 +95,7 @@ pub(super) fn for_each_reference(
 
 /// Collects what nothing references (see the module's comment). Refused while a backup
 /// runs.
-pub(super) fn pass(
-    db: &redb::Database,
-    blobs: &BlobStore,
-    grace: Duration,
-) -> Result<Collected, StoreError> {
+pub(super) fn pass(db: &redb::Database, blobs: &BlobStore) -> Result<Collected, StoreError> {
     let started = Instant::now();
     if blobs.held() {
         return Err(StoreError::Conflict(
@@ -113,7 +109,7 @@ pub(super) fn pass(
                 .into(),
         ));
     }
-    let cutoff = SystemTime::now() - grace;
+    let cutoff = SystemTime::now() - GRACE;
     let mut done = Collected::default();
     let packs = blobs.packs();
     let mut closed = Vec::new();
@@ -124,7 +120,7 @@ pub(super) fn pass(
         let staged = packs.stage(&tx, 0, true)?;
         tx.commit()?;
         packs.committed(staged);
-        closed = packs.closed(grace)?;
+        closed = packs.closed(GRACE)?;
     }
     let mut files = blobs.files_before(cutoff)?;
     done.segments_seen = closed.len() as u64;

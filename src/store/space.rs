@@ -320,7 +320,7 @@ fn collect_blobs(db: &DbLock, blobs: &BlobStore, stuck: bool) -> Result<Collecte
                 .into(),
         ));
     }
-    collect::pass(&db.blocking_read(), blobs, collect::GRACE)
+    collect::pass(&db.blocking_read(), blobs)
 }
 
 /// Compacts the database file; see the module's comment for when it refuses.

@@ -560,13 +560,12 @@ impl Packs {
 
     /// Reads a packed body back (checked against its hash).
     pub fn read(&self, hash: &Hash, at: PackedBody) -> Result<Vec<u8>, StoreError> {
-        let record = self.record_at(hash, at)?;
-        original(record[4], &record[HEADER..]).ok_or_else(|| corrupt(at, "bad deflate"))
+        self.checked(hash, at).map(|(_, bytes)| bytes)
     }
 
-    /// The whole record of `hash` at `at`, checked: its header names it and its content
-    /// matches its hash.
-    fn record_at(&self, hash: &Hash, at: PackedBody) -> Result<Vec<u8>, StoreError> {
+    /// The whole record of `hash` at `at` and the original bytes it holds, checked: its
+    /// header names it and its content matches its hash.
+    fn checked(&self, hash: &Hash, at: PackedBody) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
         let file = File::open(segment_path(&self.dir, at.segment))?;
         let mut record = vec![0; HEADER + at.stored_len as usize];
         file.read_exact_at(&mut record, at.offset)?;
@@ -578,7 +577,7 @@ impl Packs {
                 if Sha256::digest(&bytes).as_slice() != hash {
                     return Err(corrupt(at, "content does not match its hash"));
                 }
-                Ok(record)
+                Ok((record, bytes))
             }
             _ => Err(corrupt(at, "no record of this blob")),
         }
@@ -636,7 +635,7 @@ impl Packs {
     pub fn copy(&self, from: &[(Hash, PackedBody)]) -> Result<Vec<(Hash, PackedBody)>, StoreError> {
         let mut copies = Vec::with_capacity(from.len());
         for (hash, at) in from {
-            let record = self.record_at(hash, *at)?;
+            let (record, _) = self.checked(hash, *at)?;
             let mut state = self.lock();
             if state.unindexed.get(hash).is_some_and(|b| b != at) {
                 continue;
